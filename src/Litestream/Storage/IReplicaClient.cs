@@ -1,0 +1,42 @@
+using Litestream.Ltx;
+
+namespace Litestream.Storage;
+
+/// <summary>
+/// The storage seam: one implementation per backend (file, s3, abs, sftp, webdav). Mirrors upstream's
+/// Go <c>ReplicaClient</c> member for member. Implementations are safe for concurrent use.
+/// </summary>
+public interface IReplicaClient : IAsyncDisposable
+{
+    /// <summary>Backend type name as used in config and URL schemes ("file", "s3", …).</summary>
+    string Type { get; }
+
+    /// <summary>Prepares the client (connects, resolves region…). Idempotent: a second call does nothing.</summary>
+    ValueTask InitAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Lists the LTX files of one level ordered by (MinTxid, MaxTxid), skipping files whose MinTxid is
+    /// below <paramref name="seek"/>. Names that are not LTX file names are ignored. With
+    /// <paramref name="useMetadata"/> the accurate creation time is read (e.g. S3 object metadata) at
+    /// the cost of extra requests; without it the cheap listing time is used. A missing level is empty.
+    /// </summary>
+    IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens a file for reading from byte <paramref name="offset"/>; <paramref name="size"/> bytes, or to
+    /// the end when <paramref name="size"/> is 0. Throws <see cref="ReplicaFileNotFoundException"/> when absent.
+    /// </summary>
+    ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes a whole LTX file atomically (readers never see a partial file) and returns its info. The
+    /// creation time stored with it is the LTX header timestamp read from <paramref name="data"/>.
+    /// </summary>
+    ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the given files; files already gone are not an error.</summary>
+    ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken);
+
+    /// <summary>Deletes everything under the replica path.</summary>
+    ValueTask DeleteAllAsync(CancellationToken cancellationToken);
+}
