@@ -1,0 +1,216 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Litestream.Ltx.Checksums;
+using Litestream.Ltx.Compression;
+
+namespace Litestream.Ltx;
+
+/// <summary>
+/// Writes one LTX v3 file the way current upstream does (ltx v0.5.2 <c>Encoder</c>): header, pages as
+/// size-prefixed LZ4 blocks with page flag 0x0001, end marker, page index, trailer. The file checksum
+/// covers header, page headers, size prefixes, uncompressed pages, end marker, index and the post-apply
+/// checksum (LTX.md §5.3). Buffers are rented once per encoder; no allocation per page.
+/// </summary>
+public sealed class LtxEncoder : IDisposable
+{
+    private enum State { Header, Pages, Closed }
+
+    private readonly Stream _output;
+    private readonly bool _leaveOpen;
+    private readonly List<LtxPageIndexEntry> _index = [];
+    private State _state = State.Header;
+    private LtxHeader _header;
+    private byte[]? _frame;
+    private ulong _crc;
+    private uint _prevPgno;
+    private uint _lockPgno;
+
+    /// <summary>Creates an encoder writing to <paramref name="output"/> (any writable stream; no seeking).</summary>
+    public LtxEncoder(Stream output, bool leaveOpen = false)
+    {
+        _output = output ?? throw new ArgumentNullException(nameof(output));
+        _leaveOpen = leaveOpen;
+    }
+
+    /// <summary>The header written by <see cref="EncodeHeader"/>.</summary>
+    public LtxHeader Header => _header;
+
+    /// <summary>Bytes written to the output so far.</summary>
+    public long BytesWritten { get; private set; }
+
+    /// <summary>Number of pages encoded so far.</summary>
+    public int PageCount => _index.Count;
+
+    /// <summary>Validates and writes the header; must be called first, once.</summary>
+    public void EncodeHeader(in LtxHeader header)
+    {
+        RequireState(State.Header, "encode header");
+        header.Validate();
+        _header = header;
+        _lockPgno = LtxConstants.LockPgno(header.PageSize);
+        _frame = ArrayPool<byte>.Shared.Rent(LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize + Lz4Block.MaxCompressedLength((int)header.PageSize));
+        Span<byte> bytes = stackalloc byte[LtxConstants.HeaderSize];
+        header.Write(bytes);
+        Write(bytes, hash: true);
+        _state = State.Pages;
+    }
+
+    /// <summary>
+    /// Compresses and writes one page. Pages come in ascending order; a snapshot (MinTxid 1) must hold
+    /// every page from 1 to Commit except the lock page; no page may exceed Commit or be the lock page.
+    /// </summary>
+    public void EncodePage(uint pgno, ReadOnlySpan<byte> page)
+    {
+        RequireState(State.Pages, "encode page");
+        new LtxPageHeader(pgno, LtxConstants.PageHeaderFlagSize).Validate();
+        if (page.Length != _header.PageSize)
+        {
+            throw new LtxFormatException($"invalid page buffer size: {page.Length}, expecting {_header.PageSize}");
+        }
+        if (pgno == _lockPgno)
+        {
+            throw new LtxFormatException($"cannot encode lock page: pgno={pgno}");
+        }
+        if (pgno > _header.Commit)
+        {
+            throw new LtxFormatException($"page number {pgno} out-of-bounds for commit size {_header.Commit}");
+        }
+        LtxPageRules.CheckOrder(_header.IsSnapshot, _prevPgno, pgno, _lockPgno);
+
+        Span<byte> frame = _frame;
+        new LtxPageHeader(pgno, LtxConstants.PageHeaderFlagSize).Write(frame);
+        int compressed = Lz4Block.Compress(page, frame[(LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize)..]);
+        BinaryPrimitives.WriteUInt32BigEndian(frame[LtxConstants.PageHeaderSize..], (uint)compressed);
+        int prefixed = LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize;
+        int frameLength = prefixed + compressed;
+
+        _index.Add(new LtxPageIndexEntry(pgno, BytesWritten, frameLength));
+        // The checksum covers the stored header and size prefix but the uncompressed page.
+        _crc = Crc64Iso.Update(_crc, frame[..prefixed]);
+        _crc = Crc64Iso.Update(_crc, page);
+        Write(frame[..frameLength], hash: false);
+        _prevPgno = pgno;
+    }
+
+    /// <summary>
+    /// Writes the end marker, page index and trailer and returns the trailer. With NoChecksum the
+    /// post-apply checksum must be 0; otherwise it is required (and exactly the flag for an empty database).
+    /// </summary>
+    public LtxTrailer Close(ulong postApplyChecksum)
+    {
+        RequireState(State.Pages, "close");
+        if (_header.IsSnapshot && _prevPgno != ExpectedLastSnapshotPage())
+        {
+            throw new LtxFormatException($"snapshot transaction file is missing pages: last page {_prevPgno}, commit {_header.Commit}");
+        }
+        if (!_header.NoChecksum && _header.Commit == 0 && postApplyChecksum != LtxConstants.ChecksumFlag)
+        {
+            throw new LtxFormatException("post-apply checksum must be empty for zero-length database");
+        }
+
+        Span<byte> endMarker = stackalloc byte[LtxConstants.PageHeaderSize];
+        endMarker.Clear();
+        Write(endMarker, hash: true);
+
+        ReadOnlySpan<LtxPageIndexEntry> entries = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_index);
+        int indexLength = LtxPageIndex.EncodedLength(entries) + LtxConstants.PageIndexSizeFieldSize;
+        byte[] indexBuffer = ArrayPool<byte>.Shared.Rent(indexLength);
+        try
+        {
+            int written = LtxPageIndex.Write(entries, indexBuffer);
+            Write(indexBuffer.AsSpan(0, written), hash: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(indexBuffer);
+        }
+
+        Span<byte> trailer = stackalloc byte[LtxConstants.TrailerSize];
+        BinaryPrimitives.WriteUInt64BigEndian(trailer, postApplyChecksum);
+        _crc = Crc64Iso.Update(_crc, trailer[..8]);
+        var result = new LtxTrailer(postApplyChecksum, LtxConstants.ChecksumFlag | _crc);
+        result.Validate(_header.NoChecksum);
+        result.Write(trailer);
+        Write(trailer, hash: false);
+        _output.Flush();
+        _state = State.Closed;
+        ReturnBuffers();
+        return result;
+    }
+
+    /// <summary>Releases the rented buffers (and the stream unless leaveOpen). Idempotent.</summary>
+    public void Dispose()
+    {
+        _state = State.Closed;
+        ReturnBuffers();
+        if (!_leaveOpen)
+        {
+            _output.Dispose();
+        }
+    }
+
+    private uint ExpectedLastSnapshotPage()
+        => _header.Commit == _lockPgno ? _header.Commit - 1 : _header.Commit;
+
+    private void Write(ReadOnlySpan<byte> bytes, bool hash)
+    {
+        if (hash)
+        {
+            _crc = Crc64Iso.Update(_crc, bytes);
+        }
+        _output.Write(bytes);
+        BytesWritten += bytes.Length;
+    }
+
+    private void RequireState(State expected, string action)
+    {
+        if (_state != expected)
+        {
+            throw new InvalidOperationException(_state == State.Closed
+                ? $"cannot {action}: encoder closed"
+                : $"cannot {action}: expected {expected}, encoder is at {_state}");
+        }
+    }
+
+    private void ReturnBuffers()
+    {
+        if (_frame is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_frame);
+            _frame = null;
+        }
+    }
+}
+
+/// <summary>Page ordering rules shared by the encoder and decoder (ltx <c>Encoder.EncodePage</c>).</summary>
+internal static class LtxPageRules
+{
+    public static void CheckOrder(bool snapshot, uint prevPgno, uint pgno, uint lockPgno)
+    {
+        if (snapshot)
+        {
+            if (prevPgno == 0)
+            {
+                if (pgno != 1)
+                {
+                    throw new LtxFormatException("snapshot transaction file must start with page number 1");
+                }
+            }
+            else if (prevPgno == lockPgno - 1)
+            {
+                if (pgno != prevPgno + 2)
+                {
+                    throw new LtxFormatException($"nonsequential page numbers in snapshot transaction (skip lock page): {prevPgno},{pgno}");
+                }
+            }
+            else if (pgno != prevPgno + 1)
+            {
+                throw new LtxFormatException($"nonsequential page numbers in snapshot transaction: {prevPgno},{pgno}");
+            }
+        }
+        else if (prevPgno >= pgno)
+        {
+            throw new LtxFormatException($"out-of-order page numbers: {prevPgno},{pgno}");
+        }
+    }
+}
