@@ -1,0 +1,152 @@
+using System.Buffers;
+
+namespace Litestream.Ltx;
+
+/// <summary>Options for <see cref="LtxCompactor.Compact"/>.</summary>
+public sealed record LtxCompactionOptions
+{
+    /// <summary>Header flags of the output; Litestream writes NoChecksum.</summary>
+    public uint HeaderFlags { get; init; } = LtxConstants.HeaderFlagNoChecksum;
+
+    /// <summary>
+    /// Accept inputs whose TXID ranges overlap (the next file starts at or before the previous max + 1,
+    /// upstream <c>IsContiguous</c>); gaps are still refused.
+    /// </summary>
+    public bool AllowOverlap { get; init; }
+
+    /// <summary>Output timestamp (Unix ms); the last input's timestamp when null.</summary>
+    public long? Timestamp { get; init; }
+}
+
+/// <summary>
+/// Merges TXID-ordered LTX files into one (ltx <c>Compactor</c>, LTX.md §9): the newest copy of each
+/// page wins, pages beyond the last file's commit are dropped, and every input is fully verified.
+/// Streams in a k-way merge holding one page per input in memory.
+/// </summary>
+public static class LtxCompactor
+{
+    /// <summary>Writes the merge of <paramref name="inputs"/> to <paramref name="output"/> and returns its trailer.</summary>
+    public static LtxTrailer Compact(Stream output, IReadOnlyList<Stream> inputs, LtxCompactionOptions? options = null)
+    {
+        options ??= new LtxCompactionOptions();
+        if (inputs.Count == 0)
+        {
+            throw new ArgumentException("at least one input file required", nameof(inputs));
+        }
+        var decoders = new LtxDecoder[inputs.Count];
+        var buffers = new byte[inputs.Count][];
+        var pending = new LtxPageHeader?[inputs.Count];
+        try
+        {
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                decoders[i] = new LtxDecoder(inputs[i], leaveOpen: true);
+                LtxHeader header = decoders[i].DecodeHeader();
+                if (i > 0)
+                {
+                    CheckSequence(decoders[i - 1].Header, header, options.AllowOverlap);
+                }
+            }
+            LtxHeader first = decoders[0].Header, last = decoders[^1].Header;
+            bool noChecksum = (options.HeaderFlags & LtxConstants.HeaderFlagNoChecksum) != 0;
+            var outHeader = new LtxHeader
+            {
+                Flags = options.HeaderFlags,
+                PageSize = first.PageSize,
+                Commit = last.Commit,
+                MinTxid = first.MinTxid,
+                MaxTxid = last.MaxTxid,
+                Timestamp = options.Timestamp ?? last.Timestamp,
+                PreApplyChecksum = noChecksum ? 0 : first.PreApplyChecksum,
+            };
+            using var encoder = new LtxEncoder(output, leaveOpen: true);
+            encoder.EncodeHeader(outHeader);
+
+            int pageSize = (int)first.PageSize;
+            for (int i = 0; i < decoders.Length; i++)
+            {
+                buffers[i] = ArrayPool<byte>.Shared.Rent(pageSize);
+                pending[i] = Next(decoders[i], buffers[i], pageSize);
+            }
+            while (true)
+            {
+                uint min = uint.MaxValue;
+                foreach (LtxPageHeader? p in pending)
+                {
+                    if (p is { } ph && ph.Pgno < min)
+                    {
+                        min = ph.Pgno;
+                    }
+                }
+                if (min == uint.MaxValue)
+                {
+                    break;
+                }
+                // The newest input holding the page wins; older copies are read past (and verified).
+                int winner = -1;
+                for (int i = decoders.Length - 1; i >= 0; i--)
+                {
+                    if (pending[i] is { } ph && ph.Pgno == min && winner < 0)
+                    {
+                        winner = i;
+                    }
+                }
+                if (min <= outHeader.Commit)
+                {
+                    encoder.EncodePage(min, buffers[winner].AsSpan(0, pageSize));
+                }
+                for (int i = 0; i < decoders.Length; i++)
+                {
+                    if (pending[i] is { } ph && ph.Pgno == min)
+                    {
+                        pending[i] = Next(decoders[i], buffers[i], pageSize);
+                    }
+                }
+            }
+            LtxTrailer lastTrailer = default;
+            foreach (LtxDecoder decoder in decoders)
+            {
+                lastTrailer = decoder.Close();
+            }
+            return encoder.Close(noChecksum ? 0 : lastTrailer.PostApplyChecksum);
+        }
+        finally
+        {
+            foreach (LtxDecoder? decoder in decoders)
+            {
+                decoder?.Dispose();
+            }
+            foreach (byte[]? buffer in buffers)
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// File B may follow file A when B.Min = A.Max + 1; with overlap allowed, when
+    /// B.Min ≤ A.Max + 1 and B.Max &gt; A.Max (upstream <c>IsContiguous</c>).
+    /// </summary>
+    public static void CheckSequence(LtxHeader previous, LtxHeader next, bool allowOverlap)
+    {
+        if (next.PageSize != previous.PageSize)
+        {
+            throw new LtxFormatException($"page size mismatch: {previous.PageSize} then {next.PageSize}");
+        }
+        ulong expected = previous.MaxTxid.Value + 1;
+        if (next.MinTxid.Value > expected)
+        {
+            throw new LtxFormatException($"transaction id gap between files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+        }
+        if (allowOverlap ? next.MaxTxid <= previous.MaxTxid : next.MinTxid.Value != expected)
+        {
+            throw new LtxFormatException($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+        }
+    }
+
+    private static LtxPageHeader? Next(LtxDecoder decoder, byte[] buffer, int pageSize)
+        => decoder.TryDecodePage(buffer.AsSpan(0, pageSize), out LtxPageHeader header) ? header : null;
+}

@@ -1,0 +1,59 @@
+using System.Text;
+using Litestream.Ltx.Checksums;
+
+namespace Litestream.Ltx.Tests;
+
+public class Crc64IsoTests
+{
+    [Fact]
+    public void Compute_CheckString_GoIsoCheckValue()
+        => Assert.Equal(0xB90956C775A41001UL, Crc64Iso.Compute("123456789"u8));
+
+    [Fact]
+    public void Compute_Empty_Zero() => Assert.Equal(0UL, Crc64Iso.Compute([]));
+
+    [Fact]
+    public void Update_Chunks_EqualsOneShot()
+    {
+        byte[] data = Encoding.ASCII.GetBytes(new string('q', 1000));
+        ulong crc = Crc64Iso.Update(Crc64Iso.Compute(data.AsSpan(0, 333)), data.AsSpan(333));
+        Assert.Equal(Crc64Iso.Compute(data), crc);
+    }
+
+    [Fact]
+    public void Compute_RandomLengthsAndAlignments_EqualsScalarOracle()
+    {
+        var random = new Random(20261123);
+        byte[] data = new byte[65536 + 64];
+        random.NextBytes(data);
+        for (int i = 0; i < 600; i++)
+        {
+            int start = random.Next(0, 64);
+            int length = i < 200 ? i : random.Next(0, 65537);
+            ReadOnlySpan<byte> slice = data.AsSpan(start, length);
+            Assert.Equal(Crc64Iso.UpdateScalar(0, slice), Crc64Iso.Compute(slice));
+        }
+    }
+
+    [Fact]
+    public void PageChecksum_Vectors_C3aC3b()
+    {
+        Assert.Equal(0xe0d53ff6f3d08215UL, PageChecksum.Compute(1, Enumerable.Repeat((byte)'2', 1024).ToArray()));
+        Assert.Equal(0x815ca49babaa28bfUL, PageChecksum.Compute(2, Enumerable.Repeat((byte)'3', 1024).ToArray()));
+    }
+
+    [Theory]
+    [InlineData(512, "010203", 0xefffffffecd99000UL)]
+    [InlineData(1024, "3233", 0xe1899b6d587aaaaaUL)]
+    [InlineData(512, "3233", 0x8b87423eeeeeeeeeUL)]
+    [InlineData(1024, "3234", 0x95c99b6c1d2fffffUL)]
+    public void DatabaseChecksum_Vectors(int pageSize, string pageBytes, ulong expected)
+    {
+        byte[] fill = Convert.FromHexString(pageBytes);
+        byte[] db = fill.SelectMany(b => Enumerable.Repeat(b, pageSize)).ToArray();
+        Assert.Equal(expected, DatabaseChecksum.Compute(db, (uint)pageSize));
+    }
+
+    [Fact]
+    public void DatabaseChecksum_Empty_IsFlag() => Assert.Equal(LtxConstants.ChecksumFlag, new DatabaseChecksum().Value);
+}
