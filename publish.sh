@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the single `litestream` executable: bin/<rid>/litestream (default rid linux-x64).
+#   ./publish.sh              linux-x64
+#   ./publish.sh -r RID       linux-x64 or linux-arm64
+# It only picks the RID, makes sure the static SQLite archive exists, and calls dotnet publish: every
+# AOT setting lives in src/Litestream.Aot/Litestream.Aot.csproj. Any trim/AOT warning fails the build
+# (TreatWarningsAsErrors). Instruction set: the .NET default for the RID (x64: SSE4.2-era baseline
+# with runtime checks for PCLMULQDQ/AVX2 through IsSupported; arm64: ARMv8.0 with runtime checks).
+set -euo pipefail
+cd "$(dirname "$0")"
+rids=(linux-x64)
+while [ $# -gt 0 ]; do
+  case $1 in
+    -r|--rid) rids=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "error: unknown argument $1" >&2; echo "hint: ./publish.sh [-r linux-x64|linux-arm64]" >&2; exit 2 ;;
+  esac
+done
+for rid in "${rids[@]}"; do
+  build/sqlite.sh "$rid"
+  extra=()
+  if [ "$rid" = linux-arm64 ]; then
+    extra=(-p:CppCompilerAndLinker="$PWD/build/cc-arm64" -p:ObjCopyName=aarch64-linux-gnu-objcopy)
+  fi
+  log=$(mktemp)
+  if ! dotnet publish src/Litestream.Aot/Litestream.Aot.csproj -c Release -r "$rid" -o "bin/$rid" -nologo "${extra[@]}" > "$log" 2>&1; then
+    grep -E "error|warning" "$log" | sort -u | head -40 >&2
+    echo "error: publish for $rid failed (full log: $log)" >&2
+    exit 1
+  fi
+  if grep -qE "warning (IL|CS)[0-9]+" "$log"; then
+    grep -E "warning (IL|CS)[0-9]+" "$log" | sort -u >&2
+    echo "error: publish for $rid produced warnings" >&2
+    exit 1
+  fi
+  rm -f "$log" "bin/$rid"/*.dbg "bin/$rid"/*.pdb "bin/$rid"/*.xml
+  echo "bin/$rid/litestream: $(stat -c %s "bin/$rid/litestream") bytes"
+done
