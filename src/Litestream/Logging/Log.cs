@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace Litestream.Logging;
+
+/// <summary>Every log line the engine writes, source-generated (no reflection, no boxing at disabled levels).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "initialized db {Path}")]
+    public static partial void DbInitialized(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "snapshot {Path}: txid {Txid}, {Pages} pages, reason: {Reason}")]
+    public static partial void Snapshot(ILogger logger, string path, string txid, uint pages, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "sync {Path}: txid {Txid}, {Pages} pages, wal {Offset}+{Size}")]
+    public static partial void Synced(ILogger logger, string path, string txid, int pages, long offset, long size);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: mode {Mode}, result ({Busy},{Log},{Checkpointed})")]
+    public static partial void Checkpointed(ILogger logger, string path, string mode, long busy, long log, long checkpointed);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "sync {Path} failed (retrying in {Delay}): {Error}")]
+    public static partial void SyncFailed(ILogger logger, string path, TimeSpan delay, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "replica {Replica} for {Path} failed (retrying in {Delay}): {Error}")]
+    public static partial void ReplicaFailed(ILogger logger, string replica, string path, TimeSpan delay, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replica {Replica} for {Path} recovered after {Failures} failures")]
+    public static partial void ReplicaRecovered(ILogger logger, string replica, string path, int failures);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "uploaded {Path} txid {Txid} to {Replica}")]
+    public static partial void Uploaded(ILogger logger, string path, string txid, string replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Path}: {Message}")]
+    public static partial void Warning(ILogger logger, string path, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Path}: {Message}")]
+    public static partial void Info(ILogger logger, string path, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "compacted {Path} L{Level}: {Min}-{Max}")]
+    public static partial void Compacted(ILogger logger, string path, int level, string min, string max);
+}

@@ -1,0 +1,638 @@
+using System.Buffers;
+using Litestream.Internal;
+using Litestream.Logging;
+using Litestream.Ltx;
+using Litestream.Ltx.Wal;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
+
+namespace Litestream.Replication;
+
+/// <summary>Checkpoint modes the replicator uses (SQLite <c>PRAGMA wal_checkpoint</c>).</summary>
+public enum CheckpointMode
+{
+    /// <summary>Copies what it can without waiting for readers or writers.</summary>
+    Passive,
+    /// <summary>Copies everything, waits for readers, and truncates the WAL to zero bytes.</summary>
+    Truncate,
+}
+
+/// <summary>
+/// One SQLite database being replicated (upstream <c>DB</c>). Holds two connections: one keeps a read
+/// transaction open so no other process can checkpoint past what has been captured or reset the WAL,
+/// the other writes the replicator's bookkeeping rows and takes the write barrier around checkpoints.
+/// Each <see cref="Sync"/> turns the newly committed WAL frames into one L0 LTX file in the meta
+/// directory (temp file, fsync, rename, directory fsync), TXID = previous + 1.
+/// </summary>
+public sealed class Db : IAsyncDisposable
+{
+    private const string MetaDirSuffix = "-litestream";
+    private const int SqliteFcntlPersistWal = 10;
+    private const int SqliteDbConfigNoCkptOnClose = 1006;
+
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private SqliteConnection? _writeConn;
+    private SqliteConnection? _readConn;
+    private LtxHeader? _position;
+    private bool _forceSnapshot;
+    private string? _forceSnapshotReason;
+    private bool _walRestartExpected;
+    private DateTime _lastCheckpointAt = DateTime.UtcNow;
+    private bool _syncedSinceCheckpoint;
+
+    /// <summary>Creates the database handle; nothing is opened until <see cref="Open"/>.</summary>
+    public Db(string path, DbOptions? options = null, ILogger? logger = null)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        Options = options ?? new DbOptions();
+        _logger = logger ?? NullLogger.Instance;
+        MetaPath = Options.MetaPath is { } meta
+            ? System.IO.Path.GetFullPath(meta)
+            : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "." + System.IO.Path.GetFileName(Path) + MetaDirSuffix);
+    }
+
+    /// <summary>Absolute database path.</summary>
+    public string Path { get; }
+
+    /// <summary>The WAL file path.</summary>
+    public string WalPath => Path + "-wal";
+
+    /// <summary>Directory holding local replication state (staged L0 files).</summary>
+    public string MetaPath { get; }
+
+    /// <summary>The settings.</summary>
+    public DbOptions Options { get; }
+
+    /// <summary>Database page size (after <see cref="Open"/>).</summary>
+    public uint PageSize { get; private set; }
+
+    /// <summary>True once <see cref="Open"/> succeeded.</summary>
+    public bool IsOpen => _readConn is not null;
+
+    /// <summary>Header of the newest local L0 file: the local replication position; null before the first sync.</summary>
+    public LtxHeader? Position
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _position;
+            }
+        }
+    }
+
+    /// <summary>The newest local TXID (0 before the first sync).</summary>
+    public Txid Txid => Position?.MaxTxid ?? Txid.Zero;
+
+    /// <summary>Time of the last successful sync that wrote a file.</summary>
+    public DateTimeOffset? LastSyncAt { get; private set; }
+
+    /// <summary>Directory of the local L0 files.</summary>
+    public string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
+
+    /// <summary>Path of a local L0 file.</summary>
+    public string L0FilePath(Txid txid) => System.IO.Path.Combine(L0Directory, LtxFileName.Format(txid, txid));
+
+    /// <summary>
+    /// Opens the connections, switches the database to WAL mode, creates the bookkeeping tables, starts the
+    /// long read transaction and loads the local position. Throws when the database file does not exist.
+    /// </summary>
+    public void Open()
+    {
+        lock (_lock)
+        {
+            if (_readConn is not null)
+            {
+                return;
+            }
+            if (!File.Exists(Path))
+            {
+                throw new FileNotFoundException($"database does not exist: {Path}", Path);
+            }
+            Directory.CreateDirectory(L0Directory);
+            foreach (string temp in Directory.EnumerateFiles(MetaPath, "*.tmp", SearchOption.AllDirectories))
+            {
+                FileUtil.TryDelete(temp);
+            }
+            _writeConn = OpenConnection();
+            string mode = ScalarString(_writeConn, "PRAGMA journal_mode = wal");
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"could not enable wal mode on {Path}: journal_mode is {mode}");
+            }
+            Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)");
+            Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)");
+            PageSize = checked((uint)ScalarLong(_writeConn, "PRAGMA page_size"));
+            _readConn = OpenConnection();
+            AcquireReadLock();
+            _position = LoadPosition();
+            EnsureWalExists();
+            Log.DbInitialized(_logger, Path);
+        }
+    }
+
+    /// <summary>
+    /// Captures newly committed WAL frames into the next L0 file. Returns true when a file was written.
+    /// A snapshot (every page) is written when there is no position yet, when asked for, or when the WAL
+    /// no longer continues from the position (rewritten or reset by another process).
+    /// </summary>
+    public bool Sync()
+    {
+        lock (_lock)
+        {
+            RequireOpen();
+            return SyncLocked();
+        }
+    }
+
+    /// <summary>Makes the next sync write a full snapshot (e.g. after the replica diverged).</summary>
+    public void ForceSnapshot(string reason)
+    {
+        lock (_lock)
+        {
+            _forceSnapshot = true;
+            _forceSnapshotReason = reason;
+        }
+    }
+
+    /// <summary>
+    /// Replaces the local position with <paramref name="header"/> (the replica's newest L0 file, or null for
+    /// an empty replica), deletes local L0 files, and forces a snapshot at the next TXID so the TXID
+    /// sequence continues from the replica's (upstream <c>checkDatabaseBehindReplica</c>).
+    /// </summary>
+    public void ResetPosition(LtxHeader? header, string? localCopy, string reason)
+    {
+        lock (_lock)
+        {
+            foreach (string file in Directory.EnumerateFiles(L0Directory))
+            {
+                if (localCopy is null || !string.Equals(System.IO.Path.GetFullPath(file), System.IO.Path.GetFullPath(localCopy), StringComparison.Ordinal))
+                {
+                    FileUtil.TryDelete(file);
+                }
+            }
+            _position = header;
+            _forceSnapshot = true;
+            _forceSnapshotReason = reason;
+        }
+    }
+
+    /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order).</summary>
+    public void CheckpointIfNeeded()
+    {
+        lock (_lock)
+        {
+            RequireOpen();
+            long walSize = WalFileSize();
+            long frameSize = WalFrameHeader.Size + PageSize;
+            if (Options.TruncatePageN > 0 && walSize >= WalHeader.Size + (frameSize * Options.TruncatePageN))
+            {
+                CheckpointLocked(CheckpointMode.Truncate);
+            }
+            else if (Options.MinCheckpointPageCount > 0 && walSize >= WalHeader.Size + (frameSize * Options.MinCheckpointPageCount))
+            {
+                CheckpointLocked(CheckpointMode.Passive);
+            }
+            else if (Options.CheckpointInterval > TimeSpan.Zero && _syncedSinceCheckpoint
+                && DateTime.UtcNow - _lastCheckpointAt >= Options.CheckpointInterval && walSize > WalHeader.Size + frameSize)
+            {
+                CheckpointLocked(CheckpointMode.Passive);
+            }
+        }
+    }
+
+    /// <summary>Syncs, then checkpoints in the given mode while keeping every commit captured.</summary>
+    public void Checkpoint(CheckpointMode mode)
+    {
+        lock (_lock)
+        {
+            RequireOpen();
+            CheckpointLocked(mode);
+        }
+    }
+
+    /// <summary>Rolls back the read transaction and closes both connections (no checkpoint on close).</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            if (_readConn is not null)
+            {
+                TryExec(_readConn, "ROLLBACK");
+                _readConn.Dispose();
+                _readConn = null;
+            }
+            _writeConn?.Dispose();
+            _writeConn = null;
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private bool SyncLocked()
+    {
+        EnsureWalExists();
+        SafeFileHandle wal;
+        try
+        {
+            wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        using (wal)
+        using (SafeFileHandle db = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            WalReader? reader;
+            try
+            {
+                reader = WalReader.Open(wal);
+            }
+            catch (InvalidDataException) when (RandomAccess.GetLength(wal) == 0)
+            {
+                reader = null;
+            }
+            if (reader is null)
+            {
+                return false; // no valid WAL header yet (just truncated): nothing committed to capture
+            }
+            WalHeader walHeader = reader.Header;
+            reader.Dispose();
+            if (walHeader.PageSize != PageSize)
+            {
+                throw new InvalidDataException($"wal page size {walHeader.PageSize} does not match database page size {PageSize}");
+            }
+
+            (long offset, string? snapshotReason) = Verify(walHeader, RandomAccess.GetLength(wal));
+            bool snapshot = snapshotReason is not null;
+            WalReader? frames = null;
+            try
+            {
+                if (offset > WalHeader.Size)
+                {
+                    try
+                    {
+                        frames = WalReader.OpenAt(wal, offset, walHeader.Salt1, walHeader.Salt2);
+                    }
+                    catch (WalPrevFrameMismatchException)
+                    {
+                        offset = WalHeader.Size;
+                        snapshot = true;
+                        snapshotReason = "wal overwritten by another process";
+                    }
+                }
+                frames ??= WalReader.Open(wal);
+                if (frames is null)
+                {
+                    return false;
+                }
+                WalPageMap map = frames.ReadPageMap(snapshot ? long.MaxValue : Options.MaxSyncWalBytes);
+                if (!snapshot && map.Commit == 0)
+                {
+                    return false;
+                }
+                uint commit = map.Commit != 0 ? map.Commit : checked((uint)(RandomAccess.GetLength(db) / PageSize));
+                long walSize = map.MaxOffset != 0 ? map.MaxOffset - offset : 0;
+                var header = new LtxHeader
+                {
+                    Flags = LtxConstants.HeaderFlagNoChecksum,
+                    PageSize = PageSize,
+                    Commit = commit,
+                    MinTxid = new Txid(Txid.Value + 1),
+                    MaxTxid = new Txid(Txid.Value + 1),
+                    Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                    WalOffset = offset,
+                    WalSize = walSize,
+                    WalSalt1 = walHeader.Salt1,
+                    WalSalt2 = walHeader.Salt2,
+                };
+                int pages = WriteL0(header, map, wal, db, snapshot);
+                _position = header;
+                _forceSnapshot = false;
+                _forceSnapshotReason = null;
+                _walRestartExpected = false;
+                _syncedSinceCheckpoint = true;
+                LastSyncAt = DateTimeOffset.UtcNow;
+                if (snapshot)
+                {
+                    Log.Snapshot(_logger, Path, header.MaxTxid.ToString(), commit, snapshotReason!);
+                }
+                else
+                {
+                    Log.Synced(_logger, Path, header.MaxTxid.ToString(), pages, offset, walSize);
+                }
+                return true;
+            }
+            finally
+            {
+                frames?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Decides where the next sync starts in the WAL and whether it must be a snapshot (upstream <c>verify</c>).</summary>
+    private (long Offset, string? SnapshotReason) Verify(WalHeader walHeader, long walFileSize)
+    {
+        if (_position is not { } pos)
+        {
+            return (WalHeader.Size, "no local position");
+        }
+        if (_forceSnapshot)
+        {
+            return (WalHeader.Size, _forceSnapshotReason ?? "requested");
+        }
+        if (walHeader.Salt1 != pos.WalSalt1 || walHeader.Salt2 != pos.WalSalt2)
+        {
+            // The WAL restarted. After our own checkpoint (every commit captured under the write barrier)
+            // the new generation simply continues from its first frame; otherwise frames may be lost.
+            return _walRestartExpected ? (WalHeader.Size, null) : (WalHeader.Size, "wal header salt reset");
+        }
+        long offset = pos.WalOffset + pos.WalSize;
+        if (offset > walFileSize)
+        {
+            return (WalHeader.Size, "wal truncated by another process");
+        }
+        return (offset, null);
+    }
+
+    private int WriteL0(LtxHeader header, WalPageMap map, SafeFileHandle wal, SafeFileHandle db, bool snapshot)
+    {
+        string final = L0FilePath(header.MaxTxid);
+        string temp = final + ".tmp";
+        byte[] page = ArrayPool<byte>.Shared.Rent((int)PageSize);
+        int count = 0;
+        try
+        {
+            using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
+            using (var encoder = new LtxEncoder(output, leaveOpen: true))
+            {
+                encoder.EncodeHeader(header);
+                Span<byte> buffer = page.AsSpan(0, (int)PageSize);
+                uint lockPgno = LtxConstants.LockPgno(PageSize);
+                if (snapshot)
+                {
+                    for (uint pgno = 1; pgno <= header.Commit; pgno++)
+                    {
+                        if (pgno != lockPgno)
+                        {
+                            ReadPage(pgno, map, wal, db, buffer);
+                            encoder.EncodePage(pgno, buffer);
+                            count++;
+                        }
+                    }
+                }
+                else
+                {
+                    uint prevCommit = _position?.Commit ?? 0;
+                    var pgnos = new List<uint>(map.Pages.Count);
+                    foreach (uint pgno in map.Pages.Keys)
+                    {
+                        pgnos.Add(pgno);
+                    }
+                    // Pages the database grew by that this WAL range did not write come from the database file.
+                    for (uint pgno = prevCommit + 1; pgno <= header.Commit; pgno++)
+                    {
+                        if (pgno != lockPgno && !map.Pages.ContainsKey(pgno))
+                        {
+                            pgnos.Add(pgno);
+                        }
+                    }
+                    pgnos.Sort();
+                    foreach (uint pgno in pgnos)
+                    {
+                        ReadPage(pgno, map, wal, db, buffer);
+                        encoder.EncodePage(pgno, buffer);
+                        count++;
+                    }
+                }
+                encoder.Close(0);
+                output.Flush(flushToDisk: true);
+            }
+            FileUtil.CommitRename(temp, final);
+            return count;
+        }
+        catch
+        {
+            FileUtil.TryDelete(temp);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(page);
+        }
+    }
+
+    private void ReadPage(uint pgno, WalPageMap map, SafeFileHandle wal, SafeFileHandle db, Span<byte> buffer)
+    {
+        int read = map.Pages.TryGetValue(pgno, out long frameOffset)
+            ? RandomAccess.Read(wal, buffer, frameOffset + WalFrameHeader.Size)
+            : RandomAccess.Read(db, buffer, (long)(pgno - 1) * PageSize);
+        if (read != buffer.Length)
+        {
+            // A page past the end of the database file that the WAL does not hold reads as zeros, as SQLite would.
+            buffer[Math.Max(read, 0)..].Clear();
+        }
+    }
+
+    private void CheckpointLocked(CheckpointMode mode)
+    {
+        SqliteConnection writer = _writeConn!, reader = _readConn!;
+        (uint Salt1, uint Salt2)? before = ReadWalSalts();
+        if (mode == CheckpointMode.Passive)
+        {
+            // Write barrier: no commit can land between our last capture and the checkpoint.
+            Exec(writer, "BEGIN IMMEDIATE");
+            try
+            {
+                Exec(writer, "INSERT INTO _litestream_lock (id) VALUES (1)");
+                SyncLocked();
+                Exec(reader, "ROLLBACK");
+                RunCheckpoint(reader, "PASSIVE");
+                AcquireReadLock();
+            }
+            finally
+            {
+                TryExec(writer, "ROLLBACK");
+            }
+        }
+        else
+        {
+            SyncLocked();
+            Exec(reader, "ROLLBACK");
+            try
+            {
+                RunCheckpoint(reader, "TRUNCATE");
+            }
+            finally
+            {
+                AcquireReadLock();
+            }
+        }
+        // Writing a row makes SQLite restart a fully checkpointed WAL now, while we know every commit is captured.
+        Exec(writer, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
+        (uint Salt1, uint Salt2)? after = ReadWalSalts();
+        if (after != before)
+        {
+            if (mode == CheckpointMode.Passive)
+            {
+                _walRestartExpected = true;
+            }
+            else
+            {
+                // Commits between the last capture and the truncate cannot be proven captured.
+                _forceSnapshot = true;
+                _forceSnapshotReason = "checkpoint boundary snapshot";
+            }
+        }
+        _lastCheckpointAt = DateTime.UtcNow;
+        _syncedSinceCheckpoint = false;
+        SyncLocked();
+    }
+
+    private void RunCheckpoint(SqliteConnection connection, string mode)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = $"PRAGMA wal_checkpoint({mode})";
+        using SqliteDataReader result = command.ExecuteReader();
+        if (result.Read())
+        {
+            Log.Checkpointed(_logger, Path, mode, result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
+        }
+    }
+
+    private (uint, uint)? ReadWalSalts()
+    {
+        try
+        {
+            using SafeFileHandle wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Span<byte> header = stackalloc byte[WalHeader.Size];
+            return RandomAccess.Read(wal, header, 0) == header.Length && WalHeader.TryRead(header, out WalHeader h) ? (h.Salt1, h.Salt2) : null;
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private long WalFileSize()
+    {
+        var info = new FileInfo(WalPath);
+        return info.Exists ? info.Length : 0;
+    }
+
+    /// <summary>Upstream writes a row whenever the WAL is missing or shorter than its header, so a WAL always exists to read.</summary>
+    private void EnsureWalExists()
+    {
+        if (WalFileSize() >= WalHeader.Size)
+        {
+            return;
+        }
+        Exec(_writeConn!, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
+    }
+
+    private void AcquireReadLock()
+    {
+        Exec(_readConn!, "BEGIN");
+        ScalarLong(_readConn!, "SELECT COUNT(1) FROM _litestream_seq");
+    }
+
+    private LtxHeader? LoadPosition()
+    {
+        Txid max = Txid.Zero;
+        string? newest = null;
+        foreach (string file in Directory.EnumerateFiles(L0Directory, "*.ltx"))
+        {
+            if (LtxFileName.TryParse(System.IO.Path.GetFileName(file), out _, out Txid fileMax) && fileMax > max)
+            {
+                max = fileMax;
+                newest = file;
+            }
+        }
+        if (newest is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var decoder = new LtxDecoder(File.OpenRead(newest));
+            LtxHeader header = decoder.DecodeHeader();
+            decoder.Close();
+            return header;
+        }
+        catch (LtxFormatException e)
+        {
+            // A damaged local file cannot anchor the position: start over with a snapshot.
+            Log.Warning(_logger, Path, $"local l0 file {System.IO.Path.GetFileName(newest)} is unreadable ({e.Message}); resetting local state");
+            foreach (string file in Directory.EnumerateFiles(L0Directory))
+            {
+                FileUtil.TryDelete(file);
+            }
+            return null;
+        }
+    }
+
+    private SqliteConnection OpenConnection()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = Math.Max(1, (int)Options.BusyTimeout.TotalSeconds),
+        }.ToString());
+        connection.Open();
+        Exec(connection, $"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds}");
+        Exec(connection, "PRAGMA wal_autocheckpoint = 0");
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        // Keep the WAL file and its content when our connections close: a restart then continues
+        // incrementally instead of snapshotting.
+        SQLitePCL.raw.sqlite3_db_config(handle, SqliteDbConfigNoCkptOnClose, 1, out _);
+        int persist = 1;
+        SqliteNative.FileControl(handle.DangerousGetHandle(), "main", SqliteFcntlPersistWal, ref persist);
+        return connection;
+    }
+
+    private void RequireOpen()
+    {
+        if (_readConn is null)
+        {
+            throw new InvalidOperationException($"database not open: {Path}");
+        }
+    }
+
+    private static void Exec(SqliteConnection connection, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void TryExec(SqliteConnection connection, string sql)
+    {
+        try
+        {
+            Exec(connection, sql);
+        }
+        catch (SqliteException)
+        {
+            // Rolling back a transaction that is not open is harmless.
+        }
+    }
+
+    private static long ScalarLong(SqliteConnection connection, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string ScalarString(SqliteConnection connection, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
+    }
+}

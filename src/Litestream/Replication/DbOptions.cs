@@ -1,0 +1,26 @@
+namespace Litestream.Replication;
+
+/// <summary>Per-database replication settings (upstream <c>DB</c> fields; defaults as upstream v0.5).</summary>
+public sealed record DbOptions
+{
+    /// <summary>How often the WAL is checked when no change notification arrives (upstream 1 s).</summary>
+    public TimeSpan MonitorInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A passive checkpoint runs when this much time passed since the last one and data was synced (1 min).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>WAL size in pages that triggers a passive checkpoint (1000).</summary>
+    public int MinCheckpointPageCount { get; init; } = 1000;
+
+    /// <summary>WAL size in pages that triggers a truncating checkpoint (121359 ≈ 500 MB at 4 KiB; 0 disables).</summary>
+    public int TruncatePageN { get; init; } = 121359;
+
+    /// <summary>SQLite busy timeout for the replicator's own connections (1 s).</summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Upper bound of WAL bytes turned into one L0 file (64 MiB), cut at a commit boundary.</summary>
+    public long MaxSyncWalBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Directory for local state; default <c>&lt;dir&gt;/.&lt;file&gt;-litestream</c>.</summary>
+    public string? MetaPath { get; init; }
+}

@@ -1,0 +1,167 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Litestream.Internal;
+using Litestream.Ltx;
+
+namespace Litestream.Storage.File;
+
+/// <summary>
+/// A replica in a local directory (upstream <c>file.ReplicaClient</c>): LTX files at
+/// <c>&lt;path&gt;/ltx/&lt;level&gt;/&lt;min&gt;-&lt;max&gt;.ltx</c>, written atomically (temp file, fsync, rename,
+/// directory fsync), with the file modification time set to the LTX header timestamp so listings carry
+/// the creation time without opening files.
+/// </summary>
+[ReplicaBackend("file")]
+public sealed class FileReplicaClient : IReplicaClient
+{
+    /// <summary>Creates a client rooted at <paramref name="path"/> (made absolute).</summary>
+    public FileReplicaClient(string path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            throw new ArgumentException("file replica path required", nameof(path));
+        }
+        Root = System.IO.Path.GetFullPath(path);
+    }
+
+    /// <summary>Creates the client from settings (used by the generated backend registry).</summary>
+    public static IReplicaClient Create(ReplicaSettings settings)
+        => new FileReplicaClient(settings.Path ?? throw new ArgumentException("file replica path required"));
+
+    /// <inheritdoc />
+    public string Type => "file";
+
+    /// <summary>The replica directory.</summary>
+    public string Root { get; }
+
+    /// <summary>Directory of one level.</summary>
+    public string LevelDirectory(int level) => System.IO.Path.Combine(Root, "ltx", level.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Path of one LTX file.</summary>
+    public string LtxFilePath(int level, Txid minTxid, Txid maxTxid) => System.IO.Path.Combine(LevelDirectory(level), LtxFileName.Format(minTxid, maxTxid));
+
+    /// <inheritdoc />
+    public ValueTask InitAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
+    {
+        return List(cancellationToken);
+
+        async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
+        {
+            string dir = LevelDirectory(level);
+            if (!Directory.Exists(dir))
+            {
+                yield break;
+            }
+            var files = new List<LtxFileInfo>();
+            foreach (string path in Directory.EnumerateFiles(dir))
+            {
+                string name = System.IO.Path.GetFileName(path);
+                if (!LtxFileName.TryParse(name, out Txid min, out Txid max) || min < seek)
+                {
+                    continue;
+                }
+                var info = new FileInfo(path);
+                if (!info.Exists)
+                {
+                    continue;
+                }
+                files.Add(new LtxFileInfo(level, min, max, info.Length, new DateTimeOffset(info.LastWriteTimeUtc)));
+            }
+            files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
+            foreach (LtxFileInfo file in files)
+            {
+                token.ThrowIfCancellationRequested();
+                yield return file;
+            }
+            await Task.CompletedTask.ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+    {
+        string path = LtxFilePath(level, minTxid, maxTxid);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ReplicaFileNotFoundException(path, e);
+        }
+        if (offset > 0)
+        {
+            stream.Position = offset;
+        }
+        return ValueTask.FromResult<Stream>(size > 0 ? new BoundedStream(stream, size) : stream);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+    {
+        string path = LtxFilePath(level, minTxid, maxTxid);
+        string dir = System.IO.Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(dir);
+        string temp = path + ".tmp";
+        long timestamp = 0;
+        long size;
+        try
+        {
+            await using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
+            {
+                byte[] header = new byte[LtxConstants.HeaderSize];
+                int read = await ReadAtLeastAsync(data, header, cancellationToken).ConfigureAwait(false);
+                if (read >= LtxConstants.HeaderSize)
+                {
+                    timestamp = BinaryPrimitives.ReadInt64BigEndian(header.AsSpan(32));
+                }
+                await output.WriteAsync(header.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                await data.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+                output.Flush(flushToDisk: true);
+                size = output.Length;
+            }
+            DateTime created = DateTimeOffset.FromUnixTimeMilliseconds(timestamp).UtcDateTime;
+            System.IO.File.SetLastWriteTimeUtc(temp, created);
+            FileUtil.CommitRename(temp, path);
+            return new LtxFileInfo(level, minTxid, maxTxid, size, new DateTimeOffset(created));
+        }
+        catch
+        {
+            FileUtil.TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
+    {
+        foreach (LtxFileInfo file in files)
+        {
+            FileUtil.TryDelete(LtxFilePath(file.Level, file.MinTxid, file.MaxTxid));
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteAllAsync(CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(Root))
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <inheritdoc />
+    public override string ToString() => $"file://{Root}";
+
+    private static async ValueTask<int> ReadAtLeastAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
+        => await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+}
