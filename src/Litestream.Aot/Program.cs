@@ -1,11 +1,83 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Litestream.Aot.Cli;
+using Litestream.Aot.Config;
+
 namespace Litestream.Aot;
 
+/// <summary>argv → command → exit code. Exit codes: 0 ok, 1 runtime error, 2 usage error.</summary>
 internal static class Program
 {
-    private static int Main(string[] args)
+    public const int ExitOk = 0;
+    public const int ExitError = 1;
+    public const int ExitUsage = 2;
+
+    private static async Task<int> Main(string[] args)
     {
         SQLitePCL.raw.SetProvider(new SQLitePCL.SQLite3Provider_e_sqlite3());
-        Console.WriteLine($"litestream v0.5.16-aot (sqlite {SQLitePCL.raw.sqlite3_libversion().utf8_to_string()})");
-        return 0;
+        using var shutdown = new CancellationTokenSource();
+        // SIGINT/SIGTERM cancel the one root token; commands flush and exit 0.
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel(shutdown));
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel(shutdown));
+
+        RootCommand root = BuildRoot();
+        ParseResult parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0)
+        {
+            string command = parse.CommandResult.Command == root ? "litestream" : $"litestream {parse.CommandResult.Command.Name}";
+            return Fail($"error: {parse.Errors[0].Message}", $"hint: run '{command} -h' for usage", ExitUsage);
+        }
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, shutdown.Token).ConfigureAwait(false);
+        }
+        catch (UsageException e)
+        {
+            return Fail($"error: {e.Message}", e.Hint is null ? null : $"hint: {e.Hint}", ExitUsage);
+        }
+        catch (CommandException e)
+        {
+            return Fail($"error: {e.Message}", e.Hint is null ? null : $"hint: {e.Hint}", ExitError);
+        }
+        catch (ConfigException e)
+        {
+            return Fail($"error: {e.Message}", "hint: fix the config file; see https://litestream.io/reference/config/", ExitError);
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            return ExitOk;
+        }
+        catch (Exception e)
+        {
+            return Fail($"error: {Errors.Describe(e)}", Errors.Hint(e) is { } hint ? $"hint: {hint}" : null, ExitError);
+        }
+    }
+
+    internal static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("litestream: continuous SQLite replication (Litestream v0.5 compatible, NativeAOT)");
+        root.Subcommands.Add(ReplicateCommand.Build());
+        root.Subcommands.Add(RestoreCommand.Build());
+        root.Subcommands.Add(LtxCommand.Build("ltx", "list LTX files of a database or replica"));
+        root.Subcommands.Add(LtxCommand.Build("wal", "deprecated alias of ltx"));
+        root.Subcommands.Add(DatabasesCommand.Build());
+        root.Subcommands.Add(VersionCommand.Build());
+        return root;
+    }
+
+    private static Action<PosixSignalContext> Cancel(CancellationTokenSource source) => context =>
+    {
+        context.Cancel = true;
+        source.Cancel();
+    };
+
+    private static int Fail(string message, string? hint, int code)
+    {
+        Console.Error.WriteLine(message.ReplaceLineEndings(" "));
+        if (hint is not null)
+        {
+            Console.Error.WriteLine(hint);
+        }
+        return code;
     }
 }

@@ -1,0 +1,28 @@
+using Litestream.Ltx;
+using Litestream.Restore;
+using Litestream.Storage;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary>Turns engine exceptions into one-line messages and hints for the user.</summary>
+internal static class Errors
+{
+    public static string Describe(Exception e) => e switch
+    {
+        AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerExceptions[0]),
+        _ => e.Message,
+    };
+
+    public static string? Hint(Exception e) => e switch
+    {
+        NoBackupException => "check the replica URL or path; 'litestream ltx -level all URL' lists what is there",
+        TxNotAvailableException => "'litestream ltx -level all URL' lists the TXIDs the replica holds",
+        NonContiguousReplicaException => "the replica is missing files; restore an earlier state with -txid or -timestamp",
+        LtxChecksumMismatchException or LtxFormatException => "the replica file is damaged; restore an earlier state with -txid, or from another replica",
+        ReplicaFileNotFoundException => "the replica changed during the restore; try again",
+        UnauthorizedAccessException => "check file permissions",
+        IOException io when io.Message.StartsWith("output file already exists", StringComparison.Ordinal) => "choose another -o path, or pass -force to replace it",
+        IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",
+        _ => null,
+    };
+}

@@ -1,0 +1,22 @@
+using System.Text.Json.Serialization;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary>One row of <c>ltx -json</c> and <c>restore -dry-run -json</c>.</summary>
+internal sealed record LtxFileRow(
+    [property: JsonPropertyName("level")] int Level,
+    [property: JsonPropertyName("min_txid")] string MinTxid,
+    [property: JsonPropertyName("max_txid")] string MaxTxid,
+    [property: JsonPropertyName("size")] long Size,
+    [property: JsonPropertyName("created")] string Created);
+
+/// <summary>One row of <c>databases -json</c>.</summary>
+internal sealed record DatabaseRow(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("replica")] string Replica);
+
+/// <summary>Source-generated JSON (no reflection) for every -json output.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(List<LtxFileRow>))]
+[JsonSerializable(typeof(List<DatabaseRow>))]
+internal sealed partial class LitestreamJsonContext : JsonSerializerContext;

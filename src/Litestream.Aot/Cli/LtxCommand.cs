@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Litestream.Ltx;
+using Litestream.Storage;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary><c>litestream ltx [-level N|all] [-json] DB_PATH|REPLICA_URL</c>: lists a replica's LTX files.</summary>
+internal static class LtxCommand
+{
+    public static Command Build(string name, string description)
+    {
+        Argument<string> target = new("target") { Description = "database path (from the config) or replica URL" };
+        Option<string?> level = CommonOptions.Create<string?>("level", "level 0-9 or all (default 0)");
+        Option<bool> json = CommonOptions.Json();
+        Option<string?> config = CommonOptions.Config();
+        Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
+        var command = new Command(name, description) { target, level, json, config, noExpandEnv };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string levelText = result.GetValue(level) ?? "0";
+            int[] levels = levelText == "all"
+                ? [.. Enumerable.Range(0, LtxConstants.SnapshotLevel + 1)]
+                : int.TryParse(levelText, NumberStyles.None, CultureInfo.InvariantCulture, out int l) && l <= LtxConstants.SnapshotLevel
+                    ? [l]
+                    : throw new UsageException($"invalid -level \"{levelText}\"", "use 0-9 or all");
+            (IReplicaClient client, _, _) = ReplicaTarget.Resolve(result.GetValue(target)!, result.GetValue(config), !result.GetValue(noExpandEnv));
+            var rows = new List<LtxFileRow>();
+            await using (client.ConfigureAwait(false))
+            {
+                await client.InitAsync(cancellationToken).ConfigureAwait(false);
+                foreach (int n in levels)
+                {
+                    await foreach (LtxFileInfo info in client.ListLtxFilesAsync(n, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
+                    {
+                        rows.Add(ToRow(info));
+                    }
+                }
+            }
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListLtxFileRow));
+            }
+            else
+            {
+                Console.WriteLine("level\tmin_txid\tmax_txid\tsize\tcreated");
+                foreach (LtxFileRow r in rows)
+                {
+                    Console.WriteLine($"{r.Level}\t{r.MinTxid}\t{r.MaxTxid}\t{r.Size}\t{r.Created}");
+                }
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    internal static LtxFileRow ToRow(LtxFileInfo info)
+        => new(info.Level, info.MinTxid.ToString(), info.MaxTxid.ToString(), info.Size,
+            info.CreatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+}

@@ -1,0 +1,57 @@
+using Litestream.Aot.Config;
+using Litestream.Replication;
+using Litestream.Storage;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary>Resolves "DB_PATH or REPLICA_URL" arguments the way upstream's commands do.</summary>
+internal static class ReplicaTarget
+{
+    /// <summary>A replica client from a URL, or from the config entry of a database path.</summary>
+    public static (IReplicaClient Client, string Description, DbConfig? Db) Resolve(string target, string? configPath, bool expandEnv)
+    {
+        if (ReplicaUrl.IsUrl(target))
+        {
+            return (CreateClient(ReplicaUrl.Parse(target), target), ReplicaUrl.Redact(target), null);
+        }
+        LitestreamConfig config = LoadConfig(configPath, expandEnv);
+        string full = Path.GetFullPath(target);
+        DbConfig db = config.Dbs.Find(d => d.Path == full)
+            ?? throw new CommandException($"database not found in config: {full}", $"add it under dbs: in {ConfigLoader.ResolvePath(configPath)}, or pass a replica URL");
+        ReplicaSettings settings = (db.Replica ?? new ReplicaConfig()).ToSettings(config.ReplicaDefaults);
+        return (CreateClient(settings, settings.Url ?? settings.Path ?? ""), settings.Url is { } u ? ReplicaUrl.Redact(u) : settings.Path ?? "", db);
+    }
+
+    public static LitestreamConfig LoadConfig(string? configPath, bool expandEnv)
+    {
+        string path = ConfigLoader.ResolvePath(configPath);
+        if (!File.Exists(path))
+        {
+            throw new CommandException($"config file not found: {path}", "pass -config PATH, or give a replica URL instead of a database path");
+        }
+        return ConfigLoader.Load(path, expandEnv);
+    }
+
+    public static IReplicaClient CreateClient(ReplicaSettings settings, string description)
+    {
+        try
+        {
+            return ReplicaClientFactory.Create(settings);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new CommandException($"{e.Message} ({ReplicaUrl.Redact(description)})", $"supported backends: {string.Join(", ", ReplicaClientFactory.Names)}");
+        }
+    }
+
+    public static DbOptions ToDbOptions(DbConfig db) => new()
+    {
+        MonitorInterval = db.MonitorInterval,
+        CheckpointInterval = db.CheckpointInterval,
+        BusyTimeout = db.BusyTimeout,
+        MinCheckpointPageCount = db.MinCheckpointPageCount,
+        TruncatePageN = db.TruncatePageN,
+        MaxSyncWalBytes = db.MaxSyncWalBytes,
+        MetaPath = db.MetaPath,
+    };
+}

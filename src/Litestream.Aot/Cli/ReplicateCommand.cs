@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Litestream.Aot.Config;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary><c>litestream replicate [flags] [DB_PATH REPLICA_URL]</c> (upstream cmd/litestream/replicate.go).</summary>
+internal static class ReplicateCommand
+{
+    public static Command Build()
+    {
+        Argument<string[]> positional = new("args") { Description = "DB_PATH REPLICA_URL (ad hoc mode, instead of -config)", Arity = ArgumentArity.ZeroOrMore };
+        Option<string?> config = CommonOptions.Config();
+        Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
+        Option<string?> exec = CommonOptions.Create<string?>("exec", "run this command and replicate until it exits; exit with its code");
+        Option<bool> once = CommonOptions.Create<bool>("once", "sync once and exit (non-zero if anything failed)");
+        Option<bool> forceSnapshot = CommonOptions.Create<bool>("force-snapshot", "with -once: write a full snapshot");
+        Option<bool> enforceRetention = CommonOptions.Create<bool>("enforce-retention", "with -once: apply retention (not supported yet)");
+        Option<string?> logLevel = CommonOptions.Create<string?>("log-level", "trace, debug, info, warn or error");
+        Option<bool> restoreIfMissing = CommonOptions.Create<bool>("restore-if-db-not-exists", "restore each missing database from its replica before replicating");
+        var command = new Command("replicate", "replicate databases continuously")
+        {
+            positional, config, noExpandEnv, exec, once, forceSnapshot, enforceRetention, logLevel, restoreIfMissing,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string[] args = result.GetValue(positional) ?? [];
+            string? configPath = result.GetValue(config);
+            if (args.Length == 1)
+            {
+                throw new UsageException("a replica URL is required after the database path", "litestream replicate DB_PATH REPLICA_URL");
+            }
+            if (args.Length > 2)
+            {
+                throw new UsageException("only one replica URL is supported in ad hoc mode", "use a config file for more");
+            }
+            if (args.Length == 2 && configPath is not null)
+            {
+                throw new UsageException("cannot specify a replica URL and -config together", "use one of them");
+            }
+            if ((result.GetValue(forceSnapshot) || result.GetValue(enforceRetention)) && !result.GetValue(once))
+            {
+                throw new UsageException("-force-snapshot and -enforce-retention require -once");
+            }
+            if (result.GetValue(enforceRetention))
+            {
+                throw new UsageException("-enforce-retention is not supported yet", "run without it; remote retention arrives with compaction");
+            }
+            LitestreamConfig cfg = args.Length == 2 ? AdHoc(args[0], args[1]) : ReplicaTarget.LoadConfig(configPath, !result.GetValue(noExpandEnv));
+            if (cfg.Dbs.Count == 0)
+            {
+                throw new CommandException("no databases specified in configuration", "add a dbs: entry, or run litestream replicate DB_PATH REPLICA_URL");
+            }
+            var logger = new ConsoleLogger(ConsoleLogger.ParseLevel(result.GetValue(logLevel) ?? Environment.GetEnvironmentVariable("LOG_LEVEL") ?? cfg.LogLevel));
+            return await RunAsync(cfg, logger, result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(restoreIfMissing), cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static LitestreamConfig AdHoc(string dbPath, string url)
+    {
+        try
+        {
+            ReplicaUrl.Parse(url);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, "replica URLs look like file:///path or s3://bucket/path");
+        }
+        return new LitestreamConfig { Dbs = [new DbConfig { Path = Path.GetFullPath(dbPath), Replica = new ReplicaConfig { Url = url } }] };
+    }
+
+    private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, string? exec, bool once, bool forceSnapshot, bool restoreIfMissing, CancellationToken cancellationToken)
+    {
+        var replicas = new List<Replica>();
+        foreach (DbConfig dbConfig in cfg.Dbs)
+        {
+            ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
+            ReplicaSettings settings = replicaConfig.ToSettings(cfg.ReplicaDefaults);
+            IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
+            if ((restoreIfMissing || dbConfig.RestoreIfDbNotExists) && !File.Exists(dbConfig.Path))
+            {
+                await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
+            }
+            var db = new Db(dbConfig.Path!, ReplicaTarget.ToDbOptions(dbConfig), logger);
+            if (forceSnapshot)
+            {
+                db.ForceSnapshot("-force-snapshot");
+            }
+            replicas.Add(new Replica(db, client, new ReplicaOptions
+            {
+                SyncInterval = replicaConfig.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
+                MaxSyncLtxFiles = replicaConfig.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
+                AutoRecover = replicaConfig.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? true,
+            }, logger));
+        }
+        var store = new Store(replicas, new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval }, logger);
+        if (once)
+        {
+            await store.SyncOnceAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {replicas.Count} database(s)", null, static (s, _) => s);
+        if (exec is null)
+        {
+            await store.RunAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task replication = store.RunAsync(stop.Token);
+        int code = await RunChildAsync(exec, cancellationToken).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        await replication.ConfigureAwait(false);
+        return code;
+    }
+
+    private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, ConsoleLogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            RestoreResult restored = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = path }, cancellationToken).ConfigureAwait(false);
+            logger.Log(LogLevel.Information, default, $"restored {path} to txid {restored.Txid}", null, static (s, _) => s);
+        }
+        catch (NoBackupException)
+        {
+            logger.Log(LogLevel.Information, default, $"no backup of {path} on the replica; starting fresh", null, static (s, _) => s);
+        }
+    }
+
+    /// <summary>Runs the -exec command through the shell, forwarding SIGINT/SIGTERM, and returns its exit code.</summary>
+    private static async Task<int> RunChildAsync(string command, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec " + command);
+        using Process child = Process.Start(psi) ?? throw new CommandException($"could not start -exec command: {command}");
+        await using CancellationTokenRegistration forward = cancellationToken.Register(() =>
+        {
+            // Forward the shutdown signal; the child decides how to exit.
+            Libc.Kill(child.Id, Libc.SigTerm);
+        });
+        await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        return child.ExitCode;
+    }
+}

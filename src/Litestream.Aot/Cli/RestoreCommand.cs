@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Litestream.Ltx;
+using Litestream.Restore;
+using Litestream.Storage;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary><c>litestream restore [flags] DB_PATH|REPLICA_URL</c> (upstream cmd/litestream/restore.go).</summary>
+internal static class RestoreCommand
+{
+    public static Command Build()
+    {
+        Argument<string> target = new("target") { Description = "database path (from the config) or replica URL" };
+        Option<string?> output = CommonOptions.Create<string?>("o", "output path (required for a replica URL; default: the database path)");
+        Option<string?> txid = CommonOptions.Create<string?>("txid", "restore up to this TXID (16 hex digits)");
+        Option<string?> timestamp = CommonOptions.Create<string?>("timestamp", "restore the state at this time (RFC 3339)");
+        Option<int> parallelism = CommonOptions.Create<int>("parallelism", "files fetched at once (default 8)");
+        parallelism.DefaultValueFactory = _ => 8;
+        Option<bool> ifDbNotExists = CommonOptions.Create<bool>("if-db-not-exists", "do nothing (exit 0) if the output database exists");
+        Option<bool> ifReplicaExists = CommonOptions.Create<bool>("if-replica-exists", "do nothing (exit 0) if the replica has no backup");
+        Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "print the restore plan, write nothing");
+        Option<bool> force = CommonOptions.Create<bool>("force", "replace an existing output database");
+        Option<string?> integrity = CommonOptions.Create<string?>("integrity-check", "none, quick (default) or full");
+        Option<bool> follow = CommonOptions.Create<bool>("f", "follow: keep applying new files (not supported yet)");
+        Option<string?> followInterval = CommonOptions.Create<string?>("follow-interval", "poll interval in follow mode (1s)");
+        Option<bool> json = CommonOptions.Json();
+        Option<string?> config = CommonOptions.Config();
+        Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
+        var command = new Command("restore", "restore a database from its replica")
+        {
+            target, output, txid, timestamp, parallelism, ifDbNotExists, ifReplicaExists, dryRun, force, integrity, follow, followInterval, json, config, noExpandEnv,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            if (result.GetValue(follow))
+            {
+                throw new UsageException("restore -f (follow mode) is not supported yet", "restore without -f, or use upstream litestream for follow mode");
+            }
+            var options = new Arguments(
+                result.GetValue(target)!, result.GetValue(output), ParseTxid(result.GetValue(txid)), ParseTimestamp(result.GetValue(timestamp)),
+                result.GetValue(parallelism), result.GetValue(ifDbNotExists), result.GetValue(ifReplicaExists), result.GetValue(dryRun),
+                result.GetValue(force), ParseIntegrity(result.GetValue(integrity)), result.GetValue(json), result.GetValue(config), !result.GetValue(noExpandEnv));
+            return await RunAsync(options, cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    internal sealed record Arguments(
+        string Target, string? Output, Txid Txid, DateTimeOffset? Timestamp, int Parallelism, bool IfDbNotExists, bool IfReplicaExists,
+        bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv);
+
+    internal static async Task<int> RunAsync(Arguments a, CancellationToken cancellationToken)
+    {
+        if (!a.Txid.IsZero && a.Timestamp is not null)
+        {
+            throw new UsageException("cannot specify both -txid and -timestamp", "pick one restore target");
+        }
+        if (a.Parallelism < 1)
+        {
+            throw new UsageException($"-parallelism must be at least 1, got {a.Parallelism}");
+        }
+        bool isUrl = ReplicaUrl.IsUrl(a.Target);
+        string? output = a.Output;
+        if (output is null)
+        {
+            if (isUrl)
+            {
+                throw new UsageException("output path required when restoring from a replica URL", "add -o PATH");
+            }
+            output = Path.GetFullPath(a.Target);
+        }
+        output = Path.GetFullPath(output);
+        if (a.IfDbNotExists && File.Exists(output))
+        {
+            Console.Error.WriteLine($"database already exists, skipping: {output}");
+            return 0;
+        }
+        (IReplicaClient client, string description, _) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        await using (client.ConfigureAwait(false))
+        {
+            await client.InitAsync(cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<LtxFileInfo> plan;
+            try
+            {
+                plan = await RestorePlanner.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NoBackupException) when (a.IfReplicaExists)
+            {
+                Console.Error.WriteLine($"no backups found on replica, skipping: {description}");
+                return 0;
+            }
+            if (a.DryRun)
+            {
+                PrintPlan(plan, a.Json);
+                return 0;
+            }
+            var options = new RestoreOptions
+            {
+                OutputPath = output,
+                Txid = a.Txid,
+                Timestamp = a.Timestamp,
+                Parallelism = a.Parallelism,
+                IntegrityCheck = a.Integrity,
+                Force = a.Force,
+            };
+            RestoreResult restored = await Restorer.ApplyAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
+            Console.Error.WriteLine($"restored {output} to txid {restored.Txid} from {plan.Count} file(s) ({(long)restored.Commit * restored.PageSize} bytes)");
+        }
+        return 0;
+    }
+
+    private static void PrintPlan(IReadOnlyList<LtxFileInfo> plan, bool json)
+    {
+        if (json)
+        {
+            var rows = plan.Select(LtxCommand.ToRow).ToList();
+            Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListLtxFileRow));
+            return;
+        }
+        Console.WriteLine("level\tmin_txid\tmax_txid\tsize\tcreated");
+        foreach (LtxFileInfo f in plan)
+        {
+            LtxFileRow r = LtxCommand.ToRow(f);
+            Console.WriteLine($"{r.Level}\t{r.MinTxid}\t{r.MaxTxid}\t{r.Size}\t{r.Created}");
+        }
+    }
+
+    private static Txid ParseTxid(string? text)
+        => text is null ? Txid.Zero
+            : Txid.TryParse(text, out Txid txid) ? txid
+            : throw new UsageException($"invalid -txid \"{text}\": expected 16 hex digits", "e.g. -txid 000000000000002a");
+
+    private static DateTimeOffset? ParseTimestamp(string? text)
+        => text is null ? null
+            : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset t) && text.Contains('T')
+                ? t
+                : throw new UsageException($"invalid -timestamp \"{text}\": expected RFC 3339", "e.g. -timestamp 2026-11-23T10:00:00Z");
+
+    private static IntegrityCheck ParseIntegrity(string? text) => text switch
+    {
+        null or "quick" => IntegrityCheck.Quick,
+        "none" => IntegrityCheck.None,
+        "full" => IntegrityCheck.Full,
+        _ => throw new UsageException($"invalid -integrity-check \"{text}\"", "use none, quick or full"),
+    };
+}

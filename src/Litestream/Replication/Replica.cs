@@ -1,0 +1,172 @@
+using Litestream.Internal;
+using Litestream.Logging;
+using Litestream.Ltx;
+using Litestream.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Litestream.Replication;
+
+/// <summary>Per-replica settings (upstream <c>Replica</c> fields).</summary>
+public sealed record ReplicaOptions
+{
+    /// <summary>Longest time a synced L0 file waits before upload (1 s). Uploads also start right after each sync.</summary>
+    public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most L0 files uploaded in one pass (256).</summary>
+    public int MaxSyncLtxFiles { get; init; } = 256;
+
+    /// <summary>Reset local state automatically when local files are missing or damaged.</summary>
+    public bool AutoRecover { get; init; } = true;
+}
+
+/// <summary>
+/// Ships a database's local L0 files to one replica client (upstream <c>Replica</c>). The remote
+/// position (newest remote L0 TXID) is listed once, then tracked: no listing per sync.
+/// </summary>
+public sealed class Replica
+{
+    private readonly ILogger _logger;
+    private Txid? _remoteTxid;
+
+    /// <summary>Creates a replica of <paramref name="db"/> on <paramref name="client"/>.</summary>
+    public Replica(Db db, IReplicaClient client, ReplicaOptions? options = null, ILogger? logger = null)
+    {
+        Db = db;
+        Client = client;
+        Options = options ?? new ReplicaOptions();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The database replicated.</summary>
+    public Db Db { get; }
+
+    /// <summary>The storage client.</summary>
+    public IReplicaClient Client { get; }
+
+    /// <summary>The settings.</summary>
+    public ReplicaOptions Options { get; }
+
+    /// <summary>Newest TXID known to be on the replica (null until first contact).</summary>
+    public Txid? RemoteTxid => _remoteTxid;
+
+    /// <summary>Time of the last successful pass.</summary>
+    public DateTimeOffset? LastSyncAt { get; private set; }
+
+    /// <summary>
+    /// Compares local and remote positions before the first sync (upstream <c>checkDatabaseBehindReplica</c>):
+    /// when the replica is ahead of the local state (database restored from an old backup, meta dir lost)
+    /// the local position adopts the replica's newest L0 so TXIDs keep increasing.
+    /// </summary>
+    public async ValueTask ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await Client.InitAsync(cancellationToken).ConfigureAwait(false);
+        LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
+        _remoteTxid = newest?.MaxTxid ?? Txid.Zero;
+        if (newest is not null && newest.MaxTxid > Db.Txid)
+        {
+            await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {Db.Txid})", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Uploads local L0 files newer than the remote position, in TXID order. When a needed local file is
+    /// gone (replica wiped, local retention), the chain is restarted with a snapshot.
+    /// </summary>
+    public async ValueTask SyncAsync(CancellationToken cancellationToken)
+    {
+        if (_remoteTxid is null)
+        {
+            await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+        }
+        Txid remote = _remoteTxid!.Value;
+        Txid local = Db.Txid;
+        int uploaded = 0;
+        while (remote < local && uploaded < Options.MaxSyncLtxFiles)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var next = new Txid(remote.Value + 1);
+            string path = Db.L0FilePath(next);
+            if (!File.Exists(path))
+            {
+                await RestartChainAsync(remote, next, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            await using (FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024))
+            {
+                await Client.WriteLtxFileAsync(0, next, next, stream, cancellationToken).ConfigureAwait(false);
+            }
+            Log.Uploaded(_logger, Db.Path, next.ToString(), Client.ToString() ?? Client.Type);
+            _remoteTxid = remote = next;
+            uploaded++;
+        }
+        if (uploaded > 0)
+        {
+            PruneLocal(remote);
+        }
+        LastSyncAt = DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>Forgets the remote position so the next pass lists it again (after a storage error).</summary>
+    public void InvalidateRemotePosition() => _remoteTxid = null;
+
+    private async ValueTask RestartChainAsync(Txid remote, Txid missing, CancellationToken cancellationToken)
+    {
+        LtxFileInfo? newest = remote.IsZero ? null : await NewestL0Async(cancellationToken).ConfigureAwait(false);
+        await AdoptRemoteAsync(newest, $"local l0 file {missing} is missing; restarting the chain with a snapshot", cancellationToken).ConfigureAwait(false);
+        _remoteTxid = newest?.MaxTxid ?? Txid.Zero;
+    }
+
+    private async ValueTask AdoptRemoteAsync(LtxFileInfo? newest, string reason, CancellationToken cancellationToken)
+    {
+        Log.Warning(_logger, Db.Path, reason);
+        if (newest is null)
+        {
+            Db.ResetPosition(null, null, reason);
+            return;
+        }
+        string local = Db.L0FilePath(newest.MaxTxid);
+        string temp = local + ".tmp";
+        Directory.CreateDirectory(Db.L0Directory);
+        await using (Stream source = await Client.OpenLtxFileAsync(0, newest.MinTxid, newest.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false))
+        await using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            await source.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+            output.Flush(flushToDisk: true);
+        }
+        FileUtil.CommitRename(temp, local);
+        LtxHeader header;
+        using (var decoder = new LtxDecoder(File.OpenRead(local)))
+        {
+            header = decoder.DecodeHeader();
+            decoder.Close();
+        }
+        Db.ResetPosition(header, local, reason);
+    }
+
+    private async ValueTask<LtxFileInfo?> NewestL0Async(CancellationToken cancellationToken)
+    {
+        LtxFileInfo? newest = null;
+        await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(0, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
+        {
+            if (newest is null || info.MaxTxid > newest.MaxTxid)
+            {
+                newest = info;
+            }
+        }
+        return newest;
+    }
+
+    /// <summary>Local L0 files the replica has are no longer needed, except the newest (it anchors the position).</summary>
+    private void PruneLocal(Txid uploadedThrough)
+    {
+        Txid newestLocal = Db.Txid;
+        foreach (string file in Directory.EnumerateFiles(Db.L0Directory, "*.ltx"))
+        {
+            if (LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid max) && max <= uploadedThrough && max < newestLocal)
+            {
+                FileUtil.TryDelete(file);
+            }
+        }
+    }
+}

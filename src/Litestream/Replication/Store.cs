@@ -1,0 +1,289 @@
+using Litestream.Logging;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Litestream.Replication;
+
+/// <summary>Settings shared by every database in a <see cref="Store"/>.</summary>
+public sealed record StoreOptions
+{
+    /// <summary>How long the final sync and upload may take on shutdown (30 s).</summary>
+    public TimeSpan ShutdownSyncTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Pause between final upload attempts on shutdown (500 ms).</summary>
+    public TimeSpan ShutdownSyncInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest backoff after repeated failures (5 min, as upstream).</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Delay after a WAL change notification before syncing, so a burst of commits becomes one file.</summary>
+    public TimeSpan ChangeDebounce { get; init; } = TimeSpan.FromMilliseconds(20);
+}
+
+/// <summary>
+/// Runs replication for a set of databases (upstream <c>Store</c>): per database one monitor loop
+/// (woken by inotify on the WAL through <see cref="FileSystemWatcher"/>, with the monitor interval as
+/// fallback) and one upload loop. Async loops, not a thread per database. Errors are logged, counted
+/// and retried with exponential backoff; nothing stops silently. Cancelling <see cref="RunAsync"/>
+/// performs one last bounded sync and upload.
+/// </summary>
+public sealed class Store
+{
+    private readonly ILogger _logger;
+    private readonly List<Replica> _replicas;
+
+    /// <summary>Creates a store over one replica per database.</summary>
+    public Store(IEnumerable<Replica> replicas, StoreOptions? options = null, ILogger? logger = null)
+    {
+        _replicas = [.. replicas];
+        Options = options ?? new StoreOptions();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The settings.</summary>
+    public StoreOptions Options { get; }
+
+    /// <summary>The replicas (one per database).</summary>
+    public IReadOnlyList<Replica> Replicas => _replicas;
+
+    /// <summary>Number of sync or upload failures since start (for status and metrics).</summary>
+    public long ErrorCount => Interlocked.Read(ref _errorCount);
+
+    private long _errorCount;
+
+    /// <summary>Replicates until <paramref name="cancellationToken"/> is cancelled, then flushes and returns.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var tasks = new List<Task>(_replicas.Count);
+        foreach (Replica replica in _replicas)
+        {
+            tasks.Add(RunDatabaseAsync(replica, cancellationToken));
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>Syncs every database and uploads once (replicate <c>-once</c>); throws if any failed.</summary>
+    public async Task SyncOnceAsync(CancellationToken cancellationToken)
+    {
+        var failures = new List<Exception>();
+        foreach (Replica replica in _replicas)
+        {
+            try
+            {
+                replica.Db.Open();
+                await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                replica.Db.Sync();
+                await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failures.Add(new IOException($"{replica.Db.Path}: {e.Message}", e));
+            }
+            finally
+            {
+                await replica.Db.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        if (failures.Count > 0)
+        {
+            throw failures.Count == 1 ? failures[0] : new AggregateException(failures);
+        }
+    }
+
+    private async Task RunDatabaseAsync(Replica replica, CancellationToken cancellationToken)
+    {
+        Db db = replica.Db;
+        using var changed = new SemaphoreSlim(0, 1);
+        using var uploadSignal = new SemaphoreSlim(0, 1);
+        using FileSystemWatcher? watcher = Watch(db, changed);
+        try
+        {
+            await OpenAsync(replica, cancellationToken).ConfigureAwait(false);
+            Task upload = UploadLoopAsync(replica, uploadSignal, cancellationToken);
+            await MonitorLoopAsync(db, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await upload.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await ShutdownAsync(replica).ConfigureAwait(false);
+        }
+    }
+
+    private async Task OpenAsync(Replica replica, CancellationToken cancellationToken)
+    {
+        TimeSpan delay = replica.Db.Options.MonitorInterval;
+        bool waitingLogged = false;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                replica.Db.Open();
+                await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (FileNotFoundException) when (!File.Exists(replica.Db.Path))
+            {
+                if (!waitingLogged)
+                {
+                    Log.Info(_logger, replica.Db.Path, "database does not exist yet; waiting for it");
+                    waitingLogged = true;
+                }
+                await Task.Delay(replica.Db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Interlocked.Increment(ref _errorCount);
+                Log.SyncFailed(_logger, replica.Db.Path, delay, e.Message);
+                await replica.Db.DisposeAsync().ConfigureAwait(false);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = Backoff(delay);
+            }
+        }
+    }
+
+    private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    {
+        TimeSpan failureDelay = TimeSpan.Zero;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (db.Sync())
+                {
+                    Release(uploadSignal);
+                }
+                db.CheckpointIfNeeded();
+                failureDelay = TimeSpan.Zero;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Interlocked.Increment(ref _errorCount);
+                failureDelay = failureDelay == TimeSpan.Zero ? db.Options.MonitorInterval : Backoff(failureDelay);
+                Log.SyncFailed(_logger, db.Path, failureDelay, e.Message);
+                await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            // Sleep until the WAL changes or the monitor interval passes, whichever is first.
+            if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
+            {
+                await Task.Delay(Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task UploadLoopAsync(Replica replica, SemaphoreSlim signal, CancellationToken cancellationToken)
+    {
+        TimeSpan failureDelay = TimeSpan.Zero;
+        int failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+                if (failures > 0)
+                {
+                    Log.ReplicaRecovered(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failures);
+                }
+                failures = 0;
+                failureDelay = TimeSpan.Zero;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Interlocked.Increment(ref _errorCount);
+                failures++;
+                failureDelay = failureDelay == TimeSpan.Zero ? replica.Options.SyncInterval : Backoff(failureDelay);
+                replica.InvalidateRemotePosition();
+                Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failureDelay, e.Message);
+                await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            await signal.WaitAsync(replica.Options.SyncInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ShutdownAsync(Replica replica)
+    {
+        Db db = replica.Db;
+        if (db.IsOpen)
+        {
+            using var timeout = new CancellationTokenSource(Options.ShutdownSyncTimeout);
+            while (true)
+            {
+                try
+                {
+                    db.Sync();
+                    await replica.SyncAsync(timeout.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (!timeout.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref _errorCount);
+                    replica.InvalidateRemotePosition();
+                    Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, db.Path, Options.ShutdownSyncInterval, e.Message);
+                    try
+                    {
+                        await Task.Delay(Options.ShutdownSyncInterval, timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    Log.Warning(_logger, db.Path, "shutdown sync timed out; unsent changes stay in the local meta directory and are sent on the next start");
+                    break;
+                }
+            }
+        }
+        await db.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private FileSystemWatcher? Watch(Db db, SemaphoreSlim changed)
+    {
+        try
+        {
+            var watcher = new FileSystemWatcher(Path.GetDirectoryName(db.Path)!, Path.GetFileName(db.WalPath))
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName,
+                IncludeSubdirectories = false,
+            };
+            FileSystemEventHandler onChange = (_, _) => Release(changed);
+            watcher.Changed += onChange;
+            watcher.Created += onChange;
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
+        {
+            // No inotify (limits reached, exotic file system): the monitor interval still drives syncs.
+            Log.Warning(_logger, db.Path, $"change notifications unavailable ({e.Message}); polling every {db.Options.MonitorInterval}");
+            return null;
+        }
+    }
+
+    private static void Release(SemaphoreSlim semaphore)
+    {
+        try
+        {
+            semaphore.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled: one wake-up covers any number of changes.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private TimeSpan Backoff(TimeSpan delay)
+    {
+        TimeSpan next = delay * 2;
+        return next > Options.MaxBackoff ? Options.MaxBackoff : next;
+    }
+}

@@ -1,0 +1,246 @@
+using System.Buffers;
+using Litestream.Internal;
+using Litestream.Ltx;
+using Litestream.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Litestream.Restore;
+
+/// <summary>How much SQLite checking a restore does before the result is renamed into place.</summary>
+public enum IntegrityCheck
+{
+    /// <summary>Only the LTX checksums.</summary>
+    None,
+    /// <summary><c>PRAGMA quick_check</c>.</summary>
+    Quick,
+    /// <summary><c>PRAGMA integrity_check</c>.</summary>
+    Full,
+}
+
+/// <summary>What to restore and how (upstream <c>RestoreOptions</c>).</summary>
+public sealed record RestoreOptions
+{
+    /// <summary>The output database path. It must not exist (an empty file is tolerated) unless <see cref="Force"/>.</summary>
+    public required string OutputPath { get; init; }
+
+    /// <summary>Restore up to this TXID; zero = latest.</summary>
+    public Txid Txid { get; init; }
+
+    /// <summary>Restore the state as of this time (files created strictly before it); null = latest.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+
+    /// <summary>How many plan files are fetched at once (8).</summary>
+    public int Parallelism { get; init; } = 8;
+
+    /// <summary>SQLite check before the rename (quick).</summary>
+    public IntegrityCheck IntegrityCheck { get; init; } = IntegrityCheck.Quick;
+
+    /// <summary>Replace an existing output database (and its -wal/-shm/-journal).</summary>
+    public bool Force { get; init; }
+}
+
+/// <summary>The outcome of a restore.</summary>
+/// <param name="Plan">Files applied, in order.</param>
+/// <param name="Txid">TXID of the restored state.</param>
+/// <param name="PageSize">Page size of the database.</param>
+/// <param name="Commit">Size of the database in pages.</param>
+public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, uint PageSize, uint Commit);
+
+/// <summary>
+/// Rebuilds a database from a replica (upstream <c>Replica.Restore</c>): plans the files, fetches up to
+/// <see cref="RestoreOptions.Parallelism"/> of them ahead, and applies them in TXID order into
+/// <c>&lt;output&gt;.tmp</c> beside the target — each page written at its offset, the newest copy winning,
+/// the file cut to the final commit size. Every file's checksum and the TXID chain are verified, then
+/// SQLite's own check runs; only then is the file fsynced and renamed into place. Any failure deletes
+/// the temp file: a failed restore leaves nothing behind. Memory stays bounded: files stream through.
+/// </summary>
+public static class Restorer
+{
+    /// <summary>Plans and applies a restore.</summary>
+    public static async ValueTask<RestoreResult> RestoreAsync(IReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
+        return await ApplyAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes an existing output as upstream's <c>prepareOutputPath</c> allows: an empty file always, more with force.</summary>
+    public static void PrepareOutputPath(string output, bool force)
+    {
+        if (!File.Exists(output))
+        {
+            return;
+        }
+        bool empty = new FileInfo(output).Length == 0
+            && !File.Exists(output + "-wal") && !File.Exists(output + "-shm") && !File.Exists(output + "-journal");
+        if (!empty && !force)
+        {
+            throw new IOException($"output file already exists: {output}");
+        }
+        foreach (string suffix in new[] { "", "-wal", "-shm", "-journal" })
+        {
+            FileUtil.TryDelete(output + suffix);
+        }
+    }
+
+    /// <summary>Applies a computed plan (see the class summary).</summary>
+    public static async ValueTask<RestoreResult> ApplyAsync(IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        string output = Path.GetFullPath(options.OutputPath);
+        PrepareOutputPath(output, options.Force);
+        string? dir = Path.GetDirectoryName(output);
+        if (!string.IsNullOrEmpty(dir))
+        {
+            Directory.CreateDirectory(dir);
+        }
+        string temp = output + ".tmp";
+        try
+        {
+            (uint pageSize, uint commit, Txid txid) = await WriteDatabaseAsync(client, plan, temp, Math.Max(1, options.Parallelism), cancellationToken).ConfigureAwait(false);
+            if (options.IntegrityCheck != IntegrityCheck.None)
+            {
+                CheckIntegrity(temp, options.IntegrityCheck);
+            }
+            FileUtil.CommitRename(temp, output);
+            return new RestoreResult(plan, txid, pageSize, commit);
+        }
+        catch
+        {
+            foreach (string suffix in new[] { "", "-wal", "-shm", "-journal" })
+            {
+                FileUtil.TryDelete(temp + suffix);
+            }
+            throw;
+        }
+    }
+
+    private static async ValueTask<(uint PageSize, uint Commit, Txid Txid)> WriteDatabaseAsync(
+        IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, string temp, int parallelism, CancellationToken cancellationToken)
+    {
+        // Fetch ahead: up to `parallelism` files are being opened/downloaded while earlier ones are applied.
+        var fetches = new Queue<Task<Stream>>();
+        int next = 0;
+        void Refill()
+        {
+            while (next < plan.Count && fetches.Count < parallelism)
+            {
+                LtxFileInfo info = plan[next++];
+                fetches.Enqueue(FetchAsync(client, info, cancellationToken));
+            }
+        }
+
+        uint pageSize = 0, commit = 0;
+        Txid txid = Txid.Zero;
+        LtxHeader? previous = null;
+        byte[]? page = null;
+        try
+        {
+            await using var db = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            Refill();
+            for (int i = 0; i < plan.Count; i++)
+            {
+                LtxFileInfo info = plan[i];
+                await using Stream stream = await fetches.Dequeue().ConfigureAwait(false);
+                Refill();
+                string name = $"{LevelName(info.Level)}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
+                try
+                {
+                    using var decoder = new LtxDecoder(stream, leaveOpen: true);
+                    LtxHeader header = decoder.DecodeHeader();
+                    if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
+                    {
+                        throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
+                    }
+                    if (previous is null)
+                    {
+                        if (!header.IsSnapshot)
+                        {
+                            throw new LtxFormatException("the first file of a restore must be a snapshot (min txid 1)");
+                        }
+                        pageSize = header.PageSize;
+                        page = ArrayPool<byte>.Shared.Rent((int)pageSize);
+                    }
+                    else
+                    {
+                        LtxCompactor.CheckSequence(previous.Value, header, allowOverlap: true);
+                    }
+                    Span<byte> buffer = page.AsSpan(0, (int)pageSize);
+                    while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
+                    {
+                        RandomAccess.Write(db.SafeFileHandle, buffer, (long)(ph.Pgno - 1) * pageSize);
+                    }
+                    decoder.Close();
+                    commit = header.Commit;
+                    db.SetLength((long)commit * pageSize);
+                    txid = header.MaxTxid;
+                    previous = header;
+                }
+                catch (LtxFormatException e)
+                {
+                    throw new LtxFormatException($"{name}: {e.Message}", e);
+                }
+            }
+            db.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            if (page is not null)
+            {
+                ArrayPool<byte>.Shared.Return(page);
+            }
+            while (fetches.Count > 0)
+            {
+                try
+                {
+                    (await fetches.Dequeue().ConfigureAwait(false)).Dispose();
+                }
+                catch (Exception)
+                {
+                    // The restore already failed; a prefetch that failed too adds nothing.
+                }
+            }
+        }
+        return (pageSize, commit, txid);
+    }
+
+    private static async Task<Stream> FetchAsync(IReplicaClient client, LtxFileInfo info, CancellationToken cancellationToken)
+    {
+        Stream stream = await client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
+        if (stream is FileStream)
+        {
+            return stream; // local files stream straight from disk
+        }
+        // Remote bodies are buffered while earlier files apply, so downloads overlap; small L0/compacted
+        // files fit in memory, large ones spill to a temp file.
+        Stream buffer = info.Size <= InMemoryFetchLimit
+            ? new MemoryStream((int)Math.Max(info.Size, 0))
+            : new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
+        await using (stream.ConfigureAwait(false))
+        {
+            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        buffer.Position = 0;
+        return buffer;
+    }
+
+    private const long InMemoryFetchLimit = 8L * 1024 * 1024;
+
+    private static string LevelName(int level) => $"ltx/{level}";
+
+    private static void CheckIntegrity(string path, IntegrityCheck check)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
+        using var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = check == IntegrityCheck.Full ? "PRAGMA integrity_check" : "PRAGMA quick_check";
+        string result = Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
+        if (result != "ok")
+        {
+            throw new InvalidDataException($"restored database fails {(check == IntegrityCheck.Full ? "integrity_check" : "quick_check")}: {result}");
+        }
+        // Leave no -wal/-shm beside the result: the check only read.
+        using SqliteCommand checkpoint = connection.CreateCommand();
+        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        checkpoint.ExecuteNonQuery();
+    }
+}
