@@ -33,6 +33,7 @@ for rid in "${rids[@]}"; do
     echo "error: publish for $rid produced warnings" >&2
     exit 1
   fi
+  rm -f "bin/$rid/Litestream.Cli"
   rm -f "$log" "bin/$rid"/*.dbg "bin/$rid"/*.pdb "bin/$rid"/*.xml
   echo "bin/$rid/litestream: $(stat -c %s "bin/$rid/litestream") bytes"
 done
