@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test project; TRX results land in TestResults/ (counted by .ci/run).
-# The format library runs a second time with hardware intrinsics off, so the scalar CRC path is proven too.
+# Runs every test: builds the static SQLite archive and publishes the NativeAOT exe first (the CLI,
+# end-to-end and acceptance tests drive bin/linux-x64/litestream), then each test project with a TRX
+# log in TestResults/ (counted by .ci/run). The format library runs a second time with hardware
+# intrinsics off, so the scalar CRC path is proven too.
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
+./publish.sh || exit 1
 dotnet build Litestream.slnx -c Release -nologo -v q || exit 1
 for p in tests/*/*.Tests.csproj; do
   name=$(basename "$p" .csproj)
-  dotnet test "$p" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory TestResults/$name || status=1
+  dotnet test "$p" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "TestResults/$name" || status=1
 done
 DOTNET_EnableHWIntrinsic=0 dotnet test tests/Litestream.Ltx.Tests/Litestream.Ltx.Tests.csproj -c Release --no-build \
   --logger "trx;LogFileName=scalar.trx" --results-directory TestResults/Litestream.Ltx.Tests.NoIntrinsics || status=1

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Installs the tools tests need (idempotent; quick when already present).
+# Installs what the build and tests need on a fresh Debian machine that has only the .NET SDK
+# (idempotent; quick when everything is present): a C compiler for the static SQLite archive, npm to
+# fetch the SQLite amalgamation, the sqlite3 CLI and python3 for the writer processes tests start.
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v python3 >/dev/null || need+=(python3)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v npm >/dev/null || need+=(npm)
+command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)
+[ -e /usr/lib/x86_64-linux-gnu/liblz4.so.1 ] || need+=(liblz4-1)
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

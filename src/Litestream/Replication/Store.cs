@@ -95,10 +95,11 @@ public sealed class Store
         Db db = replica.Db;
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
-        using FileSystemWatcher? watcher = Watch(db, changed);
+        FileSystemWatcher? watcher = null;
         try
         {
             await OpenAsync(replica, cancellationToken).ConfigureAwait(false);
+            watcher = Watch(db, changed);
             Task upload = UploadLoopAsync(replica, uploadSignal, cancellationToken);
             await MonitorLoopAsync(db, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
@@ -108,6 +109,7 @@ public sealed class Store
         }
         finally
         {
+            watcher?.Dispose();
             await ShutdownAsync(replica).ConfigureAwait(false);
         }
     }
