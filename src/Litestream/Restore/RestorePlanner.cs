@@ -110,10 +110,6 @@ public static class RestorePlanner
         {
             throw new TxNotAvailableException($"transaction not available: {txid} (replica ends at {new Txid(currentMax)})");
         }
-        if (plan[0].MinTxid.Value != 1)
-        {
-            throw new NonContiguousReplicaException($"no snapshot: the oldest file in the plan starts at {plan[0].MinTxid}, not 0000000000000001");
-        }
         return plan;
     }
 

@@ -1,0 +1,114 @@
+using Litestream.Ltx;
+using Litestream.Restore;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Restore;
+
+public class RestorerTests
+{
+    private static string CopyReplica()
+    {
+        string dir = TestPaths.TempDir();
+        string source = TestPaths.SpecFile("synthetic/replica-file");
+        foreach (string file in Directory.EnumerateFiles(source, "*.ltx", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(dir, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        return dir;
+    }
+
+    [SpecFact]
+    public async Task Restore_SyntheticLatest_ByteIdenticalToExpected()
+    {
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, CancellationToken.None);
+        Assert.Equal("L9:0000000000000001-0000000000000002", string.Join(",", result.Plan.Select(f => $"L{f.Level}:{f.MinTxid}-{f.MaxTxid}")));
+        Assert.Equal(new Txid(2), result.Txid);
+        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [SpecFact]
+    public async Task Restore_SyntheticTxid1_ByteIdenticalToExpected()
+    {
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Txid = new Txid(1) }, CancellationToken.None);
+        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid1.db")), File.ReadAllBytes(output));
+    }
+
+    [SpecFact]
+    public async Task Restore_L0ChainOnly_EqualsExpected()
+    {
+        string replica = CopyReplica();
+        Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
+        Directory.Delete(Path.Combine(replica, "ltx", "1"), true);
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        RestoreResult result = await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None);
+        Assert.Equal(2, result.Plan.Count);
+        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
+    }
+
+    [SpecFact]
+    public async Task Restore_BitFlippedFile_ErrorNamesFileAndLeavesNoOutput()
+    {
+        string replica = CopyReplica();
+        Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
+        Directory.Delete(Path.Combine(replica, "ltx", "1"), true);
+        string damaged = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        byte[] bytes = File.ReadAllBytes(damaged);
+        bytes[3000] ^= 0x5a;
+        File.WriteAllBytes(damaged, bytes);
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        var error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
+            await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None));
+        Assert.StartsWith("ltx/0/0000000000000002-0000000000000002.ltx: ", error.Message);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [SpecFact]
+    public async Task Restore_TruncatedFile_ErrorAndNoOutput()
+    {
+        string replica = CopyReplica();
+        Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
+        Directory.Delete(Path.Combine(replica, "ltx", "1"), true);
+        string damaged = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        using (var f = new FileStream(damaged, FileMode.Open))
+        {
+            f.SetLength(9000);
+        }
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        var error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
+            await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None));
+        Assert.Contains("unexpected end of file", error.Message);
+        Assert.False(File.Exists(output));
+    }
+
+    [SpecFact]
+    public async Task Restore_ExistingOutput_RefusedUnlessForce()
+    {
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        File.WriteAllText(output, "keep me");
+        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        var error = await Assert.ThrowsAsync<IOException>(async () =>
+            await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, CancellationToken.None));
+        Assert.Equal($"output file already exists: {output}", error.Message);
+        Assert.Equal("keep me", File.ReadAllText(output));
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Force = true }, CancellationToken.None);
+        Assert.Equal(98304, new FileInfo(output).Length);
+    }
+
+    [SpecFact]
+    public async Task Restore_EmptyOutputFile_Replaced()
+    {
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        File.WriteAllBytes(output, []);
+        await Restorer.RestoreAsync(new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file")), new RestoreOptions { OutputPath = output }, CancellationToken.None);
+        Assert.Equal(98304, new FileInfo(output).Length);
+    }
+}

@@ -1,0 +1,114 @@
+using Litestream.Ltx;
+using Litestream.Storage;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Storage;
+
+public class FileReplicaClientTests
+{
+    private static MemoryStream LtxWithTimestamp(long timestamp, int size = 200)
+    {
+        byte[] bytes = new byte[size];
+        new LtxHeader { PageSize = 512, Commit = 1, MinTxid = new Txid(1), MaxTxid = new Txid(1), Timestamp = timestamp, Flags = 2 }.Write(bytes);
+        bytes[150] = 42;
+        return new MemoryStream(bytes);
+    }
+
+    [Fact]
+    public async Task Write_ThenList_OrderedWithHeaderTimestampAsCreated()
+    {
+        string root = TestPaths.TempDir();
+        var client = new FileReplicaClient(root);
+        await client.WriteLtxFileAsync(0, new Txid(3), new Txid(3), LtxWithTimestamp(1_700_000_003_000), default);
+        LtxFileInfo info = await client.WriteLtxFileAsync(0, new Txid(1), new Txid(2), LtxWithTimestamp(1_700_000_001_000), default);
+        Assert.Equal(new LtxFileInfo(0, new Txid(1), new Txid(2), 200, DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_001_000)), info);
+        Assert.True(File.Exists(Path.Combine(root, "ltx", "0", "0000000000000001-0000000000000002.ltx")));
+        File.WriteAllText(Path.Combine(root, "ltx", "0", "junk.txt"), "not an ltx file");
+
+        var listed = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo f in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
+        {
+            listed.Add(f);
+        }
+        Assert.Equal([new Txid(1), new Txid(3)], listed.Select(f => f.MinTxid));
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_003_000), listed[1].CreatedAt);
+
+        var seeked = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo f in client.ListLtxFilesAsync(0, new Txid(2), false, default))
+        {
+            seeked.Add(f);
+        }
+        Assert.Equal([new Txid(3)], seeked.Select(f => f.MinTxid));
+        Assert.Empty(Directory.GetFiles(Path.Combine(root, "ltx", "0"), "*.tmp"));
+    }
+
+    [Fact]
+    public async Task Open_Range_ReturnsExactlyThoseBytes()
+    {
+        var client = new FileReplicaClient(TestPaths.TempDir());
+        await client.WriteLtxFileAsync(1, new Txid(1), new Txid(1), LtxWithTimestamp(1), default);
+        await using Stream stream = await client.OpenLtxFileAsync(1, new Txid(1), new Txid(1), 150, 3, default);
+        var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer);
+        Assert.Equal(new byte[] { 42, 0, 0 }, buffer.ToArray());
+    }
+
+    [Fact]
+    public async Task Open_Missing_ReplicaFileNotFound()
+    {
+        var client = new FileReplicaClient(TestPaths.TempDir());
+        var error = await Assert.ThrowsAsync<ReplicaFileNotFoundException>(async () => await client.OpenLtxFileAsync(0, new Txid(5), new Txid(5), 0, 0, default));
+        Assert.EndsWith("ltx/0/0000000000000005-0000000000000005.ltx", error.Message);
+    }
+
+    [Fact]
+    public async Task List_MissingLevel_Empty()
+    {
+        var client = new FileReplicaClient(TestPaths.TempDir());
+        await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(4, Txid.Zero, false, default))
+        {
+            Assert.Fail("a missing level lists nothing");
+        }
+    }
+
+    [Fact]
+    public async Task Delete_RemovesOnlyGivenFiles_AndIgnoresMissing()
+    {
+        var client = new FileReplicaClient(TestPaths.TempDir());
+        LtxFileInfo a = await client.WriteLtxFileAsync(0, new Txid(1), new Txid(1), LtxWithTimestamp(1), default);
+        LtxFileInfo b = await client.WriteLtxFileAsync(0, new Txid(2), new Txid(2), LtxWithTimestamp(2), default);
+        await client.DeleteLtxFilesAsync([a, a with { MinTxid = new Txid(9), MaxTxid = new Txid(9) }], default);
+        Assert.False(File.Exists(client.LtxFilePath(0, a.MinTxid, a.MaxTxid)));
+        Assert.True(File.Exists(client.LtxFilePath(0, b.MinTxid, b.MaxTxid)));
+    }
+}
+
+public class ReplicaUrlTests
+{
+    [Fact]
+    public void Parse_FileUrl() => Assert.Equal(new ReplicaSettings { Type = "file", Path = "/backups/db", Url = "file:///backups/db" }, ReplicaUrl.Parse("file:///backups/db"));
+
+    [Fact]
+    public void Parse_S3WithQuery()
+    {
+        ReplicaSettings s = ReplicaUrl.Parse("s3://bkt/app/db?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&part-size=1048576");
+        Assert.Equal(("s3", "bkt", "app/db", "http://127.0.0.1:9000", "us-east-1", (bool?)true, 1048576L), (s.Type, s.Bucket, s.Path, s.Endpoint, s.Region, s.ForcePathStyle, s.PartSize));
+    }
+
+    [Fact]
+    public void Parse_SftpWithPassword_NeverEchoesPassword()
+    {
+        ReplicaSettings s = ReplicaUrl.Parse("sftp://bob:hunter2@example.com:2222/backups");
+        Assert.Equal(("bob", "hunter2", "example.com:2222", "/backups"), (s.User, s.Password, s.Host, s.Path));
+        Assert.Equal("sftp://bob:REDACTED@example.com:2222/backups", s.Url);
+    }
+
+    [Fact]
+    public void Parse_UnknownScheme_NamesIt()
+        => Assert.Equal("unknown replica url scheme \"ftp\" in \"ftp://x/y\"", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("ftp://x/y")).Message);
+
+    [Fact]
+    public void Parse_FileUrlWithHost_Rejected()
+        => Assert.StartsWith("invalid file replica url", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("file://host/path")).Message);
+}
