@@ -36,6 +36,10 @@ public sealed class Db : IAsyncDisposable
     private readonly Lock _lock = new();
     private SqliteConnection? _writeConn;
     private SqliteConnection? _readConn;
+    // Kept open for the Db's lifetime: closing any descriptor of the database file drops every POSIX lock
+    // this process holds on it, including SQLite's own, and another process could then take the exclusive
+    // lock and delete or reset the WAL under our connections.
+    private SafeFileHandle? _dbHandle;
     private LtxHeader? _position;
     private bool _forceSnapshot;
     private string? _forceSnapshotReason;
@@ -128,6 +132,7 @@ public sealed class Db : IAsyncDisposable
             PageSize = checked((uint)ScalarLong(_writeConn, "PRAGMA page_size"));
             _readConn = OpenConnection();
             AcquireReadLock();
+            _dbHandle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             _position = LoadPosition();
             EnsureWalExists();
             Log.DbInitialized(_logger, Path);
@@ -227,6 +232,8 @@ public sealed class Db : IAsyncDisposable
             }
             _writeConn?.Dispose();
             _writeConn = null;
+            _dbHandle?.Dispose();
+            _dbHandle = null;
         }
         return ValueTask.CompletedTask;
     }
@@ -243,8 +250,8 @@ public sealed class Db : IAsyncDisposable
         {
             return false;
         }
+        SafeFileHandle db = _dbHandle!;
         using (wal)
-        using (SafeFileHandle db = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
         {
             WalReader? reader;
             try

@@ -1,0 +1,162 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Replication;
+
+/// <summary>
+/// Db + Replica + FileReplicaClient in-process, with the writes coming from a python3 process (a real
+/// second SQLite writer), then a restore through the library compared with the source.
+/// </summary>
+public class ReplicationTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        start, n, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+        for i in range(start, start + n):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * (i % 500),))
+        if mode == "vacuum":
+            c.execute("DELETE FROM t WHERE id % 3 = 0")
+            c.execute("VACUUM")
+        if mode == "truncate":
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        print(c.execute("PRAGMA integrity_check").fetchone()[0])
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    private static void Write(string db, int start, int n, string mode = "plain") => TestPaths.Python(Writer, db, start.ToString(), n.ToString(), mode);
+
+    private static async Task SyncAndUpload(Db db, Replica replica)
+    {
+        db.Sync();
+        await replica.SyncAsync(default);
+    }
+
+    [Fact]
+    public async Task Replicate_WritesCheckpointsVacuumAndRestart_RestoresIdenticalContent()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 0, 50);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var options = new DbOptions { MinCheckpointPageCount = 20 };
+
+        await using (var db = new Db(path, options))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await replica.ReconcileAsync(default);
+            await SyncAndUpload(db, replica);
+            Assert.Equal(new Txid(1), db.Txid);
+
+            Write(path, 50, 200);
+            await SyncAndUpload(db, replica);
+            db.CheckpointIfNeeded(); // WAL is past 20 pages: passive checkpoint, WAL restarts
+            Write(path, 250, 100, "vacuum");
+            await SyncAndUpload(db, replica);
+            db.Checkpoint(CheckpointMode.Passive);
+            Write(path, 350, 30);
+            await SyncAndUpload(db, replica);
+        }
+
+        // Restart: a new Db/Replica resumes from the local position without a snapshot.
+        long l0Before = Directory.GetFiles(Path.Combine(dir, "replica", "ltx", "0")).Length;
+        await using (var db = new Db(path, options))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await replica.ReconcileAsync(default);
+            Write(path, 380, 40);
+            await SyncAndUpload(db, replica);
+            Assert.Equal(l0Before + 1, Directory.GetFiles(Path.Combine(dir, "replica", "ltx", "0")).Length);
+        }
+
+        string output = Path.Combine(dir, "restored.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, IntegrityCheck = IntegrityCheck.Full }, default);
+        string expected = TestPaths.Python(Dump, path);
+        Assert.StartsWith("ok\n", expected);
+        Assert.Equal(expected, TestPaths.Python(Dump, output));
+    }
+
+    [Fact]
+    public async Task Replicate_ExternalTruncateCheckpointWhileStopped_SnapshotKeepsChainRestorable()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 0, 20);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await SyncAndUpload(db, replica);
+        }
+        Write(path, 20, 20, "truncate"); // another process checkpoints and resets the WAL while we are not running
+        Write(path, 40, 5);
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await SyncAndUpload(db, replica);
+            Assert.Equal(new Txid(2), db.Txid);
+            Assert.Equal(db.Position!.Value.Commit, (uint)(new FileInfo(path).Length / db.PageSize));
+        }
+        string output = Path.Combine(dir, "restored.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+        Assert.Equal(TestPaths.Python(Dump, path), TestPaths.Python(Dump, output));
+    }
+
+    [Fact]
+    public async Task Reconcile_ReplicaAheadOfLocalState_ContinuesTxidSequence()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 0, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await SyncAndUpload(db, replica);
+            Write(path, 10, 10);
+            await SyncAndUpload(db, replica);
+        }
+        Directory.Delete(Path.Combine(dir, ".app.db-litestream"), recursive: true); // meta dir lost
+        Write(path, 20, 10);
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await replica.ReconcileAsync(default);
+            await SyncAndUpload(db, replica);
+            Assert.Equal(new Txid(3), db.Txid);
+        }
+        string output = Path.Combine(dir, "restored.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+        Assert.Equal(TestPaths.Python(Dump, path), TestPaths.Python(Dump, output));
+    }
+
+    [Fact]
+    public async Task Sync_NoNewCommits_WritesNothing()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 0, 5);
+        await using var db = new Db(path);
+        db.Open();
+        Assert.True(db.Sync());
+        Assert.False(db.Sync());
+        Assert.Single(Directory.GetFiles(db.L0Directory));
+    }
+}
