@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>Locates the published exe (bin/linux-x64/litestream) and runs it; tests skip when it is absent.</summary>
+internal static class Exe
+{
+    public static string? RepoRoot { get; } = FindRepoRoot();
+
+    public static string? Path { get; } = RepoRoot is { } root && File.Exists(System.IO.Path.Combine(root, "bin", "linux-x64", "litestream"))
+        ? System.IO.Path.Combine(root, "bin", "linux-x64", "litestream")
+        : null;
+
+    public static string? Spec { get; } = RepoRoot is { } r && Directory.Exists(System.IO.Path.Combine(r, "..", "shared", "spec"))
+        ? System.IO.Path.GetFullPath(System.IO.Path.Combine(r, "..", "shared", "spec"))
+        : null;
+
+    public const string Missing = "bin/linux-x64/litestream is not published (run ./publish.sh)";
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static Result Run(params string[] args) => Run(null, args);
+
+    public static Result Run(IDictionary<string, string>? env, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        if (env is not null)
+        {
+            foreach ((string k, string v) in env)
+            {
+                psi.Environment[k] = v;
+            }
+        }
+        using Process p = Process.Start(psi)!;
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(120_000))
+        {
+            p.Kill();
+            throw new TimeoutException($"litestream {string.Join(' ', args)} did not finish");
+        }
+        return new Result(p.ExitCode, stdout, stderr.Result);
+    }
+
+    /// <summary>Starts a long-running command (replicate) with its output collected.</summary>
+    public static Daemon Start(params string[] args) => new(args);
+
+    public sealed class Daemon : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        public Daemon(string[] args)
+        {
+            var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            _process = Process.Start(psi)!;
+            _process.OutputDataReceived += (_, e) => Append(e.Data);
+            _process.ErrorDataReceived += (_, e) => Append(e.Data);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public int Pid => _process.Id;
+
+        public bool HasExited => _process.HasExited;
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return _output.ToString();
+                }
+            }
+        }
+
+        /// <summary>SIGTERM, then wait; returns the exit code.</summary>
+        public int Stop()
+        {
+            if (!_process.HasExited)
+            {
+                Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+            }
+            if (!_process.WaitForExit(60_000))
+            {
+                _process.Kill();
+                throw new TimeoutException("replicate did not exit within 60 s of SIGTERM");
+            }
+            _process.WaitForExit();
+            return _process.ExitCode;
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+            }
+            _process.Dispose();
+        }
+
+        private void Append(string? line)
+        {
+            if (line is not null)
+            {
+                lock (_output)
+                {
+                    _output.AppendLine(line);
+                }
+            }
+        }
+    }
+
+    public static string Python(string script, params string[] args)
+    {
+        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using Process p = Process.Start(psi)!;
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"python3 failed: {stderr.Result}");
+        return output;
+    }
+
+    public static string TempDir()
+    {
+        string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "litestream-exe-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    private static string? FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Litestream.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>A fact that skips when the exe is not published.</summary>
+public sealed class ExeFactAttribute : FactAttribute
+{
+    public ExeFactAttribute()
+    {
+        if (Exe.Path is null)
+        {
+            Skip = Exe.Missing;
+        }
+    }
+}
+
+/// <summary>A theory that skips when the exe is not published.</summary>
+public sealed class ExeTheoryAttribute : TheoryAttribute
+{
+    public ExeTheoryAttribute()
+    {
+        if (Exe.Path is null)
+        {
+            Skip = Exe.Missing;
+        }
+    }
+}
+
+/// <summary>A fact that needs both the published exe and ../shared/spec.</summary>
+public sealed class ExeSpecFactAttribute : FactAttribute
+{
+    public ExeSpecFactAttribute()
+    {
+        if (Exe.Path is null)
+        {
+            Skip = Exe.Missing;
+        }
+        else if (Exe.Spec is null)
+        {
+            Skip = "../shared/spec is not beside the repository (fixtures are read from there, never copied)";
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using Litestream.Aot.Config;
+using Litestream.Storage;
+
+namespace Litestream.Aot.Tests.Config;
+
+public class ConfigLoaderTests
+{
+    private const string Base = "/cfg";
+
+    public static TheoryData<string, string> MalformedConfigs => new()
+    {
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      sync-intervall: 1s\n", "dbs[0].replica.sync-intervall: unknown key (line 5)" },
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      sync-interval: 5x\n", "dbs[0].replica.sync-interval: invalid duration \"5x\"" },
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      age:\n        identities: [x]\n", "dbs[0].replica.age: age encryption is not currently supported" },
+        { "dbs:\n  - replica:\n      url: file:///r\n", "dbs[0]: path required" },
+        { "dbs:\n  - path: /a.db\n", "dbs[0]: replica required" },
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: ftp://x/y\n", "dbs[0].replica.url: unknown replica url scheme \"ftp\" in \"ftp://x/y\"" },
+        { "dbs:\n  - path: /a.db\n    replicas:\n      - url: file:///r\n      - url: file:///s\n", "dbs[0].replicas: exactly one replica is supported, got 2" },
+        { "dbs:\n  - path: /a.db\n    monitor-interval: often\n    replica: {url: file:///r}\n", "dbs[0].monitor-interval: invalid duration \"often\"" },
+        { "dbs:\n  - path: /a.db\n    max-sync-wal-bytes: lots\n    replica: {url: file:///r}\n", "dbs[0].max-sync-wal-bytes: invalid size \"lots\"" },
+        { "dbs:\n  - path: /a.db\n    min-checkpoint-page-count: -5\n    replica: {url: file:///r}\n", "dbs[0].min-checkpoint-page-count: invalid number \"-5\"" },
+        { "dbs:\n  - path: /a.db\n    replica: {url: file:///r, force-path-style: maybe}\n", "dbs[0].replica.force-path-style: invalid boolean \"maybe\"" },
+        { "levels:\n  - interval: 0s\ndbs: []\n", "levels[0].interval: must be positive" },
+        { "levels:\n  - every: 1s\n", "levels[0].every: unknown key (line 2)" },
+        { "snapshot:\n  interval: 1d\n", "snapshot.interval: invalid duration \"1d\"" },
+        { "logging:\n  level: loud\n", "logging.level: invalid log level \"loud\"" },
+        { "dbs:\n  - path: /a.db\n    replica: {url: file:///r}\n  - path: /a.db\n    replica: {url: file:///s}\n", "dbs[1].path: duplicate database path \"/a.db\"" },
+        { "dbs:\n  - path: /a.db\n    replica: {type: s3, url: file:///r}\n", "dbs[0].replica.type: replica type \"s3\" does not match url scheme \"file\"" },
+        { "dbs:\n  - path: /a.db\n    replica: {type: tape, path: /r}\n", "dbs[0].replica.type: unknown replica type \"tape\"" },
+        { "dbs:\n  - path: /a.db\n    replica: {type: file}\n", "dbs[0].replica: file replica requires a path or url" },
+        { "dbs: {path: /a.db}\n", "dbs: expected a list (line 1)" },
+        { "dbs:\n  - path: [a, b]\n", "dbs[0].path: expected a value, not a list (line 2)" },
+        { "socket:\n  enabled: true\n", "socket: not supported yet" },
+        { "bogus: 1\n", "bogus: unknown key (line 1)" },
+        { "dbs:\n  - path: /a.db\n    dir: /data\n", "dbs[0].dir: not supported yet" },
+        { "dbs:\n  - path: /a.db\n   replica: x\n", "invalid yaml at line 3: While parsing a block collection, did not find expected '-' indicator." },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedConfigs))]
+    public void Parse_MalformedConfig_ExactMessage(string yaml, string message)
+        => Assert.Equal(message, Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Base)).Message);
+
+    [Fact]
+    public void Parse_FullConfig_BindsEveryValue()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("""
+            addr: ":9090"
+            levels: [{interval: 10s}, {interval: 2m}]
+            snapshot: {interval: 12h, retention: 72h}
+            l0-retention: 1m
+            retention: {enabled: false}
+            shutdown-sync-timeout: 5s
+            access-key-id: GLOBALKEY
+            region: eu-west-1
+            dbs:
+              - path: data/app.db
+                monitor-interval: 250ms
+                max-sync-wal-bytes: 8MiB
+                truncate-page-n: 5000
+                replica:
+                  url: s3://bkt/app?endpoint=http://127.0.0.1:9000
+                  sync-interval: 2s
+                  part-size: 10MB
+              - path: sqlite:///abs/b.db
+                replicas:
+                  - path: /backups/b
+            """, Base);
+        Assert.Equal(":9090", config.Addr);
+        Assert.Equal([TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2)], config.Levels);
+        Assert.Equal((TimeSpan.FromHours(12), TimeSpan.FromHours(72), TimeSpan.FromMinutes(1), false, TimeSpan.FromSeconds(5)),
+            (config.SnapshotInterval, config.SnapshotRetention, config.L0Retention, config.RetentionEnabled, config.ShutdownSyncTimeout));
+        DbConfig app = config.Dbs[0];
+        Assert.Equal(("/cfg/data/app.db", TimeSpan.FromMilliseconds(250), 8L * 1024 * 1024, 5000), (app.Path, app.MonitorInterval, app.MaxSyncWalBytes, app.TruncatePageN));
+        Assert.Equal(TimeSpan.FromSeconds(2), app.Replica!.SyncInterval);
+        ReplicaSettings s3 = app.Replica.ToSettings(config.ReplicaDefaults);
+        Assert.Equal(("s3", "bkt", "app", "http://127.0.0.1:9000", "eu-west-1", "GLOBALKEY", 10_000_000L, (bool?)true),
+            (s3.Type, s3.Bucket, s3.Path, s3.Endpoint, s3.Region, s3.AccessKeyId, s3.PartSize, s3.ForcePathStyle));
+        Assert.Equal("/abs/b.db", config.Dbs[1].Path);
+        ReplicaSettings file = config.Dbs[1].Replica!.ToSettings(config.ReplicaDefaults);
+        Assert.Equal(("file", "/backups/b"), (file.Type, file.Path));
+    }
+
+    [Fact]
+    public void Parse_EnvExpansion_UnlessDisabled()
+    {
+        Environment.SetEnvironmentVariable("LS_TEST_BUCKET_PATH", "/from/env");
+        string yaml = "dbs:\n  - path: /a.db\n    replica:\n      type: file\n      path: \"${LS_TEST_BUCKET_PATH}/x\"\n";
+        Assert.Equal("/from/env/x", ConfigLoader.Parse(yaml, Base).Dbs[0].Replica!.Path);
+        Assert.Equal("${LS_TEST_BUCKET_PATH}/x", ConfigLoader.Parse(yaml, Base, expandEnv: false).Dbs[0].Replica!.Path);
+    }
+
+    [Fact]
+    public void Parse_Empty_DefaultsOnly()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("", Base);
+        Assert.Empty(config.Dbs);
+        Assert.Equal([TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1)], config.Levels);
+    }
+
+    [Fact]
+    public void ResolvePath_ExplicitThenEnvThenDefault()
+    {
+        Assert.Equal("/x.yml", ConfigLoader.ResolvePath("/x.yml"));
+        Environment.SetEnvironmentVariable("LITESTREAM_CONFIG", "/env.yml");
+        try
+        {
+            Assert.Equal("/env.yml", ConfigLoader.ResolvePath(null));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("LITESTREAM_CONFIG", null);
+        }
+        Assert.Equal("/etc/litestream.yml", ConfigLoader.ResolvePath(null));
+    }
+}
+
+public class ConfigValuesTests
+{
+    [Theory]
+    [InlineData("1s", 1_000)]
+    [InlineData("500ms", 500)]
+    [InlineData("1h30m", 5_400_000)]
+    [InlineData("1.5s", 1_500)]
+    [InlineData("0", 0)]
+    [InlineData("24h", 86_400_000)]
+    public void TryParseDuration_GoSyntax(string text, long milliseconds)
+    {
+        Assert.True(ConfigValues.TryParseDuration(text, out TimeSpan value));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), value);
+    }
+
+    [Theory]
+    [InlineData("5x")]
+    [InlineData("1d")]
+    [InlineData("s")]
+    [InlineData("")]
+    public void TryParseDuration_Invalid(string text) => Assert.False(ConfigValues.TryParseDuration(text, out _));
+
+    [Theory]
+    [InlineData("5MiB", 5L * 1024 * 1024)]
+    [InlineData("1MB", 1_000_000L)]
+    [InlineData("64 mb", 64_000_000L)]
+    [InlineData("4096", 4096L)]
+    public void TryParseSize_Humanize(string text, long bytes)
+    {
+        Assert.True(ConfigValues.TryParseSize(text, out long value));
+        Assert.Equal(bytes, value);
+    }
+
+    [Fact]
+    public void ExpandEnvironment_GoOsExpandRules()
+    {
+        var env = new Dictionary<string, string> { ["A"] = "1", ["LONG_NAME"] = "two" };
+        Assert.Equal("1-two--$", ConfigValues.ExpandEnvironment("$A-${LONG_NAME}-$MISSING-$", k => env.GetValueOrDefault(k)));
+    }
+}
