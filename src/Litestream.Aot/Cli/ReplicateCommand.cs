@@ -136,7 +136,7 @@ internal static class ReplicateCommand
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("exec " + command);
+        psi.ArgumentList.Add(command);
         using Process child = Process.Start(psi) ?? throw new CommandException($"could not start -exec command: {command}");
         await using CancellationTokenRegistration forward = cancellationToken.Register(() =>
         {

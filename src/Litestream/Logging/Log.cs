@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: mode {Mode}, result ({Busy},{Log},{Checkpointed})")]
     public static partial void Checkpointed(ILogger logger, string path, string mode, long busy, long log, long checkpointed);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path} deferred: the database is busy")]
+    public static partial void CheckpointDeferred(ILogger logger, string path);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "sync {Path} failed (retrying in {Delay}): {Error}")]
     public static partial void SyncFailed(ILogger logger, string path, TimeSpan delay, string error);
 

@@ -31,6 +31,8 @@ public sealed class Db : IAsyncDisposable
     private const string MetaDirSuffix = "-litestream";
     private const int SqliteFcntlPersistWal = 10;
     private const int SqliteDbConfigNoCkptOnClose = 1006;
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
 
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -451,7 +453,16 @@ public sealed class Db : IAsyncDisposable
         if (mode == CheckpointMode.Passive)
         {
             // Write barrier: no commit can land between our last capture and the checkpoint.
-            Exec(writer, "BEGIN IMMEDIATE");
+            try
+            {
+                Exec(writer, "BEGIN IMMEDIATE");
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
+            {
+                // The application is writing: checkpointing can wait for the next pass.
+                Log.CheckpointDeferred(_logger, Path);
+                return;
+            }
             try
             {
                 Exec(writer, "INSERT INTO _litestream_lock (id) VALUES (1)");
