@@ -6,6 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
+# S3 tests and the S3 acceptance check use the s3rver that .ci/install.sh puts in .tools/.
+[ -x .tools/node_modules/.bin/s3rver ] && export S3RVER="$PWD/.tools/node_modules/.bin/s3rver"
 ./publish.sh || exit 1
 dotnet build Litestream.slnx -c Release -nologo -v q || exit 1
 for p in tests/*/*.Tests.csproj; do

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;
 
@@ -21,7 +22,7 @@ internal static class VersionCommand
             {
                 Console.WriteLine($"runtime: {RuntimeInformation.FrameworkDescription}, NativeAOT");
                 Console.WriteLine($"os: {RuntimeInformation.OSDescription}");
-                Console.WriteLine("backends: file");
+                Console.WriteLine($"backends: {string.Join(", ", ReplicaClientFactory.Names)}");
             }
             return 0;
         });

@@ -1,4 +1,5 @@
 using Litestream.Storage.File;
+using Litestream.Storage.S3;
 
 namespace Litestream.Storage;
 
@@ -6,7 +7,7 @@ namespace Litestream.Storage;
 public static class ReplicaClientFactory
 {
     /// <summary>The backend types this build can create.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["file"];
+    public static IReadOnlyList<string> Names { get; } = ["file", "s3"];
 
     /// <summary>Creates a client, inferring the type from the URL when settings name none.</summary>
     public static IReplicaClient Create(ReplicaSettings settings)
@@ -21,6 +22,7 @@ public static class ReplicaClientFactory
         return type switch
         {
             "file" => FileReplicaClient.Create(settings),
+            "s3" => S3ReplicaClient.Create(settings),
             _ => throw new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})"),
         };
     }
