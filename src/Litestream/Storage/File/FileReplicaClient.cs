@@ -124,7 +124,7 @@ public sealed class FileReplicaClient : IReplicaClient
                 output.Flush(flushToDisk: true);
                 size = output.Length;
             }
-            DateTime created = DateTimeOffset.FromUnixTimeMilliseconds(timestamp).UtcDateTime;
+            DateTime created = LtxHeader.TimestampToTime(timestamp).UtcDateTime;
             System.IO.File.SetLastWriteTimeUtc(temp, created);
             FileUtil.CommitRename(temp, path);
             return new LtxFileInfo(level, minTxid, maxTxid, size, new DateTimeOffset(created));
