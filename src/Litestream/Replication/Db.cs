@@ -221,6 +221,70 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Writes a full snapshot (MinTxid 1 .. current TXID, every page but the lock page) of the database as
+    /// of the local position to <paramref name="output"/>: pages from the WAL up to the synced offset,
+    /// the rest from the database file, which the long read transaction keeps from moving past the
+    /// position (upstream <c>DB.Snapshot</c>). Syncs first so the snapshot is current. Returns its header,
+    /// or null before the first sync.
+    /// </summary>
+    public LtxHeader? WriteSnapshot(Stream output)
+    {
+        lock (_lock)
+        {
+            RequireOpen();
+            SyncLocked();
+            if (_position is not { } pos)
+            {
+                return null;
+            }
+            using SafeFileHandle wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            WalPageMap map;
+            long end = pos.WalOffset + pos.WalSize;
+            using (WalReader? reader = end > WalHeader.Size ? WalReader.Open(wal) : null)
+            {
+                map = reader is not null && reader.Header.Salt1 == pos.WalSalt1 && reader.Header.Salt2 == pos.WalSalt2
+                    ? reader.ReadPageMap(end - WalHeader.Size)
+                    : WalPageMap.Empty;
+            }
+            if (map.MaxOffset != 0 && map.MaxOffset != end)
+            {
+                throw new InvalidDataException($"wal changed under the snapshot: captured through {end}, read through {map.MaxOffset}");
+            }
+            var header = new LtxHeader
+            {
+                Flags = LtxConstants.HeaderFlagNoChecksum,
+                PageSize = PageSize,
+                Commit = pos.Commit,
+                MinTxid = new Txid(1),
+                MaxTxid = pos.MaxTxid,
+                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            };
+            byte[] page = ArrayPool<byte>.Shared.Rent((int)PageSize);
+            try
+            {
+                using var encoder = new LtxEncoder(output, leaveOpen: true);
+                encoder.EncodeHeader(header);
+                Span<byte> buffer = page.AsSpan(0, (int)PageSize);
+                uint lockPgno = LtxConstants.LockPgno(PageSize);
+                for (uint pgno = 1; pgno <= header.Commit; pgno++)
+                {
+                    if (pgno != lockPgno)
+                    {
+                        ReadPage(pgno, map, wal, _dbHandle!, buffer);
+                        encoder.EncodePage(pgno, buffer);
+                    }
+                }
+                encoder.Close(0);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(page);
+            }
+            return header;
+        }
+    }
+
     /// <summary>Rolls back the read transaction and closes both connections (no checkpoint on close).</summary>
     public ValueTask DisposeAsync()
     {
