@@ -10,6 +10,9 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v npm >/dev/null || need+=(npm)
 command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)
 [ -e /usr/lib/x86_64-linux-gnu/liblz4.so.1 ] || need+=(liblz4-1)
+# linux-arm64 cross-publish and its tests under qemu-user
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq
@@ -23,3 +26,4 @@ if [ ! -e "$tools/node_modules/s3rver/package.json" ]; then
   npm install --prefix "$tools" --no-audit --no-fund --save-exact s3rver@3.7.1 >/dev/null
 fi
 sed -i 's/^\([[:space:]]*\)delimiterEnc &&$/\1false \&\& delimiterEnc \&\&/' "$tools/node_modules/s3rver/lib/stores/filesystem.js"
+bash "$(dirname "$0")/upstream.sh" || echo "warning: could not fetch the upstream binary; interop tests will skip"

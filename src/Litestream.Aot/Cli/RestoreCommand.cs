@@ -23,7 +23,7 @@ internal static class RestoreCommand
         Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "print the restore plan, write nothing");
         Option<bool> force = CommonOptions.Create<bool>("force", "replace an existing output database");
         Option<string?> integrity = CommonOptions.Create<string?>("integrity-check", "none, quick (default) or full");
-        Option<bool> follow = CommonOptions.Create<bool>("f", "follow: keep applying new files (not supported yet)");
+        Option<bool> follow = CommonOptions.Create<bool>("f", "follow: keep the restored database current (Ctrl-C to stop)");
         Option<string?> followInterval = CommonOptions.Create<string?>("follow-interval", "poll interval in follow mode (1s)");
         Option<bool> json = CommonOptions.Json();
         Option<string?> config = CommonOptions.Config();
@@ -34,14 +34,11 @@ internal static class RestoreCommand
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (result.GetValue(follow))
-            {
-                throw new UsageException("restore -f (follow mode) is not supported yet", "restore without -f, or use upstream litestream for follow mode");
-            }
             var options = new Arguments(
                 result.GetValue(target)!, result.GetValue(output), ParseTxid(result.GetValue(txid)), ParseTimestamp(result.GetValue(timestamp)),
                 result.GetValue(parallelism), result.GetValue(ifDbNotExists), result.GetValue(ifReplicaExists), result.GetValue(dryRun),
-                result.GetValue(force), ParseIntegrity(result.GetValue(integrity)), result.GetValue(json), result.GetValue(config), !result.GetValue(noExpandEnv));
+                result.GetValue(force), ParseIntegrity(result.GetValue(integrity)), result.GetValue(json), result.GetValue(config), !result.GetValue(noExpandEnv),
+                result.GetValue(follow), ParseInterval(result.GetValue(followInterval)));
             return await RunAsync(options, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -49,7 +46,8 @@ internal static class RestoreCommand
 
     internal sealed record Arguments(
         string Target, string? Output, Txid Txid, DateTimeOffset? Timestamp, int Parallelism, bool IfDbNotExists, bool IfReplicaExists,
-        bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv);
+        bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv,
+        bool Follow = false, TimeSpan FollowInterval = default);
 
     internal static async Task<int> RunAsync(Arguments a, CancellationToken cancellationToken)
     {
@@ -72,6 +70,14 @@ internal static class RestoreCommand
             output = Path.GetFullPath(a.Target);
         }
         output = Path.GetFullPath(output);
+        if (a.Follow)
+        {
+            if (!a.Txid.IsZero || a.Timestamp is not null || a.DryRun)
+            {
+                throw new UsageException("-f cannot be combined with -txid, -timestamp or -dry-run", "follow mode always tracks the latest state");
+            }
+            return await FollowAsync(a, output, cancellationToken).ConfigureAwait(false);
+        }
         if (a.IfDbNotExists && File.Exists(output))
         {
             Console.Error.WriteLine($"database already exists, skipping: {output}");
@@ -81,15 +87,28 @@ internal static class RestoreCommand
         await using (client.ConfigureAwait(false))
         {
             await client.InitAsync(cancellationToken).ConfigureAwait(false);
+            // v0.3 generations next to (or instead of) LTX files: use them when they hold the newer
+            // backup, as upstream's shouldUseV3Restore does; never for -txid.
+            DateTimeOffset? legacyNewest = client is ILegacyReplicaClient legacy && a.Txid.IsZero
+                ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
+                : null;
             IReadOnlyList<LtxFileInfo> plan;
             try
             {
                 plan = await RestorePlanner.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
             }
+            catch (NoBackupException) when (legacyNewest is not null)
+            {
+                plan = [];
+            }
             catch (NoBackupException) when (a.IfReplicaExists)
             {
                 Console.Error.WriteLine($"no backups found on replica, skipping: {description}");
                 return 0;
+            }
+            if (legacyNewest is not null && (plan.Count == 0 || legacyNewest > plan.Max(f => f.CreatedAt)))
+            {
+                return await RestoreLegacyAsync((ILegacyReplicaClient)client, a, output, cancellationToken).ConfigureAwait(false);
             }
             if (a.DryRun)
             {
@@ -108,6 +127,44 @@ internal static class RestoreCommand
             RestoreResult restored = await Restorer.ApplyAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
             Console.Error.WriteLine($"restored {output} to txid {restored.Txid} from {plan.Count} file(s) ({(long)restored.Commit * restored.PageSize} bytes)");
         }
+        return 0;
+    }
+
+    private static async Task<int> FollowAsync(Arguments a, string output, CancellationToken cancellationToken)
+    {
+        (IReplicaClient client, _, _) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        await using (client.ConfigureAwait(false))
+        {
+            var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
+            var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity };
+            try
+            {
+                await using Follower follower = await Follower.StartAsync(client, options, logger, cancellationToken).ConfigureAwait(false);
+                Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
+                await follower.RunAsync(a.FollowInterval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+        return 0;
+    }
+
+    private static TimeSpan ParseInterval(string? text)
+        => text is null ? TimeSpan.FromSeconds(1)
+            : Config.ConfigValues.TryParseDuration(text, out TimeSpan value) && value > TimeSpan.Zero ? value
+            : throw new UsageException($"invalid -follow-interval \"{text}\"", "e.g. -follow-interval 500ms");
+
+    private static async Task<int> RestoreLegacyAsync(ILegacyReplicaClient client, Arguments a, string output, CancellationToken cancellationToken)
+    {
+        if (a.DryRun)
+        {
+            Console.WriteLine("restoring from litestream v0.3 generations (newest snapshot and its wal segments)");
+            return 0;
+        }
+        var options = new RestoreOptions { OutputPath = output, Timestamp = a.Timestamp, IntegrityCheck = a.Integrity, Force = a.Force };
+        (LegacySnapshotInfo snapshot, int segments) = await LegacyRestorer.RestoreAsync(client, options, cancellationToken).ConfigureAwait(false);
+        Console.Error.WriteLine($"restored {output} from v0.3 generation {snapshot.Generation} (snapshot {snapshot.Index:x8} + {segments} wal segment(s))");
         return 0;
     }
 
