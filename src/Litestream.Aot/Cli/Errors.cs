@@ -1,4 +1,5 @@
 using Litestream.Ltx;
+using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 
@@ -15,6 +16,8 @@ internal static class Errors
 
     public static string? Hint(Exception e) => e switch
     {
+        LocalStateException local => local.Hint,
+        IOException { InnerException: LocalStateException local } => local.Hint,
         NoBackupException => "check the replica URL or path; 'litestream ltx -level all URL' lists what is there",
         TxNotAvailableException => "'litestream ltx -level all URL' lists the TXIDs the replica holds",
         NonContiguousReplicaException => "the replica is missing files; restore an earlier state with -txid or -timestamp",

@@ -95,7 +95,7 @@ internal static class ReplicateCommand
             {
                 SyncInterval = replicaConfig.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
                 MaxSyncLtxFiles = replicaConfig.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
-                AutoRecover = replicaConfig.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? true,
+                AutoRecover = replicaConfig.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,
             }, logger));
         }
         var compaction = new CompactionOptions

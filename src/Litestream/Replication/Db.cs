@@ -33,6 +33,7 @@ public sealed class Db : IAsyncDisposable
     private const int SqliteDbConfigNoCkptOnClose = 1006;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private static readonly TimeSpan s_coarseTimestampMargin = TimeSpan.FromSeconds(2);
 
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -49,6 +50,7 @@ public sealed class Db : IAsyncDisposable
     private DateTime _lastCheckpointAt = DateTime.UtcNow;
     private bool _syncedSinceCheckpoint;
     private (long Length, DateTime Modified) _lastWalState = (-2, default);
+    private DateTime _lastWalLookAt;
 
     /// <summary>Creates the database handle; nothing is opened until <see cref="Open"/>.</summary>
     public Db(string path, DbOptions? options = null, ILogger? logger = null)
@@ -105,7 +107,9 @@ public sealed class Db : IAsyncDisposable
 
     /// <summary>
     /// Opens the connections, switches the database to WAL mode, creates the bookkeeping tables, starts the
-    /// long read transaction and loads the local position. Throws when the database file does not exist.
+    /// long read transaction and loads the local position. Throws <see cref="FileNotFoundException"/> when
+    /// the database file does not exist and <see cref="LocalStateException"/> when the newest local L0 file
+    /// is unreadable (see <see cref="ResetLocalState"/>). Nothing stays open when it throws.
     /// </summary>
     public void Open()
     {
@@ -119,26 +123,64 @@ public sealed class Db : IAsyncDisposable
             {
                 throw new FileNotFoundException($"database does not exist: {Path}", Path);
             }
-            Directory.CreateDirectory(L0Directory);
-            foreach (string temp in Directory.EnumerateFiles(MetaPath, "*.tmp", SearchOption.AllDirectories))
+            try
             {
-                FileUtil.TryDelete(temp);
+                OpenLocked();
             }
-            _writeConn = OpenConnection();
-            string mode = ScalarString(_writeConn, "PRAGMA journal_mode = wal");
-            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            catch
             {
-                throw new InvalidOperationException($"could not enable wal mode on {Path}: journal_mode is {mode}");
+                CloseLocked();
+                throw;
             }
-            Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)");
-            Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)");
-            PageSize = checked((uint)ScalarLong(_writeConn, "PRAGMA page_size"));
-            _readConn = OpenConnection();
-            AcquireReadLock();
-            _dbHandle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            _position = LoadPosition();
-            EnsureWalExists();
             Log.DbInitialized(_logger, Path);
+        }
+    }
+
+    private void OpenLocked()
+    {
+        Directory.CreateDirectory(L0Directory);
+        foreach (string temp in Directory.EnumerateFiles(MetaPath, "*.tmp", SearchOption.AllDirectories))
+        {
+            FileUtil.TryDelete(temp);
+        }
+        _writeConn = OpenConnection();
+        string mode = ScalarString(_writeConn, "PRAGMA journal_mode = wal");
+        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"could not enable wal mode on {Path}: journal_mode is {mode}");
+        }
+        Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)");
+        Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)");
+        PageSize = checked((uint)ScalarLong(_writeConn, "PRAGMA page_size"));
+        _readConn = OpenConnection();
+        AcquireReadLock();
+        _dbHandle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _position = LoadPosition();
+        _lastWalState = (-2, default);
+        EnsureWalExists();
+    }
+
+    /// <summary>
+    /// Deletes the local L0 files (upstream <c>DB.ResetLocalState</c>, <c>litestream reset</c>). The next
+    /// sync starts over with a full snapshot; when the replica already holds files, the snapshot continues
+    /// its TXID sequence (<see cref="Replica.ReconcileAsync"/>). Works whether or not the database is open.
+    /// </summary>
+    public void ResetLocalState()
+    {
+        lock (_lock)
+        {
+            string ltx = System.IO.Path.Combine(MetaPath, "ltx");
+            if (Directory.Exists(ltx))
+            {
+                Directory.Delete(ltx, recursive: true);
+            }
+            if (IsOpen)
+            {
+                Directory.CreateDirectory(L0Directory);
+            }
+            _position = null;
+            _forceSnapshot = true;
+            _forceSnapshotReason = "local state reset";
         }
     }
 
@@ -152,15 +194,23 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            // Idle fast path: an unchanged WAL (same size and modification time as after the last look)
-            // has nothing new, so the monitor tick costs one stat() instead of opening and reading files.
-            (long, DateTime) walState = WalState();
-            if (_position is not null && !_forceSnapshot && walState == _lastWalState)
+            // Idle fast path: an unchanged WAL (same size and modification time as at the last look) has
+            // nothing new, so the monitor tick costs one stat() instead of opening and reading files.
+            // The stat is taken before reading, so any later write changes the modification time, with
+            // one exception: file systems stamp times from a coarse clock (a jiffy, or whole seconds on
+            // some), and a write in the same tick as the previous one keeps the time, while a restarted
+            // WAL is rewritten in place and keeps its length. The fast path therefore only trusts a look
+            // taken well after the last modification.
+            DateTime lookedAt = DateTime.UtcNow;
+            (long Length, DateTime Modified) walState = WalState();
+            if (_position is not null && !_forceSnapshot && walState == _lastWalState
+                && _lastWalLookAt - walState.Modified > s_coarseTimestampMargin)
             {
                 return false;
             }
             bool wrote = SyncLocked();
-            _lastWalState = WalState();
+            _lastWalState = walState;
+            _lastWalLookAt = lookedAt;
             return wrote;
         }
     }
@@ -308,18 +358,23 @@ public sealed class Db : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_readConn is not null)
-            {
-                TryExec(_readConn, "ROLLBACK");
-                _readConn.Dispose();
-                _readConn = null;
-            }
-            _writeConn?.Dispose();
-            _writeConn = null;
-            _dbHandle?.Dispose();
-            _dbHandle = null;
+            CloseLocked();
         }
         return ValueTask.CompletedTask;
+    }
+
+    private void CloseLocked()
+    {
+        if (_readConn is not null)
+        {
+            TryExec(_readConn, "ROLLBACK");
+            _readConn.Dispose();
+            _readConn = null;
+        }
+        _writeConn?.Dispose();
+        _writeConn = null;
+        _dbHandle?.Dispose();
+        _dbHandle = null;
     }
 
     private bool SyncLocked()
@@ -662,15 +717,11 @@ public sealed class Db : IAsyncDisposable
             decoder.Close();
             return header;
         }
-        catch (LtxFormatException e)
+        catch (Exception e) when (e is LtxFormatException or EndOfStreamException)
         {
-            // A damaged local file cannot anchor the position: start over with a snapshot.
-            Log.Warning(_logger, Path, $"local l0 file {System.IO.Path.GetFileName(newest)} is unreadable ({e.Message}); resetting local state");
-            foreach (string file in Directory.EnumerateFiles(L0Directory))
-            {
-                FileUtil.TryDelete(file);
-            }
-            return null;
+            // The newest file anchors the position (WAL offset, salts, commit): without it the next TXID
+            // and the WAL continuity cannot be known.
+            throw new LocalStateException($"local l0 file {newest} is unreadable: {e.Message}", newest, e);
         }
     }
 

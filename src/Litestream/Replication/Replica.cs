@@ -16,8 +16,13 @@ public sealed record ReplicaOptions
     /// <summary>Most L0 files uploaded in one pass (256).</summary>
     public int MaxSyncLtxFiles { get; init; } = 256;
 
-    /// <summary>Reset local state automatically when local files are missing or damaged.</summary>
-    public bool AutoRecover { get; init; } = true;
+    /// <summary>
+    /// When the newest local L0 file is damaged, reset the local state and continue with a snapshot instead
+    /// of reporting the error until someone resets it (upstream <c>auto-recover</c>, off by default). A local
+    /// file the replica still needs but that is gone (meta directory lost, replica emptied or replaced) is
+    /// always bridged with a snapshot: that loses nothing.
+    /// </summary>
+    public bool AutoRecover { get; init; }
 }
 
 /// <summary>

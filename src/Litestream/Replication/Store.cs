@@ -74,8 +74,7 @@ public sealed class Store
         {
             try
             {
-                replica.Db.Open();
-                await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
                 replica.Db.Sync();
                 await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -129,8 +128,7 @@ public sealed class Store
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                replica.Db.Open();
-                await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+                await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
                 return;
             }
             catch (FileNotFoundException) when (!File.Exists(replica.Db.Path))
@@ -145,12 +143,29 @@ public sealed class Store
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
-                Log.SyncFailed(_logger, replica.Db.Path, delay, e.Message);
+                Log.SyncFailed(_logger, replica.Db.Path, delay, e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message);
                 await replica.Db.DisposeAsync().ConfigureAwait(false);
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Backoff(delay);
             }
         }
+    }
+
+    /// <summary>Opens the database (resetting damaged local state when the replica auto-recovers) and reconciles with the replica.</summary>
+    private async Task OpenReplicaAsync(Replica replica, CancellationToken cancellationToken)
+    {
+        try
+        {
+            replica.Db.Open();
+        }
+        catch (LocalStateException e) when (replica.Options.AutoRecover)
+        {
+            Interlocked.Increment(ref _errorCount);
+            Log.Warning(_logger, replica.Db.Path, $"{e.Message}; auto-recover: resetting local state, the next sync writes a snapshot");
+            replica.Db.ResetLocalState();
+            replica.Db.Open();
+        }
+        await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)

@@ -146,17 +146,4 @@ public class ReplicationTests
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
         Assert.Equal(TestPaths.Python(Dump, path), TestPaths.Python(Dump, output));
     }
-
-    [Fact]
-    public async Task Sync_NoNewCommits_WritesNothing()
-    {
-        string dir = TestPaths.TempDir();
-        string path = Path.Combine(dir, "app.db");
-        Write(path, 0, 5);
-        await using var db = new Db(path);
-        db.Open();
-        Assert.True(db.Sync());
-        Assert.False(db.Sync());
-        Assert.Single(Directory.GetFiles(db.L0Directory));
-    }
 }

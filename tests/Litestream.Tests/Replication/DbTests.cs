@@ -1,0 +1,206 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Tests.Fixtures;
+using Microsoft.Data.Sqlite;
+
+namespace Litestream.Tests.Replication;
+
+/// <summary>Db on its own (no replica): change detection, local state, checkpoints. Writes come from python3.</summary>
+public class DbTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d" % i,))
+        """;
+
+    private static void Write(string db, int rows) => TestPaths.Python(Writer, db, rows.ToString());
+
+    private static string NewDatabase(int rows)
+    {
+        string path = Path.Combine(TestPaths.TempDir(), "app.db");
+        Write(path, rows);
+        return path;
+    }
+
+    [Fact]
+    public async Task Sync_CommitKeepsWalLengthAndModificationTime_IsStillCaptured()
+    {
+        // File systems stamp modification times from a coarse clock, and a restarted WAL is rewritten in
+        // place, so a commit right after a sync can leave (length, mtime) exactly as the sync saw them.
+        string path = NewDatabase(300);
+        await using var db = new Db(path);
+        db.Open();
+        Assert.True(db.Sync());
+        db.Checkpoint(CheckpointMode.Passive); // restarts the WAL: later frames overwrite it from the start
+        Assert.False(db.Sync());
+        var wal = new FileInfo(db.WalPath);
+        (long length, DateTime modified) = (wal.Length, wal.LastWriteTimeUtc);
+        Txid before = db.Txid;
+
+        Write(path, 1);
+        File.SetLastWriteTimeUtc(db.WalPath, modified); // the same clock tick as the sync's look
+        wal.Refresh();
+        Assert.Equal((length, modified), (wal.Length, wal.LastWriteTimeUtc));
+
+        Assert.True(db.Sync());
+        Assert.Equal(new Txid(before.Value + 1), db.Txid);
+    }
+
+    [Fact]
+    public async Task Sync_IdleWal_WritesNothing()
+    {
+        string path = NewDatabase(5);
+        await using var db = new Db(path);
+        db.Open();
+        Assert.True(db.Sync());
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.False(db.Sync());
+        }
+        Assert.Equal([LtxFileName.Format(new Txid(1), new Txid(1))], Directory.GetFiles(db.L0Directory).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Open_DamagedNewestL0_ThrowsLocalStateExceptionUntilReset()
+    {
+        string path = NewDatabase(20);
+        string newest;
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            db.Sync();
+            Write(path, 5);
+            db.Sync();
+            newest = db.L0FilePath(db.Txid);
+        }
+        using (FileStream f = File.OpenWrite(newest))
+        {
+            f.SetLength(60); // shorter than an LTX header
+        }
+
+        await using (var db = new Db(path))
+        {
+            LocalStateException e = Assert.Throws<LocalStateException>(db.Open);
+            Assert.Equal(newest, e.Path);
+            Assert.Contains("auto-recover", e.Hint);
+            Assert.False(db.IsOpen);
+
+            db.ResetLocalState();
+            db.Open();
+            Assert.Null(db.Position);
+            Assert.True(db.Sync());
+            LtxHeader header = db.Position!.Value;
+            Assert.Equal((new Txid(1), new Txid(1)), (header.MinTxid, header.MaxTxid));
+            Assert.Equal(PageCount(path), header.Commit);
+        }
+    }
+
+    [Fact]
+    public async Task Open_AfterRestartWhileTheApplicationKeepsWriting_ResumesWithoutSnapshot()
+    {
+        string path = NewDatabase(50);
+        // The application keeps its connection open across the replicator's restart, so nobody
+        // checkpoints the WAL away on close.
+        using var app = new SqliteConnection($"Data Source={path};Pooling=False");
+        app.Open();
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            db.Sync();
+            Exec(app, "INSERT INTO t(v) VALUES ('while running')");
+            db.Sync();
+        }
+        for (int i = 0; i < 10; i++)
+        {
+            Exec(app, $"INSERT INTO t(v) VALUES ('while stopped {i}')");
+        }
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            Assert.Equal(new Txid(2), db.Txid);
+            Assert.True(db.Sync());
+            LtxHeader header = db.Position!.Value;
+            Assert.Equal(new Txid(3), header.MaxTxid);
+            // Incremental: the WAL continues where txid 2 ended, not from its first frame.
+            Assert.True(header.WalOffset > 32, $"wal offset {header.WalOffset}");
+            Assert.True(CountPages(db.L0FilePath(header.MaxTxid)) < PageCount(path), "wrote a snapshot");
+        }
+    }
+
+    [Fact]
+    public async Task Sync_WalTruncatedByAnotherProcessWhileStopped_WritesFullSnapshot()
+    {
+        string path = NewDatabase(50);
+        using var app = new SqliteConnection($"Data Source={path};Pooling=False");
+        app.Open();
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            db.Sync();
+        }
+        Exec(app, "INSERT INTO t(v) VALUES ('lost unless snapshotted')");
+        Exec(app, "PRAGMA wal_checkpoint(TRUNCATE)");
+        Exec(app, "INSERT INTO t(v) VALUES ('after truncate')");
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            Assert.True(db.Sync());
+            LtxHeader header = db.Position!.Value;
+            Assert.Equal(new Txid(2), header.MaxTxid);
+            Assert.Equal(PageCount(path), header.Commit);
+            Assert.Equal((int)header.Commit, CountPages(db.L0FilePath(header.MaxTxid)));
+        }
+    }
+
+    [Fact]
+    public async Task CheckpointIfNeeded_WalPastMinPageCount_RestartsWalAndContinuesIncrementally()
+    {
+        string path = NewDatabase(10);
+        await using var db = new Db(path, new DbOptions { MinCheckpointPageCount = 50 });
+        db.Open();
+        db.Sync();
+        Write(path, 200);
+        db.Sync();
+        LtxHeader beforeCheckpoint = db.Position!.Value;
+        Assert.True(beforeCheckpoint.WalOffset + beforeCheckpoint.WalSize >= 32 + (50 * (24 + db.PageSize)));
+
+        db.CheckpointIfNeeded();
+        LtxHeader afterCheckpoint = db.Position!.Value;
+        Assert.Equal(beforeCheckpoint.MaxTxid.Value + 1, afterCheckpoint.MaxTxid.Value);
+        Assert.NotEqual((beforeCheckpoint.WalSalt1, beforeCheckpoint.WalSalt2), (afterCheckpoint.WalSalt1, afterCheckpoint.WalSalt2));
+        Assert.Equal(32, afterCheckpoint.WalOffset);
+        // Only the bookkeeping row's pages, not a snapshot of the database.
+        long pages = new FileInfo(path).Length / db.PageSize;
+        Assert.True(CountPages(db.L0FilePath(afterCheckpoint.MaxTxid)) < pages, "the post-checkpoint file is a snapshot");
+    }
+
+    private static void Exec(SqliteConnection connection, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static uint PageCount(string path) => uint.Parse(TestPaths.Python("""
+        import sqlite3, sys
+        print(sqlite3.connect(sys.argv[1]).execute("PRAGMA page_count").fetchone()[0])
+        """, path).Trim());
+
+    private static int CountPages(string ltxFile)
+    {
+        using var decoder = new LtxDecoder(File.OpenRead(ltxFile));
+        LtxHeader header = decoder.DecodeHeader();
+        byte[] page = new byte[header.PageSize];
+        int count = 0;
+        while (decoder.TryDecodePage(page, out _))
+        {
+            count++;
+        }
+        decoder.Close();
+        return count;
+    }
+}

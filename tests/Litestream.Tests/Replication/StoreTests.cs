@@ -1,0 +1,123 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Replication;
+
+/// <summary>The Store's loops in-process (monitor, upload, shutdown flush, auto-recover) against a file replica.</summary>
+public class StoreTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA busy_timeout=5000")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "y" * (i % 700),))
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    private static readonly DbOptions s_fastDb = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), MinCheckpointPageCount = 100 };
+
+    private static readonly ReplicaOptions s_fastReplica = new() { SyncInterval = TimeSpan.FromMilliseconds(100) };
+
+    private static void Write(string db, int rows) => TestPaths.Python(Writer, db, rows.ToString());
+
+    private static async Task<string> RestoreDump(FileReplicaClient client, string dir)
+    {
+        string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+        return TestPaths.Python(Dump, output);
+    }
+
+    [Fact]
+    public async Task RunAsync_CancelRightAfterLastCommit_FinalSyncShipsEverything()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var store = new Store([new Replica(new Db(path, s_fastDb), client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        string firstRemote = client.LtxFilePath(0, new Txid(1), new Txid(1));
+        for (int i = 0; i < 200 && !File.Exists(firstRemote); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(File.Exists(firstRemote), "the first sync did not reach the replica");
+
+        Write(path, 3000); // ~1000 WAL pages: several checkpoints while the loops run
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal(0, store.ErrorCount);
+        string expected = TestPaths.Python(Dump, path);
+        Assert.StartsWith("ok 3010 ", expected);
+        Assert.Equal(expected, await RestoreDump(client, dir));
+    }
+
+    [Fact]
+    public async Task SyncOnceAsync_DamagedLocalStateWithoutAutoRecover_FailsWithHintAndShipsNothing()
+    {
+        (_, string path, FileReplicaClient client) = await ReplicatedTwice();
+        string[] before = Directory.GetFiles(client.LevelDirectory(0));
+
+        var store = new Store([new Replica(new Db(path), client, new ReplicaOptions { AutoRecover = false })]);
+        IOException e = await Assert.ThrowsAsync<IOException>(() => store.SyncOnceAsync(default));
+        Assert.IsType<LocalStateException>(e.InnerException);
+        Assert.Equal(before, Directory.GetFiles(client.LevelDirectory(0)));
+    }
+
+    [Fact]
+    public async Task SyncOnceAsync_DamagedLocalStateWithAutoRecover_SnapshotContinuesTheChain()
+    {
+        (string dir, string path, FileReplicaClient client) = await ReplicatedTwice();
+
+        var store = new Store([new Replica(new Db(path), client, new ReplicaOptions { AutoRecover = true })]);
+        await store.SyncOnceAsync(default);
+
+        // The replica had txids 1 and 2; the recovery snapshot is txid 3 and holds every page.
+        string third = client.LtxFilePath(0, new Txid(3), new Txid(3));
+        using (var decoder = new LtxDecoder(File.OpenRead(third)))
+        {
+            LtxHeader header = decoder.DecodeHeader();
+            Assert.Equal((uint)(new FileInfo(path).Length / header.PageSize), header.Commit);
+            byte[] page = new byte[header.PageSize];
+            int pages = 0;
+            while (decoder.TryDecodePage(page, out _))
+            {
+                pages++;
+            }
+            decoder.Close();
+            Assert.Equal((int)header.Commit, pages);
+        }
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
+    }
+
+    /// <summary>Two synced and uploaded transactions, more rows written, and the newest local L0 file damaged.</summary>
+    private static async Task<(string Dir, string Path, FileReplicaClient Client)> ReplicatedTwice()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        Write(path, 20);
+        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync(default);
+        Write(path, 20);
+        var db = new Db(path);
+        await new Store([new Replica(db, client)]).SyncOnceAsync(default);
+        Assert.Equal(new Txid(2), db.Txid);
+        Write(path, 20);
+        File.WriteAllBytes(db.L0FilePath(new Txid(2)), new byte[40]);
+        return (dir, path, client);
+    }
+}
