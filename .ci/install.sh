@@ -10,8 +10,12 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v npm >/dev/null || need+=(npm)
 command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)
 [ -e /usr/lib/x86_64-linux-gnu/liblz4.so.1 ] || need+=(liblz4-1)
+# linux-arm64 cross-publish and its tests under qemu-user
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+bash "$(dirname "$0")/upstream.sh" || echo "warning: could not fetch the upstream binary; interop tests will skip"

@@ -39,8 +39,15 @@ public readonly record struct LtxHeader
     /// <summary>True when the NoChecksum flag is set.</summary>
     public bool NoChecksum => (Flags & LtxConstants.HeaderFlagNoChecksum) != 0;
 
-    /// <summary>The header timestamp as a UTC time.</summary>
-    public DateTimeOffset CreatedAt => DateTimeOffset.FromUnixTimeMilliseconds(Timestamp);
+    /// <summary>The header timestamp as a UTC time (clamped to the representable range: the field is untrusted input).</summary>
+    public DateTimeOffset CreatedAt => TimestampToTime(Timestamp);
+
+    /// <summary>Converts a Unix-millisecond timestamp, clamping values outside what <see cref="DateTimeOffset"/> can hold.</summary>
+    public static DateTimeOffset TimestampToTime(long milliseconds)
+        => DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(milliseconds, s_minUnixMs, s_maxUnixMs));
+
+    private static readonly long s_minUnixMs = DateTimeOffset.MinValue.ToUnixTimeMilliseconds();
+    private static readonly long s_maxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     /// <summary>Reads a header; false when the span is short or the magic is not "LTX1". Does not validate.</summary>
     public static bool TryRead(ReadOnlySpan<byte> source, out LtxHeader header)

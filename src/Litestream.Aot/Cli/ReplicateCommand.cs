@@ -98,7 +98,16 @@ internal static class ReplicateCommand
                 AutoRecover = replicaConfig.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? true,
             }, logger));
         }
-        var store = new Store(replicas, new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval }, logger);
+        var compaction = new CompactionOptions
+        {
+            Levels = cfg.Levels,
+            SnapshotInterval = cfg.SnapshotInterval,
+            SnapshotRetention = cfg.SnapshotRetention,
+            L0Retention = cfg.L0Retention,
+            L0RetentionCheckInterval = cfg.L0RetentionCheckInterval,
+            RetentionEnabled = cfg.RetentionEnabled,
+        };
+        var store = new Store(replicas, new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval }, logger, compaction);
         if (once)
         {
             await store.SyncOnceAsync(cancellationToken).ConfigureAwait(false);

@@ -79,15 +79,28 @@ internal static class RestoreCommand
         await using (client.ConfigureAwait(false))
         {
             await client.InitAsync(cancellationToken).ConfigureAwait(false);
+            // v0.3 generations next to (or instead of) LTX files: use them when they hold the newer
+            // backup, as upstream's shouldUseV3Restore does; never for -txid.
+            DateTimeOffset? legacyNewest = client is ILegacyReplicaClient legacy && a.Txid.IsZero
+                ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
+                : null;
             IReadOnlyList<LtxFileInfo> plan;
             try
             {
                 plan = await RestorePlanner.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
             }
+            catch (NoBackupException) when (legacyNewest is not null)
+            {
+                plan = [];
+            }
             catch (NoBackupException) when (a.IfReplicaExists)
             {
                 Console.Error.WriteLine($"no backups found on replica, skipping: {description}");
                 return 0;
+            }
+            if (legacyNewest is not null && (plan.Count == 0 || legacyNewest > plan.Max(f => f.CreatedAt)))
+            {
+                return await RestoreLegacyAsync((ILegacyReplicaClient)client, a, output, cancellationToken).ConfigureAwait(false);
             }
             if (a.DryRun)
             {
@@ -106,6 +119,19 @@ internal static class RestoreCommand
             RestoreResult restored = await Restorer.ApplyAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
             Console.Error.WriteLine($"restored {output} to txid {restored.Txid} from {plan.Count} file(s) ({(long)restored.Commit * restored.PageSize} bytes)");
         }
+        return 0;
+    }
+
+    private static async Task<int> RestoreLegacyAsync(ILegacyReplicaClient client, Arguments a, string output, CancellationToken cancellationToken)
+    {
+        if (a.DryRun)
+        {
+            Console.WriteLine("restoring from litestream v0.3 generations (newest snapshot and its wal segments)");
+            return 0;
+        }
+        var options = new RestoreOptions { OutputPath = output, Timestamp = a.Timestamp, IntegrityCheck = a.Integrity, Force = a.Force };
+        (LegacySnapshotInfo snapshot, int segments) = await LegacyRestorer.RestoreAsync(client, options, cancellationToken).ConfigureAwait(false);
+        Console.Error.WriteLine($"restored {output} from v0.3 generation {snapshot.Generation} (snapshot {snapshot.Index:x8} + {segments} wal segment(s))");
         return 0;
     }
 

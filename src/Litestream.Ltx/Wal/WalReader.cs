@@ -26,6 +26,9 @@ public sealed class WalPageMap
         MaxOffset = maxOffset;
     }
 
+    /// <summary>A map with no committed frames.</summary>
+    public static WalPageMap Empty { get; } = new(new Dictionary<uint, long>(), 0, 0);
+
     /// <summary>Page number → WAL offset of the frame (its 24-byte header) with the newest committed copy.</summary>
     public IReadOnlyDictionary<uint, long> Pages { get; }
 

@@ -48,6 +48,7 @@ public sealed class Db : IAsyncDisposable
     private bool _walRestartExpected;
     private DateTime _lastCheckpointAt = DateTime.UtcNow;
     private bool _syncedSinceCheckpoint;
+    private (long Length, DateTime Modified) _lastWalState = (-2, default);
 
     /// <summary>Creates the database handle; nothing is opened until <see cref="Open"/>.</summary>
     public Db(string path, DbOptions? options = null, ILogger? logger = null)
@@ -151,8 +152,23 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            return SyncLocked();
+            // Idle fast path: an unchanged WAL (same size and modification time as after the last look)
+            // has nothing new, so the monitor tick costs one stat() instead of opening and reading files.
+            (long, DateTime) walState = WalState();
+            if (_position is not null && !_forceSnapshot && walState == _lastWalState)
+            {
+                return false;
+            }
+            bool wrote = SyncLocked();
+            _lastWalState = WalState();
+            return wrote;
         }
+    }
+
+    private (long Length, DateTime Modified) WalState()
+    {
+        var info = new FileInfo(WalPath);
+        return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
     /// <summary>Makes the next sync write a full snapshot (e.g. after the replica diverged).</summary>
@@ -218,6 +234,70 @@ public sealed class Db : IAsyncDisposable
         {
             RequireOpen();
             CheckpointLocked(mode);
+        }
+    }
+
+    /// <summary>
+    /// Writes a full snapshot (MinTxid 1 .. current TXID, every page but the lock page) of the database as
+    /// of the local position to <paramref name="output"/>: pages from the WAL up to the synced offset,
+    /// the rest from the database file, which the long read transaction keeps from moving past the
+    /// position (upstream <c>DB.Snapshot</c>). Syncs first so the snapshot is current. Returns its header,
+    /// or null before the first sync.
+    /// </summary>
+    public LtxHeader? WriteSnapshot(Stream output)
+    {
+        lock (_lock)
+        {
+            RequireOpen();
+            SyncLocked();
+            if (_position is not { } pos)
+            {
+                return null;
+            }
+            using SafeFileHandle wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            WalPageMap map;
+            long end = pos.WalOffset + pos.WalSize;
+            using (WalReader? reader = end > WalHeader.Size ? WalReader.Open(wal) : null)
+            {
+                map = reader is not null && reader.Header.Salt1 == pos.WalSalt1 && reader.Header.Salt2 == pos.WalSalt2
+                    ? reader.ReadPageMap(end - WalHeader.Size)
+                    : WalPageMap.Empty;
+            }
+            if (map.MaxOffset != 0 && map.MaxOffset != end)
+            {
+                throw new InvalidDataException($"wal changed under the snapshot: captured through {end}, read through {map.MaxOffset}");
+            }
+            var header = new LtxHeader
+            {
+                Flags = LtxConstants.HeaderFlagNoChecksum,
+                PageSize = PageSize,
+                Commit = pos.Commit,
+                MinTxid = new Txid(1),
+                MaxTxid = pos.MaxTxid,
+                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            };
+            byte[] page = ArrayPool<byte>.Shared.Rent((int)PageSize);
+            try
+            {
+                using var encoder = new LtxEncoder(output, leaveOpen: true);
+                encoder.EncodeHeader(header);
+                Span<byte> buffer = page.AsSpan(0, (int)PageSize);
+                uint lockPgno = LtxConstants.LockPgno(PageSize);
+                for (uint pgno = 1; pgno <= header.Commit; pgno++)
+                {
+                    if (pgno != lockPgno)
+                    {
+                        ReadPage(pgno, map, wal, _dbHandle!, buffer);
+                        encoder.EncodePage(pgno, buffer);
+                    }
+                }
+                encoder.Close(0);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(page);
+            }
+            return header;
         }
     }
 

@@ -27,6 +27,7 @@ public sealed record ReplicaOptions
 public sealed class Replica
 {
     private readonly ILogger _logger;
+    private readonly SemaphoreSlim _syncLock = new(1, 1);
     private Txid? _remoteTxid;
 
     /// <summary>Creates a replica of <paramref name="db"/> on <paramref name="client"/>.</summary>
@@ -74,6 +75,21 @@ public sealed class Replica
     /// gone (replica wiped, local retention), the chain is restarted with a snapshot.
     /// </summary>
     public async ValueTask SyncAsync(CancellationToken cancellationToken)
+    {
+        // The upload loop, snapshots and shutdown may all ask at once; one pass at a time keeps the
+        // remote position exact.
+        await _syncLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SyncLockedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _syncLock.Release();
+        }
+    }
+
+    private async ValueTask SyncLockedAsync(CancellationToken cancellationToken)
     {
         if (_remoteTxid is null)
         {

@@ -32,13 +32,17 @@ public sealed class Store
     private readonly ILogger _logger;
     private readonly List<Replica> _replicas;
 
-    /// <summary>Creates a store over one replica per database.</summary>
-    public Store(IEnumerable<Replica> replicas, StoreOptions? options = null, ILogger? logger = null)
+    /// <summary>Creates a store over one replica per database; <paramref name="compaction"/> null disables compaction.</summary>
+    public Store(IEnumerable<Replica> replicas, StoreOptions? options = null, ILogger? logger = null, CompactionOptions? compaction = null)
     {
         _replicas = [.. replicas];
         Options = options ?? new StoreOptions();
         _logger = logger ?? NullLogger.Instance;
+        Compaction = compaction;
     }
+
+    /// <summary>Compaction, snapshot and retention settings; null when the store only ships L0 files.</summary>
+    public CompactionOptions? Compaction { get; }
 
     /// <summary>The settings.</summary>
     public StoreOptions Options { get; }
@@ -101,8 +105,10 @@ public sealed class Store
             await OpenAsync(replica, cancellationToken).ConfigureAwait(false);
             watcher = Watch(db, changed);
             Task upload = UploadLoopAsync(replica, uploadSignal, cancellationToken);
+            Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
             await MonitorLoopAsync(db, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
+            await compaction.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

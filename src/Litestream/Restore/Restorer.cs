@@ -226,7 +226,7 @@ public static class Restorer
 
     private static string LevelName(int level) => $"ltx/{level}";
 
-    private static void CheckIntegrity(string path, IntegrityCheck check)
+    internal static void CheckIntegrity(string path, IntegrityCheck check)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
         using var connection = new SqliteConnection(builder.ToString());

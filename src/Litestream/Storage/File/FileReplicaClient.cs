@@ -12,7 +12,7 @@ namespace Litestream.Storage.File;
 /// the creation time without opening files.
 /// </summary>
 [ReplicaBackend("file")]
-public sealed class FileReplicaClient : IReplicaClient
+public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
 {
     /// <summary>Creates a client rooted at <paramref name="path"/> (made absolute).</summary>
     public FileReplicaClient(string path)
@@ -124,7 +124,7 @@ public sealed class FileReplicaClient : IReplicaClient
                 output.Flush(flushToDisk: true);
                 size = output.Length;
             }
-            DateTime created = DateTimeOffset.FromUnixTimeMilliseconds(timestamp).UtcDateTime;
+            DateTime created = LtxHeader.TimestampToTime(timestamp).UtcDateTime;
             System.IO.File.SetLastWriteTimeUtc(temp, created);
             FileUtil.CommitRename(temp, path);
             return new LtxFileInfo(level, minTxid, maxTxid, size, new DateTimeOffset(created));
@@ -158,6 +158,77 @@ public sealed class FileReplicaClient : IReplicaClient
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<string> ListGenerationsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string dir = System.IO.Path.Combine(Root, "generations");
+        if (!Directory.Exists(dir))
+        {
+            yield break;
+        }
+        foreach (string path in Directory.EnumerateDirectories(dir))
+        {
+            string name = System.IO.Path.GetFileName(path);
+            if (LegacyNames.IsGeneration(name))
+            {
+                yield return name;
+            }
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LegacySnapshotInfo> ListSnapshotsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (FileInfo file in LegacyFiles(generation, "snapshots"))
+        {
+            if (LegacyNames.TryParseSnapshot(file.Name, out uint index))
+            {
+                yield return new LegacySnapshotInfo(generation, index, file.Length, new DateTimeOffset(file.LastWriteTimeUtc));
+            }
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<LegacyWalSegmentInfo> ListWalSegmentsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (FileInfo file in LegacyFiles(generation, "wal"))
+        {
+            if (LegacyNames.TryParseWalSegment(file.Name, out uint index, out long offset))
+            {
+                yield return new LegacyWalSegmentInfo(generation, index, offset, file.Length, new DateTimeOffset(file.LastWriteTimeUtc));
+            }
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Stream> OpenSnapshotAsync(LegacySnapshotInfo snapshot, CancellationToken cancellationToken)
+        => OpenLegacy(System.IO.Path.Combine(Root, "generations", snapshot.Generation, "snapshots", LegacyNames.Snapshot(snapshot.Index)));
+
+    /// <inheritdoc />
+    public ValueTask<Stream> OpenWalSegmentAsync(LegacyWalSegmentInfo segment, CancellationToken cancellationToken)
+        => OpenLegacy(System.IO.Path.Combine(Root, "generations", segment.Generation, "wal", LegacyNames.WalSegment(segment.Index, segment.Offset)));
+
+    private IEnumerable<FileInfo> LegacyFiles(string generation, string kind)
+    {
+        var dir = new DirectoryInfo(System.IO.Path.Combine(Root, "generations", generation, kind));
+        return dir.Exists ? dir.EnumerateFiles() : [];
+    }
+
+    private static ValueTask<Stream> OpenLegacy(string path)
+    {
+        try
+        {
+            return ValueTask.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ReplicaFileNotFoundException(path, e);
+        }
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"file://{Root}";

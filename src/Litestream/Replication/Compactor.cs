@@ -1,0 +1,288 @@
+using Litestream.Internal;
+using Litestream.Logging;
+using Litestream.Ltx;
+using Litestream.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Litestream.Replication;
+
+/// <summary>Compaction levels, snapshots and retention (upstream <c>CompactionLevels</c> and store settings).</summary>
+public sealed record CompactionOptions
+{
+    /// <summary>Intervals of levels 1..N (upstream defaults 30 s, 5 min, 1 h). At most 8 levels.</summary>
+    public IReadOnlyList<TimeSpan> Levels { get; init; } = [TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1)];
+
+    /// <summary>How often a full snapshot is written to level 9 (24 h).</summary>
+    public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long snapshots are kept (24 h); the newest is always kept.</summary>
+    public TimeSpan SnapshotRetention { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long L0 files stay after they were compacted into L1 (5 min; zero disables L0 deletion).</summary>
+    public TimeSpan L0Retention { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often L0 retention runs (15 s).</summary>
+    public TimeSpan L0RetentionCheckInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>False keeps every remote file forever.</summary>
+    public bool RetentionEnabled { get; init; } = true;
+}
+
+/// <summary>
+/// Keeps a replica bounded and fast to restore (upstream <c>Compactor</c>/<c>Store</c> loops): level L
+/// merges the new files of level L−1 into one file on wall-clock multiples of its interval; level 9
+/// receives a full snapshot of the live database every snapshot interval; retention deletes snapshots
+/// past their age (keeping the newest), the level files they make unnecessary, and L0 files already
+/// compacted into L1 once they are older than the L0 retention.
+/// </summary>
+public sealed class Compactor
+{
+    private readonly Replica _replica;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the compactor for one replica.</summary>
+    public Compactor(Replica replica, CompactionOptions? options = null, ILogger? logger = null)
+    {
+        _replica = replica;
+        Options = options ?? new CompactionOptions();
+        _logger = logger ?? NullLogger.Instance;
+        if (Options.Levels.Count > LtxConstants.SnapshotLevel - 1)
+        {
+            throw new ArgumentException($"at most {LtxConstants.SnapshotLevel - 1} compaction levels are allowed");
+        }
+    }
+
+    /// <summary>The settings.</summary>
+    public CompactionOptions Options { get; }
+
+    private IReplicaClient Client => _replica.Client;
+
+    /// <summary>Runs every level's loop until cancelled.</summary>
+    public Task RunAsync(CancellationToken cancellationToken)
+    {
+        var loops = new List<Task>();
+        for (int i = 0; i < Options.Levels.Count; i++)
+        {
+            int level = i + 1;
+            TimeSpan interval = Options.Levels[i];
+            loops.Add(TickAsync(interval, ct => CompactAsync(level, ct), cancellationToken));
+        }
+        loops.Add(TickAsync(Options.SnapshotInterval, async ct =>
+        {
+            await SnapshotAsync(ct).ConfigureAwait(false);
+            if (Options.RetentionEnabled)
+            {
+                await EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
+            }
+        }, cancellationToken));
+        if (Options.RetentionEnabled && Options.L0Retention > TimeSpan.Zero)
+        {
+            loops.Add(TickAsync(Options.L0RetentionCheckInterval, ct => EnforceL0RetentionAsync(DateTimeOffset.UtcNow, ct), cancellationToken));
+        }
+        return Task.WhenAll(loops);
+    }
+
+    /// <summary>
+    /// Merges level <paramref name="level"/>−1 files newer than this level's newest into one file at
+    /// this level. Returns the new file, or null when there was nothing new.
+    /// </summary>
+    public async ValueTask<LtxFileInfo?> CompactAsync(int level, CancellationToken cancellationToken)
+    {
+        LtxFileInfo? newest = await NewestAsync(level, cancellationToken).ConfigureAwait(false);
+        Txid after = newest?.MaxTxid ?? Txid.Zero;
+        var sources = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(level - 1, new Txid(after.Value + 1), false, cancellationToken).ConfigureAwait(false))
+        {
+            ulong expected = sources.Count == 0 ? after.Value + 1 : sources[^1].MaxTxid.Value + 1;
+            if (info.MinTxid.Value != expected)
+            {
+                break; // a gap (or overlap): compact only the contiguous run
+            }
+            sources.Add(info);
+        }
+        if (sources.Count == 0 || (sources[0].MinTxid.Value != after.Value + 1 && !after.IsZero))
+        {
+            return null;
+        }
+        if (after.IsZero && sources[0].MinTxid.Value != 1)
+        {
+            return null; // level 1 must start from a snapshot-bearing chain
+        }
+        string temp = Path.Combine(Path.GetTempPath(), $"litestream-compact-{Guid.NewGuid():N}.ltx");
+        var inputs = new List<Stream>();
+        try
+        {
+            foreach (LtxFileInfo source in sources)
+            {
+                inputs.Add(await OpenLocalFirstAsync(source, cancellationToken).ConfigureAwait(false));
+            }
+            await using (var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite))
+            {
+                LtxCompactor.Compact(output, inputs, new LtxCompactionOptions());
+                output.Position = 0;
+                LtxFileInfo written = await Client.WriteLtxFileAsync(level, sources[0].MinTxid, sources[^1].MaxTxid, output, cancellationToken).ConfigureAwait(false);
+                Log.Compacted(_logger, _replica.Db.Path, level, written.MinTxid.ToString(), written.MaxTxid.ToString());
+                return written;
+            }
+        }
+        finally
+        {
+            foreach (Stream input in inputs)
+            {
+                await input.DisposeAsync().ConfigureAwait(false);
+            }
+            FileUtil.TryDelete(temp);
+        }
+    }
+
+    /// <summary>Uploads a full snapshot to level 9 when the newest one is behind the database. Returns it, or null.</summary>
+    public async ValueTask<LtxFileInfo?> SnapshotAsync(CancellationToken cancellationToken)
+    {
+        LtxFileInfo? newest = await NewestAsync(LtxConstants.SnapshotLevel, cancellationToken).ConfigureAwait(false);
+        Db db = _replica.Db;
+        if (!db.IsOpen || (newest is not null && newest.MaxTxid >= db.Txid))
+        {
+            return null;
+        }
+        string temp = Path.Combine(Path.GetTempPath(), $"litestream-snapshot-{Guid.NewGuid():N}.ltx");
+        try
+        {
+            await using var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite);
+            LtxHeader? header = db.WriteSnapshot(output);
+            if (header is not { } h)
+            {
+                return null;
+            }
+            // The snapshot's TXID must be on the replica before the snapshot claims it.
+            await _replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+            output.Position = 0;
+            LtxFileInfo written = await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, h.MinTxid, h.MaxTxid, output, cancellationToken).ConfigureAwait(false);
+            Log.Compacted(_logger, db.Path, LtxConstants.SnapshotLevel, written.MinTxid.ToString(), written.MaxTxid.ToString());
+            return written;
+        }
+        finally
+        {
+            FileUtil.TryDelete(temp);
+        }
+    }
+
+    /// <summary>
+    /// Deletes snapshots created before <paramref name="now"/> − retention (always keeping the newest),
+    /// then, in levels 0..N, files wholly older than the oldest kept snapshot (keeping each level's newest).
+    /// </summary>
+    public async ValueTask<int> EnforceSnapshotRetentionAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        List<LtxFileInfo> snapshots = await ListAsync(LtxConstants.SnapshotLevel, cancellationToken).ConfigureAwait(false);
+        if (snapshots.Count == 0)
+        {
+            return 0;
+        }
+        DateTimeOffset cutoff = now - Options.SnapshotRetention;
+        var expired = snapshots.Take(snapshots.Count - 1).Where(s => s.CreatedAt < cutoff).ToList();
+        LtxFileInfo oldestKept = snapshots.Except(expired).First();
+        int deleted = expired.Count;
+        if (expired.Count > 0)
+        {
+            await Client.DeleteLtxFilesAsync(expired, cancellationToken).ConfigureAwait(false);
+        }
+        for (int level = 0; level <= Options.Levels.Count; level++)
+        {
+            List<LtxFileInfo> files = await ListAsync(level, cancellationToken).ConfigureAwait(false);
+            var obsolete = files.Take(files.Count - 1).Where(f => f.MaxTxid <= oldestKept.MaxTxid).ToList();
+            if (obsolete.Count > 0)
+            {
+                await Client.DeleteLtxFilesAsync(obsolete, cancellationToken).ConfigureAwait(false);
+                deleted += obsolete.Count;
+            }
+        }
+        return deleted;
+    }
+
+    /// <summary>
+    /// Deletes L0 files already covered by L1 and older than the L0 retention, in order, stopping at the
+    /// first that is too recent; the newest L0 file always stays (readers follow L0 from it).
+    /// </summary>
+    public async ValueTask<int> EnforceL0RetentionAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        LtxFileInfo? newestL1 = await NewestAsync(1, cancellationToken).ConfigureAwait(false);
+        if (newestL1 is null)
+        {
+            return 0;
+        }
+        List<LtxFileInfo> l0 = await ListAsync(0, cancellationToken).ConfigureAwait(false);
+        var delete = new List<LtxFileInfo>();
+        for (int i = 0; i < l0.Count - 1; i++)
+        {
+            LtxFileInfo f = l0[i];
+            if (f.MaxTxid > newestL1.MaxTxid || f.CreatedAt > now - Options.L0Retention)
+            {
+                break;
+            }
+            delete.Add(f);
+        }
+        if (delete.Count > 0)
+        {
+            await Client.DeleteLtxFilesAsync(delete, cancellationToken).ConfigureAwait(false);
+        }
+        return delete.Count;
+    }
+
+    private async ValueTask<Stream> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)
+    {
+        if (info.Level == 0 && info.MinTxid == info.MaxTxid)
+        {
+            string local = _replica.Db.L0FilePath(info.MaxTxid);
+            try
+            {
+                return new FileStream(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+            }
+            catch (FileNotFoundException)
+            {
+                // Pruned locally after upload: read the replica's copy.
+            }
+        }
+        return await Client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<List<LtxFileInfo>> ListAsync(int level, CancellationToken cancellationToken)
+    {
+        var files = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(level, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
+        {
+            files.Add(info);
+        }
+        return files;
+    }
+
+    private async ValueTask<LtxFileInfo?> NewestAsync(int level, CancellationToken cancellationToken)
+    {
+        List<LtxFileInfo> files = await ListAsync(level, cancellationToken).ConfigureAwait(false);
+        return files.Count == 0 ? null : files.MaxBy(f => f.MaxTxid.Value);
+    }
+
+    /// <summary>Runs <paramref name="work"/> at wall-clock multiples of <paramref name="interval"/> (UTC epoch aligned), logging failures.</summary>
+    private async Task TickAsync(TimeSpan interval, Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            long now = DateTime.UtcNow.Ticks;
+            long next = ((now / interval.Ticks) + 1) * interval.Ticks;
+            await Task.Delay(TimeSpan.FromTicks(next - now), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await work(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.Warning(_logger, _replica.Db.Path, $"compaction failed (retrying next interval): {e.Message}");
+            }
+        }
+    }
+
+    private Task TickAsync(TimeSpan interval, Func<CancellationToken, ValueTask<LtxFileInfo?>> work, CancellationToken cancellationToken)
+        => TickAsync(interval, async ct => { await work(ct).ConfigureAwait(false); }, cancellationToken);
+
+    private Task TickAsync(TimeSpan interval, Func<CancellationToken, ValueTask<int>> work, CancellationToken cancellationToken)
+        => TickAsync(interval, async ct => { await work(ct).ConfigureAwait(false); }, cancellationToken);
+}
