@@ -7,6 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
+# S3 tests and the S3 acceptance check use the s3rver that .ci/install.sh puts in .tools/.
+[ -x .tools/node_modules/.bin/s3rver ] && export S3RVER="$PWD/.tools/node_modules/.bin/s3rver"
 ./publish.sh || exit 1
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
   ./publish.sh -r linux-arm64 || status=1   # tested under qemu by Arm64Tests

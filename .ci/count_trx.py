@@ -1,10 +1,18 @@
-"""Sums the counters of every TRX file under a folder and prints 'N passed, N failed, N skipped'."""
-import glob, os, sys
+"""Sums the counters of every TRX file under a folder and prints 'N passed, N failed, N skipped'.
+
+--extra-passed / --extra-failed add checks that are not xunit tests (the benchmark harness smoke run).
+"""
+import argparse, glob, os
 import xml.etree.ElementTree as ET
 
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
-passed = failed = skipped = 0
-files = glob.glob(os.path.join(sys.argv[1] if len(sys.argv) > 1 else "TestResults", "**", "*.trx"), recursive=True)
+ap = argparse.ArgumentParser()
+ap.add_argument("folder", nargs="?", default="TestResults")
+ap.add_argument("--extra-passed", type=int, default=0)
+ap.add_argument("--extra-failed", type=int, default=0)
+args = ap.parse_args()
+passed, failed, skipped = args.extra_passed, args.extra_failed, 0
+files = glob.glob(os.path.join(args.folder, "**", "*.trx"), recursive=True)
 for path in files:
     try:
         counters = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)

@@ -21,7 +21,7 @@ internal static class RestoreCommand
         Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "print the restore plan, write nothing");
         Option<bool> force = CommonOptions.Create<bool>("force", "replace an existing output database");
         Option<string?> integrity = CommonOptions.Create<string?>("integrity-check", "none, quick (default) or full");
-        Option<bool> follow = CommonOptions.Create<bool>("f", "follow: keep applying new files (not supported yet)");
+        Option<bool> follow = CommonOptions.Create<bool>("f", "follow: keep the restored database current (Ctrl-C to stop)");
         Option<string?> followInterval = CommonOptions.Create<string?>("follow-interval", "poll interval in follow mode (1s)");
         Option<bool> json = CommonOptions.Json();
         Option<string?> config = CommonOptions.Config();
@@ -32,14 +32,11 @@ internal static class RestoreCommand
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (result.GetValue(follow))
-            {
-                throw new UsageException("restore -f (follow mode) is not supported yet", "restore without -f, or use upstream litestream for follow mode");
-            }
             var options = new Arguments(
                 result.GetValue(target)!, result.GetValue(output), ParseTxid(result.GetValue(txid)), ParseTimestamp(result.GetValue(timestamp)),
                 result.GetValue(parallelism), result.GetValue(ifDbNotExists), result.GetValue(ifReplicaExists), result.GetValue(dryRun),
-                result.GetValue(force), ParseIntegrity(result.GetValue(integrity)), result.GetValue(json), result.GetValue(config), !result.GetValue(noExpandEnv));
+                result.GetValue(force), ParseIntegrity(result.GetValue(integrity)), result.GetValue(json), result.GetValue(config), !result.GetValue(noExpandEnv),
+                result.GetValue(follow), ParseInterval(result.GetValue(followInterval)));
             return await RunAsync(options, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -47,7 +44,8 @@ internal static class RestoreCommand
 
     internal sealed record Arguments(
         string Target, string? Output, Txid Txid, DateTimeOffset? Timestamp, int Parallelism, bool IfDbNotExists, bool IfReplicaExists,
-        bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv);
+        bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv,
+        bool Follow = false, TimeSpan FollowInterval = default);
 
     internal static async Task<int> RunAsync(Arguments a, CancellationToken cancellationToken)
     {
@@ -70,6 +68,14 @@ internal static class RestoreCommand
             output = Path.GetFullPath(a.Target);
         }
         output = Path.GetFullPath(output);
+        if (a.Follow)
+        {
+            if (!a.Txid.IsZero || a.Timestamp is not null || a.DryRun)
+            {
+                throw new UsageException("-f cannot be combined with -txid, -timestamp or -dry-run", "follow mode always tracks the latest state");
+            }
+            return await FollowAsync(a, output, cancellationToken).ConfigureAwait(false);
+        }
         if (a.IfDbNotExists && File.Exists(output))
         {
             Console.Error.WriteLine($"database already exists, skipping: {output}");
@@ -121,6 +127,31 @@ internal static class RestoreCommand
         }
         return 0;
     }
+
+    private static async Task<int> FollowAsync(Arguments a, string output, CancellationToken cancellationToken)
+    {
+        (IReplicaClient client, _, _) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        await using (client.ConfigureAwait(false))
+        {
+            var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
+            var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity };
+            try
+            {
+                await using Follower follower = await Follower.StartAsync(client, options, logger, cancellationToken).ConfigureAwait(false);
+                Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
+                await follower.RunAsync(a.FollowInterval, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+        return 0;
+    }
+
+    private static TimeSpan ParseInterval(string? text)
+        => text is null ? TimeSpan.FromSeconds(1)
+            : Config.ConfigValues.TryParseDuration(text, out TimeSpan value) && value > TimeSpan.Zero ? value
+            : throw new UsageException($"invalid -follow-interval \"{text}\"", "e.g. -follow-interval 500ms");
 
     private static async Task<int> RestoreLegacyAsync(ILegacyReplicaClient client, Arguments a, string output, CancellationToken cancellationToken)
     {

@@ -1,7 +1,7 @@
 namespace Litestream.Internal;
 
 /// <summary>A read-only view of the next <c>length</c> bytes of an inner stream (for ranged reads).</summary>
-internal sealed class BoundedStream : Stream
+internal sealed class BoundedStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private long _remaining;
@@ -11,14 +11,6 @@ internal sealed class BoundedStream : Stream
         _inner = inner;
         _remaining = length;
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -41,17 +33,6 @@ internal sealed class BoundedStream : Stream
         _remaining -= n;
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -209,7 +209,9 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            long walSize = WalFileSize();
+            // The captured extent of the current WAL generation, not the file length: after a restart
+            // SQLite reuses the file from the start, so its length no longer says how much is pending.
+            long walSize = _position is { } pos ? pos.WalOffset + pos.WalSize : 0;
             long frameSize = WalFrameHeader.Size + PageSize;
             if (Options.TruncatePageN > 0 && walSize >= WalHeader.Size + (frameSize * Options.TruncatePageN))
             {

@@ -132,6 +132,7 @@ public static class Restorer
         Txid txid = Txid.Zero;
         LtxHeader? previous = null;
         byte[]? page = null;
+        PageRunWriter? run = null;
         try
         {
             await using var db = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
@@ -163,11 +164,13 @@ public static class Restorer
                     {
                         LtxCompactor.CheckSequence(previous.Value, header, allowOverlap: true);
                     }
+                    run ??= new PageRunWriter(db.SafeFileHandle, pageSize);
                     Span<byte> buffer = page.AsSpan(0, (int)pageSize);
                     while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
                     {
-                        RandomAccess.Write(db.SafeFileHandle, buffer, (long)(ph.Pgno - 1) * pageSize);
+                        run.Add(ph.Pgno, buffer);
                     }
+                    run.Flush();
                     decoder.Close();
                     commit = header.Commit;
                     db.SetLength((long)commit * pageSize);
@@ -187,6 +190,7 @@ public static class Restorer
             {
                 ArrayPool<byte>.Shared.Return(page);
             }
+            run?.Dispose();
             while (fetches.Count > 0)
             {
                 try
@@ -242,5 +246,49 @@ public static class Restorer
         using SqliteCommand checkpoint = connection.CreateCommand();
         checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
         checkpoint.ExecuteNonQuery();
+    }
+}
+
+/// <summary>
+/// Coalesces pages with consecutive numbers into one positional write of up to 1 MiB: a snapshot
+/// restores with a few hundred large writes instead of one syscall per page.
+/// </summary>
+internal sealed class PageRunWriter(Microsoft.Win32.SafeHandles.SafeFileHandle file, uint pageSize) : IDisposable
+{
+    private const int RunBytes = 1 << 20;
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(RunBytes);
+    private uint _firstPgno;
+    private int _length;
+
+    public void Add(uint pgno, ReadOnlySpan<byte> page)
+    {
+        if (_length > 0 && (pgno != _firstPgno + (uint)(_length / pageSize) || _length + page.Length > RunBytes))
+        {
+            Flush();
+        }
+        if (_length == 0)
+        {
+            _firstPgno = pgno;
+        }
+        page.CopyTo(_buffer.AsSpan(_length));
+        _length += page.Length;
+    }
+
+    public void Flush()
+    {
+        if (_length > 0)
+        {
+            RandomAccess.Write(file, _buffer.AsSpan(0, _length), (long)(_firstPgno - 1) * pageSize);
+            _length = 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
     }
 }

@@ -1,37 +1,31 @@
-using Litestream.Storage.File;
-
 namespace Litestream.Storage;
 
-/// <summary>Creates the replica client for a backend type; an unknown or unavailable type is a clear error.</summary>
+/// <summary>
+/// Creates the replica client for a backend type through the generated <see cref="ReplicaClientRegistry"/>
+/// (every <see cref="ReplicaBackendAttribute"/> class); an unknown type is a clear error.
+/// </summary>
 public static class ReplicaClientFactory
 {
     /// <summary>The backend types this build can create.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["file"];
+    public static IReadOnlyList<string> Names => ReplicaClientRegistry.Names;
 
-    /// <summary>Creates a client, inferring the type from the URL when settings name none.</summary>
+    /// <summary>Creates a client, inferring the type (and the rest of the settings) from the URL when none is named.</summary>
     public static IReplicaClient Create(ReplicaSettings settings)
     {
         if (settings.Type is null && settings.Url is not null)
         {
-            settings = ReplicaUrl.Parse(settings.Url) with { Type = null } is var parsed
-                ? MergeFromUrl(settings, parsed)
-                : settings;
+            ReplicaSettings parsed = ReplicaUrl.Parse(settings.Url);
+            settings = parsed with
+            {
+                AccessKeyId = settings.AccessKeyId ?? parsed.AccessKeyId,
+                SecretAccessKey = settings.SecretAccessKey ?? parsed.SecretAccessKey,
+                Region = settings.Region ?? parsed.Region,
+                Endpoint = settings.Endpoint ?? parsed.Endpoint,
+            };
         }
         string type = settings.Type ?? "file";
-        return type switch
-        {
-            "file" => FileReplicaClient.Create(settings),
-            _ => throw new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})"),
-        };
+        return ReplicaClientRegistry.TryCreate(type, settings, out IReplicaClient? client)
+            ? client!
+            : throw new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})");
     }
-
-    private static ReplicaSettings MergeFromUrl(ReplicaSettings settings, ReplicaSettings parsed)
-        => parsed with
-        {
-            Type = ReplicaUrl.Parse(settings.Url!).Type,
-            AccessKeyId = settings.AccessKeyId ?? parsed.AccessKeyId,
-            SecretAccessKey = settings.SecretAccessKey ?? parsed.SecretAccessKey,
-            Region = settings.Region ?? parsed.Region,
-            Endpoint = settings.Endpoint ?? parsed.Endpoint,
-        };
 }

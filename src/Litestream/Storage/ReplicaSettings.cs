@@ -77,4 +77,32 @@ public sealed record ReplicaSettings
     public string? WebDavUsername { get; init; }
     /// <summary>WebDAV password (never logged).</summary>
     public string? WebDavPassword { get; init; }
+
+    /// <summary>
+    /// Where the replica is, for logs and debugging; never a credential. Replaces the record's generated
+    /// ToString, which would print every member including the secrets.
+    /// </summary>
+    public override string ToString()
+    {
+        var text = new System.Text.StringBuilder("ReplicaSettings { Type = ").Append(Type);
+        Append(text, "Url", Url is null ? null : ReplicaUrl.Redact(Url));
+        Append(text, "Path", Path);
+        Append(text, "Bucket", Bucket);
+        Append(text, "Region", Region);
+        Append(text, "Endpoint", Endpoint);
+        Append(text, "Host", Host);
+        Append(text, "User", User);
+        Append(text, "WebDavUrl", WebDavUrl);
+        bool secrets = AccessKeyId is not null || SecretAccessKey is not null || SseCustomerKey is not null || AccountKey is not null
+            || SasToken is not null || Password is not null || WebDavPassword is not null;
+        return text.Append(secrets ? ", Credentials = REDACTED }" : " }").ToString();
+    }
+
+    private static void Append(System.Text.StringBuilder text, string name, string? value)
+    {
+        if (value is not null)
+        {
+            text.Append(", ").Append(name).Append(" = ").Append(value);
+        }
+    }
 }

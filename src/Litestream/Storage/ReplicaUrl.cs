@@ -52,15 +52,17 @@ public static class ReplicaUrl
                 {
                     throw new ArgumentException($"invalid s3 replica url \"{text}\": bucket required");
                 }
+                S3.S3Host.Parsed s3Host = S3.S3Host.Parse(host, path);
+                string? endpoint = Get(parameters, "endpoint") ?? s3Host.Endpoint;
                 return new ReplicaSettings
                 {
                     Type = "s3",
                     Url = text,
-                    Bucket = host,
-                    Path = path.Trim('/'),
-                    Endpoint = Get(parameters, "endpoint"),
-                    Region = Get(parameters, "region"),
-                    ForcePathStyle = GetBool(parameters, "forcePathStyle", "force-path-style") ?? (Get(parameters, "endpoint") is null ? null : true),
+                    Bucket = s3Host.Bucket,
+                    Path = s3Host.Path.Trim('/'),
+                    Endpoint = endpoint,
+                    Region = Get(parameters, "region") ?? s3Host.Region,
+                    ForcePathStyle = GetBool(parameters, "forcePathStyle", "force-path-style") ?? (endpoint is null ? null : true),
                     SkipVerify = GetBool(parameters, "skipVerify", "skip-verify") ?? false,
                     SignPayload = GetBool(parameters, "signPayload", "sign-payload"),
                     RequireContentMd5 = GetBool(parameters, "requireContentMD5", "require-content-md5"),
@@ -117,7 +119,10 @@ public static class ReplicaUrl
         }
     }
 
-    /// <summary>The URL with any <c>user:password@</c> password replaced, for logs and errors.</summary>
+    /// <summary>
+    /// The URL with any <c>user:password@</c> password and any secret query value (<c>sseCustomerKey</c>)
+    /// replaced, for logs and errors.
+    /// </summary>
     public static string Redact(string url)
     {
         int schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
@@ -125,6 +130,7 @@ public static class ReplicaUrl
         {
             return url;
         }
+        url = RedactQuery(url);
         int hostStart = schemeEnd + 3;
         int hostEnd = url.IndexOfAny(['/', '?'], hostStart);
         string authority = hostEnd < 0 ? url[hostStart..] : url[hostStart..hostEnd];
@@ -136,6 +142,31 @@ public static class ReplicaUrl
         }
         return url[..(hostStart + colon + 1)] + "REDACTED" + url[(hostStart + at)..];
     }
+
+    private static string RedactQuery(string url)
+    {
+        int q = url.IndexOf('?');
+        if (q < 0)
+        {
+            return url;
+        }
+        string[] pairs = url[(q + 1)..].Split('&');
+        for (int i = 0; i < pairs.Length; i++)
+        {
+            int eq = pairs[i].IndexOf('=');
+            string key = eq >= 0 ? pairs[i][..eq] : pairs[i];
+            if (eq >= 0 && s_secretQueryKeys.Contains(Uri.UnescapeDataString(key)))
+            {
+                pairs[i] = key + "=REDACTED";
+            }
+        }
+        return url[..(q + 1)] + string.Join('&', pairs);
+    }
+
+    private static readonly HashSet<string> s_secretQueryKeys = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "sseCustomerKey", "sse-customer-key", "secret-access-key", "secretAccessKey", "password", "token", "sas-token",
+    };
 
     private static Dictionary<string, string> ParseQuery(string query)
     {

@@ -58,19 +58,26 @@ internal static class Exe
     }
 
     /// <summary>Starts a long-running command (replicate) with its output collected.</summary>
-    public static Daemon Start(params string[] args) => new(args);
+    public static Daemon Start(params string[] args) => new(null, args);
+
+    /// <summary>Starts a long-running command with extra environment variables.</summary>
+    public static Daemon Start(IDictionary<string, string>? env, params string[] args) => new(env, args);
 
     public sealed class Daemon : IDisposable
     {
         private readonly Process _process;
         private readonly StringBuilder _output = new();
 
-        public Daemon(string[] args)
+        public Daemon(IDictionary<string, string>? env, string[] args)
         {
             var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (string a in args)
             {
                 psi.ArgumentList.Add(a);
+            }
+            foreach ((string k, string v) in env ?? new Dictionary<string, string>())
+            {
+                psi.Environment[k] = v;
             }
             _process = Process.Start(psi)!;
             _process.OutputDataReceived += (_, e) => Append(e.Data);

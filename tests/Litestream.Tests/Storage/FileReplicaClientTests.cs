@@ -105,6 +105,11 @@ public class ReplicaUrlTests
     }
 
     [Fact]
+    public void Redact_SecretQueryValues_Replaced()
+        => Assert.Equal("s3://bkt/db?endpoint=http://x:1&sseCustomerKey=REDACTED&region=r",
+            ReplicaUrl.Redact("s3://bkt/db?endpoint=http://x:1&sseCustomerKey=c2VjcmV0LWtleQ==&region=r"));
+
+    [Fact]
     public void Parse_UnknownScheme_NamesIt()
         => Assert.Equal("unknown replica url scheme \"ftp\" in \"ftp://x/y\"", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("ftp://x/y")).Message);
 

@@ -1,0 +1,245 @@
+using System.Buffers;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Litestream.Ltx;
+
+namespace Litestream.Storage.S3;
+
+public sealed partial class S3ReplicaClient
+{
+    /// <summary>
+    /// Uploads an LTX file: one PutObject when it is smaller than the part size, otherwise a multipart
+    /// upload with up to <c>concurrency</c> parts in flight (each part buffered, so retries can resend it).
+    /// The object becomes visible only when complete, so readers never see a partial file.
+    /// </summary>
+    public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+        string key = LtxKey(level, minTxid, maxTxid);
+
+        // A seekable source of known length below the part size needs a buffer of exactly that size.
+        long known = data.CanSeek ? Math.Max(0, data.Length - data.Position) : -1;
+        int firstLength = known >= 0 && known < _partSize ? (int)known : (int)_partSize;
+        byte[] first = ArrayPool<byte>.Shared.Rent(Math.Max(firstLength, 1));
+        int read;
+        try
+        {
+            read = await data.ReadAtLeastAsync(first.AsMemory(0, firstLength), firstLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(first);
+            throw;
+        }
+        DateTimeOffset createdAt = HeaderTimestamp(first.AsSpan(0, read));
+        string timestamp = FormatTimestamp(createdAt);
+        long size = read < _partSize
+            ? await PutAsync(s3, key, first, read, timestamp, cancellationToken).ConfigureAwait(false)
+            : await UploadMultipartAsync(s3, key, first, data, timestamp, cancellationToken).ConfigureAwait(false);
+        return new LtxFileInfo(level, minTxid, maxTxid, size, createdAt);
+    }
+
+    /// <summary>The LTX header timestamp (ms since the epoch), or now when the data has no LTX header.</summary>
+    private static DateTimeOffset HeaderTimestamp(ReadOnlySpan<byte> data)
+        => LtxHeader.TryRead(data, out LtxHeader header)
+            ? header.CreatedAt
+            : DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+
+    /// <summary>Single PutObject; returns the buffer to the pool.</summary>
+    private async ValueTask<long> PutAsync(AmazonS3Client s3, string key, byte[] buffer, int length, string timestamp, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var request = new PutObjectRequest
+            {
+                BucketName = Bucket,
+                Key = key,
+                InputStream = new MemoryStream(buffer, 0, length, writable: false),
+                // s3rver and some compatibles store aws-chunked framing as object data (INFRA.md "S3").
+                UseChunkEncoding = false,
+                StorageClass = _storageClass,
+            };
+            if (!_signPayload)
+            {
+                request.DisablePayloadSigning = true;
+            }
+            request.Metadata[TimestampMetadataKey] = timestamp;
+            if (_sseCustomerKey is not null)
+            {
+                request.ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256;
+                request.ServerSideEncryptionCustomerProvidedKey = _sseCustomerKey;
+            }
+            else if (_sseKmsKeyId is not null)
+            {
+                request.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AWSKMS;
+                request.ServerSideEncryptionKeyManagementServiceKeyId = _sseKmsKeyId;
+            }
+            await s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return length;
+        }
+        catch (Exception e) when (IsStorageError(e))
+        {
+            throw Failure("put object", key, e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Multipart upload starting with the already-read first part. A semaphore taken before each part is
+    /// read bounds memory to <c>concurrency</c> part buffers; the first failure cancels the other parts
+    /// and aborts the upload.
+    /// </summary>
+    private async ValueTask<long> UploadMultipartAsync(AmazonS3Client s3, string key, byte[] first, Stream data, string timestamp, CancellationToken cancellationToken)
+    {
+        string uploadId;
+        try
+        {
+            var initiate = new InitiateMultipartUploadRequest { BucketName = Bucket, Key = key, StorageClass = _storageClass };
+            initiate.Metadata[TimestampMetadataKey] = timestamp;
+            if (_sseCustomerKey is not null)
+            {
+                initiate.ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256;
+                initiate.ServerSideEncryptionCustomerProvidedKey = _sseCustomerKey;
+            }
+            else if (_sseKmsKeyId is not null)
+            {
+                initiate.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AWSKMS;
+                initiate.ServerSideEncryptionKeyManagementServiceKeyId = _sseKmsKeyId;
+            }
+            uploadId = (await s3.InitiateMultipartUploadAsync(initiate, cancellationToken).ConfigureAwait(false)).UploadId;
+        }
+        catch (Exception e) when (IsStorageError(e))
+        {
+            ArrayPool<byte>.Shared.Return(first);
+            throw Failure("create multipart upload", key, e);
+        }
+
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var slots = new SemaphoreSlim(_concurrency, _concurrency);
+        var parts = new List<Task<PartETag>>();
+        long total = 0;
+        try
+        {
+            byte[]? buffer = first;
+            int length = (int)_partSize;
+            await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+            while (true)
+            {
+                total += length;
+                parts.Add(UploadPartAsync(s3, key, uploadId, parts.Count + 1, buffer, length, slots, failed));
+                buffer = null;
+                if (length < _partSize)
+                {
+                    break; // a short part is the last one
+                }
+                await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+                buffer = ArrayPool<byte>.Shared.Rent((int)_partSize);
+                try
+                {
+                    length = await data.ReadAtLeastAsync(buffer.AsMemory(0, (int)_partSize), (int)_partSize, throwOnEndOfStream: false, failed.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    slots.Release();
+                    throw;
+                }
+                if (length == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    slots.Release();
+                    break;
+                }
+            }
+            PartETag[] etags = await Task.WhenAll(parts).ConfigureAwait(false);
+            var complete = new CompleteMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId, PartETags = [.. etags] };
+            try
+            {
+                await s3.CompleteMultipartUploadAsync(complete, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsStorageError(e))
+            {
+                throw Failure("complete multipart upload", key, e);
+            }
+            return total;
+        }
+        catch
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(parts).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Each part's failure is already the reason this upload is abandoned.
+            }
+            await AbortAsync(s3, key, uploadId).ConfigureAwait(false);
+            // The first part failure is the cause; surface it rather than the cancellations it triggered.
+            foreach (Task<PartETag> part in parts)
+            {
+                if (part.IsFaulted && part.Exception!.InnerException is IOException cause)
+                {
+                    throw cause;
+                }
+            }
+            throw;
+        }
+    }
+
+    private async Task<PartETag> UploadPartAsync(AmazonS3Client s3, string key, string uploadId, int partNumber, byte[] buffer, int length, SemaphoreSlim slots, CancellationTokenSource failed)
+    {
+        try
+        {
+            var request = new UploadPartRequest
+            {
+                BucketName = Bucket,
+                Key = key,
+                UploadId = uploadId,
+                PartNumber = partNumber,
+                PartSize = length,
+                InputStream = new MemoryStream(buffer, 0, length, writable: false),
+                UseChunkEncoding = false,
+            };
+            if (!_signPayload)
+            {
+                request.DisablePayloadSigning = true;
+            }
+            if (_sseCustomerKey is not null)
+            {
+                request.ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256;
+                request.ServerSideEncryptionCustomerProvidedKey = _sseCustomerKey;
+            }
+            UploadPartResponse response = await s3.UploadPartAsync(request, failed.Token).ConfigureAwait(false);
+            return new PartETag(partNumber, response.ETag);
+        }
+        catch (Exception e) when (IsStorageError(e))
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw Failure($"upload part {partNumber} of", key, e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            slots.Release();
+        }
+    }
+
+    /// <summary>Best effort: an abandoned upload only costs storage until the bucket's lifecycle rule removes it.</summary>
+    private async ValueTask AbortAsync(AmazonS3Client s3, string key, string uploadId)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId }, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStorageError(e) || e is OperationCanceledException)
+        {
+            // Nothing more to do here; the caller reports the upload failure itself.
+        }
+    }
+}

@@ -1,0 +1,601 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Amazon;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Litestream.Internal;
+using Litestream.Ltx;
+
+namespace Litestream.Storage.S3;
+
+/// <summary>
+/// A replica in an S3 bucket or an S3-compatible store (upstream <c>s3.ReplicaClient</c>, REPLICA-LAYOUT.md
+/// §2 and §7). Objects are keyed <c>&lt;path&gt;/&lt;level as %04x&gt;/&lt;min&gt;-&lt;max&gt;.ltx</c> — the S3 scheme,
+/// not the <c>ltx/&lt;level&gt;</c> one of the other backends — and carry the LTX header timestamp as user
+/// metadata <c>litestream-timestamp</c> (RFC 3339, UTC). Credentials never appear in messages, logs or
+/// <see cref="ToString"/>.
+/// </summary>
+[ReplicaBackend("s3")]
+public sealed partial class S3ReplicaClient : IReplicaClient
+{
+    /// <summary>Keys per LIST page and per DeleteObjects batch (the S3 maximum).</summary>
+    public const int MaxKeys = 1000;
+    /// <summary>Region used with a custom endpoint when none is configured.</summary>
+    public const string DefaultRegion = "us-east-1";
+    /// <summary>Default multipart part size (upstream <c>part-size</c> default, also the S3 minimum).</summary>
+    public const long DefaultPartSize = 5L * 1024 * 1024;
+    /// <summary>Smallest part S3 accepts for any part but the last.</summary>
+    public const long MinPartSize = 5L * 1024 * 1024;
+    /// <summary>Largest part this client buffers (S3 allows 5 GiB; a part lives in memory while it uploads).</summary>
+    public const long MaxPartSize = 1L * 1024 * 1024 * 1024;
+    /// <summary>Default number of parts uploaded at once.</summary>
+    public const int DefaultConcurrency = 5;
+    /// <summary>HeadObject requests in flight when listing with accurate timestamps (upstream <c>DefaultMetadataConcurrency</c>).</summary>
+    public const int MetadataConcurrency = 50;
+    /// <summary>User metadata key holding the LTX creation time (sent as <c>x-amz-meta-litestream-timestamp</c>).</summary>
+    public const string TimestampMetadataKey = "litestream-timestamp";
+    /// <summary>Default SDK retries per request after the first attempt (5xx, throttling, dropped connections).</summary>
+    public const int DefaultMaxErrorRetries = 10;
+
+    private readonly AWSCredentials? _credentials;
+    private readonly string[] _secrets;
+    private readonly string? _endpoint;
+    private readonly string? _region;
+    private readonly bool _forcePathStyle;
+    private readonly bool _skipVerify;
+    private readonly bool _signPayload;
+    private readonly long _partSize;
+    private readonly int _concurrency;
+    private readonly S3StorageClass? _storageClass;
+    private readonly string? _sseCustomerKey;
+    private readonly string? _sseKmsKeyId;
+    private readonly SemaphoreSlim _initLock = new(1, 1);
+    private AmazonS3Client? _s3;
+
+    /// <summary>
+    /// Creates a client from replica settings. Credentials come from the settings, else
+    /// <c>LITESTREAM_ACCESS_KEY_ID</c>/<c>LITESTREAM_SECRET_ACCESS_KEY</c>, else
+    /// <c>AWS_ACCESS_KEY_ID</c>/<c>AWS_SECRET_ACCESS_KEY</c> (with <c>AWS_SESSION_TOKEN</c>), else the SDK's
+    /// default chain (shared profile, container and instance roles). The endpoint comes from the settings,
+    /// else <c>LITESTREAM_S3_ENDPOINT</c>. Nothing is sent until the first operation.
+    /// </summary>
+    /// <exception cref="ArgumentException">The bucket is missing or a size/concurrency setting is out of range.</exception>
+    public S3ReplicaClient(ReplicaSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Bucket = string.IsNullOrEmpty(settings.Bucket) ? throw new ArgumentException("s3 replica requires a bucket") : settings.Bucket;
+        // Upstream joins Path and the level directory with no normalisation; a URL without a path becomes
+        // "." there (Go path.Clean("")), so an existing replica made from s3://bucket is found again.
+        Path = string.IsNullOrEmpty(settings.Path) && settings.Url is not null ? "." : settings.Path ?? "";
+
+        string? endpoint = settings.Endpoint ?? NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_S3_ENDPOINT"));
+        if (endpoint is not null && !endpoint.Contains("://", StringComparison.Ordinal))
+        {
+            endpoint = "https://" + endpoint;
+        }
+        _endpoint = endpoint;
+        _region = NonEmpty(settings.Region) ?? (endpoint is not null ? DefaultRegion : null);
+        _forcePathStyle = settings.ForcePathStyle ?? endpoint is not null;
+        _skipVerify = settings.SkipVerify;
+        _signPayload = settings.SignPayload ?? true;
+
+        _partSize = settings.PartSize == 0 ? DefaultPartSize : settings.PartSize;
+        if (_partSize is < MinPartSize or > MaxPartSize)
+        {
+            throw new ArgumentException($"s3 part-size must be between {MinPartSize} and {MaxPartSize} bytes, got {settings.PartSize}");
+        }
+        _concurrency = settings.Concurrency == 0 ? DefaultConcurrency : settings.Concurrency;
+        if (_concurrency is < 1 or > 64)
+        {
+            throw new ArgumentException($"s3 concurrency must be between 1 and 64, got {settings.Concurrency}");
+        }
+        _storageClass = NonEmpty(settings.StorageClass) is { } storageClass ? new S3StorageClass(storageClass) : null;
+        _sseKmsKeyId = NonEmpty(settings.SseKmsKeyId);
+        _sseCustomerKey = NonEmpty(settings.SseCustomerKey)
+            ?? (NonEmpty(settings.SseCustomerKeyPath) is { } keyPath ? System.IO.File.ReadAllText(keyPath).Trim() : null);
+        if (_sseCustomerKey is not null && settings.SseCustomerAlgorithm is { Length: > 0 } algorithm && algorithm != "AES256")
+        {
+            throw new ArgumentException($"s3 sse-customer-algorithm must be AES256, got \"{algorithm}\"");
+        }
+
+        (_credentials, _secrets) = ResolveCredentials(settings);
+        if (_sseCustomerKey is not null)
+        {
+            _secrets = [.. _secrets, _sseCustomerKey];
+        }
+    }
+
+    /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
+    public static IReplicaClient Create(ReplicaSettings settings) => new S3ReplicaClient(settings);
+
+    /// <inheritdoc />
+    public string Type => "s3";
+
+    /// <summary>The bucket.</summary>
+    public string Bucket { get; }
+
+    /// <summary>The key prefix every object of this replica lives under (no trailing slash).</summary>
+    public string Path { get; }
+
+    /// <summary>SDK retries per request after the first attempt; set before the first operation.</summary>
+    internal int MaxErrorRetries { get; set; } = DefaultMaxErrorRetries;
+
+    /// <summary>Keys per LIST request; lowered only by tests that prove pagination cheaply.</summary>
+    internal int ListPageSize { get; set; } = MaxKeys;
+
+    /// <summary>Key prefix of one level, e.g. <c>db/0009/</c>.</summary>
+    public string LevelPrefix(int level) => $"{Path}/{level.ToString("x4", CultureInfo.InvariantCulture)}/";
+
+    /// <summary>Object key of one LTX file, e.g. <c>db/0000/0000000000000005-0000000000000005.ltx</c>.</summary>
+    public string LtxKey(int level, Txid minTxid, Txid maxTxid) => LevelPrefix(level) + LtxFileName.Format(minTxid, maxTxid);
+
+    /// <inheritdoc />
+    public async ValueTask InitAsync(CancellationToken cancellationToken) => await GetClientAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
+    {
+        return List(cancellationToken);
+
+        async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
+        {
+            AmazonS3Client s3 = await GetClientAsync(token).ConfigureAwait(false);
+            string prefix = LevelPrefix(level);
+            var request = new ListObjectsV2Request
+            {
+                BucketName = Bucket,
+                Prefix = prefix,
+                Delimiter = "/",
+                MaxKeys = ListPageSize,
+                // Names are fixed-width lowercase hex, so list order is (MinTxid, MaxTxid) order and every
+                // key "<seek>-…" sorts after "<seek>": the server skips the files below seek.
+                StartAfter = seek.IsZero ? null : prefix + seek.ToString(),
+            };
+            bool more;
+            do
+            {
+                ListObjectsV2Response page;
+                try
+                {
+                    page = await s3.ListObjectsV2Async(request, token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (IsStorageError(e))
+                {
+                    throw Failure("list", prefix, e);
+                }
+                var files = new List<LtxFileInfo>(page.S3Objects?.Count ?? 0);
+                foreach (S3Object item in page.S3Objects ?? [])
+                {
+                    if (item.Key is not { } key || !key.StartsWith(prefix, StringComparison.Ordinal)
+                        || !LtxFileName.TryParse(key.AsSpan(prefix.Length), out Txid min, out Txid max) || min < seek)
+                    {
+                        continue;
+                    }
+                    files.Add(new LtxFileInfo(level, min, max, item.Size ?? 0, ToUtc(item.LastModified)));
+                }
+                if (useMetadata && files.Count > 0)
+                {
+                    await ReadTimestampsAsync(s3, files, token).ConfigureAwait(false);
+                }
+                foreach (LtxFileInfo file in files)
+                {
+                    yield return file;
+                }
+                request.ContinuationToken = page.NextContinuationToken;
+                more = page.IsTruncated == true && !string.IsNullOrEmpty(page.NextContinuationToken);
+            }
+            while (more);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+        string key = LtxKey(level, minTxid, maxTxid);
+        var request = new GetObjectRequest { BucketName = Bucket, Key = key };
+        if (size > 0)
+        {
+            request.ByteRange = new ByteRange(offset, offset + size - 1);
+        }
+        else if (offset > 0)
+        {
+            request.ByteRange = new ByteRange(string.Create(CultureInfo.InvariantCulture, $"bytes={offset}-"));
+        }
+        if (_sseCustomerKey is not null)
+        {
+            request.ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256;
+            request.ServerSideEncryptionCustomerProvidedKey = _sseCustomerKey;
+        }
+        try
+        {
+            GetObjectResponse response = await s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            Stream body = new ResponseStream(response);
+            try
+            {
+                // A server that ignores Range answers 200 with the whole object, and some (s3rver) answer
+                // "bytes=0-0" with everything: skip and bound here so callers always get exactly the range.
+                if (request.ByteRange is not null && response.HttpStatusCode != HttpStatusCode.PartialContent && offset > 0)
+                {
+                    await SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
+                }
+                return size > 0 ? new BoundedStream(body, size) : body;
+            }
+            catch
+            {
+                await body.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchKey" || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket"))
+        {
+            throw new ReplicaFileNotFoundException(Location(key));
+        }
+        catch (Exception e) when (IsStorageError(e))
+        {
+            throw Failure("get object", key, e);
+        }
+    }
+
+    private static async ValueTask SkipAsync(Stream stream, long count, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (count > 0)
+            {
+                int read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                count -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        if (files.Count == 0)
+        {
+            return;
+        }
+        var keys = new List<string>(files.Count);
+        foreach (LtxFileInfo file in files)
+        {
+            keys.Add(LtxKey(file.Level, file.MinTxid, file.MaxTxid));
+        }
+        await DeleteKeysAsync(keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteAllAsync(CancellationToken cancellationToken)
+    {
+        AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+        // Upstream lists the bare path as prefix, which would also take "db2/…" with "db"; the slash keeps
+        // the deletion inside this replica.
+        string prefix = Path + "/";
+        var keys = new List<string>();
+        var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix, MaxKeys = ListPageSize };
+        ListObjectsV2Response page;
+        do
+        {
+            try
+            {
+                page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsStorageError(e))
+            {
+                throw Failure("list", prefix, e);
+            }
+            foreach (S3Object item in page.S3Objects ?? [])
+            {
+                keys.Add(item.Key);
+            }
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+        while (page.IsTruncated == true && !string.IsNullOrEmpty(page.NextContinuationToken));
+        await DeleteKeysAsync(keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _s3?.Dispose();
+        _s3 = null;
+        _initLock.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The replica as a URL, e.g. <c>s3://bucket/db</c> (never with credentials).</summary>
+    public override string ToString() => $"s3://{Bucket}/{Path}";
+
+    private async ValueTask<AmazonS3Client> GetClientAsync(CancellationToken cancellationToken)
+    {
+        if (_s3 is { } ready)
+        {
+            return ready;
+        }
+        await _initLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_s3 is null)
+            {
+                string region = _region ?? await FindBucketRegionAsync(cancellationToken).ConfigureAwait(false);
+                _s3 = NewClient(region);
+            }
+            return _s3;
+        }
+        finally
+        {
+            _initLock.Release();
+        }
+    }
+
+    private AmazonS3Client NewClient(string region)
+    {
+        var config = new AmazonS3Config
+        {
+            ForcePathStyle = _forcePathStyle,
+            RetryMode = RequestRetryMode.Standard,
+            MaxErrorRetry = MaxErrorRetries,
+            ClientAppId = "litestream",
+        };
+        if (_endpoint is not null)
+        {
+            config.ServiceURL = _endpoint;
+            config.AuthenticationRegion = region;
+            // Custom endpoints get no flexible-checksum trailers (upstream does the same): many
+            // S3-compatible servers store the aws-chunked framing as object data.
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
+        }
+        else
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+        }
+        if (_skipVerify)
+        {
+            config.HttpClientFactory = new InsecureHttpClientFactory();
+        }
+        return _credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_credentials, config);
+    }
+
+    /// <summary>Upstream looks the region up when neither a region nor an endpoint is configured.</summary>
+    private async ValueTask<string> FindBucketRegionAsync(CancellationToken cancellationToken)
+    {
+        using AmazonS3Client probe = NewClient(DefaultRegion);
+        try
+        {
+            GetBucketLocationResponse response = await probe.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = Bucket }, cancellationToken).ConfigureAwait(false);
+            string? location = response.Location?.Value;
+            // An empty location is us-east-1; "EU" is the legacy name of eu-west-1.
+            return string.IsNullOrEmpty(location) ? DefaultRegion : location == "EU" ? "eu-west-1" : location;
+        }
+        catch (Exception e) when (IsStorageError(e))
+        {
+            throw Failure("cannot look up bucket region of", "", e);
+        }
+    }
+
+    private async ValueTask ReadTimestampsAsync(AmazonS3Client s3, List<LtxFileInfo> files, CancellationToken cancellationToken)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MetadataConcurrency, CancellationToken = cancellationToken };
+        await Parallel.ForAsync(0, files.Count, options, async (i, token) =>
+        {
+            LtxFileInfo file = files[i];
+            string key = LtxKey(file.Level, file.MinTxid, file.MaxTxid);
+            var request = new GetObjectMetadataRequest { BucketName = Bucket, Key = key };
+            if (_sseCustomerKey is not null)
+            {
+                request.ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256;
+                request.ServerSideEncryptionCustomerProvidedKey = _sseCustomerKey;
+            }
+            GetObjectMetadataResponse head;
+            try
+            {
+                head = await s3.GetObjectMetadataAsync(request, token).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                return; // deleted since the listing: keep the listing time
+            }
+            catch (Exception e) when (IsStorageError(e))
+            {
+                throw Failure("head object", key, e);
+            }
+            // Objects written without the metadata (other tools) keep LastModified, as upstream.
+            if (TryParseTimestamp(head.Metadata[TimestampMetadataKey], out DateTimeOffset created))
+            {
+                files[i] = file with { CreatedAt = created };
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private async ValueTask DeleteKeysAsync(List<string> keys, CancellationToken cancellationToken)
+    {
+        AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+        for (int start = 0; start < keys.Count; start += MaxKeys)
+        {
+            int count = Math.Min(MaxKeys, keys.Count - start);
+            var request = new DeleteObjectsRequest { BucketName = Bucket, Quiet = true, Objects = new List<KeyVersion>(count) };
+            for (int i = start; i < start + count; i++)
+            {
+                request.Objects.Add(new KeyVersion { Key = keys[i] });
+            }
+            List<DeleteError>? errors;
+            try
+            {
+                errors = (await s3.DeleteObjectsAsync(request, cancellationToken).ConfigureAwait(false)).DeleteErrors;
+            }
+            catch (DeleteObjectsException e)
+            {
+                errors = e.Response?.DeleteErrors;
+            }
+            catch (Exception e) when (IsStorageError(e))
+            {
+                throw Failure("delete objects", keys[start], e);
+            }
+            if (errors is { Count: > 0 })
+            {
+                DeleteError first = errors[0];
+                string others = errors.Count > 1 ? $" (and {errors.Count - 1} others)" : "";
+                throw new IOException(Redact($"s3: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// An error naming the operation and the object, with any credential replaced: the inner exception is
+    /// kept only when its own text carries none (its ToString is logged by some hosts).
+    /// </summary>
+    private IOException Failure(string operation, string key, Exception error)
+    {
+        string detail = error switch
+        {
+            AmazonServiceException { ErrorCode: { Length: > 0 } code } service when service.StatusCode != 0
+                => $"{code} (HTTP {(int)service.StatusCode}): {service.Message}",
+            AmazonServiceException service when service.StatusCode != 0 => $"HTTP {(int)service.StatusCode}: {service.Message}",
+            _ => error.InnerException is { } inner && error is AmazonClientException or AmazonServiceException
+                ? $"{error.Message}: {inner.Message}"
+                : error.Message,
+        };
+        string message = Redact($"s3: {operation} {Location(key)}: {detail}");
+        return ContainsSecret(error.ToString()) ? new IOException(message) : new IOException(message, error);
+    }
+
+    private string Location(string key) => $"s3://{Bucket}/{key}";
+
+    private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException;
+
+    private string Redact(string text)
+    {
+        foreach (string secret in _secrets)
+        {
+            text = text.Replace(secret, "REDACTED", StringComparison.Ordinal);
+        }
+        return text;
+    }
+
+    private bool ContainsSecret(string text)
+    {
+        foreach (string secret in _secrets)
+        {
+            if (text.Contains(secret, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static (AWSCredentials? Credentials, string[] Secrets) ResolveCredentials(ReplicaSettings settings)
+    {
+        string? id = NonEmpty(settings.AccessKeyId), secret = NonEmpty(settings.SecretAccessKey), token = null;
+        if (id is null && secret is null)
+        {
+            id = NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_ACCESS_KEY_ID"));
+            secret = NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_SECRET_ACCESS_KEY"));
+        }
+        if (id is null && secret is null)
+        {
+            id = NonEmpty(Environment.GetEnvironmentVariable("AWS_ACCESS_KEY_ID"));
+            secret = NonEmpty(Environment.GetEnvironmentVariable("AWS_SECRET_ACCESS_KEY"));
+            token = NonEmpty(Environment.GetEnvironmentVariable("AWS_SESSION_TOKEN"));
+        }
+        if (id is null && secret is null)
+        {
+            return (null, []); // SDK default chain: profile, container and instance credentials
+        }
+        if (id is null || secret is null)
+        {
+            throw new ArgumentException("s3 credentials need both an access key id and a secret access key");
+        }
+        // The key id is not secret on its own, but it is half of the pair and useless in a log line.
+        string[] secrets = token is null ? [secret, id] : [secret, id, token];
+        return (token is null ? new BasicAWSCredentials(id, secret) : new SessionAWSCredentials(id, secret, token), secrets);
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static DateTimeOffset ToUtc(DateTime? time) => time switch
+    {
+        null => DateTimeOffset.UnixEpoch,
+        { Kind: DateTimeKind.Unspecified } t => new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)),
+        { } t => new DateTimeOffset(t.ToUniversalTime()),
+    };
+
+    /// <summary>
+    /// Formats a time as Go's RFC3339Nano in UTC, as upstream stores <c>litestream-timestamp</c>: no fraction
+    /// when it is zero, trailing zeros trimmed otherwise ("2023-11-14T22:13:21.23Z").
+    /// </summary>
+    internal static string FormatTimestamp(DateTimeOffset time)
+    {
+        DateTime utc = time.UtcDateTime;
+        string text = utc.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+        long ticks = utc.Ticks % TimeSpan.TicksPerSecond;
+        if (ticks != 0)
+        {
+            // 100 ns ticks: 7 digits, then Go's nanosecond precision adds a zero that trimming removes anyway.
+            text += "." + ticks.ToString("D7", CultureInfo.InvariantCulture).TrimEnd('0');
+        }
+        return text + "Z";
+    }
+
+    /// <summary>Parses an RFC 3339 timestamp (any fraction length, Z or an offset).</summary>
+    internal static bool TryParseTimestamp(string? text, out DateTimeOffset time)
+    {
+        time = default;
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+        // Go writes up to 9 fraction digits; .NET parses at most 7, so extra digits are cut.
+        int dot = text.IndexOf('.', StringComparison.Ordinal);
+        if (dot >= 0)
+        {
+            int end = dot + 1;
+            while (end < text.Length && char.IsAsciiDigit(text[end]))
+            {
+                end++;
+            }
+            if (end - dot - 1 > 7)
+            {
+                text = text[..(dot + 8)] + text[end..];
+            }
+        }
+        return DateTimeOffset.TryParseExact(text, ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"],
+            CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out time);
+    }
+
+    /// <summary>The object body; disposing it releases the HTTP response.</summary>
+    private sealed class ResponseStream(GetObjectResponse response) : Litestream.Internal.ReadOnlyStream
+    {
+        private readonly Stream _body = response.ResponseStream;
+
+        public override long Length => response.ContentLength;
+
+        public override int Read(Span<byte> buffer) => _body.Read(buffer);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _body.ReadAsync(buffer, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                response.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// Storage faults while replicating: the replica path becomes unusable mid-run (a file where the
+/// directory was — root ignores permission bits, so this is how a broken mount looks here). The
+/// exe must say so in its log, keep the application's writes unharmed, retry with backoff, and after
+/// the fault clears resume and lose nothing.
+/// </summary>
+public class FaultTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA busy_timeout=5000")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("fault%d" % i,))
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    [ExeFact]
+    public void ReplicaPathBrokenMidRun_ErrorLoggedWritesContinueAndResumeLosesNothing()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string replica = Path.Combine(dir, "replica");
+        Exe.Python(Writer, db, "50");
+        using Exe.Daemon replicate = Exe.Start("replicate", db, $"file://{replica}");
+        Thread.Sleep(1500);
+        Directory.Move(replica, replica + ".away");
+        File.WriteAllText(replica, "not a directory");
+        Exe.Python(Writer, db, "300"); // the application keeps writing while the replica is broken
+        Thread.Sleep(2500);
+        Assert.Contains("level=ERROR", replicate.Output);
+        Assert.Contains("replica file://" + replica, replicate.Output);
+        File.Delete(replica);
+        Directory.Move(replica + ".away", replica);
+        Exe.Python(Writer, db, "20");
+        Thread.Sleep(4000); // backoff doubles from 1 s
+        Assert.Equal(0, replicate.Stop());
+        Assert.Contains("recovered after", replicate.Output);
+        string output = Path.Combine(dir, "out.db");
+        Exe.Result r = Exe.Run("restore", "-o", output, $"file://{replica}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, output));
+    }
+}

@@ -1,0 +1,118 @@
+using Litestream.Testing;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// The published exe replicating a database written by python3 to a local s3rver through an s3:// URL
+/// with credentials from LITESTREAM_ACCESS_KEY_ID/SECRET, then restoring from it (latest, and by
+/// timestamp, which reads the objects' litestream-timestamp metadata).
+/// </summary>
+public class S3EndToEndTests
+{
+    private const string Writer = """
+        import sqlite3, sys, random
+        path, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        rnd = random.Random(start)
+        c = sqlite3.connect(path, isolation_level=None)
+        c.execute("PRAGMA busy_timeout=10000")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
+        for i in range(start, start + count):
+            c.execute("BEGIN")
+            for j in range(5):
+                c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(rnd.choice([10, 300, 3000, 9000])),))
+            c.execute("COMMIT")
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        ok = c.execute("PRAGMA integrity_check").fetchone()[0]
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(ok, len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    [S3ExeFact]
+    public void Replicate_ToS3rver_ThenRestore_SameContent()
+    {
+        using var s3 = new S3rver();
+        var env = new Dictionary<string, string>
+        {
+            ["LITESTREAM_ACCESS_KEY_ID"] = S3rver.Credential,
+            ["LITESTREAM_SECRET_ACCESS_KEY"] = S3rver.Credential,
+        };
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string url = s3.Url("app");
+        Exe.Python(Writer, db, "0", "50");
+
+        using (Exe.Daemon daemon = Exe.Start(env, "replicate", db, url))
+        {
+            Thread.Sleep(1500);
+            Exe.Python(Writer, db, "50", "250");
+            Thread.Sleep(2500);
+            Assert.Equal(0, daemon.Stop());
+            Assert.DoesNotContain("level=ERROR", daemon.Output);
+            Assert.DoesNotContain(S3rver.Credential, daemon.Output);
+        }
+        string expected = Exe.Python(Dump, db);
+        Assert.StartsWith("ok 1500 ", expected);
+        Assert.True(Directory.Exists(Path.Combine(s3.Directory, S3rver.Bucket, "app", "0000")), "S3 keys are not laid out as <path>/0000/...");
+
+        string restored = Path.Combine(dir, "restored.db");
+        Exe.Result latest = Exe.Run(env, "restore", "-integrity-check", "full", "-o", restored, url);
+        Assert.True(latest.ExitCode == 0, latest.Stderr);
+        Assert.Equal(expected, Exe.Python(Dump, restored));
+
+        string byTime = Path.Combine(dir, "by-time.db");
+        string now = DateTimeOffset.UtcNow.AddSeconds(1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        Exe.Result timed = Exe.Run(env, "restore", "-timestamp", now, "-o", byTime, url);
+        Assert.True(timed.ExitCode == 0, timed.Stderr);
+        Assert.Equal(expected, Exe.Python(Dump, byTime));
+        Assert.DoesNotContain(S3rver.Credential, latest.Stdout + latest.Stderr + timed.Stdout + timed.Stderr);
+    }
+
+    [S3ExeFact]
+    public void Restore_MissingBucket_NamesItWithoutEchoingCredentials()
+    {
+        using var s3 = new S3rver();
+        const string secret = "secret-that-must-not-leak-1234";
+        var env = new Dictionary<string, string>
+        {
+            ["LITESTREAM_ACCESS_KEY_ID"] = S3rver.Credential,
+            ["LITESTREAM_SECRET_ACCESS_KEY"] = secret, // s3rver checks the key id only
+        };
+        string dir = Exe.TempDir();
+        string url = s3.Url("db").Replace("s3://bkt/", "s3://no-such-bucket/", StringComparison.Ordinal);
+        Exe.Result r = Exe.Run(env, "restore", "-o", Path.Combine(dir, "out.db"), url);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("s3: list s3://no-such-bucket/db/0000/: NoSuchBucket (HTTP 404): ", r.Stderr);
+        Assert.DoesNotContain(secret, r.Stdout + r.Stderr);
+        Assert.DoesNotContain(S3rver.Credential, r.Stdout + r.Stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "out.db")));
+    }
+
+    [ExeFact]
+    public void Version_Verbose_ListsS3Backend()
+    {
+        Exe.Result r = Exe.Run("version", "-verbose");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("backends: file, s3\n", r.Stdout);
+    }
+}
+
+/// <summary>A fact that needs the published exe and s3rver.</summary>
+public sealed class S3ExeFactAttribute : FactAttribute
+{
+    public S3ExeFactAttribute()
+    {
+        if (Exe.Path is null)
+        {
+            Skip = Exe.Missing;
+        }
+        else if (S3rver.ScriptPath is null)
+        {
+            Skip = S3rver.MissingReason;
+        }
+    }
+}

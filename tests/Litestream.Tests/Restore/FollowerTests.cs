@@ -1,0 +1,82 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Restore;
+
+public class FollowerTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("f%d" % i + "w" * (i * 7 % 900),))
+        if len(sys.argv) > 3:
+            c.execute("DELETE FROM t WHERE id % 2 = 0")
+            c.execute("VACUUM")
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    [Fact]
+    public async Task Follow_AppliesNewFilesIncludingShrink_AndResumesFromTxidFile()
+    {
+        string dir = TestPaths.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string output = Path.Combine(dir, "follow.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        TestPaths.Python(Writer, db, "100");
+        await using var source = new Db(db);
+        source.Open();
+        var replica = new Replica(source, client);
+        async Task Ship()
+        {
+            source.Sync();
+            await replica.SyncAsync(default);
+        }
+        await Ship();
+
+        await using (Follower follower = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default))
+        {
+            Assert.Equal(new Txid(1), follower.Txid);
+            TestPaths.Python(Writer, db, "300");
+            await Ship();
+            TestPaths.Python(Writer, db, "10", "shrink");
+            await Ship();
+            Assert.Equal(2, await follower.PollAsync(default));
+            Assert.Equal(source.Txid, follower.Txid);
+            Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+            Assert.Equal(0, await follower.PollAsync(default));
+        }
+        Assert.Equal($"{source.Txid}\n", File.ReadAllText(output + "-txid"));
+        Assert.False(File.Exists(output + "-wal"));
+
+        TestPaths.Python(Writer, db, "50");
+        await Ship();
+        await using (Follower resumed = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default))
+        {
+            Assert.Equal(1, await resumed.PollAsync(default));
+            Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+        }
+    }
+
+    [Fact]
+    public async Task Follow_ExistingDatabaseWithoutTxidFile_Refused()
+    {
+        string dir = TestPaths.TempDir();
+        string output = Path.Combine(dir, "x.db");
+        File.WriteAllText(output, "not ours");
+        var error = await Assert.ThrowsAsync<IOException>(async () =>
+            await Follower.StartAsync(new FileReplicaClient(Path.Combine(dir, "r")), new RestoreOptions { OutputPath = output }, null, default));
+        Assert.StartsWith("output file already exists and has no follow position", error.Message);
+    }
+}
