@@ -48,7 +48,6 @@ public sealed class Db : IAsyncDisposable
     private bool _walRestartExpected;
     private DateTime _lastCheckpointAt = DateTime.UtcNow;
     private bool _syncedSinceCheckpoint;
-    private (long Length, DateTime Modified) _lastWalState = (-2, default);
 
     /// <summary>Creates the database handle; nothing is opened until <see cref="Open"/>.</summary>
     public Db(string path, DbOptions? options = null, ILogger? logger = null)
@@ -152,23 +151,11 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            // Idle fast path: an unchanged WAL (same size and modification time as after the last look)
-            // has nothing new, so the monitor tick costs one stat() instead of opening and reading files.
-            (long, DateTime) walState = WalState();
-            if (_position is not null && !_forceSnapshot && walState == _lastWalState)
-            {
-                return false;
-            }
-            bool wrote = SyncLocked();
-            _lastWalState = WalState();
-            return wrote;
+            // No stat()-based shortcut: after a WAL restart SQLite overwrites frames in place (same length)
+            // and the kernel's coarse mtime can repeat within a tick, so "unchanged" cannot be proven that
+            // way. Looking costs one header read and one frame read when nothing is new.
+            return SyncLocked();
         }
-    }
-
-    private (long Length, DateTime Modified) WalState()
-    {
-        var info = new FileInfo(WalPath);
-        return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
     /// <summary>Makes the next sync write a full snapshot (e.g. after the replica diverged).</summary>
