@@ -21,11 +21,17 @@ internal static class Program
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel(shutdown));
 
         RootCommand root = BuildRoot();
-        ParseResult parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (parse.Errors.Count > 0)
+        var parserConfiguration = new ParserConfiguration { ResponseFileTokenReplacer = null };
+        if (args.Length == 0)
         {
-            string command = parse.CommandResult.Command == root ? "litestream" : $"litestream {parse.CommandResult.Command.Name}";
-            return Fail($"error: {parse.Errors[0].Message}", $"hint: run '{command} -h' for usage", ExitUsage);
+            // Like upstream: a bare `litestream` shows the commands, and is still a usage error.
+            await root.Parse(["-h"], parserConfiguration).InvokeAsync(cancellationToken: shutdown.Token).ConfigureAwait(false);
+            return ExitUsage;
+        }
+        ParseResult parse = root.Parse(RewriteHelpCommand(args), parserConfiguration);
+        if (UsageErrors.Find(parse) is { } usage)
+        {
+            return Fail($"error: {usage.Message}", $"hint: {usage.Hint}", ExitUsage);
         }
         try
         {
@@ -62,8 +68,26 @@ internal static class Program
         root.Subcommands.Add(LtxCommand.Build("wal", "deprecated alias of ltx"));
         root.Subcommands.Add(DatabasesCommand.Build());
         root.Subcommands.Add(VersionCommand.Build());
+        root.Subcommands.Add(StatusCommand.Build());
+        root.Subcommands.Add(ResetCommand.Build());
+        foreach (Command control in ControlCommands.Build())
+        {
+            root.Subcommands.Add(control);
+        }
+        // `litestream --version` (and -version) print what `litestream version` prints, not the assembly version.
+        VersionOption versionOption = root.Options.OfType<VersionOption>().Single();
+        versionOption.Aliases.Add("-version");
+        versionOption.Action = new VersionCommand.PrintAction();
         return root;
     }
+
+    /// <summary>Upstream's `litestream help` shows the usage; `litestream help CMD` that of CMD.</summary>
+    private static string[] RewriteHelpCommand(string[] args) => args switch
+    {
+        ["help"] => ["-h"],
+        ["help", string command] => [command, "-h"],
+        _ => args,
+    };
 
     private static Action<PosixSignalContext> Cancel(CancellationTokenSource source) => context =>
     {

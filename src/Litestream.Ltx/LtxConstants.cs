@@ -21,6 +21,9 @@ public static class LtxConstants
     /// <summary>Header flag: the file carries no database checksums (Litestream sets it on every file).</summary>
     public const uint HeaderFlagNoChecksum = 0x2;
 
+    /// <summary>ltx v0.3 (format v1) header flag "the page block is one LZ4 frame"; invalid in v3.</summary>
+    public const uint LegacyHeaderFlagCompressLz4 = 0x1;
+
     /// <summary>All header flags a v3 file may carry.</summary>
     public const uint HeaderFlagMask = HeaderFlagNoChecksum;
 

@@ -233,14 +233,21 @@ public sealed class LtxDecoder : IDisposable
     }
 
     /// <summary>
-    /// Decodes one page frame fetched by a ranged read through the page index: the 6-byte page header
-    /// followed by its payload in either encoding.
+    /// Decodes one page frame fetched by a ranged read through the page index: exactly the 6-byte page
+    /// header and its payload in either encoding (an index entry's offset and size), into
+    /// <paramref name="page"/> (PageSize bytes). Returns the page header.
     /// </summary>
+    /// <exception cref="LtxFormatException">The frame is malformed, has bytes past its payload, or does not decode to exactly one page.</exception>
     public static LtxPageHeader DecodePageData(ReadOnlySpan<byte> frame, Span<byte> page)
     {
+        if (frame.Length < LtxConstants.PageHeaderSize)
+        {
+            throw new LtxFormatException($"short page frame: {frame.Length} bytes");
+        }
         LtxPageHeader header = LtxPageHeader.Read(frame);
         header.Validate();
         ReadOnlySpan<byte> payload = frame[LtxConstants.PageHeaderSize..];
+        int consumed;
         if (header.HasSizePrefix)
         {
             if (payload.Length < LtxConstants.PageSizePrefixSize)
@@ -250,16 +257,25 @@ public sealed class LtxDecoder : IDisposable
             uint size = BinaryPrimitives.ReadUInt32BigEndian(payload);
             if (size > (uint)(payload.Length - LtxConstants.PageSizePrefixSize))
             {
-                throw new LtxFormatException($"truncated page frame for page {header.Pgno}: {size} bytes announced");
+                throw new LtxFormatException($"truncated page frame for page {header.Pgno}: {size} bytes announced, {payload.Length - LtxConstants.PageSizePrefixSize} present");
             }
             Lz4Block.DecompressPage(payload.Slice(LtxConstants.PageSizePrefixSize, (int)size), page, header.Pgno);
+            consumed = LtxConstants.PageSizePrefixSize + (int)size;
         }
         else
         {
-            Lz4Block.DecodeFrame(payload, page, header.Pgno);
+            consumed = Lz4Block.DecodeFrame(payload, page, header.Pgno);
+        }
+        if (consumed != payload.Length)
+        {
+            throw new LtxFormatException($"page frame for page {header.Pgno} has {payload.Length - consumed} bytes past its payload");
         }
         return header;
     }
+
+    /// <summary>Largest frame (page header + payload) a page of <paramref name="pageSize"/> bytes may take in either encoding.</summary>
+    internal static long MaxFrameLength(int pageSize)
+        => LtxConstants.PageHeaderSize + Lz4Block.MaxCompressedLength(pageSize) + FrameOverhead;
 
     /// <summary>Returns rented buffers (and disposes the stream unless leaveOpen). Idempotent.</summary>
     public void Dispose()

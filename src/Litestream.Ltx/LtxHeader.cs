@@ -113,7 +113,10 @@ public readonly record struct LtxHeader
     {
         if ((Flags & ~LtxConstants.HeaderFlagMask) != 0)
         {
-            throw new LtxFormatException($"invalid flags: 0x{Flags:x8}");
+            // Bit 0 was ltx v0.3's CompressLZ4 flag: name the real cause for such a file.
+            throw new LtxFormatException((Flags & LtxConstants.LegacyHeaderFlagCompressLz4) != 0
+                ? $"invalid flags: 0x{Flags:x8} (0x1 is the ltx v1 compression flag; ltx v1 files are not supported)"
+                : $"invalid flags: 0x{Flags:x8}");
         }
         if (!LtxConstants.IsValidPageSize(PageSize))
         {

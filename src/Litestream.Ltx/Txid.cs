@@ -55,6 +55,14 @@ public readonly record struct Txid(ulong Value) : IComparable<Txid>, ISpanFormat
     public static Txid Parse(ReadOnlySpan<char> text)
         => TryParse(text, out Txid txid) ? txid : throw new FormatException("invalid formatted transaction id length");
 
+    /// <summary>
+    /// True when a file covering <paramref name="minTxid"/>..<paramref name="maxTxid"/> can be applied to
+    /// a database at <paramref name="previousMaxTxid"/>: it starts at or before the next TXID and moves
+    /// past the current one (ltx <c>IsContiguous</c>; overlap allowed, gaps not).
+    /// </summary>
+    public static bool IsContiguous(Txid previousMaxTxid, Txid minTxid, Txid maxTxid)
+        => minTxid.Value <= previousMaxTxid.Value + 1 && maxTxid > previousMaxTxid;
+
     /// <summary>Compares by value.</summary>
     public static bool operator <(Txid left, Txid right) => left.Value < right.Value;
     /// <summary>Compares by value.</summary>

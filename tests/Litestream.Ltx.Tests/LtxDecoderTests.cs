@@ -84,14 +84,138 @@ public class LtxDecoderTests
     }
 
     [SpecFact]
-    public void DecodeHeader_LtxVersion1Fixture_RejectedWithVersionMessage()
+    public void DecodeHeader_LtxVersion1Fixture_HeaderFactsThenRejectedWithVersionMessage()
     {
-        string path = SharedSpec.File("litestream-63225f1/testdata/store/open-and-write-snapshot/dbs/sqlite.db/ltx/000000000000000d-000000000000000d.ltx");
+        string path = SharedSpec.File(V1Fixture);
         using var decoder = new LtxDecoder(File.OpenRead(path));
         LtxHeader header = decoder.DecodeHeader();
-        Assert.Equal(new Txid(13), header.MinTxid);
+        Assert.Equal((0u, 4096u, 10u, new Txid(13), new Txid(13), 0L), (header.Flags, header.PageSize, header.Commit, header.MinTxid, header.MaxTxid, header.Timestamp));
         Assert.Equal(0x9c74a15b4e4f246cUL, header.PreApplyChecksum);
+        Assert.Equal((0L, 0L, 0u, 0u), (header.WalOffset, header.WalSize, header.WalSalt1, header.WalSalt2));
         var error = Assert.Throws<LtxFormatException>(() => decoder.TryDecodePage(new byte[4096], out _));
-        Assert.Contains("ltx v1/v2 files are not supported", error.Message);
+        Assert.Equal("invalid page header flags: 0x5351 (not an ltx v3 file; ltx v1/v2 files are not supported)", error.Message);
+    }
+
+    [SpecFact]
+    public void Version1Fixture_PostApplyEqualsRollingChecksumOfDatabase()
+    {
+        byte[] file = File.ReadAllBytes(SharedSpec.File(V1Fixture));
+        byte[] database = File.ReadAllBytes(SharedSpec.File("litestream-63225f1/testdata/store/open-and-write-snapshot/dbs/sqlite.db/database"));
+        Assert.Equal(0xfe3831a381c602b9UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(file.AsSpan(file.Length - 16)));
+        Assert.Equal(0xfe3831a381c602b9UL, DatabaseChecksum.Compute(database, 4096));
+        // v1 checksums the raw file bytes up to the file checksum (VECTORS.md §8).
+        Assert.Equal(0x9496a29358326fb5UL, LtxConstants.ChecksumFlag | Crc64Iso.Compute(file.AsSpan(0, file.Length - 8)));
+    }
+
+    private const string V1Fixture = "litestream-63225f1/testdata/store/open-and-write-snapshot/dbs/sqlite.db/ltx/000000000000000d-000000000000000d.ltx";
+
+    [SpecFact]
+    public void DecodeDatabaseTo_L0Snapshot_EqualsExpectedTxid1Database()
+    {
+        using var decoder = new LtxDecoder(File.OpenRead(SharedSpec.File("synthetic/replica-file/ltx/0/0000000000000001-0000000000000001.ltx")));
+        var output = new MemoryStream();
+        decoder.DecodeDatabaseTo(output);
+        byte[] expected = File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/expected-txid1.db"));
+        Assert.Equal(expected, output.ToArray());
+        Assert.Equal(0xa721fd1335d23192UL, DatabaseChecksum.Compute(expected, 4096));
+        Assert.Equal("05CD90AA9DBF197A89FC612F1F7F1523683DD76EB6636092C4884B8FCD8E03FD", Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(expected)));
+    }
+
+    [SpecTheory]
+    [InlineData(new[] { "0/0000000000000001-0000000000000001.ltx" }, "expected-txid1.db")]
+    [InlineData(new[] { "0/0000000000000001-0000000000000001.ltx", "0/0000000000000002-0000000000000002.ltx" }, "expected-txid2.db")]
+    [InlineData(new[] { "1/0000000000000001-0000000000000002.ltx" }, "expected-txid2.db")]
+    [InlineData(new[] { "9/0000000000000001-0000000000000002.ltx" }, "expected-txid2.db")]
+    public void Apply_ReplicaFixturePlans_ByteIdenticalDatabase(string[] plan, string expected)
+    {
+        // Restore as LTX.md §8 applies files: each page at (pgno - 1) * PageSize, then truncate to Commit.
+        var db = new MemoryStream();
+        Txid position = Txid.Zero;
+        foreach (string file in plan)
+        {
+            using var decoder = new LtxDecoder(File.OpenRead(SharedSpec.File("synthetic/replica-file/ltx/" + file)));
+            LtxHeader header = decoder.DecodeHeader();
+            Assert.True(Txid.IsContiguous(position, header.MinTxid, header.MaxTxid));
+            var page = new byte[header.PageSize];
+            while (decoder.TryDecodePage(page, out LtxPageHeader ph))
+            {
+                db.Position = (ph.Pgno - 1L) * header.PageSize;
+                db.Write(page);
+            }
+            decoder.Close();
+            db.SetLength((long)header.Commit * header.PageSize);
+            position = header.MaxTxid;
+        }
+        Assert.Equal(File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/" + expected)), db.ToArray());
+    }
+
+    [SpecFact]
+    public void Decode_ReplicaL0Txid2_FirstAndLastFrameAndIndexOffsetMatchReadme()
+    {
+        var (_, pages, _, index) = DecodeAll(SharedSpec.File("synthetic/replica-file/ltx/0/0000000000000002-0000000000000002.ltx"));
+        Assert.Equal(Enumerable.Range(1, 24).Select(i => (uint)i), pages.Select(p => p.Pgno));
+        Assert.Equal(new LtxPageIndexEntry(1, 100, 164), index.Entries[0]);
+        Assert.Equal(new LtxPageIndexEntry(24, 16901, 475), index.Entries[^1]);
+        // Index begins after the last frame and the 6-byte end marker.
+        Assert.Equal(17382L, index.Entries[^1].Offset + index.Entries[^1].Size + LtxConstants.PageHeaderSize);
+    }
+
+    [Fact]
+    public void DecodeDatabaseTo_NonSnapshot_Rejected()
+    {
+        byte[] file = LtxFileBuilder.Build(LtxFileBuilder.Header(2, 2, 1, 512), [(1, new byte[512])]);
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        Assert.Equal("cannot decode database from non-snapshot file: min txid 0000000000000002",
+            Assert.Throws<LtxFormatException>(() => decoder.DecodeDatabaseTo(Stream.Null)).Message);
+    }
+
+    [Fact]
+    public void DecodeDatabaseTo_CommitZeroSnapshot_EmptyDatabase()
+    {
+        byte[] file = LtxFileBuilder.Build(LtxFileBuilder.Header(1, 1, 0, 512), []);
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        var output = new MemoryStream();
+        decoder.DecodeDatabaseTo(output);
+        Assert.Equal(0, output.Length);
+        Assert.Empty(decoder.PageIndex.Entries);
+    }
+
+    [Fact]
+    public void Decode_Misuse_InvalidOperationWithState()
+    {
+        byte[] file = LtxFileBuilder.Build(LtxFileBuilder.Header(1, 1, 1, 512), [(1, new byte[512])]);
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        Assert.Equal("cannot decode page: expected Pages, decoder is at Header",
+            Assert.Throws<InvalidOperationException>(() => decoder.TryDecodePage(new byte[512], out _)).Message);
+        Assert.Equal("page index is available after Close", Assert.Throws<InvalidOperationException>(() => decoder.PageIndex).Message);
+        decoder.DecodeHeader();
+        Assert.Throws<ArgumentException>(() => decoder.TryDecodePage(new byte[4096], out _));
+        LtxTrailer trailer = decoder.Close();
+        Assert.Equal(trailer, decoder.Close());
+        Assert.Equal("cannot decode header: decoder closed", Assert.Throws<InvalidOperationException>(() => decoder.DecodeHeader()).Message);
+    }
+
+    [Fact]
+    public void Close_WithoutReadingPages_StillVerifiesFileChecksum()
+    {
+        byte[] file = LtxFileBuilder.Build(LtxFileBuilder.Header(2, 2, 3, 512), [(2, LtxFileBuilder.Page(512, 9)), (3, LtxFileBuilder.Page(512, 8))]);
+        file[^1] ^= 1;
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        var error = Assert.Throws<LtxChecksumMismatchException>(() => decoder.Close());
+        Assert.StartsWith("file checksum mismatch: expected ", error.Message);
+        Assert.Equal(error.Expected ^ 1, error.Actual);
+    }
+
+    [Fact]
+    public void Decode_IndexDisagreesWithFrames_FormatError()
+    {
+        byte[] file = LtxFileBuilder.Build(LtxFileBuilder.Header(2, 2, 3, 512), [(2, LtxFileBuilder.Page(512, 9)), (3, LtxFileBuilder.Page(512, 8))]);
+        using var scan = new LtxDecoder(new MemoryStream(file));
+        scan.Close();
+        // Point entry 2's offset one byte off: uvarint of the first entry's offset (100) is one byte.
+        long indexStart = scan.PageIndex.Entries[^1].Offset + scan.PageIndex.Entries[^1].Size + LtxConstants.PageHeaderSize;
+        file[indexStart + 1] = 101;
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        Assert.StartsWith("page index mismatch: entry (2,101,", Assert.Throws<LtxFormatException>(() => decoder.Close()).Message);
     }
 }

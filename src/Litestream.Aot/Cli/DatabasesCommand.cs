@@ -28,11 +28,12 @@ internal static class DatabasesCommand
                 Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDatabaseRow));
                 return 0;
             }
-            Console.WriteLine("path\treplica");
+            var table = new TextTable("path", "replica");
             foreach (DatabaseRow row in rows)
             {
-                Console.WriteLine($"{row.Path}\t{row.Replica}");
+                table.Add(row.Path, row.Replica);
             }
+            table.WriteTo(Console.Out);
             return 0;
         });
         return command;

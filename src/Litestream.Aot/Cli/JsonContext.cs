@@ -15,8 +15,16 @@ internal sealed record DatabaseRow(
     [property: JsonPropertyName("path")] string Path,
     [property: JsonPropertyName("replica")] string Replica);
 
+/// <summary>One row of <c>status -json</c> (upstream's field names).</summary>
+internal sealed record DbStatusRow(
+    [property: JsonPropertyName("database")] string Database,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("local_txid")] string LocalTxid,
+    [property: JsonPropertyName("wal_size")] string WalSize);
+
 /// <summary>Source-generated JSON (no reflection) for every -json output.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true)]
 [JsonSerializable(typeof(List<LtxFileRow>))]
 [JsonSerializable(typeof(List<DatabaseRow>))]
+[JsonSerializable(typeof(List<DbStatusRow>))]
 internal sealed partial class LitestreamJsonContext : JsonSerializerContext;

@@ -11,7 +11,7 @@ internal static class LtxCommand
 {
     public static Command Build(string name, string description)
     {
-        Argument<string> target = new("target") { Description = "database path (from the config) or replica URL" };
+        Argument<string> target = new("target") { Description = "database path (from the config) or replica URL", HelpName = "DB_PATH|REPLICA_URL" };
         Option<string?> level = CommonOptions.Create<string?>("level", "level 0-9 or all (default 0)");
         Option<bool> json = CommonOptions.Json();
         Option<string?> config = CommonOptions.Config();
@@ -19,6 +19,11 @@ internal static class LtxCommand
         var command = new Command(name, description) { target, level, json, config, noExpandEnv };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (name == "wal")
+            {
+                // Upstream's wording, so log scrapers that look for it keep working.
+                Console.Error.WriteLine("Warning: 'wal' command is deprecated, please use 'ltx' instead");
+            }
             string levelText = result.GetValue(level) ?? "0";
             int[] levels = levelText == "all"
                 ? [.. Enumerable.Range(0, LtxConstants.SnapshotLevel + 1)]
@@ -38,21 +43,26 @@ internal static class LtxCommand
                     }
                 }
             }
-            if (result.GetValue(json))
-            {
-                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListLtxFileRow));
-            }
-            else
-            {
-                Console.WriteLine("level\tmin_txid\tmax_txid\tsize\tcreated");
-                foreach (LtxFileRow r in rows)
-                {
-                    Console.WriteLine($"{r.Level}\t{r.MinTxid}\t{r.MaxTxid}\t{r.Size}\t{r.Created}");
-                }
-            }
+            Print(rows, result.GetValue(json));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>LTX file rows as JSON or as an aligned table (also restore -dry-run's plan).</summary>
+    internal static void Print(List<LtxFileRow> rows, bool json)
+    {
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListLtxFileRow));
+            return;
+        }
+        var table = new TextTable("level", "min_txid", "max_txid", "size", "created");
+        foreach (LtxFileRow r in rows)
+        {
+            table.Add(r.Level.ToString(CultureInfo.InvariantCulture), r.MinTxid, r.MaxTxid, r.Size.ToString(CultureInfo.InvariantCulture), r.Created);
+        }
+        table.WriteTo(Console.Out);
     }
 
     internal static LtxFileRow ToRow(LtxFileInfo info)

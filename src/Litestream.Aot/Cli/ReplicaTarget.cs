@@ -22,8 +22,14 @@ internal static class ReplicaTarget
         return (CreateClient(settings, settings.Url ?? settings.Path ?? ""), settings.Url is { } u ? ReplicaUrl.Redact(u) : settings.Path ?? "", db);
     }
 
+    /// <summary>The config named by -config (or $LITESTREAM_CONFIG, or the default); "-" reads it from standard input.</summary>
     public static LitestreamConfig LoadConfig(string? configPath, bool expandEnv)
     {
+        if (configPath == "-")
+        {
+            // Relative paths in a piped config resolve against the working directory, as upstream's do.
+            return ConfigLoader.Parse(Console.In.ReadToEnd(), Environment.CurrentDirectory, expandEnv);
+        }
         string path = ConfigLoader.ResolvePath(configPath);
         if (!File.Exists(path))
         {

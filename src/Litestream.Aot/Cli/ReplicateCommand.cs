@@ -13,7 +13,7 @@ internal static class ReplicateCommand
 {
     public static Command Build()
     {
-        Argument<string[]> positional = new("args") { Description = "DB_PATH REPLICA_URL (ad hoc mode, instead of -config)", Arity = ArgumentArity.ZeroOrMore };
+        Argument<string[]> positional = new("args") { HelpName = "DB_PATH REPLICA_URL", Description = "DB_PATH REPLICA_URL (ad hoc mode, instead of -config)", Arity = ArgumentArity.ZeroOrMore };
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
         Option<string?> exec = CommonOptions.Create<string?>("exec", "run this command and replicate until it exits; exit with its code");

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -12,12 +11,11 @@ internal static class RestoreCommand
 {
     public static Command Build()
     {
-        Argument<string> target = new("target") { Description = "database path (from the config) or replica URL" };
+        Argument<string> target = new("target") { Description = "database path (from the config) or replica URL", HelpName = "DB_PATH|REPLICA_URL" };
         Option<string?> output = CommonOptions.Create<string?>("o", "output path (required for a replica URL; default: the database path)");
         Option<string?> txid = CommonOptions.Create<string?>("txid", "restore up to this TXID (16 hex digits)");
         Option<string?> timestamp = CommonOptions.Create<string?>("timestamp", "restore the state at this time (RFC 3339)");
-        Option<int> parallelism = CommonOptions.Create<int>("parallelism", "files fetched at once (default 8)");
-        parallelism.DefaultValueFactory = _ => 8;
+        Option<int> parallelism = CommonOptions.CreateInt("parallelism", "files fetched at once", defaultValue: 8, minimum: 1);
         Option<bool> ifDbNotExists = CommonOptions.Create<bool>("if-db-not-exists", "do nothing (exit 0) if the output database exists");
         Option<bool> ifReplicaExists = CommonOptions.Create<bool>("if-replica-exists", "do nothing (exit 0) if the replica has no backup");
         Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "print the restore plan, write nothing");
@@ -112,7 +110,7 @@ internal static class RestoreCommand
             }
             if (a.DryRun)
             {
-                PrintPlan(plan, a.Json);
+                LtxCommand.Print([.. plan.Select(LtxCommand.ToRow)], a.Json);
                 return 0;
             }
             var options = new RestoreOptions
@@ -166,22 +164,6 @@ internal static class RestoreCommand
         (LegacySnapshotInfo snapshot, int segments) = await LegacyRestorer.RestoreAsync(client, options, cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine($"restored {output} from v0.3 generation {snapshot.Generation} (snapshot {snapshot.Index:x8} + {segments} wal segment(s))");
         return 0;
-    }
-
-    private static void PrintPlan(IReadOnlyList<LtxFileInfo> plan, bool json)
-    {
-        if (json)
-        {
-            var rows = plan.Select(LtxCommand.ToRow).ToList();
-            Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListLtxFileRow));
-            return;
-        }
-        Console.WriteLine("level\tmin_txid\tmax_txid\tsize\tcreated");
-        foreach (LtxFileInfo f in plan)
-        {
-            LtxFileRow r = LtxCommand.ToRow(f);
-            Console.WriteLine($"{r.Level}\t{r.MinTxid}\t{r.MaxTxid}\t{r.Size}\t{r.Created}");
-        }
     }
 
     private static Txid ParseTxid(string? text)

@@ -2,11 +2,20 @@ using System.Buffers.Binary;
 
 namespace Litestream.Ltx.Wal;
 
-/// <summary>The 24-byte header of a WAL frame (file format §4.2). Fields are big-endian on disk.</summary>
+/// <summary>The 24-byte header of a WAL frame (SQLite file format §4.2). Fields are big-endian on disk.</summary>
 public readonly record struct WalFrameHeader
 {
     /// <summary>Size in bytes.</summary>
     public const int Size = 24;
+
+    // Field offsets, each from the previous one.
+    internal const int PgnoOffset = 0;
+    internal const int CommitOffset = PgnoOffset + 4;
+    /// <summary>The frame checksum covers the frame header bytes before this offset, then the page.</summary>
+    internal const int Salt1Offset = CommitOffset + 4;
+    internal const int Salt2Offset = Salt1Offset + 4;
+    internal const int Checksum1Offset = Salt2Offset + 4;
+    internal const int Checksum2Offset = Checksum1Offset + 4;
 
     /// <summary>Page number.</summary>
     public uint Pgno { get; init; }
@@ -34,13 +43,28 @@ public readonly record struct WalFrameHeader
         }
         header = new WalFrameHeader
         {
-            Pgno = BinaryPrimitives.ReadUInt32BigEndian(source),
-            Commit = BinaryPrimitives.ReadUInt32BigEndian(source[4..]),
-            Salt1 = BinaryPrimitives.ReadUInt32BigEndian(source[8..]),
-            Salt2 = BinaryPrimitives.ReadUInt32BigEndian(source[12..]),
-            Checksum1 = BinaryPrimitives.ReadUInt32BigEndian(source[16..]),
-            Checksum2 = BinaryPrimitives.ReadUInt32BigEndian(source[20..]),
+            Pgno = BinaryPrimitives.ReadUInt32BigEndian(source[PgnoOffset..]),
+            Commit = BinaryPrimitives.ReadUInt32BigEndian(source[CommitOffset..]),
+            Salt1 = BinaryPrimitives.ReadUInt32BigEndian(source[Salt1Offset..]),
+            Salt2 = BinaryPrimitives.ReadUInt32BigEndian(source[Salt2Offset..]),
+            Checksum1 = BinaryPrimitives.ReadUInt32BigEndian(source[Checksum1Offset..]),
+            Checksum2 = BinaryPrimitives.ReadUInt32BigEndian(source[Checksum2Offset..]),
         };
         return true;
+    }
+
+    /// <summary>Writes the 24 bytes as stored (the checksum fields as given, not recomputed).</summary>
+    public void Write(Span<byte> destination)
+    {
+        if (destination.Length < Size)
+        {
+            throw new ArgumentException($"destination too small for wal frame header: {destination.Length}", nameof(destination));
+        }
+        BinaryPrimitives.WriteUInt32BigEndian(destination[PgnoOffset..], Pgno);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[CommitOffset..], Commit);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[Salt1Offset..], Salt1);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[Salt2Offset..], Salt2);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[Checksum1Offset..], Checksum1);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[Checksum2Offset..], Checksum2);
     }
 }

@@ -33,7 +33,6 @@ public sealed class Db : IAsyncDisposable
     private const int SqliteDbConfigNoCkptOnClose = 1006;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
-    private static readonly TimeSpan s_coarseTimestampMargin = TimeSpan.FromSeconds(2);
 
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -49,8 +48,6 @@ public sealed class Db : IAsyncDisposable
     private bool _walRestartExpected;
     private DateTime _lastCheckpointAt = DateTime.UtcNow;
     private bool _syncedSinceCheckpoint;
-    private (long Length, DateTime Modified) _lastWalState = (-2, default);
-    private DateTime _lastWalLookAt;
 
     /// <summary>Creates the database handle; nothing is opened until <see cref="Open"/>.</summary>
     public Db(string path, DbOptions? options = null, ILogger? logger = null)
@@ -156,7 +153,6 @@ public sealed class Db : IAsyncDisposable
         AcquireReadLock();
         _dbHandle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         _position = LoadPosition();
-        _lastWalState = (-2, default);
         EnsureWalExists();
     }
 
@@ -194,31 +190,11 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            // Idle fast path: an unchanged WAL (same size and modification time as at the last look) has
-            // nothing new, so the monitor tick costs one stat() instead of opening and reading files.
-            // The stat is taken before reading, so any later write changes the modification time, with
-            // one exception: file systems stamp times from a coarse clock (a jiffy, or whole seconds on
-            // some), and a write in the same tick as the previous one keeps the time, while a restarted
-            // WAL is rewritten in place and keeps its length. The fast path therefore only trusts a look
-            // taken well after the last modification.
-            DateTime lookedAt = DateTime.UtcNow;
-            (long Length, DateTime Modified) walState = WalState();
-            if (_position is not null && !_forceSnapshot && walState == _lastWalState
-                && _lastWalLookAt - walState.Modified > s_coarseTimestampMargin)
-            {
-                return false;
-            }
-            bool wrote = SyncLocked();
-            _lastWalState = walState;
-            _lastWalLookAt = lookedAt;
-            return wrote;
+            // No stat()-based shortcut: after a WAL restart SQLite overwrites frames in place (same length)
+            // and the kernel's coarse mtime can repeat within a tick, so "unchanged" cannot be proven that
+            // way. Looking costs one header read and one frame read when nothing is new.
+            return SyncLocked();
         }
-    }
-
-    private (long Length, DateTime Modified) WalState()
-    {
-        var info = new FileInfo(WalPath);
-        return info.Exists ? (info.Length, info.LastWriteTimeUtc) : (-1, default);
     }
 
     /// <summary>Makes the next sync write a full snapshot (e.g. after the replica diverged).</summary>

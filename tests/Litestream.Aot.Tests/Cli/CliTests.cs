@@ -18,6 +18,15 @@ public class CliTests
     [InlineData("wal")]
     [InlineData("databases")]
     [InlineData("version")]
+    [InlineData("status")]
+    [InlineData("reset")]
+    [InlineData("start")]
+    [InlineData("stop")]
+    [InlineData("sync")]
+    [InlineData("register")]
+    [InlineData("unregister")]
+    [InlineData("info")]
+    [InlineData("list")]
     public void Help_EveryCommand_ExitsZeroWithUsage(string command)
     {
         Exe.Result r = Exe.Run(command, "-h");
@@ -125,9 +134,9 @@ public class CliTests
         Exe.Result r = Exe.Run("ltx", "-level", "all", $"file://{Exe.Spec}/testdata/synthetic/replica-file");
         Assert.Equal(0, r.ExitCode);
         string[] lines = r.Stdout.TrimEnd().Split('\n');
-        Assert.Equal("level\tmin_txid\tmax_txid\tsize\tcreated", lines[0]);
-        Assert.Equal(["0\t0000000000000001\t0000000000000001\t755", "0\t0000000000000002\t0000000000000002\t17527",
-            "1\t0000000000000001\t0000000000000002\t17527", "9\t0000000000000001\t0000000000000002\t17527"],
-            lines[1..].Select(l => string.Join('\t', l.Split('\t')[..4])));
+        Assert.Equal("level  min_txid          max_txid          size   created", lines[0]);
+        Assert.Equal(["0 0000000000000001 0000000000000001 755", "0 0000000000000002 0000000000000002 17527",
+            "1 0000000000000001 0000000000000002 17527", "9 0000000000000001 0000000000000002 17527"],
+            lines[1..].Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..4])));
     }
 }

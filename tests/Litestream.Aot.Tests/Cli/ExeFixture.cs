@@ -22,9 +22,14 @@ internal static class Exe
 
     public static Result Run(params string[] args) => Run(null, args);
 
-    public static Result Run(IDictionary<string, string>? env, params string[] args)
+    public static Result Run(IDictionary<string, string>? env, params string[] args) => Run(env, null, args);
+
+    /// <summary>Runs the exe with <paramref name="stdin"/> piped to it (null: no input, stdin closed at once).</summary>
+    public static Result RunWithInput(string stdin, params string[] args) => Run(null, stdin, args);
+
+    private static Result Run(IDictionary<string, string>? env, string? stdin, string[] args)
     {
-        var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
@@ -37,6 +42,11 @@ internal static class Exe
             }
         }
         using Process p = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+        }
+        p.StandardInput.Close();
         Task<string> stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
         if (!p.WaitForExit(120_000))

@@ -37,15 +37,22 @@ public class FaultTests
         Directory.Move(replica, replica + ".away");
         File.WriteAllText(replica, "not a directory");
         Exe.Python(Writer, db, "300"); // the application keeps writing while the replica is broken
-        Thread.Sleep(2500);
+        for (int i = 0; i < 40 && !replicate.Output.Contains("level=ERROR", StringComparison.Ordinal); i++)
+        {
+            Thread.Sleep(250);
+        }
         Assert.Contains("level=ERROR", replicate.Output);
         Assert.Contains("replica file://" + replica, replicate.Output);
         File.Delete(replica);
         Directory.Move(replica + ".away", replica);
         Exe.Python(Writer, db, "20");
-        Thread.Sleep(4000); // backoff doubles from 1 s
-        Assert.Equal(0, replicate.Stop());
+        // The upload loop retries with a doubling backoff from 1 s; on a loaded machine give it time.
+        for (int i = 0; i < 60 && !replicate.Output.Contains("recovered after", StringComparison.Ordinal); i++)
+        {
+            Thread.Sleep(500);
+        }
         Assert.Contains("recovered after", replicate.Output);
+        Assert.Equal(0, replicate.Stop());
         string output = Path.Combine(dir, "out.db");
         Exe.Result r = Exe.Run("restore", "-o", output, $"file://{replica}");
         Assert.True(r.ExitCode == 0, r.Stderr);

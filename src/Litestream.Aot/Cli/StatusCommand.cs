@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Litestream.Aot.Config;
+using Litestream.Ltx;
+using Litestream.Replication;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary>
+/// <c>litestream status [-json] [DB_PATH]</c> (upstream cmd/litestream/status.go): each configured database's
+/// local state, read from the files alone (database, WAL, meta directory), so it works beside a running daemon.
+/// </summary>
+internal static class StatusCommand
+{
+    public static Command Build()
+    {
+        Argument<string?> path = new("path") { Description = "show only this database", HelpName = "DB_PATH", Arity = ArgumentArity.ZeroOrOne };
+        Option<bool> json = CommonOptions.Json();
+        Option<string?> config = CommonOptions.Config();
+        Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
+        var command = new Command("status", "show the local replication state of each database") { path, json, config, noExpandEnv };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            LitestreamConfig cfg = ReplicaTarget.LoadConfig(result.GetValue(config), !result.GetValue(noExpandEnv));
+            string? filter = result.GetValue(path) is { } p ? Path.GetFullPath(p) : null;
+            var rows = new List<DbStatusRow>();
+            foreach (DbConfig dbConfig in cfg.Dbs)
+            {
+                if (filter is null || string.Equals(dbConfig.Path, filter, StringComparison.Ordinal))
+                {
+                    rows.Add(await GetStatusAsync(dbConfig).ConfigureAwait(false));
+                }
+            }
+            if (filter is not null && rows.Count == 0)
+            {
+                throw new CommandException($"database not found in config: {filter}", "'litestream databases' lists the configured databases");
+            }
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDbStatusRow));
+                return 0;
+            }
+            var table = new TextTable("database", "status", "local txid", "wal size");
+            foreach (DbStatusRow row in rows)
+            {
+                table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize);
+            }
+            table.WriteTo(Console.Out);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>ok (has a local position), not initialized (never synced), no database, or error (unreadable meta directory).</summary>
+    internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig)
+    {
+        var db = new Db(dbConfig.Path!, ReplicaTarget.ToDbOptions(dbConfig));
+        await using (db.ConfigureAwait(false))
+        {
+            if (!File.Exists(db.Path))
+            {
+                return new DbStatusRow(db.Path, "no database", "-", "-");
+            }
+            string walSize = File.Exists(db.WalPath) ? HumanBytes(new FileInfo(db.WalPath).Length) : "0 B";
+            try
+            {
+                Txid max = Txid.Zero;
+                if (Directory.Exists(db.L0Directory))
+                {
+                    foreach (string file in Directory.EnumerateFiles(db.L0Directory, "*.ltx"))
+                    {
+                        if (LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid fileMax) && fileMax > max)
+                        {
+                            max = fileMax;
+                        }
+                    }
+                }
+                return max.IsZero
+                    ? new DbStatusRow(db.Path, "not initialized", "-", walSize)
+                    : new DbStatusRow(db.Path, "ok", max.ToString(), walSize);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new DbStatusRow(db.Path, "error", "-", walSize);
+            }
+        }
+    }
+
+    /// <summary>Sizes in SI units with one decimal below 10 (go-humanize's Bytes, which upstream prints): 0 B, 999 B, 4.1 kB, 12 MB.</summary>
+    internal static string HumanBytes(long bytes)
+    {
+        string[] units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+        if (bytes < 10)
+        {
+            return $"{bytes} B";
+        }
+        int exponent = (int)Math.Floor(Math.Log(bytes) / Math.Log(1000));
+        double value = Math.Floor((bytes / Math.Pow(1000, exponent) * 10) + 0.5) / 10;
+        string format = value < 10 ? "0.0" : "0";
+        return $"{value.ToString(format, CultureInfo.InvariantCulture)} {units[exponent]}";
+    }
+}

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Xml.Linq;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>What ./publish.sh produces: one file, SQLite inside, nothing but glibc needed at run time.</summary>
+public class PublishTests
+{
+    [ExeFact]
+    public void Publish_IsOneFile()
+        => Assert.Equal(["litestream"], Directory.GetFileSystemEntries(Path.GetDirectoryName(Exe.Path)!).Select(Path.GetFileName));
+
+    [ExeFact]
+    public void Exe_NeedsOnlyGlibc_SqliteIsLinkedIn()
+    {
+        var psi = new ProcessStartInfo("readelf", ["-d", Exe.Path!]) { RedirectStandardOutput = true };
+        using Process p = Process.Start(psi)!;
+        string dynamic = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        string[] needed = [.. dynamic.Split('\n').Where(l => l.Contains("(NEEDED)")).Select(l => l[(l.IndexOf('[') + 1)..l.IndexOf(']')]).Order(StringComparer.Ordinal)];
+        Assert.NotEmpty(needed);
+        string[] glibc = ["ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libc.so.6", "libdl.so.2", "libm.so.6", "libpthread.so.0"];
+        Assert.All(needed, lib => Assert.Contains(lib, glibc));
+    }
+
+    [ExeFact]
+    public void RdXml_HasNoDirectives()
+    {
+        XElement directives = XElement.Load(Path.Combine(Exe.RepoRoot!, "rd.xml"));
+        Assert.Equal("Directives", directives.Name.LocalName);
+        Assert.Empty(directives.Elements());
+    }
+
+    /// <summary>A bare `dotnet publish -r linux-x64 -c Release` is the release build: the knobs live in the csproj, not in publish.sh.</summary>
+    [ExeFact]
+    public void AotSettings_LiveInTheProjectFile()
+    {
+        XElement project = XElement.Load(Path.Combine(Exe.RepoRoot!, "src", "Litestream.Aot", "Litestream.Aot.csproj"));
+        string Property(string name) => project.Descendants(name).Single().Value;
+        Assert.Equal("true", Property("PublishAot"));
+        Assert.Equal("true", Property("InvariantGlobalization"));
+        Assert.Equal("true", Property("StripSymbols"));
+        Assert.Contains(project.Descendants("DirectPInvoke"), e => e.Attribute("Include")?.Value == "e_sqlite3");
+        Assert.Contains(project.Descendants("NativeLibrary"), e => e.Attribute("Include")?.Value == "$(SqliteArchive)");
+        Assert.EndsWith("/libsqlite3.a", Property("SqliteArchive"));
+        string publish = File.ReadAllText(Path.Combine(Exe.RepoRoot!, "publish.sh"));
+        Assert.DoesNotContain("-p:PublishAot", publish);
+        Assert.DoesNotContain("-p:StripSymbols", publish);
+    }
+}
