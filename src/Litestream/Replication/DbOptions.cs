@@ -3,7 +3,10 @@ namespace Litestream.Replication;
 /// <summary>Per-database replication settings (upstream <c>DB</c> fields; defaults as upstream v0.5).</summary>
 public sealed record DbOptions
 {
-    /// <summary>How often the WAL is checked when no change notification arrives (upstream 1 s).</summary>
+    /// <summary>
+    /// How often the WAL is checked when no change notification arrives, and the shortest spacing of two L0
+    /// files while changes keep arriving (upstream 1 s). A change after a quiet interval is synced at once.
+    /// </summary>
     public TimeSpan MonitorInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>A passive checkpoint runs when this much time passed since the last one and data was synced (1 min).</summary>

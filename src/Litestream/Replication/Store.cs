@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Litestream.Logging;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,7 +17,10 @@ public sealed record StoreOptions
     /// <summary>Longest backoff after repeated failures (5 min, as upstream).</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Delay after a WAL change notification before syncing, so a burst of commits becomes one file.</summary>
+    /// <summary>
+    /// Delay after the first WAL change notification following a quiet monitor interval before syncing, so
+    /// a burst of commits becomes one file. Later changes wait for the monitor interval (see <see cref="DbOptions.MonitorInterval"/>).
+    /// </summary>
     public TimeSpan ChangeDebounce { get; init; } = TimeSpan.FromMilliseconds(20);
 }
 
@@ -171,12 +175,14 @@ public sealed class Store
     private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
+        long lastFileAt = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 if (db.Sync())
                 {
+                    lastFileAt = Stopwatch.GetTimestamp();
                     Release(uploadSignal);
                 }
                 db.CheckpointIfNeeded();
@@ -190,10 +196,14 @@ public sealed class Store
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            // Sleep until the WAL changes or the monitor interval passes, whichever is first.
+            // Sleep until the WAL changes or the monitor interval passes, whichever is first. The first change
+            // after a quiet interval is synced at once (after the debounce); while changes keep coming, L0
+            // files are at least one monitor interval apart, as upstream's ticker spaces them: every file is
+            // one upload (one PUT on object storage), so a busy writer must not turn into 50 requests a second.
             if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
-                await Task.Delay(Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
+                TimeSpan spacing = db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt);
+                await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }
     }

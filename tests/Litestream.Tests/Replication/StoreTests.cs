@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
@@ -64,6 +65,69 @@ public class StoreTests
         string expected = TestPaths.Python(Dump, path);
         Assert.StartsWith("ok 3010 ", expected);
         Assert.Equal(expected, await RestoreDump(client, dir));
+    }
+
+    [Fact]
+    public async Task RunAsync_CommitAfterQuietPeriod_IsSyncedByTheChangeNotification()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync(default);
+
+        // With an hour between WAL checks only the change notification can sync the commit in time.
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
+        var store = new Store([new Replica(db, client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        for (int i = 0; i < 200 && !db.IsOpen; i++)
+        {
+            await Task.Delay(50);
+        }
+        Write(path, 1);
+        string second = client.LtxFilePath(0, new Txid(2), new Txid(2));
+        for (int i = 0; i < 400 && !File.Exists(second); i++)
+        {
+            await Task.Delay(50);
+        }
+        bool shipped = File.Exists(second);
+        await stop.CancelAsync();
+        await run;
+        Assert.True(shipped, "the commit was not shipped within 20 s of the change notification");
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
+    }
+
+    [Fact]
+    public async Task RunAsync_ContinuousWrites_L0FilesAtLeastOneMonitorIntervalApart()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        TimeSpan interval = TimeSpan.FromMilliseconds(400);
+        // No checkpoints here: each one adds its own files (the capture under the write barrier and the
+        // restarted WAL's first frame), which is not what this test counts.
+        var db = new Db(path, new DbOptions { MonitorInterval = interval, MinCheckpointPageCount = 1_000_000, CheckpointInterval = TimeSpan.Zero });
+        var store = new Store([new Replica(db, client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        for (int i = 0; i < 200 && db.Txid.IsZero; i++)
+        {
+            await Task.Delay(50);
+        }
+        var clock = Stopwatch.StartNew();
+        Write(path, 3000); // one commit per row, continuously
+        TimeSpan writing = clock.Elapsed;
+        await stop.CancelAsync();
+        await run;
+
+        // Every commit notifies; files are spaced by the interval instead: the snapshot, one per interval
+        // while writing (plus the file that may start the run), and the shutdown sync.
+        int files = Directory.GetFiles(client.LevelDirectory(0)).Length;
+        int bound = 1 + (int)Math.Ceiling(writing / interval) + 1 + 1;
+        Assert.True(files <= bound, $"{files} L0 files for {writing.TotalMilliseconds:F0} ms of writes (at most {bound} expected)");
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
     }
 
     [Fact]
