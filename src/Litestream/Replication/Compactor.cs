@@ -92,8 +92,13 @@ public sealed class Compactor
         LtxFileInfo? newest = await NewestAsync(level, cancellationToken).ConfigureAwait(false);
         Txid after = newest?.MaxTxid ?? Txid.Zero;
         var sources = new List<LtxFileInfo>();
-        await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(level - 1, new Txid(after.Value + 1), false, cancellationToken).ConfigureAwait(false))
+        // From the cached listing: an idle database sends no request here (nothing newer than this level's newest).
+        foreach (LtxFileInfo info in await Listing.GetAsync(level - 1, cancellationToken).ConfigureAwait(false))
         {
+            if (info.MinTxid.Value <= after.Value)
+            {
+                continue;
+            }
             ulong expected = sources.Count == 0 ? after.Value + 1 : sources[^1].MaxTxid.Value + 1;
             if (info.MinTxid.Value != expected)
             {
@@ -122,6 +127,7 @@ public sealed class Compactor
                 LtxCompactor.Compact(output, inputs, new LtxCompactionOptions());
                 output.Position = 0;
                 LtxFileInfo written = await Client.WriteLtxFileAsync(level, sources[0].MinTxid, sources[^1].MaxTxid, output, cancellationToken).ConfigureAwait(false);
+                Listing.Added(written);
                 Log.Compacted(_logger, _replica.Db.Path, level, written.MinTxid.ToString(), written.MaxTxid.ToString());
                 return written;
             }
@@ -158,6 +164,7 @@ public sealed class Compactor
             await _replica.SyncAsync(cancellationToken).ConfigureAwait(false);
             output.Position = 0;
             LtxFileInfo written = await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, h.MinTxid, h.MaxTxid, output, cancellationToken).ConfigureAwait(false);
+            Listing.Added(written);
             Log.Compacted(_logger, db.Path, LtxConstants.SnapshotLevel, written.MinTxid.ToString(), written.MaxTxid.ToString());
             return written;
         }
@@ -184,7 +191,7 @@ public sealed class Compactor
         int deleted = expired.Count;
         if (expired.Count > 0)
         {
-            await Client.DeleteLtxFilesAsync(expired, cancellationToken).ConfigureAwait(false);
+            await DeleteAsync(expired, cancellationToken).ConfigureAwait(false);
         }
         for (int level = 0; level <= Options.Levels.Count; level++)
         {
@@ -192,7 +199,7 @@ public sealed class Compactor
             var obsolete = files.Take(files.Count - 1).Where(f => f.MaxTxid <= oldestKept.MaxTxid).ToList();
             if (obsolete.Count > 0)
             {
-                await Client.DeleteLtxFilesAsync(obsolete, cancellationToken).ConfigureAwait(false);
+                await DeleteAsync(obsolete, cancellationToken).ConfigureAwait(false);
                 deleted += obsolete.Count;
             }
         }
@@ -223,7 +230,7 @@ public sealed class Compactor
         }
         if (delete.Count > 0)
         {
-            await Client.DeleteLtxFilesAsync(delete, cancellationToken).ConfigureAwait(false);
+            await DeleteAsync(delete, cancellationToken).ConfigureAwait(false);
         }
         return delete.Count;
     }
@@ -245,20 +252,16 @@ public sealed class Compactor
         return await Client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<List<LtxFileInfo>> ListAsync(int level, CancellationToken cancellationToken)
-    {
-        var files = new List<LtxFileInfo>();
-        await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(level, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
-        {
-            files.Add(info);
-        }
-        return files;
-    }
+    private ReplicaListing Listing => _replica.Listing;
 
-    private async ValueTask<LtxFileInfo?> NewestAsync(int level, CancellationToken cancellationToken)
+    private ValueTask<List<LtxFileInfo>> ListAsync(int level, CancellationToken cancellationToken) => Listing.GetAsync(level, cancellationToken);
+
+    private ValueTask<LtxFileInfo?> NewestAsync(int level, CancellationToken cancellationToken) => Listing.NewestAsync(level, cancellationToken);
+
+    private async ValueTask DeleteAsync(List<LtxFileInfo> files, CancellationToken cancellationToken)
     {
-        List<LtxFileInfo> files = await ListAsync(level, cancellationToken).ConfigureAwait(false);
-        return files.Count == 0 ? null : files.MaxBy(f => f.MaxTxid.Value);
+        await Client.DeleteLtxFilesAsync(files, cancellationToken).ConfigureAwait(false);
+        Listing.Removed(files);
     }
 
     /// <summary>Runs <paramref name="work"/> at wall-clock multiples of <paramref name="interval"/> (UTC epoch aligned), logging failures.</summary>
@@ -275,6 +278,7 @@ public sealed class Compactor
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                Listing.Invalidate(); // the replica may hold a part of what failed: list it again next time
                 Log.Warning(_logger, _replica.Db.Path, $"compaction failed (retrying next interval): {e.Message}");
             }
         }

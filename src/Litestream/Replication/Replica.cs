@@ -27,7 +27,8 @@ public sealed record ReplicaOptions
 
 /// <summary>
 /// Ships a database's local L0 files to one replica client (upstream <c>Replica</c>). The remote
-/// position (newest remote L0 TXID) is listed once, then tracked: no listing per sync.
+/// position (newest remote L0 TXID) is listed once, then tracked: no listing per sync. The replica's file
+/// listing is cached the same way (<see cref="Listing"/>) for the compactor.
 /// </summary>
 public sealed class Replica
 {
@@ -42,6 +43,7 @@ public sealed class Replica
         Client = client;
         Options = options ?? new ReplicaOptions();
         _logger = logger ?? NullLogger.Instance;
+        Listing = new ReplicaListing(client);
     }
 
     /// <summary>The database replicated.</summary>
@@ -52,6 +54,9 @@ public sealed class Replica
 
     /// <summary>The settings.</summary>
     public ReplicaOptions Options { get; }
+
+    /// <summary>The replica's files per level as this process knows them (listed once, then kept by its own writes and deletes).</summary>
+    internal ReplicaListing Listing { get; }
 
     /// <summary>Newest TXID known to be on the replica (null until first contact).</summary>
     public Txid? RemoteTxid => _remoteTxid;
@@ -67,6 +72,7 @@ public sealed class Replica
     public async ValueTask ReconcileAsync(CancellationToken cancellationToken)
     {
         await Client.InitAsync(cancellationToken).ConfigureAwait(false);
+        Listing.Invalidate(); // (re)start: the replica may have changed while we were away
         LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
         _remoteTxid = newest?.MaxTxid ?? Txid.Zero;
         if (newest is not null && newest.MaxTxid > Db.Txid)
@@ -115,7 +121,7 @@ public sealed class Replica
             }
             await using (FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024))
             {
-                await Client.WriteLtxFileAsync(0, next, next, stream, cancellationToken).ConfigureAwait(false);
+                Listing.Added(await Client.WriteLtxFileAsync(0, next, next, stream, cancellationToken).ConfigureAwait(false));
             }
             Log.Uploaded(_logger, Db.Path, next.ToString(), Client.ToString() ?? Client.Type);
             _remoteTxid = remote = next;
@@ -128,11 +134,16 @@ public sealed class Replica
         LastSyncAt = DateTimeOffset.UtcNow;
     }
 
-    /// <summary>Forgets the remote position so the next pass lists it again (after a storage error).</summary>
-    public void InvalidateRemotePosition() => _remoteTxid = null;
+    /// <summary>Forgets the remote position and the cached listing so the next pass lists again (after a storage error).</summary>
+    public void InvalidateRemotePosition()
+    {
+        _remoteTxid = null;
+        Listing.Invalidate();
+    }
 
     private async ValueTask RestartChainAsync(Txid remote, Txid missing, CancellationToken cancellationToken)
     {
+        Listing.Invalidate(); // something changed behind our back: see the replica as it is
         LtxFileInfo? newest = remote.IsZero ? null : await NewestL0Async(cancellationToken).ConfigureAwait(false);
         await AdoptRemoteAsync(newest, $"local l0 file {missing} is missing; restarting the chain with a snapshot", cancellationToken).ConfigureAwait(false);
         _remoteTxid = newest?.MaxTxid ?? Txid.Zero;
@@ -165,18 +176,7 @@ public sealed class Replica
         Db.ResetPosition(header, local, reason);
     }
 
-    private async ValueTask<LtxFileInfo?> NewestL0Async(CancellationToken cancellationToken)
-    {
-        LtxFileInfo? newest = null;
-        await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(0, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
-        {
-            if (newest is null || info.MaxTxid > newest.MaxTxid)
-            {
-                newest = info;
-            }
-        }
-        return newest;
-    }
+    private ValueTask<LtxFileInfo?> NewestL0Async(CancellationToken cancellationToken) => Listing.NewestAsync(0, cancellationToken);
 
     /// <summary>Local L0 files the replica has are no longer needed, except the newest (it anchors the position).</summary>
     private void PruneLocal(Txid uploadedThrough)

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.S3;
+using Litestream.Testing;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Replication;
+
+/// <summary>
+/// Requests an idle database costs on object storage: the Store with every loop on (upload, compaction of two
+/// levels, snapshots, L0 and snapshot retention) at short intervals replicates to s3rver through the counting
+/// proxy. Once compaction and retention have caught up, a window spanning several ticks of every loop sees
+/// no request at all; a new commit is shipped, compacted and then the replica is quiet again.
+/// </summary>
+[Collection("s3rver")]
+public sealed class IdleRequestTests(S3rverFixture s3)
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA busy_timeout=5000")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("idle%d" % i,))
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*) FROM t").fetchone()[0])
+        """;
+
+    private static readonly CompactionOptions s_fastCompaction = new()
+    {
+        Levels = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)],
+        SnapshotInterval = TimeSpan.FromSeconds(3),
+        L0Retention = TimeSpan.FromSeconds(1),
+        L0RetentionCheckInterval = TimeSpan.FromMilliseconds(500),
+    };
+
+    /// <summary>Longer than every loop's interval twice over: a loop that lists would show up in it.</summary>
+    private static readonly TimeSpan s_idleWindow = TimeSpan.FromSeconds(7);
+
+    [S3Fact]
+    public async Task IdleDatabase_AfterCompactionCaughtUp_SendsNoRequests()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        TestPaths.Python(Writer, path, "20");
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        string prefix = S3rverFixture.NewPath("idle");
+        await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100) });
+        var store = new Store([new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(100) })], compaction: s_fastCompaction);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+
+        int settled = await SettleAsync(proxy);
+        Assert.True(settled > 0, "nothing was replicated");
+        Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+
+        TestPaths.Python(Writer, path, "5"); // activity again: shipped, compacted, snapshotted, then quiet
+        int active = await SettleAsync(proxy);
+        Assert.True(active > settled, "the new commit was not shipped");
+        Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+
+        await stop.CancelAsync();
+        await run;
+        Assert.Equal(0, store.ErrorCount);
+        await using var direct = s3.Client(prefix);
+        string output = Path.Combine(dir, "restored.db");
+        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
+        Assert.Equal("ok 25\n", TestPaths.Python(Dump, output));
+    }
+
+    /// <summary>Waits (up to a minute) until no request arrived for a whole idle window; returns the request count then.</summary>
+    private static async Task<int> SettleAsync(FaultProxy proxy)
+    {
+        var deadline = Stopwatch.StartNew();
+        int last = -1;
+        var quietSince = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            int now = proxy.Requests;
+            if (now != last)
+            {
+                last = now;
+                quietSince.Restart();
+            }
+            else if (quietSince.Elapsed >= s_idleWindow)
+            {
+                return now;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail($"requests never stopped: {string.Join(", ", proxy.RequestLog.TakeLast(20))}");
+        return 0;
+    }
+
+    private static async Task<int> RequestsDuringAsync(FaultProxy proxy, TimeSpan window)
+    {
+        int before = proxy.Requests;
+        await Task.Delay(window);
+        int during = proxy.Requests - before;
+        Assert.True(during == 0, $"requests while idle: {string.Join(", ", proxy.RequestLog.TakeLast(during))}");
+        return during;
+    }
+}

@@ -1,0 +1,270 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Litestream.Testing;
+
+/// <summary>
+/// A loopback HTTP/1.1 proxy in front of a server (s3rver) that sees every request, so it can count them
+/// and fault any one of them: the first <see cref="FailFirst"/> requests, every request while
+/// <see cref="FailAlways"/> is set, or while a fault is switched on at run time with <see cref="Inject"/>.
+/// A faulted request gets an S3 error response (500 InternalError or 503 SlowDown) and its connection
+/// closed, or the connection reset without an answer; a <see cref="Fault.SlowBody"/> request is relayed
+/// but its response trickles back. Everything else is relayed byte for byte (request signatures stay
+/// valid), keep-alive included. Shared by Litestream.Tests and Litestream.Aot.Tests (linked source).
+/// </summary>
+public sealed class FaultProxy : IAsyncDisposable
+{
+    /// <summary>What a faulted request gets.</summary>
+    public enum Fault
+    {
+        /// <summary>HTTP 500 with S3's InternalError body.</summary>
+        InternalError,
+        /// <summary>HTTP 503 with S3's SlowDown (throttling) body.</summary>
+        SlowDown,
+        /// <summary>The connection is reset without any response.</summary>
+        Drop,
+        /// <summary>The request is relayed; the response comes back at about 20 KB/s.</summary>
+        SlowBody,
+    }
+
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly int _targetPort;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private readonly ConcurrentQueue<string> _log = new();
+    private int _requests;
+    private int _faults;
+    private volatile object? _injected;
+
+    public FaultProxy(int targetPort, Fault fault = Fault.InternalError, int failFirst = 0, bool failAlways = false)
+    {
+        _targetPort = targetPort;
+        Mode = fault;
+        FailFirst = failFirst;
+        FailAlways = failAlways;
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public Fault Mode { get; }
+    public int FailFirst { get; }
+    public bool FailAlways { get; }
+
+    public string Endpoint => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+
+    /// <summary>Requests seen so far (faulted ones included).</summary>
+    public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Requests that were given a fault.</summary>
+    public int Faults => Volatile.Read(ref _faults);
+
+    /// <summary>"METHOD target" of every request so far, in arrival order.</summary>
+    public IReadOnlyList<string> RequestLog => [.. _log];
+
+    /// <summary>Faults every following request with <paramref name="fault"/>, or stops injecting with null.</summary>
+    public void Inject(Fault? fault) => _injected = fault;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        try
+        {
+            await _accepting;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // stopping
+        }
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            _ = Task.Run(() => HandleAsync(client));
+        }
+    }
+
+    private Fault? Decide(int n) => _injected is Fault injected ? injected : FailAlways || n <= FailFirst ? Mode : null;
+
+    private async Task HandleAsync(TcpClient client)
+    {
+        TcpClient? upstream = null;
+        Task? down = null;
+        var slow = new SlowFlag();
+        using (client)
+        {
+            try
+            {
+                NetworkStream stream = client.GetStream();
+                byte[] pending = [];
+                while (true)
+                {
+                    (byte[] head, pending) = await ReadHeadAsync(stream, pending);
+                    string headers = Encoding.ASCII.GetString(head);
+                    int n = Interlocked.Increment(ref _requests);
+                    _log.Enqueue(headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)]);
+                    Fault? fault = Decide(n);
+                    if (fault is Fault.InternalError or Fault.SlowDown or Fault.Drop)
+                    {
+                        Interlocked.Increment(ref _faults);
+                        await FailAsync(client, stream, fault.Value, headers, pending);
+                        return;
+                    }
+                    if (fault is Fault.SlowBody)
+                    {
+                        Interlocked.Increment(ref _faults);
+                    }
+                    slow.Value = fault is Fault.SlowBody;
+                    if (upstream is null)
+                    {
+                        upstream = new TcpClient();
+                        await upstream.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+                        down = RelayResponsesAsync(upstream.GetStream(), stream, slow);
+                    }
+                    NetworkStream target = upstream.GetStream();
+                    await target.WriteAsync(head, _stop.Token);
+                    long body = ContentLength(headers) ?? 0;
+                    int now = (int)Math.Min(body, pending.Length);
+                    await target.WriteAsync(pending.AsMemory(0, now), _stop.Token);
+                    pending = pending[now..];
+                    await CopyExactlyAsync(stream, target, body - now);
+                }
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                // a client or server hung up: nothing to relay any more
+            }
+            finally
+            {
+                upstream?.Dispose();
+                if (down is not null)
+                {
+                    await down.ContinueWith(static _ => { }, TaskScheduler.Default);
+                }
+            }
+        }
+    }
+
+    private async Task RelayResponsesAsync(NetworkStream from, NetworkStream to, SlowFlag slow)
+    {
+        byte[] buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                int read = await from.ReadAsync(buffer.AsMemory(0, slow.Value ? 1024 : buffer.Length), _stop.Token);
+                if (read == 0)
+                {
+                    to.Socket.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                if (slow.Value)
+                {
+                    await Task.Delay(50, _stop.Token);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // either side hung up
+        }
+    }
+
+    private async Task CopyExactlyAsync(NetworkStream from, NetworkStream to, long count)
+    {
+        byte[] buffer = new byte[64 * 1024];
+        while (count > 0)
+        {
+            int read = await from.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), _stop.Token);
+            if (read == 0)
+            {
+                throw new IOException("client closed in the middle of a request body");
+            }
+            await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            count -= read;
+        }
+    }
+
+    private async Task FailAsync(TcpClient client, NetworkStream stream, Fault fault, string headers, byte[] rest)
+    {
+        if (fault == Fault.Drop)
+        {
+            client.Client.LingerState = new LingerOption(true, 0); // close sends RST
+            return;
+        }
+        // Read the body the client is already sending (unless it waits for 100-continue), so that it
+        // sees our response rather than a reset.
+        if (!headers.Contains("100-continue", StringComparison.OrdinalIgnoreCase) && ContentLength(headers) is long length)
+        {
+            long remaining = length - rest.Length;
+            byte[] sink = new byte[64 * 1024];
+            while (remaining > 0)
+            {
+                int read = await stream.ReadAsync(sink.AsMemory(0, (int)Math.Min(sink.Length, remaining)), _stop.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+                remaining -= read;
+            }
+        }
+        (int status, string reason, string code, string message) = fault == Fault.SlowDown
+            ? (503, "Slow Down", "SlowDown", "Please reduce your request rate.")
+            : (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again.");
+        byte[] body = Encoding.UTF8.GetBytes($"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault-{Faults}</RequestId></Error>");
+        byte[] response = Encoding.ASCII.GetBytes($"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
+        await stream.WriteAsync(response, _stop.Token);
+        await stream.WriteAsync(body, _stop.Token);
+        await stream.FlushAsync(_stop.Token);
+        client.Client.Shutdown(SocketShutdown.Send);
+    }
+
+    private static long? ContentLength(string headers)
+    {
+        foreach (string line in headers.Split("\r\n"))
+        {
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+            {
+                return long.Parse(line["Content-Length:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Reads up to the blank line that ends a request head; returns the head and the bytes read past it.</summary>
+    private async Task<(byte[] Head, byte[] Body)> ReadHeadAsync(NetworkStream stream, byte[] pending)
+    {
+        var buffer = new MemoryStream();
+        buffer.Write(pending);
+        byte[] chunk = new byte[8192];
+        while (true)
+        {
+            byte[] all = buffer.ToArray();
+            int end = all.AsSpan().IndexOf("\r\n\r\n"u8);
+            if (end >= 0)
+            {
+                return (all[..(end + 4)], all[(end + 4)..]);
+            }
+            int read = await stream.ReadAsync(chunk, _stop.Token);
+            if (read == 0)
+            {
+                throw new IOException("client closed before sending a request");
+            }
+            buffer.Write(chunk, 0, read);
+        }
+    }
+
+    /// <summary>Whether the response now being relayed on a connection trickles.</summary>
+    private sealed class SlowFlag
+    {
+        public volatile bool Value;
+    }
+}
