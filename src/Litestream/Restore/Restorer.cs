@@ -2,6 +2,7 @@ using System.Buffers;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
+using Litestream.Storage.File;
 using Microsoft.Data.Sqlite;
 
 namespace Litestream.Restore;
@@ -52,7 +53,8 @@ public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, u
 /// <c>&lt;output&gt;.tmp</c> beside the target — each page written at its offset, the newest copy winning,
 /// the file cut to the final commit size. Every file's checksum and the TXID chain are verified, then
 /// SQLite's own check runs; only then is the file fsynced and renamed into place. Any failure deletes
-/// the temp file: a failed restore leaves nothing behind. Memory stays bounded: files stream through.
+/// the temp file: a failed restore leaves nothing behind. Memory stays bounded: files stream through, a
+/// large remote file as parallel ranged GETs of a few megabytes each.
 /// </summary>
 public static class Restorer
 {
@@ -117,14 +119,17 @@ public static class Restorer
         IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, string temp, int parallelism, CancellationToken cancellationToken)
     {
         // Fetch ahead: up to `parallelism` files are being opened/downloaded while earlier ones are applied.
-        var fetches = new Queue<Task<Stream>>();
+        // A large remote file is not fetched ahead but streamed with parallel ranged GETs when its turn comes,
+        // so its download overlaps its own decoding and memory stays bounded (RangedDownloadStream).
+        bool remote = client is not FileReplicaClient;
+        var fetches = new Queue<Task<Stream>?>();
         int next = 0;
         void Refill()
         {
             while (next < plan.Count && fetches.Count < parallelism)
             {
                 LtxFileInfo info = plan[next++];
-                fetches.Enqueue(FetchAsync(client, info, cancellationToken));
+                fetches.Enqueue(remote && info.Size > InMemoryFetchLimit ? null : FetchAsync(client, info, cancellationToken));
             }
         }
 
@@ -140,7 +145,10 @@ public static class Restorer
             for (int i = 0; i < plan.Count; i++)
             {
                 LtxFileInfo info = plan[i];
-                await using Stream stream = await fetches.Dequeue().ConfigureAwait(false);
+                Task<Stream>? fetch = fetches.Dequeue();
+                await using Stream stream = fetch is null
+                    ? new RangedDownloadStream(client, info, parallelism, cancellationToken)
+                    : await fetch.ConfigureAwait(false);
                 Refill();
                 string name = $"{LevelName(info.Level)}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
                 try
@@ -195,7 +203,10 @@ public static class Restorer
             {
                 try
                 {
-                    (await fetches.Dequeue().ConfigureAwait(false)).Dispose();
+                    if (fetches.Dequeue() is { } pending)
+                    {
+                        (await pending.ConfigureAwait(false)).Dispose();
+                    }
                 }
                 catch (Exception)
                 {
@@ -213,11 +224,9 @@ public static class Restorer
         {
             return stream; // local files stream straight from disk
         }
-        // Remote bodies are buffered while earlier files apply, so downloads overlap; small L0/compacted
-        // files fit in memory, large ones spill to a temp file.
-        Stream buffer = info.Size <= InMemoryFetchLimit
-            ? new MemoryStream((int)Math.Max(info.Size, 0))
-            : new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
+        // Remote bodies are buffered while earlier files apply, so downloads overlap; only files of at most
+        // InMemoryFetchLimit come here (larger ones stream through RangedDownloadStream).
+        var buffer = new MemoryStream((int)Math.Max(info.Size, 0));
         await using (stream.ConfigureAwait(false))
         {
             await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,105 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.S3;
+using Litestream.Testing;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Restore;
+
+/// <summary>
+/// Restore from s3rver: a snapshot larger than one download chunk is fetched with parallel ranged GETs
+/// (one per 8 MiB), streamed into the decoder, and the result equals the source database; an object that
+/// is shorter than listed, or a GET that keeps failing, fails the restore and leaves no output.
+/// </summary>
+[Collection("s3rver")]
+public sealed class S3RestoreTests(S3rverFixture s3)
+{
+    private const string Writer = """
+        import sqlite3, sys, random
+        rnd = random.Random(7)
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+        c.execute("BEGIN")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(3000),))
+        c.execute("COMMIT")
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    /// <summary>Replicates a ~21 MB database of random blobs (one L0 snapshot file) and returns its key prefix.</summary>
+    private async Task<(string Prefix, string Db, LtxFileInfo Snapshot)> ReplicateAsync(string dir)
+    {
+        string path = Path.Combine(dir, "app.db");
+        TestPaths.Python(Writer, path, "7000");
+        string prefix = S3rverFixture.NewPath("ranged");
+        await using S3ReplicaClient client = s3.Client(prefix);
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            db.Sync();
+            await new Replica(db, client).SyncAsync(default);
+        }
+        var files = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo info in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
+        {
+            files.Add(info);
+        }
+        return (prefix, path, Assert.Single(files));
+    }
+
+    [S3Fact]
+    public async Task Restore_LargeSnapshot_ParallelRangedGets_SameDatabase()
+    {
+        string dir = TestPaths.TempDir();
+        (string prefix, string db, LtxFileInfo snapshot) = await ReplicateAsync(dir);
+        Assert.True(snapshot.Size > 2 * RangedDownloadStream.ChunkSize, $"snapshot too small to need ranges: {snapshot.Size}");
+
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
+        string output = Path.Combine(dir, "out.db");
+        RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 3 }, default);
+
+        Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+        Assert.Equal(snapshot, Assert.Single(result.Plan));
+        string key = $"/{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}";
+        long chunks = (snapshot.Size + RangedDownloadStream.ChunkSize - 1) / RangedDownloadStream.ChunkSize;
+        Assert.Equal(chunks, proxy.RequestLog.Count(r => r.StartsWith($"GET {key}", StringComparison.Ordinal)));
+    }
+
+    [S3Fact]
+    public async Task Restore_LargeSnapshot_GetsKeepFailing_ErrorNamesKeyAndNoOutput()
+    {
+        string dir = TestPaths.TempDir();
+        (string prefix, _, LtxFileInfo snapshot) = await ReplicateAsync(dir);
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint)) { MaxErrorRetries = 1 };
+        IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(client, Txid.Zero, null, default);
+        proxy.Inject(FaultProxy.Fault.InternalError);
+        string output = Path.Combine(dir, "out.db");
+        IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
+        Assert.StartsWith($"s3: get object s3://{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}: InternalError (HTTP 500)", error.Message);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [S3Fact]
+    public async Task Restore_ObjectShorterThanListed_FailsNamingTheFile()
+    {
+        string dir = TestPaths.TempDir();
+        (string prefix, _, LtxFileInfo snapshot) = await ReplicateAsync(dir);
+        await using S3ReplicaClient client = s3.Client(prefix);
+        LtxFileInfo[] plan = [snapshot with { Size = snapshot.Size + 100 }]; // the last range ends past the object
+        string output = Path.Combine(dir, "out.db");
+        LtxFormatException error = await Assert.ThrowsAsync<LtxFormatException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
+        Assert.Equal($"ltx/0/0000000000000001-0000000000000001.ltx: file is shorter than its listed size {snapshot.Size + 100} (ended at {snapshot.Size})", error.Message);
+        Assert.False(File.Exists(output));
+    }
+}
