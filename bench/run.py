@@ -19,12 +19,14 @@ import platform
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -85,9 +87,9 @@ def peak_rss(pid: int) -> int:
 class Daemon:
     """A `litestream replicate` process kept running in the background."""
 
-    def __init__(self, cmd: list[str], log: Path):
+    def __init__(self, cmd: list[str], log: Path, env: dict | None = None):
         self.log = open(log, "wb")
-        self.p = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.p = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **env) if env else None)
 
     def alive(self) -> bool:
         return self.p.poll() is None
@@ -168,6 +170,136 @@ def wait_for(pred, timeout: float, step: float = 0.002) -> float | None:
             return time.perf_counter() - start
         time.sleep(step)
     return None
+
+
+# ---------------------------------------------------------------- s3rver and a counting proxy
+
+class S3rver:
+    """s3rver 3.7.1 from .tools (bash .ci/install.sh installs it) on a free loopback port, bucket `bkt`."""
+
+    def __init__(self, work: Path):
+        script = ROOT / ".tools" / "node_modules" / ".bin" / "s3rver"
+        if not script.exists():
+            raise RuntimeError("s3rver is not installed (bash .ci/install.sh)")
+        self.dir = work / "s3rver-data"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        self.port = free_port()
+        env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
+        self.p = subprocess.Popen([str(script), "-s", "-d", str(self.dir), "-a", "127.0.0.1", "-p", str(self.port),
+                                   "--configure-bucket", "bkt"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait_for(lambda: can_connect(self.port), 60, 0.1) is None:
+            self.stop()
+            raise RuntimeError("s3rver did not start")
+
+    def stop(self) -> None:
+        self.p.kill()
+        self.p.wait()
+
+
+class CountingProxy:
+    """A loopback HTTP/1.1 proxy that relays byte for byte (keep-alive included) and counts requests by method."""
+
+    def __init__(self, target_port: int):
+        self.target = target_port
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.counts.values())
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self._relay, args=(upstream, client), daemon=True).start()
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = client.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                head += b"\r\n\r\n"
+                method = head.split(b" ", 1)[0].decode()
+                query = head.split(b" ", 2)[1].decode()
+                kind = f"{method} list" if method == "GET" and "list-type" in query else method
+                with self.lock:
+                    self.counts[kind] = self.counts.get(kind, 0) + 1
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                upstream.sendall(head)
+                body, buf = buf[:length], buf[length:]
+                upstream.sendall(body)
+                remaining = length - len(body)
+                while remaining > 0:
+                    chunk = client.recv(min(65536, remaining))
+                    if not chunk:
+                        return
+                    upstream.sendall(chunk)
+                    remaining -= len(chunk)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+    @staticmethod
+    def _relay(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                chunk = src.recv(262144)
+                if not chunk:
+                    break
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_connect(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+S3_ENV = {"LITESTREAM_ACCESS_KEY_ID": "S3RVER", "LITESTREAM_SECRET_ACCESS_KEY": "S3RVER"}
+
+
+def s3_config(db: Path, port: int, path: str) -> str:
+    """A config both binaries read: one DB, one s3 replica on s3rver (credentials from S3_ENV)."""
+    return (f"dbs:\n  - path: {db}\n    replicas:\n      - type: s3\n        bucket: bkt\n        path: {path}\n"
+            f"        endpoint: http://127.0.0.1:{port}\n        region: us-east-1\n        force-path-style: true\n")
 
 
 # ---------------------------------------------------------------- the measurements
@@ -349,6 +481,73 @@ class Bench:
                 out.unlink(missing_ok=True)
 
 
+    # 8. requests per hour an idle database costs on S3 (s3rver behind a counting proxy), default intervals
+    def s3_idle(self) -> None:
+        settle, window = (15, 60) if self.quick else (60, 300)
+        server = S3rver(self.work)
+        running = []
+        try:
+            for who, exe in self.bins.items():  # idle processes barely use the CPU: measure both at once
+                d = self.fresh(f"s3idle-{who}")
+                db = d / "app.db"
+                make_db(db, 10)
+                proxy = CountingProxy(server.port)
+                (d / "litestream.yml").write_text(s3_config(db, proxy.port, f"idle-{who}"))
+                rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log", env=S3_ENV)
+                running.append((who, rep, proxy))
+            time.sleep(settle)
+            before = {who: proxy.total for who, _, proxy in running}
+            kinds = {who: dict(proxy.counts) for who, _, proxy in running}
+            time.sleep(window)
+            for who, rep, proxy in running:
+                n = proxy.total - before[who]
+                self.record("S3 requests per hour, idle DB", who, n * 3600 / window)
+                diff = {k: v - kinds[who].get(k, 0) for k, v in proxy.counts.items() if v - kinds[who].get(k, 0)}
+                self.notes.append(f"{who}: {n} S3 requests in {window} s idle after {settle} s start-up {diff or ''}")
+        finally:
+            for _, rep, proxy in running:
+                rep.stop()
+                proxy.stop()
+            server.stop()
+
+    # 9. restore throughput of a 1 GB random DB from s3rver
+    def s3_restore(self) -> None:
+        mb = 20 if self.quick else 1024
+        src = self.work / "random.db"
+        if not src.exists():
+            make_big_db(src, mb, False)
+        db_bytes = src.stat().st_size
+        server = S3rver(self.work)
+        try:
+            for who, exe in self.bins.items():
+                d = self.fresh(f"s3restore-{who}")
+                db = d / "app.db"
+                shutil.copyfile(src, db)
+                (d / "litestream.yml").write_text(s3_config(db, server.port, f"restore-{who}"))
+                rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log", env=S3_ENV)
+                prev = -1
+                for _ in range(900):  # the initial snapshot is uploaded when the bucket stops growing
+                    time.sleep(2)
+                    cur = dir_bytes(server.dir / "bkt" / f"restore-{who}") if (server.dir / "bkt" / f"restore-{who}").exists() else 0
+                    if cur > db_bytes // 2 and cur == prev:
+                        break
+                    prev = cur
+                rep.stop()
+            for rep_i, who, exe in self.each(1 if self.quick else 3):
+                d = self.work / f"s3restore-{who}"
+                out = d / f"out{rep_i}.db"
+                out.unlink(missing_ok=True)
+                r = run([str(exe), "restore", "-config", str(d / "litestream.yml"), "-o", str(out), str(d / "app.db")],
+                        timeout=1800, env=dict(os.environ, **S3_ENV))
+                if r.code == 0 and out.exists() and out.stat().st_size == db_bytes:
+                    self.record(f"S3 restore random {mb} MB (MB/s)", who, db_bytes / 1e6 / r.wall)
+                    self.record(f"S3 restore random {mb} MB max RSS (MB)", who, r.maxrss_kib / 1024)
+                else:
+                    self.notes.append(f"{who}: S3 restore failed: {r.out.strip()[-300:]}")
+                out.unlink(missing_ok=True)
+        finally:
+            server.stop()
+
 # ---------------------------------------------------------------- report
 
 def summarize(values: list[float]) -> dict:
@@ -402,7 +601,7 @@ def main() -> int:
     ap.add_argument("--ours", default=str(ROOT / "bin/linux-x64/litestream"))
     ap.add_argument("--upstream")
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
-    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore")
+    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore")
     ap.add_argument("--md")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -414,7 +613,8 @@ def main() -> int:
     upstream = Path(args.upstream) if args.upstream else fetch_upstream(ROOT / ".tools" / "upstream")
     with tempfile.TemporaryDirectory(prefix="ls-bench-") as tmp:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
-        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore}
+        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
+                 "s3-idle": b.s3_idle, "s3-restore": b.s3_restore}
         chosen = args.only.split(",") if args.only else list(steps)
         for name in chosen:
             print(f"bench: {name} …", file=sys.stderr, flush=True)

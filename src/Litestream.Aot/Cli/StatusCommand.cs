@@ -52,7 +52,10 @@ internal static class StatusCommand
         return command;
     }
 
-    /// <summary>ok (has a local position), not initialized (never synced), no database, or error (unreadable meta directory).</summary>
+    /// <summary>
+    /// ok (has a local position), not initialized (never synced), no database, error (unreadable meta directory),
+    /// or "error: …" with the replica error a running replicator is retrying.
+    /// </summary>
     internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig)
     {
         var db = new Db(dbConfig.Path!, ReplicaTarget.ToDbOptions(dbConfig));
@@ -76,9 +79,10 @@ internal static class StatusCommand
                         }
                     }
                 }
+                string? replicaError = File.Exists(Store.ReplicaErrorPath(db)) ? (await File.ReadAllTextAsync(Store.ReplicaErrorPath(db)).ConfigureAwait(false)).Trim() : null;
                 return max.IsZero
-                    ? new DbStatusRow(db.Path, "not initialized", "-", walSize)
-                    : new DbStatusRow(db.Path, "ok", max.ToString(), walSize);
+                    ? new DbStatusRow(db.Path, replicaError is null ? "not initialized" : $"error: {replicaError}", "-", walSize)
+                    : new DbStatusRow(db.Path, replicaError is null ? "ok" : $"error: {replicaError}", max.ToString(), walSize);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

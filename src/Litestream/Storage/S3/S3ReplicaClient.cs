@@ -37,8 +37,12 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     public const int MetadataConcurrency = 50;
     /// <summary>User metadata key holding the LTX creation time (sent as <c>x-amz-meta-litestream-timestamp</c>).</summary>
     public const string TimestampMetadataKey = "litestream-timestamp";
-    /// <summary>Default SDK retries per request after the first attempt (5xx, throttling, dropped connections).</summary>
-    public const int DefaultMaxErrorRetries = 10;
+    /// <summary>
+    /// Default SDK retries per request after the first attempt (5xx, throttling, dropped connections): 3, about
+    /// aws-sdk-go v2's default of 3 attempts upstream uses. The replicator retries failed passes on its own with
+    /// a growing backoff and reports each failure; ten SDK retries (over a minute of backoff) only hid an outage.
+    /// </summary>
+    public const int DefaultMaxErrorRetries = 3;
 
     private readonly AWSCredentials? _credentials;
     private readonly string[] _secrets;

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using Litestream.Testing;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// The published exe replicating to s3rver through the fault proxy while a writer process commits and logs
+/// every committed id: 500s, throttling (503 SlowDown), dropped connections and slow bodies in turn. Each
+/// fault lasts until the replicator has reported it (an ERROR naming the bucket and key, never a secret, and
+/// <c>status</c> showing it); after it clears the replicator says it recovered and <c>status</c> is clean. At the end a restore has every committed id and passes
+/// integrity_check.
+/// </summary>
+public class S3FaultTests
+{
+    private const string Writer = """
+        import sqlite3, sys, os, time
+        path, log, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+        c = sqlite3.connect(path, isolation_level=None)
+        c.execute("PRAGMA busy_timeout=10000")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        with open(log, "a") as out:
+            i = 0
+            while not os.path.exists(stop):
+                i += 1
+                c.execute("INSERT INTO t(id, v) VALUES (?, ?)", (i, "committed-%d-" % i + "z" * (i % 1500)))
+                out.write("%d\n" % i)  # written only after the commit returned
+                out.flush()
+                time.sleep(0.01)
+        """;
+
+    private const string Check = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        ids = set(r[0] for r in c.execute("SELECT id FROM t"))
+        logged = [int(x) for x in open(sys.argv[2]).read().split()]
+        missing = [i for i in logged if i not in ids]
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(logged), len(missing), missing[:10])
+        """;
+
+    private static readonly FaultProxy.Fault[] s_faults =
+        [FaultProxy.Fault.InternalError, FaultProxy.Fault.SlowDown, FaultProxy.Fault.Drop, FaultProxy.Fault.SlowBody];
+
+    [S3ExeFact]
+    public void Replicate_ThroughS3Faults_ReportsRetriesResumesAndLosesNoCommittedTransaction()
+    {
+        using var s3 = new S3rver();
+        using var proxy = new SyncProxy(s3.Port);
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string ids = Path.Combine(dir, "committed.txt");
+        string stop = Path.Combine(dir, "stop");
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"""
+            dbs:
+              - path: {db}
+                replicas:
+                  - type: s3
+                    bucket: {S3rver.Bucket}
+                    path: faults
+                    endpoint: {proxy.Proxy.Endpoint}
+                    region: us-east-1
+                    force-path-style: true
+                    access-key-id: {S3rver.Credential}
+                    secret-access-key: {S3rver.Credential}
+            """);
+        using Process writer = StartPython(Writer, db, ids, stop);
+        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
+        WaitFor(() => replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, replicate);
+
+        int recoveries = 0;
+        foreach (FaultProxy.Fault fault in s_faults)
+        {
+            int errorsBefore = Count(replicate.Output, "level=ERROR");
+            proxy.Proxy.Inject(fault);
+            if (fault == FaultProxy.Fault.SlowBody)
+            {
+                // Slow bodies are no error: uploads still go through while every response trickles back.
+                int before = proxy.Proxy.Faults;
+                WaitFor(() => proxy.Proxy.Faults >= before + 5, 90, replicate);
+                proxy.Proxy.Inject(null);
+                continue;
+            }
+            WaitFor(() => Count(replicate.Output, "level=ERROR") > errorsBefore, 90, replicate);
+            Exe.Result failing = Exe.Run("status", "-config", config);
+            Assert.Contains($"error: replica s3://{S3rver.Bucket}/faults failing since ", failing.Stdout);
+            proxy.Proxy.Inject(null);
+            recoveries++;
+            WaitFor(() => Count(replicate.Output, "recovered after") >= recoveries, 120, replicate);
+            Exe.Result healthy = Exe.Run("status", "-config", config);
+            Assert.DoesNotContain("error", healthy.Stdout);
+        }
+
+        File.WriteAllText(stop, "");
+        Assert.True(writer.WaitForExit(30_000), "writer did not stop");
+        Assert.Equal(0, writer.ExitCode);
+        Thread.Sleep(1500); // the last commits reach the WAL watcher; shutdown then flushes them
+        Assert.Equal(0, replicate.Stop());
+
+        string output = replicate.Output;
+        foreach (string line in output.Split('\n').Where(l => l.Contains("level=ERROR", StringComparison.Ordinal)))
+        {
+            Assert.Contains($"s3://{S3rver.Bucket}/faults", line);
+        }
+        Assert.Contains("InternalError (HTTP 500)", output);
+        Assert.Contains("SlowDown (HTTP 503)", output);
+        Assert.DoesNotContain(S3rver.Credential, output);
+
+        string restored = Path.Combine(dir, "restored.db");
+        Exe.Result r = Exe.Run("restore", "-config", config, "-o", restored, db);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string check = Exe.Python(Check, restored, ids);
+        string[] fields = check.Split(' ', 4);
+        Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {check}");
+        Assert.Equal(("ok", "0"), (fields[0], fields[2]));
+        Assert.True(proxy.Proxy.Faults >= 8, $"only {proxy.Proxy.Faults} faults injected");
+    }
+
+    private static Process StartPython(string script, params string[] args)
+    {
+        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        return Process.Start(psi)!;
+    }
+
+    private static int Count(string text, string what)
+    {
+        int n = 0;
+        for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
+        {
+            n++;
+        }
+        return n;
+    }
+
+    private static void WaitFor(Func<bool> condition, int seconds, Exe.Daemon replicate)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.False(replicate.HasExited, $"replicate exited: {replicate.Output}");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out after {seconds} s; log so far:\n{replicate.Output}");
+            Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>The async proxy owned by a synchronous test.</summary>
+    private sealed class SyncProxy(int port) : IDisposable
+    {
+        public FaultProxy Proxy { get; } = new(port);
+
+        public void Dispose() => Proxy.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}

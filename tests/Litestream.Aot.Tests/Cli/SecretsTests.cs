@@ -1,0 +1,107 @@
+using Litestream.Testing;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// No secret ever reaches the output (issue 8 item 5): runs configured with known fake S3 credentials — in the
+/// config file, in LITESTREAM_ACCESS_KEY_ID/SECRET, in the URL's user info, plus an SSE-C key — against
+/// s3rver, which rejects them, so the error paths run too. Every line any command prints (replicate logs,
+/// status and databases with and without -json, ltx -json, restore and its errors, version -verbose) is
+/// searched for each secret.
+/// </summary>
+public class SecretsTests
+{
+    private const string ConfigKeyId = "AKIAFAKECONFIGKEY0001";
+    private const string ConfigSecret = "fakeConfigSecret/7Hq+x9Zt0001";
+    private const string EnvKeyId = "AKIAFAKEENVKEY000002";
+    private const string EnvSecret = "fakeEnvSecret/3Lm+p2Wq0002";
+    private const string UrlKeyId = "AKIAFAKEURLKEY000003";
+    private const string UrlSecret = "fakeUrlSecret3Rk0003";
+    private const string SseKey = "ZmFrZVNzZUN1c3RvbWVyS2V5MDAwNDAwMDQwMDA0MDA=";
+
+    private static readonly string[] s_secrets = [ConfigKeyId, ConfigSecret, EnvKeyId, EnvSecret, UrlKeyId, UrlSecret, SseKey];
+
+    [S3ExeFact]
+    public void FakeCredentials_NeverAppearInAnyOutput()
+    {
+        using var s3 = new S3rver();
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        Exe.Python("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("CREATE TABLE t(x)")
+            c.execute("INSERT INTO t VALUES (1)")
+            c.commit()
+            """, db);
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"""
+            dbs:
+              - path: {db}
+                replicas:
+                  - type: s3
+                    bucket: {S3rver.Bucket}
+                    path: secrets
+                    endpoint: {s3.Endpoint}
+                    region: us-east-1
+                    force-path-style: true
+                    access-key-id: {ConfigKeyId}
+                    secret-access-key: {ConfigSecret}
+                    sse-customer-key: {SseKey}
+            """);
+        var env = new Dictionary<string, string> { ["LITESTREAM_ACCESS_KEY_ID"] = EnvKeyId, ["LITESTREAM_SECRET_ACCESS_KEY"] = EnvSecret };
+        string envUrl = s3.Url("secrets-env");
+        string userInfoUrl = $"s3://{UrlKeyId}:{UrlSecret}@{S3rver.Bucket}/secrets-url?endpoint={s3.Endpoint}&forcePathStyle=true";
+        string sseUrl = s3.Url("secrets-sse") + "&sseCustomerKey=" + Uri.EscapeDataString(SseKey);
+        var outputs = new List<string>();
+
+        foreach ((IDictionary<string, string>? e, string[] args) in new (IDictionary<string, string>?, string[])[]
+        {
+            (null, ["replicate", "-config", config]),
+            (env, ["replicate", db, envUrl]),
+            (null, ["replicate", db, userInfoUrl]),
+            (env, ["replicate", db, sseUrl]),
+        })
+        {
+            using Exe.Daemon daemon = Exe.Start(e, args);
+            for (int i = 0; i < 150 && !daemon.Output.Contains("level=ERROR", StringComparison.Ordinal) && !daemon.HasExited; i++)
+            {
+                Thread.Sleep(100);
+            }
+            daemon.Stop();
+            Assert.True(daemon.Output.Contains("level=ERROR", StringComparison.Ordinal) || daemon.Output.Contains("error", StringComparison.OrdinalIgnoreCase),
+                $"{string.Join(' ', args)}: the rejected credentials produced no error: {daemon.Output}");
+            outputs.Add(daemon.Output);
+        }
+
+        string restored = Path.Combine(dir, "out.db");
+        foreach ((IDictionary<string, string>? e, string[] args) in new (IDictionary<string, string>?, string[])[]
+        {
+            (null, ["status", "-config", config]),
+            (null, ["status", "-json", "-config", config]),
+            (null, ["databases", "-config", config]),
+            (null, ["databases", "-json", "-config", config]),
+            (null, ["ltx", "-json", "-config", config, db]),
+            (null, ["restore", "-config", config, "-o", restored, db]),
+            (env, ["restore", "-o", restored, envUrl]),
+            (env, ["ltx", "-json", envUrl]),
+            (null, ["restore", "-o", restored, userInfoUrl]),
+            (null, ["ltx", userInfoUrl]),
+            (env, ["restore", "-o", restored, sseUrl]),
+            (env, ["version", "-verbose"]),
+        })
+        {
+            Exe.Result r = Exe.Run(e, args);
+            outputs.Add($"$ {string.Join(' ', args)} → {r.ExitCode}\n{r.Stdout}{r.Stderr}");
+        }
+
+        string all = string.Join("\n", outputs);
+        Assert.Contains("s3://bkt/secrets", all); // errors name the replica...
+        foreach (string secret in s_secrets)
+        {
+            Assert.False(all.Contains(secret, StringComparison.Ordinal), $"secret {secret} leaked:\n{all}"); // ...never a secret
+        }
+        Assert.False(File.Exists(restored));
+    }
+}
