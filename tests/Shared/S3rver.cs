@@ -71,6 +71,22 @@ public sealed class S3rver : IDisposable
     /// <summary>A replica URL for the published exe.</summary>
     public string Url(string path) => $"s3://{Bucket}/{path}?endpoint={Endpoint}&forcePathStyle=true&region=us-east-1";
 
+    /// <summary>A litestream.yml with one database replicated to <paramref name="path"/> in the bucket through <paramref name="endpoint"/>.</summary>
+    public static string Config(string db, string path, string endpoint, string keyId, string secret) => $"""
+        dbs:
+          - path: {db}
+            replicas:
+              - type: s3
+                bucket: {Bucket}
+                path: {path}
+                endpoint: {endpoint}
+                region: us-east-1
+                force-path-style: true
+                access-key-id: {keyId}
+                secret-access-key: {secret}
+
+        """;
+
     /// <summary>Stops s3rver and removes its data.</summary>
     public void Dispose()
     {

@@ -619,8 +619,10 @@ public sealed class Db : IAsyncDisposable
             }
         }
         _lastCheckpointAt = DateTime.UtcNow;
-        _syncedSinceCheckpoint = false;
         SyncLocked();
+        // Capturing our own _litestream_seq row is no database change: without this an idle database would
+        // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
+        _syncedSinceCheckpoint = false;
     }
 
     private void RunCheckpoint(SqliteConnection connection, string mode)

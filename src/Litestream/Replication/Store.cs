@@ -179,13 +179,17 @@ public sealed class Store
     {
         TimeSpan failureDelay = TimeSpan.Zero;
         long lastFileAt = 0;
+        bool wokeByChange = false;
+        bool busy = false; // the last pass was woken by a change and wrote a file: changes keep coming
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                busy = false;
                 if (db.Sync())
                 {
                     lastFileAt = Stopwatch.GetTimestamp();
+                    busy = wokeByChange;
                     Release(uploadSignal);
                 }
                 db.CheckpointIfNeeded();
@@ -203,9 +207,13 @@ public sealed class Store
             // after a quiet interval is synced at once (after the debounce); while changes keep coming, L0
             // files are at least one monitor interval apart, as upstream's ticker spaces them: every file is
             // one upload (one PUT on object storage), so a busy writer must not turn into 50 requests a second.
-            if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
+            // "Keep coming" means the last pass was woken by a change and wrote a file: a file from the start-up
+            // sync or a timer wake-up, or a stale notification that found nothing, must not delay the next
+            // change by a whole interval.
+            wokeByChange = await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false);
+            if (wokeByChange)
             {
-                TimeSpan spacing = db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt);
+                TimeSpan spacing = busy ? db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt) : TimeSpan.Zero;
                 await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -140,6 +140,17 @@ internal static class Exe
 
     public static string Python(string script, params string[] args)
     {
+        using Process p = StartPython(script, args);
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"python3 failed: {stderr.Result}");
+        return output;
+    }
+
+    /// <summary>Starts python3 with a script and arguments (a writer running beside the exe); output is redirected.</summary>
+    public static Process StartPython(string script, params string[] args)
+    {
         var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(script);
@@ -147,12 +158,7 @@ internal static class Exe
         {
             psi.ArgumentList.Add(a);
         }
-        using Process p = Process.Start(psi)!;
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"python3 failed: {stderr.Result}");
-        return output;
+        return Process.Start(psi)!;
     }
 
     public static string TempDir()

@@ -51,20 +51,8 @@ public class S3FaultTests
         string ids = Path.Combine(dir, "committed.txt");
         string stop = Path.Combine(dir, "stop");
         string config = Path.Combine(dir, "litestream.yml");
-        File.WriteAllText(config, $"""
-            dbs:
-              - path: {db}
-                replicas:
-                  - type: s3
-                    bucket: {S3rver.Bucket}
-                    path: faults
-                    endpoint: {proxy.Proxy.Endpoint}
-                    region: us-east-1
-                    force-path-style: true
-                    access-key-id: {S3rver.Credential}
-                    secret-access-key: {S3rver.Credential}
-            """);
-        using Process writer = StartPython(Writer, db, ids, stop);
+        File.WriteAllText(config, S3rver.Config(db, "faults", proxy.Proxy.Endpoint, S3rver.Credential, S3rver.Credential));
+        using Process writer = Exe.StartPython(Writer, db, ids, stop);
         using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
         WaitFor(() => replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, replicate);
 
@@ -114,18 +102,6 @@ public class S3FaultTests
         Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {check}");
         Assert.Equal(("ok", "0"), (fields[0], fields[2]));
         Assert.True(proxy.Proxy.Faults >= 8, $"only {proxy.Proxy.Faults} faults injected");
-    }
-
-    private static Process StartPython(string script, params string[] args)
-    {
-        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        return Process.Start(psi)!;
     }
 
     private static int Count(string text, string what)

@@ -36,20 +36,7 @@ public class SecretsTests
             c.commit()
             """, db);
         string config = Path.Combine(dir, "litestream.yml");
-        File.WriteAllText(config, $"""
-            dbs:
-              - path: {db}
-                replicas:
-                  - type: s3
-                    bucket: {S3rver.Bucket}
-                    path: secrets
-                    endpoint: {s3.Endpoint}
-                    region: us-east-1
-                    force-path-style: true
-                    access-key-id: {ConfigKeyId}
-                    secret-access-key: {ConfigSecret}
-                    sse-customer-key: {SseKey}
-            """);
+        File.WriteAllText(config, S3rver.Config(db, "secrets", s3.Endpoint, ConfigKeyId, ConfigSecret) + $"        sse-customer-key: {SseKey}\n");
         var env = new Dictionary<string, string> { ["LITESTREAM_ACCESS_KEY_ID"] = EnvKeyId, ["LITESTREAM_SECRET_ACCESS_KEY"] = EnvSecret };
         string envUrl = s3.Url("secrets-env");
         string userInfoUrl = $"s3://{UrlKeyId}:{UrlSecret}@{S3rver.Bucket}/secrets-url?endpoint={s3.Endpoint}&forcePathStyle=true";
