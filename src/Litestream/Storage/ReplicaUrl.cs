@@ -48,16 +48,19 @@ public static class ReplicaUrl
                 }
                 return new ReplicaSettings { Type = "file", Path = "/" + path, Url = text };
             case "s3":
+                // Like upstream (Go's url.Parse keeps user info out of the host, and its s3 client ignores it),
+                // credentials in the URL are not used; they are never echoed either.
+                host = host[(host.LastIndexOf('@') + 1)..];
                 if (host.Length == 0)
                 {
-                    throw new ArgumentException($"invalid s3 replica url \"{text}\": bucket required");
+                    throw new ArgumentException($"invalid s3 replica url \"{Redact(text)}\": bucket required");
                 }
                 S3.S3Host.Parsed s3Host = S3.S3Host.Parse(host, path);
                 string? endpoint = Get(parameters, "endpoint") ?? s3Host.Endpoint;
                 return new ReplicaSettings
                 {
                     Type = "s3",
-                    Url = text,
+                    Url = Redact(text),
                     Bucket = s3Host.Bucket,
                     Path = s3Host.Path.Trim('/'),
                     Endpoint = endpoint,

@@ -28,4 +28,12 @@ public class S3HostTests
         Assert.Equal(("s3", bucket, path, region, endpoint, pathStyle), (s.Type, s.Bucket, s.Path, s.Region, s.Endpoint, s.ForcePathStyle));
         Assert.Equal(url, s.Url);
     }
+
+    [Fact]
+    public void Parse_UserInfo_IsNotTheBucketAndNeverKept()
+    {
+        ReplicaSettings s = ReplicaUrl.Parse("s3://AKIDKEY:wJalrSecret@bkt/db?region=us-east-1");
+        Assert.Equal(("bkt", "db", (string?)null, (string?)null), (s.Bucket, s.Path, s.AccessKeyId, s.SecretAccessKey));
+        Assert.Equal("s3://AKIDKEY:REDACTED@bkt/db?region=us-east-1", s.Url);
+    }
 }
