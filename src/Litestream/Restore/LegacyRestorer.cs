@@ -12,7 +12,7 @@ namespace Litestream.Restore;
 /// validates salts and frame checksums itself. Same temp → verify → fsync → rename discipline as
 /// <see cref="Restorer"/>.
 /// </summary>
-public static class LegacyRestorer
+internal static class LegacyRestorer
 {
     /// <summary>Newest time of any v0.3 object, or null when the replica holds no v0.3 data.</summary>
     public static async ValueTask<DateTimeOffset?> NewestAsync(ILegacyReplicaClient client, CancellationToken cancellationToken)

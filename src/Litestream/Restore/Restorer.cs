@@ -54,7 +54,7 @@ public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, u
 /// SQLite's own check runs; only then is the file fsynced and renamed into place. Any failure deletes
 /// the temp file: a failed restore leaves nothing behind. Memory stays bounded: files stream through.
 /// </summary>
-public static class Restorer
+internal static class Restorer
 {
     /// <summary>Plans and applies a restore.</summary>
     public static async ValueTask<RestoreResult> RestoreAsync(IReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
