@@ -146,18 +146,23 @@ public sealed class Replica
 
     /// <summary>
     /// Restores the database from this replica's client (upstream <c>Replica.Restore</c>) into
-    /// <see cref="RestoreOptions.OutputPath"/>: the latest state, or the state at <see cref="RestoreOptions.Txid"/>
+    /// <see cref="RestoreOptions.OutputPath"/>, or into <see cref="Db"/>'s path when that is null: the latest state, or the state at <see cref="RestoreOptions.Txid"/>
     /// or <see cref="RestoreOptions.Timestamp"/>. The output is written beside the target and renamed into place
     /// only after every checksum and the SQLite check passed; a failed restore leaves nothing behind. Works
     /// whether or not <see cref="Db"/> is open, but never restore over the path of an open database.
     /// </summary>
     /// <exception cref="NoBackupException">The replica holds no backup.</exception>
     /// <exception cref="TxNotAvailableException">The requested TXID or time is not covered by the replica.</exception>
+    /// <exception cref="InvalidOperationException">The output is the path of <see cref="Db"/> and it is open.</exception>
     /// <exception cref="IOException">The output exists and <see cref="RestoreOptions.Force"/> is not set.</exception>
     public ValueTask<RestoreResult> RestoreAsync(RestoreOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Restorer.RestoreAsync(Client, options, cancellationToken);
+        if (Db.IsOpen && (options.OutputPath is null || string.Equals(System.IO.Path.GetFullPath(options.OutputPath), Db.Path, StringComparison.Ordinal)))
+        {
+            throw new InvalidOperationException($"cannot restore over open database {Db.Path}");
+        }
+        return Restorer.RestoreAsync(Client, options.OutputPath is null ? options with { OutputPath = Db.Path } : options, cancellationToken);
     }
 
     /// <summary>Forgets the remote position so the next pass lists it again (after a storage error).</summary>

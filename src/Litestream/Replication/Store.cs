@@ -265,7 +265,9 @@ public sealed class Store : IAsyncDisposable
     private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
-        long lastFileAt = 0;
+        // Null until the first file: Stopwatch timestamps count from boot, so 0 is not "long ago" on a
+        // machine up for less than one monitor interval (the first change would then wait out the rest of it).
+        long? lastFileAt = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -292,7 +294,7 @@ public sealed class Store : IAsyncDisposable
             // one upload (one PUT on object storage), so a busy writer must not turn into 50 requests a second.
             if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
-                TimeSpan spacing = db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt);
+                TimeSpan spacing = lastFileAt is { } last ? db.Options.MonitorInterval - Stopwatch.GetElapsedTime(last) : TimeSpan.Zero;
                 await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }

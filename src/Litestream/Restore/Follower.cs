@@ -49,7 +49,7 @@ internal sealed class Follower : IAsyncDisposable
     /// </summary>
     public static async ValueTask<Follower> StartAsync(IReplicaClient client, RestoreOptions options, ILogger? logger, CancellationToken cancellationToken)
     {
-        string output = Path.GetFullPath(options.OutputPath);
+        string output = options.FullOutputPath;
         Txid txid;
         if (File.Exists(output) && new FileInfo(output).Length > 0)
         {

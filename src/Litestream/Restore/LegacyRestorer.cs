@@ -59,7 +59,7 @@ internal static class LegacyRestorer
         }
         segments.Sort((a, b) => a.Index != b.Index ? a.Index.CompareTo(b.Index) : a.Offset.CompareTo(b.Offset));
 
-        string output = Path.GetFullPath(options.OutputPath);
+        string output = options.FullOutputPath;
         Restorer.PrepareOutputPath(output, options.Force);
         string temp = output + ".tmp";
         try

@@ -20,8 +20,14 @@ public enum IntegrityCheck
 /// <summary>What to restore and how (upstream <c>RestoreOptions</c>).</summary>
 public sealed record RestoreOptions
 {
-    /// <summary>The output database path. It must not exist (an empty file is tolerated) unless <see cref="Force"/>.</summary>
-    public required string OutputPath { get; init; }
+    /// <summary>
+    /// The output database path. It must not exist (an empty file is tolerated) unless <see cref="Force"/>.
+    /// Null restores to the replica's own database path (<see cref="Replication.Replica.RestoreAsync"/>).
+    /// </summary>
+    public string? OutputPath { get; init; }
+
+    /// <summary>The absolute output path; throws when none was given.</summary>
+    internal string FullOutputPath => Path.GetFullPath(OutputPath ?? throw new ArgumentException("restore output path required"));
 
     /// <summary>Restore up to this TXID; zero = latest.</summary>
     public Txid Txid { get; init; }
@@ -85,7 +91,7 @@ internal static class Restorer
     /// <summary>Applies a computed plan (see the class summary).</summary>
     public static async ValueTask<RestoreResult> ApplyAsync(IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, RestoreOptions options, CancellationToken cancellationToken)
     {
-        string output = Path.GetFullPath(options.OutputPath);
+        string output = options.FullOutputPath;
         PrepareOutputPath(output, options.Force);
         string? dir = Path.GetDirectoryName(output);
         if (!string.IsNullOrEmpty(dir))
