@@ -115,6 +115,7 @@ internal static class ReplicateCommand
             L0Retention = cfg.L0Retention,
             L0RetentionCheckInterval = cfg.L0RetentionCheckInterval,
             RetentionEnabled = cfg.RetentionEnabled,
+            VerifyCompaction = cfg.VerifyCompaction,
         };
         // `litestream register PATH -replica URL`: a database added at run time gets the defaults a dbs: entry
         // with only path and replica.url would get, plus the top-level replica keys.
@@ -126,12 +127,13 @@ internal static class ReplicateCommand
             return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults), logger);
         }
         var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
+        // The socket first: a second daemon on the same config must fail before it touches any database.
+        await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
         logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<Replica> create) in databases)
         {
             daemon.Add(path, create);
         }
-        await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
         if (exec is null)
         {
             await daemon.RunAsync(cancellationToken).ConfigureAwait(false);

@@ -182,7 +182,7 @@ internal sealed class ControlServer : IAsyncDisposable
     {
         PathTimeoutRequest request = Parse(body, ControlJsonContext.Wire.PathTimeoutRequest);
         string path = RequirePath(request.Path);
-        TimeSpan timeout = request.Timeout > 0 ? TimeSpan.FromSeconds(request.Timeout) : s_defaultTimeout;
+        TimeSpan timeout = ServerTimeout(request.Timeout);
         StartStopResponse response = start
             ? await _daemon.StartAsync(path, timeout, _stop.Token).ConfigureAwait(false)
             : await _daemon.StopAsync(path, timeout, _stop.Token).ConfigureAwait(false);
@@ -220,7 +220,7 @@ internal sealed class ControlServer : IAsyncDisposable
         }
         try
         {
-            return Ok(await _daemon.RegisterAsync(path, request.ReplicaUrl, s_defaultTimeout, _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.RegisterResponse);
+            return Ok(await _daemon.RegisterAsync(path, request.ReplicaUrl, _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.RegisterResponse);
         }
         catch (Exception e) when (e is ArgumentException or CommandException)
         {
@@ -232,9 +232,15 @@ internal sealed class ControlServer : IAsyncDisposable
     {
         PathTimeoutRequest request = Parse(body, ControlJsonContext.Wire.PathTimeoutRequest);
         string path = RequirePath(request.Path);
-        TimeSpan timeout = request.Timeout > 0 ? TimeSpan.FromSeconds(request.Timeout) : s_defaultTimeout;
+        TimeSpan timeout = ServerTimeout(request.Timeout);
         return Ok(await _daemon.UnregisterAsync(path, timeout, _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.UnregisterResponse);
     }
+
+    /// <summary>
+    /// How long to wait for a database to open or stop: the client's -timeout less a second, so the daemon answers
+    /// (with an error if need be) before the client gives up; 30 s when the request names none.
+    /// </summary>
+    private static TimeSpan ServerTimeout(int seconds) => seconds > 0 ? TimeSpan.FromSeconds(Math.Max(1, seconds - 1)) : s_defaultTimeout;
 
     private static T Parse<T>(byte[] body, JsonTypeInfo<T> type)
         => JsonSerializer.Deserialize(body, type) ?? throw new ControlException(400, "invalid request body");

@@ -140,7 +140,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         }
     }
 
-    public async Task<RegisterResponse> RegisterAsync(string path, string replicaUrl, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<RegisterResponse> RegisterAsync(string path, string replicaUrl, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -162,8 +162,9 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 _entries.Add(entry);
             }
+            // Like upstream, registering does not wait for the database: it may not exist yet, and the
+            // daemon opens it when it appears.
             Launch(entry);
-            await WaitOpenAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
             return new RegisterResponse("registered", path);
         }
         finally
@@ -255,12 +256,15 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         entry.Stop = null;
     }
 
-    /// <summary>Waits until the database is open (its position loaded), so the reply can carry its TXID.</summary>
+    /// <summary>
+    /// Waits until the database is open (its position loaded), so the reply can carry its TXID; returns at once
+    /// when the file does not exist (the daemon waits for it, as at start-up).
+    /// </summary>
     private static async Task WaitOpenAsync(Entry entry, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
-        while (entry.Replica is { Db.IsOpen: false } && entry.Running)
+        while (entry.Replica is { Db.IsOpen: false } && entry.Running && File.Exists(entry.Path))
         {
             try
             {
