@@ -312,15 +312,7 @@ class Bench:
             db_bytes = src.stat().st_size
             # cp + sync baseline
             for rep_i in range(3):
-                dst = self.work / "cp.db"
-                dst.unlink(missing_ok=True)
-                start = time.perf_counter()
-                shutil.copyfile(src, dst)
-                fd = os.open(dst, os.O_RDONLY)
-                os.fsync(fd)
-                os.close(fd)
-                self.record(f"restore {label} {mb} MB (MB/s)", "cp+sync", db_bytes / 1e6 / (time.perf_counter() - start))
-                dst.unlink()
+                self.record(f"restore {label} {mb} MB (MB/s)", "cp+sync", db_bytes / 1e6 / cp_fsync(src, self.work / "cp.db"))
             for who, exe in self.bins.items():
                 d = self.fresh(f"restore-{label}-{who}")
                 db = d / "app.db"
@@ -417,15 +409,20 @@ class Bench:
                 else:
                     self.notes.append(f"lifecycle: restore failed: {r.out.strip()[-200:]}")
                 out.unlink(missing_ok=True)
-            dst = d / "cp.db"
-            dst.unlink(missing_ok=True)
-            start = time.perf_counter()
-            shutil.copyfile(db, dst)
-            fd = os.open(dst, os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
-            self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", time.perf_counter() - start)
-            dst.unlink()
+            self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", cp_fsync(db, d / "cp.db"))
+
+
+def cp_fsync(src: Path, dst: Path) -> float:
+    """Seconds to copy a file and fsync the copy (the restore baseline); the copy is removed."""
+    dst.unlink(missing_ok=True)
+    start = time.perf_counter()
+    shutil.copyfile(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    elapsed = time.perf_counter() - start
+    dst.unlink()
+    return elapsed
 
 
 def settle(path: Path, quiet_checks: int = 3) -> None:

@@ -101,38 +101,34 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
 
     public ulong Txid(string path) => Find(path) is { } entry ? TxidOf(entry) : throw NotFound(path);
 
-    public async Task<StartStopResponse> StartAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Entry entry = Find(path) ?? throw NotFound(path);
-            if (entry.Running)
-            {
-                return new StartStopResponse("already_running", path, TxidOf(entry));
-            }
-            Launch(entry);
-            await WaitOpenAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
-            return new StartStopResponse("started", path, TxidOf(entry));
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    /// <summary>Resumes replication of a stopped database (upstream <c>EnableDB</c>).</summary>
+    public Task<StartStopResponse> StartAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+        => SetRunningAsync(path, run: true, timeout, cancellationToken);
 
-    public async Task<StartStopResponse> StopAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Pauses replication of a database after its final sync and upload (upstream <c>DisableDB</c>).</summary>
+    public Task<StartStopResponse> StopAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+        => SetRunningAsync(path, run: false, timeout, cancellationToken);
+
+    private async Task<StartStopResponse> SetRunningAsync(string path, bool run, TimeSpan timeout, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             Entry entry = Find(path) ?? throw NotFound(path);
-            if (!entry.Running)
+            if (entry.Running == run)
             {
-                return new StartStopResponse("already_stopped", path, TxidOf(entry));
+                return new StartStopResponse(run ? "already_running" : "already_stopped", path, TxidOf(entry));
             }
-            await HaltAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
-            return new StartStopResponse("stopped", path, TxidOf(entry));
+            if (run)
+            {
+                Launch(entry);
+                await WaitOpenAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await HaltAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
+            }
+            return new StartStopResponse(run ? "started" : "stopped", path, TxidOf(entry));
         }
         finally
         {
