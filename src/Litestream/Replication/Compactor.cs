@@ -189,7 +189,7 @@ public sealed class Compactor
             }
             decoder.Close();
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        catch (Exception e) when (e is LtxFormatException or InvalidDataException or EndOfStreamException)
         {
             await Client.DeleteLtxFilesAsync([written], cancellationToken).ConfigureAwait(false);
             throw new InvalidDataException($"compacted file L{written.Level} {written.MinTxid}-{written.MaxTxid} failed verification and was deleted: {e.Message}", e);

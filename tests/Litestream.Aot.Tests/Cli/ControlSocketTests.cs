@@ -96,6 +96,8 @@ public class ControlSocketTests
             Exe.Run("register", "-json", "-socket", sock, "-replica", $"file://{replicaB}", b).Stdout);
         Assert.Contains("\"database_count\": 2", Exe.Run("info", "-socket", sock).Stdout);
         Exe.Python(Write, b, "2");
+        // register answers before the database is open (it may not exist yet): sync says so until it is.
+        WaitFor(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
         SyncReply bSynced = Sync(sock, b, wait: true);
         Assert.Equal(bSynced.Txid, ReplicaMaxTxid(replicaB));
 
