@@ -70,16 +70,16 @@ public class LevellingTests(ITestOutputHelper output)
         string dir = Exe.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica"), log = Path.Combine(dir, "writer.log");
         string config = Path.Combine(dir, "c.yml");
-        File.WriteAllText(config, $"""
-            levels: [{{interval: 1s}}, {{interval: 3s}}, {{interval: 6s}}]
-            snapshot: {{interval: 10s, retention: 20s}}
+        File.WriteAllText(config, $$"""
+            levels: [{interval: 1s}, {interval: 3s}, {interval: 6s}]
+            snapshot: {interval: 10s, retention: 20s}
             l0-retention: 3s
             l0-retention-check-interval: 1s
             dbs:
-              - path: {db}
+              - path: {{db}}
                 checkpoint-interval: 5s
                 replica:
-                  url: file://{replica}
+                  url: file://{{replica}}
                   sync-interval: 200ms
             """);
         const double WriterSeconds = 80;
