@@ -100,20 +100,18 @@ public sealed class Compactor
         var sources = new List<LtxFileInfo>();
         await foreach (LtxFileInfo info in Client.ListLtxFilesAsync(level - 1, new Txid(after.Value + 1), false, cancellationToken).ConfigureAwait(false))
         {
-            ulong expected = sources.Count == 0 ? after.Value + 1 : sources[^1].MaxTxid.Value + 1;
-            if (info.MinTxid.Value != expected)
+            if (sources.Count > 0 && info.MinTxid.Value != sources[^1].MaxTxid.Value + 1)
             {
                 break; // a gap (or overlap): compact only the contiguous run
             }
             sources.Add(info);
         }
-        if (sources.Count == 0 || (sources[0].MinTxid.Value != after.Value + 1 && !after.IsZero))
+        // The run may start past after+1, as upstream's does: snapshot retention deletes source files a
+        // snapshot covers whether or not this level merged them yet, and waiting for them would stall the
+        // level for good.
+        if (sources.Count == 0)
         {
             return null;
-        }
-        if (after.IsZero && sources[0].MinTxid.Value != 1)
-        {
-            return null; // level 1 must start from a snapshot-bearing chain
         }
         string temp = Path.Combine(Path.GetTempPath(), $"litestream-compact-{Guid.NewGuid():N}.ltx");
         var inputs = new List<Stream>();
