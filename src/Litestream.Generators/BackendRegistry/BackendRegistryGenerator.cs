@@ -26,7 +26,7 @@ public sealed class BackendRegistryGenerator : IIncrementalGenerator
         {
             foreach (DiagnosticInfo d in Emitter.Diagnose(results))
             {
-                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ById(d.Id), Location.Create(d.FilePath, default, new Microsoft.CodeAnalysis.Text.LinePositionSpan(new Microsoft.CodeAnalysis.Text.LinePosition(d.Line, d.Column), new Microsoft.CodeAnalysis.Text.LinePosition(d.Line, d.Column))), d.Message));
+                spc.ReportDiagnostic(d.ToDiagnostic());
             }
             ImmutableArray<BackendSpec> specs = Emitter.Valid(results);
             if (!specs.IsEmpty)
