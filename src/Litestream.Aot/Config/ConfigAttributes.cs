@@ -59,7 +59,9 @@ public sealed class ConfigOneOfAttribute(params string[] values) : Attribute
 
 /// <summary>
 /// A section property whose keys sit at this level instead of under a key of their own (upstream's
-/// top-level replica defaults): keys this section does not know are tried on it.
+/// top-level replica defaults): keys this section does not know are tried on it. They are bound key by
+/// key, so the inline section's [ConfigRequired] and <c>OnBound</c> do not run; the owner's
+/// <c>OnBound</c> checks it.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class ConfigInlineAttribute : Attribute
