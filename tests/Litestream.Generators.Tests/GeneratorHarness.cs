@@ -44,9 +44,27 @@ internal static class GeneratorHarness
         return File.ReadAllText(path).ReplaceLineEndings("\n");
     }
 
-    /// <summary>Every output of the tracked step <paramref name="step"/> in the last run.</summary>
-    public static IEnumerable<IncrementalStepRunReason> StepReasons(GeneratorDriver driver, string step)
-        => driver.GetRunResult().Results.Single().TrackedSteps[step].SelectMany(s => s.Outputs).Select(o => o.Reason);
+    /// <summary>
+    /// Runs <paramref name="generator"/> on <paramref name="compilation"/>, then after adding an unrelated file,
+    /// then after replacing the tree at <paramref name="path"/> with <paramref name="edited"/>: the reasons of the
+    /// tracked step <paramref name="step"/> after each of the two edits.
+    /// </summary>
+    public static (IncrementalStepRunReason[] Unrelated, IncrementalStepRunReason[] Edited) RunEdits(
+        IIncrementalGenerator generator, CSharpCompilation compilation, string step, string path, string edited)
+    {
+        var (driver, _, _) = Run(generator, compilation);
+        CSharpCompilation unrelated = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("class Unrelated { }", path: "Other.cs"));
+        (driver, _, _) = Run(generator, unrelated, driver);
+        IncrementalStepRunReason[] afterUnrelated = Reasons(driver, step);
+        CSharpCompilation changed = unrelated.ReplaceSyntaxTree(unrelated.SyntaxTrees.Single(t => t.FilePath == path), CSharpSyntaxTree.ParseText(edited, path: path));
+        (driver, _, _) = Run(generator, changed, driver);
+        return (afterUnrelated, Reasons(driver, step));
+    }
+
+    private static IncrementalStepRunReason[] Reasons(GeneratorDriver driver, string step)
+        => [.. driver.GetRunResult().Results.Single().TrackedSteps[step].SelectMany(s => s.Outputs).Select(o => o.Reason)];
+
+    public static bool IsCached(IncrementalStepRunReason reason) => reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged;
 
     /// <summary>Asserts that no property of a spec type holds a Roslyn symbol, location, syntax node or compilation.</summary>
     public static void AssertPlainData(params Type[] types)

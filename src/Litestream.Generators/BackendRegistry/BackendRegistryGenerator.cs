@@ -16,9 +16,7 @@ public sealed class BackendRegistryGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<BackendParseResult> backends = context.SyntaxProvider
-            .ForAttributeWithMetadataName(AttributeName, static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax, static (ctx, ct) => Parser.Parse(ctx, ct))
-            .WithTrackingName("BackendSpec");
+        IncrementalValuesProvider<BackendParseResult> backends = context.SyntaxProvider.Parse(AttributeName, Parser.Parse, "BackendSpec");
 
         IncrementalValueProvider<ImmutableArray<BackendParseResult>> all = backends.Collect().WithTrackingName("BackendSpecs");
 

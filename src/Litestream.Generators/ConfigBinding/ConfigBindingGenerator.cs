@@ -1,5 +1,4 @@
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Litestream.Generators.ConfigBinding;
 
@@ -18,9 +17,7 @@ public sealed class ConfigBindingGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<ConfigParseResult> results = context.SyntaxProvider
-            .ForAttributeWithMetadataName(AttributeName, static (node, _) => node is ClassDeclarationSyntax, static (ctx, ct) => Parser.Parse(ctx, ct))
-            .WithTrackingName("ConfigParse");
+        IncrementalValuesProvider<ConfigParseResult> results = context.SyntaxProvider.Parse(AttributeName, Parser.Parse, "ConfigParse");
 
         IncrementalValuesProvider<ConfigTypeSpec> specs = results
             .Where(static r => r.Spec is not null)
