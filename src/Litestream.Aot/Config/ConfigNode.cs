@@ -99,6 +99,28 @@ public sealed class ConfigNode
         };
     }
 
+    /// <summary>A file mode as Go's YAML reads an integer: <c>0600</c> and <c>0o600</c> are octal.</summary>
+    public UnixFileMode AsFileMode(string path)
+    {
+        string text = AsString(path) ?? "";
+        string digits = text.StartsWith("0o", StringComparison.OrdinalIgnoreCase) ? text[2..] : text.Length > 1 && text[0] == '0' ? text[1..] : text;
+        bool octal = digits.Length != text.Length;
+        int mode = 0;
+        foreach (char c in digits)
+        {
+            int d = c - '0';
+            if (d < 0 || d > (octal ? 7 : 9))
+            {
+                mode = int.MaxValue;
+                break;
+            }
+            mode = mode * (octal ? 8 : 10) + d;
+        }
+        return digits.Length > 0 && mode <= 0x1FF
+            ? (UnixFileMode)mode
+            : throw new ConfigException(path, $"invalid permissions \"{text}\": expected an octal mode like 0600");
+    }
+
     /// <summary>A value out of <paramref name="allowed"/>; otherwise <paramref name="error"/> formatted with the value.</summary>
     public string? AsOneOf(string path, bool ignoreCase, string error, params string[] allowed)
     {

@@ -2,7 +2,7 @@ namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
 [ConfigSection]
-[ConfigNotSupported("mcp-addr", "socket", "validation", "heartbeat-url", "heartbeat-interval")]
+[ConfigNotSupported("mcp-addr", "validation", "heartbeat-url", "heartbeat-interval")]
 public sealed partial class LitestreamConfig
 {
     /// <summary>Prometheus metrics address (<c>addr</c>).</summary>
@@ -20,6 +20,14 @@ public sealed partial class LitestreamConfig
     public RetentionConfig Retention { get; set; } = new();
     /// <summary><c>verify-compaction</c>.</summary>
     public bool VerifyCompaction { get; set; }
+    /// <summary><c>socket.enabled</c>: serve the control socket (start, stop, sync, register, unregister, info, list).</summary>
+    public bool SocketEnabled { get; set; }
+    /// <summary><c>socket.path</c>.</summary>
+    public string SocketPath { get; set; } = "/var/run/litestream.sock";
+    /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
+    public UnixFileMode SocketPermissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    /// <summary><c>socket</c>: the control socket.</summary>
+    public SocketConfig Socket { get; set; } = new();
     /// <summary><c>shutdown-sync-timeout</c>.</summary>
     public TimeSpan ShutdownSyncTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary><c>shutdown-sync-interval</c>.</summary>
@@ -42,6 +50,12 @@ public sealed partial class LitestreamConfig
     public TimeSpan SnapshotRetention => Snapshot.Retention;
     /// <summary><c>retention.enabled</c>.</summary>
     public bool RetentionEnabled => Retention.Enabled;
+    /// <summary><c>socket.enabled</c>.</summary>
+    public bool SocketEnabled => Socket.Enabled;
+    /// <summary><c>socket.path</c>.</summary>
+    public string SocketPath => Socket.Path;
+    /// <summary><c>socket.permissions</c>.</summary>
+    public UnixFileMode SocketPermissions => Socket.Permissions;
 
     partial void OnBound(string path, ConfigContext context) => ReplicaDefaults.CheckUrl(path);
 }
@@ -71,6 +85,30 @@ public sealed partial class SnapshotConfig
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(24);
     /// <summary><c>snapshot.retention</c>.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
+}
+
+/// <summary>The <c>socket</c> section.</summary>
+[ConfigSection]
+public sealed partial class SocketConfig
+{
+    /// <summary><c>socket.enabled</c>: serve the control socket (start, stop, sync, register, unregister, info, list).</summary>
+    public bool Enabled { get; set; }
+    /// <summary><c>socket.path</c> (absolute after loading).</summary>
+    [ConfigKey("path")]
+    public string? PathText { get; set; }
+    /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
+    public UnixFileMode Permissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>The socket path: <see cref="PathText"/> resolved, or upstream's default.</summary>
+    public string Path { get; private set; } = "/var/run/litestream.sock";
+
+    partial void OnBound(string path, ConfigContext context)
+    {
+        if (PathText is not null)
+        {
+            Path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
+        }
+    }
 }
 
 /// <summary>The <c>retention</c> section.</summary>

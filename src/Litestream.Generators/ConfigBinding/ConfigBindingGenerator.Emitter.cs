@@ -138,6 +138,7 @@ internal static class Emitter
         ValueKind.Int64 => $"{node}.AsInt64({path})",
         ValueKind.Size => $"{node}.AsSize({path})",
         ValueKind.Duration => $"{node}.AsDuration({path})",
+        ValueKind.FileMode => $"{node}.AsFileMode({path})",
         _ => $"{p.ElementType}.Bind({node}, {path}, context)",
     };
 

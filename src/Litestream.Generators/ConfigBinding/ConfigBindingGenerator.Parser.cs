@@ -106,7 +106,7 @@ internal static class Parser
         if (classified is not ValueKind kind)
         {
             diagnostics.Add(DiagnosticInfo.At(property, "LSG0006",
-                $"{owner.Name}.{property.Name} is a {property.Type.ToDisplayString()}: config properties are string, bool, int, long, TimeSpan (each optionally nullable), [ConfigSection] classes, or List<T> of those"));
+                $"{owner.Name}.{property.Name} is a {property.Type.ToDisplayString()}: config properties are string, bool, int, long, TimeSpan, UnixFileMode (each optionally nullable), [ConfigSection] classes, or List<T> of those"));
             return null;
         }
         AttributeData? Find(string name) => property.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == name);
@@ -169,9 +169,10 @@ internal static class Parser
             case SpecialType.System_Int32: return ValueKind.Int32;
             case SpecialType.System_Int64: return ValueKind.Int64;
         }
-        if (type.ToDisplayString() == "System.TimeSpan")
+        switch (type.ToDisplayString())
         {
-            return ValueKind.Duration;
+            case "System.TimeSpan": return ValueKind.Duration;
+            case "System.IO.UnixFileMode": return ValueKind.FileMode;
         }
         if (type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ConfigBindingGenerator.AttributeName))
         {

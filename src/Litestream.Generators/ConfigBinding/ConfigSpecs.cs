@@ -10,6 +10,7 @@ internal enum ValueKind
     Int64,
     Size,
     Duration,
+    FileMode,
     Section,
 }
 
