@@ -20,12 +20,6 @@ public sealed partial class LitestreamConfig
     public RetentionConfig Retention { get; set; } = new();
     /// <summary><c>verify-compaction</c>.</summary>
     public bool VerifyCompaction { get; set; }
-    /// <summary><c>socket.enabled</c>: serve the control socket (start, stop, sync, register, unregister, info, list).</summary>
-    public bool SocketEnabled { get; set; }
-    /// <summary><c>socket.path</c>.</summary>
-    public string SocketPath { get; set; } = "/var/run/litestream.sock";
-    /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
-    public UnixFileMode SocketPermissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     /// <summary><c>socket</c>: the control socket.</summary>
     public SocketConfig Socket { get; set; } = new();
     /// <summary><c>shutdown-sync-timeout</c>.</summary>
@@ -99,14 +93,16 @@ public sealed partial class SocketConfig
     /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
     public UnixFileMode Permissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    private string _path = "/var/run/litestream.sock";
+
     /// <summary>The socket path: <see cref="PathText"/> resolved, or upstream's default.</summary>
-    public string Path { get; private set; } = "/var/run/litestream.sock";
+    public string Path => _path;
 
     partial void OnBound(string path, ConfigContext context)
     {
         if (PathText is not null)
         {
-            Path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
+            _path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
         }
     }
 }
