@@ -139,17 +139,19 @@ internal sealed class VfsFile
             result = $"invalid litestream_time \"{value}\": want a time (RFC 3339), a duration (-5m) or a modifier (-5 minutes); 'now' resets";
             return SqliteCodes.Error;
         }
+        // The new value is returned as the pragma's one row: SQLite names the result column after it, and
+        // a null name breaks hosts (Python's sqlite3 raises MemoryError for it).
         if (time is null)
         {
             _travel = null;
             _travelTime = null;
-            return SqliteCodes.Ok;
+            return GetTime(out result);
         }
         try
         {
             _travel = Replica.BuildAt(time.Value);
             _travelTime = time;
-            return SqliteCodes.Ok;
+            return GetTime(out result);
         }
         catch (TxNotAvailableException)
         {

@@ -143,9 +143,12 @@ internal sealed class VfsReplica : IDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    // The last good snapshot stays in use; the lag grows and the error is reported.
+                    // The last good snapshot stays in use; the lag grows and the error is reported once per streak.
+                    if (LastPollError != e.Message)
+                    {
+                        VfsLog.Write(VfsLog.Level.Error, $"poll {Name}: {e.Message}");
+                    }
                     LastPollError = e.Message;
-                    VfsLog.Write(VfsLog.Level.Error, $"poll {Name}: {e.Message}");
                 }
             }
         }

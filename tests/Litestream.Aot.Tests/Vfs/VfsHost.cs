@@ -11,6 +11,22 @@ internal static class VfsHost
         ? Path.Combine(root, "bin", "linux-x64", "litestream-vfs.so")
         : null;
 
+    /// <summary>A python3 whose sqlite3 module can load extensions (pyenv builds often cannot; Debian's can).</summary>
+    public static string? PythonExe { get; } = new[] { "/usr/bin/python3", "python3" }.FirstOrDefault(CanLoadExtensions);
+
+    private static bool CanLoadExtensions(string python)
+    {
+        try
+        {
+            Result r = Run(python, ["-c", "import sqlite3, sys; sys.exit(0 if hasattr(sqlite3.Connection, 'enable_load_extension') else 1)"]);
+            return r.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
     public const string Missing = "bin/linux-x64/litestream-vfs.so or litestream is not published (run ./publish.sh)";
 
     /// <summary>Python prelude: loads the extension once (it stays loaded) and defines open_replica(name, url).</summary>
@@ -59,7 +75,7 @@ internal static class VfsHost
     /// <summary>python3 running <see cref="PythonPrelude"/> + <paramref name="script"/>; asserts success and returns stdout.</summary>
     public static string Python(string script, params string[] args)
     {
-        Result r = Run("python3", ["-c", PythonPrelude + script, .. args]);
+        Result r = Run(PythonExe!, ["-c", PythonPrelude + script, .. args]);
         Assert.True(r.ExitCode == 0, $"python3 failed ({r.ExitCode}): {r.Stderr}\n{r.Stdout}");
         return r.Stdout;
     }
@@ -162,6 +178,10 @@ public sealed class VfsFactAttribute : FactAttribute
         if (Exe.Path is null || VfsHost.SoPath is null)
         {
             Skip = VfsHost.Missing;
+        }
+        else if (VfsHost.PythonExe is null)
+        {
+            Skip = "no python3 whose sqlite3 module can load extensions (.ci/install.sh installs Debian's python3)";
         }
     }
 }
