@@ -106,23 +106,15 @@ public class VfsExtensionTests
     [VfsFact]
     public void LongReadTransactions_AcrossPolls_NeverSeeABrokenSum()
     {
-        string dir = Exe.TempDir();
-        string db = Path.Combine(dir, "app.db");
-        string rep = Path.Combine(dir, "replica");
-        string url = "file://" + rep;
         // Rows 1 and 1000 sit on different pages (3 KB of padding each, filler rows between them).
-        Exe.Python("""
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute("PRAGMA journal_mode=WAL")
+        (string db, string url, Exe.Daemon replicate) = StartReplicated("""
             c.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, bal INT, pad BLOB)")
             c.execute("INSERT INTO acct VALUES (1, 500, randomblob(3000))")
             for i in range(2, 60):
                 c.execute("INSERT INTO acct VALUES (?, 0, randomblob(3000))", (i,))
             c.execute("INSERT INTO acct VALUES (1000, 500, randomblob(3000))")
-            """, db);
-        using Exe.Daemon replicate = Exe.Start("replicate", db, url);
-        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 1, "the first upload");
+            """);
+        using Exe.Daemon _ = replicate;
         using var writer = new VfsHost.Background("python3", "-c", """
             import sqlite3, sys, random, time
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -170,20 +162,13 @@ public class VfsExtensionTests
     [VfsFact]
     public void TimeTravel_BothDialects_EqualsRestoreAtTheTimestamp_AndTheWritersRecordedStates()
     {
-        string dir = Exe.TempDir();
-        string db = Path.Combine(dir, "app.db");
-        string rep = Path.Combine(dir, "replica");
-        string url = "file://" + rep;
-        Exe.Python("""
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute("PRAGMA journal_mode=WAL")
+        (string db, string url, Exe.Daemon replicate) = StartReplicated("""
             c.execute("CREATE TABLE s(k INT)")
             c.execute("INSERT INTO s VALUES (0)")
             c.execute("CREATE TABLE h(k INT, pad BLOB)")
-            """, db);
-        using Exe.Daemon replicate = Exe.Start("replicate", db, url);
-        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 1, "the first upload");
+            """);
+        using Exe.Daemon _ = replicate;
+        string dir = Path.GetDirectoryName(db)!;
         const int Commits = 8;
         // The writer's recorded states: state k (s.k = k, k rows in h) committed at the printed time.
         string recorded = Exe.Python($$"""
@@ -256,6 +241,19 @@ public class VfsExtensionTests
             Assert.Equal($"{k}", VfsHost.Run("sqlite3", [Path.Combine(dir, $"at-{i}.db"), "SELECT k FROM s"]).Stdout.Trim());
         }
         Assert.True(previous >= Commits - 1, $"the last travel should see (nearly) the final state: {output}");
+    }
+
+    /// <summary>Creates app.db in WAL mode with <paramref name="schema"/> (python, connection c), starts
+    /// <c>litestream replicate</c> to a file replica and waits for the first upload.</summary>
+    private static (string Db, string Url, Exe.Daemon Replicate) StartReplicated(string schema)
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string rep = Path.Combine(dir, "replica");
+        Exe.Python("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute(\"PRAGMA journal_mode=WAL\")\n" + schema, db);
+        Exe.Daemon replicate = Exe.Start("replicate", db, "file://" + rep);
+        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 1, "the first upload");
+        return (db, "file://" + rep, replicate);
     }
 
     [VfsFact]
