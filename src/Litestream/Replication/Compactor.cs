@@ -36,7 +36,7 @@ public sealed record CompactionOptions
 /// past their age (keeping the newest), the level files they make unnecessary, and L0 files already
 /// compacted into L1 once they are older than the L0 retention.
 /// </summary>
-public sealed class Compactor
+internal sealed class Compactor
 {
     private readonly Replica _replica;
     private readonly ILogger _logger;

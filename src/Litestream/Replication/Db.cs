@@ -97,10 +97,10 @@ public sealed class Db : IAsyncDisposable
     public DateTimeOffset? LastSyncAt { get; private set; }
 
     /// <summary>Directory of the local L0 files.</summary>
-    public string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
+    internal string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
 
     /// <summary>Path of a local L0 file.</summary>
-    public string L0FilePath(Txid txid) => System.IO.Path.Combine(L0Directory, LtxFileName.Format(txid, txid));
+    internal string L0FilePath(Txid txid) => System.IO.Path.Combine(L0Directory, LtxFileName.Format(txid, txid));
 
     /// <summary>
     /// Opens the connections, switches the database to WAL mode, creates the bookkeeping tables, starts the
@@ -212,7 +212,7 @@ public sealed class Db : IAsyncDisposable
     /// an empty replica), deletes local L0 files, and forces a snapshot at the next TXID so the TXID
     /// sequence continues from the replica's (upstream <c>checkDatabaseBehindReplica</c>).
     /// </summary>
-    public void ResetPosition(LtxHeader? header, string? localCopy, string reason)
+    internal void ResetPosition(LtxHeader? header, string? localCopy, string reason)
     {
         lock (_lock)
         {
@@ -230,7 +230,7 @@ public sealed class Db : IAsyncDisposable
     }
 
     /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order).</summary>
-    public void CheckpointIfNeeded()
+    internal void CheckpointIfNeeded()
     {
         lock (_lock)
         {
@@ -272,7 +272,7 @@ public sealed class Db : IAsyncDisposable
     /// position (upstream <c>DB.Snapshot</c>). Syncs first so the snapshot is current. Returns its header,
     /// or null before the first sync.
     /// </summary>
-    public LtxHeader? WriteSnapshot(Stream output)
+    internal LtxHeader? WriteSnapshot(Stream output)
     {
         lock (_lock)
         {

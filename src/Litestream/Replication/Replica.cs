@@ -1,5 +1,6 @@
 using Litestream.Internal;
 using Litestream.Logging;
+using Litestream.Restore;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Microsoft.Extensions.Logging;
@@ -26,8 +27,10 @@ public sealed record ReplicaOptions
 }
 
 /// <summary>
-/// Ships a database's local L0 files to one replica client (upstream <c>Replica</c>). The remote
-/// position (newest remote L0 TXID) is listed once, then tracked: no listing per sync.
+/// Ships a database's local L0 files to one replica client (upstream <c>Replica</c>) and restores from it.
+/// The remote position (newest remote L0 TXID) is listed once, then tracked: no listing per sync. A
+/// <see cref="Store"/> drives replication; <see cref="SyncAsync"/> and <see cref="RestoreAsync"/> may also be
+/// called directly. The replica does not own its <see cref="Client"/> or its <see cref="Db"/>.
 /// </summary>
 public sealed class Replica
 {
@@ -64,7 +67,20 @@ public sealed class Replica
     /// when the replica is ahead of the local state (database restored from an old backup, meta dir lost)
     /// the local position adopts the replica's newest L0 so TXIDs keep increasing.
     /// </summary>
-    public async ValueTask ReconcileAsync(CancellationToken cancellationToken)
+    internal async ValueTask ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await _syncLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReconcileLockedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _syncLock.Release();
+        }
+    }
+
+    private async ValueTask ReconcileLockedAsync(CancellationToken cancellationToken)
     {
         await Client.InitAsync(cancellationToken).ConfigureAwait(false);
         LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
@@ -79,7 +95,7 @@ public sealed class Replica
     /// Uploads local L0 files newer than the remote position, in TXID order. When a needed local file is
     /// gone (replica wiped, local retention), the chain is restarted with a snapshot.
     /// </summary>
-    public async ValueTask SyncAsync(CancellationToken cancellationToken)
+    public async ValueTask SyncAsync(CancellationToken cancellationToken = default)
     {
         // The upload loop, snapshots and shutdown may all ask at once; one pass at a time keeps the
         // remote position exact.
@@ -98,7 +114,7 @@ public sealed class Replica
     {
         if (_remoteTxid is null)
         {
-            await ReconcileAsync(cancellationToken).ConfigureAwait(false);
+            await ReconcileLockedAsync(cancellationToken).ConfigureAwait(false);
         }
         Txid remote = _remoteTxid!.Value;
         Txid local = Db.Txid;
@@ -128,8 +144,29 @@ public sealed class Replica
         LastSyncAt = DateTimeOffset.UtcNow;
     }
 
+    /// <summary>
+    /// Restores the database from this replica's client (upstream <c>Replica.Restore</c>) into
+    /// <see cref="RestoreOptions.OutputPath"/>, or into <see cref="Db"/>'s path when that is null: the latest state, or the state at <see cref="RestoreOptions.Txid"/>
+    /// or <see cref="RestoreOptions.Timestamp"/>. The output is written beside the target and renamed into place
+    /// only after every checksum and the SQLite check passed; a failed restore leaves nothing behind. Works
+    /// whether or not <see cref="Db"/> is open, but never restore over the path of an open database.
+    /// </summary>
+    /// <exception cref="NoBackupException">The replica holds no backup.</exception>
+    /// <exception cref="TxNotAvailableException">The requested TXID or time is not covered by the replica.</exception>
+    /// <exception cref="InvalidOperationException">The output is the path of <see cref="Db"/> and it is open.</exception>
+    /// <exception cref="IOException">The output exists and <see cref="RestoreOptions.Force"/> is not set.</exception>
+    public ValueTask<RestoreResult> RestoreAsync(RestoreOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (Db.IsOpen && (options.OutputPath is null || string.Equals(System.IO.Path.GetFullPath(options.OutputPath), Db.Path, StringComparison.Ordinal)))
+        {
+            throw new InvalidOperationException($"cannot restore over open database {Db.Path}");
+        }
+        return Restorer.RestoreAsync(Client, options.OutputPath is null ? options with { OutputPath = Db.Path } : options, cancellationToken);
+    }
+
     /// <summary>Forgets the remote position so the next pass lists it again (after a storage error).</summary>
-    public void InvalidateRemotePosition() => _remoteTxid = null;
+    internal void InvalidateRemotePosition() => _remoteTxid = null;
 
     private async ValueTask RestartChainAsync(Txid remote, Txid missing, CancellationToken cancellationToken)
     {

@@ -28,10 +28,15 @@ public sealed record StoreOptions
 /// Runs replication for a set of databases (upstream <c>Store</c>): per database one monitor loop
 /// (woken by inotify on the WAL through <see cref="FileSystemWatcher"/>, with the monitor interval as
 /// fallback) and one upload loop. Async loops, not a thread per database. Errors are logged, counted
-/// and retried with exponential backoff; nothing stops silently. Cancelling <see cref="RunAsync"/>
-/// performs one last bounded sync and upload.
+/// and retried with exponential backoff; nothing stops silently.
 /// </summary>
-public sealed class Store
+/// <remarks>
+/// Two ways to run it: <see cref="OpenAsync"/> … <see cref="CloseAsync"/> (or <c>await using</c>) replicates
+/// in the background while the application works (upstream <c>Store.Open</c>/<c>Close</c>), and
+/// <see cref="RunAsync"/> replicates until its token is cancelled. Either way the end is one last bounded
+/// sync and upload, then every <see cref="Db"/> is closed. The store does not own the replica clients.
+/// </remarks>
+public sealed class Store : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly List<Replica> _replicas;
@@ -58,8 +63,89 @@ public sealed class Store
     public long ErrorCount => Interlocked.Read(ref _errorCount);
 
     private long _errorCount;
+    private CancellationTokenSource? _background;
+    private Task? _backgroundRun;
 
-    /// <summary>Replicates until <paramref name="cancellationToken"/> is cancelled, then flushes and returns.</summary>
+    /// <summary>
+    /// Opens every database whose file exists (upstream <c>Store.Open</c>), reconciles it with its replica,
+    /// then replicates in the background until <see cref="CloseAsync"/>. A database file that does not exist
+    /// yet is waited for in the background (the application may create it after this returns). Errors while
+    /// opening are thrown and leave nothing open; later errors are logged and retried.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The store is already open.</exception>
+    /// <exception cref="LocalStateException">A database's local state is damaged and its replica does not auto-recover.</exception>
+    public async Task OpenAsync(CancellationToken cancellationToken = default)
+    {
+        if (_backgroundRun is not null)
+        {
+            throw new InvalidOperationException("store is already open");
+        }
+        try
+        {
+            foreach (Replica replica in _replicas)
+            {
+                if (File.Exists(replica.Db.Path))
+                {
+                    await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch
+        {
+            foreach (Replica replica in _replicas)
+            {
+                await replica.Db.DisposeAsync().ConfigureAwait(false);
+            }
+            throw;
+        }
+        _background = new CancellationTokenSource();
+        _backgroundRun = RunAsync(_background.Token);
+    }
+
+    /// <summary>
+    /// Stops background replication (upstream <c>Store.Close</c>): every database gets one last sync and upload,
+    /// bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>, and is closed. Does nothing when the store is
+    /// not open. Cancelling <paramref name="cancellationToken"/> stops waiting, not the final sync.
+    /// </summary>
+    public async Task CloseAsync(CancellationToken cancellationToken = default)
+    {
+        if (_backgroundRun is not { } run)
+        {
+            return;
+        }
+        await _background!.CancelAsync().ConfigureAwait(false);
+        await run.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _background.Dispose();
+        _background = null;
+        _backgroundRun = null;
+    }
+
+    /// <summary>Closes the store (see <see cref="CloseAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await CloseAsync(CancellationToken.None).ConfigureAwait(false);
+
+    /// <summary>
+    /// Captures what every database has committed so far and uploads it (upstream <c>DB.Sync</c> followed by
+    /// <c>Replica.Sync</c>): when this returns, each replica holds every transaction committed before the call.
+    /// Safe beside the background loops. Opens a database the store has not opened yet.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">A database file does not exist.</exception>
+    public async Task SyncAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (Replica replica in _replicas)
+        {
+            if (!replica.Db.IsOpen)
+            {
+                await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
+            }
+            replica.Db.Sync();
+            await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Replicates until <paramref name="cancellationToken"/> is cancelled, then flushes, closes every database and
+    /// returns (the daemon's way; see <see cref="OpenAsync"/> for the background way).
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var tasks = new List<Task>(_replicas.Count);
@@ -70,8 +156,8 @@ public sealed class Store
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    /// <summary>Syncs every database and uploads once (replicate <c>-once</c>); throws if any failed.</summary>
-    public async Task SyncOnceAsync(CancellationToken cancellationToken)
+    /// <summary>Opens, syncs, uploads and closes every database once (replicate <c>-once</c>); throws if any failed.</summary>
+    internal async Task SyncOnceAsync(CancellationToken cancellationToken)
     {
         var failures = new List<Exception>();
         foreach (Replica replica in _replicas)
@@ -105,7 +191,7 @@ public sealed class Store
         FileSystemWatcher? watcher = null;
         try
         {
-            await OpenAsync(replica, cancellationToken).ConfigureAwait(false);
+            await WaitAndOpenAsync(replica, cancellationToken).ConfigureAwait(false);
             watcher = Watch(db, changed);
             Task upload = UploadLoopAsync(replica, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
@@ -123,7 +209,7 @@ public sealed class Store
         }
     }
 
-    private async Task OpenAsync(Replica replica, CancellationToken cancellationToken)
+    private async Task WaitAndOpenAsync(Replica replica, CancellationToken cancellationToken)
     {
         TimeSpan delay = replica.Db.Options.MonitorInterval;
         bool waitingLogged = false;
@@ -158,6 +244,10 @@ public sealed class Store
     /// <summary>Opens the database (resetting damaged local state when the replica auto-recovers) and reconciles with the replica.</summary>
     private async Task OpenReplicaAsync(Replica replica, CancellationToken cancellationToken)
     {
+        if (replica.Db.IsOpen && replica.RemoteTxid is not null)
+        {
+            return; // opened by OpenAsync or SyncAsync before the loop started
+        }
         try
         {
             replica.Db.Open();
@@ -175,7 +265,9 @@ public sealed class Store
     private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
-        long lastFileAt = 0;
+        // Null until the first file: Stopwatch timestamps count from boot, so 0 is not "long ago" on a
+        // machine up for less than one monitor interval (the first change would then wait out the rest of it).
+        long? lastFileAt = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -202,7 +294,7 @@ public sealed class Store
             // one upload (one PUT on object storage), so a busy writer must not turn into 50 requests a second.
             if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
-                TimeSpan spacing = db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt);
+                TimeSpan spacing = lastFileAt is { } last ? db.Options.MonitorInterval - Stopwatch.GetElapsedTime(last) : TimeSpan.Zero;
                 await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -16,7 +16,7 @@ namespace Litestream.Restore;
 /// WAL for readers to look for) with a fresh change counter (bytes 24–27) so readers drop their caches.
 /// The applied TXID is kept in <c>&lt;output&gt;-txid</c> (temp, fsync, rename) for resuming after a restart.
 /// </summary>
-public sealed class Follower : IAsyncDisposable
+internal sealed class Follower : IAsyncDisposable
 {
     private readonly IReplicaClient _client;
     private readonly string _output;
@@ -49,7 +49,7 @@ public sealed class Follower : IAsyncDisposable
     /// </summary>
     public static async ValueTask<Follower> StartAsync(IReplicaClient client, RestoreOptions options, ILogger? logger, CancellationToken cancellationToken)
     {
-        string output = Path.GetFullPath(options.OutputPath);
+        string output = options.FullOutputPath;
         Txid txid;
         if (File.Exists(output) && new FileInfo(output).Length > 0)
         {

@@ -12,7 +12,7 @@ namespace Litestream.Restore;
 /// validates salts and frame checksums itself. Same temp → verify → fsync → rename discipline as
 /// <see cref="Restorer"/>.
 /// </summary>
-public static class LegacyRestorer
+internal static class LegacyRestorer
 {
     /// <summary>Newest time of any v0.3 object, or null when the replica holds no v0.3 data.</summary>
     public static async ValueTask<DateTimeOffset?> NewestAsync(ILegacyReplicaClient client, CancellationToken cancellationToken)
@@ -59,7 +59,7 @@ public static class LegacyRestorer
         }
         segments.Sort((a, b) => a.Index != b.Index ? a.Index.CompareTo(b.Index) : a.Offset.CompareTo(b.Offset));
 
-        string output = Path.GetFullPath(options.OutputPath);
+        string output = options.FullOutputPath;
         Restorer.PrepareOutputPath(output, options.Force);
         string temp = output + ".tmp";
         try

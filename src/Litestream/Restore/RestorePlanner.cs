@@ -9,7 +9,7 @@ namespace Litestream.Restore;
 /// file across levels 8..0 that continues the chain (largest MaxTxid, then smallest MinTxid, then
 /// higher level, then earlier creation).
 /// </summary>
-public static class RestorePlanner
+internal static class RestorePlanner
 {
     /// <summary>Lists every level of the replica and plans from the listings.</summary>
     public static async ValueTask<IReadOnlyList<LtxFileInfo>> PlanAsync(IReplicaClient client, Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)

@@ -20,8 +20,14 @@ public enum IntegrityCheck
 /// <summary>What to restore and how (upstream <c>RestoreOptions</c>).</summary>
 public sealed record RestoreOptions
 {
-    /// <summary>The output database path. It must not exist (an empty file is tolerated) unless <see cref="Force"/>.</summary>
-    public required string OutputPath { get; init; }
+    /// <summary>
+    /// The output database path. It must not exist (an empty file is tolerated) unless <see cref="Force"/>.
+    /// Null restores to the replica's own database path (<see cref="Replication.Replica.RestoreAsync"/>).
+    /// </summary>
+    public string? OutputPath { get; init; }
+
+    /// <summary>The absolute output path; throws when none was given.</summary>
+    internal string FullOutputPath => Path.GetFullPath(OutputPath ?? throw new ArgumentException("restore output path required"));
 
     /// <summary>Restore up to this TXID; zero = latest.</summary>
     public Txid Txid { get; init; }
@@ -54,7 +60,7 @@ public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, u
 /// SQLite's own check runs; only then is the file fsynced and renamed into place. Any failure deletes
 /// the temp file: a failed restore leaves nothing behind. Memory stays bounded: files stream through.
 /// </summary>
-public static class Restorer
+internal static class Restorer
 {
     /// <summary>Plans and applies a restore.</summary>
     public static async ValueTask<RestoreResult> RestoreAsync(IReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
@@ -85,7 +91,7 @@ public static class Restorer
     /// <summary>Applies a computed plan (see the class summary).</summary>
     public static async ValueTask<RestoreResult> ApplyAsync(IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, RestoreOptions options, CancellationToken cancellationToken)
     {
-        string output = Path.GetFullPath(options.OutputPath);
+        string output = options.FullOutputPath;
         PrepareOutputPath(output, options.Force);
         string? dir = Path.GetDirectoryName(output);
         if (!string.IsNullOrEmpty(dir))

@@ -5,7 +5,7 @@ namespace Litestream.Storage;
 /// <param name="Index">Shadow-WAL index at snapshot time.</param>
 /// <param name="Size">Compressed size in bytes.</param>
 /// <param name="CreatedAt">Object modification time.</param>
-public sealed record LegacySnapshotInfo(string Generation, uint Index, long Size, DateTimeOffset CreatedAt);
+internal sealed record LegacySnapshotInfo(string Generation, uint Index, long Size, DateTimeOffset CreatedAt);
 
 /// <summary>A Litestream v0.3 WAL segment: <c>generations/&lt;gen&gt;/wal/&lt;index %08x&gt;_&lt;offset %08x&gt;.wal.lz4</c>.</summary>
 /// <param name="Generation">16 lowercase hex characters.</param>
@@ -13,13 +13,13 @@ public sealed record LegacySnapshotInfo(string Generation, uint Index, long Size
 /// <param name="Offset">Byte offset of the segment in that shadow WAL.</param>
 /// <param name="Size">Compressed size in bytes.</param>
 /// <param name="CreatedAt">Object modification time.</param>
-public sealed record LegacyWalSegmentInfo(string Generation, uint Index, long Offset, long Size, DateTimeOffset CreatedAt);
+internal sealed record LegacyWalSegmentInfo(string Generation, uint Index, long Offset, long Size, DateTimeOffset CreatedAt);
 
 /// <summary>
 /// Read access to a Litestream v0.3 replica (upstream <c>ReplicaClientV3</c>, V03-FORMAT.md), so
 /// replicas written by v0.3 can be restored. Every object is one LZ4 frame.
 /// </summary>
-public interface ILegacyReplicaClient
+internal interface ILegacyReplicaClient
 {
     /// <summary>Generation ids (16 lowercase hex), any order.</summary>
     IAsyncEnumerable<string> ListGenerationsAsync(CancellationToken cancellationToken);

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Litestream.Storage;
 
 /// <summary>Litestream v0.3 object names (v0.5 <c>v3.go</c> regexes).</summary>
-public static partial class LegacyNames
+internal static partial class LegacyNames
 {
     [GeneratedRegex("^[0-9a-f]{16}$")]
     private static partial Regex GenerationRegex();

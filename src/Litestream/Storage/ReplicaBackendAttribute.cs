@@ -6,7 +6,7 @@ namespace Litestream.Storage;
 /// <c>ReplicaClientRegistry</c> switch, so no reflection or assembly scanning is needed.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class ReplicaBackendAttribute : Attribute
+internal sealed class ReplicaBackendAttribute : Attribute
 {
     /// <summary>Declares the backend name (also the URL scheme), e.g. "file" or "s3".</summary>
     public ReplicaBackendAttribute(string name) => Name = name;

@@ -1,17 +1,33 @@
 namespace Litestream.Storage;
 
 /// <summary>
-/// Creates the replica client for a backend type through the generated <see cref="ReplicaClientRegistry"/>
-/// (every <see cref="ReplicaBackendAttribute"/> class); an unknown type is a clear error.
+/// Creates replica clients from settings or a URL, for every backend of this build (through the generated
+/// <see cref="ReplicaClientRegistry"/>); an unknown type is a clear error. Clients of a known backend can
+/// also be constructed directly (<see cref="File.FileReplicaClient"/>, <see cref="S3.S3ReplicaClient"/>).
 /// </summary>
 public static class ReplicaClientFactory
 {
     /// <summary>The backend types this build can create.</summary>
     public static IReadOnlyList<string> Names => ReplicaClientRegistry.Names;
 
+    /// <summary>
+    /// Creates the client for a replica URL or bare path (upstream <c>NewReplicaClientFromURL</c>):
+    /// <c>file:///var/backups/db</c>, <c>s3://bucket/path?endpoint=…&amp;region=…</c>, … (see <see cref="ReplicaUrl"/>).
+    /// Credentials not in the URL come from the backend's usual sources (e.g. <c>AWS_ACCESS_KEY_ID</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The URL is malformed.</exception>
+    /// <exception cref="NotSupportedException">The scheme names no backend of this build.</exception>
+    public static IReplicaClient CreateFromUrl(string url)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        return Create(new ReplicaSettings { Url = url });
+    }
+
     /// <summary>Creates a client, inferring the type (and the rest of the settings) from the URL when none is named.</summary>
+    /// <exception cref="NotSupportedException">The type names no backend of this build.</exception>
     public static IReplicaClient Create(ReplicaSettings settings)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         if (settings.Type is null && settings.Url is not null)
         {
             ReplicaSettings parsed = ReplicaUrl.Parse(settings.Url);

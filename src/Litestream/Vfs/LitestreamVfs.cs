@@ -83,7 +83,7 @@ public static class LitestreamVfs
         {
             if (!s_byUrl.TryGetValue(url, out VfsReplica? replica))
             {
-                IReplicaClient client = ReplicaClientFactory.Create(new ReplicaSettings { Url = url });
+                IReplicaClient client = ReplicaClientFactory.CreateFromUrl(url);
                 replica = new VfsReplica(ReplicaUrl.Redact(url), client, OptionsFromEnvironment());
                 s_byUrl[url] = replica;
             }

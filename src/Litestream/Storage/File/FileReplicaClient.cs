@@ -160,7 +160,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<string> ListGenerationsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    async IAsyncEnumerable<string> ILegacyReplicaClient.ListGenerationsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string dir = System.IO.Path.Combine(Root, "generations");
         if (!Directory.Exists(dir))
@@ -179,7 +179,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LegacySnapshotInfo> ListSnapshotsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
+    async IAsyncEnumerable<LegacySnapshotInfo> ILegacyReplicaClient.ListSnapshotsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (FileInfo file in LegacyFiles(generation, "snapshots"))
         {
@@ -192,7 +192,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<LegacyWalSegmentInfo> ListWalSegmentsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
+    async IAsyncEnumerable<LegacyWalSegmentInfo> ILegacyReplicaClient.ListWalSegmentsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (FileInfo file in LegacyFiles(generation, "wal"))
         {
@@ -205,11 +205,11 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     }
 
     /// <inheritdoc />
-    public ValueTask<Stream> OpenSnapshotAsync(LegacySnapshotInfo snapshot, CancellationToken cancellationToken)
+    ValueTask<Stream> ILegacyReplicaClient.OpenSnapshotAsync(LegacySnapshotInfo snapshot, CancellationToken cancellationToken)
         => OpenLegacy(System.IO.Path.Combine(Root, "generations", snapshot.Generation, "snapshots", LegacyNames.Snapshot(snapshot.Index)));
 
     /// <inheritdoc />
-    public ValueTask<Stream> OpenWalSegmentAsync(LegacyWalSegmentInfo segment, CancellationToken cancellationToken)
+    ValueTask<Stream> ILegacyReplicaClient.OpenWalSegmentAsync(LegacyWalSegmentInfo segment, CancellationToken cancellationToken)
         => OpenLegacy(System.IO.Path.Combine(Root, "generations", segment.Generation, "wal", LegacyNames.WalSegment(segment.Index, segment.Offset)));
 
     private IEnumerable<FileInfo> LegacyFiles(string generation, string kind)

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using Litestream.Hosting.Tests.Fixtures;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.File;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Litestream.Hosting.Tests;
+
+/// <summary>
+/// <c>services.AddLitestream(...)</c> in a real generic host: restore-if-missing before the application runs,
+/// replication while it runs, a final sync when the host stops.
+/// </summary>
+public sealed class LitestreamHostedServiceTests
+{
+    [Fact]
+    public async Task StartAsync_NoDatabaseAndEmptyReplica_StartsEmptyThenReplicatesWhatTheAppCreates()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("app.db");
+        var logs = new CapturingLoggerProvider();
+        using IHost host = BuildHost(logs, o => o.AddDatabase(path, "file://" + dir.File("replica")).Db = new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(50) });
+
+        await host.StartAsync();
+        Assert.False(File.Exists(path));
+        Assert.Contains(logs.Lines, l => l == $"Information: {path} does not exist and file://{dir.File("replica")} holds no backup; starting with a new database");
+
+        AppDatabase.CreateSchema(path);
+        AppDatabase.Write(path, seed: 5, transactions: 10, rowsPerTransaction: 10);
+        await host.Services.GetRequiredService<LitestreamHostedService>().SyncAsync();
+        await host.StopAsync();
+
+        Assert.Null(host.Services.GetRequiredService<LitestreamHostedService>().Store);
+        Assert.Equal(AppDatabase.ReadAll(path), await RestoreCopyAsync(dir, "check.db"));
+    }
+
+    [Fact]
+    public async Task StartAsync_DatabaseMissing_RestoresBeforeTheAppRunsAndStopAsyncSyncsTheRest()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("app.db");
+        string replicaUrl = "file://" + dir.File("replica");
+
+        // Another machine's life: the database existed, was replicated, then was lost with its meta directory.
+        AppDatabase.CreateSchema(path);
+        AppDatabase.Write(path, seed: 6, transactions: 8, rowsPerTransaction: 12);
+        using (IHost first = BuildHost(new CapturingLoggerProvider(), o => o.AddDatabase(path, replicaUrl)))
+        {
+            await first.StartAsync();
+            await first.StopAsync();
+        }
+        List<AppDatabase.Row> before = AppDatabase.ReadAll(path);
+        foreach (string suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(path + suffix);
+        }
+        Directory.Delete(dir.File(".app.db-litestream"), recursive: true);
+
+        // A monitor interval of an hour: after the start-up snapshot nothing syncs by itself, so rows written
+        // afterwards can only reach the replica through the final sync of StopAsync.
+        var logs = new CapturingLoggerProvider();
+        using IHost host = BuildHost(logs, o => o.AddDatabase(path, replicaUrl).Db = new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
+        await host.StartAsync();
+
+        Assert.Equal(before, AppDatabase.ReadAll(path));
+        Assert.Contains(logs.Lines, l => l.StartsWith($"Information: restored {path} to txid ", StringComparison.Ordinal));
+        Replica replica = Assert.Single(host.Services.GetRequiredService<LitestreamHostedService>().Store!.Replicas);
+        await WaitUntilAsync(() => replica.Db.Txid.Value > 0 && replica.RemoteTxid == replica.Db.Txid);
+        var uploadedAtStart = replica.RemoteTxid!.Value;
+
+        AppDatabase.Write(path, seed: 7, transactions: 4, rowsPerTransaction: 6);
+        await host.StopAsync();
+
+        Assert.True(replica.RemoteTxid!.Value.Value > uploadedAtStart.Value);
+        Assert.False(replica.Db.IsOpen);
+        List<AppDatabase.Row> after = AppDatabase.ReadAll(path);
+        Assert.Contains(after, r => r.Name == "seed7-t3-r5" || r.Name == "seed7-t3-r5-updated");
+        Assert.Equal(after, await RestoreCopyAsync(dir, "check.db"));
+    }
+
+    [Fact]
+    public async Task StartAsync_NoDatabaseConfigured_Throws()
+    {
+        using IHost host = BuildHost(new CapturingLoggerProvider(), _ => { });
+
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Equal("AddLitestream: no database configured (call options.AddDatabase)", e.Message);
+    }
+
+    private static IHost BuildHost(CapturingLoggerProvider logs, Action<LitestreamOptions> configure)
+    {
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddLitestream(configure);
+        return builder.Build();
+    }
+
+    private static async Task<List<AppDatabase.Row>> RestoreCopyAsync(TempDirectory dir, string name)
+    {
+        string output = dir.File(name);
+        await using var client = new FileReplicaClient(dir.File("replica"));
+        await new Replica(new Db(output), client).RestoreAsync(new RestoreOptions());
+        return AppDatabase.ReadAll(output);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "condition not reached within 60 s");
+            await Task.Delay(20);
+        }
+    }
+}
