@@ -312,15 +312,7 @@ class Bench:
             db_bytes = src.stat().st_size
             # cp + sync baseline
             for rep_i in range(3):
-                dst = self.work / "cp.db"
-                dst.unlink(missing_ok=True)
-                start = time.perf_counter()
-                shutil.copyfile(src, dst)
-                fd = os.open(dst, os.O_RDONLY)
-                os.fsync(fd)
-                os.close(fd)
-                self.record(f"restore {label} {mb} MB (MB/s)", "cp+sync", db_bytes / 1e6 / (time.perf_counter() - start))
-                dst.unlink()
+                self.record(f"restore {label} {mb} MB (MB/s)", "cp+sync", db_bytes / 1e6 / cp_fsync(src, self.work / "cp.db"))
             for who, exe in self.bins.items():
                 d = self.fresh(f"restore-{label}-{who}")
                 db = d / "app.db"
@@ -347,6 +339,102 @@ class Bench:
                 else:
                     self.notes.append(f"{who}: restore {label} failed: {r.out.strip()[-200:]}")
                 out.unlink(missing_ok=True)
+
+
+    # 8. issue 5's closing-note figures, ours only (upstream v0.3 has no LTX levels): the replica size
+    # ratio of 100 MB databases after the initial sync, and a 1 GB restore from a level-9 snapshot plus
+    # replayed L0 files against cp + fsync of the same file.
+    def lifecycle(self) -> None:
+        exe = self.bins["ours"]
+        mb_small, mb_big, txns = (10, 40, 20) if self.quick else (100, 1024, 200)
+        for label, text in (("random", False), ("text", True)):
+            src = self.work / f"life-{label}-{mb_small}.db"
+            if not src.exists():
+                make_big_db(src, mb_small, text)
+            d = self.fresh(f"life-{label}")
+            db = d / "app.db"
+            shutil.copyfile(src, db)
+            rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
+            settle(d / "replica")
+            rep.stop()
+            self.record(f"replica size / DB size ({label} {mb_small} MB, after initial sync)", "ours", dir_bytes(d / "replica") / db.stat().st_size)
+
+        src = self.work / f"life-random-{mb_big}.db"
+        if not src.exists():
+            make_big_db(src, mb_big, False)
+        d = self.fresh("life-restore")
+        db = d / "app.db"
+        shutil.copyfile(src, db)
+        db_bytes = db.stat().st_size
+        # Phase 1: a level-9 snapshot of the whole database (snapshot interval 5 s, no compaction levels
+        # due for a day). Phase 2: the same config with snapshots a day apart, and `txns` transactions
+        # each rewriting a few random pages, shipped as L0 files.
+        def config(snapshot_interval: str) -> Path:
+            cfg = d / f"c-{snapshot_interval}.yml"
+            cfg.write_text(f"levels: [{{interval: 24h}}]\nsnapshot: {{interval: {snapshot_interval}, retention: 48h}}\n"
+                           f"dbs:\n  - path: {db}\n    replica: {{url: file://{d}/replica}}\n")
+            return cfg
+        rep = Daemon([str(exe), "replicate", "-config", str(config("5s"))], d / "rep1.log")
+        if wait_for(lambda: any((d / "replica").rglob("9/*.ltx")) if (d / "replica").exists() else False, 900, 0.5) is None:
+            self.notes.append("lifecycle: no level-9 snapshot appeared within 900 s")
+            rep.stop()
+            return
+        settle(d / "replica")
+        rep.stop()
+        rep = Daemon([str(exe), "replicate", "-config", str(config("24h"))], d / "rep2.log")
+        c = sqlite3.connect(db, isolation_level=None)
+        c.execute("PRAGMA busy_timeout=5000")
+        rows = c.execute("SELECT max(id) FROM big").fetchone()[0]
+        rnd = random.Random(5)
+        for _ in range(txns):
+            c.execute("BEGIN")
+            for _ in range(8):
+                c.execute("UPDATE big SET v = ? WHERE id = ?", (rnd.randbytes(4000), rnd.randint(1, rows)))
+            c.execute("COMMIT")
+            time.sleep(0.05)
+        c.close()
+        settle(d / "replica")
+        rep.stop()
+        plan = run([str(exe), "restore", "-dry-run", "-o", str(d / "plan.db"), f"file://{d}/replica"]).out.strip().splitlines()
+        levels = [line.split()[0] for line in plan[1:] if line.split() and line.split()[0].isdigit()]
+        self.notes.append(f"lifecycle: 1 GB restore plan = {levels.count('9')} snapshot + {levels.count('0')} L0 files "
+                          f"(+{len(levels) - levels.count('9') - levels.count('0')} other) after {txns} transactions")
+        for rep_i in range(1 if self.quick else 3):
+            for check in ("quick", "none"):
+                out = d / "out.db"
+                out.unlink(missing_ok=True)
+                r = run([str(exe), "restore", "-integrity-check", check, "-o", str(out), f"file://{d}/replica"], timeout=1800)
+                if r.code == 0:
+                    self.record(f"restore {mb_big} MB snapshot + L0 replay, integrity {check} (s)", "ours", r.wall)
+                else:
+                    self.notes.append(f"lifecycle: restore failed: {r.out.strip()[-200:]}")
+                out.unlink(missing_ok=True)
+            self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", cp_fsync(db, d / "cp.db"))
+
+
+def cp_fsync(src: Path, dst: Path) -> float:
+    """Seconds to copy a file and fsync the copy (the restore baseline); the copy is removed."""
+    dst.unlink(missing_ok=True)
+    start = time.perf_counter()
+    shutil.copyfile(src, dst)
+    fd = os.open(dst, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    elapsed = time.perf_counter() - start
+    dst.unlink()
+    return elapsed
+
+
+def settle(path: Path, quiet_checks: int = 3) -> None:
+    """Waits until a replica directory's byte count stops changing for a few seconds (uploads done)."""
+    prev, same = -1, 0
+    for _ in range(1200):
+        time.sleep(1)
+        cur = dir_bytes(path) if path.exists() else 0
+        same = same + 1 if cur > 0 and cur == prev else 0
+        if same >= quiet_checks:
+            return
+        prev = cur
 
 
 # ---------------------------------------------------------------- report
@@ -402,7 +490,7 @@ def main() -> int:
     ap.add_argument("--ours", default=str(ROOT / "bin/linux-x64/litestream"))
     ap.add_argument("--upstream")
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
-    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore")
+    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,lifecycle")
     ap.add_argument("--md")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -414,7 +502,8 @@ def main() -> int:
     upstream = Path(args.upstream) if args.upstream else fetch_upstream(ROOT / ".tools" / "upstream")
     with tempfile.TemporaryDirectory(prefix="ls-bench-") as tmp:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
-        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore}
+        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
+                 "lifecycle": b.lifecycle}
         chosen = args.only.split(",") if args.only else list(steps)
         for name in chosen:
             print(f"bench: {name} …", file=sys.stderr, flush=True)

@@ -37,6 +37,22 @@ public sealed class LitestreamHostedServiceTests
     }
 
     [Fact]
+    public async Task StopAsync_DatabaseCreatedAfterStartAndNotYetOpened_FinalSyncShipsIt()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("app.db");
+        // An hour between open attempts: the store cannot notice the new file before the host stops.
+        using IHost host = BuildHost(new CapturingLoggerProvider(), o => o.AddDatabase(path, "file://" + dir.File("replica")).Db = new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
+        await host.StartAsync();
+
+        AppDatabase.CreateSchema(path);
+        AppDatabase.Write(path, seed: 8, transactions: 3, rowsPerTransaction: 4);
+        await host.StopAsync();
+
+        Assert.Equal(AppDatabase.ReadAll(path), await RestoreCopyAsync(dir, "check.db"));
+    }
+
+    [Fact]
     public async Task StartAsync_DatabaseMissing_RestoresBeforeTheAppRunsAndStopAsyncSyncsTheRest()
     {
         using var dir = new TempDirectory();

@@ -1,53 +1,266 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Litestream.Aot.Control;
 
 namespace Litestream.Aot.Cli;
 
 /// <summary>
-/// Upstream's control-socket clients (start, stop, sync, register, unregister, info, list): they talk to a
-/// running <c>replicate</c> daemon over <c>-socket PATH</c>. Our daemon does not serve that socket yet, so these
-/// commands parse exactly upstream's flags (scripts get a clear answer, not "unknown command") and then fail
-/// with one error line saying so. One file for all seven because they share everything but their flags.
+/// Upstream's control-socket clients (start, stop, sync, register, unregister, info, list): HTTP over the
+/// running <c>replicate</c> daemon's Unix socket (<c>-socket PATH</c>), with upstream's flags, defaults and
+/// output. One file for all seven because they share everything but their flags and how they print.
 /// </summary>
 internal static class ControlCommands
 {
+    public const string DefaultSocket = "/var/run/litestream.sock";
+
     public static IEnumerable<Command> Build()
     {
-        yield return Create("start", "start replication of a database on the running daemon", dbPath: true, timeout: true, json: true);
-        yield return Create("stop", "stop replication of a database on the running daemon", dbPath: true, timeout: true, json: true);
-        Command sync = Create("sync", "sync a database now on the running daemon", dbPath: true, timeout: true, json: false);
-        sync.Options.Add(CommonOptions.Create<bool>("wait", "block until the sync reached the replica"));
-        yield return sync;
-        Command register = Create("register", "add a database to the running daemon", dbPath: true, timeout: true, json: true);
-        register.Options.Add(CommonOptions.Create<string?>("replica", "replica URL (required)"));
-        yield return register;
-        Command unregister = Create("unregister", "remove a database from the running daemon", dbPath: true, timeout: true, json: true);
-        unregister.Options.Add(CommonOptions.Create<bool>("dry-run", "show what would be removed"));
-        yield return unregister;
-        yield return Create("info", "show the running daemon's information", dbPath: false, timeout: false, json: false);
-        yield return Create("list", "list the databases of the running daemon", dbPath: false, timeout: false, json: true);
+        yield return StartStop("start", "start replication of a database on the running daemon", "running");
+        yield return StartStop("stop", "stop replication of a database on the running daemon (waits for its final sync)", "stopped");
+        yield return Sync();
+        yield return Register();
+        yield return Unregister();
+        yield return Info();
+        yield return List();
     }
 
-    private static Command Create(string name, string description, bool dbPath, bool timeout, bool json)
+    private static Command StartStop(string name, string description, string state)
     {
-        var command = new Command(name, description + " (needs the control socket: not in this build)");
+        var (command, path, socket, timeout) = Create(name, description, dbPath: true, defaultTimeout: 30);
+        Option<bool> json = CommonOptions.Json();
+        command.Options.Add(json);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string db = Path.GetFullPath(result.GetValue(path)!);
+            string socketPath = result.GetValue(socket) ?? DefaultSocket;
+            StartStopResponse response = await CallAsync(name, socketPath, result.GetValue(timeout), HttpMethod.Post, "/" + name,
+                new PathTimeoutRequest(db, result.GetValue(timeout)), ControlJsonContext.Wire.PathTimeoutRequest, ControlJsonContext.Wire.StartStopResponse, cancellationToken).ConfigureAwait(false);
+            var printed = new StartStopResult(response.Path, state, response.Txid, socketPath);
+            Print(result.GetValue(json), printed, ControlJsonContext.Indented.StartStopResult,
+                $"db_path: {printed.DbPath}", $"state: {printed.State}", $"txid: {printed.Txid}", $"socket: {printed.Socket}");
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command Sync()
+    {
+        var (command, path, socket, timeout) = Create("sync", "sync a database now on the running daemon", dbPath: true, defaultTimeout: 30);
+        Option<bool> wait = CommonOptions.Create<bool>("wait", "block until the sync reached the replica");
+        command.Options.Add(wait);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string db = Path.GetFullPath(result.GetValue(path)!);
+            SyncResponse response = await CallAsync("sync", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Post, "/sync",
+                new SyncRequest(db, result.GetValue(wait), result.GetValue(timeout)), ControlJsonContext.Wire.SyncRequest, ControlJsonContext.Wire.SyncResponse, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.SyncResponse));
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command Register()
+    {
+        var (command, path, socket, timeout) = Create("register", "add a database to the running daemon", dbPath: true, defaultTimeout: 30);
+        Option<string?> replica = CommonOptions.Create<string?>("replica", "replica URL (required), e.g. s3://bucket/prefix or file:///backup/path");
+        Option<bool> json = CommonOptions.Json();
+        command.Options.Add(replica);
+        command.Options.Add(json);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string url = result.GetValue(replica) ?? throw new UsageException("-replica is required", "litestream register -replica s3://bucket/prefix /path/to/db");
+            string db = Path.GetFullPath(result.GetValue(path)!);
+            string socketPath = result.GetValue(socket) ?? DefaultSocket;
+            RegisterResponse response = await CallAsync("register", socketPath, result.GetValue(timeout), HttpMethod.Post, "/register",
+                new RegisterRequest(db, url), ControlJsonContext.Wire.RegisterRequest, ControlJsonContext.Wire.RegisterResponse, cancellationToken).ConfigureAwait(false);
+            var printed = new RegisterResult(response.Status, response.Path, url, socketPath);
+            Print(result.GetValue(json), printed, ControlJsonContext.Indented.RegisterResult,
+                $"status: {(printed.Status == "already_registered" ? "already registered" : printed.Status)}", $"db_path: {printed.DbPath}", $"replica: {printed.Replica}", $"socket: {printed.Socket}");
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command Unregister()
+    {
+        var (command, path, socket, timeout) = Create("unregister", "remove a database from the running daemon (after its final sync)", dbPath: true, defaultTimeout: 30);
+        Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "show what would be removed, send nothing");
+        Option<bool> json = CommonOptions.Json();
+        command.Options.Add(dryRun);
+        command.Options.Add(json);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string db = Path.GetFullPath(result.GetValue(path)!);
+            string socketPath = result.GetValue(socket) ?? DefaultSocket;
+            int seconds = result.GetValue(timeout);
+            if (result.GetValue(dryRun))
+            {
+                Console.Write(string.Join('\n',
+                    "Dry run: unregister request preview",
+                    $"  database: {db}",
+                    $"  socket: {socketPath}",
+                    "  replicas: daemon-managed replica for this database",
+                    "  final sync: daemon close will sync the database and replica before the command completes",
+                    $"  timeout: {seconds}s",
+                    "No unregister request was sent.",
+                    ""));
+                return Program.ExitOk;
+            }
+            UnregisterResponse response = await CallAsync("unregister", socketPath, seconds, HttpMethod.Post, "/unregister",
+                new PathTimeoutRequest(db, seconds), ControlJsonContext.Wire.PathTimeoutRequest, ControlJsonContext.Wire.UnregisterResponse, cancellationToken).ConfigureAwait(false);
+            var printed = new UnregisterResult(response.Status, response.Path, response.Txid, socketPath);
+            Print(result.GetValue(json), printed, ControlJsonContext.Indented.UnregisterResult,
+                $"status: {printed.Status}", $"db_path: {printed.DbPath}", $"final_txid: {printed.FinalTxid}", $"socket: {printed.Socket}");
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command Info()
+    {
+        var (command, _, socket, timeout) = Create("info", "show the running daemon's version, pid, uptime and database count", dbPath: false, defaultTimeout: 10);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            InfoResponse response = await CallAsync("info", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Get, "/info",
+                null, ControlJsonContext.Wire.ErrorResponse, ControlJsonContext.Wire.InfoResponse, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.InfoResponse));
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var (command, _, socket, timeout) = Create("list", "list the databases of the running daemon", dbPath: false, defaultTimeout: 10);
+        Option<bool> json = CommonOptions.Json();
+        command.Options.Add(json);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            ListResponse response = await CallAsync("list", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Get, "/list",
+                null, ControlJsonContext.Wire.ErrorResponse, ControlJsonContext.Wire.ListResponse, cancellationToken).ConfigureAwait(false);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.ListResponse));
+            }
+            else if (response.Databases.Count == 0)
+            {
+                Console.WriteLine("No databases configured");
+            }
+            else
+            {
+                foreach (DatabaseSummary db in response.Databases)
+                {
+                    // Upstream formats the time as RFC 3339 to the second.
+                    string lastSync = db.LastSyncAt is { } at ? DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "never";
+                    Console.WriteLine($"{db.Path} [{db.Status}] (last sync: {lastSync})");
+                }
+            }
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static (Command Command, Argument<string> Path, Option<string?> Socket, Option<int> Timeout) Create(string name, string description, bool dbPath, int defaultTimeout)
+    {
+        var command = new Command(name, description);
+        var path = new Argument<string>("path") { Description = "database path", HelpName = "DB_PATH" };
         if (dbPath)
         {
-            command.Arguments.Add(new Argument<string>("path") { Description = "database path", HelpName = "DB_PATH" });
+            command.Arguments.Add(path);
         }
-        command.Options.Add(CommonOptions.Create<string?>("socket", "control socket path (default /var/run/litestream.sock)"));
-        if (timeout)
+        Option<string?> socket = CommonOptions.Create<string?>("socket", $"control socket path (default {DefaultSocket})");
+        Option<int> timeout = CommonOptions.CreateInt("timeout", $"seconds to wait for the daemon (default {defaultTimeout})", defaultValue: defaultTimeout, minimum: 1);
+        command.Options.Add(socket);
+        command.Options.Add(timeout);
+        return (command, path, socket, timeout);
+    }
+
+    private static void Print<T>(bool json, T value, JsonTypeInfo<T> type, params string[] lines)
+        => Console.WriteLine(json ? JsonSerializer.Serialize(value, type) : string.Join('\n', lines));
+
+    /// <summary>One request to the daemon; connection failures and error replies become one error line and a hint.</summary>
+    private static async Task<TResponse> CallAsync<TRequest, TResponse>(string command, string socketPath, int timeoutSeconds, HttpMethod method, string route,
+        TRequest? request, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
+    {
+        using var handler = new SocketsHttpHandler
         {
-            command.Options.Add(CommonOptions.CreateInt("timeout", "seconds to wait for the daemon", defaultValue: 30, minimum: 1));
-        }
-        if (json)
+            ConnectCallback = async (_, token) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), token).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+            UseProxy = false,
+        };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(timeoutSeconds) };
+        using var message = new HttpRequestMessage(method, "http://localhost" + route);
+        if (request is not null)
         {
-            command.Options.Add(CommonOptions.Json());
+            message.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(request, requestType));
+            message.Content.Headers.ContentType = new("application/json");
         }
-        command.SetAction(int (_) => throw new CommandException(
-            $"litestream {name} needs the daemon's control socket, which this build does not serve yet",
-            name is "start" or "stop" or "register" or "unregister"
-                ? "edit the dbs: list in the config and restart 'litestream replicate'"
-                : "'litestream status' shows each database's local state"));
-        return command;
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException socketError)
+        {
+            throw new CommandException($"failed to connect to control socket {socketPath}: {Describe(socketError)}",
+                "is 'litestream replicate' running with socket: {enabled: true, path: " + socketPath + "} in its config? pass -socket PATH for another socket");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CommandException($"{command} failed: no answer from {socketPath} within {timeoutSeconds}s", "raise -timeout, or check the daemon's log");
+        }
+        using (response)
+        {
+            byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                string error = TryParse(body, ControlJsonContext.Wire.ErrorResponse)?.Error is { Length: > 0 } text ? text : Encoding.UTF8.GetString(body).Trim();
+                throw new CommandException($"{command} failed: {error}", Hint(response.StatusCode));
+            }
+            return TryParse(body, responseType) ?? throw new CommandException($"{command} failed: unexpected reply from {socketPath}: {Encoding.UTF8.GetString(body).Trim()}");
+        }
+    }
+
+    private static string? Hint(HttpStatusCode status) => status switch
+    {
+        HttpStatusCode.NotFound => "'litestream list' shows the databases the daemon knows; 'litestream register' adds one",
+        HttpStatusCode.Conflict => "the database is stopped or not open yet; 'litestream start DB_PATH' resumes it",
+        _ => null,
+    };
+
+    private static string Describe(SocketException e) => e.SocketErrorCode switch
+    {
+        SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported => "no such file or directory",
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.AccessDenied => "permission denied",
+        _ => e.Message.ToLowerInvariant(),
+    };
+
+    private static T? TryParse<T>(byte[] body, JsonTypeInfo<T> type)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, type);
+        }
+        catch (JsonException)
+        {
+            return default;
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Litestream.Aot.Config;
+using Litestream.Aot.Control;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -76,7 +77,7 @@ internal static class ReplicateCommand
 
     private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, string? exec, bool once, bool forceSnapshot, bool restoreIfMissing, CancellationToken cancellationToken)
     {
-        var replicas = new List<Replica>();
+        var databases = new List<(string Path, Func<Replica> Create)>();
         foreach (DbConfig dbConfig in cfg.Dbs)
         {
             ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
@@ -86,17 +87,25 @@ internal static class ReplicateCommand
             {
                 await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
             }
-            var db = new Db(dbConfig.Path!, ReplicaTarget.ToDbOptions(dbConfig), logger);
-            if (forceSnapshot)
+            ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults);
+            DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
+            bool snapshot = forceSnapshot;
+            databases.Add((dbConfig.Path!, () =>
             {
-                db.ForceSnapshot("-force-snapshot");
-            }
-            replicas.Add(new Replica(db, client, new ReplicaOptions
-            {
-                SyncInterval = replicaConfig.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
-                MaxSyncLtxFiles = replicaConfig.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
-                AutoRecover = replicaConfig.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,
-            }, logger));
+                var db = new Db(dbConfig.Path!, dbOptions, logger);
+                if (snapshot)
+                {
+                    db.ForceSnapshot("-force-snapshot");
+                    snapshot = false;
+                }
+                return new Replica(db, client, replicaOptions, logger);
+            }));
+        }
+        var storeOptions = new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval };
+        if (once)
+        {
+            await new Store(databases.Select(d => d.Create()), storeOptions, logger).SyncOnceAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
         }
         var compaction = new CompactionOptions
         {
@@ -106,26 +115,44 @@ internal static class ReplicateCommand
             L0Retention = cfg.L0Retention,
             L0RetentionCheckInterval = cfg.L0RetentionCheckInterval,
             RetentionEnabled = cfg.RetentionEnabled,
+            VerifyCompaction = cfg.VerifyCompaction,
         };
-        var store = new Store(replicas, new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval }, logger, compaction);
-        if (once)
+        // `litestream register PATH -replica URL`: a database added at run time gets the defaults a dbs: entry
+        // with only path and replica.url would get, plus the top-level replica keys.
+        Replica Register(string path, string url)
         {
-            await store.SyncOnceAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
+            var replicaConfig = new ReplicaConfig { Url = url };
+            ReplicaSettings settings = replicaConfig.ToSettings(cfg.ReplicaDefaults);
+            IReplicaClient client = ReplicaTarget.CreateClient(settings, url);
+            return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults), logger);
         }
-        logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {replicas.Count} database(s)", null, static (s, _) => s);
+        var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
+        // The socket first: a second daemon on the same config must fail before it touches any database.
+        await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
+        logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
+        foreach ((string path, Func<Replica> create) in databases)
+        {
+            daemon.Add(path, create);
+        }
         if (exec is null)
         {
-            await store.RunAsync(cancellationToken).ConfigureAwait(false);
+            await daemon.RunAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task replication = store.RunAsync(stop.Token);
+        Task replication = daemon.RunAsync(stop.Token);
         int code = await RunChildAsync(exec, cancellationToken).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
         await replication.ConfigureAwait(false);
         return code;
     }
+
+    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, ReplicaConfig defaults) => new()
+    {
+        SyncInterval = replica.SyncInterval ?? defaults.SyncInterval ?? TimeSpan.FromSeconds(1),
+        MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? defaults.MaxSyncLtxFiles ?? 256,
+        AutoRecover = replica.AutoRecover ?? defaults.AutoRecover ?? false,
+    };
 
     private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, ConsoleLogger logger, CancellationToken cancellationToken)
     {

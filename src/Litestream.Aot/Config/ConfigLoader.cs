@@ -94,7 +94,8 @@ public static class ConfigLoader
                     case "exec": config.Exec = Str(value, path); break;
                     case "logging": BindLogging(value, path, config); break;
                     case "dbs": config.Dbs = Dbs(value, path); break;
-                    case "mcp-addr" or "socket" or "validation" or "heartbeat-url" or "heartbeat-interval":
+                    case "socket": BindSocket(value, path, config); break;
+                    case "mcp-addr" or "validation" or "heartbeat-url" or "heartbeat-interval":
                         throw new ConfigException(path, "not supported yet");
                     default:
                         if (!BindReplicaKey(key, value, path, config.ReplicaDefaults))
@@ -169,6 +170,44 @@ public static class ConfigLoader
                     default: Unknown(k, path); break;
                 }
             }
+        }
+
+        private void BindSocket(YamlNode node, string path, LitestreamConfig config)
+        {
+            foreach ((YamlNode k, YamlNode v) in Mapping(node, path).Children)
+            {
+                string key = Key(k, path), p = $"{path}.{key}";
+                switch (key)
+                {
+                    case "enabled": config.SocketEnabled = Bool(v, p); break;
+                    case "path": config.SocketPath = LocalPath(Str(v, p), p)!; break;
+                    case "permissions": config.SocketPermissions = Permissions(v, p); break;
+                    default: Unknown(k, path); break;
+                }
+            }
+        }
+
+        /// <summary>A file mode as Go's YAML reads an integer: <c>0600</c> and <c>0o600</c> are octal.</summary>
+        private static UnixFileMode Permissions(YamlNode node, string path)
+        {
+            string text = Str(node, path) ?? "";
+            string digits = text.StartsWith("0o", StringComparison.OrdinalIgnoreCase) ? text[2..] : text.Length > 1 && text[0] == '0' ? text[1..] : text;
+            int mode = 0;
+            bool octal = digits.Length != text.Length;
+            foreach (char c in digits)
+            {
+                int d = c - '0';
+                if (d < 0 || d > (octal ? 7 : 9))
+                {
+                    throw new ConfigException(path, $"invalid permissions \"{text}\": expected an octal mode like 0600");
+                }
+                mode = mode * (octal ? 8 : 10) + d;
+            }
+            if (digits.Length == 0 || mode > 0x1FF)
+            {
+                throw new ConfigException(path, $"invalid permissions \"{text}\": expected an octal mode like 0600");
+            }
+            return (UnixFileMode)mode;
         }
 
         private static void BindLogging(YamlNode node, string path, LitestreamConfig config)

@@ -21,6 +21,12 @@ public sealed class LitestreamConfig
     public bool RetentionEnabled { get; set; } = true;
     /// <summary><c>verify-compaction</c>.</summary>
     public bool VerifyCompaction { get; set; }
+    /// <summary><c>socket.enabled</c>: serve the control socket (start, stop, sync, register, unregister, info, list).</summary>
+    public bool SocketEnabled { get; set; }
+    /// <summary><c>socket.path</c>.</summary>
+    public string SocketPath { get; set; } = "/var/run/litestream.sock";
+    /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
+    public UnixFileMode SocketPermissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     /// <summary><c>shutdown-sync-timeout</c>.</summary>
     public TimeSpan ShutdownSyncTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary><c>shutdown-sync-interval</c>.</summary>

@@ -333,9 +333,27 @@ public sealed class Store : IAsyncDisposable
     private async Task ShutdownAsync(Replica replica)
     {
         Db db = replica.Db;
+        using var timeout = new CancellationTokenSource(Options.ShutdownSyncTimeout);
+        if (!db.IsOpen && File.Exists(db.Path))
+        {
+            // The database appeared after the last open attempt (an embedding app created it and stopped within
+            // one monitor interval): its commits still deserve the final sync.
+            try
+            {
+                await OpenReplicaAsync(replica, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Interlocked.Increment(ref _errorCount);
+                Log.Warning(_logger, db.Path, $"could not open the database for the final sync: {e.Message}");
+            }
+            catch (OperationCanceledException)
+            {
+                Log.Warning(_logger, db.Path, "opening the database for the final sync timed out");
+            }
+        }
         if (db.IsOpen)
         {
-            using var timeout = new CancellationTokenSource(Options.ShutdownSyncTimeout);
             while (true)
             {
                 try

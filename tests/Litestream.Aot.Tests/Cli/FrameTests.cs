@@ -2,7 +2,7 @@ namespace Litestream.Aot.Tests.Cli;
 
 /// <summary>
 /// The CLI frame on the published exe: no-argument and help spellings, --version, unknown commands and flags,
-/// the control-socket commands, and the local-state commands status and reset.
+/// and the local-state commands status and reset (the control-socket commands: ControlSocketTests).
 /// </summary>
 public class FrameTests
 {
@@ -93,22 +93,6 @@ public class FrameTests
         Exe.Result r = Exe.Run("restore", "-parallelism", "many", "-o", "/tmp/x.db", "file:///tmp/r");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("error: invalid value \"many\" for -parallelism: expected a whole number\nhint: run 'litestream restore -h' for usage\n", r.Stderr);
-    }
-
-    [ExeTheory]
-    [InlineData("start", "/tmp/x.db")]
-    [InlineData("sync", "-wait", "/tmp/x.db")]
-    [InlineData("register", "-replica", "file:///tmp/r", "/tmp/x.db")]
-    [InlineData("info")]
-    [InlineData("list", "-json")]
-    public void ControlSocketCommands_SayTheyAreNotInThisBuild(string command, params string[] args)
-    {
-        Exe.Result r = Exe.Run([command, .. args]);
-        Assert.Equal(1, r.ExitCode);
-        string[] lines = r.Stderr.TrimEnd().Split('\n');
-        Assert.Equal(2, lines.Length);
-        Assert.Equal($"error: litestream {command} needs the daemon's control socket, which this build does not serve yet", lines[0]);
-        Assert.StartsWith("hint: ", lines[1]);
     }
 
     [ExeFact]

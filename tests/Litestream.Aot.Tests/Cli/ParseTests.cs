@@ -25,8 +25,8 @@ public class ParseTests
         { "sync", ["socket", "timeout", "wait"] },
         { "register", ["socket", "timeout", "json", "replica"] },
         { "unregister", ["socket", "timeout", "json", "dry-run"] },
-        { "info", ["socket"] },
-        { "list", ["socket", "json"] },
+        { "info", ["socket", "timeout"] },
+        { "list", ["socket", "timeout", "json"] },
     };
 
     [Theory]

@@ -30,7 +30,10 @@ public class ConfigLoaderTests
         { "dbs:\n  - path: /a.db\n    replica: {type: file}\n", "dbs[0].replica: file replica requires a path or url" },
         { "dbs: {path: /a.db}\n", "dbs: expected a list (line 1)" },
         { "dbs:\n  - path: [a, b]\n", "dbs[0].path: expected a value, not a list (line 2)" },
-        { "socket:\n  enabled: true\n", "socket: not supported yet" },
+        { "socket:\n  enabled: yes please\n", "socket.enabled: invalid boolean \"yes please\"" },
+        { "socket:\n  permissions: 0800\n", "socket.permissions: invalid permissions \"0800\": expected an octal mode like 0600" },
+        { "socket:\n  port: 1\n", "socket.port: unknown key (line 2)" },
+        { "mcp-addr: :3001\n", "mcp-addr: not supported yet" },
         { "bogus: 1\n", "bogus: unknown key (line 1)" },
         { "dbs:\n  - path: /a.db\n    dir: /data\n", "dbs[0].dir: not supported yet" },
         { "dbs:\n  - path: /a.db\n   replica: x\n", "invalid yaml at line 3: While parsing a block collection, did not find expected '-' indicator." },
@@ -40,6 +43,17 @@ public class ConfigLoaderTests
     [MemberData(nameof(MalformedConfigs))]
     public void Parse_MalformedConfig_ExactMessage(string yaml, string message)
         => Assert.Equal(message, Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Base)).Message);
+
+    [Theory]
+    [InlineData("socket: {enabled: true, path: run/ls.sock, permissions: 0660}\n", true, "/cfg/run/ls.sock", 0b110_110_000)]
+    [InlineData("socket: {enabled: true, permissions: 0o700}\n", true, "/var/run/litestream.sock", 0b111_000_000)]
+    [InlineData("socket: {path: /tmp/x.sock, permissions: 384}\n", false, "/tmp/x.sock", 0b110_000_000)]
+    [InlineData("addr: \":9090\"\n", false, "/var/run/litestream.sock", 0b110_000_000)]
+    public void Parse_Socket_BindsEnabledPathAndOctalPermissions(string yaml, bool enabled, string path, int mode)
+    {
+        LitestreamConfig config = ConfigLoader.Parse(yaml, Base);
+        Assert.Equal((enabled, path, (UnixFileMode)mode), (config.SocketEnabled, config.SocketPath, config.SocketPermissions));
+    }
 
     [Fact]
     public void Parse_FullConfig_BindsEveryValue()

@@ -1,7 +1,9 @@
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
+using Litestream.Storage;
 using Litestream.Storage.File;
+using Microsoft.Extensions.Logging;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Replication;
@@ -112,5 +114,173 @@ public class CompactorTests
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = latest }, default);
         Assert.Equal(states[states.Keys.Max()], TestPaths.Python(Dump, latest));
         Assert.True(l0Deleted >= 0);
+    }
+
+    [Fact]
+    public async Task VerifyCompaction_DamagedOutput_IsDeletedAndTheNextCompactionRewritesIt()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new DamagingClient(new FileReplicaClient(Path.Combine(dir, "replica")));
+        TestPaths.Python(Writer, path, "0");
+        await using var db = new Db(path);
+        db.Open();
+        var replica = new Replica(db, client);
+        for (int batch = 1; batch <= 3; batch++)
+        {
+            db.Sync();
+            await replica.SyncAsync(default);
+            TestPaths.Python(Writer, path, batch.ToString());
+        }
+        db.Sync();
+        await replica.SyncAsync(default);
+        string expected = TestPaths.Python(Dump, path);
+
+        client.Damage = true;
+        var verifying = new Compactor(replica, new CompactionOptions { VerifyCompaction = true });
+        InvalidDataException e = await Assert.ThrowsAnyAsync<InvalidDataException>(async () => await verifying.CompactAsync(1, default));
+        Assert.StartsWith("compacted file L1 0000000000000001-0000000000000004 failed verification and was deleted: ", e.Message);
+        Assert.Empty(await ListAsync(client, 1));
+
+        client.Damage = false;
+        LtxFileInfo rewritten = (await verifying.CompactAsync(1, default))!;
+        Assert.Equal((new Txid(1), new Txid(4)), (rewritten.MinTxid, rewritten.MaxTxid));
+        await RestoreAndCompare(client, dir, expected);
+
+        // Without verify-compaction the damaged file stays on the replica for restores to trip over.
+        string dir2 = TestPaths.TempDir();
+        var unverified = new DamagingClient(new FileReplicaClient(Path.Combine(dir2, "replica"))) { Damage = true };
+        await using var db2 = new Db(Path.Combine(dir2, "app.db"));
+        File.Copy(path, db2.Path);
+        db2.Open();
+        var replica2 = new Replica(db2, unverified);
+        db2.Sync();
+        await replica2.SyncAsync(default);
+        Assert.NotNull(await new Compactor(replica2).CompactAsync(1, default));
+        Assert.Single(await ListAsync(unverified, 1));
+    }
+
+    [Fact]
+    public async Task VerifyCompaction_OverlapOrGapInTheLevel_IsReported()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var logger = new ListLogger();
+        TestPaths.Python(Writer, path, "0");
+        await using var db = new Db(path);
+        db.Open();
+        var replica = new Replica(db, client);
+        var compactor = new Compactor(replica, new CompactionOptions { VerifyCompaction = true }, logger);
+        async Task Batch(int n)
+        {
+            TestPaths.Python(Writer, path, n.ToString());
+            db.Sync();
+            await replica.SyncAsync(default);
+        }
+        db.Sync();
+        await replica.SyncAsync(default);
+        await Batch(1);
+        await Batch(2);
+        Assert.NotNull(await compactor.CompactAsync(1, default)); // L1 1-3
+        Assert.Empty(logger.Lines);
+
+        // A stray L1 file 2-5 (a second writer, a botched manual copy): valid LTX, but it overlaps 1-3.
+        await Batch(3);
+        await Batch(4);
+        var inputs = new List<Stream>();
+        for (ulong txid = 2; txid <= 5; txid++)
+        {
+            inputs.Add(await client.OpenLtxFileAsync(0, new Txid(txid), new Txid(txid), 0, 0, default));
+        }
+        var stray = new MemoryStream();
+        LtxCompactor.Compact(stray, inputs);
+        inputs.ForEach(i => i.Dispose());
+        stray.Position = 0;
+        await client.WriteLtxFileAsync(1, new Txid(2), new Txid(5), stray, default);
+
+        await Batch(5);
+        LtxFileInfo next = (await compactor.CompactAsync(1, default))!;
+        Assert.Equal((new Txid(6), new Txid(6)), (next.MinTxid, next.MaxTxid));
+        Assert.Equal([$"Warning {path}: post-compaction verification failed: txid overlap detected at level 1: prev.MaxTXID=0000000000000003, next.MinTXID=0000000000000002"], logger.Lines);
+
+        // Removing the stray file leaves a gap where it was the only copy of 4-5.
+        await client.DeleteLtxFilesAsync((await ListAsync(client, 1)).Where(f => f.MinTxid == new Txid(2)).ToList(), default);
+        InvalidDataException gap = await Assert.ThrowsAsync<InvalidDataException>(async () => await compactor.VerifyLevelConsistencyAsync(1, default));
+        Assert.Equal("txid gap detected at level 1: prev.MaxTXID=0000000000000003, next.MinTXID=0000000000000006 (expected 0000000000000004)", gap.Message);
+        await compactor.VerifyLevelConsistencyAsync(0, default);
+    }
+
+    private static async Task<List<LtxFileInfo>> ListAsync(IReplicaClient client, int level)
+    {
+        var files = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo f in client.ListLtxFilesAsync(level, Txid.Zero, false, default))
+        {
+            files.Add(f);
+        }
+        return files;
+    }
+
+    private static async Task RestoreAndCompare(IReplicaClient client, string dir, string expected)
+    {
+        string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+        Assert.Equal(expected, TestPaths.Python(Dump, output));
+    }
+
+    /// <summary>The file backend, with storage that flips one byte in the middle of compacted files while <see cref="Damage"/> is set.</summary>
+    private sealed class DamagingClient(FileReplicaClient inner) : IReplicaClient
+    {
+        public bool Damage { get; set; }
+
+        public string Type => inner.Type;
+
+        public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
+
+        public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
+            => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
+
+        public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+            => inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
+
+        public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+        {
+            if (!Damage || level == 0)
+            {
+                return await inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
+            }
+            var copy = new MemoryStream();
+            await data.CopyToAsync(copy, cancellationToken);
+            copy.GetBuffer()[copy.Length / 2] ^= 0x5A;
+            copy.Position = 0;
+            return await inner.WriteLtxFileAsync(level, minTxid, maxTxid, copy, cancellationToken);
+        }
+
+        public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
+
+        public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    /// <summary>Collects log lines as "Level message".</summary>
+    private sealed class ListLogger : ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                lock (Lines)
+                {
+                    Lines.Add($"{logLevel} {formatter(state, exception)}");
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Litestream.Aot.Control;
+
+// The control socket's JSON bodies, field for field as upstream's server.go (litestream v0.5): HTTP/1.1 over a
+// Unix socket, POST /start /stop /sync /register /unregister, GET /list /info /txid?path=. Upstream's own CLI
+// can talk to our daemon and ours to upstream's. Times are strings in Go's RFC 3339 (nanosecond) form.
+
+/// <summary>Body of POST /start and POST /stop.</summary>
+internal sealed record PathTimeoutRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("timeout"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Timeout);
+
+/// <summary>Reply of /start and /stop: status started|already_running|stopped|already_stopped.</summary>
+internal sealed record StartStopResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid);
+
+/// <summary>Body of POST /sync.</summary>
+internal sealed record SyncRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("wait"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Wait,
+    [property: JsonPropertyName("timeout"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Timeout);
+
+/// <summary>Reply of /sync: status no_change|synced_local|synced.</summary>
+internal sealed record SyncResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("replicated_txid")] ulong ReplicatedTxid);
+
+/// <summary>Body of POST /register.</summary>
+internal sealed record RegisterRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("replica_url")] string? ReplicaUrl);
+
+/// <summary>Reply of /register: status registered|already_registered.</summary>
+internal sealed record RegisterResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path);
+
+/// <summary>Reply of /unregister: status unregistered|already_unregistered, and the last TXID replicated.</summary>
+internal sealed record UnregisterResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid);
+
+/// <summary>Reply of GET /txid.</summary>
+internal sealed record TxidResponse([property: JsonPropertyName("txid")] ulong Txid);
+
+/// <summary>One database in GET /list: status replicating|stopped.</summary>
+internal sealed record DatabaseSummary(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("last_sync_at"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LastSyncAt);
+
+/// <summary>Reply of GET /list.</summary>
+internal sealed record ListResponse([property: JsonPropertyName("databases")] List<DatabaseSummary> Databases);
+
+/// <summary>Reply of GET /info.</summary>
+internal sealed record InfoResponse(
+    [property: JsonPropertyName("version")] string Version,
+    [property: JsonPropertyName("pid")] int Pid,
+    [property: JsonPropertyName("uptime_seconds")] long UptimeSeconds,
+    [property: JsonPropertyName("started_at")] string StartedAt,
+    [property: JsonPropertyName("database_count")] int DatabaseCount);
+
+/// <summary>Any non-200 reply.</summary>
+internal sealed record ErrorResponse(
+    [property: JsonPropertyName("error")] string Error,
+    [property: JsonPropertyName("details"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Details = null);
+
+/// <summary>What <c>litestream start/stop -json</c> print (upstream <c>StartStopResult</c>).</summary>
+internal sealed record StartStopResult(
+    [property: JsonPropertyName("db_path")] string DbPath,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("socket")] string Socket);
+
+/// <summary>What <c>litestream register -json</c> prints (upstream <c>RegisterResult</c>).</summary>
+internal sealed record RegisterResult(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("db_path")] string DbPath,
+    [property: JsonPropertyName("replica")] string Replica,
+    [property: JsonPropertyName("socket")] string Socket);
+
+/// <summary>What <c>litestream unregister -json</c> prints (upstream <c>UnregisterResult</c>).</summary>
+internal sealed record UnregisterResult(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("db_path")] string DbPath,
+    [property: JsonPropertyName("final_txid")] ulong FinalTxid,
+    [property: JsonPropertyName("socket")] string Socket);
+
+/// <summary>Source-generated JSON for the control protocol (no reflection).</summary>
+[JsonSerializable(typeof(PathTimeoutRequest))]
+[JsonSerializable(typeof(StartStopResponse))]
+[JsonSerializable(typeof(SyncRequest))]
+[JsonSerializable(typeof(SyncResponse))]
+[JsonSerializable(typeof(RegisterRequest))]
+[JsonSerializable(typeof(RegisterResponse))]
+[JsonSerializable(typeof(UnregisterResponse))]
+[JsonSerializable(typeof(TxidResponse))]
+[JsonSerializable(typeof(ListResponse))]
+[JsonSerializable(typeof(InfoResponse))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(StartStopResult))]
+[JsonSerializable(typeof(RegisterResult))]
+[JsonSerializable(typeof(UnregisterResult))]
+internal sealed partial class ControlJsonContext : JsonSerializerContext
+{
+    /// <summary>Compact, for the wire (Go's encoder: no escaping of '+' or non-ASCII).</summary>
+    public static ControlJsonContext Wire { get; } = new(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    /// <summary>Indented by two spaces, as Go's <c>json.MarshalIndent(v, "", "  ")</c> that the CLI prints.</summary>
+    public static ControlJsonContext Indented { get; } = new(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = true });
+
+    /// <summary>A time as Go marshals <c>time.Time</c> (RFC 3339 with trailing fractional zeros trimmed), in UTC.</summary>
+    public static string FormatTime(DateTimeOffset time)
+        => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// The control socket on the published exe: <c>replicate</c> with <c>socket.enabled</c>, driven by info, list, sync,
+/// stop, start, register and unregister (upstream's outputs, exactly), by curl as a foreign HTTP client, and the
+/// errors when no daemon answers.
+/// </summary>
+public class ControlSocketTests
+{
+    private const string Write = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("row %d" % i,))
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*), group_concat(v, ',') FROM t").fetchone())
+        """;
+
+    [ExeFact]
+    public void Daemon_InfoListSyncStopStartRegisterUnregister_AnswerAsUpstream()
+    {
+        string dir = Exe.TempDir();
+        string a = Path.Combine(dir, "a.db"), b = Path.Combine(dir, "b.db"), sock = Path.Combine(dir, "ls.sock");
+        string replicaA = Path.Combine(dir, "ra"), replicaB = Path.Combine(dir, "rb");
+        Exe.Python(Write, a, "5");
+        Exe.Python(Write, b, "3");
+        string config = Path.Combine(dir, "c.yml");
+        File.WriteAllText(config, $"socket:\n  enabled: true\n  path: {sock}\n  permissions: 0660\ndbs:\n  - path: {a}\n    replica:\n      url: file://{replicaA}\n");
+        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+
+        // info: Go's MarshalIndent of InfoResponse.
+        Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", daemon);
+        string version = Exe.Run("version").Stdout.Trim().Split(' ')[0];
+        Assert.Matches(
+            $"^\\{{\n  \"version\": \"{version}\",\n  \"pid\": {daemon.Pid},\n  \"uptime_seconds\": \\d+,\n  \"started_at\": \"\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z\",\n  \"database_count\": 1\n\\}}\n$",
+            info.Stdout);
+        Assert.Equal("", info.Stderr);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(sock));
+        }
+
+        // sync -wait: everything written so far is on the replica when it answers.
+        Exe.Python(Write, a, "4");
+        SyncReply first = Sync(sock, a, wait: true);
+        Assert.Contains(first.Status, new[] { "synced", "no_change" });
+        Assert.True(first.Txid >= 1);
+        Assert.Equal(first.Txid, first.ReplicatedTxid);
+        Assert.Equal(first.Txid, ReplicaMaxTxid(replicaA));
+
+        // list: text and -json.
+        Assert.Matches($"^{a} \\[replicating\\] \\(last sync: \\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)\n$", Exe.Run("list", "-socket", sock).Stdout);
+        Assert.Matches($"^\\{{\n  \"databases\": \\[\n    \\{{\n      \"path\": \"{a}\",\n      \"status\": \"replicating\",\n      \"last_sync_at\": \"[0-9T:.Z-]+\"\n    \\}}\n  \\]\n\\}}\n$",
+            Exe.Run("list", "-json", "-socket", sock).Stdout);
+
+        // stop: the final sync ran, the position is the replica's; a second stop is "already".
+        Exe.Result stop = Exe.Run("stop", "-socket", sock, a);
+        Assert.Equal(0, stop.ExitCode);
+        ulong stopped = ReplicaMaxTxid(replicaA);
+        Assert.Equal($"db_path: {a}\nstate: stopped\ntxid: {stopped}\nsocket: {sock}\n", stop.Stdout);
+        Assert.Equal($"{a} [stopped] (last sync: ", Exe.Run("list", "-socket", sock).Stdout[..(a.Length + 23)]);
+        Assert.Equal($"{{\n  \"db_path\": \"{a}\",\n  \"state\": \"stopped\",\n  \"txid\": {stopped},\n  \"socket\": \"{sock}\"\n}}\n", Exe.Run("stop", "-json", "-socket", sock, a).Stdout);
+
+        // While stopped nothing is captured, and sync says why.
+        Exe.Python(Write, a, "6");
+        Exe.Result refused = Exe.Run("sync", "-socket", sock, a);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal($"error: sync failed: database not open: {a}\nhint: the database is stopped or not open yet; 'litestream start DB_PATH' resumes it\n", refused.Stderr);
+        Assert.Equal(stopped, ReplicaMaxTxid(replicaA));
+
+        // start: replication resumes from the stopped position and catches up with the rows written meanwhile.
+        Exe.Result start = Exe.Run("start", "-json", "-socket", sock, a);
+        Assert.Equal(0, start.ExitCode);
+        using (JsonDocument started = JsonDocument.Parse(start.Stdout))
+        {
+            Assert.Equal(["db_path", "state", "txid", "socket"], started.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal((a, "running", sock), (started.RootElement.GetProperty("db_path").GetString(), started.RootElement.GetProperty("state").GetString(), started.RootElement.GetProperty("socket").GetString()));
+            Assert.True(started.RootElement.GetProperty("txid").GetUInt64() >= stopped);
+        }
+        SyncReply caughtUp = Sync(sock, a, wait: true);
+        Assert.True(caughtUp.Txid > stopped, $"txid {caughtUp.Txid} after start, {stopped} before");
+        Assert.Equal(caughtUp.Txid, caughtUp.ReplicatedTxid);
+        Assert.Equal("""{"status":"already_running","path":"A","txid":N}""".Replace("A", a).Replace("N", caughtUp.Txid.ToString()),
+            Curl(sock, "POST", "/start", $"{{\"path\":\"{a}\"}}"));
+
+        // register: b joins at run time and replicates; a second register is "already registered".
+        Exe.Result register = Exe.Run("register", "-socket", sock, "-replica", $"file://{replicaB}", b);
+        Assert.Equal(($"status: registered\ndb_path: {b}\nreplica: file://{replicaB}\nsocket: {sock}\n", ""), (register.Stdout, register.Stderr));
+        Assert.Equal($"{{\n  \"status\": \"already_registered\",\n  \"db_path\": \"{b}\",\n  \"replica\": \"file://{replicaB}\",\n  \"socket\": \"{sock}\"\n}}\n",
+            Exe.Run("register", "-json", "-socket", sock, "-replica", $"file://{replicaB}", b).Stdout);
+        Assert.Contains("\"database_count\": 2", Exe.Run("info", "-socket", sock).Stdout);
+        Exe.Python(Write, b, "2");
+        // register answers before the database is open (it may not exist yet): sync says so until it is.
+        WaitFor(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
+        SyncReply bSynced = Sync(sock, b, wait: true);
+        Assert.Equal(bSynced.Txid, ReplicaMaxTxid(replicaB));
+
+        // unregister: final sync, then gone; the replica restores to the database's content.
+        Exe.Python(Write, b, "1");
+        Exe.Result unregister = Exe.Run("unregister", "-json", "-socket", sock, b);
+        Assert.Equal(0, unregister.ExitCode);
+        ulong finalTxid = ReplicaMaxTxid(replicaB);
+        Assert.Equal($"{{\n  \"status\": \"unregistered\",\n  \"db_path\": \"{b}\",\n  \"final_txid\": {finalTxid},\n  \"socket\": \"{sock}\"\n}}\n", unregister.Stdout);
+        Assert.Equal($"status: already_unregistered\ndb_path: {b}\nfinal_txid: 0\nsocket: {sock}\n", Exe.Run("unregister", "-socket", sock, b).Stdout);
+        Assert.Matches($"^{a} \\[replicating\\] \\(last sync: [^)]+\\)\n$", Exe.Run("list", "-socket", sock).Stdout);
+        Exe.Result missing = Exe.Run("sync", "-socket", sock, b);
+        Assert.Equal((1, $"error: sync failed: database not found: {b}\nhint: 'litestream list' shows the databases the daemon knows; 'litestream register' adds one\n"), (missing.ExitCode, missing.Stderr));
+        string restoredB = Path.Combine(dir, "b-restored.db");
+        Assert.Equal(0, Exe.Run("restore", "-o", restoredB, $"file://{replicaB}").ExitCode);
+        Assert.Equal(Exe.Python(Dump, b), Exe.Python(Dump, restoredB));
+
+        // Upstream's paths answer foreign clients too, and a stopped daemon removes its socket.
+        Assert.Equal("""{"error":"path required"}""", Curl(sock, "POST", "/sync", "{}"));
+        Assert.Equal("""{"error":"not found"}""", Curl(sock, "GET", "/nope", null));
+        Assert.Equal($"{{\"txid\":{Sync(sock, a, wait: false).Txid}}}", Curl(sock, "GET", $"/txid?path={Uri.EscapeDataString(a)}", null));
+        Assert.Equal(0, daemon.Stop());
+        Assert.False(File.Exists(sock));
+        string restoredA = Path.Combine(dir, "a-restored.db");
+        Assert.Equal(0, Exe.Run("restore", "-o", restoredA, $"file://{replicaA}").ExitCode);
+        Assert.Equal(Exe.Python(Dump, a), Exe.Python(Dump, restoredA));
+    }
+
+    [ExeTheory]
+    [InlineData("info")]
+    [InlineData("list", "-json")]
+    [InlineData("sync", "-wait", "/tmp/x.db")]
+    [InlineData("start", "/tmp/x.db")]
+    [InlineData("stop", "-timeout", "3", "/tmp/x.db")]
+    [InlineData("register", "-replica", "file:///tmp/r", "/tmp/x.db")]
+    [InlineData("unregister", "/tmp/x.db")]
+    public void NoDaemon_OneErrorLineAndHint(string command, params string[] args)
+    {
+        string sock = Path.Combine(Exe.TempDir(), "none.sock");
+        Exe.Result r = Exe.Run([command, "-socket", sock, .. args]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Equal(
+            $"error: failed to connect to control socket {sock}: no such file or directory\n" +
+            $"hint: is 'litestream replicate' running with socket: {{enabled: true, path: {sock}}} in its config? pass -socket PATH for another socket\n",
+            r.Stderr);
+    }
+
+    [ExeFact]
+    public void SocketInUse_SecondDaemonFailsAndStaleSocketIsReplaced()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "a.db"), sock = Path.Combine(dir, "ls.sock"), config = Path.Combine(dir, "c.yml");
+        Exe.Python(Write, db, "1");
+        File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
+        using (Exe.Daemon first = Exe.Start("replicate", "-config", config))
+        {
+            WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", first);
+            Exe.Result second = Exe.Run("replicate", "-config", config);
+            Assert.Equal((1, $"error: control socket {sock} is in use by another process\nhint: stop the other 'litestream replicate', or choose another socket.path\n"), (second.ExitCode, second.Stderr[second.Stderr.IndexOf("error:", StringComparison.Ordinal)..]));
+            // SIGKILL leaves the socket file behind, as a crash would.
+            Process.Start("kill", ["-KILL", first.Pid.ToString()])!.WaitForExit();
+            WaitFor(() => first.HasExited ? "" : null, "the killed daemon to exit", null);
+        }
+        Assert.True(File.Exists(sock));
+        using Exe.Daemon again = Exe.Start("replicate", "-config", config);
+        Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the restarted daemon's socket", again);
+        Assert.Contains($"\"pid\": {again.Pid},", info.Stdout);
+        Assert.Equal(0, again.Stop());
+    }
+
+    [ExeFact]
+    public void UnregisterDryRun_PrintsThePreviewAndSendsNothing()
+    {
+        string sock = Path.Combine(Exe.TempDir(), "none.sock");
+        Exe.Result r = Exe.Run("unregister", "-dry-run", "-socket", sock, "-timeout", "7", "/data/app.db");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(
+            "Dry run: unregister request preview\n  database: /data/app.db\n  socket: " + sock + "\n  replicas: daemon-managed replica for this database\n" +
+            "  final sync: daemon close will sync the database and replica before the command completes\n  timeout: 7s\nNo unregister request was sent.\n",
+            r.Stdout);
+    }
+
+    private sealed record SyncReply(string Status, ulong Txid, ulong ReplicatedTxid);
+
+    private static SyncReply Sync(string sock, string db, bool wait)
+    {
+        Exe.Result r = wait ? Exe.Run("sync", "-wait", "-socket", sock, db) : Exe.Run("sync", "-socket", sock, db);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        JsonElement root = doc.RootElement;
+        Assert.Equal(["status", "path", "txid", "replicated_txid"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(db, root.GetProperty("path").GetString());
+        Assert.StartsWith("{\n  \"status\": ", r.Stdout);
+        return new SyncReply(root.GetProperty("status").GetString()!, root.GetProperty("txid").GetUInt64(), root.GetProperty("replicated_txid").GetUInt64());
+    }
+
+    private static ulong ReplicaMaxTxid(string replica)
+    {
+        Exe.Result r = Exe.Run("ltx", "-json", "-level", "0", "file://" + replica);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using JsonDocument doc = JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.EnumerateArray().Select(f => Convert.ToUInt64(f.GetProperty("max_txid").GetString(), 16)).DefaultIfEmpty(0UL).Max();
+    }
+
+    /// <summary>curl over the Unix socket: the body of the reply, without its trailing newline.</summary>
+    private static string Curl(string sock, string method, string path, string? body)
+    {
+        var psi = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in (string[])["-sS", "--unix-socket", sock, "-X", method, "http://localhost" + path, .. body is null ? Array.Empty<string>() : ["-H", "Content-Type: application/json", "-d", body]])
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        using Process p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, p.StandardError.ReadToEnd());
+        return output.TrimEnd('\n');
+    }
+
+    private static T WaitFor<T>(Func<T?> probe, string what, Exe.Daemon? daemon) where T : class
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(90))
+        {
+            if (probe() is { } value)
+            {
+                return value;
+            }
+            if (daemon is { HasExited: true })
+            {
+                Assert.Fail($"replicate exited while waiting for {what}:\n{daemon.Output}");
+            }
+            Thread.Sleep(200);
+        }
+        throw new TimeoutException($"timed out waiting for {what}:\n{daemon?.Output}");
+    }
+}

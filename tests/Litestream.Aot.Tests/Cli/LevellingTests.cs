@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// Storage stays bounded: the published exe replicates a writer that commits continuously for about 80 s with
+/// every interval shortened to seconds (levels 1 s / 3 s / 6 s, snapshots every 10 s kept 20 s, L0 kept 3 s).
+/// The replica's file count and bytes are sampled every second and must level off while the number of files
+/// ever written keeps growing; then restores to random surviving points, by -txid and by -timestamp, must give
+/// exactly the state the writer recorded (a content hash per transaction, the transaction number stored in the
+/// database itself).
+/// </summary>
+public class LevellingTests(ITestOutputHelper output)
+{
+    // Each transaction rewrites a few rows of a fixed-size table and stores its own sequence number; after the
+    // commit the writer appends "seq unix-time-before-commit sha256(rows)" to its log.
+    private const string Writer = """
+        import sqlite3, sys, time, random, hashlib
+        path, log, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+        rnd = random.Random(7)
+        c = sqlite3.connect(path, isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA busy_timeout=10000")
+        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+        c.execute("CREATE TABLE meta(seq INTEGER)")
+        c.execute("BEGIN")
+        for i in range(300):
+            c.execute("INSERT INTO t VALUES (?, ?)", (i, rnd.randbytes(300)))
+        c.execute("INSERT INTO meta VALUES (0)")
+        c.execute("COMMIT")
+        def digest():
+            h = hashlib.sha256()
+            for row in c.execute("SELECT id, v FROM t ORDER BY id"):
+                h.update(repr(row).encode())
+            return h.hexdigest()
+        out = open(log, "w", buffering=1)
+        out.write("0 %.6f %s\n" % (time.time(), digest()))
+        end = time.time() + seconds
+        seq = 0
+        while time.time() < end:
+            seq += 1
+            c.execute("BEGIN IMMEDIATE")
+            for _ in range(rnd.randint(1, 6)):
+                c.execute("UPDATE t SET v = ? WHERE id = ?", (rnd.randbytes(rnd.choice([100, 300, 1200])), rnd.randrange(300)))
+            c.execute("UPDATE meta SET seq = ?", (seq,))
+            before = time.time()  # taken before COMMIT: no replica file can hold this state from an earlier time
+            c.execute("COMMIT")
+            out.write("%d %.6f %s\n" % (seq, before, digest()))
+            time.sleep(0.015)
+        """;
+
+    private const string Restored = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        h = hashlib.sha256()
+        for row in c.execute("SELECT id, v FROM t ORDER BY id"):
+            h.update(repr(row).encode())
+        print(c.execute("SELECT seq FROM meta").fetchone()[0], h.hexdigest())
+        """;
+
+    private sealed record Sample(double Seconds, int Files, long Bytes);
+
+    [ExeFact]
+    public void ShortIntervals_StorageLevelsOff_AndSurvivingPointsRestoreExactly()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica"), log = Path.Combine(dir, "writer.log");
+        string config = Path.Combine(dir, "c.yml");
+        File.WriteAllText(config, $$"""
+            levels: [{interval: 1s}, {interval: 3s}, {interval: 6s}]
+            snapshot: {interval: 10s, retention: 20s}
+            l0-retention: 3s
+            l0-retention-check-interval: 1s
+            dbs:
+              - path: {{db}}
+                checkpoint-interval: 5s
+                replica:
+                  url: file://{{replica}}
+                  sync-interval: 200ms
+            """);
+        const double WriterSeconds = 80;
+        using var writer = Process.Start(new ProcessStartInfo("python3", ["-c", Writer, db, log, WriterSeconds.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardError = true })!;
+        Task<string> writerErrors = writer.StandardError.ReadToEndAsync();
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(db + "-wal") && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Sleep(50);
+        }
+        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+
+        var samples = new List<Sample>();
+        var everSeen = new Dictionary<string, long>(StringComparer.Ordinal);
+        clock.Restart();
+        while (!writer.HasExited)
+        {
+            Thread.Sleep(1000);
+            FileInfo[] files = Directory.Exists(replica) ? new DirectoryInfo(replica).GetFiles("*.ltx", SearchOption.AllDirectories) : [];
+            samples.Add(new Sample(clock.Elapsed.TotalSeconds, files.Length, files.Sum(f => f.Length)));
+            foreach (FileInfo f in files)
+            {
+                everSeen[Path.GetRelativePath(replica, f.FullName)] = f.Length;
+            }
+            Assert.False(daemon.HasExited, daemon.Output);
+        }
+        Assert.True(writer.ExitCode == 0, writerErrors.Result);
+        Assert.Equal(0, daemon.Stop());
+        foreach (Sample s in samples)
+        {
+            output.WriteLine($"{s.Seconds,5:0} s  {s.Files,4} files  {s.Bytes,9} bytes");
+        }
+        double seconds = samples[^1].Seconds;
+        double filesWritten = everSeen.Count / seconds, bytesWritten = everSeen.Values.Sum() / seconds;
+        output.WriteLine($"files ever written (seen): {everSeen.Count} ({filesWritten:0.0}/s, {bytesWritten / 1024:0} KiB/s)");
+        foreach (string line in daemon.Output.Split('\n').Where(l => l.Contains("level=WARN", StringComparison.Ordinal) || l.Contains("level=ERROR", StringComparison.Ordinal)))
+        {
+            output.WriteLine(line);
+        }
+
+        // Level off: once snapshot retention is in effect (from 30 s) the stored files and bytes follow a saw
+        // tooth with the 10 s snapshot cycle around a flat line. Its least-squares slope must be a small part of
+        // the rate at which files and bytes are written (without retention the two would be equal), and the
+        // files left at the end a small part of those written.
+        Sample[] warm = [.. samples.Where(s => s.Seconds >= 30)];
+        Assert.True(warm.Length >= 30, $"only {warm.Length} samples after warm-up (writer too slow?)");
+        double fileSlope = Slope(warm, s => s.Files), byteSlope = Slope(warm, s => s.Bytes);
+        output.WriteLine($"after 30 s: {fileSlope:0.00} files/s, {byteSlope / 1024:0.0} KiB/s");
+        Assert.True(fileSlope < 0.2 * filesWritten, $"files still growing: {fileSlope:0.00}/s while {filesWritten:0.0}/s are written");
+        Assert.True(byteSlope < 0.2 * bytesWritten, $"bytes still growing: {byteSlope / 1024:0.0} KiB/s while {bytesWritten / 1024:0} KiB/s are written");
+        Assert.True(everSeen.Count >= 3 * samples[^1].Files, $"retention removed too little: {everSeen.Count} files seen, {samples[^1].Files} left");
+
+        // Every surviving point restores to exactly the writer's state at that transaction.
+        var recorded = File.ReadAllLines(log).Select(l => l.Split(' ')).ToDictionary(p => long.Parse(p[0], CultureInfo.InvariantCulture), p => (Time: double.Parse(p[1], CultureInfo.InvariantCulture), Hash: p[2]));
+        var listing = new List<(int Level, ulong Max, DateTimeOffset Created)>();
+        using (JsonDocument files = JsonDocument.Parse(Exe.Run("ltx", "-json", "-level", "all", "file://" + replica).Stdout))
+        {
+            foreach (JsonElement f in files.RootElement.EnumerateArray())
+            {
+                listing.Add((f.GetProperty("level").GetInt32(), Convert.ToUInt64(f.GetProperty("max_txid").GetString(), 16), DateTimeOffset.Parse(f.GetProperty("created").GetString()!, CultureInfo.InvariantCulture)));
+            }
+        }
+        ulong oldestSnapshot = listing.Where(f => f.Level == 9).Min(f => f.Max);
+        ulong[] points = [.. listing.Select(f => f.Max).Where(t => t >= oldestSnapshot).Distinct().Order()];
+        var rnd = new Random(11);
+        ulong[] txids = [points[0], points[^1], .. Enumerable.Range(0, 6).Select(_ => points[rnd.Next(points.Length)])];
+        long previousSeq = -1;
+        foreach (ulong txid in txids.Distinct().Order())
+        {
+            long seq = RestoreAndCheck(["-txid", txid.ToString("x16", CultureInfo.InvariantCulture)], $"txid-{txid}", recorded, dir, replica);
+            Assert.True(seq >= previousSeq, $"txid {txid} restored writer transaction {seq}, an earlier txid gave {previousSeq}");
+            previousSeq = seq;
+        }
+        DateTimeOffset from = listing.Where(f => f.Level == 9).Min(f => f.Created), to = listing.Max(f => f.Created);
+        previousSeq = -1;
+        foreach (double fraction in new[] { 0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95 })
+        {
+            string at = (from + (to - from) * fraction).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            long seq = RestoreAndCheck(["-timestamp", at], $"ts-{fraction}", recorded, dir, replica);
+            Assert.True(recorded[seq].Time <= DateTimeOffset.Parse(at, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds() / 1000.0, $"-timestamp {at} restored transaction {seq}, committed later at {recorded[seq].Time}");
+            Assert.True(seq >= previousSeq, $"-timestamp {at} restored transaction {seq}, an earlier timestamp gave {previousSeq}");
+            previousSeq = seq;
+        }
+        Assert.Equal(recorded.Keys.Max(), RestoreAndCheck([], "latest", recorded, dir, replica));
+    }
+
+    private static double Slope(Sample[] samples, Func<Sample, double> value)
+    {
+        double meanX = samples.Average(s => s.Seconds), meanY = samples.Average(value);
+        return samples.Sum(s => (s.Seconds - meanX) * (value(s) - meanY)) / samples.Sum(s => (s.Seconds - meanX) * (s.Seconds - meanX));
+    }
+
+    private static long RestoreAndCheck(string[] target, string name, Dictionary<long, (double Time, string Hash)> recorded, string dir, string replica)
+    {
+        string output = Path.Combine(dir, name + ".db");
+        Exe.Result r = Exe.Run(["restore", "-o", output, .. target, "file://" + replica]);
+        Assert.True(r.ExitCode == 0, $"restore {string.Join(' ', target)}: {r.Stderr}");
+        string[] state = Exe.Python(Restored, output).Trim().Split(' ');
+        long seq = long.Parse(state[0], CultureInfo.InvariantCulture);
+        Assert.True(recorded.ContainsKey(seq), $"restore {string.Join(' ', target)} gave transaction {seq}, which the writer never logged");
+        Assert.Equal(recorded[seq].Hash, state[1]);
+        return seq;
+    }
+}
