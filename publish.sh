@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the single `litestream` executable: bin/<rid>/litestream (default rid linux-x64).
+# Builds the single `litestream` executable: bin/<rid>/litestream (default rid linux-x64), and the SQLite
+# loadable extension bin/<rid>/litestream-vfs.so (the read-replica VFS; it uses the host's SQLite).
 #   ./publish.sh              linux-x64
 #   ./publish.sh -r RID       linux-x64 or linux-arm64
 # It only picks the RID, makes sure the static SQLite archive exists, and calls dotnet publish: every
@@ -22,18 +23,22 @@ for rid in "${rids[@]}"; do
   if [ "$rid" = linux-arm64 ]; then
     extra=(-p:CppCompilerAndLinker="$PWD/build/cc-arm64" -p:ObjCopyName=aarch64-linux-gnu-objcopy)
   fi
-  log=$(mktemp)
-  if ! dotnet publish src/Litestream.Aot/Litestream.Aot.csproj -c Release -r "$rid" -o "bin/$rid" -nologo "${extra[@]}" > "$log" 2>&1; then
-    grep -E "error|warning" "$log" | sort -u | head -40 >&2
-    echo "error: publish for $rid failed (full log: $log)" >&2
-    exit 1
-  fi
-  if grep -qE "warning (IL|CS)[0-9]+" "$log"; then
-    grep -E "warning (IL|CS)[0-9]+" "$log" | sort -u >&2
-    echo "error: publish for $rid produced warnings" >&2
-    exit 1
-  fi
-  rm -f "bin/$rid/Litestream.Cli"
-  rm -f "$log" "bin/$rid"/*.dbg "bin/$rid"/*.pdb "bin/$rid"/*.xml
+  for project in src/Litestream.Aot/Litestream.Aot.csproj src/Litestream.Vfs/Litestream.Vfs.csproj; do
+    log=$(mktemp)
+    if ! dotnet publish "$project" -c Release -r "$rid" -o "bin/$rid" -nologo "${extra[@]}" > "$log" 2>&1; then
+      grep -E "error|warning" "$log" | sort -u | head -40 >&2
+      echo "error: publish of $project for $rid failed (full log: $log)" >&2
+      exit 1
+    fi
+    if grep -qE "warning (IL|CS)[0-9]+" "$log"; then
+      grep -E "warning (IL|CS)[0-9]+" "$log" | sort -u >&2
+      echo "error: publish of $project for $rid produced warnings" >&2
+      exit 1
+    fi
+    rm -f "$log"
+  done
+  rm -f "bin/$rid/Litestream.Cli" "bin/$rid/Litestream.Vfs.so"
+  rm -f "bin/$rid"/*.dbg "bin/$rid"/*.pdb "bin/$rid"/*.xml
   echo "bin/$rid/litestream: $(stat -c %s "bin/$rid/litestream") bytes"
+  echo "bin/$rid/litestream-vfs.so: $(stat -c %s "bin/$rid/litestream-vfs.so") bytes"
 done

@@ -6,6 +6,9 @@ set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v python3 >/dev/null || need+=(python3)
+# The VFS tests load litestream-vfs.so into Python's sqlite3: a pyenv python3 often lacks load_extension.
+python3 -c "import sqlite3, sys; sys.exit(0 if hasattr(sqlite3.Connection, 'enable_load_extension') else 1)" 2>/dev/null \
+  || [ -x /usr/bin/python3 ] || need+=(python3)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v npm >/dev/null || need+=(npm)
 command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)

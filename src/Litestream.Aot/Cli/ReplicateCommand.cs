@@ -56,7 +56,7 @@ internal static class ReplicateCommand
             {
                 throw new CommandException("no databases specified in configuration", "add a dbs: entry, or run litestream replicate DB_PATH REPLICA_URL");
             }
-            var logger = new ConsoleLogger(ConsoleLogger.ParseLevel(result.GetValue(logLevel) ?? Environment.GetEnvironmentVariable("LOG_LEVEL") ?? cfg.LogLevel));
+            var logger = new ConsoleLogger(ConsoleLogger.ParseLevel(result.GetValue(logLevel) ?? Environment.GetEnvironmentVariable("LOG_LEVEL") ?? cfg.Logging.Level));
             return await RunAsync(cfg, logger, result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(restoreIfMissing), cancellationToken).ConfigureAwait(false);
         });
         return command;

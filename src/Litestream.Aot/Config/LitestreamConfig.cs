@@ -1,52 +1,143 @@
-using Litestream.Storage;
-
 namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
-public sealed class LitestreamConfig
+[ConfigSection]
+[ConfigNotSupported("mcp-addr", "validation", "heartbeat-url", "heartbeat-interval")]
+public sealed partial class LitestreamConfig
 {
     /// <summary>Prometheus metrics address (<c>addr</c>).</summary>
     public string? Addr { get; set; }
-    /// <summary>Compaction level intervals for L1..LN (<c>levels</c>).</summary>
-    public List<TimeSpan> Levels { get; set; } = [TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), TimeSpan.FromHours(1)];
-    /// <summary><c>snapshot.interval</c>.</summary>
-    public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromHours(24);
-    /// <summary><c>snapshot.retention</c>.</summary>
-    public TimeSpan SnapshotRetention { get; set; } = TimeSpan.FromHours(24);
+    /// <summary>Compaction levels L1..LN (<c>levels</c>).</summary>
+    [ConfigKey("levels")]
+    public List<LevelConfig> LevelConfigs { get; set; } = [new(TimeSpan.FromSeconds(30)), new(TimeSpan.FromMinutes(5)), new(TimeSpan.FromHours(1))];
+    /// <summary><c>snapshot</c>.</summary>
+    public SnapshotConfig Snapshot { get; set; } = new();
     /// <summary><c>l0-retention</c>.</summary>
     public TimeSpan L0Retention { get; set; } = TimeSpan.FromMinutes(5);
     /// <summary><c>l0-retention-check-interval</c>.</summary>
     public TimeSpan L0RetentionCheckInterval { get; set; } = TimeSpan.FromSeconds(15);
-    /// <summary><c>retention.enabled</c>.</summary>
-    public bool RetentionEnabled { get; set; } = true;
+    /// <summary><c>retention</c>.</summary>
+    public RetentionConfig Retention { get; set; } = new();
     /// <summary><c>verify-compaction</c>.</summary>
     public bool VerifyCompaction { get; set; }
-    /// <summary><c>socket.enabled</c>: serve the control socket (start, stop, sync, register, unregister, info, list).</summary>
-    public bool SocketEnabled { get; set; }
-    /// <summary><c>socket.path</c>.</summary>
-    public string SocketPath { get; set; } = "/var/run/litestream.sock";
-    /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
-    public UnixFileMode SocketPermissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    /// <summary><c>socket</c>: the control socket.</summary>
+    public SocketConfig Socket { get; set; } = new();
     /// <summary><c>shutdown-sync-timeout</c>.</summary>
     public TimeSpan ShutdownSyncTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary><c>shutdown-sync-interval</c>.</summary>
     public TimeSpan ShutdownSyncInterval { get; set; } = TimeSpan.FromMilliseconds(500);
     /// <summary><c>exec</c>: command to run; replication stops when it exits.</summary>
     public string? Exec { get; set; }
-    /// <summary><c>logging.level</c>.</summary>
-    public string? LogLevel { get; set; }
-    /// <summary><c>logging.type</c> (text or json).</summary>
-    public string? LogType { get; set; }
+    /// <summary><c>logging</c>.</summary>
+    public LoggingConfig Logging { get; set; } = new();
     /// <summary>Replica keys given at the top level: defaults for every replica.</summary>
+    [ConfigInline]
     public ReplicaConfig ReplicaDefaults { get; set; } = new();
     /// <summary><c>dbs</c>.</summary>
     public List<DbConfig> Dbs { get; set; } = [];
+
+    /// <summary>The compaction level intervals, L1 first.</summary>
+    public List<TimeSpan> Levels => LevelConfigs.ConvertAll(l => l.Interval.GetValueOrDefault());
+    /// <summary><c>snapshot.interval</c>.</summary>
+    public TimeSpan SnapshotInterval => Snapshot.Interval;
+    /// <summary><c>snapshot.retention</c>.</summary>
+    public TimeSpan SnapshotRetention => Snapshot.Retention;
+    /// <summary><c>retention.enabled</c>.</summary>
+    public bool RetentionEnabled => Retention.Enabled;
+    /// <summary><c>socket.enabled</c>.</summary>
+    public bool SocketEnabled => Socket.Enabled;
+    /// <summary><c>socket.path</c>.</summary>
+    public string SocketPath => Socket.Path;
+    /// <summary><c>socket.permissions</c>.</summary>
+    public UnixFileMode SocketPermissions => Socket.Permissions;
+
+    partial void OnBound(string path, ConfigContext context) => ReplicaDefaults.CheckUrl(path);
+}
+
+/// <summary>One <c>levels[]</c> entry.</summary>
+[ConfigSection]
+public sealed partial class LevelConfig
+{
+    /// <summary>An empty level, for the binder.</summary>
+    public LevelConfig()
+    {
+    }
+
+    /// <summary>A level compacted every <paramref name="interval"/>.</summary>
+    public LevelConfig(TimeSpan interval) => Interval = interval;
+
+    /// <summary><c>interval</c>.</summary>
+    [ConfigRequired]
+    public TimeSpan? Interval { get; set; }
+}
+
+/// <summary>The <c>snapshot</c> section.</summary>
+[ConfigSection]
+public sealed partial class SnapshotConfig
+{
+    /// <summary><c>snapshot.interval</c>.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(24);
+    /// <summary><c>snapshot.retention</c>.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
+}
+
+/// <summary>The <c>socket</c> section.</summary>
+[ConfigSection]
+public sealed partial class SocketConfig
+{
+    /// <summary><c>socket.enabled</c>: serve the control socket (start, stop, sync, register, unregister, info, list).</summary>
+    public bool Enabled { get; set; }
+    /// <summary><c>socket.path</c> (absolute after loading).</summary>
+    [ConfigKey("path")]
+    public string? PathText { get; set; }
+    /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
+    public UnixFileMode Permissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private string _path = "/var/run/litestream.sock";
+
+    /// <summary>The socket path: <see cref="PathText"/> resolved, or upstream's default.</summary>
+    public string Path => _path;
+
+    partial void OnBound(string path, ConfigContext context)
+    {
+        if (PathText is not null)
+        {
+            _path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
+        }
+    }
+}
+
+/// <summary>The <c>retention</c> section.</summary>
+[ConfigSection]
+public sealed partial class RetentionConfig
+{
+    /// <summary><c>retention.enabled</c>.</summary>
+    public bool Enabled { get; set; } = true;
+}
+
+/// <summary>The <c>logging</c> section.</summary>
+[ConfigSection]
+public sealed partial class LoggingConfig
+{
+    /// <summary><c>logging.level</c>.</summary>
+    [ConfigOneOf("trace", "debug", "info", "warn", "warning", "error", IgnoreCase = true, Error = "invalid log level \"{0}\"")]
+    public string? Level { get; set; }
+    /// <summary><c>logging.type</c> (text or json).</summary>
+    [ConfigOneOf("text", "json", Error = "invalid log type \"{0}\" (text or json)")]
+    public string? Type { get; set; }
+    /// <summary><c>logging.stderr</c> (accepted; logs always go to standard error).</summary>
+    public bool? Stderr { get; set; }
+    /// <summary><c>logging.source</c> (accepted; source locations are not logged).</summary>
+    public bool? Source { get; set; }
 }
 
 /// <summary>One <c>dbs[]</c> entry.</summary>
-public sealed class DbConfig
+[ConfigSection]
+[ConfigNotSupported("dir", "pattern", "recursive", "watch", "meta-dir", "snapshot")]
+public sealed partial class DbConfig
 {
     /// <summary><c>path</c> (absolute after loading).</summary>
+    [ConfigRequired]
     public string? Path { get; set; }
     /// <summary><c>meta-path</c>.</summary>
     public string? MetaPath { get; set; }
@@ -61,72 +152,27 @@ public sealed class DbConfig
     /// <summary><c>truncate-page-n</c>.</summary>
     public int TruncatePageN { get; set; } = 121359;
     /// <summary><c>max-sync-wal-bytes</c>.</summary>
+    [ConfigSize]
     public long MaxSyncWalBytes { get; set; } = 64L * 1024 * 1024;
     /// <summary><c>restore-if-db-not-exists</c>.</summary>
     public bool RestoreIfDbNotExists { get; set; }
     /// <summary><c>replica</c> (or the single element of the legacy <c>replicas</c> list).</summary>
     public ReplicaConfig? Replica { get; set; }
-}
+    /// <summary>The legacy <c>replicas</c> list; exactly one entry is supported and becomes <see cref="Replica"/>.</summary>
+    public List<ReplicaConfig>? Replicas { get; set; }
 
-/// <summary>One replica section (or the top-level defaults).</summary>
-public sealed class ReplicaConfig
-{
-    /// <summary><c>url</c>.</summary>
-    public string? Url { get; set; }
-    /// <summary><c>type</c>.</summary>
-    public string? Type { get; set; }
-    /// <summary><c>path</c>.</summary>
-    public string? Path { get; set; }
-    /// <summary><c>sync-interval</c>.</summary>
-    public TimeSpan? SyncInterval { get; set; }
-    /// <summary><c>max-sync-ltx-files</c>.</summary>
-    public int? MaxSyncLtxFiles { get; set; }
-    /// <summary><c>auto-recover</c>.</summary>
-    public bool? AutoRecover { get; set; }
-    /// <summary>Backend keys (bucket, region, …) as parsed; unknown to the replication loop.</summary>
-    public ReplicaSettings Settings { get; set; } = new();
-
-    /// <summary>
-    /// The backend settings: the URL's parts, then the explicit keys, then the top-level defaults for
-    /// anything still unset.
-    /// </summary>
-    public ReplicaSettings ToSettings(ReplicaConfig defaults)
+    partial void OnBound(string path, ConfigContext context)
     {
-        string? url = Url ?? defaults.Url;
-        ReplicaSettings s = url is not null ? ReplicaUrl.Parse(url) : new ReplicaSettings();
-        ReplicaSettings mine = Settings, global = defaults.Settings;
-        return s with
+        Path = context.ResolveLocalPath(Path, ConfigNode.Child(path, "path"));
+        if (MetaPath is not null)
         {
-            Type = Type ?? s.Type ?? defaults.Type ?? "file",
-            Path = Path ?? s.Path ?? defaults.Path,
-            Bucket = mine.Bucket ?? s.Bucket ?? global.Bucket,
-            Region = mine.Region ?? s.Region ?? global.Region,
-            Endpoint = mine.Endpoint ?? s.Endpoint ?? global.Endpoint,
-            ForcePathStyle = mine.ForcePathStyle ?? s.ForcePathStyle ?? global.ForcePathStyle,
-            SkipVerify = mine.SkipVerify || s.SkipVerify || global.SkipVerify,
-            SignPayload = mine.SignPayload ?? s.SignPayload ?? global.SignPayload,
-            RequireContentMd5 = mine.RequireContentMd5 ?? s.RequireContentMd5 ?? global.RequireContentMd5,
-            StorageClass = mine.StorageClass ?? s.StorageClass ?? global.StorageClass,
-            PartSize = mine.PartSize != 0 ? mine.PartSize : s.PartSize != 0 ? s.PartSize : global.PartSize,
-            Concurrency = mine.Concurrency != 0 ? mine.Concurrency : s.Concurrency != 0 ? s.Concurrency : global.Concurrency,
-            AccessKeyId = mine.AccessKeyId ?? global.AccessKeyId,
-            SecretAccessKey = mine.SecretAccessKey ?? global.SecretAccessKey,
-            SseCustomerAlgorithm = mine.SseCustomerAlgorithm ?? global.SseCustomerAlgorithm,
-            SseCustomerKey = mine.SseCustomerKey ?? s.SseCustomerKey ?? global.SseCustomerKey,
-            SseCustomerKeyPath = mine.SseCustomerKeyPath ?? global.SseCustomerKeyPath,
-            SseKmsKeyId = mine.SseKmsKeyId ?? s.SseKmsKeyId ?? global.SseKmsKeyId,
-            AccountName = mine.AccountName ?? s.AccountName ?? global.AccountName,
-            AccountKey = mine.AccountKey ?? global.AccountKey,
-            SasToken = mine.SasToken ?? global.SasToken,
-            Host = mine.Host ?? s.Host ?? global.Host,
-            User = mine.User ?? s.User ?? global.User,
-            Password = mine.Password ?? s.Password ?? global.Password,
-            KeyPath = mine.KeyPath ?? global.KeyPath,
-            HostKey = mine.HostKey ?? global.HostKey,
-            ConcurrentWrites = mine.ConcurrentWrites ?? global.ConcurrentWrites,
-            WebDavUrl = mine.WebDavUrl ?? s.WebDavUrl ?? global.WebDavUrl,
-            WebDavUsername = mine.WebDavUsername ?? global.WebDavUsername,
-            WebDavPassword = mine.WebDavPassword ?? global.WebDavPassword,
-        };
+            MetaPath = context.ResolveLocalPath(MetaPath, ConfigNode.Child(path, "meta-path"));
+        }
+        if (Replicas is not null)
+        {
+            Replica = Replicas.Count == 1
+                ? Replicas[0]
+                : throw new ConfigException(ConfigNode.Child(path, "replicas"), $"exactly one replica is supported, got {Replicas.Count}");
+        }
     }
 }

@@ -13,10 +13,7 @@ internal static class Parser
     public static BackendParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
         var type = (INamedTypeSymbol)context.TargetSymbol;
-        Location location = type.Locations.FirstOrDefault() ?? Location.None;
-        FileLinePositionSpan span = location.GetLineSpan();
-        DiagnosticInfo Fail(string id, string message)
-            => new DiagnosticInfo(id, message, span.Path ?? "", span.StartLinePosition.Line, span.StartLinePosition.Character);
+        DiagnosticInfo Fail(string id, string message) => DiagnosticInfo.At(type, id, message);
 
         AttributeData attribute = context.Attributes[0];
         string? name = attribute.ConstructorArguments.Length == 1 ? attribute.ConstructorArguments[0].Value as string : null;

@@ -16,9 +16,7 @@ public sealed class BackendRegistryGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<BackendParseResult> backends = context.SyntaxProvider
-            .ForAttributeWithMetadataName(AttributeName, static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax, static (ctx, ct) => Parser.Parse(ctx, ct))
-            .WithTrackingName("BackendSpec");
+        IncrementalValuesProvider<BackendParseResult> backends = context.SyntaxProvider.Parse(AttributeName, Parser.Parse, "BackendSpec");
 
         IncrementalValueProvider<ImmutableArray<BackendParseResult>> all = backends.Collect().WithTrackingName("BackendSpecs");
 
@@ -26,7 +24,7 @@ public sealed class BackendRegistryGenerator : IIncrementalGenerator
         {
             foreach (DiagnosticInfo d in Emitter.Diagnose(results))
             {
-                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ById(d.Id), Location.Create(d.FilePath, default, new Microsoft.CodeAnalysis.Text.LinePositionSpan(new Microsoft.CodeAnalysis.Text.LinePosition(d.Line, d.Column), new Microsoft.CodeAnalysis.Text.LinePosition(d.Line, d.Column))), d.Message));
+                spc.ReportDiagnostic(d.ToDiagnostic());
             }
             ImmutableArray<BackendSpec> specs = Emitter.Valid(results);
             if (!specs.IsEmpty)

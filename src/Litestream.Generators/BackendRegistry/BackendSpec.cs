@@ -8,8 +8,5 @@ internal sealed record BackendSpec(string Name, string TypeName) : IComparable<B
     public int CompareTo(BackendSpec? other) => string.CompareOrdinal(Name, other?.Name);
 }
 
-/// <summary>A diagnostic to report, as plain data.</summary>
-internal sealed record DiagnosticInfo(string Id, string Message, string FilePath, int Line, int Column);
-
 /// <summary>The parser's result for one attributed class.</summary>
 internal sealed record BackendParseResult(BackendSpec? Spec, DiagnosticInfo? Diagnostic);

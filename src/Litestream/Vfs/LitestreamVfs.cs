@@ -1,0 +1,109 @@
+using Litestream.Storage;
+using Litestream.Vfs.Native;
+
+namespace Litestream.Vfs;
+
+/// <summary>
+/// Read replicas without a restore: a read-only SQLite VFS named <c>litestream</c> that serves a database
+/// straight from its replica's LTX files (pages fetched on demand with ranged reads, an LRU page cache,
+/// polling for new files, and time travel through <c>PRAGMA litestream_time</c>). Register a replica
+/// under a name and open it with Microsoft.Data.Sqlite:
+/// <code>
+/// LitestreamVfs.AddReplica("fruits.db", client, new ReplicaOptions { PollInterval = TimeSpan.FromSeconds(1) });
+/// using var c = new SqliteConnection("Data Source=file:fruits.db?vfs=litestream;Mode=ReadOnly");
+/// </code>
+/// The VFS registers itself with the app's SQLite (SQLitePCLRaw's e_sqlite3) on the first
+/// <see cref="AddReplica"/>. A URI may also name the replica directly (<c>file:x.db?vfs=litestream&amp;replica=file:///path</c>).
+/// </summary>
+public static class LitestreamVfs
+{
+    /// <summary>The VFS name to put in the connection URI (<c>vfs=litestream</c>).</summary>
+    public const string VfsName = "litestream";
+
+    private static readonly Dictionary<string, VfsReplica> s_named = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, VfsReplica> s_byUrl = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Makes <paramref name="client"/>'s replica readable as the database <paramref name="name"/> through the
+    /// <c>litestream</c> VFS, replacing a replica of that name. The client stays owned by the caller.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The VFS could not be registered with e_sqlite3.</exception>
+    public static void AddReplica(string name, IReplicaClient client, ReplicaOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(client);
+        int rc = NativeVfs.Register(new BundledSqliteHost(), VfsName);
+        if (rc != 0)
+        {
+            throw new InvalidOperationException($"sqlite3_vfs_register(\"{VfsName}\") failed with SQLite code {rc}");
+        }
+        var replica = new VfsReplica(name, client, options ?? new ReplicaOptions());
+        VfsReplica? old;
+        lock (s_named)
+        {
+            s_named.Remove(name, out old);
+            s_named[name] = replica;
+        }
+        old?.Dispose();
+    }
+
+    /// <summary>Forgets the replica <paramref name="name"/> and stops polling it; false when there was none.
+    /// Connections already open keep reading the last state they saw.</summary>
+    public static bool RemoveReplica(string name)
+    {
+        VfsReplica? old;
+        lock (s_named)
+        {
+            s_named.Remove(name, out old);
+        }
+        old?.Dispose();
+        return old is not null;
+    }
+
+    /// <summary>
+    /// Finds the replica for a database SQLite opens: a name registered with <see cref="AddReplica"/> (the
+    /// path as given, or its file name), else the URI's <c>replica=</c> URL, else <c>LITESTREAM_REPLICA_URL</c>.
+    /// Replicas opened from URLs are shared by every connection to the same URL.
+    /// </summary>
+    internal static VfsReplica? Resolve(string path, string? replicaUrl)
+    {
+        lock (s_named)
+        {
+            if (s_named.TryGetValue(path, out VfsReplica? named) || s_named.TryGetValue(Path.GetFileName(path), out named))
+            {
+                return named;
+            }
+        }
+        string? url = string.IsNullOrEmpty(replicaUrl) ? Environment.GetEnvironmentVariable("LITESTREAM_REPLICA_URL") : replicaUrl;
+        if (string.IsNullOrEmpty(url))
+        {
+            return null;
+        }
+        lock (s_byUrl)
+        {
+            if (!s_byUrl.TryGetValue(url, out VfsReplica? replica))
+            {
+                IReplicaClient client = ReplicaClientFactory.CreateFromUrl(url);
+                replica = new VfsReplica(ReplicaUrl.Redact(url), client, OptionsFromEnvironment());
+                s_byUrl[url] = replica;
+            }
+            return replica;
+        }
+    }
+
+    /// <summary>Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration) and <c>LITESTREAM_CACHE_SIZE</c> (bytes).</summary>
+    private static ReplicaOptions OptionsFromEnvironment()
+    {
+        var options = new ReplicaOptions();
+        if (Environment.GetEnvironmentVariable("LITESTREAM_POLL_INTERVAL") is { Length: > 0 } poll
+            && VfsTime.TryParseInterval(poll, out TimeSpan interval) && interval > TimeSpan.Zero)
+        {
+            options = options with { PollInterval = interval };
+        }
+        if (long.TryParse(Environment.GetEnvironmentVariable("LITESTREAM_CACHE_SIZE"), out long size) && size >= 0)
+        {
+            options = options with { CacheSize = size };
+        }
+        return options;
+    }
+}

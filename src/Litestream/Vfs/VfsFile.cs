@@ -1,0 +1,162 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Litestream.Ltx;
+using Litestream.Restore;
+using Litestream.Vfs.Native;
+
+namespace Litestream.Vfs;
+
+/// <summary>
+/// One SQLite connection's handle on a replica: which snapshot it reads (pinned from SHARED lock to
+/// unlock, or a time-travel snapshot), the page-1 patch, and the <c>litestream_*</c> pragmas.
+/// </summary>
+internal sealed class VfsFile
+{
+    // Page 1 as SQLite must see a WAL-less read-only file: file format write/read versions (bytes 18, 19)
+    // = 1 (rollback journal, so SQLite never looks for a WAL) and the change counter (bytes 24..27) = the
+    // TXID, so every connection's pager drops its cache when the TXID it reads changes.
+    private const int FormatWriteVersion = 18;
+    private const int FormatReadVersion = 19;
+    private const int ChangeCounter = 24;
+
+    private VfsSnapshot? _pinned;
+    private VfsSnapshot? _travel;
+    private DateTimeOffset? _travelTime;
+    private int _lock;
+
+    public VfsFile(VfsReplica replica) => Replica = replica;
+
+    public VfsReplica Replica { get; }
+
+    /// <summary>What this connection reads now.</summary>
+    public VfsSnapshot View => _pinned ?? _travel ?? Replica.Latest!;
+
+    public void Lock(int level)
+    {
+        if (_lock == SqliteCodes.LockNone && level >= SqliteCodes.LockShared)
+        {
+            _pinned = _travel ?? Replica.Latest;
+        }
+        _lock = Math.Max(_lock, level);
+    }
+
+    public void Unlock(int level)
+    {
+        _lock = level;
+        if (level == SqliteCodes.LockNone)
+        {
+            _pinned = null;
+        }
+    }
+
+    /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/>; false for a short read (the rest zero-filled).</summary>
+    public bool Read(Span<byte> destination, long offset)
+    {
+        VfsSnapshot snapshot = View;
+        int pageSize = (int)snapshot.PageSize;
+        byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
+        try
+        {
+            int done = 0;
+            while (done < destination.Length)
+            {
+                long position = offset + done;
+                long pgno = position / pageSize + 1;
+                if (pgno > snapshot.Pages.Length)
+                {
+                    destination[done..].Clear();
+                    return false;
+                }
+                Span<byte> buffer = page.AsSpan(0, pageSize);
+                Replica.ReadPage(snapshot, (uint)pgno, buffer);
+                if (pgno == 1)
+                {
+                    buffer[FormatWriteVersion] = 1;
+                    buffer[FormatReadVersion] = 1;
+                    BinaryPrimitives.WriteUInt32BigEndian(buffer[ChangeCounter..], (uint)snapshot.Txid.Value);
+                }
+                int inPage = (int)(position % pageSize);
+                int n = Math.Min(pageSize - inPage, destination.Length - done);
+                buffer.Slice(inPage, n).CopyTo(destination[done..]);
+                done += n;
+            }
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(page);
+        }
+    }
+
+    /// <summary>
+    /// Handles <c>PRAGMA litestream_*</c>: returns null when the pragma is not ours, otherwise the SQLite
+    /// code with the result text (or error message) in <paramref name="result"/>.
+    /// </summary>
+    public int? Pragma(string name, string? value, out string? result)
+    {
+        result = null;
+        switch (name.ToLowerInvariant())
+        {
+            case "litestream_txid":
+                if (value is not null)
+                {
+                    result = "litestream_txid is read-only";
+                    return SqliteCodes.Error;
+                }
+                result = View.Txid.ToString();
+                return SqliteCodes.Ok;
+            case "litestream_lag":
+                if (value is not null)
+                {
+                    result = "litestream_lag is read-only";
+                    return SqliteCodes.Error;
+                }
+                result = Replica.LagSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return SqliteCodes.Ok;
+            case "litestream_time":
+                return value is null ? GetTime(out result) : SetTime(value, out result);
+            default:
+                return null;
+        }
+    }
+
+    private int GetTime(out string result)
+    {
+        result = LtxTimestamp.Format(_travelTime ?? View.CreatedAt);
+        return SqliteCodes.Ok;
+    }
+
+    private int SetTime(string value, out string? result)
+    {
+        result = null;
+        if (_lock != SqliteCodes.LockNone)
+        {
+            result = "litestream_time cannot change inside a read transaction";
+            return SqliteCodes.Misuse;
+        }
+        if (!VfsTime.TryParse(value, DateTimeOffset.UtcNow, out DateTimeOffset? time))
+        {
+            result = $"invalid litestream_time \"{value}\": want a time (RFC 3339), a duration (-5m) or a modifier (-5 minutes); 'now' resets";
+            return SqliteCodes.Error;
+        }
+        // The new value is returned as the pragma's one row: SQLite names the result column after it, and
+        // a null name breaks hosts (Python's sqlite3 raises MemoryError for it).
+        if (time is null)
+        {
+            _travel = null;
+            _travelTime = null;
+            return GetTime(out result);
+        }
+        try
+        {
+            _travel = Replica.BuildAt(time.Value);
+            _travelTime = time;
+            return GetTime(out result);
+        }
+        catch (TxNotAvailableException)
+        {
+            result = $"no replicated state at or before {LtxTimestamp.Format(time.Value)}";
+            return SqliteCodes.Error;
+        }
+    }
+}

@@ -1,0 +1,261 @@
+using Litestream.Ltx;
+using Litestream.Restore;
+using Litestream.Storage;
+
+namespace Litestream.Vfs;
+
+/// <summary>
+/// One replica read through the VFS: the latest snapshot (page → frame map), kept current by a poll loop,
+/// and a page cache shared by every connection reading it. Snapshots are immutable, so a reader that pinned
+/// one keeps a single TXID however many polls happen meanwhile.
+/// </summary>
+internal sealed class VfsReplica : IDisposable
+{
+    private const int FetchParallelism = 8;
+    private readonly IReplicaClient _client;
+    private readonly ReplicaOptions _options;
+    private readonly SemaphoreSlim _startLock = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private VfsPageCache? _cache;
+    private VfsSnapshot? _latest;
+    private Task? _pollLoop;
+    private long _lastPollTicks;
+
+    public VfsReplica(string name, IReplicaClient client, ReplicaOptions options)
+    {
+        Name = name;
+        _client = client;
+        _options = options;
+    }
+
+    /// <summary>The name (or URL) the replica was opened under, for messages.</summary>
+    public string Name { get; }
+
+    /// <summary>The newest snapshot, or null before the first successful open.</summary>
+    public VfsSnapshot? Latest => Volatile.Read(ref _latest);
+
+    /// <summary>The last poll error, cleared by a successful poll.</summary>
+    public string? LastPollError { get; private set; }
+
+    /// <summary>Seconds since the last successful poll (or the initial build); -1 when there was none.</summary>
+    public long LagSeconds
+    {
+        get
+        {
+            long ticks = Interlocked.Read(ref _lastPollTicks);
+            return ticks == 0 ? -1 : (long)TimeSpan.FromTicks(DateTime.UtcNow.Ticks - ticks).TotalSeconds;
+        }
+    }
+
+    /// <summary>Builds the first snapshot if there is none yet and starts polling; returns the latest snapshot.</summary>
+    public VfsSnapshot EnsureOpen()
+    {
+        if (Latest is { } latest)
+        {
+            return latest;
+        }
+        _startLock.Wait();
+        try
+        {
+            if (Latest is { } again)
+            {
+                return again;
+            }
+            VfsSnapshot snapshot = Sync(BuildAsync(null, CancellationToken.None));
+            _cache = new VfsPageCache(_options.CacheSize);
+            Volatile.Write(ref _latest, snapshot);
+            Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
+            _pollLoop = Task.Run(() => PollLoopAsync(_stop.Token));
+            return snapshot;
+        }
+        finally
+        {
+            _startLock.Release();
+        }
+    }
+
+    /// <summary>Builds the snapshot as of <paramref name="timestamp"/> (files created before it) without publishing it.</summary>
+    public VfsSnapshot BuildAt(DateTimeOffset timestamp) => Sync(BuildAsync(timestamp, CancellationToken.None));
+
+    /// <summary>Reads page <paramref name="pgno"/> of <paramref name="snapshot"/> into <paramref name="page"/> (PageSize bytes).</summary>
+    /// <exception cref="LtxFormatException">The page is missing from the index or its frame does not decode.</exception>
+    public void ReadPage(VfsSnapshot snapshot, uint pgno, Span<byte> page)
+    {
+        PageRef source = snapshot.Pages[pgno - 1];
+        if (source.File is null)
+        {
+            if (pgno == snapshot.LockPage)
+            {
+                page.Clear();
+                return;
+            }
+            throw new LtxFormatException($"page {pgno} is in no ltx file of txid {snapshot.Txid}");
+        }
+        VfsPageCache cache = _cache!;
+        if (cache.TryGet(pgno, source, page))
+        {
+            return;
+        }
+        byte[] buffer = new byte[page.Length];
+        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(source.File), new LtxPageIndexEntry(pgno, source.Offset, source.Size), buffer, CancellationToken.None));
+        buffer.CopyTo(page);
+        cache.Add(pgno, source, buffer);
+    }
+
+    /// <summary>Lists L0 for files after the latest TXID and applies them; rebuilds from a plan when L0 does not continue the chain.</summary>
+    public async Task PollAsync(CancellationToken cancellationToken)
+    {
+        VfsSnapshot current = Latest ?? throw new InvalidOperationException("replica is not open");
+        var files = new List<LtxFileInfo>();
+        ulong next = current.Txid.Value + 1;
+        bool gap = false;
+        await foreach (LtxFileInfo info in _client.ListLtxFilesAsync(0, new Txid(next), false, cancellationToken).ConfigureAwait(false))
+        {
+            if (info.MinTxid.Value != next)
+            {
+                gap = files.Count == 0;
+                break;
+            }
+            files.Add(info);
+            next = info.MaxTxid.Value + 1;
+        }
+        VfsSnapshot? updated = gap
+            ? await BuildAsync(null, cancellationToken).ConfigureAwait(false)
+            : files.Count > 0 ? await ApplyAsync(current, files, cancellationToken).ConfigureAwait(false) : null;
+        if (updated is not null && updated.Txid > current.Txid)
+        {
+            Volatile.Write(ref _latest, updated);
+        }
+        Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
+    }
+
+    private async Task PollLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.PollInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await PollAsync(cancellationToken).ConfigureAwait(false);
+                    LastPollError = null;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The last good snapshot stays in use; the lag grows and the error is reported once per streak.
+                    if (LastPollError != e.Message)
+                    {
+                        VfsLog.Write(VfsLog.Level.Error, $"poll {Name}: {e.Message}");
+                    }
+                    LastPollError = e.Message;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task<VfsSnapshot> BuildAsync(DateTimeOffset? timestamp, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(_client, Txid.Zero, timestamp, cancellationToken).ConfigureAwait(false);
+        return await ApplyAsync(null, plan, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Fetches each file's header and page index (ranged reads, several at once) and layers them over <paramref name="baseline"/>.</summary>
+    private async Task<VfsSnapshot> ApplyAsync(VfsSnapshot? baseline, IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
+    {
+        var fetched = new (LtxHeader Header, LtxPageIndex Index)[files.Count];
+        using var gate = new SemaphoreSlim(FetchParallelism);
+        await Task.WhenAll(files.Select(async (info, i) =>
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                LtxRangeReader read = RangeReader(info);
+                byte[] header = new byte[LtxHeader.Size];
+                int n = await read(0, header, cancellationToken).ConfigureAwait(false);
+                if (n != header.Length)
+                {
+                    throw new LtxFormatException($"short ltx header in {LtxFileName.Format(info.MinTxid, info.MaxTxid)} (level {info.Level})");
+                }
+                fetched[i] = (LtxHeader.Read(header), await LtxRandomAccess.ReadPageIndexAsync(read, info.Size, cancellationToken).ConfigureAwait(false));
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ConfigureAwait(false);
+
+        PageRef[] pages = baseline?.Pages ?? [];
+        uint pageSize = baseline?.PageSize ?? 0;
+        Txid txid = baseline?.Txid ?? Txid.Zero;
+        DateTimeOffset createdAt = baseline?.CreatedAt ?? default;
+        bool copied = false;
+        for (int i = 0; i < files.Count; i++)
+        {
+            (LtxHeader header, LtxPageIndex index) = fetched[i];
+            header.Validate();
+            if (pageSize != 0 && header.PageSize != pageSize)
+            {
+                throw new LtxFormatException($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");
+            }
+            pageSize = header.PageSize;
+            if (!copied || pages.Length != header.Commit)
+            {
+                var resized = new PageRef[header.Commit];
+                Array.Copy(pages, resized, Math.Min(pages.Length, resized.Length));
+                pages = resized;
+                copied = true;
+            }
+            foreach (LtxPageIndexEntry entry in index.Entries)
+            {
+                if (entry.Pgno <= header.Commit)
+                {
+                    pages[entry.Pgno - 1] = new PageRef(files[i], entry.Offset, (int)entry.Size);
+                }
+            }
+            txid = header.MaxTxid;
+            createdAt = header.CreatedAt;
+        }
+        return new VfsSnapshot(txid, pageSize, pages, createdAt);
+    }
+
+    private LtxRangeReader RangeReader(LtxFileInfo info) => async (offset, destination, cancellationToken) =>
+    {
+        Stream stream = await _client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, offset, destination.Length, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            int total = 0;
+            while (total < destination.Length)
+            {
+                int n = await stream.ReadAsync(destination[total..], cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                total += n;
+            }
+            return total;
+        }
+    };
+
+    // SQLite calls the VFS synchronously on its own threads (no synchronization context): block on the I/O.
+    private static T Sync<T>(Task<T> task) => task.GetAwaiter().GetResult();
+
+    private static T Sync<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        try
+        {
+            _pollLoop?.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,310 @@
+using System.Globalization;
+using Litestream.Aot.Tests.Cli;
+using Xunit.Abstractions;
+
+namespace Litestream.Aot.Tests.Vfs;
+
+/// <summary>
+/// litestream-vfs.so loaded by hosts no one here wrote (the sqlite3 CLI and Python's sqlite3 module, both
+/// Debian's SQLite 3.40), reading a file replica that the published <c>litestream replicate</c> keeps
+/// writing while a python3 writer commits; every state read is checked against <c>litestream restore</c>
+/// at the TXID (or time) the VFS reported.
+/// </summary>
+public class VfsExtensionTests
+{
+    private const string Digest = """
+        import hashlib
+        def digest(c):
+            rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+            return "%d %s" % (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+
+        """;
+
+    private const string LiveWriter = """
+        import sqlite3, sys, random, time
+        path, seconds = sys.argv[1], float(sys.argv[2])
+        rnd = random.Random(7)
+        c = sqlite3.connect(path, isolation_level=None)
+        c.execute("PRAGMA busy_timeout=10000")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
+        end, n = time.time() + seconds, 0
+        while time.time() < end:
+            c.execute("BEGIN")
+            for j in range(rnd.choice([1, 5])):
+                c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(rnd.choice([10, 300, 3000, 9000])),))
+            if n % 7 == 3:
+                c.execute("DELETE FROM t WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 2)")
+            c.execute("COMMIT")
+            n += 1
+            time.sleep(0.01)
+        print(n)
+        """;
+
+    private readonly ITestOutputHelper _output;
+
+    public VfsExtensionTests(ITestOutputHelper output) => _output = output;
+
+    [VfsFact]
+    public void SqliteCliAndPython_ReadALiveReplica_EqualToRestoreAtTheReportedTxid()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string rep = Path.Combine(dir, "replica");
+        string url = "file://" + rep;
+        using var writer = new VfsHost.Background("python3", "-c", LiveWriter, db, "20");
+        VfsHost.WaitFor(() => File.Exists(db), "the writer to create the database");
+        using Exe.Daemon replicate = Exe.Start("replicate", db, url);
+        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 2, "replicate to upload two transactions");
+
+        // One long-lived python connection: a read transaction every 0.5 s, each pinned to one TXID.
+        string python = VfsHost.Python(Digest + """
+            c = open_replica(sys.argv[1])
+            end = time.time() + 8
+            while time.time() < end:
+                c.execute("BEGIN")
+                d = digest(c)
+                print(c.execute("SELECT litestream_txid()").fetchone()[0], d)
+                c.execute("COMMIT")
+                time.sleep(0.5)
+            print("integrity", c.execute("PRAGMA integrity_check").fetchone()[0])
+            """, url);
+        VfsHost.Result cli = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica={url}",
+            "BEGIN", "SELECT count(*), coalesce(sum(length(v)), 0), coalesce(sum(id * length(v)), 0) FROM t;", "PRAGMA litestream_txid;", "PRAGMA integrity_check;", "COMMIT");
+        writer.WaitForSuccess(TimeSpan.FromMinutes(2));
+        Assert.Equal(0, replicate.Stop());
+        _output.WriteLine(python);
+        _output.WriteLine(cli.Stdout + cli.Stderr);
+
+        string[] lines = python.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("integrity ok", lines[^1]);
+        var states = lines[..^1].Select(l => l.Split(' ', 2)).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.Select(p => p[1]).Distinct().ToList());
+        Assert.True(states.Count >= 2, $"the reader saw one TXID only (polling did not move it): {python}");
+        Assert.All(states.Values, seen => Assert.Single(seen));
+
+        // Each state the VFS reported equals a restore at that TXID (at most five, spread over the run).
+        string[] txids = [.. states.Keys.Order(StringComparer.Ordinal)];
+        foreach (string txid in txids.Where((_, i) => i % Math.Max(1, txids.Length / 5) == 0))
+        {
+            string restored = Path.Combine(dir, $"restored-{txid}.db");
+            Exe.Result r = Exe.Run("restore", "-txid", txid, "-o", restored, url);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            string expected = Exe.Python(Digest + "import sqlite3, sys\nprint(digest(sqlite3.connect(sys.argv[1])))", restored).Trim();
+            Assert.Equal(expected, states[txid][0]);
+        }
+
+        Assert.Equal(0, cli.ExitCode);
+        string[] cliLines = cli.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, cliLines.Length);
+        Assert.Equal("ok", cliLines[2]);
+        string cliRestored = Path.Combine(dir, "restored-cli.db");
+        Assert.Equal(0, Exe.Run("restore", "-txid", cliLines[1], "-o", cliRestored, url).ExitCode);
+        VfsHost.Result plain = VfsHost.Run("sqlite3", [cliRestored, "SELECT count(*), coalesce(sum(length(v)), 0), coalesce(sum(id * length(v)), 0) FROM t;"]);
+        Assert.Equal(plain.Stdout.Trim(), cliLines[0]);
+    }
+
+    [VfsFact]
+    public void LongReadTransactions_AcrossPolls_NeverSeeABrokenSum()
+    {
+        // Rows 1 and 1000 sit on different pages (3 KB of padding each, filler rows between them).
+        (string db, string url, Exe.Daemon replicate) = StartReplicated("""
+            c.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, bal INT, pad BLOB)")
+            c.execute("INSERT INTO acct VALUES (1, 500, randomblob(3000))")
+            for i in range(2, 60):
+                c.execute("INSERT INTO acct VALUES (?, 0, randomblob(3000))", (i,))
+            c.execute("INSERT INTO acct VALUES (1000, 500, randomblob(3000))")
+            """);
+        using Exe.Daemon _ = replicate;
+        using var writer = new VfsHost.Background("python3", "-c", """
+            import sqlite3, sys, random, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("PRAGMA busy_timeout=10000")
+            rnd, end, n = random.Random(3), time.time() + 16, 0
+            while time.time() < end:
+                x = rnd.randint(-50, 50)
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("UPDATE acct SET bal = bal + ?, pad = randomblob(3000) WHERE id = 1", (x,))
+                c.execute("UPDATE acct SET bal = bal - ?, pad = randomblob(3000) WHERE id = 1000", (x,))
+                c.execute("COMMIT")
+                n += 1
+                time.sleep(0.005)
+            print(n)
+            """, db);
+
+        // Each transaction reads the two rows apart, 2.5 s apart in total, over at least two polls.
+        string output = VfsHost.Python("""
+            c = open_replica(sys.argv[1])
+            txids, reads, end = set(), 0, time.time() + 12
+            while time.time() < end:
+                c.execute("BEGIN")
+                t0 = c.execute("PRAGMA litestream_txid").fetchone()[0]
+                for i in range(10):
+                    a = c.execute("SELECT bal FROM acct WHERE id = 1").fetchone()[0]
+                    time.sleep(0.125)
+                    b = c.execute("SELECT bal FROM acct WHERE id = 1000").fetchone()[0]
+                    time.sleep(0.125)
+                    t = c.execute("PRAGMA litestream_txid").fetchone()[0]
+                    assert a + b == 1000, "broken sum %d + %d at txid %s (transaction began at %s)" % (a, b, t, t0)
+                    assert t == t0, "txid moved inside a transaction: %s -> %s" % (t0, t)
+                    reads += 1
+                c.execute("COMMIT")
+                txids.add(t0)
+            print(len(txids), reads)
+            """, url);
+        writer.WaitForSuccess(TimeSpan.FromMinutes(2));
+        Assert.Equal(0, replicate.Stop());
+        _output.WriteLine(output);
+        string[] parts = output.Trim().Split(' ');
+        Assert.True(int.Parse(parts[0], CultureInfo.InvariantCulture) >= 2, $"every transaction saw the same TXID: {output}");
+        Assert.True(int.Parse(parts[1], CultureInfo.InvariantCulture) >= 20, output);
+    }
+
+    [VfsFact]
+    public void TimeTravel_BothDialects_EqualsRestoreAtTheTimestamp_AndTheWritersRecordedStates()
+    {
+        (string db, string url, Exe.Daemon replicate) = StartReplicated("""
+            c.execute("CREATE TABLE s(k INT)")
+            c.execute("INSERT INTO s VALUES (0)")
+            c.execute("CREATE TABLE h(k INT, pad BLOB)")
+            """);
+        using Exe.Daemon _ = replicate;
+        string dir = Path.GetDirectoryName(db)!;
+        const int Commits = 8;
+        // The writer's recorded states: state k (s.k = k, k rows in h) committed at the printed time.
+        string recorded = Exe.Python($$"""
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            for k in range(1, {{Commits}} + 1):
+                time.sleep(1.3)
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("UPDATE s SET k = ?", (k,))
+                c.execute("INSERT INTO h VALUES (?, randomblob(2000))", (k,))
+                c.execute("COMMIT")
+                print(k, int(time.time() * 1000))
+            """, db);
+        long[] committedAt = [.. recorded.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => long.Parse(l.Split(' ')[1], CultureInfo.InvariantCulture))];
+        VfsHost.WaitFor(() => VfsHost.Python("print(open_replica(sys.argv[1]).execute('SELECT k FROM s').fetchone()[0])", url).Trim() == $"{Commits}",
+            "the replica to reach the last state");
+        Assert.Equal(0, replicate.Stop());
+
+        // Times between commits, just after them, and before the first one.
+        var times = new List<long> { committedAt[0] - 700 };
+        var rnd = new Random(11);
+        for (int i = 0; i < Commits; i++)
+        {
+            long next = i + 1 < Commits ? committedAt[i + 1] : committedAt[i] + 1300;
+            times.Add(committedAt[i] + rnd.Next(50, (int)(next - committedAt[i])));
+        }
+        string[] stamps = [.. times.Select(t => DateTimeOffset.FromUnixTimeMilliseconds(t).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))];
+        string output = VfsHost.Python("""
+            c = open_replica(sys.argv[1])
+            for i, t in enumerate(sys.argv[2:]):
+                if i % 2:
+                    c.execute("PRAGMA litestream_time = '%s'" % t)
+                    shown = c.execute("PRAGMA litestream_time").fetchone()[0]
+                else:
+                    c.execute("SELECT litestream_set_time(?)", (t,)).fetchall()
+                    shown = c.execute("SELECT litestream_time()").fetchone()[0]
+                try:
+                    k = c.execute("SELECT k FROM s").fetchone()[0]
+                    n, m = c.execute("SELECT count(*), coalesce(max(k), 0) FROM h").fetchone()
+                    print(t, shown, k, n, m, c.execute("PRAGMA litestream_txid").fetchone()[0])
+                except sqlite3.Error as e:
+                    print(t, shown, "error", type(e).__name__, e)
+            c.execute("PRAGMA litestream_time = 'now'")
+            print("now", c.execute("SELECT k FROM s").fetchone()[0], c.execute("SELECT litestream_lag()").fetchone()[0] >= 0)
+            """, [url, .. stamps]);
+        _output.WriteLine(recorded);
+        _output.WriteLine(output);
+
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"now {Commits} True", lines[^1]);
+        int previous = -1;
+        for (int i = 0; i < stamps.Length; i++)
+        {
+            string[] f = lines[i].Split(' ');
+            Assert.Equal(stamps[i], f[0]);
+            Assert.Equal(stamps[i], f[1]);
+            Exe.Result restored = Exe.Run("restore", "-timestamp", stamps[i], "-o", Path.Combine(dir, $"at-{i}.db"), url);
+            if (f[2] == "error")
+            {
+                // Before the first replicated state: nothing to travel to, and restore agrees.
+                Assert.NotEqual(0, restored.ExitCode);
+                continue;
+            }
+            int k = int.Parse(f[2], CultureInfo.InvariantCulture);
+            Assert.Equal($"{k} {k}", $"{f[3]} {f[4]}");  // a state the writer recorded: k rows, newest k
+            Assert.True(k >= previous, $"time went backwards at {stamps[i]}");
+            Assert.True(k <= committedAt.Count(t => t < times[i]), $"state {k} at {stamps[i]} was committed later");
+            previous = k;
+            Assert.True(restored.ExitCode == 0, restored.Stderr);
+            Assert.Equal($"{k}", VfsHost.Run("sqlite3", [Path.Combine(dir, $"at-{i}.db"), "SELECT k FROM s"]).Stdout.Trim());
+        }
+        Assert.True(previous >= Commits - 1, $"the last travel should see (nearly) the final state: {output}");
+    }
+
+    /// <summary>Creates app.db in WAL mode with <paramref name="schema"/> (python, connection c), starts
+    /// <c>litestream replicate</c> to a file replica and waits for the first upload.</summary>
+    private static (string Db, string Url, Exe.Daemon Replicate) StartReplicated(string schema)
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string rep = Path.Combine(dir, "replica");
+        Exe.Python("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute(\"PRAGMA journal_mode=WAL\")\n" + schema, db);
+        Exe.Daemon replicate = Exe.Start("replicate", db, "file://" + rep);
+        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 1, "the first upload");
+        return (db, "file://" + rep, replicate);
+    }
+
+    [VfsFact]
+    public void Errors_MissingReplica_CorruptFile_NotOurDatabase_AreSqliteErrorsNotCrashes()
+    {
+        string dir = Exe.TempDir();
+        VfsHost.Result missing = VfsHost.Sqlite3($"file:x.db?vfs=litestream&replica=file://{dir}/nothing-here", "SELECT count(*) FROM sqlite_master;");
+        _output.WriteLine(missing.Stdout + missing.Stderr);
+        Assert.InRange(missing.ExitCode, 0, 1);
+        Assert.Contains("unable to open database", missing.Stderr);
+        Assert.Contains("no backups available", missing.Stderr);
+
+        VfsHost.Result notOurs = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", "SELECT litestream_txid();"]);
+        Assert.Contains("not opened with the litestream vfs", notOurs.Stderr);
+
+        // A replica whose only file has a damaged page frame: SQLITE_CORRUPT with the cause on stderr.
+        string db = Path.Combine(dir, "app.db");
+        string rep = Path.Combine(dir, "replica");
+        Exe.Python("""
+            import sqlite3, sys, random
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("CREATE TABLE t(v BLOB)")
+            r = random.Random(5)
+            for i in range(200):
+                c.execute("INSERT INTO t VALUES (?)", (r.randbytes(1000),))
+            """, db);
+        Assert.Equal(0, Exe.Run("replicate", "-once", db, "file://" + rep).ExitCode);
+        // The first page frame follows the 100-byte header: its page number no longer matches the index.
+        string file = Directory.GetFiles(Path.Combine(rep, "ltx", "0"))[0];
+        byte[] bytes = File.ReadAllBytes(file);
+        bytes[100] ^= 0x5A;
+        File.WriteAllBytes(file, bytes);
+        VfsHost.Result corrupt = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica=file://{rep}", "SELECT count(*), sum(length(v)) FROM t;");
+        _output.WriteLine(corrupt.Stdout + corrupt.Stderr);
+        Assert.InRange(corrupt.ExitCode, 0, 1);
+        Assert.Contains("database disk image is malformed", corrupt.Stderr);
+        Assert.Contains("litestream-vfs: read", corrupt.Stderr);
+    }
+
+    [VfsFact]
+    public void Extension_ExportsEntryPoints_AndHasNoSqliteOfItsOwn()
+    {
+        VfsHost.Result nm = VfsHost.Run("nm", ["-D", "--defined-only", VfsHost.SoPath!]);
+        Assert.Equal(0, nm.ExitCode);
+        string[] symbols = [.. nm.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[^1].Split('@')[0])];
+        Assert.Contains("sqlite3_extension_init", symbols);
+        Assert.Contains("sqlite3_litestreamvfs_init", symbols);
+        Assert.DoesNotContain(symbols, s => s is "sqlite3_open_v2" or "sqlite3_prepare_v2" or "sqlite3_vfs_register");
+        // Loaded by file name alone, SQLite derives sqlite3_litestreamvfs_init.
+        VfsHost.Result load = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath![..^3]}", "SELECT name FROM pragma_function_list WHERE name LIKE 'litestream%' ORDER BY name;"]);
+        Assert.Equal("litestream_lag\nlitestream_set_time\nlitestream_time\nlitestream_txid", load.Stdout.Trim());
+    }
+}
