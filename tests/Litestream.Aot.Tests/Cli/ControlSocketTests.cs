@@ -38,7 +38,8 @@ public class ControlSocketTests
         using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
 
         // info: Go's MarshalIndent of InfoResponse.
-        Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", daemon);
+        // The socket answers before the databases are added (so a second daemon fails fast): wait for the one DB.
+        Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r && r.Stdout.Contains("\"database_count\": 1") ? r : null, "the control socket to answer with the database added", daemon);
         string version = Exe.Run("version").Stdout.Trim().Split(' ')[0];
         Assert.Matches(
             $"^\\{{\n  \"version\": \"{version}\",\n  \"pid\": {daemon.Pid},\n  \"uptime_seconds\": \\d+,\n  \"started_at\": \"\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z\",\n  \"database_count\": 1\n\\}}\n$",
