@@ -189,16 +189,17 @@ public sealed class Store : IAsyncDisposable
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
         FileSystemWatcher? watcher = null;
+        using var health = new ReplicationHealth(db.MetaPath);
         try
         {
             // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
             watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
-            await WaitAndOpenAsync(replica, cancellationToken).ConfigureAwait(false);
+            await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
             ReportError(db, null); // an error left by an earlier run is stale now
             watcher ??= Watch(db, changed);
-            Task upload = UploadLoopAsync(replica, uploadSignal, cancellationToken);
+            Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
-            await MonitorLoopAsync(db, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await MonitorLoopAsync(db, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
         }
@@ -212,7 +213,7 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    private async Task WaitAndOpenAsync(Replica replica, CancellationToken cancellationToken)
+    private async Task WaitAndOpenAsync(Replica replica, ReplicationHealth health, CancellationToken cancellationToken)
     {
         TimeSpan delay = replica.Db.Options.MonitorInterval;
         bool waitingLogged = false;
@@ -222,6 +223,7 @@ public sealed class Store : IAsyncDisposable
             try
             {
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
+                health.SyncSucceeded();
                 return;
             }
             catch (FileNotFoundException) when (!File.Exists(replica.Db.Path))
@@ -236,7 +238,9 @@ public sealed class Store : IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
-                Log.SyncFailed(_logger, replica.Db.Path, delay, e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message);
+                string error = e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message;
+                Log.SyncFailed(_logger, replica.Db.Path, delay, error);
+                health.SyncFailed(error);
                 await replica.Db.DisposeAsync().ConfigureAwait(false);
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Backoff(delay);
@@ -265,9 +269,10 @@ public sealed class Store : IAsyncDisposable
         await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    private async Task MonitorLoopAsync(Db db, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
+        int failures = 0;
         long lastFileAt = 0;
         bool wokeByChange = false;
         bool busy = false; // the last pass was woken by a change and wrote a file: changes keep coming
@@ -283,13 +288,21 @@ public sealed class Store : IAsyncDisposable
                     Release(uploadSignal);
                 }
                 db.CheckpointIfNeeded();
+                if (failures > 0)
+                {
+                    Log.SyncRecovered(_logger, db.Path, failures);
+                    health.SyncSucceeded();
+                }
+                failures = 0;
                 failureDelay = TimeSpan.Zero;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
+                failures++;
                 failureDelay = failureDelay == TimeSpan.Zero ? db.Options.MonitorInterval : Backoff(failureDelay);
                 Log.SyncFailed(_logger, db.Path, failureDelay, e.Message);
+                health.SyncFailed(e.Message);
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -309,7 +322,7 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    private async Task UploadLoopAsync(Replica replica, SemaphoreSlim signal, CancellationToken cancellationToken)
+    private async Task UploadLoopAsync(Replica replica, ReplicationHealth health, SemaphoreSlim signal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
@@ -321,6 +334,7 @@ public sealed class Store : IAsyncDisposable
                 if (failures > 0)
                 {
                     Log.ReplicaRecovered(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failures);
+                    health.UploadSucceeded();
                     ReportError(replica.Db, null);
                 }
                 failures = 0;
@@ -333,6 +347,7 @@ public sealed class Store : IAsyncDisposable
                 failureDelay = failureDelay == TimeSpan.Zero ? replica.Options.SyncInterval : Backoff(failureDelay);
                 replica.InvalidateRemotePosition();
                 Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failureDelay, e.Message);
+                health.UploadFailed($"replica {replica.Client.ToString() ?? replica.Client.Type}: {e.Message}");
                 if (failures == 1)
                 {
                     ReportError(replica.Db, $"replica {replica.Client.ToString() ?? replica.Client.Type} failing since {DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'}: {e.Message}");
