@@ -13,7 +13,7 @@ internal sealed class VfsReplica : IDisposable
 {
     private const int FetchParallelism = 8;
     private readonly IReplicaClient _client;
-    private readonly ReplicaOptions _options;
+    private readonly VfsReplicaOptions _options;
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private VfsPageCache? _cache;
@@ -21,7 +21,7 @@ internal sealed class VfsReplica : IDisposable
     private Task? _pollLoop;
     private long _lastPollTicks;
 
-    public VfsReplica(string name, IReplicaClient client, ReplicaOptions options)
+    public VfsReplica(string name, IReplicaClient client, VfsReplicaOptions options)
     {
         Name = name;
         _client = client;
