@@ -9,7 +9,7 @@ namespace Litestream.Vfs;
 /// polling for new files, and time travel through <c>PRAGMA litestream_time</c>). Register a replica
 /// under a name and open it with Microsoft.Data.Sqlite:
 /// <code>
-/// LitestreamVfs.AddReplica("fruits.db", client, new ReplicaOptions { PollInterval = TimeSpan.FromSeconds(1) });
+/// LitestreamVfs.AddReplica("fruits.db", client, new VfsReplicaOptions { PollInterval = TimeSpan.FromSeconds(1) });
 /// using var c = new SqliteConnection("Data Source=file:fruits.db?vfs=litestream;Mode=ReadOnly");
 /// </code>
 /// The VFS registers itself with the app's SQLite (SQLitePCLRaw's e_sqlite3) on the first
@@ -28,7 +28,7 @@ public static class LitestreamVfs
     /// <c>litestream</c> VFS, replacing a replica of that name. The client stays owned by the caller.
     /// </summary>
     /// <exception cref="InvalidOperationException">The VFS could not be registered with e_sqlite3.</exception>
-    public static void AddReplica(string name, IReplicaClient client, ReplicaOptions? options = null)
+    public static void AddReplica(string name, IReplicaClient client, VfsReplicaOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(client);
@@ -37,7 +37,7 @@ public static class LitestreamVfs
         {
             throw new InvalidOperationException($"sqlite3_vfs_register(\"{VfsName}\") failed with SQLite code {rc}");
         }
-        var replica = new VfsReplica(name, client, options ?? new ReplicaOptions());
+        var replica = new VfsReplica(name, client, options ?? new VfsReplicaOptions());
         VfsReplica? old;
         lock (s_named)
         {
@@ -92,9 +92,9 @@ public static class LitestreamVfs
     }
 
     /// <summary>Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration) and <c>LITESTREAM_CACHE_SIZE</c> (bytes).</summary>
-    private static ReplicaOptions OptionsFromEnvironment()
+    private static VfsReplicaOptions OptionsFromEnvironment()
     {
-        var options = new ReplicaOptions();
+        var options = new VfsReplicaOptions();
         if (Environment.GetEnvironmentVariable("LITESTREAM_POLL_INTERVAL") is { Length: > 0 } poll
             && VfsTime.TryParseInterval(poll, out TimeSpan interval) && interval > TimeSpan.Zero)
         {

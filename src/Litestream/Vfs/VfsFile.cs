@@ -67,7 +67,10 @@ internal sealed class VfsFile
                     destination[done..].Clear();
                     return false;
                 }
-                Span<byte> buffer = page.AsSpan(0, pageSize);
+                int inPage = (int)(position % pageSize);
+                int n = Math.Min(pageSize - inPage, destination.Length - done);
+                // SQLite reads whole pages at page offsets: decode into its buffer, not a copy.
+                Span<byte> buffer = n == pageSize ? destination.Slice(done, pageSize) : page.AsSpan(0, pageSize);
                 Replica.ReadPage(snapshot, (uint)pgno, buffer);
                 if (pgno == 1)
                 {
@@ -75,9 +78,10 @@ internal sealed class VfsFile
                     buffer[FormatReadVersion] = 1;
                     BinaryPrimitives.WriteUInt32BigEndian(buffer[ChangeCounter..], (uint)snapshot.Txid.Value);
                 }
-                int inPage = (int)(position % pageSize);
-                int n = Math.Min(pageSize - inPage, destination.Length - done);
-                buffer.Slice(inPage, n).CopyTo(destination[done..]);
+                if (n != pageSize)
+                {
+                    buffer.Slice(inPage, n).CopyTo(destination[done..]);
+                }
                 done += n;
             }
             return true;

@@ -1,6 +1,8 @@
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
+using Litestream.Storage.File;
+using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Vfs;
 
@@ -13,7 +15,7 @@ internal sealed class VfsReplica : IDisposable
 {
     private const int FetchParallelism = 8;
     private readonly IReplicaClient _client;
-    private readonly ReplicaOptions _options;
+    private readonly VfsReplicaOptions _options;
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private VfsPageCache? _cache;
@@ -21,7 +23,7 @@ internal sealed class VfsReplica : IDisposable
     private Task? _pollLoop;
     private long _lastPollTicks;
 
-    public VfsReplica(string name, IReplicaClient client, ReplicaOptions options)
+    public VfsReplica(string name, IReplicaClient client, VfsReplicaOptions options)
     {
         Name = name;
         _client = client;
@@ -62,7 +64,7 @@ internal sealed class VfsReplica : IDisposable
                 return again;
             }
             VfsSnapshot snapshot = Sync(BuildAsync(null, CancellationToken.None));
-            _cache = new VfsPageCache(_options.CacheSize);
+            _cache = new VfsPageCache(_options.CacheSize, snapshot.PageSize);
             Volatile.Write(ref _latest, snapshot);
             Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
             _pollLoop = Task.Run(() => PollLoopAsync(_stop.Token));
@@ -96,10 +98,47 @@ internal sealed class VfsReplica : IDisposable
         {
             return;
         }
-        byte[] buffer = new byte[page.Length];
-        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(source.File), new LtxPageIndexEntry(pgno, source.Offset, source.Size), buffer, CancellationToken.None));
-        buffer.CopyTo(page);
-        cache.Add(pgno, source, buffer);
+        // Decode straight into a cache-owned array (no per-miss page allocation), copy it out before
+        // committing: once committed, another thread's miss may evict and reuse it.
+        VfsPageCache.Entry entry = cache.Rent();
+        try
+        {
+            FetchPage(source, pgno, entry.Data);
+        }
+        catch
+        {
+            cache.Return(entry);
+            throw;
+        }
+        entry.Data.CopyTo(page);
+        cache.Commit(entry, pgno, source);
+    }
+
+    /// <summary>One ranged read of the page's frame, decoded into <paramref name="page"/>.</summary>
+    private void FetchPage(PageRef source, uint pgno, byte[] page)
+    {
+        LtxFileInfo info = source.File!;
+        var entry = new LtxPageIndexEntry(pgno, source.Offset, source.Size);
+        if (_client is FileReplicaClient local)
+        {
+            // A local file: one positional read on SQLite's thread (no stream, no thread-pool hop).
+            string path = local.LtxFilePath(info.Level, info.MinTxid, info.MaxTxid);
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new ReplicaFileNotFoundException(path, e);
+            }
+            using (handle)
+            {
+                LtxRandomAccess.ReadPage(handle, entry, page);
+            }
+            return;
+        }
+        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(info), entry, page, CancellationToken.None));
     }
 
     /// <summary>Lists L0 for files after the latest TXID and applies them; rebuilds from a plan when L0 does not continue the chain.</summary>

@@ -38,7 +38,7 @@ public class LitestreamVfsTests
         await replica.SyncAsync(default);
 
         string name = $"fruits-{Guid.NewGuid():N}.db";
-        LitestreamVfs.AddReplica(name, client, new Litestream.Vfs.ReplicaOptions { PollInterval = TimeSpan.FromMilliseconds(200), CacheSize = 64 * 1024 });
+        LitestreamVfs.AddReplica(name, client, new VfsReplicaOptions { PollInterval = TimeSpan.FromMilliseconds(200), CacheSize = 64 * 1024 });
         string cs = $"Data Source=file:{name}?vfs=litestream;Mode=ReadOnly;Pooling=False";
         using (var c = new SqliteConnection(cs))
         {
