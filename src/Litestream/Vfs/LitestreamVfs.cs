@@ -1,4 +1,5 @@
 using Litestream.Storage;
+using Litestream.Storage.S3;
 using Litestream.Vfs.Native;
 
 namespace Litestream.Vfs;
@@ -19,6 +20,13 @@ public static class LitestreamVfs
 {
     /// <summary>The VFS name to put in the connection URI (<c>vfs=litestream</c>).</summary>
     public const string VfsName = "litestream";
+
+    // S3 clients the VFS makes from a URL fail fast: SQLite waits inside a read call (the host's query, or
+    // its open) while the SDK retries, and an unreachable endpoint must become an SQLITE_IOERR in seconds,
+    // not after the SDK's full retry schedule. Reads are single pages and page indexes, never large.
+    private const int UrlClientRetries = 1;
+    private static readonly TimeSpan s_urlClientConnectTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan s_urlClientRequestTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly Dictionary<string, VfsReplica> s_named = new(StringComparer.Ordinal);
     private static readonly Dictionary<string, VfsReplica> s_byUrl = new(StringComparer.Ordinal);
@@ -84,6 +92,12 @@ public static class LitestreamVfs
             if (!s_byUrl.TryGetValue(url, out VfsReplica? replica))
             {
                 IReplicaClient client = ReplicaClientFactory.CreateFromUrl(url);
+                if (client is S3ReplicaClient s3)
+                {
+                    s3.MaxErrorRetries = UrlClientRetries;
+                    s3.ConnectTimeout = s_urlClientConnectTimeout;
+                    s3.RequestTimeout = s_urlClientRequestTimeout;
+                }
                 replica = new VfsReplica(ReplicaUrl.Redact(url), client, OptionsFromEnvironment());
                 s_byUrl[url] = replica;
             }

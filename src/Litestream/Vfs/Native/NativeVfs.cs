@@ -131,6 +131,12 @@ internal static unsafe class NativeVfs
                 return SqliteCodes.Ok;
             }
         }
+        catch (IOException e)
+        {
+            // The replica is there but cannot be read (an unreachable server, a storage error): an I/O
+            // error, as a read would give; CANTOPEN stays for "no such replica".
+            return Fail(e, $"open {name}", SqliteCodes.IoErr);
+        }
         catch (Exception e)
         {
             return Fail(e, $"open {name}", SqliteCodes.CantOpen);
