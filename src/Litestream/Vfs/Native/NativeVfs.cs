@@ -242,6 +242,11 @@ internal static unsafe class NativeVfs
         {
             return Fail(e, $"read {File(file).Replica.Name} at offset {offset}", SqliteCodes.Corrupt);
         }
+        catch (VfsBusyException e)
+        {
+            // Upstream's answer to a file that vanished for good: the host may retry the transaction.
+            return Fail(e, $"read {File(file).Replica.Name} at offset {offset}", SqliteCodes.Busy);
+        }
         catch (Exception e)
         {
             return Fail(e, $"read {SafeName(file)} at offset {offset}", SqliteCodes.IoErrRead);
