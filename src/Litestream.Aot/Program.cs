@@ -35,6 +35,7 @@ internal static class Program
         }
         try
         {
+            MemoryBudget.Apply(Environment.GetEnvironmentVariable(MemoryBudget.Variable));
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, shutdown.Token).ConfigureAwait(false);
         }
         catch (UsageException e)

@@ -20,7 +20,8 @@ internal sealed record DbStatusRow(
     [property: JsonPropertyName("database")] string Database,
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("local_txid")] string LocalTxid,
-    [property: JsonPropertyName("wal_size")] string WalSize);
+    [property: JsonPropertyName("wal_size")] string WalSize,
+    [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);
 
 /// <summary>Source-generated JSON (no reflection) for every -json output.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true)]

@@ -47,6 +47,13 @@ internal static class StatusCommand
                 table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize);
             }
             table.WriteTo(Console.Out);
+            foreach (DbStatusRow row in rows)
+            {
+                if (row.Error is not null)
+                {
+                    Console.WriteLine($"{row.Database}: {row.Error}");
+                }
+            }
             return 0;
         });
         return command;
@@ -54,7 +61,8 @@ internal static class StatusCommand
 
     /// <summary>
     /// ok (has a local position), not initialized (never synced), no database, error (unreadable meta directory),
-    /// or "error: …" with the replica error a running replicator is retrying.
+    /// or error with the failing syncs or uploads the running replicate reports (<see cref="ReplicationHealth"/>:
+    /// one file for both, so a replica outage and a full local disk are reported the same way).
     /// </summary>
     internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig)
     {
@@ -79,10 +87,12 @@ internal static class StatusCommand
                         }
                     }
                 }
-                string? replicaError = File.Exists(Store.ReplicaErrorPath(db)) ? (await File.ReadAllTextAsync(Store.ReplicaErrorPath(db)).ConfigureAwait(false)).Trim() : null;
-                return max.IsZero
-                    ? new DbStatusRow(db.Path, replicaError is null ? "not initialized" : $"error: {replicaError}", "-", walSize)
-                    : new DbStatusRow(db.Path, replicaError is null ? "ok" : $"error: {replicaError}", max.ToString(), walSize);
+                string localTxid = max.IsZero ? "-" : max.ToString();
+                if (ReplicationHealth.Read(db.MetaPath)?.Describe() is { } failing)
+                {
+                    return new DbStatusRow(db.Path, "error", localTxid, walSize, failing);
+                }
+                return new DbStatusRow(db.Path, max.IsZero ? "not initialized" : "ok", localTxid, walSize);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

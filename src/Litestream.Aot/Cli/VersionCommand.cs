@@ -52,6 +52,7 @@ internal static class VersionCommand
         }
         Console.WriteLine($"sqlite options: {string.Join(' ', options)}");
         Console.WriteLine($"backends: {string.Join(", ", ReplicaClientFactory.Names)}");
+        Console.WriteLine($"gc: {MemoryBudget.Describe()}");
         Console.WriteLine($"crc64: {Litestream.Ltx.Checksums.Crc64Iso.Kernel}");
     }
 

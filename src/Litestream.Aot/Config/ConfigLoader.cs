@@ -53,6 +53,14 @@ public static class ConfigLoader
         {
             throw new ConfigException("", $"invalid yaml at line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet fails without a position on some malformed input: its scanner throws
+            // InvalidOperationException on an unterminated flow collection followed by more keys
+            // ("levels: [0x10"), its loader ArgumentException on an alias right after a flow collection
+            // ("levels: [...]*b"). Found by ConfigLoaderFuzzTests.
+            throw new ConfigException("", "invalid yaml: the parser could not read the document (check brackets, braces, quotes and aliases)");
+        }
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
         {
             return new LitestreamConfig();

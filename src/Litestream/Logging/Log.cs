@@ -17,11 +17,26 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: mode {Mode}, result ({Busy},{Log},{Checkpointed})")]
     public static partial void Checkpointed(ILogger logger, string path, string mode, long busy, long log, long checkpointed);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: starting {Mode}")]
+    public static partial void CheckpointStarting(ILogger logger, string path, string mode);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: finished")]
+    public static partial void CheckpointFinished(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "compacting {Path} L{Level}: {Min}-{Max} from {Files} files")]
+    public static partial void Compacting(ILogger logger, string path, int level, string min, string max, int files);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "snapshot upload {Path}: txid {Txid}")]
+    public static partial void SnapshotUploading(ILogger logger, string path, string txid);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path} deferred: the database is busy")]
     public static partial void CheckpointDeferred(ILogger logger, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "sync {Path} failed (retrying in {Delay}): {Error}")]
     public static partial void SyncFailed(ILogger logger, string path, TimeSpan delay, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "sync {Path} recovered after {Failures} failures")]
+    public static partial void SyncRecovered(ILogger logger, string path, int failures);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "replica {Replica} for {Path} failed (retrying in {Delay}): {Error}")]
     public static partial void ReplicaFailed(ILogger logger, string replica, string path, TimeSpan delay, string error);

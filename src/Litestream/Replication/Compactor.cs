@@ -118,6 +118,7 @@ internal sealed class Compactor
         {
             return null;
         }
+        Log.Compacting(_logger, _replica.Db.Path, level, sources[0].MinTxid.ToString(), sources[^1].MaxTxid.ToString(), sources.Count);
         string temp = Path.Combine(Path.GetTempPath(), $"litestream-compact-{Guid.NewGuid():N}.ltx");
         var inputs = new List<Stream>();
         try
@@ -229,6 +230,7 @@ internal sealed class Compactor
             // The snapshot's TXID must be on the replica before the snapshot claims it.
             await _replica.SyncAsync(cancellationToken).ConfigureAwait(false);
             output.Position = 0;
+            Log.SnapshotUploading(_logger, db.Path, h.MaxTxid.ToString());
             LtxFileInfo written = await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, h.MinTxid, h.MaxTxid, output, cancellationToken).ConfigureAwait(false);
             Listing.Added(written);
             Log.Compacted(_logger, db.Path, LtxConstants.SnapshotLevel, written.MinTxid.ToString(), written.MaxTxid.ToString());

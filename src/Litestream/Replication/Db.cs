@@ -563,6 +563,8 @@ public sealed class Db : IAsyncDisposable
     {
         SqliteConnection writer = _writeConn!, reader = _readConn!;
         (uint Salt1, uint Salt2)? before = ReadWalSalts();
+        // Start and finish are logged (debug) so the crash soak can tell a kill landed inside a checkpoint.
+        Log.CheckpointStarting(_logger, Path, mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE");
         if (mode == CheckpointMode.Passive)
         {
             // Write barrier: no commit can land between our last capture and the checkpoint.
@@ -623,6 +625,7 @@ public sealed class Db : IAsyncDisposable
         // Capturing our own _litestream_seq row is no database change: without this an idle database would
         // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
         _syncedSinceCheckpoint = false;
+        Log.CheckpointFinished(_logger, Path);
     }
 
     private void RunCheckpoint(SqliteConnection connection, string mode)

@@ -189,16 +189,16 @@ public sealed class Store : IAsyncDisposable
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
         FileSystemWatcher? watcher = null;
+        using var health = new ReplicationHealth(db.MetaPath);
         try
         {
             // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
             watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
-            await WaitAndOpenAsync(replica, cancellationToken).ConfigureAwait(false);
-            ReportError(db, null); // an error left by an earlier run is stale now
+            await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
             watcher ??= Watch(db, changed);
-            Task upload = UploadLoopAsync(replica, uploadSignal, cancellationToken);
+            Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
-            await MonitorLoopAsync(db, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await MonitorLoopAsync(db, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
         }
@@ -212,7 +212,7 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    private async Task WaitAndOpenAsync(Replica replica, CancellationToken cancellationToken)
+    private async Task WaitAndOpenAsync(Replica replica, ReplicationHealth health, CancellationToken cancellationToken)
     {
         TimeSpan delay = replica.Db.Options.MonitorInterval;
         bool waitingLogged = false;
@@ -222,6 +222,7 @@ public sealed class Store : IAsyncDisposable
             try
             {
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
+                health.SyncSucceeded();
                 return;
             }
             catch (FileNotFoundException) when (!File.Exists(replica.Db.Path))
@@ -236,7 +237,9 @@ public sealed class Store : IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
-                Log.SyncFailed(_logger, replica.Db.Path, delay, e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message);
+                string error = e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message;
+                Log.SyncFailed(_logger, replica.Db.Path, delay, error);
+                health.SyncFailed(error);
                 await replica.Db.DisposeAsync().ConfigureAwait(false);
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Backoff(delay);
@@ -265,9 +268,10 @@ public sealed class Store : IAsyncDisposable
         await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MonitorLoopAsync(Db db, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    private async Task MonitorLoopAsync(Db db, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
+        int failures = 0;
         long lastFileAt = 0;
         bool wokeByChange = false;
         bool busy = false; // the last pass was woken by a change and wrote a file: changes keep coming
@@ -283,13 +287,21 @@ public sealed class Store : IAsyncDisposable
                     Release(uploadSignal);
                 }
                 db.CheckpointIfNeeded();
+                if (failures > 0)
+                {
+                    Log.SyncRecovered(_logger, db.Path, failures);
+                    health.SyncSucceeded();
+                }
+                failures = 0;
                 failureDelay = TimeSpan.Zero;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
+                failures++;
                 failureDelay = failureDelay == TimeSpan.Zero ? db.Options.MonitorInterval : Backoff(failureDelay);
                 Log.SyncFailed(_logger, db.Path, failureDelay, e.Message);
+                health.SyncFailed(e.Message);
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -309,7 +321,7 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    private async Task UploadLoopAsync(Replica replica, SemaphoreSlim signal, CancellationToken cancellationToken)
+    private async Task UploadLoopAsync(Replica replica, ReplicationHealth health, SemaphoreSlim signal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
@@ -321,7 +333,7 @@ public sealed class Store : IAsyncDisposable
                 if (failures > 0)
                 {
                     Log.ReplicaRecovered(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failures);
-                    ReportError(replica.Db, null);
+                    health.UploadSucceeded();
                 }
                 failures = 0;
                 failureDelay = TimeSpan.Zero;
@@ -333,40 +345,11 @@ public sealed class Store : IAsyncDisposable
                 failureDelay = failureDelay == TimeSpan.Zero ? replica.Options.SyncInterval : Backoff(failureDelay);
                 replica.InvalidateRemotePosition();
                 Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failureDelay, e.Message);
-                if (failures == 1)
-                {
-                    ReportError(replica.Db, $"replica {replica.Client.ToString() ?? replica.Client.Type} failing since {DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'}: {e.Message}");
-                }
+                health.UploadFailed($"replica {replica.Client.ToString() ?? replica.Client.Type}: {e.Message}");
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
             await signal.WaitAsync(replica.Options.SyncInterval, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Where a running replicator leaves the replica error it is retrying (one line), so that <c>status</c>,
-    /// a separate process, can show it while it lasts; removed on recovery and on a clean start.
-    /// </summary>
-    public static string ReplicaErrorPath(Db db) => Path.Combine(db.MetaPath, "replica-error");
-
-    private static void ReportError(Db db, string? error)
-    {
-        try
-        {
-            if (error is null)
-            {
-                File.Delete(ReplicaErrorPath(db));
-            }
-            else
-            {
-                Directory.CreateDirectory(db.MetaPath);
-                File.WriteAllText(ReplicaErrorPath(db), error.ReplaceLineEndings(" ") + "\n");
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Reporting is best effort: the log has the error either way.
         }
     }
 

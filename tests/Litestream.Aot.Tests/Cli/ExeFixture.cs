@@ -88,6 +88,26 @@ internal static class Exe
 
         public int Pid => _process.Id;
 
+        /// <summary>Called with every output line as it arrives, on the reader thread (the crash soak kills from here).</summary>
+        public Action<string>? OnLine { get; set; }
+
+        /// <summary>SIGKILL at once, then (unless called from <see cref="OnLine"/>: <paramref name="wait"/> false) wait for the output to drain.</summary>
+        public void Kill(bool wait = true)
+        {
+            try
+            {
+                _process.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+                // Already exited.
+            }
+            if (wait)
+            {
+                _process.WaitForExit();
+            }
+        }
+
         public bool HasExited => _process.HasExited;
 
         public string Output
@@ -134,6 +154,7 @@ internal static class Exe
                 {
                     _output.AppendLine(line);
                 }
+                OnLine?.Invoke(line);
             }
         }
     }
