@@ -218,28 +218,7 @@ internal sealed class Compactor
         {
             return null;
         }
-        string temp = Path.Combine(Path.GetTempPath(), $"litestream-snapshot-{Guid.NewGuid():N}.ltx");
-        try
-        {
-            await using var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite);
-            LtxHeader? header = db.WriteSnapshot(output);
-            if (header is not { } h)
-            {
-                return null;
-            }
-            // The snapshot's TXID must be on the replica before the snapshot claims it.
-            await _replica.SyncAsync(cancellationToken).ConfigureAwait(false);
-            output.Position = 0;
-            Log.SnapshotUploading(_logger, db.Path, h.MaxTxid.ToString());
-            LtxFileInfo written = await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, h.MinTxid, h.MaxTxid, output, cancellationToken).ConfigureAwait(false);
-            Listing.Added(written);
-            Log.Compacted(_logger, db.Path, LtxConstants.SnapshotLevel, written.MinTxid.ToString(), written.MaxTxid.ToString());
-            return written;
-        }
-        finally
-        {
-            FileUtil.TryDelete(temp);
-        }
+        return await _replica.SnapshotAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Restore;
@@ -36,8 +37,21 @@ public sealed record ReplicaOptions
 public sealed class Replica
 {
     private readonly ILogger _logger;
+    /// <summary>
+    /// How often, while uploading, the replica itself (not the cached listing) is asked whether it still holds
+    /// a TXID this process put there (one listing request). A replica wiped or pruned behind our back would
+    /// otherwise receive L0 files continuing a chain it no longer has: unrestorable until the next snapshot, a
+    /// day later by default. Upstream does not look.
+    /// </summary>
+    internal static readonly TimeSpan RemoteCheckInterval = TimeSpan.FromSeconds(10);
+
     private readonly SemaphoreSlim _syncLock = new(1, 1);
     private Txid? _remoteTxid;
+    private long _remoteCheckedAt = Stopwatch.GetTimestamp();
+    // On the replica at the last check (or first put there): the next check looks for it. Any deletion since
+    // then that was not retention (which only moves TXIDs to higher levels) takes it away.
+    private Txid _remoteChecked;
+    private bool _remoteLost; // files vanished from the replica: a level-9 snapshot must restart the chain
 
     /// <summary>Creates a replica of <paramref name="db"/> on <paramref name="client"/>.</summary>
     public Replica(Db db, IReplicaClient client, ReplicaOptions? options = null, ILogger? logger = null)
@@ -90,7 +104,7 @@ public sealed class Replica
         await Client.InitAsync(cancellationToken).ConfigureAwait(false);
         Listing.Invalidate(); // (re)start: the replica may have changed while we were away
         LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
-        _remoteTxid = newest?.MaxTxid ?? Txid.Zero;
+        _remoteTxid = _remoteChecked = newest?.MaxTxid ?? Txid.Zero;
         if (newest is not null && newest.MaxTxid > Db.Txid)
         {
             await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {Db.Txid})", cancellationToken).ConfigureAwait(false);
@@ -122,6 +136,28 @@ public sealed class Replica
         {
             await ReconcileLockedAsync(cancellationToken).ConfigureAwait(false);
         }
+        if (_remoteTxid < Db.Txid && Stopwatch.GetElapsedTime(_remoteCheckedAt) >= RemoteCheckInterval)
+        {
+            await CheckRemoteLockedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (!await UploadPendingLockedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return; // the chain restarts with an L0 snapshot at the next sync
+        }
+        if (_remoteLost)
+        {
+            await UploadSnapshotLockedAsync(cancellationToken).ConfigureAwait(false);
+            _remoteLost = false;
+        }
+        LastSyncAt = DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>
+    /// Uploads local L0 files newer than the remote position, in TXID order; false when a needed local file is
+    /// gone (replica wiped, local retention) and the chain was restarted.
+    /// </summary>
+    private async ValueTask<bool> UploadPendingLockedAsync(CancellationToken cancellationToken)
+    {
         Txid remote = _remoteTxid!.Value;
         Txid local = Db.Txid;
         int uploaded = 0;
@@ -133,7 +169,7 @@ public sealed class Replica
             if (!File.Exists(path))
             {
                 await RestartChainAsync(remote, next, cancellationToken).ConfigureAwait(false);
-                return;
+                return false;
             }
             await using (FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024))
             {
@@ -141,13 +177,104 @@ public sealed class Replica
             }
             Log.Uploaded(_logger, Db.Path, next.ToString(), Client.ToString() ?? Client.Type);
             _remoteTxid = remote = next;
+            if (_remoteChecked.IsZero)
+            {
+                _remoteChecked = next; // the first TXID this process put on an empty replica
+            }
             uploaded++;
         }
         if (uploaded > 0)
         {
             PruneLocal(remote);
         }
-        LastSyncAt = DateTimeOffset.UtcNow;
+        return true;
+    }
+
+    /// <summary>
+    /// Asks the replica whether it still holds the TXID found there at the last check (in any level: retention
+    /// may have moved it up); when not, the replica lost files behind this process and gets a snapshot.
+    /// </summary>
+    private async ValueTask CheckRemoteLockedAsync(CancellationToken cancellationToken)
+    {
+        _remoteCheckedAt = Stopwatch.GetTimestamp();
+        if (!_remoteChecked.IsZero && !await RemoteHoldsAsync(_remoteChecked, cancellationToken).ConfigureAwait(false))
+        {
+            Log.Warning(_logger, Db.Path, $"replica {Client} no longer has txid {_remoteChecked} (files deleted by someone else); uploading a snapshot");
+            Listing.Invalidate();
+            _remoteLost = true;
+        }
+        _remoteChecked = _remoteTxid!.Value;
+    }
+
+    private async ValueTask<bool> RemoteHoldsAsync(Txid txid, CancellationToken cancellationToken)
+    {
+        for (int level = 0; level <= LtxConstants.SnapshotLevel; level++)
+        {
+            // L0 files are one TXID each and the newest is never pruned: the first answer usually settles it.
+            await foreach (LtxFileInfo file in Client.ListLtxFilesAsync(level, level == 0 ? txid : Txid.Zero, useMetadata: false, cancellationToken).ConfigureAwait(false))
+            {
+                if (file.MinTxid > txid)
+                {
+                    break;
+                }
+                if (file.MaxTxid >= txid)
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Uploads a level-9 snapshot of the database (a chain start for restores) once its TXID is on the replica.</summary>
+    private async ValueTask<LtxFileInfo?> UploadSnapshotLockedAsync(CancellationToken cancellationToken)
+    {
+        if (!Db.IsOpen)
+        {
+            return null;
+        }
+        string temp = Path.Combine(Path.GetTempPath(), $"litestream-snapshot-{Guid.NewGuid():N}.ltx");
+        try
+        {
+            await using var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite);
+            if (Db.WriteSnapshot(output) is not { } header)
+            {
+                return null;
+            }
+            // The snapshot's TXID must be on the replica before the snapshot claims it.
+            if (!await UploadPendingLockedAsync(cancellationToken).ConfigureAwait(false) || _remoteTxid < header.MaxTxid)
+            {
+                return null;
+            }
+            output.Position = 0;
+            Log.SnapshotUploading(_logger, Db.Path, header.MaxTxid.ToString());
+            LtxFileInfo written = await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, header.MinTxid, header.MaxTxid, output, cancellationToken).ConfigureAwait(false);
+            Listing.Added(written);
+            Log.Compacted(_logger, Db.Path, LtxConstants.SnapshotLevel, written.MinTxid.ToString(), written.MaxTxid.ToString());
+            return written;
+        }
+        finally
+        {
+            FileUtil.TryDelete(temp);
+        }
+    }
+
+    /// <summary>Uploads a level-9 snapshot of the database's current state (the compactor's snapshot interval).</summary>
+    internal async ValueTask<LtxFileInfo?> SnapshotAsync(CancellationToken cancellationToken)
+    {
+        await _syncLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_remoteTxid is null)
+            {
+                await ReconcileLockedAsync(cancellationToken).ConfigureAwait(false);
+            }
+            return await UploadSnapshotLockedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _syncLock.Release();
+        }
     }
 
     /// <summary>
@@ -196,6 +323,7 @@ public sealed class Replica
     private async ValueTask RestartChainAsync(Txid remote, Txid missing, CancellationToken cancellationToken)
     {
         Listing.Invalidate(); // something changed behind our back: see the replica as it is
+        _remoteChecked = Txid.Zero;
         LtxFileInfo? newest = remote.IsZero ? null : await NewestL0Async(cancellationToken).ConfigureAwait(false);
         await AdoptRemoteAsync(newest, $"local l0 file {missing} is missing; restarting the chain with a snapshot", cancellationToken).ConfigureAwait(false);
         _remoteTxid = newest?.MaxTxid ?? Txid.Zero;

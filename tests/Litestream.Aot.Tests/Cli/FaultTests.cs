@@ -1,7 +1,7 @@
 namespace Litestream.Aot.Tests.Cli;
 
 /// <summary>
-/// Storage faults while replicating: the replica path becomes unusable mid-run (a file where the
+/// Storage faults while replicating: the replica emptied behind the replicator's back, or the replica path becomes unusable mid-run (a file where the
 /// directory was — root ignores permission bits, so this is how a broken mount looks here). The
 /// exe must say so in its log, keep the application's writes unharmed, retry with backoff, and after
 /// the fault clears resume and lose nothing.
@@ -53,6 +53,44 @@ public class FaultTests
         }
         Assert.Contains("recovered after", replicate.Output);
         Assert.Equal(0, replicate.Stop());
+        string output = Path.Combine(dir, "out.db");
+        Exe.Result r = Exe.Run("restore", "-o", output, $"file://{replica}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, output));
+    }
+
+    [ExeFact]
+    public void ReplicaWipedMidRun_NoticedSnapshotRestartsTheChainAndRestoreHasEverything()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string replica = Path.Combine(dir, "replica");
+        Exe.Python(Writer, db, "50");
+        using Exe.Daemon replicate = Exe.Start("replicate", db, $"file://{replica}");
+        for (int i = 0; i < 40 && !Directory.Exists(Path.Combine(replica, "ltx", "0")); i++)
+        {
+            Thread.Sleep(250);
+        }
+        Exe.Python(Writer, db, "5");
+        Thread.Sleep(1500);
+        Directory.Delete(replica, recursive: true); // someone else empties the bucket
+        // The application keeps writing; the next uploads land in an empty replica until the replicator
+        // checks (every 10 s while uploading) and finds the files it wrote gone.
+        for (int i = 0; i < 120 && !replicate.Output.Contains("no longer has txid", StringComparison.Ordinal); i++)
+        {
+            Exe.Python(Writer, db, "2");
+            Thread.Sleep(250);
+        }
+        Assert.Contains($"replica file://{replica} no longer has txid ", replicate.Output);
+        for (int i = 0; i < 40 && !Directory.Exists(Path.Combine(replica, "ltx", "9")); i++)
+        {
+            Thread.Sleep(250);
+        }
+        Exe.Python(Writer, db, "20");
+        Assert.Equal(0, replicate.Stop());
+        string[] snapshots = Directory.GetFiles(Path.Combine(replica, "ltx", "9"));
+        Assert.Single(snapshots);
+        Assert.StartsWith("0000000000000001-", Path.GetFileName(snapshots[0]));
         string output = Path.Combine(dir, "out.db");
         Exe.Result r = Exe.Run("restore", "-o", output, $"file://{replica}");
         Assert.True(r.ExitCode == 0, r.Stderr);
