@@ -203,6 +203,7 @@ class CountingProxy:
     def __init__(self, target_port: int):
         self.target = target_port
         self.counts: dict[str, int] = {}
+        self.details: dict[str, int] = {}
         self.lock = threading.Lock()
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -235,10 +236,11 @@ class CountingProxy:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 head += b"\r\n\r\n"
                 method = head.split(b" ", 1)[0].decode()
-                query = head.split(b" ", 2)[1].decode()
-                kind = f"{method} list" if method == "GET" and "list-type" in query else method
+                target = head.split(b" ", 2)[1].decode()
+                kind, detail = classify(method, target)
                 with self.lock:
                     self.counts[kind] = self.counts.get(kind, 0) + 1
+                    self.details[detail] = self.details.get(detail, 0) + 1
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -277,6 +279,30 @@ class CountingProxy:
 
     def stop(self) -> None:
         self.server.close()
+
+
+def classify(method: str, target: str) -> tuple[str, str]:
+    """(kind, detail) of one path-style S3 request: kind is `GET list` for a bucket listing (v1 or v2; upstream
+    v0.3 lists with v1, which has no `list-type`), `GET object`, `PUT`, `POST delete` (batched delete), ...;
+    detail adds the listed prefix or the object key's folder, with hex ids folded, so steady work is told
+    apart from catch-up."""
+    from urllib.parse import urlsplit, parse_qs, unquote
+    u = urlsplit(target)
+    parts = unquote(u.path).lstrip("/").split("/", 1)
+    key = parts[1] if len(parts) > 1 else ""
+    q = parse_qs(u.query, keep_blank_values=True)
+    if method == "GET" and not key:
+        kind, where = "GET list", q.get("prefix", [""])[0] + (" delim" if "delimiter" in q else "")
+    elif method == "POST" and "delete" in q:
+        kind, where = "POST delete", ""
+    elif not key:
+        kind, where = f"{method} bucket", ""
+    else:
+        kind = f"{method} object" if method in ("GET", "HEAD") else method
+        where = key.rsplit("/", 1)[0] + "/" if "/" in key else key
+    fold = "/".join("<id>" if len(seg) >= 8 and all(c in "0123456789abcdef-" for c in seg) else seg
+                    for seg in where.split("/"))
+    return kind, f"{kind} {fold}".strip()
 
 
 def free_port() -> int:
@@ -475,7 +501,7 @@ class Bench:
 
     # 8. requests per hour an idle database costs on S3 (s3rver behind a counting proxy), default intervals
     def s3_idle(self) -> None:
-        settle, window = (15, 60) if self.quick else (60, 300)
+        settle, window = (15, 60) if self.quick else (60, self.idle_window)
         server = S3rver(self.work)
         running = []
         try:
@@ -490,12 +516,18 @@ class Bench:
             time.sleep(settle)
             before = {who: proxy.total for who, _, proxy in running}
             kinds = {who: dict(proxy.counts) for who, _, proxy in running}
+            details = {who: dict(proxy.details) for who, _, proxy in running}
+            self.notes.append(f"s3-idle: load before the window {load()}")
             time.sleep(window)
+            self.notes.append(f"s3-idle: load after the window {load()}")
             for who, rep, proxy in running:
                 n = proxy.total - before[who]
                 self.record("S3 requests per hour, idle DB", who, n * 3600 / window)
                 diff = {k: v - kinds[who].get(k, 0) for k, v in proxy.counts.items() if v - kinds[who].get(k, 0)}
-                self.notes.append(f"{who}: {n} S3 requests in {window} s idle after {settle} s start-up {diff or ''}")
+                for k, v in diff.items():
+                    self.record(f"S3 requests per hour, idle DB: {k}", who, v * 3600 / window)
+                ddiff = {k: v - details[who].get(k, 0) for k, v in proxy.details.items() if v - details[who].get(k, 0)}
+                self.notes.append(f"{who}: {n} S3 requests in {window} s idle after {settle} s start-up {diff or ''}; by prefix {ddiff or ''}")
         finally:
             for _, rep, proxy in running:
                 rep.stop()
@@ -509,6 +541,7 @@ class Bench:
         if not src.exists():
             make_big_db(src, mb, False)
         db_bytes = src.stat().st_size
+        want = table_digest(src)
         server = S3rver(self.work)
         try:
             for who, exe in self.bins.items():
@@ -531,11 +564,16 @@ class Bench:
                 out.unlink(missing_ok=True)
                 r = run([str(exe), "restore", "-config", str(d / "litestream.yml"), "-o", str(out), str(d / "app.db")],
                         timeout=1800, env=dict(os.environ, **S3_ENV))
-                if r.code == 0 and out.exists() and out.stat().st_size == db_bytes:
+                self.notes.append(f"{who}: S3 restore {rep_i}: load {load()}")
+                # Both binaries add their own bookkeeping tables (_litestream_seq, _litestream_lock) to the
+                # database they replicate, so the restored file is a few pages larger than the source: judge
+                # the exit code, SQLite's integrity check and the table's contents, never the size or the log.
+                problem = f"exit code {r.code}" if r.code != 0 else verify_restored(out, want)
+                if problem is None:
                     self.record(f"S3 restore random {mb} MB (MB/s)", who, db_bytes / 1e6 / r.wall)
                     self.record(f"S3 restore random {mb} MB max RSS (MB)", who, r.maxrss_kib / 1024)
                 else:
-                    self.notes.append(f"{who}: S3 restore failed: {r.out.strip()[-300:]}")
+                    self.notes.append(f"{who}: S3 restore failed ({problem}): {r.out.strip()[-300:]}")
                 out.unlink(missing_ok=True)
         finally:
             server.stop()
@@ -608,6 +646,47 @@ class Bench:
                     self.notes.append(f"lifecycle: restore failed: {r.out.strip()[-200:]}")
                 out.unlink(missing_ok=True)
             self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", cp_fsync(db, d / "cp.db"))
+
+
+def table_digest(db: Path, table: str = "big") -> tuple[int, str]:
+    """Row count and SHA-256 of every (id, value) of a table in id order: the content a restore must bring back."""
+    import hashlib
+    h = hashlib.sha256()
+    n = 0
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        for rowid, v in c.execute(f"SELECT id, v FROM {table} ORDER BY id"):
+            h.update(rowid.to_bytes(8, "little"))
+            h.update(v if isinstance(v, bytes) else v.encode())
+            n += 1
+    finally:
+        c.close()
+    return n, h.hexdigest()
+
+
+def verify_restored(db: Path, want: tuple[int, str]) -> str | None:
+    """None when a restored database passes PRAGMA integrity_check and holds the source's rows; else what is wrong."""
+    if not db.exists():
+        return "no database file"
+    try:
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            check = [row[0] for row in c.execute("PRAGMA integrity_check")]
+        finally:
+            c.close()
+        if check != ["ok"]:
+            return f"integrity_check: {'; '.join(check[:3])}"
+        got = table_digest(db)
+    except sqlite3.DatabaseError as e:
+        return f"sqlite: {e}"
+    if got != want:
+        return f"content: {got[0]} rows sha256 {got[1][:16]}, source {want[0]} rows sha256 {want[1][:16]}"
+    return None
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages (the machine is shared with other sessions)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def cp_fsync(src: Path, dst: Path) -> float:
@@ -689,6 +768,7 @@ def main() -> int:
     ap.add_argument("--upstream")
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
     ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore,lifecycle")
+    ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
     ap.add_argument("--md")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -700,6 +780,7 @@ def main() -> int:
     upstream = Path(args.upstream) if args.upstream else fetch_upstream(ROOT / ".tools" / "upstream")
     with tempfile.TemporaryDirectory(prefix="ls-bench-") as tmp:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
+        b.idle_window = args.idle_window
         steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
                  "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle}
         chosen = args.only.split(",") if args.only else list(steps)

@@ -3,7 +3,8 @@
 #   bench/vfs.sh [ROWS]      (needs ./publish.sh first; default 100000 rows of 1 KB)
 # Prints: the .so size; a point query cold (extension load + page index + 1st query, new process) and warm
 # (new connection in the same process: our page cache is warm, SQLite's is not); `litestream restore` wall
-# time; max RSS of a python3 host scanning every row through the VFS with the default 10 MiB cache.
+# time; max RSS of a host (the sqlite3 CLI, then python3) scanning every row through the VFS with the default
+# 10 MiB cache, each beside the same scan of the restored file without the VFS (the host's own share).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-100000}
@@ -11,6 +12,9 @@ so=$PWD/bin/linux-x64/litestream-vfs.so
 exe=$PWD/bin/linux-x64/litestream
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# A python3 whose sqlite3 module can load extensions (pyenv builds often cannot; Debian's can).
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 python3 - "$work/app.db" "$rows" <<'PY'
 import sqlite3, sys, random
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -25,7 +29,7 @@ PY
 "$exe" replicate -once "$work/app.db" "file://$work/replica" > /dev/null 2>&1
 echo "database: $(stat -c %s "$work/app.db") bytes; replica: $(du -sb "$work/replica" | cut -f1) bytes"
 echo "litestream-vfs.so: $(stat -c %s "$so") bytes"
-python3 - "$so" "file://$work/replica" "$rows" <<'PY'
+"$py" - "$so" "file://$work/replica" "$rows" <<'PY'
 import sqlite3, sys, time
 t0 = time.perf_counter()
 b = sqlite3.connect(":memory:"); b.enable_load_extension(True); b.load_extension(sys.argv[1])
@@ -57,10 +61,14 @@ s=$(date +%s%N)
 "$exe" restore -o "$work/restored.db" "file://$work/replica" > /dev/null 2>&1
 e=$(date +%s%N)
 echo "full restore: $(( (e - s) / 1000000 )) ms"
-/usr/bin/time -f "python3 host, full scan through the VFS (default cache): max RSS %M KB" python3 - "$so" "file://$work/replica" <<'PY'
+/usr/bin/time -f "sqlite3 CLI host, full scan through the VFS (default cache): max RSS %M KB" \
+  sqlite3 :memory: ".load $so" ".open file:app.db?vfs=litestream&replica=file://$work/replica" "SELECT count(*), sum(length(v)) FROM t;"
+/usr/bin/time -f "sqlite3 CLI host, same scan of the restored file without the VFS: max RSS %M KB" \
+  sqlite3 "$work/restored.db" "SELECT count(*), sum(length(v)) FROM t;"
+/usr/bin/time -f "python3 host, full scan through the VFS (default cache): max RSS %M KB" "$py" - "$so" "file://$work/replica" <<'PY'
 import sqlite3, sys
 b = sqlite3.connect(":memory:"); b.enable_load_extension(True); b.load_extension(sys.argv[1])
 c = sqlite3.connect("file:app.db?vfs=litestream&replica=" + sys.argv[2], uri=True)
 print("scanned", c.execute("SELECT count(*), sum(length(v)) FROM t").fetchone())
 PY
-/usr/bin/time -f "python3 host, same scan of the restored file without the VFS: max RSS %M KB" python3 -c "import sqlite3,sys; print('scanned', sqlite3.connect(sys.argv[1]).execute('SELECT count(*), sum(length(v)) FROM t').fetchone())" "$work/restored.db"
+/usr/bin/time -f "python3 host, same scan of the restored file without the VFS: max RSS %M KB" "$py" -c "import sqlite3,sys; print('scanned', sqlite3.connect(sys.argv[1]).execute('SELECT count(*), sum(length(v)) FROM t').fetchone())" "$work/restored.db"

@@ -61,8 +61,8 @@ internal static class StatusCommand
 
     /// <summary>
     /// ok (has a local position), not initialized (never synced), no database, error (unreadable meta directory),
-    /// "error: …" with the replica error a running replicator is retrying, or error with the failing syncs or
-    /// uploads the running replicate reports (<see cref="ReplicationHealth"/>).
+    /// or error with the failing syncs or uploads the running replicate reports (<see cref="ReplicationHealth"/>:
+    /// one file for both, so a replica outage and a full local disk are reported the same way).
     /// </summary>
     internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig)
     {
@@ -88,11 +88,6 @@ internal static class StatusCommand
                     }
                 }
                 string localTxid = max.IsZero ? "-" : max.ToString();
-                string? replicaError = File.Exists(Store.ReplicaErrorPath(db)) ? (await File.ReadAllTextAsync(Store.ReplicaErrorPath(db)).ConfigureAwait(false)).Trim() : null;
-                if (replicaError is not null)
-                {
-                    return new DbStatusRow(db.Path, $"error: {replicaError}", localTxid, walSize);
-                }
                 if (ReplicationHealth.Read(db.MetaPath)?.Describe() is { } failing)
                 {
                     return new DbStatusRow(db.Path, "error", localTxid, walSize, failing);

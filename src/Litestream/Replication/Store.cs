@@ -195,7 +195,6 @@ public sealed class Store : IAsyncDisposable
             // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
             watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
             await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
-            ReportError(db, null); // an error left by an earlier run is stale now
             watcher ??= Watch(db, changed);
             Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
@@ -335,7 +334,6 @@ public sealed class Store : IAsyncDisposable
                 {
                     Log.ReplicaRecovered(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failures);
                     health.UploadSucceeded();
-                    ReportError(replica.Db, null);
                 }
                 failures = 0;
                 failureDelay = TimeSpan.Zero;
@@ -348,40 +346,10 @@ public sealed class Store : IAsyncDisposable
                 replica.InvalidateRemotePosition();
                 Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failureDelay, e.Message);
                 health.UploadFailed($"replica {replica.Client.ToString() ?? replica.Client.Type}: {e.Message}");
-                if (failures == 1)
-                {
-                    ReportError(replica.Db, $"replica {replica.Client.ToString() ?? replica.Client.Type} failing since {DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss'Z'}: {e.Message}");
-                }
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
             await signal.WaitAsync(replica.Options.SyncInterval, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Where a running replicator leaves the replica error it is retrying (one line), so that <c>status</c>,
-    /// a separate process, can show it while it lasts; removed on recovery and on a clean start.
-    /// </summary>
-    public static string ReplicaErrorPath(Db db) => Path.Combine(db.MetaPath, "replica-error");
-
-    private static void ReportError(Db db, string? error)
-    {
-        try
-        {
-            if (error is null)
-            {
-                File.Delete(ReplicaErrorPath(db));
-            }
-            else
-            {
-                Directory.CreateDirectory(db.MetaPath);
-                File.WriteAllText(ReplicaErrorPath(db), error.ReplaceLineEndings(" ") + "\n");
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Reporting is best effort: the log has the error either way.
         }
     }
 

@@ -1,4 +1,5 @@
 using Litestream.Storage;
+using Litestream.Storage.S3;
 using Litestream.Vfs.Native;
 
 namespace Litestream.Vfs;
@@ -9,7 +10,7 @@ namespace Litestream.Vfs;
 /// polling for new files, and time travel through <c>PRAGMA litestream_time</c>). Register a replica
 /// under a name and open it with Microsoft.Data.Sqlite:
 /// <code>
-/// LitestreamVfs.AddReplica("fruits.db", client, new ReplicaOptions { PollInterval = TimeSpan.FromSeconds(1) });
+/// LitestreamVfs.AddReplica("fruits.db", client, new VfsReplicaOptions { PollInterval = TimeSpan.FromSeconds(1) });
 /// using var c = new SqliteConnection("Data Source=file:fruits.db?vfs=litestream;Mode=ReadOnly");
 /// </code>
 /// The VFS registers itself with the app's SQLite (SQLitePCLRaw's e_sqlite3) on the first
@@ -20,6 +21,13 @@ public static class LitestreamVfs
     /// <summary>The VFS name to put in the connection URI (<c>vfs=litestream</c>).</summary>
     public const string VfsName = "litestream";
 
+    // S3 clients the VFS makes from a URL fail fast: SQLite waits inside a read call (the host's query, or
+    // its open) while the SDK retries, and an unreachable endpoint must become an SQLITE_IOERR in seconds,
+    // not after the SDK's full retry schedule. Reads are single pages and page indexes, never large.
+    private const int UrlClientRetries = 1;
+    private static readonly TimeSpan s_urlClientConnectTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan s_urlClientRequestTimeout = TimeSpan.FromSeconds(30);
+
     private static readonly Dictionary<string, VfsReplica> s_named = new(StringComparer.Ordinal);
     private static readonly Dictionary<string, VfsReplica> s_byUrl = new(StringComparer.Ordinal);
 
@@ -28,7 +36,7 @@ public static class LitestreamVfs
     /// <c>litestream</c> VFS, replacing a replica of that name. The client stays owned by the caller.
     /// </summary>
     /// <exception cref="InvalidOperationException">The VFS could not be registered with e_sqlite3.</exception>
-    public static void AddReplica(string name, IReplicaClient client, ReplicaOptions? options = null)
+    public static void AddReplica(string name, IReplicaClient client, VfsReplicaOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(client);
@@ -37,7 +45,7 @@ public static class LitestreamVfs
         {
             throw new InvalidOperationException($"sqlite3_vfs_register(\"{VfsName}\") failed with SQLite code {rc}");
         }
-        var replica = new VfsReplica(name, client, options ?? new ReplicaOptions());
+        var replica = new VfsReplica(name, client, options ?? new VfsReplicaOptions());
         VfsReplica? old;
         lock (s_named)
         {
@@ -84,6 +92,12 @@ public static class LitestreamVfs
             if (!s_byUrl.TryGetValue(url, out VfsReplica? replica))
             {
                 IReplicaClient client = ReplicaClientFactory.CreateFromUrl(url);
+                if (client is S3ReplicaClient s3)
+                {
+                    s3.MaxErrorRetries = UrlClientRetries;
+                    s3.ConnectTimeout = s_urlClientConnectTimeout;
+                    s3.RequestTimeout = s_urlClientRequestTimeout;
+                }
                 replica = new VfsReplica(ReplicaUrl.Redact(url), client, OptionsFromEnvironment());
                 s_byUrl[url] = replica;
             }
@@ -92,9 +106,9 @@ public static class LitestreamVfs
     }
 
     /// <summary>Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration) and <c>LITESTREAM_CACHE_SIZE</c> (bytes).</summary>
-    private static ReplicaOptions OptionsFromEnvironment()
+    private static VfsReplicaOptions OptionsFromEnvironment()
     {
-        var options = new ReplicaOptions();
+        var options = new VfsReplicaOptions();
         if (Environment.GetEnvironmentVariable("LITESTREAM_POLL_INTERVAL") is { Length: > 0 } poll
             && VfsTime.TryParseInterval(poll, out TimeSpan interval) && interval > TimeSpan.Zero)
         {

@@ -67,17 +67,29 @@ internal sealed class VfsFile
                     destination[done..].Clear();
                     return false;
                 }
-                Span<byte> buffer = page.AsSpan(0, pageSize);
-                Replica.ReadPage(snapshot, (uint)pgno, buffer);
+                int inPage = (int)(position % pageSize);
+                int n = Math.Min(pageSize - inPage, destination.Length - done);
+                // SQLite reads whole pages at page offsets: decode into its buffer, not a copy.
+                Span<byte> buffer = n == pageSize ? destination.Slice(done, pageSize) : page.AsSpan(0, pageSize);
+                VfsSnapshot read = snapshot;
+                Replica.ReadPage(ref read, (uint)pgno, buffer);
+                if (read != snapshot)
+                {
+                    // The index was rebuilt at the same TXID (a file vanished): keep reading from it.
+                    _pinned = _pinned == snapshot ? read : _pinned;
+                    _travel = _travel == snapshot ? read : _travel;
+                    snapshot = read;
+                }
                 if (pgno == 1)
                 {
                     buffer[FormatWriteVersion] = 1;
                     buffer[FormatReadVersion] = 1;
                     BinaryPrimitives.WriteUInt32BigEndian(buffer[ChangeCounter..], (uint)snapshot.Txid.Value);
                 }
-                int inPage = (int)(position % pageSize);
-                int n = Math.Min(pageSize - inPage, destination.Length - done);
-                buffer.Slice(inPage, n).CopyTo(destination[done..]);
+                if (n != pageSize)
+                {
+                    buffer.Slice(inPage, n).CopyTo(destination[done..]);
+                }
                 done += n;
             }
             return true;

@@ -1,6 +1,8 @@
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
+using Litestream.Storage.File;
+using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Vfs;
 
@@ -12,8 +14,10 @@ namespace Litestream.Vfs;
 internal sealed class VfsReplica : IDisposable
 {
     private const int FetchParallelism = 8;
+    private const int MissingFileAttempts = 6;
+    private static readonly TimeSpan s_missingFileBackoff = TimeSpan.FromMilliseconds(15);
     private readonly IReplicaClient _client;
-    private readonly ReplicaOptions _options;
+    private readonly VfsReplicaOptions _options;
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private VfsPageCache? _cache;
@@ -21,7 +25,7 @@ internal sealed class VfsReplica : IDisposable
     private Task? _pollLoop;
     private long _lastPollTicks;
 
-    public VfsReplica(string name, IReplicaClient client, ReplicaOptions options)
+    public VfsReplica(string name, IReplicaClient client, VfsReplicaOptions options)
     {
         Name = name;
         _client = client;
@@ -61,8 +65,8 @@ internal sealed class VfsReplica : IDisposable
             {
                 return again;
             }
-            VfsSnapshot snapshot = Sync(BuildAsync(null, CancellationToken.None));
-            _cache = new VfsPageCache(_options.CacheSize);
+            VfsSnapshot snapshot = Sync(BuildAsync(Txid.Zero, null, CancellationToken.None));
+            _cache = new VfsPageCache(_options.CacheSize, snapshot.PageSize);
             Volatile.Write(ref _latest, snapshot);
             Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
             _pollLoop = Task.Run(() => PollLoopAsync(_stop.Token));
@@ -75,11 +79,70 @@ internal sealed class VfsReplica : IDisposable
     }
 
     /// <summary>Builds the snapshot as of <paramref name="timestamp"/> (files created before it) without publishing it.</summary>
-    public VfsSnapshot BuildAt(DateTimeOffset timestamp) => Sync(BuildAsync(timestamp, CancellationToken.None));
+    public VfsSnapshot BuildAt(DateTimeOffset timestamp) => Sync(BuildAsync(Txid.Zero, timestamp, CancellationToken.None));
 
-    /// <summary>Reads page <paramref name="pgno"/> of <paramref name="snapshot"/> into <paramref name="page"/> (PageSize bytes).</summary>
+    /// <summary>
+    /// Reads page <paramref name="pgno"/> of <paramref name="snapshot"/> into <paramref name="page"/> (PageSize
+    /// bytes). When a file the snapshot maps the page to has vanished since the index was built (compaction or
+    /// retention deleted it), the index is rebuilt at the same TXID from the files the replica holds now and
+    /// the read retried (upstream: 6 attempts, 15 ms·n apart); <paramref name="snapshot"/> is then that
+    /// rebuilt snapshot, the same database in other files, for the caller to keep reading from.
+    /// </summary>
     /// <exception cref="LtxFormatException">The page is missing from the index or its frame does not decode.</exception>
-    public void ReadPage(VfsSnapshot snapshot, uint pgno, Span<byte> page)
+    /// <exception cref="VfsBusyException">The page's file stayed missing, or no file set rebuilds the TXID any more.</exception>
+    public void ReadPage(ref VfsSnapshot snapshot, uint pgno, Span<byte> page)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                ReadPageOnce(snapshot, pgno, page);
+                return;
+            }
+            catch (ReplicaFileNotFoundException e)
+            {
+                VfsLog.Write(VfsLog.Level.Info, $"read {Name}: page {pgno} of txid {snapshot.Txid}: {e.Message}; rebuilding the index (attempt {attempt})");
+                if (attempt == MissingFileAttempts)
+                {
+                    RefreshLatest(snapshot);
+                    throw new VfsBusyException($"page {pgno} of txid {snapshot.Txid}: {e.Message} (the index was rebuilt {attempt - 1} times)", e);
+                }
+                Thread.Sleep(s_missingFileBackoff * attempt);
+                VfsSnapshot rebuilt;
+                try
+                {
+                    rebuilt = Sync(BuildAsync(snapshot.Txid, null, CancellationToken.None));
+                }
+                catch (TxNotAvailableException gone)
+                {
+                    // Compaction moved past this TXID: the replica no longer holds this exact state.
+                    RefreshLatest(snapshot);
+                    throw new VfsBusyException($"page {pgno} of txid {snapshot.Txid}: {e.Message}, and the replica no longer rebuilds txid {snapshot.Txid} ({gone.Message})", e);
+                }
+                Interlocked.CompareExchange(ref _latest, rebuilt, snapshot);
+                snapshot = rebuilt;
+            }
+        }
+    }
+
+    /// <summary>After a read gave up on <paramref name="stale"/>: rebuilds the latest snapshot if it is no newer, so the next transaction reads current files.</summary>
+    private void RefreshLatest(VfsSnapshot stale)
+    {
+        try
+        {
+            VfsSnapshot latest = Sync(BuildAsync(Txid.Zero, null, CancellationToken.None));
+            if (Latest is { } current && current.Txid <= stale.Txid && latest.Txid >= current.Txid)
+            {
+                Interlocked.CompareExchange(ref _latest, latest, current);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            VfsLog.Write(VfsLog.Level.Warn, $"rebuild {Name}: {e.Message}");
+        }
+    }
+
+    private void ReadPageOnce(VfsSnapshot snapshot, uint pgno, Span<byte> page)
     {
         PageRef source = snapshot.Pages[pgno - 1];
         if (source.File is null)
@@ -96,10 +159,47 @@ internal sealed class VfsReplica : IDisposable
         {
             return;
         }
-        byte[] buffer = new byte[page.Length];
-        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(source.File), new LtxPageIndexEntry(pgno, source.Offset, source.Size), buffer, CancellationToken.None));
-        buffer.CopyTo(page);
-        cache.Add(pgno, source, buffer);
+        // Decode straight into a cache-owned array (no per-miss page allocation), copy it out before
+        // committing: once committed, another thread's miss may evict and reuse it.
+        VfsPageCache.Entry entry = cache.Rent();
+        try
+        {
+            FetchPage(source, pgno, entry.Data);
+        }
+        catch
+        {
+            cache.Return(entry);
+            throw;
+        }
+        entry.Data.CopyTo(page);
+        cache.Commit(entry, pgno, source);
+    }
+
+    /// <summary>One ranged read of the page's frame, decoded into <paramref name="page"/>.</summary>
+    private void FetchPage(PageRef source, uint pgno, byte[] page)
+    {
+        LtxFileInfo info = source.File!;
+        var entry = new LtxPageIndexEntry(pgno, source.Offset, source.Size);
+        if (_client is FileReplicaClient local)
+        {
+            // A local file: one positional read on SQLite's thread (no stream, no thread-pool hop).
+            string path = local.LtxFilePath(info.Level, info.MinTxid, info.MaxTxid);
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new ReplicaFileNotFoundException(path, e);
+            }
+            using (handle)
+            {
+                LtxRandomAccess.ReadPage(handle, entry, page);
+            }
+            return;
+        }
+        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(info), entry, page, CancellationToken.None));
     }
 
     /// <summary>Lists L0 for files after the latest TXID and applies them; rebuilds from a plan when L0 does not continue the chain.</summary>
@@ -120,7 +220,7 @@ internal sealed class VfsReplica : IDisposable
             next = info.MaxTxid.Value + 1;
         }
         VfsSnapshot? updated = gap
-            ? await BuildAsync(null, cancellationToken).ConfigureAwait(false)
+            ? await BuildAsync(Txid.Zero, null, cancellationToken).ConfigureAwait(false)
             : files.Count > 0 ? await ApplyAsync(current, files, cancellationToken).ConfigureAwait(false) : null;
         if (updated is not null && updated.Txid > current.Txid)
         {
@@ -157,9 +257,10 @@ internal sealed class VfsReplica : IDisposable
         }
     }
 
-    private async Task<VfsSnapshot> BuildAsync(DateTimeOffset? timestamp, CancellationToken cancellationToken)
+    /// <summary>Builds the snapshot of the restore plan at <paramref name="txid"/> (zero: latest) or before <paramref name="timestamp"/>.</summary>
+    private async Task<VfsSnapshot> BuildAsync(Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)
     {
-        IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(_client, Txid.Zero, timestamp, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(_client, txid, timestamp, cancellationToken).ConfigureAwait(false);
         return await ApplyAsync(null, plan, cancellationToken).ConfigureAwait(false);
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using Litestream.Testing;
 
 namespace Litestream.Aot.Tests.Cli;
@@ -71,7 +72,7 @@ public class S3FaultTests
             }
             WaitFor(() => Count(replicate.Output, "level=ERROR") > errorsBefore, 90, replicate);
             Exe.Result failing = Exe.Run("status", "-config", config);
-            Assert.Contains($"error: replica s3://{S3rver.Bucket}/faults failing since ", failing.Stdout);
+            Assert.Matches($@"(?m)^{Regex.Escape(db)}: upload failing since \S+ \(\d+ attempts\): replica s3://{S3rver.Bucket}/faults: ", failing.Stdout);
             proxy.Proxy.Inject(null);
             recoveries++;
             WaitFor(() => Count(replicate.Output, "recovered after") >= recoveries, 120, replicate);

@@ -295,6 +295,53 @@ public class VfsExtensionTests
     }
 
     [VfsFact]
+    public void UnreachableS3Endpoint_IsSqliteIoErrWithTheCause_WithinSeconds()
+    {
+        // A loopback port nothing listens on: every connect is refused at once, so the time is the VFS's
+        // retry schedule (one retry), not a network's.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        string uri = $"file:app.db?vfs=litestream&replica=s3://bucket/app?endpoint=http://127.0.0.1:{port}";
+        var env = new Dictionary<string, string>
+        {
+            ["AWS_ACCESS_KEY_ID"] = "vfs-test",
+            ["AWS_SECRET_ACCESS_KEY"] = "vfs-test-secret",
+            ["AWS_EC2_METADATA_DISABLED"] = "true",
+        };
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        VfsHost.Result python = VfsHost.Run(VfsHost.PythonExe!, ["-c", VfsHost.PythonPrelude + """
+            t = time.monotonic()
+            try:
+                c = sqlite3.connect(sys.argv[1], uri=True)
+                c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                print("no error")
+            except sqlite3.Error as e:
+                print("%.3f|%s|%d|%s|%s" % (time.monotonic() - t, type(e).__name__, e.sqlite_errorcode, e.sqlite_errorname, e))
+            """, uri], env);
+        TimeSpan pythonWall = clock.Elapsed;
+        clock.Restart();
+        VfsHost.Result cli = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", $".open {uri}", "SELECT count(*) FROM sqlite_master;"], env);
+        TimeSpan cliWall = clock.Elapsed;
+        _output.WriteLine($"python3 ({pythonWall.TotalSeconds:F2} s): {python.Stdout}{python.Stderr}");
+        _output.WriteLine($"sqlite3 ({cliWall.TotalSeconds:F2} s): {cli.Stdout}{cli.Stderr}");
+
+        Assert.Equal(0, python.ExitCode);
+        string[] f = python.Stdout.Trim().Split('|');
+        Assert.Equal(["OperationalError", "10", "SQLITE_IOERR", "disk I/O error"], f[1..]);
+        Assert.True(double.Parse(f[0], CultureInfo.InvariantCulture) < 20, $"the error took {f[0]} s");
+        Assert.Contains($"litestream-vfs: open app.db: s3: list s3://bucket/app/0000/: Connection refused (127.0.0.1:{port})", python.Stderr);
+        Assert.True(pythonWall < TimeSpan.FromSeconds(20), $"python3 ran {pythonWall}");
+
+        Assert.InRange(cli.ExitCode, 0, 1);
+        Assert.Contains("disk I/O error", cli.Stderr);
+        Assert.Contains("Connection refused", cli.Stderr);
+        Assert.True(cliWall < TimeSpan.FromSeconds(20), $"sqlite3 ran {cliWall}");
+    }
+
+    [VfsFact]
     public void Extension_ExportsEntryPoints_AndHasNoSqliteOfItsOwn()
     {
         VfsHost.Result nm = VfsHost.Run("nm", ["-D", "--defined-only", VfsHost.SoPath!]);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Storage.File;
 using Litestream.Tests.Fixtures;
@@ -38,7 +39,7 @@ public class LitestreamVfsTests
         await replica.SyncAsync(default);
 
         string name = $"fruits-{Guid.NewGuid():N}.db";
-        LitestreamVfs.AddReplica(name, client, new Litestream.Vfs.ReplicaOptions { PollInterval = TimeSpan.FromMilliseconds(200), CacheSize = 64 * 1024 });
+        LitestreamVfs.AddReplica(name, client, new VfsReplicaOptions { PollInterval = TimeSpan.FromMilliseconds(200), CacheSize = 64 * 1024 });
         string cs = $"Data Source=file:{name}?vfs=litestream;Mode=ReadOnly;Pooling=False";
         using (var c = new SqliteConnection(cs))
         {
@@ -82,6 +83,70 @@ public class LitestreamVfsTests
         using var gone = new SqliteConnection(cs);
         var e = Assert.Throws<SqliteException>(gone.Open);
         Assert.Equal(14, e.SqliteErrorCode); // SQLITE_CANTOPEN
+    }
+
+    [Fact]
+    public async Task Read_L0FilesDeletedAfterCompaction_RebuildsTheIndexAtTheSameTxid_BusyOnceNoFileHoldsIt()
+    {
+        string dir = TestPaths.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        TestPaths.Python(Writer, db, "300");
+        await using var source = new Db(db);
+        source.Open();
+        var replica = new Replica(source, client);
+        source.Sync();
+        await replica.SyncAsync(default);
+        TestPaths.Python(Writer, db, "50");
+        source.Sync();
+        await replica.SyncAsync(default);
+        string[] l0 = Directory.GetFiles(Path.Combine(dir, "replica", "ltx", "0"));
+        Assert.Equal(2, l0.Length);
+
+        // No page cache besides page 1, no polling: every read goes to the files the index names.
+        string name = $"compacted-{Guid.NewGuid():N}.db";
+        LitestreamVfs.AddReplica(name, client, new VfsReplicaOptions { PollInterval = TimeSpan.FromHours(1), CacheSize = 0 });
+        // Pooling off: each connection starts with an empty SQLite page cache. Microsoft.Data.Sqlite retries a
+        // busy statement until the timeout: 1 s.
+        string cs = $"Data Source=file:{name}?vfs=litestream;Mode=ReadOnly;Pooling=False;Default Timeout=1";
+        string txid = source.Txid.ToString();
+        using (var c = new SqliteConnection(cs))
+        {
+            c.Open();
+            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM fruits"));
+            Assert.Equal(txid, Scalar(c, "PRAGMA litestream_txid"));
+        }
+
+        // Compaction merges both into one L1 file, then retention deletes the L0 files under the built index.
+        LtxFileInfo? l1 = await new Compactor(replica).CompactAsync(1, default);
+        Assert.NotNull(l1);
+        Assert.Equal(source.Txid, l1.MaxTxid);
+        foreach (string file in l0)
+        {
+            File.Delete(file);
+        }
+        using (var c = new SqliteConnection(cs))
+        {
+            c.Open();
+            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM fruits"));
+            Assert.Equal("fruit 49", Scalar(c, "SELECT name FROM fruits WHERE id = 350")); // the second batch's last row
+            Assert.Equal("ok", Scalar(c, "PRAGMA integrity_check"));
+            Assert.Equal(txid, Scalar(c, "PRAGMA litestream_txid"));
+        }
+
+        // The L1 file goes too: no file rebuilds the TXID, so SQLITE_BUSY (retryable), not a crash or CORRUPT.
+        File.Delete(client.LtxFilePath(1, l1.MinTxid, l1.MaxTxid));
+        using (var c = new SqliteConnection(cs))
+        {
+            var busy = Assert.Throws<SqliteException>(() =>
+            {
+                c.Open();
+                return Scalar(c, "SELECT count(*) FROM fruits");
+            });
+            Assert.Equal(5, busy.SqliteErrorCode); // SQLITE_BUSY
+        }
+
+        Assert.True(LitestreamVfs.RemoveReplica(name));
     }
 
     private static object Scalar(SqliteConnection c, string sql)

@@ -127,6 +127,12 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     /// <summary>SDK retries per request after the first attempt; set before the first operation.</summary>
     internal int MaxErrorRetries { get; set; } = DefaultMaxErrorRetries;
 
+    /// <summary>TCP connect timeout per attempt (null: the HttpClient default, unbounded); set before the first operation.</summary>
+    internal TimeSpan? ConnectTimeout { get; set; }
+
+    /// <summary>Whole-request timeout per attempt (null: the SDK default); set before the first operation.</summary>
+    internal TimeSpan? RequestTimeout { get; set; }
+
     /// <summary>Keys per LIST request; lowered only by tests that prove pagination cheaply.</summary>
     internal int ListPageSize { get; set; } = MaxKeys;
 
@@ -356,6 +362,14 @@ public sealed partial class S3ReplicaClient : IReplicaClient
             MaxErrorRetry = MaxErrorRetries,
             ClientAppId = "litestream",
         };
+        if (ConnectTimeout is { } connect)
+        {
+            config.ConnectTimeout = connect;
+        }
+        if (RequestTimeout is { } request)
+        {
+            config.Timeout = request;
+        }
         if (_endpoint is not null)
         {
             config.ServiceURL = _endpoint;

@@ -131,6 +131,12 @@ internal static unsafe class NativeVfs
                 return SqliteCodes.Ok;
             }
         }
+        catch (IOException e)
+        {
+            // The replica is there but cannot be read (an unreachable server, a storage error): an I/O
+            // error, as a read would give; CANTOPEN stays for "no such replica".
+            return Fail(e, $"open {name}", SqliteCodes.IoErr);
+        }
         catch (Exception e)
         {
             return Fail(e, $"open {name}", SqliteCodes.CantOpen);
@@ -235,6 +241,11 @@ internal static unsafe class NativeVfs
         catch (Exception e) when (e is LtxFormatException or InvalidDataException)
         {
             return Fail(e, $"read {File(file).Replica.Name} at offset {offset}", SqliteCodes.Corrupt);
+        }
+        catch (VfsBusyException e)
+        {
+            // Upstream's answer to a file that vanished for good: the host may retry the transaction.
+            return Fail(e, $"read {File(file).Replica.Name} at offset {offset}", SqliteCodes.Busy);
         }
         catch (Exception e)
         {

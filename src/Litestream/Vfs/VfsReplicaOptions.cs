@@ -1,7 +1,11 @@
 namespace Litestream.Vfs;
 
-/// <summary>How a replica opened through the <c>litestream</c> VFS is read (ncruces' <c>ReplicaOptions</c>).</summary>
-public sealed record ReplicaOptions
+/// <summary>
+/// How a replica opened through the <c>litestream</c> VFS is read: ncruces' <c>litestream.ReplicaOptions</c>.
+/// The Vfs prefix keeps it apart from the engine's <see cref="Litestream.Replication.ReplicaOptions"/>, so an
+/// app that replicates and reads through the VFS can import both namespaces without an ambiguous name.
+/// </summary>
+public sealed record VfsReplicaOptions
 {
     /// <summary>Default <see cref="PollInterval"/>: one second, as upstream.</summary>
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromSeconds(1);
