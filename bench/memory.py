@@ -11,7 +11,8 @@ file://REPLICA` started with the given environment, then
      holds that commit; the time this takes is reported (proves the replicator kept up).
 Also reported: the replicator's CPU seconds during the load (utime+stime from /proc).
 Under --qemu the arm64 binary runs in qemu-aarch64 and the RSS is the emulator process's: guest memory
-plus qemu's own (its code cache and translator), so only differences between settings compare with x64.
+plus qemu's own (its page-tracking heap, translated code and host libraries); guest_* fields estimate the
+guest's share from the mappings (see guest_kib), which is what compares with x64.
 
   bench/memory.py --exe bin/linux-x64/litestream [--env K=V ...] [--label NAME]
   bench/memory.py --exe bin/linux-arm64/litestream --qemu --restore-exe bin/linux-x64/litestream
@@ -37,6 +38,26 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def guest_kib(pid, exe):
+    """Under qemu-user: the guest's share of the emulator's RSS, estimated from its mappings: the guest
+    binary and guest libraries (/usr/aarch64-linux-gnu) plus anonymous rw memory, leaving out qemu's own
+    malloc heap ([heap]: page tracking for every guest mapping, large because the GC reserves a wide
+    range), its translated code (rwx) and host libraries. qemu's few anonymous allocations are counted in."""
+    exe = os.path.realpath(exe)
+    total, perms, path = 0, "", ""
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if parts and "-" in parts[0] and len(parts) >= 5 and parts[0].replace("-", "").isalnum() and ":" in parts[3]:
+                perms, path = parts[1], (parts[5] if len(parts) > 5 else "")
+            elif line.startswith("Rss:"):
+                guest_file = path == exe or path.startswith("/usr/aarch64-linux-gnu/")
+                guest_anon = path == "" and "x" not in perms
+                if guest_file or guest_anon:
+                    total += int(parts[1])
+    return total
 
 
 def cpu_seconds(pid):
@@ -104,6 +125,7 @@ def run(exe, env, qemu, restore_exe, idle, seconds, warmup, rate):
         time.sleep(idle)
         alive()
         idle_kib = rss_kib(proc.pid)
+        idle_guest = guest_kib(proc.pid, exe) if qemu else None
 
         stop = threading.Event()
         state = {"commits": 0, "last_id": 0}
@@ -111,7 +133,7 @@ def run(exe, env, qemu, restore_exe, idle, seconds, warmup, rate):
         cpu0 = cpu_seconds(proc.pid)
         began = time.monotonic()
         t.start()
-        samples = []
+        samples, guest = [], []
         tick = began
         while True:
             tick += 1.0
@@ -120,6 +142,8 @@ def run(exe, env, qemu, restore_exe, idle, seconds, warmup, rate):
             elapsed = time.monotonic() - began
             if elapsed >= warmup:
                 samples.append(rss_kib(proc.pid))
+                if qemu:
+                    guest.append(guest_kib(proc.pid, exe))
             if elapsed >= seconds:
                 break
         stop.set()
@@ -138,7 +162,7 @@ def run(exe, env, qemu, restore_exe, idle, seconds, warmup, rate):
             time.sleep(0.5)
         proc.terminate()
         proc.wait(60)
-        return {
+        result = {
             "idle_kib": idle_kib,
             "median_kib": int(statistics.median(samples)),
             "peak_kib": max(samples),
@@ -149,6 +173,9 @@ def run(exe, env, qemu, restore_exe, idle, seconds, warmup, rate):
             "catch_up_s": None if catch_up is None else round(catch_up, 2),
             "exit": proc.returncode,
         }
+        if qemu:
+            result.update(guest_idle_kib=idle_guest, guest_median_kib=int(statistics.median(guest)), guest_peak_kib=max(guest))
+        return result
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
