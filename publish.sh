@@ -5,8 +5,9 @@
 #   ./publish.sh -r RID       linux-x64 or linux-arm64
 # It only picks the RID, makes sure the static SQLite archive exists, and calls dotnet publish: every
 # AOT setting lives in src/Litestream.Aot/Litestream.Aot.csproj. Any trim/AOT warning fails the build
-# (TreatWarningsAsErrors). Instruction set: the .NET default for the RID (x64: SSE4.2-era baseline
-# with runtime checks for PCLMULQDQ/AVX2 through IsSupported; arm64: ARMv8.0 with runtime checks).
+# (TreatWarningsAsErrors). Instruction set: x64 = x86-64-v2 + AES/PCLMULQDQ (CPUs since 2010/2011; NativeAOT
+# has no runtime IsSupported checks, so the CRC-64 fold needs PCLMULQDQ in the baseline: `litestream version
+# -verbose` prints the kernel); arm64 = ARMv8.0 (the CRC-64 uses the table there).
 set -euo pipefail
 cd "$(dirname "$0")"
 rids=(linux-x64)

@@ -53,6 +53,7 @@ internal static class VersionCommand
         Console.WriteLine($"sqlite options: {string.Join(' ', options)}");
         Console.WriteLine($"backends: {string.Join(", ", ReplicaClientFactory.Names)}");
         Console.WriteLine($"gc: {MemoryBudget.Describe()}");
+        Console.WriteLine($"crc64: {Litestream.Ltx.Checksums.Crc64Iso.Kernel}");
     }
 
     /// <summary>The action of the root's <c>--version</c> / <c>-version</c> option: the same line as the command.</summary>

@@ -11,6 +11,14 @@ public static partial class Crc64Iso
     /// <summary>The reflected polynomial (Go <c>crc64.ISO</c>).</summary>
     public const ulong ReflectedPolynomial = 0xD800000000000000;
 
+    /// <summary>
+    /// The carry-less multiply kernel <see cref="Update"/> folds with in this process: "pclmulqdq" (x64),
+    /// "pmull" (arm64 with the crypto extension) or "none" (the slicing-by-8 table, ~10x slower). Under
+    /// NativeAOT this is fixed when the binary is compiled: an instruction set outside the compile-time
+    /// baseline reads as unsupported.
+    /// </summary>
+    public static string Kernel => Vectorized.Kernel;
+
     /// <summary>CRC of <paramref name="data"/> from the empty state.</summary>
     public static ulong Compute(ReadOnlySpan<byte> data) => Update(0, data);
 

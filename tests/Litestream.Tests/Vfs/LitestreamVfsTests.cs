@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Replication;
+using Litestream.Storage;
 using Litestream.Storage.File;
+using Litestream.Storage.S3;
 using Litestream.Tests.Fixtures;
 using Litestream.Vfs;
 using Microsoft.Data.Sqlite;
@@ -147,6 +149,39 @@ public class LitestreamVfsTests
         }
 
         Assert.True(LitestreamVfs.RemoveReplica(name));
+    }
+
+    [Fact]
+    public async Task Open_UnreachableS3Endpoint_IsSqliteIoErr_WithinSeconds()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var client = new S3ReplicaClient(new ReplicaSettings
+        {
+            Bucket = "bucket",
+            Path = "app",
+            Endpoint = $"http://127.0.0.1:{port}",
+            AccessKeyId = "vfs-test",
+            SecretAccessKey = "vfs-test-secret",
+        });
+        string name = $"unreachable-{Guid.NewGuid():N}.db";
+        LitestreamVfs.AddReplica(name, client);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            using var c = new SqliteConnection($"Data Source=file:{name}?vfs=litestream;Mode=ReadOnly;Pooling=False");
+            var e = Assert.Throws<SqliteException>(c.Open);
+            Assert.Equal(10, e.SqliteErrorCode); // SQLITE_IOERR, not CANTOPEN: the replica exists but cannot be read
+            Assert.Contains("disk I/O error", e.Message);
+            // The caller's client keeps its own retry policy (3 SDK retries): still seconds, not minutes.
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"open failed after {clock.Elapsed}");
+        }
+        finally
+        {
+            LitestreamVfs.RemoveReplica(name);
+        }
     }
 
     private static object Scalar(SqliteConnection c, string sql)
