@@ -105,14 +105,19 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
 
     private async Task RestoreAsync(Replica replica, CancellationToken cancellationToken)
     {
-        try
+        RestoreResult? result = await replica.TryRestoreAsync(new RestoreOptions { OutputPath = replica.Db.Path }, cancellationToken).ConfigureAwait(false);
+        string source = replica.Client.ToString() ?? replica.Client.Type;
+        if (result is null)
         {
-            RestoreResult result = await replica.RestoreAsync(new RestoreOptions { OutputPath = replica.Db.Path }, cancellationToken).ConfigureAwait(false);
-            LogRestored(_logger, replica.Db.Path, result.Txid.ToString(), replica.Client.ToString() ?? replica.Client.Type);
+            LogNoBackup(_logger, replica.Db.Path, source);
         }
-        catch (NoBackupException)
+        else if (result.LegacyGeneration is { } generation)
         {
-            LogNoBackup(_logger, replica.Db.Path, replica.Client.ToString() ?? replica.Client.Type);
+            LogRestoredLegacy(_logger, replica.Db.Path, generation, source);
+        }
+        else
+        {
+            LogRestored(_logger, replica.Db.Path, result.Txid.ToString(), source);
         }
     }
 
@@ -127,6 +132,9 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
 
     [LoggerMessage(Level = LogLevel.Information, Message = "restored {Path} to txid {Txid} from {Replica}")]
     private static partial void LogRestored(ILogger logger, string path, string txid, string replica);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "restored {Path} from v0.3 generation {Generation} on {Replica}")]
+    private static partial void LogRestoredLegacy(ILogger logger, string path, string generation, string replica);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Path} does not exist and {Replica} holds no backup; starting with a new database")]
     private static partial void LogNoBackup(ILogger logger, string path, string replica);

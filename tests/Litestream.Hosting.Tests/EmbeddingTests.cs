@@ -98,6 +98,17 @@ public sealed class EmbeddingTests
     }
 
     [Fact]
+    public async Task TryRestoreAsync_EmptyReplica_NullAndWritesNothing()
+    {
+        using var dir = new TempDirectory();
+        await using var client = new FileReplicaClient(dir.File("replica"));
+        var replica = new Replica(new Db(dir.File("app.db")), client);
+
+        Assert.Null(await replica.TryRestoreAsync(new RestoreOptions()));
+        Assert.Equal([], Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
     public async Task RestoreAsync_TxidPastReplica_ThrowsTxNotAvailableException()
     {
         using var dir = new TempDirectory();

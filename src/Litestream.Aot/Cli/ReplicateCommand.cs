@@ -156,16 +156,13 @@ internal static class ReplicateCommand
 
     private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, ConsoleLogger logger, CancellationToken cancellationToken)
     {
-        try
-        {
-            RestoreResult restored = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = path }, cancellationToken).ConfigureAwait(false);
-            logger.Log(LogLevel.Information, default, $"restored {path} to txid {restored.Txid}", null, static (s, _) => s);
-        }
-        catch (NoBackupException)
-        {
-            logger.Log(LogLevel.Information, default, $"no backup of {path} on the replica; starting fresh", null, static (s, _) => s);
-        }
+        RestoreResult? restored = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = path }, cancellationToken).ConfigureAwait(false);
+        string message = restored is null ? $"no backup of {path} on the replica; starting fresh" : $"restored {path} {Describe(restored)}";
+        logger.Log(LogLevel.Information, default, message, null, static (s, _) => s);
     }
+
+    private static string Describe(RestoreResult restored)
+        => restored.LegacyGeneration is { } generation ? $"from v0.3 generation {generation}" : $"to txid {restored.Txid}";
 
     /// <summary>Runs the -exec command through the shell, forwarding SIGINT/SIGTERM, and returns its exit code.</summary>
     private static async Task<int> RunChildAsync(string command, CancellationToken cancellationToken)

@@ -85,32 +85,26 @@ internal static class RestoreCommand
         await using (client.ConfigureAwait(false))
         {
             await client.InitAsync(cancellationToken).ConfigureAwait(false);
-            // v0.3 generations next to (or instead of) LTX files: use them when they hold the newer
-            // backup, as upstream's shouldUseV3Restore does; never for -txid.
-            DateTimeOffset? legacyNewest = client is ILegacyReplicaClient legacy && a.Txid.IsZero
-                ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
-                : null;
-            IReadOnlyList<LtxFileInfo> plan;
+            RestoreSource source;
             try
             {
-                plan = await RestorePlanner.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NoBackupException) when (legacyNewest is not null)
-            {
-                plan = [];
+                source = await Restorer.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
             }
             catch (NoBackupException) when (a.IfReplicaExists)
             {
                 Console.Error.WriteLine($"no backups found on replica, skipping: {description}");
                 return 0;
             }
-            if (legacyNewest is not null && (plan.Count == 0 || legacyNewest > plan.Max(f => f.CreatedAt)))
-            {
-                return await RestoreLegacyAsync((ILegacyReplicaClient)client, a, output, cancellationToken).ConfigureAwait(false);
-            }
             if (a.DryRun)
             {
-                LtxCommand.Print([.. plan.Select(LtxCommand.ToRow)], a.Json);
+                if (source.Legacy)
+                {
+                    Console.WriteLine("restoring from litestream v0.3 generations (newest snapshot and its wal segments)");
+                }
+                else
+                {
+                    LtxCommand.Print([.. source.Plan.Select(LtxCommand.ToRow)], a.Json);
+                }
                 return 0;
             }
             var options = new RestoreOptions
@@ -122,8 +116,11 @@ internal static class RestoreCommand
                 IntegrityCheck = a.Integrity,
                 Force = a.Force,
             };
-            RestoreResult restored = await Restorer.ApplyAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
-            Console.Error.WriteLine($"restored {output} to txid {restored.Txid} from {plan.Count} file(s) ({(long)restored.Commit * restored.PageSize} bytes)");
+            RestoreResult restored = await Restorer.ApplyAsync(client, source, options, cancellationToken).ConfigureAwait(false);
+            long bytes = (long)restored.Commit * restored.PageSize;
+            Console.Error.WriteLine(restored.LegacyGeneration is { } generation
+                ? $"restored {output} from v0.3 generation {generation} ({bytes} bytes)"
+                : $"restored {output} to txid {restored.Txid} from {restored.Plan.Count} file(s) ({bytes} bytes)");
         }
         return 0;
     }
@@ -152,19 +149,6 @@ internal static class RestoreCommand
         => text is null ? TimeSpan.FromSeconds(1)
             : Config.ConfigValues.TryParseDuration(text, out TimeSpan value) && value > TimeSpan.Zero ? value
             : throw new UsageException($"invalid -follow-interval \"{text}\"", "e.g. -follow-interval 500ms");
-
-    private static async Task<int> RestoreLegacyAsync(ILegacyReplicaClient client, Arguments a, string output, CancellationToken cancellationToken)
-    {
-        if (a.DryRun)
-        {
-            Console.WriteLine("restoring from litestream v0.3 generations (newest snapshot and its wal segments)");
-            return 0;
-        }
-        var options = new RestoreOptions { OutputPath = output, Timestamp = a.Timestamp, IntegrityCheck = a.Integrity, Force = a.Force };
-        (LegacySnapshotInfo snapshot, int segments) = await LegacyRestorer.RestoreAsync(client, options, cancellationToken).ConfigureAwait(false);
-        Console.Error.WriteLine($"restored {output} from v0.3 generation {snapshot.Generation} (snapshot {snapshot.Index:x8} + {segments} wal segment(s))");
-        return 0;
-    }
 
     private static Txid ParseTxid(string? text)
         => text is null ? Txid.Zero

@@ -162,13 +162,28 @@ public sealed class Replica
     /// <exception cref="InvalidOperationException">The output is the path of <see cref="Db"/> and it is open.</exception>
     /// <exception cref="IOException">The output exists and <see cref="RestoreOptions.Force"/> is not set.</exception>
     public ValueTask<RestoreResult> RestoreAsync(RestoreOptions options, CancellationToken cancellationToken = default)
+        => Restorer.RestoreAsync(Client, ToOutput(options), cancellationToken);
+
+    /// <summary>
+    /// <see cref="RestoreAsync"/>, but returns null instead of throwing <see cref="NoBackupException"/> when the
+    /// replica holds no backup (<c>restore -if-replica-exists</c>): restore-on-start, where an empty replica
+    /// means a new database.
+    /// </summary>
+    /// <exception cref="TxNotAvailableException">The requested TXID or time is not covered by the replica.</exception>
+    /// <exception cref="InvalidOperationException">The output is the path of <see cref="Db"/> and it is open.</exception>
+    /// <exception cref="IOException">The output exists and <see cref="RestoreOptions.Force"/> is not set.</exception>
+    public ValueTask<RestoreResult?> TryRestoreAsync(RestoreOptions options, CancellationToken cancellationToken = default)
+        => Restorer.TryRestoreAsync(Client, ToOutput(options), cancellationToken);
+
+    /// <summary>The options with the output defaulted to <see cref="Db"/>'s path, which must not be open.</summary>
+    private RestoreOptions ToOutput(RestoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (Db.IsOpen && (options.OutputPath is null || string.Equals(System.IO.Path.GetFullPath(options.OutputPath), Db.Path, StringComparison.Ordinal)))
         {
             throw new InvalidOperationException($"cannot restore over open database {Db.Path}");
         }
-        return Restorer.RestoreAsync(Client, options.OutputPath is null ? options with { OutputPath = Db.Path } : options, cancellationToken);
+        return options.OutputPath is null ? options with { OutputPath = Db.Path } : options;
     }
 
     /// <summary>Forgets the remote position and the cached listing so the next pass lists again (after a storage error).</summary>

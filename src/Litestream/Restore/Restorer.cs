@@ -1,9 +1,11 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.File;
 using Microsoft.Data.Sqlite;
+using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Restore;
 
@@ -51,7 +53,20 @@ public sealed record RestoreOptions
 /// <param name="Txid">TXID of the restored state.</param>
 /// <param name="PageSize">Page size of the database.</param>
 /// <param name="Commit">Size of the database in pages.</param>
-public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, uint PageSize, uint Commit);
+public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, uint PageSize, uint Commit)
+{
+    /// <summary>
+    /// The Litestream v0.3 generation restored, when the replica's newest backup was a v0.3 generation
+    /// (a replica upgraded from v0.3 in place); <see cref="Plan"/> is then empty and <see cref="Txid"/> zero.
+    /// </summary>
+    public string? LegacyGeneration { get; init; }
+}
+
+/// <summary>
+/// What a restore will read: the LTX files of <see cref="Plan"/>, or — when <see cref="Legacy"/> — the v0.3
+/// generations, which hold a newer backup than any LTX file (upstream's <c>shouldUseV3Restore</c>).
+/// </summary>
+internal sealed record RestoreSource(IReadOnlyList<LtxFileInfo> Plan, bool Legacy);
 
 /// <summary>
 /// Rebuilds a database from a replica (upstream <c>Replica.Restore</c>): plans the files, fetches up to
@@ -64,11 +79,78 @@ public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, u
 /// </summary>
 internal static class Restorer
 {
-    /// <summary>Plans and applies a restore.</summary>
+    /// <summary>Plans and applies a restore (every caller restores through here or <see cref="TryRestoreAsync"/>).</summary>
+    /// <exception cref="NoBackupException">The replica holds no backup.</exception>
     public static async ValueTask<RestoreResult> RestoreAsync(IReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
     {
-        IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
-        return await ApplyAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
+        RestoreSource source = await PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
+        return await ApplyAsync(client, source, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="RestoreAsync"/>, or null when the replica holds no backup: <c>-if-replica-exists</c>,
+    /// <c>restore-if-db-not-exists</c> and the hosted service's restore-on-start, where an empty replica
+    /// means a new database.
+    /// </summary>
+    public static async ValueTask<RestoreResult?> TryRestoreAsync(IReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        RestoreSource source;
+        try
+        {
+            source = await PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NoBackupException)
+        {
+            return null;
+        }
+        return await ApplyAsync(client, source, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Chooses what to restore from: LTX files, or v0.3 generations when the replica has them and they are
+    /// newer than every LTX file (never for a TXID target, which only LTX files have).
+    /// </summary>
+    /// <exception cref="NoBackupException">The replica holds neither.</exception>
+    public static async ValueTask<RestoreSource> PlanAsync(IReplicaClient client, Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)
+    {
+        DateTimeOffset? legacyNewest = client is ILegacyReplicaClient legacy && txid.IsZero
+            ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
+            : null;
+        IReadOnlyList<LtxFileInfo> plan;
+        try
+        {
+            plan = await RestorePlanner.PlanAsync(client, txid, timestamp, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NoBackupException) when (legacyNewest is not null)
+        {
+            plan = [];
+        }
+        bool useLegacy = legacyNewest is not null && (plan.Count == 0 || legacyNewest > plan.Max(f => f.CreatedAt));
+        return new RestoreSource(useLegacy ? [] : plan, useLegacy);
+    }
+
+    /// <summary>Restores from a chosen source (see <see cref="PlanAsync"/>).</summary>
+    public static async ValueTask<RestoreResult> ApplyAsync(IReplicaClient client, RestoreSource source, RestoreOptions options, CancellationToken cancellationToken)
+    {
+        if (!source.Legacy)
+        {
+            return await ApplyAsync(client, source.Plan, options, cancellationToken).ConfigureAwait(false);
+        }
+        (LegacySnapshotInfo snapshot, _) = await LegacyRestorer.RestoreAsync((ILegacyReplicaClient)client, options, cancellationToken).ConfigureAwait(false);
+        (uint pageSize, uint commit) = ReadHeader(options.FullOutputPath);
+        return new RestoreResult([], Txid.Zero, pageSize, commit) { LegacyGeneration = snapshot.Generation };
+    }
+
+    /// <summary>Page size and size in pages from a database file's header (big-endian at offsets 16 and 28).</summary>
+    private static (uint PageSize, uint Commit) ReadHeader(string path)
+    {
+        Span<byte> header = stackalloc byte[32];
+        using (SafeFileHandle handle = File.OpenHandle(path))
+        {
+            RandomAccess.Read(handle, header, 0);
+        }
+        uint pageSize = BinaryPrimitives.ReadUInt16BigEndian(header[16..]);
+        return (pageSize == 1 ? 65536 : pageSize, BinaryPrimitives.ReadUInt32BigEndian(header[28..]));
     }
 
     /// <summary>Deletes an existing output as upstream's <c>prepareOutputPath</c> allows: an empty file always, more with force.</summary>

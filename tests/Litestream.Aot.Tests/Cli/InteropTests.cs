@@ -31,7 +31,7 @@ public class InteropTests
         """;
 
     [ExeFact]
-    public void Restore_ReplicaWrittenByUpstreamV0313_EqualsSource()
+    public void ReplicaWrittenByUpstreamV0313_RestoreAndReplicateRestoreIfDbNotExists_EqualSource()
     {
         Assert.True(s_upstream is not null, "upstream binary missing: run .ci/upstream.sh (CI does)");
         string dir = Exe.TempDir();
@@ -56,5 +56,13 @@ public class InteropTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("from v0.3 generation", r.Stderr);
         Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, output));
+
+        // An upgrade in place: replicate with restore-if-db-not-exists on a new machine finds only v0.3
+        // generations and must restore them (the same source choice as restore), then carry on in LTX.
+        string fresh = Path.Combine(dir, "fresh.db");
+        Exe.Result replicate = Exe.Run("replicate", "-once", "-restore-if-db-not-exists", fresh, $"file://{dir}/replica");
+        Assert.True(replicate.ExitCode == 0, replicate.Stderr);
+        Assert.Matches($@"restored {System.Text.RegularExpressions.Regex.Escape(fresh)} from v0\.3 generation [0-9a-f]{{16}}", replicate.Stdout + replicate.Stderr);
+        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, fresh));
     }
 }

@@ -49,6 +49,32 @@ public class LegacyRestorerTests
     }
 
     [SpecFact]
+    public async Task RestorerTryRestore_ReplicaWithOnlyV03Generations_RestoresTheNewestGeneration()
+    {
+        var client = new FileReplicaClient(MapFixture("ok"));
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+
+        RestoreResult? result = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+
+        Assert.NotNull(result);
+        Assert.Equal("0000000000000000", result.LegacyGeneration);
+        Assert.Empty(result.Plan);
+        Assert.Equal((long)result.Commit * result.PageSize, new FileInfo(output).Length);
+        Assert.Equal("b8a2decaed59e8109608a05c6c5014be4e8c2f4c08d598fa6ff89df5623ed5cf", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(output))));
+    }
+
+    [Fact]
+    public async Task RestorerTryRestore_EmptyReplica_NullAndNoOutput()
+    {
+        string root = TestPaths.TempDir();
+        var client = new FileReplicaClient(Path.Combine(root, "replica"));
+        string output = Path.Combine(root, "out.db");
+
+        Assert.Null(await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = output }, default));
+        Assert.False(File.Exists(output));
+    }
+
+    [SpecFact]
     public async Task Restore_SnapshotOnly_EqualsExpected()
     {
         var client = new FileReplicaClient(MapFixture("snapshot-only"));
