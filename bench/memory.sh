@@ -1,43 +1,58 @@
 #!/usr/bin/env bash
-# The memory matrix of bench/RESULTS.md ("Memory for small devices"): binary size and steady RSS of
-# `replicate` (one DB, 100 commits/s of ~1 KB, 60 s, median of the samples after 20 s) per GC/runtime
-# setting. Runtime settings are environment variables on the shipped binary; build settings are
-# publish variants in .bench/mem/<name> (a few minutes each). JSON lines go to .bench/mem/results.jsonl.
-#   bench/memory.sh            x64 matrix + the shipped settings on arm64 under qemu (if published)
-#   bench/memory.sh --no-build runtime settings only
+# The matrix of bench/RESULTS.md "Runtime settings for issue 9": binary size, idle RSS and steady RSS of
+# `replicate` (one ~5 MB DB, 200 commits/s of 1 KB for 120 s, samples every second after 30 s; see
+# bench/memory.py) per GC/runtime setting. JSON lines are appended to .bench/mem/results.jsonl.
+#   bench/memory.sh env       runtime knobs (environment variables) on the shipped bin/linux-x64/litestream
+#   bench/memory.sh builds    build settings: one publish variant per setting in .bench/mem/<name>
+#                             (a few minutes each; bin/ is not touched)
+#   bench/memory.sh qemu      bin/linux-arm64/litestream under qemu-aarch64, shipped and with a budget
+#   bench/memory.sh           all three
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.bench/mem
 mkdir -p "$out"
-: > "$out/results.jsonl"
 exe=bin/linux-x64/litestream
-[ -x "$exe" ] || ./publish.sh
+[ -x "$exe" ] || ./publish.sh -r linux-x64
 measure() { python3 bench/memory.py "$@" | tee -a "$out/results.jsonl"; }
+parts=("${@:-env builds qemu}")
+want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
-measure --exe "$exe" --label "shipped (workstation, non-concurrent GC)"
-measure --exe "$exe" --label "concurrent GC on" --env DOTNET_gcConcurrent=1
-measure --exe "$exe" --label "server GC" --env DOTNET_gcServer=1
-measure --exe "$exe" --label "gen0 budget 1 MiB" --env DOTNET_GCgen0size=0x100000
-measure --exe "$exe" --label "gen0 budget 256 KiB" --env DOTNET_GCgen0size=0x40000
-measure --exe "$exe" --label "heap hard limit 16 MiB" --env DOTNET_GCHeapHardLimit=0x1000000
-measure --exe "$exe" --label "LITESTREAM_MEMORY_LIMIT=16MB" --env LITESTREAM_MEMORY_LIMIT=16MB
-measure --exe "$exe" --label "conserve memory 5" --env DOTNET_GCConserveMemory=5
+if want env; then
+  # The runtime reads DOTNET_GC* values as hex digits WITHOUT a 0x prefix ("0x2000000" is ignored).
+  # The shipped binary bakes GCgen0size=100000 (csproj); the gen0 rows override it.
+  measure --exe "$exe" --label "shipped"
+  measure --exe "$exe" --label "DOTNET_GCgen0size=512KiB" --env DOTNET_GCgen0size=80000
+  measure --exe "$exe" --label "DOTNET_GCgen0size=4MiB" --env DOTNET_GCgen0size=400000
+  measure --exe "$exe" --label "DOTNET_GCgen0MaxBudget=1MiB" --env DOTNET_GCgen0MaxBudget=100000
+  measure --exe "$exe" --label "DOTNET_GCRegionSize=1MiB" --env DOTNET_GCRegionSize=100000
+  measure --exe "$exe" --label "DOTNET_GCConserveMemory=5" --env DOTNET_GCConserveMemory=5
+  measure --exe "$exe" --label "DOTNET_GCHeapHardLimit=32MiB" --env DOTNET_GCHeapHardLimit=2000000
+  measure --exe "$exe" --label "LITESTREAM_MEMORY_LIMIT=32MiB" --env LITESTREAM_MEMORY_LIMIT=32MiB
+  measure --exe "$exe" --label "LITESTREAM_MEMORY_LIMIT=16MiB" --env LITESTREAM_MEMORY_LIMIT=16MiB
+fi
 
-if [ "${1:-}" != --no-build ]; then
+if want builds; then
+  # One property flipped from the shipped csproj per variant. The native object directory is removed
+  # first: ILC's incremental check does not see a changed -p: property (a stale native link was seen).
   variant() {
     local name=$1; shift
     build/sqlite.sh linux-x64 >/dev/null
+    rm -rf src/Litestream.Aot/obj/Release/net10.0/linux-x64/native
     dotnet publish src/Litestream.Aot/Litestream.Aot.csproj -c Release -r linux-x64 -o "$out/$name" -nologo -v q "$@" >/dev/null
-    mv "$out/$name/Litestream.Cli" "$out/$name/litestream" 2>/dev/null || true
+    mv "$out/$name/Litestream.Cli" "$out/$name/litestream"
+    rm -rf src/Litestream.Aot/obj/Release/net10.0/linux-x64/native
     measure --exe "$out/$name/litestream" --label "build: $*"
   }
-  variant speed -p:OptimizationPreference=Speed
+  variant server -p:ServerGarbageCollection=true
+  variant concurrent -p:ConcurrentGarbageCollection=true
   variant icu -p:InvariantGlobalization=false
   variant reskeys -p:UseSystemResourceKeys=true
-  variant concurrent -p:ConcurrentGarbageCollection=true
 fi
 
-if [ -x bin/linux-arm64/litestream ] && command -v qemu-aarch64 >/dev/null; then
-  measure --exe bin/linux-arm64/litestream --qemu --label "arm64 (qemu) shipped"
-  measure --exe bin/linux-arm64/litestream --qemu --label "arm64 (qemu) LITESTREAM_MEMORY_LIMIT=16MB" --env LITESTREAM_MEMORY_LIMIT=16MB
+if want qemu; then
+  [ -x bin/linux-arm64/litestream ] || ./publish.sh -r linux-arm64
+  measure --exe bin/linux-arm64/litestream --qemu --restore-exe "$exe" --label "arm64 (qemu) shipped"
+  measure --exe bin/linux-arm64/litestream --qemu --restore-exe "$exe" --label "arm64 (qemu) LITESTREAM_MEMORY_LIMIT=32MiB" --env LITESTREAM_MEMORY_LIMIT=32MiB
+  # qemu-user's own heap grows with the guest's reserved address space; a 1 GiB GC range shows how much.
+  measure --exe bin/linux-arm64/litestream --qemu --restore-exe "$exe" --label "arm64 (qemu) DOTNET_GCRegionRange=1GiB" --env DOTNET_GCRegionRange=40000000
 fi

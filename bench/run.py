@@ -568,22 +568,29 @@ class Bench:
                         break
                     prev = cur
                 rep.stop()
-            for rep_i, who, exe in self.each(1 if self.quick else 3):
+            # Ours runs twice per repetition: with its default `-integrity-check quick` and with `none`, which
+            # is what upstream v0.3.13 does (it checks nothing after a restore).
+            runs = [(rep_i, who, exe, check) for rep_i, who, exe in self.each(1 if self.quick else 3)
+                    for check in ((None, "none") if who == "ours" else (None,))]
+            for rep_i, who, exe, check in runs:
                 d = self.work / f"s3restore-{who}"
                 out = d / f"out{rep_i}.db"
                 out.unlink(missing_ok=True)
-                r = run([str(exe), "restore", "-config", str(d / "litestream.yml"), "-o", str(out), str(d / "app.db")],
+                extra = ["-integrity-check", check] if check else []
+                r = run([str(exe), "restore", *extra, "-config", str(d / "litestream.yml"), "-o", str(out), str(d / "app.db")],
                         timeout=1800, env=dict(os.environ, **S3_ENV))
-                self.notes.append(f"{who}: S3 restore {rep_i}: load {load()}")
+                label = f", -integrity-check {check}" if check else ""
+                self.notes.append(f"{who}{label}: S3 restore {rep_i}: {r.wall:.2f} s, {r.cpu:.2f} s CPU, load {load()}")
                 # Both binaries add their own bookkeeping tables (_litestream_seq, _litestream_lock) to the
                 # database they replicate, so the restored file is a few pages larger than the source: judge
                 # the exit code, SQLite's integrity check and the table's contents, never the size or the log.
                 problem = f"exit code {r.code}" if r.code != 0 else verify_restored(out, want)
                 if problem is None:
-                    self.record(f"S3 restore random {mb} MB (MB/s)", who, db_bytes / 1e6 / r.wall)
-                    self.record(f"S3 restore random {mb} MB max RSS (MB)", who, r.maxrss_kib / 1024)
+                    self.record(f"S3 restore random {mb} MB{label} (MB/s)", who, db_bytes / 1e6 / r.wall)
+                    self.record(f"S3 restore random {mb} MB{label} max RSS (MB)", who, r.maxrss_kib / 1024)
+                    self.record(f"S3 restore random {mb} MB{label} CPU (s)", who, r.cpu)
                 else:
-                    self.notes.append(f"{who}: S3 restore failed ({problem}): {r.out.strip()[-300:]}")
+                    self.notes.append(f"{who}{label}: S3 restore failed ({problem}): {r.out.strip()[-300:]}")
                 out.unlink(missing_ok=True)
         finally:
             server.stop()
