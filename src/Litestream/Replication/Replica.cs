@@ -105,6 +105,10 @@ public sealed class Replica
         Listing.Invalidate(); // (re)start: the replica may have changed while we were away
         LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
         _remoteTxid = _remoteChecked = newest?.MaxTxid ?? Txid.Zero;
+        if (newest is not null)
+        {
+            await RepairTornNewestAsync(newest, cancellationToken).ConfigureAwait(false);
+        }
         if (newest is not null && newest.MaxTxid > Db.Txid)
         {
             await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {Db.Txid})", cancellationToken).ConfigureAwait(false);
@@ -150,6 +154,23 @@ public sealed class Replica
             _remoteLost = false;
         }
         LastSyncAt = DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>
+    /// A crash on a file system without atomic renames (a network mount) can leave the replica's newest file
+    /// cut short; every file after it would continue a chain no restore can read. When the local copy of that
+    /// file still exists and its size differs, it is uploaded again.
+    /// </summary>
+    private async ValueTask RepairTornNewestAsync(LtxFileInfo newest, CancellationToken cancellationToken)
+    {
+        string path = Db.L0FilePath(newest.MaxTxid);
+        if (newest.MinTxid != newest.MaxTxid || !File.Exists(path) || new FileInfo(path).Length == newest.Size)
+        {
+            return;
+        }
+        Log.Warning(_logger, Db.Path, $"replica {Client} holds l0 file {newest.MaxTxid} with {newest.Size} bytes, the local copy has {new FileInfo(path).Length}; uploading it again");
+        await using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+        Listing.Added(await Client.WriteLtxFileAsync(0, newest.MinTxid, newest.MaxTxid, stream, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>

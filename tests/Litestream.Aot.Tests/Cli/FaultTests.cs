@@ -1,7 +1,8 @@
 namespace Litestream.Aot.Tests.Cli;
 
 /// <summary>
-/// Storage faults while replicating: the replica emptied behind the replicator's back, or the replica path becomes unusable mid-run (a file where the
+/// Storage faults while replicating: the replica emptied behind the replicator's back, its newest file torn
+/// by a crash, or the replica path becomes unusable mid-run (a file where the
 /// directory was — root ignores permission bits, so this is how a broken mount looks here). The
 /// exe must say so in its log, keep the application's writes unharmed, retry with backoff, and after
 /// the fault clears resume and lose nothing.
@@ -53,6 +54,41 @@ public class FaultTests
         }
         Assert.Contains("recovered after", replicate.Output);
         Assert.Equal(0, replicate.Stop());
+        string output = Path.Combine(dir, "out.db");
+        Exe.Result r = Exe.Run("restore", "-o", output, $"file://{replica}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, output));
+    }
+
+    [ExeFact]
+    public void TornNewestReplicaFile_UploadedAgainOnRestart_RestoreHasEverything()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string replica = Path.Combine(dir, "replica");
+        Exe.Python(Writer, db, "50");
+        using (Exe.Daemon first = Exe.Start("replicate", db, $"file://{replica}"))
+        {
+            Thread.Sleep(1500);
+            Exe.Python(Writer, db, "5");
+            Thread.Sleep(1500);
+            Assert.Equal(0, first.Stop());
+        }
+        // A crash on a mount without atomic renames leaves the newest file cut short.
+        string newest = Directory.GetFiles(Path.Combine(replica, "ltx", "0")).Order(StringComparer.Ordinal).Last();
+        long size = new FileInfo(newest).Length;
+        using (var torn = new FileStream(newest, FileMode.Open))
+        {
+            torn.SetLength(100);
+        }
+        Assert.StartsWith("error: ", Exe.Run("restore", "-o", Path.Combine(dir, "before.db"), $"file://{replica}").Stderr);
+
+        using Exe.Daemon second = Exe.Start("replicate", db, $"file://{replica}");
+        Exe.Python(Writer, db, "5");
+        Thread.Sleep(1500);
+        Assert.Equal(0, second.Stop());
+        Assert.Contains($"holds l0 file {Path.GetFileName(newest)[..16]} with 100 bytes, the local copy has {size}; uploading it again", second.Output);
+        Assert.Equal(size, new FileInfo(newest).Length);
         string output = Path.Combine(dir, "out.db");
         Exe.Result r = Exe.Run("restore", "-o", output, $"file://{replica}");
         Assert.True(r.ExitCode == 0, r.Stderr);
