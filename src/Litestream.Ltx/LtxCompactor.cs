@@ -40,7 +40,7 @@ public static class LtxCompactor
         {
             for (int i = 0; i < inputs.Count; i++)
             {
-                decoders[i] = new LtxDecoder(inputs[i], leaveOpen: true);
+                decoders[i] = new LtxDecoder(inputs[i], leaveOpen: true) { KeepPageIndex = false };
                 LtxHeader header = decoders[i].DecodeHeader();
                 if (i > 0)
                 {

@@ -23,7 +23,12 @@ public sealed class LtxDecoder : IDisposable
     private readonly Stream _input;
     private readonly bool _leaveOpen;
     private readonly StreamSource _source;
-    private readonly List<LtxPageIndexEntry> _seen = [];
+    // The frames decoded, for the check against the trailing page index: their count and a CRC-64 over their
+    // (pgno, offset, size), so memory stays constant whatever the file's size (a list would cost 24 bytes a
+    // page: 6 MB per GB restored). The list itself is kept only when the caller wants PageIndex.
+    private readonly List<LtxPageIndexEntry>? _seen = [];
+    private long _frameCount;
+    private ulong _frameHash;
     private State _state = State.Header;
     private LtxHeader _header;
     private byte[]? _scratch;
@@ -43,6 +48,16 @@ public sealed class LtxDecoder : IDisposable
         _source = new StreamSource(input);
     }
 
+    /// <summary>
+    /// Keep the <see cref="PageIndex"/> (true by default). Without it the index is verified just the same but
+    /// not kept, and memory does not grow with the number of pages.
+    /// </summary>
+    public bool KeepPageIndex
+    {
+        get => _seen is not null;
+        init => _seen = value ? [] : null;
+    }
+
     /// <summary>The header (after <see cref="DecodeHeader"/>).</summary>
     public LtxHeader Header => _header;
 
@@ -50,7 +65,9 @@ public sealed class LtxDecoder : IDisposable
     public LtxTrailer Trailer => _trailer;
 
     /// <summary>The page index as verified against the frames (after <see cref="Close"/>).</summary>
-    public LtxPageIndex PageIndex => _pageIndex ?? throw new InvalidOperationException("page index is available after Close");
+    public LtxPageIndex PageIndex => _pageIndex ?? throw new InvalidOperationException(_seen is null
+        ? "page index not kept: KeepPageIndex is false"
+        : "page index is available after Close");
 
     /// <summary>Bytes read from the input so far.</summary>
     public long BytesRead => _source.Position;
@@ -127,7 +144,10 @@ public sealed class LtxDecoder : IDisposable
         {
             _databaseChecksum.Add(PageChecksum.Compute(pageHeader.Pgno, page));
         }
-        _seen.Add(new LtxPageIndexEntry(pageHeader.Pgno, offset, _source.Position - offset));
+        var entry = new LtxPageIndexEntry(pageHeader.Pgno, offset, _source.Position - offset);
+        _frameHash = HashEntry(_frameHash, entry.Pgno, (ulong)entry.Offset, (ulong)entry.Size);
+        _frameCount++;
+        _seen?.Add(entry);
         _prevPgno = pageHeader.Pgno;
         return true;
     }
@@ -177,7 +197,7 @@ public sealed class LtxDecoder : IDisposable
             throw new LtxChecksumMismatchException("post-apply", trailer.PostApplyChecksum, _databaseChecksum.Value);
         }
         _trailer = trailer;
-        _pageIndex = new LtxPageIndex(_seen.ToArray());
+        _pageIndex = _seen is null ? null : new LtxPageIndex(_seen.ToArray());
         _state = State.Closed;
         ReturnBuffers();
         return trailer;
@@ -297,7 +317,7 @@ public sealed class LtxDecoder : IDisposable
         }
         if ((header.Flags & ~LtxConstants.PageHeaderFlagMask) != 0)
         {
-            throw new LtxFormatException(_seen.Count == 0
+            throw new LtxFormatException(_frameCount == 0
                 ? $"invalid page header flags: 0x{header.Flags:x4} (not an ltx v3 file; ltx v1/v2 files are not supported)"
                 : $"invalid page header flags: 0x{header.Flags:x4}");
         }
@@ -358,21 +378,26 @@ public sealed class LtxDecoder : IDisposable
         // The index must list exactly the frames we decoded; read it varint by varint, hashing as we go.
         Span<byte> varint = stackalloc byte[UVarint.MaxLength];
         long start = _source.Position;
-        foreach (LtxPageIndexEntry expected in _seen)
+        ulong indexHash = 0;
+        long entries = 0;
+        while (true)
         {
             ulong pgno = ReadUVarint(varint);
-            ulong offset = ReadUVarint(varint);
-            ulong size = ReadUVarint(varint);
-            if (pgno != expected.Pgno || offset != (ulong)expected.Offset || size != (ulong)expected.Size)
+            if (pgno == 0)
             {
-                throw new LtxFormatException(
-                    $"page index mismatch: entry ({pgno},{offset},{size}) for frame ({expected.Pgno},{expected.Offset},{expected.Size})");
+                break;
             }
+            if (++entries > _frameCount)
+            {
+                throw new LtxFormatException($"page index lists page {pgno} that the file does not contain");
+            }
+            indexHash = HashEntry(indexHash, pgno, ReadUVarint(varint), ReadUVarint(varint));
         }
-        ulong terminator = ReadUVarint(varint);
-        if (terminator != 0)
+        if (entries != _frameCount || indexHash != _frameHash)
         {
-            throw new LtxFormatException($"page index lists page {terminator} that the file does not contain");
+            throw new LtxFormatException(entries != _frameCount
+                ? $"page index mismatch: it lists {entries} pages, the file holds {_frameCount} page frames"
+                : "page index mismatch: its pages, offsets or sizes differ from the page frames");
         }
         long length = _source.Position - start;
         Span<byte> sizeField = stackalloc byte[LtxConstants.PageIndexSizeFieldSize];
@@ -383,6 +408,12 @@ public sealed class LtxDecoder : IDisposable
             throw new LtxFormatException($"page index size mismatch: stored {stored}, actual {length}");
         }
         _crc = Crc64Iso.Update(_crc, sizeField);
+    }
+
+    private static ulong HashEntry(ulong hash, ulong pgno, ulong offset, ulong size)
+    {
+        Span<ulong> entry = [pgno, offset, size];
+        return Crc64Iso.Update(hash, System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry));
     }
 
     private ulong ReadUVarint(Span<byte> scratch)

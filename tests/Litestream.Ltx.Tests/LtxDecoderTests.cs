@@ -216,6 +216,12 @@ public class LtxDecoderTests
         long indexStart = scan.PageIndex.Entries[^1].Offset + scan.PageIndex.Entries[^1].Size + LtxConstants.PageHeaderSize;
         file[indexStart + 1] = 101;
         using var decoder = new LtxDecoder(new MemoryStream(file));
-        Assert.StartsWith("page index mismatch: entry (2,101,", Assert.Throws<LtxFormatException>(() => decoder.Close()).Message);
+        Assert.Equal("page index mismatch: its pages, offsets or sizes differ from the page frames", Assert.Throws<LtxFormatException>(() => decoder.Close()).Message);
+        // The same check without keeping the index (constant memory), and the index is then not available.
+        using var lean = new LtxDecoder(new MemoryStream(file), leaveOpen: false) { KeepPageIndex = false };
+        Assert.Equal("page index mismatch: its pages, offsets or sizes differ from the page frames", Assert.Throws<LtxFormatException>(() => lean.Close()).Message);
+        using var valid = new LtxDecoder(new MemoryStream(LtxFileBuilder.Build(LtxFileBuilder.Header(2, 2, 3, 512), [(2, LtxFileBuilder.Page(512, 9))])), leaveOpen: false) { KeepPageIndex = false };
+        valid.Close();
+        Assert.Equal("page index not kept: KeepPageIndex is false", Assert.Throws<InvalidOperationException>(() => valid.PageIndex).Message);
     }
 }

@@ -182,7 +182,7 @@ internal sealed class Compactor
         try
         {
             await using Stream stream = await Client.OpenLtxFileAsync(written.Level, written.MinTxid, written.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
-            using var decoder = new LtxDecoder(stream);
+            using var decoder = new LtxDecoder(stream, leaveOpen: false) { KeepPageIndex = false };
             LtxHeader header = decoder.DecodeHeader();
             if (header.MinTxid != written.MinTxid || header.MaxTxid != written.MaxTxid)
             {

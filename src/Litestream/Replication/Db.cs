@@ -693,7 +693,7 @@ public sealed class Db : IAsyncDisposable
         }
         try
         {
-            using var decoder = new LtxDecoder(File.OpenRead(newest));
+            using var decoder = new LtxDecoder(File.OpenRead(newest), leaveOpen: false) { KeepPageIndex = false };
             LtxHeader header = decoder.DecodeHeader();
             decoder.Close();
             return header;

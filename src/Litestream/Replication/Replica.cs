@@ -369,7 +369,7 @@ public sealed class Replica
         }
         FileUtil.CommitRename(temp, local);
         LtxHeader header;
-        using (var decoder = new LtxDecoder(File.OpenRead(local)))
+        using (var decoder = new LtxDecoder(File.OpenRead(local), leaveOpen: false) { KeepPageIndex = false })
         {
             header = decoder.DecodeHeader();
             decoder.Close();

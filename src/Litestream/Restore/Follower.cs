@@ -131,7 +131,7 @@ internal sealed class Follower : IAsyncDisposable
         // Decode into memory first: a damaged file must not leave a half-applied database.
         var pages = new List<(uint Pgno, byte[] Data)>();
         LtxHeader header;
-        using (var decoder = new LtxDecoder(stream, leaveOpen: true))
+        using (var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false })
         {
             header = decoder.DecodeHeader();
             byte[] buffer = new byte[header.PageSize];

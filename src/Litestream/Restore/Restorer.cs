@@ -241,7 +241,7 @@ internal static class Restorer
                 string name = $"{LevelName(info.Level)}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
                 try
                 {
-                    using var decoder = new LtxDecoder(stream, leaveOpen: true);
+                    using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
                     LtxHeader header = decoder.DecodeHeader();
                     if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
                     {
