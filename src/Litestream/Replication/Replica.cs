@@ -163,14 +163,20 @@ public sealed class Replica
     /// </summary>
     private async ValueTask RepairTornNewestAsync(LtxFileInfo newest, CancellationToken cancellationToken)
     {
-        string path = Db.L0FilePath(newest.MaxTxid);
-        if (newest.MinTxid != newest.MaxTxid || !File.Exists(path) || new FileInfo(path).Length == newest.Size)
+        var local = new FileInfo(Db.L0FilePath(newest.MaxTxid));
+        if (newest.MinTxid != newest.MaxTxid || !local.Exists || local.Length == newest.Size)
         {
             return;
         }
-        Log.Warning(_logger, Db.Path, $"replica {Client} holds l0 file {newest.MaxTxid} with {newest.Size} bytes, the local copy has {new FileInfo(path).Length}; uploading it again");
+        Log.Warning(_logger, Db.Path, $"replica {Client} holds l0 file {newest.MaxTxid} with {newest.Size} bytes, the local copy has {local.Length}; uploading it again");
+        await UploadL0Async(local.FullName, newest.MaxTxid, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads the local L0 file at <paramref name="path"/> (one TXID) and records it in the listing.</summary>
+    private async ValueTask UploadL0Async(string path, Txid txid, CancellationToken cancellationToken)
+    {
         await using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
-        Listing.Added(await Client.WriteLtxFileAsync(0, newest.MinTxid, newest.MaxTxid, stream, cancellationToken).ConfigureAwait(false));
+        Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, stream, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
@@ -192,10 +198,7 @@ public sealed class Replica
                 await RestartChainAsync(remote, next, cancellationToken).ConfigureAwait(false);
                 return false;
             }
-            await using (FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024))
-            {
-                Listing.Added(await Client.WriteLtxFileAsync(0, next, next, stream, cancellationToken).ConfigureAwait(false));
-            }
+            await UploadL0Async(path, next, cancellationToken).ConfigureAwait(false);
             Log.Uploaded(_logger, Db.Path, next.ToString(), Client.ToString() ?? Client.Type);
             _remoteTxid = remote = next;
             if (_remoteChecked.IsZero)
