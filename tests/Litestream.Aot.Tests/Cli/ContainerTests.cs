@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Litestream.Aot.Tests.Cli;
 
 /// <summary>
@@ -9,30 +7,16 @@ namespace Litestream.Aot.Tests.Cli;
 /// </summary>
 public class ContainerTests
 {
-    private static (int Code, string Output) Sh(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using Process p = Process.Start(psi)!;
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout + stderr.Result);
-    }
-
     [ExeFact]
     public void Chroot_MinimalRootfs_VersionReplicateRestore()
     {
         Assert.True(Environment.UserName == "root", "chroot needs root (CI runs as root)");
         string root = Path.Combine(Exe.TempDir(), "rootfs");
-        var (built, log) = Sh("bash", Path.Combine(Exe.RepoRoot!, "deploy", "rootfs.sh"), root, Exe.Path!);
+        var (built, log) = Exe.Tool("bash", Path.Combine(Exe.RepoRoot!, "deploy", "rootfs.sh"), root, Exe.Path!);
         Assert.True(built == 0, log);
         Assert.False(File.Exists(Path.Combine(root, "bin", "sh")), "the rootfs must not contain a shell");
 
-        var (code, version) = Sh("chroot", root, "/usr/local/bin/litestream", "version");
+        var (code, version) = Exe.Tool("chroot", root, "/usr/local/bin/litestream", "version");
         Assert.Equal(0, code);
         Assert.StartsWith("v", version);
 
@@ -45,9 +29,9 @@ public class ContainerTests
                 c.execute("INSERT INTO t(v) VALUES (?)", ("chroot%d" % i,))
             """, Path.Combine(root, "data", "app.db"));
         File.WriteAllText(Path.Combine(root, "data", "c.yml"), "dbs:\n  - path: /data/app.db\n    replica:\n      url: file:///data/replica\n");
-        var (once, onceLog) = Sh("chroot", root, "/usr/local/bin/litestream", "replicate", "-once", "-config", "/data/c.yml");
+        var (once, onceLog) = Exe.Tool("chroot", root, "/usr/local/bin/litestream", "replicate", "-once", "-config", "/data/c.yml");
         Assert.True(once == 0, onceLog);
-        var (restore, restoreLog) = Sh("chroot", root, "/usr/local/bin/litestream", "restore", "-o", "/data/out.db", "file:///data/replica");
+        var (restore, restoreLog) = Exe.Tool("chroot", root, "/usr/local/bin/litestream", "restore", "-o", "/data/out.db", "file:///data/replica");
         Assert.True(restore == 0, restoreLog);
         const string dump = """
             import sqlite3, sys

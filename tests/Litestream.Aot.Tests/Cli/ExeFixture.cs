@@ -182,6 +182,21 @@ internal static class Exe
         return Process.Start(psi)!;
     }
 
+    /// <summary>Runs another program (mount, chroot, a build script) to its end: exit code and stdout + stderr.</summary>
+    public static (int Code, string Output) Tool(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using Process p = Process.Start(psi)!;
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr.Result);
+    }
+
     public static string TempDir()
     {
         string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "litestream-exe-tests", Guid.NewGuid().ToString("N"));
