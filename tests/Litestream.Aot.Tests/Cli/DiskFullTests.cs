@@ -57,22 +57,8 @@ public class DiskFullTests
         string db = Path.Combine(dir, "app.db");
         string replica = Path.Combine(mount.Path, "replica");
         string config = WriteConfig(dir, db, $"file://{replica}", metaPath: null);
-        Exe.Python(Writer, db, "20");
-        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
-        WaitFor(() => Directory.Exists(Path.Combine(replica, "ltx", "0")) && Directory.EnumerateFiles(Path.Combine(replica, "ltx", "0")).Any(), replicate, "the first upload");
-
-        string filler = Path.Combine(mount.Path, "filler");
-        Exe.Python(Fill, filler);
-        AssertWriterUnhurt(db, 300);
-        WaitForBackoff(replicate, "replica file://" + replica);
-        AssertStatusError(config, db, "upload failing since ");
-        Assert.Empty(Directory.EnumerateFiles(replica, "*.tmp", SearchOption.AllDirectories));
-
-        File.Delete(filler);
-        File.Delete(filler + ".small");
-        WaitFor(() => replicate.Output.Contains("recovered after", StringComparison.Ordinal), replicate, "recovery once space is freed");
-        WaitFor(() => StatusRow(config, db).GetProperty("status").GetString() == "ok", replicate, "status ok again");
-        AssertRestoreHasEverything(dir, db, replicate, $"file://{replica}");
+        FillReportFreeResume(dir, mount, db, replica, config, "replica file://" + replica, "upload failing since ", "recovered after",
+            whileFull: () => Assert.Empty(Directory.EnumerateFiles(replica, "*.tmp", SearchOption.AllDirectories)));
     }
 
     [TmpfsFact]
@@ -83,6 +69,18 @@ public class DiskFullTests
         string db = Path.Combine(dir, "app.db");
         string replica = Path.Combine(dir, "replica");
         string config = WriteConfig(dir, db, $"file://{replica}", metaPath: Path.Combine(mount.Path, "meta"));
+        FillReportFreeResume(dir, mount, db, replica, config, "sync " + db, "sync failing since ", $"sync {db} recovered after", whileFull: null);
+    }
+
+    /// <summary>
+    /// Replicates until the first upload, fills <paramref name="mount"/>, and checks the failure of
+    /// <paramref name="failing"/> is logged with backoff and shown by status (<paramref name="statusPrefix"/>) while
+    /// the app keeps writing; then frees the space and checks <paramref name="recovered"/>, status ok and a
+    /// restore with every row.
+    /// </summary>
+    private static void FillReportFreeResume(string dir, Tmpfs mount, string db, string replica, string config,
+        string failing, string statusPrefix, string recovered, Action? whileFull)
+    {
         Exe.Python(Writer, db, "20");
         using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
         WaitFor(() => Directory.Exists(Path.Combine(replica, "ltx", "0")) && Directory.EnumerateFiles(Path.Combine(replica, "ltx", "0")).Any(), replicate, "the first upload");
@@ -90,12 +88,13 @@ public class DiskFullTests
         string filler = Path.Combine(mount.Path, "filler");
         Exe.Python(Fill, filler);
         AssertWriterUnhurt(db, 300);
-        WaitForBackoff(replicate, "sync " + db);
-        AssertStatusError(config, db, "sync failing since ");
+        WaitForBackoff(replicate, failing);
+        AssertStatusError(config, db, statusPrefix);
+        whileFull?.Invoke();
 
         File.Delete(filler);
         File.Delete(filler + ".small");
-        WaitFor(() => replicate.Output.Contains($"sync {db} recovered after", StringComparison.Ordinal), replicate, "recovery once space is freed");
+        WaitFor(() => replicate.Output.Contains(recovered, StringComparison.Ordinal), replicate, "recovery once space is freed");
         WaitFor(() => StatusRow(config, db).GetProperty("status").GetString() == "ok", replicate, "status ok again");
         AssertRestoreHasEverything(dir, db, replicate, $"file://{replica}");
     }
@@ -200,7 +199,7 @@ internal sealed class Tmpfs : IDisposable
     {
         Path = path;
         Directory.CreateDirectory(path);
-        (int code, string output) = Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", path);
+        (int code, string output) = Exe.Tool("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", path);
         Assert.True(code == 0, $"mount failed: {output}");
     }
 
@@ -209,7 +208,7 @@ internal sealed class Tmpfs : IDisposable
     /// <summary>Why tmpfs tests cannot run here, or null when mounting works (checked once).</summary>
     public static string? Unavailable { get; } = Probe();
 
-    public void Dispose() => Run("umount", "-l", Path);
+    public void Dispose() => Exe.Tool("umount", "-l", Path);
 
     private static string? Probe()
     {
@@ -219,28 +218,14 @@ internal sealed class Tmpfs : IDisposable
         }
         string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "litestream-tmpfs-probe-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
-        (int code, string output) = Run("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir);
+        (int code, string output) = Exe.Tool("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir);
         if (code != 0)
         {
             return $"mount -t tmpfs is not permitted here: {output.Trim()}";
         }
-        Run("umount", dir);
+        Exe.Tool("umount", dir);
         Directory.Delete(dir);
         return null;
-    }
-
-    private static (int Code, string Output) Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using Process p = Process.Start(psi)!;
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout + stderr.Result);
     }
 }
 
