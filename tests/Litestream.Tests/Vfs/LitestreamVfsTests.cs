@@ -27,6 +27,17 @@ public class LitestreamVfsTests
         c.execute("COMMIT")
         """;
 
+    /// <summary>Lets the writer process commit <paramref name="newRows"/> more rows (if any), then captures and uploads everything.</summary>
+    private static async Task ShipAsync(Db source, Replica replica, int newRows = 0)
+    {
+        if (newRows > 0)
+        {
+            TestPaths.Python(Writer, source.Path, newRows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        source.Sync();
+        await replica.SyncAsync(default);
+    }
+
     [Fact]
     public async Task AddReplica_ReadsThroughMicrosoftDataSqlite_FollowsNewTransactions_AndRemoves()
     {
@@ -37,8 +48,7 @@ public class LitestreamVfsTests
         await using var source = new Db(db);
         source.Open();
         var replica = new Replica(source, client);
-        source.Sync();
-        await replica.SyncAsync(default);
+        await ShipAsync(source, replica);
 
         string name = $"fruits-{Guid.NewGuid():N}.db";
         LitestreamVfs.AddReplica(name, client, new VfsReplicaOptions { PollInterval = TimeSpan.FromMilliseconds(200), CacheSize = 64 * 1024 });
@@ -57,9 +67,7 @@ public class LitestreamVfsTests
             await Task.Delay(100);
             DateTimeOffset between = DateTimeOffset.UtcNow;
             await Task.Delay(100);
-            TestPaths.Python(Writer, db, "50");
-            source.Sync();
-            await replica.SyncAsync(default);
+            await ShipAsync(source, replica, newRows: 50);
             var clock = Stopwatch.StartNew();
             while ((long)Scalar(c, "SELECT count(*) FROM fruits") != 350L)
             {
@@ -97,11 +105,8 @@ public class LitestreamVfsTests
         await using var source = new Db(db);
         source.Open();
         var replica = new Replica(source, client);
-        source.Sync();
-        await replica.SyncAsync(default);
-        TestPaths.Python(Writer, db, "50");
-        source.Sync();
-        await replica.SyncAsync(default);
+        await ShipAsync(source, replica);
+        await ShipAsync(source, replica, newRows: 50);
         string[] l0 = Directory.GetFiles(Path.Combine(dir, "replica", "ltx", "0"));
         Assert.Equal(2, l0.Length);
 
