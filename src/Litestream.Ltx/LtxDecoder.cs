@@ -39,13 +39,37 @@ public sealed class LtxDecoder : IDisposable
     private DatabaseChecksum _databaseChecksum;
     private LtxPageIndex? _pageIndex;
     private LtxTrailer _trailer;
+    // Segment mode (ForSegment): the frames decoded are one segment's, checked against it by FinishSegment.
+    private readonly LtxFrameSegment? _segment;
+    private long _hashedLength;
 
     /// <summary>Creates a decoder over <paramref name="input"/>.</summary>
     public LtxDecoder(Stream input, bool leaveOpen = false)
+        : this(input, leaveOpen, segment: null)
+    {
+    }
+
+    private LtxDecoder(Stream input, bool leaveOpen, LtxFrameSegment? segment)
     {
         _input = input ?? throw new ArgumentNullException(nameof(input));
         _leaveOpen = leaveOpen;
-        _source = new StreamSource(input);
+        _segment = segment;
+        _source = new StreamSource(input, segment?.Offset ?? 0);
+    }
+
+    /// <summary>
+    /// A decoder for one segment of a file planned by <see cref="LtxFrameSegments"/>: <paramref name="input"/>
+    /// holds exactly the bytes from <see cref="LtxFrameSegment.Offset"/> to <see cref="LtxFrameSegment.End"/>.
+    /// <see cref="TryDecodePage"/> returns false at the segment's end (after the end marker in the last
+    /// segment); then <see cref="FinishSegment"/> checks the frames against the index and returns the
+    /// segment's share of the checksums. Page order and bounds are checked as for a whole file.
+    /// </summary>
+    public static LtxDecoder ForSegment(Stream input, LtxHeader header, LtxFrameSegment segment, bool leaveOpen = false)
+    {
+        var decoder = new LtxDecoder(input, leaveOpen, segment) { KeepPageIndex = false };
+        decoder.Begin(header);
+        decoder._prevPgno = segment.PreviousPgno;
+        return decoder;
     }
 
     /// <summary>
@@ -88,12 +112,17 @@ public sealed class LtxDecoder : IDisposable
         LtxHeader header = LtxHeader.Read(bytes);
         header.Validate();
         _crc = Crc64Iso.Update(_crc, bytes);
+        Begin(header);
+        return header;
+    }
+
+    private void Begin(LtxHeader header)
+    {
         _header = header;
         _lockPgno = LtxConstants.LockPgno(header.PageSize);
         _trackDatabaseChecksum = header.IsSnapshot && !header.NoChecksum;
         _scratch = ArrayPool<byte>.Shared.Rent(Lz4Block.MaxCompressedLength((int)header.PageSize) + FrameOverhead);
         _state = State.Pages;
-        return header;
     }
 
     /// <summary>
@@ -108,12 +137,19 @@ public sealed class LtxDecoder : IDisposable
             throw new ArgumentException($"page buffer is {page.Length} bytes, expected {_header.PageSize}", nameof(page));
         }
         long offset = _source.Position;
+        if (_segment is { IsLast: false } segment && offset >= segment.End)
+        {
+            pageHeader = default;
+            _state = State.Index;
+            return false;
+        }
         Span<byte> head = stackalloc byte[LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize];
         ReadExactly(head[..LtxConstants.PageHeaderSize], "page header");
         pageHeader = LtxPageHeader.Read(head);
         if (pageHeader.IsEndMarker)
         {
             _crc = Crc64Iso.Update(_crc, head[..LtxConstants.PageHeaderSize]);
+            _hashedLength += LtxConstants.PageHeaderSize;
             _state = State.Index;
             return false;
         }
@@ -140,6 +176,7 @@ public sealed class LtxDecoder : IDisposable
         }
         _crc = Crc64Iso.Update(_crc, head[..hashed]);
         _crc = Crc64Iso.Update(_crc, page);
+        _hashedLength += hashed + page.Length;
         if (_trackDatabaseChecksum)
         {
             _databaseChecksum.Add(PageChecksum.Compute(pageHeader.Pgno, page));
@@ -158,6 +195,10 @@ public sealed class LtxDecoder : IDisposable
     /// </summary>
     public LtxTrailer Close()
     {
+        if (_segment is not null)
+        {
+            throw new InvalidOperationException("a segment decoder finishes with FinishSegment");
+        }
         if (_state == State.Closed)
         {
             return _trailer;
@@ -201,6 +242,31 @@ public sealed class LtxDecoder : IDisposable
         _state = State.Closed;
         ReturnBuffers();
         return trailer;
+    }
+
+    /// <summary>
+    /// Ends a segment decoder (<see cref="ForSegment"/>) after <see cref="TryDecodePage"/> returned false:
+    /// checks that the frames were exactly the segment's index entries and that the input ended with the
+    /// segment, and returns what <see cref="LtxFrameSegments.Verify"/> needs.
+    /// </summary>
+    /// <exception cref="LtxFormatException">The frames differ from the index or the input holds more than the segment.</exception>
+    public LtxSegmentChecksum FinishSegment()
+    {
+        LtxFrameSegment segment = _segment ?? throw new InvalidOperationException("not a segment decoder (ForSegment)");
+        RequireState(State.Index, "finish segment");
+        if (_source.Position != segment.End || _source.ReadByte() >= 0)
+        {
+            throw new LtxFormatException($"segment {segment.Offset}-{segment.End} does not end where its frames end ({_source.Position})");
+        }
+        if (_frameCount != segment.PageCount || _frameHash != segment.FrameHash)
+        {
+            throw new LtxFormatException(_frameCount != segment.PageCount
+                ? $"page index mismatch: it lists {segment.PageCount} pages at {segment.Offset}-{segment.End}, the file holds {_frameCount} page frames there"
+                : $"page index mismatch: its pages, offsets or sizes differ from the page frames at {segment.Offset}-{segment.End}");
+        }
+        _state = State.Closed;
+        ReturnBuffers();
+        return new LtxSegmentChecksum(_crc, _hashedLength, _databaseChecksum);
     }
 
     /// <summary>
@@ -376,22 +442,16 @@ public sealed class LtxDecoder : IDisposable
     private void ReadPageIndex()
     {
         // The index must list exactly the frames we decoded; read it varint by varint, hashing as we go.
-        Span<byte> varint = stackalloc byte[UVarint.MaxLength];
-        long start = _source.Position;
+        var reader = new LtxIndexReader(_source, _crc);
         ulong indexHash = 0;
         long entries = 0;
-        while (true)
+        while (reader.Next() is var pgno && pgno != 0)
         {
-            ulong pgno = ReadUVarint(varint);
-            if (pgno == 0)
-            {
-                break;
-            }
             if (++entries > _frameCount)
             {
                 throw new LtxFormatException($"page index lists page {pgno} that the file does not contain");
             }
-            indexHash = HashEntry(indexHash, pgno, ReadUVarint(varint), ReadUVarint(varint));
+            indexHash = HashEntry(indexHash, pgno, reader.Next(), reader.Next());
         }
         if (entries != _frameCount || indexHash != _frameHash)
         {
@@ -399,44 +459,21 @@ public sealed class LtxDecoder : IDisposable
                 ? $"page index mismatch: it lists {entries} pages, the file holds {_frameCount} page frames"
                 : "page index mismatch: its pages, offsets or sizes differ from the page frames");
         }
-        long length = _source.Position - start;
         Span<byte> sizeField = stackalloc byte[LtxConstants.PageIndexSizeFieldSize];
         ReadExactly(sizeField, "page index size");
         ulong stored = BinaryPrimitives.ReadUInt64BigEndian(sizeField);
-        if (stored != (ulong)length)
+        if (stored != (ulong)reader.Consumed)
         {
-            throw new LtxFormatException($"page index size mismatch: stored {stored}, actual {length}");
+            throw new LtxFormatException($"page index size mismatch: stored {stored}, actual {reader.Consumed}");
         }
-        _crc = Crc64Iso.Update(_crc, sizeField);
+        _crc = Crc64Iso.Update(reader.Crc, sizeField);
     }
 
-    private static ulong HashEntry(ulong hash, ulong pgno, ulong offset, ulong size)
+    /// <summary>Folds one index entry into a running hash (the frames' and the index's must agree).</summary>
+    internal static ulong HashEntry(ulong hash, ulong pgno, ulong offset, ulong size)
     {
         Span<ulong> entry = [pgno, offset, size];
         return Crc64Iso.Update(hash, System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry));
-    }
-
-    private ulong ReadUVarint(Span<byte> scratch)
-    {
-        for (int i = 0; i < UVarint.MaxLength; i++)
-        {
-            int b = _source.ReadByte();
-            if (b < 0)
-            {
-                throw new LtxFormatException($"unexpected end of file in page index at offset {_source.Position}");
-            }
-            scratch[i] = (byte)b;
-            if (b < 0x80)
-            {
-                _crc = Crc64Iso.Update(_crc, scratch[..(i + 1)]);
-                if (!UVarint.TryRead(scratch[..(i + 1)], out ulong value, out _))
-                {
-                    break;
-                }
-                return value;
-            }
-        }
-        throw new LtxFormatException($"invalid varint in page index at offset {_source.Position}");
     }
 
     private void ReadExactly(Span<byte> destination, string what)

@@ -39,6 +39,38 @@ public class Crc64IsoTests
     }
 
     [Fact]
+    public void Combine_RandomSplits_EqualsScalarOracleOfTheConcatenation()
+    {
+        var random = new Random(20261202);
+        byte[] data = new byte[70_000];
+        random.NextBytes(data);
+        for (int i = 0; i < 200; i++)
+        {
+            int start = random.Next(0, 64);
+            int length = i < 10 ? i : random.Next(0, data.Length - start);
+            int split = random.Next(0, length + 1);
+            ReadOnlySpan<byte> whole = data.AsSpan(start, length);
+            ulong combined = Crc64Iso.Combine(Crc64Iso.Compute(whole[..split]), Crc64Iso.Compute(whole[split..]), length - split);
+            Assert.Equal(Crc64Iso.UpdateScalar(0, whole), combined);
+        }
+    }
+
+    [Fact]
+    public void Combine_ManyParts_EqualsOneShot()
+    {
+        byte[] data = new byte[3 << 20];
+        new Random(3).NextBytes(data);
+        ulong crc = 0;
+        for (int offset = 0; offset < data.Length; offset += 65_537)
+        {
+            int n = Math.Min(65_537, data.Length - offset);
+            crc = Crc64Iso.Combine(crc, Crc64Iso.Compute(data.AsSpan(offset, n)), n);
+        }
+        Assert.Equal(Crc64Iso.Compute(data), crc);
+        Assert.Equal(0x1234UL, Crc64Iso.Combine(0x1234, 0, 0));
+    }
+
+    [Fact]
     public void UpdateTable_EqualsScalarOracle()
     {
         var random = new Random(8);

@@ -14,7 +14,13 @@ internal sealed class StreamSource : IDisposable
     private int _start;
     private int _end;
 
-    public StreamSource(Stream stream) => _stream = stream;
+    /// <param name="stream">The input.</param>
+    /// <param name="position">File offset of the stream's first byte (a ranged read starts mid-file).</param>
+    public StreamSource(Stream stream, long position = 0)
+    {
+        _stream = stream;
+        Position = position;
+    }
 
     /// <summary>Bytes consumed so far (the absolute offset of the next byte).</summary>
     public long Position { get; private set; }

@@ -29,6 +29,9 @@ public struct DatabaseChecksum
     /// <summary>Folds in (or, applied twice, removes) one page checksum.</summary>
     public void Add(ulong pageChecksum) => _xor ^= pageChecksum;
 
+    /// <summary>Folds in the pages another checksum holds (parts of one database summed apart).</summary>
+    public void Merge(DatabaseChecksum other) => _xor ^= other._xor;
+
     /// <summary>Checksum of a whole database image (a multiple of <paramref name="pageSize"/>), skipping the lock page.</summary>
     public static ulong Compute(ReadOnlySpan<byte> database, uint pageSize)
     {
