@@ -75,7 +75,7 @@ internal sealed record RestoreSource(IReadOnlyList<LtxFileInfo> Plan, bool Legac
 /// the file cut to the final commit size. Every file's checksum and the TXID chain are verified, then
 /// SQLite's own check runs; only then is the file fsynced and renamed into place. Any failure deletes
 /// the temp file: a failed restore leaves nothing behind. Memory stays bounded: files stream through, a
-/// large remote file as parallel ranged GETs of a few megabytes each.
+/// large remote file as parallel ranged GETs that decode as they stream.
 /// </summary>
 internal static class Restorer
 {
@@ -206,18 +206,27 @@ internal static class Restorer
     private static async ValueTask<(uint PageSize, uint Commit, Txid Txid)> WriteDatabaseAsync(
         IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, string temp, int parallelism, CancellationToken cancellationToken)
     {
-        // Fetch ahead: up to `parallelism` files are being opened/downloaded while earlier ones are applied.
-        // A large remote file is not fetched ahead but streamed with parallel ranged GETs when its turn comes,
-        // so its download overlaps its own decoding and memory stays bounded (RangedDownloadStream).
+        // Fetch ahead: up to `parallelism` small files (PrefetchBudget bytes in all) are being downloaded while
+        // earlier ones are applied. A larger remote file is not fetched ahead: when its turn comes its segments
+        // are fetched with parallel ranged GETs that decode and write as they stream (SegmentedFileApply).
         bool remote = client is not FileReplicaClient;
-        var fetches = new Queue<Task<Stream>?>();
+        var fetches = new Queue<(Task<Stream>? Fetch, long Bytes)>();
+        long prefetched = 0;
         int next = 0;
         void Refill()
         {
             while (next < plan.Count && fetches.Count < parallelism)
             {
-                LtxFileInfo info = plan[next++];
-                fetches.Enqueue(remote && info.Size > InMemoryFetchLimit ? null : FetchAsync(client, info, cancellationToken));
+                LtxFileInfo info = plan[next];
+                bool segmented = info.Size > InMemoryFetchLimit;
+                long bytes = segmented || !remote ? 0 : info.Size;
+                if (fetches.Count > 0 && prefetched + bytes > PrefetchBudget)
+                {
+                    return;
+                }
+                next++;
+                prefetched += bytes;
+                fetches.Enqueue((segmented ? null : FetchAsync(client, info, cancellationToken), bytes));
             }
         }
 
@@ -233,16 +242,48 @@ internal static class Restorer
             for (int i = 0; i < plan.Count; i++)
             {
                 LtxFileInfo info = plan[i];
-                Task<Stream>? fetch = fetches.Dequeue();
-                await using Stream stream = fetch is null
-                    ? new RangedDownloadStream(client, info, parallelism, cancellationToken)
-                    : await fetch.ConfigureAwait(false);
-                Refill();
+                (Task<Stream>? fetch, long bytes) = fetches.Dequeue();
+                prefetched -= bytes;
                 string name = $"{LevelName(info.Level)}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
                 try
                 {
-                    using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
-                    LtxHeader header = decoder.DecodeHeader();
+                    if (fetch is null)
+                    {
+                        Refill();
+                        LtxFrameSegments segments = await SegmentedFileApply.PlanAsync(client, info, cancellationToken).ConfigureAwait(false);
+                        CheckHeader(segments.Header);
+                        await SegmentedFileApply.ApplyAsync(client, info, segments, db.SafeFileHandle, parallelism, cancellationToken).ConfigureAwait(false);
+                        previous = segments.Header;
+                    }
+                    else
+                    {
+                        await using Stream stream = await fetch.ConfigureAwait(false);
+                        Refill();
+                        using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
+                        CheckHeader(decoder.DecodeHeader());
+                        page ??= ArrayPool<byte>.Shared.Rent((int)pageSize);
+                        run ??= new PageRunWriter(db.SafeFileHandle, pageSize);
+                        Span<byte> buffer = page.AsSpan(0, (int)pageSize);
+                        while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
+                        {
+                            run.Add(ph.Pgno, buffer);
+                        }
+                        run.Flush();
+                        decoder.Close();
+                        previous = decoder.Header;
+                    }
+                    LtxHeader header = previous.Value;
+                    commit = header.Commit;
+                    db.SetLength((long)commit * pageSize);
+                    txid = header.MaxTxid;
+                }
+                catch (LtxFormatException e)
+                {
+                    throw new LtxFormatException($"{name}: {e.Message}", e);
+                }
+
+                void CheckHeader(LtxHeader header)
+                {
                     if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
                     {
                         throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
@@ -254,28 +295,11 @@ internal static class Restorer
                             throw new LtxFormatException("the first file of a restore must be a snapshot (min txid 1)");
                         }
                         pageSize = header.PageSize;
-                        page = ArrayPool<byte>.Shared.Rent((int)pageSize);
                     }
                     else
                     {
                         LtxCompactor.CheckSequence(previous.Value, header, allowOverlap: true);
                     }
-                    run ??= new PageRunWriter(db.SafeFileHandle, pageSize);
-                    Span<byte> buffer = page.AsSpan(0, (int)pageSize);
-                    while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
-                    {
-                        run.Add(ph.Pgno, buffer);
-                    }
-                    run.Flush();
-                    decoder.Close();
-                    commit = header.Commit;
-                    db.SetLength((long)commit * pageSize);
-                    txid = header.MaxTxid;
-                    previous = header;
-                }
-                catch (LtxFormatException e)
-                {
-                    throw new LtxFormatException($"{name}: {e.Message}", e);
                 }
             }
             db.Flush(flushToDisk: true);
@@ -291,7 +315,7 @@ internal static class Restorer
             {
                 try
                 {
-                    if (fetches.Dequeue() is { } pending)
+                    if (fetches.Dequeue().Fetch is { } pending)
                     {
                         (await pending.ConfigureAwait(false)).Dispose();
                     }
@@ -313,7 +337,7 @@ internal static class Restorer
             return stream; // local files stream straight from disk
         }
         // Remote bodies are buffered while earlier files apply, so downloads overlap; only files of at most
-        // InMemoryFetchLimit come here (larger ones stream through RangedDownloadStream).
+        // InMemoryFetchLimit come here (larger ones go through SegmentedFileApply).
         var buffer = new MemoryStream((int)Math.Max(info.Size, 0));
         await using (stream.ConfigureAwait(false))
         {
@@ -323,7 +347,11 @@ internal static class Restorer
         return buffer;
     }
 
-    private const long InMemoryFetchLimit = 8L * 1024 * 1024;
+    /// <summary>Remote files up to this size are fetched whole, ahead of their turn; larger ones by segments.</summary>
+    internal const long InMemoryFetchLimit = 2L * 1024 * 1024;
+
+    /// <summary>Bytes of small files buffered ahead at most (beyond the one being applied).</summary>
+    private const long PrefetchBudget = 16L * 1024 * 1024;
 
     private static string LevelName(int level) => $"ltx/{level}";
 

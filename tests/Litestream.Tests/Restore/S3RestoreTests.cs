@@ -8,8 +8,9 @@ using Litestream.Tests.Fixtures;
 namespace Litestream.Tests.Restore;
 
 /// <summary>
-/// Restore from s3rver: a snapshot larger than one download chunk is fetched with parallel ranged GETs
-/// (one per 8 MiB), streamed into the decoder, and the result equals the source database; an object that
+/// Restore from s3rver: a snapshot larger than one segment is fetched with parallel ranged GETs (header,
+/// tail with the page index, then one per 8 MiB segment), each decoded as it streams, and the result equals
+/// the source database; an object that
 /// is shorter than listed, or a GET that keeps failing, fails the restore and leaves no output.
 /// </summary>
 [Collection("s3rver")]
@@ -60,7 +61,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
     {
         string dir = TestPaths.TempDir();
         (string prefix, string db, LtxFileInfo snapshot) = await ReplicateAsync(dir);
-        Assert.True(snapshot.Size > 2 * RangedDownloadStream.ChunkSize, $"snapshot too small to need ranges: {snapshot.Size}");
+        Assert.True(snapshot.Size > 2 * SegmentedFileApply.SegmentBytes, $"snapshot too small to need ranges: {snapshot.Size}");
 
         await using var proxy = new FaultProxy(s3.Server.Port);
         await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
@@ -70,8 +71,11 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
         Assert.Equal(snapshot, Assert.Single(result.Plan));
         string key = $"/{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}";
-        long chunks = (snapshot.Size + RangedDownloadStream.ChunkSize - 1) / RangedDownloadStream.ChunkSize;
-        Assert.Equal(chunks, proxy.RequestLog.Count(r => r.StartsWith($"GET {key}", StringComparison.Ordinal)));
+        // One GET for the header, one for the tail holding the page index, one per segment: segments end at the
+        // first frame boundary 8 MiB past their start, so a ~20 MiB file has three.
+        long segments = (snapshot.Size + SegmentedFileApply.SegmentBytes - 1) / SegmentedFileApply.SegmentBytes;
+        Assert.Equal(3, segments);
+        Assert.Equal(2 + segments, proxy.RequestLog.Count(r => r.StartsWith($"GET {key}", StringComparison.Ordinal)));
     }
 
     [S3Fact]

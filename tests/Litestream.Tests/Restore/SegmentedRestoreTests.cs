@@ -1,0 +1,133 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Restore;
+
+/// <summary>
+/// Files larger than <see cref="Restorer.InMemoryFetchLimit"/> restore by segments (SegmentedFileApply): the
+/// page index cuts the frames into ~8 MiB ranges that parallel workers fetch, decode and write on their own,
+/// and the file checksum is recombined from theirs. A damaged segment fails the whole restore with the file's
+/// name; a worker's failure stops the others and is the error reported; nothing is left behind.
+/// </summary>
+public sealed class SegmentedRestoreTests
+{
+    private const string Writer = """
+        import sqlite3, sys, random
+        rnd = random.Random(11)
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+        c.execute("BEGIN")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(3000),))
+        c.execute("COMMIT")
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys, hashlib
+        c = sqlite3.connect(sys.argv[1])
+        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        """;
+
+    /// <summary>A ~24 MB database of random blobs replicated as one L0 snapshot to a file replica.</summary>
+    private static async Task<(string Replica, string Db, LtxFileInfo Snapshot)> ReplicateAsync()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        TestPaths.Python(Writer, path, "8000");
+        string replica = Path.Combine(dir, "replica");
+        var client = new FileReplicaClient(replica);
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            db.Sync();
+            await new Replica(db, client).SyncAsync(default);
+        }
+        var files = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo info in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
+        {
+            files.Add(info);
+        }
+        return (replica, path, Assert.Single(files));
+    }
+
+    [Fact]
+    public async Task Restore_LargeFile_BySegments_EqualsSource()
+    {
+        (string replica, string db, LtxFileInfo snapshot) = await ReplicateAsync();
+        var client = new FileReplicaClient(replica);
+        LtxFrameSegments plan = await SegmentedFileApply.PlanAsync(client, snapshot, default);
+        Assert.Equal(3, plan.Segments.Count);
+        Assert.Equal(snapshot.MaxTxid, plan.Header.MaxTxid);
+
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 2 }, default);
+
+        Assert.Equal(snapshot, Assert.Single(result.Plan));
+        Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+    }
+
+    [Fact]
+    public async Task Restore_LargeFile_DamagedMiddleSegment_FailsNamingTheFile_NoOutput()
+    {
+        (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
+        string path = new FileReplicaClient(replica).LtxFilePath(0, snapshot.MinTxid, snapshot.MaxTxid);
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            // A random page is stored as LZ4 literals: a byte in the middle of the file is page data.
+            file.Position = snapshot.Size / 2;
+            int b = file.ReadByte();
+            file.Position = snapshot.Size / 2;
+            file.WriteByte((byte)(b ^ 0x5a));
+        }
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        LtxFormatException error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
+            await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, default));
+        Assert.StartsWith("ltx/0/0000000000000001-0000000000000001.ltx: file checksum mismatch", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [Fact]
+    public async Task Restore_LargeFile_OneSegmentFetchFails_ThatErrorReported_NoOutput()
+    {
+        (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
+        var client = new FailingRangeClient(new FileReplicaClient(replica), failAtOffset: snapshot.Size / 2);
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        IOException error = await Assert.ThrowsAsync<IOException>(async () =>
+            await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 3 }, default));
+        Assert.Equal("connection reset while reading the second segment", error.Message);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    /// <summary>Fails the ranged read of the segment that holds <c>failAtOffset</c>; every other call goes through.</summary>
+    private sealed class FailingRangeClient(FileReplicaClient inner, long failAtOffset) : IReplicaClient
+    {
+        public string Type => inner.Type;
+
+        public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
+
+        public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
+            => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
+
+        public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+            => size > SegmentedFileApply.SegmentBytes / 2 && offset <= failAtOffset && failAtOffset < offset + size
+                ? throw new IOException("connection reset while reading the second segment")
+                : inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
+
+        public ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+            => inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
+
+        public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
+
+        public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
