@@ -375,19 +375,19 @@ internal static class Restorer
 }
 
 /// <summary>
-/// Coalesces pages with consecutive numbers into one positional write of up to 1 MiB: a snapshot
-/// restores with a few hundred large writes instead of one syscall per page.
+/// Coalesces pages with consecutive numbers into one positional write of up to <paramref name="runBytes"/>
+/// (1 MiB by default): a snapshot restores with a few hundred large writes instead of one syscall per page.
 /// </summary>
-internal sealed class PageRunWriter(Microsoft.Win32.SafeHandles.SafeFileHandle file, uint pageSize) : IDisposable
+internal sealed class PageRunWriter(Microsoft.Win32.SafeHandles.SafeFileHandle file, uint pageSize, int runBytes = 1 << 20) : IDisposable
 {
-    private const int RunBytes = 1 << 20;
-    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(RunBytes);
+    private readonly int _runBytes = Math.Max(runBytes, (int)pageSize);
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(runBytes, (int)pageSize));
     private uint _firstPgno;
     private int _length;
 
     public void Add(uint pgno, ReadOnlySpan<byte> page)
     {
-        if (_length > 0 && (pgno != _firstPgno + (uint)(_length / pageSize) || _length + page.Length > RunBytes))
+        if (_length > 0 && (pgno != _firstPgno + (uint)(_length / pageSize) || _length + page.Length > _runBytes))
         {
             Flush();
         }
