@@ -1,4 +1,5 @@
 using System.Buffers;
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Microsoft.Win32.SafeHandles;
@@ -80,6 +81,7 @@ internal static class SegmentedFileApply
                         run.Add(header.Pgno, buffer);
                     }
                     run.Flush();
+                    FileUtil.StartWriteback(database);
                     parts[i] = decoder.FinishSegment();
                 }
             }
