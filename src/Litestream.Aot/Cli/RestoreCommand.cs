@@ -15,7 +15,7 @@ internal static class RestoreCommand
         Option<string?> output = CommonOptions.Create<string?>("o", "output path (required for a replica URL; default: the database path)");
         Option<string?> txid = CommonOptions.Create<string?>("txid", "restore up to this TXID (16 hex digits)");
         Option<string?> timestamp = CommonOptions.Create<string?>("timestamp", "restore the state at this time (RFC 3339)");
-        Option<int> parallelism = CommonOptions.CreateInt("parallelism", "files fetched at once", defaultValue: 8, minimum: 1);
+        Option<int> parallelism = CommonOptions.CreateInt("parallelism", "downloads at once: files fetched ahead, or parts of a large file", defaultValue: 8, minimum: 1);
         Option<bool> ifDbNotExists = CommonOptions.Create<bool>("if-db-not-exists", "do nothing (exit 0) if the output database exists");
         Option<bool> ifReplicaExists = CommonOptions.Create<bool>("if-replica-exists", "do nothing (exit 0) if the replica has no backup");
         Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "print the restore plan, write nothing");

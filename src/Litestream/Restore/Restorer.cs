@@ -38,7 +38,7 @@ public sealed record RestoreOptions
     /// <summary>Restore the state as of this time (files created strictly before it); null = latest.</summary>
     public DateTimeOffset? Timestamp { get; init; }
 
-    /// <summary>How many plan files are fetched at once (8).</summary>
+    /// <summary>How many downloads run at once (8): plan files fetched ahead, or the parts of a large file fetched and applied in parallel.</summary>
     public int Parallelism { get; init; } = 8;
 
     /// <summary>SQLite check before the rename (quick).</summary>
