@@ -33,6 +33,30 @@ internal static partial class FileUtil
 
     private const uint SyncFileRangeWrite = 2;
 
+    /// <summary>
+    /// Reserves <paramref name="length"/> bytes for a file about to be written out of order (Linux
+    /// <c>fallocate</c>), so the file system allocates its extents once instead of page run by page run as
+    /// parallel writers land. Only a hint, like <see cref="StartWriteback"/>.
+    /// </summary>
+    public static void Preallocate(SafeFileHandle file, long length)
+    {
+        if (s_writebackUnavailable || !OperatingSystem.IsLinux() || length <= 0)
+        {
+            return;
+        }
+        try
+        {
+            _ = Fallocate(file, 0, 0, length);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_writebackUnavailable = true;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fallocate")]
+    private static partial int Fallocate(SafeFileHandle fd, int mode, long offset, long length);
+
     [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(SafeFileHandle fd, long offset, long nbytes, uint flags);
 

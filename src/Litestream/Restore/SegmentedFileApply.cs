@@ -58,6 +58,10 @@ internal static class SegmentedFileApply
     public static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, CancellationToken cancellationToken)
     {
         IReadOnlyList<LtxFrameSegment> segments = plan.Segments;
+        if (plan.Header.IsSnapshot)
+        {
+            FileUtil.Preallocate(database, (long)plan.Header.Commit * plan.Header.PageSize);
+        }
         var parts = new LtxSegmentChecksum[segments.Count];
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int next = -1;
