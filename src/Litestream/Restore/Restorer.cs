@@ -233,7 +233,6 @@ internal static class Restorer
         uint pageSize = 0, commit = 0;
         Txid txid = Txid.Zero;
         LtxHeader? previous = null;
-        byte[]? page = null;
         PageRunWriter? run = null;
         try
         {
@@ -261,12 +260,10 @@ internal static class Restorer
                         Refill();
                         using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
                         CheckHeader(decoder.DecodeHeader());
-                        page ??= ArrayPool<byte>.Shared.Rent((int)pageSize);
                         run ??= new PageRunWriter(db.SafeFileHandle, pageSize);
-                        Span<byte> buffer = page.AsSpan(0, (int)pageSize);
-                        while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
+                        while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader ph))
                         {
-                            run.Add(ph.Pgno, buffer);
+                            run.Commit(ph.Pgno);
                         }
                         run.Flush();
                         decoder.Close();
@@ -306,10 +303,6 @@ internal static class Restorer
         }
         finally
         {
-            if (page is not null)
-            {
-                ArrayPool<byte>.Shared.Return(page);
-            }
             run?.Dispose();
             while (fetches.Count > 0)
             {
@@ -385,18 +378,37 @@ internal sealed class PageRunWriter(Microsoft.Win32.SafeHandles.SafeFileHandle f
     private uint _firstPgno;
     private int _length;
 
-    public void Add(uint pgno, ReadOnlySpan<byte> page)
+    /// <summary>
+    /// Where the next page is to be decoded: the run's next free slot (written out first when full), so a
+    /// decoder writes each page straight into the run instead of a page buffer that is then copied.
+    /// </summary>
+    public Span<byte> NextSlot
     {
-        if (_length > 0 && (pgno != _firstPgno + (uint)(_length / pageSize) || _length + page.Length > _runBytes))
+        get
         {
-            Flush();
+            if (_length + (int)pageSize > _runBytes)
+            {
+                Flush();
+            }
+            return _buffer.AsSpan(_length, (int)pageSize);
+        }
+    }
+
+    /// <summary>Takes the page just decoded into <see cref="NextSlot"/> as page <paramref name="pgno"/>.</summary>
+    public void Commit(uint pgno)
+    {
+        if (_length > 0 && pgno != _firstPgno + (uint)(_length / pageSize))
+        {
+            // Not the next page of the run: write the run out and start a new one with this page.
+            RandomAccess.Write(file, _buffer.AsSpan(0, _length), (long)(_firstPgno - 1) * pageSize);
+            _buffer.AsSpan(_length, (int)pageSize).CopyTo(_buffer);
+            _length = 0;
         }
         if (_length == 0)
         {
             _firstPgno = pgno;
         }
-        page.CopyTo(_buffer.AsSpan(_length));
-        _length += page.Length;
+        _length += (int)pageSize;
     }
 
     public void Flush()

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
@@ -67,9 +66,7 @@ internal static class SegmentedFileApply
         int next = -1;
         void Work()
         {
-            uint pageSize = plan.Header.PageSize;
-            byte[] page = ArrayPool<byte>.Shared.Rent((int)pageSize);
-            using var run = new PageRunWriter(database, pageSize, RunBytes);
+            using var run = new PageRunWriter(database, plan.Header.PageSize, RunBytes);
             try
             {
                 for (int i = Interlocked.Increment(ref next); i < segments.Count; i = Interlocked.Increment(ref next))
@@ -79,10 +76,9 @@ internal static class SegmentedFileApply
                     using Stream body = client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token)
                         .AsTask().GetAwaiter().GetResult();
                     using var decoder = LtxDecoder.ForSegment(body, plan.Header, segment, leaveOpen: true);
-                    Span<byte> buffer = page.AsSpan(0, (int)pageSize);
-                    while (decoder.TryDecodePage(buffer, out LtxPageHeader header))
+                    while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {
-                        run.Add(header.Pgno, buffer);
+                        run.Commit(header.Pgno);
                     }
                     run.Flush();
                     FileUtil.StartWriteback(database);
@@ -93,10 +89,6 @@ internal static class SegmentedFileApply
             {
                 stop.Cancel();
                 throw;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(page);
             }
         }
 
