@@ -6,7 +6,8 @@ using Microsoft.Win32.SafeHandles;
 namespace Litestream.Restore;
 
 /// <summary>
-/// Applies one large remote LTX file with parallel ranged GETs that each decode and write as they stream:
+/// Applies one large LTX file with parallel ranged reads (GETs on object storage) that each decode and write as
+/// they stream:
 /// the header and the page index at the file's tail are fetched first and cut the frames into segments of
 /// about <see cref="SegmentBytes"/> (<see cref="LtxFrameSegments"/>); then up to <c>parallelism</c> workers
 /// each take the next segment, GET exactly its bytes and decode them straight into positional writes of the

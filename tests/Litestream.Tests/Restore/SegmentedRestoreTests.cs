@@ -19,6 +19,7 @@ public sealed class SegmentedRestoreTests
         import sqlite3, sys, random
         rnd = random.Random(11)
         c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute(f"PRAGMA page_size={sys.argv[3]}")
         c.execute("PRAGMA journal_mode=WAL")
         c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
         c.execute("BEGIN")
@@ -35,11 +36,11 @@ public sealed class SegmentedRestoreTests
         """;
 
     /// <summary>A ~24 MB database of random blobs replicated as one L0 snapshot to a file replica.</summary>
-    private static async Task<(string Replica, string Db, LtxFileInfo Snapshot)> ReplicateAsync()
+    private static async Task<(string Replica, string Db, LtxFileInfo Snapshot)> ReplicateAsync(int pageSize = 4096)
     {
         string dir = TestPaths.TempDir();
         string path = Path.Combine(dir, "app.db");
-        TestPaths.Python(Writer, path, "8000");
+        TestPaths.Python(Writer, path, "8000", pageSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string replica = Path.Combine(dir, "replica");
         var client = new FileReplicaClient(replica);
         await using (var db = new Db(path))
@@ -97,7 +98,7 @@ public sealed class SegmentedRestoreTests
     public async Task Restore_LargeFile_OneSegmentFetchFails_ThatErrorReported_NoOutput()
     {
         (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
-        var client = new FailingRangeClient(new FileReplicaClient(replica), failAtOffset: snapshot.Size / 2);
+        var client = new RangeClient(new FileReplicaClient(replica), failAtOffset: snapshot.Size / 2);
         string output = Path.Combine(TestPaths.TempDir(), "out.db");
         IOException error = await Assert.ThrowsAsync<IOException>(async () =>
             await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 3 }, default));
@@ -106,9 +107,28 @@ public sealed class SegmentedRestoreTests
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    /// <summary>Fails the ranged read of the segment that holds <c>failAtOffset</c>; every other call goes through.</summary>
-    private sealed class FailingRangeClient(FileReplicaClient inner, long failAtOffset) : IReplicaClient
+    [Fact]
+    public async Task Restore_IndexLargerThanTheTailRead_StreamedThroughItsOwnRead_EqualsSource()
     {
+        // 512-byte pages: ~50 000 index entries (~390 KB) against a tail read of ~0.4 % of the file (~100 KB).
+        (string replica, string db, LtxFileInfo snapshot) = await ReplicateAsync(pageSize: 512);
+        var client = new RangeClient(new FileReplicaClient(replica));
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+
+        Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+        long tailRead = snapshot.Size / 256;
+        (long Offset, long Size)[] tail = client.Reads.Where(r => r.Offset + r.Size == snapshot.Size).OrderBy(r => r.Offset).ToArray();
+        Assert.Equal(2, tail.Length); // the index is streamed by a second read that starts where it starts
+        Assert.Equal(tailRead, tail[1].Size);
+        Assert.True(tail[0].Size > 3 * tailRead, $"index read of {tail[0].Size} bytes");
+    }
+
+    /// <summary>Records every ranged read; fails the read of the segment that holds <c>failAtOffset</c> when given.</summary>
+    private sealed class RangeClient(FileReplicaClient inner, long failAtOffset = -1) : IReplicaClient
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<(long Offset, long Size)> Reads { get; } = new();
+
         public string Type => inner.Type;
 
         public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
@@ -117,9 +137,12 @@ public sealed class SegmentedRestoreTests
             => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
 
         public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
-            => size > SegmentedFileApply.SegmentBytes / 2 && offset <= failAtOffset && failAtOffset < offset + size
+        {
+            Reads.Enqueue((offset, size));
+            return size > SegmentedFileApply.SegmentBytes / 2 && offset <= failAtOffset && failAtOffset < offset + size
                 ? throw new IOException("connection reset while reading the second segment")
                 : inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
+        }
 
         public ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
             => inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
