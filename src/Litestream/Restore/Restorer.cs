@@ -46,6 +46,9 @@ public sealed record RestoreOptions
 
     /// <summary>Replace an existing output database (and its -wal/-shm/-journal).</summary>
     public bool Force { get; init; }
+
+    /// <summary>How long a download may send nothing before the restore fails (60 s; shorter in tests).</summary>
+    internal TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>The outcome of a restore.</summary>
@@ -185,7 +188,7 @@ internal static class Restorer
         string temp = output + ".tmp";
         try
         {
-            (uint pageSize, uint commit, Txid txid) = await WriteDatabaseAsync(client, plan, temp, Math.Max(1, options.Parallelism), cancellationToken).ConfigureAwait(false);
+            (uint pageSize, uint commit, Txid txid) = await WriteDatabaseAsync(client, plan, temp, options, cancellationToken).ConfigureAwait(false);
             if (options.IntegrityCheck != IntegrityCheck.None)
             {
                 CheckIntegrity(temp, options.IntegrityCheck);
@@ -204,8 +207,9 @@ internal static class Restorer
     }
 
     private static async ValueTask<(uint PageSize, uint Commit, Txid Txid)> WriteDatabaseAsync(
-        IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, string temp, int parallelism, CancellationToken cancellationToken)
+        IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, string temp, RestoreOptions options, CancellationToken cancellationToken)
     {
+        int parallelism = Math.Max(1, options.Parallelism);
         // Fetch ahead: up to `parallelism` small files (PrefetchBudget bytes in all) are being downloaded while
         // earlier ones are applied. A larger remote file is not fetched ahead: when its turn comes its segments
         // are fetched with parallel ranged GETs that decode and write as they stream (SegmentedFileApply).
@@ -251,7 +255,7 @@ internal static class Restorer
                         Refill();
                         LtxFrameSegments segments = await SegmentedFileApply.PlanAsync(client, info, cancellationToken).ConfigureAwait(false);
                         CheckHeader(segments.Header);
-                        await SegmentedFileApply.ApplyAsync(client, info, segments, db.SafeFileHandle, parallelism, cancellationToken).ConfigureAwait(false);
+                        await SegmentedFileApply.ApplyAsync(client, info, segments, db.SafeFileHandle, parallelism, options.StallTimeout, cancellationToken).ConfigureAwait(false);
                         previous = segments.Header;
                     }
                     else

@@ -53,9 +53,11 @@ internal static class SegmentedFileApply
 
     /// <summary>
     /// Writes every page of the planned file into <paramref name="database"/> at its offset, then verifies the
-    /// file checksum. On any failure the other workers stop and the first error is thrown.
+    /// file checksum. On any failure the other workers stop and the first error is thrown. A segment whose body
+    /// sends nothing for <paramref name="stallTimeout"/> fails the restore: a stalled connection must not hang
+    /// it (the S3 SDK's own timeout ends with the response headers).
     /// </summary>
-    public static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, CancellationToken cancellationToken)
+    public static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, TimeSpan stallTimeout, CancellationToken cancellationToken)
     {
         IReadOnlyList<LtxFrameSegment> segments = plan.Segments;
         if (plan.Header.IsSnapshot)
@@ -74,8 +76,9 @@ internal static class SegmentedFileApply
                 {
                     stop.Token.ThrowIfCancellationRequested();
                     LtxFrameSegment segment = segments[i];
-                    using Stream body = client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token)
-                        .AsTask().GetAwaiter().GetResult();
+                    using var body = new StallGuardStream(
+                        client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult(),
+                        stallTimeout, $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
                     using var decoder = LtxDecoder.ForSegment(body, plan.Header, segment, leaveOpen: true);
                     while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {

@@ -124,10 +124,51 @@ public sealed class SegmentedRestoreTests
         Assert.True(tail[0].Size > 3 * tailRead, $"index read of {tail[0].Size} bytes");
     }
 
-    /// <summary>Records every ranged read; fails the read of the segment that holds <c>failAtOffset</c> when given.</summary>
-    private sealed class RangeClient(FileReplicaClient inner, long failAtOffset = -1) : IReplicaClient
+    [Fact]
+    public async Task Restore_SegmentBodyStalls_FailsAfterTheStallTimeout_NamingFileAndRange_NoOutput()
     {
+        (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
+        var client = new RangeClient(new FileReplicaClient(replica), stallAtOffset: snapshot.Size / 2);
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.RestoreAsync(client,
+            new RestoreOptions { OutputPath = output, StallTimeout = TimeSpan.FromSeconds(1) }, default));
+        (long offset, long size) = client.Reads.Single(r => r.Offset <= snapshot.Size / 2 && snapshot.Size / 2 < r.Offset + r.Size && r.Size > 1 << 20);
+        Assert.Equal($"ltx/0/0000000000000001-0000000000000001.ltx bytes {offset}-{offset + size - 1}: no data for 1 s", error.Message);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [Fact]
+    public async Task Restore_Cancelled_WhileASegmentBodyStalls_StopsWithoutWaitingForIt()
+    {
+        (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
+        var client = new RangeClient(new FileReplicaClient(replica), stallAtOffset: snapshot.Size / 2);
+        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        using var cancel = new CancellationTokenSource();
+        Task restore = Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, cancel.Token).AsTask();
+        while (!client.Stalled.IsCompleted)
+        {
+            await Task.WhenAny(client.Stalled, restore);
+            Assert.False(restore.IsCompleted, $"restore ended before the stall: {restore.Exception}");
+        }
+        cancel.Cancel();
+        // The stall timeout is 60 s: only the cancellation reaching the blocked read can end it sooner.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore.WaitAsync(TimeSpan.FromSeconds(45)));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    /// <summary>
+    /// Records every ranged read; the read of the segment that holds <c>failAtOffset</c> fails, the one that
+    /// holds <c>stallAtOffset</c> returns a body that never sends a byte.
+    /// </summary>
+    private sealed class RangeClient(FileReplicaClient inner, long failAtOffset = -1, long stallAtOffset = -1) : IReplicaClient
+    {
+        private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public System.Collections.Concurrent.ConcurrentQueue<(long Offset, long Size)> Reads { get; } = new();
+
+        /// <summary>Completes when a reader is blocked on the stalling body.</summary>
+        public Task Stalled => _stalled.Task;
 
         public string Type => inner.Type;
 
@@ -139,8 +180,13 @@ public sealed class SegmentedRestoreTests
         public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
         {
             Reads.Enqueue((offset, size));
-            return size > SegmentedFileApply.SegmentBytes / 2 && offset <= failAtOffset && failAtOffset < offset + size
-                ? throw new IOException("connection reset while reading the second segment")
+            bool segment = size > SegmentedFileApply.SegmentBytes / 2;
+            if (segment && offset <= failAtOffset && failAtOffset < offset + size)
+            {
+                throw new IOException("connection reset while reading the second segment");
+            }
+            return segment && offset <= stallAtOffset && stallAtOffset < offset + size
+                ? ValueTask.FromResult<Stream>(new StallingStream(_stalled))
                 : inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
         }
 
@@ -152,5 +198,28 @@ public sealed class SegmentedRestoreTests
         public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    /// <summary>A response body whose bytes never come: reads wait until cancelled.</summary>
+    private sealed class StallingStream(TaskCompletionSource stalled) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            stalled.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new InvalidOperationException("a network body is read with ReadAsync here");
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
