@@ -501,9 +501,39 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     {
         foreach (string secret in _secrets)
         {
-            text = text.Replace(secret, "REDACTED", StringComparison.Ordinal);
+            text = RedactSecret(text, secret);
         }
         return text;
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="secret"/> in <paramref name="text"/> with REDACTED: every occurrence of a
+    /// secret of 8 characters or more; a shorter one (a test's or a placeholder's, e.g. "y") only where it
+    /// stands alone, so it does not mangle the words of the message that happen to contain it.
+    /// </summary>
+    internal static string RedactSecret(string text, string secret)
+    {
+        if (secret.Length == 0)
+        {
+            return text;
+        }
+        if (secret.Length >= 8)
+        {
+            return text.Replace(secret, "REDACTED", StringComparison.Ordinal);
+        }
+        var result = new System.Text.StringBuilder(text.Length);
+        int start = 0;
+        for (int at = text.IndexOf(secret, StringComparison.Ordinal); at >= 0; at = text.IndexOf(secret, at + secret.Length, StringComparison.Ordinal))
+        {
+            bool alone = (at == 0 || !char.IsLetterOrDigit(text[at - 1]))
+                && (at + secret.Length == text.Length || !char.IsLetterOrDigit(text[at + secret.Length]));
+            if (alone)
+            {
+                result.Append(text, start, at - start).Append("REDACTED");
+                start = at + secret.Length;
+            }
+        }
+        return result.Append(text, start, text.Length - start).ToString();
     }
 
     private bool ContainsSecret(string text)
