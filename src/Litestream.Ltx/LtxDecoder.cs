@@ -105,14 +105,21 @@ public sealed class LtxDecoder : IDisposable
         {
             throw new LtxFormatException($"unexpected end of file reading ltx header: {_source.Position} bytes");
         }
+        LtxHeader header = ParseHeader(bytes);
+        _crc = Crc64Iso.Update(_crc, bytes);
+        Begin(header);
+        return header;
+    }
+
+    /// <summary>Checks the magic and validates the 100 header bytes (whole-file and segmented reads alike).</summary>
+    internal static LtxHeader ParseHeader(ReadOnlySpan<byte> bytes)
+    {
         if (!bytes[..4].SequenceEqual("LTX1"u8))
         {
             throw new LtxFormatException("invalid ltx file: bad magic");
         }
         LtxHeader header = LtxHeader.Read(bytes);
         header.Validate();
-        _crc = Crc64Iso.Update(_crc, bytes);
-        Begin(header);
         return header;
     }
 
@@ -387,15 +394,7 @@ public sealed class LtxDecoder : IDisposable
                 ? $"invalid page header flags: 0x{header.Flags:x4} (not an ltx v3 file; ltx v1/v2 files are not supported)"
                 : $"invalid page header flags: 0x{header.Flags:x4}");
         }
-        if (header.Pgno == _lockPgno)
-        {
-            throw new LtxFormatException($"cannot decode lock page: pgno={header.Pgno}");
-        }
-        if (header.Pgno > _header.Commit)
-        {
-            throw new LtxFormatException($"page number {header.Pgno} out-of-bounds for commit size {_header.Commit}");
-        }
-        LtxPageRules.CheckOrder(_header.IsSnapshot, _prevPgno, header.Pgno, _lockPgno);
+        LtxPageRules.CheckPlacement(_header, _lockPgno, _prevPgno, header.Pgno);
     }
 
     /// <summary>Reads one legacy LZ4 frame into scratch by following its framing; returns its length.</summary>
@@ -461,12 +460,8 @@ public sealed class LtxDecoder : IDisposable
         }
         Span<byte> sizeField = stackalloc byte[LtxConstants.PageIndexSizeFieldSize];
         ReadExactly(sizeField, "page index size");
-        ulong stored = BinaryPrimitives.ReadUInt64BigEndian(sizeField);
-        if (stored != (ulong)reader.Consumed)
-        {
-            throw new LtxFormatException($"page index size mismatch: stored {stored}, actual {reader.Consumed}");
-        }
-        _crc = Crc64Iso.Update(reader.Crc, sizeField);
+        reader.CheckSizeField(sizeField);
+        _crc = reader.Crc;
     }
 
     /// <summary>Folds one index entry into a running hash (the frames' and the index's must agree).</summary>

@@ -185,6 +185,24 @@ public sealed class LtxEncoder : IDisposable
 /// <summary>Page ordering rules shared by the encoder and decoder (ltx <c>Encoder.EncodePage</c>).</summary>
 internal static class LtxPageRules
 {
+    /// <summary>
+    /// Where a page may stand in a file with <paramref name="header"/> after <paramref name="prevPgno"/>: never
+    /// the lock page, not past the commit size, and in order (<see cref="CheckOrder"/>). Frames and index
+    /// entries are held to the same rules.
+    /// </summary>
+    public static void CheckPlacement(LtxHeader header, uint lockPgno, uint prevPgno, ulong pgno)
+    {
+        if (pgno == lockPgno)
+        {
+            throw new LtxFormatException($"cannot decode lock page: pgno={pgno}");
+        }
+        if (pgno > header.Commit)
+        {
+            throw new LtxFormatException($"page number {pgno} out-of-bounds for commit size {header.Commit}");
+        }
+        CheckOrder(header.IsSnapshot, prevPgno, (uint)pgno, lockPgno);
+    }
+
     public static void CheckOrder(bool snapshot, uint prevPgno, uint pgno, uint lockPgno)
     {
         if (snapshot)

@@ -90,12 +90,11 @@ public sealed class LtxFrameSegments
     {
         ArgumentNullException.ThrowIfNull(tail);
         ArgumentOutOfRangeException.ThrowIfLessThan(segmentBytes, 1);
-        if (headerBytes.Length != LtxConstants.HeaderSize || !headerBytes[..4].SequenceEqual("LTX1"u8))
+        if (headerBytes.Length != LtxConstants.HeaderSize)
         {
-            throw new LtxFormatException("invalid ltx file: bad magic");
+            throw new ArgumentException($"expected the {LtxConstants.HeaderSize} header bytes, got {headerBytes.Length}", nameof(headerBytes));
         }
-        LtxHeader header = LtxHeader.Read(headerBytes);
-        header.Validate();
+        LtxHeader header = LtxDecoder.ParseHeader(headerBytes);
         using var source = new StreamSource(tail);
         var reader = new LtxIndexReader(source, 0);
         var segments = new List<LtxFrameSegment>();
@@ -109,13 +108,7 @@ public sealed class LtxFrameSegments
         while (reader.Next() is var pgno && pgno != 0)
         {
             ulong offset = reader.Next(), size = reader.Next();
-            if (pgno > header.Commit || pgno == lockPgno)
-            {
-                throw new LtxFormatException(pgno == lockPgno
-                    ? $"page index lists the lock page {pgno}"
-                    : $"page index lists page {pgno} past commit {header.Commit}");
-            }
-            LtxPageRules.CheckOrder(header.IsSnapshot, prev, (uint)pgno, lockPgno);
+            LtxPageRules.CheckPlacement(header, lockPgno, prev, pgno);
             if (offset != (ulong)expectedOffset || size < LtxConstants.PageHeaderSize || size > (ulong)maxFrame)
             {
                 throw new LtxFormatException($"page index entry for page {pgno} does not follow the previous frame: offset {offset}, size {size}, expected offset {expectedOffset}");
@@ -150,13 +143,10 @@ public sealed class LtxFrameSegments
         {
             throw new LtxFormatException($"page index and trailer do not end the file at {fileSize} bytes");
         }
-        if (BinaryPrimitives.ReadUInt64BigEndian(fixedTail) != (ulong)indexLength)
-        {
-            throw new LtxFormatException($"page index size mismatch: stored {BinaryPrimitives.ReadUInt64BigEndian(fixedTail)}, actual {indexLength}");
-        }
+        reader.CheckSizeField(fixedTail[..LtxConstants.PageIndexSizeFieldSize]);
         LtxTrailer trailer = LtxTrailer.Read(fixedTail[LtxConstants.PageIndexSizeFieldSize..]);
         trailer.Validate(header.NoChecksum);
-        ulong tailCrc = Crc64Iso.Update(reader.Crc, fixedTail[..(LtxConstants.PageIndexSizeFieldSize + 8)]);
+        ulong tailCrc = Crc64Iso.Update(reader.Crc, fixedTail.Slice(LtxConstants.PageIndexSizeFieldSize, 8));
         return new LtxFrameSegments(header, [.. segments], trailer, Crc64Iso.Compute(headerBytes), tailCrc, indexLength + LtxConstants.PageIndexSizeFieldSize + 8);
     }
 
@@ -226,5 +216,16 @@ internal sealed class LtxIndexReader(StreamSource source, ulong crc)
             }
         }
         throw new LtxFormatException($"invalid varint in page index at offset {source.Position}");
+    }
+
+    /// <summary>Checks the 8-byte size field that follows the varints against the bytes read, and folds it into <see cref="Crc"/>.</summary>
+    public void CheckSizeField(ReadOnlySpan<byte> sizeField)
+    {
+        ulong stored = BinaryPrimitives.ReadUInt64BigEndian(sizeField);
+        if (stored != (ulong)Consumed)
+        {
+            throw new LtxFormatException($"page index size mismatch: stored {stored}, actual {Consumed}");
+        }
+        Crc = Crc64Iso.Update(Crc, sizeField);
     }
 }
