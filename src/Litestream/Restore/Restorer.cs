@@ -404,9 +404,9 @@ internal sealed class PageRunWriter(Microsoft.Win32.SafeHandles.SafeFileHandle f
         if (_length > 0 && pgno != _firstPgno + (uint)(_length / pageSize))
         {
             // Not the next page of the run: write the run out and start a new one with this page.
-            RandomAccess.Write(file, _buffer.AsSpan(0, _length), (long)(_firstPgno - 1) * pageSize);
-            _buffer.AsSpan(_length, (int)pageSize).CopyTo(_buffer);
-            _length = 0;
+            int slot = _length;
+            Flush();
+            _buffer.AsSpan(slot, (int)pageSize).CopyTo(_buffer);
         }
         if (_length == 0)
         {
