@@ -247,7 +247,7 @@ internal static class Restorer
                 LtxFileInfo info = plan[i];
                 (Task<Stream>? fetch, long bytes) = fetches.Dequeue();
                 prefetched -= bytes;
-                string name = $"{LevelName(info.Level)}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
+                string name = FileName(info);
                 try
                 {
                     if (fetch is null)
@@ -350,7 +350,8 @@ internal static class Restorer
     /// <summary>Bytes of small files buffered ahead at most (beyond the one being applied).</summary>
     private const long PrefetchBudget = 16L * 1024 * 1024;
 
-    private static string LevelName(int level) => $"ltx/{level}";
+    /// <summary>How restore errors name a file: its path in the replica layout, e.g. <c>ltx/0/…-….ltx</c>.</summary>
+    internal static string FileName(LtxFileInfo info) => $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
 
     internal static void CheckIntegrity(string path, IntegrityCheck check)
     {

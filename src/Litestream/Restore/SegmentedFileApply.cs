@@ -78,7 +78,7 @@ internal static class SegmentedFileApply
                     LtxFrameSegment segment = segments[i];
                     using var body = new StallGuardStream(
                         client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult(),
-                        stallTimeout, $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
+                        stallTimeout, $"{Restorer.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
                     using var decoder = LtxDecoder.ForSegment(body, plan.Header, segment, leaveOpen: true);
                     while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {
