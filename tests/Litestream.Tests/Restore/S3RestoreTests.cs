@@ -1,5 +1,4 @@
 using Litestream.Ltx;
-using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.S3;
 using Litestream.Testing;
@@ -16,44 +15,14 @@ namespace Litestream.Tests.Restore;
 [Collection("s3rver")]
 public sealed class S3RestoreTests(S3rverFixture s3)
 {
-    private const string Writer = """
-        import sqlite3, sys, random
-        rnd = random.Random(7)
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
-        c.execute("BEGIN")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(3000),))
-        c.execute("COMMIT")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
     /// <summary>Replicates a ~21 MB database of random blobs (one L0 snapshot file) and returns its key prefix.</summary>
     private async Task<(string Prefix, string Db, LtxFileInfo Snapshot)> ReplicateAsync(string dir)
     {
         string path = Path.Combine(dir, "app.db");
-        TestPaths.Python(Writer, path, "7000");
+        RandomBlobDatabase.Create(path, rows: 7000, seed: 7);
         string prefix = S3rverFixture.NewPath("ranged");
         await using S3ReplicaClient client = s3.Client(prefix);
-        await using (var db = new Db(path))
-        {
-            db.Open();
-            db.Sync();
-            await new Replica(db, client).SyncAsync(default);
-        }
-        var files = new List<LtxFileInfo>();
-        await foreach (LtxFileInfo info in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
-        {
-            files.Add(info);
-        }
-        return (prefix, path, Assert.Single(files));
+        return (prefix, path, await RandomBlobDatabase.ReplicateOnceAsync(path, client));
     }
 
     [S3Fact]
@@ -68,7 +37,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         string output = Path.Combine(dir, "out.db");
         RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 3 }, default);
 
-        Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+        Assert.Equal(RandomBlobDatabase.Dump(db), RandomBlobDatabase.Dump(output));
         Assert.Equal(snapshot, Assert.Single(result.Plan));
         string key = $"/{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}";
         // One GET for the header, one for the tail holding the page index, one per segment: segments end at the

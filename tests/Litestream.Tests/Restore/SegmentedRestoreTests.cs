@@ -1,5 +1,4 @@
 using Litestream.Ltx;
-using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
@@ -15,46 +14,14 @@ namespace Litestream.Tests.Restore;
 /// </summary>
 public sealed class SegmentedRestoreTests
 {
-    private const string Writer = """
-        import sqlite3, sys, random
-        rnd = random.Random(11)
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute(f"PRAGMA page_size={sys.argv[3]}")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
-        c.execute("BEGIN")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(3000),))
-        c.execute("COMMIT")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
     /// <summary>A ~24 MB database of random blobs replicated as one L0 snapshot to a file replica.</summary>
     private static async Task<(string Replica, string Db, LtxFileInfo Snapshot)> ReplicateAsync(int pageSize = 4096)
     {
         string dir = TestPaths.TempDir();
         string path = Path.Combine(dir, "app.db");
-        TestPaths.Python(Writer, path, "8000", pageSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        RandomBlobDatabase.Create(path, rows: 8000, seed: 11, pageSize);
         string replica = Path.Combine(dir, "replica");
-        var client = new FileReplicaClient(replica);
-        await using (var db = new Db(path))
-        {
-            db.Open();
-            db.Sync();
-            await new Replica(db, client).SyncAsync(default);
-        }
-        var files = new List<LtxFileInfo>();
-        await foreach (LtxFileInfo info in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
-        {
-            files.Add(info);
-        }
-        return (replica, path, Assert.Single(files));
+        return (replica, path, await RandomBlobDatabase.ReplicateOnceAsync(path, new FileReplicaClient(replica)));
     }
 
     [Fact]
@@ -70,7 +37,7 @@ public sealed class SegmentedRestoreTests
         RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 2 }, default);
 
         Assert.Equal(snapshot, Assert.Single(result.Plan));
-        Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+        Assert.Equal(RandomBlobDatabase.Dump(db), RandomBlobDatabase.Dump(output));
     }
 
     [Fact]
@@ -116,7 +83,7 @@ public sealed class SegmentedRestoreTests
         string output = Path.Combine(TestPaths.TempDir(), "out.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
 
-        Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+        Assert.Equal(RandomBlobDatabase.Dump(db), RandomBlobDatabase.Dump(output));
         long tailRead = snapshot.Size / 256;
         (long Offset, long Size)[] tail = client.Reads.Where(r => r.Offset + r.Size == snapshot.Size).OrderBy(r => r.Offset).ToArray();
         Assert.Equal(2, tail.Length); // the index is streamed by a second read that starts where it starts
