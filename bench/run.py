@@ -224,8 +224,8 @@ class CountingProxy:
             threading.Thread(target=self._handle, args=(client,), daemon=True).start()
 
     def _handle(self, client: socket.socket) -> None:
-        upstream = socket.create_connection(("127.0.0.1", self.target))
-        threading.Thread(target=self._relay, args=(upstream, client), daemon=True).start()
+        """Reads requests off one client connection; each is answered by `_answer` or relayed to the target."""
+        upstream = None
         buf = b""
         try:
             while True:
@@ -236,13 +236,11 @@ class CountingProxy:
                     buf += chunk
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 head += b"\r\n\r\n"
-                method = head.split(b" ", 1)[0].decode()
-                target = head.split(b" ", 2)[1].decode()
-                kind, detail = classify(method, target)
-                with self.lock:
-                    self.counts[kind] = self.counts.get(kind, 0) + 1
-                    self.details[detail] = self.details.get(detail, 0) + 1
-                    self.log.append((time.monotonic(), detail))
+                if self._answer(client, head):
+                    continue
+                if upstream is None:
+                    upstream = socket.create_connection(("127.0.0.1", self.target))
+                    threading.Thread(target=self._relay, args=(upstream, client), daemon=True).start()
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -261,7 +259,19 @@ class CountingProxy:
             pass
         finally:
             client.close()
-            upstream.close()
+            if upstream is not None:
+                upstream.close()
+
+    def _answer(self, client: socket.socket, head: bytes) -> bool:
+        """Counts the request; True when it was answered here instead of relayed (never, for this class)."""
+        method = head.split(b" ", 1)[0].decode()
+        target = head.split(b" ", 2)[1].decode()
+        kind, detail = classify(method, target)
+        with self.lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            self.details[detail] = self.details.get(detail, 0) + 1
+            self.log.append((time.monotonic(), detail))
+        return False
 
     @staticmethod
     def _relay(src: socket.socket, dst: socket.socket) -> None:
@@ -293,47 +303,17 @@ class FastObjectFront(CountingProxy):
         self.data = server.dir
         super().__init__(server.port)
 
-    def _handle(self, client: socket.socket) -> None:
+    def _answer(self, client: socket.socket, head: bytes) -> bool:
         from urllib.parse import urlsplit, unquote
-        upstream = None
-        buf = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = client.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                lines = head.split(b"\r\n")
-                method, target = lines[0].split(b" ")[0].decode(), lines[0].split(b" ")[1].decode()
-                headers = {k.strip().lower(): v.strip() for k, v in (l.decode().split(":", 1) for l in lines[1:] if b":" in l)}
-                u = urlsplit(target)
-                path = self.data / unquote(u.path).lstrip("/")
-                obj = Path(str(path) + "._S3rver_object")
-                if method == "GET" and not u.query and obj.is_file():
-                    self._send_object(client, obj, headers.get("range"))
-                    continue
-                if upstream is None:
-                    upstream = socket.create_connection(("127.0.0.1", self.target))
-                    threading.Thread(target=self._relay, args=(upstream, client), daemon=True).start()
-                length = int(headers.get("content-length", "0"))
-                upstream.sendall(head + b"\r\n\r\n")
-                body, buf = buf[:length], buf[length:]
-                upstream.sendall(body)
-                remaining = length - len(body)
-                while remaining > 0:
-                    chunk = client.recv(min(65536, remaining))
-                    if not chunk:
-                        return
-                    upstream.sendall(chunk)
-                    remaining -= len(chunk)
-        except OSError:
-            pass
-        finally:
-            client.close()
-            if upstream is not None:
-                upstream.close()
+        lines = head.rstrip(b"\r\n").split(b"\r\n")
+        method, target = lines[0].split(b" ")[0].decode(), lines[0].split(b" ")[1].decode()
+        u = urlsplit(target)
+        obj = Path(str(self.data / unquote(u.path).lstrip("/")) + "._S3rver_object")
+        if method != "GET" or u.query or not obj.is_file():
+            return False
+        headers = {k.strip().lower(): v.strip() for k, v in (l.decode().split(":", 1) for l in lines[1:] if b":" in l)}
+        self._send_object(client, obj, headers.get("range"))
+        return True
 
     @staticmethod
     def _send_object(client: socket.socket, obj: Path, byte_range: str | None) -> None:
