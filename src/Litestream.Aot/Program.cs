@@ -15,6 +15,8 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         SQLitePCL.raw.SetProvider(new SQLitePCL.SQLite3Provider_e_sqlite3());
+        Console.SetOut(RedactingWriter.Wrap(Console.Out));
+        Console.SetError(RedactingWriter.Wrap(Console.Error));
         using var shutdown = new CancellationTokenSource();
         // SIGINT/SIGTERM cancel the one root token; commands flush and exit 0.
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel(shutdown));
@@ -94,6 +96,7 @@ internal static class Program
     {
         context.Cancel = true;
         source.Cancel();
+        Interruption.Signalled(context.Signal);
     };
 
     private static int Fail(string message, string? hint, int code)

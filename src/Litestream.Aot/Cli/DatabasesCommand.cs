@@ -21,7 +21,7 @@ internal static class DatabasesCommand
             foreach (DbConfig db in cfg.Dbs)
             {
                 ReplicaSettings s = (db.Replica ?? new ReplicaConfig()).ToSettings(cfg.ReplicaDefaults);
-                rows.Add(new DatabaseRow(db.Path!, s.Url is { } url ? ReplicaUrl.Redact(url) : $"{s.Type}://{s.Path}"));
+                rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s)));
             }
             if (result.GetValue(json))
             {

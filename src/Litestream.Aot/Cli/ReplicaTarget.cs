@@ -12,23 +12,38 @@ internal static class ReplicaTarget
     {
         if (ReplicaUrl.IsUrl(target))
         {
-            return (CreateClient(ReplicaUrl.Parse(target), target), ReplicaUrl.Redact(target), null);
+            return (CreateClient(ReplicaUrl.Parse(target), target), target, null);
         }
         LitestreamConfig config = LoadConfig(configPath, expandEnv);
         string full = Path.GetFullPath(target);
         DbConfig db = config.Dbs.Find(d => d.Path == full)
             ?? throw new CommandException($"database not found in config: {full}", $"add it under dbs: in {ConfigLoader.ResolvePath(configPath)}, or pass a replica URL");
         ReplicaSettings settings = (db.Replica ?? new ReplicaConfig()).ToSettings(config.ReplicaDefaults);
-        return (CreateClient(settings, settings.Url ?? settings.Path ?? ""), settings.Url is { } u ? ReplicaUrl.Redact(u) : settings.Path ?? "", db);
+        return (CreateClient(settings, Describe(settings)), Describe(settings), db);
     }
 
-    /// <summary>The config named by -config (or $LITESTREAM_CONFIG, or the default); "-" reads it from standard input.</summary>
+    /// <summary>
+    /// Where a replica is, for output: its URL as written, else one built from the settings (<c>s3://bucket/path</c>
+    /// for <c>bucket: bucket, path: path</c>; a file replica's directory).
+    /// </summary>
+    public static string Describe(ReplicaSettings settings) => settings.Url ?? settings.Type switch
+    {
+        null or "file" => settings.Path ?? "",
+        string type => $"{type}://{settings.Bucket ?? settings.Host}/{settings.Path}",
+    };
+
+    /// <summary>
+    /// The config named by -config (or $LITESTREAM_CONFIG, or the default); "-" reads it from standard input.
+    /// Reading and parsing cannot observe cancellation (a read of a silent stdin blocks) and leave nothing
+    /// behind, so a signal meanwhile ends the process at once.
+    /// </summary>
     public static LitestreamConfig LoadConfig(string? configPath, bool expandEnv)
     {
+        using Interruption.Scope scope = Interruption.ExitOnSignal("reading the config");
         if (configPath == "-")
         {
             // Relative paths in a piped config resolve against the working directory, as upstream's do.
-            return ConfigLoader.Parse(Console.In.ReadToEnd(), Environment.CurrentDirectory, expandEnv);
+            return ConfigLoader.Parse(ConfigLoader.Read(Console.In, "the config on standard input"), Environment.CurrentDirectory, expandEnv);
         }
         string path = ConfigLoader.ResolvePath(configPath);
         if (!File.Exists(path))
@@ -46,7 +61,7 @@ internal static class ReplicaTarget
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
-            throw new CommandException($"{e.Message} ({ReplicaUrl.Redact(description)})", $"supported backends: {string.Join(", ", ReplicaClientFactory.Names)}");
+            throw new CommandException($"{e.Message} ({description})", $"supported backends: {string.Join(", ", ReplicaClientFactory.Names)}");
         }
     }
 

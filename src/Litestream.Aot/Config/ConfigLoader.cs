@@ -1,6 +1,5 @@
 using Litestream.Storage;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 
 namespace Litestream.Aot.Config;
 
@@ -22,13 +21,20 @@ public static class ConfigLoader
             : Environment.GetEnvironmentVariable("LITESTREAM_CONFIG") is { Length: > 0 } env ? env
             : DefaultPath;
 
+    /// <summary>
+    /// Largest config accepted, in characters, as read and after environment expansion: a real one is a few
+    /// KiB, and everything after reading is bounded by it.
+    /// </summary>
+    public const int MaxSize = 1024 * 1024;
+
     /// <summary>Loads and validates a config file.</summary>
     public static LitestreamConfig Load(string path, bool expandEnv = true)
     {
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            using var reader = new StreamReader(path);
+            text = Read(reader, path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -37,17 +43,41 @@ public static class ConfigLoader
         return Parse(text, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, expandEnv);
     }
 
+    /// <summary>
+    /// Reads a whole config from <paramref name="reader"/> (a file, or standard input for <c>-config -</c>),
+    /// failing as soon as it passes <see cref="MaxSize"/>: <c>/dev/zero</c> or an endless pipe is not read to the end.
+    /// </summary>
+    public static string Read(TextReader reader, string name)
+    {
+        var text = new System.Text.StringBuilder();
+        char[] buffer = new char[16 * 1024];
+        int n;
+        while ((n = reader.Read(buffer)) > 0)
+        {
+            text.Append(buffer, 0, n);
+            if (text.Length > MaxSize)
+            {
+                throw TooLarge(name);
+            }
+        }
+        return text.ToString();
+    }
+
     /// <summary>Parses config text; relative paths resolve against <paramref name="baseDirectory"/>.</summary>
     public static LitestreamConfig Parse(string text, string baseDirectory, bool expandEnv = true)
     {
+        if (text.Length > MaxSize)
+        {
+            throw TooLarge("the config");
+        }
         if (expandEnv)
         {
-            text = ConfigValues.ExpandEnvironment(text, Environment.GetEnvironmentVariable);
+            text = ConfigValues.ExpandEnvironment(text, Environment.GetEnvironmentVariable, MaxSize);
         }
-        var stream = new YamlStream();
+        ConfigNode? root;
         try
         {
-            stream.Load(new StringReader(text));
+            root = ConfigYamlReader.ReadFirstDocument(text);
         }
         catch (YamlException e)
         {
@@ -55,45 +85,21 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet fails without a position on some malformed input: its scanner throws
+            // YamlDotNet's scanner fails without a position on some malformed input: it throws
             // InvalidOperationException on an unterminated flow collection followed by more keys
-            // ("levels: [0x10"), its loader ArgumentException on an alias right after a flow collection
-            // ("levels: [...]*b"). Found by ConfigLoaderFuzzTests.
+            // ("levels: [0x10"). Found by ConfigLoaderFuzzTests.
             throw new ConfigException("", "invalid yaml: the parser could not read the document (check brackets, braces, quotes and aliases)");
         }
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        if (root is null || root.ScalarValue is "")
         {
             return new LitestreamConfig();
         }
-        LitestreamConfig config = LitestreamConfig.Bind(ToNode(stream.Documents[0].RootNode), "", new ConfigContext(baseDirectory));
+        LitestreamConfig config = LitestreamConfig.Bind(root, "", new ConfigContext(baseDirectory));
         Validate(config);
         return config;
     }
 
-    /// <summary>YamlDotNet's tree as the generated binders read it.</summary>
-    private static ConfigNode ToNode(YamlNode node)
-    {
-        long line = node.Start.Line;
-        switch (node)
-        {
-            case YamlMappingNode mapping:
-                var entries = new List<KeyValuePair<ConfigNode, ConfigNode>>(mapping.Children.Count);
-                foreach ((YamlNode key, YamlNode value) in mapping.Children)
-                {
-                    entries.Add(new(ToNode(key), ToNode(value)));
-                }
-                return ConfigNode.Mapping(entries, line);
-            case YamlSequenceNode sequence:
-                var items = new List<ConfigNode>(sequence.Children.Count);
-                foreach (YamlNode item in sequence.Children)
-                {
-                    items.Add(ToNode(item));
-                }
-                return ConfigNode.List(items, line);
-            default:
-                return ConfigNode.Scalar((node as YamlScalarNode)?.Value, line);
-        }
-    }
+    private static ConfigException TooLarge(string name) => new("", $"{name} is larger than {MaxSize / 1024} KiB");
 
     /// <summary>Checks across sections, once everything is bound.</summary>
     private static void Validate(LitestreamConfig config)

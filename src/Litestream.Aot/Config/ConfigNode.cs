@@ -30,6 +30,9 @@ public sealed class ConfigNode
     /// <summary>The 1-based line the node starts on.</summary>
     public long Line { get; }
 
+    /// <summary>The value of a scalar; null for a mapping or a list.</summary>
+    internal string? ScalarValue => _kind == Kind.Scalar ? _value : null;
+
     /// <summary>A scalar (a plain value, or a key).</summary>
     public static ConfigNode Scalar(string? value, long line) => new(Kind.Scalar, line, value, s_noEntries, s_noItems);
 

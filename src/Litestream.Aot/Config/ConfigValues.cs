@@ -111,12 +111,22 @@ public static class ConfigValues
         return true;
     }
 
-    /// <summary>Go <c>os.Expand</c> over the whole config text: <c>$VAR</c>, <c>${VAR}</c>; unset variables become empty.</summary>
-    public static string ExpandEnvironment(string text, Func<string, string?> lookup)
+    /// <summary>
+    /// Go <c>os.Expand</c> over the whole config text: <c>$VAR</c>, <c>${VAR}</c>; unset variables become empty.
+    /// Fails once the result passes <paramref name="maxLength"/> characters, so a file of references to a large
+    /// variable cannot grow without bound.
+    /// </summary>
+    public static string ExpandEnvironment(string text, Func<string, string?> lookup, int maxLength = int.MaxValue)
     {
-        var sb = new StringBuilder(text.Length);
+        var sb = new StringBuilder(Math.Min(text.Length, maxLength));
+        // Once a "${" has no closing brace, none after it has one: stop looking (the scan was quadratic).
+        bool unclosed = false;
         for (int i = 0; i < text.Length; i++)
         {
+            if (sb.Length > maxLength)
+            {
+                throw TooLarge();
+            }
             char c = text[i];
             if (c != '$' || i + 1 >= text.Length)
             {
@@ -126,9 +136,10 @@ public static class ConfigValues
             char n = text[i + 1];
             if (n == '{')
             {
-                int close = text.IndexOf('}', i + 2);
+                int close = unclosed ? -1 : text.IndexOf('}', i + 2);
                 if (close < 0)
                 {
+                    unclosed = true;
                     sb.Append(c);
                     continue;
                 }
@@ -150,7 +161,9 @@ public static class ConfigValues
                 sb.Append(c);
             }
         }
-        return sb.ToString();
+        return sb.Length > maxLength ? throw TooLarge() : sb.ToString();
+
+        ConfigException TooLarge() => new("", $"the config is larger than {maxLength / 1024} KiB after environment expansion");
     }
 
     private static string Lookup(string name, Func<string, string?> lookup)

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Litestream.Aot.Cli;
+using Litestream.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Control;
@@ -16,15 +17,20 @@ namespace Litestream.Aot.Control;
 /// </summary>
 internal sealed class ControlServer : IAsyncDisposable
 {
-    private const int MaxHeadBytes = 16 * 1024;
-    private const int MaxBodyBytes = 1024 * 1024;
+    /// <summary>Connections served at once; past it a client is answered 503 at once.</summary>
+    internal const int MaxConnections = 64;
+
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(30);
+    // A request must arrive whole within this (slowloris, idle connections), an answer be taken within this.
+    private static readonly TimeSpan s_ioTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_maxAcceptBackoff = TimeSpan.FromSeconds(1);
 
     private readonly ReplicationDaemon _daemon;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accept;
+    private int _connections;
 
     private ControlServer(string path, Socket listener, ReplicationDaemon daemon, ILogger logger)
     {
@@ -100,9 +106,15 @@ internal sealed class ControlServer : IAsyncDisposable
         throw new CommandException($"control socket {path} is in use by another process", "stop the other 'litestream replicate', or choose another socket.path");
     }
 
+    /// <summary>
+    /// Accepts until disposed. A failed accept (EMFILE: the process is out of file descriptors) is logged once per
+    /// episode and retried with backoff, never the end of the loop: the socket must answer again once descriptors
+    /// free up. Connections past <see cref="MaxConnections"/> get a 503.
+    /// </summary>
     private async Task AcceptLoopAsync()
     {
         var connections = new List<Task>();
+        TimeSpan backoff = TimeSpan.Zero;
         while (!_stop.IsCancellationRequested)
         {
             Socket client;
@@ -110,25 +122,48 @@ internal sealed class ControlServer : IAsyncDisposable
             {
                 client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || _stop.IsCancellationRequested)
             {
                 break;
             }
+            catch (SocketException e)
+            {
+                if (backoff == TimeSpan.Zero)
+                {
+                    _logger.Log(LogLevel.Error, default, $"control socket: cannot accept connections: {e.Message}; retrying", null, static (s, _) => s);
+                }
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, s_maxAcceptBackoff.Ticks));
+                try
+                {
+                    await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                continue;
+            }
+            if (backoff != TimeSpan.Zero)
+            {
+                backoff = TimeSpan.Zero;
+                _logger.Log(LogLevel.Information, default, "control socket: accepting connections again", null, static (s, _) => s);
+            }
             connections.RemoveAll(t => t.IsCompleted);
-            connections.Add(ServeAsync(client));
+            connections.Add(Interlocked.Increment(ref _connections) > MaxConnections ? RejectAsync(client) : ServeAsync(client));
         }
         await Task.WhenAll(connections).ConfigureAwait(false);
     }
 
     private async Task ServeAsync(Socket client)
     {
-        await using var stream = new NetworkStream(client, ownsSocket: true);
         try
         {
-            (int status, byte[] body) = await HandleAsync(stream).ConfigureAwait(false);
-            string head = $"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {Reason(status)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length.ToString(CultureInfo.InvariantCulture)}\r\nConnection: close\r\n\r\n";
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(head), _stop.Token).ConfigureAwait(false);
-            await stream.WriteAsync(body, _stop.Token).ConfigureAwait(false);
+            await using var stream = new NetworkStream(client, ownsSocket: true);
+            (int status, byte[] body, bool unread)? answer = await AnswerAsync(stream).ConfigureAwait(false);
+            if (answer is { } a)
+            {
+                await RespondAsync(client, stream, a.status, a.body, a.unread).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
         {
@@ -138,28 +173,114 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             _logger.Log(LogLevel.Error, default, $"control socket: {e.Message}", null, static (s, _) => s);
         }
+        finally
+        {
+            Interlocked.Decrement(ref _connections);
+        }
     }
 
-    private async Task<(int Status, byte[] Body)> HandleAsync(NetworkStream stream)
+    /// <summary>Over the connection cap: 503 without reading the request.</summary>
+    private async Task RejectAsync(Socket client)
     {
-        (string method, string target, byte[] body)? request = await ReadRequestAsync(stream).ConfigureAwait(false);
-        if (request is not { } r)
-        {
-            return Error(400, "malformed request");
-        }
-        string route = r.target.Split('?', 2)[0];
         try
         {
-            return (r.method, route) switch
+            await using var stream = new NetworkStream(client, ownsSocket: true);
+            await RespondAsync(client, stream, 503, Line(new ErrorResponse($"too many control connections (at most {MaxConnections})", null), ControlJsonContext.Wire.ErrorResponse), unread: true).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _connections);
+        }
+    }
+
+    /// <summary>The answer to the request on <paramref name="stream"/>; null when the client sent nothing.</summary>
+    private async Task<(int Status, byte[] Body, bool Unread)?> AnswerAsync(NetworkStream stream)
+    {
+        ControlRequest? request;
+        using (var reading = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+        {
+            reading.CancelAfter(s_ioTimeout);
+            try
+            {
+                request = await new ControlRequestReader(stream).ReadAsync(reading.Token).ConfigureAwait(false);
+            }
+            catch (ControlException e)
+            {
+                (int status, byte[] body) = Error(e.Status, e.Message);
+                return (status, body, true);
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                (int status, byte[] body) = Error(408, $"request not received within {s_ioTimeout.TotalSeconds:0}s");
+                return (status, body, true);
+            }
+        }
+        if (request is null)
+        {
+            return null;
+        }
+        (int Status, byte[] Body) answer = await HandleAsync(request).ConfigureAwait(false);
+        return (answer.Status, answer.Body, false);
+    }
+
+    /// <summary>
+    /// Writes the answer and closes. When part of the request may be <paramref name="unread"/> (it was refused),
+    /// the rest is read and dropped for a moment first: closing a Unix socket with unread data resets the
+    /// client, which might then not see the answer.
+    /// </summary>
+    private async Task RespondAsync(Socket client, NetworkStream stream, int status, byte[] body, bool unread)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        deadline.CancelAfter(s_ioTimeout);
+        string head = $"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {Reason(status)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length.ToString(CultureInfo.InvariantCulture)}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head), deadline.Token).ConfigureAwait(false);
+        await stream.WriteAsync(body, deadline.Token).ConfigureAwait(false);
+        if (!unread)
+        {
+            return;
+        }
+        client.Shutdown(SocketShutdown.Send);
+        deadline.CancelAfter(TimeSpan.FromMilliseconds(500));
+        byte[] sink = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            for (int total = 0; total < 256 * 1024;)
+            {
+                int read = await stream.ReadAsync(sink, deadline.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                total += read;
+            }
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(sink);
+        }
+    }
+
+    private async Task<(int Status, byte[] Body)> HandleAsync(ControlRequest r)
+    {
+        string route = r.Target.Split('?', 2)[0];
+        try
+        {
+            return (r.Method, route) switch
             {
                 ("GET", "/info") => Ok(new InfoResponse(VersionCommand.Version, Environment.ProcessId, (long)(DateTimeOffset.UtcNow - _daemon.StartedAt).TotalSeconds, ControlJsonContext.FormatTime(_daemon.StartedAt), _daemon.Count), ControlJsonContext.Wire.InfoResponse),
                 ("GET", "/list") => Ok(new ListResponse([.. _daemon.List()]), ControlJsonContext.Wire.ListResponse),
-                ("GET", "/txid") => Ok(new TxidResponse(_daemon.Txid(RequirePath(Query(r.target, "path")))), ControlJsonContext.Wire.TxidResponse),
-                ("POST", "/start") => await StartStopAsync(r.body, start: true).ConfigureAwait(false),
-                ("POST", "/stop") => await StartStopAsync(r.body, start: false).ConfigureAwait(false),
-                ("POST", "/sync") => await SyncAsync(r.body).ConfigureAwait(false),
-                ("POST", "/register") => await RegisterAsync(r.body).ConfigureAwait(false),
-                ("POST", "/unregister") => await UnregisterAsync(r.body).ConfigureAwait(false),
+                ("GET", "/txid") => Ok(new TxidResponse(_daemon.Txid(RequirePath(Query(r.Target, "path")))), ControlJsonContext.Wire.TxidResponse),
+                ("POST", "/start") => await StartStopAsync(r.Body, start: true).ConfigureAwait(false),
+                ("POST", "/stop") => await StartStopAsync(r.Body, start: false).ConfigureAwait(false),
+                ("POST", "/sync") => await SyncAsync(r.Body).ConfigureAwait(false),
+                ("POST", "/register") => await RegisterAsync(r.Body).ConfigureAwait(false),
+                ("POST", "/unregister") => await UnregisterAsync(r.Body).ConfigureAwait(false),
                 (_, "/info" or "/list" or "/txid" or "/start" or "/stop" or "/sync" or "/register" or "/unregister") => Error(405, "method not allowed"),
                 _ => Error(404, "not found"),
             };
@@ -282,15 +403,12 @@ internal sealed class ControlServer : IAsyncDisposable
     private static (int, byte[]) Error(int status, string message, string? details = null)
         => (status, Line(new ErrorResponse(message, details), ControlJsonContext.Wire.ErrorResponse));
 
-    /// <summary>Compact JSON and a newline, as Go's <c>json.NewEncoder(w).Encode(v)</c> writes.</summary>
+    /// <summary>
+    /// Compact JSON and a newline, as Go's <c>json.NewEncoder(w).Encode(v)</c> writes, with no credential in it:
+    /// errors quote what failed, and the client prints them.
+    /// </summary>
     private static byte[] Line<T>(T value, JsonTypeInfo<T> type)
-    {
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(value, type);
-        byte[] line = new byte[json.Length + 1];
-        json.CopyTo(line, 0);
-        line[^1] = (byte)'\n';
-        return line;
-    }
+        => Encoding.UTF8.GetBytes(Redaction.Apply(JsonSerializer.Serialize(value, type)) + "\n");
 
     private static string Reason(int status) => status switch
     {
@@ -298,119 +416,12 @@ internal sealed class ControlServer : IAsyncDisposable
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
+        413 => "Request Entity Too Large",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
-
-    /// <summary>Reads the request line, headers and a Content-Length or chunked body; null when malformed.</summary>
-    private async Task<(string, string, byte[])?> ReadRequestAsync(NetworkStream stream)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxHeadBytes);
-        try
-        {
-            int filled = 0, headEnd;
-            while ((headEnd = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
-            {
-                if (filled == MaxHeadBytes)
-                {
-                    return null;
-                }
-                int n = await stream.ReadAsync(buffer.AsMemory(filled, MaxHeadBytes - filled), _stop.Token).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    return null;
-                }
-                filled += n;
-            }
-            string[] lines = Encoding.ASCII.GetString(buffer, 0, headEnd).Split("\r\n");
-            string[] requestLine = lines[0].Split(' ');
-            if (requestLine.Length != 3 || !requestLine[2].StartsWith("HTTP/1.", StringComparison.Ordinal))
-            {
-                return null;
-            }
-            long length = 0;
-            bool chunked = false;
-            foreach (string header in lines.AsSpan(1))
-            {
-                int colon = header.IndexOf(':', StringComparison.Ordinal);
-                if (colon <= 0)
-                {
-                    return null;
-                }
-                string name = header[..colon].Trim(), value = header[(colon + 1)..].Trim();
-                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) && !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out length))
-                {
-                    return null;
-                }
-                chunked |= name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && value.Contains("chunked", StringComparison.OrdinalIgnoreCase);
-            }
-            var rest = new MemoryStream();
-            rest.Write(buffer, headEnd + 4, filled - headEnd - 4);
-            byte[]? body = chunked
-                ? await ReadChunkedAsync(stream, rest).ConfigureAwait(false)
-                : await ReadExactAsync(stream, rest, length).ConfigureAwait(false);
-            return body is null ? null : (requestLine[0], requestLine[1], body);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private async Task<byte[]?> ReadExactAsync(NetworkStream stream, MemoryStream received, long length)
-    {
-        if (length > MaxBodyBytes)
-        {
-            return null;
-        }
-        byte[] chunk = new byte[4096];
-        while (received.Length < length)
-        {
-            int n = await stream.ReadAsync(chunk, _stop.Token).ConfigureAwait(false);
-            if (n == 0)
-            {
-                return null;
-            }
-            received.Write(chunk, 0, n);
-        }
-        return received.GetBuffer().AsSpan(0, (int)length).ToArray();
-    }
-
-    private async Task<byte[]?> ReadChunkedAsync(NetworkStream stream, MemoryStream received)
-    {
-        // Everything up to the terminating zero-size chunk, then decode (bodies here are a few hundred bytes).
-        byte[] chunk = new byte[4096];
-        while (!Terminated(received.GetBuffer().AsSpan(0, (int)received.Length)))
-        {
-            if (received.Length > MaxBodyBytes)
-            {
-                return null;
-            }
-            int n = await stream.ReadAsync(chunk, _stop.Token).ConfigureAwait(false);
-            if (n == 0)
-            {
-                return null;
-            }
-            received.Write(chunk, 0, n);
-        }
-        ReadOnlySpan<byte> data = received.GetBuffer().AsSpan(0, (int)received.Length);
-        var body = new MemoryStream();
-        while (true)
-        {
-            int eol = data.IndexOf("\r\n"u8);
-            string sizeText = Encoding.ASCII.GetString(data[..eol]).Split(';')[0].Trim();
-            if (!int.TryParse(sizeText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int size) || size < 0 || eol + 2 + size > data.Length)
-            {
-                return null;
-            }
-            if (size == 0)
-            {
-                return body.ToArray();
-            }
-            body.Write(data.Slice(eol + 2, size));
-            data = data[(eol + 2 + size + 2)..];
-        }
-
-        static bool Terminated(ReadOnlySpan<byte> data) => data.StartsWith("0\r\n\r\n"u8) || data.IndexOf("\r\n0\r\n\r\n"u8) >= 0;
-    }
 }

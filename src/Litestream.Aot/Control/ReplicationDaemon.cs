@@ -145,6 +145,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 return new RegisterResponse("already_registered", path);
             }
+            RequireSqliteOrMissing(path);
             Replica first = register(path, replicaUrl);
             Replica? pending = first;
             var entry = new Entry(path, () =>
@@ -214,6 +215,39 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         string status = !changed ? "no_change" : wait ? "synced" : "synced_local";
         return new SyncResponse(status, path, replica.Db.Txid.Value, replica.RemoteTxid?.Value ?? 0);
     }
+
+    /// <summary>
+    /// Refuses a path that cannot be a database, so /list never says "replicating" while every sync fails. A missing
+    /// or empty file is accepted, as upstream does: the database may be created after it is registered.
+    /// </summary>
+    private static void RequireSqliteOrMissing(string path)
+    {
+        if (Cli.Libc.IsSpecialFile(path))
+        {
+            throw new ControlException(400, $"not a regular file: {path}");
+        }
+        Span<byte> header = stackalloc byte[SqliteMagic.Length];
+        int read;
+        try
+        {
+            using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            read = RandomAccess.Read(file, header, 0);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ControlException(400, $"cannot read database {path}: {e.Message}");
+        }
+        if (read > 0 && (read < SqliteMagic.Length || !header.SequenceEqual(SqliteMagic)))
+        {
+            throw new ControlException(400, $"not a SQLite database: {path} (it does not start with the SQLite header)");
+        }
+    }
+
+    private static ReadOnlySpan<byte> SqliteMagic => "SQLite format 3\0"u8;
 
     private Entry? Find(string path)
     {

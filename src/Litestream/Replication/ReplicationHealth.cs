@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Litestream.Storage;
 using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Replication;
@@ -154,7 +155,8 @@ public sealed class ReplicationHealth : IDisposable
     {
         if (failure is not null)
         {
-            string error = failure.Error.ReplaceLineEndings(" ");
+            // Other processes read this file (status prints it): no credential leaves in it.
+            string error = Redaction.Apply(failure.Error).ReplaceLineEndings(" ");
             text.Append(CultureInfo.InvariantCulture, $"{name} {failure.Since:yyyy-MM-ddTHH:mm:ssZ} {failure.Count} {error}\n");
         }
     }

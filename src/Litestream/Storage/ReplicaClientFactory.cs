@@ -39,6 +39,7 @@ public static class ReplicaClientFactory
                 Endpoint = settings.Endpoint ?? parsed.Endpoint,
             };
         }
+        Redaction.Register(settings);
         string type = settings.Type ?? "file";
         return ReplicaClientRegistry.TryCreate(type, settings, out IReplicaClient? client)
             ? client!

@@ -6,7 +6,7 @@ namespace Litestream.Storage;
 /// Parses replica URLs into <see cref="ReplicaSettings"/> the way upstream does (REPLICA-LAYOUT.md §9):
 /// <c>file:///abs/path</c> or a bare path, <c>s3://bucket/path?endpoint=…&amp;region=…</c> (camelCase and
 /// kebab-case query keys), <c>abs://[account@]container/path</c>, <c>sftp://user[:pass]@host[:port]/path</c>,
-/// <c>webdav(s)://host/path</c>. Errors never echo a password.
+/// <c>webdav(s)://host/path</c>. Errors never echo a credential: each is registered with <see cref="Redaction"/>.
 /// </summary>
 public static class ReplicaUrl
 {
@@ -27,6 +27,23 @@ public static class ReplicaUrl
         int schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
         string scheme = text[..schemeEnd].ToLowerInvariant();
         string rest = text[(schemeEnd + 3)..];
+        string? user = null, password = null;
+        int at = UserInfoEnd(rest);
+        if (at >= 0)
+        {
+            string userInfo = rest[..at];
+            rest = rest[(at + 1)..];
+            int colon = userInfo.IndexOf(':');
+            user = Uri.UnescapeDataString(colon >= 0 ? userInfo[..colon] : userInfo);
+            if (colon >= 0)
+            {
+                password = Uri.UnescapeDataString(userInfo[(colon + 1)..]);
+                // The user is not registered: a short one ("root") would be masked in every path printed. Where
+                // the URL is printed, the whole user info is masked.
+                Redaction.Register(userInfo[(colon + 1)..]);
+                Redaction.Register(password);
+            }
+        }
         string query = "";
         int q = rest.IndexOf('?');
         if (q >= 0)
@@ -38,29 +55,29 @@ public static class ReplicaUrl
         string host = slash >= 0 ? rest[..slash] : rest;
         string path = slash >= 0 ? rest[(slash + 1)..] : "";
         Dictionary<string, string> parameters = ParseQuery(query);
+        string url = Redaction.Apply(text);
 
         switch (scheme)
         {
             case "file":
-                if (host.Length != 0 && host != "localhost")
+                if ((host.Length != 0 && host != "localhost") || user is not null)
                 {
-                    throw new ArgumentException($"invalid file replica url \"{text}\": host must be empty (file:///absolute/path)");
+                    throw new ArgumentException($"invalid file replica url \"{url}\": host must be empty (file:///absolute/path)");
                 }
-                return new ReplicaSettings { Type = "file", Path = "/" + path, Url = text };
+                return new ReplicaSettings { Type = "file", Path = "/" + path, Url = url };
             case "s3":
                 // Like upstream (Go's url.Parse keeps user info out of the host, and its s3 client ignores it),
-                // credentials in the URL are not used; they are never echoed either.
-                host = host[(host.LastIndexOf('@') + 1)..];
+                // credentials in the URL are not used.
                 if (host.Length == 0)
                 {
-                    throw new ArgumentException($"invalid s3 replica url \"{Redact(text)}\": bucket required");
+                    throw new ArgumentException($"invalid s3 replica url \"{url}\": bucket required");
                 }
                 S3.S3Host.Parsed s3Host = S3.S3Host.Parse(host, path);
                 string? endpoint = Get(parameters, "endpoint") ?? s3Host.Endpoint;
                 return new ReplicaSettings
                 {
                     Type = "s3",
-                    Url = Redact(text),
+                    Url = url,
                     Bucket = s3Host.Bucket,
                     Path = s3Host.Path.Trim('/'),
                     Endpoint = endpoint,
@@ -76,100 +93,55 @@ public static class ReplicaUrl
                     SseKmsKeyId = Get(parameters, "sseKmsKeyId") ?? Get(parameters, "sse-kms-key-id"),
                 };
             case "abs":
-            {
-                string? account = null;
-                int at = host.IndexOf('@');
-                if (at >= 0)
-                {
-                    account = host[..at];
-                    host = host[(at + 1)..];
-                }
-                return new ReplicaSettings { Type = "abs", Url = text, AccountName = account, Bucket = host, Path = path.Trim('/') };
-            }
+                return new ReplicaSettings { Type = "abs", Url = url, AccountName = user, Bucket = host, Path = path.Trim('/') };
             case "sftp":
-            {
-                string? user = null, password = null;
-                int at = host.LastIndexOf('@');
-                if (at >= 0)
-                {
-                    string userInfo = host[..at];
-                    host = host[(at + 1)..];
-                    int colon = userInfo.IndexOf(':');
-                    user = Uri.UnescapeDataString(colon >= 0 ? userInfo[..colon] : userInfo);
-                    password = colon >= 0 ? Uri.UnescapeDataString(userInfo[(colon + 1)..]) : null;
-                }
                 if (host.Length == 0)
                 {
                     throw new ArgumentException("invalid sftp replica url: host required");
                 }
-                return new ReplicaSettings { Type = "sftp", Url = Redact(text), Host = host, User = user, Password = password, Path = "/" + path };
-            }
+                return new ReplicaSettings { Type = "sftp", Url = url, Host = host, User = user, Password = password, Path = "/" + path };
             case "webdav":
             case "webdavs":
                 return new ReplicaSettings
                 {
                     Type = "webdav",
-                    Url = Redact(text),
+                    Url = url,
                     WebDavUrl = (scheme == "webdavs" ? "https://" : "http://") + host,
                     Path = "/" + path,
                 };
             case "gs":
             case "nats":
             case "oss":
-                return new ReplicaSettings { Type = scheme, Url = text, Bucket = host, Path = path.Trim('/') };
+                return new ReplicaSettings { Type = scheme, Url = url, Bucket = host, Path = path.Trim('/') };
             default:
-                throw new ArgumentException($"unknown replica url scheme \"{scheme}\" in \"{Redact(text)}\"");
+                throw new ArgumentException($"unknown replica url scheme \"{scheme}\" in \"{url}\"");
         }
     }
 
     /// <summary>
-    /// The URL with any <c>user:password@</c> password and any secret query value (<c>sseCustomerKey</c>)
-    /// replaced, for logs and errors.
+    /// The text with every credential replaced, for logs and errors: the password of a URL's user info (with its
+    /// user), secret query values, and every secret this process has seen (see <see cref="Redaction"/>).
     /// </summary>
-    public static string Redact(string url)
-    {
-        int schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
-        if (schemeEnd < 0)
-        {
-            return url;
-        }
-        url = RedactQuery(url);
-        int hostStart = schemeEnd + 3;
-        int hostEnd = url.IndexOfAny(['/', '?'], hostStart);
-        string authority = hostEnd < 0 ? url[hostStart..] : url[hostStart..hostEnd];
-        int at = authority.LastIndexOf('@');
-        int colon = at >= 0 ? authority.IndexOf(':') : -1;
-        if (colon < 0 || colon > at)
-        {
-            return url;
-        }
-        return url[..(hostStart + colon + 1)] + "REDACTED" + url[(hostStart + at)..];
-    }
+    public static string Redact(string url) => Redaction.Apply(url);
 
-    private static string RedactQuery(string url)
+    /// <summary>
+    /// Where the user info of a URL ends: the index of its <c>@</c> in <paramref name="rest"/>, the text after
+    /// <c>scheme://</c>; -1 when there is none. Secrets are pasted unescaped and AWS secret keys hold <c>/</c> (a
+    /// fuzzed one anything of <c>/ ? @ : % *</c>), so RFC 3986's rule (the authority ends at the first <c>/</c> or
+    /// <c>?</c>) would cut a secret in two and print half of it as the bucket. Instead: the URL has user info when its
+    /// first delimiter is <c>@</c>, or a <c>:</c> comes before its first <c>/</c> or <c>?</c> (<c>user:secret</c>)
+    /// and an <c>@</c> follows; the user info then runs to the LAST <c>@</c>. Bucket and host names hold no <c>@</c>.
+    /// </summary>
+    internal static int UserInfoEnd(ReadOnlySpan<char> rest)
     {
-        int q = url.IndexOf('?');
-        if (q < 0)
+        int last = rest.LastIndexOf('@');
+        if (last < 0)
         {
-            return url;
+            return -1;
         }
-        string[] pairs = url[(q + 1)..].Split('&');
-        for (int i = 0; i < pairs.Length; i++)
-        {
-            int eq = pairs[i].IndexOf('=');
-            string key = eq >= 0 ? pairs[i][..eq] : pairs[i];
-            if (eq >= 0 && s_secretQueryKeys.Contains(Uri.UnescapeDataString(key)))
-            {
-                pairs[i] = key + "=REDACTED";
-            }
-        }
-        return url[..(q + 1)] + string.Join('&', pairs);
+        int first = rest.IndexOfAny('/', '?', '@');
+        return rest[first] == '@' || rest[..first].Contains(':') ? last : -1;
     }
-
-    private static readonly HashSet<string> s_secretQueryKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "sseCustomerKey", "sse-customer-key", "secret-access-key", "secretAccessKey", "password", "token", "sas-token",
-    };
 
     private static Dictionary<string, string> ParseQuery(string query)
     {
@@ -178,7 +150,12 @@ public static class ReplicaUrl
         {
             int eq = pair.IndexOf('=');
             string key = Uri.UnescapeDataString(eq >= 0 ? pair[..eq] : pair);
-            result[key] = eq >= 0 ? Uri.UnescapeDataString(pair[(eq + 1)..]) : "";
+            string value = result[key] = eq >= 0 ? Uri.UnescapeDataString(pair[(eq + 1)..]) : "";
+            if (eq >= 0 && Redaction.IsSecretQueryKey(key))
+            {
+                Redaction.Register(pair[(eq + 1)..]);
+                Redaction.Register(value);
+            }
         }
         return result;
     }

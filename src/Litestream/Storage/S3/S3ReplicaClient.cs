@@ -45,7 +45,6 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     public const int DefaultMaxErrorRetries = 3;
 
     private readonly AWSCredentials? _credentials;
-    private readonly string[] _secrets;
     private readonly string? _endpoint;
     private readonly string? _region;
     private readonly bool _forcePathStyle;
@@ -105,11 +104,8 @@ public sealed partial class S3ReplicaClient : IReplicaClient
             throw new ArgumentException($"s3 sse-customer-algorithm must be AES256, got \"{algorithm}\"");
         }
 
-        (_credentials, _secrets) = ResolveCredentials(settings);
-        if (_sseCustomerKey is not null)
-        {
-            _secrets = [.. _secrets, _sseCustomerKey];
-        }
+        _credentials = ResolveCredentials(settings);
+        Redaction.Register(_sseCustomerKey);
     }
 
     /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
@@ -469,7 +465,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
             {
                 DeleteError first = errors[0];
                 string others = errors.Count > 1 ? $" (and {errors.Count - 1} others)" : "";
-                throw new IOException(Redact($"s3: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
+                throw new IOException(Redaction.Apply($"s3: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
             }
         }
     }
@@ -489,66 +485,16 @@ public sealed partial class S3ReplicaClient : IReplicaClient
                 ? $"{error.Message}: {inner.Message}"
                 : error.Message,
         };
-        string message = Redact($"s3: {operation} {Location(key)}: {detail}");
-        return ContainsSecret(error.ToString()) ? new IOException(message) : new IOException(message, error);
+        string message = Redaction.Apply($"s3: {operation} {Location(key)}: {detail}");
+        string full = error.ToString();
+        return Redaction.Apply(full) != full ? new IOException(message) : new IOException(message, error);
     }
 
     private string Location(string key) => $"s3://{Bucket}/{key}";
 
     private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException;
 
-    private string Redact(string text)
-    {
-        foreach (string secret in _secrets)
-        {
-            text = RedactSecret(text, secret);
-        }
-        return text;
-    }
-
-    /// <summary>
-    /// Replaces <paramref name="secret"/> in <paramref name="text"/> with REDACTED: every occurrence of a
-    /// secret of 8 characters or more; a shorter one (a test's or a placeholder's, e.g. "y") only where it
-    /// stands alone, so it does not mangle the words of the message that happen to contain it.
-    /// </summary>
-    internal static string RedactSecret(string text, string secret)
-    {
-        if (secret.Length == 0)
-        {
-            return text;
-        }
-        if (secret.Length >= 8)
-        {
-            return text.Replace(secret, "REDACTED", StringComparison.Ordinal);
-        }
-        var result = new System.Text.StringBuilder(text.Length);
-        int start = 0;
-        for (int at = text.IndexOf(secret, StringComparison.Ordinal); at >= 0; at = text.IndexOf(secret, at + secret.Length, StringComparison.Ordinal))
-        {
-            bool alone = (at == 0 || !char.IsLetterOrDigit(text[at - 1]))
-                && (at + secret.Length == text.Length || !char.IsLetterOrDigit(text[at + secret.Length]));
-            if (alone)
-            {
-                result.Append(text, start, at - start).Append("REDACTED");
-                start = at + secret.Length;
-            }
-        }
-        return result.Append(text, start, text.Length - start).ToString();
-    }
-
-    private bool ContainsSecret(string text)
-    {
-        foreach (string secret in _secrets)
-        {
-            if (text.Contains(secret, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static (AWSCredentials? Credentials, string[] Secrets) ResolveCredentials(ReplicaSettings settings)
+    private static AWSCredentials? ResolveCredentials(ReplicaSettings settings)
     {
         string? id = NonEmpty(settings.AccessKeyId), secret = NonEmpty(settings.SecretAccessKey), token = null;
         if (id is null && secret is null)
@@ -564,15 +510,18 @@ public sealed partial class S3ReplicaClient : IReplicaClient
         }
         if (id is null && secret is null)
         {
-            return (null, []); // SDK default chain: profile, container and instance credentials
+            return null; // SDK default chain: profile, container and instance credentials
         }
         if (id is null || secret is null)
         {
             throw new ArgumentException("s3 credentials need both an access key id and a secret access key");
         }
         // The key id is not secret on its own, but it is half of the pair and useless in a log line.
-        string[] secrets = token is null ? [secret, id] : [secret, id, token];
-        return (token is null ? new BasicAWSCredentials(id, secret) : new SessionAWSCredentials(id, secret, token), secrets);
+        foreach (string? credential in (string?[])[secret, id, token])
+        {
+            Redaction.Register(credential);
+        }
+        return token is null ? new BasicAWSCredentials(id, secret) : new SessionAWSCredentials(id, secret, token);
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

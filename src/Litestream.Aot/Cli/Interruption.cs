@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+
+namespace Litestream.Aot.Cli;
+
+/// <summary>
+/// SIGINT and SIGTERM cancel the root token, and a command stops cleanly where it next observes it. Work that
+/// cannot observe it and leaves nothing to undo (reading and parsing the config: a read of a silent stdin
+/// blocks) runs inside <see cref="ExitOnSignal"/>, where a signal ends the process at once with 128 + the
+/// signal number and one line saying what was interrupted, instead of being swallowed by the handler.
+/// </summary>
+internal static class Interruption
+{
+    private static readonly Lock s_lock = new();
+    private static int s_depth;
+    private static string? s_work;
+
+    /// <summary>Until the scope is disposed, a signal exits the process; <paramref name="work"/> names what it interrupts.</summary>
+    public static Scope ExitOnSignal(string work)
+    {
+        lock (s_lock)
+        {
+            s_depth++;
+            s_work ??= work;
+        }
+        return default;
+    }
+
+    /// <summary>Called by the signal handler once the root token is cancelled.</summary>
+    public static void Signalled(PosixSignal signal)
+    {
+        // The lock is held through the exit, so a scope cannot end, and work with side effects begin, meanwhile.
+        lock (s_lock)
+        {
+            if (s_depth == 0)
+            {
+                return;
+            }
+            Console.Error.WriteLine($"error: interrupted by {(signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM")} while {s_work}");
+            Console.Error.Flush();
+            Environment.Exit(signal == PosixSignal.SIGINT ? 130 : 143);
+        }
+    }
+
+    /// <summary>Ends an <see cref="ExitOnSignal"/> section.</summary>
+    public readonly struct Scope : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (s_lock)
+            {
+                if (--s_depth == 0)
+                {
+                    s_work = null;
+                }
+            }
+        }
+    }
+}
