@@ -239,6 +239,7 @@ internal static class ControlCommands
 
     private static string? Hint(HttpStatusCode status) => status switch
     {
+        HttpStatusCode.BadRequest => "check the database path and the replica URL",
         HttpStatusCode.NotFound => "'litestream list' shows the databases the daemon knows; 'litestream register' adds one",
         HttpStatusCode.Conflict => "the database is stopped or not open yet; 'litestream start DB_PATH' resumes it",
         HttpStatusCode.ServiceUnavailable => "the daemon is serving too many control connections; try again",

@@ -13,14 +13,22 @@ internal static class Interruption
     private static readonly Lock s_lock = new();
     private static int s_depth;
     private static string? s_work;
+    private static PosixSignal? s_received;
 
-    /// <summary>Until the scope is disposed, a signal exits the process; <paramref name="work"/> names what it interrupts.</summary>
+    /// <summary>
+    /// Until the scope is disposed, a signal exits the process; <paramref name="work"/> names what it interrupts.
+    /// A signal that came before (during start-up) exits now: nothing would observe it later.
+    /// </summary>
     public static Scope ExitOnSignal(string work)
     {
         lock (s_lock)
         {
             s_depth++;
             s_work ??= work;
+            if (s_received is { } signal)
+            {
+                Exit(signal);
+            }
         }
         return default;
     }
@@ -31,14 +39,19 @@ internal static class Interruption
         // The lock is held through the exit, so a scope cannot end, and work with side effects begin, meanwhile.
         lock (s_lock)
         {
-            if (s_depth == 0)
+            s_received ??= signal;
+            if (s_depth > 0)
             {
-                return;
+                Exit(signal);
             }
-            Console.Error.WriteLine($"error: interrupted by {(signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM")} while {s_work}");
-            Console.Error.Flush();
-            Environment.Exit(signal == PosixSignal.SIGINT ? 130 : 143);
         }
+    }
+
+    private static void Exit(PosixSignal signal)
+    {
+        Console.Error.WriteLine($"error: interrupted by {(signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM")} while {s_work}");
+        Console.Error.Flush();
+        Environment.Exit(signal == PosixSignal.SIGINT ? 130 : 143);
     }
 
     /// <summary>Ends an <see cref="ExitOnSignal"/> section.</summary>

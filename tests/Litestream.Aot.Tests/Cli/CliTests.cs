@@ -124,8 +124,18 @@ public class CliTests
         Exe.Result r = Exe.Run("databases", "-json", "-config", $"{dir}/c.yml");
         Assert.Equal(0, r.ExitCode);
         Assert.Contains($"\"path\": \"{dir}/a.db\"", r.Stdout);
-        Assert.Contains("sftp://u:REDACTED@h/p", r.Stdout);
+        Assert.Contains("sftp://REDACTED@h/p", r.Stdout);
         Assert.DoesNotContain("secret", r.Stdout);
+    }
+
+    [ExeFact]
+    public void Databases_ReplicaWithoutUrl_DescribedFromItsSettings()
+    {
+        // Issue 17 item 14: "bucket: bkt, path: c1" was printed as s3://c1.
+        string dir = Exe.TempDir();
+        File.WriteAllText($"{dir}/c.yml", "dbs:\n  - path: a.db\n    replica: {type: s3, bucket: bkt, path: c1}\n  - path: b.db\n    replica: {path: /backups/b}\n");
+        Exe.Result r = Exe.Run("databases", "-config", $"{dir}/c.yml");
+        Assert.Equal((0, $"{"path".PadRight(dir.Length + 7)}replica\n{dir}/a.db  s3://bkt/c1\n{dir}/b.db  /backups/b\n"), (r.ExitCode, r.Stdout));
     }
 
     [ExeSpecFact]

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 
 namespace Litestream.Aot.Tests.Cli;
@@ -185,6 +187,172 @@ public class ControlSocketTests
             r.Stdout);
     }
 
+    /// <summary>
+    /// Hostile HTTP gets an answer, not a reset and an ERROR line (issue 17 item 9): a head over the limit 431, a body
+    /// over it 413, a malformed chunked body 400, an unknown transfer coding 501, a request that never completes
+    /// 408 after the read timeout; a well-formed chunked body is still decoded.
+    /// </summary>
+    [ExeFact]
+    public void Socket_HostileRequests_AnsweredWithTheirStatus()
+    {
+        (Exe.Daemon daemon, string sock, _) = StartDaemon();
+        using (daemon)
+        {
+            // Slowloris: half a request, then silence.
+            Task<string> slow = Task.Run(() => Raw(sock, "GET /info HTTP/1.1\r\nHost: x\r\n"));
+            string body = "{\"path\":\"/x\"}";
+            (string Request, string Answer)[] cases =
+            [
+                ("GET /info HTTP/1.1\r\nX-Big: " + new string('a', 20_000) + "\r\n\r\n", "431 Request Header Fields Too Large\n{\"error\":\"request header larger than 16 KiB\"}"),
+                ("POST /sync HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "400 Bad Request\n{\"error\":\"malformed chunked body\"}"),
+                ("POST /sync HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{}\r\n0\r\n\r\n", "400 Bad Request\n{\"error\":\"malformed chunked body: chunk longer than its size\"}"),
+                ("POST /sync HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n", "413 Request Entity Too Large\n{\"error\":\"request body larger than 64 KiB\"}"),
+                ("POST /sync HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n", "413 Request Entity Too Large\n{\"error\":\"request body larger than 64 KiB\"}"),
+                ("POST /sync HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "501 Not Implemented\n{\"error\":\"unsupported transfer encoding: gzip\"}"),
+                ("HELLO\r\n\r\n", "400 Bad Request\n{\"error\":\"malformed request line\"}"),
+                ($"POST /sync HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{body[..5]}\r\n{body.Length - 5:x}\r\n{body[5..]}\r\n0\r\n\r\n", "404 Not Found\n{\"error\":\"database not found: /x\"}"),
+            ];
+            foreach ((string request, string answer) in cases)
+            {
+                Assert.Equal(answer, StatusAndBody(Raw(sock, request)));
+            }
+            Assert.Equal("408 Request Timeout\n{\"error\":\"request not received within 10s\"}", StatusAndBody(slow.Result));
+            Assert.Equal(0, Exe.Run("info", "-socket", sock).ExitCode);
+            Assert.Equal(0, daemon.Stop());
+            Assert.DoesNotContain("level=ERROR", daemon.Output);
+        }
+    }
+
+    /// <summary>Past 64 connections at once a client is answered 503 at once; once they close, the socket serves again.</summary>
+    [ExeFact]
+    public void Socket_ConnectionsPastTheCap_503ThenServedAgain()
+    {
+        (Exe.Daemon daemon, string sock, _) = StartDaemon();
+        using (daemon)
+        {
+            var idle = new List<Socket>();
+            try
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    idle.Add(Connect(sock));
+                }
+                Assert.Equal("503 Service Unavailable\n{\"error\":\"too many control connections (at most 64)\"}", StatusAndBody(Raw(sock, "GET /info HTTP/1.1\r\n\r\n")));
+            }
+            finally
+            {
+                idle.ForEach(s => s.Dispose());
+            }
+            WaitFor(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to serve again", daemon, TimeSpan.FromSeconds(30));
+            Assert.Equal(0, daemon.Stop());
+        }
+    }
+
+    /// <summary>
+    /// Out of file descriptors (EMFILE: the limit lowered under the running daemon, then idle connections): the
+    /// accept loop logs once and keeps retrying, and answers again once descriptors free up. It used to exit for good.
+    /// </summary>
+    [ExeFact]
+    public void Socket_OutOfFileDescriptors_KeepsAccepting()
+    {
+        (Exe.Daemon daemon, string sock, _) = StartDaemon();
+        using (daemon)
+        {
+            int open = Directory.GetFiles($"/proc/{daemon.Pid}/fd").Length;
+            (int code, string output) = Exe.Tool("prlimit", "--pid", daemon.Pid.ToString(), $"--nofile={open + 8}:{open + 8}");
+            Assert.True(code == 0, output);
+            var idle = new List<Socket>();
+            try
+            {
+                // Twenty idle clients: eight take the last descriptors, the rest wait in the listen backlog.
+                for (int i = 0; i < 20; i++)
+                {
+                    idle.Add(Connect(sock));
+                }
+                WaitFor(() => daemon.Output.Contains("cannot accept connections", StringComparison.Ordinal) ? "" : null, "the accept failure to be logged", daemon, TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                idle.ForEach(s => s.Dispose());
+            }
+            Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to accept again", daemon, TimeSpan.FromSeconds(30));
+            Assert.Contains($"\"pid\": {daemon.Pid},", info.Stdout);
+            Assert.Equal(0, daemon.Stop());
+            // One line when an episode starts and one when it ends, not one per retry.
+            string[] lines = daemon.Output.Split('\n');
+            int failing = lines.Count(line => line.Contains("control socket: cannot accept connections: ", StringComparison.Ordinal));
+            Assert.True(failing >= 1 && failing == lines.Count(line => line.Contains("control socket: accepting connections again", StringComparison.Ordinal)), daemon.Output);
+        }
+    }
+
+    /// <summary>
+    /// register refuses what cannot be a database, naming it (issue 17 item 14: a text file was registered and listed
+    /// as "replicating" while every sync failed); a database that does not exist yet is still accepted, as upstream.
+    /// </summary>
+    [ExeFact]
+    public void Register_NotASqliteDatabase_RefusedNamingTheFile()
+    {
+        (Exe.Daemon daemon, string sock, string dir) = StartDaemon();
+        using (daemon)
+        {
+            string text = Path.Combine(dir, "notes.txt"), later = Path.Combine(dir, "later.db");
+            File.WriteAllText(text, "these are not the pages you are looking for\n");
+            Exe.Result refused = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rt", text);
+            Assert.Equal((1, "", $"error: register failed: not a SQLite database: {text} (it does not start with the SQLite header)\nhint: check the database path and the replica URL\n"), (refused.ExitCode, refused.Stdout, refused.Stderr));
+            Exe.Result directory = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rd", dir);
+            Assert.Equal((1, $"error: register failed: not a regular file: {dir}\nhint: check the database path and the replica URL\n"), (directory.ExitCode, directory.Stderr));
+            Assert.Equal(0, Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rl", later).ExitCode);
+            string list = Exe.Run("list", "-socket", sock).Stdout;
+            Assert.DoesNotContain(text, list);
+            Assert.Contains(later, list);
+            Assert.Equal(0, daemon.Stop());
+        }
+    }
+
+    /// <summary>A daemon with the control socket and one database; returns once the socket answers.</summary>
+    private static (Exe.Daemon Daemon, string Socket, string Directory) StartDaemon()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "a.db"), sock = Path.Combine(dir, "ls.sock"), config = Path.Combine(dir, "c.yml");
+        Exe.Python(Write, db, "1");
+        File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
+        Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", daemon);
+        return (daemon, sock, dir);
+    }
+
+    private static Socket Connect(string sock)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(sock));
+        return socket;
+    }
+
+    /// <summary>Sends <paramref name="request"/> as is and reads the answer to the end (the server closes after it).</summary>
+    private static string Raw(string sock, string request)
+    {
+        using Socket socket = Connect(sock);
+        socket.ReceiveTimeout = 60_000;
+        socket.Send(Encoding.ASCII.GetBytes(request));
+        var answer = new MemoryStream();
+        byte[] buffer = new byte[4096];
+        int read;
+        while ((read = socket.Receive(buffer)) > 0)
+        {
+            answer.Write(buffer, 0, read);
+        }
+        return Encoding.ASCII.GetString(answer.ToArray());
+    }
+
+    /// <summary>"STATUS REASON\nBODY" of a raw answer, without the trailing newline of the body.</summary>
+    private static string StatusAndBody(string answer)
+    {
+        Assert.StartsWith("HTTP/1.1 ", answer);
+        int headEnd = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        Assert.True(headEnd > 0, answer);
+        return answer[9..answer.IndexOf("\r\n", StringComparison.Ordinal)] + "\n" + answer[(headEnd + 4)..].TrimEnd('\n');
+    }
+
     private sealed record SyncReply(string Status, ulong Txid, ulong ReplicatedTxid);
 
     private static SyncReply Sync(string sock, string db, bool wait)
@@ -222,10 +390,10 @@ public class ControlSocketTests
         return output.TrimEnd('\n');
     }
 
-    private static T WaitFor<T>(Func<T?> probe, string what, Exe.Daemon? daemon) where T : class
+    private static T WaitFor<T>(Func<T?> probe, string what, Exe.Daemon? daemon, TimeSpan? ceiling = null) where T : class
     {
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(90))
+        while (clock.Elapsed < (ceiling ?? TimeSpan.FromSeconds(90)))
         {
             if (probe() is { } value)
             {

@@ -27,7 +27,12 @@ internal static class Exe
     /// <summary>Runs the exe with <paramref name="stdin"/> piped to it (null: no input, stdin closed at once).</summary>
     public static Result RunWithInput(string stdin, params string[] args) => Run(null, stdin, args);
 
-    private static Result Run(IDictionary<string, string>? env, string? stdin, string[] args)
+    /// <summary>Runs the exe, killing it and failing the test when it has not exited within <paramref name="limit"/>.</summary>
+    public static Result RunWithin(TimeSpan limit, IDictionary<string, string>? env, params string[] args) => Run(env, null, args, limit);
+
+    private static Result Run(IDictionary<string, string>? env, string? stdin, string[] args) => Run(env, stdin, args, TimeSpan.FromMinutes(2));
+
+    private static Result Run(IDictionary<string, string>? env, string? stdin, string[] args, TimeSpan limit)
     {
         var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (string a in args)
@@ -48,13 +53,13 @@ internal static class Exe
         }
         p.StandardInput.Close();
         Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(120_000))
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(limit))
         {
             p.Kill();
-            throw new TimeoutException($"litestream {string.Join(' ', args)} did not finish");
+            throw new TimeoutException($"litestream {string.Join(' ', args)} did not finish within {limit.TotalSeconds:0}s");
         }
-        return new Result(p.ExitCode, stdout, stderr.Result);
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>Starts a long-running command (replicate) with its output collected.</summary>

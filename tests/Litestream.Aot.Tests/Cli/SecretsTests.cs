@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Litestream.Testing;
 
 namespace Litestream.Aot.Tests.Cli;
@@ -90,5 +91,88 @@ public class SecretsTests
             Assert.False(all.Contains(secret, StringComparison.Ordinal), $"secret {secret} leaked:\n{all}"); // ...never a secret
         }
         Assert.False(File.Exists(restored));
+    }
+
+    /// <summary>
+    /// A secret holding '/', '+', '?', '@' and ':' in a URL's user info (issue 17 item 13: it was cut at the first
+    /// '/', its first half printed as the bucket): every output of every command, the health file and the control
+    /// socket's answers print neither the secret nor the key id. No S3 server is needed: the endpoint refuses
+    /// connections, which is what puts the replica's errors in the log, in the health file and in status.
+    /// </summary>
+    [ExeFact]
+    public void SecretWithUrlDelimiters_NeverPrinted()
+    {
+        const string keyId = "AKIAFAKEDELIMKEY0017", secret = "TopSecret/Value+1?Q@W:2";
+        string[] leaks = [keyId, "TopSecret", "Value+1", "Value\\u002B1", "Q@W:2", "SeCrEtFile99", "StarSecret"];
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db"), sock = Path.Combine(dir, "ls.sock"), other = Path.Combine(dir, "other.db");
+        Exe.Python("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("CREATE TABLE t(x)")
+            c.execute("INSERT INTO t VALUES (1)")
+            c.commit()
+            """, db);
+        string url = $"s3://{keyId}:{secret}@bkt/c2?endpoint=http://127.0.0.1:1";
+        string redacted = "s3://REDACTED@bkt/c2?endpoint=http://127.0.0.1:1";
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    replica:\n      url: '{url}'\n");
+        var env = new Dictionary<string, string> { ["LITESTREAM_ACCESS_KEY_ID"] = "AKIAENVDELIM", ["LITESTREAM_SECRET_ACCESS_KEY"] = "envDelimSecret" };
+        var outputs = new List<string>();
+
+        // databases describes the replica with the user info masked, and the bucket where it belongs.
+        Exe.Result databases = Exe.Run("databases", "-config", config);
+        Assert.Equal((0, $"{"path".PadRight(db.Length + 2)}replica\n{db}  {redacted}\n"), (databases.ExitCode, databases.Stdout));
+        Assert.Contains($"\"replica\": \"{redacted}\"", Exe.Run("databases", "-json", "-config", config).Stdout);
+
+        using (Exe.Daemon daemon = Exe.Start(env, "replicate", "-config", config))
+        {
+            string health = Path.Combine(dir, ".app.db-litestream", "health");
+            var clock = Stopwatch.StartNew();
+            while (!(File.Exists(health) && File.ReadAllText(health).Contains("upload ", StringComparison.Ordinal)))
+            {
+                Assert.False(daemon.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60), $"no upload failure reported: {daemon.Output}");
+                Thread.Sleep(100);
+            }
+            outputs.Add(File.ReadAllText(health));
+            Exe.Result status = Exe.Run("status", "-json", "-config", config);
+            Assert.Contains("\"status\": \"error\"", status.Stdout);
+            outputs.Add(status.Stdout + status.Stderr);
+            Exe.Result register = Exe.Run("register", "-socket", sock, "-replica", url, other);
+            Assert.Equal($"status: registered\ndb_path: {other}\nreplica: {redacted}\nsocket: {sock}\n", register.Stdout);
+            outputs.Add(register.Stderr);
+            outputs.Add(Exe.Run("list", "-socket", sock).Stdout);
+            daemon.Stop();
+            Assert.Contains("level=ERROR", daemon.Output);
+            outputs.Add(daemon.Output);
+        }
+
+        string restored = Path.Combine(dir, "out.db");
+        foreach (string[] args in new[]
+        {
+            ["restore", "-o", restored, url],
+            ["ltx", url],
+            ["restore", "-o", restored, "file://user:SeCrEtFile99@host/p"],
+            ["replicate", db, "file://user:SeCrEtFile99@host/p"],
+        })
+        {
+            Exe.Result r = Exe.Run(env, args);
+            Assert.NotEqual(0, r.ExitCode);
+            outputs.Add($"$ {args[0]}\n{r.Stdout}{r.Stderr}");
+        }
+        Assert.Contains("\"file://REDACTED@host/p\"", outputs[^1]);
+
+        // An unquoted secret that starts with '*' is a YAML alias: the error does not echo it.
+        File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      type: s3\n      bucket: bkt\n      access-key-id: {keyId}\n      secret-access-key: *StarSecret/99\n");
+        Exe.Result star = Exe.Run("databases", "-config", config);
+        Assert.Equal(1, star.ExitCode);
+        outputs.Add(star.Stderr);
+
+        string all = string.Join("\n", outputs);
+        foreach (string leak in leaks)
+        {
+            Assert.False(all.Contains(leak, StringComparison.Ordinal), $"{leak} leaked:\n{all}");
+        }
     }
 }

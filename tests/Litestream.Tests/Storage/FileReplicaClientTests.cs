@@ -101,7 +101,7 @@ public class ReplicaUrlTests
     {
         ReplicaSettings s = ReplicaUrl.Parse("sftp://bob:hunter2@example.com:2222/backups");
         Assert.Equal(("bob", "hunter2", "example.com:2222", "/backups"), (s.User, s.Password, s.Host, s.Path));
-        Assert.Equal("sftp://bob:REDACTED@example.com:2222/backups", s.Url);
+        Assert.Equal("sftp://REDACTED@example.com:2222/backups", s.Url);
     }
 
     [Fact]

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Litestream.Aot.Tests.Config;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// Hostile config files through the published exe (issue 17, items 11 and 12): an alias bomb, deep nesting and an
+/// oversized file or pipe each end with one <c>error:</c> line, a hint and exit 1 within seconds (the bomb used to
+/// reach 23 GB, 60 000 brackets to crash with SIGSEGV); and a signal while the config is being read ends the process
+/// at once (it used to be swallowed while a silent stdin was read).
+/// </summary>
+public class HostileConfigTests
+{
+    private const string Hint = "hint: fix the config file; see https://litestream.io/reference/config/\n";
+
+    // If the bound ever breaks, the exe runs out of this heap instead of the machine's memory.
+    private static readonly Dictionary<string, string> s_smallHeap = new() { ["DOTNET_GCHeapHardLimit"] = "0x20000000" };
+
+    [ExeFact]
+    public void AliasBomb_OneErrorWithinSeconds()
+    {
+        string config = Write(ConfigYamlReaderTests.AliasBomb(9));
+        Exe.Result r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
+        Assert.Equal((1, "", "error: invalid yaml at line 11: aliases expand the document past 100000 nodes\n" + Hint), (r.ExitCode, r.Stdout, r.Stderr));
+    }
+
+    [ExeFact]
+    public void DeepNesting_OneErrorWithinSeconds()
+    {
+        string config = Write(ConfigYamlReaderTests.DeepNesting(60_000));
+        Exe.Result r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
+        Assert.Equal((1, "", "error: invalid yaml at line 1: nested deeper than 64 levels\n" + Hint), (r.ExitCode, r.Stdout, r.Stderr));
+    }
+
+    [ExeFact]
+    public void OversizedConfig_FileAndStdin_Refused()
+    {
+        string text = "dbs: []\n" + string.Concat(Enumerable.Repeat("# padding padding padding padding padding padding padding\n", 40_000));
+        string config = Write(text);
+        Exe.Result file = Exe.RunWithin(TimeSpan.FromSeconds(15), null, "databases", "-config", config);
+        Assert.Equal((1, $"error: {config} is larger than 1024 KiB\n" + Hint), (file.ExitCode, file.Stderr));
+        Exe.Result stdin = Exe.RunWithInput(text, "databases", "-config", "-");
+        Assert.Equal((1, "error: the config on standard input is larger than 1024 KiB\n" + Hint), (stdin.ExitCode, stdin.Stderr));
+    }
+
+    [ExeTheory]
+    [InlineData("INT", 130, "SIGINT")]
+    [InlineData("TERM", 143, "SIGTERM")]
+    public void SignalWhileReadingTheConfig_ExitsAtOnce(string signal, int code, string name)
+    {
+        var psi = new ProcessStartInfo(Exe.Path!) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in (string[])["databases", "-config", "-"])
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        using Process p = Process.Start(psi)!;
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            // Part of a config, then silence with the pipe still open: the exe is blocked reading it.
+            p.StandardInput.Write("dbs:\n");
+            p.StandardInput.Flush();
+            var started = Stopwatch.StartNew();
+            while (!ReadingStdin(p.Id))
+            {
+                Assert.False(p.HasExited || started.Elapsed > TimeSpan.FromSeconds(30), $"the exe never blocked reading stdin: {(stderr.IsCompleted ? stderr.Result : "")}");
+                Thread.Sleep(20);
+            }
+            var clock = Stopwatch.StartNew();
+            Process.Start("kill", [$"-{signal}", p.Id.ToString()])!.WaitForExit();
+            Assert.True(p.WaitForExit(5_000), $"SIG{signal} was ignored while the config was being read");
+            Assert.Equal((code, $"error: interrupted by {name} while reading the config\n"), (p.ExitCode, stderr.Result));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"exit took {clock.Elapsed}");
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill();
+            }
+        }
+    }
+
+    /// <summary>True when a thread of <paramref name="pid"/> is blocked in read(0, …): /proc/PID/task/TID/syscall.</summary>
+    private static bool ReadingStdin(int pid)
+    {
+        string readOfFd0 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "63 0x0 " : "0 0x0 ";
+        try
+        {
+            return Directory.EnumerateDirectories($"/proc/{pid}/task").Any(task => File.ReadAllText(Path.Combine(task, "syscall")).StartsWith(readOfFd0, StringComparison.Ordinal));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // a thread ended meanwhile
+        }
+    }
+
+    private static string Write(string text)
+    {
+        string path = Path.Combine(Exe.TempDir(), "litestream.yml");
+        File.WriteAllText(path, text);
+        return path;
+    }
+}
