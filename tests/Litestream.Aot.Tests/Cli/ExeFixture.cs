@@ -47,11 +47,18 @@ internal static class Exe
             }
         }
         using Process p = Process.Start(psi)!;
-        if (stdin is not null)
+        try
         {
-            p.StandardInput.Write(stdin);
+            if (stdin is not null)
+            {
+                p.StandardInput.Write(stdin);
+            }
+            p.StandardInput.Close();
         }
-        p.StandardInput.Close();
+        catch (IOException)
+        {
+            // The exe stopped reading (an oversized config is refused before its end): its answer still counts.
+        }
         Task<string> stderr = p.StandardError.ReadToEndAsync();
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
         if (!p.WaitForExit(limit))

@@ -22,7 +22,7 @@ public class HostileConfigTests
     {
         string config = Write(ConfigYamlReaderTests.AliasBomb(9));
         Exe.Result r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
-        Assert.Equal((1, "", "error: invalid yaml at line 11: aliases expand the document past 100000 nodes\n" + Hint), (r.ExitCode, r.Stdout, r.Stderr));
+        Assert.Equal((1, "", "error: invalid yaml at line 10: aliases expand the document past 100000 nodes\n" + Hint), (r.ExitCode, r.Stdout, r.Stderr));
     }
 
     [ExeFact]
@@ -82,17 +82,30 @@ public class HostileConfigTests
         }
     }
 
-    /// <summary>True when a thread of <paramref name="pid"/> is blocked in read(0, …): /proc/PID/task/TID/syscall.</summary>
+    /// <summary>
+    /// True when a thread of <paramref name="pid"/> is blocked reading its standard input (.NET reads a duplicate of
+    /// fd 0): /proc/PID/task/TID/syscall is "read, fd, …", and that fd is the pipe fd 0 is.
+    /// </summary>
     private static bool ReadingStdin(int pid)
     {
-        string readOfFd0 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "63 0x0 " : "0 0x0 ";
+        string read = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "63" : "0";
         try
         {
-            return Directory.EnumerateDirectories($"/proc/{pid}/task").Any(task => File.ReadAllText(Path.Combine(task, "syscall")).StartsWith(readOfFd0, StringComparison.Ordinal));
+            string stdin = new FileInfo($"/proc/{pid}/fd/0").LinkTarget!;
+            foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                string[] call = File.ReadAllText(Path.Combine(task, "syscall")).Split(' ');
+                if (call.Length > 1 && call[0] == read
+                    && new FileInfo($"/proc/{pid}/fd/{Convert.ToInt32(call[1], 16)}").LinkTarget == stdin)
+                {
+                    return true;
+                }
+            }
+            return false;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false; // a thread ended meanwhile
+            return false; // a thread or a descriptor went away meanwhile
         }
     }
 

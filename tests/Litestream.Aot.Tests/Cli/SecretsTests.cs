@@ -130,9 +130,9 @@ public class SecretsTests
         {
             string health = Path.Combine(dir, ".app.db-litestream", "health");
             var clock = Stopwatch.StartNew();
-            while (!(File.Exists(health) && File.ReadAllText(health).Contains("upload ", StringComparison.Ordinal)))
+            while (!(File.Exists(health) && File.ReadAllLines(health).Any(line => line.StartsWith("sync ", StringComparison.Ordinal) || line.StartsWith("upload ", StringComparison.Ordinal))))
             {
-                Assert.False(daemon.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60), $"no upload failure reported: {daemon.Output}");
+                Assert.False(daemon.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60), $"no failure reported in {health}: {daemon.Output}");
                 Thread.Sleep(100);
             }
             outputs.Add(File.ReadAllText(health));
@@ -149,7 +149,7 @@ public class SecretsTests
         }
 
         string restored = Path.Combine(dir, "out.db");
-        foreach (string[] args in new[]
+        foreach (string[] args in new string[][]
         {
             ["restore", "-o", restored, url],
             ["ltx", url],
