@@ -13,7 +13,10 @@ namespace Litestream.Aot.Control;
 /// <summary>
 /// The daemon's control socket (upstream <c>Server</c> in server.go): HTTP/1.1 over a Unix socket, one request
 /// per connection (<c>Connection: close</c>), JSON bodies from <see cref="ControlJsonContext"/>. A stale socket
-/// file left by a crashed daemon is replaced; a live one (another daemon answering) is an error.
+/// file left by a crashed daemon is replaced; a live one (another daemon answering) is an error. Bounded against
+/// hostile or broken clients: at most <see cref="MaxConnections"/> at once, a request must arrive whole within
+/// 10 s, its size is capped by <see cref="ControlRequestReader"/>, and running out of file descriptors pauses
+/// accepting instead of ending it.
 /// </summary>
 internal sealed class ControlServer : IAsyncDisposable
 {
@@ -185,7 +188,8 @@ internal sealed class ControlServer : IAsyncDisposable
         try
         {
             await using var stream = new NetworkStream(client, ownsSocket: true);
-            await RespondAsync(client, stream, 503, Line(new ErrorResponse($"too many control connections (at most {MaxConnections})", null), ControlJsonContext.Wire.ErrorResponse), unread: true).ConfigureAwait(false);
+            (int status, byte[] body) = Error(503, $"too many control connections (at most {MaxConnections})");
+            await RespondAsync(client, stream, status, body, unread: true).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
         {

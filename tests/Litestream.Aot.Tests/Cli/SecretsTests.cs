@@ -20,6 +20,15 @@ public class SecretsTests
     private const string UrlSecret = "fakeUrlSecret3Rk0003";
     private const string SseKey = "ZmFrZVNzZUN1c3RvbWVyS2V5MDAwNDAwMDQwMDA0MDA=";
 
+    private const string OneRow = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE t(x)")
+        c.execute("INSERT INTO t VALUES (1)")
+        c.commit()
+        """;
+
     private static readonly string[] s_secrets = [ConfigKeyId, ConfigSecret, EnvKeyId, EnvSecret, UrlKeyId, UrlSecret, SseKey];
 
     [S3ExeFact]
@@ -28,14 +37,7 @@ public class SecretsTests
         using var s3 = new S3rver();
         string dir = Exe.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.Python("""
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1])
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("CREATE TABLE t(x)")
-            c.execute("INSERT INTO t VALUES (1)")
-            c.commit()
-            """, db);
+        Exe.Python(OneRow, db);
         string config = Path.Combine(dir, "litestream.yml");
         File.WriteAllText(config, S3rver.Config(db, "secrets", s3.Endpoint, ConfigKeyId, ConfigSecret) + $"        sse-customer-key: {SseKey}\n");
         var env = new Dictionary<string, string> { ["LITESTREAM_ACCESS_KEY_ID"] = EnvKeyId, ["LITESTREAM_SECRET_ACCESS_KEY"] = EnvSecret };
@@ -106,14 +108,7 @@ public class SecretsTests
         string[] leaks = [keyId, "TopSecret", "Value+1", "Value\\u002B1", "Q@W:2", "SeCrEtFile99", "StarSecret"];
         string dir = Exe.TempDir();
         string db = Path.Combine(dir, "app.db"), sock = Path.Combine(dir, "ls.sock"), other = Path.Combine(dir, "other.db");
-        Exe.Python("""
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1])
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("CREATE TABLE t(x)")
-            c.execute("INSERT INTO t VALUES (1)")
-            c.commit()
-            """, db);
+        Exe.Python(OneRow, db);
         string url = $"s3://{keyId}:{secret}@bkt/c2?endpoint=http://127.0.0.1:1";
         string redacted = "s3://REDACTED@bkt/c2?endpoint=http://127.0.0.1:1";
         string config = Path.Combine(dir, "litestream.yml");
