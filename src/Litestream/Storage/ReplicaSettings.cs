@@ -95,7 +95,7 @@ public sealed record ReplicaSettings
         Append(text, "WebDavUrl", WebDavUrl);
         bool secrets = AccessKeyId is not null || SecretAccessKey is not null || SseCustomerKey is not null || AccountKey is not null
             || SasToken is not null || Password is not null || WebDavPassword is not null;
-        return text.Append(secrets ? ", Credentials = REDACTED }" : " }").ToString();
+        return text.Append(secrets ? $", Credentials = {Redaction.Mask} }}" : " }").ToString();
     }
 
     private static void Append(System.Text.StringBuilder text, string name, string? value)
