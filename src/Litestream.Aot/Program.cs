@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Litestream.Aot.Cli;
+using Litestream.Aot.Cli.Reference;
 using Litestream.Aot.Config;
 
 namespace Litestream.Aot;
@@ -77,6 +78,8 @@ internal static class Program
         {
             root.Subcommands.Add(control);
         }
+        root.Subcommands.Add(CompletionCommand.Build());
+        root.Subcommands.Add(ManCommand.Build());
         // `litestream --version` (and -version) print what `litestream version` prints, not the assembly version.
         VersionOption versionOption = root.Options.OfType<VersionOption>().Single();
         versionOption.Aliases.Add("-version");

@@ -26,6 +26,14 @@ internal static class CommonOptions
         ["replica"] = "URL",
     };
 
+    // The fixed values of a flag, by flag name: shell completion offers them (the commands still parse and reject
+    // a value themselves, with their own messages).
+    private static readonly Dictionary<string, string[]> s_values = new(StringComparer.Ordinal)
+    {
+        ["integrity-check"] = ["none", "quick", "full"],
+        ["log-level"] = ["trace", "debug", "info", "warn", "error"],
+    };
+
     /// <summary>An option named <c>--name</c> that also answers to upstream's <c>-name</c>.</summary>
     public static Option<T> Create<T>(string name, string description, params string[] extraAliases)
     {
@@ -33,6 +41,10 @@ internal static class CommonOptions
         if (s_helpNames.TryGetValue(name, out string? helpName))
         {
             option.HelpName = helpName;
+        }
+        if (s_values.TryGetValue(name, out string[]? values))
+        {
+            option.CompletionSources.Add(values);
         }
         return option;
     }
