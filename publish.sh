@@ -18,13 +18,24 @@ while [ $# -gt 0 ]; do
     *) echo "error: unknown argument $1" >&2; echo "hint: ./publish.sh [-r linux-x64|linux-arm64]" >&2; exit 2 ;;
   esac
 done
+# Each step says what it starts, with its time: a NativeAOT link takes minutes on a 2-core machine.
+step() { echo "[$(date +%H:%M:%S)] $rid: $*"; }
 for rid in "${rids[@]}"; do
+  if [ -f ".build/sqlite/$rid/libsqlite3.a" ]; then
+    step "SQLite archive: .build/sqlite/$rid/libsqlite3.a (built before)"
+  else
+    step "SQLite archive: compiling the amalgamation (about a minute)"
+  fi
   build/sqlite.sh "$rid"
   extra=()
   if [ "$rid" = linux-arm64 ]; then
     extra=(-p:CppCompilerAndLinker="$PWD/build/cc-arm64" -p:ObjCopyName=aarch64-linux-gnu-objcopy)
   fi
   for project in src/Litestream.Aot/Litestream.Aot.csproj src/Litestream.Vfs/Litestream.Vfs.csproj; do
+    case $project in
+      *Aot*) step "litestream: dotnet publish, NativeAOT (2-4 min)" ;;
+      *) step "litestream-vfs.so: dotnet publish, NativeAOT shared library (1-3 min)" ;;
+    esac
     log=$(mktemp)
     if ! dotnet publish "$project" -c Release -r "$rid" -o "bin/$rid" -nologo "${extra[@]}" > "$log" 2>&1; then
       grep -E "error|warning" "$log" | sort -u | head -40 >&2

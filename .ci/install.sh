@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need on a fresh Debian machine that has only the .NET SDK
 # (idempotent; quick when everything is present): a C compiler for the static SQLite archive, npm to
-# fetch the SQLite amalgamation, the sqlite3 CLI and python3 for the writer processes tests start.
+# fetch the SQLite amalgamation, the sqlite3 CLI and python3 for the writer processes tests start, and the
+# packaging tools (dpkg-deb comes with dpkg, rpmbuild with rpm).
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -16,6 +17,17 @@ command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)
 # linux-arm64 cross-publish and its tests under qemu-user
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+# deploy/package.sh and its tests: rpmbuild, readelf, file; the shells the completion tests load the scripts into;
+# groff/man/col to render the man page; systemd-analyze to verify the unit.
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v readelf >/dev/null || need+=(binutils)
+command -v file >/dev/null || need+=(file)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
+command -v groff >/dev/null || need+=(groff-base)
+command -v man >/dev/null || need+=(man-db)
+command -v col >/dev/null || need+=(bsdextrautils)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq
