@@ -33,8 +33,8 @@ for rid in "${rids[@]}"; do
   fi
   for project in src/Litestream.Aot/Litestream.Aot.csproj src/Litestream.Vfs/Litestream.Vfs.csproj; do
     case $project in
-      *Aot*) step "litestream: dotnet publish, NativeAOT (2-4 min)" ;;
-      *) step "litestream-vfs.so: dotnet publish, NativeAOT shared library (1-3 min)" ;;
+      *Aot*) step "litestream: dotnet publish, NativeAOT (2-4 min on 2 idle cores)" ;;
+      *) step "litestream-vfs.so: dotnet publish, NativeAOT shared library (1-3 min on 2 idle cores)" ;;
     esac
     log=$(mktemp)
     if ! dotnet publish "$project" -c Release -r "$rid" -o "bin/$rid" -nologo "${extra[@]}" > "$log" 2>&1; then

@@ -145,7 +145,7 @@ EOF
     --define "pkg_version $version" --define "homepage $homepage" --define "glibc_min $glibc" \
     --define "stage $root" --define "scripts $repo/deploy/linux" \
     --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1" \
-    deploy/linux/litestream.spec
+    --define "_binary_payload w6.xzdio" deploy/linux/litestream.spec >/dev/null
   rpm="litestream-${version}-1.${rpm_arch}.rpm"
   mv "$work/rpms/$rpm" "$out/$rpm"
   artifacts+=("$rpm")

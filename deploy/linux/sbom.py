@@ -100,7 +100,9 @@ def packages_of(assets, rids):
                 ref = nuget_ref(f"{base}.{r}", version)
                 components[ref] = nuget_component(assets, f"{base}.{r}", version)
                 runtime.append(ref)
-    direct = sorted({nuget_ref(n, picked[n]) for n in framework.get("dependencies", {}) if n in picked} | set(runtime))
+    # PrivateAssets="all" references (analyzers, the compiler and trimmer) are build tools, not dependencies.
+    direct = sorted({nuget_ref(n, picked[n]) for n, d in framework.get("dependencies", {}).items()
+                     if n in picked and d.get("suppressParent") != "All"} | set(runtime))
     projects = sorted(k.split("/")[0] for k, e in target.items() if e.get("type") == "project")
     return components, resolved, direct, projects
 
@@ -160,13 +162,15 @@ def main():
         components.update(c)
         dependencies.update(d)
         for p in projects:
-            first_party[p] = {"type": "library", "bom-ref": nuget_ref(p, args.version), "name": p, "version": args.version,
+            first_party[nuget_ref(p, args.version)] = {"type": "library", "bom-ref": nuget_ref(p, args.version), "name": p, "version": args.version,
                               "purl": nuget_ref(p, args.version), "licenses": [{"license": {"id": "Apache-2.0"}}], "scope": "required"}
-        app_deps[app] = sorted(set(direct) | {nuget_ref(p, args.version) for p in projects})
+        app_deps[app] = sorted(ref for ref in set(direct) | {nuget_ref(p, args.version) for p in projects}
+                               if components.get(ref, {}).get("scope") != "excluded")
     # Which package each first-party library pulls in, from the engine's own restore.
-    for p in first_party:
+    for ref, library in first_party.items():
+        p = library["name"]
         own = packages_of(load_assets(p), rids)
-        dependencies[nuget_ref(p, args.version)] = sorted(set(own[2]) | {nuget_ref(q, args.version) for q in own[3]})
+        dependencies[ref] = sorted(set(own[2]) | {nuget_ref(q, args.version) for q in own[3]})
     sqlite = sqlite_component(args.sqlite_version)
     app_deps["litestream"].append(sqlite["bom-ref"])
     vfs = {"type": "library", "bom-ref": "litestream-vfs", "name": "litestream-vfs", "version": args.version,

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Xml.Linq;
 using Litestream.Hosting.Tests.Fixtures;
@@ -7,14 +8,18 @@ namespace Litestream.Hosting.Tests;
 
 /// <summary>
 /// <c>dotnet pack</c> of the three libraries: each package carries its README, the Apache-2.0 license expression,
-/// the source commit, the dll with its XML docs and an embedded PDB, and depends on the packages beneath it only.
+/// the project URL, the repository URL and source commit, the dll with its XML docs, a symbols package (.snupkg) with
+/// the PDB that dll names, and depends on the packages beneath it only.
 /// </summary>
 public sealed class PackageTests
 {
     private static readonly string s_version = typeof(Litestream.Replication.Store).Assembly.GetName().Version!.ToString(3);
 
+    /// <summary>The one place the repository URL is written (Directory.Build.props); the nuspec must carry it.</summary>
+    private static readonly string s_repositoryUrl = XDocument.Load(Repo.Path("Directory.Build.props")).Descendants("RepositoryUrl").Single().Value;
+
     [RepoFact]
-    public void Pack_Libraries_PackagesCarryReadmeLicenseSourceAndDocs()
+    public void Pack_Libraries_PackagesCarryReadmeLicenseUrlsSourceDocsAndSymbols()
     {
         using var dir = new TempDirectory();
         foreach (string project in new[] { "Litestream.Ltx", "Litestream", "Litestream.Hosting" })
@@ -26,6 +31,9 @@ public sealed class PackageTests
         Assert.Equal(
             [$"Litestream.{s_version}.nupkg", $"Litestream.Hosting.{s_version}.nupkg", $"Litestream.Ltx.{s_version}.nupkg"],
             Directory.GetFiles(dir.Path, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            [$"Litestream.{s_version}.snupkg", $"Litestream.Hosting.{s_version}.snupkg", $"Litestream.Ltx.{s_version}.snupkg"],
+            Directory.GetFiles(dir.Path, "*.snupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["K4os.Compression.LZ4"], CheckPackage(dir, "Litestream.Ltx"));
         Assert.Equal(["AWSSDK.S3", "Litestream.Ltx", "Microsoft.Data.Sqlite.Core", "Microsoft.Extensions.Logging.Abstractions", "SQLitePCLRaw.provider.e_sqlite3"],
             CheckPackage(dir, "Litestream"));
@@ -62,22 +70,38 @@ public sealed class PackageTests
         Assert.Equal("Apache-2.0", license.Value);
         Assert.Equal("README.md", metadata.Element(ns + "readme")!.Value);
         Assert.False(string.IsNullOrWhiteSpace(metadata.Element(ns + "description")?.Value));
+        Assert.Equal("https://litestream.io/", metadata.Element(ns + "projectUrl")!.Value);
         XElement repository = metadata.Element(ns + "repository")!;
         Assert.Equal("git", repository.Attribute("type")!.Value);
+        Assert.StartsWith("https://", s_repositoryUrl);
+        Assert.Equal(s_repositoryUrl, repository.Attribute("url")!.Value);
         Assert.Matches("^[0-9a-f]{40}$", repository.Attribute("commit")!.Value);
 
-        // Symbols travel inside the dll (DebugType embedded), so debuggers and stack traces need no symbol server.
-        using (var dll = new MemoryStream())
+        // The symbols package holds the portable PDB the dll's CodeView entry names (same id), which symbol servers serve.
+        using ZipArchive symbols = ZipFile.OpenRead(Path.Combine(dir.Path, $"{id}.{s_version}.snupkg"));
+        Assert.Equal([$"lib/net10.0/{id}.pdb"], symbols.Entries.Select(e => e.FullName).Where(e => e.StartsWith("lib/", StringComparison.Ordinal)));
+        using (MemoryStream dll = Read(zip, $"lib/net10.0/{id}.dll"))
+        using (MemoryStream pdb = Read(symbols, $"lib/net10.0/{id}.pdb"))
+        using (var pe = new PEReader(dll))
+        using (MetadataReaderProvider pdbReader = MetadataReaderProvider.FromPortablePdbStream(pdb))
         {
-            using (Stream stream = zip.GetEntry($"lib/net10.0/{id}.dll")!.Open())
-            {
-                stream.CopyTo(dll);
-            }
-            dll.Position = 0;
-            using var pe = new PEReader(dll);
-            Assert.Contains(pe.ReadDebugDirectory(), d => d.Type == DebugDirectoryEntryType.EmbeddedPortablePdb);
+            DebugDirectoryEntry codeView = pe.ReadDebugDirectory().Single(d => d.Type == DebugDirectoryEntryType.CodeView);
+            BlobContentId pdbId = new(pdbReader.GetMetadataReader().DebugMetadataHeader!.Id);
+            Assert.Equal(pe.ReadCodeViewDebugDirectoryData(codeView).Guid, pdbId.Guid);
+            Assert.DoesNotContain(pe.ReadDebugDirectory(), d => d.Type == DebugDirectoryEntryType.EmbeddedPortablePdb);
         }
 
         return [.. metadata.Descendants(ns + "dependency").Select(d => d.Attribute("id")!.Value).Distinct().Order(StringComparer.Ordinal)];
+    }
+
+    private static MemoryStream Read(ZipArchive zip, string entry)
+    {
+        var copy = new MemoryStream();
+        using (Stream stream = zip.GetEntry(entry)!.Open())
+        {
+            stream.CopyTo(copy);
+        }
+        copy.Position = 0;
+        return copy;
     }
 }

@@ -59,8 +59,8 @@ public class CompletionTests
     public void Fish_CompleteC_OffersCommandsFlagsAndValues()
     {
         string script = Script("fish");
-        string output = Shell("fish", "-c", "source $argv[1]; complete -C 'litestream res'; echo --; complete -C 'litestream restore -t'; echo --; complete -C 'litestream restore -integrity-check '", script);
-        string[] parts = output.Split("--\n");
+        string output = Shell("fish", "-c", "source $argv[1]; complete -C 'litestream res'; echo ==; complete -C 'litestream restore -t'; echo ==; complete -C 'litestream restore -integrity-check '", script);
+        string[] parts = output.Split("==\n");
         Assert.Equal(["reset\tclear local replication state so the next sync writes a snapshot", "restore\trestore a database from its replica"], Lines(parts[0]));
         Assert.Equal(["-timestamp\trestore the state at this time (RFC 3339)", "-txid\trestore up to this TXID (16 hex digits)"], Lines(parts[1]));
         Assert.Equal(["full", "none", "quick"], Lines(parts[2]).Select(l => l.Split('\t')[0]));

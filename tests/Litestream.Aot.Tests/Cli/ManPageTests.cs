@@ -59,7 +59,7 @@ public class ManPageTests
     /// <summary>The page as man shows it, plain text at a fixed width (no bold or underline sequences).</summary>
     private static string Render(string page)
     {
-        var (code, output) = Exe.Tool("bash", "-c", "MANWIDTH=200 MAN_KEEP_FORMATTING= man -l \"$1\" | col -b", "bash", Save(page));
+        var (code, output) = Exe.Tool("bash", "-c", "MANWIDTH=200 MAN_KEEP_FORMATTING= man -l \"$1\" | col -bx", "bash", Save(page));
         Assert.True(code == 0, output);
         return output;
     }

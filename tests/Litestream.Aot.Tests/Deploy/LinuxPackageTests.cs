@@ -46,7 +46,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         public int ExitCode { get; } = -1;
         public string Log { get; } = "";
 
-        public string File(string name)
+        public string Artifact(string name)
         {
             Assert.True(ExitCode == 0, $"deploy/package.sh failed:\n{Log}");
             string path = Path.Combine(Output, name);
@@ -63,6 +63,9 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         }
     }
 
+    /// <summary>A maintainer script line that would enable or start the service (only an upgrade's try-restart may run it).</summary>
+    private const string NeverStarts = @"(?m)^\s*(systemctl|deb-systemd-invoke|service)\s+(--\S+\s+)*(start|enable|restart|reenable)\b";
+
     private static readonly string[] s_files =
     [
         "/usr/bin/litestream",
@@ -75,7 +78,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     [ExeFact]
     public void Deb_InfoAndContents_ListEveryFileWithItsMode()
     {
-        string deb = _packages.File($"litestream_{_packages.Version}_amd64.deb");
+        string deb = _packages.Artifact($"litestream_{_packages.Version}_amd64.deb");
         string info = Tool("dpkg-deb", "--info", deb);
         Assert.Contains(" Package: litestream\n", info);
         Assert.Contains($" Version: {_packages.Version}\n", info);
@@ -87,6 +90,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
             Assert.Matches($@"\n +[0-9]+ bytes, +[0-9]+ lines +\*? +{script} ", info);
         }
         Assert.Equal("/etc/litestream.yml\n", Tool("bash", "-c", "dpkg-deb --ctrl-tarfile \"$1\" | tar -xO ./conffiles", "bash", deb));
+        Assert.DoesNotMatch(NeverStarts, Tool("bash", "-c", "dpkg-deb --ctrl-tarfile \"$1\" | tar -xO ./postinst ./prerm ./postrm", "bash", deb));
 
         Dictionary<string, string> contents = Tool("dpkg-deb", "--contents", deb).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
@@ -103,7 +107,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     [ExeFact]
     public void Rpm_QueryPackage_ListsEveryFileAndNeverStartsTheService()
     {
-        string rpm = _packages.File($"litestream-{_packages.Version}-1.x86_64.rpm");
+        string rpm = _packages.Artifact($"litestream-{_packages.Version}-1.x86_64.rpm");
         string[] files = [.. s_files, "/usr/lib/systemd/system/litestream.service", "/usr/share/zsh/site-functions/_litestream", "/usr/share/licenses/litestream/copyright"];
         Assert.Equal(files.Order(StringComparer.Ordinal), Lines(Tool("rpm", "-qlp", rpm)).Order(StringComparer.Ordinal));
         Assert.Equal(["/etc/litestream.yml"], Lines(Tool("rpm", "-qcp", rpm)));
@@ -114,20 +118,19 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         Assert.Contains("postinstall scriptlet", scripts);
         Assert.Contains("preuninstall scriptlet", scripts);
         Assert.Contains("useradd --system", scripts);
-        Assert.DoesNotContain("systemctl start", scripts);
-        Assert.DoesNotContain("systemctl enable", scripts);
-        Assert.DoesNotContain("systemctl restart", scripts);
+        Assert.DoesNotMatch(NeverStarts, scripts);
+        Assert.Contains("systemctl try-restart litestream.service", scripts);
     }
 
     [Arm64PublishedFact]
     public void Arm64_Packages_CarryTheArm64Binary()
     {
         Assert.True(_packages.Arm64, "bin/linux-arm64 is published but package.sh was not run for arm64 (qemu-aarch64 missing?)");
-        string deb = _packages.File($"litestream_{_packages.Version}_arm64.deb");
+        string deb = _packages.Artifact($"litestream_{_packages.Version}_arm64.deb");
         Assert.Contains(" Architecture: arm64\n", Tool("dpkg-deb", "--info", deb));
-        string rpm = _packages.File($"litestream-{_packages.Version}-1.aarch64.rpm");
+        string rpm = _packages.Artifact($"litestream-{_packages.Version}-1.aarch64.rpm");
         Assert.Equal("aarch64", Tool("rpm", "-qp", "--qf", "%{ARCH}", rpm));
-        string binary = _packages.File($"litestream-{_packages.Version}-linux-aarch64");
+        string binary = _packages.Artifact($"litestream-{_packages.Version}-linux-aarch64");
         Assert.Contains("ARM aarch64", Tool("file", "-b", binary), StringComparison.Ordinal);
     }
 
@@ -135,7 +138,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     public void Deb_InstallOnThisMachine_PutsWorkingLitestreamOnPathAndRemovesCleanly()
     {
         Assert.True(Environment.UserName == "root", "dpkg -i needs root (CI runs as root)");
-        string deb = _packages.File($"litestream_{_packages.Version}_amd64.deb");
+        string deb = _packages.Artifact($"litestream_{_packages.Version}_amd64.deb");
         Assert.False(System.IO.File.Exists("/usr/bin/litestream"), "/usr/bin/litestream exists already: this test would replace it");
         Assert.False(System.IO.File.Exists("/etc/litestream.yml"), "/etc/litestream.yml exists already: this test would take it over");
         bool userExisted = Exe.Tool("getent", "passwd", "litestream").Code == 0;
@@ -160,6 +163,11 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
             Assert.True(databases.ExitCode == 0, databases.Stderr);
 
             VerifyUnit();
+
+            // An upgrade (the same package again: postinst configure OLD_VERSION) keeps the admin's choices and says nothing.
+            Tool("chmod", "0600", "/etc/litestream.yml");
+            Assert.DoesNotContain("systemctl enable", Tool("dpkg", "-i", deb));
+            Assert.Equal("root litestream 600", Tool("stat", "-c", "%U %G %a", "/etc/litestream.yml").Trim());
 
             Tool("dpkg", "--purge", "litestream");
             Assert.False(System.IO.File.Exists("/usr/bin/litestream"));
@@ -188,7 +196,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     [ExeFact]
     public void Sha256Sums_VerifyEveryArtifact()
     {
-        string sums = _packages.File("SHA256SUMS");
+        string sums = _packages.Artifact("SHA256SUMS");
         string[] names = [.. Lines(System.IO.File.ReadAllText(sums)).Select(l => l.Split("  ")[1])];
         List<string> expected =
         [
@@ -210,7 +218,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     [ExeFact]
     public void Sbom_NamesNuGetPackagesRuntimeAndSqlite()
     {
-        using JsonDocument bom = JsonDocument.Parse(System.IO.File.ReadAllText(_packages.File($"litestream-{_packages.Version}.cdx.json")));
+        using JsonDocument bom = JsonDocument.Parse(System.IO.File.ReadAllText(_packages.Artifact($"litestream-{_packages.Version}.cdx.json")));
         JsonElement root = bom.RootElement;
         Assert.Equal("CycloneDX", root.GetProperty("bomFormat").GetString());
         Assert.Equal("1.5", root.GetProperty("specVersion").GetString());
