@@ -39,8 +39,8 @@ case $(uname -m) in
 esac
 # Runs the binary of an architecture: natively, or under qemu-user for arm64 on x86_64.
 run() {
-  local exe="bin/$(rid_of "$1")/litestream"; shift
-  if [ "$arch" = "$host" ]; then "$exe" "$@"; else qemu-aarch64 -L /usr/aarch64-linux-gnu "$exe" "$@"; fi
+  local target=$1 exe="bin/$(rid_of "$1")/litestream"; shift
+  if [ "$target" = "$host" ]; then "$exe" "$@"; else qemu-aarch64 -L /usr/aarch64-linux-gnu "$exe" "$@"; fi
 }
 for arch in "$host" "${arches[@]}"; do
   rid=$(rid_of "$arch")
@@ -50,19 +50,22 @@ for arch in "$host" "${arches[@]}"; do
   fi
 done
 
-# One version for everything, from the binary: "v0.5.16-aot (sqlite 3.54.1, linux-x64)" -> 0.5.16.
-arch=$host
+# One version for everything, from the binary: "v0.5.16-aot (sqlite 3.54.1, linux-x64)" -> 0.5.16, and the commit
+# it was built from (`version -verbose`; the SDK stamps it in). Every architecture must be the same build.
+identity() { run "$1" version -verbose | sed -n '1s/ (.*//p; s/^commit: //p' | paste -sd' '; }
 version_line=$(run "$host" version)
 version=${version_line#v}
 version=${version%%[- ]*}
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "error: cannot read a version from \"$version_line\"" >&2; exit 1; }
 sqlite_version=$(sed -n 's/.*(sqlite \([0-9.]*\),.*/\1/p' <<<"$version_line")
+built=$(identity "$host")
+commit=${built##* }
 for arch in "${arches[@]}"; do
   [ "$arch" = "$host" ] && continue
   command -v qemu-aarch64 >/dev/null || { echo "error: qemu-aarch64 is needed to check the $arch binary's version" >&2; echo "hint: apt-get install qemu-user" >&2; exit 1; }
-  line=$(run "$arch" version)
-  if [ "${line%% (*}" != "${version_line%% (*}" ]; then
-    echo "error: bin/$(rid_of "$arch")/litestream is ${line%% (*} but bin/$(rid_of "$host")/litestream is ${version_line%% (*}" >&2
+  other=$(identity "$arch")
+  if [ "$other" != "$built" ]; then
+    echo "error: bin/$(rid_of "$arch")/litestream is $other but bin/$(rid_of "$host")/litestream is $built" >&2
     echo "hint: publish both from the same tree: ./publish.sh && ./publish.sh -r linux-arm64" >&2
     exit 1
   fi
@@ -70,7 +73,7 @@ done
 homepage=$(sed -n 's:.*<RepositoryUrl>\(.*\)</RepositoryUrl>.*:\1:p' Directory.Build.props)
 [ -n "$homepage" ] || { echo "error: no <RepositoryUrl> in Directory.Build.props" >&2; exit 1; }
 # Reproducible archives: file times are the commit's time.
-SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+SOURCE_DATE_EPOCH=$(git log -1 --format=%ct "$commit" 2>/dev/null || date +%s)
 export SOURCE_DATE_EPOCH
 
 work=$(mktemp -d)
@@ -80,7 +83,6 @@ out=$(cd "$out" && pwd)
 artifacts=()
 
 echo "litestream $version (sqlite $sqlite_version): ${arches[*]} -> $out"
-arch=$host
 run "$host" man | gzip -9n > "$work/litestream.1.gz"
 for shell in bash zsh fish; do
   run "$host" completion "$shell" > "$work/completion.$shell"
@@ -160,7 +162,7 @@ echo "SBOM"
 sbom="litestream-$version.cdx.json"
 rids=$(for arch in "${arches[@]}"; do rid_of "$arch"; done | paste -sd,)
 python3 deploy/linux/sbom.py --version "$version" --sqlite-version "$sqlite_version" --homepage "$homepage" --rids "$rids" \
-  --commit "$(git rev-parse HEAD 2>/dev/null || echo unknown)" > "$out/$sbom"
+  --commit "$commit" > "$out/$sbom"
 artifacts+=("$sbom")
 
 (cd "$out" && sha256sum -- "${artifacts[@]}") > "$out/SHA256SUMS"
