@@ -55,6 +55,10 @@ internal static class ManPage
             .TP
             .B {Program.ExitUsage}
             A usage error: an unknown command or flag, a missing argument or a bad flag value.
+            .TP
+            .BR 130 ", " 143
+            Interrupted by SIGINT or SIGTERM at a step that cannot stop cleanly (reading the configuration).
+            A command that can stop cleanly makes its final sync and exits 0.
             .SH FILES
             .TP
             .I {Escape(ConfigLoader.DefaultPath)}
