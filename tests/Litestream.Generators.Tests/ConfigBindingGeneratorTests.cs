@@ -41,14 +41,26 @@ public class ConfigBindingGeneratorTests
                 public string Computed => Name ?? "";
 
                 public string Describe()
-                    => $"{Name}|{Address}|{Mode}|{Enabled}|{Count}|{Offset}|{BufferSize}|{SyncInterval}|{string.Join(",", Intervals)}|{string.Join(",", Items.ConvertAll(i => i.Path))}|{Single?.Path}|{Defaults.Path}";
+                    => $"{Name}|{Address}|{Mode}|{Enabled}|{Count}|{Offset}|{BufferSize}|{SyncInterval}|{string.Join(",", Intervals)}|{string.Join(",", Items.ConvertAll(i => i.Path))}|{Single?.Path}|{Defaults.Path}|{string.Join(",", Defaults.Extra)}";
             }
 
             [ConfigSection]
+            [ConfigOtherKeys(nameof(TryBindExtra))]
             public partial class ItemConfig
             {
                 [ConfigRequired]
                 public string? Path { get; set; }
+                public Dictionary<string, string> Extra { get; } = new();
+
+                private static bool TryBindExtra(ItemConfig target, string key, ConfigNode value, string path)
+                {
+                    if (!key.StartsWith("x-", StringComparison.Ordinal))
+                    {
+                        return false;
+                    }
+                    target.Extra[key] = value.AsString(path) ?? "";
+                    return true;
+                }
 
                 partial void OnBound(string path, ConfigContext context) => Path = Path?.ToUpperInvariant();
             }
@@ -113,8 +125,8 @@ public class ConfigBindingGeneratorTests
             ("offset", Scalar("9000000000")), ("buffer-size", Scalar("2KiB")), ("sync-interval", Scalar("1m30s")),
             ("intervals", ConfigNode.List([Scalar("1s"), Scalar("2h")], 1)),
             ("items", ConfigNode.List([Map(("path", Scalar("a"))), Map(("path", Scalar("b")))], 1)),
-            ("single", Map(("path", Scalar("s")))), ("path", Scalar("inline")));
-        Assert.Equal("n|u|FAST|True|3|9000000000|2048|00:01:30|00:00:01,02:00:00|A,B|S|inline",
+            ("single", Map(("path", Scalar("s")))), ("path", Scalar("inline")), ("x-color", Scalar("red")));
+        Assert.Equal("n|u|FAST|True|3|9000000000|2048|00:01:30|00:00:01,02:00:00|A,B|S|inline|[x-color, red]",
             (string)root.GetMethod("Describe")!.Invoke(Bind(full), null)!);
 
         Assert.Equal("items[1]: path required", Assert.Throws<ConfigException>(() => Bind(Map(("items", ConfigNode.List([Map(("path", Scalar("a"))), Map()], 1))))).Message);
@@ -169,7 +181,7 @@ public class ConfigBindingGeneratorTests
     [InlineData("SseKmsKeyId", "sse-kms-key-id")]
     [InlineData("HTTPAddr", "http-addr")]
     [InlineData("Addr", "addr")]
-    public void KebabCase_PropertyName_UpstreamKey(string name, string key) => Assert.Equal(key, Parser.KebabCase(name));
+    public void KebabCase_PropertyName_UpstreamKey(string name, string key) => Assert.Equal(key, KeyNames.KebabCase(name));
 
     [Fact]
     public void Specs_HoldNoRoslynSymbols()

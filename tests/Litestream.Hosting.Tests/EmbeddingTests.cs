@@ -32,8 +32,7 @@ public sealed class EmbeddingTests
         await using IReplicaClient client = ReplicaClientFactory.Create(new ReplicaSettings
         {
             Url = s3.Url("embedding/app.db"),
-            AccessKeyId = S3rver.Credential,
-            SecretAccessKey = S3rver.Credential,
+            Options = new Dictionary<string, string> { ["access-key-id"] = S3rver.Credential, ["secret-access-key"] = S3rver.Credential },
         });
         Assert.Equal("s3", client.Type);
         await ReplicateWhileAppWritesAsync(dir, client);

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using Litestream.Hosting.Tests.Fixtures;
 using Litestream.Replication;
 using Litestream.Restore;
+using Litestream.Storage;
 using Litestream.Storage.File;
+using Litestream.Storage.S3;
+using Litestream.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -104,6 +107,44 @@ public sealed class LitestreamHostedServiceTests
         InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
 
         Assert.Equal("AddLitestream: no database configured (call options.AddDatabase)", e.Message);
+    }
+
+    /// <summary>
+    /// The hosted service makes its clients through ReplicaClientFactory from a URL plus explicit keys: every key
+    /// must reach the backend (a 64 MiB part size used to come back as 5 MiB, the storage class as null).
+    /// </summary>
+    [S3Fact]
+    public async Task StartAsync_ReplicaUrlPlusKeys_EveryKeyReachesTheClient()
+    {
+        using var dir = new TempDirectory();
+        using var s3 = new S3rver();
+        using IHost host = BuildHost(new CapturingLoggerProvider(), o => o.Databases.Add(new LitestreamDatabaseOptions
+        {
+            Path = dir.File("app.db"),
+            Replica = new ReplicaSettings
+            {
+                Url = s3.Url("hosting/app.db"),
+                Options = new Dictionary<string, string>
+                {
+                    ["access-key-id"] = S3rver.Credential,
+                    ["secret-access-key"] = S3rver.Credential,
+                    ["part-size"] = "64MiB",
+                    ["storage-class"] = "STANDARD",
+                    ["concurrency"] = "2",
+                },
+            },
+        }));
+        await host.StartAsync();
+        try
+        {
+            var client = Assert.IsType<S3ReplicaClient>(host.Services.GetRequiredService<LitestreamHostedService>().Store!.Replicas[0].Client);
+            Assert.Equal((64L << 20, "STANDARD", 2, "hosting/app.db", S3rver.Bucket),
+                (client.Settings.PartSize, client.Settings.StorageClass, client.Settings.Concurrency, client.Path, client.Bucket));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 
     private static IHost BuildHost(CapturingLoggerProvider logs, Action<LitestreamOptions> configure)

@@ -12,7 +12,7 @@ internal static class ReplicaTarget
     {
         if (ReplicaUrl.IsUrl(target))
         {
-            return (CreateClient(ReplicaUrl.Parse(target), target), target, null);
+            return (CreateClient(new ReplicaSettings { Url = target }, target), target, null);
         }
         LitestreamConfig config = LoadConfig(configPath, expandEnv);
         string full = Path.GetFullPath(target);
@@ -29,8 +29,10 @@ internal static class ReplicaTarget
     public static string Describe(ReplicaSettings settings) => settings.Url ?? settings.Type switch
     {
         null or "file" => settings.Path ?? "",
-        string type => $"{type}://{settings.Bucket ?? settings.Host}/{settings.Path}",
+        string type => $"{type}://{Option(settings, "bucket") ?? Option(settings, "host")}/{settings.Path}",
     };
+
+    private static string? Option(ReplicaSettings settings, string key) => settings.Options.TryGetValue(key, out string? value) ? value : null;
 
     /// <summary>
     /// The config named by -config (or $LITESTREAM_CONFIG, or the default); "-" reads it from standard input.

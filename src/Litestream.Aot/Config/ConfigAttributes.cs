@@ -67,3 +67,15 @@ public sealed class ConfigOneOfAttribute(params string[] values) : Attribute
 public sealed class ConfigInlineAttribute : Attribute
 {
 }
+
+/// <summary>
+/// Keys the section does not declare are offered to the static method <see cref="MethodName"/>
+/// (<c>static bool M(TSection target, string key, ConfigNode value, string path)</c>) before they fail as unknown:
+/// for keys that belong to another part of the program (a replica backend's keys, declared in its folder).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class ConfigOtherKeysAttribute(string methodName) : Attribute
+{
+    /// <summary>The method's name (<c>nameof(...)</c>).</summary>
+    public string MethodName { get; } = methodName;
+}

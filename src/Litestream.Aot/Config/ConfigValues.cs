@@ -75,41 +75,8 @@ public static class ConfigValues
         return true;
     }
 
-    /// <summary>go-humanize <c>ParseBytes</c>: "5MiB", "1 MB", "64mb", "4096".</summary>
-    public static bool TryParseSize(string text, out long bytes)
-    {
-        bytes = 0;
-        ReadOnlySpan<char> s = text.AsSpan().Trim();
-        int i = 0;
-        while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.'))
-        {
-            i++;
-        }
-        if (i == 0 || !double.TryParse(s[..i], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double number))
-        {
-            return false;
-        }
-        string unit = s[i..].Trim().ToString().ToLowerInvariant();
-        double multiplier = unit switch
-        {
-            "" or "b" => 1,
-            "k" or "kb" => 1e3,
-            "m" or "mb" => 1e6,
-            "g" or "gb" => 1e9,
-            "t" or "tb" => 1e12,
-            "ki" or "kib" => 1024,
-            "mi" or "mib" => 1024.0 * 1024,
-            "gi" or "gib" => 1024.0 * 1024 * 1024,
-            "ti" or "tib" => 1024.0 * 1024 * 1024 * 1024,
-            _ => -1,
-        };
-        if (multiplier < 0 || number * multiplier > long.MaxValue)
-        {
-            return false;
-        }
-        bytes = (long)(number * multiplier);
-        return true;
-    }
+    /// <summary>go-humanize <c>ParseBytes</c>: "5MiB", "1 MB", "64mb", "4096" (the engine's parser, which backend keys use too).</summary>
+    public static bool TryParseSize(string text, out long bytes) => Litestream.Internal.ByteSize.TryParse(text, out bytes);
 
     /// <summary>
     /// Go <c>os.Expand</c> over the whole config text: <c>$VAR</c>, <c>${VAR}</c>; unset variables become empty.

@@ -1,12 +1,12 @@
+using System.Globalization;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Config;
 
-/// <summary>One replica section (or the top-level defaults): every per-replica key upstream v0.5 accepts.</summary>
+/// <summary>One replica section (or the top-level defaults): every per-replica key upstream v0.5 accepts, the backends' through <see cref="BackendKeys"/>.</summary>
 [ConfigSection]
+[ConfigOtherKeys(nameof(TryBindBackendKey))]
 [ConfigNotSupported("age", Message = "age encryption is not currently supported")]
-[ConfigNotSupported("jwt", "seed", "creds", "nkey", "username", "token", "tls", "root-cas", "client-cert", "client-key", "max-reconnects", "reconnect-wait", "timeout",
-    Message = "not supported yet (nats replicas)")]
 public sealed partial class ReplicaConfig
 {
     /// <summary><c>url</c>.</summary>
@@ -25,81 +25,69 @@ public sealed partial class ReplicaConfig
     /// <summary><c>validation-interval</c> (accepted; replicas are not validated in the background).</summary>
     public TimeSpan? ValidationInterval { get; set; }
 
-    // The backend keys, as ReplicaSettings names them (its docs say what each one means).
-    public string? Bucket { get; set; }
-    public string? Region { get; set; }
-    public string? Endpoint { get; set; }
-    public bool? ForcePathStyle { get; set; }
-    public bool? SkipVerify { get; set; }
-    public bool? SignPayload { get; set; }
-    public bool? RequireContentMd5 { get; set; }
-    public string? StorageClass { get; set; }
-    [ConfigSize]
-    public long? PartSize { get; set; }
-    public int? Concurrency { get; set; }
-    public string? AccessKeyId { get; set; }
-    public string? SecretAccessKey { get; set; }
-    public string? SseCustomerAlgorithm { get; set; }
-    public string? SseCustomerKey { get; set; }
-    public string? SseCustomerKeyPath { get; set; }
-    public string? SseKmsKeyId { get; set; }
-    public string? AccountName { get; set; }
-    public string? AccountKey { get; set; }
-    public string? SasToken { get; set; }
-    public string? Host { get; set; }
-    public string? User { get; set; }
-    public string? Password { get; set; }
-    public string? KeyPath { get; set; }
-    public string? HostKey { get; set; }
-    public bool? ConcurrentWrites { get; set; }
-    [ConfigKey("webdav-url")]
-    public string? WebDavUrl { get; set; }
-    [ConfigKey("webdav-username")]
-    public string? WebDavUsername { get; set; }
-    [ConfigKey("webdav-password")]
-    public string? WebDavPassword { get; set; }
+    /// <summary>
+    /// The backend keys as written (<c>bucket</c>, <c>part-size</c>, <c>account-name</c>, …): every key some
+    /// backend of this build declares, read as that key's kind so a bad value fails here with its path. The
+    /// backends declare their keys in their own folders (Storage/&lt;Backend&gt;/…Settings.cs); this section
+    /// knows none of them.
+    /// </summary>
+    public Dictionary<string, string> BackendKeys { get; } = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The backend settings: the URL's parts, then the explicit keys, then the top-level defaults for
+    /// The backend settings: the explicit keys, then what the URL names, then the top-level defaults for
     /// anything still unset.
     /// </summary>
     public ReplicaSettings ToSettings(ReplicaConfig defaults)
     {
         string? url = Url ?? defaults.Url;
-        ReplicaSettings s = url is not null ? ReplicaUrl.Parse(url) : new ReplicaSettings();
-        return s with
+        ReplicaSettings fromUrl = url is not null ? ReplicaUrl.Parse(url) : new ReplicaSettings();
+        return new ReplicaSettings { Options = BackendKeys }.WithDefaultOptions(fromUrl.Options).WithDefaultOptions(defaults.BackendKeys) with
         {
-            Type = Type ?? s.Type ?? defaults.Type ?? "file",
-            Path = Path ?? s.Path ?? defaults.Path,
-            Bucket = Bucket ?? s.Bucket ?? defaults.Bucket,
-            Region = Region ?? s.Region ?? defaults.Region,
-            Endpoint = Endpoint ?? s.Endpoint ?? defaults.Endpoint,
-            ForcePathStyle = ForcePathStyle ?? s.ForcePathStyle ?? defaults.ForcePathStyle,
-            SkipVerify = SkipVerify == true || s.SkipVerify || defaults.SkipVerify == true,
-            SignPayload = SignPayload ?? s.SignPayload ?? defaults.SignPayload,
-            RequireContentMd5 = RequireContentMd5 ?? s.RequireContentMd5 ?? defaults.RequireContentMd5,
-            StorageClass = StorageClass ?? s.StorageClass ?? defaults.StorageClass,
-            PartSize = PartSize ?? (s.PartSize != 0 ? s.PartSize : defaults.PartSize ?? 0),
-            Concurrency = Concurrency ?? (s.Concurrency != 0 ? s.Concurrency : defaults.Concurrency ?? 0),
-            AccessKeyId = AccessKeyId ?? defaults.AccessKeyId,
-            SecretAccessKey = SecretAccessKey ?? defaults.SecretAccessKey,
-            SseCustomerAlgorithm = SseCustomerAlgorithm ?? defaults.SseCustomerAlgorithm,
-            SseCustomerKey = SseCustomerKey ?? s.SseCustomerKey ?? defaults.SseCustomerKey,
-            SseCustomerKeyPath = SseCustomerKeyPath ?? defaults.SseCustomerKeyPath,
-            SseKmsKeyId = SseKmsKeyId ?? s.SseKmsKeyId ?? defaults.SseKmsKeyId,
-            AccountName = AccountName ?? s.AccountName ?? defaults.AccountName,
-            AccountKey = AccountKey ?? defaults.AccountKey,
-            SasToken = SasToken ?? defaults.SasToken,
-            Host = Host ?? s.Host ?? defaults.Host,
-            User = User ?? s.User ?? defaults.User,
-            Password = Password ?? s.Password ?? defaults.Password,
-            KeyPath = KeyPath ?? defaults.KeyPath,
-            HostKey = HostKey ?? defaults.HostKey,
-            ConcurrentWrites = ConcurrentWrites ?? defaults.ConcurrentWrites,
-            WebDavUrl = WebDavUrl ?? s.WebDavUrl ?? defaults.WebDavUrl,
-            WebDavUsername = WebDavUsername ?? defaults.WebDavUsername,
-            WebDavPassword = WebDavPassword ?? defaults.WebDavPassword,
+            Type = Type ?? fromUrl.Type ?? defaults.Type ?? "file",
+            Url = url,
+            Path = Path ?? fromUrl.Path ?? defaults.Path,
         };
+    }
+
+    /// <summary>
+    /// Upstream's keys of backends this build may lack, so such a key fails as "not supported yet" rather than
+    /// "unknown key". A key some backend of this build declares never gets here.
+    /// </summary>
+    private static readonly Dictionary<string, string> s_upstreamBackendKeys = new(StringComparer.Ordinal)
+    {
+        ["account-name"] = "abs", ["account-key"] = "abs", ["sas-token"] = "abs",
+        ["host"] = "sftp", ["user"] = "sftp", ["password"] = "sftp", ["key-path"] = "sftp", ["host-key"] = "sftp", ["concurrent-writes"] = "sftp",
+        ["webdav-url"] = "webdav", ["webdav-username"] = "webdav", ["webdav-password"] = "webdav",
+        ["jwt"] = "nats", ["seed"] = "nats", ["creds"] = "nats", ["nkey"] = "nats", ["username"] = "nats", ["token"] = "nats", ["tls"] = "nats",
+        ["root-cas"] = "nats", ["client-cert"] = "nats", ["client-key"] = "nats", ["max-reconnects"] = "nats", ["reconnect-wait"] = "nats", ["timeout"] = "nats",
+    };
+
+    /// <summary>Binds a key this section does not declare when a backend declares it (see <see cref="BackendKeys"/>).</summary>
+    private static bool TryBindBackendKey(ReplicaConfig target, string key, ConfigNode value, string path)
+    {
+        if (ReplicaClientRegistry.KeyKind(key) is not { } kind)
+        {
+            return s_upstreamBackendKeys.TryGetValue(key, out string? backend)
+                ? throw new ConfigException(path, $"not supported yet ({backend} replicas)")
+                : false;
+        }
+        string? text = kind switch
+        {
+            ReplicaKeyKind.Boolean => value.AsBoolean(path) ? "true" : "false",
+            ReplicaKeyKind.Int32 => value.AsInt32(path).ToString(CultureInfo.InvariantCulture),
+            ReplicaKeyKind.Int64 => value.AsInt64(path).ToString(CultureInfo.InvariantCulture),
+            ReplicaKeyKind.Size => value.AsSize(path).ToString(CultureInfo.InvariantCulture),
+            _ => value.AsString(path),
+        };
+        if (text is null)
+        {
+            target.BackendKeys.Remove(key);
+        }
+        else
+        {
+            target.BackendKeys[key] = text;
+        }
+        return true;
     }
 
     /// <summary>A replica's url must parse, and its scheme must agree with an explicit <c>type</c>.</summary>

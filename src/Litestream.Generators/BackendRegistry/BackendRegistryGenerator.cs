@@ -4,9 +4,10 @@ using Microsoft.CodeAnalysis;
 namespace Litestream.Generators.BackendRegistry;
 
 /// <summary>
-/// Turns every class marked <c>[Litestream.Storage.ReplicaBackend("name")]</c> into a case of a
-/// generated <c>ReplicaClientRegistry</c> switch: backend registration without reflection, static
-/// constructors or assembly scanning (STYLE.md rule 13).
+/// Turns every class marked <c>[Litestream.Storage.ReplicaBackend("name")]</c> into cases of a generated
+/// <c>ReplicaClientRegistry</c> (create, bind settings, parse a URL, know a config key) and gives the backend's
+/// settings record its key binding: backend registration without reflection, static constructors or
+/// assembly scanning (STYLE.md rule 13), and without the generic layer knowing any backend's keys.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class BackendRegistryGenerator : IIncrementalGenerator
@@ -29,8 +30,10 @@ public sealed class BackendRegistryGenerator : IIncrementalGenerator
             ImmutableArray<BackendSpec> specs = Emitter.Valid(results);
             if (!specs.IsEmpty)
             {
-                spc.AddSource("ReplicaClientRegistry.g.cs", Emitter.Emit(specs));
+                spc.AddSource("ReplicaClientRegistry.g.cs", Emitter.EmitRegistry(specs));
             }
         });
+        context.RegisterSourceOutput(backends.Where(static r => r.Spec is not null).Select(static (r, _) => r.Spec!).WithTrackingName("BackendSettingsSpec"),
+            static (spc, spec) => spc.AddSource(Emitter.SettingsFileName(spec), Emitter.EmitSettings(spec)));
     }
 }

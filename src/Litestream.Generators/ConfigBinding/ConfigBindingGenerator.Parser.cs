@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
-using System.Text;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -19,6 +18,7 @@ internal static class Parser
     private const string SizeAttribute = Namespace + "ConfigSizeAttribute";
     private const string OneOfAttribute = Namespace + "ConfigOneOfAttribute";
     private const string InlineAttribute = Namespace + "ConfigInlineAttribute";
+    private const string OtherKeysAttribute = Namespace + "ConfigOtherKeysAttribute";
 
     public static ConfigParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
@@ -35,7 +35,7 @@ internal static class Parser
         var owners = new Dictionary<string, string>(System.StringComparer.Ordinal);
         void Claim(ISymbol at, string key, string owner)
         {
-            if (!IsKebabCase(key))
+            if (!KeyNames.IsKebabCase(key))
             {
                 diagnostics.Add(DiagnosticInfo.At(at, "LSG0008", $"config key \"{key}\" of {type.Name} must be lowercase words joined by '-'"));
             }
@@ -86,7 +86,9 @@ internal static class Parser
         string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
         return new ConfigParseResult(
             new ConfigTypeSpec(ns, type.Name, type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
-                new EquatableArray<ConfigPropertySpec>(properties.ToImmutable()), new EquatableArray<NotSupportedSpec>(notSupported.ToImmutable())),
+                new EquatableArray<ConfigPropertySpec>(properties.ToImmutable()), new EquatableArray<NotSupportedSpec>(notSupported.ToImmutable()),
+                type.GetAttributes().Where(a => a.AttributeClass?.ToDisplayString() == OtherKeysAttribute)
+                    .Select(a => a.ConstructorArguments.Length == 1 ? a.ConstructorArguments[0].Value as string : null).FirstOrDefault() ?? ""),
             default);
     }
 
@@ -150,7 +152,7 @@ internal static class Parser
         {
             Misplaced("[ConfigInline] needs a [ConfigSection] property");
         }
-        string key = Find(KeyAttribute) is { ConstructorArguments.Length: 1 } keyAttribute && keyAttribute.ConstructorArguments[0].Value is string name ? name : KebabCase(property.Name);
+        string key = Find(KeyAttribute) is { ConstructorArguments.Length: 1 } keyAttribute && keyAttribute.ConstructorArguments[0].Value is string name ? name : KeyNames.KebabCase(property.Name);
         string elementType = type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
         return new ConfigPropertySpec(property.Name, inline ? "" : key, kind, isList, elementType, required, inline,
             new EquatableArray<string>(oneOf), ignoreCase, error);
@@ -188,33 +190,4 @@ internal static class Parser
 
     private static string? NamedString(AttributeData attribute, string name)
         => attribute.NamedArguments.Where(a => a.Key == name).Select(a => a.Value.Value as string).FirstOrDefault();
-
-    private static bool IsKebabCase(string key)
-        => key.Length > 0 && key[0] != '-' && key[key.Length - 1] != '-' && !key.Contains("--")
-            && key.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-');
-
-    /// <summary><c>SyncInterval</c> → <c>sync-interval</c>, <c>L0Retention</c> → <c>l0-retention</c>, <c>SseKmsKeyId</c> → <c>sse-kms-key-id</c>.</summary>
-    internal static string KebabCase(string name)
-    {
-        var sb = new StringBuilder(name.Length + 8);
-        for (int i = 0; i < name.Length; i++)
-        {
-            char c = name[i];
-            if (char.IsUpper(c))
-            {
-                bool afterWord = i > 0 && (char.IsLower(name[i - 1]) || char.IsDigit(name[i - 1]));
-                bool endsAcronym = i > 0 && char.IsUpper(name[i - 1]) && i + 1 < name.Length && char.IsLower(name[i + 1]);
-                if (afterWord || endsAcronym)
-                {
-                    sb.Append('-');
-                }
-                sb.Append(char.ToLowerInvariant(c));
-            }
-            else
-            {
-                sb.Append(c);
-            }
-        }
-        return sb.ToString();
-    }
 }

@@ -20,7 +20,8 @@ internal enum ValueKind
 /// <param name="FullName">The fully qualified name (<c>global::…</c>).</param>
 /// <param name="Properties">The bound properties, in declaration order.</param>
 /// <param name="NotSupported">The [ConfigNotSupported] key groups.</param>
-internal sealed record ConfigTypeSpec(string Namespace, string Name, string FullName, EquatableArray<ConfigPropertySpec> Properties, EquatableArray<NotSupportedSpec> NotSupported);
+/// <param name="OtherKeys">The [ConfigOtherKeys] method offered every key the section does not declare, or "".</param>
+internal sealed record ConfigTypeSpec(string Namespace, string Name, string FullName, EquatableArray<ConfigPropertySpec> Properties, EquatableArray<NotSupportedSpec> NotSupported, string OtherKeys);
 
 /// <summary>One bound property.</summary>
 /// <param name="Name">The C# property name.</param>

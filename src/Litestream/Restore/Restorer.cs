@@ -3,7 +3,6 @@ using System.Buffers.Binary;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
-using Litestream.Storage.File;
 using Microsoft.Data.Sqlite;
 using Microsoft.Win32.SafeHandles;
 
@@ -213,7 +212,6 @@ internal static class Restorer
         // Fetch ahead: up to `parallelism` small files (PrefetchBudget bytes in all) are being downloaded while
         // earlier ones are applied. A larger remote file is not fetched ahead: when its turn comes its segments
         // are fetched with parallel ranged GETs that decode and write as they stream (SegmentedFileApply).
-        bool remote = client is not FileReplicaClient;
         var fetches = new Queue<(Task<Stream>? Fetch, long Bytes)>();
         long prefetched = 0;
         int next = 0;
@@ -223,7 +221,7 @@ internal static class Restorer
             {
                 LtxFileInfo info = plan[next];
                 bool segmented = info.Size > InMemoryFetchLimit;
-                long bytes = segmented || !remote ? 0 : info.Size;
+                long bytes = segmented || client.TryGetLocalPath(info.Level, info.MinTxid, info.MaxTxid, out _) ? 0 : info.Size;
                 if (fetches.Count > 0 && prefetched + bytes > PrefetchBudget)
                 {
                     return;

@@ -1,10 +1,13 @@
+using System.Diagnostics.CodeAnalysis;
 using Litestream.Ltx;
 
 namespace Litestream.Storage;
 
 /// <summary>
-/// The storage seam: one implementation per backend (file, s3, abs, sftp, webdav). Mirrors upstream's
-/// Go <c>ReplicaClient</c> member for member. Implementations are safe for concurrent use.
+/// The storage seam: one implementation per backend (file, s3, abs, …; one folder each under Storage/). Mirrors
+/// upstream's Go <c>ReplicaClient</c> member for member. Implementations are safe for concurrent use. What a
+/// caller needs beyond the contract is asked as a capability here (default members), never by testing the
+/// concrete client type.
 /// </summary>
 public interface IReplicaClient : IAsyncDisposable
 {
@@ -39,4 +42,14 @@ public interface IReplicaClient : IAsyncDisposable
 
     /// <summary>Deletes everything under the replica path.</summary>
     ValueTask DeleteAllAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Capability: the path of an LTX file when the replica is a directory on this machine, so a caller can read
+    /// it in place (a positional read, no stream, no prefetch). False for remote storage.
+    /// </summary>
+    bool TryGetLocalPath(int level, Txid minTxid, Txid maxTxid, [NotNullWhen(true)] out string? path)
+    {
+        path = null;
+        return false;
+    }
 }

@@ -23,18 +23,19 @@ internal static class Redaction
     public const string Mask = "REDACTED";
 
     private static readonly SearchValues<char> s_urlEnd = SearchValues.Create(" \t\r\n\"'<>`");
-    private static readonly HashSet<string> s_secretQueryKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "sseCustomerKey", "sse-customer-key", "secret-access-key", "secretAccessKey", "password", "token", "sas-token",
-    };
+    /// <summary>Query keys that are credentials whatever the backend; each backend's own are its [ReplicaSecret] keys.</summary>
+    private static readonly HashSet<string> s_genericSecretKeys = new(StringComparer.OrdinalIgnoreCase) { "password", "token", "secret" };
 
     private static readonly Lock s_lock = new();
     private static readonly HashSet<string> s_known = new(StringComparer.Ordinal);
     // Longest first, so a secret that contains another is replaced whole.
     private static string[] s_secrets = [];
 
-    /// <summary>True when <paramref name="key"/> names a query parameter whose value is a secret.</summary>
-    public static bool IsSecretQueryKey(string key) => s_secretQueryKeys.Contains(key);
+    /// <summary>
+    /// True when <paramref name="key"/> (a query parameter, or a backend key in <see cref="ReplicaSettings.Options"/>)
+    /// holds a secret: a [ReplicaSecret] key of any backend, in its litestream.yml or camelCase spelling, or a generic one.
+    /// </summary>
+    public static bool IsSecretQueryKey(string key) => s_genericSecretKeys.Contains(key) || ReplicaClientRegistry.IsSecretKey(key);
 
     /// <summary>Remembers <paramref name="secret"/> (null or empty: nothing) so that <see cref="Apply"/> replaces it.</summary>
     public static void Register(string? secret)
@@ -57,13 +58,15 @@ internal static class Redaction
         }
     }
 
-    /// <summary>Remembers every credential of <paramref name="settings"/>.</summary>
+    /// <summary>Remembers every credential of <paramref name="settings"/>: the values of its secret keys.</summary>
     public static void Register(ReplicaSettings settings)
     {
-        foreach (string? secret in (string?[])[settings.AccessKeyId, settings.SecretAccessKey, settings.SseCustomerKey, settings.AccountKey,
-            settings.SasToken, settings.Password, settings.WebDavPassword])
+        foreach (KeyValuePair<string, string> option in settings.Options)
         {
-            Register(secret);
+            if (IsSecretQueryKey(option.Key))
+            {
+                Register(option.Value);
+            }
         }
     }
 

@@ -3,7 +3,7 @@ namespace Litestream.Storage;
 /// <summary>
 /// Creates replica clients from settings or a URL, for every backend of this build (through the generated
 /// <see cref="ReplicaClientRegistry"/>); an unknown type is a clear error. Clients of a known backend can
-/// also be constructed directly (<see cref="File.FileReplicaClient"/>, <see cref="S3.S3ReplicaClient"/>).
+/// also be constructed directly from their typed settings (<c>new S3ReplicaClient(new S3ReplicaSettings { … })</c>).
 /// </summary>
 public static class ReplicaClientFactory
 {
@@ -23,26 +23,37 @@ public static class ReplicaClientFactory
         return Create(new ReplicaSettings { Url = url });
     }
 
-    /// <summary>Creates a client, inferring the type (and the rest of the settings) from the URL when none is named.</summary>
+    /// <summary>
+    /// Creates a client. With a <see cref="ReplicaSettings.Url"/>, the URL supplies the type, the path and every
+    /// key the settings do not set themselves (explicit settings win).
+    /// </summary>
+    /// <exception cref="ArgumentException">The URL is malformed, or a setting is not valid for the backend.</exception>
     /// <exception cref="NotSupportedException">The type names no backend of this build.</exception>
     public static IReplicaClient Create(ReplicaSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (settings.Type is null && settings.Url is not null)
-        {
-            ReplicaSettings parsed = ReplicaUrl.Parse(settings.Url);
-            settings = parsed with
-            {
-                AccessKeyId = settings.AccessKeyId ?? parsed.AccessKeyId,
-                SecretAccessKey = settings.SecretAccessKey ?? parsed.SecretAccessKey,
-                Region = settings.Region ?? parsed.Region,
-                Endpoint = settings.Endpoint ?? parsed.Endpoint,
-            };
-        }
+        settings = WithUrl(settings);
         Redaction.Register(settings);
         string type = settings.Type ?? "file";
         return ReplicaClientRegistry.TryCreate(type, settings, out IReplicaClient? client)
             ? client!
             : throw new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})");
+    }
+
+    /// <summary>The settings with what their URL names filled in under them: explicit type, path and keys win.</summary>
+    /// <exception cref="ArgumentException">The URL is malformed.</exception>
+    internal static ReplicaSettings WithUrl(ReplicaSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Url is null)
+        {
+            return settings;
+        }
+        ReplicaSettings parsed = ReplicaUrl.Parse(settings.Url);
+        return settings.WithDefaultOptions(parsed.Options) with
+        {
+            Type = settings.Type ?? parsed.Type,
+            Path = settings.Path ?? parsed.Path,
+        };
     }
 }

@@ -1,19 +1,21 @@
-using System.Globalization;
-
 namespace Litestream.Storage;
 
 /// <summary>
-/// Parses replica URLs into <see cref="ReplicaSettings"/> the way upstream does (REPLICA-LAYOUT.md §9):
-/// <c>file:///abs/path</c> or a bare path, <c>s3://bucket/path?endpoint=…&amp;region=…</c> (camelCase and
-/// kebab-case query keys), <c>abs://[account@]container/path</c>, <c>sftp://user[:pass]@host[:port]/path</c>,
-/// <c>webdav(s)://host/path</c>. Errors never echo a credential: each is registered with <see cref="Redaction"/>.
+/// Parses replica URLs into <see cref="ReplicaSettings"/> the way upstream does (REPLICA-LAYOUT.md §9): a bare
+/// path is a file replica; otherwise the URL is split (<see cref="ReplicaUrlParts"/>) and the backend registered
+/// for its scheme says which path and keys it names (<c>s3://bucket/path?endpoint=…</c> → bucket, endpoint, …).
+/// Errors never echo a credential: each is registered with <see cref="Redaction"/>.
 /// </summary>
 public static class ReplicaUrl
 {
+    /// <summary>Schemes upstream v0.5 has: a URL of one this build lacks still parses (so configs load and list), and fails when a client is made.</summary>
+    private static readonly HashSet<string> s_upstreamSchemes = new(StringComparer.Ordinal) { "file", "s3", "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss" };
+
     /// <summary>True when <paramref name="text"/> has a URL scheme (<c>name://</c>).</summary>
     public static bool IsUrl(string text) => text.Contains("://", StringComparison.Ordinal);
 
-    /// <summary>Parses a replica URL or bare path.</summary>
+    /// <summary>Parses a replica URL or bare path; the settings' <see cref="ReplicaSettings.Url"/> is the URL with its credentials masked.</summary>
+    /// <exception cref="ArgumentException">The URL is malformed, or its scheme is unknown.</exception>
     public static ReplicaSettings Parse(string text)
     {
         if (string.IsNullOrWhiteSpace(text))
@@ -22,8 +24,24 @@ public static class ReplicaUrl
         }
         if (!IsUrl(text))
         {
-            return new ReplicaSettings { Type = "file", Path = Path.GetFullPath(text), Url = text };
+            return new ReplicaSettings { Type = "file", Path = System.IO.Path.GetFullPath(text), Url = text };
         }
+        ReplicaUrlParts url = Split(text);
+        if (!ReplicaClientRegistry.TryParseUrl(url.Scheme, url, out ReplicaSettings? settings))
+        {
+            settings = s_upstreamSchemes.Contains(url.Scheme)
+                ? new ReplicaSettings { Path = url.Path.Trim('/') }
+                : throw new ArgumentException($"unknown replica url scheme \"{url.Scheme}\" in \"{url.Redacted}\"");
+        }
+        return settings! with { Type = settings.Type ?? url.Scheme, Url = url.Redacted };
+    }
+
+    /// <summary>
+    /// Splits <c>scheme://[user[:password]@]host/path?query</c>; the user info ends where <see cref="UserInfoEnd"/>
+    /// says. The password and secret query values are registered with <see cref="Redaction"/>.
+    /// </summary>
+    internal static ReplicaUrlParts Split(string text)
+    {
         int schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
         string scheme = text[..schemeEnd].ToLowerInvariant();
         string rest = text[(schemeEnd + 3)..];
@@ -54,68 +72,7 @@ public static class ReplicaUrl
         int slash = rest.IndexOf('/');
         string host = slash >= 0 ? rest[..slash] : rest;
         string path = slash >= 0 ? rest[(slash + 1)..] : "";
-        Dictionary<string, string> parameters = ParseQuery(query);
-        string url = Redaction.Apply(text);
-
-        switch (scheme)
-        {
-            case "file":
-                if ((host.Length != 0 && host != "localhost") || user is not null)
-                {
-                    throw new ArgumentException($"invalid file replica url \"{url}\": host must be empty (file:///absolute/path)");
-                }
-                return new ReplicaSettings { Type = "file", Path = "/" + path, Url = url };
-            case "s3":
-                // Like upstream (Go's url.Parse keeps user info out of the host, and its s3 client ignores it),
-                // credentials in the URL are not used.
-                if (host.Length == 0)
-                {
-                    throw new ArgumentException($"invalid s3 replica url \"{url}\": bucket required");
-                }
-                S3.S3Host.Parsed s3Host = S3.S3Host.Parse(host, path);
-                string? endpoint = Get(parameters, "endpoint") ?? s3Host.Endpoint;
-                return new ReplicaSettings
-                {
-                    Type = "s3",
-                    Url = url,
-                    Bucket = s3Host.Bucket,
-                    Path = s3Host.Path.Trim('/'),
-                    Endpoint = endpoint,
-                    Region = Get(parameters, "region") ?? s3Host.Region,
-                    ForcePathStyle = GetBool(parameters, "forcePathStyle", "force-path-style") ?? (endpoint is null ? null : true),
-                    SkipVerify = GetBool(parameters, "skipVerify", "skip-verify") ?? false,
-                    SignPayload = GetBool(parameters, "signPayload", "sign-payload"),
-                    RequireContentMd5 = GetBool(parameters, "requireContentMD5", "require-content-md5"),
-                    Concurrency = (int)(GetLong(parameters, "concurrency", "concurrency") ?? 0),
-                    PartSize = GetLong(parameters, "partSize", "part-size") ?? 0,
-                    StorageClass = Get(parameters, "storageClass") ?? Get(parameters, "storage-class"),
-                    SseCustomerKey = Get(parameters, "sseCustomerKey") ?? Get(parameters, "sse-customer-key"),
-                    SseKmsKeyId = Get(parameters, "sseKmsKeyId") ?? Get(parameters, "sse-kms-key-id"),
-                };
-            case "abs":
-                return new ReplicaSettings { Type = "abs", Url = url, AccountName = user, Bucket = host, Path = path.Trim('/') };
-            case "sftp":
-                if (host.Length == 0)
-                {
-                    throw new ArgumentException("invalid sftp replica url: host required");
-                }
-                return new ReplicaSettings { Type = "sftp", Url = url, Host = host, User = user, Password = password, Path = "/" + path };
-            case "webdav":
-            case "webdavs":
-                return new ReplicaSettings
-                {
-                    Type = "webdav",
-                    Url = url,
-                    WebDavUrl = (scheme == "webdavs" ? "https://" : "http://") + host,
-                    Path = "/" + path,
-                };
-            case "gs":
-            case "nats":
-            case "oss":
-                return new ReplicaSettings { Type = scheme, Url = url, Bucket = host, Path = path.Trim('/') };
-            default:
-                throw new ArgumentException($"unknown replica url scheme \"{scheme}\" in \"{url}\"");
-        }
+        return new ReplicaUrlParts(text, scheme, user, password, host, path, ParseQuery(query));
     }
 
     /// <summary>
@@ -158,27 +115,5 @@ public static class ReplicaUrl
             }
         }
         return result;
-    }
-
-    private static string? Get(Dictionary<string, string> parameters, string key)
-        => parameters.TryGetValue(key, out string? value) && value.Length > 0 ? value : null;
-
-    private static bool? GetBool(Dictionary<string, string> parameters, string camel, string kebab)
-    {
-        string? value = Get(parameters, camel) ?? Get(parameters, kebab);
-        return value is null ? null : value switch
-        {
-            "true" or "1" or "t" or "TRUE" or "True" => true,
-            "false" or "0" or "f" or "FALSE" or "False" => false,
-            _ => throw new ArgumentException($"invalid boolean for {camel}: \"{value}\""),
-        };
-    }
-
-    private static long? GetLong(Dictionary<string, string> parameters, string camel, string kebab)
-    {
-        string? value = Get(parameters, camel) ?? Get(parameters, kebab);
-        return value is null ? null
-            : long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long n) ? n
-            : throw new ArgumentException($"invalid number for {camel}: \"{value}\"");
     }
 }

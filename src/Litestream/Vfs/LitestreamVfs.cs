@@ -1,5 +1,4 @@
 using Litestream.Storage;
-using Litestream.Storage.S3;
 using Litestream.Vfs.Native;
 
 namespace Litestream.Vfs;
@@ -21,7 +20,7 @@ public static class LitestreamVfs
     /// <summary>The VFS name to put in the connection URI (<c>vfs=litestream</c>).</summary>
     public const string VfsName = "litestream";
 
-    // S3 clients the VFS makes from a URL fail fast: SQLite waits inside a read call (the host's query, or
+    // Network clients the VFS makes from a URL fail fast: SQLite waits inside a read call (the host's query, or
     // its open) while the SDK retries, and an unreachable endpoint must become an SQLITE_IOERR in seconds,
     // not after the SDK's full retry schedule. Reads are single pages and page indexes, never large.
     private const int UrlClientRetries = 1;
@@ -91,13 +90,13 @@ public static class LitestreamVfs
         {
             if (!s_byUrl.TryGetValue(url, out VfsReplica? replica))
             {
-                IReplicaClient client = ReplicaClientFactory.CreateFromUrl(url);
-                if (client is S3ReplicaClient s3)
+                IReplicaClient client = ReplicaClientFactory.Create(new ReplicaSettings
                 {
-                    s3.MaxErrorRetries = UrlClientRetries;
-                    s3.ConnectTimeout = s_urlClientConnectTimeout;
-                    s3.RequestTimeout = s_urlClientRequestTimeout;
-                }
+                    Url = url,
+                    MaxRetries = UrlClientRetries,
+                    ConnectTimeout = s_urlClientConnectTimeout,
+                    RequestTimeout = s_urlClientRequestTimeout,
+                });
                 replica = new VfsReplica(ReplicaUrl.Redact(url), client, OptionsFromEnvironment());
                 s_byUrl[url] = replica;
             }

@@ -1,7 +1,6 @@
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
-using Litestream.Storage.File;
 using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Vfs;
@@ -180,10 +179,9 @@ internal sealed class VfsReplica : IDisposable
     {
         LtxFileInfo info = source.File!;
         var entry = new LtxPageIndexEntry(pgno, source.Offset, source.Size);
-        if (_client is FileReplicaClient local)
+        if (_client.TryGetLocalPath(info.Level, info.MinTxid, info.MaxTxid, out string? path))
         {
             // A local file: one positional read on SQLite's thread (no stream, no thread-pool hop).
-            string path = local.LtxFilePath(info.Level, info.MinTxid, info.MaxTxid);
             SafeFileHandle handle;
             try
             {

@@ -1,6 +1,5 @@
 using Amazon.Runtime;
 using Amazon.S3;
-using Litestream.Storage;
 using Litestream.Storage.S3;
 using Litestream.Testing;
 
@@ -14,9 +13,8 @@ public sealed class S3rverFixture : IDisposable
     public S3rver Server => _server.Value;
 
     /// <summary>Settings for a replica at <paramref name="path"/> in s3rver's bucket, reached through <paramref name="endpoint"/> (default: s3rver itself).</summary>
-    public ReplicaSettings Settings(string path, string? endpoint = null) => new()
+    public S3ReplicaSettings Settings(string path, string? endpoint = null) => new()
     {
-        Type = "s3",
         Bucket = S3rver.Bucket,
         Path = path,
         Endpoint = endpoint ?? Server.Endpoint,

@@ -83,37 +83,3 @@ public class FileReplicaClientTests
         Assert.True(File.Exists(client.LtxFilePath(0, b.MinTxid, b.MaxTxid)));
     }
 }
-
-public class ReplicaUrlTests
-{
-    [Fact]
-    public void Parse_FileUrl() => Assert.Equal(new ReplicaSettings { Type = "file", Path = "/backups/db", Url = "file:///backups/db" }, ReplicaUrl.Parse("file:///backups/db"));
-
-    [Fact]
-    public void Parse_S3WithQuery()
-    {
-        ReplicaSettings s = ReplicaUrl.Parse("s3://bkt/app/db?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&part-size=1048576");
-        Assert.Equal(("s3", "bkt", "app/db", "http://127.0.0.1:9000", "us-east-1", (bool?)true, 1048576L), (s.Type, s.Bucket, s.Path, s.Endpoint, s.Region, s.ForcePathStyle, s.PartSize));
-    }
-
-    [Fact]
-    public void Parse_SftpWithPassword_NeverEchoesPassword()
-    {
-        ReplicaSettings s = ReplicaUrl.Parse("sftp://bob:hunter2@example.com:2222/backups");
-        Assert.Equal(("bob", "hunter2", "example.com:2222", "/backups"), (s.User, s.Password, s.Host, s.Path));
-        Assert.Equal("sftp://REDACTED@example.com:2222/backups", s.Url);
-    }
-
-    [Fact]
-    public void Redact_SecretQueryValues_Replaced()
-        => Assert.Equal("s3://bkt/db?endpoint=http://x:1&sseCustomerKey=REDACTED&region=r",
-            ReplicaUrl.Redact("s3://bkt/db?endpoint=http://x:1&sseCustomerKey=c2VjcmV0LWtleQ==&region=r"));
-
-    [Fact]
-    public void Parse_UnknownScheme_NamesIt()
-        => Assert.Equal("unknown replica url scheme \"ftp\" in \"ftp://x/y\"", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("ftp://x/y")).Message);
-
-    [Fact]
-    public void Parse_FileUrlWithHost_Rejected()
-        => Assert.StartsWith("invalid file replica url", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("file://host/path")).Message);
-}

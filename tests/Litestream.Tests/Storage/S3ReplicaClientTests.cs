@@ -253,30 +253,67 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     [InlineData("b", 0, 100, "s3 concurrency must be between 1 and 64, got 100")]
     public void Create_BadSettings_SpecificError(string? bucket, long partSize, int concurrency, string message)
     {
-        var error = Assert.Throws<ArgumentException>(() => new S3ReplicaClient(new ReplicaSettings { Bucket = bucket, Path = "p", PartSize = partSize, Concurrency = concurrency, Endpoint = "http://127.0.0.1:9" }));
+        var error = Assert.Throws<ArgumentException>(() => new S3ReplicaClient(new S3ReplicaSettings { Bucket = bucket, Path = "p", PartSize = partSize, Concurrency = concurrency, Endpoint = "http://127.0.0.1:9" }));
         Assert.Equal(message, error.Message);
     }
 
     [Fact]
     public void Create_HalfACredential_Rejected_WithoutEchoingIt()
     {
-        var error = Assert.Throws<ArgumentException>(() => new S3ReplicaClient(new ReplicaSettings { Bucket = "b", Path = "p", SecretAccessKey = Secret, Endpoint = "http://127.0.0.1:9" }));
+        var error = Assert.Throws<ArgumentException>(() => new S3ReplicaClient(new S3ReplicaSettings { Bucket = "b", Path = "p", SecretAccessKey = Secret, Endpoint = "http://127.0.0.1:9" }));
         Assert.Equal("s3 credentials need both an access key id and a secret access key", error.Message);
     }
 
     [Fact]
     public void Settings_ToString_HidesEveryCredential()
     {
-        var settings = new ReplicaSettings
+        var settings = new S3ReplicaSettings
         {
-            Type = "s3",
-            Url = "s3://bkt/db",
             Bucket = "bkt",
             Path = "db",
             AccessKeyId = KeyId,
             SecretAccessKey = Secret,
             SseCustomerKey = "c2VjcmV0LXNzZS1rZXk=",
+            PartSize = 64L << 20,
         };
-        Assert.Equal("ReplicaSettings { Type = s3, Url = s3://bkt/db, Path = db, Bucket = bkt, Credentials = REDACTED }", settings.ToString());
+        Assert.Equal("S3ReplicaSettings { Path = db, Bucket = bkt, PartSize = 67108864, AccessKeyId = REDACTED, SecretAccessKey = REDACTED, SseCustomerKey = REDACTED }", settings.ToString());
+    }
+
+    /// <summary>
+    /// A URL plus explicit keys (the Hosting path: <c>ReplicaSettings { Url, Options }</c>): every explicit key
+    /// reaches the client, the URL fills in only what they leave unset. Before, all but four were dropped (a
+    /// part size of 64 MiB came back as 5 MiB, the storage class as null).
+    /// </summary>
+    [Fact]
+    public async Task Create_UrlAndExplicitKeys_ExplicitKeysWin_UrlFillsTheRest()
+    {
+        await using var client = (S3ReplicaClient)ReplicaClientFactory.Create(new ReplicaSettings
+        {
+            Url = "s3://bkt/app/db?endpoint=http://127.0.0.1:9&region=eu-west-3&partSize=6291456&concurrency=3",
+            Options = new Dictionary<string, string>
+            {
+                ["part-size"] = "64MiB",
+                ["storage-class"] = "STANDARD_IA",
+                ["sse-kms-key-id"] = "kms-1",
+                ["sign-payload"] = "false",
+                ["require-content-md5"] = "false",
+                ["force-path-style"] = "false",
+                ["access-key-id"] = KeyId,
+                ["secret-access-key"] = Secret,
+            },
+        });
+        S3ReplicaSettings s = client.Settings;
+        Assert.Equal(("bkt", "app/db", "eu-west-3", "http://127.0.0.1:9"), (s.Bucket, s.Path, s.Region, s.Endpoint));
+        Assert.Equal((64L << 20, 3, "STANDARD_IA", "kms-1"), (s.PartSize, s.Concurrency, s.StorageClass, s.SseKmsKeyId));
+        Assert.Equal(((bool?)false, (bool?)false, (bool?)false, KeyId, Secret), (s.SignPayload, s.RequireContentMd5, s.ForcePathStyle, s.AccessKeyId, s.SecretAccessKey));
+    }
+
+    [Fact]
+    public void Create_BadKeyValue_NamesKeyAndValue_ExceptASecret()
+    {
+        Assert.Equal("part-size: invalid size \"big\"", Assert.Throws<ArgumentException>(() => ReplicaClientFactory.Create(
+            new ReplicaSettings { Url = "s3://bkt/db", Options = new Dictionary<string, string> { ["part-size"] = "big" } })).Message);
+        Assert.Equal("concurrency: invalid integer \"x\"", Assert.Throws<ArgumentException>(() => ReplicaClientFactory.Create(
+            new ReplicaSettings { Url = "s3://bkt/db?concurrency=x" })).Message);
     }
 }

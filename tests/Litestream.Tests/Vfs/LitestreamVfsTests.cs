@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Replication;
-using Litestream.Storage;
 using Litestream.Storage.File;
 using Litestream.Storage.S3;
 using Litestream.Tests.Fixtures;
@@ -163,7 +162,7 @@ public class LitestreamVfsTests
         listener.Start();
         int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        await using var client = new S3ReplicaClient(new ReplicaSettings
+        await using var client = new S3ReplicaClient(new S3ReplicaSettings
         {
             Bucket = "bucket",
             Path = "app",

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Litestream.Internal;
 using Litestream.Ltx;
@@ -25,8 +26,12 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     }
 
     /// <summary>Creates the client from settings (used by the generated backend registry).</summary>
-    public static IReplicaClient Create(ReplicaSettings settings)
-        => new FileReplicaClient(settings.Path ?? throw new ArgumentException("file replica path required"));
+    /// <exception cref="ArgumentException">No path is set.</exception>
+    public static IReplicaClient Create(FileReplicaSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new FileReplicaClient(settings.Path ?? throw new ArgumentException("file replica path required"));
+    }
 
     /// <inheritdoc />
     public string Type => "file";
@@ -42,6 +47,13 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
 
     /// <inheritdoc />
     public ValueTask InitAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Every file of this replica is local: its path.</summary>
+    public bool TryGetLocalPath(int level, Txid minTxid, Txid maxTxid, [NotNullWhen(true)] out string? path)
+    {
+        path = LtxFilePath(level, minTxid, maxTxid);
+        return true;
+    }
 
     /// <inheritdoc />
     public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)

@@ -66,15 +66,14 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     /// else <c>LITESTREAM_S3_ENDPOINT</c>. Nothing is sent until the first operation.
     /// </summary>
     /// <exception cref="ArgumentException">The bucket is missing or a size/concurrency setting is out of range.</exception>
-    public S3ReplicaClient(ReplicaSettings settings)
+    public S3ReplicaClient(S3ReplicaSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        Settings = settings;
         Bucket = string.IsNullOrEmpty(settings.Bucket) ? throw new ArgumentException("s3 replica requires a bucket") : settings.Bucket;
-        // Upstream joins Path and the level directory with no normalisation; a URL without a path becomes
-        // "." there (Go path.Clean("")), so an existing replica made from s3://bucket is found again.
-        Path = string.IsNullOrEmpty(settings.Path) && settings.Url is not null ? "." : settings.Path ?? "";
+        Path = settings.Path ?? "";
 
-        string? endpoint = settings.Endpoint ?? NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_S3_ENDPOINT"));
+        string? endpoint = NonEmpty(settings.Endpoint) ?? NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_S3_ENDPOINT"));
         if (endpoint is not null && !endpoint.Contains("://", StringComparison.Ordinal))
         {
             endpoint = "https://" + endpoint;
@@ -82,15 +81,15 @@ public sealed partial class S3ReplicaClient : IReplicaClient
         _endpoint = endpoint;
         _region = NonEmpty(settings.Region) ?? (endpoint is not null ? DefaultRegion : null);
         _forcePathStyle = settings.ForcePathStyle ?? endpoint is not null;
-        _skipVerify = settings.SkipVerify;
+        _skipVerify = settings.SkipVerify ?? false;
         _signPayload = settings.SignPayload ?? true;
 
-        _partSize = settings.PartSize == 0 ? DefaultPartSize : settings.PartSize;
+        _partSize = settings.PartSize is null or 0 ? DefaultPartSize : settings.PartSize.Value;
         if (_partSize is < MinPartSize or > MaxPartSize)
         {
             throw new ArgumentException($"s3 part-size must be between {MinPartSize} and {MaxPartSize} bytes, got {settings.PartSize}");
         }
-        _concurrency = settings.Concurrency == 0 ? DefaultConcurrency : settings.Concurrency;
+        _concurrency = settings.Concurrency is null or 0 ? DefaultConcurrency : settings.Concurrency.Value;
         if (_concurrency is < 1 or > 64)
         {
             throw new ArgumentException($"s3 concurrency must be between 1 and 64, got {settings.Concurrency}");
@@ -103,13 +102,19 @@ public sealed partial class S3ReplicaClient : IReplicaClient
         {
             throw new ArgumentException($"s3 sse-customer-algorithm must be AES256, got \"{algorithm}\"");
         }
+        MaxErrorRetries = settings.MaxRetries ?? DefaultMaxErrorRetries;
+        ConnectTimeout = settings.ConnectTimeout;
+        RequestTimeout = settings.RequestTimeout;
 
         _credentials = ResolveCredentials(settings);
         Redaction.Register(_sseCustomerKey);
     }
 
     /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
-    public static IReplicaClient Create(ReplicaSettings settings) => new S3ReplicaClient(settings);
+    public static IReplicaClient Create(S3ReplicaSettings settings) => new S3ReplicaClient(settings);
+
+    /// <summary>The settings this client was made with (ToString prints no credential).</summary>
+    public S3ReplicaSettings Settings { get; }
 
     /// <inheritdoc />
     public string Type => "s3";
@@ -121,7 +126,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     public string Path { get; }
 
     /// <summary>SDK retries per request after the first attempt; set before the first operation.</summary>
-    internal int MaxErrorRetries { get; set; } = DefaultMaxErrorRetries;
+    internal int MaxErrorRetries { get; set; }
 
     /// <summary>TCP connect timeout per attempt (null: the HttpClient default, unbounded); set before the first operation.</summary>
     internal TimeSpan? ConnectTimeout { get; set; }
@@ -494,7 +499,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
 
     private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException;
 
-    private static AWSCredentials? ResolveCredentials(ReplicaSettings settings)
+    private static AWSCredentials? ResolveCredentials(S3ReplicaSettings settings)
     {
         string? id = NonEmpty(settings.AccessKeyId), secret = NonEmpty(settings.SecretAccessKey), token = null;
         if (id is null && secret is null)
