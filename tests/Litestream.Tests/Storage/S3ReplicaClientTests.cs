@@ -205,8 +205,8 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     [InlineData(0, "1970-01-01T00:00:00Z")]
     public void Timestamp_FormatsAsGoRfc3339Nano_AndParsesBack(long ms, string text)
     {
-        Assert.Equal(text, S3ReplicaClient.FormatTimestamp(DateTimeOffset.FromUnixTimeMilliseconds(ms)));
-        Assert.True(S3ReplicaClient.TryParseTimestamp(text, out DateTimeOffset parsed));
+        Assert.Equal(text, ReplicaTimestamp.Format(DateTimeOffset.FromUnixTimeMilliseconds(ms)));
+        Assert.True(ReplicaTimestamp.TryParse(text, out DateTimeOffset parsed));
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(ms), parsed);
     }
 
@@ -215,7 +215,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     [InlineData("2023-11-14T23:13:21.5+01:00", 638355968015000000L)]
     public void Timestamp_ParsesNanosecondsAndOffsets(string text, long utcTicks)
     {
-        Assert.True(S3ReplicaClient.TryParseTimestamp(text, out DateTimeOffset parsed));
+        Assert.True(ReplicaTimestamp.TryParse(text, out DateTimeOffset parsed));
         Assert.Equal(utcTicks, parsed.UtcTicks);
         Assert.Equal(TimeSpan.Zero, parsed.Offset);
     }
@@ -224,7 +224,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     [InlineData("")]
     [InlineData(null)]
     [InlineData("yesterday")]
-    public void Timestamp_Garbage_NotParsed(string? text) => Assert.False(S3ReplicaClient.TryParseTimestamp(text, out _));
+    public void Timestamp_Garbage_NotParsed(string? text) => Assert.False(ReplicaTimestamp.TryParse(text, out _));
 
     [Fact]
     public async Task Create_FromUrl_LayoutAndDescription()

@@ -32,19 +32,13 @@ public sealed partial class S3ReplicaClient
             ArrayPool<byte>.Shared.Return(first);
             throw;
         }
-        DateTimeOffset createdAt = HeaderTimestamp(first.AsSpan(0, read));
-        string timestamp = FormatTimestamp(createdAt);
+        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(first.AsSpan(0, read));
+        string timestamp = ReplicaTimestamp.Format(createdAt);
         long size = read < _partSize
             ? await PutAsync(s3, key, first, read, timestamp, cancellationToken).ConfigureAwait(false)
             : await UploadMultipartAsync(s3, key, first, data, timestamp, cancellationToken).ConfigureAwait(false);
         return new LtxFileInfo(level, minTxid, maxTxid, size, createdAt);
     }
-
-    /// <summary>The LTX header timestamp (ms since the epoch), or now when the data has no LTX header.</summary>
-    private static DateTimeOffset HeaderTimestamp(ReadOnlySpan<byte> data)
-        => LtxHeader.TryRead(data, out LtxHeader header)
-            ? header.CreatedAt
-            : DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 
     /// <summary>Single PutObject; returns the buffer to the pool.</summary>
     private async ValueTask<long> PutAsync(AmazonS3Client s3, string key, byte[] buffer, int length, string timestamp, CancellationToken cancellationToken)

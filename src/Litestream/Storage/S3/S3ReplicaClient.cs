@@ -435,7 +435,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
                 throw Failure("head object", key, e);
             }
             // Objects written without the metadata (other tools) keep LastModified, as upstream.
-            if (TryParseTimestamp(head.Metadata[TimestampMetadataKey], out DateTimeOffset created))
+            if (ReplicaTimestamp.TryParse(head.Metadata[TimestampMetadataKey], out DateTimeOffset created))
             {
                 files[i] = file with { CreatedAt = created };
             }
@@ -537,49 +537,6 @@ public sealed partial class S3ReplicaClient : IReplicaClient
         { Kind: DateTimeKind.Unspecified } t => new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)),
         { } t => new DateTimeOffset(t.ToUniversalTime()),
     };
-
-    /// <summary>
-    /// Formats a time as Go's RFC3339Nano in UTC, as upstream stores <c>litestream-timestamp</c>: no fraction
-    /// when it is zero, trailing zeros trimmed otherwise ("2023-11-14T22:13:21.23Z").
-    /// </summary>
-    internal static string FormatTimestamp(DateTimeOffset time)
-    {
-        DateTime utc = time.UtcDateTime;
-        string text = utc.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
-        long ticks = utc.Ticks % TimeSpan.TicksPerSecond;
-        if (ticks != 0)
-        {
-            // 100 ns ticks: 7 digits, then Go's nanosecond precision adds a zero that trimming removes anyway.
-            text += "." + ticks.ToString("D7", CultureInfo.InvariantCulture).TrimEnd('0');
-        }
-        return text + "Z";
-    }
-
-    /// <summary>Parses an RFC 3339 timestamp (any fraction length, Z or an offset).</summary>
-    internal static bool TryParseTimestamp(string? text, out DateTimeOffset time)
-    {
-        time = default;
-        if (string.IsNullOrEmpty(text))
-        {
-            return false;
-        }
-        // Go writes up to 9 fraction digits; .NET parses at most 7, so extra digits are cut.
-        int dot = text.IndexOf('.', StringComparison.Ordinal);
-        if (dot >= 0)
-        {
-            int end = dot + 1;
-            while (end < text.Length && char.IsAsciiDigit(text[end]))
-            {
-                end++;
-            }
-            if (end - dot - 1 > 7)
-            {
-                text = text[..(dot + 8)] + text[end..];
-            }
-        }
-        return DateTimeOffset.TryParseExact(text, ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"],
-            CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out time);
-    }
 
     /// <summary>The object body; disposing it releases the HTTP response.</summary>
     private sealed class ResponseStream(GetObjectResponse response) : Litestream.Internal.ReadOnlyStream

@@ -1,0 +1,414 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Azure;
+using Azure.Core.Pipeline;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Litestream.Internal;
+using Litestream.Ltx;
+
+namespace Litestream.Storage.Abs;
+
+/// <summary>
+/// A replica in an Azure Blob Storage container (upstream <c>abs.ReplicaClient</c>): blobs at
+/// <c>&lt;path&gt;/ltx/&lt;level&gt;/&lt;min&gt;-&lt;max&gt;.ltx</c>, each carrying the LTX header timestamp as metadata
+/// <c>litestreamtimestamp</c>, which listings return at no extra cost. An upload is one Put Blob, or staged
+/// blocks committed by one Put Block List: readers never see a partial file. Credentials: a SAS token, else
+/// the account key (settings first, then <c>LITESTREAM_AZURE_SAS_TOKEN</c>/<c>AZURE_STORAGE_SAS_TOKEN</c> and
+/// <c>LITESTREAM_AZURE_ACCOUNT_KEY</c>/<c>AZURE_STORAGE_KEY</c>); the account name from the settings or
+/// <c>AZURE_STORAGE_ACCOUNT</c>. Managed identity is not supported (it would need Azure.Identity and MSAL).
+/// Every request has a bounded connect time and a bounded time per attempt, including each read of a body.
+/// </summary>
+[ReplicaBackend("abs")]
+public sealed class AbsReplicaClient : IReplicaClient
+{
+    /// <summary>Blob metadata key of the LTX creation time (Azure metadata names cannot hold '-').</summary>
+    public const string TimestampMetadataKey = "litestreamtimestamp";
+    /// <summary>Default retries after the first attempt.</summary>
+    public const int DefaultMaxRetries = 3;
+    /// <summary>Default longest TCP connect and TLS handshake.</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>Default longest attempt: waiting for response headers, and each read of a response body.</summary>
+    public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>Uploads up to this size are one Put Blob; larger ones are staged in blocks of this size.</summary>
+    public const int BlockSize = 4 * 1024 * 1024;
+    /// <summary>Blocks uploaded at once.</summary>
+    public const int UploadConcurrency = 4;
+    /// <summary>Deletes in flight (Azure has no multi-object delete without the batch package).</summary>
+    public const int DeleteConcurrency = 16;
+
+    private readonly BlobContainerClient _container;
+    private readonly string _endpoint;
+    private readonly string[] _secrets;
+
+    /// <summary>Creates a client; nothing is sent until the first operation.</summary>
+    /// <exception cref="ArgumentException">No container, no endpoint or account, no credentials, or a malformed key or endpoint.</exception>
+    public AbsReplicaClient(AbsReplicaSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Settings = settings;
+        Container = NonEmpty(settings.Bucket) ?? throw new ArgumentException("abs replica requires a container (bucket)");
+        string? path = settings.Path?.Trim('/');
+        Path = path is null or "." ? "" : path;
+        string? account = NonEmpty(settings.AccountName) ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_STORAGE_ACCOUNT"));
+        string? sas = NonEmpty(settings.SasToken) ?? Env("LITESTREAM_AZURE_SAS_TOKEN") ?? Env("AZURE_STORAGE_SAS_TOKEN");
+        string? key = NonEmpty(settings.AccountKey) ?? Env("LITESTREAM_AZURE_ACCOUNT_KEY") ?? Env("AZURE_STORAGE_KEY");
+        _endpoint = (NonEmpty(settings.Endpoint) ?? (account is not null ? $"https://{account}.blob.core.windows.net"
+            : throw new ArgumentException("abs replica requires account-name (or AZURE_STORAGE_ACCOUNT) or endpoint"))).TrimEnd('/');
+        if (!Uri.TryCreate($"{_endpoint}/{Container}", UriKind.Absolute, out Uri? containerUri) || containerUri.Scheme is not ("http" or "https"))
+        {
+            throw new ArgumentException($"abs endpoint must be an http(s) URL, got \"{ReplicaUrl.Redact(_endpoint)}\"");
+        }
+        _secrets = [.. new[] { sas?.TrimStart('?'), key }.OfType<string>()];
+        BlobClientOptions options = NewOptions(settings);
+        if (sas is not null)
+        {
+            _container = new BlobContainerClient(new Uri($"{containerUri}?{sas.TrimStart('?')}"), options);
+        }
+        else if (key is not null)
+        {
+            if (account is null)
+            {
+                throw new ArgumentException("abs account-key needs account-name (or AZURE_STORAGE_ACCOUNT)");
+            }
+            StorageSharedKeyCredential credential;
+            try
+            {
+                credential = new StorageSharedKeyCredential(account, key);
+            }
+            catch (FormatException)
+            {
+                throw new ArgumentException("abs account-key is not valid base64");
+            }
+            _container = new BlobContainerClient(containerUri, credential, options);
+        }
+        else
+        {
+            throw new ArgumentException("abs replica requires credentials: account-key (or LITESTREAM_AZURE_ACCOUNT_KEY) or sas-token (or LITESTREAM_AZURE_SAS_TOKEN); managed identity is not supported by this build");
+        }
+    }
+
+    /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
+    public static IReplicaClient Create(AbsReplicaSettings settings) => new AbsReplicaClient(settings);
+
+    /// <summary>The settings this client was made with (ToString prints no credential).</summary>
+    public AbsReplicaSettings Settings { get; }
+
+    /// <inheritdoc />
+    public string Type => "abs";
+
+    /// <summary>The container.</summary>
+    public string Container { get; }
+
+    /// <summary>The blob name prefix every file of this replica lives under ("" for the container's root).</summary>
+    public string Path { get; }
+
+    /// <summary>Blobs per LIST page; lowered only by tests that prove paging cheaply.</summary>
+    internal int ListPageSize { get; set; } = 5000;
+
+    /// <summary>Blob name prefix of one level, e.g. <c>db/ltx/9/</c>.</summary>
+    public string LevelPrefix(int level) => $"{(Path.Length == 0 ? "" : Path + "/")}ltx/{level.ToString(CultureInfo.InvariantCulture)}/";
+
+    /// <summary>Blob name of one LTX file.</summary>
+    public string LtxName(int level, Txid minTxid, Txid maxTxid) => LevelPrefix(level) + LtxFileName.Format(minTxid, maxTxid);
+
+    /// <inheritdoc />
+    public ValueTask InitAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
+    {
+        return List(cancellationToken);
+
+        // Listings carry the metadata, so the header timestamp costs nothing whatever useMetadata says.
+        async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
+        {
+            string prefix = LevelPrefix(level);
+            var options = new GetBlobsOptions { Traits = BlobTraits.Metadata, Prefix = prefix };
+            string? continuation = null;
+            do
+            {
+                Page<BlobItem> page;
+                try
+                {
+                    IAsyncEnumerator<Page<BlobItem>> pages = _container.GetBlobsAsync(options, token).AsPages(continuation, ListPageSize).GetAsyncEnumerator(token);
+                    await using (pages.ConfigureAwait(false))
+                    {
+                        if (!await pages.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+                        page = pages.Current;
+                    }
+                }
+                catch (Exception e) when (IsStorageError(e, token))
+                {
+                    throw Failure("list", prefix, e);
+                }
+                foreach (BlobItem item in page.Values)
+                {
+                    // Names are fixed-width hex, so the listing's name order is (MinTxid, MaxTxid) order.
+                    if (!item.Name.StartsWith(prefix, StringComparison.Ordinal)
+                        || !LtxFileName.TryParse(item.Name.AsSpan(prefix.Length), out Txid min, out Txid max) || min < seek)
+                    {
+                        continue;
+                    }
+                    DateTimeOffset created = item.Metadata is { } metadata && metadata.TryGetValue(TimestampMetadataKey, out string? stamp)
+                        && ReplicaTimestamp.TryParse(stamp, out DateTimeOffset parsed)
+                        ? parsed
+                        : item.Properties.CreatedOn ?? item.Properties.LastModified ?? DateTimeOffset.UnixEpoch;
+                    yield return new LtxFileInfo(level, min, max, item.Properties.ContentLength ?? 0, created);
+                }
+                continuation = string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken;
+            }
+            while (continuation is not null);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        string name = LtxName(level, minTxid, maxTxid);
+        var options = new BlobDownloadOptions { Range = new HttpRange(offset, size > 0 ? size : null) };
+        try
+        {
+            Response<BlobDownloadStreamingResult> response = await _container.GetBlobClient(name).DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false);
+            return new DownloadStream(response.Value);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound)
+        {
+            throw new ReplicaFileNotFoundException(Location(name));
+        }
+        catch (Exception e) when (IsStorageError(e, cancellationToken))
+        {
+            throw Failure("get", name, e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        string name = LtxName(level, minTxid, maxTxid);
+        byte[] header = new byte[LtxConstants.HeaderSize];
+        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
+        using var body = new HeaderedStream(header.AsMemory(0, read), data);
+        var options = new BlobUploadOptions
+        {
+            Metadata = new Dictionary<string, string> { [TimestampMetadataKey] = ReplicaTimestamp.Format(createdAt) },
+            HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
+            TransferOptions = new StorageTransferOptions { InitialTransferSize = BlockSize, MaximumTransferSize = BlockSize, MaximumConcurrency = UploadConcurrency },
+        };
+        try
+        {
+            await _container.GetBlobClient(name).UploadAsync(body, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStorageError(e, cancellationToken))
+        {
+            throw Failure("put", name, e);
+        }
+        return new LtxFileInfo(level, minTxid, maxTxid, body.Count, createdAt);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var names = new List<string>(files.Count);
+        foreach (LtxFileInfo file in files)
+        {
+            names.Add(LtxName(file.Level, file.MinTxid, file.MaxTxid));
+        }
+        await DeleteAsync(names, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteAllAsync(CancellationToken cancellationToken)
+    {
+        // Only this replica's blobs: its path, or the ltx/ tree when it sits at the container's root.
+        string prefix = Path.Length == 0 ? "ltx/" : Path + "/";
+        var names = new List<string>();
+        try
+        {
+            await foreach (BlobItem item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, cancellationToken).ConfigureAwait(false))
+            {
+                names.Add(item.Name);
+            }
+        }
+        catch (Exception e) when (IsStorageError(e, cancellationToken))
+        {
+            throw Failure("list", prefix, e);
+        }
+        await DeleteAsync(names, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>The replica as a URL, e.g. <c>abs://container/db</c> (never with credentials).</summary>
+    public override string ToString() => $"abs://{Container}/{Path}";
+
+    private async ValueTask DeleteAsync(List<string> names, CancellationToken cancellationToken)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = DeleteConcurrency, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(names, options, async (name, token) =>
+        {
+            try
+            {
+                await _container.GetBlobClient(name).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsStorageError(e, token))
+            {
+                throw Failure("delete", name, e);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private static BlobClientOptions NewOptions(AbsReplicaSettings settings)
+    {
+        var options = new BlobClientOptions
+        {
+            // The pipeline's own per-attempt timeout bounds the wait for headers and wraps every body read.
+            Retry =
+            {
+                Mode = Azure.Core.RetryMode.Exponential,
+                MaxRetries = settings.MaxRetries ?? DefaultMaxRetries,
+                Delay = TimeSpan.FromMilliseconds(500),
+                MaxDelay = TimeSpan.FromSeconds(10),
+                NetworkTimeout = settings.RequestTimeout ?? DefaultRequestTimeout,
+            },
+            Transport = new HttpClientTransport(new HttpClient(new SocketsHttpHandler
+            {
+                ConnectTimeout = settings.ConnectTimeout ?? DefaultConnectTimeout,
+                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            })
+            {
+                Timeout = Timeout.InfiniteTimeSpan,
+            }),
+        };
+        options.Diagnostics.IsLoggingEnabled = false;
+        options.Diagnostics.IsDistributedTracingEnabled = false;
+        options.Diagnostics.ApplicationId = "litestream";
+        return options;
+    }
+
+    private string Location(string name) => $"{_endpoint}/{Container}/{name}";
+
+    /// <summary>
+    /// Storage failures, and the pipeline's own timeouts (a cancellation the caller did not ask for). Azure.Core
+    /// reports exhausted retries of transport errors as an AggregateException.
+    /// </summary>
+    private static bool IsStorageError(Exception e, CancellationToken cancellationToken)
+        => e is RequestFailedException or AggregateException or IOException or HttpRequestException
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    /// <summary>One line naming the operation, the blob's URL (host, container, name) and the cause, with a hint; no credential.</summary>
+    private ReplicaStorageException Failure(string operation, string name, Exception error)
+    {
+        Exception cause = error is AggregateException { InnerExceptions.Count: > 0 } all ? all.InnerExceptions[^1] : error;
+        (string detail, string? hint) = cause switch
+        {
+            RequestFailedException { Status: (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.Unauthorized } r => (Detail(r),
+                "check account-name and account-key or sas-token (LITESTREAM_AZURE_ACCOUNT_KEY, LITESTREAM_AZURE_SAS_TOKEN): Azure refused them"),
+            RequestFailedException { ErrorCode: "ContainerNotFound" } r => (Detail(r),
+                $"create the container \"{Container}\" in the storage account, or fix the container in the replica URL"),
+            RequestFailedException { Status: > 0 } r => (Detail(r), null),
+            OperationCanceledException => ($"no response within {(Settings.RequestTimeout ?? DefaultRequestTimeout).TotalSeconds:0} s",
+                "check that the endpoint is reachable and answering"),
+            _ => (FirstLine(cause.Message) + (cause.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""),
+                "check the endpoint (account-name or endpoint) and the network"),
+        };
+        string message = Redact($"abs: {operation} {Location(name)}: {detail}");
+        return new ReplicaStorageException(message, hint, ContainsSecret(error.ToString()) ? null : error);
+    }
+
+    private static string Detail(RequestFailedException e)
+        => $"{(string.IsNullOrEmpty(e.ErrorCode) ? "error" : e.ErrorCode)} (HTTP {e.Status}): {FirstLine(e.Message)}";
+
+    private static string FirstLine(string text)
+    {
+        int end = text.IndexOfAny(['\r', '\n']);
+        return (end < 0 ? text : text[..end]).Trim();
+    }
+
+    private string Redact(string text)
+    {
+        foreach (string secret in _secrets)
+        {
+            text = text.Replace(secret, "REDACTED", StringComparison.Ordinal);
+        }
+        return text;
+    }
+
+    private bool ContainsSecret(string text) => Array.Exists(_secrets, s => text.Contains(s, StringComparison.Ordinal));
+
+    private static string? Env(string name) => NonEmpty(Environment.GetEnvironmentVariable(name));
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>A blob's body; disposing it releases the response.</summary>
+    private sealed class DownloadStream(BlobDownloadStreamingResult result) : ReadOnlyStream
+    {
+        public override long Length => result.Details.ContentLength;
+
+        public override int Read(Span<byte> buffer) => result.Content.Read(buffer);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => result.Content.ReadAsync(buffer, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                result.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>The bytes already read from the source (its header) followed by the rest of it, counting what is read.</summary>
+    private sealed class HeaderedStream(ReadOnlyMemory<byte> head, Stream rest) : ReadOnlyStream
+    {
+        private ReadOnlyMemory<byte> _head = head;
+
+        public long Count { get; private set; }
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n;
+            if (!_head.IsEmpty)
+            {
+                n = Math.Min(buffer.Length, _head.Length);
+                _head.Span[..n].CopyTo(buffer);
+                _head = _head[n..];
+            }
+            else
+            {
+                n = rest.Read(buffer);
+            }
+            Count += n;
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n;
+            if (!_head.IsEmpty)
+            {
+                n = Math.Min(buffer.Length, _head.Length);
+                _head.Span[..n].CopyTo(buffer.Span);
+                _head = _head[n..];
+            }
+            else
+            {
+                n = await rest.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            Count += n;
+            return n;
+        }
+    }
+}

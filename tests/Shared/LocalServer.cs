@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Litestream.Testing;
+
+/// <summary>
+/// A storage server the tests start as a child process (installed under .tools/ by .ci/install.sh) on a free
+/// loopback port with a temporary data directory; killed and its data removed on dispose. Linked into the
+/// test projects that need one.
+/// </summary>
+public abstract class LocalServer : IDisposable
+{
+    private readonly Process _process;
+
+    /// <summary>Starts <paramref name="program"/> with the arguments <paramref name="arguments"/> makes of (data directory, port), and waits until the port accepts connections.</summary>
+    protected LocalServer(string name, string program, Func<string, int, IEnumerable<string>> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        Directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"litestream-{name}", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Directory);
+        Port = FreePort();
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in arguments(Directory, Port))
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        foreach (KeyValuePair<string, string> variable in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[variable.Key] = variable.Value;
+        }
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += static (_, _) => { };
+        _process.ErrorDataReceived += static (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var deadline = Stopwatch.StartNew();
+        while (!CanConnect(Port))
+        {
+            if (_process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Dispose();
+                throw new InvalidOperationException($"{name} did not start on port {Port}");
+            }
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>The loopback port the server listens on.</summary>
+    public int Port { get; }
+
+    /// <summary>The server's data directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>Stops the server and removes its data.</summary>
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+        _process.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open by the dying server: the temp directory is cleaned by the OS.
+        }
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>A free loopback TCP port (bound and released; the small race is harmless in tests).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The file $<paramref name="variable"/> names, else &lt;repo&gt;/.tools/node_modules/.bin/<paramref name="bin"/>; null when absent.</summary>
+    protected static string? FindTool(string variable, string bin)
+    {
+        if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } configured)
+        {
+            return File.Exists(configured) ? configured : null;
+        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Litestream.slnx")))
+            {
+                string script = System.IO.Path.Combine(dir.FullName, ".tools", "node_modules", ".bin", bin);
+                return File.Exists(script) ? script : null;
+            }
+        }
+        return null;
+    }
+
+    private static bool CanConnect(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
