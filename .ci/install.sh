@@ -40,5 +40,11 @@ if [ ! -e "$tools/node_modules/s3rver/package.json" ]; then
   echo "installing: s3rver@3.7.1 (npm, into .tools/)"
   npm install --prefix "$tools" --no-audit --no-fund --save-exact s3rver@3.7.1 >/dev/null
 fi
+# Azurite (Azure Blob tests): azurite-blob on a loopback port, started by the test fixture.
+if [ ! -e "$tools/node_modules/azurite/package.json" ]; then
+  echo "installing: azurite@3.37.0 (npm, into .tools/)"
+  npm install --prefix "$tools" --no-audit --no-fund --save-exact azurite@3.37.0 >/dev/null
+fi
+# After every npm install: one may have re-extracted s3rver.
 sed -i 's/^\([[:space:]]*\)delimiterEnc &&$/\1false \&\& delimiterEnc \&\&/' "$tools/node_modules/s3rver/lib/stores/filesystem.js"
 bash "$(dirname "$0")/upstream.sh" || echo "warning: could not fetch the upstream binary; interop tests will skip"
