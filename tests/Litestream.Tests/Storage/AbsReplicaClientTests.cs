@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using Azure.Storage.Blobs.Models;
+using Litestream.Ltx;
+using Litestream.Storage;
+using Litestream.Storage.Abs;
+using Litestream.Testing;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Storage;
+
+/// <summary>Azure-only behaviour: URL and credentials, the blob layout and metadata, paging, and the errors a user must act on.</summary>
+[Collection("azurite")]
+public sealed class AbsReplicaClientTests(AzuriteFixture azure)
+{
+    private const long T1 = 1_700_000_001_234;
+    private const string WrongKey = "d3Jvbmcta2V5LXRoYXQtbXVzdC1uZXZlci1sZWFrLTAxMjM0NTY3ODk=";
+
+    [Fact]
+    public async Task Create_FromUrl_AccountContainerPathEndpoint()
+    {
+        await using var client = (AbsReplicaClient)ReplicaClientFactory.Create(new ReplicaSettings
+        {
+            Url = "abs://acct@box/app/db?endpoint=http://127.0.0.1:9/acct",
+            Options = new Dictionary<string, string> { ["account-key"] = WrongKey },
+        });
+        Assert.Equal(("abs", "box", "app/db", "acct"), (client.Type, client.Container, client.Path, client.Settings.AccountName));
+        Assert.Equal("app/db/ltx/9/0000000000000001-0000000000000002.ltx", client.LtxName(9, new Txid(1), new Txid(2)));
+        Assert.Equal("abs://box/app/db", client.ToString());
+        Assert.Equal("AbsReplicaSettings { Path = app/db, Bucket = box, AccountName = acct, AccountKey = REDACTED, Endpoint = http://127.0.0.1:9/acct }", client.Settings.ToString());
+    }
+
+    [Fact]
+    public async Task Create_UrlWithoutPath_FilesAtContainerRoot_LikeUpstream()
+    {
+        await using var client = (AbsReplicaClient)ReplicaClientFactory.Create(new ReplicaSettings
+        {
+            Url = "abs://acct@box",
+            Options = new Dictionary<string, string> { ["sas-token"] = "?sv=2024&sig=abc" },
+        });
+        Assert.Equal("ltx/0/0000000000000001-0000000000000001.ltx", client.LtxName(0, new Txid(1), new Txid(1)));
+    }
+
+    [Theory]
+    [InlineData(null, "k", "abs replica requires a container (bucket)")]
+    [InlineData("box", null, "abs replica requires credentials: account-key (or LITESTREAM_AZURE_ACCOUNT_KEY) or sas-token (or LITESTREAM_AZURE_SAS_TOKEN); managed identity is not supported by this build")]
+    [InlineData("box", "not base64!", "abs account-key is not valid base64")]
+    public void Create_BadSettings_SpecificError_NoSecret(string? container, string? key, string message)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new AbsReplicaClient(new AbsReplicaSettings { Bucket = container, AccountName = "acct", AccountKey = key }));
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void Create_NoAccountNoEndpoint_SaysWhichIsMissing()
+        => Assert.Equal("abs replica requires account-name (or AZURE_STORAGE_ACCOUNT) or endpoint",
+            Assert.Throws<ArgumentException>(() => new AbsReplicaClient(new AbsReplicaSettings { Bucket = "box", AccountKey = WrongKey })).Message);
+
+    [AzureFact]
+    public async Task Write_StoresUpstreamLayoutAndTimestampMetadata()
+    {
+        string path = S3rverFixture.NewPath("layout");
+        await using AbsReplicaClient client = azure.Client(path);
+        await client.WriteLtxFileAsync(9, new Txid(1), new Txid(5), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 5, T1, 300)), default);
+        BlobProperties properties = (await azure.RawContainer().GetBlobClient($"{path}/ltx/9/0000000000000001-0000000000000005.ltx").GetPropertiesAsync()).Value;
+        Assert.Equal(("2023-11-14T22:13:21.234Z", 300L), (properties.Metadata[AbsReplicaClient.TimestampMetadataKey], properties.ContentLength));
+    }
+
+    [AzureFact]
+    public async Task List_SmallPages_EveryFileOnce()
+    {
+        await using AbsReplicaClient client = azure.Client(S3rverFixture.NewPath("paging"));
+        client.ListPageSize = 2;
+        for (ulong txid = 1; txid <= 7; txid++)
+        {
+            await client.WriteLtxFileAsync(0, new Txid(txid), new Txid(txid), new MemoryStream(ReplicaClientConformanceTests.Ltx(txid, txid, T1, 120)), default);
+        }
+        var seen = new List<ulong>();
+        await foreach (LtxFileInfo file in client.ListLtxFilesAsync(0, new Txid(3), useMetadata: false, default))
+        {
+            seen.Add(file.MinTxid.Value);
+        }
+        Assert.Equal([3UL, 4, 5, 6, 7], seen);
+    }
+
+    [AzureFact]
+    public async Task List_WrongKey_OneLineNamingHostAndPath_HintsCredentials_NeverTheKey()
+    {
+        string path = S3rverFixture.NewPath("denied");
+        await using var client = new AbsReplicaClient(azure.Settings(path) with { AccountKey = WrongKey });
+        ReplicaStorageException error = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.ListLtxFilesAsync(0, Txid.Zero, false, default).ToListAsync());
+        Assert.StartsWith($"abs: list {azure.Server.Endpoint}/{AzuriteFixture.Container}/{path}/ltx/0/: AuthorizationFailure (HTTP 403): ", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.StartsWith("check account-name and account-key or sas-token", error.Hint);
+        Assert.DoesNotContain(WrongKey, error.ToString());
+    }
+
+    [AzureFact]
+    public async Task Write_MissingContainer_NamesIt_HintsCreatingIt()
+    {
+        await using var client = new AbsReplicaClient(azure.Settings("db") with { Bucket = "no-such-container" });
+        ReplicaStorageException error = await Assert.ThrowsAsync<ReplicaStorageException>(async () =>
+            await client.WriteLtxFileAsync(0, new Txid(1), new Txid(1), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 1, T1, 200)), default));
+        Assert.StartsWith($"abs: put {azure.Server.Endpoint}/no-such-container/db/ltx/0/0000000000000001-0000000000000001.ltx: ContainerNotFound (HTTP 404): ", error.Message);
+        Assert.Equal("create the container \"no-such-container\" in the storage account, or fix the container in the replica URL", error.Hint);
+        await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.OpenLtxFileAsync(0, new Txid(1), new Txid(1), 0, 0, default));
+    }
+
+    [Fact]
+    public async Task List_UnreachableHost_FailsWithinSeconds_HintsEndpoint()
+    {
+        int port = LocalServer.FreePort();
+        await using var client = new AbsReplicaClient(new AbsReplicaSettings
+        {
+            Bucket = "box",
+            Path = "db",
+            Endpoint = $"http://127.0.0.1:{port}/acct",
+            AccountName = "acct",
+            AccountKey = WrongKey,
+            MaxRetries = 1,
+        });
+        var clock = Stopwatch.StartNew();
+        ReplicaStorageException error = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.ListLtxFilesAsync(0, Txid.Zero, false, default).ToListAsync());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"failed after {clock.Elapsed}");
+        Assert.StartsWith($"abs: list http://127.0.0.1:{port}/acct/box/db/ltx/0/: ", error.Message);
+        Assert.Contains("Connection refused", error.Message);
+        Assert.Equal("check the endpoint (account-name or endpoint) and the network", error.Hint);
+    }
+
+    [Fact]
+    public async Task Get_BlackHoledHost_BoundedByTheConnectTimeout()
+    {
+        // A listener that never accepts (backlog full) stands for a host that drops SYNs.
+        using var silent = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        silent.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        silent.Listen(0);
+        int port = ((System.Net.IPEndPoint)silent.LocalEndPoint!).Port;
+        var fillers = new List<System.Net.Sockets.Socket>();
+        for (int i = 0; i < 8; i++)
+        {
+            var filler = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { Blocking = false };
+            try
+            {
+                filler.Connect(silent.LocalEndPoint!);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // in progress: the backlog is filling
+            }
+            fillers.Add(filler);
+        }
+        await using var client = new AbsReplicaClient(new AbsReplicaSettings
+        {
+            Bucket = "box",
+            Path = "db",
+            Endpoint = $"http://127.0.0.1:{port}/acct",
+            AccountName = "acct",
+            AccountKey = WrongKey,
+            MaxRetries = 0,
+            ConnectTimeout = TimeSpan.FromSeconds(1),
+            RequestTimeout = TimeSpan.FromSeconds(2),
+        });
+        var clock = Stopwatch.StartNew();
+        await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.OpenLtxFileAsync(0, new Txid(1), new Txid(1), 0, 0, default));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"failed after {clock.Elapsed}");
+        fillers.ForEach(f => f.Dispose());
+    }
+}
