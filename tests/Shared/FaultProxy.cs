@@ -28,6 +28,13 @@ public sealed class FaultProxy : IAsyncDisposable
         Drop,
         /// <summary>The request is relayed; the response comes back at about 20 KB/s.</summary>
         SlowBody,
+        /// <summary>
+        /// A strict S3-compatible provider (as Backblaze B2, older MinIO, Alibaba OSS and others behave): a request
+        /// carrying the AWS SDK's flexible checksums (<c>x-amz-checksum-*</c>, <c>x-amz-sdk-checksum-algorithm</c>,
+        /// <c>x-amz-trailer</c>), an aws-chunked or chunked body, or a multi-object delete without Content-MD5
+        /// fails with 400 and the reason (see <see cref="StrictViolations"/>); everything else is relayed.
+        /// </summary>
+        StrictProvider,
     }
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
@@ -35,6 +42,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private readonly ConcurrentQueue<string> _log = new();
+    private readonly ConcurrentQueue<string> _violations = new();
     private int _requests;
     private int _faults;
     private volatile object? _injected;
@@ -63,6 +71,9 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>"METHOD target" of every request so far, in arrival order.</summary>
     public IReadOnlyList<string> RequestLog => [.. _log];
+
+    /// <summary>What <see cref="Fault.StrictProvider"/> rejected: "METHOD /path: reason", in order.</summary>
+    public IReadOnlyList<string> StrictViolations => [.. _violations];
 
     /// <summary>Faults every following request with <paramref name="fault"/>, or stops injecting with null.</summary>
     public void Inject(Fault? fault) => _injected = fault;
@@ -111,7 +122,18 @@ public sealed class FaultProxy : IAsyncDisposable
                     int n = Interlocked.Increment(ref _requests);
                     _log.Enqueue(headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)]);
                     Fault? fault = Decide(n);
-                    if (fault is Fault.InternalError or Fault.SlowDown or Fault.Drop)
+                    if (fault is Fault.StrictProvider)
+                    {
+                        if (StrictViolation(headers) is not { } violation)
+                        {
+                            fault = null;
+                        }
+                        else
+                        {
+                            _violations.Enqueue($"{headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)]}: {violation}");
+                        }
+                    }
+                    if (fault is Fault.InternalError or Fault.SlowDown or Fault.Drop or Fault.StrictProvider)
                     {
                         Interlocked.Increment(ref _faults);
                         await FailAsync(client, stream, fault.Value, headers, pending);
@@ -216,15 +238,45 @@ public sealed class FaultProxy : IAsyncDisposable
                 remaining -= read;
             }
         }
-        (int status, string reason, string code, string message) = fault == Fault.SlowDown
-            ? (503, "Slow Down", "SlowDown", "Please reduce your request rate.")
-            : (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again.");
+        (int status, string reason, string code, string message) = fault switch
+        {
+            Fault.SlowDown => (503, "Slow Down", "SlowDown", "Please reduce your request rate."),
+            Fault.StrictProvider => (400, "Bad Request", "InvalidRequest", StrictViolation(headers) ?? ""),
+            _ => (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
+        };
         byte[] body = Encoding.UTF8.GetBytes($"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault-{Faults}</RequestId></Error>");
         byte[] response = Encoding.ASCII.GetBytes($"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
         await stream.WriteAsync(response, _stop.Token);
         await stream.WriteAsync(body, _stop.Token);
         await stream.FlushAsync(_stop.Token);
         client.Client.Shutdown(SocketShutdown.Send);
+    }
+
+    /// <summary>Why a strict provider refuses this request head, or null when it accepts it.</summary>
+    private static string? StrictViolation(string headers)
+    {
+        string[] lines = headers.Split("\r\n");
+        foreach (string line in lines[1..])
+        {
+            int colon = line.IndexOf(':');
+            if (colon <= 0)
+            {
+                continue;
+            }
+            string name = line[..colon].Trim().ToLowerInvariant();
+            string value = line[(colon + 1)..].Trim();
+            if (name.StartsWith("x-amz-checksum-", StringComparison.Ordinal) || name is "x-amz-sdk-checksum-algorithm" or "x-amz-trailer"
+                || (name == "content-encoding" && value.Contains("aws-chunked", StringComparison.OrdinalIgnoreCase))
+                || (name == "x-amz-content-sha256" && value.StartsWith("STREAMING-", StringComparison.Ordinal))
+                || (name == "transfer-encoding" && value.Contains("chunked", StringComparison.OrdinalIgnoreCase)))
+            {
+                return $"unsupported header {name}: {value}";
+            }
+        }
+        bool multiDelete = lines[0].StartsWith("POST ", StringComparison.Ordinal) && (lines[0].Contains("?delete", StringComparison.Ordinal) || lines[0].Contains("&delete", StringComparison.Ordinal));
+        return multiDelete && !Array.Exists(lines, l => l.StartsWith("Content-MD5:", StringComparison.OrdinalIgnoreCase))
+            ? "missing Content-MD5 on a multi-object delete"
+            : null;
     }
 
     private static long? ContentLength(string headers)

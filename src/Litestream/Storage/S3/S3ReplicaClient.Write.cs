@@ -5,7 +5,7 @@ using Litestream.Ltx;
 
 namespace Litestream.Storage.S3;
 
-public sealed partial class S3ReplicaClient
+public partial class S3ReplicaClient
 {
     /// <summary>
     /// Uploads an LTX file: one PutObject when it is smaller than the part size, otherwise a multipart

@@ -19,7 +19,7 @@ namespace Litestream.Storage.S3;
 /// <see cref="ToString"/>.
 /// </summary>
 [ReplicaBackend("s3")]
-public sealed partial class S3ReplicaClient : IReplicaClient
+public partial class S3ReplicaClient : IReplicaClient
 {
     /// <summary>Keys per LIST page and per DeleteObjects batch (the S3 maximum).</summary>
     public const int MaxKeys = 1000;
@@ -50,6 +50,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     private readonly bool _forcePathStyle;
     private readonly bool _skipVerify;
     private readonly bool _signPayload;
+    private readonly bool _requireContentMd5;
     private readonly long _partSize;
     private readonly int _concurrency;
     private readonly S3StorageClass? _storageClass;
@@ -67,32 +68,38 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     /// </summary>
     /// <exception cref="ArgumentException">The bucket is missing or a size/concurrency setting is out of range.</exception>
     public S3ReplicaClient(S3ReplicaSettings settings)
+        : this(settings, "s3")
+    {
+    }
+
+    /// <summary>A client that names itself <paramref name="type"/> (a backend reached through the S3 API, e.g. "oss").</summary>
+    private protected S3ReplicaClient(S3ReplicaSettings settings, string type)
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
-        Bucket = string.IsNullOrEmpty(settings.Bucket) ? throw new ArgumentException("s3 replica requires a bucket") : settings.Bucket;
+        Type = type;
+        Bucket = string.IsNullOrEmpty(settings.Bucket) ? throw new ArgumentException($"{type} replica requires a bucket") : settings.Bucket;
         Path = settings.Path ?? "";
 
         string? endpoint = NonEmpty(settings.Endpoint) ?? NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_S3_ENDPOINT"));
-        if (endpoint is not null && !endpoint.Contains("://", StringComparison.Ordinal))
-        {
-            endpoint = "https://" + endpoint;
-        }
-        _endpoint = endpoint;
-        _region = NonEmpty(settings.Region) ?? (endpoint is not null ? DefaultRegion : null);
-        _forcePathStyle = settings.ForcePathStyle ?? endpoint is not null;
+        _endpoint = endpoint is null ? null : S3Provider.WithScheme(endpoint);
+        Provider = S3Provider.Detect(_endpoint);
+        _region = NonEmpty(settings.Region) ?? (_endpoint is not null ? DefaultRegion : null);
+        // Path style whenever an endpoint is set (as upstream's config does), unless the provider or the user says otherwise.
+        _forcePathStyle = settings.ForcePathStyle ?? Provider.ForcePathStyle ?? _endpoint is not null;
         _skipVerify = settings.SkipVerify ?? false;
         _signPayload = settings.SignPayload ?? true;
+        _requireContentMd5 = settings.RequireContentMd5 ?? Provider.RequireContentMd5 ?? true;
 
         _partSize = settings.PartSize is null or 0 ? DefaultPartSize : settings.PartSize.Value;
         if (_partSize is < MinPartSize or > MaxPartSize)
         {
-            throw new ArgumentException($"s3 part-size must be between {MinPartSize} and {MaxPartSize} bytes, got {settings.PartSize}");
+            throw new ArgumentException($"{type} part-size must be between {MinPartSize} and {MaxPartSize} bytes, got {settings.PartSize}");
         }
-        _concurrency = settings.Concurrency is null or 0 ? DefaultConcurrency : settings.Concurrency.Value;
+        _concurrency = settings.Concurrency is null or 0 ? Provider.Concurrency ?? DefaultConcurrency : settings.Concurrency.Value;
         if (_concurrency is < 1 or > 64)
         {
-            throw new ArgumentException($"s3 concurrency must be between 1 and 64, got {settings.Concurrency}");
+            throw new ArgumentException($"{type} concurrency must be between 1 and 64, got {settings.Concurrency}");
         }
         _storageClass = NonEmpty(settings.StorageClass) is { } storageClass ? new S3StorageClass(storageClass) : null;
         _sseKmsKeyId = NonEmpty(settings.SseKmsKeyId);
@@ -116,8 +123,11 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     /// <summary>The settings this client was made with (ToString prints no credential).</summary>
     public S3ReplicaSettings Settings { get; }
 
+    /// <summary>The S3-compatible provider the endpoint names, and what it needs.</summary>
+    internal S3Provider Provider { get; }
+
     /// <inheritdoc />
-    public string Type => "s3";
+    public string Type { get; }
 
     /// <summary>The bucket.</summary>
     public string Bucket { get; }
@@ -330,7 +340,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
     }
 
     /// <summary>The replica as a URL, e.g. <c>s3://bucket/db</c> (never with credentials).</summary>
-    public override string ToString() => $"s3://{Bucket}/{Path}";
+    public override string ToString() => $"{Type}://{Bucket}/{Path}";
 
     private async ValueTask<AmazonS3Client> GetClientAsync(CancellationToken cancellationToken)
     {
@@ -388,7 +398,19 @@ public sealed partial class S3ReplicaClient : IReplicaClient
         {
             config.HttpClientFactory = new InsecureHttpClientFactory();
         }
-        return _credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_credentials, config);
+        AmazonS3Client client = _credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_credentials, config);
+        if (Provider.ConsistentReads)
+        {
+            // Tigris serves reads from the nearest region unless told to follow the latest write (upstream does the same).
+            client.BeforeRequestEvent += static (_, e) =>
+            {
+                if (e is WebServiceRequestEventArgs request)
+                {
+                    request.Headers["X-Tigris-Consistent"] = "true";
+                }
+            };
+        }
+        return client;
     }
 
     /// <summary>Upstream looks the region up when neither a region nor an endpoint is configured.</summary>
@@ -470,7 +492,7 @@ public sealed partial class S3ReplicaClient : IReplicaClient
             {
                 DeleteError first = errors[0];
                 string others = errors.Count > 1 ? $" (and {errors.Count - 1} others)" : "";
-                throw new IOException(Redaction.Apply($"s3: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
+                throw new IOException(Redaction.Apply($"{Type}: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
             }
         }
     }
@@ -490,12 +512,12 @@ public sealed partial class S3ReplicaClient : IReplicaClient
                 ? $"{error.Message}: {inner.Message}"
                 : error.Message,
         };
-        string message = Redaction.Apply($"s3: {operation} {Location(key)}: {detail}");
+        string message = Redaction.Apply($"{Type}: {operation} {Location(key)}: {detail}");
         string full = error.ToString();
         return Redaction.Apply(full) != full ? new IOException(message) : new IOException(message, error);
     }
 
-    private string Location(string key) => $"s3://{Bucket}/{key}";
+    private string Location(string key) => $"{Type}://{Bucket}/{key}";
 
     private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException;
 
