@@ -126,6 +126,18 @@ public partial class S3ReplicaClient : IReplicaClient
     /// <summary>The S3-compatible provider the endpoint names, and what it needs.</summary>
     internal S3Provider Provider { get; }
 
+    /// <summary>The endpoint in use (with its scheme), or null for AWS.</summary>
+    internal string? Endpoint => _endpoint;
+
+    /// <summary>Path-style addressing in use.</summary>
+    internal bool ForcePathStyle => _forcePathStyle;
+
+    /// <summary>Parts uploaded at once.</summary>
+    internal int Concurrency => _concurrency;
+
+    /// <summary>Multi-object deletes carry Content-MD5.</summary>
+    internal bool RequireContentMd5 => _requireContentMd5;
+
     /// <inheritdoc />
     public string Type { get; }
 
@@ -397,6 +409,10 @@ public partial class S3ReplicaClient : IReplicaClient
         if (_skipVerify)
         {
             config.HttpClientFactory = new InsecureHttpClientFactory();
+        }
+        if (_requireContentMd5)
+        {
+            DeleteContentMd5.Enable(config);
         }
         AmazonS3Client client = _credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_credentials, config);
         if (Provider.ConsistentReads)
