@@ -34,9 +34,10 @@ public abstract class LocalServer : IDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         var deadline = Stopwatch.StartNew();
+        // A loaded machine (several builds at once) has taken Azurite over 30 s to start.
         while (!CanConnect(Port))
         {
-            if (_process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(30))
+            if (_process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(120))
             {
                 Dispose();
                 throw new InvalidOperationException($"{name} did not start on port {Port}");
