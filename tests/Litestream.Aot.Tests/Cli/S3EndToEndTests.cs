@@ -91,14 +91,6 @@ public class S3EndToEndTests
         Assert.DoesNotContain(S3rver.Credential, r.Stdout + r.Stderr);
         Assert.False(File.Exists(Path.Combine(dir, "out.db")));
     }
-
-    [ExeFact]
-    public void Version_Verbose_ListsS3Backend()
-    {
-        Exe.Result r = Exe.Run("version", "-verbose");
-        Assert.Equal(0, r.ExitCode);
-        Assert.Contains("backends: file, s3\n", r.Stdout);
-    }
 }
 
 /// <summary>A fact that needs the published exe and s3rver.</summary>

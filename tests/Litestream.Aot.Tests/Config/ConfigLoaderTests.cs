@@ -170,3 +170,45 @@ public class ConfigValuesTests
         Assert.Equal("1-two--$", ConfigValues.ExpandEnvironment("$A-${LONG_NAME}-$MISSING-$", k => env.GetValueOrDefault(k)));
     }
 }
+
+/// <summary>Backend keys in litestream.yml: declared by each backend's folder, checked by kind at bind time.</summary>
+public class ReplicaBackendKeyTests
+{
+    private const string Base = "/cfg";
+
+    [Fact]
+    public void Parse_AbsKeys_ReachTheBackend_DefaultsUnderExplicit()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("""
+            account-name: globalacct
+            dbs:
+              - path: /a.db
+                replica:
+                  url: abs://urlacct@box/app
+                  account-key: a2V5
+                  sas-token: "?sv=1&sig=x"
+                  endpoint: http://127.0.0.1:10000/urlacct
+                  skip-verify: yes
+                  part-size: 64MiB
+            """, Base);
+        ReplicaSettings s = config.Dbs[0].Replica!.ToSettings(config.ReplicaDefaults);
+        Assert.Equal(("abs", "app"), (s.Type, s.Path));
+        Assert.Equal("account-key=a2V5 account-name=urlacct bucket=box endpoint=http://127.0.0.1:10000/urlacct part-size=67108864 sas-token=?sv=1&sig=x skip-verify=true",
+            string.Join(' ', s.Options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}")));
+        Assert.DoesNotContain("a2V5", s.ToString());
+        Assert.DoesNotContain("sig=x", s.ToString());
+    }
+
+    [Theory]
+    [InlineData("part-size: 5x", "dbs[0].replica.part-size: invalid size \"5x\"")]
+    [InlineData("concurrency: many", "dbs[0].replica.concurrency: invalid number \"many\"")]
+    [InlineData("force-path-style: maybe", "dbs[0].replica.force-path-style: invalid boolean \"maybe\"")]
+    [InlineData("host: sftp.example", "dbs[0].replica.host: not supported yet (sftp replicas)")]
+    [InlineData("webdav-url: http://x", "dbs[0].replica.webdav-url: not supported yet (webdav replicas)")]
+    [InlineData("bukket: x", "dbs[0].replica.bukket: unknown key (line 5)")]
+    public void Parse_BadBackendKey_NamesPathAndValue(string line, string message)
+    {
+        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"dbs:\n  - path: /a.db\n    replica:\n      url: s3://bkt/db\n      {line}\n", Base));
+        Assert.Equal(message, e.Message);
+    }
+}
