@@ -41,7 +41,6 @@ public sealed class AbsReplicaClient : IReplicaClient
 
     private readonly BlobContainerClient _container;
     private readonly string _endpoint;
-    private readonly string[] _secrets;
 
     /// <summary>Creates a client; nothing is sent until the first operation.</summary>
     /// <exception cref="ArgumentException">No container, no endpoint or account, no credentials, or a malformed key or endpoint.</exception>
@@ -61,7 +60,8 @@ public sealed class AbsReplicaClient : IReplicaClient
         {
             throw new ArgumentException($"abs endpoint must be an http(s) URL, got \"{ReplicaUrl.Redact(_endpoint)}\"");
         }
-        _secrets = [.. new[] { sas?.TrimStart('?'), key }.OfType<string>()];
+        Redaction.Register(sas?.TrimStart('?'));
+        Redaction.Register(key);
         BlobClientOptions options = NewOptions(settings);
         if (sas is not null)
         {
@@ -323,8 +323,9 @@ public sealed class AbsReplicaClient : IReplicaClient
             _ => (FirstLine(cause.Message) + (cause.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""),
                 "check the endpoint (account-name or endpoint) and the network"),
         };
-        string message = Redact($"abs: {operation} {Location(name)}: {detail}");
-        return new ReplicaStorageException(message, hint, ContainsSecret(error.ToString()) ? null : error);
+        string message = Redaction.Apply($"abs: {operation} {Location(name)}: {detail}");
+        string full = error.ToString();
+        return new ReplicaStorageException(message, hint, Redaction.Apply(full) != full ? null : error);
     }
 
     private static string Detail(RequestFailedException e)
@@ -335,17 +336,6 @@ public sealed class AbsReplicaClient : IReplicaClient
         int end = text.IndexOfAny(['\r', '\n']);
         return (end < 0 ? text : text[..end]).Trim();
     }
-
-    private string Redact(string text)
-    {
-        foreach (string secret in _secrets)
-        {
-            text = text.Replace(secret, "REDACTED", StringComparison.Ordinal);
-        }
-        return text;
-    }
-
-    private bool ContainsSecret(string text) => Array.Exists(_secrets, s => text.Contains(s, StringComparison.Ordinal));
 
     private static string? Env(string name) => NonEmpty(Environment.GetEnvironmentVariable(name));
 
