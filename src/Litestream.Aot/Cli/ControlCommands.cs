@@ -58,6 +58,11 @@ internal static class ControlCommands
             SyncResponse response = await CallAsync("sync", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Post, "/sync",
                 new SyncRequest(db, result.GetValue(wait), result.GetValue(timeout)), ControlJsonContext.Wire.SyncRequest, ControlJsonContext.Wire.SyncResponse, cancellationToken).ConfigureAwait(false);
             Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.SyncResponse));
+            if (result.GetValue(wait) && response.ReplicatedTxid < response.Txid)
+            {
+                // A daemon that answers -wait before the replica caught up (upstream's did) must not read as success.
+                throw new CommandException($"sync failed: the replica holds txid {response.ReplicatedTxid}, the database is at {response.Txid}", "run 'litestream sync -wait' again, or check the daemon's log for upload errors");
+            }
             return Program.ExitOk;
         });
         return command;
@@ -243,6 +248,7 @@ internal static class ControlCommands
         HttpStatusCode.NotFound => "'litestream list' shows the databases the daemon knows; 'litestream register' adds one",
         HttpStatusCode.Conflict => "the database is stopped or not open yet; 'litestream start DB_PATH' resumes it",
         HttpStatusCode.ServiceUnavailable => "the daemon is serving too many control connections; try again",
+        HttpStatusCode.Locked => "one process replicates a database: stop the other one first, or leave the database to it",
         _ => null,
     };
 

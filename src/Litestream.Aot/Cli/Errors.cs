@@ -11,12 +11,16 @@ internal static class Errors
     public static string Describe(Exception e) => e switch
     {
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerExceptions[0]),
+        AggregateException a => string.Join("; ", a.InnerExceptions.Select(Describe)),
         _ => e.Message,
     };
 
     public static string? Hint(Exception e) => e switch
     {
+        AggregateException { InnerExceptions.Count: > 0 } a => Hint(a.InnerExceptions[0]),
         LocalStateException local => local.Hint,
+        DatabaseLockedException locked => locked.Hint,
+        ReplicaBehindException behind => behind.Hint,
         IOException { InnerException: LocalStateException local } => local.Hint,
         NoBackupException => "check the replica URL or path; 'litestream ltx -level all URL' lists what is there",
         TxNotAvailableException => "'litestream ltx -level all URL' lists the TXIDs the replica holds",

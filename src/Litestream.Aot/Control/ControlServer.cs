@@ -318,21 +318,9 @@ internal sealed class ControlServer : IAsyncDisposable
     {
         SyncRequest request = Parse(body, ControlJsonContext.Wire.SyncRequest);
         string path = RequirePath(request.Path);
-        // Upstream: -wait without a timeout waits at most 30 s; a plain sync has no deadline of its own.
-        int seconds = request.Wait && request.Timeout <= 0 ? 30 : request.Timeout;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        if (seconds > 0)
-        {
-            deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
-        }
-        try
-        {
-            return Ok(await _daemon.SyncAsync(path, request.Wait, deadline.Token).ConfigureAwait(false), ControlJsonContext.Wire.SyncResponse);
-        }
-        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
-        {
-            throw new ControlException(500, $"sync of {path} did not finish within {seconds}s");
-        }
+        // Upstream: -wait without a timeout waits at most 30 s. The daemon's own deadline ends a second before the
+        // client's, so a replica that is behind is reported as such rather than as no answer.
+        return Ok(await _daemon.SyncAsync(path, request.Wait, ServerTimeout(request.Timeout), _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.SyncResponse);
     }
 
     private async Task<(int, byte[])> RegisterAsync(byte[] body)
@@ -423,6 +411,7 @@ internal sealed class ControlServer : IAsyncDisposable
         408 => "Request Timeout",
         409 => "Conflict",
         413 => "Request Entity Too Large",
+        423 => "Locked",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         503 => "Service Unavailable",

@@ -1,3 +1,4 @@
+using Litestream.Ltx;
 using Litestream.Replication;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,8 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
 
     private readonly Lock _lock = new();
     private readonly List<Entry> _entries = [];
+    // A database of the config that another process replicates ends the daemon, as it would have at start-up.
+    private readonly TaskCompletionSource _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Start, stop, register and unregister one at a time: each waits for a database to open or to flush.
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -55,20 +58,22 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         {
             _entries.Add(entry);
         }
-        Launch(entry);
+        Launch(entry, fromConfig: true);
     }
 
-    /// <summary>Replicates until <paramref name="cancellationToken"/> is cancelled, then stops every database (final sync each).</summary>
+    /// <summary>
+    /// Replicates until <paramref name="cancellationToken"/> is cancelled (or a database of the config turns out to be
+    /// replicated by another process), then stops every database (final sync each). Returns normally only when
+    /// every replica holds what its database committed.
+    /// </summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates a database of the config.</exception>
+    /// <exception cref="ReplicaBehindException">A final sync left a replica behind.</exception>
+    /// <exception cref="AggregateException">Several of these.</exception>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), _refused.Task).ConfigureAwait(false);
         await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        Task all;
         try
         {
             Entry[] entries;
@@ -80,11 +85,22 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 entry.Stop?.Cancel();
             }
-            await Task.WhenAll(entries.Select(e => e.Run ?? Task.CompletedTask)).ConfigureAwait(false);
+            all = Task.WhenAll(entries.Select(e => e.Run ?? Task.CompletedTask));
+            try
+            {
+                await all.ConfigureAwait(false);
+            }
+            catch (Exception) when (all.Exception is not null)
+            {
+            }
         }
         finally
         {
             _gate.Release();
+        }
+        if (all.Exception is { } failed)
+        {
+            throw failed.InnerExceptions.Count == 1 ? failed.InnerExceptions[0] : failed.Flatten();
         }
     }
 
@@ -121,7 +137,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             }
             if (run)
             {
-                Launch(entry);
+                Launch(entry, fromConfig: false);
                 await WaitOpenAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -159,9 +175,21 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 _entries.Add(entry);
             }
-            // Like upstream, registering does not wait for the database: it may not exist yet, and the
-            // daemon opens it when it appears.
-            Launch(entry);
+            // Like upstream, registering does not wait for the database to open: it may not exist yet, and the
+            // daemon opens it when it appears. It waits for the replication lock, which comes first.
+            Launch(entry, fromConfig: false);
+            try
+            {
+                await WaitLockedAsync(entry, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ControlException)
+            {
+                lock (_lock)
+                {
+                    _entries.Remove(entry);
+                }
+                throw;
+            }
             return new RegisterResponse("registered", path);
         }
         finally
@@ -196,10 +224,11 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     }
 
     /// <summary>
-    /// Captures the WAL now (upstream <c>Store.SyncDB</c>); with <paramref name="wait"/> also uploads before
-    /// answering, so <c>replicated_txid</c> is what the replica holds.
+    /// Captures the WAL now (upstream <c>Store.SyncDB</c>). With <paramref name="wait"/> it answers only once the
+    /// replica holds every transaction captured by then (retrying failed uploads), or fails after
+    /// <paramref name="timeout"/> saying which transactions did not reach the replica.
     /// </summary>
-    public async Task<SyncResponse> SyncAsync(string path, bool wait, CancellationToken cancellationToken)
+    public async Task<SyncResponse> SyncAsync(string path, bool wait, TimeSpan timeout, CancellationToken cancellationToken)
     {
         Entry entry = Find(path) ?? throw NotFound(path);
         Replica? replica = entry.Replica;
@@ -208,12 +237,49 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             throw new ControlException(409, $"database not open: {path}");
         }
         bool changed = replica.Db.Sync();
-        if (wait)
+        if (!wait)
         {
-            await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+            return new SyncResponse(changed ? "synced_local" : "no_change", path, replica.Db.Txid.Value, replica.RemoteTxid?.Value ?? 0);
         }
-        string status = !changed ? "no_change" : wait ? "synced" : "synced_local";
-        return new SyncResponse(status, path, replica.Db.Txid.Value, replica.RemoteTxid?.Value ?? 0);
+        Txid target = await UploadAsync(replica, timeout, cancellationToken).ConfigureAwait(false);
+        return new SyncResponse(changed ? "synced" : "no_change", path, target.Value, replica.RemoteTxid?.Value ?? 0);
+    }
+
+    /// <summary>Uploads until the replica holds what the database captured, retrying failures until <paramref name="timeout"/>.</summary>
+    private static async Task<Txid> UploadAsync(Replica replica, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        Txid target = replica.Db.Txid;
+        string? lastError = null;
+        TimeSpan retry = TimeSpan.FromMilliseconds(250);
+        while (true)
+        {
+            try
+            {
+                return await replica.SyncToAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                lastError = e.Message;
+                replica.InvalidateRemotePosition();
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            try
+            {
+                await Task.Delay(retry, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+        }
+        string reason = $"not done within {timeout.TotalSeconds:0.###}s" + (lastError is null ? "" : $"; last error: {lastError}");
+        throw new ControlException(500, new ReplicaBehindException(replica.Db.Path, replica.Client.ToString() ?? replica.Client.Type, target, replica.RemoteTxid, reason).Message);
     }
 
     /// <summary>
@@ -261,14 +327,25 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
 
     private static ControlException NotFound(string path) => new(404, $"database not found: {path}");
 
-    private void Launch(Entry entry)
+    private void Launch(Entry entry, bool fromConfig)
     {
         Replica replica = entry.Create();
         var stop = new CancellationTokenSource();
         var store = new Store([replica], storeOptions, logger, compaction);
         entry.Replica = replica;
         entry.Stop = stop;
-        entry.Run = Task.Run(() => store.RunAsync(stop.Token), CancellationToken.None);
+        entry.Run = Task.Run(async () =>
+        {
+            try
+            {
+                await store.RunAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (DatabaseLockedException) when (fromConfig)
+            {
+                _refused.TrySetResult();
+                throw;
+            }
+        }, CancellationToken.None);
     }
 
     private static async Task HaltAsync(Entry entry, TimeSpan timeout, CancellationToken cancellationToken)
@@ -282,8 +359,38 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         {
             throw new ControlException(500, $"database {entry.Path} did not stop within {timeout.TotalSeconds:0}s; its final sync continues in the background");
         }
-        entry.Stop.Dispose();
-        entry.Stop = null;
+        catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException)
+        {
+            // Stopped, but its replica lacks transactions (or it never ran): the caller must not read this as success.
+            throw new ControlException(500, e.Message);
+        }
+        finally
+        {
+            if (entry.Run!.IsCompleted)
+            {
+                entry.Stop.Dispose();
+                entry.Stop = null;
+            }
+        }
+    }
+
+    /// <summary>Waits until the database holds its replication lock; a database another process replicates fails the request.</summary>
+    private static async Task WaitLockedAsync(Entry entry, CancellationToken cancellationToken)
+    {
+        // The lock is taken first thing, without waiting for the database file: this takes milliseconds.
+        while (entry.Replica is { Db.IsLocked: false } && entry.Running)
+        {
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+        ThrowIfRefused(entry);
+    }
+
+    private static void ThrowIfRefused(Entry entry)
+    {
+        if (entry.Run is { IsFaulted: true } run && run.Exception!.InnerException is DatabaseLockedException locked)
+        {
+            throw new ControlException(423, locked.Message);
+        }
     }
 
     /// <summary>
@@ -306,5 +413,6 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
                 return;
             }
         }
+        ThrowIfRefused(entry);
     }
 }

@@ -41,6 +41,12 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Error, Message = "replica {Replica} for {Path} failed (retrying in {Delay}): {Error}")]
     public static partial void ReplicaFailed(ILogger logger, string replica, string path, TimeSpan delay, string error);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "final sync failed: {Failure}")]
+    public static partial void FinalSyncFailed(ILogger logger, string failure);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "not replicating: {Failure}")]
+    public static partial void NotReplicating(ILogger logger, string failure);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "replica {Replica} for {Path} recovered after {Failures} failures")]
     public static partial void ReplicaRecovered(ILogger logger, string replica, string path, int failures);
 

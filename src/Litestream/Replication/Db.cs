@@ -42,6 +42,9 @@ public sealed class Db : IAsyncDisposable
     // this process holds on it, including SQLite's own, and another process could then take the exclusive
     // lock and delete or reset the WAL under our connections.
     private SafeFileHandle? _dbHandle;
+    // Held from the first Open until DisposeAsync (not dropped by a failed open): one replicator per database.
+    private ReplicationLock? _replicationLock;
+    private bool _replicationLocked;
     private LtxHeader? _position;
     private bool _forceSnapshot;
     private string? _forceSnapshotReason;
@@ -103,11 +106,50 @@ public sealed class Db : IAsyncDisposable
     internal string L0FilePath(Txid txid) => System.IO.Path.Combine(L0Directory, LtxFileName.Format(txid, txid));
 
     /// <summary>
-    /// Opens the connections, switches the database to WAL mode, creates the bookkeeping tables, starts the
-    /// long read transaction and loads the local position. Throws <see cref="FileNotFoundException"/> when
-    /// the database file does not exist and <see cref="LocalStateException"/> when the newest local L0 file
-    /// is unreadable (see <see cref="ResetLocalState"/>). Nothing stays open when it throws.
+    /// Takes the database's replication lock (see <see cref="Open"/>) without opening it; the <see cref="Store"/> takes
+    /// it before it touches the meta directory, even while it waits for the database file to appear. Held until
+    /// <see cref="DisposeAsync"/>. Does nothing when already held.
     /// </summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates the database.</exception>
+    internal void Lock()
+    {
+        lock (_lock)
+        {
+            LockLocked();
+        }
+    }
+
+    /// <summary>True while this Db holds the replication lock.</summary>
+    internal bool IsLocked
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _replicationLocked;
+            }
+        }
+    }
+
+    private void LockLocked()
+    {
+        if (!_replicationLocked)
+        {
+            _replicationLock = ReplicationLock.Acquire(MetaPath, Path);
+            _replicationLocked = true;
+        }
+    }
+
+    /// <summary>
+    /// Takes the replication lock (an exclusive <c>flock</c> on <c>replicate.lock</c> in the meta directory, held
+    /// until <see cref="DisposeAsync"/>: a second replicator of the same database, in this process or another,
+    /// gets <see cref="DatabaseLockedException"/>), opens the connections, switches the database to WAL mode,
+    /// creates the bookkeeping tables, starts the long read transaction and loads the local position. Throws
+    /// <see cref="FileNotFoundException"/> when the database file does not exist and <see cref="LocalStateException"/>
+    /// when the newest local L0 file is unreadable (see <see cref="ResetLocalState"/>). When it throws, no
+    /// connection stays open; the lock does until <see cref="DisposeAsync"/>.
+    /// </summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates the database.</exception>
     public void Open()
     {
         lock (_lock)
@@ -120,6 +162,7 @@ public sealed class Db : IAsyncDisposable
             {
                 throw new FileNotFoundException($"database does not exist: {Path}", Path);
             }
+            LockLocked();
             try
             {
                 OpenLocked();
@@ -159,12 +202,16 @@ public sealed class Db : IAsyncDisposable
     /// <summary>
     /// Deletes the local L0 files (upstream <c>DB.ResetLocalState</c>, <c>litestream reset</c>). The next
     /// sync starts over with a full snapshot; when the replica already holds files, the snapshot continues
-    /// its TXID sequence (<see cref="Replica.ReconcileAsync"/>). Works whether or not the database is open.
+    /// its TXID sequence (<see cref="Replica.ReconcileAsync"/>). Works whether or not the database is open,
+    /// but not while another process replicates it.
     /// </summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates the database.</exception>
     public void ResetLocalState()
     {
         lock (_lock)
         {
+            // Briefly, when this Db does not hold it: the files belong to whoever replicates the database.
+            using ReplicationLock? borrowed = _replicationLocked || !Directory.Exists(MetaPath) ? null : ReplicationLock.Acquire(MetaPath, Path);
             string ltx = System.IO.Path.Combine(MetaPath, "ltx");
             if (Directory.Exists(ltx))
             {
@@ -329,14 +376,26 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    /// <summary>Rolls back the read transaction and closes both connections (no checkpoint on close).</summary>
+    /// <summary>Rolls back the read transaction, closes both connections (no checkpoint on close) and releases the replication lock.</summary>
     public ValueTask DisposeAsync()
     {
         lock (_lock)
         {
             CloseLocked();
+            _replicationLock?.Dispose();
+            _replicationLock = null;
+            _replicationLocked = false;
         }
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Closes the connections but keeps the replication lock: the store reopens after a failure without letting another replicator in.</summary>
+    internal void Close()
+    {
+        lock (_lock)
+        {
+            CloseLocked();
+        }
     }
 
     private void CloseLocked()

@@ -15,7 +15,10 @@ public sealed record ReplicaOptions
     /// <summary>Longest time a synced L0 file waits before upload (1 s). Uploads also start right after each sync.</summary>
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Most L0 files uploaded in one pass (256).</summary>
+    /// <summary>
+    /// Most L0 files uploaded in one batch (256; zero or less: no limit). A sync uploads batch after batch until the
+    /// replica is caught up; between batches snapshots and compaction get the replica.
+    /// </summary>
     public int MaxSyncLtxFiles { get; init; } = 256;
 
     /// <summary>
@@ -52,6 +55,8 @@ public sealed class Replica
     // then that was not retention (which only moves TXIDs to higher levels) takes it away.
     private Txid _remoteChecked;
     private bool _remoteLost; // files vanished from the replica: a level-9 snapshot must restart the chain
+    private bool _relist; // after a storage error: list the replica again before the next upload
+    private int _chainRestarts; // local position reset to continue the replica's chain (each needs a snapshot)
 
     /// <summary>Creates a replica of <paramref name="db"/> on <paramref name="client"/>.</summary>
     public Replica(Db db, IReplicaClient client, ReplicaOptions? options = null, ILogger? logger = null)
@@ -105,6 +110,7 @@ public sealed class Replica
         Listing.Invalidate(); // (re)start: the replica may have changed while we were away
         LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
         _remoteTxid = _remoteChecked = newest?.MaxTxid ?? Txid.Zero;
+        _relist = false;
         if (newest is not null)
         {
             await RepairTornNewestAsync(newest, cancellationToken).ConfigureAwait(false);
@@ -116,44 +122,100 @@ public sealed class Replica
     }
 
     /// <summary>
-    /// Uploads local L0 files newer than the remote position, in TXID order. When a needed local file is
-    /// gone (replica wiped, local retention), the chain is restarted with a snapshot.
+    /// Uploads local L0 files newer than the remote position, in TXID order, until the replica holds the TXID the
+    /// database had captured when this was called (upstream <c>Replica.Sync</c>). Uploads go in batches of
+    /// <see cref="ReplicaOptions.MaxSyncLtxFiles"/> so snapshots and compaction get their turn in between; the call
+    /// returns only when every batch is up. When a needed local file is gone (replica wiped or replaced, local
+    /// retention) the chain restarts: the database's current state is captured as a snapshot (the database must be
+    /// open for that) and uploaded in the same call.
     /// </summary>
+    /// <exception cref="ReplicaBehindException">The replica stopped advancing, or its chain keeps restarting.</exception>
     public async ValueTask SyncAsync(CancellationToken cancellationToken = default)
+        => _ = await SyncToAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary><see cref="SyncAsync"/>, returning the TXID the replica now holds at least (the target, moved by a chain restart).</summary>
+    internal async ValueTask<Txid> SyncToAsync(CancellationToken cancellationToken)
     {
-        // The upload loop, snapshots and shutdown may all ask at once; one pass at a time keeps the
-        // remote position exact.
-        await _syncLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        Txid target = Db.Txid;
+        int restarts = 0;
+        int stalled = 0;
+        while (true)
         {
-            await SyncLockedAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _syncLock.Release();
+            Txid? before = _remoteTxid;
+            bool continued;
+            // The upload loop, snapshots, shutdown and `sync -wait` may all ask at once; one batch at a time keeps
+            // the remote position exact.
+            await _syncLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                continued = await SyncLockedAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _syncLock.Release();
+            }
+            if (!continued)
+            {
+                if (++restarts > MaxChainRestarts)
+                {
+                    throw Behind(target, $"its chain restarted {restarts} times in one sync: files keep disappearing from the replica or the meta directory");
+                }
+                if (!Db.IsOpen)
+                {
+                    throw Behind(target, "the chain restarts with a snapshot and the database is not open");
+                }
+                Db.Sync(); // the snapshot that restarts the chain; it holds everything committed so far
+                target = Db.Txid;
+                continue;
+            }
+            if (_remoteTxid >= target)
+            {
+                return target;
+            }
+            if (!(_remoteTxid > before) && ++stalled >= 3)
+            {
+                throw Behind(target, "the replica stopped advancing");
+            }
         }
     }
 
-    private async ValueTask SyncLockedAsync(CancellationToken cancellationToken)
+    /// <summary>Restarts of the chain one sync call accepts before it reports the replica behind.</summary>
+    private const int MaxChainRestarts = 3;
+
+    private ReplicaBehindException Behind(Txid target, string reason)
+        => new(Db.Path, Client.ToString() ?? Client.Type, target, _remoteTxid, reason);
+
+    /// <summary>
+    /// One batch: at most <see cref="ReplicaOptions.MaxSyncLtxFiles"/> uploads, then the snapshot a replica that lost
+    /// files needs. False when the chain restarted (the local position now continues the replica's, and the next
+    /// local sync writes a snapshot).
+    /// </summary>
+    private async ValueTask<bool> SyncLockedAsync(CancellationToken cancellationToken)
     {
-        if (_remoteTxid is null)
+        int restartsBefore = _chainRestarts;
+        if (_remoteTxid is null || _relist)
         {
             await ReconcileLockedAsync(cancellationToken).ConfigureAwait(false);
         }
-        if (_remoteTxid < Db.Txid && Stopwatch.GetElapsedTime(_remoteCheckedAt) >= RemoteCheckInterval)
+        if (_chainRestarts == restartsBefore)
         {
-            await CheckRemoteLockedAsync(cancellationToken).ConfigureAwait(false);
+            if (_remoteTxid < Db.Txid && Stopwatch.GetElapsedTime(_remoteCheckedAt) >= RemoteCheckInterval)
+            {
+                await CheckRemoteLockedAsync(cancellationToken).ConfigureAwait(false);
+            }
+            int limit = Options.MaxSyncLtxFiles > 0 ? Options.MaxSyncLtxFiles : int.MaxValue;
+            if (await UploadPendingLockedAsync(limit, cancellationToken).ConfigureAwait(false)
+                && _remoteLost && await UploadSnapshotLockedAsync(cancellationToken).ConfigureAwait(false) is not null)
+            {
+                _remoteLost = false;
+            }
         }
-        if (!await UploadPendingLockedAsync(cancellationToken).ConfigureAwait(false))
+        if (_chainRestarts != restartsBefore)
         {
-            return; // the chain restarts with an L0 snapshot at the next sync
-        }
-        if (_remoteLost)
-        {
-            await UploadSnapshotLockedAsync(cancellationToken).ConfigureAwait(false);
-            _remoteLost = false;
+            return false;
         }
         LastSyncAt = DateTimeOffset.UtcNow;
+        return true;
     }
 
     /// <summary>
@@ -180,15 +242,15 @@ public sealed class Replica
     }
 
     /// <summary>
-    /// Uploads local L0 files newer than the remote position, in TXID order; false when a needed local file is
-    /// gone (replica wiped, local retention) and the chain was restarted.
+    /// Uploads up to <paramref name="limit"/> local L0 files newer than the remote position, in TXID order; false
+    /// when a needed local file is gone (replica wiped, local retention) and the chain was restarted.
     /// </summary>
-    private async ValueTask<bool> UploadPendingLockedAsync(CancellationToken cancellationToken)
+    private async ValueTask<bool> UploadPendingLockedAsync(int limit, CancellationToken cancellationToken)
     {
         Txid remote = _remoteTxid!.Value;
         Txid local = Db.Txid;
         int uploaded = 0;
-        while (remote < local && uploaded < Options.MaxSyncLtxFiles)
+        while (remote < local && uploaded < limit)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var next = new Txid(remote.Value + 1);
@@ -266,7 +328,7 @@ public sealed class Replica
                 return null;
             }
             // The snapshot's TXID must be on the replica before the snapshot claims it.
-            if (!await UploadPendingLockedAsync(cancellationToken).ConfigureAwait(false) || _remoteTxid < header.MaxTxid)
+            if (!await UploadPendingLockedAsync(int.MaxValue, cancellationToken).ConfigureAwait(false) || _remoteTxid < header.MaxTxid)
             {
                 return null;
             }
@@ -289,7 +351,7 @@ public sealed class Replica
         await _syncLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_remoteTxid is null)
+            if (_remoteTxid is null || _relist)
             {
                 await ReconcileLockedAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -337,10 +399,13 @@ public sealed class Replica
         return options.OutputPath is null ? options with { OutputPath = Db.Path } : options;
     }
 
-    /// <summary>Forgets the remote position and the cached listing so the next pass lists again (after a storage error).</summary>
+    /// <summary>
+    /// Makes the next pass list the replica again instead of trusting the tracked position and the cached listing
+    /// (after a storage error). <see cref="RemoteTxid"/> keeps the last position known.
+    /// </summary>
     internal void InvalidateRemotePosition()
     {
-        _remoteTxid = null;
+        _relist = true;
         Listing.Invalidate();
     }
 
@@ -356,6 +421,7 @@ public sealed class Replica
     private async ValueTask AdoptRemoteAsync(LtxFileInfo? newest, string reason, CancellationToken cancellationToken)
     {
         Log.Warning(_logger, Db.Path, reason);
+        _chainRestarts++;
         if (newest is null)
         {
             Db.ResetPosition(null, null, reason);

@@ -107,6 +107,9 @@ public sealed class Store : IAsyncDisposable
     /// bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>, and is closed. Does nothing when the store is
     /// not open. Cancelling <paramref name="cancellationToken"/> stops waiting, not the final sync.
     /// </summary>
+    /// <exception cref="ReplicaBehindException">A replica does not hold everything its database committed (also logged as an error).</exception>
+    /// <exception cref="DatabaseLockedException">A database that appeared after <see cref="OpenAsync"/> is replicated by another process.</exception>
+    /// <exception cref="AggregateException">Several of these, one per database.</exception>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
         if (_backgroundRun is not { } run)
@@ -114,14 +117,36 @@ public sealed class Store : IAsyncDisposable
             return;
         }
         await _background!.CancelAsync().ConfigureAwait(false);
-        await run.WaitAsync(cancellationToken).ConfigureAwait(false);
-        _background.Dispose();
-        _background = null;
-        _backgroundRun = null;
+        try
+        {
+            await run.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (run.IsCompleted)
+            {
+                _background.Dispose();
+                _background = null;
+                _backgroundRun = null;
+            }
+        }
     }
 
-    /// <summary>Closes the store (see <see cref="CloseAsync"/>).</summary>
-    public async ValueTask DisposeAsync() => await CloseAsync(CancellationToken.None).ConfigureAwait(false);
+    /// <summary>
+    /// Closes the store (see <see cref="CloseAsync"/>). A final sync that left a replica behind is logged as an error
+    /// but not thrown from here; call <see cref="CloseAsync"/> to act on it.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CloseAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException or AggregateException)
+        {
+            // Logged where it happened; Dispose does not throw.
+        }
+    }
 
     /// <summary>
     /// Captures what every database has committed so far and uploads it (upstream <c>DB.Sync</c> followed by
@@ -129,6 +154,8 @@ public sealed class Store : IAsyncDisposable
     /// Safe beside the background loops. Opens a database the store has not opened yet.
     /// </summary>
     /// <exception cref="FileNotFoundException">A database file does not exist.</exception>
+    /// <exception cref="ReplicaBehindException">A replica could not be brought up to date.</exception>
+    /// <exception cref="DatabaseLockedException">Another process replicates a database the store had not opened yet.</exception>
     public async Task SyncAsync(CancellationToken cancellationToken = default)
     {
         foreach (Replica replica in _replicas)
@@ -144,8 +171,12 @@ public sealed class Store : IAsyncDisposable
 
     /// <summary>
     /// Replicates until <paramref name="cancellationToken"/> is cancelled, then flushes, closes every database and
-    /// returns (the daemon's way; see <see cref="OpenAsync"/> for the background way).
+    /// returns (the daemon's way; see <see cref="OpenAsync"/> for the background way). Returns normally only when
+    /// every replica holds what its database committed.
     /// </summary>
+    /// <exception cref="ReplicaBehindException">A final sync left a replica behind (also logged as an error).</exception>
+    /// <exception cref="DatabaseLockedException">Another process replicates a database; that database's part ends at once, the others run on.</exception>
+    /// <exception cref="AggregateException">Several of these, one per database.</exception>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var tasks = new List<Task>(_replicas.Count);
@@ -153,7 +184,15 @@ public sealed class Store : IAsyncDisposable
         {
             tasks.Add(RunDatabaseAsync(replica, cancellationToken));
         }
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+        Task all = Task.WhenAll(tasks);
+        try
+        {
+            await all.ConfigureAwait(false);
+        }
+        catch (Exception) when (all.Exception is { InnerExceptions.Count: > 1 } failures)
+        {
+            throw failures;
+        }
     }
 
     /// <summary>Opens, syncs, uploads and closes every database once (replicate <c>-once</c>); throws if any failed.</summary>
@@ -170,7 +209,8 @@ public sealed class Store : IAsyncDisposable
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                failures.Add(new IOException($"{replica.Db.Path}: {e.Message}", e));
+                // Their messages name the database already.
+                failures.Add(e is ReplicaBehindException or DatabaseLockedException ? e : new IOException($"{replica.Db.Path}: {e.Message}", e));
             }
             finally
             {
@@ -186,6 +226,18 @@ public sealed class Store : IAsyncDisposable
     private async Task RunDatabaseAsync(Replica replica, CancellationToken cancellationToken)
     {
         Db db = replica.Db;
+        try
+        {
+            // Before anything touches the meta directory (the health file, temp files): it may be another process's.
+            db.Lock();
+        }
+        catch (DatabaseLockedException e)
+        {
+            Interlocked.Increment(ref _errorCount);
+            Log.NotReplicating(_logger, e.Message);
+            throw;
+        }
+        ReplicaBehindException? behind = null;
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
         FileSystemWatcher? watcher = null;
@@ -208,7 +260,11 @@ public sealed class Store : IAsyncDisposable
         finally
         {
             watcher?.Dispose();
-            await ShutdownAsync(replica).ConfigureAwait(false);
+            behind = await ShutdownAsync(replica).ConfigureAwait(false);
+        }
+        if (behind is not null)
+        {
+            throw behind;
         }
     }
 
@@ -240,7 +296,7 @@ public sealed class Store : IAsyncDisposable
                 string error = e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message;
                 Log.SyncFailed(_logger, replica.Db.Path, delay, error);
                 health.SyncFailed(error);
-                await replica.Db.DisposeAsync().ConfigureAwait(false);
+                replica.Db.Close(); // keeps the replication lock for the retry
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Backoff(delay);
             }
@@ -353,14 +409,19 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    private async Task ShutdownAsync(Replica replica)
+    /// <summary>
+    /// The last sync and upload, bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>, then the database is closed.
+    /// Returns what did not reach the replica (logged as an error), or null when it holds everything.
+    /// </summary>
+    private async Task<ReplicaBehindException?> ShutdownAsync(Replica replica)
     {
         Db db = replica.Db;
         using var timeout = new CancellationTokenSource(Options.ShutdownSyncTimeout);
+        string? failure = null;
         if (!db.IsOpen && File.Exists(db.Path))
         {
             // The database appeared after the last open attempt (an embedding app created it and stopped within
-            // one monitor interval): its commits still deserve the final sync.
+            // one monitor interval), or opening it kept failing: its commits still deserve the final sync.
             try
             {
                 await OpenReplicaAsync(replica, timeout.Token).ConfigureAwait(false);
@@ -368,11 +429,11 @@ public sealed class Store : IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
-                Log.Warning(_logger, db.Path, $"could not open the database for the final sync: {e.Message}");
+                failure = $"could not open the database for the final sync: {e.Message}";
             }
             catch (OperationCanceledException)
             {
-                Log.Warning(_logger, db.Path, "opening the database for the final sync timed out");
+                failure = "opening the database for the final sync timed out";
             }
         }
         if (db.IsOpen)
@@ -383,12 +444,14 @@ public sealed class Store : IAsyncDisposable
                 {
                     db.Sync();
                     await replica.SyncAsync(timeout.Token).ConfigureAwait(false);
+                    failure = null;
                     break;
                 }
                 catch (Exception e) when (!timeout.IsCancellationRequested)
                 {
                     Interlocked.Increment(ref _errorCount);
                     replica.InvalidateRemotePosition();
+                    failure = e.Message;
                     Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, db.Path, Options.ShutdownSyncInterval, e.Message);
                     try
                     {
@@ -401,12 +464,21 @@ public sealed class Store : IAsyncDisposable
                 }
                 catch (OperationCanceledException)
                 {
-                    Log.Warning(_logger, db.Path, "shutdown sync timed out; unsent changes stay in the local meta directory and are sent on the next start");
+                    failure = failure is null ? "timed out" : $"timed out; last error: {failure}";
                     break;
                 }
             }
         }
+        ReplicaBehindException? behind = failure is null
+            ? null
+            : new ReplicaBehindException(db.Path, replica.Client.ToString() ?? replica.Client.Type, db.Txid, replica.RemoteTxid,
+                $"the final sync gave up after {Options.ShutdownSyncTimeout.TotalSeconds:0.###}s: {failure}");
+        if (behind is not null)
+        {
+            Log.FinalSyncFailed(_logger, behind.Message);
+        }
         await db.DisposeAsync().ConfigureAwait(false);
+        return behind;
     }
 
     private FileSystemWatcher? Watch(Db db, SemaphoreSlim changed)
