@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Litestream.Aot.Tests.Cli;
 
@@ -19,6 +20,16 @@ public class ControlSocketTests
         c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
         for i in range(int(sys.argv[2])):
             c.execute("INSERT INTO t(v) VALUES (?)", ("row %d" % i,))
+        """;
+
+    // Commits argv[2] rows one at a time, argv[3] seconds apart (each its own transaction on the replica).
+    private const string WriteSlowly = """
+        import sqlite3, sys, time
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA busy_timeout=5000")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("slow %d" % i,))
+            time.sleep(float(sys.argv[3]))
         """;
 
     private const string Dump = """
@@ -130,6 +141,77 @@ public class ControlSocketTests
         string restoredA = Path.Combine(dir, "a-restored.db");
         Assert.Equal(0, Exe.Run("restore", "-o", restoredA, $"file://{replicaA}").ExitCode);
         Assert.Equal(Exe.Python(Dump, a), Exe.Python(Dump, restoredA));
+    }
+
+    [TmpfsFact]
+    public void SyncWait_BacklogLeftByAReadOnlyReplica_AnswersOnlyWhenTheReplicaHoldsEveryTransaction()
+    {
+        string dir = Exe.TempDir();
+        using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "16m");
+        string db = Path.Combine(dir, "app.db"), sock = Path.Combine(dir, "ls.sock"), replica = Path.Combine(mount.Path, "replica");
+        Exe.Python(Write, db, "3");
+        // Batches of 4 files and a commit every 50 ms captured one by one: the backlog spans many batches.
+        string config = Path.Combine(dir, "c.yml");
+        File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    monitor-interval: 20ms\n    replica:\n      url: file://{replica}\n      max-sync-ltx-files: 4\n");
+        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        WaitFor(() => Exe.Run("sync", "-wait", "-socket", sock, db) is { ExitCode: 0 } r ? r : null, "the database to open and reach the replica", daemon);
+
+        // A backlog of many batches, then the replica is writable again: the answer comes when the whole backlog
+        // is up, not after the first batch.
+        (ulong local, ulong onReplica) = Backlog(mount, sock, db, replica);
+        mount.SetReadOnly(false);
+        SyncReply caughtUp = Sync(sock, db, wait: true);
+        Assert.True(caughtUp.Txid >= local, $"txid {caughtUp.Txid}, {local} before");
+        Assert.Equal(caughtUp.Txid, caughtUp.ReplicatedTxid);
+        Assert.True(ReplicaMaxTxid(replica) >= caughtUp.Txid);
+
+        // Still read-only: -wait fails at its deadline (a second before the client's) and names what is missing.
+        (local, onReplica) = Backlog(mount, sock, db, replica);
+        Exe.Result failed = Exe.Run("sync", "-wait", "-timeout", "3", "-socket", sock, db);
+        Assert.Equal((1, ""), (failed.ExitCode, failed.Stdout));
+        Assert.Matches(
+            $"^error: sync failed: {Regex.Escape(db)}: transactions {onReplica + 1:x16}\\.\\.[0-9a-f]{{16}} did not reach replica {Regex.Escape("file://" + replica)} " +
+            $"\\(it holds txid {onReplica:x16}, the database is at [0-9a-f]{{16}}\\): not done within 2s; last error: .*Read-only file system.*\n$",
+            failed.Stderr);
+        mount.SetReadOnly(false);
+        SyncReply last = Sync(sock, db, wait: true);
+        Assert.Equal(last.Txid, last.ReplicatedTxid);
+        Assert.Equal(0, daemon.Stop());
+        string restored = Path.Combine(dir, "restored.db");
+        Assert.Equal(0, Exe.Run("restore", "-o", restored, $"file://{replica}").ExitCode);
+        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, restored));
+    }
+
+    [ExeFact]
+    public void Register_DatabaseAnotherProcessReplicates_FailsNamingItsPidAndIsNotAdded()
+    {
+        string dir = Exe.TempDir();
+        string a = Path.Combine(dir, "a.db"), b = Path.Combine(dir, "b.db"), sock = Path.Combine(dir, "ls.sock");
+        Exe.Python(Write, a, "2");
+        Exe.Python(Write, b, "2");
+        string config = Path.Combine(dir, "c.yml");
+        File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {a}\n    replica: {{url: file://{dir}/ra}}\n");
+        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        using Exe.Daemon other = Exe.Start("replicate", b, $"file://{dir}/rb-other");
+        WaitFor(() => Exe.Run("sync", "-socket", sock, a) is { ExitCode: 0 } r ? r : null, "the daemon's database to open", daemon);
+        WaitFor(() => File.Exists(Path.Combine(dir, "rb-other", "ltx", "0", "0000000000000001-0000000000000001.ltx")) ? "" : null, "the other replicator's first upload", other);
+
+        Exe.Result refused = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rb", b);
+        Assert.Equal(
+            (1, "", $"error: register failed: {b} is already replicated by pid {other.Pid}\nhint: one process replicates a database: stop the other one first, or leave the database to it\n"),
+            (refused.ExitCode, refused.Stdout, refused.Stderr));
+        Assert.Matches($"^{a} \\[replicating\\] [^\n]+\n$", Exe.Run("list", "-socket", sock).Stdout);
+        Assert.False(Directory.Exists(Path.Combine(dir, "rb")));
+
+        // Once the other one stopped, the same register works.
+        Assert.Equal(0, other.Stop());
+        Exe.Result registered = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rb", b);
+        Assert.True(registered.ExitCode == 0, registered.Stderr);
+        WaitFor(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
+        SyncReply synced = Sync(sock, b, wait: true);
+        Assert.Equal(synced.Txid, synced.ReplicatedTxid);
+        Assert.Equal(synced.Txid, ReplicaMaxTxid(Path.Combine(dir, "rb")));
+        Assert.Equal(0, daemon.Stop());
     }
 
     [ExeTheory]
@@ -365,6 +447,17 @@ public class ControlSocketTests
         Assert.Equal(db, root.GetProperty("path").GetString());
         Assert.StartsWith("{\n  \"status\": ", r.Stdout);
         return new SyncReply(root.GetProperty("status").GetString()!, root.GetProperty("txid").GetUInt64(), root.GetProperty("replicated_txid").GetUInt64());
+    }
+
+    /// <summary>Makes the replica read-only and commits 60 transactions; returns the local and the replica's TXID.</summary>
+    private static (ulong Local, ulong OnReplica) Backlog(Tmpfs mount, string sock, string db, string replica)
+    {
+        mount.SetReadOnly(true);
+        Exe.Python(WriteSlowly, db, "60", "0.05");
+        ulong local = Sync(sock, db, wait: false).Txid;
+        ulong onReplica = ReplicaMaxTxid(replica);
+        Assert.True(local > onReplica + 8, $"only {local - onReplica} transactions waiting: the test needs more than two batches of 4");
+        return (local, onReplica);
     }
 
     private static ulong ReplicaMaxTxid(string replica)

@@ -210,6 +210,23 @@ internal sealed class Tmpfs : IDisposable
 
     public void Dispose() => Exe.Tool("umount", "-l", Path);
 
+    /// <summary>Remounts read-only (every write fails with EROFS) or back read-write.</summary>
+    public void SetReadOnly(bool readOnly)
+    {
+        // A remount to read-only fails with EBUSY while a file on it is open for writing (an upload in flight).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            (int code, string output) = Exe.Tool("mount", "-o", readOnly ? "remount,ro" : "remount,rw", Path);
+            if (code == 0)
+            {
+                return;
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"remount of {Path} failed: {output}");
+            Thread.Sleep(100);
+        }
+    }
+
     private static string? Probe()
     {
         if (Environment.UserName != "root")

@@ -3,7 +3,6 @@ using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
-using Microsoft.Extensions.Logging;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Replication;
@@ -262,26 +261,5 @@ public class CompactorTests
         public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
-    }
-
-    /// <summary>Collects log lines as "Level message".</summary>
-    private sealed class ListLogger : ILogger
-    {
-        public List<string> Lines { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel))
-            {
-                lock (Lines)
-                {
-                    Lines.Add($"{logLevel} {formatter(state, exception)}");
-                }
-            }
-        }
     }
 }

@@ -100,6 +100,28 @@ public class DbTests
     }
 
     [Fact]
+    public async Task Open_DatabaseAnotherDbReplicates_ThrowsDatabaseLockedExceptionUntilItIsDisposed()
+    {
+        string path = NewDatabase(5);
+        var first = new Db(path);
+        first.Open();
+        Assert.True(first.Sync());
+        string[] metaFiles = Directory.GetFiles(first.MetaPath, "*", SearchOption.AllDirectories);
+
+        await using var second = new Db(path);
+        DatabaseLockedException e = Assert.Throws<DatabaseLockedException>(second.Open);
+        Assert.Equal($"{first.Path} is already replicated by pid {Environment.ProcessId}", e.Message);
+        Assert.Equal(Environment.ProcessId, e.OwnerPid);
+        Assert.False(second.IsOpen);
+        Assert.Throws<DatabaseLockedException>(second.ResetLocalState);
+        Assert.Equal(metaFiles, Directory.GetFiles(first.MetaPath, "*", SearchOption.AllDirectories)); // nothing of the first's touched
+
+        await first.DisposeAsync();
+        second.Open();
+        Assert.Equal(new Txid(1), second.Txid);
+    }
+
+    [Fact]
     public async Task Open_AfterRestartWhileTheApplicationKeepsWriting_ResumesWithoutSnapshot()
     {
         string path = NewDatabase(50);

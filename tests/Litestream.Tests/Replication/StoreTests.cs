@@ -171,6 +171,95 @@ public class StoreTests
         Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
     }
 
+    [Fact]
+    public async Task SyncAsync_BacklogOverMaxSyncLtxFiles_ReplicaHoldsEveryTransaction()
+    {
+        // The replica was unreachable while 20 transactions were captured; a batch is 3 files. "Synced" must mean
+        // all 20 are up, not the first batch.
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 1);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path);
+        var replica = new Replica(db, client, new ReplicaOptions { MaxSyncLtxFiles = 3 });
+        await using var store = new Store([replica]);
+        db.Open();
+        for (int i = 0; i < 20; i++)
+        {
+            Write(path, 1);
+            Assert.True(db.Sync());
+        }
+
+        await store.SyncAsync();
+
+        Assert.Equal(new Txid(20), db.Txid);
+        Assert.Equal(db.Txid, replica.RemoteTxid);
+        Assert.True(File.Exists(client.LtxFilePath(0, new Txid(20), new Txid(20))));
+        await db.DisposeAsync();
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
+    }
+
+    [Fact]
+    public async Task SyncOnceAsync_EmptySecondReplica_ShipsTheRestartedChainsSnapshotInTheSameRun()
+    {
+        // Local state from replica A (its first L0 files pruned) meets an empty replica B: the chain restarts with a
+        // snapshot, and -once must upload it before it reports success.
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var a = new FileReplicaClient(Path.Combine(dir, "a"));
+        Write(path, 20);
+        await new Store([new Replica(new Db(path), a)]).SyncOnceAsync(default);
+        Write(path, 20);
+        await new Store([new Replica(new Db(path), a)]).SyncOnceAsync(default);
+        Write(path, 5);
+
+        var b = new FileReplicaClient(Path.Combine(dir, "b"));
+        var db = new Db(path);
+        var replica = new Replica(db, b);
+        await new Store([replica]).SyncOnceAsync(default);
+
+        Assert.False(db.Txid.IsZero);
+        Assert.Equal(db.Txid, replica.RemoteTxid);
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(b, dir));
+    }
+
+    [Fact]
+    public async Task RunAsync_ReplicaUnwritableAtShutdown_ThrowsAndLogsWhatDidNotReachIt()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, s_fastDb);
+        var logger = new ListLogger();
+        var store = new Store([new Replica(db, client, s_fastReplica)], new StoreOptions { ShutdownSyncTimeout = TimeSpan.FromSeconds(1) }, logger);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        string level0 = client.LevelDirectory(0);
+        for (int i = 0; i < 400 && !File.Exists(client.LtxFilePath(0, new Txid(1), new Txid(1))); i++)
+        {
+            await Task.Delay(50);
+        }
+        // Level 0 of the replica becomes a file: every upload fails from here on.
+        Directory.Delete(level0, recursive: true);
+        File.WriteAllText(level0, "");
+        Write(path, 10);
+        for (int i = 0; i < 400 && db.Txid.Value < 2; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        await stop.CancelAsync();
+        ReplicaBehindException e = await Assert.ThrowsAsync<ReplicaBehindException>(() => run);
+
+        Assert.Equal(db.Path, e.Path);
+        Assert.True(e.LocalTxid.Value >= 2, e.Message);
+        Assert.True(e.ReplicaTxid is { } remote && remote < e.LocalTxid, e.Message);
+        Assert.StartsWith($"{db.Path}: transactions ", e.Message);
+        Assert.Contains($"did not reach replica {client}", e.Message);
+        Assert.Contains(logger.Lines, l => l == $"Error final sync failed: {e.Message}");
+    }
+
     /// <summary>Two synced and uploaded transactions, more rows written, and the newest local L0 file damaged.</summary>
     private static async Task<(string Dir, string Path, FileReplicaClient Client)> ReplicatedTwice()
     {
