@@ -71,14 +71,21 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
     }
 
     /// <summary>Stops replication after a last sync and upload of every database, then disposes the replica clients.</summary>
+    /// <exception cref="ReplicaBehindException">A replica does not hold everything its database committed (see <see cref="Store.CloseAsync"/>).</exception>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (Store is { } store)
+        try
         {
-            Store = null;
-            await store.CloseAsync(cancellationToken).ConfigureAwait(false);
+            if (Store is { } store)
+            {
+                Store = null;
+                await store.CloseAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
-        await DisposeClientsAsync().ConfigureAwait(false);
+        finally
+        {
+            await DisposeClientsAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -89,8 +96,18 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
     public Task SyncAsync(CancellationToken cancellationToken = default)
         => (Store ?? throw new InvalidOperationException("litestream is not running")).SyncAsync(cancellationToken);
 
-    /// <summary>Stops replication if it is still running (see <see cref="StopAsync"/>).</summary>
-    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
+    /// <summary>Stops replication if it is still running (see <see cref="StopAsync"/>); a replica left behind is logged, not thrown.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException or AggregateException)
+        {
+            // The store logged it as an error; Dispose does not throw.
+        }
+    }
 
     private IReplicaClient CreateClient(LitestreamDatabaseOptions database)
     {

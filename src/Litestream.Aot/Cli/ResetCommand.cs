@@ -67,12 +67,10 @@ internal static class ResetCommand
             Console.WriteLine("No files were removed.");
             return 0;
         }
+        // Through the Db: it refuses while a replicator holds the database (its files would vanish under it).
+        db.ResetLocalState();
         Console.WriteLine($"Resetting local Litestream state for: {db.Path}");
         Console.WriteLine($"Removing: {ltxDirectory}");
-        if (Directory.Exists(ltxDirectory))
-        {
-            Directory.Delete(ltxDirectory, recursive: true);
-        }
         Console.WriteLine("Reset complete. Next replication sync will create a fresh snapshot.");
         return 0;
     }

@@ -279,7 +279,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
         }
         string reason = $"not done within {timeout.TotalSeconds:0.###}s" + (lastError is null ? "" : $"; last error: {lastError}");
-        throw new ControlException(500, new ReplicaBehindException(replica.Db.Path, replica.Client.ToString() ?? replica.Client.Type, target, replica.RemoteTxid, reason).Message);
+        throw new ControlException(500, replica.Behind(target, reason).Message);
     }
 
     /// <summary>

@@ -182,8 +182,9 @@ public sealed class Replica
     /// <summary>Restarts of the chain one sync call accepts before it reports the replica behind.</summary>
     private const int MaxChainRestarts = 3;
 
-    private ReplicaBehindException Behind(Txid target, string reason)
-        => new(Db.Path, Client.ToString() ?? Client.Type, target, _remoteTxid, reason);
+    /// <summary>The replica lacks transactions up to <paramref name="target"/>, for <paramref name="reason"/>.</summary>
+    internal ReplicaBehindException Behind(Txid target, string reason, Exception? innerException = null)
+        => new(Db.Path, Client.ToString() ?? Client.Type, target, _remoteTxid, reason, innerException);
 
     /// <summary>
     /// One batch: at most <see cref="ReplicaOptions.MaxSyncLtxFiles"/> uploads, then the snapshot a replica that lost

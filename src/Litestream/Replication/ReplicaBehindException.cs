@@ -31,8 +31,7 @@ public sealed class ReplicaBehindException : IOException
     /// <summary>What the user can do about it.</summary>
     public string Hint => "the missing transactions are kept in the database's -litestream meta directory; fix the replica and run 'litestream replicate' (or 'replicate -once') to send them";
 
-    /// <summary>"{path}: replica R holds txid A of B" — what did not reach the replica, for messages built elsewhere.</summary>
-    internal static string Describe(string path, string replica, Txid localTxid, Txid? replicaTxid)
+    private static string Describe(string path, string replica, Txid localTxid, Txid? replicaTxid)
         => replicaTxid is { } remote
             ? $"{path}: transactions {new Txid(remote.Value + 1)}..{localTxid} did not reach replica {replica} (it holds txid {remote}, the database is at {localTxid})"
             : $"{path}: transactions up to {localTxid} did not reach replica {replica} (it could not be reached)";

@@ -209,8 +209,12 @@ public sealed class Store : IAsyncDisposable
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Their messages name the database already.
-                failures.Add(e is ReplicaBehindException or DatabaseLockedException ? e : new IOException($"{replica.Db.Path}: {e.Message}", e));
+                failures.Add(e switch
+                {
+                    ReplicaBehindException or DatabaseLockedException => e, // their messages name the database
+                    _ when replica.Db.IsOpen => replica.Behind(replica.Db.Txid, e.Message, e), // opened, captured, not uploaded
+                    _ => new IOException($"{replica.Db.Path}: {e.Message}", e),
+                });
             }
             finally
             {
@@ -471,8 +475,7 @@ public sealed class Store : IAsyncDisposable
         }
         ReplicaBehindException? behind = failure is null
             ? null
-            : new ReplicaBehindException(db.Path, replica.Client.ToString() ?? replica.Client.Type, db.Txid, replica.RemoteTxid,
-                $"the final sync gave up after {Options.ShutdownSyncTimeout.TotalSeconds:0.###}s: {failure}");
+            : replica.Behind(db.Txid, $"the final sync gave up after {Options.ShutdownSyncTimeout.TotalSeconds:0.###}s: {failure}");
         if (behind is not null)
         {
             Log.FinalSyncFailed(_logger, behind.Message);
