@@ -140,8 +140,16 @@ internal static class ReplicateCommand
             return 0;
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stopChild = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task replication = daemon.RunAsync(stop.Token);
-        int code = await RunChildAsync(exec, cancellationToken).ConfigureAwait(false);
+        Task<int> child = RunChildAsync(exec, stopChild.Token);
+        if (await Task.WhenAny(child, replication).ConfigureAwait(false) == replication)
+        {
+            // Replication ended on its own (another process replicates a database): the child must not run unprotected.
+            await stopChild.CancelAsync().ConfigureAwait(false);
+            await child.ConfigureAwait(false);
+        }
+        int code = await child.ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
         await replication.ConfigureAwait(false);
         return code;

@@ -128,9 +128,7 @@ public class ControlSocketTests
         Assert.Matches($"^{a} \\[replicating\\] \\(last sync: [^)]+\\)\n$", Exe.Run("list", "-socket", sock).Stdout);
         Exe.Result missing = Exe.Run("sync", "-socket", sock, b);
         Assert.Equal((1, $"error: sync failed: database not found: {b}\nhint: 'litestream list' shows the databases the daemon knows; 'litestream register' adds one\n"), (missing.ExitCode, missing.Stderr));
-        string restoredB = Path.Combine(dir, "b-restored.db");
-        Assert.Equal(0, Exe.Run("restore", "-o", restoredB, $"file://{replicaB}").ExitCode);
-        Assert.Equal(Exe.Python(Dump, b), Exe.Python(Dump, restoredB));
+        AssertRestoresTo(replicaB, b);
 
         // Upstream's paths answer foreign clients too, and a stopped daemon removes its socket.
         Assert.Equal("""{"error":"path required"}""", Curl(sock, "POST", "/sync", "{}"));
@@ -138,9 +136,7 @@ public class ControlSocketTests
         Assert.Equal($"{{\"txid\":{Sync(sock, a, wait: false).Txid}}}", Curl(sock, "GET", $"/txid?path={Uri.EscapeDataString(a)}", null));
         Assert.Equal(0, daemon.Stop());
         Assert.False(File.Exists(sock));
-        string restoredA = Path.Combine(dir, "a-restored.db");
-        Assert.Equal(0, Exe.Run("restore", "-o", restoredA, $"file://{replicaA}").ExitCode);
-        Assert.Equal(Exe.Python(Dump, a), Exe.Python(Dump, restoredA));
+        AssertRestoresTo(replicaA, a);
     }
 
     [TmpfsFact]
@@ -177,9 +173,7 @@ public class ControlSocketTests
         SyncReply last = Sync(sock, db, wait: true);
         Assert.Equal(last.Txid, last.ReplicatedTxid);
         Assert.Equal(0, daemon.Stop());
-        string restored = Path.Combine(dir, "restored.db");
-        Assert.Equal(0, Exe.Run("restore", "-o", restored, $"file://{replica}").ExitCode);
-        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, restored));
+        AssertRestoresTo(replica, db);
     }
 
     [ExeFact]
@@ -447,6 +441,14 @@ public class ControlSocketTests
         Assert.Equal(db, root.GetProperty("path").GetString());
         Assert.StartsWith("{\n  \"status\": ", r.Stdout);
         return new SyncReply(root.GetProperty("status").GetString()!, root.GetProperty("txid").GetUInt64(), root.GetProperty("replicated_txid").GetUInt64());
+    }
+
+    /// <summary>The file replica at <paramref name="replica"/> restores to what <paramref name="db"/> holds.</summary>
+    private static void AssertRestoresTo(string replica, string db)
+    {
+        string restored = Path.Combine(Path.GetDirectoryName(db)!, $"restored-{Guid.NewGuid():N}.db");
+        Assert.Equal(0, Exe.Run("restore", "-o", restored, $"file://{replica}").ExitCode);
+        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, restored));
     }
 
     /// <summary>Makes the replica read-only and commits 60 transactions; returns the local and the replica's TXID.</summary>

@@ -87,11 +87,7 @@ public class ReplicateExitTests(ITestOutputHelper output)
         WaitFor(() => replicate.Output.Contains("Read-only file system", StringComparison.Ordinal), replicate, "an upload to fail");
         Assert.Equal(1, replicate.Stop());
 
-        AssertReportedBehind(replicate.Output, db, replica);
-        // Nothing is lost: the transactions wait in the meta directory for the next run.
-        mount.SetReadOnly(false);
-        AssertOk(Exe.Run("replicate", "-once", "-config", config));
-        AssertRestoresTo(dir, $"file://{replica}", db, "ok (25, ");
+        AssertReportedBehindThenSentByTheNextRun(replicate.Output, mount, config, db, replica);
     }
 
     [TmpfsFact]
@@ -112,10 +108,7 @@ public class ReplicateExitTests(ITestOutputHelper output)
         WaitFor(() => replicate.HasExited, replicate, "the child to exit and replicate to stop", allowExit: true);
         Assert.Equal(1, replicate.Stop());
 
-        AssertReportedBehind(replicate.Output, db, replica);
-        mount.SetReadOnly(false);
-        AssertOk(Exe.Run("replicate", "-once", "-config", config));
-        AssertRestoresTo(dir, $"file://{replica}", db, "ok (25, ");
+        AssertReportedBehindThenSentByTheNextRun(replicate.Output, mount, config, db, replica);
     }
 
     [ExeFact]
@@ -128,11 +121,11 @@ public class ReplicateExitTests(ITestOutputHelper output)
         WaitFor(() => FirstUploadDone(replica), first, "the first upload");
         string meta = Path.Combine(dir, ".app.db-litestream");
 
-        // Continuous, -once, with a config, to another replica: each refused at once, the meta directory untouched.
+        // Continuous, -once, with a config, with -exec (its child stopped), and reset: each refused at once.
         string expected = $"error: {db} is already replicated by pid {first.Pid}\n" +
             $"hint: one process replicates a database: stop the other one (kill {first.Pid}) first, or leave it running and do not start this one\n";
         string config = Config(dir, db, Path.Combine(dir, "other"));
-        foreach (string[] args in new string[][] { ["replicate", db, $"file://{replica}"], ["replicate", "-once", db, $"file://{dir}/other"], ["replicate", "-config", config], ["reset", db] })
+        foreach (string[] args in new string[][] { ["replicate", db, $"file://{replica}"], ["replicate", "-once", db, $"file://{dir}/other"], ["replicate", "-config", config], ["replicate", "-exec", "sleep 60", db, $"file://{dir}/other"], ["reset", db] })
         {
             var clock = Stopwatch.StartNew();
             Exe.Result second = Exe.Run(args);
@@ -224,8 +217,11 @@ public class ReplicateExitTests(ITestOutputHelper output)
     private static bool FirstUploadDone(string replica)
         => File.Exists(Path.Combine(replica, "ltx", "0", "0000000000000001-0000000000000001.ltx"));
 
-    /// <summary>One ERROR line and the error line name the database, the replica and the TXIDs it lacks; the hint says where they are.</summary>
-    private static void AssertReportedBehind(string output, string db, string replica)
+    /// <summary>
+    /// One ERROR line and the error line name the database, the replica and the TXIDs it lacks, the hint says where
+    /// they are; and nothing is lost: once the replica is writable again, the next run sends them.
+    /// </summary>
+    private static void AssertReportedBehindThenSentByTheNextRun(string output, Tmpfs mount, string config, string db, string replica)
     {
         string[] lines = output.Split('\n');
         string what = $"{db}: transactions ";
@@ -237,6 +233,10 @@ public class ReplicateExitTests(ITestOutputHelper output)
         Assert.StartsWith("error: " + what, lines[error]);
         Assert.Contains(where, lines[error]);
         Assert.Equal("hint: the missing transactions are kept in the database's -litestream meta directory; fix the replica and run 'litestream replicate' (or 'replicate -once') to send them", lines[error + 1]);
+
+        mount.SetReadOnly(false);
+        AssertOk(Exe.Run("replicate", "-once", "-config", config));
+        AssertRestoresTo(Path.GetDirectoryName(db)!, $"file://{replica}", db, "ok (25, ");
     }
 
     private static void AssertOk(Exe.Result r) => Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
