@@ -121,11 +121,12 @@ public class ReplicateExitTests(ITestOutputHelper output)
         WaitFor(() => FirstUploadDone(replica), first, "the first upload");
         string meta = Path.Combine(dir, ".app.db-litestream");
 
-        // Continuous, -once, with a config, with -exec (its child stopped), and reset: each refused at once.
+        // Continuous, -once, with a config, with -exec (its child stopped: `exec` so the SIGTERM reaches sleep, not
+        // only the shell), and reset: each refused at once.
         string expected = $"error: {db} is already replicated by pid {first.Pid}\n" +
             $"hint: one process replicates a database: stop the other one (kill {first.Pid}) first, or leave it running and do not start this one\n";
         string config = Config(dir, db, Path.Combine(dir, "other"));
-        foreach (string[] args in new string[][] { ["replicate", db, $"file://{replica}"], ["replicate", "-once", db, $"file://{dir}/other"], ["replicate", "-config", config], ["replicate", "-exec", "sleep 60", db, $"file://{dir}/other"], ["reset", db] })
+        foreach (string[] args in new string[][] { ["replicate", db, $"file://{replica}"], ["replicate", "-once", db, $"file://{dir}/other"], ["replicate", "-config", config], ["replicate", "-exec", "exec sleep 60", db, $"file://{dir}/other"], ["reset", db] })
         {
             var clock = Stopwatch.StartNew();
             Exe.Result second = Exe.Run(args);
