@@ -103,7 +103,7 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
         {
             await StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException or AggregateException)
+        catch (Exception e) when (e is IOException or AggregateException)
         {
             // The store logged it as an error; Dispose does not throw.
         }

@@ -108,6 +108,7 @@ public sealed class Store : IAsyncDisposable
     /// not open. Cancelling <paramref name="cancellationToken"/> stops waiting, not the final sync.
     /// </summary>
     /// <exception cref="ReplicaBehindException">A replica does not hold everything its database committed (also logged as an error).</exception>
+    /// <exception cref="IOException">A database that exists could not be opened for its final sync (also logged).</exception>
     /// <exception cref="DatabaseLockedException">A database that appeared after <see cref="OpenAsync"/> is replicated by another process.</exception>
     /// <exception cref="AggregateException">Several of these, one per database.</exception>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
@@ -142,9 +143,10 @@ public sealed class Store : IAsyncDisposable
         {
             await CloseAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException or AggregateException)
+        catch (Exception e) when (e is IOException or AggregateException)
         {
-            // Logged where it happened; Dispose does not throw.
+            // ReplicaBehindException, DatabaseLockedException, a database that could not be opened: logged where it
+            // happened; Dispose does not throw.
         }
     }
 
@@ -175,6 +177,7 @@ public sealed class Store : IAsyncDisposable
     /// every replica holds what its database committed.
     /// </summary>
     /// <exception cref="ReplicaBehindException">A final sync left a replica behind (also logged as an error).</exception>
+    /// <exception cref="IOException">A database that exists could not be opened for its final sync (also logged).</exception>
     /// <exception cref="DatabaseLockedException">Another process replicates a database; that database's part ends at once, the others run on.</exception>
     /// <exception cref="AggregateException">Several of these, one per database.</exception>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -241,7 +244,7 @@ public sealed class Store : IAsyncDisposable
             Log.NotReplicating(_logger, e.Message);
             throw;
         }
-        ReplicaBehindException? behind = null;
+        Exception? notReplicated = null;
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
         FileSystemWatcher? watcher = null;
@@ -264,11 +267,11 @@ public sealed class Store : IAsyncDisposable
         finally
         {
             watcher?.Dispose();
-            behind = await ShutdownAsync(replica).ConfigureAwait(false);
+            notReplicated = await ShutdownAsync(replica).ConfigureAwait(false);
         }
-        if (behind is not null)
+        if (notReplicated is not null)
         {
-            throw behind;
+            throw notReplicated;
         }
     }
 
@@ -415,13 +418,15 @@ public sealed class Store : IAsyncDisposable
 
     /// <summary>
     /// The last sync and upload, bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>, then the database is closed.
-    /// Returns what did not reach the replica (logged as an error), or null when it holds everything.
+    /// Returns what did not reach the replica (logged as an error): a <see cref="ReplicaBehindException"/>, or, when
+    /// the database could not even be opened, an <see cref="IOException"/> saying why; null when the replica holds everything.
     /// </summary>
-    private async Task<ReplicaBehindException?> ShutdownAsync(Replica replica)
+    private async Task<Exception?> ShutdownAsync(Replica replica)
     {
         Db db = replica.Db;
         using var timeout = new CancellationTokenSource(Options.ShutdownSyncTimeout);
         string? failure = null;
+        Exception? openError = null;
         if (!db.IsOpen && File.Exists(db.Path))
         {
             // The database appeared after the last open attempt (an embedding app created it and stopped within
@@ -433,10 +438,12 @@ public sealed class Store : IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
+                openError = e;
                 failure = $"could not open the database for the final sync: {e.Message}";
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException e)
             {
+                openError = e;
                 failure = "opening the database for the final sync timed out";
             }
         }
@@ -473,15 +480,15 @@ public sealed class Store : IAsyncDisposable
                 }
             }
         }
-        ReplicaBehindException? behind = failure is null
-            ? null
-            : replica.Behind(db.Txid, $"the final sync gave up after {Options.ShutdownSyncTimeout.TotalSeconds:0.###}s: {failure}");
-        if (behind is not null)
+        Exception? notReplicated = failure is null ? null
+            : db.IsOpen ? replica.Behind(db.Txid, $"the final sync gave up after {Options.ShutdownSyncTimeout.TotalSeconds:0.###}s: {failure}")
+            : new IOException($"{db.Path}: not replicated: {failure}", openError);
+        if (notReplicated is not null)
         {
-            Log.FinalSyncFailed(_logger, behind.Message);
+            Log.FinalSyncFailed(_logger, notReplicated.Message);
         }
         await db.DisposeAsync().ConfigureAwait(false);
-        return behind;
+        return notReplicated;
     }
 
     private FileSystemWatcher? Watch(Db db, SemaphoreSlim changed)
