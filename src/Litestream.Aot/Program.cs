@@ -6,12 +6,18 @@ using Litestream.Aot.Config;
 
 namespace Litestream.Aot;
 
-/// <summary>argv → command → exit code. Exit codes: 0 ok, 1 runtime error, 2 usage error.</summary>
+/// <summary>
+/// argv → command → exit code. Exit codes: 0 ok, 1 runtime error, 2 usage error, 128 + the signal's number
+/// (130 SIGINT, 143 SIGTERM) for a command a signal interrupted.
+/// </summary>
 internal static class Program
 {
     public const int ExitOk = 0;
     public const int ExitError = 1;
     public const int ExitUsage = 2;
+
+    /// <summary>The number of the first SIGINT (2) or SIGTERM (15) received; 0 before one arrives.</summary>
+    private static int s_signal;
 
     private static async Task<int> Main(string[] args)
     {
@@ -19,7 +25,9 @@ internal static class Program
         Console.SetOut(RedactingWriter.Wrap(Console.Out));
         Console.SetError(RedactingWriter.Wrap(Console.Error));
         using var shutdown = new CancellationTokenSource();
-        // SIGINT/SIGTERM cancel the one root token; commands flush and exit 0.
+        // SIGINT/SIGTERM cancel the one root token. A command whose normal stop is a signal (replicate,
+        // restore -f once following) flushes and returns its own code; any other command it cuts short fails
+        // with OperationCanceledException and exits 128 + the signal's number, as a shell reports a kill.
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel(shutdown));
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel(shutdown));
 
@@ -53,9 +61,11 @@ internal static class Program
         {
             return Fail($"error: {e.Message}", "hint: fix the config file; see https://litestream.io/reference/config/", ExitError);
         }
-        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        catch (OperationCanceledException e) when (shutdown.IsCancellationRequested)
         {
-            return ExitOk;
+            string signal = s_signal == Libc.SigInt ? "SIGINT" : "SIGTERM";
+            string outcome = e is CommandInterruptedException interrupted ? $": {interrupted.Message}" : "";
+            return Fail($"error: {parse.CommandResult.Command.Name} interrupted by {signal}{outcome}", null, 128 + s_signal);
         }
         catch (Exception e)
         {
@@ -98,6 +108,7 @@ internal static class Program
     private static Action<PosixSignalContext> Cancel(CancellationTokenSource source) => context =>
     {
         context.Cancel = true;
+        Interlocked.CompareExchange(ref s_signal, context.Signal == PosixSignal.SIGINT ? Libc.SigInt : Libc.SigTerm, 0);
         source.Cancel();
         Interruption.Signalled(context.Signal);
     };

@@ -155,6 +155,11 @@ public sealed class LtxDecoder : IDisposable
         pageHeader = LtxPageHeader.Read(head);
         if (pageHeader.IsEndMarker)
         {
+            if (_header.IsSnapshot && _segment is null)
+            {
+                // A segment's pages were checked against the whole index when the segments were planned.
+                LtxPageRules.CheckSnapshotEnd(_header, _lockPgno, _prevPgno);
+            }
             _crc = Crc64Iso.Update(_crc, head[..LtxConstants.PageHeaderSize]);
             _hashedLength += LtxConstants.PageHeaderSize;
             _state = State.Index;

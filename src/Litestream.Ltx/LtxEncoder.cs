@@ -99,9 +99,9 @@ public sealed class LtxEncoder : IDisposable
     public LtxTrailer Close(ulong postApplyChecksum)
     {
         RequireState(State.Pages, "close");
-        if (_header.IsSnapshot && _prevPgno != ExpectedLastSnapshotPage())
+        if (_header.IsSnapshot)
         {
-            throw new LtxFormatException($"snapshot transaction file is missing pages: last page {_prevPgno}, commit {_header.Commit}");
+            LtxPageRules.CheckSnapshotEnd(_header, _lockPgno, _prevPgno);
         }
         if (!_header.NoChecksum && _header.Commit == 0 && postApplyChecksum != LtxConstants.ChecksumFlag)
         {
@@ -148,9 +148,6 @@ public sealed class LtxEncoder : IDisposable
             _output.Dispose();
         }
     }
-
-    private uint ExpectedLastSnapshotPage()
-        => _header.Commit == _lockPgno ? _header.Commit - 1 : _header.Commit;
 
     private void Write(ReadOnlySpan<byte> bytes, bool hash)
     {
@@ -201,6 +198,21 @@ internal static class LtxPageRules
             throw new LtxFormatException($"page number {pgno} out-of-bounds for commit size {header.Commit}");
         }
         CheckOrder(header.IsSnapshot, prevPgno, (uint)pgno, lockPgno);
+    }
+
+    /// <summary>
+    /// A snapshot holds every page from 1 to Commit but the lock page (LTX.md §3): with its pages in sequence
+    /// (<see cref="CheckOrder"/>), it is whole when its last page is Commit, or the page before the lock page
+    /// when Commit is the lock page. A Commit past the last page would have a reader zero-fill (or, at
+    /// Commit 2^32-1, allocate terabytes for) pages the file does not hold.
+    /// </summary>
+    public static void CheckSnapshotEnd(LtxHeader header, uint lockPgno, uint lastPgno)
+    {
+        uint expected = header.Commit == lockPgno ? header.Commit - 1 : header.Commit;
+        if (lastPgno != expected)
+        {
+            throw new LtxFormatException($"snapshot transaction file is missing pages: last page {lastPgno}, commit {header.Commit}");
+        }
     }
 
     public static void CheckOrder(bool snapshot, uint prevPgno, uint pgno, uint lockPgno)

@@ -37,9 +37,10 @@ public sealed class LtxFrameSegments
     private readonly ulong _tailCrc;
     private readonly long _tailLength;
 
-    private LtxFrameSegments(LtxHeader header, LtxFrameSegment[] segments, LtxTrailer trailer, ulong headerCrc, ulong tailCrc, long tailLength)
+    private LtxFrameSegments(LtxHeader header, LtxFrameSegment[] segments, uint lastPgno, LtxTrailer trailer, ulong headerCrc, ulong tailCrc, long tailLength)
     {
         Header = header;
+        LastPgno = lastPgno;
         Segments = segments;
         Trailer = trailer;
         _headerCrc = headerCrc;
@@ -55,6 +56,9 @@ public sealed class LtxFrameSegments
 
     /// <summary>The segments in file order; together they hold every frame and the end marker.</summary>
     public IReadOnlyList<LtxFrameSegment> Segments { get; }
+
+    /// <summary>The highest page number the file holds (its index's last entry); 0 when it holds none.</summary>
+    public uint LastPgno { get; }
 
     /// <summary>The trailer (its file checksum is checked by <see cref="Verify"/>).</summary>
     public LtxTrailer Trailer { get; }
@@ -132,9 +136,9 @@ public sealed class LtxFrameSegments
         {
             throw new LtxFormatException($"page index does not describe the file: frames end at {expectedOffset}, the index starts at {indexOffset}");
         }
-        if (header.IsSnapshot && header.Commit > 0 && prev != header.Commit && !(header.Commit == lockPgno && prev == lockPgno - 1))
+        if (header.IsSnapshot)
         {
-            throw new LtxFormatException($"snapshot ends at page {prev}, expected commit {header.Commit}");
+            LtxPageRules.CheckSnapshotEnd(header, lockPgno, prev);
         }
         segments.Add(new LtxFrameSegment(segmentStart, indexOffset, segmentPrevious, segmentPages, segmentHash, IsLast: true));
 
@@ -147,7 +151,7 @@ public sealed class LtxFrameSegments
         LtxTrailer trailer = LtxTrailer.Read(fixedTail[LtxConstants.PageIndexSizeFieldSize..]);
         trailer.Validate(header.NoChecksum);
         ulong tailCrc = Crc64Iso.Update(reader.Crc, fixedTail.Slice(LtxConstants.PageIndexSizeFieldSize, 8));
-        return new LtxFrameSegments(header, [.. segments], trailer, Crc64Iso.Compute(headerBytes), tailCrc, indexLength + LtxConstants.PageIndexSizeFieldSize + 8);
+        return new LtxFrameSegments(header, [.. segments], prev, trailer, Crc64Iso.Compute(headerBytes), tailCrc, indexLength + LtxConstants.PageIndexSizeFieldSize + 8);
     }
 
     /// <summary>

@@ -77,6 +77,27 @@ public sealed class LtxPageIndex
     }
 
     /// <summary>
+    /// Checks the index against its file's header, as a reader that maps pages through the index without
+    /// decoding the file must: no page past Commit, never the lock page, and for a snapshot every page from 1
+    /// to Commit (LTX.md §3). <paramref name="header"/> must be valid (<see cref="LtxHeader.Validate"/>).
+    /// </summary>
+    /// <exception cref="LtxFormatException">The index does not describe a valid file with this header.</exception>
+    public void Validate(LtxHeader header)
+    {
+        uint lockPgno = LtxConstants.LockPgno(header.PageSize);
+        uint prev = 0;
+        foreach (LtxPageIndexEntry entry in _entries)
+        {
+            LtxPageRules.CheckPlacement(header, lockPgno, prev, entry.Pgno);
+            prev = entry.Pgno;
+        }
+        if (header.IsSnapshot)
+        {
+            LtxPageRules.CheckSnapshotEnd(header, lockPgno, prev);
+        }
+    }
+
+    /// <summary>
     /// Parses the varint section (terminator included, without the trailing length field).
     /// Returns InvalidData for malformed varints, unsorted pages or offsets outside <paramref name="dataEnd"/>.
     /// </summary>

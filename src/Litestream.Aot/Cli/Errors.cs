@@ -30,7 +30,7 @@ internal static class Errors
         ReplicaStorageException storage => storage.Hint,
         AggregateException { InnerExceptions.Count: 1 } a => Hint(a.InnerExceptions[0]),
         UnauthorizedAccessException => "check file permissions",
-        IOException io when io.Message.StartsWith("output file already exists", StringComparison.Ordinal) => "choose another -o path, or pass -force to replace it",
+        OutputExistsException exists => exists.Hint,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",
         _ => null,
     };

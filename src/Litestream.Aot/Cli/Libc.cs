@@ -5,6 +5,7 @@ namespace Litestream.Aot.Cli;
 /// <summary>The few libc calls the CLI needs.</summary>
 internal static partial class Libc
 {
+    public const int SigInt = 2;
     public const int SigTerm = 15;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -68,14 +68,26 @@ internal static class RestoreCommand
             output = Path.GetFullPath(a.Target);
         }
         output = Path.GetFullPath(output);
-        if (a.Follow)
+        if (a.Follow && (!a.Txid.IsZero || a.Timestamp is not null || a.DryRun))
         {
-            if (!a.Txid.IsZero || a.Timestamp is not null || a.DryRun)
-            {
-                throw new UsageException("-f cannot be combined with -txid, -timestamp or -dry-run", "follow mode always tracks the latest state");
-            }
-            return await FollowAsync(a, output, cancellationToken).ConfigureAwait(false);
+            throw new UsageException("-f cannot be combined with -txid, -timestamp or -dry-run", "follow mode always tracks the latest state");
         }
+        try
+        {
+            return a.Follow
+                ? await FollowAsync(a, output, cancellationToken).ConfigureAwait(false)
+                : await RestoreAsync(a, output, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not CommandInterruptedException)
+        {
+            // Whatever a signal cut short (a download, the integrity check), the restore renames its temp file
+            // into place only as its last step and deletes it on any failure.
+            throw new CommandInterruptedException($"nothing was written to {output}", e);
+        }
+    }
+
+    private static async Task<int> RestoreAsync(Arguments a, string output, CancellationToken cancellationToken)
+    {
         if (a.IfDbNotExists && File.Exists(output))
         {
             Console.Error.WriteLine($"database already exists, skipping: {output}");
@@ -132,10 +144,12 @@ internal static class RestoreCommand
         {
             var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
             var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity };
+            // A signal during the first restore interrupts it (the caller reports it); once following, a
+            // signal is the normal way to stop (upstream: "follow mode stopped"), exit 0.
+            await using Follower follower = await Follower.StartAsync(client, options, logger, cancellationToken).ConfigureAwait(false);
+            Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
             try
             {
-                await using Follower follower = await Follower.StartAsync(client, options, logger, cancellationToken).ConfigureAwait(false);
-                Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
                 await follower.RunAsync(a.FollowInterval, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

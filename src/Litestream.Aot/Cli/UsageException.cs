@@ -13,3 +13,11 @@ public sealed class CommandException(string message, string? hint = null) : Exce
     /// <summary>What to try instead.</summary>
     public string? Hint { get; } = hint;
 }
+
+/// <summary>
+/// A command a signal interrupted, with what that left behind: Program prints
+/// <c>error: CMD interrupted by SIGNAL: MESSAGE</c> and exits 128 + the signal's number.
+/// </summary>
+public sealed class CommandInterruptedException(string message, Exception innerException) : OperationCanceledException(message, innerException)
+{
+}

@@ -58,6 +58,66 @@ internal static partial class FileUtil
     [LibraryImport("libc", EntryPoint = "sync_file_range")]
     private static partial int SyncFileRange(SafeFileHandle fd, long offset, long nbytes, uint flags);
 
+    /// <summary>
+    /// What <paramref name="path"/> is when it is something other than a regular file (following symbolic
+    /// links): "fifo", "socket", "character device", "block device" or "directory"; null for a regular file,
+    /// a missing one, or where statx(2) is unavailable. Opening a FIFO for reading blocks until a writer
+    /// appears, and .NET has no way to tell its type before the open: a file named like replica data that
+    /// is not a regular file would hang the reader.
+    /// </summary>
+    public static unsafe string? NonRegularKind(string path)
+    {
+        if (s_statxUnavailable || !OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        byte* statx = stackalloc byte[StatxSize];
+        try
+        {
+            if (Statx(AtFdCwd, path, 0, StatxType, statx) != 0)
+            {
+                return null;
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_statxUnavailable = true;
+            return null;
+        }
+        return (*(ushort*)(statx + StatxModeOffset) & FileTypeMask) switch
+        {
+            0x8000 => null,
+            0x1000 => "fifo",
+            0xC000 => "socket",
+            0x2000 => "character device",
+            0x6000 => "block device",
+            0x4000 => "directory",
+            int other => $"file of type 0x{other:x4}",
+        };
+    }
+
+    /// <summary>Throws when <paramref name="path"/> exists and is not a regular file (see <see cref="NonRegularKind"/>).</summary>
+    /// <exception cref="IOException">It is a FIFO, socket, device or directory.</exception>
+    public static void RequireRegularFile(string path)
+    {
+        if (NonRegularKind(path) is { } kind)
+        {
+            throw new IOException($"{path} is a {kind}, not a regular file: refusing to read it");
+        }
+    }
+
+    private static bool s_statxUnavailable;
+
+    // struct statx (linux/stat.h) has the same layout on every architecture: stx_mode is a u16 at byte 28.
+    private const int StatxSize = 256;
+    private const int StatxModeOffset = 28;
+    private const uint StatxType = 0x1;
+    private const int AtFdCwd = -100;
+    private const int FileTypeMask = 0xF000;
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
     /// <summary>Flushes a directory entry to disk so a rename inside it survives a crash.</summary>
     public static void FsyncDirectory(string directory)
     {
@@ -72,10 +132,13 @@ internal static partial class FileUtil
         }
     }
 
-    /// <summary>Renames <paramref name="temp"/> over <paramref name="destination"/> and fsyncs the directory.</summary>
-    public static void CommitRename(string temp, string destination)
+    /// <summary>
+    /// Renames <paramref name="temp"/> to <paramref name="destination"/> and fsyncs the directory. Without
+    /// <paramref name="overwrite"/> an existing destination fails the move (an IOException) and stays as it was.
+    /// </summary>
+    public static void CommitRename(string temp, string destination, bool overwrite = true)
     {
-        File.Move(temp, destination, overwrite: true);
+        File.Move(temp, destination, overwrite);
         FsyncDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
     }
 

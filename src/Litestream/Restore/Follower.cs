@@ -54,6 +54,9 @@ internal sealed class Follower : IAsyncDisposable
         if (File.Exists(output) && new FileInfo(output).Length > 0)
         {
             string txidFile = TxidPath(output);
+            // Readers of a followed database never make a -wal, -shm or -journal (page 1 says rollback mode
+            // and they only read): one beside it is another database's, and SQLite would apply it.
+            RestoreOutput.RefuseSidecars(output, "the followed database");
             if (!File.Exists(txidFile) || !Txid.TryParse((await File.ReadAllTextAsync(txidFile, cancellationToken).ConfigureAwait(false)).Trim(), out txid))
             {
                 throw new IOException($"output file already exists and has no follow position ({txidFile}): {output}");
@@ -141,6 +144,7 @@ internal sealed class Follower : IAsyncDisposable
             }
             decoder.Close();
         }
+        DatabaseGrowth.Check(header, (uint)(_file.Length / header.PageSize), pages.Count == 0 ? 0 : pages[^1].Pgno);
         using (SqliteCommand begin = _locker.CreateCommand())
         {
             begin.CommandText = "BEGIN EXCLUSIVE";

@@ -1,4 +1,3 @@
-using Litestream.Internal;
 using Litestream.Ltx.Compression;
 using Litestream.Storage;
 using Microsoft.Data.Sqlite;
@@ -60,8 +59,9 @@ internal static class LegacyRestorer
         segments.Sort((a, b) => a.Index != b.Index ? a.Index.CompareTo(b.Index) : a.Offset.CompareTo(b.Offset));
 
         string output = options.FullOutputPath;
-        Restorer.PrepareOutputPath(output, options.Force);
+        RestoreOutput.Check(output, options.Force);
         string temp = output + ".tmp";
+        RestoreOutput.DeleteTemp(temp);
         try
         {
             await using (Stream source = await client.OpenSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false))
@@ -101,21 +101,19 @@ internal static class LegacyRestorer
             }
             if (options.IntegrityCheck != IntegrityCheck.None)
             {
-                Restorer.CheckIntegrity(temp, options.IntegrityCheck);
+                Restorer.CheckIntegrity(temp, options.IntegrityCheck, cancellationToken);
             }
             using (var db = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite))
             {
                 db.Flush(flushToDisk: true);
             }
-            FileUtil.CommitRename(temp, output);
+            cancellationToken.ThrowIfCancellationRequested();
+            RestoreOutput.Commit(temp, output, options.Force);
             return (snapshot, segments.Count);
         }
         catch
         {
-            foreach (string suffix in new[] { "", "-wal", "-shm" })
-            {
-                FileUtil.TryDelete(temp + suffix);
-            }
+            RestoreOutput.DeleteTemp(temp);
             throw;
         }
     }

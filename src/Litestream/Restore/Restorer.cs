@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Microsoft.Data.Sqlite;
@@ -155,52 +154,33 @@ internal static class Restorer
         return (pageSize == 1 ? 65536 : pageSize, BinaryPrimitives.ReadUInt32BigEndian(header[28..]));
     }
 
-    /// <summary>Deletes an existing output as upstream's <c>prepareOutputPath</c> allows: an empty file always, more with force.</summary>
-    public static void PrepareOutputPath(string output, bool force)
-    {
-        if (!File.Exists(output))
-        {
-            return;
-        }
-        bool empty = new FileInfo(output).Length == 0
-            && !File.Exists(output + "-wal") && !File.Exists(output + "-shm") && !File.Exists(output + "-journal");
-        if (!empty && !force)
-        {
-            throw new IOException($"output file already exists: {output}");
-        }
-        foreach (string suffix in new[] { "", "-wal", "-shm", "-journal" })
-        {
-            FileUtil.TryDelete(output + suffix);
-        }
-    }
-
     /// <summary>Applies a computed plan (see the class summary).</summary>
     public static async ValueTask<RestoreResult> ApplyAsync(IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, RestoreOptions options, CancellationToken cancellationToken)
     {
         string output = options.FullOutputPath;
-        PrepareOutputPath(output, options.Force);
+        RestoreOutput.Check(output, options.Force);
         string? dir = Path.GetDirectoryName(output);
         if (!string.IsNullOrEmpty(dir))
         {
             Directory.CreateDirectory(dir);
         }
         string temp = output + ".tmp";
+        RestoreOutput.DeleteTemp(temp);
         try
         {
             (uint pageSize, uint commit, Txid txid) = await WriteDatabaseAsync(client, plan, temp, options, cancellationToken).ConfigureAwait(false);
             if (options.IntegrityCheck != IntegrityCheck.None)
             {
-                CheckIntegrity(temp, options.IntegrityCheck);
+                CheckIntegrity(temp, options.IntegrityCheck, cancellationToken);
             }
-            FileUtil.CommitRename(temp, output);
+            // A signal that arrived during the last step still means "not restored".
+            cancellationToken.ThrowIfCancellationRequested();
+            RestoreOutput.Commit(temp, output, options.Force);
             return new RestoreResult(plan, txid, pageSize, commit);
         }
         catch
         {
-            foreach (string suffix in new[] { "", "-wal", "-shm", "-journal" })
-            {
-                FileUtil.TryDelete(temp + suffix);
-            }
+            RestoreOutput.DeleteTemp(temp);
             throw;
         }
     }
@@ -234,7 +214,7 @@ internal static class Restorer
 
         uint pageSize = 0, commit = 0;
         Txid txid = Txid.Zero;
-        LtxHeader? previous = null;
+        LtxHeader? previous = null, applying = null;
         PageRunWriter? run = null;
         try
         {
@@ -242,6 +222,7 @@ internal static class Restorer
             Refill();
             for (int i = 0; i < plan.Count; i++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 LtxFileInfo info = plan[i];
                 (Task<Stream>? fetch, long bytes) = fetches.Dequeue();
                 prefetched -= bytes;
@@ -253,6 +234,7 @@ internal static class Restorer
                         Refill();
                         LtxFrameSegments segments = await SegmentedFileApply.PlanAsync(client, info, cancellationToken).ConfigureAwait(false);
                         CheckHeader(segments.Header);
+                        DatabaseGrowth.Check(segments.Header, commit, segments.LastPgno);
                         await SegmentedFileApply.ApplyAsync(client, info, segments, db.SafeFileHandle, parallelism, options.StallTimeout, cancellationToken).ConfigureAwait(false);
                         previous = segments.Header;
                     }
@@ -263,12 +245,15 @@ internal static class Restorer
                         using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
                         CheckHeader(decoder.DecodeHeader());
                         run ??= new PageRunWriter(db.SafeFileHandle, pageSize);
+                        uint lastPgno = 0;
                         while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader ph))
                         {
                             run.Commit(ph.Pgno);
+                            lastPgno = ph.Pgno;
                         }
                         run.Flush();
                         decoder.Close();
+                        DatabaseGrowth.Check(decoder.Header, commit, lastPgno);
                         previous = decoder.Header;
                     }
                     LtxHeader header = previous.Value;
@@ -280,9 +265,14 @@ internal static class Restorer
                 {
                     throw new LtxFormatException($"{name}: {e.Message}", e);
                 }
+                catch (IOException e) when (e.HResult == FileTooLarge && applying is { } header)
+                {
+                    throw new IOException($"{name}: a database of {header.Commit} pages of {header.PageSize} bytes is larger than the file system of {temp} allows", e);
+                }
 
                 void CheckHeader(LtxHeader header)
                 {
+                    applying = header;
                     if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
                     {
                         throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
@@ -342,6 +332,9 @@ internal static class Restorer
         return buffer;
     }
 
+    /// <summary>errno EFBIG, the HResult of an IOException from a write past the file system's largest file.</summary>
+    private const int FileTooLarge = 27;
+
     /// <summary>Remote files up to this size are fetched whole, ahead of their turn; larger ones by segments.</summary>
     internal const long InMemoryFetchLimit = 2L * 1024 * 1024;
 
@@ -351,14 +344,30 @@ internal static class Restorer
     /// <summary>How restore errors name a file: its path in the replica layout, e.g. <c>ltx/0/…-….ltx</c>.</summary>
     internal static string FileName(LtxFileInfo info) => $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
 
-    internal static void CheckIntegrity(string path, IntegrityCheck check)
+    /// <summary>
+    /// Runs SQLite's check on the restored temp file. Cancellation interrupts it (<c>sqlite3_interrupt</c>):
+    /// a check of a large database takes seconds, and a signal must not wait for it.
+    /// </summary>
+    internal static void CheckIntegrity(string path, IntegrityCheck check, CancellationToken cancellationToken)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = check == IntegrityCheck.Full ? "PRAGMA integrity_check" : "PRAGMA quick_check";
-        string result = Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
+        string result;
+        using (cancellationToken.Register(() => SQLitePCL.raw.sqlite3_interrupt(connection.Handle)))
+        {
+            try
+            {
+                result = Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
+            }
+            catch (SqliteException e) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("integrity check interrupted", e, cancellationToken);
+            }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
         if (result != "ok")
         {
             throw new InvalidDataException($"restored database fails {(check == IntegrityCheck.Full ? "integrity_check" : "quick_check")}: {result}");

@@ -1,3 +1,4 @@
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -185,6 +186,7 @@ internal sealed class VfsReplica : IDisposable
             SafeFileHandle handle;
             try
             {
+                FileUtil.RequireRegularFile(path);
                 handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -295,10 +297,13 @@ internal sealed class VfsReplica : IDisposable
         for (int i = 0; i < files.Count; i++)
         {
             (LtxHeader header, LtxPageIndex index) = fetched[i];
-            header.Validate();
-            if (pageSize != 0 && header.PageSize != pageSize)
+            try
             {
-                throw new LtxFormatException($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");
+                CheckFile(files[i], header, index, first: baseline is null && i == 0, pageSize, (uint)pages.Length);
+            }
+            catch (LtxFormatException e)
+            {
+                throw new LtxFormatException($"{Restorer.FileName(files[i])}: {e.Message}", e);
             }
             pageSize = header.PageSize;
             if (!copied || pages.Length != header.Commit)
@@ -319,6 +324,38 @@ internal sealed class VfsReplica : IDisposable
             createdAt = header.CreatedAt;
         }
         return new VfsSnapshot(txid, pageSize, pages, createdAt);
+    }
+
+    /// <summary>
+    /// What a restore checks before applying a file, on its header and page index (the VFS maps pages without
+    /// decoding the file): the header is valid and names the file it is in, a build starts with a snapshot and
+    /// level 9 holds only snapshots, a snapshot lists every page 1..Commit, and a file grows the database
+    /// only with its own pages. Such a file would otherwise be served as a database with pages of zeros, or
+    /// make the page map a Commit of up to 2^32-1 entries.
+    /// </summary>
+    private static void CheckFile(LtxFileInfo info, LtxHeader header, LtxPageIndex index, bool first, uint pageSize, uint previousCommit)
+    {
+        header.Validate();
+        if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
+        {
+            throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
+        }
+        if ((first || info.Level == LtxConstants.SnapshotLevel) && !header.IsSnapshot)
+        {
+            throw new LtxFormatException(first
+                ? "the first file of a restore must be a snapshot (min txid 1)"
+                : $"level {LtxConstants.SnapshotLevel} holds snapshots only, this file starts at txid {header.MinTxid}");
+        }
+        if (pageSize != 0 && header.PageSize != pageSize)
+        {
+            throw new LtxFormatException($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");
+        }
+        index.Validate(header);
+        DatabaseGrowth.Check(header, previousCommit, index.Entries.Count == 0 ? 0 : index.Entries[^1].Pgno);
+        if (header.Commit > Array.MaxLength)
+        {
+            throw new LtxFormatException($"a database of {header.Commit} pages is more than the VFS can map (at most {Array.MaxLength})");
+        }
     }
 
     private LtxRangeReader RangeReader(LtxFileInfo info) => async (offset, destination, cancellationToken) =>

@@ -80,6 +80,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
                 {
                     continue;
                 }
+                FileUtil.RequireRegularFile(path);
                 files.Add(new LtxFileInfo(level, min, max, info.Length, new DateTimeOffset(info.LastWriteTimeUtc)));
             }
             files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
@@ -99,6 +100,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
         FileStream stream;
         try
         {
+            FileUtil.RequireRegularFile(path);
             stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -234,6 +236,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     {
         try
         {
+            FileUtil.RequireRegularFile(path);
             return ValueTask.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)

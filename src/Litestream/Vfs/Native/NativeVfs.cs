@@ -131,6 +131,12 @@ internal static unsafe class NativeVfs
                 return SqliteCodes.Ok;
             }
         }
+        catch (Exception e) when (e is LtxFormatException or InvalidDataException)
+        {
+            // The replica's files are damaged or hostile (a snapshot missing pages, a file whose name and
+            // header disagree): the database image is malformed, as a read of a damaged page reports.
+            return Fail(e, $"open {name}", SqliteCodes.Corrupt);
+        }
         catch (IOException e)
         {
             // The replica is there but cannot be read (an unreachable server, a storage error): an I/O
