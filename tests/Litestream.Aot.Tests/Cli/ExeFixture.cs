@@ -122,6 +122,17 @@ internal static class Exe
 
         public bool HasExited => _process.HasExited;
 
+        /// <summary>Waits up to <paramref name="timeout"/> for the process to end on its own: its exit code, or null while it runs.</summary>
+        public int? WaitForExit(TimeSpan timeout)
+        {
+            if (!_process.WaitForExit(timeout))
+            {
+                return null;
+            }
+            _process.WaitForExit(); // drains the output readers
+            return _process.ExitCode;
+        }
+
         public string Output
         {
             get

@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Globalization;
+using Litestream.Ltx;
+using Litestream.Ltx.Tests.Fixtures;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// <c>restore</c> says "restored" and exits 0 only when the file at the output path is the replica's database
+/// and nothing beside it will change that (issue 17): a stale <c>-wal</c>/<c>-shm</c>/<c>-journal</c> beside
+/// the output is refused, a signal is an interruption with its own exit code, a snapshot whose header claims
+/// pages it does not hold or a file that grows the database past its own pages is refused naming the file,
+/// and a FIFO named like an LTX file is refused instead of hanging. In every refusal nothing is renamed into
+/// place and no temp file is left.
+/// </summary>
+public class RestoreSafetyTests
+{
+    private const string Rows = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA page_size=%d" % int(sys.argv[3]))
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
+        c.execute("BEGIN")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (randomblob(?))", (int(sys.argv[4]),))
+        c.execute("COMMIT")
+        """;
+
+    /// <summary>Another database's WAL left behind by a killed process (no close, so no checkpoint).</summary>
+    private const string StaleWal = """
+        import sqlite3, sys, os
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA wal_autocheckpoint=0")
+        c.execute("CREATE TABLE stale(x)")
+        for _ in range(20):
+            c.execute("INSERT INTO stale VALUES ('old')")
+        os._exit(0)
+        """;
+
+    /// <summary>Rows of t, whether the stale table is visible, quick_check.</summary>
+    private const string Inspect = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        print(c.execute("SELECT count(*) FROM t").fetchone()[0],
+              c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'stale'").fetchone()[0],
+              c.execute("PRAGMA quick_check").fetchone()[0])
+        """;
+
+    private const string FirstSnapshot = "ltx/0/0000000000000001-0000000000000001.ltx";
+
+    /// <summary>A database of <paramref name="rows"/> random blobs, replicated once to dir/replica.</summary>
+    private static (string Dir, string Replica) Replicated(int rows, int pageSize = 4096, int blob = 1000)
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string replica = Path.Combine(dir, "replica");
+        AddRows(db, rows, pageSize, blob);
+        Exe.Result r = Exe.Run("replicate", "-once", db, "file://" + replica);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return (dir, replica);
+    }
+
+    private static void AddRows(string db, int rows, int pageSize = 4096, int blob = 1000)
+        => Exe.Python(Rows, db, rows.ToString(CultureInfo.InvariantCulture), pageSize.ToString(CultureInfo.InvariantCulture), blob.ToString(CultureInfo.InvariantCulture));
+
+    private static void Signal(int pid, string signal) => Assert.Equal(0, Exe.Tool("kill", "-" + signal, pid.ToString(CultureInfo.InvariantCulture)).Code);
+
+    /// <summary>Leaves out.db, out.db-wal and out.db-shm of a killed process that wrote table "stale".</summary>
+    private static void LeaveStaleDatabase(string path) => Exe.Python(StaleWal, path);
+
+    private static string[] Leftovers(string dir, string output) => Directory.GetFiles(dir, Path.GetFileName(output) + "*");
+
+    [ExeTheory]
+    [InlineData("-wal")]
+    [InlineData("-shm")]
+    [InlineData("-journal")]
+    public void Restore_StaleSidecarBesideTheOutput_RefusedNamingIt_ForceReplacesIt(string suffix)
+    {
+        (string dir, string replica) = Replicated(100);
+        string output = Path.Combine(dir, "out.db");
+        LeaveStaleDatabase(output);
+        File.Delete(output);
+        foreach (string other in new[] { "-wal", "-shm" }.Where(s => s != suffix))
+        {
+            File.Delete(output + other);
+        }
+        if (suffix == "-journal")
+        {
+            File.WriteAllText(output + suffix, "a rollback journal of another database");
+        }
+        byte[] stale = File.ReadAllBytes(output + suffix);
+
+        Exe.Result refused = Exe.Run("restore", "-o", output, "file://" + replica);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal(
+            $"error: {output}{suffix} exists beside the restore output: SQLite would apply it to the restored database\n" +
+            $"hint: delete it if no process has {output} open, or pass -force to replace the database and its -wal/-shm/-journal\n",
+            refused.Stderr);
+        Assert.False(File.Exists(output));
+        Assert.Equal(stale, File.ReadAllBytes(output + suffix));
+        Assert.Equal([output + suffix], Leftovers(dir, output));
+
+        Exe.Result forced = Exe.Run("restore", "-force", "-o", output, "file://" + replica);
+        Assert.True(forced.ExitCode == 0, forced.Stderr);
+        Assert.False(File.Exists(output + suffix));
+        Assert.Equal("100 0 ok\n", Exe.Python(Inspect, output));
+    }
+
+    [ExeFact]
+    public void Restore_LeftoversOfAnInterruptedRestore_AreNotReplayedIntoTheResult()
+    {
+        // A restore killed during its integrity check leaves out.db.tmp and SQLite's -wal/-shm beside it;
+        // the next restore's check must not replay that WAL into its new temp file.
+        (string dir, string replica) = Replicated(100);
+        string output = Path.Combine(dir, "out.db");
+        LeaveStaleDatabase(output + ".tmp");
+        Assert.True(File.Exists(output + ".tmp-wal"));
+
+        Exe.Result r = Exe.Run("restore", "-o", output, "file://" + replica);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal([output], Leftovers(dir, output));
+        Assert.Equal("100 0 ok\n", Exe.Python(Inspect, output));
+    }
+
+    [ExeFact]
+    public void RestoreFollow_StaleWalBesideTheOutput_RefusedAtStartAndOnResume_AndAStopIsExitZero()
+    {
+        (string dir, string replica) = Replicated(100);
+        string output = Path.Combine(dir, "follow.db");
+        LeaveStaleDatabase(output);
+        File.Delete(output);
+        File.Delete(output + "-shm");
+        string[] follow = ["restore", "-f", "-follow-interval", "100ms", "-o", output, "file://" + replica];
+
+        using (Exe.Daemon refused = Exe.Start(follow))
+        {
+            Assert.True(refused.WaitForExit(TimeSpan.FromSeconds(60)) == 1, $"follow mode started beside a stale -wal: {refused.Output}");
+            Assert.Contains($"error: {output}-wal exists beside the restore output", refused.Output);
+            Assert.False(File.Exists(output));
+        }
+
+        File.Delete(output + "-wal");
+        using (Exe.Daemon first = Exe.Start(follow))
+        {
+            var clock = Stopwatch.StartNew();
+            while (!first.Output.Contains("following ", StringComparison.Ordinal))
+            {
+                Assert.False(first.HasExited, first.Output);
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), first.Output);
+                Thread.Sleep(50);
+            }
+            // Following ends on a signal: that is its normal stop.
+            Assert.Equal(0, first.Stop());
+        }
+        Assert.Equal("100 0 ok\n", Exe.Python(Inspect, output));
+
+        string other = Path.Combine(dir, "other.db");
+        LeaveStaleDatabase(other);
+        File.Move(other + "-wal", output + "-wal");
+        using Exe.Daemon resumed = Exe.Start(follow);
+        Assert.True(resumed.WaitForExit(TimeSpan.FromSeconds(60)) == 1, $"follow mode resumed beside a stale -wal: {resumed.Output}");
+        Assert.Contains($"error: {output}-wal exists beside the followed database", resumed.Output);
+    }
+
+    [ExeTheory]
+    [InlineData("INT", 130, "SIGINT")]
+    [InlineData("TERM", 143, "SIGTERM")]
+    public void Restore_SignalMidRestore_Exits128PlusTheSignal_WithOneLine_AndLeavesNothing(string signal, int code, string name)
+    {
+        // ~48 MB: writing, fsyncing and checking it takes far longer than delivering a signal.
+        (string dir, string replica) = Replicated(1200, blob: 40_000);
+        string output = Path.Combine(dir, "out.db");
+        using Exe.Daemon restore = Exe.Start("restore", "-integrity-check", "full", "-o", output, "file://" + replica);
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(output + ".tmp"))
+        {
+            Assert.False(restore.HasExited, $"the restore ended before its temp file appeared: {restore.Output}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "no temp file within 60 s");
+            Thread.Sleep(1);
+        }
+        // Freeze it mid-restore, so the signal surely lands before the rename.
+        Signal(restore.Pid, "STOP");
+        Assert.True(File.Exists(output + ".tmp") && !File.Exists(output), "the restore finished before it could be stopped");
+        Signal(restore.Pid, signal);
+        Signal(restore.Pid, "CONT");
+        clock.Restart();
+        int? exit = restore.WaitForExit(TimeSpan.FromSeconds(30));
+        Assert.True(exit == code, $"exit {exit?.ToString(CultureInfo.InvariantCulture) ?? "none within 30 s"}: {restore.Output}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"exited {clock.Elapsed} after the signal");
+        Assert.Equal($"error: restore interrupted by {name}: nothing was written to {output}", restore.Output.Trim());
+        Assert.Empty(Leftovers(dir, output));
+    }
+
+    /// <summary>
+    /// Snapshots whose header Commit is past the pages they hold (LTX.md §3: a snapshot holds every page 1..Commit),
+    /// checksummed like good files so only the format rule catches them.
+    /// </summary>
+    [ExeTheory]
+    [InlineData(4096, 100, "0xFFFFFFFF", 0, "quick")] // 29 real pages: was a 16 TiB sparse file passing quick_check
+    [InlineData(4096, 100, "35", 0, "quick")] // was zero-filled tail pages
+    [InlineData(4096, 100, "same", 20, "none")] // 20 of 29 pages, no SQLite check: was a malformed database and exit 0
+    [InlineData(65536, 1800, "0xFFFFFFFF", 0, "quick")] // 64 KiB pages: was "Specified file length was too large for the file system"
+    [InlineData(4096, 3000, "+6", 0, "none")] // over 2 MiB: planned from its page index, applied by segments
+    public void Restore_SnapshotWhoseCommitPassesItsPages_RefusedNamingTheFile_NothingWritten(int pageSize, int rows, string commit, int keep, string integrity)
+    {
+        (string dir, string replica) = Replicated(rows, pageSize);
+        string path = Path.Combine(replica, FirstSnapshot);
+        (LtxHeader header, List<(uint Pgno, byte[] Page)> pages) = LtxFileBuilder.Decode(File.ReadAllBytes(path));
+        uint claimed = commit switch
+        {
+            "same" => header.Commit,
+            ['+', .. string extra] => header.Commit + uint.Parse(extra, CultureInfo.InvariantCulture),
+            ['0', 'x', .. string hex] => uint.Parse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+            _ => uint.Parse(commit, CultureInfo.InvariantCulture),
+        };
+        File.WriteAllBytes(path, LtxFileBuilder.BuildUnchecked(header with { Commit = claimed }, keep > 0 ? pages.Take(keep) : pages));
+        uint last = keep > 0 ? (uint)keep : pages[^1].Pgno;
+
+        string output = Path.Combine(dir, "out.db");
+        Exe.Result r = Exe.Run("restore", "-integrity-check", integrity, "-o", output, "file://" + replica);
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith($"error: {FirstSnapshot}: snapshot transaction file is missing pages: last page {last}, commit {claimed}\nhint: ", r.Stderr);
+        Assert.Empty(Leftovers(dir, output));
+    }
+
+    [ExeFact]
+    public void Restore_FileThatGrowsTheDatabasePastItsOwnPages_RefusedNamingTheFile()
+    {
+        (string dir, string replica) = Replicated(100);
+        AddRows(Path.Combine(dir, "app.db"), 5);
+        Assert.Equal(0, Exe.Run("replicate", "-once", Path.Combine(dir, "app.db"), "file://" + replica).ExitCode);
+        string second = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        (LtxHeader header, List<(uint Pgno, byte[] Page)> pages) = LtxFileBuilder.Decode(File.ReadAllBytes(second));
+        uint before = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(replica, FirstSnapshot))).Header.Commit;
+        File.WriteAllBytes(second, LtxFileBuilder.BuildUnchecked(header with { Commit = 0xFFFFFFF0 }, pages));
+        uint last = pages[^1].Pgno;
+
+        string output = Path.Combine(dir, "out.db");
+        Exe.Result r = Exe.Run("restore", "-o", output, "file://" + replica);
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith(
+            $"error: ltx/0/0000000000000002-0000000000000002.ltx: commit 4294967280 grows the database from {before} pages past the file's last page {last} (page size 4096)\n",
+            r.Stderr);
+        Assert.Empty(Leftovers(dir, output));
+    }
+
+    [ExeFact]
+    public void Restore_FifoNamedLikeAnLtxFile_RefusedWithinSeconds()
+    {
+        (string dir, string replica) = Replicated(100);
+        AddRows(Path.Combine(dir, "app.db"), 5);
+        Assert.Equal(0, Exe.Run("replicate", "-once", Path.Combine(dir, "app.db"), "file://" + replica).ExitCode);
+        string fifo = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        File.Delete(fifo);
+        Assert.Equal(0, Exe.Tool("mkfifo", fifo).Code);
+
+        string output = Path.Combine(dir, "out.db");
+        using Exe.Daemon restore = Exe.Start("restore", "-o", output, "file://" + replica);
+        int? exit = restore.WaitForExit(TimeSpan.FromSeconds(30));
+        if (exit is null)
+        {
+            restore.Kill();
+            Assert.Fail("restore hung on a fifo in the replica");
+        }
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: {fifo} is a fifo, not a regular file: refusing to read it", restore.Output);
+        Assert.Empty(Leftovers(dir, output));
+
+        Exe.Result listing = Exe.Run("ltx", "file://" + replica);
+        Assert.Equal(1, listing.ExitCode);
+        Assert.StartsWith($"error: {fifo} is a fifo, not a regular file", listing.Stderr);
+    }
+}
