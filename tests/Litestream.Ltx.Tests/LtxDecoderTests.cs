@@ -169,6 +169,40 @@ public class LtxDecoderTests
             Assert.Throws<LtxFormatException>(() => decoder.DecodeDatabaseTo(Stream.Null)).Message);
     }
 
+    /// <summary>
+    /// A snapshot holds every page 1..Commit (LTX.md §3); one whose Commit lies past its last page is refused at the
+    /// end marker, before a reader sizes a database by it (Commit 2^32-1 was a 16 TiB sparse restore).
+    /// </summary>
+    [Theory]
+    [InlineData(29u, 20, "snapshot transaction file is missing pages: last page 20, commit 29")]
+    [InlineData(35u, 29, "snapshot transaction file is missing pages: last page 29, commit 35")]
+    [InlineData(uint.MaxValue, 29, "snapshot transaction file is missing pages: last page 29, commit 4294967295")]
+    public void TryDecodePage_SnapshotWhoseCommitPassesItsLastPage_RefusedAtTheEndMarker(uint commit, int pages, string message)
+    {
+        byte[] file = LtxFileBuilder.BuildUnchecked(LtxFileBuilder.Header(1, 1, commit, 512),
+            Enumerable.Range(1, pages).Select(p => ((uint)p, LtxFileBuilder.Page(512, (byte)p))));
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        decoder.DecodeHeader();
+        byte[] page = new byte[512];
+        for (int i = 0; i < pages; i++)
+        {
+            Assert.True(decoder.TryDecodePage(page, out _));
+        }
+        Assert.Equal(message, Assert.Throws<LtxFormatException>(() => decoder.TryDecodePage(page, out _)).Message);
+        using var whole = new LtxDecoder(new MemoryStream(file));
+        Assert.Equal(message, Assert.Throws<LtxFormatException>(() => whole.DecodeDatabaseTo(Stream.Null)).Message);
+    }
+
+    [Fact]
+    public void TryDecodePage_IncrementalWithCommitPastItsPages_Decodes()
+    {
+        // Only snapshots must hold every page; an incremental file lists just the pages it changed.
+        byte[] file = LtxFileBuilder.Build(LtxFileBuilder.Header(2, 2, 90, 512), [(3, LtxFileBuilder.Page(512, 3))]);
+        using var decoder = new LtxDecoder(new MemoryStream(file));
+        decoder.Close();
+        Assert.Equal(90u, decoder.Header.Commit);
+    }
+
     [Fact]
     public void DecodeDatabaseTo_CommitZeroSnapshot_EmptyDatabase()
     {

@@ -87,9 +87,20 @@ public class LtxFrameSegmentsTests
         Decoded bySegments = DecodeBySegments(file, 2500);
 
         Assert.Equal(pgnos, bySegments.Pages.Select(p => p.Pgno));
+        Assert.Equal(100u, bySegments.Plan.LastPgno);
         Assert.Equal(DecodeWhole(file).Trailer, bySegments.Trailer);
         // 1 KiB random pages take 1 039 bytes a frame: every third frame starts a new segment of 2 500+ bytes.
         Assert.Equal([0u, 9u, 77u], bySegments.Plan.Segments.Select(s => s.PreviousPgno));
+    }
+
+    [Fact]
+    public void SnapshotWhoseCommitPassesItsLastPage_RefusedWhenPlanned()
+    {
+        var random = new Random(3);
+        byte[] file = LtxFileBuilder.BuildUnchecked(LtxFileBuilder.Header(1, 1, uint.MaxValue, 1024),
+            Enumerable.Range(1, 29).Select(p => ((uint)p, LtxFileBuilder.RandomPage(random, 1024, textLike: false))));
+        Assert.Equal("snapshot transaction file is missing pages: last page 29, commit 4294967295",
+            Assert.Throws<LtxFormatException>(() => DecodeBySegments(file, 4096)).Message);
     }
 
     [Fact]

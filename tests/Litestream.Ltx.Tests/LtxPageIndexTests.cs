@@ -25,6 +25,32 @@ public class LtxPageIndexTests
     }
 
     [Fact]
+    public void Validate_WholeSnapshotAndIncremental_Pass()
+    {
+        new LtxPageIndex([Entry(1), Entry(2), Entry(3)]).Validate(LtxFileBuilder.Header(1, 1, 3));
+        new LtxPageIndex([]).Validate(LtxFileBuilder.Header(1, 1, 0));
+        new LtxPageIndex([Entry(2), Entry(9)]).Validate(LtxFileBuilder.Header(4, 4, 12));
+        // 64 KiB pages: the lock page is 16385; a snapshot of exactly that many pages ends before it.
+        new LtxPageIndex([.. Enumerable.Range(1, 16384).Select(p => Entry((uint)p))]).Validate(LtxFileBuilder.Header(1, 1, 16385, 65536));
+    }
+
+    /// <summary>The checks a reader mapping pages through the index (the VFS) relies on, with the messages a decode of the file gives.</summary>
+    [Theory]
+    [InlineData(1ul, 29u, new uint[] { 1, 2, 3 }, "snapshot transaction file is missing pages: last page 3, commit 29")]
+    [InlineData(1ul, 4294967295u, new uint[] { 1, 2, 3 }, "snapshot transaction file is missing pages: last page 3, commit 4294967295")]
+    [InlineData(1ul, 3u, new uint[] { 1, 3 }, "nonsequential page numbers in snapshot transaction: 1,3")]
+    [InlineData(1ul, 3u, new uint[] { 2, 3 }, "snapshot transaction file must start with page number 1")]
+    [InlineData(5ul, 3u, new uint[] { 2, 4 }, "page number 4 out-of-bounds for commit size 3")]
+    [InlineData(5ul, 3000000u, new uint[] { 2097153 }, "cannot decode lock page: pgno=2097153")]
+    public void Validate_IndexBreakingTheFormatRules_Refused(ulong minTxid, uint commit, uint[] pgnos, string message)
+    {
+        var index = new LtxPageIndex([.. pgnos.Select(Entry)]);
+        Assert.Equal(message, Assert.Throws<LtxFormatException>(() => index.Validate(LtxFileBuilder.Header(minTxid, minTxid, commit, 512))).Message);
+    }
+
+    private static LtxPageIndexEntry Entry(uint pgno) => new(pgno, LtxConstants.HeaderSize + (pgno - 1) * 20L, 20);
+
+    [Fact]
     public void TryGet_BinarySearch()
     {
         var index = new LtxPageIndex([new(2, 100, 10), new(5, 110, 10), new(9, 120, 10)]);

@@ -144,7 +144,14 @@ internal sealed class Follower : IAsyncDisposable
             }
             decoder.Close();
         }
-        DatabaseGrowth.Check(header, (uint)(_file.Length / header.PageSize), pages.Count == 0 ? 0 : pages[^1].Pgno);
+        try
+        {
+            DatabaseGrowth.Check(header, (uint)(_file.Length / header.PageSize), pages.Count == 0 ? 0 : pages[^1].Pgno);
+        }
+        catch (LtxFormatException e)
+        {
+            throw new LtxFormatException($"{Restorer.FileName(info)}: {e.Message}", e);
+        }
         using (SqliteCommand begin = _locker.CreateCommand())
         {
             begin.CommandText = "BEGIN EXCLUSIVE";

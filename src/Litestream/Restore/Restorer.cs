@@ -273,16 +273,9 @@ internal static class Restorer
                 void CheckHeader(LtxHeader header)
                 {
                     applying = header;
-                    if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
-                    {
-                        throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
-                    }
+                    CheckPlanFile(info, header, first: previous is null);
                     if (previous is null)
                     {
-                        if (!header.IsSnapshot)
-                        {
-                            throw new LtxFormatException("the first file of a restore must be a snapshot (min txid 1)");
-                        }
                         pageSize = header.PageSize;
                     }
                     else
@@ -340,6 +333,27 @@ internal static class Restorer
 
     /// <summary>Bytes of small files buffered ahead at most (beyond the one being applied).</summary>
     private const long PrefetchBudget = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// What a file of a restore plan must be before it is applied (the VFS checks the same): its header names
+    /// the file it is in, level 9 holds only snapshots, and the plan starts with a snapshot.
+    /// </summary>
+    /// <exception cref="LtxFormatException">It is not.</exception>
+    internal static void CheckPlanFile(LtxFileInfo info, LtxHeader header, bool first)
+    {
+        if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
+        {
+            throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
+        }
+        if (info.Level == LtxConstants.SnapshotLevel && !header.IsSnapshot)
+        {
+            throw new LtxFormatException($"level {LtxConstants.SnapshotLevel} holds snapshots only, this file starts at txid {header.MinTxid}");
+        }
+        if (first && !header.IsSnapshot)
+        {
+            throw new LtxFormatException("the first file of a restore must be a snapshot (min txid 1)");
+        }
+    }
 
     /// <summary>How restore errors name a file: its path in the replica layout, e.g. <c>ltx/0/…-….ltx</c>.</summary>
     internal static string FileName(LtxFileInfo info) => $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";

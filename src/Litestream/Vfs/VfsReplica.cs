@@ -336,16 +336,7 @@ internal sealed class VfsReplica : IDisposable
     private static void CheckFile(LtxFileInfo info, LtxHeader header, LtxPageIndex index, bool first, uint pageSize, uint previousCommit)
     {
         header.Validate();
-        if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
-        {
-            throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
-        }
-        if ((first || info.Level == LtxConstants.SnapshotLevel) && !header.IsSnapshot)
-        {
-            throw new LtxFormatException(first
-                ? "the first file of a restore must be a snapshot (min txid 1)"
-                : $"level {LtxConstants.SnapshotLevel} holds snapshots only, this file starts at txid {header.MinTxid}");
-        }
+        Restorer.CheckPlanFile(info, header, first);
         if (pageSize != 0 && header.PageSize != pageSize)
         {
             throw new LtxFormatException($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");

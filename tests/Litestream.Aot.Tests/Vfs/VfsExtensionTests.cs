@@ -1,5 +1,7 @@
 using System.Globalization;
 using Litestream.Aot.Tests.Cli;
+using Litestream.Ltx;
+using Litestream.Ltx.Tests.Fixtures;
 using Xunit.Abstractions;
 
 namespace Litestream.Aot.Tests.Vfs;
@@ -292,6 +294,72 @@ public class VfsExtensionTests
         Assert.InRange(corrupt.ExitCode, 0, 1);
         Assert.Contains("database disk image is malformed", corrupt.Stderr);
         Assert.Contains("litestream-vfs: read", corrupt.Stderr);
+    }
+
+    /// <summary>
+    /// Files a restore refuses must not be served either (issue 17): each case copies one good replica (a
+    /// 29-page snapshot, then a second file) and makes one file hostile, checksummed as a good file so only the
+    /// format rules can catch it. The open fails with a SQLite error and the cause on stderr; no row is served.
+    /// </summary>
+    [VfsFact]
+    public void Errors_HostileReplicaFiles_RefusedWithTheCauseLogged_NeverServed()
+    {
+        const string First = "ltx/0/0000000000000001-0000000000000001.ltx", Second = "ltx/0/0000000000000002-0000000000000002.ltx";
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string good = Path.Combine(dir, "good");
+        const string Rows = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
+            for i in range(int(sys.argv[2])):
+                c.execute("INSERT INTO t(v) VALUES (randomblob(1000))")
+            """;
+        Exe.Python(Rows, db, "100");
+        Assert.Equal(0, Exe.Run("replicate", "-once", db, "file://" + good).ExitCode);
+        Exe.Python(Rows, db, "5");
+        Assert.Equal(0, Exe.Run("replicate", "-once", db, "file://" + good).ExitCode);
+        (LtxHeader snapshot, List<(uint Pgno, byte[] Page)> snapshotPages) = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(good, First)));
+        (LtxHeader next, List<(uint Pgno, byte[] Page)> nextPages) = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(good, Second)));
+        Assert.Equal(29u, snapshot.Commit);
+
+        var cases = new (string Name, Action<string> Break, string Code, string Cause)[]
+        {
+            ("commit-max", r => File.WriteAllBytes(Path.Combine(r, First), LtxFileBuilder.BuildUnchecked(snapshot with { Commit = uint.MaxValue }, snapshotPages)),
+                "database disk image is malformed", $"{First}: snapshot transaction file is missing pages: last page 29, commit 4294967295"),
+            ("commit-35", r => File.WriteAllBytes(Path.Combine(r, First), LtxFileBuilder.BuildUnchecked(snapshot with { Commit = 35 }, snapshotPages)),
+                "database disk image is malformed", $"{First}: snapshot transaction file is missing pages: last page 29, commit 35"),
+            ("20-of-29", r => File.WriteAllBytes(Path.Combine(r, First), LtxFileBuilder.BuildUnchecked(snapshot, snapshotPages.Take(20))),
+                "database disk image is malformed", $"{First}: snapshot transaction file is missing pages: last page 20, commit 29"),
+            ("grows-past-its-pages", r => File.WriteAllBytes(Path.Combine(r, Second), LtxFileBuilder.BuildUnchecked(next with { Commit = 0xFFFFFFF0 }, nextPages)),
+                "database disk image is malformed", $"{Second}: commit 4294967280 grows the database from 29 pages past the file's last page {nextPages[^1].Pgno} (page size 4096)"),
+            ("not-a-snapshot-in-l9", r =>
+                {
+                    Directory.CreateDirectory(Path.Combine(r, "ltx", "9"));
+                    File.Move(Path.Combine(r, Second), Path.Combine(r, "ltx", "9", Path.GetFileName(Second)));
+                },
+                "database disk image is malformed", "ltx/9/0000000000000002-0000000000000002.ltx: level 9 holds snapshots only, this file starts at txid 0000000000000002"),
+            ("name-disagrees-with-header", r => File.Copy(Path.Combine(r, First), Path.Combine(r, Second), overwrite: true),
+                "database disk image is malformed", $"{Second}: header says 0000000000000001-0000000000000001"),
+            ("fifo", r =>
+                {
+                    File.Delete(Path.Combine(r, Second));
+                    Assert.Equal(0, Exe.Tool("mkfifo", Path.Combine(r, Second)).Code);
+                },
+                "disk I/O error", $"{Path.Combine(dir, "fifo", Second)} is a fifo, not a regular file: refusing to read it"),
+        };
+        foreach ((string name, Action<string> breakIt, string code, string cause) in cases)
+        {
+            string replica = Path.Combine(dir, name);
+            Assert.Equal(0, Exe.Tool("cp", "-a", good, replica).Code);
+            breakIt(replica);
+            VfsHost.Result r = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica=file://{replica}", "SELECT count(*) FROM t;");
+            _output.WriteLine($"{name}: exit {r.ExitCode}\n{r.Stdout}{r.Stderr}");
+            Assert.True(r.Stdout.Length == 0, $"{name}: served {r.Stdout}");
+            Assert.Contains(code, r.Stderr);
+            Assert.Contains($"litestream-vfs: open app.db: {cause}", r.Stderr);
+        }
     }
 
     [VfsFact]

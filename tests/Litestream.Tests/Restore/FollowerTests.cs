@@ -1,4 +1,5 @@
 using Litestream.Ltx;
+using Litestream.Ltx.Tests.Fixtures;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.File;
@@ -67,6 +68,35 @@ public class FollowerTests
             Assert.Equal(1, await resumed.PollAsync(default));
             Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
         }
+    }
+
+    [Fact]
+    public async Task Follow_FileThatGrowsTheDatabasePastItsPages_RefusedNamingIt_DatabaseUntouched()
+    {
+        string dir = TestPaths.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string output = Path.Combine(dir, "follow.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        TestPaths.Python(Writer, db, "100");
+        await using var source = new Db(db);
+        source.Open();
+        var replica = new Replica(source, client);
+        source.Sync();
+        await replica.SyncAsync(default);
+        await using Follower follower = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default);
+        byte[] before = File.ReadAllBytes(output);
+
+        TestPaths.Python(Writer, db, "300");
+        source.Sync();
+        await replica.SyncAsync(default);
+        string next = client.LtxFilePath(0, new Txid(2), new Txid(2));
+        (LtxHeader header, List<(uint Pgno, byte[] Page)> pages) = LtxFileBuilder.Decode(File.ReadAllBytes(next));
+        File.WriteAllBytes(next, LtxFileBuilder.BuildUnchecked(header with { Commit = 0xFFFFFFF0 }, pages));
+
+        var error = await Assert.ThrowsAsync<LtxFormatException>(async () => await follower.PollAsync(default));
+        Assert.Equal($"ltx/0/0000000000000002-0000000000000002.ltx: commit 4294967280 grows the database from {before.Length / 4096} pages past the file's last page {pages[^1].Pgno} (page size 4096)", error.Message);
+        Assert.Equal(before, File.ReadAllBytes(output));
+        Assert.Equal(new Txid(1), follower.Txid);
     }
 
     [Fact]

@@ -95,12 +95,52 @@ public class RestorerTests
         string output = Path.Combine(TestPaths.TempDir(), "out.db");
         File.WriteAllText(output, "keep me");
         var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
-        var error = await Assert.ThrowsAsync<IOException>(async () =>
+        var error = await Assert.ThrowsAnyAsync<IOException>(async () =>
             await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, CancellationToken.None));
         Assert.Equal($"output file already exists: {output}", error.Message);
         Assert.Equal("keep me", File.ReadAllText(output));
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Force = true }, CancellationToken.None);
         Assert.Equal(98304, new FileInfo(output).Length);
+    }
+
+    /// <summary>-force replaces the old database only once the new one is verified: a failed forced restore leaves it, and its WAL, as they were.</summary>
+    [SpecFact]
+    public async Task Restore_ForceFromADamagedReplica_LeavesTheOldDatabaseAndItsWal()
+    {
+        string replica = CopyReplica();
+        Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
+        Directory.Delete(Path.Combine(replica, "ltx", "1"), true);
+        string damaged = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        byte[] bytes = File.ReadAllBytes(damaged);
+        bytes[3000] ^= 0x5a;
+        File.WriteAllBytes(damaged, bytes);
+        string dir = TestPaths.TempDir();
+        string output = Path.Combine(dir, "out.db");
+        File.WriteAllText(output, "old database");
+        File.WriteAllText(output + "-wal", "its wal");
+
+        await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
+            await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output, Force = true }, CancellationToken.None));
+        Assert.Equal("old database", File.ReadAllText(output));
+        Assert.Equal("its wal", File.ReadAllText(output + "-wal"));
+        Assert.Equal([output, output + "-wal"], Directory.GetFiles(dir).Order());
+    }
+
+    [SpecFact]
+    public async Task Restore_Cancelled_LeavesNothing_AndAnExistingDatabaseAsItWas()
+    {
+        string dir = TestPaths.TempDir();
+        string output = Path.Combine(dir, "out.db");
+        File.WriteAllText(output, "old database");
+        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        RestoreSource source = await Restorer.PlanAsync(client, Txid.Zero, null, default);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        // A signal after planning: local files need no cancellable I/O, so the restore itself must look.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await Restorer.ApplyAsync(client, source, new RestoreOptions { OutputPath = output, Force = true }, cancelled.Token));
+        Assert.Equal("old database", File.ReadAllText(output));
+        Assert.Equal([output], Directory.GetFiles(dir));
     }
 
     [SpecFact]

@@ -62,6 +62,32 @@ public class FileReplicaClientTests
         Assert.EndsWith("ltx/0/0000000000000005-0000000000000005.ltx", error.Message);
     }
 
+    /// <summary>Opening a FIFO blocks until a writer appears: a replica file that is not a regular file is refused, not read.</summary>
+    [Fact]
+    public async Task ListAndOpen_FifoNamedLikeAnLtxFile_RefusedWithoutBlocking()
+    {
+        var client = new FileReplicaClient(TestPaths.TempDir());
+        await client.WriteLtxFileAsync(0, new Txid(1), new Txid(1), LtxWithTimestamp(1), default);
+        string fifo = client.LtxFilePath(0, new Txid(2), new Txid(2));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        string message = $"{fifo} is a fifo, not a regular file: refusing to read it";
+
+        var listing = await Assert.ThrowsAsync<IOException>(async () =>
+        {
+            await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
+            {
+            }
+        });
+        Assert.Equal(message, listing.Message);
+        Task<Stream> open = Task.Run(async () => await client.OpenLtxFileAsync(0, new Txid(2), new Txid(2), 0, 0, default));
+        Assert.True(await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(30))) == open, "opening the fifo blocked");
+        Assert.Equal(message, (await Assert.ThrowsAsync<IOException>(() => open)).Message);
+    }
+
     [Fact]
     public async Task List_MissingLevel_Empty()
     {
