@@ -62,6 +62,28 @@ public class RestoreSafetyTests
         return (dir, replica);
     }
 
+    /// <summary>
+    /// <see cref="Replicated"/> with 100 rows, then 5 more in a second file, ltx/0/…02-…02 (the whole database:
+    /// the writer's close checkpointed and reset the WAL).
+    /// </summary>
+    private static (string Dir, string Replica, string Second) ReplicatedTwice()
+    {
+        (string dir, string replica) = Replicated(100);
+        AddRows(Path.Combine(dir, "app.db"), 5);
+        Assert.Equal(0, Exe.Run("replicate", "-once", Path.Combine(dir, "app.db"), "file://" + replica).ExitCode);
+        return (dir, replica, Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx"));
+    }
+
+    /// <summary>Runs a restore to dir/out.db that must fail (exit 1) and leave nothing; returns its stderr.</summary>
+    private static string Refused(string dir, string replica, params string[] flags)
+    {
+        string output = Path.Combine(dir, "out.db");
+        Exe.Result r = Exe.Run(["restore", .. flags, "-o", output, "file://" + replica]);
+        Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Empty(Leftovers(dir, output));
+        return r.Stderr;
+    }
+
     private static void AddRows(string db, int rows, int pageSize = 4096, int blob = 1000)
         => Exe.Python(Rows, db, rows.ToString(CultureInfo.InvariantCulture), pageSize.ToString(CultureInfo.InvariantCulture), blob.ToString(CultureInfo.InvariantCulture));
 
@@ -218,41 +240,26 @@ public class RestoreSafetyTests
         File.WriteAllBytes(path, LtxFileBuilder.BuildUnchecked(header with { Commit = claimed }, keep > 0 ? pages.Take(keep) : pages));
         uint last = keep > 0 ? (uint)keep : pages[^1].Pgno;
 
-        string output = Path.Combine(dir, "out.db");
-        Exe.Result r = Exe.Run("restore", "-integrity-check", integrity, "-o", output, "file://" + replica);
-        Assert.Equal(1, r.ExitCode);
-        Assert.StartsWith($"error: {FirstSnapshot}: snapshot transaction file is missing pages: last page {last}, commit {claimed}\nhint: ", r.Stderr);
-        Assert.Empty(Leftovers(dir, output));
+        Assert.StartsWith($"error: {FirstSnapshot}: snapshot transaction file is missing pages: last page {last}, commit {claimed}\nhint: ",
+            Refused(dir, replica, "-integrity-check", integrity));
     }
 
     [ExeFact]
     public void Restore_FileThatGrowsTheDatabasePastItsOwnPages_RefusedNamingTheFile()
     {
-        (string dir, string replica) = Replicated(100);
-        AddRows(Path.Combine(dir, "app.db"), 5);
-        Assert.Equal(0, Exe.Run("replicate", "-once", Path.Combine(dir, "app.db"), "file://" + replica).ExitCode);
-        string second = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        (string dir, string replica, string second) = ReplicatedTwice();
         (LtxHeader header, List<(uint Pgno, byte[] Page)> pages) = LtxFileBuilder.Decode(File.ReadAllBytes(second));
         uint before = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(replica, FirstSnapshot))).Header.Commit;
         File.WriteAllBytes(second, LtxFileBuilder.BuildUnchecked(header with { Commit = 0xFFFFFFF0 }, pages));
-        uint last = pages[^1].Pgno;
-
-        string output = Path.Combine(dir, "out.db");
-        Exe.Result r = Exe.Run("restore", "-o", output, "file://" + replica);
-        Assert.Equal(1, r.ExitCode);
         Assert.StartsWith(
-            $"error: ltx/0/0000000000000002-0000000000000002.ltx: commit 4294967280 grows the database from {before} pages past the file's last page {last} (page size 4096)\n",
-            r.Stderr);
-        Assert.Empty(Leftovers(dir, output));
+            $"error: ltx/0/0000000000000002-0000000000000002.ltx: commit 4294967280 grows the database from {before} pages past the file's last page {pages[^1].Pgno} (page size 4096)\n",
+            Refused(dir, replica));
     }
 
     [ExeFact]
     public void Restore_FifoNamedLikeAnLtxFile_RefusedWithinSeconds()
     {
-        (string dir, string replica) = Replicated(100);
-        AddRows(Path.Combine(dir, "app.db"), 5);
-        Assert.Equal(0, Exe.Run("replicate", "-once", Path.Combine(dir, "app.db"), "file://" + replica).ExitCode);
-        string fifo = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
+        (string dir, string replica, string fifo) = ReplicatedTwice();
         File.Delete(fifo);
         Assert.Equal(0, Exe.Tool("mkfifo", fifo).Code);
 

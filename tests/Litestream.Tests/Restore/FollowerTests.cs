@@ -28,23 +28,54 @@ public class FollowerTests
         print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
         """;
 
+    /// <summary>app.db, filled by the python writer and replicated in process to replica/; follow.db beside it is the follower's output.</summary>
+    private sealed class Shipped : IAsyncDisposable
+    {
+        private readonly Replica _replica;
+
+        private Shipped(string dir, Db source)
+        {
+            Source = source;
+            Output = Path.Combine(dir, "follow.db");
+            Client = new FileReplicaClient(Path.Combine(dir, "replica"));
+            _replica = new Replica(source, Client);
+        }
+
+        public Db Source { get; }
+
+        public string Output { get; }
+
+        public FileReplicaClient Client { get; }
+
+        /// <summary>A database of <paramref name="rows"/> rows, replicated.</summary>
+        public static async Task<Shipped> StartAsync(int rows)
+        {
+            string dir = TestPaths.TempDir();
+            string db = Path.Combine(dir, "app.db");
+            TestPaths.Python(Writer, db, rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var source = new Db(db);
+            source.Open();
+            var shipped = new Shipped(dir, source);
+            await shipped.ShipAsync();
+            return shipped;
+        }
+
+        /// <summary>Captures what the writer committed and uploads it.</summary>
+        public async Task ShipAsync()
+        {
+            Source.Sync();
+            await _replica.SyncAsync(default);
+        }
+
+        public ValueTask DisposeAsync() => Source.DisposeAsync();
+    }
+
     [Fact]
     public async Task Follow_AppliesNewFilesIncludingShrink_AndResumesFromTxidFile()
     {
-        string dir = TestPaths.TempDir();
-        string db = Path.Combine(dir, "app.db");
-        string output = Path.Combine(dir, "follow.db");
-        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        TestPaths.Python(Writer, db, "100");
-        await using var source = new Db(db);
-        source.Open();
-        var replica = new Replica(source, client);
-        async Task Ship()
-        {
-            source.Sync();
-            await replica.SyncAsync(default);
-        }
-        await Ship();
+        await using Shipped shipped = await Shipped.StartAsync(100);
+        (Db source, string db, string output, FileReplicaClient client) = (shipped.Source, shipped.Source.Path, shipped.Output, shipped.Client);
+        Task Ship() => shipped.ShipAsync();
 
         await using (Follower follower = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default))
         {
@@ -73,29 +104,19 @@ public class FollowerTests
     [Fact]
     public async Task Follow_FileThatGrowsTheDatabasePastItsPages_RefusedNamingIt_DatabaseUntouched()
     {
-        string dir = TestPaths.TempDir();
-        string db = Path.Combine(dir, "app.db");
-        string output = Path.Combine(dir, "follow.db");
-        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        TestPaths.Python(Writer, db, "100");
-        await using var source = new Db(db);
-        source.Open();
-        var replica = new Replica(source, client);
-        source.Sync();
-        await replica.SyncAsync(default);
-        await using Follower follower = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default);
-        byte[] before = File.ReadAllBytes(output);
+        await using Shipped shipped = await Shipped.StartAsync(100);
+        await using Follower follower = await Follower.StartAsync(shipped.Client, new RestoreOptions { OutputPath = shipped.Output }, null, default);
+        byte[] before = File.ReadAllBytes(shipped.Output);
 
-        TestPaths.Python(Writer, db, "300");
-        source.Sync();
-        await replica.SyncAsync(default);
-        string next = client.LtxFilePath(0, new Txid(2), new Txid(2));
+        TestPaths.Python(Writer, shipped.Source.Path, "300");
+        await shipped.ShipAsync();
+        string next = shipped.Client.LtxFilePath(0, new Txid(2), new Txid(2));
         (LtxHeader header, List<(uint Pgno, byte[] Page)> pages) = LtxFileBuilder.Decode(File.ReadAllBytes(next));
         File.WriteAllBytes(next, LtxFileBuilder.BuildUnchecked(header with { Commit = 0xFFFFFFF0 }, pages));
 
         var error = await Assert.ThrowsAsync<LtxFormatException>(async () => await follower.PollAsync(default));
         Assert.Equal($"ltx/0/0000000000000002-0000000000000002.ltx: commit 4294967280 grows the database from {before.Length / 4096} pages past the file's last page {pages[^1].Pgno} (page size 4096)", error.Message);
-        Assert.Equal(before, File.ReadAllBytes(output));
+        Assert.Equal(before, File.ReadAllBytes(shipped.Output));
         Assert.Equal(new Txid(1), follower.Txid);
     }
 

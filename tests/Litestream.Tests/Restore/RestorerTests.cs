@@ -53,8 +53,8 @@ public class RestorerTests
         Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
     }
 
-    [SpecFact]
-    public async Task Restore_BitFlippedFile_ErrorNamesFileAndLeavesNoOutput()
+    /// <summary>The spec replica's L0 chain with one byte of its second file flipped.</summary>
+    private static string DamagedL0Chain()
     {
         string replica = CopyReplica();
         Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
@@ -63,6 +63,13 @@ public class RestorerTests
         byte[] bytes = File.ReadAllBytes(damaged);
         bytes[3000] ^= 0x5a;
         File.WriteAllBytes(damaged, bytes);
+        return replica;
+    }
+
+    [SpecFact]
+    public async Task Restore_BitFlippedFile_ErrorNamesFileAndLeavesNoOutput()
+    {
+        string replica = DamagedL0Chain();
         string output = Path.Combine(TestPaths.TempDir(), "out.db");
         var error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
             await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None));
@@ -107,13 +114,7 @@ public class RestorerTests
     [SpecFact]
     public async Task Restore_ForceFromADamagedReplica_LeavesTheOldDatabaseAndItsWal()
     {
-        string replica = CopyReplica();
-        Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
-        Directory.Delete(Path.Combine(replica, "ltx", "1"), true);
-        string damaged = Path.Combine(replica, "ltx", "0", "0000000000000002-0000000000000002.ltx");
-        byte[] bytes = File.ReadAllBytes(damaged);
-        bytes[3000] ^= 0x5a;
-        File.WriteAllBytes(damaged, bytes);
+        string replica = DamagedL0Chain();
         string dir = TestPaths.TempDir();
         string output = Path.Combine(dir, "out.db");
         File.WriteAllText(output, "old database");
