@@ -54,13 +54,13 @@ internal sealed class Follower : IAsyncDisposable
         if (File.Exists(output) && new FileInfo(output).Length > 0)
         {
             string txidFile = TxidPath(output);
-            // Readers of a followed database never make a -wal, -shm or -journal (page 1 says rollback mode
-            // and they only read): one beside it is another database's, and SQLite would apply it.
-            RestoreOutput.RefuseSidecars(output, "the followed database");
             if (!File.Exists(txidFile) || !Txid.TryParse((await File.ReadAllTextAsync(txidFile, cancellationToken).ConfigureAwait(false)).Trim(), out txid))
             {
                 throw new IOException($"output file already exists and has no follow position ({txidFile}): {output}");
             }
+            // Readers of a followed database never make a -wal, -shm or -journal (page 1 says rollback mode
+            // and they only read): one beside it is another database's, and SQLite would apply it.
+            RestoreOutput.RefuseSidecars(output, "the followed database", $"delete it if no process has {output} open (follow mode never makes one)");
         }
         else
         {

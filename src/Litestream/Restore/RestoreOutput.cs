@@ -33,24 +33,25 @@ internal static class RestoreOutput
         {
             throw new OutputExistsException($"output file already exists: {output}", "choose another -o path, or pass -force to replace it");
         }
-        RefuseSidecars(output, "the restore output");
+        RefuseSidecars(output, "the restore output", ForceHint(output));
     }
 
     /// <summary>Refuses a <c>-wal</c>, <c>-shm</c> or <c>-journal</c> beside <paramref name="database"/>.</summary>
     /// <exception cref="OutputExistsException">One exists.</exception>
-    public static void RefuseSidecars(string database, string what)
+    public static void RefuseSidecars(string database, string what, string hint)
     {
         foreach (string suffix in SidecarSuffixes)
         {
             string sidecar = database + suffix;
             if (File.Exists(sidecar) || Directory.Exists(sidecar))
             {
-                throw new OutputExistsException(
-                    $"{sidecar} exists beside {what}: SQLite would apply it to the restored database",
-                    $"delete it if no process has {database} open, or pass -force to replace the database and its -wal/-shm/-journal");
+                throw new OutputExistsException($"{sidecar} exists beside {what}: SQLite would apply it to the restored database", hint);
             }
         }
     }
+
+    private static string ForceHint(string output)
+        => $"delete it if no process has {output} open, or pass -force to replace the database and its -wal/-shm/-journal";
 
     /// <summary>
     /// Deletes <paramref name="temp"/> and the SQLite files beside it: before a restore (an interrupted one's
@@ -78,7 +79,7 @@ internal static class RestoreOutput
             FileUtil.CommitRename(temp, output);
             return;
         }
-        RefuseSidecars(output, "the restore output");
+        RefuseSidecars(output, "the restore output", ForceHint(output));
         bool emptyOutput = File.Exists(output) && new FileInfo(output).Length == 0;
         try
         {
