@@ -16,9 +16,6 @@ internal static class Program
     public const int ExitError = 1;
     public const int ExitUsage = 2;
 
-    /// <summary>The number of the first SIGINT (2) or SIGTERM (15) received; 0 before one arrives.</summary>
-    private static int s_signal;
-
     private static async Task<int> Main(string[] args)
     {
         SQLitePCL.raw.SetProvider(new SQLitePCL.SQLite3Provider_e_sqlite3());
@@ -63,9 +60,9 @@ internal static class Program
         }
         catch (OperationCanceledException e) when (shutdown.IsCancellationRequested)
         {
-            string signal = s_signal == Libc.SigInt ? "SIGINT" : "SIGTERM";
+            PosixSignal signal = Interruption.Received ?? PosixSignal.SIGTERM;
             string outcome = e is CommandInterruptedException interrupted ? $": {interrupted.Message}" : "";
-            return Fail($"error: {parse.CommandResult.Command.Name} interrupted by {signal}{outcome}", null, 128 + s_signal);
+            return Fail($"error: {parse.CommandResult.Command.Name} interrupted by {Interruption.Name(signal)}{outcome}", null, Interruption.ExitCode(signal));
         }
         catch (Exception e)
         {
@@ -108,9 +105,9 @@ internal static class Program
     private static Action<PosixSignalContext> Cancel(CancellationTokenSource source) => context =>
     {
         context.Cancel = true;
-        Interlocked.CompareExchange(ref s_signal, context.Signal == PosixSignal.SIGINT ? Libc.SigInt : Libc.SigTerm, 0);
-        source.Cancel();
+        // Recorded first: a command the cancellation ends reports which signal it was.
         Interruption.Signalled(context.Signal);
+        source.Cancel();
     };
 
     private static int Fail(string message, string? hint, int code)

@@ -33,7 +33,25 @@ internal static class Interruption
         return default;
     }
 
-    /// <summary>Called by the signal handler once the root token is cancelled.</summary>
+    /// <summary>The first SIGINT or SIGTERM received; null before one arrives.</summary>
+    public static PosixSignal? Received
+    {
+        get
+        {
+            lock (s_lock)
+            {
+                return s_received;
+            }
+        }
+    }
+
+    /// <summary>"SIGINT" or "SIGTERM".</summary>
+    public static string Name(PosixSignal signal) => signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM";
+
+    /// <summary>128 + the signal's number, as a shell reports a process the signal ended: 130 (SIGINT) or 143 (SIGTERM).</summary>
+    public static int ExitCode(PosixSignal signal) => signal == PosixSignal.SIGINT ? 130 : 143;
+
+    /// <summary>Called by the signal handler before the root token is cancelled: records the signal, and ends the process inside a section.</summary>
     public static void Signalled(PosixSignal signal)
     {
         // The lock is held through the exit, so a scope cannot end, and work with side effects begin, meanwhile.
@@ -49,9 +67,9 @@ internal static class Interruption
 
     private static void Exit(PosixSignal signal)
     {
-        Console.Error.WriteLine($"error: interrupted by {(signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM")} while {s_work}");
+        Console.Error.WriteLine($"error: interrupted by {Name(signal)} while {s_work}");
         Console.Error.Flush();
-        Environment.Exit(signal == PosixSignal.SIGINT ? 130 : 143);
+        Environment.Exit(ExitCode(signal));
     }
 
     /// <summary>Ends an <see cref="ExitOnSignal"/> section.</summary>

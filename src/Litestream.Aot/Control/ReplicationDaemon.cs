@@ -1,4 +1,5 @@
 using Litestream.Ltx;
+using Litestream.Internal;
 using Litestream.Replication;
 using Microsoft.Extensions.Logging;
 
@@ -288,7 +289,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     /// </summary>
     private static void RequireSqliteOrMissing(string path)
     {
-        if (Cli.Libc.IsSpecialFile(path))
+        if (FileUtil.NonRegularKind(path) is not null)
         {
             throw new ControlException(400, $"not a regular file: {path}");
         }
