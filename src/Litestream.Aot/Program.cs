@@ -27,6 +27,9 @@ internal static class Program
         // with OperationCanceledException and exits 128 + the signal's number, as a shell reports a kill.
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel(shutdown));
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel(shutdown));
+        // A write past the file size limit (ulimit -f) then fails with EFBIG, which is reported, instead of
+        // killing the process and leaving its temp file (Go's runtime ignores SIGXFSZ too).
+        using PosixSignalRegistration sigxfsz = PosixSignalRegistration.Create((PosixSignal)Libc.SigXfsz, static context => context.Cancel = true);
 
         RootCommand root = BuildRoot();
         var parserConfiguration = new ParserConfiguration { ResponseFileTokenReplacer = null };

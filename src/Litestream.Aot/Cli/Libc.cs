@@ -6,6 +6,7 @@ namespace Litestream.Aot.Cli;
 internal static partial class Libc
 {
     public const int SigTerm = 15;
+    public const int SigXfsz = 25;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int KillNative(int pid, int signal);

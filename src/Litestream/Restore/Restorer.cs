@@ -267,7 +267,7 @@ internal static class Restorer
                 }
                 catch (IOException e) when (e.HResult == FileTooLarge && applying is { } header)
                 {
-                    throw new IOException($"{name}: a database of {header.Commit} pages of {header.PageSize} bytes is larger than the file system of {temp} allows", e);
+                    throw new IOException($"{name}: a database of {header.Commit} pages of {header.PageSize} bytes is larger than {temp} may grow (the file system's or the process's file size limit)", e);
                 }
 
                 void CheckHeader(LtxHeader header)
@@ -325,7 +325,7 @@ internal static class Restorer
         return buffer;
     }
 
-    /// <summary>errno EFBIG, the HResult of an IOException from a write past the file system's largest file.</summary>
+    /// <summary>errno EFBIG, the HResult of an IOException from a write past the largest file the file system or <c>ulimit -f</c> allows.</summary>
     private const int FileTooLarge = 27;
 
     /// <summary>Remote files up to this size are fetched whole, ahead of their turn; larger ones by segments.</summary>

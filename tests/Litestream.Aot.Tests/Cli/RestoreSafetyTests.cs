@@ -256,6 +256,22 @@ public class RestoreSafetyTests
             Refused(dir, replica));
     }
 
+    /// <summary>A database larger than a file may grow here (ulimit -f; a small file system alike): one error line naming the file and the size, nothing left.</summary>
+    [ExeFact]
+    public void Restore_PastTheFileSizeLimit_FailsNamingTheFileAndItsSize_LeavesNothing()
+    {
+        (string dir, string replica) = Replicated(300);
+        uint commit = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(replica, FirstSnapshot))).Header.Commit;
+        string output = Path.Combine(dir, "out.db");
+        // 200 blocks of 512 bytes: a third of the database.
+        (int code, string stderr) = Exe.Tool("bash", "-c", $"ulimit -f 200; exec \"$0\" restore -o \"$1\" \"$2\"", Exe.Path!, output, "file://" + replica);
+        Assert.True(code == 1, $"exit {code}: {stderr}");
+        Assert.StartsWith(
+            $"error: {FirstSnapshot}: a database of {commit} pages of 4096 bytes is larger than {output}.tmp may grow (the file system's or the process's file size limit)\n",
+            stderr);
+        Assert.Empty(Leftovers(dir, output));
+    }
+
     [ExeFact]
     public void Restore_FifoNamedLikeAnLtxFile_RefusedWithinSeconds()
     {
