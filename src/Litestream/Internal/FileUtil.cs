@@ -118,6 +118,15 @@ internal static partial class FileUtil
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
+    /// <summary>
+    /// Whether <paramref name="e"/> is EFBIG: a write or resize past the largest file the file system or
+    /// <c>ulimit -f</c> allows. .NET reports it as an ArgumentOutOfRangeException for "value" ("Specified file
+    /// length was too large for the file system"), which names neither the file nor the size.
+    /// </summary>
+    public static bool IsFileTooLarge(Exception e) => e is ArgumentOutOfRangeException { ParamName: "value" } or IOException { HResult: FileTooLargeErrno };
+
+    private const int FileTooLargeErrno = 27;
+
     /// <summary>Flushes a directory entry to disk so a rename inside it survives a crash.</summary>
     public static void FsyncDirectory(string directory)
     {

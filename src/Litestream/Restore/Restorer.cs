@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Microsoft.Data.Sqlite;
@@ -265,7 +266,7 @@ internal static class Restorer
                 {
                     throw new LtxFormatException($"{name}: {e.Message}", e);
                 }
-                catch (IOException e) when (e.HResult == FileTooLarge && applying is { } header)
+                catch (Exception e) when (FileUtil.IsFileTooLarge(e) && applying is { } header)
                 {
                     throw new IOException($"{name}: a database of {header.Commit} pages of {header.PageSize} bytes is larger than {temp} may grow (the file system's or the process's file size limit)", e);
                 }
@@ -324,9 +325,6 @@ internal static class Restorer
         buffer.Position = 0;
         return buffer;
     }
-
-    /// <summary>errno EFBIG, the HResult of an IOException from a write past the largest file the file system or <c>ulimit -f</c> allows.</summary>
-    private const int FileTooLarge = 27;
 
     /// <summary>Remote files up to this size are fetched whole, ahead of their turn; larger ones by segments.</summary>
     internal const long InMemoryFetchLimit = 2L * 1024 * 1024;
