@@ -57,8 +57,8 @@ internal static class ManPage
             A usage error: an unknown command or flag, a missing argument or a bad flag value.
             .TP
             .BR 130 ", " 143
-            Interrupted by SIGINT or SIGTERM at a step that cannot stop cleanly (reading the configuration).
-            A command that can stop cleanly makes its final sync and exits 0.
+            Interrupted by SIGINT or SIGTERM: the command did not finish (a \fBrestore\fR writes nothing).
+            \fBreplicate\fR and \fBrestore \-f\fR, whose normal stop is a signal, make their final sync and exit 0.
             .SH FILES
             .TP
             .I {Escape(ConfigLoader.DefaultPath)}
