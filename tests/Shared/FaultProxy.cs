@@ -12,8 +12,11 @@ namespace Litestream.Testing;
 /// <see cref="FailAlways"/> is set, or while a fault is switched on at run time with <see cref="Inject"/>.
 /// A faulted request gets an S3 error response (500 InternalError or 503 SlowDown) and its connection
 /// closed, or the connection reset without an answer; a <see cref="Fault.SlowBody"/> request is relayed
-/// but its response trickles back. Everything else is relayed byte for byte (request signatures stay
-/// valid), keep-alive included. Shared by Litestream.Tests and Litestream.Aot.Tests (linked source).
+/// but its response trickles back; a stalled request (<see cref="Fault.StallAtConnect"/>,
+/// <see cref="Fault.StallInHeaders"/>, <see cref="Fault.StallInBody"/>) gets its connection frozen: nothing
+/// more is read from the client or sent to it, and the connection stays open until the client gives up
+/// (a dead server or a black-holing middlebox). Everything else is relayed byte for byte (request
+/// signatures stay valid), keep-alive included. Shared by Litestream.Tests and Litestream.Aot.Tests (linked source).
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -35,7 +38,16 @@ public sealed class FaultProxy : IAsyncDisposable
         /// fails with 400 and the reason (see <see cref="StrictViolations"/>); everything else is relayed.
         /// </summary>
         StrictProvider,
+        /// <summary>The request head is read, then nothing: its body is not read (an upload blocks) and no response comes.</summary>
+        StallAtConnect,
+        /// <summary>The request is relayed; the first bytes of the response's status line come back, then nothing.</summary>
+        StallInHeaders,
+        /// <summary>The request is relayed; the response headers and half its body come back, then nothing.</summary>
+        StallInBody,
     }
+
+    /// <summary>Bytes of a response relayed before a <see cref="Fault.StallInHeaders"/> stall.</summary>
+    public const int HeaderBytesBeforeStall = 12;
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly int _targetPort;
@@ -45,6 +57,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly ConcurrentQueue<string> _violations = new();
     private int _requests;
     private int _faults;
+    private int _stalled;
     private volatile object? _injected;
 
     public FaultProxy(int targetPort, Fault fault = Fault.InternalError, int failFirst = 0, bool failAlways = false)
@@ -68,6 +81,9 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>Requests that were given a fault.</summary>
     public int Faults => Volatile.Read(ref _faults);
+
+    /// <summary>Connections frozen by a stall so far (each one stays open until its client closes it).</summary>
+    public int Stalled => Volatile.Read(ref _stalled);
 
     /// <summary>"METHOD target" of every request so far, in arrival order.</summary>
     public IReadOnlyList<string> RequestLog => [.. _log];
@@ -108,7 +124,7 @@ public sealed class FaultProxy : IAsyncDisposable
     {
         TcpClient? upstream = null;
         Task? down = null;
-        var slow = new SlowFlag();
+        var shaping = new ResponseShaping();
         using (client)
         {
             try
@@ -139,16 +155,22 @@ public sealed class FaultProxy : IAsyncDisposable
                         await FailAsync(client, stream, fault.Value, headers, pending);
                         return;
                     }
-                    if (fault is Fault.SlowBody)
+                    if (fault is Fault.StallAtConnect)
+                    {
+                        Interlocked.Increment(ref _faults);
+                        await StallAsync(stream);
+                        return;
+                    }
+                    if (fault is Fault.SlowBody or Fault.StallInHeaders or Fault.StallInBody)
                     {
                         Interlocked.Increment(ref _faults);
                     }
-                    slow.Value = fault is Fault.SlowBody;
+                    shaping.Fault = fault;
                     if (upstream is null)
                     {
                         upstream = new TcpClient();
                         await upstream.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
-                        down = RelayResponsesAsync(upstream.GetStream(), stream, slow);
+                        down = RelayResponsesAsync(upstream.GetStream(), stream, shaping);
                     }
                     NetworkStream target = upstream.GetStream();
                     await target.WriteAsync(head, _stop.Token);
@@ -174,21 +196,28 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
-    private async Task RelayResponsesAsync(NetworkStream from, NetworkStream to, SlowFlag slow)
+    private async Task RelayResponsesAsync(NetworkStream from, NetworkStream to, ResponseShaping shaping)
     {
         byte[] buffer = new byte[64 * 1024];
         try
         {
             while (true)
             {
-                int read = await from.ReadAsync(buffer.AsMemory(0, slow.Value ? 1024 : buffer.Length), _stop.Token);
+                bool slow = shaping.Fault is Fault.SlowBody;
+                int read = await from.ReadAsync(buffer.AsMemory(0, slow ? 1024 : buffer.Length), _stop.Token);
                 if (read == 0)
                 {
                     to.Socket.Shutdown(SocketShutdown.Send);
                     return;
                 }
-                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
-                if (slow.Value)
+                int allowed = shaping.Allow(buffer.AsSpan(0, read));
+                await to.WriteAsync(buffer.AsMemory(0, allowed), _stop.Token);
+                if (allowed < read)
+                {
+                    await StallAsync(to);
+                    return;
+                }
+                if (slow)
                 {
                     await Task.Delay(50, _stop.Token);
                 }
@@ -197,6 +226,32 @@ public sealed class FaultProxy : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // either side hung up
+        }
+    }
+
+    /// <summary>
+    /// Freezes a client connection: nothing is read from it or sent to it any more, and it stays open until the
+    /// client closes it (seen as a zero-byte peek once its data, if any, is all that is left) or the proxy stops.
+    /// </summary>
+    private async Task StallAsync(NetworkStream client)
+    {
+        Interlocked.Increment(ref _stalled);
+        try
+        {
+            // Poll for the client's close without reading its data: an upload's body stays unread, so its
+            // sender blocks once the socket buffers are full, as it would in front of a dead server.
+            while (!_stop.IsCancellationRequested)
+            {
+                await Task.Delay(200, _stop.Token);
+                if (client.Socket.Poll(0, SelectMode.SelectRead) && client.Socket.Available == 0)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // the proxy stops
         }
     }
 
@@ -314,9 +369,59 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether the response now being relayed on a connection trickles.</summary>
-    private sealed class SlowFlag
+    /// <summary>
+    /// How the response now being relayed on a connection is shaped: trickled (<see cref="Fault.SlowBody"/>), or
+    /// cut off after a few bytes of its status line or after half its body (then the connection stalls).
+    /// </summary>
+    private sealed class ResponseShaping
     {
-        public volatile bool Value;
+        private readonly MemoryStream _head = new();
+        private Fault? _fault;
+        private long _bodyLeft = -1; // body bytes still to relay before a body stall; -1 until the head is complete
+
+        /// <summary>Set as each request is relayed (one response at a time on a connection: no pipelining).</summary>
+        public Fault? Fault
+        {
+            get => _fault;
+            set
+            {
+                _fault = value;
+                _head.SetLength(0);
+                _bodyLeft = -1;
+            }
+        }
+
+        /// <summary>How many of <paramref name="data"/> (the next response bytes) to relay; fewer than all means stall now.</summary>
+        public int Allow(ReadOnlySpan<byte> data)
+        {
+            if (_fault is FaultProxy.Fault.StallInHeaders)
+            {
+                int take = Math.Min(HeaderBytesBeforeStall - (int)_head.Length, data.Length);
+                _head.Write(data[..take]);
+                return take;
+            }
+            if (_fault is not FaultProxy.Fault.StallInBody)
+            {
+                return data.Length;
+            }
+            int headPart = 0;
+            if (_bodyLeft < 0)
+            {
+                long before = _head.Length;
+                _head.Write(data);
+                byte[] all = _head.ToArray();
+                int end = all.AsSpan().IndexOf("\r\n\r\n"u8);
+                if (end < 0)
+                {
+                    return data.Length;
+                }
+                _bodyLeft = (ContentLength(Encoding.ASCII.GetString(all, 0, end + 4)) ?? 0) / 2;
+                headPart = (int)(end + 4 - before);
+                data = data[headPart..];
+            }
+            int bodyPart = (int)Math.Min(_bodyLeft, data.Length);
+            _bodyLeft -= bodyPart;
+            return headPart + bodyPart;
+        }
     }
 }

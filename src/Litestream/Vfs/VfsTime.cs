@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Litestream.Internal;
 
 namespace Litestream.Vfs;
 
@@ -30,7 +31,7 @@ internal static partial class VfsTime
             time = DateTimeOffset.FromUnixTimeSeconds(unix);
             return true;
         }
-        if (TryParseGoDuration(value, out TimeSpan ago) || TryParseModifier(value, out ago))
+        if (GoDuration.TryParse(value, out TimeSpan ago) || TryParseModifier(value, out ago))
         {
             time = now - ago;
             return true;
@@ -46,34 +47,7 @@ internal static partial class VfsTime
             interval = TimeSpan.FromMilliseconds(ms);
             return true;
         }
-        return TryParseGoDuration(text.Trim(), out interval);
-    }
-
-    private static bool TryParseGoDuration(string value, out TimeSpan ago)
-    {
-        ago = default;
-        Match m = GoDuration().Match(value);
-        if (!m.Success)
-        {
-            return false;
-        }
-        double ticks = 0;
-        foreach (Capture c in m.Groups["part"].Captures)
-        {
-            Match part = GoPart().Match(c.Value);
-            double n = double.Parse(part.Groups[1].Value, CultureInfo.InvariantCulture);
-            ticks += n * part.Groups[2].Value switch
-            {
-                "ns" => TimeSpan.TicksPerMillisecond / 1e6,
-                "us" or "µs" => TimeSpan.TicksPerMillisecond / 1e3,
-                "ms" => TimeSpan.TicksPerMillisecond,
-                "s" => TimeSpan.TicksPerSecond,
-                "m" => TimeSpan.TicksPerMinute,
-                _ => TimeSpan.TicksPerHour,
-            };
-        }
-        ago = TimeSpan.FromTicks((long)ticks);
-        return true;
+        return GoDuration.TryParse(text.Trim(), out interval);
     }
 
     private static bool TryParseModifier(string value, out TimeSpan ago)
@@ -95,12 +69,6 @@ internal static partial class VfsTime
         };
         return true;
     }
-
-    [GeneratedRegex(@"^[-+]?(?<part>[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$")]
-    private static partial Regex GoDuration();
-
-    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)$")]
-    private static partial Regex GoPart();
 
     [GeneratedRegex(@"^[-+]?\s*(?<n>[0-9]+(?:\.[0-9]+)?)\s*(?<unit>seconds?|secs?|minutes?|mins?|hours?|days?|weeks?)(?:\s+ago)?$", RegexOptions.IgnoreCase)]
     private static partial Regex Modifier();

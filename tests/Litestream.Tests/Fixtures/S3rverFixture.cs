@@ -62,3 +62,15 @@ public sealed class S3FactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A theory that skips when s3rver is not installed.</summary>
+public sealed class S3TheoryAttribute : TheoryAttribute
+{
+    public S3TheoryAttribute()
+    {
+        if (S3rver.ScriptPath is null)
+        {
+            Skip = S3rver.MissingReason;
+        }
+    }
+}

@@ -110,9 +110,14 @@ public partial class S3ReplicaClient : IReplicaClient
             throw new ArgumentException($"s3 sse-customer-algorithm must be AES256, got \"{algorithm}\"");
         }
         MaxErrorRetries = settings.MaxRetries ?? DefaultMaxErrorRetries;
-        ConnectTimeout = settings.ConnectTimeout;
         RequestTimeout = settings.RequestTimeout;
 
+        // The environment (or the defaults) bound every stall; an explicit connect timeout wins for connecting.
+        Timeouts = StorageTimeouts.FromEnvironment();
+        if (settings.ConnectTimeout is TimeSpan connect)
+        {
+            Timeouts = Timeouts with { Connect = connect };
+        }
         _credentials = ResolveCredentials(settings);
         Redaction.Register(_sseCustomerKey);
     }
@@ -150,8 +155,8 @@ public partial class S3ReplicaClient : IReplicaClient
     /// <summary>SDK retries per request after the first attempt; set before the first operation.</summary>
     internal int MaxErrorRetries { get; set; }
 
-    /// <summary>TCP connect timeout per attempt (null: the HttpClient default, unbounded); set before the first operation.</summary>
-    internal TimeSpan? ConnectTimeout { get; set; }
+    /// <summary>Limits on a stalled connection (settings, else the environment, else the defaults); set before the first operation.</summary>
+    internal StorageTimeouts Timeouts { get; set; }
 
     /// <summary>Whole-request timeout per attempt (null: the SDK default); set before the first operation.</summary>
     internal TimeSpan? RequestTimeout { get; set; }
@@ -248,7 +253,7 @@ public partial class S3ReplicaClient : IReplicaClient
         try
         {
             GetObjectResponse response = await s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
-            Stream body = new ResponseStream(response);
+            Stream body = new ResponseStream(response, $"s3: get object {Location(key)}");
             try
             {
                 // A server that ignores Range answers 200 with the whole object, and some (s3rver) answer
@@ -385,10 +390,6 @@ public partial class S3ReplicaClient : IReplicaClient
             MaxErrorRetry = MaxErrorRetries,
             ClientAppId = "litestream",
         };
-        if (ConnectTimeout is { } connect)
-        {
-            config.ConnectTimeout = connect;
-        }
         if (RequestTimeout is { } request)
         {
             config.Timeout = request;
@@ -406,10 +407,7 @@ public partial class S3ReplicaClient : IReplicaClient
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         }
-        if (_skipVerify)
-        {
-            config.HttpClientFactory = new InsecureHttpClientFactory();
-        }
+        config.HttpClientFactory = new S3HttpClientFactory(Timeouts, _skipVerify);
         if (_requireContentMd5)
         {
             DeleteContentMd5.Enable(config);
@@ -535,7 +533,7 @@ public partial class S3ReplicaClient : IReplicaClient
 
     private string Location(string key) => $"{Type}://{Bucket}/{key}";
 
-    private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException;
+    private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or StallException;
 
     private static AWSCredentials? ResolveCredentials(S3ReplicaSettings settings)
     {
@@ -576,15 +574,39 @@ public partial class S3ReplicaClient : IReplicaClient
         { } t => new DateTimeOffset(t.ToUniversalTime()),
     };
 
-    /// <summary>The object body; disposing it releases the HTTP response.</summary>
-    private sealed class ResponseStream(GetObjectResponse response) : Litestream.Internal.ReadOnlyStream
+    /// <summary>
+    /// The object body; disposing it releases the HTTP response. A stalled body fails with an error naming the
+    /// object (<paramref name="what"/>).
+    /// </summary>
+    private sealed class ResponseStream(GetObjectResponse response, string what) : Litestream.Internal.ReadOnlyStream
     {
         private readonly Stream _body = response.ResponseStream;
 
         public override long Length => response.ContentLength;
 
-        public override int Read(Span<byte> buffer) => _body.Read(buffer);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _body.ReadAsync(buffer, cancellationToken);
+        public override int Read(Span<byte> buffer)
+        {
+            try
+            {
+                return _body.Read(buffer);
+            }
+            catch (StallException e)
+            {
+                throw new IOException($"{what}: {e.Message}");
+            }
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StallException e)
+            {
+                throw new IOException($"{what}: {e.Message}");
+            }
+        }
 
         protected override void Dispose(bool disposing)
         {
