@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Restore;
+using Litestream.Storage;
 using Litestream.Storage.S3;
 using Litestream.Testing;
 using Litestream.Tests.Fixtures;
@@ -10,7 +12,8 @@ namespace Litestream.Tests.Restore;
 /// Restore from s3rver: a snapshot larger than one segment is fetched with parallel ranged GETs (header,
 /// tail with the page index, then one per 8 MiB segment), each decoded as it streams, and the result equals
 /// the source database; an object that
-/// is shorter than listed, or a GET that keeps failing, fails the restore and leaves no output.
+/// is shorter than listed, a GET that keeps failing, or a server that stops sending fails the restore and leaves
+/// no output; a cancellation ends a restore stuck on a stalled server within a second, whatever it waits for.
 /// </summary>
 [Collection("s3rver")]
 public sealed class S3RestoreTests(S3rverFixture s3)
@@ -74,5 +77,82 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         LtxFormatException error = await Assert.ThrowsAsync<LtxFormatException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
         Assert.Equal($"ltx/0/0000000000000001-0000000000000001.ltx: file is shorter than its listed size {snapshot.Size + 100} (ended at {snapshot.Size})", error.Message);
         Assert.False(File.Exists(output));
+    }
+
+    /// <summary>A small database (one ~300 kB snapshot, fetched whole ahead of its turn) and a client to it through <paramref name="proxy"/>.</summary>
+    private async Task<(S3ReplicaClient Client, LtxFileInfo Snapshot, string Dir)> SmallReplicaAsync(FaultProxy proxy, StorageTimeouts timeouts)
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "small.db");
+        RandomBlobDatabase.Create(path, rows: 100, seed: 3);
+        string prefix = S3rverFixture.NewPath("small");
+        LtxFileInfo snapshot;
+        await using (S3ReplicaClient direct = s3.Client(prefix))
+        {
+            snapshot = await RandomBlobDatabase.ReplicateOnceAsync(path, direct);
+        }
+        Assert.True(snapshot.Size < Restorer.InMemoryFetchLimit, $"snapshot too large for the small-file path: {snapshot.Size}");
+        return (new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint) with { Timeouts = timeouts }), snapshot, dir);
+    }
+
+    [S3Fact]
+    public async Task Restore_SmallFileBodyStalls_FailsAfterTheIdleTimeout_NamingTheObject_NoOutput()
+    {
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        (S3ReplicaClient client, LtxFileInfo snapshot, string dir) = await SmallReplicaAsync(proxy, new StorageTimeouts { Idle = TimeSpan.FromSeconds(2) });
+        await using (client)
+        {
+            IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(client, Txid.Zero, null, default);
+            proxy.Inject(FaultProxy.Fault.StallInBody);
+            string output = Path.Combine(dir, "out.db");
+            var clock = Stopwatch.StartNew();
+            IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
+            Assert.Equal($"s3: get object s3://{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}: stalled: response body: no data for 2 s", error.Message);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
+            Assert.False(File.Exists(output));
+            Assert.False(File.Exists(output + ".tmp"));
+        }
+    }
+
+    /// <summary>
+    /// A restore waiting on a stalled server — while planning (the listing) or while fetching a small file (no
+    /// response, or a body that stops) — stops within a second of its cancellation, long before the default
+    /// limits of a minute would end it, and leaves nothing behind.
+    /// </summary>
+    [S3Theory]
+    [InlineData(false, FaultProxy.Fault.StallAtConnect)]
+    [InlineData(false, FaultProxy.Fault.StallInBody)]
+    [InlineData(true, FaultProxy.Fault.StallAtConnect)]
+    [InlineData(true, FaultProxy.Fault.StallInHeaders)]
+    [InlineData(true, FaultProxy.Fault.StallInBody)]
+    public async Task Restore_CancelledWhileTheServerStalls_StopsWithinASecond(bool planned, FaultProxy.Fault fault)
+    {
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        (S3ReplicaClient client, _, string dir) = await SmallReplicaAsync(proxy, new StorageTimeouts());
+        await using (client)
+        {
+            IReadOnlyList<LtxFileInfo>? plan = planned ? await RestorePlanner.PlanAsync(client, Txid.Zero, null, default) : null;
+            proxy.Inject(fault);
+            string output = Path.Combine(dir, "out.db");
+            using var cancel = new CancellationTokenSource();
+            var options = new RestoreOptions { OutputPath = output };
+            Task restore = plan is null
+                ? Restorer.RestoreAsync(client, options, cancel.Token).AsTask()
+                : Restorer.ApplyAsync(client, plan, options, cancel.Token).AsTask();
+            var wait = Stopwatch.StartNew();
+            while (proxy.Stalled == 0)
+            {
+                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), "the proxy never stalled the restore");
+                Assert.False(restore.IsCompleted, $"restore ended before the stall: {restore.Exception}");
+                await Task.Delay(20);
+            }
+            await Task.Delay(200);
+            var clock = Stopwatch.StartNew();
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"cancellation took {clock.Elapsed}");
+            Assert.False(File.Exists(output));
+            Assert.False(File.Exists(output + ".tmp"));
+        }
     }
 }

@@ -104,7 +104,7 @@ public partial class S3ReplicaClient
                 initiate.ServerSideEncryptionMethod = ServerSideEncryptionMethod.AWSKMS;
                 initiate.ServerSideEncryptionKeyManagementServiceKeyId = _sseKmsKeyId;
             }
-            uploadId = (await s3.InitiateMultipartUploadAsync(initiate, cancellationToken).ConfigureAwait(false)).UploadId;
+            uploadId = (await UntilCancelledAsync(s3.InitiateMultipartUploadAsync(initiate, cancellationToken), cancellationToken).ConfigureAwait(false)).UploadId;
         }
         catch (Exception e) when (IsStorageError(e))
         {
@@ -153,7 +153,7 @@ public partial class S3ReplicaClient
             var complete = new CompleteMultipartUploadRequest { BucketName = Bucket, Key = key, UploadId = uploadId, PartETags = [.. etags] };
             try
             {
-                await s3.CompleteMultipartUploadAsync(complete, cancellationToken).ConfigureAwait(false);
+                await UntilCancelledAsync(s3.CompleteMultipartUploadAsync(complete, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsStorageError(e))
             {

@@ -198,7 +198,7 @@ public partial class S3ReplicaClient : IReplicaClient
                 ListObjectsV2Response page;
                 try
                 {
-                    page = await s3.ListObjectsV2Async(request, token).ConfigureAwait(false);
+                    page = await UntilCancelledAsync(s3.ListObjectsV2Async(request, token), token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (IsStorageError(e))
                 {
@@ -252,7 +252,7 @@ public partial class S3ReplicaClient : IReplicaClient
         }
         try
         {
-            GetObjectResponse response = await s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            GetObjectResponse response = await UntilCancelledAsync(s3.GetObjectAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false);
             Stream body = new ResponseStream(response, $"s3: get object {Location(key)}");
             try
             {
@@ -277,6 +277,35 @@ public partial class S3ReplicaClient : IReplicaClient
         catch (Exception e) when (IsStorageError(e))
         {
             throw Failure("get object", key, e);
+        }
+    }
+
+    /// <summary>
+    /// Waits for an SDK call, but not past a cancellation: the SDK parses response bodies (listings, metadata,
+    /// delete results) without watching the token, so a cancelled restore could sit on a stalled listing until
+    /// the idle limit ended it. The abandoned call still ends within that limit; its result is disposed and its
+    /// error observed. Uploads are never abandoned: their body is a pooled buffer the SDK may still be sending.
+    /// </summary>
+    private static async Task<T> UntilCancelledAsync<T>(Task<T> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!call.IsCompleted)
+        {
+            _ = call.ContinueWith(static abandoned =>
+            {
+                if (abandoned.IsCompletedSuccessfully)
+                {
+                    (abandoned.Result as IDisposable)?.Dispose();
+                }
+                else
+                {
+                    _ = abandoned.Exception;
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
         }
     }
 
@@ -331,7 +360,7 @@ public partial class S3ReplicaClient : IReplicaClient
         {
             try
             {
-                page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+                page = await UntilCancelledAsync(s3.ListObjectsV2Async(request, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsStorageError(e))
             {
@@ -433,7 +462,7 @@ public partial class S3ReplicaClient : IReplicaClient
         using AmazonS3Client probe = NewClient(DefaultRegion);
         try
         {
-            GetBucketLocationResponse response = await probe.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = Bucket }, cancellationToken).ConfigureAwait(false);
+            GetBucketLocationResponse response = await UntilCancelledAsync(probe.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = Bucket }, cancellationToken), cancellationToken).ConfigureAwait(false);
             string? location = response.Location?.Value;
             // An empty location is us-east-1; "EU" is the legacy name of eu-west-1.
             return string.IsNullOrEmpty(location) ? DefaultRegion : location == "EU" ? "eu-west-1" : location;
@@ -460,7 +489,7 @@ public partial class S3ReplicaClient : IReplicaClient
             GetObjectMetadataResponse head;
             try
             {
-                head = await s3.GetObjectMetadataAsync(request, token).ConfigureAwait(false);
+                head = await UntilCancelledAsync(s3.GetObjectMetadataAsync(request, token), token).ConfigureAwait(false);
             }
             catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
             {
@@ -492,7 +521,7 @@ public partial class S3ReplicaClient : IReplicaClient
             List<DeleteError>? errors;
             try
             {
-                errors = (await s3.DeleteObjectsAsync(request, cancellationToken).ConfigureAwait(false)).DeleteErrors;
+                errors = (await UntilCancelledAsync(s3.DeleteObjectsAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false)).DeleteErrors;
             }
             catch (DeleteObjectsException e)
             {
