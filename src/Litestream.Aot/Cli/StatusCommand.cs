@@ -60,9 +60,11 @@ internal static class StatusCommand
     }
 
     /// <summary>
-    /// ok (has a local position), not initialized (never synced), no database, error (unreadable meta directory),
-    /// or error with the failing syncs or uploads the running replicate reports (<see cref="ReplicationHealth"/>:
-    /// one file for both, so a replica outage and a full local disk are reported the same way).
+    /// ok (has a local position, and a running replicate keeps the replica up with it), not initialized (never
+    /// synced), no database, error (unreadable meta directory, or the failing syncs or uploads the running
+    /// replicate reports through <see cref="ReplicationHealth"/>: one file for both, so a replica outage and a
+    /// full local disk are reported the same way), or behind (the replica has not received a local L0 file for
+    /// longer than the sync interval allows: an upload stuck on a stalled connection, before its timeout).
     /// </summary>
     internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig)
     {
@@ -76,21 +78,33 @@ internal static class StatusCommand
             string walSize = File.Exists(db.WalPath) ? HumanBytes(new FileInfo(db.WalPath).Length) : "0 B";
             try
             {
+                HealthReport? health = ReplicationHealth.Read(db.MetaPath);
                 Txid max = Txid.Zero;
+                DateTimeOffset? pendingSince = null; // oldest local L0 file the replica does not hold
                 if (Directory.Exists(db.L0Directory))
                 {
                     foreach (string file in Directory.EnumerateFiles(db.L0Directory, "*.ltx"))
                     {
-                        if (LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid fileMax) && fileMax > max)
+                        if (!LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid fileMax))
                         {
-                            max = fileMax;
+                            continue;
+                        }
+                        max = fileMax > max ? fileMax : max;
+                        if (health?.ReplicaTxid is { } replica && fileMax > replica)
+                        {
+                            DateTimeOffset written = File.GetLastWriteTimeUtc(file);
+                            pendingSince = pendingSince is null || written < pendingSince ? written : pendingSince;
                         }
                     }
                 }
                 string localTxid = max.IsZero ? "-" : max.ToString();
-                if (ReplicationHealth.Read(db.MetaPath)?.Describe() is { } failing)
+                if (health?.Describe() is { } failing)
                 {
                     return new DbStatusRow(db.Path, "error", localTxid, walSize, failing);
+                }
+                if (health?.DescribeLag(max, pendingSince, DateTimeOffset.UtcNow) is { } lag)
+                {
+                    return new DbStatusRow(db.Path, "behind", localTxid, walSize, lag);
                 }
                 return new DbStatusRow(db.Path, max.IsZero ? "not initialized" : "ok", localTxid, walSize);
             }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Litestream.Ltx;
 using Litestream.Storage;
 using Microsoft.Win32.SafeHandles;
 
@@ -7,10 +8,12 @@ namespace Litestream.Replication;
 
 /// <summary>
 /// What the running <c>replicate</c> process knows about one database's replication: whether the last sync
-/// (WAL → local L0 file) and the last upload (L0 → replica) failed, since when, how often and why. Kept in
-/// <c>&lt;meta&gt;/health</c> so <c>litestream status</c>, which reads files only, can say that replication is
-/// failing. The file is preallocated (<see cref="FileSize"/> bytes) and rewritten in place, so reporting still
-/// works when the disk holding the meta directory is full — the moment it matters most.
+/// (WAL → local L0 file) and the last upload (L0 → replica) failed, since when, how often and why, and which
+/// TXID the replica holds. Kept in <c>&lt;meta&gt;/health</c> so <c>litestream status</c>, which reads files
+/// only, can say that replication is failing, or that the replica trails the local state (an upload stuck on
+/// a stalled connection fails only when its timeout runs out). The file is preallocated (<see cref="FileSize"/>
+/// bytes) and rewritten in place, so reporting still works when the disk holding the meta directory is full —
+/// the moment it matters most.
 /// </summary>
 public sealed class ReplicationHealth : IDisposable
 {
@@ -21,13 +24,27 @@ public sealed class ReplicationHealth : IDisposable
     private readonly Lock _lock = new();
     private readonly string _path;
     private SafeFileHandle? _handle;
+    private readonly DateTimeOffset _startedAt = Now();
+    private readonly TimeSpan _lagAllowance;
     private HealthFailure? _sync;
     private HealthFailure? _upload;
+    private Txid? _replicaTxid;
+    private DateTimeOffset _replicatedAt;
 
-    /// <summary>Starts reporting for the database whose meta directory is <paramref name="metaPath"/>.</summary>
-    public ReplicationHealth(string metaPath)
+    /// <summary>
+    /// How long past its sync interval an upload may take before <c>status</c> calls the replica behind (5 s):
+    /// long enough for a normal upload, short against the stall timeouts (a minute by default).
+    /// </summary>
+    public static readonly TimeSpan LagGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Starts reporting for the database whose meta directory is <paramref name="metaPath"/>, replicated every
+    /// <paramref name="syncInterval"/>: the replica may trail the local state by that plus <see cref="LagGrace"/>.
+    /// </summary>
+    public ReplicationHealth(string metaPath, TimeSpan syncInterval)
     {
         _path = Path.Combine(metaPath, FileName);
+        _lagAllowance = syncInterval + LagGrace;
         Write();
     }
 
@@ -42,6 +59,20 @@ public sealed class ReplicationHealth : IDisposable
 
     /// <summary>An upload pass succeeded.</summary>
     public void UploadSucceeded() => Clear(ref _upload);
+
+    /// <summary>The replica holds <paramref name="txid"/> (after an upload pass, or as found on first contact).</summary>
+    public void Replicated(Txid txid)
+    {
+        lock (_lock)
+        {
+            if (_replicaTxid != txid)
+            {
+                _replicaTxid = txid;
+                _replicatedAt = Now();
+                Write();
+            }
+        }
+    }
 
     /// <summary>Reads the health a running <c>replicate</c> reported; null when none is running for this meta directory.</summary>
     public static HealthReport? Read(string metaPath)
@@ -58,6 +89,10 @@ public sealed class ReplicationHealth : IDisposable
         int pid = 0;
         HealthFailure? sync = null;
         HealthFailure? upload = null;
+        DateTimeOffset started = default;
+        TimeSpan allowance = LagGrace;
+        Txid? replica = null;
+        DateTimeOffset replicatedAt = default;
         foreach (string line in text.Split('\n'))
         {
             string[] parts = line.Split(' ', 4);
@@ -66,11 +101,18 @@ public sealed class ReplicationHealth : IDisposable
                 case "pid" when parts.Length == 2:
                     _ = int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out pid);
                     break;
+                case "started" when parts.Length == 2:
+                    started = ParseTime(parts[1]);
+                    break;
+                case "lag-allowance" when parts.Length == 2:
+                    allowance = TimeSpan.FromMilliseconds(long.Parse(parts[1], CultureInfo.InvariantCulture));
+                    break;
+                case "replica" when parts.Length == 3 && Txid.TryParse(parts[1], out Txid txid):
+                    replica = txid;
+                    replicatedAt = ParseTime(parts[2]);
+                    break;
                 case "sync" or "upload" when parts.Length == 4:
-                    HealthFailure failure = new(
-                        DateTimeOffset.Parse(parts[1], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
-                        int.Parse(parts[2], CultureInfo.InvariantCulture),
-                        parts[3]);
+                    HealthFailure failure = new(ParseTime(parts[1]), int.Parse(parts[2], CultureInfo.InvariantCulture), parts[3]);
                     if (parts[0] == "sync")
                     {
                         sync = failure;
@@ -83,7 +125,9 @@ public sealed class ReplicationHealth : IDisposable
             }
         }
         // A file left by a process that is gone (killed) describes nothing current.
-        return pid > 0 && Directory.Exists($"/proc/{pid}") ? new HealthReport(pid, sync, upload) : null;
+        return pid > 0 && Directory.Exists($"/proc/{pid}")
+            ? new HealthReport(pid, sync, upload) { StartedAt = started, LagAllowance = allowance, ReplicaTxid = replica, ReplicatedAt = replicatedAt }
+            : null;
     }
 
     /// <summary>Removes the file: replication of this database stopped.</summary>
@@ -108,7 +152,7 @@ public sealed class ReplicationHealth : IDisposable
         lock (_lock)
         {
             slot = slot is null
-                ? new HealthFailure(DateTimeOffset.UtcNow, 1, error)
+                ? new HealthFailure(Now(), 1, error)
                 : slot with { Count = slot.Count + 1, Error = error };
             Write();
         }
@@ -130,6 +174,12 @@ public sealed class ReplicationHealth : IDisposable
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"pid {Environment.ProcessId}\n");
+        text.Append(CultureInfo.InvariantCulture, $"started {FormatTime(_startedAt)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"lag-allowance {(long)_lagAllowance.TotalMilliseconds}\n");
+        if (_replicaTxid is { } replica)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"replica {replica} {FormatTime(_replicatedAt)}\n");
+        }
         Append(text, "sync", _sync);
         Append(text, "upload", _upload);
         byte[] content = new byte[FileSize];
@@ -157,9 +207,16 @@ public sealed class ReplicationHealth : IDisposable
         {
             // Other processes read this file (status prints it): no credential leaves in it.
             string error = Redaction.Apply(failure.Error).ReplaceLineEndings(" ");
-            text.Append(CultureInfo.InvariantCulture, $"{name} {failure.Since:yyyy-MM-ddTHH:mm:ssZ} {failure.Count} {error}\n");
+            text.Append(CultureInfo.InvariantCulture, $"{name} {FormatTime(failure.Since)} {failure.Count} {error}\n");
         }
     }
+
+    /// <summary>Whole seconds: what the file and <c>status</c> show.</summary>
+    private static DateTimeOffset Now() => DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+
+    internal static string FormatTime(DateTimeOffset time) => time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseTime(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 }
 
 /// <summary>A failure that has not cleared: first seen at <paramref name="Since"/>, <paramref name="Count"/> attempts, the last error.</summary>
@@ -168,18 +225,55 @@ public sealed record HealthFailure(DateTimeOffset Since, int Count, string Error
 /// <summary>What a running replicate process (<paramref name="Pid"/>) reported for one database.</summary>
 public sealed record HealthReport(int Pid, HealthFailure? Sync, HealthFailure? Upload)
 {
-    /// <summary>One line describing the failures, or null when replication is healthy.</summary>
+    /// <summary>When the process started replicating the database.</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>How long the replica may trail the local state before it counts as behind (sync interval + <see cref="ReplicationHealth.LagGrace"/>).</summary>
+    public TimeSpan LagAllowance { get; init; } = ReplicationHealth.LagGrace;
+
+    /// <summary>The TXID the replica holds, as the process knows it; null until it reached the replica.</summary>
+    public Txid? ReplicaTxid { get; init; }
+
+    /// <summary>When <see cref="ReplicaTxid"/> last changed: the last upload.</summary>
+    public DateTimeOffset ReplicatedAt { get; init; }
+
+    /// <summary>One line describing the failures, or null when neither syncs nor uploads are failing.</summary>
     public string? Describe()
     {
         var parts = new List<string>(2);
         if (Sync is { } s)
         {
-            parts.Add($"sync failing since {s.Since:yyyy-MM-ddTHH:mm:ssZ} ({s.Count} attempts): {s.Error}");
+            parts.Add($"sync failing since {ReplicationHealth.FormatTime(s.Since)} ({s.Count} attempts): {s.Error}");
         }
         if (Upload is { } u)
         {
-            parts.Add($"upload failing since {u.Since:yyyy-MM-ddTHH:mm:ssZ} ({u.Count} attempts): {u.Error}");
+            parts.Add($"upload failing since {ReplicationHealth.FormatTime(u.Since)} ({u.Count} attempts): {u.Error}");
         }
         return parts.Count == 0 ? null : string.Join("; ", parts);
+    }
+
+    /// <summary>
+    /// One line saying the replica trails the local state, or null when it does not (beyond the allowance):
+    /// <paramref name="localTxid"/> is the newest local L0 file, <paramref name="pendingSince"/> the time the
+    /// oldest local L0 file the replica does not hold was written. An upload hanging on a stalled connection
+    /// shows here before its timeout turns it into a failure.
+    /// </summary>
+    public string? DescribeLag(Txid localTxid, DateTimeOffset? pendingSince, DateTimeOffset now)
+    {
+        if (localTxid.IsZero)
+        {
+            return null;
+        }
+        if (ReplicaTxid is not { } replica)
+        {
+            return now - StartedAt > LagAllowance
+                ? $"replica not reached since {ReplicationHealth.FormatTime(StartedAt)}: local txid {localTxid} is not known to be replicated"
+                : null;
+        }
+        if (replica >= localTxid || pendingSince is not { } since || now - since <= LagAllowance)
+        {
+            return null;
+        }
+        return $"replica behind since {ReplicationHealth.FormatTime(since)}: it holds txid {replica} (last upload {ReplicationHealth.FormatTime(ReplicatedAt)}), local txid is {localTxid}";
     }
 }

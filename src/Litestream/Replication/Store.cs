@@ -248,7 +248,7 @@ public sealed class Store : IAsyncDisposable
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
         FileSystemWatcher? watcher = null;
-        using var health = new ReplicationHealth(db.MetaPath);
+        using var health = new ReplicationHealth(db.MetaPath, replica.Options.SyncInterval);
         try
         {
             // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
@@ -286,6 +286,7 @@ public sealed class Store : IAsyncDisposable
             {
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
                 health.SyncSucceeded();
+                ReportPosition(replica, health);
                 return;
             }
             catch (FileNotFoundException) when (!File.Exists(replica.Db.Path))
@@ -393,6 +394,7 @@ public sealed class Store : IAsyncDisposable
             try
             {
                 await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+                ReportPosition(replica, health);
                 if (failures > 0)
                 {
                     Log.ReplicaRecovered(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failures);
@@ -413,6 +415,15 @@ public sealed class Store : IAsyncDisposable
                 continue;
             }
             await signal.WaitAsync(replica.Options.SyncInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Tells <c>status</c> what the replica now holds, so it can tell a replica that keeps up from one that does not.</summary>
+    private static void ReportPosition(Replica replica, ReplicationHealth health)
+    {
+        if (replica.RemoteTxid is { } txid)
+        {
+            health.Replicated(txid);
         }
     }
 
