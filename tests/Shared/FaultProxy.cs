@@ -58,7 +58,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private int _requests;
     private int _faults;
     private int _stalled;
-    private volatile object? _injected;
+    private volatile Injection? _injected;
 
     public FaultProxy(int targetPort, Fault fault = Fault.InternalError, int failFirst = 0, bool failAlways = false)
     {
@@ -91,8 +91,11 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>What <see cref="Fault.StrictProvider"/> rejected: "METHOD /path: reason", in order.</summary>
     public IReadOnlyList<string> StrictViolations => [.. _violations];
 
-    /// <summary>Faults every following request with <paramref name="fault"/>, or stops injecting with null.</summary>
-    public void Inject(Fault? fault) => _injected = fault;
+    /// <summary>
+    /// Faults every following request with <paramref name="fault"/> (only those whose "METHOD target" matches
+    /// <paramref name="requests"/>, when given), or stops injecting with null.
+    /// </summary>
+    public void Inject(Fault? fault, Func<string, bool>? requests = null) => _injected = fault is null ? null : new Injection(fault.Value, requests);
 
     public async ValueTask DisposeAsync()
     {
@@ -118,7 +121,9 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
-    private Fault? Decide(int n) => _injected is Fault injected ? injected : FailAlways || n <= FailFirst ? Mode : null;
+    private Fault? Decide(int n, string request) => _injected is Injection injected
+        ? injected.Requests is null || injected.Requests(request) ? injected.Fault : null
+        : FailAlways || n <= FailFirst ? Mode : null;
 
     private async Task HandleAsync(TcpClient client)
     {
@@ -136,8 +141,9 @@ public sealed class FaultProxy : IAsyncDisposable
                     (byte[] head, pending) = await ReadHeadAsync(stream, pending);
                     string headers = Encoding.ASCII.GetString(head);
                     int n = Interlocked.Increment(ref _requests);
-                    _log.Enqueue(headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)]);
-                    Fault? fault = Decide(n);
+                    string request = headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)];
+                    _log.Enqueue(request);
+                    Fault? fault = Decide(n, request);
                     if (fault is Fault.StrictProvider)
                     {
                         if (StrictViolation(headers) is not { } violation)
@@ -146,7 +152,7 @@ public sealed class FaultProxy : IAsyncDisposable
                         }
                         else
                         {
-                            _violations.Enqueue($"{headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)]}: {violation}");
+                            _violations.Enqueue($"{request}: {violation}");
                         }
                     }
                     if (fault is Fault.InternalError or Fault.SlowDown or Fault.Drop or Fault.StrictProvider)
@@ -368,6 +374,9 @@ public sealed class FaultProxy : IAsyncDisposable
             buffer.Write(chunk, 0, read);
         }
     }
+
+    /// <summary>A fault switched on at run time, for every request or those a filter picks.</summary>
+    private sealed record Injection(Fault Fault, Func<string, bool>? Requests);
 
     /// <summary>
     /// How the response now being relayed on a connection is shaped: trickled (<see cref="Fault.SlowBody"/>), or

@@ -32,7 +32,10 @@ public sealed record StorageTimeouts
     /// <summary>Longest TCP connect plus TLS handshake.</summary>
     public TimeSpan Connect { get; init; } = DefaultConnect;
 
-    /// <summary>Longest wait for a response's headers once its request was sent (time to first byte).</summary>
+    /// <summary>
+    /// Longest wait for a response's headers (time to first byte): from sending the request, or from the end of
+    /// its body. Getting a connection happens inside it, with <see cref="Connect"/> as its own (shorter) limit.
+    /// </summary>
     public TimeSpan Response { get; init; } = DefaultResponse;
 
     /// <summary>Longest time an upload's body may send no byte, or a download's body receive none.</summary>

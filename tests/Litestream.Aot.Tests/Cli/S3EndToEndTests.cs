@@ -96,15 +96,14 @@ public class S3EndToEndTests
 /// <summary>A fact that needs the published exe and s3rver.</summary>
 public sealed class S3ExeFactAttribute : FactAttribute
 {
-    public S3ExeFactAttribute()
-    {
-        if (Exe.Path is null)
-        {
-            Skip = Exe.Missing;
-        }
-        else if (S3rver.ScriptPath is null)
-        {
-            Skip = S3rver.MissingReason;
-        }
-    }
+    public S3ExeFactAttribute() => Skip = SkipReason;
+
+    /// <summary>Why a test that drives the exe against s3rver cannot run here; null when it can.</summary>
+    internal static string? SkipReason => Exe.Path is null ? Exe.Missing : S3rver.ScriptPath is null ? S3rver.MissingReason : null;
+}
+
+/// <summary>A theory that needs the published exe and s3rver.</summary>
+public sealed class S3ExeTheoryAttribute : TheoryAttribute
+{
+    public S3ExeTheoryAttribute() => Skip = S3ExeFactAttribute.SkipReason;
 }

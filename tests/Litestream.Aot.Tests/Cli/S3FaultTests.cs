@@ -105,6 +105,112 @@ public class S3FaultTests
         Assert.True(proxy.Proxy.Faults >= 8, $"only {proxy.Proxy.Faults} faults injected");
     }
 
+    /// <summary>
+    /// The server stops answering (it accepts and reads, then sends nothing and never closes) while a writer
+    /// commits. With the stall limits at 12 s: <c>status</c> stops saying ok once a local file has waited longer
+    /// than the sync interval allows ("behind since"), an ERROR naming the replica, the operation and the stall
+    /// comes within one limit, <c>status</c> then shows the failure and since when, and after the server heals
+    /// everything committed reaches the replica and restores.
+    /// </summary>
+    [S3ExeFact]
+    public void Replicate_ServerStalls_StatusLeavesOk_ErrorWithinOneTimeout_ThenCatchesUpLosingNothing()
+        => StallThenHeal(limitSeconds: 12, stalledErrors: 2, stallFor: TimeSpan.Zero);
+
+    /// <summary>
+    /// Long mode (tests/long.sh): the default limits (a minute) and a stall of minutes
+    /// (<c>LITESTREAM_STALL_SECONDS</c>, 300 by default) under a writer; nothing committed is lost.
+    /// </summary>
+    [LongFact]
+    public void Replicate_ServerStallsForMinutes_Long_ReportedThroughout_ThenCatchesUpLosingNothing()
+        => StallThenHeal(limitSeconds: null, stalledErrors: 1,
+            stallFor: TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("LITESTREAM_STALL_SECONDS"), out int s) ? s : 300));
+
+    /// <summary>
+    /// Replicates through a server that stalls every request until it has caused <paramref name="stalledErrors"/>
+    /// ERRORs and <paramref name="stallFor"/> has passed, sampling <c>status</c> all along, then heals it.
+    /// <paramref name="limitSeconds"/> sets the response and idle limits (null: the defaults, 60 s).
+    /// </summary>
+    private static void StallThenHeal(int? limitSeconds, int stalledErrors, TimeSpan stallFor)
+    {
+        int limit = limitSeconds ?? 60;
+        using var s3 = new S3rver();
+        using var proxy = new SyncProxy(s3.Port);
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string ids = Path.Combine(dir, "committed.txt");
+        string stop = Path.Combine(dir, "stop");
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, S3rver.Config(db, "stall", proxy.Proxy.Endpoint, S3rver.Credential, S3rver.Credential));
+        var limits = limitSeconds is null ? null : new Dictionary<string, string>
+        {
+            ["LITESTREAM_STORAGE_CONNECT_TIMEOUT"] = "2s",
+            ["LITESTREAM_STORAGE_RESPONSE_TIMEOUT"] = $"{limit}s",
+            ["LITESTREAM_STORAGE_IDLE_TIMEOUT"] = $"{limit}s",
+        };
+        using Process writer = Exe.StartPython(Writer, db, ids, stop);
+        using Exe.Daemon replicate = Exe.Start(limits, "replicate", "-config", config);
+        WaitFor(() => replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, replicate);
+        WaitFor(() => Status(config, db) == "ok", 60, replicate);
+
+        int errorsBefore = Count(replicate.Output, "level=ERROR");
+        proxy.Proxy.Inject(FaultProxy.Fault.StallAtConnect);
+        var stalled = Stopwatch.StartNew();
+        var seen = new List<string>();
+        TimeSpan? firstError = null;
+        while (Count(replicate.Output, "level=ERROR") < errorsBefore + stalledErrors || stalled.Elapsed < stallFor)
+        {
+            Assert.False(replicate.HasExited, $"replicate exited: {replicate.Output}");
+            Assert.True(firstError is not null || stalled.Elapsed < TimeSpan.FromSeconds(limit + 30),
+                $"no error within {limit + 30} s of the stall (statuses {string.Join(",", seen)}):\n{replicate.Output}");
+            Assert.True(stalled.Elapsed < stallFor + TimeSpan.FromSeconds(10 * limit), $"stalled errors never came:\n{replicate.Output}");
+            if (firstError is null && Count(replicate.Output, "level=ERROR") > errorsBefore)
+            {
+                firstError = stalled.Elapsed;
+                Exe.Result failing = Exe.Run("status", "-config", config);
+                Assert.Matches($@"(?m)^{Regex.Escape(db)}: upload failing since \S+ \(\d+ attempts\): replica s3://{S3rver.Bucket}/stall: s3: .*: stalled: ", failing.Stdout);
+            }
+            seen.Add(Status(config, db));
+            Thread.Sleep(300);
+        }
+        // A stalled upload is no longer "ok" once a file waited the sync interval (1 s) + 5 s, long before the
+        // limit fails it; the first seconds may still be ok (the replica was current when the stall began).
+        int behind = seen.IndexOf("behind");
+        Assert.True(behind >= 0, $"status never said behind: {string.Join(",", seen)}");
+        Assert.DoesNotContain("ok", seen.Skip(behind));
+        Assert.Contains("error", seen.Skip(behind));
+        // One limit after the first stalled request, which starts within a monitor interval of the stall.
+        Assert.True(firstError < TimeSpan.FromSeconds(limit + 6), $"first error after {firstError}");
+        string error = replicate.Output.Split('\n').Where(l => l.Contains("level=ERROR", StringComparison.Ordinal)).Skip(errorsBefore).First();
+        Assert.Matches($@"replica s3://{S3rver.Bucket}/stall .*: s3: (put object|list) s3://{S3rver.Bucket}/stall/\S+: stalled: no response( after the request body)? for {limit} s", error);
+
+        proxy.Proxy.Inject(null);
+        WaitFor(() => replicate.Output.Contains("recovered after", StringComparison.Ordinal), 6 * 60, replicate);
+        WaitFor(() => Status(config, db) == "ok", 60, replicate);
+
+        File.WriteAllText(stop, "");
+        Assert.True(writer.WaitForExit(30_000), "writer did not stop");
+        Assert.Equal(0, writer.ExitCode);
+        Thread.Sleep(1500); // the last commits reach the WAL watcher; shutdown then flushes them
+        Assert.Equal(0, replicate.Stop());
+        Assert.DoesNotContain(S3rver.Credential, replicate.Output);
+
+        string restored = Path.Combine(dir, "restored.db");
+        Exe.Result r = Exe.Run("restore", "-config", config, "-o", restored, db);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string[] fields = Exe.Python(Check, restored, ids).Split(' ', 4);
+        Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {string.Join(' ', fields)}");
+        Assert.Equal(("ok", "0"), (fields[0], fields[2]));
+        Assert.True(proxy.Proxy.Stalled >= stalledErrors, $"only {proxy.Proxy.Stalled} requests stalled");
+    }
+
+    /// <summary>The status column of <paramref name="db"/>'s row in <c>litestream status</c>.</summary>
+    private static string Status(string config, string db)
+    {
+        Exe.Result status = Exe.Run("status", "-config", config);
+        string row = status.Stdout.Split('\n').First(l => l.StartsWith(db + " ", StringComparison.Ordinal));
+        return Regex.Match(row[db.Length..], @"^\s+(not initialized|no database|\S+)").Groups[1].Value;
+    }
+
     private static int Count(string text, string what)
     {
         int n = 0;

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Litestream.Testing;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// <c>restore</c> through the fault proxy when the server stops sending and never closes: while planning (the
+/// listing gets no answer) or while fetching a file (no response, or a body that stops halfway). With short
+/// stall limits it fails within one limit with an <c>error:</c> line naming the object and exit code 1; with the
+/// default limits (a minute) a SIGINT or SIGTERM ends it within a second or two with 128 + the signal. Neither
+/// leaves an output file behind.
+/// </summary>
+public class S3RestoreStallTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(500):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * 400,))
+        """;
+
+    private static readonly Dictionary<string, string> s_credentials = new()
+    {
+        ["LITESTREAM_ACCESS_KEY_ID"] = S3rver.Credential,
+        ["LITESTREAM_SECRET_ACCESS_KEY"] = S3rver.Credential,
+    };
+
+    /// <summary>Which requests stall: every one (the restore stalls while planning), or only the GETs of LTX files.</summary>
+    public static TheoryData<FaultProxy.Fault, bool> Stalls => new()
+    {
+        { FaultProxy.Fault.StallAtConnect, false },
+        { FaultProxy.Fault.StallInHeaders, true },
+        { FaultProxy.Fault.StallInBody, true },
+    };
+
+    /// <summary>A database replicated once to s3rver at path "db" (one small snapshot file).</summary>
+    private static string Replicate(S3rver s3, string dir)
+    {
+        string db = Path.Combine(dir, "app.db");
+        Exe.Python(Writer, db);
+        Exe.Result once = Exe.Run(s_credentials, "replicate", "-once", db, s3.Url("db"));
+        Assert.True(once.ExitCode == 0, once.Stderr);
+        return db;
+    }
+
+    private static Func<string, bool>? Requests(bool ltxOnly) => ltxOnly ? r => r.StartsWith("GET ", StringComparison.Ordinal) && r.Contains(".ltx", StringComparison.Ordinal) : null;
+
+    private static string ProxiedUrl(S3rver s3, FaultProxy proxy) => s3.Url("db").Replace(s3.Endpoint, proxy.Endpoint, StringComparison.Ordinal);
+
+    [S3ExeTheory]
+    [MemberData(nameof(Stalls))]
+    public async Task Restore_ServerStalls_FailsWithinOneLimit_NamingTheObject(FaultProxy.Fault fault, bool ltxOnly)
+    {
+        using var s3 = new S3rver();
+        string dir = Exe.TempDir();
+        Replicate(s3, dir);
+        await using var proxy = new FaultProxy(s3.Port);
+        proxy.Inject(fault, Requests(ltxOnly));
+        var env = new Dictionary<string, string>(s_credentials) { ["LITESTREAM_STORAGE_RESPONSE_TIMEOUT"] = "3s", ["LITESTREAM_STORAGE_IDLE_TIMEOUT"] = "3s" };
+        string output = Path.Combine(dir, "out.db");
+        var clock = Stopwatch.StartNew();
+        using Exe.Daemon restore = Exe.Start(env, "restore", "-o", output, ProxiedUrl(s3, proxy));
+        int? code = restore.WaitForExit(TimeSpan.FromSeconds(30));
+
+        Assert.True(code is not null, $"restore still running 30 s into a stall with 3 s limits: {restore.Output}");
+        Assert.Equal(1, code);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"restore took {clock.Elapsed}");
+        string expected = (fault, ltxOnly) switch
+        {
+            (FaultProxy.Fault.StallAtConnect, false) => $@"^error: s3: list s3://{S3rver.Bucket}/db/0000/: stalled: no response for 3 s$",
+            (FaultProxy.Fault.StallInHeaders, true) => $@"^error: s3: get object s3://{S3rver.Bucket}/db/0000/0000000000000001-0000000000000001\.ltx: stalled: no response for 3 s$",
+            _ => $@"^error: s3: get object s3://{S3rver.Bucket}/db/0000/0000000000000001-0000000000000001\.ltx: stalled: response body: no data for 3 s$",
+        };
+        Assert.Matches(expected, restore.Output.Split('\n')[0]);
+        Assert.Equal(1, proxy.Faults);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [S3ExeTheory]
+    [InlineData(FaultProxy.Fault.StallAtConnect, false, "INT", 130)]
+    [InlineData(FaultProxy.Fault.StallInBody, true, "INT", 130)]
+    [InlineData(FaultProxy.Fault.StallInHeaders, true, "TERM", 143)]
+    public async Task Restore_ServerStalls_SignalEndsItWithinTwoSeconds(FaultProxy.Fault fault, bool ltxOnly, string signal, int exitCode)
+    {
+        using var s3 = new S3rver();
+        string dir = Exe.TempDir();
+        Replicate(s3, dir);
+        await using var proxy = new FaultProxy(s3.Port);
+        proxy.Inject(fault, Requests(ltxOnly));
+        string output = Path.Combine(dir, "out.db");
+        // The default limits (a minute): only the signal can end the restore this soon.
+        using Exe.Daemon restore = Exe.Start(s_credentials, "restore", "-o", output, ProxiedUrl(s3, proxy));
+        var wait = Stopwatch.StartNew();
+        while (proxy.Stalled == 0)
+        {
+            Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), $"the proxy never stalled the restore: {restore.Output}");
+            Assert.False(restore.HasExited, $"restore ended before the stall: {restore.Output}");
+            Thread.Sleep(20);
+        }
+        Thread.Sleep(300);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, Exe.Tool("kill", $"-{signal}", restore.Pid.ToString()).Code);
+        int? code = restore.WaitForExit(TimeSpan.FromSeconds(10));
+        Assert.True(code is not null, "restore still running 10 s after the signal");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"restore took {clock.Elapsed} to stop");
+        Assert.Equal(exitCode, code);
+        Assert.False(File.Exists(output));
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+}
