@@ -164,6 +164,7 @@ public sealed class FaultProxy : IAsyncDisposable
                     if (fault is Fault.StallAtConnect)
                     {
                         Interlocked.Increment(ref _faults);
+                        shaping.Frozen = true; // nothing more from the server reaches the client, not even its close
                         await StallAsync(stream);
                         return;
                     }
@@ -211,6 +212,10 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 bool slow = shaping.Fault is Fault.SlowBody;
                 int read = await from.ReadAsync(buffer.AsMemory(0, slow ? 1024 : buffer.Length), _stop.Token);
+                if (shaping.Frozen)
+                {
+                    return;
+                }
                 if (read == 0)
                 {
                     to.Socket.Shutdown(SocketShutdown.Send);
@@ -387,6 +392,9 @@ public sealed class FaultProxy : IAsyncDisposable
         private readonly MemoryStream _head = new();
         private Fault? _fault;
         private long _bodyLeft = -1; // body bytes still to relay before a body stall; -1 until the head is complete
+
+        /// <summary>The connection is stalled: the server's bytes and its closing (keep-alive timeout) are dropped.</summary>
+        public volatile bool Frozen;
 
         /// <summary>Set as each request is relayed (one response at a time on a connection: no pipelining).</summary>
         public Fault? Fault

@@ -18,7 +18,11 @@ public sealed class S3StallTests(S3rverFixture s3)
     private const long T1 = 1_700_000_001_234;
     private static readonly StorageTimeouts s_short = new() { Connect = TimeSpan.FromSeconds(2), Response = TimeSpan.FromSeconds(2), Idle = TimeSpan.FromSeconds(2) };
 
-    /// <summary>A 200 kB L0 file stored at a fresh path, and a client reaching it through <paramref name="proxy"/>.</summary>
+    /// <summary>
+    /// A 200 kB L0 file stored at a fresh path, and a client reaching it through <paramref name="proxy"/> that has
+    /// already listed it: the stalls then hit a pooled keep-alive connection, as in a long-running replicate
+    /// (where the server closing its idle end must not reach the client of a stalled connection).
+    /// </summary>
     private async Task<(S3ReplicaClient Client, string Key)> StoredAsync(FaultProxy proxy, StorageTimeouts timeouts)
     {
         string path = S3rverFixture.NewPath("stall");
@@ -27,6 +31,9 @@ public sealed class S3StallTests(S3rverFixture s3)
             await direct.WriteLtxFileAsync(0, new Txid(1), new Txid(1), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 1, T1, 200_000)), default);
         }
         var client = new S3ReplicaClient(s3.Settings(path, proxy.Endpoint) with { Timeouts = timeouts });
+        await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
+        {
+        }
         return (client, $"s3://{S3rver.Bucket}/{client.LtxKey(0, new Txid(1), new Txid(1))}");
     }
 
