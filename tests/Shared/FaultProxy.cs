@@ -97,6 +97,28 @@ public sealed class FaultProxy : IAsyncDisposable
     /// </summary>
     public void Inject(Fault? fault, Func<string, bool>? requests = null) => _injected = fault is null ? null : new Injection(fault.Value, requests);
 
+    /// <summary>
+    /// Waits until the proxy has stalled a connection while <paramref name="work"/> still runs, so the work is now
+    /// stuck on it; throws when the work ends first or nothing stalls within <paramref name="timeout"/>.
+    /// </summary>
+    public async Task WaitForStallAsync(Task work, TimeSpan timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Stalled == 0)
+        {
+            if (work.IsCompleted)
+            {
+                throw new InvalidOperationException($"the work ended before any stall: {work.Exception?.InnerException?.Message ?? work.Status.ToString()}");
+            }
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"no connection stalled within {timeout}");
+            }
+            await Task.Delay(20);
+        }
+        await Task.Delay(200); // the client is waiting on the frozen connection by now
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

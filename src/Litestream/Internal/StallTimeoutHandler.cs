@@ -107,37 +107,26 @@ internal sealed class StallTimeoutHandler(HttpMessageHandler inner, StorageTimeo
         }
     }
 
-    /// <summary>The request body, re-arming the watchdog with every write the connection accepts.</summary>
-    private sealed class WatchedRequestContent : HttpContent
+    /// <summary>Another content's headers, length and lifetime; subclasses say how its bytes move.</summary>
+    private abstract class WrappedContent : HttpContent
     {
-        private readonly HttpContent _inner;
-        private readonly Watchdog _watchdog;
-        private readonly StorageTimeouts _timeouts;
-
-        public WatchedRequestContent(HttpContent inner, Watchdog watchdog, StorageTimeouts timeouts)
+        protected WrappedContent(HttpContent inner)
         {
-            _inner = inner;
-            _watchdog = watchdog;
-            _timeouts = timeouts;
+            Inner = inner;
             foreach (KeyValuePair<string, IEnumerable<string>> header in inner.Headers)
             {
                 Headers.TryAddWithoutValidation(header.Key, header.Value);
             }
         }
 
+        protected HttpContent Inner { get; }
+
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
             => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-        {
-            _watchdog.Arm(_timeouts.Idle, "request body not accepted");
-            await _inner.CopyToAsync(new ProgressStream(stream, this), context, cancellationToken).ConfigureAwait(false);
-            _watchdog.Arm(_timeouts.Response, "no response after the request body");
-        }
-
         protected override bool TryComputeLength(out long length)
         {
-            length = _inner.Headers.ContentLength ?? -1;
+            length = Inner.Headers.ContentLength ?? -1;
             return length >= 0;
         }
 
@@ -145,12 +134,23 @@ internal sealed class StallTimeoutHandler(HttpMessageHandler inner, StorageTimeo
         {
             if (disposing)
             {
-                _inner.Dispose();
+                Inner.Dispose();
             }
             base.Dispose(disposing);
         }
+    }
 
-        private void Progress() => _watchdog.Arm(_timeouts.Idle, "request body not accepted");
+    /// <summary>The request body, re-arming the watchdog with every write the connection accepts.</summary>
+    private sealed class WatchedRequestContent(HttpContent inner, Watchdog watchdog, StorageTimeouts timeouts) : WrappedContent(inner)
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            Progress();
+            await Inner.CopyToAsync(new ProgressStream(stream, this), context, cancellationToken).ConfigureAwait(false);
+            watchdog.Arm(timeouts.Response, "no response after the request body");
+        }
+
+        private void Progress() => watchdog.Arm(timeouts.Idle, "request body not accepted");
 
         /// <summary>The connection's stream as the body is written into it.</summary>
         private sealed class ProgressStream(Stream inner, WatchedRequestContent owner) : Stream
@@ -187,30 +187,14 @@ internal sealed class StallTimeoutHandler(HttpMessageHandler inner, StorageTimeo
     }
 
     /// <summary>The response body, read through a <see cref="StallGuardStream"/>.</summary>
-    private sealed class GuardedResponseContent : HttpContent
+    private sealed class GuardedResponseContent(HttpContent inner, TimeSpan idle) : WrappedContent(inner)
     {
-        private readonly HttpContent _inner;
-        private readonly TimeSpan _idle;
-
-        public GuardedResponseContent(HttpContent inner, TimeSpan idle)
-        {
-            _inner = inner;
-            _idle = idle;
-            foreach (KeyValuePair<string, IEnumerable<string>> header in inner.Headers)
-            {
-                Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
-
         protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-            => Guard(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            => Guard(await Inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
 
         protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
-        protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => Guard(_inner.ReadAsStream(cancellationToken));
-
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-            => SerializeToStreamAsync(stream, context, CancellationToken.None);
+        protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => Guard(Inner.ReadAsStream(cancellationToken));
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
@@ -218,22 +202,7 @@ internal sealed class StallTimeoutHandler(HttpMessageHandler inner, StorageTimeo
             await body.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
         }
 
-        protected override bool TryComputeLength(out long length)
-        {
-            length = _inner.Headers.ContentLength ?? -1;
-            return length >= 0;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _inner.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-
         private StallGuardStream Guard(Stream body)
-            => new(body, _idle, static message => new StallException($"stalled: response body: {message}"), CancellationToken.None);
+            => new(body, idle, static message => new StallException($"stalled: response body: {message}"), CancellationToken.None);
     }
 }

@@ -45,47 +45,33 @@ public class S3FaultTests
     [S3ExeFact]
     public void Replicate_ThroughS3Faults_ReportsRetriesResumesAndLosesNoCommittedTransaction()
     {
-        using var s3 = new S3rver();
-        using var proxy = new SyncProxy(s3.Port);
-        string dir = Exe.TempDir();
-        string db = Path.Combine(dir, "app.db");
-        string ids = Path.Combine(dir, "committed.txt");
-        string stop = Path.Combine(dir, "stop");
-        string config = Path.Combine(dir, "litestream.yml");
-        File.WriteAllText(config, S3rver.Config(db, "faults", proxy.Proxy.Endpoint, S3rver.Credential, S3rver.Credential));
-        using Process writer = Exe.StartPython(Writer, db, ids, stop);
-        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
-        WaitFor(() => replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, replicate);
+        using var run = new WriterRun("faults", env: null);
+        (FaultProxy proxy, string db, string config, Exe.Daemon replicate) = (run.Proxy, run.Db, run.Config, run.Replicate);
 
         int recoveries = 0;
         foreach (FaultProxy.Fault fault in s_faults)
         {
             int errorsBefore = Count(replicate.Output, "level=ERROR");
-            proxy.Proxy.Inject(fault);
+            proxy.Inject(fault);
             if (fault == FaultProxy.Fault.SlowBody)
             {
                 // Slow bodies are no error: uploads still go through while every response trickles back.
-                int before = proxy.Proxy.Faults;
-                WaitFor(() => proxy.Proxy.Faults >= before + 5, 90, replicate);
-                proxy.Proxy.Inject(null);
+                int before = proxy.Faults;
+                WaitFor(() => proxy.Faults >= before + 5, 90, replicate);
+                proxy.Inject(null);
                 continue;
             }
             WaitFor(() => Count(replicate.Output, "level=ERROR") > errorsBefore, 90, replicate);
             Exe.Result failing = Exe.Run("status", "-config", config);
             Assert.Matches($@"(?m)^{Regex.Escape(db)}: upload failing since \S+ \(\d+ attempts\): replica s3://{S3rver.Bucket}/faults: ", failing.Stdout);
-            proxy.Proxy.Inject(null);
+            proxy.Inject(null);
             recoveries++;
             WaitFor(() => Count(replicate.Output, "recovered after") >= recoveries, 120, replicate);
             Exe.Result healthy = Exe.Run("status", "-config", config);
             Assert.DoesNotContain("error", healthy.Stdout);
         }
 
-        File.WriteAllText(stop, "");
-        Assert.True(writer.WaitForExit(30_000), "writer did not stop");
-        Assert.Equal(0, writer.ExitCode);
-        Thread.Sleep(1500); // the last commits reach the WAL watcher; shutdown then flushes them
-        Assert.Equal(0, replicate.Stop());
-
+        run.StopAndCheckNothingLost();
         string output = replicate.Output;
         foreach (string line in output.Split('\n').Where(l => l.Contains("level=ERROR", StringComparison.Ordinal)))
         {
@@ -93,16 +79,7 @@ public class S3FaultTests
         }
         Assert.Contains("InternalError (HTTP 500)", output);
         Assert.Contains("SlowDown (HTTP 503)", output);
-        Assert.DoesNotContain(S3rver.Credential, output);
-
-        string restored = Path.Combine(dir, "restored.db");
-        Exe.Result r = Exe.Run("restore", "-config", config, "-o", restored, db);
-        Assert.True(r.ExitCode == 0, r.Stderr);
-        string check = Exe.Python(Check, restored, ids);
-        string[] fields = check.Split(' ', 4);
-        Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {check}");
-        Assert.Equal(("ok", "0"), (fields[0], fields[2]));
-        Assert.True(proxy.Proxy.Faults >= 8, $"only {proxy.Proxy.Faults} faults injected");
+        Assert.True(proxy.Faults >= 8, $"only {proxy.Faults} faults injected");
     }
 
     /// <summary>
@@ -133,27 +110,18 @@ public class S3FaultTests
     private static void StallThenHeal(int? limitSeconds, int stalledErrors, TimeSpan stallFor)
     {
         int limit = limitSeconds ?? 60;
-        using var s3 = new S3rver();
-        using var proxy = new SyncProxy(s3.Port);
-        string dir = Exe.TempDir();
-        string db = Path.Combine(dir, "app.db");
-        string ids = Path.Combine(dir, "committed.txt");
-        string stop = Path.Combine(dir, "stop");
-        string config = Path.Combine(dir, "litestream.yml");
-        File.WriteAllText(config, S3rver.Config(db, "stall", proxy.Proxy.Endpoint, S3rver.Credential, S3rver.Credential));
         var limits = limitSeconds is null ? null : new Dictionary<string, string>
         {
             ["LITESTREAM_STORAGE_CONNECT_TIMEOUT"] = "2s",
             ["LITESTREAM_STORAGE_RESPONSE_TIMEOUT"] = $"{limit}s",
             ["LITESTREAM_STORAGE_IDLE_TIMEOUT"] = $"{limit}s",
         };
-        using Process writer = Exe.StartPython(Writer, db, ids, stop);
-        using Exe.Daemon replicate = Exe.Start(limits, "replicate", "-config", config);
-        WaitFor(() => replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, replicate);
+        using var run = new WriterRun("stall", limits);
+        (FaultProxy proxy, string db, string config, Exe.Daemon replicate) = (run.Proxy, run.Db, run.Config, run.Replicate);
         WaitFor(() => Status(config, db) == "ok", 60, replicate);
 
         int errorsBefore = Count(replicate.Output, "level=ERROR");
-        proxy.Proxy.Inject(FaultProxy.Fault.StallAtConnect);
+        proxy.Inject(FaultProxy.Fault.StallAtConnect);
         var stalled = Stopwatch.StartNew();
         var seen = new List<string>();
         TimeSpan? firstError = null;
@@ -183,24 +151,12 @@ public class S3FaultTests
         string error = replicate.Output.Split('\n').Where(l => l.Contains("level=ERROR", StringComparison.Ordinal)).Skip(errorsBefore).First();
         Assert.Matches($@"replica s3://{S3rver.Bucket}/stall .*: s3: (put object|list) s3://{S3rver.Bucket}/stall/\S+: stalled: no response( after the request body)? for {limit} s", error);
 
-        proxy.Proxy.Inject(null);
+        proxy.Inject(null);
         WaitFor(() => replicate.Output.Contains("recovered after", StringComparison.Ordinal), 6 * 60, replicate);
         WaitFor(() => Status(config, db) == "ok", 60, replicate);
 
-        File.WriteAllText(stop, "");
-        Assert.True(writer.WaitForExit(30_000), "writer did not stop");
-        Assert.Equal(0, writer.ExitCode);
-        Thread.Sleep(1500); // the last commits reach the WAL watcher; shutdown then flushes them
-        Assert.Equal(0, replicate.Stop());
-        Assert.DoesNotContain(S3rver.Credential, replicate.Output);
-
-        string restored = Path.Combine(dir, "restored.db");
-        Exe.Result r = Exe.Run("restore", "-config", config, "-o", restored, db);
-        Assert.True(r.ExitCode == 0, r.Stderr);
-        string[] fields = Exe.Python(Check, restored, ids).Split(' ', 4);
-        Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {string.Join(' ', fields)}");
-        Assert.Equal(("ok", "0"), (fields[0], fields[2]));
-        Assert.True(proxy.Proxy.Stalled >= stalledErrors, $"only {proxy.Proxy.Stalled} requests stalled");
+        run.StopAndCheckNothingLost();
+        Assert.True(proxy.Stalled >= stalledErrors, $"only {proxy.Stalled} requests stalled");
     }
 
     /// <summary>The status column of <paramref name="db"/>'s row in <c>litestream status</c>.</summary>
@@ -232,11 +188,63 @@ public class S3FaultTests
         }
     }
 
-    /// <summary>The async proxy owned by a synchronous test.</summary>
-    private sealed class SyncProxy(int port) : IDisposable
+    /// <summary>
+    /// s3rver behind the fault proxy, a writer committing and logging ids, and <c>replicate</c> (with
+    /// <c>env</c>) shipping the database to <c>replicaPath</c> in the bucket; ready once the first snapshot is out.
+    /// </summary>
+    private sealed class WriterRun : IDisposable
     {
-        public FaultProxy Proxy { get; } = new(port);
+        private readonly S3rver _s3 = new();
+        private readonly string _dir = Exe.TempDir();
+        private readonly Process _writer;
 
-        public void Dispose() => Proxy.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        public WriterRun(string replicaPath, IDictionary<string, string>? env)
+        {
+            Proxy = new FaultProxy(_s3.Port);
+            Db = Path.Combine(_dir, "app.db");
+            Config = Path.Combine(_dir, "litestream.yml");
+            File.WriteAllText(Config, S3rver.Config(Db, replicaPath, Proxy.Endpoint, S3rver.Credential, S3rver.Credential));
+            _writer = Exe.StartPython(Writer, Db, Ids, Stop);
+            Replicate = Exe.Start(env, "replicate", "-config", Config);
+            WaitFor(() => Replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, Replicate);
+        }
+
+        public FaultProxy Proxy { get; }
+        public string Db { get; }
+        public string Config { get; }
+        public Exe.Daemon Replicate { get; }
+        private string Ids => Path.Combine(_dir, "committed.txt");
+        private string Stop => Path.Combine(_dir, "stop");
+
+        /// <summary>Stops the writer, then replicate (exit 0, no credential logged); a restore holds every committed id.</summary>
+        public void StopAndCheckNothingLost()
+        {
+            File.WriteAllText(Stop, "");
+            Assert.True(_writer.WaitForExit(30_000), "writer did not stop");
+            Assert.Equal(0, _writer.ExitCode);
+            Thread.Sleep(1500); // the last commits reach the WAL watcher; shutdown then flushes them
+            Assert.Equal(0, Replicate.Stop());
+            Assert.DoesNotContain(S3rver.Credential, Replicate.Output);
+
+            string restored = Path.Combine(_dir, "restored.db");
+            Exe.Result r = Exe.Run("restore", "-config", Config, "-o", restored, Db);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            string check = Exe.Python(Check, restored, Ids);
+            string[] fields = check.Split(' ', 4);
+            Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {check}");
+            Assert.Equal(("ok", "0"), (fields[0], fields[2]));
+        }
+
+        public void Dispose()
+        {
+            Replicate.Dispose();
+            if (!_writer.HasExited)
+            {
+                _writer.Kill();
+            }
+            _writer.Dispose();
+            Proxy.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _s3.Dispose();
+        }
     }
 }

@@ -139,14 +139,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
             Task restore = plan is null
                 ? Restorer.RestoreAsync(client, options, cancel.Token).AsTask()
                 : Restorer.ApplyAsync(client, plan, options, cancel.Token).AsTask();
-            var wait = Stopwatch.StartNew();
-            while (proxy.Stalled == 0)
-            {
-                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), "the proxy never stalled the restore");
-                Assert.False(restore.IsCompleted, $"restore ended before the stall: {restore.Exception}");
-                await Task.Delay(20);
-            }
-            await Task.Delay(200);
+            await proxy.WaitForStallAsync(restore, TimeSpan.FromSeconds(30));
             var clock = Stopwatch.StartNew();
             cancel.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore.WaitAsync(TimeSpan.FromSeconds(30)));

@@ -31,9 +31,7 @@ public sealed class S3StallTests(S3rverFixture s3)
             await direct.WriteLtxFileAsync(0, new Txid(1), new Txid(1), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 1, T1, 200_000)), default);
         }
         var client = new S3ReplicaClient(s3.Settings(path, proxy.Endpoint) with { Timeouts = timeouts });
-        await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
-        {
-        }
+        await ListAllAsync(client);
         return (client, $"s3://{S3rver.Bucket}/{client.LtxKey(0, new Txid(1), new Txid(1))}");
     }
 
@@ -45,11 +43,21 @@ public sealed class S3StallTests(S3rverFixture s3)
         return copy.ToArray();
     }
 
+    private static async Task ListAllAsync(S3ReplicaClient client)
+    {
+        await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
+        {
+        }
+    }
+
     [S3Theory]
-    [InlineData(FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
-    [InlineData(FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
-    [InlineData(FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
-    public async Task Read_ServerStalls_FailsAfterOneTimeout_NamingTheObject_NotRetried(FaultProxy.Fault fault, string stalled)
+    [InlineData("get object", FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
+    [InlineData("get object", FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
+    [InlineData("get object", FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
+    [InlineData("list", FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
+    [InlineData("list", FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
+    [InlineData("list", FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
+    public async Task Read_ServerStalls_FailsAfterOneTimeout_NamingTheObject_NotRetried(string operation, FaultProxy.Fault fault, string stalled)
     {
         await using var proxy = new FaultProxy(s3.Server.Port);
         (S3ReplicaClient client, string key) = await StoredAsync(proxy, s_short);
@@ -57,32 +65,9 @@ public sealed class S3StallTests(S3rverFixture s3)
         {
             proxy.Inject(fault);
             var clock = Stopwatch.StartNew();
-            IOException error = await Assert.ThrowsAsync<IOException>(() => ReadAllAsync(client, default));
-            Assert.Equal($"s3: get object {key}: stalled: {stalled}", error.Message);
-            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(15));
-            Assert.Equal(1, proxy.Faults);
-        }
-    }
-
-    [S3Theory]
-    [InlineData(FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
-    [InlineData(FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
-    [InlineData(FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
-    public async Task List_ServerStalls_FailsAfterOneTimeout_NamingThePrefix_NotRetried(FaultProxy.Fault fault, string stalled)
-    {
-        await using var proxy = new FaultProxy(s3.Server.Port);
-        (S3ReplicaClient client, _) = await StoredAsync(proxy, s_short);
-        await using (client)
-        {
-            proxy.Inject(fault);
-            var clock = Stopwatch.StartNew();
-            IOException error = await Assert.ThrowsAsync<IOException>(async () =>
-            {
-                await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(0, Txid.Zero, false, default))
-                {
-                }
-            });
-            Assert.Equal($"s3: list s3://{S3rver.Bucket}/{client.LevelPrefix(0)}: stalled: {stalled}", error.Message);
+            IOException error = await Assert.ThrowsAsync<IOException>(operation == "list" ? () => ListAllAsync(client) : () => ReadAllAsync(client, default));
+            string target = operation == "list" ? $"s3://{S3rver.Bucket}/{client.LevelPrefix(0)}" : key;
+            Assert.Equal($"s3: {operation} {target}: stalled: {stalled}", error.Message);
             Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(15));
             Assert.Equal(1, proxy.Faults);
         }
@@ -130,14 +115,7 @@ public sealed class S3StallTests(S3rverFixture s3)
             proxy.Inject(fault);
             using var cancel = new CancellationTokenSource();
             Task read = ReadAllAsync(client, cancel.Token);
-            var wait = Stopwatch.StartNew();
-            while (proxy.Stalled == 0)
-            {
-                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), "the proxy never stalled the read");
-                Assert.False(read.IsCompleted, $"read ended before the stall: {read.Exception}");
-                await Task.Delay(20);
-            }
-            await Task.Delay(200);
+            await proxy.WaitForStallAsync(read, TimeSpan.FromSeconds(30));
             var clock = Stopwatch.StartNew();
             cancel.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read.WaitAsync(TimeSpan.FromSeconds(10)));
