@@ -30,7 +30,7 @@ public sealed class S3StallTests(S3rverFixture s3)
         {
             await direct.WriteLtxFileAsync(0, new Txid(1), new Txid(1), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 1, T1, 200_000)), default);
         }
-        var client = new S3ReplicaClient(s3.Settings(path, proxy.Endpoint) with { Timeouts = timeouts });
+        var client = new S3ReplicaClient(s3.Settings(path, proxy.Endpoint)) { Timeouts = timeouts };
         await ListAllAsync(client);
         return (client, $"s3://{S3rver.Bucket}/{client.LtxKey(0, new Txid(1), new Txid(1))}");
     }
