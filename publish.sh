@@ -3,6 +3,8 @@
 # loadable extension bin/<rid>/litestream-vfs.so (the read-replica VFS; it uses the host's SQLite).
 #   ./publish.sh              linux-x64
 #   ./publish.sh -r RID       linux-x64 or linux-arm64
+#   ./publish.sh --backends file,s3   only the exe, with only those backends (the trimmer drops the other
+#                             clients and their SDKs): bin/<rid>-file-s3/litestream; the default has them all
 # It only picks the RID, makes sure the static SQLite archive exists, and calls dotnet publish: every
 # AOT setting lives in src/Litestream.Aot/Litestream.Aot.csproj. Any trim/AOT warning fails the build
 # (TreatWarningsAsErrors). Instruction set: x64 = x86-64-v2 + AES/PCLMULQDQ (CPUs since 2010/2011; NativeAOT
@@ -11,10 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 rids=(linux-x64)
+backends=""
 while [ $# -gt 0 ]; do
   case $1 in
     -r|--rid) rids=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --backends|-backends) backends=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "error: unknown argument $1" >&2; echo "hint: ./publish.sh [-r linux-x64|linux-arm64]" >&2; exit 2 ;;
   esac
 done
@@ -31,13 +35,21 @@ for rid in "${rids[@]}"; do
   if [ "$rid" = linux-arm64 ]; then
     extra=(-p:CppCompilerAndLinker="$PWD/build/cc-arm64" -p:ObjCopyName=aarch64-linux-gnu-objcopy)
   fi
-  for project in src/Litestream.Aot/Litestream.Aot.csproj src/Litestream.Vfs/Litestream.Vfs.csproj; do
+  out="bin/$rid"
+  projects=(src/Litestream.Aot/Litestream.Aot.csproj src/Litestream.Vfs/Litestream.Vfs.csproj)
+  if [ -n "$backends" ]; then
+    # A subset build gets its own output and intermediate folders, so it never mixes with the full build's.
+    out="bin/$rid-${backends//,/-}"
+    projects=(src/Litestream.Aot/Litestream.Aot.csproj)
+    extra+=(-p:LitestreamBackends="${backends//,/%2C}" --artifacts-path ".build/backends-${backends//,/-}")
+  fi
+  for project in "${projects[@]}"; do
     case $project in
       *Aot*) step "litestream: dotnet publish, NativeAOT (2-4 min on 2 idle cores)" ;;
       *) step "litestream-vfs.so: dotnet publish, NativeAOT shared library (1-3 min on 2 idle cores)" ;;
     esac
     log=$(mktemp)
-    if ! dotnet publish "$project" -c Release -r "$rid" -o "bin/$rid" -nologo "${extra[@]}" > "$log" 2>&1; then
+    if ! dotnet publish "$project" -c Release -r "$rid" -o "$out" -nologo "${extra[@]}" > "$log" 2>&1; then
       grep -E "error|warning" "$log" | sort -u | head -40 >&2
       echo "error: publish of $project for $rid failed (full log: $log)" >&2
       exit 1
@@ -49,8 +61,9 @@ for rid in "${rids[@]}"; do
     fi
     rm -f "$log"
   done
-  rm -f "bin/$rid/Litestream.Cli" "bin/$rid/Litestream.Vfs.so"
-  rm -f "bin/$rid"/*.dbg "bin/$rid"/*.pdb "bin/$rid"/*.xml
-  echo "bin/$rid/litestream: $(stat -c %s "bin/$rid/litestream") bytes"
-  echo "bin/$rid/litestream-vfs.so: $(stat -c %s "bin/$rid/litestream-vfs.so") bytes"
+  rm -f "$out/Litestream.Cli" "$out/Litestream.Vfs.so"
+  rm -f "$out"/*.dbg "$out"/*.pdb "$out"/*.xml
+  for file in "$out/litestream" "$out/litestream-vfs.so"; do
+    if [ -f "$file" ]; then echo "$file: $(stat -c %s "$file") bytes"; fi
+  done
 done

@@ -20,6 +20,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadSettings = new("LSG0010", "Replica backend settings record cannot be bound", "{0}", Category, DiagnosticSeverity.Error, true);
     public static readonly DiagnosticDescriptor UnsupportedKeyType = new("LSG0011", "Replica backend key type cannot be read", "{0}", Category, DiagnosticSeverity.Error, true);
     public static readonly DiagnosticDescriptor ConflictingKeyKinds = new("LSG0012", "Replica backend key read as different kinds", "{0}", Category, DiagnosticSeverity.Error, true);
+    public static readonly DiagnosticDescriptor UnknownSelectedBackend = new("LSG0013", "LitestreamBackends names an unknown backend", "{0}", Category, DiagnosticSeverity.Error, true);
 
     public static DiagnosticDescriptor ById(string id) => id switch
     {
@@ -35,6 +36,7 @@ internal static class DiagnosticDescriptors
         "LSG0010" => BadSettings,
         "LSG0011" => UnsupportedKeyType,
         "LSG0012" => ConflictingKeyKinds,
+        "LSG0013" => UnknownSelectedBackend,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "no such diagnostic"),
     };
 }

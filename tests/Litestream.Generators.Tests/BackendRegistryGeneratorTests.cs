@@ -92,6 +92,30 @@ public class BackendRegistryGeneratorTests
         }
     }
 
+    [Fact]
+    public void Generate_LitestreamBackendsSelectsSome_OnlyThoseCreateAndParse_OthersListedAsOmitted_KeysOfAllKept()
+    {
+        var (driver, output, diagnostics) = GeneratorHarness.Run(new BackendRegistryGenerator(), Compile(TwoBackends),
+            buildProperties: new Dictionary<string, string> { ["LitestreamBackends"] = "file" });
+        Assert.Empty(diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        string registry = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "ReplicaClientRegistry.g.cs").SourceText.ToString();
+        Assert.Equal(GeneratorHarness.Baseline("TwoBackends.FileOnly", registry), GeneratorHarness.Normalize(registry));
+        Assert.DoesNotContain("S3Client.Create", registry, StringComparison.Ordinal);
+        Assert.DoesNotContain("S3Settings.ParseUrl", registry, StringComparison.Ordinal);
+        Assert.Contains("case \"part-size\":", registry, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Generate_LitestreamBackendsNamesAnUnknownBackend_LSG0013()
+    {
+        var (_, _, diagnostics) = GeneratorHarness.Run(new BackendRegistryGenerator(), Compile(TwoBackends),
+            buildProperties: new Dictionary<string, string> { ["LitestreamBackends"] = "file,gcs" });
+        Diagnostic d = Assert.Single(diagnostics);
+        Assert.Equal("LSG0013", d.Id);
+        Assert.Equal("LitestreamBackends names \"gcs\", which no [ReplicaBackend] registers (known: file, s3)", d.GetMessage());
+    }
+
     [Theory]
     [InlineData("[ReplicaBackend(\"x\")] public sealed class C { public static IReplicaClient Create(S s) => null!; } public sealed partial record S : ReplicaBackendSettings;", "LSG0001", "C is marked [ReplicaBackend(\"x\")] but does not implement IReplicaClient")]
     [InlineData("[ReplicaBackend(\"x\")] public sealed class C : IReplicaClient { }", "LSG0002", "C needs 'public static IReplicaClient Create(TSettings settings)', TSettings a record derived from ReplicaBackendSettings, to be registered as \"x\"")]

@@ -21,9 +21,12 @@ internal static class GeneratorHarness
             references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-    public static (GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(IIncrementalGenerator generator, CSharpCompilation compilation, GeneratorDriver? driver = null)
+    /// <summary>Runs <paramref name="generator"/>; <paramref name="buildProperties"/> are MSBuild properties it sees (CompilerVisibleProperty).</summary>
+    public static (GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(IIncrementalGenerator generator, CSharpCompilation compilation, GeneratorDriver? driver = null,
+        IReadOnlyDictionary<string, string>? buildProperties = null)
     {
         driver ??= CSharpGeneratorDriver.Create([generator.AsSourceGenerator()],
+            optionsProvider: new BuildProperties(buildProperties ?? new Dictionary<string, string>()),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
         driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         return (driver, output, diagnostics);
@@ -77,6 +80,24 @@ internal static class GeneratorHarness
                     || typeof(Location).IsAssignableFrom(p.PropertyType) || typeof(SyntaxNode).IsAssignableFrom(p.PropertyType),
                     $"{type.Name}.{p.Name} is a {p.PropertyType.Name}: specs must be plain data so the pipeline caches");
             }
+        }
+    }
+
+    /// <summary>Global analyzer-config options as the SDK writes them for CompilerVisibleProperty items.</summary>
+    private sealed class BuildProperties(IReadOnlyDictionary<string, string> properties) : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider
+    {
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GlobalOptions { get; } = new Options(properties);
+
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(SyntaxTree tree) => Options.Empty;
+
+        public override Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions GetOptions(AdditionalText textFile) => Options.Empty;
+
+        private sealed class Options(IReadOnlyDictionary<string, string> properties) : Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions
+        {
+            public static Options Empty { get; } = new(new Dictionary<string, string>());
+
+            public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value)
+                => properties.TryGetValue(key.StartsWith("build_property.", StringComparison.Ordinal) ? key["build_property.".Length..] : key, out value);
         }
     }
 }

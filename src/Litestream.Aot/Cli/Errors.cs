@@ -28,6 +28,7 @@ internal static class Errors
         LtxChecksumMismatchException or LtxFormatException => "the replica file is damaged; restore an earlier state with -txid, or from another replica",
         ReplicaFileNotFoundException => "the replica changed during the restore; try again",
         ReplicaStorageException storage => storage.Hint,
+        BackendNotInBuildException notInBuild => notInBuild.Hint,
         UnauthorizedAccessException => "check file permissions",
         OutputExistsException exists => exists.Hint,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",

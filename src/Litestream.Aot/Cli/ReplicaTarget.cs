@@ -61,6 +61,10 @@ internal static class ReplicaTarget
         {
             return ReplicaClientFactory.Create(settings);
         }
+        catch (BackendNotInBuildException e)
+        {
+            throw new CommandException($"{e.Message} ({description})", e.Hint);
+        }
         catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
             throw new CommandException($"{e.Message} ({description})", $"supported backends: {string.Join(", ", ReplicaClientFactory.Names)}");

@@ -21,16 +21,23 @@ public sealed class BackendRegistryGenerator : IIncrementalGenerator
 
         IncrementalValueProvider<ImmutableArray<BackendParseResult>> all = backends.Collect().WithTrackingName("BackendSpecs");
 
-        context.RegisterSourceOutput(all, static (spc, results) =>
+        // The MSBuild property LitestreamBackends ("file,s3"; empty = all) picks the backends this build registers,
+        // so the trimmer drops the others' clients and libraries (publish.sh --backends).
+        IncrementalValueProvider<BackendSelection> selection = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => BackendSelection.Parse(options.GlobalOptions.TryGetValue(BackendSelection.Property, out string? value) ? value : null))
+            .WithTrackingName("BackendSelection");
+
+        context.RegisterSourceOutput(all.Combine(selection), static (spc, input) =>
         {
-            foreach (DiagnosticInfo d in Emitter.Diagnose(results))
+            (ImmutableArray<BackendParseResult> results, BackendSelection selected) = input;
+            foreach (DiagnosticInfo d in Emitter.Diagnose(results, selected))
             {
                 spc.ReportDiagnostic(d.ToDiagnostic());
             }
             ImmutableArray<BackendSpec> specs = Emitter.Valid(results);
             if (!specs.IsEmpty)
             {
-                spc.AddSource("ReplicaClientRegistry.g.cs", Emitter.EmitRegistry(specs));
+                spc.AddSource("ReplicaClientRegistry.g.cs", Emitter.EmitRegistry(specs, selected));
             }
         });
         context.RegisterSourceOutput(backends.Where(static r => r.Spec is not null).Select(static (r, _) => r.Spec!).WithTrackingName("BackendSettingsSpec"),

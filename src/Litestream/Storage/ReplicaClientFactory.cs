@@ -28,7 +28,8 @@ public static class ReplicaClientFactory
     /// key the settings do not set themselves (explicit settings win).
     /// </summary>
     /// <exception cref="ArgumentException">The URL is malformed, or a setting is not valid for the backend.</exception>
-    /// <exception cref="NotSupportedException">The type names no backend of this build.</exception>
+    /// <exception cref="NotSupportedException">The type names no backend of this build (<see cref="BackendNotInBuildException"/>
+    /// when the build was published without it).</exception>
     public static IReplicaClient Create(ReplicaSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -37,7 +38,9 @@ public static class ReplicaClientFactory
         string type = settings.Type ?? "file";
         return ReplicaClientRegistry.TryCreate(type, settings, out IReplicaClient? client)
             ? client!
-            : throw new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})");
+            : throw (ReplicaClientRegistry.Omitted.Contains(type)
+                ? new BackendNotInBuildException(type, Names)
+                : new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})"));
     }
 
     /// <summary>The settings with what their URL names filled in under them: explicit type, path and keys win.</summary>

@@ -16,6 +16,7 @@ public static class ReplicaUrl
 
     /// <summary>Parses a replica URL or bare path; the settings' <see cref="ReplicaSettings.Url"/> is the URL with its credentials masked.</summary>
     /// <exception cref="ArgumentException">The URL is malformed, or its scheme is unknown.</exception>
+    /// <exception cref="BackendNotInBuildException">The scheme names a backend this build was published without.</exception>
     public static ReplicaSettings Parse(string text)
     {
         if (string.IsNullOrWhiteSpace(text))
@@ -29,6 +30,10 @@ public static class ReplicaUrl
         ReplicaUrlParts url = Split(text);
         if (!ReplicaClientRegistry.TryParseUrl(url.Scheme, url, out ReplicaSettings? settings))
         {
+            if (ReplicaClientRegistry.Omitted.Contains(url.Scheme))
+            {
+                throw new BackendNotInBuildException(url.Scheme, ReplicaClientRegistry.Names);
+            }
             settings = s_upstreamSchemes.Contains(url.Scheme)
                 ? new ReplicaSettings { Path = url.Path.Trim('/') }
                 : throw new ArgumentException($"unknown replica url scheme \"{url.Scheme}\" in \"{url.Redacted}\"");
