@@ -1,27 +1,34 @@
 using System.Buffers;
+using Litestream.Storage;
 
 namespace Litestream.Internal;
 
 /// <summary>
-/// Blocking reads of a network body that a cancellation can interrupt and that fail when no byte arrives
-/// for <paramref name="stallTimeout"/>: each <see cref="Read(byte[], int, int)"/> is the inner stream's
-/// <c>ReadAsync</c> under a token linking <paramref name="cancellationToken"/> with a per-read timer. A
-/// restore worker decodes with the synchronous LTX decoder on its own thread; without this a stalled
-/// connection would hang the restore, and a cancelled one would still wait for its body. Asynchronous reads get
-/// the same timeout (a backend's body stream whose library bounds no read).
+/// Reads of a network body that fail when no byte arrives for <paramref name="stallTimeout"/> and that a
+/// cancellation interrupts at once: the caller's token or <paramref name="cancellationToken"/>. Each read is the
+/// inner stream's <c>ReadAsync</c> under a per-read timer; a synchronous <see cref="Read(Span{byte})"/> waits
+/// for it, so a restore worker decoding with the synchronous LTX decoder on its own thread, or the SDK parsing
+/// a response, cannot hang on a stalled connection either. A stall throws what <paramref name="stalled"/> makes
+/// of the message ("no data for 60 s").
 /// </summary>
-internal sealed class StallGuardStream(Stream inner, TimeSpan stallTimeout, string what, CancellationToken cancellationToken) : ReadOnlyStream
+internal sealed class StallGuardStream(Stream inner, TimeSpan stallTimeout, Func<string, Exception> stalled, CancellationToken cancellationToken) : ReadOnlyStream
 {
     private CancellationTokenSource? _timer;
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadCore(buffer.AsMemory(offset, count));
+    /// <summary>A guard whose stall is an <see cref="IOException"/> "<paramref name="what"/>: no data for N s".</summary>
+    public StallGuardStream(Stream inner, TimeSpan stallTimeout, string what, CancellationToken cancellationToken)
+        : this(inner, stallTimeout, message => new IOException($"{what}: {message}"), cancellationToken)
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadCoreAsync(buffer.AsMemory(offset, count), default).AsTask().GetAwaiter().GetResult();
 
     public override int Read(Span<byte> buffer)
     {
         byte[] rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
         try
         {
-            int n = ReadCore(rented.AsMemory(0, buffer.Length));
+            int n = ReadCoreAsync(rented.AsMemory(0, buffer.Length), default).AsTask().GetAwaiter().GetResult();
             rented.AsSpan(0, n).CopyTo(buffer);
             return n;
         }
@@ -31,38 +38,31 @@ internal sealed class StallGuardStream(Stream inner, TimeSpan stallTimeout, stri
         }
     }
 
-    /// <summary>An asynchronous read under the same stall timeout, also cancelled by <paramref name="token"/>.</summary>
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken token = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, token);
-        timer.CancelAfter(stallTimeout);
-        try
-        {
-            return await inner.ReadAsync(buffer, timer.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !token.IsCancellationRequested)
-        {
-            throw new IOException($"{what}: no data for {stallTimeout.TotalSeconds:0} s");
-        }
-    }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken token = default) => ReadCoreAsync(buffer, token);
 
-    private int ReadCore(Memory<byte> buffer)
+    private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken token)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        token.ThrowIfCancellationRequested();
         if (_timer is null || !_timer.TryReset())
         {
             _timer?.Dispose();
             _timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         }
         _timer.CancelAfter(stallTimeout);
+        CancellationTokenSource timer = _timer;
+        using CancellationTokenRegistration caller = token.UnsafeRegister(static t => ((CancellationTokenSource)t!).Cancel(), timer);
         try
         {
-            return inner.ReadAsync(buffer, _timer.Token).AsTask().GetAwaiter().GetResult();
+            return await inner.ReadAsync(buffer, timer.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !token.IsCancellationRequested)
         {
-            throw new IOException($"{what}: no data for {stallTimeout.TotalSeconds:0} s");
+            throw stalled($"no data for {StorageTimeouts.Format(stallTimeout)}");
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(token);
         }
     }
 
