@@ -28,6 +28,9 @@ internal sealed class SftpHostKey
     /// <summary>The SHA-256 fingerprint of a key blob as OpenSSH prints it (unpadded base64).</summary>
     public static string FingerprintOf(byte[] blob) => "SHA256:" + Convert.ToBase64String(SHA256.HashData(blob)).TrimEnd('=');
 
+    /// <summary>The public key line (<c>ssh-ed25519 AAAA…</c>) of a key blob a server presented, as <c>host-key</c> takes it.</summary>
+    public static string LineOf(byte[] blob) => $"{BlobType(blob) ?? "unknown"} {Convert.ToBase64String(blob)}";
+
     /// <summary>
     /// Reads a public key line: <c>TYPE BASE64 [comment]</c>, optionally after authorized_keys options or a known_hosts
     /// host field. The blob must name the same type as the line.

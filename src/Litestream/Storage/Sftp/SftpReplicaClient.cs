@@ -25,10 +25,6 @@ public sealed class SftpReplicaClient : IReplicaClient
     public const int DefaultPort = 22;
     /// <summary>Default retries of a request whose connection was lost (after reconnecting).</summary>
     public const int DefaultMaxRetries = 3;
-    /// <summary>Default longest TCP connect plus SSH handshake and login.</summary>
-    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
-    /// <summary>Default longest wait for the answer to one SFTP request (a read, a write, a listing).</summary>
-    public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(60);
     /// <summary>Deletes (and header reads of a listing with metadata) in flight at once.</summary>
     public const int RequestConcurrency = 8;
     /// <summary>The largest private key file read from <c>key-path</c>.</summary>
@@ -36,8 +32,10 @@ public sealed class SftpReplicaClient : IReplicaClient
 
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly SftpHostKey? _hostKey;
+    private readonly bool _ignoreHostKey;
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _requestTimeout;
+    private readonly TimeSpan _idleTimeout;
     private readonly int _maxRetries;
     private readonly bool _concurrentWrites;
     // Level directories known to exist, so most uploads skip the mkdir round trips.
@@ -61,8 +59,12 @@ public sealed class SftpReplicaClient : IReplicaClient
         string path = settings.Path ?? "";
         Path = path.Length > 1 ? path.TrimEnd('/') : path is "." ? "" : path;
         _hostKey = NonEmpty(settings.HostKey) is { } hostKey ? SftpHostKey.Parse(hostKey) : null;
-        _connectTimeout = settings.ConnectTimeout ?? DefaultConnectTimeout;
-        _requestTimeout = settings.RequestTimeout ?? DefaultRequestTimeout;
+        _ignoreHostKey = settings.InsecureIgnoreHostKey ?? false;
+        // The environment (or the defaults) bound every stall; explicit replica limits win.
+        StorageTimeouts timeouts = StorageTimeouts.FromEnvironment();
+        _connectTimeout = settings.ConnectTimeout ?? timeouts.Connect;
+        _requestTimeout = settings.RequestTimeout ?? timeouts.Response;
+        _idleTimeout = timeouts.Idle;
         _maxRetries = settings.MaxRetries ?? DefaultMaxRetries;
         _concurrentWrites = settings.ConcurrentWrites ?? true;
     }
@@ -165,7 +167,7 @@ public sealed class SftpReplicaClient : IReplicaClient
             stream.Seek(offset, SeekOrigin.Begin);
         }
         // SSH.NET bounds a blocking read by OperationTimeout, an asynchronous one by nothing: the guard bounds both.
-        var guarded = new StallGuardStream(stream, _requestTimeout, $"sftp: get {Location(path)}", CancellationToken.None);
+        var guarded = new StallGuardStream(stream, _idleTimeout, $"sftp: get {Location(path)}", CancellationToken.None);
         return size > 0 ? new BoundedStream(guarded, size) : guarded;
     }
 
@@ -300,13 +302,13 @@ public sealed class SftpReplicaClient : IReplicaClient
                 }
             }
             var client = new SftpClient(info) { OperationTimeout = _requestTimeout };
-            string? presented = null;
+            byte[]? presented = null;
             client.HostKeyReceived += (_, e) =>
             {
-                e.CanTrust = _hostKey is null || e.HostKey.AsSpan().SequenceEqual(_hostKey.Blob);
+                e.CanTrust = _hostKey is null ? _ignoreHostKey : e.HostKey.AsSpan().SequenceEqual(_hostKey.Blob);
                 if (!e.CanTrust)
                 {
-                    presented = $"{e.HostKeyName} {SftpHostKey.FingerprintOf(e.HostKey)}";
+                    presented = e.HostKey;
                 }
             };
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -318,7 +320,7 @@ public sealed class SftpReplicaClient : IReplicaClient
             catch (Exception e) when (IsSshError(e, cancellationToken))
             {
                 client.Dispose();
-                throw presented is not null ? HostKeyMismatch(presented, e)
+                throw presented is not null ? HostKeyRefused(presented, e)
                     : e is OperationCanceledException ? Failure("connect", Path, new SshOperationTimeoutException($"no answer within {(_connectTimeout + _connectTimeout).TotalSeconds:0} s"))
                     : Failure("connect", Path, e);
             }
@@ -671,10 +673,18 @@ public sealed class SftpReplicaClient : IReplicaClient
         => e is SshException or SocketException or IOException or ObjectDisposedException or ProxyException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
-    private ReplicaStorageException HostKeyMismatch(string presented, Exception error)
-        => new(Redaction.Apply($"sftp: connect {Location(Path)}: host key mismatch: the server presented {presented}, host-key is {_hostKey!.Type} {_hostKey.Fingerprint}"),
-            "if the server's key was changed on purpose, set host-key to its new public key (ssh-keyscan prints it); otherwise something is answering in the server's place",
-            error);
+    /// <summary>The server's key is not host-key, or no host-key is set: refused, with the presented key in the hint.</summary>
+    private ReplicaStorageException HostKeyRefused(byte[] presented, Exception error)
+    {
+        string fingerprint = SftpHostKey.FingerprintOf(presented);
+        return _hostKey is null
+            ? new(Redaction.Apply($"sftp: connect {Location(Path)}: unknown host key {fingerprint}, and no host-key is set"),
+                $"check that fingerprint against the server's (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then set host-key: \"{SftpHostKey.LineOf(presented)}\" (or insecure-ignore-host-key: true to accept any key, as upstream does)",
+                error)
+            : new(Redaction.Apply($"sftp: connect {Location(Path)}: host key mismatch: the server presented {fingerprint}, host-key is {_hostKey.Type} {_hostKey.Fingerprint}"),
+                "if the server's key was changed on purpose, set host-key to its new public key (ssh-keyscan prints it); otherwise something is answering in the server's place",
+                error);
+    }
 
     /// <summary>One line naming the operation, the server and path, and the cause, with a hint; no credential.</summary>
     private ReplicaStorageException Failure(string operation, string path, Exception error)
