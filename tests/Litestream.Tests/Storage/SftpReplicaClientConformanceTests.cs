@@ -26,4 +26,6 @@ public sealed class SftpReplicaClientConformanceTests(SshdFixture sshd) : Replic
         => ((SftpReplicaClient)client).Location(((SftpReplicaClient)client).LtxPath(level, min, max));
 
     protected override bool ListingCarriesHeaderTimestamp => true;
+
+    protected override TimeSpan ListingTimestampResolution => TimeSpan.FromSeconds(1);
 }

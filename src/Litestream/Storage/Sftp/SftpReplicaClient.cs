@@ -407,7 +407,7 @@ public sealed class SftpReplicaClient : IReplicaClient
             {
                 return await request(sftp, timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsSshError(e, cancellationToken))
+            catch (Exception e) when (e is not ReplicaFileNotFoundException && IsSshError(e, cancellationToken))
             {
                 bool lost = Reset(sftp, e);
                 if (!lost || attempt >= _maxRetries)
