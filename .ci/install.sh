@@ -28,6 +28,8 @@ command -v groff >/dev/null || need+=(groff-base)
 command -v man >/dev/null || need+=(man-db)
 command -v col >/dev/null || need+=(bsdextrautils)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# SFTP tests: the fixture runs its own sshd (internal-sftp) on a loopback port with a temporary host key.
+{ [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null; } || need+=(openssh-server openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -11,29 +11,6 @@ namespace Litestream.Aot.Tests.Cli;
 /// </summary>
 public class AbsEndToEndTests
 {
-    private const string Writer = """
-        import sqlite3, sys, random
-        path, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-        rnd = random.Random(start)
-        c = sqlite3.connect(path, isolation_level=None)
-        c.execute("PRAGMA busy_timeout=10000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-        for i in range(start, start + count):
-            c.execute("BEGIN")
-            for j in range(5):
-                c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(rnd.choice([10, 300, 3000, 9000])),))
-            c.execute("COMMIT")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        ok = c.execute("PRAGMA integrity_check").fetchone()[0]
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(ok, len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
     [AzureExeFact]
     public void Replicate_ToAzurite_ThenRestore_SameContent()
     {
@@ -53,24 +30,24 @@ public class AbsEndToEndTests
                   endpoint: {azure.Endpoint}
                   sync-interval: 100ms
             """);
-        Exe.Python(Writer, db, "0", "50");
+        Exe.Python(RandomRows.Writer, db, "0", "50");
 
         using (Exe.Daemon daemon = Exe.Start(env, "replicate", "-config", Path.Combine(dir, "litestream.yml")))
         {
             Thread.Sleep(1500);
-            Exe.Python(Writer, db, "50", "250");
+            Exe.Python(RandomRows.Writer, db, "50", "250");
             Thread.Sleep(2500);
             Assert.Equal(0, daemon.Stop());
             Assert.DoesNotContain("level=ERROR", daemon.Output);
             Assert.DoesNotContain(Azurite.Key, daemon.Output);
         }
-        string expected = Exe.Python(Dump, db);
+        string expected = Exe.Python(RandomRows.Dump, db);
         Assert.StartsWith("ok 1500 ", expected);
 
         string restored = Path.Combine(dir, "restored.db");
         Exe.Result r = Exe.Run(env, "restore", "-integrity-check", "full", "-o", restored, azure.Url("backups", "app"));
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(expected, Exe.Python(Dump, restored));
+        Assert.Equal(expected, Exe.Python(RandomRows.Dump, restored));
         Assert.DoesNotContain(Azurite.Key, r.Stdout + r.Stderr);
 
         Exe.Result ltx = Exe.Run(env, "ltx", "-level", "all", azure.Url("backups", "app"));
@@ -100,7 +77,7 @@ public class AbsEndToEndTests
     {
         Exe.Result r = Exe.Run("version", "-verbose");
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("backends: abs, file, oss, s3\n", r.Stdout);
+        Assert.Contains("backends: abs, file, oss, s3, sftp\n", r.Stdout);
     }
 }
 

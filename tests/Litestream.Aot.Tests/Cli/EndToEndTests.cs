@@ -38,14 +38,6 @@ public class EndToEndTests
                 c.execute("VACUUM")
         """;
 
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        ok = c.execute("PRAGMA integrity_check").fetchone()[0]
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(ok, len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
     private const string Replay = """
         import sys, os, glob
         sys.path.insert(0, sys.argv[1])
@@ -125,19 +117,19 @@ public class EndToEndTests
         }
         TimeSpan replicated = clock.Elapsed;
 
-        string expected = Exe.Python(Dump, db);
+        string expected = Exe.Python(RandomRows.Dump, db);
         Assert.StartsWith("ok ", expected);
         string restored = Path.Combine(dir, "restored.db");
         Exe.Result r = Exe.Run("restore", "-integrity-check", "full", "-o", restored, $"file://{replica}");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(expected, Exe.Python(Dump, restored));
+        Assert.Equal(expected, Exe.Python(RandomRows.Dump, restored));
 
         int files = Directory.GetFiles(Path.Combine(replica, "ltx", "0"), "*.ltx").Length;
         if (Exe.Spec is not null)
         {
             string replayed = Path.Combine(dir, "replayed.db");
             Assert.Equal(files, int.Parse(Exe.Python(Replay, Path.Combine(Exe.Spec, "tools"), replica, replayed).Trim()));
-            Assert.Equal(expected, Exe.Python(Dump, replayed));
+            Assert.Equal(expected, Exe.Python(RandomRows.Dump, replayed));
         }
         _output.WriteLine($"restart={restart}: 20000 txns replicated in {replicated.TotalSeconds:F1} s as {files} L0 files; source {expected.Trim()}");
     }
@@ -153,7 +145,7 @@ public class EndToEndTests
         Assert.True(once.ExitCode == 0, once.Stderr);
         Exe.Result restore = Exe.Run("restore", "-o", Path.Combine(dir, "out.db"), $"file://{dir}/replica");
         Assert.True(restore.ExitCode == 0, restore.Stderr);
-        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, Path.Combine(dir, "out.db")));
+        Assert.Equal(Exe.Python(RandomRows.Dump, db), Exe.Python(RandomRows.Dump, Path.Combine(dir, "out.db")));
     }
 
     [ExeFact]
@@ -167,6 +159,6 @@ public class EndToEndTests
         Assert.Equal(7, r.ExitCode);
         Exe.Result restore = Exe.Run("restore", "-o", Path.Combine(dir, "out.db"), $"file://{dir}/replica");
         Assert.True(restore.ExitCode == 0, restore.Stderr);
-        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, Path.Combine(dir, "out.db")));
+        Assert.Equal(Exe.Python(RandomRows.Dump, db), Exe.Python(RandomRows.Dump, Path.Combine(dir, "out.db")));
     }
 }

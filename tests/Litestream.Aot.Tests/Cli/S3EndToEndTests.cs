@@ -9,29 +9,6 @@ namespace Litestream.Aot.Tests.Cli;
 /// </summary>
 public class S3EndToEndTests
 {
-    private const string Writer = """
-        import sqlite3, sys, random
-        path, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-        rnd = random.Random(start)
-        c = sqlite3.connect(path, isolation_level=None)
-        c.execute("PRAGMA busy_timeout=10000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-        for i in range(start, start + count):
-            c.execute("BEGIN")
-            for j in range(5):
-                c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(rnd.choice([10, 300, 3000, 9000])),))
-            c.execute("COMMIT")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        ok = c.execute("PRAGMA integrity_check").fetchone()[0]
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(ok, len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
     [S3ExeFact]
     public void Replicate_ToS3rver_ThenRestore_SameContent()
     {
@@ -44,31 +21,31 @@ public class S3EndToEndTests
         string dir = Exe.TempDir();
         string db = Path.Combine(dir, "app.db");
         string url = s3.Url("app");
-        Exe.Python(Writer, db, "0", "50");
+        Exe.Python(RandomRows.Writer, db, "0", "50");
 
         using (Exe.Daemon daemon = Exe.Start(env, "replicate", db, url))
         {
             Thread.Sleep(1500);
-            Exe.Python(Writer, db, "50", "250");
+            Exe.Python(RandomRows.Writer, db, "50", "250");
             Thread.Sleep(2500);
             Assert.Equal(0, daemon.Stop());
             Assert.DoesNotContain("level=ERROR", daemon.Output);
             Assert.DoesNotContain(S3rver.Credential, daemon.Output);
         }
-        string expected = Exe.Python(Dump, db);
+        string expected = Exe.Python(RandomRows.Dump, db);
         Assert.StartsWith("ok 1500 ", expected);
         Assert.True(Directory.Exists(Path.Combine(s3.Directory, S3rver.Bucket, "app", "0000")), "S3 keys are not laid out as <path>/0000/...");
 
         string restored = Path.Combine(dir, "restored.db");
         Exe.Result latest = Exe.Run(env, "restore", "-integrity-check", "full", "-o", restored, url);
         Assert.True(latest.ExitCode == 0, latest.Stderr);
-        Assert.Equal(expected, Exe.Python(Dump, restored));
+        Assert.Equal(expected, Exe.Python(RandomRows.Dump, restored));
 
         string byTime = Path.Combine(dir, "by-time.db");
         string now = DateTimeOffset.UtcNow.AddSeconds(1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
         Exe.Result timed = Exe.Run(env, "restore", "-timestamp", now, "-o", byTime, url);
         Assert.True(timed.ExitCode == 0, timed.Stderr);
-        Assert.Equal(expected, Exe.Python(Dump, byTime));
+        Assert.Equal(expected, Exe.Python(RandomRows.Dump, byTime));
         Assert.DoesNotContain(S3rver.Credential, latest.Stdout + latest.Stderr + timed.Stdout + timed.Stderr);
     }
 

@@ -203,7 +203,7 @@ public class ReplicaBackendKeyTests
     [InlineData("part-size: 5x", "dbs[0].replica.part-size: invalid size \"5x\"")]
     [InlineData("concurrency: many", "dbs[0].replica.concurrency: invalid number \"many\"")]
     [InlineData("force-path-style: maybe", "dbs[0].replica.force-path-style: invalid boolean \"maybe\"")]
-    [InlineData("host: sftp.example", "dbs[0].replica.host: not supported yet (sftp replicas)")]
+    [InlineData("concurrent-writes: maybe", "dbs[0].replica.concurrent-writes: invalid boolean \"maybe\"")]
     [InlineData("webdav-url: http://x", "dbs[0].replica.webdav-url: not supported yet (webdav replicas)")]
     [InlineData("bukket: x", "dbs[0].replica.bukket: unknown key (line 5)")]
     public void Parse_BadBackendKey_NamesPathAndValue(string line, string message)

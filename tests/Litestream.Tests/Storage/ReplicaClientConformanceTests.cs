@@ -25,6 +25,9 @@ public abstract class ReplicaClientConformanceTests
     /// <summary>True when a plain listing already carries the header timestamp (file mtime); false when it carries the storage's write time (S3 LastModified).</summary>
     protected abstract bool ListingCarriesHeaderTimestamp { get; }
 
+    /// <summary>When the listing carries the header timestamp: to this resolution (SFTP v3 file times are whole seconds).</summary>
+    protected virtual TimeSpan ListingTimestampResolution => TimeSpan.FromMilliseconds(1);
+
     /// <summary>A valid LTX header followed by bytes that depend on the position and <paramref name="min"/>.</summary>
     public static byte[] Ltx(ulong min, ulong max, long timestamp, int size)
     {
@@ -151,7 +154,8 @@ public abstract class ReplicaClientConformanceTests
         {
             if (ListingCarriesHeaderTimestamp)
             {
-                Assert.Equal(accurate.Single(f => f.MinTxid == file.MinTxid).CreatedAt, file.CreatedAt);
+                DateTimeOffset header = accurate.Single(f => f.MinTxid == file.MinTxid).CreatedAt;
+                Assert.Equal(header.AddTicks(-(header.UtcTicks % ListingTimestampResolution.Ticks)), file.CreatedAt);
             }
             else
             {

@@ -34,9 +34,19 @@ public class ReplicaUrlTests
     [Fact]
     public void Parse_UpstreamSchemeThisBuildLacks_ParsesForListing_NeverEchoesPassword()
     {
-        ReplicaSettings s = ReplicaUrl.Parse("sftp://bob:hunter2@example.com:2222/backups");
-        Assert.Equal(("sftp", "backups"), (s.Type, s.Path));
-        Assert.Equal("ReplicaSettings { Type = sftp, Url = sftp://REDACTED@example.com:2222/backups, Path = backups }", s.ToString());
+        ReplicaSettings s = ReplicaUrl.Parse("nats://bob:hunter2@example.com:2222/backups");
+        Assert.Equal(("nats", "backups"), (s.Type, s.Path));
+        Assert.Equal("ReplicaSettings { Type = nats, Url = nats://REDACTED@example.com:2222/backups, Path = backups }", s.ToString());
+    }
+
+    [Fact]
+    public void Parse_Sftp_AbsolutePathHostUserPassword_AsUpstream()
+    {
+        ReplicaSettings s = ReplicaUrl.Parse("sftp://bob:hunter2@example.com:2222/backups/db");
+        Assert.Equal(("sftp", "/backups/db"), (s.Type, s.Path));
+        Assert.Equal("host=example.com:2222 password=hunter2 user=bob",
+            string.Join(' ', s.Options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}")));
+        Assert.DoesNotContain("hunter2", s.ToString());
     }
 
     [Fact]
