@@ -1,6 +1,5 @@
 using Litestream.Ltx;
 using Litestream.Storage;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
@@ -60,7 +59,7 @@ public abstract class ReplicaClientConformanceTests
 
     private static string Names(IEnumerable<LtxFileInfo> files) => string.Join(" ", files.Select(f => $"{f.Level}:{f.MinTxid.Value}-{f.MaxTxid.Value}/{f.Size}"));
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_ReturnsSizeAndHeaderTimestamp()
     {
         await using IReplicaClient client = CreateClient();
@@ -71,7 +70,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal(Ltx(1, 1, T1, 300), await ReadAsync(client, 0, 1, 1));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_NonSeekableSource_StoresEveryByte()
     {
         await using IReplicaClient client = CreateClient();
@@ -81,7 +80,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal(data, await ReadAsync(client, 1, 2, 3));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_SameFileTwice_SecondContentWins()
     {
         await using IReplicaClient client = CreateClient();
@@ -91,7 +90,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal("0:4-4/250", Names(await ListAsync(client, 0)));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_OrderedByMinThenMax_IgnoresOtherNames()
     {
         await using IReplicaClient client = CreateClient();
@@ -105,7 +104,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal("1:1-2/180 1:1-4/160 1:5-7/150 1:8-15/190 1:16-16/170", Names(await ListAsync(client, 1)));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_Seek_SkipsFilesBelowSeek()
     {
         await using IReplicaClient client = CreateClient();
@@ -119,7 +118,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Empty(await ListAsync(client, 0, seek: 6));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_LevelsAreSeparate_AndMissingLevelIsEmpty()
     {
         await using IReplicaClient client = CreateClient();
@@ -133,7 +132,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Empty(await ListAsync(client, 2));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_Timestamps_HeaderWithMetadata_WriteTimeWithout()
     {
         await using IReplicaClient client = CreateClient();
@@ -161,7 +160,7 @@ public abstract class ReplicaClientConformanceTests
         }
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Open_Ranges_ReturnExactlyThoseBytes()
     {
         await using IReplicaClient client = CreateClient();
@@ -174,7 +173,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal(data[999..], await ReadAsync(client, 2, 3, 9, offset: 999, size: 1));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Open_Missing_ThrowsReplicaFileNotFound()
     {
         await using IReplicaClient client = CreateClient();
@@ -185,7 +184,7 @@ public abstract class ReplicaClientConformanceTests
         await Assert.ThrowsAsync<ReplicaFileNotFoundException>(async () => await client.OpenLtxFileAsync(3, new Txid(1), new Txid(1), 10, 5, default));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Delete_RemovesOnlyGivenFiles_IgnoresMissing()
     {
         await using IReplicaClient client = CreateClient();
@@ -199,7 +198,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal("0:3-3/103", Names(await ListAsync(client, 0)));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task DeleteAll_EmptiesEveryLevel_ThenWritesWorkAgain()
     {
         await using IReplicaClient client = CreateClient();
@@ -216,7 +215,7 @@ public abstract class ReplicaClientConformanceTests
     }
 
     /// <summary>More files than one listing page holds (S3 and Azure pages here are 1000): every file once, in order, and seek across the page boundary.</summary>
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_OverThousandFiles_PagesInOrder_SeekAcrossPages()
     {
         await using IReplicaClient client = CreateClient();
@@ -235,7 +234,7 @@ public abstract class ReplicaClientConformanceTests
     /// A reader polling a file while a large write of it is in flight (multipart / staged blocks on object
     /// stores, a temp file elsewhere) sees no file, then the whole new file: never a part of it.
     /// </summary>
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_Large_ReadersNeverSeeAPartialFile()
     {
         await using IReplicaClient client = CreateClient();
