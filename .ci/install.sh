@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the build and tests need on a fresh Debian machine that has only the .NET SDK
-# (idempotent; quick when everything is present): a C compiler for the static SQLite archive, npm to
-# fetch the SQLite amalgamation, the sqlite3 CLI and python3 for the writer processes tests start, and the
-# packaging tools (dpkg-deb comes with dpkg, rpmbuild with rpm).
+# Installs what the build and tests need on a fresh Debian machine that has only the .NET SDK; test.sh runs
+# it first. Idempotent, and quick when everything is present (well under a second: it only looks): a C
+# compiler for the static SQLite archive, npm to fetch the SQLite amalgamation, the sqlite3 CLI and python3
+# for the writer processes tests start, the arm64 cross toolchain and qemu, the packaging tools (dpkg-deb
+# comes with dpkg, rpmbuild with rpm), s3rver, Azurite, the upstream binary.
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v python3 >/dev/null || need+=(python3)
 # The VFS tests load litestream-vfs.so into Python's sqlite3: a pyenv python3 often lacks load_extension.
-python3 -c "import sqlite3, sys; sys.exit(0 if hasattr(sqlite3.Connection, 'enable_load_extension') else 1)" 2>/dev/null \
-  || [ -x /usr/bin/python3 ] || need+=(python3)
+# Debian's is looked for first: starting a pyenv shim alone can take seconds on a busy machine.
+[ -x /usr/bin/python3 ] \
+  || python3 -c "import sqlite3, sys; sys.exit(0 if hasattr(sqlite3.Connection, 'enable_load_extension') else 1)" 2>/dev/null \
+  || need+=(python3)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v npm >/dev/null || need+=(npm)
 command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)
@@ -47,6 +50,10 @@ if [ ! -e "$tools/node_modules/azurite/package.json" ]; then
   echo "installing: azurite@3.37.0 (npm, into .tools/)"
   npm install --prefix "$tools" --no-audit --no-fund --save-exact azurite@3.37.0 >/dev/null
 fi
-# After every npm install: one may have re-extracted s3rver.
-sed -i 's/^\([[:space:]]*\)delimiterEnc &&$/\1false \&\& delimiterEnc \&\&/' "$tools/node_modules/s3rver/lib/stores/filesystem.js"
-bash "$(dirname "$0")/upstream.sh" || echo "warning: could not fetch the upstream binary; interop tests will skip"
+# After every npm install (one may have re-extracted s3rver), patched only when the patch is missing.
+store="$tools/node_modules/s3rver/lib/stores/filesystem.js"
+if grep -q '^[[:space:]]*delimiterEnc &&$' "$store"; then
+  sed -i 's/^\([[:space:]]*\)delimiterEnc &&$/\1false \&\& delimiterEnc \&\&/' "$store"
+fi
+# The upstream binary for the interop test and bench/run.py: test.sh fails that test when it is missing.
+bash "$(dirname "$0")/upstream.sh" || { echo "error: could not fetch the upstream binary (.ci/upstream.sh)" >&2; exit 1; }

@@ -4,7 +4,6 @@ using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
-using Litestream.Testing;
 
 namespace Litestream.Hosting.Tests;
 
@@ -24,7 +23,7 @@ public sealed class EmbeddingTests
         await ReplicateWhileAppWritesAsync(dir, client);
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Store_AppWritesThroughMicrosoftDataSqlite_S3ReplicaRestoresSameRows()
     {
         using var dir = new TempDirectory();
@@ -44,7 +43,7 @@ public sealed class EmbeddingTests
         AppDatabase.CreateSchema(path);
         AppDatabase.Write(path, seed: 1, transactions: 5, rowsPerTransaction: 20);
 
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturingLogger();
         var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(50) }, logs);
         var replica = new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(50) }, logs);
         await using (var store = new Store([replica], logger: logs))

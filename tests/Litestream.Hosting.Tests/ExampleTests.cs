@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Litestream.Hosting.Tests.Fixtures;
 using Litestream.Replication;
@@ -14,12 +13,12 @@ namespace Litestream.Hosting.Tests;
 /// </summary>
 public sealed partial class ExampleTests
 {
-    [RepoFact]
+    [RequiresFact(Need.Repo)]
     public void EmbedConsole_PublishedWithNativeAot_RestoresReplicatesAndVerifies()
     {
         using var dir = new TempDirectory();
         string publish = dir.File("publish");
-        (int code, string log) = Repo.Run("dotnet", ["publish", Repo.Path("examples", "embed-console", "EmbedConsole.csproj"),
+        (int code, string log) = Repo.Run("dotnet", ["publish", TestRepo.Path("examples", "embed-console", "EmbedConsole.csproj"),
             "-c", "Release", "-r", "linux-x64", "-o", publish, "-nologo"], TimeSpan.FromMinutes(20));
         Assert.True(code == 0, $"publish failed:\n{log}");
         Assert.DoesNotMatch(WarningPattern(), log);
@@ -46,18 +45,18 @@ public sealed partial class ExampleTests
         Assert.Matches(@"restored copy at txid [0-9a-f]{16}: 60 rows \(database: 60\)\n", log);
     }
 
-    [RepoFact]
+    [RequiresFact(Need.Repo)]
     public async Task EmbedAspNet_ServesWritesAndStopsWithAFinalSync_ReplicaHasEveryRow()
     {
         using var dir = new TempDirectory();
         string output = dir.File("bin");
-        (int code, string log) = Repo.Run("dotnet", ["build", Repo.Path("examples", "embed-aspnet", "EmbedAspNet.csproj"),
+        (int code, string log) = Repo.Run("dotnet", ["build", TestRepo.Path("examples", "embed-aspnet", "EmbedAspNet.csproj"),
             "-c", "Release", "-o", output, "-nologo"], TimeSpan.FromMinutes(15));
         Assert.True(code == 0, $"build failed:\n{log}");
         Assert.DoesNotMatch(WarningPattern(), log);
 
         string db = dir.File("app.db");
-        int port = FreePort();
+        int port = LocalServer.FreePort();
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir.Path };
         foreach (string a in new[] { Path.Combine(output, "embed-aspnet.dll"), "--urls", $"http://127.0.0.1:{port}", $"--Litestream:Db={db}", $"--Litestream:Replica=file://{dir.File("replica")}" })
         {
@@ -117,13 +116,6 @@ public sealed partial class ExampleTests
             }
             await Task.Delay(100);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [GeneratedRegex(@"\bwarning [A-Z]+[0-9]+", RegexOptions.IgnoreCase)]

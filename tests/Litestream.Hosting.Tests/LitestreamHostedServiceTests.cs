@@ -1,11 +1,9 @@
-using System.Diagnostics;
 using Litestream.Hosting.Tests.Fixtures;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,7 +21,7 @@ public sealed class LitestreamHostedServiceTests
     {
         using var dir = new TempDirectory();
         string path = dir.File("app.db");
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturingLogger();
         using IHost host = BuildHost(logs, o => o.AddDatabase(path, "file://" + dir.File("replica")).Db = new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(50) });
 
         await host.StartAsync();
@@ -45,7 +43,7 @@ public sealed class LitestreamHostedServiceTests
         using var dir = new TempDirectory();
         string path = dir.File("app.db");
         // An hour between open attempts: the store cannot notice the new file before the host stops.
-        using IHost host = BuildHost(new CapturingLoggerProvider(), o => o.AddDatabase(path, "file://" + dir.File("replica")).Db = new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
+        using IHost host = BuildHost(new CapturingLogger(), o => o.AddDatabase(path, "file://" + dir.File("replica")).Db = new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
         await host.StartAsync();
 
         AppDatabase.CreateSchema(path);
@@ -65,7 +63,7 @@ public sealed class LitestreamHostedServiceTests
         // Another machine's life: the database existed, was replicated, then was lost with its meta directory.
         AppDatabase.CreateSchema(path);
         AppDatabase.Write(path, seed: 6, transactions: 8, rowsPerTransaction: 12);
-        using (IHost first = BuildHost(new CapturingLoggerProvider(), o => o.AddDatabase(path, replicaUrl)))
+        using (IHost first = BuildHost(new CapturingLogger(), o => o.AddDatabase(path, replicaUrl)))
         {
             await first.StartAsync();
             await first.StopAsync();
@@ -79,14 +77,14 @@ public sealed class LitestreamHostedServiceTests
 
         // A monitor interval of an hour: after the start-up snapshot nothing syncs by itself, so rows written
         // afterwards can only reach the replica through the final sync of StopAsync.
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturingLogger();
         using IHost host = BuildHost(logs, o => o.AddDatabase(path, replicaUrl).Db = new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
         await host.StartAsync();
 
         Assert.Equal(before, AppDatabase.ReadAll(path));
         Assert.Contains(logs.Lines, l => l.StartsWith($"Information: restored {path} to txid ", StringComparison.Ordinal));
         Replica replica = Assert.Single(host.Services.GetRequiredService<LitestreamHostedService>().Store!.Replicas);
-        await WaitUntilAsync(() => replica.Db.Txid.Value > 0 && replica.RemoteTxid == replica.Db.Txid);
+        await Wait.UntilAsync(() => replica.Db.Txid.Value > 0 && replica.RemoteTxid == replica.Db.Txid, "the replica to hold the database's transactions");
         var uploadedAtStart = replica.RemoteTxid!.Value;
 
         AppDatabase.Write(path, seed: 7, transactions: 4, rowsPerTransaction: 6);
@@ -102,7 +100,7 @@ public sealed class LitestreamHostedServiceTests
     [Fact]
     public async Task StartAsync_NoDatabaseConfigured_Throws()
     {
-        using IHost host = BuildHost(new CapturingLoggerProvider(), _ => { });
+        using IHost host = BuildHost(new CapturingLogger(), _ => { });
 
         InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
 
@@ -113,12 +111,12 @@ public sealed class LitestreamHostedServiceTests
     /// The hosted service makes its clients through ReplicaClientFactory from a URL plus explicit keys: every key
     /// must reach the backend (a 64 MiB part size used to come back as 5 MiB, the storage class as null).
     /// </summary>
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task StartAsync_ReplicaUrlPlusKeys_EveryKeyReachesTheClient()
     {
         using var dir = new TempDirectory();
         using var s3 = new S3rver();
-        using IHost host = BuildHost(new CapturingLoggerProvider(), o => o.Databases.Add(new LitestreamDatabaseOptions
+        using IHost host = BuildHost(new CapturingLogger(), o => o.Databases.Add(new LitestreamDatabaseOptions
         {
             Path = dir.File("app.db"),
             Replica = new ReplicaSettings
@@ -147,7 +145,7 @@ public sealed class LitestreamHostedServiceTests
         }
     }
 
-    private static IHost BuildHost(CapturingLoggerProvider logs, Action<LitestreamOptions> configure)
+    private static IHost BuildHost(CapturingLogger logs, Action<LitestreamOptions> configure)
     {
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddProvider(logs);
@@ -161,15 +159,5 @@ public sealed class LitestreamHostedServiceTests
         await using var client = new FileReplicaClient(dir.File("replica"));
         await new Replica(new Db(output), client).RestoreAsync(new RestoreOptions());
         return AppDatabase.ReadAll(output);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "condition not reached within 60 s");
-            await Task.Delay(20);
-        }
     }
 }

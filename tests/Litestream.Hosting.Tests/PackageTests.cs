@@ -16,15 +16,15 @@ public sealed class PackageTests
     private static readonly string s_version = typeof(Litestream.Replication.Store).Assembly.GetName().Version!.ToString(3);
 
     /// <summary>The one place the repository URL is written (Directory.Build.props); the nuspec must carry it.</summary>
-    private static readonly string s_repositoryUrl = XDocument.Load(Repo.Path("Directory.Build.props")).Descendants("RepositoryUrl").Single().Value;
+    private static readonly string s_repositoryUrl = XDocument.Load(TestRepo.Path("Directory.Build.props")).Descendants("RepositoryUrl").Single().Value;
 
-    [RepoFact]
+    [RequiresFact(Need.Repo)]
     public void Pack_Libraries_PackagesCarryReadmeLicenseUrlsSourceDocsAndSymbols()
     {
         using var dir = new TempDirectory();
         foreach (string project in new[] { "Litestream.Ltx", "Litestream", "Litestream.Hosting" })
         {
-            (int code, string log) = Repo.Run("dotnet", ["pack", Repo.Path("src", project, project + ".csproj"), "-c", "Release", "-o", dir.Path, "-nologo"], TimeSpan.FromMinutes(15));
+            (int code, string log) = Repo.Run("dotnet", ["pack", TestRepo.Path("src", project, project + ".csproj"), "-c", "Release", "-o", dir.Path, "-nologo"], TimeSpan.FromMinutes(15));
             Assert.True(code == 0, $"pack {project} failed:\n{log}");
         }
 

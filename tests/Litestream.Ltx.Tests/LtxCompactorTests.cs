@@ -56,10 +56,10 @@ public class LtxCompactorTests
         Assert.Equal(new Dictionary<uint, byte> { [1] = 2 }, Decode(output.ToArray()).Pages);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void Compact_ReplicaFixtureL0Files_DecodesToExpectedTxid2Database()
     {
-        string dir = SharedSpec.File("synthetic/replica-file/ltx/0");
+        string dir = TestRepo.SpecFile("synthetic/replica-file/ltx/0");
         var output = new MemoryStream();
         using (FileStream f1 = File.OpenRead(Path.Combine(dir, "0000000000000001-0000000000000001.ltx")))
         using (FileStream f2 = File.OpenRead(Path.Combine(dir, "0000000000000002-0000000000000002.ltx")))
@@ -70,6 +70,6 @@ public class LtxCompactorTests
         var db = new MemoryStream();
         using var decoder = new LtxDecoder(output);
         decoder.DecodeDatabaseTo(db);
-        Assert.Equal(File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/expected-txid2.db")), db.ToArray());
+        Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/expected-txid2.db")), db.ToArray());
     }
 }

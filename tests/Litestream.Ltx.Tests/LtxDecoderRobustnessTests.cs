@@ -30,11 +30,11 @@ public class LtxDecoderRobustnessTests
         return content.Append(decoder.Close()).ToString();
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [MemberData(nameof(Fixtures))]
     public void Decode_TruncatedAtEveryOffset_OnlyFormatErrors(string fixture)
     {
-        byte[] file = File.ReadAllBytes(SharedSpec.File(fixture));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile(fixture));
         for (int length = 0; length < file.Length; length++)
         {
             var error = Assert.ThrowsAny<LtxFormatException>(() => DecodeFully(file[..length]));
@@ -42,11 +42,11 @@ public class LtxDecoderRobustnessTests
         }
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [MemberData(nameof(Fixtures))]
     public void Decode_RandomBitFlips_DetectedAsFormatErrors(string fixture)
     {
-        byte[] original = File.ReadAllBytes(SharedSpec.File(fixture));
+        byte[] original = File.ReadAllBytes(TestRepo.SpecFile(fixture));
         string expected = DecodeFully(original);
         var random = new Random(fixture.Length * 7919);
         for (int i = 0; i < 2000; i++)

@@ -19,12 +19,12 @@ public class LtxDecoderTests
         return (header, pages, trailer, decoder.PageIndex);
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [InlineData("synthetic/ltx/decoder-spec-block.ltx", 0xf2f5bf19c408f15aUL, 100L, 24L, 124L, 24L)]
     [InlineData("synthetic/ltx/decoder-spec-frame.ltx", 0xa552da3e304d0facUL, 100L, 39L, 139L, 39L)]
     public void Decode_DecoderSpecFixtures_MatchReadme(string file, ulong fileChecksum, long off1, long size1, long off2, long size2)
     {
-        var (header, pages, trailer, index) = DecodeAll(SharedSpec.File(file));
+        var (header, pages, trailer, index) = DecodeAll(TestRepo.SpecFile(file));
         Assert.Equal(0u, header.Flags);
         Assert.Equal(1024u, header.PageSize);
         Assert.Equal(2u, header.Commit);
@@ -39,10 +39,10 @@ public class LtxDecoderTests
         Assert.Equal([new LtxPageIndexEntry(1, off1, size1), new LtxPageIndexEntry(2, off2, size2)], index.Entries);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void Decode_IncrementalChecksummed_MatchesReadme()
     {
-        var (header, pages, trailer, _) = DecodeAll(SharedSpec.File("synthetic/ltx/incremental-checksummed.ltx"));
+        var (header, pages, trailer, _) = DecodeAll(TestRepo.SpecFile("synthetic/ltx/incremental-checksummed.ltx"));
         Assert.Equal(new Txid(2), header.MinTxid);
         Assert.Equal(2000L, header.Timestamp);
         Assert.Equal(0xe1899b6d587aaaaaUL, header.PreApplyChecksum);
@@ -51,14 +51,14 @@ public class LtxDecoderTests
         Assert.Equal(0xefc2305d8f816749UL, trailer.FileChecksum);
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [InlineData("synthetic/replica-file/ltx/0/0000000000000001-0000000000000001.ltx", 1UL, 1UL, 2u, 1700000000000L, 32L, 12360L, 0xc76698f35fef4208UL)]
     [InlineData("synthetic/replica-file/ltx/0/0000000000000002-0000000000000002.ltx", 2UL, 2UL, 24u, 1700000001000L, 12392L, 98880L, 0xb5082cc6551f57e4UL)]
     [InlineData("synthetic/replica-file/ltx/1/0000000000000001-0000000000000002.ltx", 1UL, 2UL, 24u, 1700000001000L, 0L, 0L, 0xf525a5b87bdc6876UL)]
     [InlineData("synthetic/replica-file/ltx/9/0000000000000001-0000000000000002.ltx", 1UL, 2UL, 24u, 1700000001500L, 107152L, 4120L, 0xdee74e2ba5885caeUL)]
     public void Decode_ReplicaFixtures_MatchReadme(string file, ulong min, ulong max, uint commit, long timestamp, long walOffset, long walSize, ulong fileChecksum)
     {
-        var (header, pages, trailer, _) = DecodeAll(SharedSpec.File(file));
+        var (header, pages, trailer, _) = DecodeAll(TestRepo.SpecFile(file));
         Assert.Equal(LtxConstants.HeaderFlagNoChecksum, header.Flags);
         Assert.Equal(4096u, header.PageSize);
         Assert.Equal(new Txid(min), header.MinTxid);
@@ -72,21 +72,21 @@ public class LtxDecoderTests
         Assert.Equal(min == 1 ? (int)commit : pages.Count, pages.Count);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void DecodeDatabaseTo_L9Snapshot_EqualsExpectedDatabase()
     {
-        using var decoder = new LtxDecoder(File.OpenRead(SharedSpec.File("synthetic/replica-file/ltx/9/0000000000000001-0000000000000002.ltx")));
+        using var decoder = new LtxDecoder(File.OpenRead(TestRepo.SpecFile("synthetic/replica-file/ltx/9/0000000000000001-0000000000000002.ltx")));
         var output = new MemoryStream();
         decoder.DecodeDatabaseTo(output);
-        byte[] expected = File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/expected-txid2.db"));
+        byte[] expected = File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/expected-txid2.db"));
         Assert.Equal(expected, output.ToArray());
         Assert.Equal(0xe440d6be942c0a9eUL, DatabaseChecksum.Compute(expected, 4096));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void DecodeHeader_LtxVersion1Fixture_HeaderFactsThenRejectedWithVersionMessage()
     {
-        string path = SharedSpec.File(V1Fixture);
+        string path = TestRepo.SpecFile(V1Fixture);
         using var decoder = new LtxDecoder(File.OpenRead(path));
         LtxHeader header = decoder.DecodeHeader();
         Assert.Equal((0u, 4096u, 10u, new Txid(13), new Txid(13), 0L), (header.Flags, header.PageSize, header.Commit, header.MinTxid, header.MaxTxid, header.Timestamp));
@@ -96,11 +96,11 @@ public class LtxDecoderTests
         Assert.Equal("invalid page header flags: 0x5351 (not an ltx v3 file; ltx v1/v2 files are not supported)", error.Message);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void Version1Fixture_PostApplyEqualsRollingChecksumOfDatabase()
     {
-        byte[] file = File.ReadAllBytes(SharedSpec.File(V1Fixture));
-        byte[] database = File.ReadAllBytes(SharedSpec.File("litestream-63225f1/testdata/store/open-and-write-snapshot/dbs/sqlite.db/database"));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile(V1Fixture));
+        byte[] database = File.ReadAllBytes(TestRepo.SpecFile("litestream-63225f1/testdata/store/open-and-write-snapshot/dbs/sqlite.db/database"));
         Assert.Equal(0xfe3831a381c602b9UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(file.AsSpan(file.Length - 16)));
         Assert.Equal(0xfe3831a381c602b9UL, DatabaseChecksum.Compute(database, 4096));
         // v1 checksums the raw file bytes up to the file checksum (VECTORS.md §8).
@@ -109,19 +109,19 @@ public class LtxDecoderTests
 
     private const string V1Fixture = "litestream-63225f1/testdata/store/open-and-write-snapshot/dbs/sqlite.db/ltx/000000000000000d-000000000000000d.ltx";
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void DecodeDatabaseTo_L0Snapshot_EqualsExpectedTxid1Database()
     {
-        using var decoder = new LtxDecoder(File.OpenRead(SharedSpec.File("synthetic/replica-file/ltx/0/0000000000000001-0000000000000001.ltx")));
+        using var decoder = new LtxDecoder(File.OpenRead(TestRepo.SpecFile("synthetic/replica-file/ltx/0/0000000000000001-0000000000000001.ltx")));
         var output = new MemoryStream();
         decoder.DecodeDatabaseTo(output);
-        byte[] expected = File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/expected-txid1.db"));
+        byte[] expected = File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/expected-txid1.db"));
         Assert.Equal(expected, output.ToArray());
         Assert.Equal(0xa721fd1335d23192UL, DatabaseChecksum.Compute(expected, 4096));
         Assert.Equal("05CD90AA9DBF197A89FC612F1F7F1523683DD76EB6636092C4884B8FCD8E03FD", Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(expected)));
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [InlineData(new[] { "0/0000000000000001-0000000000000001.ltx" }, "expected-txid1.db")]
     [InlineData(new[] { "0/0000000000000001-0000000000000001.ltx", "0/0000000000000002-0000000000000002.ltx" }, "expected-txid2.db")]
     [InlineData(new[] { "1/0000000000000001-0000000000000002.ltx" }, "expected-txid2.db")]
@@ -133,7 +133,7 @@ public class LtxDecoderTests
         Txid position = Txid.Zero;
         foreach (string file in plan)
         {
-            using var decoder = new LtxDecoder(File.OpenRead(SharedSpec.File("synthetic/replica-file/ltx/" + file)));
+            using var decoder = new LtxDecoder(File.OpenRead(TestRepo.SpecFile("synthetic/replica-file/ltx/" + file)));
             LtxHeader header = decoder.DecodeHeader();
             Assert.True(Txid.IsContiguous(position, header.MinTxid, header.MaxTxid));
             var page = new byte[header.PageSize];
@@ -146,13 +146,13 @@ public class LtxDecoderTests
             db.SetLength((long)header.Commit * header.PageSize);
             position = header.MaxTxid;
         }
-        Assert.Equal(File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/" + expected)), db.ToArray());
+        Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/" + expected)), db.ToArray());
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void Decode_ReplicaL0Txid2_FirstAndLastFrameAndIndexOffsetMatchReadme()
     {
-        var (_, pages, _, index) = DecodeAll(SharedSpec.File("synthetic/replica-file/ltx/0/0000000000000002-0000000000000002.ltx"));
+        var (_, pages, _, index) = DecodeAll(TestRepo.SpecFile("synthetic/replica-file/ltx/0/0000000000000002-0000000000000002.ltx"));
         Assert.Equal(Enumerable.Range(1, 24).Select(i => (uint)i), pages.Select(p => p.Pgno));
         Assert.Equal(new LtxPageIndexEntry(1, 100, 164), index.Entries[0]);
         Assert.Equal(new LtxPageIndexEntry(24, 16901, 475), index.Entries[^1]);

@@ -113,11 +113,11 @@ public class LtxFrameSegmentsTests
         Assert.Empty(bySegments.Pages);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void UpstreamAndSyntheticFixtures_VerifyBySegments_BothPageEncodingsAndChecksummedSnapshots()
     {
         // Every v3 fixture (the one in store/open-and-write-snapshot is an ltx v1 file no v3 reader takes).
-        string[] files = Directory.GetFiles(SharedSpec.TestData, "*.ltx", SearchOption.AllDirectories)
+        string[] files = Directory.GetFiles(TestRepo.SpecFile(""), "*.ltx", SearchOption.AllDirectories)
             .Where(f => !f.Contains("open-and-write-snapshot", StringComparison.Ordinal)).ToArray();
         Assert.Equal(7, files.Length);
         foreach (string path in files)
@@ -131,11 +131,11 @@ public class LtxFrameSegmentsTests
         }
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void ChecksummedSnapshot_PostApplyChecksumSummedAcrossSegments()
     {
         // A snapshot's post-apply checksum is the XOR of its pages' checksums: each segment sums its own share.
-        byte[] file = File.ReadAllBytes(SharedSpec.File("synthetic/ltx/decoder-spec-block.ltx"));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile("synthetic/ltx/decoder-spec-block.ltx"));
         Assert.Equal(0xe1899b6d587aaaaaUL, DecodeBySegments(file, 1).Trailer.PostApplyChecksum);
 
         LtxFrameSegments plan = DecodeBySegments(file, 1).Plan;

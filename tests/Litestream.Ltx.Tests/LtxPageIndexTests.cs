@@ -62,10 +62,10 @@ public class LtxPageIndexTests
         Assert.False(new LtxPageIndex([]).TryGet(1, out _));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void TryReadFromTail_ShortTail_AsksForExactlyTheIndexBytes()
     {
-        byte[] file = File.ReadAllBytes(SharedSpec.File("synthetic/replica-file/ltx/0/0000000000000002-0000000000000002.ltx"));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/ltx/0/0000000000000002-0000000000000002.ltx"));
         Assert.Equal(OperationStatus.NeedMoreData, LtxPageIndex.TryReadFromTail(file.AsSpan(file.Length - 10), file.Length, out _, out int needed));
         Assert.Equal(24, needed);
         Assert.Equal(OperationStatus.NeedMoreData, LtxPageIndex.TryReadFromTail(file.AsSpan(file.Length - 24), file.Length, out _, out needed));
@@ -77,10 +77,10 @@ public class LtxPageIndexTests
         Assert.Equal(index.Entries, whole!.Entries);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void TryReadFromTail_EveryCorruptTail_NeverThrows()
     {
-        byte[] original = File.ReadAllBytes(SharedSpec.File("synthetic/ltx/decoder-spec-block.ltx"));
+        byte[] original = File.ReadAllBytes(TestRepo.SpecFile("synthetic/ltx/decoder-spec-block.ltx"));
         var random = new Random(3);
         for (int i = 0; i < 5000; i++)
         {
@@ -135,11 +135,11 @@ public class LtxRandomAccessTests
         return pages;
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [MemberData(nameof(Fixtures))]
     public async Task ReadPageAsync_EveryPageOneRangedRead_EqualsStreamingDecode(string fixture)
     {
-        byte[] file = File.ReadAllBytes(SharedSpec.File(fixture));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile(fixture));
         var reads = new List<(long Offset, int Length)>();
         LtxRangeReader read = (offset, destination, _) =>
         {

@@ -47,9 +47,9 @@ public sealed class LtxReferenceToolTests : IDisposable
         """;
 
     private static string Python(string script, params string[] args)
-        => SharedSpec.RunPython(script, [Path.GetDirectoryName(SharedSpec.ReferenceTool)!, .. args]);
+        => Testing.Python.Run(script, [Path.GetDirectoryName(Prerequisites.ReferenceTool)!, .. args]);
 
-    [ReferenceToolFact]
+    [RequiresFact(Need.ReferenceTool)]
     public void Encode_ReferenceDecoder_AgreesOnPagesIndexAndChecksums()
     {
         var random = new Random(11);
@@ -79,7 +79,7 @@ public sealed class LtxReferenceToolTests : IDisposable
              h.GetProperty("wal_size").GetInt32(), h.GetProperty("wal_salt1").GetInt32(), h.GetProperty("wal_salt2").GetInt32()));
     }
 
-    [ReferenceToolFact]
+    [RequiresFact(Need.ReferenceTool)]
     public void Decode_ReferenceEncodedFiles_BothEncodingsAllPageSizes()
     {
         var random = new Random(5);

@@ -11,7 +11,7 @@ public class WalReaderTests
     private const string OkWal = "litestream-63225f1/testdata/wal-reader/ok/wal";
 
     private static SafeFileHandle OpenFixture(string name)
-        => File.OpenHandle(SharedSpec.File($"litestream-63225f1/testdata/wal-reader/{name}/wal"));
+        => File.OpenHandle(TestRepo.SpecFile($"litestream-63225f1/testdata/wal-reader/{name}/wal"));
 
     private static List<(uint Pgno, uint Commit, long Offset)> ReadAll(WalReader reader)
     {
@@ -24,10 +24,10 @@ public class WalReaderTests
         return frames;
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void TryReadFrame_Ok_ThreeFramesWithUpstreamOffsetsAndPageData()
     {
-        byte[] file = File.ReadAllBytes(SharedSpec.File(OkWal));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile(OkWal));
         using SafeFileHandle handle = OpenFixture("ok");
         using WalReader reader = WalReader.Open(handle)!;
         Assert.Equal(4096u, reader.PageSize);
@@ -45,7 +45,7 @@ public class WalReaderTests
         Assert.Equal(8272L, reader.Offset);
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [InlineData("salt-mismatch")]
     [InlineData("frame-checksum-mismatch")]
     public void TryReadFrame_BrokenSecondFrame_EndsIterationAfterFirst(string fixture)
@@ -55,7 +55,7 @@ public class WalReaderTests
         Assert.Equal([(1u, 0u, 32L)], ReadAll(reader));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void TryReadFrame_WrongBufferSize_UpstreamMessage()
     {
         using SafeFileHandle handle = OpenFixture("ok");
@@ -64,10 +64,10 @@ public class WalReaderTests
         Assert.StartsWith("buffer size (512) must match page size (4096)", error.Message);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void TryReadFrame_TruncatedAtEveryLength_ReadsOnlyWholeFramesNeverThrows()
     {
-        byte[] file = File.ReadAllBytes(SharedSpec.File(OkWal));
+        byte[] file = File.ReadAllBytes(TestRepo.SpecFile(OkWal));
         // Every length around the frame boundaries plus a stride through the pages (the cases upstream
         // names: 40 = partial frame header, 56 = header only, 1000 = partial data).
         IEnumerable<int> lengths = Enumerable.Range(0, 80)
@@ -152,7 +152,7 @@ public class WalReaderTests
     public void WalChecksum_NotMultipleOfEight_Throws()
         => Assert.Throws<ArgumentException>(() => WalChecksum.Compute(false, 0, 0, new byte[12]));
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void FrameSaltsUntil_FrameSalts_ThreeDistinctSalts()
     {
         using SafeFileHandle handle = OpenFixture("frame-salts");
@@ -161,7 +161,7 @@ public class WalReaderTests
         Assert.Equal([(0x1b9a294bu, 0x37f91916u), (0x1b9a294au, 0x031f195eu)], reader.FrameSaltsUntil((0x1b9a294a, 0x031f195e)));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void TryReadFrame_FrameSalts_StopsAtFirstOlderGenerationFrame()
     {
         using SafeFileHandle handle = OpenFixture("frame-salts");
@@ -170,14 +170,14 @@ public class WalReaderTests
         Assert.Equal(2, ReadAll(reader).Count);
     }
 
-    [SpecTheory]
+    [RequiresTheory(Need.Spec)]
     [InlineData("litestream-f29a6cd/testdata/read-wal-fields/ok", 0x4f7598fdu, 0x875ffd5bu, 0u, new uint[] { 1, 2, 2 }, new uint[] { 0, 2, 2 })]
     [InlineData("litestream-f29a6cd/testdata/wal-downloader/ok/0000000000000000.wal", 0x19106cabu, 0xbd3d631eu, 0u, new uint[] { 1, 2, 2, 2 }, new uint[] { 0, 2, 2, 2 })]
     [InlineData("litestream-f29a6cd/testdata/wal-downloader/ok/0000000000000001.wal", 0x19106cacu, 0x81c919a1u, 1u, new uint[] { 2 }, new uint[] { 2 })]
     [InlineData("litestream-f29a6cd/testdata/wal-downloader/ok/0000000000000002.wal", 0x19106cadu, 0x177a1289u, 2u, new uint[] { 2, 2 }, new uint[] { 2, 2 })]
     public void TryReadFrame_OtherWalFixtures_EveryFrameValid(string path, uint salt1, uint salt2, uint seq, uint[] pgnos, uint[] commits)
     {
-        using SafeFileHandle handle = File.OpenHandle(SharedSpec.File(path));
+        using SafeFileHandle handle = File.OpenHandle(TestRepo.SpecFile(path));
         using WalReader reader = WalReader.Open(handle)!;
         Assert.Equal((salt1, salt2, seq), (reader.Header.Salt1, reader.Header.Salt2, reader.Header.CheckpointSeq));
         var frames = ReadAll(reader);
@@ -186,7 +186,7 @@ public class WalReaderTests
         Assert.Equal(Enumerable.Range(0, pgnos.Length).Select(i => 32L + (i * 4120L)), frames.Select(f => f.Offset));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void ReadPageMap_Ok_LatestCommittedCopyOfPage2()
     {
         using SafeFileHandle handle = OpenFixture("ok");
@@ -273,7 +273,7 @@ public class WalReaderTests
         }
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void OpenAt_SecondFrame_ContinuesChecksumChain()
     {
         using SafeFileHandle handle = OpenFixture("ok");
@@ -283,7 +283,7 @@ public class WalReaderTests
         Assert.Equal([(2u, 2u, 4152L), (2u, 2u, 8272L)], ReadAll(reader));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void OpenAt_ThenReadPageMap_OnlyFramesAfterOffset()
     {
         using SafeFileHandle handle = OpenFixture("ok");
@@ -293,7 +293,7 @@ public class WalReaderTests
         Assert.Equal((2u, 12392L), (map.Commit, map.MaxOffset));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void OpenAt_WrongSalts_ThrowsPrevFrameMismatch()
     {
         using SafeFileHandle handle = OpenFixture("ok");
@@ -301,7 +301,7 @@ public class WalReaderTests
         Assert.Equal("prev frame mismatch: frame at offset 32 has salts 4875a40b/a38de4f5, expected 00000001/00000002", error.Message);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void OpenAt_PastEndOfFile_ThrowsPrevFrameMismatch()
     {
         using SafeFileHandle handle = OpenFixture("ok");
@@ -309,7 +309,7 @@ public class WalReaderTests
         Assert.Equal("prev frame mismatch: frame at offset 12392 is incomplete", error.Message);
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public void OpenAt_BadOffsets_ArgumentErrors()
     {
         using SafeFileHandle handle = OpenFixture("ok");

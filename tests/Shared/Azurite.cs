@@ -3,8 +3,7 @@ namespace Litestream.Testing;
 /// <summary>
 /// A local Azurite blob service (npm azurite, installed into .tools/ by .ci/install.sh) on a free loopback
 /// port with a temporary data directory, account <see cref="Account"/> with Azurite's well-known key. Tests
-/// that need it skip with <see cref="MissingReason"/> when it is not installed. Shared by Litestream.Tests and
-/// Litestream.Aot.Tests (linked source).
+/// that start it declare <see cref="Need.Azurite"/>.
 /// </summary>
 public sealed class Azurite : LocalServer
 {
@@ -15,16 +14,13 @@ public sealed class Azurite : LocalServer
 
     /// <summary>Starts azurite-blob and waits until it accepts connections.</summary>
     public Azurite()
-        : base("azurite", ScriptPath ?? throw new InvalidOperationException(MissingReason),
+        : base("azurite", ScriptPath ?? throw new InvalidOperationException(Prerequisites.Of(Need.Azurite).Reason),
             static (dir, port) => ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(), "-l", dir, "--skipApiVersionCheck", "--loose", "--silent"])
     {
     }
 
     /// <summary>Path of azurite-blob: $AZURITE, else &lt;repo&gt;/.tools/node_modules/.bin/azurite-blob; null when absent.</summary>
     public static string? ScriptPath { get; } = FindTool("AZURITE", "azurite-blob");
-
-    /// <summary>Why Azure tests skip here.</summary>
-    public const string MissingReason = "azurite is not installed (bash .ci/install.sh puts it in .tools/, or set AZURITE to azurite-blob)";
 
     /// <summary>The blob endpoint, e.g. http://127.0.0.1:34567/devstoreaccount1.</summary>
     public string Endpoint => $"http://127.0.0.1:{Port}/{Account}";

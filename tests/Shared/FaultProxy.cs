@@ -16,7 +16,7 @@ namespace Litestream.Testing;
 /// <see cref="Fault.StallInHeaders"/>, <see cref="Fault.StallInBody"/>) gets its connection frozen: nothing
 /// more is read from the client or sent to it, and the connection stays open until the client gives up
 /// (a dead server or a black-holing middlebox). Everything else is relayed byte for byte (request
-/// signatures stay valid), keep-alive included. Shared by Litestream.Tests and Litestream.Aot.Tests (linked source).
+/// signatures stay valid), keep-alive included.
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {

@@ -6,8 +6,7 @@ namespace Litestream.Testing;
 
 /// <summary>
 /// A storage server the tests start as a child process (installed under .tools/ by .ci/install.sh) on a free
-/// loopback port with a temporary data directory; killed and its data removed on dispose. Linked into the
-/// test projects that need one.
+/// loopback port with a temporary data directory; killed and its data removed on dispose.
 /// </summary>
 public abstract class LocalServer : IDisposable
 {
@@ -87,15 +86,7 @@ public abstract class LocalServer : IDisposable
         {
             return File.Exists(configured) ? configured : null;
         }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Litestream.slnx")))
-            {
-                string script = System.IO.Path.Combine(dir.FullName, ".tools", "node_modules", ".bin", bin);
-                return File.Exists(script) ? script : null;
-            }
-        }
-        return null;
+        return TestRepo.ExistingFile(".tools", "node_modules", ".bin", bin);
     }
 
     private static bool CanConnect(int port)

@@ -2,9 +2,8 @@ namespace Litestream.Testing;
 
 /// <summary>
 /// A local s3rver (npm s3rver@3.7.1, installed into .tools/ by .ci/install.sh) on a free loopback port
-/// with a temporary data directory and the bucket <see cref="Bucket"/>. Tests that need it skip with
-/// <see cref="MissingReason"/> when it is not installed. Shared by Litestream.Tests and
-/// Litestream.Aot.Tests (linked source).
+/// with a temporary data directory and the bucket <see cref="Bucket"/>. Tests that start it declare
+/// <see cref="Need.S3rver"/>.
 /// </summary>
 public sealed class S3rver : LocalServer
 {
@@ -15,7 +14,7 @@ public sealed class S3rver : LocalServer
 
     /// <summary>Starts s3rver and waits until it accepts connections.</summary>
     public S3rver()
-        : base("s3rver", "node", static (dir, port) => [ScriptPath ?? throw new InvalidOperationException(MissingReason), "-d", dir, "-a", "127.0.0.1", "-p", port.ToString(), "--configure-bucket", Bucket],
+        : base("s3rver", "node", static (dir, port) => [ScriptPath ?? throw new InvalidOperationException(Prerequisites.Of(Need.S3rver).Reason), "-d", dir, "-a", "127.0.0.1", "-p", port.ToString(), "--configure-bucket", Bucket],
             // Without the legacy provider s3rver's paged listings fail with 500 on current Node (INFRA.md "S3").
             new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" })
     {
@@ -24,8 +23,6 @@ public sealed class S3rver : LocalServer
     /// <summary>Path of s3rver's bin script: $S3RVER, else &lt;repo&gt;/.tools/node_modules/.bin/s3rver; null when absent.</summary>
     public static string? ScriptPath { get; } = FindTool("S3RVER", "s3rver");
 
-    /// <summary>Why S3 tests skip here.</summary>
-    public const string MissingReason = "s3rver is not installed (bash .ci/install.sh puts it in .tools/, or set S3RVER)";
 
     /// <summary>The endpoint URL, e.g. http://127.0.0.1:34567.</summary>
     public string Endpoint => $"http://127.0.0.1:{Port}";

@@ -32,8 +32,14 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path} deferred: the database is busy")]
     public static partial void CheckpointDeferred(ILogger logger, string path);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: the database is busy after it; the application's next write restarts the WAL")]
+    public static partial void CheckpointRestartDeferred(ILogger logger, string path);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "sync {Path} failed (retrying in {Delay}): {Error}")]
     public static partial void SyncFailed(ILogger logger, string path, TimeSpan delay, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "sync {Path} waited out the busy timeout: the application holds the database (retrying in {Delay}): {Error}")]
+    public static partial void SyncBusy(ILogger logger, string path, TimeSpan delay, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "sync {Path} recovered after {Failures} failures")]
     public static partial void SyncRecovered(ILogger logger, string path, int failures);

@@ -664,12 +664,15 @@ public sealed class Db : IAsyncDisposable
             }
         }
         // Writing a row makes SQLite restart a fully checkpointed WAL now, while we know every commit is captured.
-        Exec(writer, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
+        bool restartWritten = TryWriteRestartRow(writer);
         (uint Salt1, uint Salt2)? after = ReadWalSalts();
-        if (after != before)
+        if (after != before || !restartWritten)
         {
             if (mode == CheckpointMode.Passive)
             {
+                // Busy: the application's write holds the lock and restarts the WAL itself. Either way the only restart
+                // possible is the first write after this checkpoint (our read transaction pins the WAL otherwise),
+                // and everything before it was captured under the write barrier.
                 _walRestartExpected = true;
             }
             else
@@ -685,6 +688,28 @@ public sealed class Db : IAsyncDisposable
         // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
         _syncedSinceCheckpoint = false;
         Log.CheckpointFinished(_logger, Path);
+    }
+
+    /// <summary>True for SQLite's busy and locked errors: another connection held the database past the busy timeout, which passes.</summary>
+    internal static bool IsBusy(Exception e) => e is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked };
+
+    /// <summary>
+    /// Bumps the bookkeeping row after a checkpoint; false when the application held the write lock past the busy
+    /// timeout (a busy machine: a writer descheduled mid-commit). The checkpoint itself is done, so that is no sync
+    /// failure (upstream skips a busy checkpoint the same way); the caller accounts for the restart it did not cause.
+    /// </summary>
+    private bool TryWriteRestartRow(SqliteConnection writer)
+    {
+        try
+        {
+            Exec(writer, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
+            return true;
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
+        {
+            Log.CheckpointRestartDeferred(_logger, Path);
+            return false;
+        }
     }
 
     private void RunCheckpoint(SqliteConnection connection, string mode)

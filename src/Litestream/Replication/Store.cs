@@ -302,7 +302,7 @@ public sealed class Store : IAsyncDisposable
             {
                 Interlocked.Increment(ref _errorCount);
                 string error = e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message;
-                Log.SyncFailed(_logger, replica.Db.Path, delay, error);
+                LogSyncFailure(replica.Db.Path, delay, e, error);
                 health.SyncFailed(error);
                 replica.Db.Close(); // keeps the replication lock for the retry
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
@@ -364,7 +364,7 @@ public sealed class Store : IAsyncDisposable
                 Interlocked.Increment(ref _errorCount);
                 failures++;
                 failureDelay = failureDelay == TimeSpan.Zero ? db.Options.MonitorInterval : Backoff(failureDelay);
-                Log.SyncFailed(_logger, db.Path, failureDelay, e.Message);
+                LogSyncFailure(db.Path, failureDelay, e, e.Message);
                 health.SyncFailed(e.Message);
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
@@ -522,6 +522,19 @@ public sealed class Store : IAsyncDisposable
             // No inotify (limits reached, exotic file system): the monitor interval still drives syncs.
             Log.Warning(_logger, db.Path, $"change notifications unavailable ({e.Message}); polling every {db.Options.MonitorInterval}");
             return null;
+        }
+    }
+
+    /// <summary>A busy database is contention that passes (a warning); anything else is an error. Both are retried.</summary>
+    private void LogSyncFailure(string path, TimeSpan delay, Exception e, string error)
+    {
+        if (Db.IsBusy(e))
+        {
+            Log.SyncBusy(_logger, path, delay, error);
+        }
+        else
+        {
+            Log.SyncFailed(_logger, path, delay, error);
         }
     }
 

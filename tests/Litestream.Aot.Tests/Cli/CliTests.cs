@@ -3,15 +3,15 @@ namespace Litestream.Aot.Tests.Cli;
 /// <summary>The published exe as a user drives it: output, exit codes, one-line errors with hints.</summary>
 public class CliTests
 {
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Version_PrintsOurVersionAndSqlite()
     {
-        Exe.Result r = Exe.Run("version");
+        ProcessResult r = Exe.Run("version");
         Assert.Equal(0, r.ExitCode);
         Assert.Matches(@"^v\d+\.\d+\.\d+-aot \(sqlite 3\.(5[1-9]|[6-9]\d)\.\d+, linux-(x64|arm64)\)\n$", r.Stdout);
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("replicate")]
     [InlineData("restore")]
     [InlineData("ltx")]
@@ -29,15 +29,15 @@ public class CliTests
     [InlineData("list")]
     public void Help_EveryCommand_ExitsZeroWithUsage(string command)
     {
-        Exe.Result r = Exe.Run(command, "-h");
+        ProcessResult r = Exe.Run(command, "-h");
         Assert.Equal(0, r.ExitCode);
         Assert.Contains($"litestream {command}", r.Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void UnknownFlag_UsageErrorWithHint()
     {
-        Exe.Result r = Exe.Run("restore", "-bogus", "file:///tmp/x");
+        ProcessResult r = Exe.Run("restore", "-bogus", "file:///tmp/x");
         Assert.Equal(2, r.ExitCode);
         string[] lines = r.Stderr.TrimEnd().Split('\n');
         Assert.Equal(2, lines.Length);
@@ -45,103 +45,103 @@ public class CliTests
         Assert.Equal("hint: run 'litestream restore -h' for usage", lines[1]);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_UrlWithoutOutput_UsageError()
     {
-        Exe.Result r = Exe.Run("restore", "file:///tmp/nowhere");
+        ProcessResult r = Exe.Run("restore", "file:///tmp/nowhere");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("error: output path required when restoring from a replica URL\nhint: add -o PATH\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_EmptyReplica_NoBackupErrorAndNoOutput()
     {
-        string dir = Exe.TempDir();
-        Exe.Result r = Exe.Run("restore", "-o", $"{dir}/out.db", $"file://{dir}/replica");
+        string dir = TestRepo.TempDir();
+        ProcessResult r = Exe.Run("restore", "-o", $"{dir}/out.db", $"file://{dir}/replica");
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith("error: no backups available: the replica has no ltx files\nhint: ", r.Stderr);
         Assert.False(File.Exists($"{dir}/out.db"));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_IfReplicaExists_EmptyReplicaExitsZero()
     {
-        string dir = Exe.TempDir();
-        Exe.Result r = Exe.Run("restore", "-if-replica-exists", "-o", $"{dir}/out.db", $"file://{dir}/replica");
+        string dir = TestRepo.TempDir();
+        ProcessResult r = Exe.Run("restore", "-if-replica-exists", "-o", $"{dir}/out.db", $"file://{dir}/replica");
         Assert.Equal(0, r.ExitCode);
         Assert.False(File.Exists($"{dir}/out.db"));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_IfDbNotExists_ExistingDbExitsZeroUntouched()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         File.WriteAllText($"{dir}/out.db", "existing");
-        Exe.Result r = Exe.Run("restore", "-if-db-not-exists", "-o", $"{dir}/out.db", $"file://{dir}/replica");
+        ProcessResult r = Exe.Run("restore", "-if-db-not-exists", "-o", $"{dir}/out.db", $"file://{dir}/replica");
         Assert.Equal(0, r.ExitCode);
         Assert.Equal("existing", File.ReadAllText($"{dir}/out.db"));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_BadTxid_UsageError()
     {
-        Exe.Result r = Exe.Run("restore", "-txid", "12", "-o", "/tmp/x.db", "file:///tmp/r");
+        ProcessResult r = Exe.Run("restore", "-txid", "12", "-o", "/tmp/x.db", "file:///tmp/r");
         Assert.Equal(2, r.ExitCode);
         Assert.StartsWith("error: invalid -txid \"12\": expected 16 hex digits\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Replicate_MissingConfig_ErrorNamesPath()
     {
-        Exe.Result r = Exe.Run("replicate", "-config", "/nonexistent/litestream.yml");
+        ProcessResult r = Exe.Run("replicate", "-config", "/nonexistent/litestream.yml");
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith("error: config file not found: /nonexistent/litestream.yml\nhint: ", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Replicate_UnknownConfigKey_ErrorNamesKeyAndLine()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         File.WriteAllText($"{dir}/c.yml", $"dbs:\n  - path: {dir}/x.db\n    replica:\n      url: file://{dir}/r\n      sync-intervall: 1s\n");
-        Exe.Result r = Exe.Run("replicate", "-config", $"{dir}/c.yml");
+        ProcessResult r = Exe.Run("replicate", "-config", $"{dir}/c.yml");
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith("error: dbs[0].replica.sync-intervall: unknown key (line 5)\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Replicate_UnknownScheme_UsageError()
     {
-        Exe.Result r = Exe.Run("replicate", "/tmp/x.db", "ftp://host/path");
+        ProcessResult r = Exe.Run("replicate", "/tmp/x.db", "ftp://host/path");
         Assert.Equal(2, r.ExitCode);
         Assert.StartsWith("error: unknown replica url scheme \"ftp\" in \"ftp://host/path\"\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Databases_ListsConfiguredDbsAsJson()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         File.WriteAllText($"{dir}/c.yml", "dbs:\n  - path: a.db\n    replica:\n      url: sftp://u:secret@h/p\n");
-        Exe.Result r = Exe.Run("databases", "-json", "-config", $"{dir}/c.yml");
+        ProcessResult r = Exe.Run("databases", "-json", "-config", $"{dir}/c.yml");
         Assert.Equal(0, r.ExitCode);
         Assert.Contains($"\"path\": \"{dir}/a.db\"", r.Stdout);
         Assert.Contains("sftp://REDACTED@h/p", r.Stdout);
         Assert.DoesNotContain("secret", r.Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Databases_ReplicaWithoutUrl_DescribedFromItsSettings()
     {
         // Issue 17 item 14: "bucket: bkt, path: c1" was printed as s3://c1.
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         File.WriteAllText($"{dir}/c.yml", "dbs:\n  - path: a.db\n    replica: {type: s3, bucket: bkt, path: c1}\n  - path: b.db\n    replica: {path: /backups/b}\n");
-        Exe.Result r = Exe.Run("databases", "-config", $"{dir}/c.yml");
+        ProcessResult r = Exe.Run("databases", "-config", $"{dir}/c.yml");
         Assert.Equal((0, $"{"path".PadRight(dir.Length + 7)}replica\n{dir}/a.db  s3://bkt/c1\n{dir}/b.db  /backups/b\n"), (r.ExitCode, r.Stdout));
     }
 
-    [ExeSpecFact]
+    [RequiresFact(Need.Exe, Need.Spec)]
     public void Ltx_SyntheticReplica_ListsEveryLevel()
     {
-        Exe.Result r = Exe.Run("ltx", "-level", "all", $"file://{Exe.Spec}/testdata/synthetic/replica-file");
+        ProcessResult r = Exe.Run("ltx", "-level", "all", $"file://{TestRepo.Spec}/testdata/synthetic/replica-file");
         Assert.Equal(0, r.ExitCode);
         string[] lines = r.Stdout.TrimEnd().Split('\n');
         Assert.Equal("level  min_txid          max_txid          size   created", lines[0]);

@@ -25,14 +25,14 @@ public class CompletionTests
         printf '%s\n' "${COMPREPLY[@]}"
         """;
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Bash_CommandPrefix_CompletesMatchingCommands()
     {
         Assert.Equal(["reset", "restore"], Bash("litestream res").Order(StringComparer.Ordinal));
         Assert.Equal(VisibleCommands(), Bash("litestream ").Order(StringComparer.Ordinal));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Bash_RestoreDash_OffersEveryRestoreFlagInUpstreamSpelling()
     {
         Command restore = Program.BuildRoot().Subcommands.Single(c => c.Name == "restore");
@@ -43,7 +43,7 @@ public class CompletionTests
         Assert.Equal(["--timestamp", "--txid"], Bash("litestream restore --t").Order(StringComparer.Ordinal));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Bash_FlagValue_OffersChoicesOrLeavesFilesToReadline()
     {
         Assert.Equal(["full", "none", "quick"], Bash("litestream restore -integrity-check ").Order(StringComparer.Ordinal));
@@ -55,7 +55,7 @@ public class CompletionTests
         Assert.DoesNotContain("man", Bash("litestream m"));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.Shells)]
     public void Fish_CompleteC_OffersCommandsFlagsAndValues()
     {
         string script = Script("fish");
@@ -66,7 +66,7 @@ public class CompletionTests
         Assert.Equal(["full", "none", "quick"], Lines(parts[2]).Select(l => l.Split('\t')[0]));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.Shells)]
     public void Zsh_Script_RegistersUnderCompinit()
     {
         string script = Script("zsh");
@@ -75,10 +75,10 @@ public class CompletionTests
         Assert.Equal("_litestream\n", Shell("zsh", "-fc", "autoload -U compinit && compinit -u -D && source $1 && print -r -- $_comps[litestream]", "zsh", script));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Completion_UnknownShell_IsUsageError()
     {
-        Exe.Result result = Exe.Run("completion", "tcsh");
+        ProcessResult result = Exe.Run("completion", "tcsh");
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("error: unsupported shell \"tcsh\"\nhint: use bash, zsh or fish\n", result.Stderr);
         Assert.Equal("", result.Stdout);
@@ -91,18 +91,18 @@ public class CompletionTests
 
     private static string Script(string shell)
     {
-        Exe.Result result = Exe.Run("completion", shell);
+        ProcessResult result = Exe.Run("completion", shell);
         Assert.True(result.ExitCode == 0, result.Stderr);
-        string path = Path.Combine(Exe.TempDir(), "litestream." + shell);
+        string path = Path.Combine(TestRepo.TempDir(), "litestream." + shell);
         File.WriteAllText(path, result.Stdout);
         return path;
     }
 
     private static string Shell(string file, params string[] args)
     {
-        var (code, output) = Exe.Tool(file, args);
-        Assert.True(code == 0, $"{file} exited {code}: {output}");
-        return output;
+        ProcessResult r = Processes.Run(file, args);
+        Assert.True(r.ExitCode == 0, $"{file} exited {r.ExitCode}: {r.Output}");
+        return r.Output;
     }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);

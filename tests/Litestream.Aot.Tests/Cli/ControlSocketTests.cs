@@ -11,48 +11,24 @@ namespace Litestream.Aot.Tests.Cli;
 /// stop, start, register and unregister (upstream's outputs, exactly), by curl as a foreign HTTP client, and the
 /// errors when no daemon answers.
 /// </summary>
+[Requires(Need.Python)]
 public class ControlSocketTests
 {
-    private const string Write = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row %d" % i,))
-        """;
-
-    // Commits argv[2] rows one at a time, argv[3] seconds apart (each its own transaction on the replica).
-    private const string WriteSlowly = """
-        import sqlite3, sys, time
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("slow %d" % i,))
-            time.sleep(float(sys.argv[3]))
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*), group_concat(v, ',') FROM t").fetchone())
-        """;
-
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Daemon_InfoListSyncStopStartRegisterUnregister_AnswerAsUpstream()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string a = Path.Combine(dir, "a.db"), b = Path.Combine(dir, "b.db"), sock = Path.Combine(dir, "ls.sock");
         string replicaA = Path.Combine(dir, "ra"), replicaB = Path.Combine(dir, "rb");
-        Exe.Python(Write, a, "5");
-        Exe.Python(Write, b, "3");
+        SqliteWriter.Write(a, 5);
+        SqliteWriter.Write(b, 3);
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"socket:\n  enabled: true\n  path: {sock}\n  permissions: 0660\ndbs:\n  - path: {a}\n    replica:\n      url: file://{replicaA}\n");
-        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
 
         // info: Go's MarshalIndent of InfoResponse.
         // The socket answers before the databases are added (so a second daemon fails fast): wait for the one DB.
-        Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r && r.Stdout.Contains("\"database_count\": 1") ? r : null, "the control socket to answer with the database added", daemon);
+        ProcessResult info = Wait.For(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r && r.Stdout.Contains("\"database_count\": 1") ? r : null, "the control socket to answer with the database added", daemon);
         string version = Exe.Run("version").Stdout.Trim().Split(' ')[0];
         Assert.Matches(
             $"^\\{{\n  \"version\": \"{version}\",\n  \"pid\": {daemon.Pid},\n  \"uptime_seconds\": \\d+,\n  \"started_at\": \"\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z\",\n  \"database_count\": 1\n\\}}\n$",
@@ -64,7 +40,7 @@ public class ControlSocketTests
         }
 
         // sync -wait: everything written so far is on the replica when it answers.
-        Exe.Python(Write, a, "4");
+        SqliteWriter.Write(a, 4);
         SyncReply first = Sync(sock, a, wait: true);
         Assert.Contains(first.Status, new[] { "synced", "no_change" });
         Assert.True(first.Txid >= 1);
@@ -77,7 +53,7 @@ public class ControlSocketTests
             Exe.Run("list", "-json", "-socket", sock).Stdout);
 
         // stop: the final sync ran, the position is the replica's; a second stop is "already".
-        Exe.Result stop = Exe.Run("stop", "-socket", sock, a);
+        ProcessResult stop = Exe.Run("stop", "-socket", sock, a);
         Assert.Equal(0, stop.ExitCode);
         ulong stopped = ReplicaMaxTxid(replicaA);
         Assert.Equal($"db_path: {a}\nstate: stopped\ntxid: {stopped}\nsocket: {sock}\n", stop.Stdout);
@@ -85,14 +61,14 @@ public class ControlSocketTests
         Assert.Equal($"{{\n  \"db_path\": \"{a}\",\n  \"state\": \"stopped\",\n  \"txid\": {stopped},\n  \"socket\": \"{sock}\"\n}}\n", Exe.Run("stop", "-json", "-socket", sock, a).Stdout);
 
         // While stopped nothing is captured, and sync says why.
-        Exe.Python(Write, a, "6");
-        Exe.Result refused = Exe.Run("sync", "-socket", sock, a);
+        SqliteWriter.Write(a, 6);
+        ProcessResult refused = Exe.Run("sync", "-socket", sock, a);
         Assert.Equal(1, refused.ExitCode);
         Assert.Equal($"error: sync failed: database not open: {a}\nhint: the database is stopped or not open yet; 'litestream start DB_PATH' resumes it\n", refused.Stderr);
         Assert.Equal(stopped, ReplicaMaxTxid(replicaA));
 
         // start: replication resumes from the stopped position and catches up with the rows written meanwhile.
-        Exe.Result start = Exe.Run("start", "-json", "-socket", sock, a);
+        ProcessResult start = Exe.Run("start", "-json", "-socket", sock, a);
         Assert.Equal(0, start.ExitCode);
         using (JsonDocument started = JsonDocument.Parse(start.Stdout))
         {
@@ -107,26 +83,26 @@ public class ControlSocketTests
             Curl(sock, "POST", "/start", $"{{\"path\":\"{a}\"}}"));
 
         // register: b joins at run time and replicates; a second register is "already registered".
-        Exe.Result register = Exe.Run("register", "-socket", sock, "-replica", $"file://{replicaB}", b);
+        ProcessResult register = Exe.Run("register", "-socket", sock, "-replica", $"file://{replicaB}", b);
         Assert.Equal(($"status: registered\ndb_path: {b}\nreplica: file://{replicaB}\nsocket: {sock}\n", ""), (register.Stdout, register.Stderr));
         Assert.Equal($"{{\n  \"status\": \"already_registered\",\n  \"db_path\": \"{b}\",\n  \"replica\": \"file://{replicaB}\",\n  \"socket\": \"{sock}\"\n}}\n",
             Exe.Run("register", "-json", "-socket", sock, "-replica", $"file://{replicaB}", b).Stdout);
         Assert.Contains("\"database_count\": 2", Exe.Run("info", "-socket", sock).Stdout);
-        Exe.Python(Write, b, "2");
+        SqliteWriter.Write(b, 2);
         // register answers before the database is open (it may not exist yet): sync says so until it is.
-        WaitFor(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
+        Wait.For(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
         SyncReply bSynced = Sync(sock, b, wait: true);
         Assert.Equal(bSynced.Txid, ReplicaMaxTxid(replicaB));
 
         // unregister: final sync, then gone; the replica restores to the database's content.
-        Exe.Python(Write, b, "1");
-        Exe.Result unregister = Exe.Run("unregister", "-json", "-socket", sock, b);
+        SqliteWriter.Write(b, 1);
+        ProcessResult unregister = Exe.Run("unregister", "-json", "-socket", sock, b);
         Assert.Equal(0, unregister.ExitCode);
         ulong finalTxid = ReplicaMaxTxid(replicaB);
         Assert.Equal($"{{\n  \"status\": \"unregistered\",\n  \"db_path\": \"{b}\",\n  \"final_txid\": {finalTxid},\n  \"socket\": \"{sock}\"\n}}\n", unregister.Stdout);
         Assert.Equal($"status: already_unregistered\ndb_path: {b}\nfinal_txid: 0\nsocket: {sock}\n", Exe.Run("unregister", "-socket", sock, b).Stdout);
         Assert.Matches($"^{a} \\[replicating\\] \\(last sync: [^)]+\\)\n$", Exe.Run("list", "-socket", sock).Stdout);
-        Exe.Result missing = Exe.Run("sync", "-socket", sock, b);
+        ProcessResult missing = Exe.Run("sync", "-socket", sock, b);
         Assert.Equal((1, $"error: sync failed: database not found: {b}\nhint: 'litestream list' shows the databases the daemon knows; 'litestream register' adds one\n"), (missing.ExitCode, missing.Stderr));
         AssertRestoresTo(replicaB, b);
 
@@ -139,18 +115,18 @@ public class ControlSocketTests
         AssertRestoresTo(replicaA, a);
     }
 
-    [TmpfsFact]
+    [RequiresFact(Need.Exe, Need.Tmpfs)]
     public void SyncWait_BacklogLeftByAReadOnlyReplica_AnswersOnlyWhenTheReplicaHoldsEveryTransaction()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "16m");
         string db = Path.Combine(dir, "app.db"), sock = Path.Combine(dir, "ls.sock"), replica = Path.Combine(mount.Path, "replica");
-        Exe.Python(Write, db, "3");
+        SqliteWriter.Write(db, 3);
         // Batches of 4 files and a commit every 50 ms captured one by one: the backlog spans many batches.
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    monitor-interval: 20ms\n    replica:\n      url: file://{replica}\n      max-sync-ltx-files: 4\n");
-        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
-        WaitFor(() => Exe.Run("sync", "-wait", "-socket", sock, db) is { ExitCode: 0 } r ? r : null, "the database to open and reach the replica", daemon);
+        using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
+        Wait.For(() => Exe.Run("sync", "-wait", "-socket", sock, db) is { ExitCode: 0 } r ? r : null, "the database to open and reach the replica", daemon);
 
         // A backlog of many batches, then the replica is writable again: the answer comes when the whole backlog
         // is up, not after the first batch.
@@ -163,7 +139,7 @@ public class ControlSocketTests
 
         // Still read-only: -wait fails at its deadline (a second before the client's) and names what is missing.
         (local, onReplica) = Backlog(mount, sock, db, replica);
-        Exe.Result failed = Exe.Run("sync", "-wait", "-timeout", "3", "-socket", sock, db);
+        ProcessResult failed = Exe.Run("sync", "-wait", "-timeout", "3", "-socket", sock, db);
         Assert.Equal((1, ""), (failed.ExitCode, failed.Stdout));
         Assert.Matches(
             $"^error: sync failed: {Regex.Escape(db)}: transactions {onReplica + 1:x16}\\.\\.[0-9a-f]{{16}} did not reach replica {Regex.Escape("file://" + replica)} " +
@@ -176,21 +152,21 @@ public class ControlSocketTests
         AssertRestoresTo(replica, db);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Register_DatabaseAnotherProcessReplicates_FailsNamingItsPidAndIsNotAdded()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string a = Path.Combine(dir, "a.db"), b = Path.Combine(dir, "b.db"), sock = Path.Combine(dir, "ls.sock");
-        Exe.Python(Write, a, "2");
-        Exe.Python(Write, b, "2");
+        SqliteWriter.Write(a, 2);
+        SqliteWriter.Write(b, 2);
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {a}\n    replica: {{url: file://{dir}/ra}}\n");
-        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
-        using Exe.Daemon other = Exe.Start("replicate", b, $"file://{dir}/rb-other");
-        WaitFor(() => Exe.Run("sync", "-socket", sock, a) is { ExitCode: 0 } r ? r : null, "the daemon's database to open", daemon);
-        WaitFor(() => File.Exists(Path.Combine(dir, "rb-other", "ltx", "0", "0000000000000001-0000000000000001.ltx")) ? "" : null, "the other replicator's first upload", other);
+        using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
+        using BackgroundProcess other = Exe.Start("replicate", b, $"file://{dir}/rb-other");
+        Wait.For(() => Exe.Run("sync", "-socket", sock, a) is { ExitCode: 0 } r ? r : null, "the daemon's database to open", daemon);
+        Wait.For(() => File.Exists(Path.Combine(dir, "rb-other", "ltx", "0", "0000000000000001-0000000000000001.ltx")) ? "" : null, "the other replicator's first upload", other);
 
-        Exe.Result refused = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rb", b);
+        ProcessResult refused = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rb", b);
         Assert.Equal(
             (1, "", $"error: register failed: {b} is already replicated by pid {other.Pid}\nhint: one process replicates a database: stop the other one first, or leave the database to it\n"),
             (refused.ExitCode, refused.Stdout, refused.Stderr));
@@ -199,16 +175,16 @@ public class ControlSocketTests
 
         // Once the other one stopped, the same register works.
         Assert.Equal(0, other.Stop());
-        Exe.Result registered = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rb", b);
+        ProcessResult registered = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rb", b);
         Assert.True(registered.ExitCode == 0, registered.Stderr);
-        WaitFor(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
+        Wait.For(() => Exe.Run("sync", "-socket", sock, b) is { ExitCode: 0 } r ? r : null, "the registered database to open", daemon);
         SyncReply synced = Sync(sock, b, wait: true);
         Assert.Equal(synced.Txid, synced.ReplicatedTxid);
         Assert.Equal(synced.Txid, ReplicaMaxTxid(Path.Combine(dir, "rb")));
         Assert.Equal(0, daemon.Stop());
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("info")]
     [InlineData("list", "-json")]
     [InlineData("sync", "-wait", "/tmp/x.db")]
@@ -218,8 +194,8 @@ public class ControlSocketTests
     [InlineData("unregister", "/tmp/x.db")]
     public void NoDaemon_OneErrorLineAndHint(string command, params string[] args)
     {
-        string sock = Path.Combine(Exe.TempDir(), "none.sock");
-        Exe.Result r = Exe.Run([command, "-socket", sock, .. args]);
+        string sock = Path.Combine(TestRepo.TempDir(), "none.sock");
+        ProcessResult r = Exe.Run([command, "-socket", sock, .. args]);
         Assert.Equal(1, r.ExitCode);
         Assert.Equal("", r.Stdout);
         Assert.Equal(
@@ -228,34 +204,34 @@ public class ControlSocketTests
             r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void SocketInUse_SecondDaemonFailsAndStaleSocketIsReplaced()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "a.db"), sock = Path.Combine(dir, "ls.sock"), config = Path.Combine(dir, "c.yml");
-        Exe.Python(Write, db, "1");
+        SqliteWriter.Write(db, 1);
         File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
-        using (Exe.Daemon first = Exe.Start("replicate", "-config", config))
+        using (BackgroundProcess first = Exe.Start("replicate", "-config", config))
         {
-            WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", first);
-            Exe.Result second = Exe.Run("replicate", "-config", config);
+            Wait.For(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", first);
+            ProcessResult second = Exe.Run("replicate", "-config", config);
             Assert.Equal((1, $"error: control socket {sock} is in use by another process\nhint: stop the other 'litestream replicate', or choose another socket.path\n"), (second.ExitCode, second.Stderr[second.Stderr.IndexOf("error:", StringComparison.Ordinal)..]));
             // SIGKILL leaves the socket file behind, as a crash would.
             Process.Start("kill", ["-KILL", first.Pid.ToString()])!.WaitForExit();
-            WaitFor(() => first.HasExited ? "" : null, "the killed daemon to exit", null);
+            Wait.For(() => first.HasExited ? "" : null, "the killed daemon to exit", null);
         }
         Assert.True(File.Exists(sock));
-        using Exe.Daemon again = Exe.Start("replicate", "-config", config);
-        Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the restarted daemon's socket", again);
+        using BackgroundProcess again = Exe.Start("replicate", "-config", config);
+        ProcessResult info = Wait.For(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the restarted daemon's socket", again);
         Assert.Contains($"\"pid\": {again.Pid},", info.Stdout);
         Assert.Equal(0, again.Stop());
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void UnregisterDryRun_PrintsThePreviewAndSendsNothing()
     {
-        string sock = Path.Combine(Exe.TempDir(), "none.sock");
-        Exe.Result r = Exe.Run("unregister", "-dry-run", "-socket", sock, "-timeout", "7", "/data/app.db");
+        string sock = Path.Combine(TestRepo.TempDir(), "none.sock");
+        ProcessResult r = Exe.Run("unregister", "-dry-run", "-socket", sock, "-timeout", "7", "/data/app.db");
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(
             "Dry run: unregister request preview\n  database: /data/app.db\n  socket: " + sock + "\n  replicas: daemon-managed replica for this database\n" +
@@ -268,10 +244,10 @@ public class ControlSocketTests
     /// over it 413, a malformed chunked body 400, an unknown transfer coding 501, a request that never completes
     /// 408 after the read timeout; a well-formed chunked body is still decoded.
     /// </summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Socket_HostileRequests_AnsweredWithTheirStatus()
     {
-        (Exe.Daemon daemon, string sock, _) = StartDaemon();
+        (BackgroundProcess daemon, string sock, _) = StartDaemon();
         using (daemon)
         {
             // Slowloris: half a request, then silence.
@@ -300,10 +276,10 @@ public class ControlSocketTests
     }
 
     /// <summary>Past 64 connections at once a client is answered 503 at once; once they close, the socket serves again.</summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Socket_ConnectionsPastTheCap_503ThenServedAgain()
     {
-        (Exe.Daemon daemon, string sock, _) = StartDaemon();
+        (BackgroundProcess daemon, string sock, _) = StartDaemon();
         using (daemon)
         {
             var idle = new List<Socket>();
@@ -319,7 +295,7 @@ public class ControlSocketTests
             {
                 idle.ForEach(s => s.Dispose());
             }
-            WaitFor(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to serve again", daemon, TimeSpan.FromSeconds(30));
+            Wait.For(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to serve again", daemon, TimeSpan.FromSeconds(30));
             Assert.Equal(0, daemon.Stop());
         }
     }
@@ -328,15 +304,15 @@ public class ControlSocketTests
     /// Out of file descriptors (EMFILE: the limit lowered under the running daemon, then idle connections): the
     /// accept loop logs once and keeps retrying, and answers again once descriptors free up. It used to exit for good.
     /// </summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Socket_OutOfFileDescriptors_KeepsAccepting()
     {
-        (Exe.Daemon daemon, string sock, _) = StartDaemon();
+        (BackgroundProcess daemon, string sock, _) = StartDaemon();
         using (daemon)
         {
             int open = Directory.GetFiles($"/proc/{daemon.Pid}/fd").Length;
-            (int code, string output) = Exe.Tool("prlimit", "--pid", daemon.Pid.ToString(), $"--nofile={open + 8}:{open + 8}");
-            Assert.True(code == 0, output);
+            ProcessResult prlimit = Processes.Run("prlimit", ["--pid", daemon.Pid.ToString(), $"--nofile={open + 8}:{open + 8}"]);
+            Assert.True(prlimit.ExitCode == 0, prlimit.Output);
             var idle = new List<Socket>();
             try
             {
@@ -345,13 +321,13 @@ public class ControlSocketTests
                 {
                     idle.Add(Connect(sock));
                 }
-                WaitFor(() => daemon.Output.Contains("cannot accept connections", StringComparison.Ordinal) ? "" : null, "the accept failure to be logged", daemon, TimeSpan.FromSeconds(30));
+                Wait.For(() => daemon.Output.Contains("cannot accept connections", StringComparison.Ordinal) ? "" : null, "the accept failure to be logged", daemon, TimeSpan.FromSeconds(30));
             }
             finally
             {
                 idle.ForEach(s => s.Dispose());
             }
-            Exe.Result info = WaitFor(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to accept again", daemon, TimeSpan.FromSeconds(30));
+            ProcessResult info = Wait.For(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to accept again", daemon, TimeSpan.FromSeconds(30));
             Assert.Contains($"\"pid\": {daemon.Pid},", info.Stdout);
             Assert.Equal(0, daemon.Stop());
             // One line when an episode starts and one when it ends, not one per retry.
@@ -365,17 +341,17 @@ public class ControlSocketTests
     /// register refuses what cannot be a database, naming it (issue 17 item 14: a text file was registered and listed
     /// as "replicating" while every sync failed); a database that does not exist yet is still accepted, as upstream.
     /// </summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Register_NotASqliteDatabase_RefusedNamingTheFile()
     {
-        (Exe.Daemon daemon, string sock, string dir) = StartDaemon();
+        (BackgroundProcess daemon, string sock, string dir) = StartDaemon();
         using (daemon)
         {
             string text = Path.Combine(dir, "notes.txt"), later = Path.Combine(dir, "later.db");
             File.WriteAllText(text, "these are not the pages you are looking for\n");
-            Exe.Result refused = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rt", text);
+            ProcessResult refused = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rt", text);
             Assert.Equal((1, "", $"error: register failed: not a SQLite database: {text} (it does not start with the SQLite header)\nhint: check the database path and the replica URL\n"), (refused.ExitCode, refused.Stdout, refused.Stderr));
-            Exe.Result directory = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rd", dir);
+            ProcessResult directory = Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rd", dir);
             Assert.Equal((1, $"error: register failed: not a regular file: {dir}\nhint: check the database path and the replica URL\n"), (directory.ExitCode, directory.Stderr));
             Assert.Equal(0, Exe.Run("register", "-socket", sock, "-replica", $"file://{dir}/rl", later).ExitCode);
             string list = Exe.Run("list", "-socket", sock).Stdout;
@@ -386,14 +362,14 @@ public class ControlSocketTests
     }
 
     /// <summary>A daemon with the control socket and one database; returns once the socket answers.</summary>
-    private static (Exe.Daemon Daemon, string Socket, string Directory) StartDaemon()
+    private static (BackgroundProcess Daemon, string Socket, string Directory) StartDaemon()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "a.db"), sock = Path.Combine(dir, "ls.sock"), config = Path.Combine(dir, "c.yml");
-        Exe.Python(Write, db, "1");
+        SqliteWriter.Write(db, 1);
         File.WriteAllText(config, $"socket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
-        Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
-        WaitFor(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", daemon);
+        BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
+        Wait.For(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r ? r : null, "the control socket to answer", daemon);
         return (daemon, sock, dir);
     }
 
@@ -433,7 +409,7 @@ public class ControlSocketTests
 
     private static SyncReply Sync(string sock, string db, bool wait)
     {
-        Exe.Result r = wait ? Exe.Run("sync", "-wait", "-socket", sock, db) : Exe.Run("sync", "-socket", sock, db);
+        ProcessResult r = wait ? Exe.Run("sync", "-wait", "-socket", sock, db) : Exe.Run("sync", "-socket", sock, db);
         Assert.True(r.ExitCode == 0, r.Stderr);
         using JsonDocument doc = JsonDocument.Parse(r.Stdout);
         JsonElement root = doc.RootElement;
@@ -448,14 +424,14 @@ public class ControlSocketTests
     {
         string restored = Path.Combine(Path.GetDirectoryName(db)!, $"restored-{Guid.NewGuid():N}.db");
         Assert.Equal(0, Exe.Run("restore", "-o", restored, $"file://{replica}").ExitCode);
-        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, restored));
+        Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(restored));
     }
 
     /// <summary>Makes the replica read-only and commits 60 transactions; returns the local and the replica's TXID.</summary>
     private static (ulong Local, ulong OnReplica) Backlog(Tmpfs mount, string sock, string db, string replica)
     {
         mount.SetReadOnly(true);
-        Exe.Python(WriteSlowly, db, "60", "0.05");
+        SqliteWriter.Write(db, new Workload { Commits = 60, Pause = 0.05 });
         ulong local = Sync(sock, db, wait: false).Txid;
         ulong onReplica = ReplicaMaxTxid(replica);
         Assert.True(local > onReplica + 8, $"only {local - onReplica} transactions waiting: the test needs more than two batches of 4");
@@ -464,7 +440,7 @@ public class ControlSocketTests
 
     private static ulong ReplicaMaxTxid(string replica)
     {
-        Exe.Result r = Exe.Run("ltx", "-json", "-level", "0", "file://" + replica);
+        ProcessResult r = Exe.Run("ltx", "-json", "-level", "0", "file://" + replica);
         Assert.True(r.ExitCode == 0, r.Stderr);
         using JsonDocument doc = JsonDocument.Parse(r.Stdout);
         return doc.RootElement.EnumerateArray().Select(f => Convert.ToUInt64(f.GetProperty("max_txid").GetString(), 16)).DefaultIfEmpty(0UL).Max();
@@ -483,23 +459,5 @@ public class ControlSocketTests
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, p.StandardError.ReadToEnd());
         return output.TrimEnd('\n');
-    }
-
-    private static T WaitFor<T>(Func<T?> probe, string what, Exe.Daemon? daemon, TimeSpan? ceiling = null) where T : class
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < (ceiling ?? TimeSpan.FromSeconds(90)))
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-            if (daemon is { HasExited: true })
-            {
-                Assert.Fail($"replicate exited while waiting for {what}:\n{daemon.Output}");
-            }
-            Thread.Sleep(200);
-        }
-        throw new TimeoutException($"timed out waiting for {what}:\n{daemon?.Output}");
     }
 }

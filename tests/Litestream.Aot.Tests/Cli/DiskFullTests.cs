@@ -11,24 +11,11 @@ namespace Litestream.Aot.Tests.Cli;
 /// resumes and the restore holds every committed row. A restore onto a full disk fails with one error
 /// line and a hint, and leaves nothing behind.
 /// </summary>
+[Requires(Need.Python)]
 public class DiskFullTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (randomblob(2000))")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
+    /// <summary>The application commits <paramref name="rows"/> rows of 2000 random bytes, one per commit.</summary>
+    private static void Write(string db, int rows) => SqliteWriter.Write(db, new Workload { Commits = rows, Sizes = "2000" });
 
     // Writes 64 KB blocks until the file system refuses with ENOSPC; prints the bytes written.
     private const string Fill = """
@@ -49,10 +36,10 @@ public class DiskFullTests
         print(n)
         """;
 
-    [TmpfsFact]
+    [RequiresFact(Need.Exe, Need.Tmpfs)]
     public void ReplicaDiskFull_ErrorReportedWritesContinueAndResumeLosesNothing()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "2m");
         string db = Path.Combine(dir, "app.db");
         string replica = Path.Combine(mount.Path, "replica");
@@ -61,10 +48,10 @@ public class DiskFullTests
             whileFull: () => Assert.Empty(Directory.EnumerateFiles(replica, "*.tmp", SearchOption.AllDirectories)));
     }
 
-    [TmpfsFact]
+    [RequiresFact(Need.Exe, Need.Tmpfs)]
     public void MetaDirDiskFull_ErrorReportedWritesContinueAndResumeLosesNothing()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "2m");
         string db = Path.Combine(dir, "app.db");
         string replica = Path.Combine(dir, "replica");
@@ -81,12 +68,12 @@ public class DiskFullTests
     private static void FillReportFreeResume(string dir, Tmpfs mount, string db, string replica, string config,
         string failing, string statusPrefix, string recovered, Action? whileFull)
     {
-        Exe.Python(Writer, db, "20");
-        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
-        WaitFor(() => Directory.Exists(Path.Combine(replica, "ltx", "0")) && Directory.EnumerateFiles(Path.Combine(replica, "ltx", "0")).Any(), replicate, "the first upload");
+        Write(db, 20);
+        using BackgroundProcess replicate = Exe.Start("replicate", "-config", config);
+        Wait.Until(() => FileReplica.L0Files(replica).Length > 0, "the first upload", replicate);
 
         string filler = Path.Combine(mount.Path, "filler");
-        Exe.Python(Fill, filler);
+        Python.Run(Fill, filler);
         AssertWriterUnhurt(db, 300);
         WaitForBackoff(replicate, failing);
         AssertStatusError(config, db, statusPrefix);
@@ -94,22 +81,22 @@ public class DiskFullTests
 
         File.Delete(filler);
         File.Delete(filler + ".small");
-        WaitFor(() => replicate.Output.Contains(recovered, StringComparison.Ordinal), replicate, "recovery once space is freed");
-        WaitFor(() => StatusRow(config, db).GetProperty("status").GetString() == "ok", replicate, "status ok again");
+        Wait.Until(() => replicate.Output.Contains(recovered, StringComparison.Ordinal), "recovery once space is freed", replicate);
+        Wait.Until(() => StatusRow(config, db).GetProperty("status").GetString() == "ok", "status ok again", replicate);
         AssertRestoreHasEverything(dir, db, replicate, $"file://{replica}");
     }
 
-    [TmpfsFact]
+    [RequiresFact(Need.Exe, Need.Tmpfs)]
     public void RestoreOntoFullDisk_OneErrorLineWithHintAndNothingLeft()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "2m");
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(Writer, db, "1500"); // ~3.5 MB: larger than the whole file system
-        Exe.Result once = Exe.Run("replicate", "-once", db, $"file://{dir}/replica");
+        Write(db, 1500); // ~3.5 MB: larger than the whole file system
+        ProcessResult once = Exe.Run("replicate", "-once", db, $"file://{dir}/replica");
         Assert.True(once.ExitCode == 0, once.Stderr);
 
-        Exe.Result r = Exe.Run("restore", "-o", Path.Combine(mount.Path, "out.db"), $"file://{dir}/replica");
+        ProcessResult r = Exe.Run("restore", "-o", Path.Combine(mount.Path, "out.db"), $"file://{dir}/replica");
         Assert.Equal(1, r.ExitCode);
         string[] lines = r.Stderr.TrimEnd('\n').Split('\n');
         Assert.Equal(2, lines.Length);
@@ -131,14 +118,14 @@ public class DiskFullTests
     private static void AssertWriterUnhurt(string db, int rows)
     {
         var watch = Stopwatch.StartNew();
-        Exe.Python(Writer, db, rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Write(db, rows);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"{rows} commits took {watch.Elapsed}");
     }
 
     /// <summary>At least three failures, logged with the retry delay doubling (1 s, 2 s, 4 s), and the process still running.</summary>
-    private static void WaitForBackoff(Exe.Daemon replicate, string what)
+    private static void WaitForBackoff(BackgroundProcess replicate, string what)
     {
-        WaitFor(() => replicate.Output.Contains("retrying in 00:00:04", StringComparison.Ordinal), replicate, "three failures with backoff");
+        Wait.Until(() => replicate.Output.Contains("retrying in 00:00:04", StringComparison.Ordinal), "three failures with backoff", replicate);
         string[] failures = [.. replicate.Output.Split('\n').Where(l => l.Contains("level=ERROR", StringComparison.Ordinal))];
         Assert.Contains(failures, l => l.Contains(what, StringComparison.Ordinal) && l.Contains("No space left on device", StringComparison.Ordinal));
         foreach (string delay in new[] { "00:00:01", "00:00:02", "00:00:04" })
@@ -155,109 +142,27 @@ public class DiskFullTests
         string error = row.GetProperty("error").GetString()!;
         Assert.StartsWith(expected, error);
         Assert.Contains("No space left on device", error);
-        Exe.Result text = Exe.Run("status", "-config", config);
+        ProcessResult text = Exe.Run("status", "-config", config);
         Assert.Matches($"(?m)^{db} +error ", text.Stdout);
         Assert.Contains($"{db}: {expected}", text.Stdout);
     }
 
     private static JsonElement StatusRow(string config, string db)
     {
-        Exe.Result r = Exe.Run("status", "-json", "-config", config, db);
+        ProcessResult r = Exe.Run("status", "-json", "-config", config, db);
         Assert.True(r.ExitCode == 0, r.Stderr);
         return JsonDocument.Parse(r.Stdout).RootElement[0];
     }
 
-    private static void AssertRestoreHasEverything(string dir, string db, Exe.Daemon replicate, string url)
+    private static void AssertRestoreHasEverything(string dir, string db, BackgroundProcess replicate, string url)
     {
-        Exe.Python(Writer, db, "20");
+        Write(db, 20);
         Assert.Equal(0, replicate.Stop());
         string output = Path.Combine(dir, "out.db");
-        Exe.Result r = Exe.Run("restore", "-o", output, url);
+        ProcessResult r = Exe.Run("restore", "-o", output, url);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        string expected = Exe.Python(Dump, db);
+        string expected = SqliteWriter.Dump(db);
         Assert.StartsWith("ok 340 ", expected);
-        Assert.Equal(expected, Exe.Python(Dump, output));
-    }
-
-    private static void WaitFor(Func<bool> condition, Exe.Daemon replicate, string what)
-    {
-        // Generous: the backoff alone takes 7 s and CI machines are loaded.
-        var watch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.False(replicate.HasExited, $"replicate exited while waiting for {what}:\n{replicate.Output}");
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(90), $"timed out waiting for {what}:\n{replicate.Output}");
-            Thread.Sleep(200);
-        }
-    }
-}
-
-/// <summary>A tmpfs of a fixed size mounted for one test, unmounted (lazily) afterwards.</summary>
-internal sealed class Tmpfs : IDisposable
-{
-    public Tmpfs(string path, string size)
-    {
-        Path = path;
-        Directory.CreateDirectory(path);
-        (int code, string output) = Exe.Tool("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", path);
-        Assert.True(code == 0, $"mount failed: {output}");
-    }
-
-    public string Path { get; }
-
-    /// <summary>Why tmpfs tests cannot run here, or null when mounting works (checked once).</summary>
-    public static string? Unavailable { get; } = Probe();
-
-    public void Dispose() => Exe.Tool("umount", "-l", Path);
-
-    /// <summary>Remounts read-only (every write fails with EROFS) or back read-write.</summary>
-    public void SetReadOnly(bool readOnly)
-    {
-        // A remount to read-only fails with EBUSY while a file on it is open for writing (an upload in flight).
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            (int code, string output) = Exe.Tool("mount", "-o", readOnly ? "remount,ro" : "remount,rw", Path);
-            if (code == 0)
-            {
-                return;
-            }
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"remount of {Path} failed: {output}");
-            Thread.Sleep(100);
-        }
-    }
-
-    private static string? Probe()
-    {
-        if (Environment.UserName != "root")
-        {
-            return "mounting a tmpfs needs root (CI runs as root)";
-        }
-        string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "litestream-tmpfs-probe-" + Environment.ProcessId);
-        Directory.CreateDirectory(dir);
-        (int code, string output) = Exe.Tool("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir);
-        if (code != 0)
-        {
-            return $"mount -t tmpfs is not permitted here: {output.Trim()}";
-        }
-        Exe.Tool("umount", dir);
-        Directory.Delete(dir);
-        return null;
-    }
-}
-
-/// <summary>A fact that needs the published exe and permission to mount a tmpfs.</summary>
-public sealed class TmpfsFactAttribute : FactAttribute
-{
-    public TmpfsFactAttribute()
-    {
-        if (Exe.Path is null)
-        {
-            Skip = Exe.Missing;
-        }
-        else if (Tmpfs.Unavailable is { } reason)
-        {
-            Skip = reason;
-        }
+        Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 }

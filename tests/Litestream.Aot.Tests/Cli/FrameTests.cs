@@ -4,21 +4,13 @@ namespace Litestream.Aot.Tests.Cli;
 /// The CLI frame on the published exe: no-argument and help spellings, --version, unknown commands and flags,
 /// and the local-state commands status and reset (the control-socket commands: ControlSocketTests).
 /// </summary>
+[Requires(Need.Python)]
 public class FrameTests
 {
-    private const string CreateDb = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(20):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row %d" % i,))
-        """;
-
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void NoArguments_PrintsTheCommandsAndExitsTwo()
     {
-        Exe.Result r = Exe.Run();
+        ProcessResult r = Exe.Run();
         Assert.Equal(2, r.ExitCode);
         foreach (string command in new[] { "replicate", "restore", "ltx", "databases", "status", "reset", "version" })
         {
@@ -27,21 +19,21 @@ public class FrameTests
         Assert.Equal("", r.Stderr);
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("--version")]
     [InlineData("-version")]
     public void VersionFlag_PrintsWhatTheVersionCommandPrints(string flag)
     {
-        Exe.Result command = Exe.Run("version");
-        Exe.Result r = Exe.Run(flag);
+        ProcessResult command = Exe.Run("version");
+        ProcessResult r = Exe.Run(flag);
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(command.Stdout, r.Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Version_Verbose_NamesCommitRuntimeSqliteBuildAndBackends()
     {
-        Exe.Result r = Exe.Run("version", "-verbose");
+        ProcessResult r = Exe.Run("version", "-verbose");
         Assert.Equal(0, r.ExitCode);
         string[] lines = r.Stdout.TrimEnd().Split('\n');
         Assert.Equal(Exe.Run("version").Stdout.TrimEnd(), lines[0]);
@@ -64,54 +56,54 @@ public class FrameTests
         Assert.Equal(8, lines.Length);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void HelpCommand_ShowsTheCommandsHelp()
     {
-        Exe.Result help = Exe.Run("help", "restore");
+        ProcessResult help = Exe.Run("help", "restore");
         Assert.Equal(0, help.ExitCode);
         Assert.Equal(Exe.Run("restore", "-h").Stdout, help.Stdout);
         Assert.Equal(Exe.Run("-h").Stdout, Exe.Run("help").Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void UnknownCommand_UsageErrorWithHint()
     {
-        Exe.Result r = Exe.Run("snapshots");
+        ProcessResult r = Exe.Run("snapshots");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("error: unknown command \"snapshots\"\nhint: run 'litestream -h' for the list of commands\n", r.Stderr);
         Assert.Equal("", r.Stdout);
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("replicate", "-bogus")]
     [InlineData("databases", "--bogus")]
     [InlineData("status", "-bogus", "/tmp/x.db")]
     public void UnknownFlag_IsAUsageErrorEvenWhereAnArgumentFits(string command, params string[] args)
     {
-        Exe.Result r = Exe.Run([command, .. args]);
+        ProcessResult r = Exe.Run([command, .. args]);
         Assert.Equal(2, r.ExitCode);
         Assert.Equal($"error: unknown flag \"{args[0]}\"\nhint: run 'litestream {command} -h' for usage\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void BadFlagValue_UsageErrorNamesFlagAndValue()
     {
-        Exe.Result r = Exe.Run("restore", "-parallelism", "many", "-o", "/tmp/x.db", "file:///tmp/r");
+        ProcessResult r = Exe.Run("restore", "-parallelism", "many", "-o", "/tmp/x.db", "file:///tmp/r");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("error: invalid value \"many\" for -parallelism: expected a whole number\nhint: run 'litestream restore -h' for usage\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Status_ReportsEachDatabaseAndItsLocalTxid()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         string missing = Path.Combine(dir, "missing.db");
-        Exe.Python(CreateDb, db);
+        SqliteWriter.Write(db, 20);
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n  - path: {missing}\n    replica:\n      url: file://{dir}/replica2\n");
 
-        Exe.Result before = Exe.Run("status", "-config", config);
+        ProcessResult before = Exe.Run("status", "-config", config);
         Assert.Equal(0, before.ExitCode);
         string[] lines = before.Stdout.TrimEnd().Split('\n');
         Assert.Equal(3, lines.Length);
@@ -119,56 +111,56 @@ public class FrameTests
         Assert.Matches($"^{db} +not initialized +- +\\d+(\\.\\d)? k?B$", lines[1]);
         Assert.Matches($"^{missing} +no database +- +-$", lines[2]);
 
-        Exe.Result once = Exe.Run("replicate", "-once", db, $"file://{dir}/replica");
+        ProcessResult once = Exe.Run("replicate", "-once", db, $"file://{dir}/replica");
         Assert.True(once.ExitCode == 0, once.Stderr);
-        Exe.Result after = Exe.Run("status", "-json", "-config", config, db);
+        ProcessResult after = Exe.Run("status", "-json", "-config", config, db);
         Assert.Equal(0, after.ExitCode);
         Assert.Matches(
             $"^\\[\\n  {{\\n    \"database\": \"{db}\",\\n    \"status\": \"ok\",\\n    \"local_txid\": \"0000000000000001\",\\n    \"wal_size\": \"[^\"]+\"\\n  }}\\n\\]\\n$",
             after.Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Status_ConfigFromStandardInput()
     {
-        string dir = Exe.TempDir();
-        Exe.Result r = Exe.RunWithInput($"dbs:\n  - path: {dir}/none.db\n    replica:\n      url: file://{dir}/r\n", "status", "-config", "-");
+        string dir = TestRepo.TempDir();
+        ProcessResult r = Exe.RunWithInput($"dbs:\n  - path: {dir}/none.db\n    replica:\n      url: file://{dir}/r\n", "status", "-config", "-");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Matches($"(?m)^{dir}/none.db +no database +- +-$", r.Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Status_PathNotInConfig_ErrorWithHint()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         File.WriteAllText(Path.Combine(dir, "c.yml"), $"dbs:\n  - path: {dir}/a.db\n    replica:\n      url: file://{dir}/r\n");
-        Exe.Result r = Exe.Run("status", "-config", Path.Combine(dir, "c.yml"), Path.Combine(dir, "b.db"));
+        ProcessResult r = Exe.Run("status", "-config", Path.Combine(dir, "c.yml"), Path.Combine(dir, "b.db"));
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"error: database not found in config: {dir}/b.db\nhint: 'litestream databases' lists the configured databases\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Reset_DryRunListsThenResetRemovesLocalState()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(CreateDb, db);
+        SqliteWriter.Write(db, 20);
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n");
-        Exe.Result once = Exe.Run("replicate", "-once", "-config", config);
+        ProcessResult once = Exe.Run("replicate", "-once", "-config", config);
         Assert.True(once.ExitCode == 0, once.Stderr);
         string ltxDir = Path.Combine(dir, ".app.db-litestream", "ltx");
         string l0 = Path.Combine(ltxDir, "0", "0000000000000001-0000000000000001.ltx");
         Assert.True(File.Exists(l0));
 
-        Exe.Result dry = Exe.Run("reset", "-dry-run", "-config", config, db);
+        ProcessResult dry = Exe.Run("reset", "-dry-run", "-config", config, db);
         Assert.Equal(0, dry.ExitCode);
         Assert.Equal(
             $"Dry run: local Litestream state would be reset for: {db}\nWould remove: {ltxDir}\nFiles that would be removed:\n  {l0}\nNo files were removed.\n",
             dry.Stdout);
         Assert.True(File.Exists(l0));
 
-        Exe.Result reset = Exe.Run("reset", "-config", config, db);
+        ProcessResult reset = Exe.Run("reset", "-config", config, db);
         Assert.Equal(0, reset.ExitCode);
         Assert.Equal(
             $"Resetting local Litestream state for: {db}\nRemoving: {ltxDir}\nReset complete. Next replication sync will create a fresh snapshot.\n",
@@ -178,40 +170,40 @@ public class FrameTests
         Assert.Matches($"(?m)^{db} +not initialized ", Exe.Run("status", "-config", config).Stdout);
 
         // The next run continues the replica's TXID sequence with a snapshot; the replica still restores.
-        Exe.Result again = Exe.Run("replicate", "-once", "-config", config);
+        ProcessResult again = Exe.Run("replicate", "-once", "-config", config);
         Assert.True(again.ExitCode == 0, again.Stderr);
-        Exe.Result restore = Exe.Run("restore", "-o", Path.Combine(dir, "out.db"), $"file://{dir}/replica");
+        ProcessResult restore = Exe.Run("restore", "-o", Path.Combine(dir, "out.db"), $"file://{dir}/replica");
         Assert.True(restore.ExitCode == 0, restore.Stderr);
-        Assert.Equal("20\n", Exe.Python("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from t').fetchone()[0])", Path.Combine(dir, "out.db")));
+        Assert.Equal("20", SqliteWriter.Scalar(Path.Combine(dir, "out.db"), "SELECT count(*) FROM t"));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Reset_WithoutLocalStateOrConfig_SaysSo()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(CreateDb, db);
-        Exe.Result r = Exe.Run(new Dictionary<string, string> { ["LITESTREAM_CONFIG"] = Path.Combine(dir, "absent.yml") }, "reset", db);
+        SqliteWriter.Write(db, 20);
+        ProcessResult r = Exe.Run(new Dictionary<string, string> { ["LITESTREAM_CONFIG"] = Path.Combine(dir, "absent.yml") }, "reset", db);
         Assert.Equal(0, r.ExitCode);
         Assert.Equal($"No local state to reset for {db}\nMeta directory does not exist: {dir}/.app.db-litestream\n", r.Stdout);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Reset_MissingDatabase_Error()
     {
-        string dir = Exe.TempDir();
-        Exe.Result r = Exe.Run(new Dictionary<string, string> { ["LITESTREAM_CONFIG"] = Path.Combine(dir, "absent.yml") }, "reset", Path.Combine(dir, "nope.db"));
+        string dir = TestRepo.TempDir();
+        ProcessResult r = Exe.Run(new Dictionary<string, string> { ["LITESTREAM_CONFIG"] = Path.Combine(dir, "absent.yml") }, "reset", Path.Combine(dir, "nope.db"));
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith($"error: database does not exist: {dir}/nope.db\nhint: ", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Wal_WarnsItIsDeprecatedAndListsLikeLtx()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         Directory.CreateDirectory(Path.Combine(dir, "replica"));
-        Exe.Result wal = Exe.Run("wal", $"file://{dir}/replica");
-        Exe.Result ltx = Exe.Run("ltx", $"file://{dir}/replica");
+        ProcessResult wal = Exe.Run("wal", $"file://{dir}/replica");
+        ProcessResult ltx = Exe.Run("ltx", $"file://{dir}/replica");
         Assert.Equal(0, wal.ExitCode);
         Assert.Equal("Warning: 'wal' command is deprecated, please use 'ltx' instead\n", wal.Stderr);
         Assert.Equal("level  min_txid  max_txid  size  created\n", wal.Stdout);

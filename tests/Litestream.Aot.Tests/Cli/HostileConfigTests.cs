@@ -17,34 +17,34 @@ public class HostileConfigTests
     // If the bound ever breaks, the exe runs out of this heap instead of the machine's memory.
     private static readonly Dictionary<string, string> s_smallHeap = new() { ["DOTNET_GCHeapHardLimit"] = "0x20000000" };
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void AliasBomb_OneErrorWithinSeconds()
     {
         string config = Write(ConfigYamlReaderTests.AliasBomb(9));
-        Exe.Result r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
+        ProcessResult r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
         Assert.Equal((1, "", "error: invalid yaml at line 10: aliases expand the document past 100000 nodes\n" + Hint), (r.ExitCode, r.Stdout, r.Stderr));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void DeepNesting_OneErrorWithinSeconds()
     {
         string config = Write(ConfigYamlReaderTests.DeepNesting(60_000));
-        Exe.Result r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
+        ProcessResult r = Exe.RunWithin(TimeSpan.FromSeconds(15), s_smallHeap, "databases", "-config", config);
         Assert.Equal((1, "", "error: invalid yaml at line 1: nested deeper than 64 levels\n" + Hint), (r.ExitCode, r.Stdout, r.Stderr));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void OversizedConfig_FileAndStdin_Refused()
     {
         string text = "dbs: []\n" + string.Concat(Enumerable.Repeat("# padding padding padding padding padding padding padding\n", 40_000));
         string config = Write(text);
-        Exe.Result file = Exe.RunWithin(TimeSpan.FromSeconds(15), null, "databases", "-config", config);
+        ProcessResult file = Exe.RunWithin(TimeSpan.FromSeconds(15), null, "databases", "-config", config);
         Assert.Equal((1, $"error: {config} is larger than 1024 KiB\n" + Hint), (file.ExitCode, file.Stderr));
-        Exe.Result stdin = Exe.RunWithInput(text, "databases", "-config", "-");
+        ProcessResult stdin = Exe.RunWithInput(text, "databases", "-config", "-");
         Assert.Equal((1, "error: the config on standard input is larger than 1024 KiB\n" + Hint), (stdin.ExitCode, stdin.Stderr));
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("INT", 130, "SIGINT")]
     [InlineData("TERM", 143, "SIGTERM")]
     public void SignalWhileReadingTheConfig_ExitsAtOnce(string signal, int code, string name)
@@ -61,12 +61,8 @@ public class HostileConfigTests
             // Part of a config, then silence with the pipe still open: the exe is blocked reading it.
             p.StandardInput.Write("dbs:\n");
             p.StandardInput.Flush();
-            var started = Stopwatch.StartNew();
-            while (!ReadingStdin(p.Id))
-            {
-                Assert.False(p.HasExited || started.Elapsed > TimeSpan.FromSeconds(30), $"the exe never blocked reading stdin: {(stderr.IsCompleted ? stderr.Result : "")}");
-                Thread.Sleep(20);
-            }
+            Wait.Until(() => !p.HasExited ? ReadingStdin(p.Id) : throw new Xunit.Sdk.XunitException($"the exe exited before blocking on stdin: {stderr.Result}"),
+                "the exe to block reading stdin");
             var clock = Stopwatch.StartNew();
             Process.Start("kill", [$"-{signal}", p.Id.ToString()])!.WaitForExit();
             Assert.True(p.WaitForExit(5_000), $"SIG{signal} was ignored while the config was being read");
@@ -111,7 +107,7 @@ public class HostileConfigTests
 
     private static string Write(string text)
     {
-        string path = Path.Combine(Exe.TempDir(), "litestream.yml");
+        string path = Path.Combine(TestRepo.TempDir(), "litestream.yml");
         File.WriteAllText(path, text);
         return path;
     }

@@ -4,65 +4,56 @@ namespace Litestream.Aot.Tests.Cli;
 /// Interop with the upstream Go binary this machine can get (v0.3.13, fetched by .ci/upstream.sh): it
 /// replicates a live database to a file replica in its v0.3 generations layout, and our exe restores it.
 /// </summary>
+[Requires(Need.Python)]
 public class InteropTests
 {
-    private static readonly string? s_upstream = Exe.RepoRoot is { } root && File.Exists(Path.Combine(root, ".tools", "upstream", "package", "litestream"))
-        ? Path.Combine(root, ".tools", "upstream", "package", "litestream")
-        : null;
+    /// <summary>Rounds of 200 one-row commits, a pause after each round; a TRUNCATE checkpoint from another connection after the second.</summary>
+    private static void Write(string db, int rounds) => SqliteWriter.Write(db, new Workload
+    {
+        Commits = 200 * rounds,
+        Pad = 700,
+        Pause = 0.3,
+        PauseEvery = 200,
+        Checkpoint = rounds >= 2 ? "TRUNCATE" : null,
+        CheckpointAfter = 400,
+    });
 
-    private const string Writer = """
-        import sqlite3, sys, time
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for b in range(int(sys.argv[2])):
-            for i in range(200):
-                c.execute("INSERT INTO t(v) VALUES (?)", ("r%d-%d" % (b, i) + "z" * (i * 13 % 700),))
-            if b == 1:
-                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            time.sleep(0.3)
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.Upstream)]
     public void ReplicaWrittenByUpstreamV0313_RestoreAndReplicateRestoreIfDbNotExists_EqualSource()
     {
-        Assert.True(s_upstream is not null, "upstream binary missing: run .ci/upstream.sh (CI does)");
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(Writer, db, "1");
-        var psi = new System.Diagnostics.ProcessStartInfo(s_upstream!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "replicate", db, $"file://{dir}/replica" })
+        Write(db, 1);
+        string output = Path.Combine(dir, "restored.db");
+        using (var upstream = new BackgroundProcess(Prerequisites.Upstream!, ["replicate", db, $"file://{dir}/replica"]))
         {
-            psi.ArgumentList.Add(a);
-        }
-        using (var upstream = System.Diagnostics.Process.Start(psi)!)
-        {
-            Thread.Sleep(1000);
-            Exe.Python(Writer, db, "4");
-            Thread.Sleep(2500);
-            System.Diagnostics.Process.Start("kill", ["-TERM", upstream.Id.ToString()])!.WaitForExit();
-            Assert.True(upstream.WaitForExit(30_000));
+            Wait.Until(() => Directory.Exists(Path.Combine(dir, "replica", "generations")), "upstream's first snapshot", upstream);
+            Write(db, 4);
+            // Upstream has caught up when its replica restores to what the database holds.
+            string expected = SqliteWriter.Dump(db);
+            Wait.Until(() => RestoresTo(output, $"file://{dir}/replica", expected), "upstream's replica to hold every commit", upstream);
+            upstream.Stop(TimeSpan.FromSeconds(30));
         }
         Assert.True(Directory.Exists(Path.Combine(dir, "replica", "generations")), "upstream wrote no v0.3 generations");
-        string output = Path.Combine(dir, "restored.db");
-        Exe.Result r = Exe.Run("restore", "-o", output, $"file://{dir}/replica");
+        File.Delete(output);
+        ProcessResult r = Exe.Run("restore", "-o", output, $"file://{dir}/replica");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("from v0.3 generation", r.Stderr);
-        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, output));
+        Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(output));
 
         // An upgrade in place: replicate with restore-if-db-not-exists on a new machine finds only v0.3
         // generations and must restore them (the same source choice as restore), then carry on in LTX.
         string fresh = Path.Combine(dir, "fresh.db");
-        Exe.Result replicate = Exe.Run("replicate", "-once", "-restore-if-db-not-exists", fresh, $"file://{dir}/replica");
+        ProcessResult replicate = Exe.Run("replicate", "-once", "-restore-if-db-not-exists", fresh, $"file://{dir}/replica");
         Assert.True(replicate.ExitCode == 0, replicate.Stderr);
         Assert.Matches($@"restored {System.Text.RegularExpressions.Regex.Escape(fresh)} from v0\.3 generation [0-9a-f]{{16}}", replicate.Stdout + replicate.Stderr);
-        Assert.Equal(Exe.Python(Dump, db), Exe.Python(Dump, fresh));
+        Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(fresh));
+    }
+
+    /// <summary>Restores <paramref name="url"/> to <paramref name="output"/> (replacing it); true when that holds <paramref name="expected"/>.</summary>
+    private static bool RestoresTo(string output, string url, string expected)
+    {
+        File.Delete(output);
+        return Exe.Run("restore", "-o", output, url).ExitCode == 0 && SqliteWriter.Dump(output) == expected;
     }
 }

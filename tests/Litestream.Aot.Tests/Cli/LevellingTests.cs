@@ -13,61 +13,15 @@ namespace Litestream.Aot.Tests.Cli;
 /// exactly the state the writer recorded (a content hash per transaction, the transaction number stored in the
 /// database itself).
 /// </summary>
+[Requires(Need.Python)]
 public class LevellingTests(ITestOutputHelper output)
 {
-    // Each transaction rewrites a few rows of a fixed-size table and stores its own sequence number; after the
-    // commit the writer appends "seq unix-time-before-commit sha256(rows)" to its log.
-    private const string Writer = """
-        import sqlite3, sys, time, random, hashlib
-        path, log, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-        rnd = random.Random(7)
-        c = sqlite3.connect(path, isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("PRAGMA busy_timeout=10000")
-        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
-        c.execute("CREATE TABLE meta(seq INTEGER)")
-        c.execute("BEGIN")
-        for i in range(300):
-            c.execute("INSERT INTO t VALUES (?, ?)", (i, rnd.randbytes(300)))
-        c.execute("INSERT INTO meta VALUES (0)")
-        c.execute("COMMIT")
-        def digest():
-            h = hashlib.sha256()
-            for row in c.execute("SELECT id, v FROM t ORDER BY id"):
-                h.update(repr(row).encode())
-            return h.hexdigest()
-        out = open(log, "w", buffering=1)
-        out.write("0 %.6f %s\n" % (time.time(), digest()))
-        end = time.time() + seconds
-        seq = 0
-        while time.time() < end:
-            seq += 1
-            c.execute("BEGIN IMMEDIATE")
-            for _ in range(rnd.randint(1, 6)):
-                c.execute("UPDATE t SET v = ? WHERE id = ?", (rnd.randbytes(rnd.choice([100, 300, 1200])), rnd.randrange(300)))
-            c.execute("UPDATE meta SET seq = ?", (seq,))
-            before = time.time()  # taken before COMMIT: no replica file can hold this state from an earlier time
-            c.execute("COMMIT")
-            out.write("%d %.6f %s\n" % (seq, before, digest()))
-            time.sleep(0.015)
-        """;
-
-    private const string Restored = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        h = hashlib.sha256()
-        for row in c.execute("SELECT id, v FROM t ORDER BY id"):
-            h.update(repr(row).encode())
-        print(c.execute("SELECT seq FROM meta").fetchone()[0], h.hexdigest())
-        """;
-
     private sealed record Sample(double Seconds, int Files, long Bytes);
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void ShortIntervals_StorageLevelsOff_AndSurvivingPointsRestoreExactly()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica"), log = Path.Combine(dir, "writer.log");
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $$"""
@@ -83,21 +37,18 @@ public class LevellingTests(ITestOutputHelper output)
                   sync-interval: 200ms
             """);
         const double WriterSeconds = 80;
-        using var writer = Process.Start(new ProcessStartInfo("python3", ["-c", Writer, db, log, WriterSeconds.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardError = true })!;
-        Task<string> writerErrors = writer.StandardError.ReadToEndAsync();
-        var clock = Stopwatch.StartNew();
-        while (!File.Exists(db + "-wal") && clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            Thread.Sleep(50);
-        }
-        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        // Each transaction rewrites a few rows of a fixed-size table and stores its own sequence number; after the
+        // commit the writer appends "seq unix-time-before-commit sha256(rows)" to its log.
+        using BackgroundProcess writer = SqliteWriter.Start(db, SqliteWriter.Kind.Levels, new Workload { Seconds = WriterSeconds, Log = log, Pause = 0.015, BusyTimeoutMs = 10_000 });
+        Wait.Until(() => File.Exists(db + "-wal"), "the writer to open its WAL", writer);
+        using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
 
         var samples = new List<Sample>();
         var everSeen = new Dictionary<string, long>(StringComparer.Ordinal);
-        clock.Restart();
+        var clock = Stopwatch.StartNew();
         while (!writer.HasExited)
         {
-            Thread.Sleep(1000);
+            Thread.Sleep(1000); // the sampling period, not a wait for something
             FileInfo[] files = Directory.Exists(replica) ? new DirectoryInfo(replica).GetFiles("*.ltx", SearchOption.AllDirectories) : [];
             samples.Add(new Sample(clock.Elapsed.TotalSeconds, files.Length, files.Sum(f => f.Length)));
             foreach (FileInfo f in files)
@@ -106,7 +57,7 @@ public class LevellingTests(ITestOutputHelper output)
             }
             Assert.False(daemon.HasExited, daemon.Output);
         }
-        Assert.True(writer.ExitCode == 0, writerErrors.Result);
+        writer.WaitForSuccess(TimeSpan.FromMinutes(2));
         Assert.Equal(0, daemon.Stop());
         foreach (Sample s in samples)
         {
@@ -178,12 +129,13 @@ public class LevellingTests(ITestOutputHelper output)
     private static long RestoreAndCheck(string[] target, string name, Dictionary<long, (double Time, string Hash)> recorded, string dir, string replica)
     {
         string output = Path.Combine(dir, name + ".db");
-        Exe.Result r = Exe.Run(["restore", "-o", output, .. target, "file://" + replica]);
+        ProcessResult r = Exe.Run(["restore", "-o", output, .. target, "file://" + replica]);
         Assert.True(r.ExitCode == 0, $"restore {string.Join(' ', target)}: {r.Stderr}");
-        string[] state = Exe.Python(Restored, output).Trim().Split(' ');
-        long seq = long.Parse(state[0], CultureInfo.InvariantCulture);
+        string[] state = SqliteWriter.Dump(output).Trim().Split(' '); // integrity, rows, sha256
+        Assert.Equal("ok", state[0]);
+        long seq = long.Parse(SqliteWriter.Scalar(output, "SELECT seq FROM meta"), CultureInfo.InvariantCulture);
         Assert.True(recorded.ContainsKey(seq), $"restore {string.Join(' ', target)} gave transaction {seq}, which the writer never logged");
-        Assert.Equal(recorded[seq].Hash, state[1]);
+        Assert.Equal(recorded[seq].Hash, state[2]);
         return seq;
     }
 }

@@ -6,11 +6,11 @@ namespace Litestream.Aot.Tests.Cli;
 /// <summary>What ./publish.sh produces: one exe file (beside the VFS extension), SQLite inside, nothing but glibc needed at run time.</summary>
 public class PublishTests
 {
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Publish_IsOneFile()
         => Assert.Equal(["litestream", "litestream-vfs.so"], Directory.GetFileSystemEntries(Path.GetDirectoryName(Exe.Path)!).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Exe_NeedsOnlyGlibc_SqliteIsLinkedIn()
     {
         var psi = new ProcessStartInfo("readelf", ["-d", Exe.Path!]) { RedirectStandardOutput = true };
@@ -24,19 +24,19 @@ public class PublishTests
         Assert.All(needed, lib => Assert.Contains(lib, glibc));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void RdXml_HasNoDirectives()
     {
-        XElement directives = XElement.Load(Path.Combine(Exe.RepoRoot!, "rd.xml"));
+        XElement directives = XElement.Load(TestRepo.Path("rd.xml"));
         Assert.Equal("Directives", directives.Name.LocalName);
         Assert.Empty(directives.Elements());
     }
 
     /// <summary>A bare `dotnet publish -r linux-x64 -c Release` is the release build: the knobs live in the csproj, not in publish.sh.</summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void AotSettings_LiveInTheProjectFile()
     {
-        XElement project = XElement.Load(Path.Combine(Exe.RepoRoot!, "src", "Litestream.Aot", "Litestream.Aot.csproj"));
+        XElement project = XElement.Load(TestRepo.Path("src", "Litestream.Aot", "Litestream.Aot.csproj"));
         string Property(string name) => project.Descendants(name).Single().Value;
         Assert.Equal("true", Property("PublishAot"));
         Assert.Equal("true", Property("InvariantGlobalization"));
@@ -44,7 +44,7 @@ public class PublishTests
         Assert.Contains(project.Descendants("DirectPInvoke"), e => e.Attribute("Include")?.Value == "e_sqlite3");
         Assert.Contains(project.Descendants("NativeLibrary"), e => e.Attribute("Include")?.Value == "$(SqliteArchive)");
         Assert.EndsWith("/libsqlite3.a", Property("SqliteArchive"));
-        string publish = File.ReadAllText(Path.Combine(Exe.RepoRoot!, "publish.sh"));
+        string publish = File.ReadAllText(TestRepo.Path("publish.sh"));
         Assert.DoesNotContain("-p:PublishAot", publish);
         Assert.DoesNotContain("-p:StripSymbols", publish);
     }

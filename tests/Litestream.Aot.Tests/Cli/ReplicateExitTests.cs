@@ -11,114 +11,73 @@ namespace Litestream.Aot.Tests.Cli;
 /// Long mode (LITESTREAM_LONG=1, tests/long.sh) runs two replicators against one busy database for 5 minutes
 /// (LITESTREAM_TWO_REPLICATORS_SECONDS overrides).
 /// </summary>
+[Requires(Need.Python)]
 public class ReplicateExitTests(ITestOutputHelper output)
 {
-    private const string Write = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row %d" % i,))
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*), group_concat(v, ',') FROM t").fetchone())
-        """;
-
-    // Commits one row per transaction until argv[2] exists; prints how many.
-    private const string Busy = """
-        import os, sqlite3, sys, time
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        n = 0
-        while not os.path.exists(sys.argv[2]):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("busy %d" % n,))
-            n += 1
-            time.sleep(0.005)
-        print(n)
-        """;
-
-    // The -exec child: waits for argv[2] to exist, commits argv[3] rows to argv[1], exits 0.
-    private const string Child = """
-        import os, sqlite3, sys, time
-        while not os.path.exists(sys.argv[2]):
-            time.sleep(0.05)
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        for i in range(int(sys.argv[3])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("child %d" % i,))
-        """;
-
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Once_EmptySecondReplicaAfterLocalStateOfAnother_ExitsZeroWithTheDatabaseUploaded()
     {
         // Local state from replica A (its first L0 files pruned after upload) meets an empty replica B: the chain
         // restarts with a snapshot, which the same -once run must upload.
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(Write, db, "100");
+        SqliteWriter.Write(db, 100);
         AssertOk(Exe.Run("replicate", "-once", db, $"file://{dir}/a"));
-        Exe.Python(Write, db, "5");
+        SqliteWriter.Write(db, 5);
         AssertOk(Exe.Run("replicate", "-once", db, $"file://{dir}/a"));
-        Exe.Python(Write, db, "5");
+        SqliteWriter.Write(db, 5);
 
         AssertOk(Exe.Run("replicate", "-once", db, $"file://{dir}/b"));
 
-        AssertRestoresTo(dir, $"file://{dir}/b", db, "ok (110, ");
+        AssertRestoresTo(dir, $"file://{dir}/b", db, "ok 110 ");
     }
 
-    [TmpfsFact]
+    [RequiresFact(Need.Exe, Need.Tmpfs)]
     public void SigTerm_ReplicaReadOnly_ExitsNonZeroNamingWhatDidNotReachIt()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "16m");
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(mount.Path, "replica");
         string config = Config(dir, db, replica);
-        Exe.Python(Write, db, "5");
-        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
-        WaitFor(() => FirstUploadDone(replica), replicate, "the first upload");
+        SqliteWriter.Write(db, 5);
+        using BackgroundProcess replicate = Exe.Start("replicate", "-config", config);
+        Wait.Until(() => FirstUploadDone(replica), "the first upload", replicate);
 
         mount.SetReadOnly(true);
-        Exe.Python(Write, db, "20");
-        WaitFor(() => replicate.Output.Contains("Read-only file system", StringComparison.Ordinal), replicate, "an upload to fail");
+        SqliteWriter.Write(db, 20);
+        Wait.Until(() => replicate.Output.Contains("Read-only file system", StringComparison.Ordinal), "an upload to fail", replicate);
         Assert.Equal(1, replicate.Stop());
 
         AssertReportedBehindThenSentByTheNextRun(replicate.Output, mount, config, db, replica);
     }
 
-    [TmpfsFact]
+    [RequiresFact(Need.Exe, Need.Tmpfs)]
     public void Exec_ReplicaReadOnlyWhenTheChildExits_ExitsNonZeroNamingWhatDidNotReachIt()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         using var mount = new Tmpfs(Path.Combine(dir, "mnt"), "16m");
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(mount.Path, "replica"), go = Path.Combine(dir, "go");
-        string child = Path.Combine(dir, "child.py");
-        File.WriteAllText(child, Child);
         string config = Config(dir, db, replica);
-        Exe.Python(Write, db, "5");
-        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config, "-exec", $"python3 {child} {db} {go} 20");
-        WaitFor(() => FirstUploadDone(replica), replicate, "the first upload");
+        SqliteWriter.Write(db, 5);
+        using BackgroundProcess replicate = Exe.Start("replicate", "-config", config, "-exec", $"until [ -e {go} ]; do sleep 0.05; done; exec {SqliteWriter.CommandLine(db, new Workload { Commits = 20 })}");
+        Wait.Until(() => FirstUploadDone(replica), "the first upload", replicate);
 
         mount.SetReadOnly(true);
         File.WriteAllText(go, "");
-        WaitFor(() => replicate.HasExited, replicate, "the child to exit and replicate to stop", allowExit: true);
+        Wait.Until(() => replicate.HasExited, "the child to exit and replicate to stop");
         Assert.Equal(1, replicate.Stop());
 
         AssertReportedBehindThenSentByTheNextRun(replicate.Output, mount, config, db, replica);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void SecondReplicator_SameDatabase_RefusedNamingTheFirstsPid_AndAKilledFirstLeavesNoLock()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica");
-        Exe.Python(Write, db, "10");
-        using Exe.Daemon first = Exe.Start("replicate", db, $"file://{replica}");
-        WaitFor(() => FirstUploadDone(replica), first, "the first upload");
+        SqliteWriter.Write(db, 10);
+        using BackgroundProcess first = Exe.Start("replicate", db, $"file://{replica}");
+        Wait.Until(() => FirstUploadDone(replica), "the first upload", first);
         string meta = Path.Combine(dir, ".app.db-litestream");
 
         // Continuous, -once, with a config, with -exec (its child stopped: `exec` so the SIGTERM reaches sleep, not
@@ -129,7 +88,7 @@ public class ReplicateExitTests(ITestOutputHelper output)
         foreach (string[] args in new string[][] { ["replicate", db, $"file://{replica}"], ["replicate", "-once", db, $"file://{dir}/other"], ["replicate", "-config", config], ["replicate", "-exec", "exec sleep 60", db, $"file://{dir}/other"], ["reset", db] })
         {
             var clock = Stopwatch.StartNew();
-            Exe.Result second = Exe.Run(args);
+            ProcessResult second = Exe.Run(args);
             Assert.True(second.ExitCode == 1, $"{string.Join(' ', args)}: exit {second.ExitCode}\n{second.Stderr}");
             Assert.EndsWith(expected, second.Stderr);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"{string.Join(' ', args)} took {clock.Elapsed} to give up");
@@ -137,26 +96,27 @@ public class ReplicateExitTests(ITestOutputHelper output)
         // The refused ones did not touch the first one's meta directory: its lock and health files are its own.
         Assert.False(Directory.Exists(Path.Combine(dir, "other")));
         // cat, not File.ReadAllText: .NET's own shared flock on open conflicts with the replicator's exclusive one.
-        Assert.Equal((0, $"{first.Pid}\n"), Exe.Tool("cat", Path.Combine(meta, "replicate.lock")));
+        ProcessResult lockFile = Processes.Run("cat", [Path.Combine(meta, "replicate.lock")]);
+        Assert.Equal((0, $"{first.Pid}\n"), (lockFile.ExitCode, lockFile.Stdout));
         Assert.StartsWith($"pid {first.Pid}\n", File.ReadAllText(Path.Combine(meta, "health")));
 
         // The first replicator carries on; killed with SIGKILL it leaves no stale lock.
-        Exe.Python(Write, db, "10");
+        SqliteWriter.Write(db, 10);
         first.Kill();
         AssertOk(Exe.Run("replicate", "-once", db, $"file://{replica}"));
-        AssertRestoresTo(dir, $"file://{replica}", db, "ok (20, ");
+        AssertRestoresTo(dir, $"file://{replica}", db, "ok 20 ");
     }
 
-    [LongFact]
+    [RequiresFact(Need.Exe, Need.LongMode)]
     public void TwoReplicators_Long_EverySecondOneRefusedAndNothingLost()
     {
         TimeSpan duration = TimeSpan.FromSeconds(int.Parse(Environment.GetEnvironmentVariable("LITESTREAM_TWO_REPLICATORS_SECONDS") ?? "300", CultureInfo.InvariantCulture));
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica"), stop = Path.Combine(dir, "stop");
         string config = Config(dir, db, replica);
-        Exe.Python(Write, db, "10");
-        using Process writer = Exe.StartPython(Busy, db, stop);
-        Exe.Daemon current = StartOwner(db, replica);
+        SqliteWriter.Write(db, 10);
+        using BackgroundProcess writer = SqliteWriter.Start(db, new Workload { StopFile = stop, Pause = 0.005 });
+        BackgroundProcess current = StartOwner(db, replica);
         var clock = Stopwatch.StartNew();
         int rounds = 0, kills = 0;
         try
@@ -171,7 +131,7 @@ public class ReplicateExitTests(ITestOutputHelper output)
                     1 => ["replicate", "-once", db, $"file://{replica}"],
                     _ => ["replicate", "-config", config],
                 };
-                Exe.Result second = Exe.Run(args);
+                ProcessResult second = Exe.Run(args);
                 Assert.True(second.ExitCode == 1, $"round {rounds}: {string.Join(' ', args)} exit {second.ExitCode}\n{second.Stderr}\n{current.Output}");
                 Assert.Contains($"error: {db} is already replicated by pid {current.Pid}\n", second.Stderr);
                 Assert.False(current.HasExited, current.Output);
@@ -183,14 +143,13 @@ public class ReplicateExitTests(ITestOutputHelper output)
                     kills++;
                     current = StartOwner(db, replica);
                 }
-                Thread.Sleep(Random.Shared.Next(500, 2500));
+                Thread.Sleep(Random.Shared.Next(500, 2500)); // the pace of the rounds, not a wait for something
             }
             File.WriteAllText(stop, "");
-            string committed = writer.StandardOutput.ReadToEnd().Trim();
-            writer.WaitForExit();
+            string committed = writer.WaitForSuccess(TimeSpan.FromMinutes(2)).Trim().Split('\n')[^1].Split(' ')[0];
             Assert.Equal(0, current.Stop());
             string summary = $"two replicators: {rounds} second replicators refused, {kills} owners killed with SIGKILL, {committed} rows committed in {clock.Elapsed.TotalSeconds:0} s";
-            AssertRestoresTo(dir, $"file://{replica}", db, "ok (");
+            AssertRestoresTo(dir, $"file://{replica}", db, "ok ");
             output.WriteLine(summary + ", restore identical");
         }
         finally
@@ -201,10 +160,10 @@ public class ReplicateExitTests(ITestOutputHelper output)
     }
 
     /// <summary>Starts a replicator and waits until it holds the database (its lock is taken before the open is logged).</summary>
-    private static Exe.Daemon StartOwner(string db, string replica)
+    private static BackgroundProcess StartOwner(string db, string replica)
     {
-        Exe.Daemon owner = Exe.Start("replicate", db, $"file://{replica}");
-        WaitFor(() => owner.Output.Contains($"initialized db {db}", StringComparison.Ordinal), owner, "the replicator to open the database");
+        BackgroundProcess owner = Exe.Start("replicate", db, $"file://{replica}");
+        Wait.Until(() => owner.Output.Contains($"initialized db {db}", StringComparison.Ordinal), "the replicator to open the database", owner);
         return owner;
     }
 
@@ -237,28 +196,17 @@ public class ReplicateExitTests(ITestOutputHelper output)
 
         mount.SetReadOnly(false);
         AssertOk(Exe.Run("replicate", "-once", "-config", config));
-        AssertRestoresTo(Path.GetDirectoryName(db)!, $"file://{replica}", db, "ok (25, ");
+        AssertRestoresTo(Path.GetDirectoryName(db)!, $"file://{replica}", db, "ok 25 ");
     }
 
-    private static void AssertOk(Exe.Result r) => Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
+    private static void AssertOk(ProcessResult r) => Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
 
     private static void AssertRestoresTo(string dir, string url, string db, string expectedPrefix)
     {
         string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
         AssertOk(Exe.Run("restore", "-o", output, url));
-        string expected = Exe.Python(Dump, db);
+        string expected = SqliteWriter.Dump(db);
         Assert.StartsWith(expectedPrefix, expected);
-        Assert.Equal(expected, Exe.Python(Dump, output));
-    }
-
-    private static void WaitFor(Func<bool> condition, Exe.Daemon replicate, string what, bool allowExit = false)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.False(!allowExit && replicate.HasExited, $"replicate exited while waiting for {what}:\n{replicate.Output}");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"timed out waiting for {what}:\n{replicate.Output}");
-            Thread.Sleep(100);
-        }
+        Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 }

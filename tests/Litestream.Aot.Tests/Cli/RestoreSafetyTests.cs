@@ -13,20 +13,9 @@ namespace Litestream.Aot.Tests.Cli;
 /// and a FIFO named like an LTX file is refused instead of hanging. In every refusal nothing is renamed into
 /// place and no temp file is left.
 /// </summary>
+[Requires(Need.Python)]
 public class RestoreSafetyTests
 {
-    private const string Rows = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA page_size=%d" % int(sys.argv[3]))
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-        c.execute("BEGIN")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (randomblob(?))", (int(sys.argv[4]),))
-        c.execute("COMMIT")
-        """;
-
     /// <summary>Another database's WAL left behind by a killed process (no close, so no checkpoint).</summary>
     private const string StaleWal = """
         import sqlite3, sys, os
@@ -53,11 +42,11 @@ public class RestoreSafetyTests
     /// <summary>A database of <paramref name="rows"/> random blobs, replicated once to dir/replica.</summary>
     private static (string Dir, string Replica) Replicated(int rows, int pageSize = 4096, int blob = 1000)
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         string replica = Path.Combine(dir, "replica");
         AddRows(db, rows, pageSize, blob);
-        Exe.Result r = Exe.Run("replicate", "-once", db, "file://" + replica);
+        ProcessResult r = Exe.Run("replicate", "-once", db, "file://" + replica);
         Assert.True(r.ExitCode == 0, r.Stderr);
         return (dir, replica);
     }
@@ -78,23 +67,24 @@ public class RestoreSafetyTests
     private static string Refused(string dir, string replica, params string[] flags)
     {
         string output = Path.Combine(dir, "out.db");
-        Exe.Result r = Exe.Run(["restore", .. flags, "-o", output, "file://" + replica]);
+        ProcessResult r = Exe.Run(["restore", .. flags, "-o", output, "file://" + replica]);
         Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}: {r.Stderr}");
         Assert.Empty(Leftovers(dir, output));
         return r.Stderr;
     }
 
+    /// <summary>One transaction of <paramref name="rows"/> random blobs of <paramref name="blob"/> bytes.</summary>
     private static void AddRows(string db, int rows, int pageSize = 4096, int blob = 1000)
-        => Exe.Python(Rows, db, rows.ToString(CultureInfo.InvariantCulture), pageSize.ToString(CultureInfo.InvariantCulture), blob.ToString(CultureInfo.InvariantCulture));
+        => SqliteWriter.Write(db, new Workload { Commits = 1, Batch = rows.ToString(CultureInfo.InvariantCulture), Sizes = blob.ToString(CultureInfo.InvariantCulture), PageSize = pageSize });
 
-    private static void Signal(int pid, string signal) => Assert.Equal(0, Exe.Tool("kill", "-" + signal, pid.ToString(CultureInfo.InvariantCulture)).Code);
+    private static void Signal(int pid, string signal) => Assert.Equal(0, Processes.Run("kill", ["-" + signal, pid.ToString(CultureInfo.InvariantCulture)]).ExitCode);
 
     /// <summary>Leaves out.db, out.db-wal and out.db-shm of a killed process that wrote table "stale".</summary>
-    private static void LeaveStaleDatabase(string path) => Exe.Python(StaleWal, path);
+    private static void LeaveStaleDatabase(string path) => Python.Run(StaleWal, path);
 
     private static string[] Leftovers(string dir, string output) => Directory.GetFiles(dir, Path.GetFileName(output) + "*");
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("-wal")]
     [InlineData("-shm")]
     [InlineData("-journal")]
@@ -114,7 +104,7 @@ public class RestoreSafetyTests
         }
         byte[] stale = File.ReadAllBytes(output + suffix);
 
-        Exe.Result refused = Exe.Run("restore", "-o", output, "file://" + replica);
+        ProcessResult refused = Exe.Run("restore", "-o", output, "file://" + replica);
         Assert.Equal(1, refused.ExitCode);
         Assert.Equal(
             $"error: {output}{suffix} exists beside the restore output: SQLite would apply it to the restored database\n" +
@@ -124,13 +114,13 @@ public class RestoreSafetyTests
         Assert.Equal(stale, File.ReadAllBytes(output + suffix));
         Assert.Equal([output + suffix], Leftovers(dir, output));
 
-        Exe.Result forced = Exe.Run("restore", "-force", "-o", output, "file://" + replica);
+        ProcessResult forced = Exe.Run("restore", "-force", "-o", output, "file://" + replica);
         Assert.True(forced.ExitCode == 0, forced.Stderr);
         Assert.False(File.Exists(output + suffix));
-        Assert.Equal("100 0 ok\n", Exe.Python(Inspect, output));
+        Assert.Equal("100 0 ok\n", Python.Run(Inspect, output));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_LeftoversOfAnInterruptedRestore_AreNotReplayedIntoTheResult()
     {
         // A restore killed during its integrity check leaves out.db.tmp and SQLite's -wal/-shm beside it;
@@ -140,13 +130,13 @@ public class RestoreSafetyTests
         LeaveStaleDatabase(output + ".tmp");
         Assert.True(File.Exists(output + ".tmp-wal"));
 
-        Exe.Result r = Exe.Run("restore", "-o", output, "file://" + replica);
+        ProcessResult r = Exe.Run("restore", "-o", output, "file://" + replica);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal([output], Leftovers(dir, output));
-        Assert.Equal("100 0 ok\n", Exe.Python(Inspect, output));
+        Assert.Equal("100 0 ok\n", Python.Run(Inspect, output));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void RestoreFollow_StaleWalBesideTheOutput_RefusedAtStartAndOnResume_AndAStopIsExitZero()
     {
         (string dir, string replica) = Replicated(100);
@@ -156,7 +146,7 @@ public class RestoreSafetyTests
         File.Delete(output + "-shm");
         string[] follow = ["restore", "-f", "-follow-interval", "100ms", "-o", output, "file://" + replica];
 
-        using (Exe.Daemon refused = Exe.Start(follow))
+        using (BackgroundProcess refused = Exe.Start(follow))
         {
             Assert.True(refused.WaitForExit(TimeSpan.FromSeconds(60)) == 1, $"follow mode started beside a stale -wal: {refused.Output}");
             Assert.Contains($"error: {output}-wal exists beside the restore output", refused.Output);
@@ -164,29 +154,23 @@ public class RestoreSafetyTests
         }
 
         File.Delete(output + "-wal");
-        using (Exe.Daemon first = Exe.Start(follow))
+        using (BackgroundProcess first = Exe.Start(follow))
         {
-            var clock = Stopwatch.StartNew();
-            while (!first.Output.Contains("following ", StringComparison.Ordinal))
-            {
-                Assert.False(first.HasExited, first.Output);
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), first.Output);
-                Thread.Sleep(50);
-            }
+            Wait.Until(() => first.Output.Contains("following ", StringComparison.Ordinal), "follow mode to start", first);
             // Following ends on a signal: that is its normal stop.
             Assert.Equal(0, first.Stop());
         }
-        Assert.Equal("100 0 ok\n", Exe.Python(Inspect, output));
+        Assert.Equal("100 0 ok\n", Python.Run(Inspect, output));
 
         string other = Path.Combine(dir, "other.db");
         LeaveStaleDatabase(other);
         File.Move(other + "-wal", output + "-wal");
-        using Exe.Daemon resumed = Exe.Start(follow);
+        using BackgroundProcess resumed = Exe.Start(follow);
         Assert.True(resumed.WaitForExit(TimeSpan.FromSeconds(60)) == 1, $"follow mode resumed beside a stale -wal: {resumed.Output}");
         Assert.Contains($"error: {output}-wal exists beside the followed database", resumed.Output);
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("INT", 130, "SIGINT")]
     [InlineData("TERM", 143, "SIGTERM")]
     public void Restore_SignalMidRestore_Exits128PlusTheSignal_WithOneLine_AndLeavesNothing(string signal, int code, string name)
@@ -194,20 +178,14 @@ public class RestoreSafetyTests
         // ~48 MB: writing, fsyncing and checking it takes far longer than delivering a signal.
         (string dir, string replica) = Replicated(1200, blob: 40_000);
         string output = Path.Combine(dir, "out.db");
-        using Exe.Daemon restore = Exe.Start("restore", "-integrity-check", "full", "-o", output, "file://" + replica);
-        var clock = Stopwatch.StartNew();
-        while (!File.Exists(output + ".tmp"))
-        {
-            Assert.False(restore.HasExited, $"the restore ended before its temp file appeared: {restore.Output}");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "no temp file within 60 s");
-            Thread.Sleep(1);
-        }
+        using BackgroundProcess restore = Exe.Start("restore", "-integrity-check", "full", "-o", output, "file://" + replica);
+        Wait.Until(() => File.Exists(output + ".tmp"), "the restore's temp file", restore);
         // Freeze it mid-restore, so the signal surely lands before the rename.
         Signal(restore.Pid, "STOP");
         Assert.True(File.Exists(output + ".tmp") && !File.Exists(output), "the restore finished before it could be stopped");
         Signal(restore.Pid, signal);
         Signal(restore.Pid, "CONT");
-        clock.Restart();
+        var clock = Stopwatch.StartNew();
         int? exit = restore.WaitForExit(TimeSpan.FromSeconds(30));
         Assert.True(exit == code, $"exit {exit?.ToString(CultureInfo.InvariantCulture) ?? "none within 30 s"}: {restore.Output}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"exited {clock.Elapsed} after the signal");
@@ -219,7 +197,7 @@ public class RestoreSafetyTests
     /// Snapshots whose header Commit is past the pages they hold (LTX.md §3: a snapshot holds every page 1..Commit),
     /// checksummed like good files so only the format rule catches them.
     /// </summary>
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData(4096, 100, "0xFFFFFFFF", 0, "quick")] // 29 real pages: was a 16 TiB sparse file passing quick_check
     [InlineData(4096, 100, "35", 0, "quick")] // was zero-filled tail pages
     [InlineData(4096, 100, "same", 20, "none")] // 20 of 29 pages, no SQLite check: was a malformed database and exit 0
@@ -244,7 +222,7 @@ public class RestoreSafetyTests
             Refused(dir, replica, "-integrity-check", integrity));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_FileThatGrowsTheDatabasePastItsOwnPages_RefusedNamingTheFile()
     {
         (string dir, string replica, string second) = ReplicatedTwice();
@@ -257,14 +235,15 @@ public class RestoreSafetyTests
     }
 
     /// <summary>A database larger than a file may grow here (ulimit -f; a small file system alike): one error line naming the file and the size, nothing left.</summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_PastTheFileSizeLimit_FailsNamingTheFileAndItsSize_LeavesNothing()
     {
         (string dir, string replica) = Replicated(300);
         uint commit = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(replica, FirstSnapshot))).Header.Commit;
         string output = Path.Combine(dir, "out.db");
         // 200 blocks of 512 bytes: a third of the database.
-        (int code, string stderr) = Exe.Tool("bash", "-c", $"ulimit -f 200; exec \"$0\" restore -o \"$1\" \"$2\"", Exe.Path!, output, "file://" + replica);
+        ProcessResult limited = Processes.Run("bash", ["-c", $"ulimit -f 200; exec \"$0\" restore -o \"$1\" \"$2\"", Exe.Path!, output, "file://" + replica]);
+        (int code, string stderr) = (limited.ExitCode, limited.Output);
         Assert.True(code == 1, $"exit {code}: {stderr}");
         Assert.StartsWith(
             $"error: {FirstSnapshot}: a database of {commit} pages of 4096 bytes is larger than {output}.tmp may grow (the file system's or the process's file size limit)\n",
@@ -272,15 +251,15 @@ public class RestoreSafetyTests
         Assert.Empty(Leftovers(dir, output));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_FifoNamedLikeAnLtxFile_RefusedWithinSeconds()
     {
         (string dir, string replica, string fifo) = ReplicatedTwice();
         File.Delete(fifo);
-        Assert.Equal(0, Exe.Tool("mkfifo", fifo).Code);
+        Assert.Equal(0, Processes.Run("mkfifo", [fifo]).ExitCode);
 
         string output = Path.Combine(dir, "out.db");
-        using Exe.Daemon restore = Exe.Start("restore", "-o", output, "file://" + replica);
+        using BackgroundProcess restore = Exe.Start("restore", "-o", output, "file://" + replica);
         int? exit = restore.WaitForExit(TimeSpan.FromSeconds(30));
         if (exit is null)
         {
@@ -291,7 +270,7 @@ public class RestoreSafetyTests
         Assert.Contains($"error: {fifo} is a fifo, not a regular file: refusing to read it", restore.Output);
         Assert.Empty(Leftovers(dir, output));
 
-        Exe.Result listing = Exe.Run("ltx", "file://" + replica);
+        ProcessResult listing = Exe.Run("ltx", "file://" + replica);
         Assert.Equal(1, listing.ExitCode);
         Assert.StartsWith($"error: {fifo} is a fifo, not a regular file", listing.Stderr);
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Litestream.Testing;
 
 namespace Litestream.Aot.Tests.Cli;
 
@@ -11,42 +10,17 @@ namespace Litestream.Aot.Tests.Cli;
 /// <c>status</c> showing it); after it clears the replicator says it recovered and <c>status</c> is clean. At the end a restore has every committed id and passes
 /// integrity_check.
 /// </summary>
+[Requires(Need.Python)]
 public class S3FaultTests
 {
-    private const string Writer = """
-        import sqlite3, sys, os, time
-        path, log, stop = sys.argv[1], sys.argv[2], sys.argv[3]
-        c = sqlite3.connect(path, isolation_level=None)
-        c.execute("PRAGMA busy_timeout=10000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        with open(log, "a") as out:
-            i = 0
-            while not os.path.exists(stop):
-                i += 1
-                c.execute("INSERT INTO t(id, v) VALUES (?, ?)", (i, "committed-%d-" % i + "z" * (i % 1500)))
-                out.write("%d\n" % i)  # written only after the commit returned
-                out.flush()
-                time.sleep(0.01)
-        """;
-
-    private const string Check = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        ids = set(r[0] for r in c.execute("SELECT id FROM t"))
-        logged = [int(x) for x in open(sys.argv[2]).read().split()]
-        missing = [i for i in logged if i not in ids]
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(logged), len(missing), missing[:10])
-        """;
-
     private static readonly FaultProxy.Fault[] s_faults =
         [FaultProxy.Fault.InternalError, FaultProxy.Fault.SlowDown, FaultProxy.Fault.Drop, FaultProxy.Fault.SlowBody];
 
-    [S3ExeFact]
+    [RequiresFact(Need.Exe, Need.S3rver)]
     public void Replicate_ThroughS3Faults_ReportsRetriesResumesAndLosesNoCommittedTransaction()
     {
         using var run = new WriterRun("faults", env: null);
-        (FaultProxy proxy, string db, string config, Exe.Daemon replicate) = (run.Proxy, run.Db, run.Config, run.Replicate);
+        (FaultProxy proxy, string db, string config, BackgroundProcess replicate) = (run.Proxy, run.Db, run.Config, run.Replicate);
 
         int recoveries = 0;
         foreach (FaultProxy.Fault fault in s_faults)
@@ -57,17 +31,17 @@ public class S3FaultTests
             {
                 // Slow bodies are no error: uploads still go through while every response trickles back.
                 int before = proxy.Faults;
-                WaitFor(() => proxy.Faults >= before + 5, 90, replicate);
+                Wait.Until(() => proxy.Faults >= before + 5, "five slow responses", replicate);
                 proxy.Inject(null);
                 continue;
             }
-            WaitFor(() => Count(replicate.Output, "level=ERROR") > errorsBefore, 90, replicate);
-            Exe.Result failing = Exe.Run("status", "-config", config);
+            Wait.Until(() => Count(replicate.Output, "level=ERROR") > errorsBefore, $"the {fault} fault to be logged", replicate);
+            ProcessResult failing = Exe.Run("status", "-config", config);
             Assert.Matches($@"(?m)^{Regex.Escape(db)}: upload failing since \S+ \(\d+ attempts\): replica s3://{S3rver.Bucket}/faults: ", failing.Stdout);
             proxy.Inject(null);
             recoveries++;
-            WaitFor(() => Count(replicate.Output, "recovered after") >= recoveries, 120, replicate);
-            Exe.Result healthy = Exe.Run("status", "-config", config);
+            Wait.Until(() => Count(replicate.Output, "recovered after") >= recoveries, $"the uploads to recover from {fault}", replicate);
+            ProcessResult healthy = Exe.Run("status", "-config", config);
             Assert.DoesNotContain("error", healthy.Stdout);
         }
 
@@ -89,7 +63,7 @@ public class S3FaultTests
     /// comes within one limit, <c>status</c> then shows the failure and since when, and after the server heals
     /// everything committed reaches the replica and restores.
     /// </summary>
-    [S3ExeFact]
+    [RequiresFact(Need.Exe, Need.S3rver)]
     public void Replicate_ServerStalls_StatusLeavesOk_ErrorWithinOneTimeout_ThenCatchesUpLosingNothing()
         => StallThenHeal(limitSeconds: 12, stalledErrors: 2, stallFor: TimeSpan.Zero);
 
@@ -97,7 +71,7 @@ public class S3FaultTests
     /// Long mode (tests/long.sh): the default limits (a minute) and a stall of minutes
     /// (<c>LITESTREAM_STALL_SECONDS</c>, 300 by default) under a writer; nothing committed is lost.
     /// </summary>
-    [LongFact]
+    [RequiresFact(Need.Exe, Need.S3rver, Need.LongMode)]
     public void Replicate_ServerStallsForMinutes_Long_ReportedThroughout_ThenCatchesUpLosingNothing()
         => StallThenHeal(limitSeconds: null, stalledErrors: 1,
             stallFor: TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("LITESTREAM_STALL_SECONDS"), out int s) ? s : 300));
@@ -117,8 +91,8 @@ public class S3FaultTests
             ["LITESTREAM_STORAGE_IDLE_TIMEOUT"] = $"{limit}s",
         };
         using var run = new WriterRun("stall", limits);
-        (FaultProxy proxy, string db, string config, Exe.Daemon replicate) = (run.Proxy, run.Db, run.Config, run.Replicate);
-        WaitFor(() => Status(config, db) == "ok", 60, replicate);
+        (FaultProxy proxy, string db, string config, BackgroundProcess replicate) = (run.Proxy, run.Db, run.Config, run.Replicate);
+        Wait.Until(() => Status(config, db) == "ok", "status ok", replicate);
 
         int errorsBefore = Count(replicate.Output, "level=ERROR");
         proxy.Inject(FaultProxy.Fault.StallAtConnect);
@@ -134,11 +108,11 @@ public class S3FaultTests
             if (firstError is null && Count(replicate.Output, "level=ERROR") > errorsBefore)
             {
                 firstError = stalled.Elapsed;
-                Exe.Result failing = Exe.Run("status", "-config", config);
+                ProcessResult failing = Exe.Run("status", "-config", config);
                 Assert.Matches($@"(?m)^{Regex.Escape(db)}: upload failing since \S+ \(\d+ attempts\): replica s3://{S3rver.Bucket}/stall: s3: .*: stalled: ", failing.Stdout);
             }
             seen.Add(Status(config, db));
-            Thread.Sleep(300);
+            Thread.Sleep(300); // the sampling period of status, not a wait for something
         }
         // A stalled upload is no longer "ok" once a file waited the sync interval (1 s) + 5 s, long before the
         // limit fails it; the first seconds may still be ok (the replica was current when the stall began).
@@ -152,8 +126,8 @@ public class S3FaultTests
         Assert.Matches($@"replica s3://{S3rver.Bucket}/stall .*: s3: (put object|list) s3://{S3rver.Bucket}/stall/\S+: stalled: no response( after the request body)? for {limit} s", error);
 
         proxy.Inject(null);
-        WaitFor(() => replicate.Output.Contains("recovered after", StringComparison.Ordinal), 6 * 60, replicate);
-        WaitFor(() => Status(config, db) == "ok", 60, replicate);
+        Wait.Until(() => replicate.Output.Contains("recovered after", StringComparison.Ordinal), "the uploads to recover", replicate, TimeSpan.FromMinutes(6));
+        Wait.Until(() => Status(config, db) == "ok", "status ok", replicate);
 
         run.StopAndCheckNothingLost();
         Assert.True(proxy.Stalled >= stalledErrors, $"only {proxy.Stalled} requests stalled");
@@ -162,7 +136,7 @@ public class S3FaultTests
     /// <summary>The status column of <paramref name="db"/>'s row in <c>litestream status</c>.</summary>
     private static string Status(string config, string db)
     {
-        Exe.Result status = Exe.Run("status", "-config", config);
+        ProcessResult status = Exe.Run("status", "-config", config);
         string row = status.Stdout.Split('\n').First(l => l.StartsWith(db + " ", StringComparison.Ordinal));
         return Regex.Match(row[db.Length..], @"^\s+(not initialized|no database|\S+)").Groups[1].Value;
     }
@@ -177,17 +151,6 @@ public class S3FaultTests
         return n;
     }
 
-    private static void WaitFor(Func<bool> condition, int seconds, Exe.Daemon replicate)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.False(replicate.HasExited, $"replicate exited: {replicate.Output}");
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out after {seconds} s; log so far:\n{replicate.Output}");
-            Thread.Sleep(100);
-        }
-    }
-
     /// <summary>
     /// s3rver behind the fault proxy, a writer committing and logging ids, and <c>replicate</c> (with
     /// <c>env</c>) shipping the database to <c>replicaPath</c> in the bucket; ready once the first snapshot is out.
@@ -195,8 +158,8 @@ public class S3FaultTests
     private sealed class WriterRun : IDisposable
     {
         private readonly S3rver _s3 = new();
-        private readonly string _dir = Exe.TempDir();
-        private readonly Process _writer;
+        private readonly string _dir = TestRepo.TempDir();
+        private readonly BackgroundProcess _writer;
 
         public WriterRun(string replicaPath, IDictionary<string, string>? env)
         {
@@ -204,15 +167,16 @@ public class S3FaultTests
             Db = Path.Combine(_dir, "app.db");
             Config = Path.Combine(_dir, "litestream.yml");
             File.WriteAllText(Config, S3rver.Config(Db, replicaPath, Proxy.Endpoint, S3rver.Credential, S3rver.Credential));
-            _writer = Exe.StartPython(Writer, Db, Ids, Stop);
+            // Commits until the stop file appears, each id logged once COMMIT returned.
+            _writer = SqliteWriter.Start(Db, new Workload { StopFile = Stop, Log = Ids, Pad = 1500, Pause = 0.01, BusyTimeoutMs = 10_000 });
             Replicate = Exe.Start(env, "replicate", "-config", Config);
-            WaitFor(() => Replicate.Output.Contains("snapshot", StringComparison.Ordinal), 60, Replicate);
+            Wait.Until(() => Replicate.Output.Contains("snapshot", StringComparison.Ordinal), "the first snapshot", Replicate);
         }
 
         public FaultProxy Proxy { get; }
         public string Db { get; }
         public string Config { get; }
-        public Exe.Daemon Replicate { get; }
+        public BackgroundProcess Replicate { get; }
         private string Ids => Path.Combine(_dir, "committed.txt");
         private string Stop => Path.Combine(_dir, "stop");
 
@@ -220,28 +184,21 @@ public class S3FaultTests
         public void StopAndCheckNothingLost()
         {
             File.WriteAllText(Stop, "");
-            Assert.True(_writer.WaitForExit(30_000), "writer did not stop");
-            Assert.Equal(0, _writer.ExitCode);
-            Thread.Sleep(1500); // the last commits reach the WAL watcher; shutdown then flushes them
-            Assert.Equal(0, Replicate.Stop());
+            _writer.WaitForSuccess(TimeSpan.FromMinutes(2));
+            Assert.Equal(0, Replicate.Stop()); // its final sync uploads the last commits
             Assert.DoesNotContain(S3rver.Credential, Replicate.Output);
 
             string restored = Path.Combine(_dir, "restored.db");
-            Exe.Result r = Exe.Run("restore", "-config", Config, "-o", restored, Db);
+            ProcessResult r = Exe.Run("restore", "-config", Config, "-o", restored, Db);
             Assert.True(r.ExitCode == 0, r.Stderr);
-            string check = Exe.Python(Check, restored, Ids);
-            string[] fields = check.Split(' ', 4);
-            Assert.True(int.Parse(fields[1]) > 100, $"too few transactions committed during the run: {check}");
-            Assert.Equal(("ok", "0"), (fields[0], fields[2]));
+            string[] check = SqliteWriter.Check(restored, Ids); // integrity, top id, gaps, lost, logged
+            Assert.True(int.Parse(check[4]) > 100, $"too few transactions committed during the run: {string.Join(' ', check)}");
+            Assert.Equal(("ok", "0", "0"), (check[0], check[2], check[3]));
         }
 
         public void Dispose()
         {
             Replicate.Dispose();
-            if (!_writer.HasExited)
-            {
-                _writer.Kill();
-            }
             _writer.Dispose();
             Proxy.DisposeAsync().AsTask().GetAwaiter().GetResult();
             _s3.Dispose();

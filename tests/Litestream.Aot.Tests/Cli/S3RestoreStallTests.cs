@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Litestream.Testing;
 
 namespace Litestream.Aot.Tests.Cli;
 
@@ -10,17 +9,9 @@ namespace Litestream.Aot.Tests.Cli;
 /// default limits (a minute) a SIGINT or SIGTERM ends it within a second or two with 128 + the signal. Neither
 /// leaves an output file behind.
 /// </summary>
+[Requires(Need.Python)]
 public class S3RestoreStallTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(500):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * 400,))
-        """;
-
     private static readonly Dictionary<string, string> s_credentials = new()
     {
         ["LITESTREAM_ACCESS_KEY_ID"] = S3rver.Credential,
@@ -39,8 +30,8 @@ public class S3RestoreStallTests
     private static string Replicate(S3rver s3, string dir)
     {
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(Writer, db);
-        Exe.Result once = Exe.Run(s_credentials, "replicate", "-once", db, s3.Url("db"));
+        SqliteWriter.Write(db, new Workload { Commits = 500, Pad = 800 });
+        ProcessResult once = Exe.Run(s_credentials, "replicate", "-once", db, s3.Url("db"));
         Assert.True(once.ExitCode == 0, once.Stderr);
         return db;
     }
@@ -49,19 +40,19 @@ public class S3RestoreStallTests
 
     private static string ProxiedUrl(S3rver s3, FaultProxy proxy) => s3.Url("db").Replace(s3.Endpoint, proxy.Endpoint, StringComparison.Ordinal);
 
-    [S3ExeTheory]
+    [RequiresTheory(Need.Exe, Need.S3rver)]
     [MemberData(nameof(Stalls))]
     public async Task Restore_ServerStalls_FailsWithinOneLimit_NamingTheObject(FaultProxy.Fault fault, bool ltxOnly)
     {
         using var s3 = new S3rver();
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         Replicate(s3, dir);
         await using var proxy = new FaultProxy(s3.Port);
         proxy.Inject(fault, Requests(ltxOnly));
         var env = new Dictionary<string, string>(s_credentials) { ["LITESTREAM_STORAGE_RESPONSE_TIMEOUT"] = "3s", ["LITESTREAM_STORAGE_IDLE_TIMEOUT"] = "3s" };
         string output = Path.Combine(dir, "out.db");
         var clock = Stopwatch.StartNew();
-        using Exe.Daemon restore = Exe.Start(env, "restore", "-o", output, ProxiedUrl(s3, proxy));
+        using BackgroundProcess restore = Exe.Start(env, "restore", "-o", output, ProxiedUrl(s3, proxy));
         int? code = restore.WaitForExit(TimeSpan.FromSeconds(30));
 
         Assert.True(code is not null, $"restore still running 30 s into a stall with 3 s limits: {restore.Output}");
@@ -79,30 +70,25 @@ public class S3RestoreStallTests
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [S3ExeTheory]
+    [RequiresTheory(Need.Exe, Need.S3rver)]
     [InlineData(FaultProxy.Fault.StallAtConnect, false, "INT", 130)]
     [InlineData(FaultProxy.Fault.StallInBody, true, "INT", 130)]
     [InlineData(FaultProxy.Fault.StallInHeaders, true, "TERM", 143)]
     public async Task Restore_ServerStalls_SignalEndsItWithinTwoSeconds(FaultProxy.Fault fault, bool ltxOnly, string signal, int exitCode)
     {
         using var s3 = new S3rver();
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         Replicate(s3, dir);
         await using var proxy = new FaultProxy(s3.Port);
         proxy.Inject(fault, Requests(ltxOnly));
         string output = Path.Combine(dir, "out.db");
         // The default limits (a minute): only the signal can end the restore this soon.
-        using Exe.Daemon restore = Exe.Start(s_credentials, "restore", "-o", output, ProxiedUrl(s3, proxy));
-        var wait = Stopwatch.StartNew();
-        while (proxy.Stalled == 0)
-        {
-            Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), $"the proxy never stalled the restore: {restore.Output}");
-            Assert.False(restore.HasExited, $"restore ended before the stall: {restore.Output}");
-            Thread.Sleep(20);
-        }
-        Thread.Sleep(300);
+        using BackgroundProcess restore = Exe.Start(s_credentials, "restore", "-o", output, ProxiedUrl(s3, proxy));
+        await Wait.UntilAsync(() => proxy.Stalled > 0 || restore.HasExited, "the proxy to stall the restore");
+        Assert.False(restore.HasExited, $"restore ended before the stall: {restore.Output}");
+        await Task.Delay(300); // well into the stall: the signal must end a wait already under way, not one about to start
         var clock = Stopwatch.StartNew();
-        Assert.Equal(0, Exe.Tool("kill", $"-{signal}", restore.Pid.ToString()).Code);
+        Assert.Equal(0, Processes.Run("kill", [$"-{signal}", restore.Pid.ToString()]).ExitCode);
         int? code = restore.WaitForExit(TimeSpan.FromSeconds(10));
         Assert.True(code is not null, "restore still running 10 s after the signal");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"restore took {clock.Elapsed} to stop");

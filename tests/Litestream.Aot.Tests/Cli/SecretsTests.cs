@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using Litestream.Testing;
 
 namespace Litestream.Aot.Tests.Cli;
 
@@ -10,6 +8,7 @@ namespace Litestream.Aot.Tests.Cli;
 /// status and databases with and without -json, ltx -json, restore and its errors, version -verbose) is
 /// searched for each secret.
 /// </summary>
+[Requires(Need.Python)]
 public class SecretsTests
 {
     private const string ConfigKeyId = "AKIAFAKECONFIGKEY0001";
@@ -20,24 +19,15 @@ public class SecretsTests
     private const string UrlSecret = "fakeUrlSecret3Rk0003";
     private const string SseKey = "ZmFrZVNzZUN1c3RvbWVyS2V5MDAwNDAwMDQwMDA0MDA=";
 
-    private const string OneRow = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE t(x)")
-        c.execute("INSERT INTO t VALUES (1)")
-        c.commit()
-        """;
-
     private static readonly string[] s_secrets = [ConfigKeyId, ConfigSecret, EnvKeyId, EnvSecret, UrlKeyId, UrlSecret, SseKey];
 
-    [S3ExeFact]
+    [RequiresFact(Need.Exe, Need.S3rver)]
     public void FakeCredentials_NeverAppearInAnyOutput()
     {
         using var s3 = new S3rver();
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.Python(OneRow, db);
+        SqliteWriter.Write(db, 1);
         string config = Path.Combine(dir, "litestream.yml");
         File.WriteAllText(config, S3rver.Config(db, "secrets", s3.Endpoint, ConfigKeyId, ConfigSecret) + $"        sse-customer-key: {SseKey}\n");
         var env = new Dictionary<string, string> { ["LITESTREAM_ACCESS_KEY_ID"] = EnvKeyId, ["LITESTREAM_SECRET_ACCESS_KEY"] = EnvSecret };
@@ -54,11 +44,8 @@ public class SecretsTests
             (env, ["replicate", db, sseUrl]),
         })
         {
-            using Exe.Daemon daemon = Exe.Start(e, args);
-            for (int i = 0; i < 150 && !daemon.Output.Contains("level=ERROR", StringComparison.Ordinal) && !daemon.HasExited; i++)
-            {
-                Thread.Sleep(100);
-            }
+            using BackgroundProcess daemon = Exe.Start(e, args);
+            Wait.Until(() => daemon.Output.Contains("level=ERROR", StringComparison.Ordinal) || daemon.HasExited, "the rejected credentials to be logged");
             daemon.Stop();
             Assert.True(daemon.Output.Contains("level=ERROR", StringComparison.Ordinal),
                 $"replicate #{outputs.Count + 1}: the rejected credentials produced no error: {daemon.Output}");
@@ -82,7 +69,7 @@ public class SecretsTests
             (env, ["version", "-verbose"]),
         })
         {
-            Exe.Result r = Exe.Run(e, args);
+            ProcessResult r = Exe.Run(e, args);
             outputs.Add($"$ {args[0]} (exit {r.ExitCode})\n{r.Stdout}{r.Stderr}"); // the arguments carry the secrets
         }
 
@@ -101,14 +88,14 @@ public class SecretsTests
     /// socket's answers print neither the secret nor the key id. No S3 server is needed: the endpoint refuses
     /// connections, which is what puts the replica's errors in the log, in the health file and in status.
     /// </summary>
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void SecretWithUrlDelimiters_NeverPrinted()
     {
         const string keyId = "AKIAFAKEDELIMKEY0017", secret = "TopSecret/Value+1?Q@W:2";
         string[] leaks = [keyId, "TopSecret", "Value+1", "Value\\u002B1", "Q@W:2", "SeCrEtFile99", "StarSecret"];
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), sock = Path.Combine(dir, "ls.sock"), other = Path.Combine(dir, "other.db");
-        Exe.Python(OneRow, db);
+        SqliteWriter.Write(db, 1);
         string url = $"s3://{keyId}:{secret}@bkt/c2?endpoint=http://127.0.0.1:1";
         string redacted = "s3://REDACTED@bkt/c2?endpoint=http://127.0.0.1:1";
         string config = Path.Combine(dir, "litestream.yml");
@@ -117,24 +104,20 @@ public class SecretsTests
         var outputs = new List<string>();
 
         // databases describes the replica with the user info masked, and the bucket where it belongs.
-        Exe.Result databases = Exe.Run("databases", "-config", config);
+        ProcessResult databases = Exe.Run("databases", "-config", config);
         Assert.Equal((0, $"{"path".PadRight(db.Length + 2)}replica\n{db}  {redacted}\n"), (databases.ExitCode, databases.Stdout));
         Assert.Contains($"\"replica\": \"{redacted}\"", Exe.Run("databases", "-json", "-config", config).Stdout);
 
-        using (Exe.Daemon daemon = Exe.Start(env, "replicate", "-config", config))
+        using (BackgroundProcess daemon = Exe.Start(env, "replicate", "-config", config))
         {
             string health = Path.Combine(dir, ".app.db-litestream", "health");
-            var clock = Stopwatch.StartNew();
-            while (!(File.Exists(health) && File.ReadAllLines(health).Any(line => line.StartsWith("sync ", StringComparison.Ordinal) || line.StartsWith("upload ", StringComparison.Ordinal))))
-            {
-                Assert.False(daemon.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60), $"no failure reported in {health}: {daemon.Output}");
-                Thread.Sleep(100);
-            }
+            Wait.Until(() => File.Exists(health) && File.ReadAllLines(health).Any(line => line.StartsWith("sync ", StringComparison.Ordinal) || line.StartsWith("upload ", StringComparison.Ordinal)),
+                $"a failure reported in {health}", daemon);
             outputs.Add(File.ReadAllText(health));
-            Exe.Result status = Exe.Run("status", "-json", "-config", config);
+            ProcessResult status = Exe.Run("status", "-json", "-config", config);
             Assert.Contains("\"status\": \"error\"", status.Stdout);
             outputs.Add(status.Stdout + status.Stderr);
-            Exe.Result register = Exe.Run("register", "-socket", sock, "-replica", url, other);
+            ProcessResult register = Exe.Run("register", "-socket", sock, "-replica", url, other);
             Assert.Equal($"status: registered\ndb_path: {other}\nreplica: {redacted}\nsocket: {sock}\n", register.Stdout);
             outputs.Add(register.Stderr);
             outputs.Add(Exe.Run("list", "-socket", sock).Stdout);
@@ -152,7 +135,7 @@ public class SecretsTests
             ["replicate", db, "file://user:SeCrEtFile99@host/p"],
         })
         {
-            Exe.Result r = Exe.Run(env, args);
+            ProcessResult r = Exe.Run(env, args);
             Assert.NotEqual(0, r.ExitCode);
             outputs.Add($"$ {args[0]}\n{r.Stdout}{r.Stderr}");
         }
@@ -160,7 +143,7 @@ public class SecretsTests
 
         // An unquoted secret that starts with '*' is a YAML alias: the error does not echo it.
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      type: s3\n      bucket: bkt\n      access-key-id: {keyId}\n      secret-access-key: *StarSecret/99\n");
-        Exe.Result star = Exe.Run("databases", "-config", config);
+        ProcessResult star = Exe.Run("databases", "-config", config);
         Assert.Equal(1, star.ExitCode);
         outputs.Add(star.Stderr);
 

@@ -187,14 +187,14 @@ public class ConfigLoaderFuzzTests
         Assert.True(loaded > 500 && rejected > 5000, $"{loaded} loaded, {rejected} rejected");
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Exe_MutatedConfigs_ExitZeroOrOneErrorLine()
     {
         var random = new Random(4242);
         for (int i = 0; i < 200; i++)
         {
             string text = Mutate(Seeds[i % Seeds.Length], random);
-            Exe.Result r = Exe.RunWithInput(text, "databases", "-config", "-");
+            ProcessResult r = Exe.RunWithInput(text, "databases", "-config", "-");
             if (r.ExitCode == 0)
             {
                 continue;

@@ -1,13 +1,12 @@
-using Litestream.Aot.Tests.Cli;
-
 namespace Litestream.Aot.Tests.Deploy;
 
 /// <summary>
 /// <c>./publish.sh --backends file</c>: a binary with only the file backend. It names the one backend it has,
 /// refuses another backend's replica with one error line that says the build left it out and a hint, still
-/// replicates and restores a file replica, and is smaller than the full build (the trimmer dropped the S3 and
-/// Azure clients and their SDKs).
+/// replicates and restores a file replica, and is smaller than the full build (the trimmer dropped the S3,
+/// Azure and SFTP clients and their SDKs).
 /// </summary>
+[Requires(Need.Exe, Need.Sqlite3)]
 public sealed class BackendSubsetTests : IClassFixture<BackendSubsetTests.FileOnlyBuild>
 {
     private readonly FileOnlyBuild _build;
@@ -17,62 +16,53 @@ public sealed class BackendSubsetTests : IClassFixture<BackendSubsetTests.FileOn
     /// <summary>Publishes the file-only binary once for the class (its own output and intermediate folders).</summary>
     public sealed class FileOnlyBuild
     {
-        public FileOnlyBuild()
-        {
-            if (Exe.RepoRoot is null)
-            {
-                return;
-            }
-            (ExitCode, Log) = Exe.Tool("bash", Path.Combine(Exe.RepoRoot, "publish.sh"), "--backends", "file");
-            Binary = Path.Combine(Exe.RepoRoot, "bin", "linux-x64-file", "litestream");
-        }
+        private readonly Lazy<ProcessResult> _publish = new(() => Processes.Run("bash", [Path.Combine(TestRepo.Root!, "publish.sh"), "--backends", "file"], TimeSpan.FromMinutes(20)));
 
-        public int ExitCode { get; } = -1;
-        public string Log { get; } = "";
-        public string Binary { get; } = "";
+        public string Binary => Path.Combine(TestRepo.Root!, "bin", "linux-x64-file", "litestream");
 
-        public (int Code, string[] Lines) Run(params string[] args)
+        public string Log => _publish.Value.Output;
+
+        public ProcessResult Run(params string[] args)
         {
-            Assert.True(ExitCode == 0, $"publish.sh --backends file failed:\n{Log}");
-            (int code, string output) = Exe.Tool(Binary, args);
-            return (code, output.TrimEnd().Split('\n'));
+            Assert.True(_publish.Value.ExitCode == 0, $"publish.sh --backends file failed:\n{Log}");
+            return Processes.Run(Binary, args);
         }
     }
 
-    [ExeFact]
+    [RequiresFact]
     public void VersionVerbose_NamesOnlyTheFileBackend_AndTheBinaryIsSmallerThanTheFullOne()
     {
-        (int code, string[] lines) = _build.Run("version", "-verbose");
-        Assert.Equal(0, code);
-        Assert.Contains("backends: file", lines);
+        ProcessResult r = _build.Run("version", "-verbose");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("backends: file", r.Stdout.Split('\n'));
         Assert.Contains("bin/linux-x64-file/litestream: ", _build.Log, StringComparison.Ordinal);
-        Assert.True(new FileInfo(_build.Binary).Length < new FileInfo(Exe.Path!).Length * 3 / 4,
-            $"file-only {new FileInfo(_build.Binary).Length} bytes, full {new FileInfo(Exe.Path!).Length} bytes");
+        long subset = new FileInfo(_build.Binary).Length, full = new FileInfo(TestRepo.Exe!).Length;
+        Assert.True(subset < full * 3 / 4, $"file-only {subset} bytes, full {full} bytes");
     }
 
-    [ExeTheory]
+    [RequiresTheory]
     [InlineData("abs://account@container/db", "abs")]
     [InlineData("s3://bucket/db", "s3")]
     public void Restore_FromABackendTheBuildLeftOut_OneErrorSayingSoAndAHint(string url, string backend)
     {
-        string output = Path.Combine(Exe.TempDir(), "out.db");
-        (int code, string[] lines) = _build.Run("restore", "-o", output, url);
-        Assert.Equal(1, code);
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
+        ProcessResult r = _build.Run("restore", "-o", output, url);
+        Assert.Equal(1, r.ExitCode);
         Assert.Equal([
             $"error: this build has no \"{backend}\" backend (built with: file) ({url})",
             $"hint: use a litestream binary built with every backend (./publish.sh without --backends), or one built with --backends file,{backend}",
-        ], lines);
+        ], r.Stderr.TrimEnd().Split('\n'));
         Assert.False(File.Exists(output));
     }
 
-    [ExeFact]
+    [RequiresFact]
     public void ReplicateOnceAndRestore_FileReplica_Works()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica"), restored = Path.Combine(dir, "restored.db");
-        Assert.Equal(0, Exe.Tool("sqlite3", db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);").Code);
-        Assert.Equal(0, _build.Run("replicate", "-once", db, "file://" + replica).Code);
-        Assert.Equal(0, _build.Run("restore", "-o", restored, "file://" + replica).Code);
-        Assert.Equal((0, "6\n"), Exe.Tool("sqlite3", restored, "SELECT sum(x) FROM t;"));
+        Processes.RunOk("sqlite3", [db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);"]);
+        Assert.Equal(0, _build.Run("replicate", "-once", db, "file://" + replica).ExitCode);
+        Assert.Equal(0, _build.Run("restore", "-o", restored, "file://" + replica).ExitCode);
+        Assert.Equal("6\n", Processes.RunOk("sqlite3", [restored, "SELECT sum(x) FROM t;"]));
     }
 }

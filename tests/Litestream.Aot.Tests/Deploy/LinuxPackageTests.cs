@@ -20,23 +20,22 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     {
         public Packages()
         {
-            if (Exe.Path is null)
+            if (!Prerequisites.IsMet(Need.Exe) || !Prerequisites.IsMet(Need.PackageTools))
             {
-                return;
+                return; // every test declares both: none runs
             }
             string versionLine = Exe.Run("version").Stdout.Trim();   // v0.5.16-aot (sqlite 3.54.1, linux-x64)
             Version = versionLine[1..versionLine.IndexOf('-', StringComparison.Ordinal)];
             SqliteVersion = versionLine.Split("(sqlite ")[1].Split(',')[0];
-            Arm64 = File.Exists(Path.Combine(Exe.RepoRoot!, "bin", "linux-arm64", "litestream"))
-                && File.Exists(Path.Combine(Exe.RepoRoot!, "bin", "linux-arm64", "litestream-vfs.so"))
-                && Exe.Tool("bash", "-c", "command -v qemu-aarch64").Code == 0;
-            Output = Exe.TempDir();
-            List<string> args = [Path.Combine(Exe.RepoRoot!, "deploy", "package.sh"), "-a", "amd64", "-o", Output];
+            Arm64 = Prerequisites.IsMet(Need.Arm64Exe) && TestRepo.ExistingFile("bin", "linux-arm64", "litestream-vfs.so") is not null && Prerequisites.IsMet(Need.Qemu);
+            Output = TestRepo.TempDir();
+            List<string> args = [TestRepo.Path("deploy", "package.sh"), "-a", "amd64", "-o", Output];
             if (Arm64)
             {
                 args.AddRange(["-a", "arm64"]);
             }
-            (ExitCode, Log) = Exe.Tool("bash", [.. args]);
+            ProcessResult packaged = Processes.Run("bash", args, TimeSpan.FromMinutes(30));
+            (ExitCode, Log) = (packaged.ExitCode, packaged.Output);
         }
 
         public string Version { get; } = "";
@@ -75,7 +74,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         "/usr/share/fish/vendor_completions.d/litestream.fish",
     ];
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.PackageTools)]
     public void Deb_InfoAndContents_ListEveryFileWithItsMode()
     {
         string deb = _packages.Artifact($"litestream_{_packages.Version}_amd64.deb");
@@ -104,7 +103,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         Assert.Equal(s_files.Length + 3, contents.Count);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.PackageTools)]
     public void Rpm_QueryPackage_ListsEveryFileAndNeverStartsTheService()
     {
         string rpm = _packages.Artifact($"litestream-{_packages.Version}-1.x86_64.rpm");
@@ -122,10 +121,10 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         Assert.Contains("systemctl try-restart litestream.service", scripts);
     }
 
-    [Arm64PublishedFact]
+    [RequiresFact(Need.Exe, Need.PackageTools, Need.Arm64Exe, Need.Qemu)]
     public void Arm64_Packages_CarryTheArm64Binary()
     {
-        Assert.True(_packages.Arm64, "bin/linux-arm64 is published but package.sh was not run for arm64 (qemu-aarch64 missing?)");
+        Assert.True(_packages.Arm64, "bin/linux-arm64/litestream is published but package.sh was not run for arm64 (litestream-vfs.so missing?)");
         string deb = _packages.Artifact($"litestream_{_packages.Version}_arm64.deb");
         Assert.Contains(" Architecture: arm64\n", Tool("dpkg-deb", "--info", deb));
         string rpm = _packages.Artifact($"litestream-{_packages.Version}-1.aarch64.rpm");
@@ -134,15 +133,14 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         Assert.Contains("ARM aarch64", Tool("file", "-b", binary), StringComparison.Ordinal);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.PackageTools, Need.Root)]
     public void Deb_InstallOnThisMachine_PutsWorkingLitestreamOnPathAndRemovesCleanly()
     {
-        Assert.True(Environment.UserName == "root", "dpkg -i needs root (CI runs as root)");
         string deb = _packages.Artifact($"litestream_{_packages.Version}_amd64.deb");
         Assert.False(System.IO.File.Exists("/usr/bin/litestream"), "/usr/bin/litestream exists already: this test would replace it");
         Assert.False(System.IO.File.Exists("/etc/litestream.yml"), "/etc/litestream.yml exists already: this test would take it over");
-        bool userExisted = Exe.Tool("getent", "passwd", "litestream").Code == 0;
-        bool groupExisted = Exe.Tool("getent", "group", "litestream").Code == 0;
+        bool userExisted = Processes.Run("getent", ["passwd", "litestream"]).ExitCode == 0;
+        bool groupExisted = Processes.Run("getent", ["group", "litestream"]).ExitCode == 0;
         bool dataExisted = Directory.Exists("/var/lib/litestream");
         try
         {
@@ -159,7 +157,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
             Assert.Equal("root litestream 640", Tool("stat", "-c", "%U %G %a", "/etc/litestream.yml").Trim());
             Assert.False(System.IO.File.Exists("/etc/systemd/system/multi-user.target.wants/litestream.service"), "the package must not enable the service");
             // The shipped config parses: it lists no database yet.
-            Exe.Result databases = Exe.Run("databases", "-config", "/etc/litestream.yml");
+            ProcessResult databases = Exe.Run("databases", "-config", "/etc/litestream.yml");
             Assert.True(databases.ExitCode == 0, databases.Stderr);
 
             VerifyUnit();
@@ -173,18 +171,18 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
             Assert.False(System.IO.File.Exists("/usr/bin/litestream"));
             Assert.False(System.IO.File.Exists("/lib/systemd/system/litestream.service"));
             Assert.False(System.IO.File.Exists("/etc/litestream.yml"));
-            Assert.DoesNotContain("ii", Exe.Tool("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "litestream").Output);
+            Assert.DoesNotContain("ii", Processes.Run("dpkg-query", ["-W", "-f", "${db:Status-Abbrev}", "litestream"]).Output);
         }
         finally
         {
-            Exe.Tool("dpkg", "--purge", "litestream");
+            Processes.Run("dpkg", ["--purge", "litestream"]);
             if (!userExisted)
             {
-                Exe.Tool("userdel", "litestream");
+                Processes.Run("userdel", ["litestream"]);
             }
             if (!groupExisted)
             {
-                Exe.Tool("groupdel", "litestream");
+                Processes.Run("groupdel", ["litestream"]);
             }
             if (!dataExisted && Directory.Exists("/var/lib/litestream"))
             {
@@ -193,7 +191,7 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
         }
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.PackageTools)]
     public void Sha256Sums_VerifyEveryArtifact()
     {
         string sums = _packages.Artifact("SHA256SUMS");
@@ -210,12 +208,12 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
                 $"litestream-{_packages.Version}-linux-aarch64", $"litestream-vfs-{_packages.Version}-linux-aarch64.so"]);
         }
         Assert.Equal(expected.Order(StringComparer.Ordinal), names.Order(StringComparer.Ordinal));
-        var (code, output) = Exe.Tool("bash", "-c", "cd \"$1\" && sha256sum -c SHA256SUMS", "bash", _packages.Output);
-        Assert.True(code == 0, output);
-        Assert.Equal(names.Length, Lines(output).Count(l => l.EndsWith(": OK", StringComparison.Ordinal)));
+        ProcessResult verified = Processes.Run("bash", ["-c", "cd \"$1\" && sha256sum -c SHA256SUMS", "bash", _packages.Output]);
+        Assert.True(verified.ExitCode == 0, verified.Output);
+        Assert.Equal(names.Length, Lines(verified.Output).Count(l => l.EndsWith(": OK", StringComparison.Ordinal)));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.PackageTools)]
     public void Sbom_NamesNuGetPackagesRuntimeAndSqlite()
     {
         using JsonDocument bom = JsonDocument.Parse(System.IO.File.ReadAllText(_packages.Artifact($"litestream-{_packages.Version}.cdx.json")));
@@ -259,33 +257,17 @@ public sealed class LinuxPackageTests : IClassFixture<LinuxPackageTests.Packages
     /// <summary><c>systemd-analyze verify</c> of the installed unit: a clean answer, or the test fails.</summary>
     private static void VerifyUnit()
     {
-        if (Exe.Tool("bash", "-c", "command -v systemd-analyze").Code != 0)
-        {
-            Assert.Fail("systemd-analyze is not installed: .ci/install.sh installs the systemd package");
-        }
-        var (code, output) = Exe.Tool("systemd-analyze", "verify", "/lib/systemd/system/litestream.service");
-        Assert.True(code == 0, output);
-        Assert.DoesNotContain("litestream.service:", output);
+        ProcessResult verify = Processes.Run("systemd-analyze", ["verify", "/lib/systemd/system/litestream.service"]);
+        Assert.True(verify.ExitCode == 0, verify.Output);
+        Assert.DoesNotContain("litestream.service:", verify.Output);
     }
 
     private static string Tool(string file, params string[] args)
     {
-        var (code, output) = Exe.Tool(file, args);
-        Assert.True(code == 0, $"{file} {string.Join(' ', args)} exited {code}:\n{output}");
-        return output;
+        ProcessResult r = Processes.Run(file, args);
+        Assert.True(r.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {r.ExitCode}:\n{r.Output}");
+        return r.Output;
     }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-}
-
-/// <summary>A fact that needs the linux-arm64 binary (test.sh publishes it when the cross toolchain is installed).</summary>
-public sealed class Arm64PublishedFactAttribute : FactAttribute
-{
-    public Arm64PublishedFactAttribute()
-    {
-        if (Exe.Path is null || !File.Exists(Path.Combine(Exe.RepoRoot!, "bin", "linux-arm64", "litestream")))
-        {
-            Skip = "bin/linux-arm64/litestream is not published (./publish.sh -r linux-arm64)";
-        }
-    }
 }

@@ -12,66 +12,49 @@ namespace Litestream.Aot.Tests.Vfs;
 /// writing while a python3 writer commits; every state read is checked against <c>litestream restore</c>
 /// at the TXID (or time) the VFS reported.
 /// </summary>
+[Requires(Need.Python, Need.Sqlite3)]
 public class VfsExtensionTests
 {
-    private const string Digest = """
-        import hashlib
-        def digest(c):
-            rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-            return "%d %s" % (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-
-        """;
-
-    private const string LiveWriter = """
-        import sqlite3, sys, random, time
-        path, seconds = sys.argv[1], float(sys.argv[2])
-        rnd = random.Random(7)
-        c = sqlite3.connect(path, isolation_level=None)
-        c.execute("PRAGMA busy_timeout=10000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-        end, n = time.time() + seconds, 0
-        while time.time() < end:
-            c.execute("BEGIN")
-            for j in range(rnd.choice([1, 5])):
-                c.execute("INSERT INTO t(v) VALUES (?)", (rnd.randbytes(rnd.choice([10, 300, 3000, 9000])),))
-            if n % 7 == 3:
-                c.execute("DELETE FROM t WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 2)")
-            c.execute("COMMIT")
-            n += 1
-            time.sleep(0.01)
-        print(n)
-        """;
-
     private readonly ITestOutputHelper _output;
 
     public VfsExtensionTests(ITestOutputHelper output) => _output = output;
 
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void SqliteCliAndPython_ReadALiveReplica_EqualToRestoreAtTheReportedTxid()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         string rep = Path.Combine(dir, "replica");
         string url = "file://" + rep;
-        using var writer = new VfsHost.Background("python3", "-c", LiveWriter, db, "20");
-        VfsHost.WaitFor(() => File.Exists(db), "the writer to create the database");
-        using Exe.Daemon replicate = Exe.Start("replicate", db, url);
-        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 2, "replicate to upload two transactions");
+        // 20 s of commits of one or five random blobs of mixed sizes, every seventh also deleting two random rows.
+        using BackgroundProcess writer = SqliteWriter.Start(db, new Workload
+        {
+            Seconds = 20,
+            Batch = "1,5",
+            Sizes = "10,300,3000,9000",
+            Seed = 7,
+            Prune = "id IN (SELECT id FROM t ORDER BY random() LIMIT 2)",
+            PruneEvery = 7,
+            Pause = 0.01,
+            BusyTimeoutMs = 10_000,
+        });
+        Wait.Until(() => File.Exists(db), "the writer to create the database");
+        using BackgroundProcess replicate = Exe.Start("replicate", db, url);
+        Wait.Until(() => FileReplica.NewestL0Txid(rep) >= 2, "replicate to upload two transactions");
 
         // One long-lived python connection: a read transaction every 0.5 s, each pinned to one TXID.
-        string python = VfsHost.Python(Digest + """
+        string python = VfsHost.Python(SqliteWriter.ImportDigest + """
             c = open_replica(sys.argv[1])
             end = time.time() + 8
             while time.time() < end:
                 c.execute("BEGIN")
-                d = digest(c)
+                d = "%d %s" % digest(c)
                 print(c.execute("SELECT litestream_txid()").fetchone()[0], d)
                 c.execute("COMMIT")
                 time.sleep(0.5)
             print("integrity", c.execute("PRAGMA integrity_check").fetchone()[0])
             """, url);
-        VfsHost.Result cli = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica={url}",
+        ProcessResult cli = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica={url}",
             "BEGIN", "SELECT count(*), coalesce(sum(length(v)), 0), coalesce(sum(id * length(v)), 0) FROM t;", "PRAGMA litestream_txid;", "PRAGMA integrity_check;", "COMMIT");
         writer.WaitForSuccess(TimeSpan.FromMinutes(2));
         Assert.Equal(0, replicate.Stop());
@@ -89,10 +72,11 @@ public class VfsExtensionTests
         foreach (string txid in txids.Where((_, i) => i % Math.Max(1, txids.Length / 5) == 0))
         {
             string restored = Path.Combine(dir, $"restored-{txid}.db");
-            Exe.Result r = Exe.Run("restore", "-txid", txid, "-o", restored, url);
+            ProcessResult r = Exe.Run("restore", "-txid", txid, "-o", restored, url);
             Assert.True(r.ExitCode == 0, r.Stderr);
-            string expected = Exe.Python(Digest + "import sqlite3, sys\nprint(digest(sqlite3.connect(sys.argv[1])))", restored).Trim();
-            Assert.Equal(expected, states[txid][0]);
+            string[] dump = SqliteWriter.Dump(restored).Trim().Split(' ', 2); // integrity, then "rows sha256" as digest() prints it
+            Assert.Equal("ok", dump[0]);
+            Assert.Equal(dump[1], states[txid][0]);
         }
 
         Assert.Equal(0, cli.ExitCode);
@@ -101,37 +85,18 @@ public class VfsExtensionTests
         Assert.Equal("ok", cliLines[2]);
         string cliRestored = Path.Combine(dir, "restored-cli.db");
         Assert.Equal(0, Exe.Run("restore", "-txid", cliLines[1], "-o", cliRestored, url).ExitCode);
-        VfsHost.Result plain = VfsHost.Run("sqlite3", [cliRestored, "SELECT count(*), coalesce(sum(length(v)), 0), coalesce(sum(id * length(v)), 0) FROM t;"]);
+        ProcessResult plain = VfsHost.Run("sqlite3", [cliRestored, "SELECT count(*), coalesce(sum(length(v)), 0), coalesce(sum(id * length(v)), 0) FROM t;"]);
         Assert.Equal(plain.Stdout.Trim(), cliLines[0]);
     }
 
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void LongReadTransactions_AcrossPolls_NeverSeeABrokenSum()
     {
-        // Rows 1 and 1000 sit on different pages (3 KB of padding each, filler rows between them).
-        (string db, string url, Exe.Daemon replicate) = StartReplicated("""
-            c.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, bal INT, pad BLOB)")
-            c.execute("INSERT INTO acct VALUES (1, 500, randomblob(3000))")
-            for i in range(2, 60):
-                c.execute("INSERT INTO acct VALUES (?, 0, randomblob(3000))", (i,))
-            c.execute("INSERT INTO acct VALUES (1000, 500, randomblob(3000))")
-            """);
-        using Exe.Daemon _ = replicate;
-        using var writer = new VfsHost.Background("python3", "-c", """
-            import sqlite3, sys, random, time
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute("PRAGMA busy_timeout=10000")
-            rnd, end, n = random.Random(3), time.time() + 16, 0
-            while time.time() < end:
-                x = rnd.randint(-50, 50)
-                c.execute("BEGIN IMMEDIATE")
-                c.execute("UPDATE acct SET bal = bal + ?, pad = randomblob(3000) WHERE id = 1", (x,))
-                c.execute("UPDATE acct SET bal = bal - ?, pad = randomblob(3000) WHERE id = 1000", (x,))
-                c.execute("COMMIT")
-                n += 1
-                time.sleep(0.005)
-            print(n)
-            """, db);
+        // Rows 1 and 1000 sit on different pages (3 KB of padding each, filler rows between them); for 16 s the writer
+        // moves money between them, their sum always 1000.
+        (string db, string url, BackgroundProcess replicate) = StartReplicated(SqliteWriter.Kind.Transfers);
+        using BackgroundProcess _ = replicate;
+        using BackgroundProcess writer = SqliteWriter.Start(db, SqliteWriter.Kind.Transfers, new Workload { Seconds = 16, Pause = 0.005, BusyTimeoutMs = 10_000 });
 
         // Each transaction reads the two rows apart, 2.5 s apart in total, over at least two polls.
         string output = VfsHost.Python("""
@@ -161,31 +126,19 @@ public class VfsExtensionTests
         Assert.True(int.Parse(parts[1], CultureInfo.InvariantCulture) >= 20, output);
     }
 
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void TimeTravel_BothDialects_EqualsRestoreAtTheTimestamp_AndTheWritersRecordedStates()
     {
-        (string db, string url, Exe.Daemon replicate) = StartReplicated("""
-            c.execute("CREATE TABLE s(k INT)")
-            c.execute("INSERT INTO s VALUES (0)")
-            c.execute("CREATE TABLE h(k INT, pad BLOB)")
-            """);
-        using Exe.Daemon _ = replicate;
+        (string db, string url, BackgroundProcess replicate) = StartReplicated(SqliteWriter.Kind.Ticks);
+        using BackgroundProcess _ = replicate;
         string dir = Path.GetDirectoryName(db)!;
         const int Commits = 8;
-        // The writer's recorded states: state k (s.k = k, k rows in h) committed at the printed time.
-        string recorded = Exe.Python($$"""
-            import sqlite3, sys, time
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            for k in range(1, {{Commits}} + 1):
-                time.sleep(1.3)
-                c.execute("BEGIN IMMEDIATE")
-                c.execute("UPDATE s SET k = ?", (k,))
-                c.execute("INSERT INTO h VALUES (?, randomblob(2000))", (k,))
-                c.execute("COMMIT")
-                print(k, int(time.time() * 1000))
-            """, db);
+        // The writer's recorded states: state k (s.k = k, k rows in h) committed at the logged time, one every 1.3 s.
+        string log = Path.Combine(dir, "ticks.log");
+        SqliteWriter.Write(db, SqliteWriter.Kind.Ticks, new Workload { Commits = Commits, Pause = 1.3, Log = log });
+        string recorded = File.ReadAllText(log);
         long[] committedAt = [.. recorded.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => long.Parse(l.Split(' ')[1], CultureInfo.InvariantCulture))];
-        VfsHost.WaitFor(() => VfsHost.Python("print(open_replica(sys.argv[1]).execute('SELECT k FROM s').fetchone()[0])", url).Trim() == $"{Commits}",
+        Wait.Until(() => VfsHost.Python("print(open_replica(sys.argv[1]).execute('SELECT k FROM s').fetchone()[0])", url).Trim() == $"{Commits}",
             "the replica to reach the last state");
         Assert.Equal(0, replicate.Stop());
 
@@ -227,7 +180,7 @@ public class VfsExtensionTests
             string[] f = lines[i].Split(' ');
             Assert.Equal(stamps[i], f[0]);
             Assert.Equal(stamps[i], f[1]);
-            Exe.Result restored = Exe.Run("restore", "-timestamp", stamps[i], "-o", Path.Combine(dir, $"at-{i}.db"), url);
+            ProcessResult restored = Exe.Run("restore", "-timestamp", stamps[i], "-o", Path.Combine(dir, $"at-{i}.db"), url);
             if (f[2] == "error")
             {
                 // Before the first replicated state: nothing to travel to, and restore agrees.
@@ -245,51 +198,43 @@ public class VfsExtensionTests
         Assert.True(previous >= Commits - 1, $"the last travel should see (nearly) the final state: {output}");
     }
 
-    /// <summary>Creates app.db in WAL mode with <paramref name="schema"/> (python, connection c), starts
+    /// <summary>Creates app.db in WAL mode with the schema of <paramref name="kind"/>, starts
     /// <c>litestream replicate</c> to a file replica and waits for the first upload.</summary>
-    private static (string Db, string Url, Exe.Daemon Replicate) StartReplicated(string schema)
+    private static (string Db, string Url, BackgroundProcess Replicate) StartReplicated(SqliteWriter.Kind kind)
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         string rep = Path.Combine(dir, "replica");
-        Exe.Python("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute(\"PRAGMA journal_mode=WAL\")\n" + schema, db);
-        Exe.Daemon replicate = Exe.Start("replicate", db, "file://" + rep);
-        VfsHost.WaitFor(() => VfsHost.NewestL0Txid(rep) >= 1, "the first upload");
+        SqliteWriter.Write(db, kind, new Workload());
+        BackgroundProcess replicate = Exe.Start("replicate", db, "file://" + rep);
+        Wait.Until(() => FileReplica.NewestL0Txid(rep) >= 1, "the first upload");
         return (db, "file://" + rep, replicate);
     }
 
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void Errors_MissingReplica_CorruptFile_NotOurDatabase_AreSqliteErrorsNotCrashes()
     {
-        string dir = Exe.TempDir();
-        VfsHost.Result missing = VfsHost.Sqlite3($"file:x.db?vfs=litestream&replica=file://{dir}/nothing-here", "SELECT count(*) FROM sqlite_master;");
+        string dir = TestRepo.TempDir();
+        ProcessResult missing = VfsHost.Sqlite3($"file:x.db?vfs=litestream&replica=file://{dir}/nothing-here", "SELECT count(*) FROM sqlite_master;");
         _output.WriteLine(missing.Stdout + missing.Stderr);
         Assert.InRange(missing.ExitCode, 0, 1);
         Assert.Contains("unable to open database", missing.Stderr);
         Assert.Contains("no backups available", missing.Stderr);
 
-        VfsHost.Result notOurs = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", "SELECT litestream_txid();"]);
+        ProcessResult notOurs = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", "SELECT litestream_txid();"]);
         Assert.Contains("not opened with the litestream vfs", notOurs.Stderr);
 
         // A replica whose only file has a damaged page frame: SQLITE_CORRUPT with the cause on stderr.
         string db = Path.Combine(dir, "app.db");
         string rep = Path.Combine(dir, "replica");
-        Exe.Python("""
-            import sqlite3, sys, random
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("CREATE TABLE t(v BLOB)")
-            r = random.Random(5)
-            for i in range(200):
-                c.execute("INSERT INTO t VALUES (?)", (r.randbytes(1000),))
-            """, db);
+        SqliteWriter.Write(db, new Workload { Commits = 200, Sizes = "1000", Seed = 5 });
         Assert.Equal(0, Exe.Run("replicate", "-once", db, "file://" + rep).ExitCode);
         // The first page frame follows the 100-byte header: its page number no longer matches the index.
         string file = Directory.GetFiles(Path.Combine(rep, "ltx", "0"))[0];
         byte[] bytes = File.ReadAllBytes(file);
         bytes[100] ^= 0x5A;
         File.WriteAllBytes(file, bytes);
-        VfsHost.Result corrupt = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica=file://{rep}", "SELECT count(*), sum(length(v)) FROM t;");
+        ProcessResult corrupt = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica=file://{rep}", "SELECT count(*), sum(length(v)) FROM t;");
         _output.WriteLine(corrupt.Stdout + corrupt.Stderr);
         Assert.InRange(corrupt.ExitCode, 0, 1);
         Assert.Contains("database disk image is malformed", corrupt.Stderr);
@@ -301,24 +246,16 @@ public class VfsExtensionTests
     /// 29-page snapshot, then a second file) and makes one file hostile, checksummed as a good file so only the
     /// format rules can catch it. The open fails with a SQLite error and the cause on stderr; no row is served.
     /// </summary>
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void Errors_HostileReplicaFiles_RefusedWithTheCauseLogged_NeverServed()
     {
         const string First = "ltx/0/0000000000000001-0000000000000001.ltx", Second = "ltx/0/0000000000000002-0000000000000002.ltx";
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         string good = Path.Combine(dir, "good");
-        const string Rows = """
-            import sqlite3, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-            for i in range(int(sys.argv[2])):
-                c.execute("INSERT INTO t(v) VALUES (randomblob(1000))")
-            """;
-        Exe.Python(Rows, db, "100");
+        SqliteWriter.Write(db, new Workload { Commits = 100, Sizes = "1000" });
         Assert.Equal(0, Exe.Run("replicate", "-once", db, "file://" + good).ExitCode);
-        Exe.Python(Rows, db, "5");
+        SqliteWriter.Write(db, new Workload { Commits = 5, Sizes = "1000" });
         Assert.Equal(0, Exe.Run("replicate", "-once", db, "file://" + good).ExitCode);
         (LtxHeader snapshot, List<(uint Pgno, byte[] Page)> snapshotPages) = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(good, First)));
         (LtxHeader next, List<(uint Pgno, byte[] Page)> nextPages) = LtxFileBuilder.Decode(File.ReadAllBytes(Path.Combine(good, Second)));
@@ -345,16 +282,16 @@ public class VfsExtensionTests
             ("fifo", r =>
                 {
                     File.Delete(Path.Combine(r, Second));
-                    Assert.Equal(0, Exe.Tool("mkfifo", Path.Combine(r, Second)).Code);
+                    Assert.Equal(0, Processes.Run("mkfifo", [Path.Combine(r, Second)]).ExitCode);
                 },
                 "disk I/O error", $"{Path.Combine(dir, "fifo", Second)} is a fifo, not a regular file: refusing to read it"),
         };
         foreach ((string name, Action<string> breakIt, string code, string cause) in cases)
         {
             string replica = Path.Combine(dir, name);
-            Assert.Equal(0, Exe.Tool("cp", "-a", good, replica).Code);
+            Assert.Equal(0, Processes.Run("cp", ["-a", good, replica]).ExitCode);
             breakIt(replica);
-            VfsHost.Result r = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica=file://{replica}", "SELECT count(*) FROM t;");
+            ProcessResult r = VfsHost.Sqlite3($"file:app.db?vfs=litestream&replica=file://{replica}", "SELECT count(*) FROM t;");
             _output.WriteLine($"{name}: exit {r.ExitCode}\n{r.Stdout}{r.Stderr}");
             Assert.True(r.Stdout.Length == 0, $"{name}: served {r.Stdout}");
             Assert.Contains(code, r.Stderr);
@@ -362,7 +299,7 @@ public class VfsExtensionTests
         }
     }
 
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void UnreachableS3Endpoint_IsSqliteIoErrWithTheCause_WithinSeconds()
     {
         // A loopback port nothing listens on: every connect is refused at once, so the time is the VFS's
@@ -372,7 +309,7 @@ public class VfsExtensionTests
         int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         string uri = $"file:app.db?vfs=litestream&replica=s3://bucket/app?endpoint=http://127.0.0.1:{port}";
-        var env = new Dictionary<string, string>
+        var env = new Dictionary<string, string?>
         {
             ["AWS_ACCESS_KEY_ID"] = "vfs-test",
             ["AWS_SECRET_ACCESS_KEY"] = "vfs-test-secret",
@@ -380,7 +317,7 @@ public class VfsExtensionTests
         };
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        VfsHost.Result python = VfsHost.Run(VfsHost.PythonExe!, ["-c", VfsHost.PythonPrelude + """
+        ProcessResult python = VfsHost.Run(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + """
             t = time.monotonic()
             try:
                 c = sqlite3.connect(sys.argv[1], uri=True)
@@ -391,7 +328,7 @@ public class VfsExtensionTests
             """, uri], env);
         TimeSpan pythonWall = clock.Elapsed;
         clock.Restart();
-        VfsHost.Result cli = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", $".open {uri}", "SELECT count(*) FROM sqlite_master;"], env);
+        ProcessResult cli = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", $".open {uri}", "SELECT count(*) FROM sqlite_master;"], env);
         TimeSpan cliWall = clock.Elapsed;
         _output.WriteLine($"python3 ({pythonWall.TotalSeconds:F2} s): {python.Stdout}{python.Stderr}");
         _output.WriteLine($"sqlite3 ({cliWall.TotalSeconds:F2} s): {cli.Stdout}{cli.Stderr}");
@@ -409,17 +346,17 @@ public class VfsExtensionTests
         Assert.True(cliWall < TimeSpan.FromSeconds(20), $"sqlite3 ran {cliWall}");
     }
 
-    [VfsFact]
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void Extension_ExportsEntryPoints_AndHasNoSqliteOfItsOwn()
     {
-        VfsHost.Result nm = VfsHost.Run("nm", ["-D", "--defined-only", VfsHost.SoPath!]);
+        ProcessResult nm = VfsHost.Run("nm", ["-D", "--defined-only", VfsHost.SoPath]);
         Assert.Equal(0, nm.ExitCode);
         string[] symbols = [.. nm.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[^1].Split('@')[0])];
         Assert.Contains("sqlite3_extension_init", symbols);
         Assert.Contains("sqlite3_litestreamvfs_init", symbols);
         Assert.DoesNotContain(symbols, s => s is "sqlite3_open_v2" or "sqlite3_prepare_v2" or "sqlite3_vfs_register");
         // Loaded by file name alone, SQLite derives sqlite3_litestreamvfs_init.
-        VfsHost.Result load = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath![..^3]}", "SELECT name FROM pragma_function_list WHERE name LIKE 'litestream%' ORDER BY name;"]);
+        ProcessResult load = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath[..^3]}", "SELECT name FROM pragma_function_list WHERE name LIKE 'litestream%' ORDER BY name;"]);
         Assert.Equal("litestream_lag\nlitestream_set_time\nlitestream_time\nlitestream_txid", load.Stdout.Trim());
     }
 }

@@ -1,7 +1,6 @@
 using Azure.Storage;
 using Azure.Storage.Blobs;
 using Litestream.Storage.Abs;
-using Litestream.Testing;
 
 namespace Litestream.Tests.Fixtures;
 
@@ -49,15 +48,3 @@ public sealed class AzuriteFixture : IDisposable
 
 [CollectionDefinition("azurite")]
 public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>;
-
-/// <summary>A fact that skips when Azurite is not installed.</summary>
-public sealed class AzureFactAttribute : FactAttribute
-{
-    public AzureFactAttribute()
-    {
-        if (Azurite.ScriptPath is null)
-        {
-            Skip = Azurite.MissingReason;
-        }
-    }
-}

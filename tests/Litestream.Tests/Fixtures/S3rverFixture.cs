@@ -1,7 +1,6 @@
 using Amazon.Runtime;
 using Amazon.S3;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 
 namespace Litestream.Tests.Fixtures;
 
@@ -50,27 +49,3 @@ public sealed class S3rverFixture : IDisposable
 
 [CollectionDefinition("s3rver")]
 public sealed class S3rverCollection : ICollectionFixture<S3rverFixture>;
-
-/// <summary>A fact that skips when s3rver is not installed.</summary>
-public sealed class S3FactAttribute : FactAttribute
-{
-    public S3FactAttribute()
-    {
-        if (S3rver.ScriptPath is null)
-        {
-            Skip = S3rver.MissingReason;
-        }
-    }
-}
-
-/// <summary>A theory that skips when s3rver is not installed.</summary>
-public sealed class S3TheoryAttribute : TheoryAttribute
-{
-    public S3TheoryAttribute()
-    {
-        if (S3rver.ScriptPath is null)
-        {
-            Skip = S3rver.MissingReason;
-        }
-    }
-}

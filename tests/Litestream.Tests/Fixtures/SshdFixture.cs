@@ -33,15 +33,3 @@ public sealed class SshdFixture : IDisposable
 
 [CollectionDefinition("sshd")]
 public sealed class SshdCollection : ICollectionFixture<SshdFixture>;
-
-/// <summary>A fact that skips when sshd is not installed.</summary>
-public sealed class SftpFactAttribute : FactAttribute
-{
-    public SftpFactAttribute()
-    {
-        if (Sshd.MissingReason is { } reason)
-        {
-            Skip = reason;
-        }
-    }
-}

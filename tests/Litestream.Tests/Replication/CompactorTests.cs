@@ -3,7 +3,7 @@ using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
+using Microsoft.Extensions.Logging;
 
 namespace Litestream.Tests.Replication;
 
@@ -11,36 +11,22 @@ namespace Litestream.Tests.Replication;
 /// Compaction levels, level-9 snapshots and retention on a real replica; every TXID restores to the
 /// exact state the writer recorded for it, before and after retention ran.
 /// </summary>
+[Requires(Need.Python)]
 public class CompactorTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        b = int(sys.argv[2])
-        for i in range(40):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("batch%d-%d" % (b, i) + "y" * (i * 37 % 900),))
-        if b % 4 == 3:
-            c.execute("DELETE FROM t WHERE id % 5 = 0")
-        """;
+    /// <summary>Batch <paramref name="batch"/>: 40 one-row commits; every fourth batch then deletes every fifth row.</summary>
+    private static void Write(string db, int batch)
+        => SqliteWriter.Write(db, new Workload { Commits = 40, Start = 40 * batch, Pad = 900, Delete = batch % 4 == 3 ? "id % 5 = 0" : null });
 
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
-    [Fact]
+    [RequiresFact]
     public async Task Compaction_SnapshotsAndRetention_EveryTxidRestoresExactly()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
         var states = new Dictionary<ulong, string>();
         var options = new CompactionOptions { SnapshotRetention = TimeSpan.FromHours(1), L0Retention = TimeSpan.FromMinutes(1) };
-        TestPaths.Python(Writer, path, "0");
+        Write(path, 0);
         await using (var db = new Db(path))
         {
             db.Open();
@@ -50,7 +36,7 @@ public class CompactorTests
             {
                 db.Sync();
                 await replica.SyncAsync(default);
-                states[db.Txid.Value] = TestPaths.Python(Dump, path);
+                states[db.Txid.Value] = SqliteWriter.Dump(path);
                 if (batch % 3 == 0)
                 {
                     Assert.NotNull(await compactor.CompactAsync(1, default));
@@ -64,11 +50,11 @@ public class CompactorTests
                     LtxFileInfo snapshot = (await compactor.SnapshotAsync(default))!;
                     Assert.Equal((new Txid(1), db.Txid), (snapshot.MinTxid, snapshot.MaxTxid));
                 }
-                TestPaths.Python(Writer, path, batch.ToString());
+                Write(path, batch);
             }
             db.Sync();
             await replica.SyncAsync(default);
-            states[db.Txid.Value] = TestPaths.Python(Dump, path);
+            states[db.Txid.Value] = SqliteWriter.Dump(path);
             Assert.Null(await compactor.CompactAsync(2, default)); // nothing new in L1 since the last L2
         }
 
@@ -78,7 +64,7 @@ public class CompactorTests
             {
                 string output = Path.Combine(dir, $"r-{txid}-{Guid.NewGuid():N}.db");
                 await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Txid = new Txid(txid) }, default);
-                Assert.Equal(states[txid], TestPaths.Python(Dump, output));
+                Assert.Equal(states[txid], SqliteWriter.Dump(output));
             }
         }
 
@@ -111,17 +97,17 @@ public class CompactorTests
         await AssertRestores(boundaries.Where(t => t >= kept.MaxTxid.Value));
         string latest = Path.Combine(dir, "latest.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = latest }, default);
-        Assert.Equal(states[states.Keys.Max()], TestPaths.Python(Dump, latest));
+        Assert.Equal(states[states.Keys.Max()], SqliteWriter.Dump(latest));
         Assert.True(l0Deleted >= 0);
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task VerifyCompaction_DamagedOutput_IsDeletedAndTheNextCompactionRewritesIt()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         var client = new DamagingClient(new FileReplicaClient(Path.Combine(dir, "replica")));
-        TestPaths.Python(Writer, path, "0");
+        Write(path, 0);
         await using var db = new Db(path);
         db.Open();
         var replica = new Replica(db, client);
@@ -129,11 +115,11 @@ public class CompactorTests
         {
             db.Sync();
             await replica.SyncAsync(default);
-            TestPaths.Python(Writer, path, batch.ToString());
+            Write(path, batch);
         }
         db.Sync();
         await replica.SyncAsync(default);
-        string expected = TestPaths.Python(Dump, path);
+        string expected = SqliteWriter.Dump(path);
 
         client.Damage = true;
         var verifying = new Compactor(replica, new CompactionOptions { VerifyCompaction = true });
@@ -147,7 +133,7 @@ public class CompactorTests
         await RestoreAndCompare(client, dir, expected);
 
         // Without verify-compaction the damaged file stays on the replica for restores to trip over.
-        string dir2 = TestPaths.TempDir();
+        string dir2 = TestRepo.TempDir();
         var unverified = new DamagingClient(new FileReplicaClient(Path.Combine(dir2, "replica"))) { Damage = true };
         await using var db2 = new Db(Path.Combine(dir2, "app.db"));
         File.Copy(path, db2.Path);
@@ -159,21 +145,21 @@ public class CompactorTests
         Assert.Single(await ListAsync(unverified, 1));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task VerifyCompaction_OverlapOrGapInTheLevel_IsReported()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        var logger = new ListLogger();
-        TestPaths.Python(Writer, path, "0");
+        var logger = new CapturingLogger();
+        Write(path, 0);
         await using var db = new Db(path);
         db.Open();
         var replica = new Replica(db, client);
         var compactor = new Compactor(replica, new CompactionOptions { VerifyCompaction = true }, logger);
         async Task Batch(int n)
         {
-            TestPaths.Python(Writer, path, n.ToString());
+            Write(path, n);
             db.Sync();
             await replica.SyncAsync(default);
         }
@@ -182,7 +168,7 @@ public class CompactorTests
         await Batch(1);
         await Batch(2);
         Assert.NotNull(await compactor.CompactAsync(1, default)); // L1 1-3
-        Assert.Empty(logger.Lines);
+        Assert.Empty(logger.LinesAtLeast(LogLevel.Warning));
 
         // A stray L1 file 2-5 (a second writer, a botched manual copy): valid LTX, but it overlaps 1-3.
         await Batch(3);
@@ -202,7 +188,7 @@ public class CompactorTests
         await Batch(5);
         LtxFileInfo next = (await compactor.CompactAsync(1, default))!;
         Assert.Equal((new Txid(6), new Txid(6)), (next.MinTxid, next.MaxTxid));
-        Assert.Equal([$"Warning {path}: post-compaction verification failed: txid overlap detected at level 1: prev.MaxTXID=0000000000000003, next.MinTXID=0000000000000002"], logger.Lines);
+        Assert.Equal([$"Warning: {path}: post-compaction verification failed: txid overlap detected at level 1: prev.MaxTXID=0000000000000003, next.MinTXID=0000000000000002"], logger.LinesAtLeast(LogLevel.Warning));
 
         // Removing the stray file leaves a gap where it was the only copy of 4-5.
         await client.DeleteLtxFilesAsync((await ListAsync(client, 1)).Where(f => f.MinTxid == new Txid(2)).ToList(), default);
@@ -225,7 +211,7 @@ public class CompactorTests
     {
         string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
-        Assert.Equal(expected, TestPaths.Python(Dump, output));
+        Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 
     /// <summary>The file backend, with storage that flips one byte in the middle of compacted files while <see cref="Damage"/> is set.</summary>

@@ -1,32 +1,23 @@
 using Litestream.Ltx;
 using Litestream.Replication;
-using Litestream.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
 
 namespace Litestream.Tests.Replication;
 
 /// <summary>Db on its own (no replica): change detection, local state, checkpoints. Writes come from python3.</summary>
+[Requires(Need.Python)]
 public class DbTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d" % i,))
-        """;
-
-    private static void Write(string db, int rows) => TestPaths.Python(Writer, db, rows.ToString());
+    private static void Write(string db, int rows) => SqliteWriter.Write(db, rows);
 
     private static string NewDatabase(int rows)
     {
-        string path = Path.Combine(TestPaths.TempDir(), "app.db");
+        string path = Path.Combine(TestRepo.TempDir(), "app.db");
         Write(path, rows);
         return path;
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Sync_CommitKeepsWalLengthAndModificationTime_IsStillCaptured()
     {
         // File systems stamp modification times from a coarse clock, and a restarted WAL is rewritten in
@@ -50,7 +41,7 @@ public class DbTests
         Assert.Equal(new Txid(before.Value + 1), db.Txid);
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Sync_IdleWal_WritesNothing()
     {
         string path = NewDatabase(5);
@@ -64,7 +55,7 @@ public class DbTests
         Assert.Equal([LtxFileName.Format(new Txid(1), new Txid(1))], Directory.GetFiles(db.L0Directory).Select(Path.GetFileName));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Open_DamagedNewestL0_ThrowsLocalStateExceptionUntilReset()
     {
         string path = NewDatabase(20);
@@ -99,7 +90,7 @@ public class DbTests
         }
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Open_DatabaseAnotherDbReplicates_ThrowsDatabaseLockedExceptionUntilItIsDisposed()
     {
         string path = NewDatabase(5);
@@ -121,7 +112,7 @@ public class DbTests
         Assert.Equal(new Txid(1), second.Txid);
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Open_AfterRestartWhileTheApplicationKeepsWriting_ResumesWithoutSnapshot()
     {
         string path = NewDatabase(50);
@@ -153,7 +144,7 @@ public class DbTests
         }
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Sync_WalTruncatedByAnotherProcessWhileStopped_WritesFullSnapshot()
     {
         string path = NewDatabase(50);
@@ -178,7 +169,7 @@ public class DbTests
         }
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task CheckpointIfNeeded_WalPastMinPageCount_RestartsWalAndContinuesIncrementally()
     {
         string path = NewDatabase(10);
@@ -207,10 +198,7 @@ public class DbTests
         command.ExecuteNonQuery();
     }
 
-    private static uint PageCount(string path) => uint.Parse(TestPaths.Python("""
-        import sqlite3, sys
-        print(sqlite3.connect(sys.argv[1]).execute("PRAGMA page_count").fetchone()[0])
-        """, path).Trim());
+    private static uint PageCount(string path) => uint.Parse(SqliteWriter.Scalar(path, "PRAGMA page_count"));
 
     private static int CountPages(string ltxFile)
     {

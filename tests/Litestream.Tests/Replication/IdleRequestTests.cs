@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Replication;
@@ -14,24 +13,9 @@ namespace Litestream.Tests.Replication;
 /// no request at all; a new commit is shipped, compacted and then the replica is quiet again.
 /// </summary>
 [Collection("s3rver")]
+[Requires(Need.Python)]
 public sealed class IdleRequestTests(S3rverFixture s3)
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("idle%d" % i,))
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*) FROM t").fetchone()[0])
-        """;
-
     private static readonly CompactionOptions s_fastCompaction = new()
     {
         Levels = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)],
@@ -43,12 +27,12 @@ public sealed class IdleRequestTests(S3rverFixture s3)
     /// <summary>Longer than every loop's interval twice over: a loop that lists would show up in it.</summary>
     private static readonly TimeSpan s_idleWindow = TimeSpan.FromSeconds(7);
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task IdleDatabase_AfterCompactionCaughtUp_SendsNoRequests()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
-        TestPaths.Python(Writer, path, "20");
+        SqliteWriter.Write(path, 20);
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("idle");
         await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
@@ -62,7 +46,7 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         Assert.True(settled > 0, "nothing was replicated");
         Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
 
-        TestPaths.Python(Writer, path, "5"); // activity again: shipped, compacted, snapshotted, then quiet
+        SqliteWriter.Write(path, 5, start: 20); // activity again: shipped, compacted, snapshotted, then quiet
         int active = await SettleAsync(proxy);
         Assert.True(active > settled, "the new commit was not shipped");
         Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
@@ -73,7 +57,9 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         await using var direct = s3.Client(prefix);
         string output = Path.Combine(dir, "restored.db");
         await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
-        Assert.Equal("ok 25\n", TestPaths.Python(Dump, output));
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith("ok 25 ", expected);
+        Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 
     /// <summary>Waits (up to a minute) until no request arrived for a whole idle window; returns the request count then.</summary>

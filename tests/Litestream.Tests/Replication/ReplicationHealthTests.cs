@@ -1,6 +1,5 @@
 using Litestream.Ltx;
 using Litestream.Replication;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Replication;
 
@@ -23,7 +22,7 @@ public sealed class ReplicationHealthTests
     [Fact]
     public void Read_WhatTheRunningProcessWrote_PositionFailuresAndAllowance()
     {
-        string meta = TestPaths.TempDir();
+        string meta = TestRepo.TempDir();
         using var health = new ReplicationHealth(meta, TimeSpan.FromSeconds(2));
         health.Replicated(new Txid(0x2a));
         health.UploadFailed("replica s3://bkt/db: s3: put object s3://bkt/db/0000/x.ltx: stalled: no response for 60 s");
@@ -48,7 +47,7 @@ public sealed class ReplicationHealthTests
     [Fact]
     public void Read_ProcessGone_Null()
     {
-        string meta = TestPaths.TempDir();
+        string meta = TestRepo.TempDir();
         var health = new ReplicationHealth(meta, TimeSpan.FromSeconds(1));
         health.Dispose();
         Assert.Null(ReplicationHealth.Read(meta));

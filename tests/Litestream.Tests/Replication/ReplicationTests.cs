@@ -2,7 +2,6 @@ using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Replication;
 
@@ -10,32 +9,19 @@ namespace Litestream.Tests.Replication;
 /// Db + Replica + FileReplicaClient in-process, with the writes coming from a python3 process (a real
 /// second SQLite writer), then a restore through the library compared with the source.
 /// </summary>
+[Requires(Need.Python)]
 public class ReplicationTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        start, n, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-        for i in range(start, start + n):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * (i % 500),))
-        if mode == "vacuum":
-            c.execute("DELETE FROM t WHERE id % 3 = 0")
-            c.execute("VACUUM")
-        if mode == "truncate":
-            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        print(c.execute("PRAGMA integrity_check").fetchone()[0])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
-    private static void Write(string db, int start, int n, string mode = "plain") => TestPaths.Python(Writer, db, start.ToString(), n.ToString(), mode);
+    /// <summary>Rows start..start+n-1, one commit each; then "vacuum" deletes a third and VACUUMs, "truncate" checkpoints with TRUNCATE.</summary>
+    private static void Write(string db, int start, int n, string mode = "plain") => SqliteWriter.Write(db, new Workload
+    {
+        Start = start,
+        Commits = n,
+        Pad = 500,
+        Delete = mode == "vacuum" ? "id % 3 = 0" : null,
+        Vacuum = mode == "vacuum",
+        Checkpoint = mode == "truncate" ? "TRUNCATE" : null,
+    });
 
     private static async Task SyncAndUpload(Db db, Replica replica)
     {
@@ -43,10 +29,10 @@ public class ReplicationTests
         await replica.SyncAsync(default);
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Replicate_WritesCheckpointsVacuumAndRestart_RestoresIdenticalContent()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         Write(path, 0, 50);
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
@@ -84,15 +70,15 @@ public class ReplicationTests
 
         string output = Path.Combine(dir, "restored.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, IntegrityCheck = IntegrityCheck.Full }, default);
-        string expected = TestPaths.Python(Dump, path);
-        Assert.StartsWith("ok\n", expected);
-        Assert.Equal(expected, TestPaths.Python(Dump, output));
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith("ok ", expected);
+        Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Replicate_ExternalTruncateCheckpointWhileStopped_SnapshotKeepsChainRestorable()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         Write(path, 0, 20);
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
@@ -114,13 +100,13 @@ public class ReplicationTests
         }
         string output = Path.Combine(dir, "restored.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
-        Assert.Equal(TestPaths.Python(Dump, path), TestPaths.Python(Dump, output));
+        Assert.Equal(SqliteWriter.Dump(path), SqliteWriter.Dump(output));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Reconcile_ReplicaAheadOfLocalState_ContinuesTxidSequence()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         Write(path, 0, 10);
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
@@ -144,6 +130,6 @@ public class ReplicationTests
         }
         string output = Path.Combine(dir, "restored.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
-        Assert.Equal(TestPaths.Python(Dump, path), TestPaths.Python(Dump, output));
+        Assert.Equal(SqliteWriter.Dump(path), SqliteWriter.Dump(output));
     }
 }

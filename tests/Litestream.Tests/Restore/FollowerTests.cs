@@ -3,30 +3,15 @@ using Litestream.Ltx.Tests.Fixtures;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Restore;
 
+[Requires(Need.Python)]
 public class FollowerTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("f%d" % i + "w" * (i * 7 % 900),))
-        if len(sys.argv) > 3:
-            c.execute("DELETE FROM t WHERE id % 2 = 0")
-            c.execute("VACUUM")
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
+    /// <summary>Text rows of varied length; <paramref name="shrink"/> then deletes every other row and VACUUMs (the database gets smaller).</summary>
+    private static void Write(string db, int rows, bool shrink = false)
+        => SqliteWriter.Write(db, new Workload { Commits = rows, Pad = 900, Delete = shrink ? "id % 2 = 0" : null, Vacuum = shrink });
 
     /// <summary>app.db, filled by the python writer and replicated in process to replica/; follow.db beside it is the follower's output.</summary>
     private sealed class Shipped : IAsyncDisposable
@@ -50,9 +35,9 @@ public class FollowerTests
         /// <summary>A database of <paramref name="rows"/> rows, replicated.</summary>
         public static async Task<Shipped> StartAsync(int rows)
         {
-            string dir = TestPaths.TempDir();
+            string dir = TestRepo.TempDir();
             string db = Path.Combine(dir, "app.db");
-            TestPaths.Python(Writer, db, rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Write(db, rows);
             var source = new Db(db);
             source.Open();
             var shipped = new Shipped(dir, source);
@@ -70,7 +55,7 @@ public class FollowerTests
         public ValueTask DisposeAsync() => Source.DisposeAsync();
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Follow_AppliesNewFilesIncludingShrink_AndResumesFromTxidFile()
     {
         await using Shipped shipped = await Shipped.StartAsync(100);
@@ -80,35 +65,35 @@ public class FollowerTests
         await using (Follower follower = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default))
         {
             Assert.Equal(new Txid(1), follower.Txid);
-            TestPaths.Python(Writer, db, "300");
+            Write(db, 300);
             await Ship();
-            TestPaths.Python(Writer, db, "10", "shrink");
+            Write(db, 10, shrink: true);
             await Ship();
             Assert.Equal(2, await follower.PollAsync(default));
             Assert.Equal(source.Txid, follower.Txid);
-            Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+            Assert.Equal(SqliteWriter.Dump(db, readOnly: true), SqliteWriter.Dump(output, readOnly: true));
             Assert.Equal(0, await follower.PollAsync(default));
         }
         Assert.Equal($"{source.Txid}\n", File.ReadAllText(output + "-txid"));
         Assert.False(File.Exists(output + "-wal"));
 
-        TestPaths.Python(Writer, db, "50");
+        Write(db, 50);
         await Ship();
         await using (Follower resumed = await Follower.StartAsync(client, new RestoreOptions { OutputPath = output }, null, default))
         {
             Assert.Equal(1, await resumed.PollAsync(default));
-            Assert.Equal(TestPaths.Python(Dump, db), TestPaths.Python(Dump, output));
+            Assert.Equal(SqliteWriter.Dump(db, readOnly: true), SqliteWriter.Dump(output, readOnly: true));
         }
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Follow_FileThatGrowsTheDatabasePastItsPages_RefusedNamingIt_DatabaseUntouched()
     {
         await using Shipped shipped = await Shipped.StartAsync(100);
         await using Follower follower = await Follower.StartAsync(shipped.Client, new RestoreOptions { OutputPath = shipped.Output }, null, default);
         byte[] before = File.ReadAllBytes(shipped.Output);
 
-        TestPaths.Python(Writer, shipped.Source.Path, "300");
+        Write(shipped.Source.Path, 300);
         await shipped.ShipAsync();
         string next = shipped.Client.LtxFilePath(0, new Txid(2), new Txid(2));
         (LtxHeader header, List<(uint Pgno, byte[] Page)> pages) = LtxFileBuilder.Decode(File.ReadAllBytes(next));
@@ -120,10 +105,10 @@ public class FollowerTests
         Assert.Equal(new Txid(1), follower.Txid);
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Follow_ExistingDatabaseWithoutTxidFile_Refused()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string output = Path.Combine(dir, "x.db");
         File.WriteAllText(output, "not ours");
         var error = await Assert.ThrowsAsync<IOException>(async () =>

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Restore;
 
@@ -12,8 +11,8 @@ public class LegacyRestorerTests
     /// <summary>The fixture uses the unreleased v0.4-dev names; map them to v0.3's as testdata/README.md says.</summary>
     private static string MapFixture(string fixture)
     {
-        string source = TestPaths.SpecFile($"litestream-f29a6cd/testdata/restore/{fixture}/generations/0000000000000000");
-        string root = TestPaths.TempDir();
+        string source = TestRepo.SpecFile($"litestream-f29a6cd/testdata/restore/{fixture}/generations/0000000000000000");
+        string root = TestRepo.TempDir();
         string gen = Path.Combine(root, "generations", "0000000000000000");
         Directory.CreateDirectory(Path.Combine(gen, "snapshots"));
         Directory.CreateDirectory(Path.Combine(gen, "wal"));
@@ -37,22 +36,22 @@ public class LegacyRestorerTests
         return root;
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_UpstreamFixtureOk_ByteIdenticalToExpected()
     {
         var client = new FileReplicaClient(MapFixture("ok"));
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         (LegacySnapshotInfo snapshot, int segments) = await LegacyRestorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
         Assert.Equal(("0000000000000000", 0u, 6), (snapshot.Generation, snapshot.Index, segments));
         Assert.Equal("b8a2decaed59e8109608a05c6c5014be4e8c2f4c08d598fa6ff89df5623ed5cf", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(output))));
         Assert.False(File.Exists(output + ".tmp-wal"));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task RestorerTryRestore_ReplicaWithOnlyV03Generations_RestoresTheNewestGeneration()
     {
         var client = new FileReplicaClient(MapFixture("ok"));
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
 
         RestoreResult? result = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
 
@@ -66,7 +65,7 @@ public class LegacyRestorerTests
     [Fact]
     public async Task RestorerTryRestore_EmptyReplica_NullAndNoOutput()
     {
-        string root = TestPaths.TempDir();
+        string root = TestRepo.TempDir();
         var client = new FileReplicaClient(Path.Combine(root, "replica"));
         string output = Path.Combine(root, "out.db");
 
@@ -74,21 +73,21 @@ public class LegacyRestorerTests
         Assert.False(File.Exists(output));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_SnapshotOnly_EqualsExpected()
     {
         var client = new FileReplicaClient(MapFixture("snapshot-only"));
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         await LegacyRestorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
-        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("litestream-f29a6cd/testdata/restore/snapshot-only/0000000000000000.db")), File.ReadAllBytes(output));
+        Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("litestream-f29a6cd/testdata/restore/snapshot-only/0000000000000000.db")), File.ReadAllBytes(output));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_MissingSegment_ErrorAndNoOutput()
     {
         string root = MapFixture("ok");
         File.Delete(Path.Combine(root, "generations", "0000000000000000", "wal", LegacyNames.WalSegment(0, 0x2050)));
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         var error = await Assert.ThrowsAsync<InvalidDataException>(async () =>
             await LegacyRestorer.RestoreAsync(new FileReplicaClient(root), new RestoreOptions { OutputPath = output }, default));
         Assert.Equal("missing WAL segment in generation 0000000000000000: index 00000000 jumps from offset 8272 to 12392", error.Message);

@@ -2,7 +2,6 @@ using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Restore;
 
@@ -11,32 +10,17 @@ namespace Litestream.Tests.Restore;
 /// batch together with the time its L0 file was created; restoring to a time between two files gives
 /// exactly the state of the last file created strictly before it, across L0, L1 and a snapshot.
 /// </summary>
+[Requires(Need.Python)]
 public class PointInTimeTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(25):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("ts%s-%d" % (sys.argv[2], i),))
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys, hashlib
-        c = sqlite3.connect(sys.argv[1])
-        rows = c.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-        print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        """;
-
-    [Fact]
+    [RequiresFact]
     public async Task Restore_ToTimestampsBetweenFiles_GivesStateOfLastFileBefore()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
         var states = new List<(DateTimeOffset CreatedAt, string Dump)>();
-        TestPaths.Python(Writer, path, "0");
+        SqliteWriter.Write(path, 25);
         await using (var db = new Db(path))
         {
             db.Open();
@@ -47,7 +31,7 @@ public class PointInTimeTests
                 db.Sync();
                 await replica.SyncAsync(default);
                 LtxFileInfo file = await Newest(client, 0);
-                states.Add((file.CreatedAt, TestPaths.Python(Dump, path)));
+                states.Add((file.CreatedAt, SqliteWriter.Dump(path)));
                 if (batch == 4)
                 {
                     await compactor.CompactAsync(1, default);
@@ -56,8 +40,8 @@ public class PointInTimeTests
                 {
                     await compactor.SnapshotAsync(default);
                 }
-                await Task.Delay(30);
-                TestPaths.Python(Writer, path, batch.ToString());
+                await Task.Delay(30); // separates the batches' timestamps, not a wait for something
+                SqliteWriter.Write(path, 25, start: 25 * batch);
             }
         }
         for (int i = 0; i < states.Count; i++)
@@ -65,7 +49,7 @@ public class PointInTimeTests
             DateTimeOffset target = states[i].CreatedAt.AddMilliseconds(1);
             string output = Path.Combine(dir, $"pitr-{i}.db");
             await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Timestamp = target }, default);
-            Assert.Equal(states[i].Dump, TestPaths.Python(Dump, output));
+            Assert.Equal(states[i].Dump, SqliteWriter.Dump(output));
         }
         await Assert.ThrowsAsync<TxNotAvailableException>(async () => await Restorer.RestoreAsync(client,
             new RestoreOptions { OutputPath = Path.Combine(dir, "too-early.db"), Timestamp = states[0].CreatedAt.AddSeconds(-10) }, default));

@@ -1,7 +1,6 @@
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Restore;
 
@@ -9,8 +8,8 @@ public class RestorerTests
 {
     private static string CopyReplica()
     {
-        string dir = TestPaths.TempDir();
-        string source = TestPaths.SpecFile("synthetic/replica-file");
+        string dir = TestRepo.TempDir();
+        string source = TestRepo.SpecFile("synthetic/replica-file");
         foreach (string file in Directory.EnumerateFiles(source, "*.ltx", SearchOption.AllDirectories))
         {
             string target = Path.Combine(dir, Path.GetRelativePath(source, file));
@@ -20,37 +19,37 @@ public class RestorerTests
         return dir;
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_SyntheticLatest_ByteIdenticalToExpected()
     {
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
-        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
+        var client = new FileReplicaClient(TestRepo.SpecFile("synthetic/replica-file"));
         RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, CancellationToken.None);
         Assert.Equal("L9:0000000000000001-0000000000000002", string.Join(",", result.Plan.Select(f => $"L{f.Level}:{f.MinTxid}-{f.MaxTxid}")));
         Assert.Equal(new Txid(2), result.Txid);
-        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
+        Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_SyntheticTxid1_ByteIdenticalToExpected()
     {
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
-        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
+        var client = new FileReplicaClient(TestRepo.SpecFile("synthetic/replica-file"));
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Txid = new Txid(1) }, CancellationToken.None);
-        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid1.db")), File.ReadAllBytes(output));
+        Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/expected-txid1.db")), File.ReadAllBytes(output));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_L0ChainOnly_EqualsExpected()
     {
         string replica = CopyReplica();
         Directory.Delete(Path.Combine(replica, "ltx", "9"), true);
         Directory.Delete(Path.Combine(replica, "ltx", "1"), true);
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         RestoreResult result = await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None);
         Assert.Equal(2, result.Plan.Count);
-        Assert.Equal(File.ReadAllBytes(TestPaths.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
+        Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("synthetic/replica-file/expected-txid2.db")), File.ReadAllBytes(output));
     }
 
     /// <summary>The spec replica's L0 chain with one byte of its second file flipped.</summary>
@@ -66,11 +65,11 @@ public class RestorerTests
         return replica;
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_BitFlippedFile_ErrorNamesFileAndLeavesNoOutput()
     {
         string replica = DamagedL0Chain();
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         var error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
             await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None));
         Assert.StartsWith("ltx/0/0000000000000002-0000000000000002.ltx: ", error.Message);
@@ -78,7 +77,7 @@ public class RestorerTests
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_TruncatedFile_ErrorAndNoOutput()
     {
         string replica = CopyReplica();
@@ -89,19 +88,19 @@ public class RestorerTests
         {
             f.SetLength(9000);
         }
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         var error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
             await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, CancellationToken.None));
         Assert.Contains("unexpected end of file", error.Message);
         Assert.False(File.Exists(output));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_ExistingOutput_RefusedUnlessForce()
     {
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         File.WriteAllText(output, "keep me");
-        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        var client = new FileReplicaClient(TestRepo.SpecFile("synthetic/replica-file"));
         var error = await Assert.ThrowsAnyAsync<IOException>(async () =>
             await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, CancellationToken.None));
         Assert.Equal($"output file already exists: {output}", error.Message);
@@ -111,11 +110,11 @@ public class RestorerTests
     }
 
     /// <summary>-force replaces the old database only once the new one is verified: a failed forced restore leaves it, and its WAL, as they were.</summary>
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_ForceFromADamagedReplica_LeavesTheOldDatabaseAndItsWal()
     {
         string replica = DamagedL0Chain();
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string output = Path.Combine(dir, "out.db");
         File.WriteAllText(output, "old database");
         File.WriteAllText(output + "-wal", "its wal");
@@ -127,13 +126,13 @@ public class RestorerTests
         Assert.Equal([output, output + "-wal"], Directory.GetFiles(dir).Order());
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_Cancelled_LeavesNothing_AndAnExistingDatabaseAsItWas()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string output = Path.Combine(dir, "out.db");
         File.WriteAllText(output, "old database");
-        var client = new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file"));
+        var client = new FileReplicaClient(TestRepo.SpecFile("synthetic/replica-file"));
         RestoreSource source = await Restorer.PlanAsync(client, Txid.Zero, null, default);
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
@@ -144,12 +143,12 @@ public class RestorerTests
         Assert.Equal([output], Directory.GetFiles(dir));
     }
 
-    [SpecFact]
+    [RequiresFact(Need.Spec)]
     public async Task Restore_EmptyOutputFile_Replaced()
     {
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         File.WriteAllBytes(output, []);
-        await Restorer.RestoreAsync(new FileReplicaClient(TestPaths.SpecFile("synthetic/replica-file")), new RestoreOptions { OutputPath = output }, CancellationToken.None);
+        await Restorer.RestoreAsync(new FileReplicaClient(TestRepo.SpecFile("synthetic/replica-file")), new RestoreOptions { OutputPath = output }, CancellationToken.None);
         Assert.Equal(98304, new FileInfo(output).Length);
     }
 }

@@ -3,7 +3,6 @@ using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Restore;
@@ -16,6 +15,7 @@ namespace Litestream.Tests.Restore;
 /// no output; a cancellation ends a restore stuck on a stalled server within a second, whatever it waits for.
 /// </summary>
 [Collection("s3rver")]
+[Requires(Need.Python)]
 public sealed class S3RestoreTests(S3rverFixture s3)
 {
     /// <summary>Replicates a ~21 MB database of random blobs (one L0 snapshot file) and returns its key prefix.</summary>
@@ -28,10 +28,10 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         return (prefix, path, await RandomBlobDatabase.ReplicateOnceAsync(path, client));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Restore_LargeSnapshot_ParallelRangedGets_SameDatabase()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         (string prefix, string db, LtxFileInfo snapshot) = await ReplicateAsync(dir);
         Assert.True(snapshot.Size > 2 * SegmentedFileApply.SegmentBytes, $"snapshot too small to need ranges: {snapshot.Size}");
 
@@ -50,10 +50,10 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         Assert.Equal(2 + segments, proxy.RequestLog.Count(r => r.StartsWith($"GET {key}", StringComparison.Ordinal)));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Restore_LargeSnapshot_GetsKeepFailing_ErrorNamesKeyAndNoOutput()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         (string prefix, _, LtxFileInfo snapshot) = await ReplicateAsync(dir);
         await using var proxy = new FaultProxy(s3.Server.Port);
         await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint)) { MaxErrorRetries = 1 };
@@ -66,10 +66,10 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Restore_ObjectShorterThanListed_FailsNamingTheFile()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         (string prefix, _, LtxFileInfo snapshot) = await ReplicateAsync(dir);
         await using S3ReplicaClient client = s3.Client(prefix);
         LtxFileInfo[] plan = [snapshot with { Size = snapshot.Size + 100 }]; // the last range ends past the object
@@ -82,7 +82,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
     /// <summary>A small database (one ~300 kB snapshot, fetched whole ahead of its turn) and a client to it through <paramref name="proxy"/>.</summary>
     private async Task<(S3ReplicaClient Client, LtxFileInfo Snapshot, string Dir)> SmallReplicaAsync(FaultProxy proxy, StorageTimeouts timeouts)
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "small.db");
         RandomBlobDatabase.Create(path, rows: 100, seed: 3);
         string prefix = S3rverFixture.NewPath("small");
@@ -95,7 +95,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         return (new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint)) { Timeouts = timeouts }, snapshot, dir);
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Restore_SmallFileBodyStalls_FailsAfterTheIdleTimeout_NamingTheObject_NoOutput()
     {
         await using var proxy = new FaultProxy(s3.Server.Port);
@@ -119,7 +119,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
     /// response, or a body that stops) — stops within a second of its cancellation, long before the default
     /// limits of a minute would end it, and leaves nothing behind.
     /// </summary>
-    [S3Theory]
+    [RequiresTheory(Need.S3rver)]
     [InlineData(false, FaultProxy.Fault.StallAtConnect)]
     [InlineData(false, FaultProxy.Fault.StallInBody)]
     [InlineData(true, FaultProxy.Fault.StallAtConnect)]

@@ -12,19 +12,20 @@ namespace Litestream.Tests.Restore;
 /// and the file checksum is recombined from theirs. A damaged segment fails the whole restore with the file's
 /// name; a worker's failure stops the others and is the error reported; nothing is left behind.
 /// </summary>
+[Requires(Need.Python)]
 public sealed class SegmentedRestoreTests
 {
     /// <summary>A ~24 MB database of random blobs replicated as one L0 snapshot to a file replica.</summary>
     private static async Task<(string Replica, string Db, LtxFileInfo Snapshot)> ReplicateAsync(int pageSize = 4096)
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         RandomBlobDatabase.Create(path, rows: 8000, seed: 11, pageSize);
         string replica = Path.Combine(dir, "replica");
         return (replica, path, await RandomBlobDatabase.ReplicateOnceAsync(path, new FileReplicaClient(replica)));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Restore_LargeFile_BySegments_EqualsSource()
     {
         (string replica, string db, LtxFileInfo snapshot) = await ReplicateAsync();
@@ -33,14 +34,14 @@ public sealed class SegmentedRestoreTests
         Assert.Equal(3, plan.Segments.Count);
         Assert.Equal(snapshot.MaxTxid, plan.Header.MaxTxid);
 
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 2 }, default);
 
         Assert.Equal(snapshot, Assert.Single(result.Plan));
         Assert.Equal(RandomBlobDatabase.Dump(db), RandomBlobDatabase.Dump(output));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Restore_LargeFile_DamagedMiddleSegment_FailsNamingTheFile_NoOutput()
     {
         (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
@@ -53,7 +54,7 @@ public sealed class SegmentedRestoreTests
             file.Position = snapshot.Size / 2;
             file.WriteByte((byte)(b ^ 0x5a));
         }
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         LtxFormatException error = await Assert.ThrowsAnyAsync<LtxFormatException>(async () =>
             await Restorer.RestoreAsync(new FileReplicaClient(replica), new RestoreOptions { OutputPath = output }, default));
         Assert.StartsWith("ltx/0/0000000000000001-0000000000000001.ltx: file checksum mismatch", error.Message, StringComparison.Ordinal);
@@ -61,12 +62,12 @@ public sealed class SegmentedRestoreTests
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Restore_LargeFile_OneSegmentFetchFails_ThatErrorReported_NoOutput()
     {
         (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
         var client = new RangeClient(new FileReplicaClient(replica), failAtOffset: snapshot.Size / 2);
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         IOException error = await Assert.ThrowsAsync<IOException>(async () =>
             await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Parallelism = 3 }, default));
         Assert.Equal("connection reset while reading the second segment", error.Message);
@@ -74,13 +75,13 @@ public sealed class SegmentedRestoreTests
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Restore_IndexLargerThanTheTailRead_StreamedThroughItsOwnRead_EqualsSource()
     {
         // 512-byte pages: ~50 000 index entries (~390 KB) against a tail read of ~0.4 % of the file (~100 KB).
         (string replica, string db, LtxFileInfo snapshot) = await ReplicateAsync(pageSize: 512);
         var client = new RangeClient(new FileReplicaClient(replica));
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
 
         Assert.Equal(RandomBlobDatabase.Dump(db), RandomBlobDatabase.Dump(output));
@@ -91,12 +92,12 @@ public sealed class SegmentedRestoreTests
         Assert.True(tail[0].Size > 3 * tailRead, $"index read of {tail[0].Size} bytes");
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Restore_SegmentBodyStalls_FailsAfterTheStallTimeout_NamingFileAndRange_NoOutput()
     {
         (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
         var client = new RangeClient(new FileReplicaClient(replica), stallAtOffset: snapshot.Size / 2);
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.RestoreAsync(client,
             new RestoreOptions { OutputPath = output, StallTimeout = TimeSpan.FromSeconds(1) }, default));
         (long offset, long size) = client.Reads.Single(r => r.Offset <= snapshot.Size / 2 && snapshot.Size / 2 < r.Offset + r.Size && r.Size > 1 << 20);
@@ -105,12 +106,12 @@ public sealed class SegmentedRestoreTests
         Assert.False(File.Exists(output + ".tmp"));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Restore_Cancelled_WhileASegmentBodyStalls_StopsWithoutWaitingForIt()
     {
         (string replica, _, LtxFileInfo snapshot) = await ReplicateAsync();
         var client = new RangeClient(new FileReplicaClient(replica), stallAtOffset: snapshot.Size / 2);
-        string output = Path.Combine(TestPaths.TempDir(), "out.db");
+        string output = Path.Combine(TestRepo.TempDir(), "out.db");
         using var cancel = new CancellationTokenSource();
         Task restore = Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, cancel.Token).AsTask();
         while (!client.Stalled.IsCompleted)

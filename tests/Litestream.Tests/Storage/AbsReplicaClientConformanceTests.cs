@@ -1,17 +1,15 @@
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.Abs;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
 /// <summary>The replica client contract on the Azure Blob backend, against a local Azurite.</summary>
 [Collection("azurite")]
+[Requires(Need.Azurite)]
 public sealed class AbsReplicaClientConformanceTests(AzuriteFixture azure) : ReplicaClientConformanceTests
 {
-    public static string? SkipReason => Azurite.ScriptPath is null ? Azurite.MissingReason : null;
-
     // Pages of 1000 (S3's size) so the 1000+ object listing pages here too; Azure's own default is 5000.
     protected override IReplicaClient CreateClient() => new AbsReplicaClient(azure.Settings(S3rverFixture.NewPath("conformance"))) { ListPageSize = 1000 };
 

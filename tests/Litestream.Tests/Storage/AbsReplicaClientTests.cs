@@ -3,7 +3,6 @@ using Azure.Storage.Blobs.Models;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.Abs;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
@@ -55,7 +54,7 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
         => Assert.Equal("abs replica requires account-name (or AZURE_STORAGE_ACCOUNT) or endpoint",
             Assert.Throws<ArgumentException>(() => new AbsReplicaClient(new AbsReplicaSettings { Bucket = "box", AccountKey = WrongKey })).Message);
 
-    [AzureFact]
+    [RequiresFact(Need.Azurite)]
     public async Task Write_StoresUpstreamLayoutAndTimestampMetadata()
     {
         string path = S3rverFixture.NewPath("layout");
@@ -65,7 +64,7 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
         Assert.Equal(("2023-11-14T22:13:21.234Z", 300L), (properties.Metadata[AbsReplicaClient.TimestampMetadataKey], properties.ContentLength));
     }
 
-    [AzureFact]
+    [RequiresFact(Need.Azurite)]
     public async Task List_SmallPages_EveryFileOnce()
     {
         await using AbsReplicaClient client = azure.Client(S3rverFixture.NewPath("paging"));
@@ -82,7 +81,7 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
         Assert.Equal([3UL, 4, 5, 6, 7], seen);
     }
 
-    [AzureFact]
+    [RequiresFact(Need.Azurite)]
     public async Task List_WrongKey_OneLineNamingHostAndPath_HintsCredentials_NeverTheKey()
     {
         string path = S3rverFixture.NewPath("denied");
@@ -94,7 +93,7 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
         Assert.DoesNotContain(WrongKey, error.ToString());
     }
 
-    [AzureFact]
+    [RequiresFact(Need.Azurite)]
     public async Task Write_MissingContainer_NamesIt_HintsCreatingIt()
     {
         await using var client = new AbsReplicaClient(azure.Settings("db") with { Bucket = "no-such-container" });

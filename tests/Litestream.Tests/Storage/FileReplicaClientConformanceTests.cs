@@ -1,14 +1,13 @@
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
 /// <summary>The replica client contract on the file backend.</summary>
 public sealed class FileReplicaClientConformanceTests : ReplicaClientConformanceTests
 {
-    protected override IReplicaClient CreateClient() => new FileReplicaClient(TestPaths.TempDir());
+    protected override IReplicaClient CreateClient() => new FileReplicaClient(TestRepo.TempDir());
 
     protected override Task WriteForeignFileAsync(IReplicaClient client, int level, string name)
     {

@@ -1,7 +1,6 @@
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.File;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
@@ -18,7 +17,7 @@ public class FileReplicaClientTests
     [Fact]
     public async Task Write_ThenList_OrderedWithHeaderTimestampAsCreated()
     {
-        string root = TestPaths.TempDir();
+        string root = TestRepo.TempDir();
         var client = new FileReplicaClient(root);
         await client.WriteLtxFileAsync(0, new Txid(3), new Txid(3), LtxWithTimestamp(1_700_000_003_000), default);
         LtxFileInfo info = await client.WriteLtxFileAsync(0, new Txid(1), new Txid(2), LtxWithTimestamp(1_700_000_001_000), default);
@@ -46,7 +45,7 @@ public class FileReplicaClientTests
     [Fact]
     public async Task Open_Range_ReturnsExactlyThoseBytes()
     {
-        var client = new FileReplicaClient(TestPaths.TempDir());
+        var client = new FileReplicaClient(TestRepo.TempDir());
         await client.WriteLtxFileAsync(1, new Txid(1), new Txid(1), LtxWithTimestamp(1), default);
         await using Stream stream = await client.OpenLtxFileAsync(1, new Txid(1), new Txid(1), 150, 3, default);
         var buffer = new MemoryStream();
@@ -57,7 +56,7 @@ public class FileReplicaClientTests
     [Fact]
     public async Task Open_Missing_ReplicaFileNotFound()
     {
-        var client = new FileReplicaClient(TestPaths.TempDir());
+        var client = new FileReplicaClient(TestRepo.TempDir());
         var error = await Assert.ThrowsAsync<ReplicaFileNotFoundException>(async () => await client.OpenLtxFileAsync(0, new Txid(5), new Txid(5), 0, 0, default));
         Assert.EndsWith("ltx/0/0000000000000005-0000000000000005.ltx", error.Message);
     }
@@ -66,14 +65,10 @@ public class FileReplicaClientTests
     [Fact]
     public async Task ListAndOpen_FifoNamedLikeAnLtxFile_RefusedWithoutBlocking()
     {
-        var client = new FileReplicaClient(TestPaths.TempDir());
+        var client = new FileReplicaClient(TestRepo.TempDir());
         await client.WriteLtxFileAsync(0, new Txid(1), new Txid(1), LtxWithTimestamp(1), default);
         string fifo = client.LtxFilePath(0, new Txid(2), new Txid(2));
-        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
-        {
-            mkfifo.WaitForExit();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        Assert.Equal(0, Processes.Run("mkfifo", [fifo]).ExitCode);
         string message = $"{fifo} is a fifo, not a regular file: refusing to read it";
 
         var listing = await Assert.ThrowsAsync<IOException>(async () =>
@@ -91,7 +86,7 @@ public class FileReplicaClientTests
     [Fact]
     public async Task List_MissingLevel_Empty()
     {
-        var client = new FileReplicaClient(TestPaths.TempDir());
+        var client = new FileReplicaClient(TestRepo.TempDir());
         await foreach (LtxFileInfo _ in client.ListLtxFilesAsync(4, Txid.Zero, false, default))
         {
             Assert.Fail("a missing level lists nothing");
@@ -101,7 +96,7 @@ public class FileReplicaClientTests
     [Fact]
     public async Task Delete_RemovesOnlyGivenFiles_AndIgnoresMissing()
     {
-        var client = new FileReplicaClient(TestPaths.TempDir());
+        var client = new FileReplicaClient(TestRepo.TempDir());
         LtxFileInfo a = await client.WriteLtxFileAsync(0, new Txid(1), new Txid(1), LtxWithTimestamp(1), default);
         LtxFileInfo b = await client.WriteLtxFileAsync(0, new Txid(2), new Txid(2), LtxWithTimestamp(2), default);
         await client.DeleteLtxFilesAsync([a, a with { MinTxid = new Txid(9), MaxTxid = new Txid(9) }], default);

@@ -3,17 +3,15 @@ using Amazon.S3.Model;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
 /// <summary>The replica client contract on the OSS backend (S3 API with OSS's rules), against s3rver through the endpoint override.</summary>
 [Collection("s3rver")]
+[Requires(Need.S3rver)]
 public sealed class OssReplicaClientConformanceTests(S3rverFixture s3) : ReplicaClientConformanceTests
 {
-    public static string? SkipReason => S3rver.ScriptPath is null ? S3rver.MissingReason : null;
-
     protected override IReplicaClient CreateClient() => ReplicaClientFactory.Create(new ReplicaSettings
     {
         Url = $"oss://{S3rver.Bucket}/{S3rverFixture.NewPath("oss")}?endpoint={s3.Server.Endpoint}",

@@ -1,6 +1,5 @@
 using Litestream.Ltx;
 using Litestream.Storage;
-using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
@@ -63,7 +62,7 @@ public abstract class ReplicaClientConformanceTests
 
     private static string Names(IEnumerable<LtxFileInfo> files) => string.Join(" ", files.Select(f => $"{f.Level}:{f.MinTxid.Value}-{f.MaxTxid.Value}/{f.Size}"));
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_ReturnsSizeAndHeaderTimestamp()
     {
         await using IReplicaClient client = CreateClient();
@@ -74,7 +73,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal(Ltx(1, 1, T1, 300), await ReadAsync(client, 0, 1, 1));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_NonSeekableSource_StoresEveryByte()
     {
         await using IReplicaClient client = CreateClient();
@@ -84,7 +83,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal(data, await ReadAsync(client, 1, 2, 3));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_SameFileTwice_SecondContentWins()
     {
         await using IReplicaClient client = CreateClient();
@@ -94,7 +93,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal("0:4-4/250", Names(await ListAsync(client, 0)));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_OrderedByMinThenMax_IgnoresOtherNames()
     {
         await using IReplicaClient client = CreateClient();
@@ -108,7 +107,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal("1:1-2/180 1:1-4/160 1:5-7/150 1:8-15/190 1:16-16/170", Names(await ListAsync(client, 1)));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_Seek_SkipsFilesBelowSeek()
     {
         await using IReplicaClient client = CreateClient();
@@ -122,7 +121,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Empty(await ListAsync(client, 0, seek: 6));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_LevelsAreSeparate_AndMissingLevelIsEmpty()
     {
         await using IReplicaClient client = CreateClient();
@@ -136,7 +135,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Empty(await ListAsync(client, 2));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_Timestamps_HeaderWithMetadata_WriteTimeWithout()
     {
         await using IReplicaClient client = CreateClient();
@@ -165,7 +164,7 @@ public abstract class ReplicaClientConformanceTests
         }
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Open_Ranges_ReturnExactlyThoseBytes()
     {
         await using IReplicaClient client = CreateClient();
@@ -178,7 +177,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal(data[999..], await ReadAsync(client, 2, 3, 9, offset: 999, size: 1));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Open_Missing_ThrowsReplicaFileNotFound()
     {
         await using IReplicaClient client = CreateClient();
@@ -189,7 +188,7 @@ public abstract class ReplicaClientConformanceTests
         await Assert.ThrowsAsync<ReplicaFileNotFoundException>(async () => await client.OpenLtxFileAsync(3, new Txid(1), new Txid(1), 10, 5, default));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Delete_RemovesOnlyGivenFiles_IgnoresMissing()
     {
         await using IReplicaClient client = CreateClient();
@@ -203,7 +202,7 @@ public abstract class ReplicaClientConformanceTests
         Assert.Equal("0:3-3/103", Names(await ListAsync(client, 0)));
     }
 
-    [ConformanceFact]
+    [RequiresFact]
     public async Task DeleteAll_EmptiesEveryLevel_ThenWritesWorkAgain()
     {
         await using IReplicaClient client = CreateClient();
@@ -220,7 +219,7 @@ public abstract class ReplicaClientConformanceTests
     }
 
     /// <summary>More files than one listing page holds (S3 and Azure pages here are 1000): every file once, in order, and seek across the page boundary.</summary>
-    [ConformanceFact]
+    [RequiresFact]
     public async Task List_OverThousandFiles_PagesInOrder_SeekAcrossPages()
     {
         await using IReplicaClient client = CreateClient();
@@ -239,7 +238,7 @@ public abstract class ReplicaClientConformanceTests
     /// A reader polling a file while a large write of it is in flight (multipart / staged blocks on object
     /// stores, a temp file elsewhere) sees no file, then the whole new file: never a part of it.
     /// </summary>
-    [ConformanceFact]
+    [RequiresFact]
     public async Task Write_Large_ReadersNeverSeeAPartialFile()
     {
         await using IReplicaClient client = CreateClient();

@@ -3,17 +3,15 @@ using Amazon.S3.Model;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
 
 /// <summary>The replica client contract on the S3 backend, against a local s3rver.</summary>
 [Collection("s3rver")]
+[Requires(Need.S3rver)]
 public sealed class S3ReplicaClientConformanceTests(S3rverFixture s3) : ReplicaClientConformanceTests
 {
-    public static string? SkipReason => S3rver.ScriptPath is null ? S3rver.MissingReason : null;
-
     protected override IReplicaClient CreateClient() => s3.Client(S3rverFixture.NewPath("conformance"));
 
     protected override async Task WriteForeignFileAsync(IReplicaClient client, int level, string name)

@@ -3,7 +3,6 @@ using Amazon.S3.Model;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
@@ -49,7 +48,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         return buffer.ToArray();
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Write_UsesHexLevelLayout_AndTimestampMetadata()
     {
         string path = S3rverFixture.NewPath("layout");
@@ -70,7 +69,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Equal(400, head.ContentLength);
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task List_MoreThanOnePage_AllInOrder_ThenDeletesInBatches()
     {
         const int count = 1005;
@@ -94,7 +93,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Empty(await RawKeysAsync(raw, path + "/"));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task List_SmallPages_FollowsContinuationTokens()
     {
         string path = S3rverFixture.NewPath("pages");
@@ -110,7 +109,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Empty(await ListAsync(client, 0));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Write_AbovePartSize_Multipart_RoundTrips()
     {
         string path = S3rverFixture.NewPath("multipart");
@@ -134,7 +133,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Equal([(long)size, boundary], listed.Select(f => f.Size));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Write_ThrottledThenOk_RetriesAndSucceeds()
     {
         string path = S3rverFixture.NewPath("retry");
@@ -147,7 +146,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Equal(data, await ReadAsync(direct, 0, 1, 1));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task ListAndRead_DroppedConnections_RetriedTransparently()
     {
         string path = S3rverFixture.NewPath("drop");
@@ -162,7 +161,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Equal(ReplicaClientConformanceTests.Ltx(1, 1, T1, 700), await ReadAsync(client, 0, 1, 1));
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Write_ServerKeepsFailing_ErrorNamesBucketAndKey_NeverTheSecret()
     {
         string path = S3rverFixture.NewPath("fail");
@@ -189,7 +188,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Equal(9, proxy.Faults);
     }
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task Open_MissingBucket_IsAnErrorNotNotFound()
     {
         await using S3ReplicaClient client = new(s3.Settings("x") with { Bucket = "no-such-bucket" });

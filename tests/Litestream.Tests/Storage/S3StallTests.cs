@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
@@ -50,7 +49,7 @@ public sealed class S3StallTests(S3rverFixture s3)
         }
     }
 
-    [S3Theory]
+    [RequiresTheory(Need.S3rver)]
     [InlineData("get object", FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
     [InlineData("get object", FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
     [InlineData("get object", FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
@@ -73,7 +72,7 @@ public sealed class S3StallTests(S3rverFixture s3)
         }
     }
 
-    [S3Theory]
+    [RequiresTheory(Need.S3rver)]
     [InlineData(FaultProxy.Fault.StallAtConnect)]
     [InlineData(FaultProxy.Fault.StallInHeaders)]
     public async Task Write_ServerStopsAnswering_FailsAfterOneTimeout_NamingTheKey_ThenSucceedsOnceHealed(FaultProxy.Fault fault)
@@ -101,7 +100,7 @@ public sealed class S3StallTests(S3rverFixture s3)
         }
     }
 
-    [S3Theory]
+    [RequiresTheory(Need.S3rver)]
     [InlineData(FaultProxy.Fault.StallAtConnect)]
     [InlineData(FaultProxy.Fault.StallInHeaders)]
     [InlineData(FaultProxy.Fault.StallInBody)]

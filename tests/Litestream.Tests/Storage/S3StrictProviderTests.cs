@@ -1,6 +1,5 @@
 using Litestream.Ltx;
 using Litestream.Storage.S3;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;
@@ -15,7 +14,7 @@ public sealed class S3StrictProviderTests(S3rverFixture s3)
 {
     private const long T1 = 1_700_000_001_234;
 
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task EveryOperation_PassesAProviderThatRefusesChecksumsAndChunkedBodies()
     {
         await using var proxy = new FaultProxy(s3.Server.Port, FaultProxy.Fault.StrictProvider, failAlways: true);
@@ -46,7 +45,7 @@ public sealed class S3StrictProviderTests(S3rverFixture s3)
     }
 
     /// <summary>The proxy really is strict: the SDK's defaults (checksums on, chunked uploads) fail through it.</summary>
-    [S3Fact]
+    [RequiresFact(Need.S3rver)]
     public async Task SdkDefaults_AreRefusedByTheStrictProvider()
     {
         await using var proxy = new FaultProxy(s3.Server.Port, FaultProxy.Fault.StrictProvider, failAlways: true);

@@ -8,10 +8,9 @@ namespace Litestream.Tests.Storage;
 
 /// <summary>The replica client contract on the SFTP backend, against a local OpenSSH sshd (internal-sftp).</summary>
 [Collection("sshd")]
+[Requires(Need.Sshd)]
 public sealed class SftpReplicaClientConformanceTests(SshdFixture sshd) : ReplicaClientConformanceTests
 {
-    public static string? SkipReason => Sshd.MissingReason;
-
     protected override IReplicaClient CreateClient() => sshd.Client("conformance");
 
     // The server is this machine: its files are plain files under the sshd's data directory.

@@ -12,7 +12,7 @@ namespace Litestream.Tests.Storage;
 [Collection("sshd")]
 public sealed class SftpReplicaClientTests(SshdFixture sshd)
 {
-    [SftpFact]
+    [RequiresFact(Need.Sshd)]
     public async Task ConcurrentWritesOff_WritesAndReadsEveryByte()
     {
         await using var client = new SftpReplicaClient(sshd.Settings("serial") with { ConcurrentWrites = false });
@@ -22,7 +22,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
         Assert.Equal(data, await File.ReadAllBytesAsync(client.LtxPath(0, new Txid(1), new Txid(4))));
     }
 
-    [SftpFact]
+    [RequiresFact(Need.Sshd)]
     public async Task NoHostKey_Refused_HintPrintsTheServersKey()
     {
         await using var client = new SftpReplicaClient(sshd.Settings("nohostkey") with { HostKey = null });
@@ -32,7 +32,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
         Assert.Contains($"set host-key: \"{keyLine}\"", e.Hint);
     }
 
-    [SftpFact]
+    [RequiresFact(Need.Sshd)]
     public async Task NoHostKey_InsecureIgnoreHostKey_Connects()
     {
         await using var client = new SftpReplicaClient(sshd.Settings("insecure") with { HostKey = null, InsecureIgnoreHostKey = true });
@@ -41,7 +41,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
         Assert.False(await files.MoveNextAsync());
     }
 
-    [SftpFact]
+    [RequiresFact(Need.Sshd)]
     public async Task UnauthorizedKeyAndPassword_LoginRefused_NeverThePassword()
     {
         string otherKey = Path.Combine(sshd.Server.Directory, "host_key"); // a valid key that is not in authorized_keys
@@ -54,7 +54,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
         Assert.DoesNotContain(password, e.ToString());
     }
 
-    [SftpFact]
+    [RequiresFact(Need.Sshd)]
     public async Task KeyPathMissing_OneLineWithHint()
     {
         await using var client = new SftpReplicaClient(sshd.Settings("nokey") with { KeyPath = "/nonexistent/id_ed25519" });

@@ -3,7 +3,6 @@ using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Storage.File;
 using Litestream.Storage.S3;
-using Litestream.Tests.Fixtures;
 using Litestream.Vfs;
 using Microsoft.Data.Sqlite;
 
@@ -13,37 +12,33 @@ namespace Litestream.Tests.Vfs;
 /// The VFS in process: a replica registered with <see cref="LitestreamVfs.AddReplica"/> and read through
 /// Microsoft.Data.Sqlite (the bundled e_sqlite3), kept current by polling, with time travel and removal.
 /// </summary>
+[Requires(Need.Python)]
 public class LitestreamVfsTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS fruits(id INTEGER PRIMARY KEY, name TEXT, pad BLOB)")
-        c.execute("BEGIN")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO fruits(name, pad) VALUES (?, randomblob(700))", ("fruit %d" % i,))
-        c.execute("COMMIT")
-        """;
+    private const int Pad = 1400; // rows of ~700 bytes: a few hundred fill more pages than the 64 KiB cache holds
+
+    /// <summary>The writer process commits <paramref name="rows"/> text rows in one transaction (row i's value: <see cref="SqliteWriter.TextValue"/>).</summary>
+    private static void Write(string db, int rows)
+        => SqliteWriter.Write(db, new Workload { Commits = 1, Batch = rows.ToString(System.Globalization.CultureInfo.InvariantCulture), Pad = Pad });
 
     /// <summary>Lets the writer process commit <paramref name="newRows"/> more rows (if any), then captures and uploads everything.</summary>
     private static async Task ShipAsync(Db source, Replica replica, int newRows = 0)
     {
         if (newRows > 0)
         {
-            TestPaths.Python(Writer, source.Path, newRows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Write(source.Path, newRows);
         }
         source.Sync();
         await replica.SyncAsync(default);
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task AddReplica_ReadsThroughMicrosoftDataSqlite_FollowsNewTransactions_AndRemoves()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        TestPaths.Python(Writer, db, "300");
+        Write(db, 300);
         await using var source = new Db(db);
         source.Open();
         var replica = new Replica(source, client);
@@ -55,24 +50,20 @@ public class LitestreamVfsTests
         using (var c = new SqliteConnection(cs))
         {
             c.Open();
-            Assert.Equal(300L, Scalar(c, "SELECT count(*) FROM fruits"));
-            Assert.Equal("fruit 299", Scalar(c, "SELECT name FROM fruits WHERE id = 300"));
+            Assert.Equal(300L, Scalar(c, "SELECT count(*) FROM t"));
+            Assert.Equal(SqliteWriter.TextValue(299, Pad), Scalar(c, "SELECT v FROM t WHERE id = 300"));
             Assert.Equal("ok", Scalar(c, "PRAGMA integrity_check"));
             Assert.Equal(source.Txid.ToString(), Scalar(c, "PRAGMA litestream_txid"));
-            var write = Assert.Throws<SqliteException>(() => Scalar(c, "INSERT INTO fruits(name) VALUES ('x')"));
+            var write = Assert.Throws<SqliteException>(() => Scalar(c, "INSERT INTO t(v) VALUES ('x')"));
             Assert.Equal(8, write.SqliteErrorCode); // SQLITE_READONLY
 
             // New transactions arrive by polling; the open connection sees them at its next read transaction.
+            // A moment strictly between the two batches' timestamps (the pauses only separate the clock readings).
             await Task.Delay(100);
             DateTimeOffset between = DateTimeOffset.UtcNow;
             await Task.Delay(100);
             await ShipAsync(source, replica, newRows: 50);
-            var clock = Stopwatch.StartNew();
-            while ((long)Scalar(c, "SELECT count(*) FROM fruits") != 350L)
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the VFS did not pick up the new transaction");
-                await Task.Delay(100);
-            }
+            await Wait.UntilAsync(() => (long)Scalar(c, "SELECT count(*) FROM t") == 350L, "the VFS to pick up the new transaction");
             Assert.Equal(source.Txid.ToString(), Scalar(c, "PRAGMA litestream_txid"));
             Assert.Equal("ok", Scalar(c, "PRAGMA integrity_check"));
 
@@ -80,11 +71,11 @@ public class LitestreamVfsTests
             var none = Assert.Throws<SqliteException>(() => Exec(c, $"PRAGMA litestream_time = '{DateTimeOffset.UtcNow.AddDays(-1):O}'"));
             Assert.Contains("no replicated state at or before", none.Message);
             Exec(c, $"PRAGMA litestream_time = '{between:O}'");
-            Assert.Equal(300L, Scalar(c, "SELECT count(*) FROM fruits"));
+            Assert.Equal(300L, Scalar(c, "SELECT count(*) FROM t"));
             Exec(c, "PRAGMA litestream_time = '-1ms'");
-            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM fruits"));
+            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM t"));
             Exec(c, "PRAGMA litestream_time = 'now'");
-            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM fruits"));
+            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM t"));
         }
 
         Assert.True(LitestreamVfs.RemoveReplica(name));
@@ -94,13 +85,13 @@ public class LitestreamVfsTests
         Assert.Equal(14, e.SqliteErrorCode); // SQLITE_CANTOPEN
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Read_L0FilesDeletedAfterCompaction_RebuildsTheIndexAtTheSameTxid_BusyOnceNoFileHoldsIt()
     {
-        string dir = TestPaths.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        TestPaths.Python(Writer, db, "300");
+        Write(db, 300);
         await using var source = new Db(db);
         source.Open();
         var replica = new Replica(source, client);
@@ -119,7 +110,7 @@ public class LitestreamVfsTests
         using (var c = new SqliteConnection(cs))
         {
             c.Open();
-            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM fruits"));
+            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM t"));
             Assert.Equal(txid, Scalar(c, "PRAGMA litestream_txid"));
         }
 
@@ -134,8 +125,8 @@ public class LitestreamVfsTests
         using (var c = new SqliteConnection(cs))
         {
             c.Open();
-            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM fruits"));
-            Assert.Equal("fruit 49", Scalar(c, "SELECT name FROM fruits WHERE id = 350")); // the second batch's last row
+            Assert.Equal(350L, Scalar(c, "SELECT count(*) FROM t"));
+            Assert.Equal(SqliteWriter.TextValue(49, Pad), Scalar(c, "SELECT v FROM t WHERE id = 350")); // the second batch's last row
             Assert.Equal("ok", Scalar(c, "PRAGMA integrity_check"));
             Assert.Equal(txid, Scalar(c, "PRAGMA litestream_txid"));
         }
@@ -147,7 +138,7 @@ public class LitestreamVfsTests
             var busy = Assert.Throws<SqliteException>(() =>
             {
                 c.Open();
-                return Scalar(c, "SELECT count(*) FROM fruits");
+                return Scalar(c, "SELECT count(*) FROM t");
             });
             Assert.Equal(5, busy.SqliteErrorCode); // SQLITE_BUSY
         }
@@ -155,7 +146,7 @@ public class LitestreamVfsTests
         Assert.True(LitestreamVfs.RemoveReplica(name));
     }
 
-    [Fact]
+    [RequiresFact]
     public async Task Open_UnreachableS3Endpoint_IsSqliteIoErr_WithinSeconds()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
