@@ -185,6 +185,10 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
             while (changes.TryDequeue(out (Change Change, string Path) change))
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (change.Change != Change.Overflow && IsInMetaDirectory(change.Path))
+                {
+                    continue; // the LTX files replication itself writes
+                }
                 switch (change.Change)
                 {
                     case Change.Overflow:
@@ -195,7 +199,7 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
                         await ForgetAsync(databases, change.Path, removed).ConfigureAwait(false);
                         break;
                     case Change.Appeared when Directory.Exists(change.Path):
-                        if (entry.Recursive && !IsMetaDirectory(Path.GetFileName(change.Path)) && new DirectoryInfo(change.Path).LinkTarget is null)
+                        if (entry.Recursive && new DirectoryInfo(change.Path).LinkTarget is null)
                         {
                             // Files created before the new directory was watched raised no event.
                             foreach (string path in SafeScan(change.Path))
@@ -205,7 +209,7 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
                         }
                         break;
                     case Change.Appeared:
-                        if (!databases.Contains(change.Path) && !IsInMetaDirectory(change.Path) && Consider(change.Path) == SqliteFileKind.Database)
+                        if (!databases.Contains(change.Path) && Consider(change.Path) == SqliteFileKind.Database)
                         {
                             await AddAsync(databases, change.Path, added).ConfigureAwait(false);
                         }

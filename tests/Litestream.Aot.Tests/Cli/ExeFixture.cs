@@ -144,6 +144,24 @@ internal static class Exe
             }
         }
 
+        /// <summary>Waits (polling every 100 ms, up to <paramref name="ceiling"/>, 90 s by default) until <paramref name="condition"/> holds; fails with the output if the process exits first.</summary>
+        public void WaitUntil(Func<bool> condition, string what, TimeSpan? ceiling = null)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!condition())
+            {
+                if (HasExited)
+                {
+                    throw new Xunit.Sdk.XunitException($"replicate exited while waiting for {what}:\n{Output}");
+                }
+                if (clock.Elapsed > (ceiling ?? TimeSpan.FromSeconds(90)))
+                {
+                    throw new TimeoutException($"timed out waiting for {what}:\n{Output}");
+                }
+                Thread.Sleep(100);
+            }
+        }
+
         /// <summary>SIGTERM, then wait; returns the exit code.</summary>
         public int Stop()
         {
