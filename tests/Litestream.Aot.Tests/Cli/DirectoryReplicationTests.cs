@@ -65,11 +65,12 @@ public class DirectoryReplicationTests
         daemon.WaitUntil(() => daemon.Output.Contains($"{c}: removed from replication (deleted); its replica is kept"), "the deleted database to stop");
         Assert.True(HasL0(replica, "eu/fr/c.db"));
 
-        // More commits to the rest, a second non-database event: still exactly one WARN for notes.db.
+        // More commits and more files in notes.db's folder (a new subfolder is scanned too): still one WARN for it.
         Exe.Python(Write, a, "2");
         File.WriteAllText(Path.Combine(root, "eu", "other.txt"), "x");
-        File.Move(notSqlite, notSqlite + ".tmp");
-        File.Move(notSqlite + ".tmp", notSqlite);
+        Directory.CreateDirectory(Path.Combine(root, "eu", "later"));
+        File.WriteAllText(Path.Combine(root, "eu", "later", "junk.db"), "also not a database");
+        daemon.WaitUntil(() => daemon.Output.Contains("junk.db: matches pattern"), "the WARN for a non-database created while running");
         Assert.Equal(0, daemon.Stop());
         string output = daemon.Output;
         Assert.Single(Regex.Matches(output, Regex.Escape($"{notSqlite}: matches pattern \"*.db\" but is not a SQLite database")));
