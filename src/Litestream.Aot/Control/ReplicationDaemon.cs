@@ -361,7 +361,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             case SqliteFileKind.Unreadable:
                 throw new ControlException(400, $"cannot read database {path}: {error}");
             case SqliteFileKind.NotDatabase when error is not null:
-                throw new ControlException(400, $"{error}: {path}");
+                throw new ControlException(400, $"not a regular file: {path}");
             case SqliteFileKind.NotDatabase:
                 throw new ControlException(400, $"not a SQLite database: {path} (it does not start with the SQLite header)");
         }

@@ -28,7 +28,7 @@ internal static class SqliteHeader
         error = null;
         if (FileUtil.NonRegularKind(path) is { } kind)
         {
-            error = $"not a regular file ({kind})";
+            error = $"a {kind}, not a regular file";
             return SqliteFileKind.NotDatabase;
         }
         Span<byte> header = stackalloc byte[Magic.Length];
