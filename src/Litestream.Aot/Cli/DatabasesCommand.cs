@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Litestream.Aot.Config;
+using Litestream.Aot.Directories;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;
@@ -18,9 +19,10 @@ internal static class DatabasesCommand
         {
             LitestreamConfig cfg = ReplicaTarget.LoadConfig(result.GetValue(config), !result.GetValue(noExpandEnv));
             var rows = new List<DatabaseRow>();
-            foreach (DbConfig db in cfg.Dbs)
+            // A dir: entry lists the databases it holds now, each with its own replica (upstream lays them out the same way).
+            foreach (DbConfig db in DatabaseDirectory.Expand(cfg.Dbs, new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Warning)))
             {
-                ReplicaSettings s = (db.Replica ?? new ReplicaConfig()).ToSettings(cfg.ReplicaDefaults);
+                ReplicaSettings s = db.ToReplicaSettings(cfg.ReplicaDefaults);
                 rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s)));
             }
             if (result.GetValue(json))

@@ -16,10 +16,32 @@ internal static class ReplicaTarget
         }
         LitestreamConfig config = LoadConfig(configPath, expandEnv);
         string full = Path.GetFullPath(target);
-        DbConfig db = config.Dbs.Find(d => d.Path == full)
+        DbConfig db = FindDatabase(config, full)
             ?? throw new CommandException($"database not found in config: {full}", $"add it under dbs: in {ConfigLoader.ResolvePath(configPath)}, or pass a replica URL");
-        ReplicaSettings settings = (db.Replica ?? new ReplicaConfig()).ToSettings(config.ReplicaDefaults);
+        ReplicaSettings settings = db.ToReplicaSettings(config.ReplicaDefaults);
         return (CreateClient(settings, Describe(settings)), Describe(settings), db);
+    }
+
+    /// <summary>
+    /// The config entry of the database at <paramref name="fullPath"/>: a <c>path:</c> entry, or a database under a
+    /// <c>dir:</c> entry (it need not exist: restore brings back a deleted one).
+    /// </summary>
+    public static DbConfig? FindDatabase(LitestreamConfig config, string fullPath)
+    {
+        if (config.Dbs.Find(d => d.Path == fullPath) is { } db)
+        {
+            return db;
+        }
+        foreach (DbConfig dir in config.Dbs)
+        {
+            if (dir.Dir is not null && Path.GetRelativePath(dir.Dir, fullPath) is var relative && !relative.StartsWith("..", StringComparison.Ordinal)
+                && relative != "." && !Path.IsPathRooted(relative) && (dir.Recursive || !relative.Contains(Path.DirectorySeparatorChar))
+                && dir.Glob!.IsMatch(Path.GetFileName(fullPath)))
+            {
+                return dir.ForDatabase(fullPath);
+            }
+        }
+        return null;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Litestream.Aot.Config;
 using Litestream.Aot.Control;
+using Litestream.Aot.Directories;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -78,28 +79,24 @@ internal static class ReplicateCommand
     private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, string? exec, bool once, bool forceSnapshot, bool restoreIfMissing, CancellationToken cancellationToken)
     {
         var databases = new List<(string Path, Func<Replica> Create)>();
+        var watched = new List<(DatabaseDirectory Directory, List<string> Found)>();
         foreach (DbConfig dbConfig in cfg.Dbs)
         {
-            ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
-            ReplicaSettings settings = replicaConfig.ToSettings(cfg.ReplicaDefaults);
-            IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
-            if ((restoreIfMissing || dbConfig.RestoreIfDbNotExists) && !File.Exists(dbConfig.Path))
+            if (dbConfig.Dir is null)
             {
-                await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
+                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, forceSnapshot, restoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken).ConfigureAwait(false));
+                continue;
             }
-            ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults);
-            DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
-            bool snapshot = forceSnapshot;
-            databases.Add((dbConfig.Path!, () =>
+            var directory = new DatabaseDirectory(dbConfig, logger);
+            List<string> found = ScanDirectory(directory, watch: dbConfig.Watch && !once);
+            foreach (string path in found)
             {
-                var db = new Db(dbConfig.Path!, dbOptions, logger);
-                if (snapshot)
-                {
-                    db.ForceSnapshot("-force-snapshot");
-                    snapshot = false;
-                }
-                return new Replica(db, client, replicaOptions, logger);
-            }));
+                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, forceSnapshot, restore: false, cancellationToken).ConfigureAwait(false));
+            }
+            if (dbConfig.Watch)
+            {
+                watched.Add((directory, found));
+            }
         }
         var storeOptions = new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval };
         if (once)
@@ -134,6 +131,21 @@ internal static class ReplicateCommand
         {
             daemon.Add(path, create);
         }
+        using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task watching = Task.WhenAll(watched.Select(w => WatchAsync(w.Directory, w.Found, daemon, cfg, logger, stopWatching.Token)));
+        try
+        {
+            return await RunDaemonAsync(daemon, exec, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await stopWatching.CancelAsync().ConfigureAwait(false);
+            await watching.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<int> RunDaemonAsync(ReplicationDaemon daemon, string? exec, CancellationToken cancellationToken)
+    {
         if (exec is null)
         {
             await daemon.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -153,6 +165,89 @@ internal static class ReplicateCommand
         await stop.CancelAsync().ConfigureAwait(false);
         await replication.ConfigureAwait(false);
         return code;
+    }
+
+    /// <summary>A database of the config: restored first when asked and missing, then how to build its replica.</summary>
+    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken)
+    {
+        ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
+        ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
+        IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
+        if (restore && !File.Exists(dbConfig.Path))
+        {
+            await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
+        }
+        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults);
+        DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
+        bool snapshot = forceSnapshot;
+        return (dbConfig.Path!, () =>
+        {
+            var db = new Db(dbConfig.Path!, dbOptions, logger);
+            if (snapshot)
+            {
+                db.ForceSnapshot("-force-snapshot");
+                snapshot = false;
+            }
+            return new Replica(db, client, replicaOptions, logger);
+        });
+    }
+
+    /// <summary>
+    /// The databases of a <c>dir:</c> entry at start-up. As upstream: a directory that does not exist is an error (with
+    /// <c>watch</c> too), and so is one without databases unless it is watched (then they may come later).
+    /// </summary>
+    private static List<string> ScanDirectory(DatabaseDirectory directory, bool watch)
+    {
+        List<string> found;
+        try
+        {
+            found = directory.Scan();
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            throw new CommandException($"cannot read directory {directory.Root}: {e.Message}", "create the directory, or fix dir: in the config");
+        }
+        if (found.Count == 0 && !watch)
+        {
+            throw new CommandException($"no SQLite databases found in directory {directory.Root} with pattern {directory.Entry.Pattern}", "set watch: true to wait for databases to appear, or fix dir:/pattern:");
+        }
+        string message = $"{directory.Root}: {found.Count} database(s) matching \"{directory.Entry.Pattern}\"" + (directory.Entry.Recursive ? " (recursive)" : "") + (watch ? ", watching for more" : "");
+        directory.Log(LogLevel.Information, message);
+        return found;
+    }
+
+    /// <summary>Adds the databases that appear in a watched directory to the daemon, and removes those deleted (their replicas stay).</summary>
+    private static async Task WatchAsync(DatabaseDirectory directory, List<string> found, ReplicationDaemon daemon, LitestreamConfig cfg, ConsoleLogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await directory.WatchAsync(found, async path =>
+            {
+                try
+                {
+                    (string _, Func<Replica> create) = await DatabaseAsync(directory.Entry.ForDatabase(path), cfg, logger, forceSnapshot: false, restore: false, cancellationToken).ConfigureAwait(false);
+                    if (await daemon.AddDiscoveredAsync(path, create, cancellationToken).ConfigureAwait(false))
+                    {
+                        directory.Log(LogLevel.Information, $"{path}: added to replication");
+                    }
+                }
+                catch (CommandException e)
+                {
+                    directory.Log(LogLevel.Error, $"{path}: not replicated: {e.Message}");
+                }
+            }, async path =>
+            {
+                await daemon.RemoveAsync(path, cfg.ShutdownSyncTimeout, cancellationToken).ConfigureAwait(false);
+                directory.Log(LogLevel.Information, $"{path}: removed from replication (deleted); its replica is kept");
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            directory.Log(LogLevel.Error, $"{directory.Root}: directory watch stopped: {e.Message}; databases already found keep replicating");
+        }
     }
 
     private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, ReplicaConfig defaults) => new()

@@ -24,7 +24,7 @@ internal static class ResetCommand
             string? configPath = result.GetValue(config);
             // A missing config file is fine (reset works on any database); a broken one is not.
             DbConfig? dbConfig = configPath is not null || File.Exists(ConfigLoader.ResolvePath(null))
-                ? ReplicaTarget.LoadConfig(configPath, !result.GetValue(noExpandEnv)).Dbs.Find(d => d.Path == dbPath)
+                ? ReplicaTarget.FindDatabase(ReplicaTarget.LoadConfig(configPath, !result.GetValue(noExpandEnv)), dbPath)
                 : null;
             if (!File.Exists(dbPath))
             {

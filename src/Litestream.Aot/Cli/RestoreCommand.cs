@@ -58,6 +58,11 @@ internal static class RestoreCommand
             throw new UsageException($"-parallelism must be at least 1, got {a.Parallelism}");
         }
         bool isUrl = ReplicaUrl.IsUrl(a.Target);
+        if (!isUrl && !a.Follow && DirectoryRestore.Find(a.Target, a.ConfigPath, a.ExpandEnv) is { } dirEntry)
+        {
+            // A dir: entry: every database in its replica, into -o DIR (default: the directory itself).
+            return await DirectoryRestore.RunAsync(a, dirEntry, Path.GetFullPath(a.Output ?? dirEntry.Dir!), cancellationToken).ConfigureAwait(false);
+        }
         string? output = a.Output;
         if (output is null)
         {

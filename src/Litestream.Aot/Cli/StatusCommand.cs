@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Litestream.Aot.Config;
+using Litestream.Aot.Directories;
 using Litestream.Ltx;
 using Litestream.Replication;
 
@@ -25,7 +26,7 @@ internal static class StatusCommand
             LitestreamConfig cfg = ReplicaTarget.LoadConfig(result.GetValue(config), !result.GetValue(noExpandEnv));
             string? filter = result.GetValue(path) is { } p ? Path.GetFullPath(p) : null;
             var rows = new List<DbStatusRow>();
-            foreach (DbConfig dbConfig in cfg.Dbs)
+            foreach (DbConfig dbConfig in DatabaseDirectory.Expand(cfg.Dbs, new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Warning)))
             {
                 if (filter is null || string.Equals(dbConfig.Path, filter, StringComparison.Ordinal))
                 {

@@ -123,10 +123,10 @@ public static class ConfigLoader
         for (int i = 0; i < config.Dbs.Count; i++)
         {
             DbConfig db = config.Dbs[i];
-            // [ConfigRequired] on DbConfig.Path: the binder has failed already when it is missing.
-            if (!seen.Add(db.Path!))
+            // DbConfig.OnBound has failed already when neither path nor dir is given.
+            if (!seen.Add(db.Path ?? db.Dir!))
             {
-                throw new ConfigException($"dbs[{i}].path", $"duplicate database path \"{db.Path}\"");
+                throw new ConfigException(db.Path is null ? $"dbs[{i}].dir" : $"dbs[{i}].path", $"duplicate database {(db.Path is null ? "dir" : "path")} \"{db.Path ?? db.Dir}\"");
             }
             if (db.Replica is null && config.ReplicaDefaults.Url is null && config.ReplicaDefaults.Path is null)
             {

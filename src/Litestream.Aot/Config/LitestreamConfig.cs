@@ -1,3 +1,5 @@
+using Litestream.Storage;
+
 namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
@@ -131,14 +133,24 @@ public sealed partial class LoggingConfig
     public bool? Source { get; set; }
 }
 
-/// <summary>One <c>dbs[]</c> entry.</summary>
+/// <summary>
+/// One <c>dbs[]</c> entry: a database (<c>path</c>) or a directory of databases (<c>dir</c> with <c>pattern</c>,
+/// <c>recursive</c>, <c>watch</c>), each of which is replicated under <c>&lt;replica path&gt;/&lt;its path relative to dir&gt;</c>.
+/// </summary>
 [ConfigSection]
-[ConfigNotSupported("dir", "pattern", "recursive", "watch", "meta-dir", "snapshot")]
+[ConfigNotSupported("meta-dir", "snapshot")]
 public sealed partial class DbConfig
 {
-    /// <summary><c>path</c> (absolute after loading).</summary>
-    [ConfigRequired]
+    /// <summary><c>path</c> (absolute after loading); null for a <c>dir</c> entry.</summary>
     public string? Path { get; set; }
+    /// <summary><c>dir</c>: a directory whose databases are replicated (absolute after loading).</summary>
+    public string? Dir { get; set; }
+    /// <summary><c>pattern</c>: which file names in <see cref="Dir"/> are databases (Go glob, e.g. <c>*.db</c>); required with dir, as upstream.</summary>
+    public string? Pattern { get; set; }
+    /// <summary><c>recursive</c>: look in <see cref="Dir"/>'s subdirectories too.</summary>
+    public bool Recursive { get; set; }
+    /// <summary><c>watch</c>: replicate databases that appear in <see cref="Dir"/> while running, stop those removed.</summary>
+    public bool Watch { get; set; }
     /// <summary><c>meta-path</c>.</summary>
     public string? MetaPath { get; set; }
     /// <summary><c>monitor-interval</c>.</summary>
@@ -161,9 +173,93 @@ public sealed partial class DbConfig
     /// <summary>The legacy <c>replicas</c> list; exactly one entry is supported and becomes <see cref="Replica"/>.</summary>
     public List<ReplicaConfig>? Replicas { get; set; }
 
+    private string? _relativePath;
+
+    /// <summary>For a database found under a <c>dir</c> entry: its path relative to the directory ('/'-separated), else null.</summary>
+    public string? RelativePath => _relativePath;
+
+    private Directories.GlobPattern? _glob;
+
+    /// <summary>The pattern of a <c>dir</c> entry, checked when the config was loaded.</summary>
+    internal Directories.GlobPattern? Glob => _glob;
+
+    /// <summary>
+    /// The settings of this database's replica: the replica section over the top-level defaults, and for a database
+    /// found under a <c>dir</c> entry the replica path (and URL) extended by its relative path, as upstream lays it out.
+    /// </summary>
+    public ReplicaSettings ToReplicaSettings(ReplicaConfig defaults)
+    {
+        ReplicaSettings settings = (Replica ?? new ReplicaConfig()).ToSettings(defaults);
+        if (_relativePath is not { } relative)
+        {
+            return settings;
+        }
+        return settings with
+        {
+            Path = settings.Type == "file"
+                ? System.IO.Path.Join(settings.Path, relative)
+                : string.IsNullOrEmpty(settings.Path) ? relative : settings.Path.TrimEnd('/') + "/" + relative,
+            Url = settings.Url is { } url ? AppendToUrlPath(url, relative) : null,
+        };
+    }
+
+    /// <summary>The entry for the database at <paramref name="dbPath"/> under this <c>dir</c> entry (upstream <c>newDBFromDirectoryEntry</c>).</summary>
+    internal DbConfig ForDatabase(string dbPath)
+    {
+        string relative = System.IO.Path.GetRelativePath(Dir!, dbPath).Replace(System.IO.Path.DirectorySeparatorChar, '/');
+        var copy = (DbConfig)MemberwiseClone();
+        copy.Path = dbPath;
+        copy.Dir = null;
+        copy.Pattern = null;
+        copy._glob = null;
+        copy.Recursive = false;
+        copy.Watch = false;
+        copy._relativePath = relative;
+        if (MetaPath is not null)
+        {
+            // Every database needs its own meta directory, or they clobber each other's state (upstream deriveMetaPathForDirectoryEntry).
+            string? folder = System.IO.Path.GetDirectoryName(relative);
+            copy.MetaPath = System.IO.Path.Join(MetaPath, folder, "." + System.IO.Path.GetFileName(relative) + "-litestream");
+        }
+        return copy;
+    }
+
+    private static string AppendToUrlPath(string url, string relative)
+    {
+        int query = url.IndexOf('?', StringComparison.Ordinal);
+        string head = query < 0 ? url : url[..query];
+        return head.TrimEnd('/') + "/" + relative + (query < 0 ? "" : url[query..]);
+    }
+
     partial void OnBound(string path, ConfigContext context)
     {
-        Path = context.ResolveLocalPath(Path, ConfigNode.Child(path, "path"));
+        if (Path is not null && Dir is not null)
+        {
+            throw new ConfigException(path, "cannot specify both 'path' and 'dir'");
+        }
+        if (Path is null && Dir is null)
+        {
+            throw new ConfigException(path, "must specify either 'path' or 'dir'");
+        }
+        if (Dir is null && (Pattern is not null || Recursive || Watch))
+        {
+            throw new ConfigException(path, "'pattern', 'recursive' and 'watch' can only be used with 'dir'");
+        }
+        if (Path is not null)
+        {
+            Path = context.ResolveLocalPath(Path, ConfigNode.Child(path, "path"));
+        }
+        else
+        {
+            Dir = context.ResolveLocalPath(Dir, ConfigNode.Child(path, "dir"));
+            if (Pattern is null)
+            {
+                throw new ConfigException(ConfigNode.Child(path, "pattern"), "required when using 'dir' (e.g. pattern: \"*.db\")");
+            }
+            _glob = Directories.GlobPattern.TryCreate(Pattern, out Directories.GlobPattern glob)
+                ? glob
+                : throw new ConfigException(ConfigNode.Child(path, "pattern"), $"invalid pattern \"{Pattern}\": a file-name glob such as *.db, *.sqlite or tenant-?.db");
+        }
         if (MetaPath is not null)
         {
             MetaPath = context.ResolveLocalPath(MetaPath, ConfigNode.Child(path, "meta-path"));

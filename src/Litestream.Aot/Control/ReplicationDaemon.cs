@@ -1,5 +1,5 @@
+using Litestream.Aot.Directories;
 using Litestream.Ltx;
-using Litestream.Internal;
 using Litestream.Replication;
 using Microsoft.Extensions.Logging;
 
@@ -35,6 +35,8 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     private readonly TaskCompletionSource _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Start, stop, register and unregister one at a time: each waits for a database to open or to flush.
     private readonly SemaphoreSlim _gate = new(1, 1);
+    // Set under the gate once shutdown began: a database discovered afterwards is not started.
+    private bool _stopping;
 
     /// <summary>When the daemon started serving (for /info).</summary>
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
@@ -63,6 +65,70 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     }
 
     /// <summary>
+    /// Adds a database found in a watched <c>dir:</c> while running and starts replicating it; false when the path is
+    /// replicated already (by a <c>path:</c> entry, a registration) or the daemon is stopping. Unlike a database of
+    /// the config, one that another process replicates is logged and left alone: it does not end the daemon.
+    /// </summary>
+    public async Task<bool> AddDiscoveredAsync(string path, Func<Replica> create, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_stopping || Find(path) is not null)
+            {
+                return false;
+            }
+            var entry = new Entry(path, create);
+            lock (_lock)
+            {
+                _entries.Add(entry);
+            }
+            Launch(entry, fromConfig: false);
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops replicating a database whose file was deleted (upstream's directory monitor <c>UnregisterDB</c>): the final
+    /// sync ships what was captured, the replica is kept, and the entry goes away even when that sync failed (logged),
+    /// so a database created again at the path starts afresh.
+    /// </summary>
+    public async Task RemoveAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Find(path) is not { } entry)
+            {
+                return;
+            }
+            if (entry.Running)
+            {
+                try
+                {
+                    await HaltAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ControlException e)
+                {
+                    logger.Log(LogLevel.Error, default, $"{path}: removed from replication, but {e.Message}", null, static (s, _) => s);
+                }
+            }
+            lock (_lock)
+            {
+                _entries.Remove(entry);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
     /// Replicates until <paramref name="cancellationToken"/> is cancelled (or a database of the config turns out to be
     /// replicated by another process), then stops every database (final sync each). Returns normally only when
     /// every replica holds what its database committed.
@@ -74,6 +140,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     {
         await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), _refused.Task).ConfigureAwait(false);
         await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping = true;
         Task all;
         try
         {
@@ -289,32 +356,16 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     /// </summary>
     private static void RequireSqliteOrMissing(string path)
     {
-        if (FileUtil.NonRegularKind(path) is not null)
+        switch (SqliteHeader.Probe(path, out string? error))
         {
-            throw new ControlException(400, $"not a regular file: {path}");
-        }
-        Span<byte> header = stackalloc byte[SqliteMagic.Length];
-        int read;
-        try
-        {
-            using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            read = RandomAccess.Read(file, header, 0);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ControlException(400, $"cannot read database {path}: {e.Message}");
-        }
-        if (read > 0 && (read < SqliteMagic.Length || !header.SequenceEqual(SqliteMagic)))
-        {
-            throw new ControlException(400, $"not a SQLite database: {path} (it does not start with the SQLite header)");
+            case SqliteFileKind.Unreadable:
+                throw new ControlException(400, $"cannot read database {path}: {error}");
+            case SqliteFileKind.NotDatabase when error is not null:
+                throw new ControlException(400, $"not a regular file: {path}");
+            case SqliteFileKind.NotDatabase:
+                throw new ControlException(400, $"not a SQLite database: {path} (it does not start with the SQLite header)");
         }
     }
-
-    private static ReadOnlySpan<byte> SqliteMagic => "SQLite format 3\0"u8;
 
     private Entry? Find(string path)
     {

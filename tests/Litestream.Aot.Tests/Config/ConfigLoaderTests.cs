@@ -12,7 +12,7 @@ public class ConfigLoaderTests
         { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      sync-intervall: 1s\n", "dbs[0].replica.sync-intervall: unknown key (line 5)" },
         { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      sync-interval: 5x\n", "dbs[0].replica.sync-interval: invalid duration \"5x\"" },
         { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      age:\n        identities: [x]\n", "dbs[0].replica.age: age encryption is not currently supported" },
-        { "dbs:\n  - replica:\n      url: file:///r\n", "dbs[0]: path required" },
+        { "dbs:\n  - replica:\n      url: file:///r\n", "dbs[0]: must specify either 'path' or 'dir'" },
         { "dbs:\n  - path: /a.db\n", "dbs[0]: replica required" },
         { "dbs:\n  - path: /a.db\n    replica:\n      url: ftp://x/y\n", "dbs[0].replica.url: unknown replica url scheme \"ftp\" in \"ftp://x/y\"" },
         { "dbs:\n  - path: /a.db\n    replicas:\n      - url: file:///r\n      - url: file:///s\n", "dbs[0].replicas: exactly one replica is supported, got 2" },
@@ -35,7 +35,12 @@ public class ConfigLoaderTests
         { "socket:\n  port: 1\n", "socket.port: unknown key (line 2)" },
         { "mcp-addr: :3001\n", "mcp-addr: not supported yet" },
         { "bogus: 1\n", "bogus: unknown key (line 1)" },
-        { "dbs:\n  - path: /a.db\n    dir: /data\n", "dbs[0].dir: not supported yet" },
+        { "dbs:\n  - path: /a.db\n    dir: /data\n", "dbs[0]: cannot specify both 'path' and 'dir'" },
+        { "dbs:\n  - dir: /data\n    replica: {url: file:///r}\n", "dbs[0].pattern: required when using 'dir' (e.g. pattern: \"*.db\")" },
+        { "dbs:\n  - dir: /data\n    pattern: \"[a-\"\n", "dbs[0].pattern: invalid pattern \"[a-\": a file-name glob such as *.db, *.sqlite or tenant-?.db" },
+        { "dbs:\n  - dir: /data\n    pattern: \"x/*.db\"\n", "dbs[0].pattern: invalid pattern \"x/*.db\": a file-name glob such as *.db, *.sqlite or tenant-?.db" },
+        { "dbs:\n  - path: /a.db\n    watch: true\n", "dbs[0]: 'pattern', 'recursive' and 'watch' can only be used with 'dir'" },
+        { "dbs:\n  - dir: /d\n    pattern: \"*\"\n    replica: {url: file:///r}\n  - dir: /d\n    pattern: \"*.db\"\n    replica: {url: file:///s}\n", "dbs[1].dir: duplicate database dir \"/d\"" },
         { "dbs:\n  - path: /a.db\n   replica: x\n", "invalid yaml at line 3: While parsing a block collection, did not find expected '-' indicator." },
     };
 
@@ -43,6 +48,35 @@ public class ConfigLoaderTests
     [MemberData(nameof(MalformedConfigs))]
     public void Parse_MalformedConfig_ExactMessage(string yaml, string message)
         => Assert.Equal(message, Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, Base)).Message);
+
+    [Fact]
+    public void Parse_DirEntry_EachDatabaseGetsItsRelativeReplicaPathAndMetaPath()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("dbs:\n  - dir: data\n    pattern: \"*.db\"\n    recursive: true\n    watch: true\n    meta-path: /meta\n    replica: {url: \"s3://bucket/backups?region=eu-west-1\"}\n  - dir: /f\n    pattern: \"*.sqlite\"\n    replica: {path: /r}\n", Base);
+        DbConfig dir = config.Dbs[0];
+        Assert.Equal(("/cfg/data", "*.db", true, true, null), (dir.Dir, dir.Pattern, dir.Recursive, dir.Watch, dir.Path));
+        DbConfig db = dir.ForDatabase("/cfg/data/eu/t1.db");
+        Assert.Equal(("/cfg/data/eu/t1.db", null, "eu/t1.db", "/meta/eu/.t1.db-litestream"), (db.Path, db.Dir, db.RelativePath, db.MetaPath));
+        ReplicaSettings settings = db.ToReplicaSettings(config.ReplicaDefaults);
+        Assert.Equal(("backups/eu/t1.db", "s3://bucket/backups/eu/t1.db?region=eu-west-1"), (settings.Path, settings.Url));
+        Assert.Equal("/r/x/y.sqlite", config.Dbs[1].ForDatabase("/f/x/y.sqlite").ToReplicaSettings(config.ReplicaDefaults).Path);
+    }
+
+    [Theory]
+    [InlineData("*.db", "a.db", true)]
+    [InlineData("*.db", "a.db-wal", false)]
+    [InlineData("tenant-?.db", "tenant-7.db", true)]
+    [InlineData("tenant-?.db", "tenant-77.db", false)]
+    [InlineData("[a-c]*.sqlite", "b1.sqlite", true)]
+    [InlineData("[^a-c]*.sqlite", "b1.sqlite", false)]
+    [InlineData("\\*.db", "*.db", true)]
+    [InlineData("\\*.db", "a.db", false)]
+    [InlineData("*", ".hidden", true)]
+    public void GlobPattern_IsMatch_AsGoFilepathMatch(string pattern, string name, bool matches)
+    {
+        Assert.True(Directories.GlobPattern.TryCreate(pattern, out Directories.GlobPattern glob));
+        Assert.Equal(matches, glob.IsMatch(name));
+    }
 
     [Theory]
     [InlineData("socket: {enabled: true, path: run/ls.sock, permissions: 0660}\n", true, "/cfg/run/ls.sock", 0b110_110_000)]

@@ -1,5 +1,4 @@
 using Litestream.Storage.Sftp;
-using Litestream.Testing;
 
 namespace Litestream.Tests.Fixtures;
 

@@ -1,7 +1,6 @@
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.Sftp;
-using Litestream.Testing;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Storage;

@@ -1,0 +1,110 @@
+using System.Text.RegularExpressions;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// <c>dir:</c> entries on the published exe (upstream's directory replication): databases in nested folders replicated
+/// under their relative paths, one created while running picked up, a non-SQLite file matching the pattern warned
+/// about once, a deleted one stopped with its replica kept, and the whole directory restored from its replica.
+/// </summary>
+[Requires(Need.Exe, Need.Python)]
+public class DirectoryReplicationTests
+{
+    private const string Write = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("%s %d" % (sys.argv[1], i),))
+        """;
+
+    private const string Dump = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*), group_concat(v, ',') FROM t").fetchone())
+        """;
+
+    [RequiresFact]
+    public void ReplicateDir_RecursiveWatch_ReplicatesNestedNewAndDeletedDatabasesAndRestoresTheWholeDirectory()
+    {
+        string root = Path.Combine(TestRepo.TempDir(), "tenants");
+        string replica = Path.Combine(Path.GetDirectoryName(root)!, "replica");
+        string a = Path.Combine(root, "a.db"), b = Path.Combine(root, "eu", "b.db"), c = Path.Combine(root, "eu", "fr", "c.db");
+        string notSqlite = Path.Combine(root, "eu", "notes.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(c)!);
+        Python.Run(Write, a, "5");
+        Python.Run(Write, b, "3");
+        Python.Run(Write, c, "4");
+        File.WriteAllText(notSqlite, "not a database\n");
+        File.WriteAllText(Path.Combine(root, "readme.txt"), "ignored: does not match the pattern\n");
+        string config = Path.Combine(Path.GetDirectoryName(root)!, "c.yml");
+        File.WriteAllText(config, $"dbs:\n  - dir: {root}\n    pattern: \"*.db\"\n    recursive: true\n    watch: true\n    replica:\n      url: file://{replica}\n");
+
+        // databases: what the entry expands to, each under its own replica path; the text file is not one of them.
+        ProcessResult listed = Exe.Run("databases", "-config", config);
+        Assert.Equal(0, listed.ExitCode);
+        Assert.Equal(
+            [$"{a} {replica}/a.db", $"{b} {replica}/eu/b.db", $"{c} {replica}/eu/fr/c.db"],
+            listed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => Regex.Replace(l.Trim(), " +", " ")).Select(l => l.Replace("file://", "")));
+
+        using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
+        Wait.Until(() => new[] { "a.db", "eu/b.db", "eu/fr/c.db" }.All(r => HasL0(replica, r)), "the three databases to reach their replica paths", daemon);
+
+        // A database created while running, in a folder created while running.
+        string d = Path.Combine(root, "us", "new", "d.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(d)!);
+        Python.Run(Write, d, "6");
+        Wait.Until(() => HasL0(replica, "us/new/d.db"), "the new database to be replicated", daemon);
+
+        // Deleted while running: its replication stops (one line), its replica stays and restores to what it held.
+        string cBefore = Python.Run(Dump, c);
+        foreach (string file in new[] { c, c + "-wal", c + "-shm" })
+        {
+            File.Delete(file);
+        }
+        Wait.Until(() => daemon.Output.Contains($"{c}: removed from replication (deleted); its replica is kept"), "the deleted database to stop", daemon);
+        Assert.True(HasL0(replica, "eu/fr/c.db"));
+
+        // More commits and more files in notes.db's folder (a new subfolder is scanned too): still one WARN for it.
+        Python.Run(Write, a, "2");
+        File.WriteAllText(Path.Combine(root, "eu", "other.txt"), "x");
+        Directory.CreateDirectory(Path.Combine(root, "eu", "later"));
+        File.WriteAllText(Path.Combine(root, "eu", "later", "junk.db"), "also not a database");
+        Wait.Until(() => daemon.Output.Contains("junk.db: matches pattern"), "the WARN for a non-database created while running", daemon);
+        Assert.Equal(0, daemon.Stop());
+        string output = daemon.Output;
+        Assert.Single(Regex.Matches(output, Regex.Escape($"{notSqlite}: matches pattern \"*.db\" but is not a SQLite database")));
+        Assert.DoesNotContain("ERROR", output);
+        Assert.Contains($"{root}: 3 database(s) matching \"*.db\" (recursive), watching for more", output);
+        Assert.Contains($"{d}: added to replication", output);
+
+        // restore DIR: every database of the replica, at its relative path, equal to its source.
+        string restored = Path.Combine(Path.GetDirectoryName(root)!, "restored");
+        ProcessResult restore = Exe.Run("restore", "-config", config, "-o", restored, root);
+        Assert.True(restore.ExitCode == 0, restore.Stderr);
+        Assert.EndsWith($"restored 4 database(s) into {restored}\n", restore.Stderr);
+        Assert.Equal(Python.Run(Dump, a), Python.Run(Dump, Path.Combine(restored, "a.db")));
+        Assert.Equal(Python.Run(Dump, b), Python.Run(Dump, Path.Combine(restored, "eu", "b.db")));
+        Assert.Equal(cBefore, Python.Run(Dump, Path.Combine(restored, "eu", "fr", "c.db")));
+        Assert.Equal(Python.Run(Dump, d), Python.Run(Dump, Path.Combine(restored, "us", "new", "d.db")));
+        Assert.StartsWith("ok (6, ", Python.Run(Dump, Path.Combine(restored, "us", "new", "d.db")));
+    }
+
+    [RequiresFact]
+    public void ReplicateDir_NotWatchedAndEmpty_FailsAsUpstream()
+    {
+        string root = Path.Combine(TestRepo.TempDir(), "empty");
+        Directory.CreateDirectory(root);
+        string config = Path.Combine(root, "..", "c.yml");
+        File.WriteAllText(config, $"dbs:\n  - dir: {root}\n    pattern: \"*.db\"\n    replica:\n      url: file://{root}-replica\n");
+        ProcessResult r = Exe.Run("replicate", "-config", config);
+        Assert.Equal((1, $"error: no SQLite databases found in directory {root} with pattern *.db\nhint: set watch: true to wait for databases to appear, or fix dir:/pattern:\n"), (r.ExitCode, r.Stderr));
+    }
+
+    private static bool HasL0(string replica, string relative)
+    {
+        string level0 = Path.Combine(replica, relative, "ltx", "0");
+        return Directory.Exists(level0) && Directory.EnumerateFiles(level0, "*.ltx").Any();
+    }
+}
