@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Litestream.Logging;
+using Litestream.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -253,6 +254,7 @@ public sealed class Store : IAsyncDisposable
         {
             // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
             watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
+            LitestreamMetrics.Track(replica);
             await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
             watcher ??= Watch(db, changed);
             Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
@@ -268,6 +270,7 @@ public sealed class Store : IAsyncDisposable
         {
             watcher?.Dispose();
             notReplicated = await ShutdownAsync(replica).ConfigureAwait(false);
+            LitestreamMetrics.Untrack(replica);
         }
         if (notReplicated is not null)
         {
