@@ -28,6 +28,8 @@ command -v groff >/dev/null || need+=(groff-base)
 command -v man >/dev/null || need+=(man-db)
 command -v col >/dev/null || need+=(bsdextrautils)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# The monitoring tests: promtool checks the /metrics exposition, a real Prometheus scrapes it.
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Litestream.Aot.Config;
 using Litestream.Aot.Control;
+using Litestream.Aot.Monitoring;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -129,6 +130,9 @@ internal static class ReplicateCommand
         var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
         // The socket first: a second daemon on the same config must fail before it touches any database.
         await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
+        // Metrics are collected from here on; the listener, like the socket, fails before any database is touched.
+        using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
+        await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);
         logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<Replica> create) in databases)
         {
