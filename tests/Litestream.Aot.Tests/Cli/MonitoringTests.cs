@@ -274,9 +274,18 @@ public class MonitoringTests
         Assert.All(complaints, c => Assert.Contains(c, s_upstreamLint));
     }
 
+    /// <summary>A GET: status and body; status 0 while nothing listens yet (the daemon is starting).</summary>
     private static (int Status, string Body) Get(int port, string path)
     {
-        string answer = Raw(port, $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        string answer;
+        try
+        {
+            answer = Raw(port, $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return (0, "");
+        }
         int end = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
         return (int.Parse(answer.Split(' ', 3)[1], CultureInfo.InvariantCulture), end < 0 ? "" : answer[(end + 4)..]);
     }
