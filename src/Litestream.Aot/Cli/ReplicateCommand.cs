@@ -138,6 +138,23 @@ internal static class ReplicateCommand
         {
             daemon.Add(path, create);
         }
+        using var stopHeartbeat = new CancellationTokenSource();
+        Task heartbeat = string.IsNullOrEmpty(cfg.HeartbeatUrl) ? Task.CompletedTask
+            : new Heartbeat(new Uri(cfg.HeartbeatUrl), cfg.HeartbeatInterval ?? Heartbeat.DefaultInterval, daemon, logger).RunAsync(stopHeartbeat.Token);
+        try
+        {
+            return await RunDaemonAsync(daemon, exec, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await stopHeartbeat.CancelAsync().ConfigureAwait(false);
+            await heartbeat.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Replicates until cancelled, or, with <paramref name="exec"/>, until the child exits (its exit code is returned).</summary>
+    private static async Task<int> RunDaemonAsync(ReplicationDaemon daemon, string? exec, CancellationToken cancellationToken)
+    {
         if (exec is null)
         {
             await daemon.RunAsync(cancellationToken).ConfigureAwait(false);

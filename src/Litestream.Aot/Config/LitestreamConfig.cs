@@ -2,11 +2,15 @@ namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
 [ConfigSection]
-[ConfigNotSupported("mcp-addr", "validation", "heartbeat-url", "heartbeat-interval")]
+[ConfigNotSupported("mcp-addr", "validation")]
 public sealed partial class LitestreamConfig
 {
     /// <summary>Prometheus metrics address (<c>addr</c>).</summary>
     public string? Addr { get; set; }
+    /// <summary><c>heartbeat-url</c>: an http(s) URL to GET while every database replicates (a dead-man's switch).</summary>
+    public string? HeartbeatUrl { get; set; }
+    /// <summary><c>heartbeat-interval</c>: at most one ping per interval (5 min; at least 1 min).</summary>
+    public TimeSpan? HeartbeatInterval { get; set; }
     /// <summary>Compaction levels L1..LN (<c>levels</c>).</summary>
     [ConfigKey("levels")]
     public List<LevelConfig> LevelConfigs { get; set; } = [new(TimeSpan.FromSeconds(30)), new(TimeSpan.FromMinutes(5)), new(TimeSpan.FromHours(1))];
@@ -51,7 +55,20 @@ public sealed partial class LitestreamConfig
     /// <summary><c>socket.permissions</c>.</summary>
     public UnixFileMode SocketPermissions => Socket.Permissions;
 
-    partial void OnBound(string path, ConfigContext context) => ReplicaDefaults.CheckUrl(path);
+    partial void OnBound(string path, ConfigContext context)
+    {
+        ReplicaDefaults.CheckUrl(path);
+        // Upstream's checks and messages (ErrInvalidHeartbeatURL, ErrInvalidHeartbeatInterval).
+        if (!string.IsNullOrEmpty(HeartbeatUrl)
+            && !(Uri.TryCreate(HeartbeatUrl, UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https" && HeartbeatUrl.StartsWith(url.Scheme + "://", StringComparison.Ordinal)))
+        {
+            throw new ConfigException(ConfigNode.Child(path, "heartbeat-url"), "heartbeat URL must be a valid HTTP or HTTPS URL");
+        }
+        if (HeartbeatInterval < TimeSpan.FromMinutes(1))
+        {
+            throw new ConfigException(ConfigNode.Child(path, "heartbeat-interval"), "heartbeat interval must be at least 1 minute");
+        }
+    }
 }
 
 /// <summary>One <c>levels[]</c> entry.</summary>

@@ -259,6 +259,38 @@ public class MonitoringTests
         }
     }
 
+    /// <summary>
+    /// heartbeat-url: a daemon whose databases replicate sends one GET within the first checks and no second one within
+    /// the interval (1 min); a daemon with one failing replica sends none. The secret path of the URL is never logged.
+    /// </summary>
+    [ExeFact]
+    public void HeartbeatUrl_PingsOnlyWhileEveryDatabaseReplicates()
+    {
+        string dir = Exe.TempDir();
+        string healthy = Path.Combine(dir, "healthy.db"), other = Path.Combine(dir, "other.db");
+        Exe.Python(Create, healthy);
+        Exe.Python(Create, other);
+        using var server = new CountingHttpServer();
+        int closed = LocalServer.FreePort();
+        string good = Path.Combine(dir, "good.yml"), bad = Path.Combine(dir, "bad.yml");
+        File.WriteAllText(good, $"heartbeat-url: {server.Url("/ping/good-0c5d")}\nheartbeat-interval: 1m\ndbs:\n  - path: {healthy}\n    replica: {{url: file://{dir}/r1}}\n");
+        File.WriteAllText(bad, $"heartbeat-url: {server.Url("/ping/bad-77f1")}\nshutdown-sync-timeout: 1s\ndbs:\n  - path: {other}\n    replica: {{url: file://{dir}/r2}}\n" +
+            $"  - path: {Path.Combine(dir, "failing.db")}\n    replica: {{url: 's3://bkt/f?endpoint=http://127.0.0.1:{closed}&region=us-east-1&forcePathStyle=true'}}\n");
+        Exe.Python(Create, Path.Combine(dir, "failing.db"));
+        using Exe.Daemon replicating = Exe.Start("replicate", "-config", good);
+        using Exe.Daemon failing = Exe.Start("replicate", "-config", bad);
+
+        // Checks run every 15 s (upstream's); the first one after the database synced pings.
+        WaitFor(() => server.Count("/ping/good-0c5d") == 1 ? "" : null, "the first heartbeat", replicating, TimeSpan.FromSeconds(60));
+        // Two more checks: no second ping within the interval, and none at all while a replica fails.
+        Thread.Sleep(TimeSpan.FromSeconds(32));
+        Assert.Equal((1, 0), (server.Count("/ping/good-0c5d"), server.Count("/ping/bad-77f1")));
+        Assert.Equal(0, replicating.Stop());
+        failing.Stop();
+        Assert.DoesNotContain("good-0c5d", replicating.Output);
+        Assert.DoesNotContain("bad-77f1", failing.Output);
+    }
+
     /// <summary>promtool accepts the exposition: it parses, and its only lint complaints are about upstream's own names.</summary>
     private static void AssertPromtoolAccepts(string exposition)
     {
@@ -335,6 +367,68 @@ public class MonitoringTests
             Thread.Sleep(200);
         }
         throw new TimeoutException($"timed out waiting for {what}:\n{daemon.Output}");
+    }
+}
+
+/// <summary>A loopback HTTP server that answers every request 200 and counts the requests per path.</summary>
+internal sealed class CountingHttpServer : IDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly Dictionary<string, int> _counts = [];
+    private readonly Task _serve;
+
+    public CountingHttpServer()
+    {
+        _listener.Start();
+        _serve = Task.Run(ServeAsync);
+    }
+
+    public string Url(string path) => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}{path}";
+
+    public int Count(string path)
+    {
+        lock (_counts)
+        {
+            return _counts.GetValueOrDefault(path);
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _serve.Wait(TimeSpan.FromSeconds(10));
+    }
+
+    private async Task ServeAsync()
+    {
+        while (true)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            using (client)
+            {
+                var reader = new StreamReader(client.GetStream(), Encoding.ASCII);
+                string? requestLine = await reader.ReadLineAsync();
+                while (!string.IsNullOrEmpty(await reader.ReadLineAsync()))
+                {
+                }
+                if (requestLine?.Split(' ') is [_, string path, _])
+                {
+                    lock (_counts)
+                    {
+                        _counts[path] = _counts.GetValueOrDefault(path) + 1;
+                    }
+                }
+                await client.GetStream().WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+            }
+        }
     }
 }
 
