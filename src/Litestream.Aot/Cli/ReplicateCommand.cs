@@ -88,7 +88,7 @@ internal static class ReplicateCommand
             {
                 await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
             }
-            ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults);
+            ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg);
             DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
             bool snapshot = forceSnapshot;
             databases.Add((dbConfig.Path!, () =>
@@ -125,7 +125,7 @@ internal static class ReplicateCommand
             var replicaConfig = new ReplicaConfig { Url = url };
             ReplicaSettings settings = replicaConfig.ToSettings(cfg.ReplicaDefaults);
             IReplicaClient client = ReplicaTarget.CreateClient(settings, url);
-            return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults), logger);
+            return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg), logger);
         }
         var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
         // The socket first: a second daemon on the same config must fail before it touches any database.
@@ -176,11 +176,12 @@ internal static class ReplicateCommand
         return code;
     }
 
-    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, ReplicaConfig defaults) => new()
+    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, LitestreamConfig cfg) => new()
     {
-        SyncInterval = replica.SyncInterval ?? defaults.SyncInterval ?? TimeSpan.FromSeconds(1),
-        MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? defaults.MaxSyncLtxFiles ?? 256,
-        AutoRecover = replica.AutoRecover ?? defaults.AutoRecover ?? false,
+        SyncInterval = replica.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
+        MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
+        AutoRecover = replica.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,
+        ValidationInterval = replica.ValidationInterval ?? cfg.ReplicaDefaults.ValidationInterval ?? cfg.Validation.Interval ?? TimeSpan.Zero,
     };
 
     private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, ConsoleLogger logger, CancellationToken cancellationToken)

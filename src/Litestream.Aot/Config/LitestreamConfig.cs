@@ -2,7 +2,7 @@ namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
 [ConfigSection]
-[ConfigNotSupported("mcp-addr", "validation")]
+[ConfigNotSupported("mcp-addr")]
 public sealed partial class LitestreamConfig
 {
     /// <summary>Prometheus metrics address (<c>addr</c>).</summary>
@@ -11,6 +11,8 @@ public sealed partial class LitestreamConfig
     public string? HeartbeatUrl { get; set; }
     /// <summary><c>heartbeat-interval</c>: at most one ping per interval (5 min; at least 1 min).</summary>
     public TimeSpan? HeartbeatInterval { get; set; }
+    /// <summary><c>validation</c>: how often every replica is restored and compared with its database.</summary>
+    public ValidationConfig Validation { get; set; } = new();
     /// <summary>Compaction levels L1..LN (<c>levels</c>).</summary>
     [ConfigKey("levels")]
     public List<LevelConfig> LevelConfigs { get; set; } = [new(TimeSpan.FromSeconds(30)), new(TimeSpan.FromMinutes(5)), new(TimeSpan.FromHours(1))];
@@ -122,6 +124,14 @@ public sealed partial class SocketConfig
             _path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
         }
     }
+}
+
+/// <summary>The <c>validation</c> section.</summary>
+[ConfigSection]
+public sealed partial class ValidationConfig
+{
+    /// <summary><c>validation.interval</c>: validate every replica this often (a replica's <c>validation-interval</c> wins); unset: never.</summary>
+    public TimeSpan? Interval { get; set; }
 }
 
 /// <summary>The <c>retention</c> section.</summary>

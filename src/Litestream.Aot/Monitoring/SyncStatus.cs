@@ -10,7 +10,7 @@ namespace Litestream.Aot.Monitoring;
 /// One database as <c>/debug/sync-status</c> and <c>/healthz</c> report it (upstream <c>DB.SyncStatus</c>, without
 /// its request to storage: the replica's position is the one this process tracks). Status: <c>replicating</c>,
 /// <c>waiting</c> (the database file does not exist or is not open yet), <c>stopped</c> (by <c>litestream stop</c>),
-/// <c>error</c> (the last sync or upload failed), <c>stalled</c> (transactions wait for upload and no upload pass
+/// <c>error</c> (the last sync or upload, or the last validation, failed), <c>stalled</c> (transactions wait for upload and no upload pass
 /// succeeded for <see cref="StalledAfterIntervals"/> sync intervals).
 /// </summary>
 internal sealed record DatabaseSyncStatus(
@@ -21,7 +21,8 @@ internal sealed record DatabaseSyncStatus(
     [property: JsonPropertyName("in_sync")] bool InSync,
     [property: JsonPropertyName("last_upload_at"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LastUploadAt,
     [property: JsonPropertyName("upload_age_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? UploadAgeSeconds,
-    [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error)
+    [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error,
+    [property: JsonPropertyName("last_validation"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LastValidation = null)
 {
     /// <summary>Sync intervals without a successful upload, while transactions wait, after which a database is stalled.</summary>
     public const int StalledAfterIntervals = 10;
@@ -49,7 +50,10 @@ internal sealed record DatabaseSyncStatus(
         bool inSync = local > 0 && remote == local;
         DateTimeOffset? lastUpload = replica?.LastSyncAt;
         double? age = lastUpload is { } at ? Math.Round((now - at).TotalSeconds, 3) : null;
-        string? error = replica is null ? null : ReplicationHealth.Read(replica.Db.MetaPath)?.Describe();
+        ValidationResult? validation = replica?.LastValidation;
+        // A replica that did not restore to the database is as unhealthy as one that cannot be written.
+        string? error = (replica is null ? null : ReplicationHealth.Read(replica.Db.MetaPath)?.Describe())
+            ?? (validation is { Ok: false } ? $"validation failed: {validation.Error}" : null);
         string status = !running ? "stopped"
             : error is not null ? "error"
             : replica is null || !replica.Db.IsOpen ? "waiting"
@@ -67,7 +71,8 @@ internal sealed record DatabaseSyncStatus(
             inSync,
             lastUpload is { } t ? ControlJsonContext.FormatTime(t) : null,
             age,
-            error is null ? null : Redaction.Apply(error));
+            error is null ? null : Redaction.Apply(error),
+            validation is null ? null : $"{(validation.Ok ? "ok" : "failed")} at {ControlJsonContext.FormatTime(validation.At)} (txid {validation.Txid})");
     }
 }
 

@@ -11,7 +11,7 @@ namespace Litestream.Metrics;
 /// <see cref="Counter{T}"/>, gauges <see cref="Gauge{T}"/> (last value per tag set), the operation duration a
 /// <see cref="Histogram{T}"/> whose bucket bounds are upstream's (<see cref="Instrument{T}.Advice"/>). Beyond
 /// upstream, observable gauges over the replicas a <see cref="Store"/> is running: the replica's TXID, the seconds
-/// since its last successful upload pass, and the last validation's result.
+/// since its last successful upload pass, and the last validation's result and time (with a counter of validations).
 /// </summary>
 public static class LitestreamMetrics
 {
@@ -46,6 +46,9 @@ public static class LitestreamMetrics
     // Tags db (the file name, as upstream) and status (eligible, not_compacted, too_recent).
     internal static readonly Gauge<long> L0RetentionFiles = Meter.CreateGauge<long>("litestream_l0_retention_files_total", null, "Number of L0 files by status during retention enforcement");
 
+    // Ours: tags db and result (ok, failed).
+    internal static readonly Counter<long> ValidationTotal = Meter.CreateCounter<long>("litestream_validation_total", null, "Validations of the replica against the database, by result");
+
     private static readonly Lock s_lock = new();
     // The replicas a store runs, and since when (the age before a first successful upload counts from there).
     private static readonly List<(Replica Replica, DateTimeOffset Since)> s_running = [];
@@ -56,6 +59,10 @@ public static class LitestreamMetrics
             "Newest transaction ID the replica is known to hold (compare with litestream_txid)");
         Meter.CreateObservableGauge("litestream_replica_sync_age_seconds", () => ObserveAge(), null,
             "Seconds since the last successful upload pass to the replica (since replication started when there was none): alert on this");
+        Meter.CreateObservableGauge("litestream_validation_ok", () => Observe(r => r.LastValidation is { } v ? (v.Ok ? 1 : 0) : null), null,
+            "Whether the last validation restored the replica to exactly the database (1) or not (0)");
+        Meter.CreateObservableGauge("litestream_validation_timestamp_seconds", () => Observe(r => r.LastValidation?.At.ToUnixTimeSeconds()), null,
+            "Unix time of the last validation");
     }
 
     /// <summary>Tags of a database's series.</summary>

@@ -1,0 +1,69 @@
+using Litestream.Ltx;
+using Litestream.Replication;
+using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
+
+namespace Litestream.Tests.Replication;
+
+/// <summary>Replica.ValidateAsync: a faithful replica validates at the database's TXID; a damaged one fails, saying why.</summary>
+public class ReplicaValidatorTests
+{
+    private const string Writer = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1], isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(int(sys.argv[2])):
+            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * (i % 300),))
+        """;
+
+    [Fact]
+    public async Task ValidateAsync_FaithfulReplica_OkAtTheDatabaseTxidAndNothingLeftBehind()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        TestPaths.Python(Writer, path, "200");
+        await using var db = new Db(path);
+        db.Open();
+        var replica = new Replica(db, new FileReplicaClient(Path.Combine(dir, "replica")));
+        db.Sync();
+        await replica.SyncAsync();
+        // Committed after the last upload: validation uploads it first, then compares at the new TXID.
+        TestPaths.Python(Writer, path, "30");
+
+        ValidationResult result = await replica.ValidateAsync();
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Null(result.Error);
+        Assert.Equal(db.Txid, result.Txid);
+        Assert.True(result.Txid > new Txid(1));
+        Assert.Same(result, replica.LastValidation);
+        Assert.Empty(Directory.GetFiles(Path.Combine(db.MetaPath, "validation")));
+    }
+
+    [Fact]
+    public async Task ValidateAsync_DamagedReplicaFile_FailsNamingTheChecksum()
+    {
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        TestPaths.Python(Writer, path, "100");
+        await using var db = new Db(path);
+        db.Open();
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var replica = new Replica(db, client);
+        db.Sync();
+        await replica.SyncAsync();
+        // Flip one byte inside the first file's page data (past the 100-byte header): the replica no longer restores.
+        string first = client.LtxFilePath(0, new Txid(1), new Txid(1));
+        byte[] bytes = File.ReadAllBytes(first);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(first, bytes);
+
+        ValidationResult result = await replica.ValidateAsync();
+
+        Assert.False(result.Ok);
+        Assert.Equal(db.Txid, result.Txid);
+        Assert.Matches("checksum|lz4|corrupt|invalid", result.Error!.ToLowerInvariant());
+        Assert.Empty(Directory.GetFiles(Path.Combine(db.MetaPath, "validation")));
+    }
+}
