@@ -10,7 +10,7 @@ namespace Litestream.Aot.Monitoring;
 /// One database as <c>/debug/sync-status</c> and <c>/healthz</c> report it (upstream <c>DB.SyncStatus</c>, without
 /// its request to storage: the replica's position is the one this process tracks). Status: <c>replicating</c>,
 /// <c>waiting</c> (the database file does not exist or is not open yet), <c>stopped</c> (by <c>litestream stop</c>),
-/// <c>error</c> (the last sync or upload, or the last validation, failed), <c>stalled</c> (transactions wait for upload and no upload pass
+/// <c>error</c> (the last sync or upload, or the last validation, failed), <c>behind</c> (transactions wait for upload and no upload pass
 /// succeeded for <see cref="StalledAfterIntervals"/> sync intervals).
 /// </summary>
 internal sealed record DatabaseSyncStatus(
@@ -27,9 +27,9 @@ internal sealed record DatabaseSyncStatus(
     /// <summary>Sync intervals without a successful upload, while transactions wait, after which a database is stalled.</summary>
     public const int StalledAfterIntervals = 10;
 
-    /// <summary>False for <c>error</c> and <c>stalled</c>: <c>/healthz</c> answers 503.</summary>
+    /// <summary>False for <c>error</c> and <c>behind</c>: <c>/healthz</c> answers 503.</summary>
     [JsonIgnore]
-    public bool Healthy => Status is not ("error" or "stalled");
+    public bool Healthy => Status is not ("error" or "behind");
 
     /// <summary>The status of every database the daemon knows, now.</summary>
     public static List<DatabaseSyncStatus> Collect(ReplicationDaemon daemon)
@@ -57,9 +57,9 @@ internal sealed record DatabaseSyncStatus(
         string status = !running ? "stopped"
             : error is not null ? "error"
             : replica is null || !replica.Db.IsOpen ? "waiting"
-            : !inSync && remote < local && age > StalledAfterIntervals * replica.Options.SyncInterval.TotalSeconds ? "stalled"
+            : !inSync && remote < local && age > StalledAfterIntervals * replica.Options.SyncInterval.TotalSeconds ? "behind"
             : "replicating";
-        if (status == "stalled")
+        if (status == "behind")
         {
             error = $"no upload for {age:0}s while transactions {remote + 1:x16}..{local:x16} wait";
         }

@@ -259,6 +259,47 @@ public class MonitoringTests
         }
     }
 
+    /// <summary>While replicate runs, status and databases add the lag (0 when the replica holds everything), text and -json.</summary>
+    [ExeFact]
+    public void StatusAndDatabases_WhileReplicating_ShowTheLag()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        Exe.Python(Create, db);
+        string config = Path.Combine(dir, "c.yml");
+        File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
+        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        string json = WaitFor(() => Exe.Run("status", "-json", "-config", config).Stdout is var s && s.Contains("\"lag_seconds\": 0") ? s : null, "status to report the lag", daemon);
+        Assert.Matches($"^\\[\n  {{\n    \"database\": \"{Regex.Escape(db)}\",\n    \"status\": \"ok\",\n    \"local_txid\": \"[0-9a-f]{{16}}\",\n    \"wal_size\": \"[^\"]+\",\n    \"lag_seconds\": 0\n  }}\n\\]\n$", json);
+        string[] status = Exe.Run("status", "-config", config).Stdout.TrimEnd().Split('\n');
+        Assert.Matches("^database +status +local txid +wal size +lag$", status[0]);
+        Assert.Matches($"^{Regex.Escape(db)} +ok +[0-9a-f]{{16}} +[0-9.]+ k?B +0s$", status[1]);
+        string[] databases = Exe.Run("databases", "-config", config).Stdout.TrimEnd().Split('\n');
+        Assert.Equal(($"{"path".PadRight(db.Length + 2)}{"replica".PadRight($"file://{dir}/r".Length + 2)}lag", $"{db}  file://{dir}/r  0s"), (databases[0], databases[1]));
+        Assert.Contains("\"lag_seconds\": 0", Exe.Run("databases", "-json", "-config", config).Stdout);
+        Assert.Equal(0, daemon.Stop());
+    }
+
+    /// <summary>validation.interval: the replica is restored and compared in the background; the result shows in /metrics and /debug/sync-status.</summary>
+    [ExeFact]
+    public void ValidationInterval_ReplicaRestoresToTheDatabase_OkInMetricsAndSyncStatus()
+    {
+        string dir = Exe.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        Exe.Python(Create, db);
+        int port = LocalServer.FreePort();
+        string config = Path.Combine(dir, "c.yml");
+        File.WriteAllText(config, $"addr: 127.0.0.1:{port}\nvalidation:\n  interval: 1s\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
+        using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
+        string metrics = WaitFor(() => Get(port, "/metrics").Body is var m && m.Contains("litestream_validation_ok{") ? m : null, "the first validation", daemon);
+        Assert.Contains($"litestream_validation_ok{{db=\"{db}\"}} 1\n", metrics);
+        Assert.Matches($"litestream_validation_total\\{{db=\"{Regex.Escape(db)}\",result=\"ok\"\\}} [1-9]", metrics);
+        Assert.Matches("\"last_validation\": \"ok at [0-9T:.Z-]+ \\(txid [0-9a-f]{16}\\)\"", Get(port, "/debug/sync-status").Body);
+        Assert.Contains("validation: replica file://", daemon.Output);
+        Assert.Equal(0, daemon.Stop());
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, ".app.db-litestream", "validation")));
+    }
+
     /// <summary>
     /// heartbeat-url: a daemon whose databases replicate sends one GET within the first checks and no second one within
     /// the interval (1 min); a daemon with one failing replica sends none. The secret path of the URL is never logged.
