@@ -48,13 +48,18 @@ internal sealed class Heartbeat(Uri url, TimeSpan interval, ReplicationDaemon da
         }
     }
 
-    /// <summary>Upstream's <c>allDatabasesHealthy</c>: at least one database runs, and every running one uploaded since <paramref name="since"/>.</summary>
+    /// <summary>
+    /// Upstream's <c>allDatabasesHealthy</c>: at least one database runs, and every running one uploaded since
+    /// <paramref name="since"/>. Skipped, as upstream skips closed databases: stopped ones and those whose file does
+    /// not exist yet. A database that exists but cannot be opened or reconciled (its replica is unreachable) counts
+    /// as failing: upstream opens a database without its replica, so there it would be open and not uploading.
+    /// </summary>
     private bool AllReplicatedSince(DateTimeOffset since)
     {
         int running = 0;
         foreach ((_, bool isRunning, Replication.Replica? replica) in daemon.Databases())
         {
-            if (!isRunning || replica is not { Db.IsOpen: true })
+            if (!isRunning || replica is null || (!replica.Db.IsOpen && !File.Exists(replica.Db.Path)))
             {
                 continue;
             }

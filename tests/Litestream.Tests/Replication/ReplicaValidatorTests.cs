@@ -17,19 +17,27 @@ public class ReplicaValidatorTests
             c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * (i % 300),))
         """;
 
-    [Fact]
-    public async Task ValidateAsync_FaithfulReplica_OkAtTheDatabaseTxidAndNothingLeftBehind()
+    /// <summary>A database of <paramref name="rows"/> rows written by another process, synced and uploaded to a file replica.</summary>
+    private static async Task<(Db Db, Replica Replica)> ReplicatedAsync(int rows)
     {
         string dir = TestPaths.TempDir();
         string path = Path.Combine(dir, "app.db");
-        TestPaths.Python(Writer, path, "200");
-        await using var db = new Db(path);
+        TestPaths.Python(Writer, path, rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var db = new Db(path);
         db.Open();
         var replica = new Replica(db, new FileReplicaClient(Path.Combine(dir, "replica")));
         db.Sync();
         await replica.SyncAsync();
+        return (db, replica);
+    }
+
+    [Fact]
+    public async Task ValidateAsync_FaithfulReplica_OkAtTheDatabaseTxidAndNothingLeftBehind()
+    {
+        (Db db, Replica replica) = await ReplicatedAsync(rows: 200);
+        await using var _ = db;
         // Committed after the last upload: validation uploads it first, then compares at the new TXID.
-        TestPaths.Python(Writer, path, "30");
+        TestPaths.Python(Writer, db.Path, "30");
 
         ValidationResult result = await replica.ValidateAsync();
 
@@ -44,15 +52,9 @@ public class ReplicaValidatorTests
     [Fact]
     public async Task ValidateAsync_DamagedReplicaFile_FailsNamingTheChecksum()
     {
-        string dir = TestPaths.TempDir();
-        string path = Path.Combine(dir, "app.db");
-        TestPaths.Python(Writer, path, "100");
-        await using var db = new Db(path);
-        db.Open();
-        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        var replica = new Replica(db, client);
-        db.Sync();
-        await replica.SyncAsync();
+        (Db db, Replica replica) = await ReplicatedAsync(rows: 100);
+        await using var _ = db;
+        var client = (FileReplicaClient)replica.Client;
         // Flip one byte inside the first file's page data (past the 100-byte header): the replica no longer restores.
         string first = client.LtxFilePath(0, new Txid(1), new Txid(1));
         byte[] bytes = File.ReadAllBytes(first);
