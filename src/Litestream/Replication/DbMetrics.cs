@@ -8,11 +8,21 @@ namespace Litestream.Replication;
 /// recorded where upstream records them: every sync (count, errors, seconds, disk full, then TXID and sizes),
 /// every checkpoint (by mode), the WAL bytes each L0 file captured.
 /// </summary>
-internal sealed class DbMetrics(string path)
+internal sealed class DbMetrics
 {
     private const int Enospc = 28;
 
-    private readonly KeyValuePair<string, object?> _db = LitestreamMetrics.DbTag(path);
+    private readonly string _path;
+    private readonly KeyValuePair<string, object?> _db;
+
+    public DbMetrics(string path)
+    {
+        _path = path;
+        _db = LitestreamMetrics.DbTag(path);
+        // Upstream creates these series with the database (WithLabelValues), so an error rate reads 0, not "no data".
+        LitestreamMetrics.SyncErrorCount.Add(0, _db);
+        LitestreamMetrics.CompactionVerifyErrorCount.Add(0, _db);
+    }
 
     /// <summary>A sync that started at <paramref name="started"/> (a <see cref="Stopwatch"/> timestamp) ended with <paramref name="error"/> (null: success).</summary>
     public void Synced(long started, Exception? error)
@@ -32,7 +42,7 @@ internal sealed class DbMetrics(string path)
         LitestreamMetrics.Txid.Record(checked((long)txid.Value), _db);
         try
         {
-            LitestreamMetrics.DbSize.Record(new FileInfo(path).Length, _db);
+            LitestreamMetrics.DbSize.Record(new FileInfo(_path).Length, _db);
         }
         catch (IOException)
         {

@@ -269,7 +269,7 @@ public class MonitoringTests
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
         using Exe.Daemon daemon = Exe.Start("replicate", "-config", config);
-        string json = WaitFor(() => Exe.Run("status", "-json", "-config", config).Stdout is var s && s.Contains("\"lag_seconds\": 0") ? s : null, "status to report the lag", daemon);
+        string json = WaitFor(() => Exe.Run("status", "-json", "-config", config).Stdout is var s && s.Contains("\"lag_seconds\": 0") && s.Contains("\"status\": \"ok\"") ? s : null, "status to report the lag after the first upload", daemon);
         Assert.Matches($"^\\[\n  {{\n    \"database\": \"{Regex.Escape(db)}\",\n    \"status\": \"ok\",\n    \"local_txid\": \"[0-9a-f]{{16}}\",\n    \"wal_size\": \"[^\"]+\",\n    \"lag_seconds\": 0\n  }}\n\\]\n$", json);
         string[] status = Exe.Run("status", "-config", config).Stdout.TrimEnd().Split('\n');
         Assert.Matches("^database +status +local txid +wal size +lag$", status[0]);
