@@ -33,6 +33,8 @@ command -v col >/dev/null || need+=(bsdextrautils)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # SFTP tests: the fixture runs its own sshd (internal-sftp) on a loopback port with a temporary host key.
 { [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null; } || need+=(openssh-server openssh-client)
+# The monitoring tests: promtool checks the /metrics exposition, a real Prometheus scrapes it.
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -37,6 +37,8 @@ public enum Need
     Azurite,
     /// <summary>OpenSSH's sshd and ssh-keygen, for a local SFTP server.</summary>
     Sshd,
+    /// <summary>Prometheus and promtool (Debian's package), to scrape and lint /metrics.</summary>
+    Prometheus,
     /// <summary>The upstream Litestream v0.3.13 binary.</summary>
     Upstream,
     /// <summary>zsh and fish, to load the completion scripts into.</summary>

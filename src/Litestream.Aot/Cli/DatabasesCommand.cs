@@ -15,7 +15,7 @@ internal static class DatabasesCommand
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
         var command = new Command("databases", "list databases in the config") { json, config, noExpandEnv };
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
             LitestreamConfig cfg = ReplicaTarget.LoadConfig(result.GetValue(config), !result.GetValue(noExpandEnv));
             var rows = new List<DatabaseRow>();
@@ -23,17 +23,27 @@ internal static class DatabasesCommand
             foreach (DbConfig db in DatabaseDirectory.Expand(cfg.Dbs, new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Warning)))
             {
                 ReplicaSettings s = db.ToReplicaSettings(cfg.ReplicaDefaults);
-                rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s)));
+                DbStatusRow status = await StatusCommand.GetStatusAsync(db).ConfigureAwait(false);
+                rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s), status.LagSeconds, status.Status == "behind"));
             }
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDatabaseRow));
                 return 0;
             }
-            var table = new TextTable("path", "replica");
+            // Upstream's two columns; the lag only while a replicate process reports it.
+            bool lag = rows.Exists(r => r.LagSeconds is not null);
+            var table = lag ? new TextTable("path", "replica", "lag") : new TextTable("path", "replica");
             foreach (DatabaseRow row in rows)
             {
-                table.Add(row.Path, row.Replica);
+                if (lag)
+                {
+                    table.Add(row.Path, row.Replica, row.Behind ? $"behind ({ReplicationLag.Format(row.LagSeconds)})" : ReplicationLag.Format(row.LagSeconds));
+                }
+                else
+                {
+                    table.Add(row.Path, row.Replica);
+                }
             }
             table.WriteTo(Console.Out);
             return 0;

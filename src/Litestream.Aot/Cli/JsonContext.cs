@@ -13,7 +13,9 @@ internal sealed record LtxFileRow(
 /// <summary>One row of <c>databases -json</c>.</summary>
 internal sealed record DatabaseRow(
     [property: JsonPropertyName("path")] string Path,
-    [property: JsonPropertyName("replica")] string Replica);
+    [property: JsonPropertyName("replica")] string Replica,
+    [property: JsonPropertyName("lag_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? LagSeconds = null,
+    [property: JsonPropertyName("behind"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Behind = false);
 
 /// <summary>One row of <c>status -json</c> (upstream's field names).</summary>
 internal sealed record DbStatusRow(
@@ -21,7 +23,8 @@ internal sealed record DbStatusRow(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("local_txid")] string LocalTxid,
     [property: JsonPropertyName("wal_size")] string WalSize,
-    [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);
+    [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
+    [property: JsonPropertyName("lag_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? LagSeconds = null);
 
 /// <summary>Source-generated JSON (no reflection) for every -json output.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true)]

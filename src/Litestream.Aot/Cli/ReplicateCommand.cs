@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Litestream.Aot.Config;
 using Litestream.Aot.Control;
 using Litestream.Aot.Directories;
+using Litestream.Aot.Monitoring;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -121,11 +122,14 @@ internal static class ReplicateCommand
             var replicaConfig = new ReplicaConfig { Url = url };
             ReplicaSettings settings = replicaConfig.ToSettings(cfg.ReplicaDefaults);
             IReplicaClient client = ReplicaTarget.CreateClient(settings, url);
-            return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults), logger);
+            return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg), logger);
         }
         var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
         // The socket first: a second daemon on the same config must fail before it touches any database.
         await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
+        // Metrics are collected from here on; the listener, like the socket, fails before any database is touched.
+        using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
+        await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);
         logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<Replica> create) in databases)
         {
@@ -133,6 +137,9 @@ internal static class ReplicateCommand
         }
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task watching = Task.WhenAll(watched.Select(w => WatchAsync(w.Directory, w.Found, daemon, cfg, logger, stopWatching.Token)));
+        using var stopHeartbeat = new CancellationTokenSource();
+        Task heartbeat = string.IsNullOrEmpty(cfg.HeartbeatUrl) ? Task.CompletedTask
+            : new Heartbeat(new Uri(cfg.HeartbeatUrl), cfg.HeartbeatInterval ?? Heartbeat.DefaultInterval, daemon, logger).RunAsync(stopHeartbeat.Token);
         try
         {
             return await RunDaemonAsync(daemon, exec, cancellationToken).ConfigureAwait(false);
@@ -141,9 +148,12 @@ internal static class ReplicateCommand
         {
             await stopWatching.CancelAsync().ConfigureAwait(false);
             await watching.ConfigureAwait(false);
+            await stopHeartbeat.CancelAsync().ConfigureAwait(false);
+            await heartbeat.ConfigureAwait(false);
         }
     }
 
+    /// <summary>Replicates until cancelled, or, with <paramref name="exec"/>, until the child exits (its exit code is returned).</summary>
     private static async Task<int> RunDaemonAsync(ReplicationDaemon daemon, string? exec, CancellationToken cancellationToken)
     {
         if (exec is null)
@@ -177,7 +187,7 @@ internal static class ReplicateCommand
         {
             await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
         }
-        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg.ReplicaDefaults);
+        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg);
         DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
         bool snapshot = forceSnapshot;
         return (dbConfig.Path!, () =>
@@ -250,11 +260,12 @@ internal static class ReplicateCommand
         }
     }
 
-    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, ReplicaConfig defaults) => new()
+    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, LitestreamConfig cfg) => new()
     {
-        SyncInterval = replica.SyncInterval ?? defaults.SyncInterval ?? TimeSpan.FromSeconds(1),
-        MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? defaults.MaxSyncLtxFiles ?? 256,
-        AutoRecover = replica.AutoRecover ?? defaults.AutoRecover ?? false,
+        SyncInterval = replica.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
+        MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
+        AutoRecover = replica.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,
+        ValidationInterval = replica.ValidationInterval ?? cfg.ReplicaDefaults.ValidationInterval ?? cfg.Validation.Interval ?? TimeSpan.Zero,
     };
 
     private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, ConsoleLogger logger, CancellationToken cancellationToken)

@@ -42,10 +42,19 @@ internal static class StatusCommand
                 Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDbStatusRow));
                 return 0;
             }
-            var table = new TextTable("database", "status", "local txid", "wal size");
+            // Upstream's four columns; the lag only while a replicate process reports it.
+            bool lag = rows.Exists(r => r.LagSeconds is not null);
+            var table = lag ? new TextTable("database", "status", "local txid", "wal size", "lag") : new TextTable("database", "status", "local txid", "wal size");
             foreach (DbStatusRow row in rows)
             {
-                table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize);
+                if (lag)
+                {
+                    table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize, ReplicationLag.Format(row.LagSeconds));
+                }
+                else
+                {
+                    table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize);
+                }
             }
             table.WriteTo(Console.Out);
             foreach (DbStatusRow row in rows)
@@ -99,15 +108,16 @@ internal static class StatusCommand
                     }
                 }
                 string localTxid = max.IsZero ? "-" : max.ToString();
+                double? lag = ReplicationLag.Of(health, max, pendingSince, DateTimeOffset.UtcNow);
                 if (health?.Describe() is { } failing)
                 {
-                    return new DbStatusRow(db.Path, "error", localTxid, walSize, failing);
+                    return new DbStatusRow(db.Path, "error", localTxid, walSize, failing, lag);
                 }
-                if (health?.DescribeLag(max, pendingSince, DateTimeOffset.UtcNow) is { } lag)
+                if (health?.DescribeLag(max, pendingSince, DateTimeOffset.UtcNow) is { } behind)
                 {
-                    return new DbStatusRow(db.Path, "behind", localTxid, walSize, lag);
+                    return new DbStatusRow(db.Path, "behind", localTxid, walSize, behind, lag);
                 }
-                return new DbStatusRow(db.Path, max.IsZero ? "not initialized" : "ok", localTxid, walSize);
+                return new DbStatusRow(db.Path, max.IsZero ? "not initialized" : "ok", localTxid, walSize, null, lag);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -4,11 +4,17 @@ namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
 [ConfigSection]
-[ConfigNotSupported("mcp-addr", "validation", "heartbeat-url", "heartbeat-interval")]
+[ConfigNotSupported("mcp-addr")]
 public sealed partial class LitestreamConfig
 {
     /// <summary>Prometheus metrics address (<c>addr</c>).</summary>
     public string? Addr { get; set; }
+    /// <summary><c>heartbeat-url</c>: an http(s) URL to GET while every database replicates (a dead-man's switch).</summary>
+    public string? HeartbeatUrl { get; set; }
+    /// <summary><c>heartbeat-interval</c>: at most one ping per interval (5 min; at least 1 min).</summary>
+    public TimeSpan? HeartbeatInterval { get; set; }
+    /// <summary><c>validation</c>: how often every replica is restored and compared with its database.</summary>
+    public ValidationConfig Validation { get; set; } = new();
     /// <summary>Compaction levels L1..LN (<c>levels</c>).</summary>
     [ConfigKey("levels")]
     public List<LevelConfig> LevelConfigs { get; set; } = [new(TimeSpan.FromSeconds(30)), new(TimeSpan.FromMinutes(5)), new(TimeSpan.FromHours(1))];
@@ -53,7 +59,20 @@ public sealed partial class LitestreamConfig
     /// <summary><c>socket.permissions</c>.</summary>
     public UnixFileMode SocketPermissions => Socket.Permissions;
 
-    partial void OnBound(string path, ConfigContext context) => ReplicaDefaults.CheckUrl(path);
+    partial void OnBound(string path, ConfigContext context)
+    {
+        ReplicaDefaults.CheckUrl(path);
+        // Upstream's checks and messages (ErrInvalidHeartbeatURL, ErrInvalidHeartbeatInterval).
+        if (!string.IsNullOrEmpty(HeartbeatUrl)
+            && !(Uri.TryCreate(HeartbeatUrl, UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https" && HeartbeatUrl.StartsWith(url.Scheme + "://", StringComparison.Ordinal)))
+        {
+            throw new ConfigException(ConfigNode.Child(path, "heartbeat-url"), "heartbeat URL must be a valid HTTP or HTTPS URL");
+        }
+        if (HeartbeatInterval < TimeSpan.FromMinutes(1))
+        {
+            throw new ConfigException(ConfigNode.Child(path, "heartbeat-interval"), "heartbeat interval must be at least 1 minute");
+        }
+    }
 }
 
 /// <summary>One <c>levels[]</c> entry.</summary>
@@ -107,6 +126,14 @@ public sealed partial class SocketConfig
             _path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
         }
     }
+}
+
+/// <summary>The <c>validation</c> section.</summary>
+[ConfigSection]
+public sealed partial class ValidationConfig
+{
+    /// <summary><c>validation.interval</c>: validate every replica this often (a replica's <c>validation-interval</c> wins); unset: never.</summary>
+    public TimeSpan? Interval { get; set; }
 }
 
 /// <summary>The <c>retention</c> section.</summary>

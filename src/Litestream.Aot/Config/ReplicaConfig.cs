@@ -22,7 +22,7 @@ public sealed partial class ReplicaConfig
     public int? MaxSyncLtxFiles { get; set; }
     /// <summary><c>auto-recover</c>.</summary>
     public bool? AutoRecover { get; set; }
-    /// <summary><c>validation-interval</c> (accepted; replicas are not validated in the background).</summary>
+    /// <summary><c>validation-interval</c>: restore the replica and compare it with the database this often.</summary>
     public TimeSpan? ValidationInterval { get; set; }
 
     /// <summary>

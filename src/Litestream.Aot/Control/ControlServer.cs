@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -11,37 +9,23 @@ using Microsoft.Extensions.Logging;
 namespace Litestream.Aot.Control;
 
 /// <summary>
-/// The daemon's control socket (upstream <c>Server</c> in server.go): HTTP/1.1 over a Unix socket, one request
-/// per connection (<c>Connection: close</c>), JSON bodies from <see cref="ControlJsonContext"/>. A stale socket
-/// file left by a crashed daemon is replaced; a live one (another daemon answering) is an error. Bounded against
-/// hostile or broken clients: at most <see cref="MaxConnections"/> at once, a request must arrive whole within
-/// 10 s, its size is capped by <see cref="ControlRequestReader"/>, and running out of file descriptors pauses
-/// accepting instead of ending it.
+/// The daemon's control socket (upstream <c>Server</c> in server.go): HTTP/1.1 over a Unix socket served by a
+/// <see cref="BoundedHttpServer"/> (one request per connection, bounded in connections, size and time), JSON bodies
+/// from <see cref="ControlJsonContext"/>. A stale socket file left by a crashed daemon is replaced; a live one
+/// (another daemon answering) is an error.
 /// </summary>
 internal sealed class ControlServer : IAsyncDisposable
 {
-    /// <summary>Connections served at once; past it a client is answered 503 at once.</summary>
-    internal const int MaxConnections = 64;
-
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(30);
-    // A request must arrive whole within this (slowloris, idle connections), an answer be taken within this.
-    private static readonly TimeSpan s_ioTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan s_maxAcceptBackoff = TimeSpan.FromSeconds(1);
 
     private readonly ReplicationDaemon _daemon;
-    private readonly ILogger _logger;
-    private readonly Socket _listener;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accept;
-    private int _connections;
+    private readonly BoundedHttpServer _server;
 
     private ControlServer(string path, Socket listener, ReplicationDaemon daemon, ILogger logger)
     {
         SocketPath = path;
-        _listener = listener;
         _daemon = daemon;
-        _logger = logger;
-        _accept = Task.Run(AcceptLoopAsync);
+        _server = new BoundedHttpServer(listener, "control socket", HandleAsync, static (status, message) => ToAnswer(Error(status, message)), logger);
     }
 
     /// <summary>The socket file.</summary>
@@ -72,9 +56,7 @@ internal sealed class ControlServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        _listener.Dispose();
-        await _accept.ConfigureAwait(false);
+        await _server.DisposeAsync().ConfigureAwait(false);
         try
         {
             File.Delete(SocketPath);
@@ -82,7 +64,6 @@ internal sealed class ControlServer : IAsyncDisposable
         catch (IOException)
         {
         }
-        _stop.Dispose();
     }
 
     private static void RemoveStaleSocket(string path)
@@ -109,166 +90,10 @@ internal sealed class ControlServer : IAsyncDisposable
         throw new CommandException($"control socket {path} is in use by another process", "stop the other 'litestream replicate', or choose another socket.path");
     }
 
-    /// <summary>
-    /// Accepts until disposed. A failed accept (EMFILE: the process is out of file descriptors) is logged once per
-    /// episode and retried with backoff, never the end of the loop: the socket must answer again once descriptors
-    /// free up. Connections past <see cref="MaxConnections"/> get a 503.
-    /// </summary>
-    private async Task AcceptLoopAsync()
-    {
-        var connections = new List<Task>();
-        TimeSpan backoff = TimeSpan.Zero;
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || _stop.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                if (backoff == TimeSpan.Zero)
-                {
-                    _logger.Log(LogLevel.Error, default, $"control socket: cannot accept connections: {e.Message}; retrying", null, static (s, _) => s);
-                }
-                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, s_maxAcceptBackoff.Ticks));
-                try
-                {
-                    await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-                continue;
-            }
-            if (backoff != TimeSpan.Zero)
-            {
-                backoff = TimeSpan.Zero;
-                _logger.Log(LogLevel.Information, default, "control socket: accepting connections again", null, static (s, _) => s);
-            }
-            connections.RemoveAll(t => t.IsCompleted);
-            connections.Add(Interlocked.Increment(ref _connections) > MaxConnections ? RejectAsync(client) : ServeAsync(client));
-        }
-        await Task.WhenAll(connections).ConfigureAwait(false);
-    }
+    private async Task<HttpAnswer> HandleAsync(ControlRequest request, CancellationToken stopping)
+        => ToAnswer(await HandleAsync(request).ConfigureAwait(false));
 
-    private async Task ServeAsync(Socket client)
-    {
-        try
-        {
-            await using var stream = new NetworkStream(client, ownsSocket: true);
-            (int status, byte[] body, bool unread)? answer = await AnswerAsync(stream).ConfigureAwait(false);
-            if (answer is { } a)
-            {
-                await RespondAsync(client, stream, a.status, a.body, a.unread).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
-        {
-            // The client went away or the daemon is stopping: nothing to answer.
-        }
-        catch (Exception e)
-        {
-            _logger.Log(LogLevel.Error, default, $"control socket: {e.Message}", null, static (s, _) => s);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _connections);
-        }
-    }
-
-    /// <summary>Over the connection cap: 503 without reading the request.</summary>
-    private async Task RejectAsync(Socket client)
-    {
-        try
-        {
-            await using var stream = new NetworkStream(client, ownsSocket: true);
-            (int status, byte[] body) = Error(503, $"too many control connections (at most {MaxConnections})");
-            await RespondAsync(client, stream, status, body, unread: true).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
-        {
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _connections);
-        }
-    }
-
-    /// <summary>The answer to the request on <paramref name="stream"/>; null when the client sent nothing.</summary>
-    private async Task<(int Status, byte[] Body, bool Unread)?> AnswerAsync(NetworkStream stream)
-    {
-        ControlRequest? request;
-        using (var reading = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
-        {
-            reading.CancelAfter(s_ioTimeout);
-            try
-            {
-                request = await new ControlRequestReader(stream).ReadAsync(reading.Token).ConfigureAwait(false);
-            }
-            catch (ControlException e)
-            {
-                (int status, byte[] body) = Error(e.Status, e.Message);
-                return (status, body, true);
-            }
-            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
-            {
-                (int status, byte[] body) = Error(408, $"request not received within {s_ioTimeout.TotalSeconds:0}s");
-                return (status, body, true);
-            }
-        }
-        if (request is null)
-        {
-            return null;
-        }
-        (int Status, byte[] Body) answer = await HandleAsync(request).ConfigureAwait(false);
-        return (answer.Status, answer.Body, false);
-    }
-
-    /// <summary>
-    /// Writes the answer and closes. When part of the request may be <paramref name="unread"/> (it was refused),
-    /// the rest is read and dropped for a moment first: closing a Unix socket with unread data resets the
-    /// client, which might then not see the answer.
-    /// </summary>
-    private async Task RespondAsync(Socket client, NetworkStream stream, int status, byte[] body, bool unread)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        deadline.CancelAfter(s_ioTimeout);
-        string head = $"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {Reason(status)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length.ToString(CultureInfo.InvariantCulture)}\r\nConnection: close\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(head), deadline.Token).ConfigureAwait(false);
-        await stream.WriteAsync(body, deadline.Token).ConfigureAwait(false);
-        if (!unread)
-        {
-            return;
-        }
-        client.Shutdown(SocketShutdown.Send);
-        deadline.CancelAfter(TimeSpan.FromMilliseconds(500));
-        byte[] sink = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            for (int total = 0; total < 256 * 1024;)
-            {
-                int read = await stream.ReadAsync(sink, deadline.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-                total += read;
-            }
-        }
-        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(sink);
-        }
-    }
+    private static HttpAnswer ToAnswer((int Status, byte[] Body) answer) => new(answer.Status, answer.Body, "application/json");
 
     private async Task<(int Status, byte[] Body)> HandleAsync(ControlRequest r)
     {
@@ -297,7 +122,7 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             return Error(400, "invalid request body", e.Message);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !_server.Stopping.IsCancellationRequested)
         {
             return Error(500, Errors.Describe(e));
         }
@@ -309,8 +134,8 @@ internal sealed class ControlServer : IAsyncDisposable
         string path = RequirePath(request.Path);
         TimeSpan timeout = ServerTimeout(request.Timeout);
         StartStopResponse response = start
-            ? await _daemon.StartAsync(path, timeout, _stop.Token).ConfigureAwait(false)
-            : await _daemon.StopAsync(path, timeout, _stop.Token).ConfigureAwait(false);
+            ? await _daemon.StartAsync(path, timeout, _server.Stopping).ConfigureAwait(false)
+            : await _daemon.StopAsync(path, timeout, _server.Stopping).ConfigureAwait(false);
         return Ok(response, ControlJsonContext.Wire.StartStopResponse);
     }
 
@@ -320,7 +145,7 @@ internal sealed class ControlServer : IAsyncDisposable
         string path = RequirePath(request.Path);
         // Upstream: -wait without a timeout waits at most 30 s. The daemon's own deadline ends a second before the
         // client's, so a replica that is behind is reported as such rather than as no answer.
-        return Ok(await _daemon.SyncAsync(path, request.Wait, ServerTimeout(request.Timeout), _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.SyncResponse);
+        return Ok(await _daemon.SyncAsync(path, request.Wait, ServerTimeout(request.Timeout), _server.Stopping).ConfigureAwait(false), ControlJsonContext.Wire.SyncResponse);
     }
 
     private async Task<(int, byte[])> RegisterAsync(byte[] body)
@@ -333,7 +158,7 @@ internal sealed class ControlServer : IAsyncDisposable
         }
         try
         {
-            return Ok(await _daemon.RegisterAsync(path, request.ReplicaUrl, _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.RegisterResponse);
+            return Ok(await _daemon.RegisterAsync(path, request.ReplicaUrl, _server.Stopping).ConfigureAwait(false), ControlJsonContext.Wire.RegisterResponse);
         }
         catch (Exception e) when (e is ArgumentException or CommandException)
         {
@@ -346,7 +171,7 @@ internal sealed class ControlServer : IAsyncDisposable
         PathTimeoutRequest request = Parse(body, ControlJsonContext.Wire.PathTimeoutRequest);
         string path = RequirePath(request.Path);
         TimeSpan timeout = ServerTimeout(request.Timeout);
-        return Ok(await _daemon.UnregisterAsync(path, timeout, _stop.Token).ConfigureAwait(false), ControlJsonContext.Wire.UnregisterResponse);
+        return Ok(await _daemon.UnregisterAsync(path, timeout, _server.Stopping).ConfigureAwait(false), ControlJsonContext.Wire.UnregisterResponse);
     }
 
     /// <summary>
@@ -401,20 +226,4 @@ internal sealed class ControlServer : IAsyncDisposable
     /// </summary>
     private static byte[] Line<T>(T value, JsonTypeInfo<T> type)
         => Encoding.UTF8.GetBytes(Redaction.Apply(JsonSerializer.Serialize(value, type)) + "\n");
-
-    private static string Reason(int status) => status switch
-    {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Request Entity Too Large",
-        423 => "Locked",
-        431 => "Request Header Fields Too Large",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    };
 }

@@ -183,6 +183,15 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         }
     }
 
+    /// <summary>Every registered database: its path, whether it runs, and its replica (null before its first start).</summary>
+    public IReadOnlyList<(string Path, bool Running, Replica? Replica)> Databases()
+    {
+        lock (_lock)
+        {
+            return [.. _entries.Select(e => (e.Path, e.Running, e.Replica))];
+        }
+    }
+
     public ulong Txid(string path) => Find(path) is { } entry ? TxidOf(entry) : throw NotFound(path);
 
     /// <summary>Resumes replication of a stopped database (upstream <c>EnableDB</c>).</summary>

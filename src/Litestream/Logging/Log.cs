@@ -65,6 +65,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Information, Message = "{Path}: {Message}")]
     public static partial void Info(ILogger logger, string path, string message);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "validation of {Path} against replica {Replica} failed: {Error}")]
+    public static partial void ValidationFailed(ILogger logger, string path, string replica, string error);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "compacted {Path} L{Level}: {Min}-{Max}")]
     public static partial void Compacted(ILogger logger, string path, int level, string min, string max);
 }

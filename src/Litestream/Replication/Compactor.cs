@@ -1,6 +1,7 @@
 using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Ltx;
+using Litestream.Metrics;
 using Litestream.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -196,6 +197,7 @@ internal sealed class Compactor
         }
         catch (Exception e) when (e is LtxFormatException or InvalidDataException or EndOfStreamException)
         {
+            LitestreamMetrics.CompactionVerifyErrorCount.Add(1, LitestreamMetrics.DbTag(_replica.Db.Path));
             await DeleteAsync([written], cancellationToken).ConfigureAwait(false);
             throw new InvalidDataException($"compacted file L{written.Level} {written.MinTxid}-{written.MaxTxid} failed verification and was deleted: {e.Message}", e);
         }
@@ -205,6 +207,7 @@ internal sealed class Compactor
         }
         catch (InvalidDataException e)
         {
+            LitestreamMetrics.CompactionVerifyErrorCount.Add(1, LitestreamMetrics.DbTag(_replica.Db.Path));
             Log.Warning(_logger, _replica.Db.Path, $"post-compaction verification failed: {e.Message}");
         }
     }
@@ -262,11 +265,13 @@ internal sealed class Compactor
         LtxFileInfo? newestL1 = await NewestAsync(1, cancellationToken).ConfigureAwait(false);
         if (newestL1 is null)
         {
+            RecordL0Retention(0, 0, 0);
             return 0;
         }
         List<LtxFileInfo> l0 = await ListAsync(0, cancellationToken).ConfigureAwait(false);
         var delete = new List<LtxFileInfo>();
-        for (int i = 0; i < l0.Count - 1; i++)
+        int i = 0;
+        for (; i < l0.Count - 1; i++)
         {
             LtxFileInfo f = l0[i];
             if (f.MaxTxid > newestL1.MaxTxid || f.CreatedAt > now - Options.L0Retention)
@@ -275,11 +280,36 @@ internal sealed class Compactor
             }
             delete.Add(f);
         }
+        // The rest, classified as upstream counts them: from the first file that is too recent on, every file is
+        // "too_recent"; before it, files not yet in L1 are "not_compacted" (the newest file, kept, is neither).
+        int notCompacted = 0, tooRecent = 0;
+        for (; i < l0.Count; i++)
+        {
+            if (l0[i].CreatedAt > now - Options.L0Retention)
+            {
+                tooRecent = l0.Count - i;
+                break;
+            }
+            if (l0[i].MaxTxid > newestL1.MaxTxid)
+            {
+                notCompacted++;
+            }
+        }
+        RecordL0Retention(delete.Count, notCompacted, tooRecent);
         if (delete.Count > 0)
         {
             await DeleteAsync(delete, cancellationToken).ConfigureAwait(false);
         }
         return delete.Count;
+    }
+
+    private void RecordL0Retention(int eligible, int notCompacted, int tooRecent)
+    {
+        // Upstream tags this gauge with the database's file name, not its path.
+        KeyValuePair<string, object?> db = LitestreamMetrics.DbTag(Path.GetFileName(_replica.Db.Path));
+        LitestreamMetrics.L0RetentionFiles.Record(eligible, db, new("status", "eligible"));
+        LitestreamMetrics.L0RetentionFiles.Record(notCompacted, db, new("status", "not_compacted"));
+        LitestreamMetrics.L0RetentionFiles.Record(tooRecent, db, new("status", "too_recent"));
     }
 
     private async ValueTask<Stream> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Ltx;
@@ -35,6 +36,7 @@ public sealed class Db : IAsyncDisposable
     private const int SqliteLocked = 6;
 
     private readonly ILogger _logger;
+    private readonly DbMetrics _metrics;
     private readonly Lock _lock = new();
     private SqliteConnection? _writeConn;
     private SqliteConnection? _readConn;
@@ -58,6 +60,7 @@ public sealed class Db : IAsyncDisposable
         Path = System.IO.Path.GetFullPath(path);
         Options = options ?? new DbOptions();
         _logger = logger ?? NullLogger.Instance;
+        _metrics = new DbMetrics(Path);
         MetaPath = Options.MetaPath is { } meta
             ? System.IO.Path.GetFullPath(meta)
             : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "." + System.IO.Path.GetFileName(Path) + MetaDirSuffix);
@@ -240,7 +243,23 @@ public sealed class Db : IAsyncDisposable
             // No stat()-based shortcut: after a WAL restart SQLite overwrites frames in place (same length)
             // and the kernel's coarse mtime can repeat within a tick, so "unchanged" cannot be proven that
             // way. Looking costs one header read and one frame read when nothing is new.
-            return SyncLocked();
+            long started = Stopwatch.GetTimestamp();
+            bool wrote;
+            try
+            {
+                wrote = SyncLocked();
+            }
+            catch (Exception e)
+            {
+                _metrics.Synced(started, e);
+                throw;
+            }
+            _metrics.Synced(started, null);
+            if (_position is { } pos)
+            {
+                _metrics.Position(pos.MaxTxid, pos.WalOffset + pos.WalSize);
+            }
+            return wrote;
         }
     }
 
@@ -491,6 +510,7 @@ public sealed class Db : IAsyncDisposable
                     WalSalt2 = walHeader.Salt2,
                 };
                 int pages = WriteL0(header, map, wal, db, snapshot);
+                _metrics.WalCaptured(walSize);
                 _position = header;
                 _forceSnapshot = false;
                 _forceSnapshotReason = null;
@@ -714,13 +734,23 @@ public sealed class Db : IAsyncDisposable
 
     private void RunCheckpoint(SqliteConnection connection, string mode)
     {
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA wal_checkpoint({mode})";
-        using SqliteDataReader result = command.ExecuteReader();
-        if (result.Read())
+        long started = Stopwatch.GetTimestamp();
+        try
         {
-            Log.Checkpointed(_logger, Path, mode, result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = $"PRAGMA wal_checkpoint({mode})";
+            using SqliteDataReader result = command.ExecuteReader();
+            if (result.Read())
+            {
+                Log.Checkpointed(_logger, Path, mode, result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
+            }
         }
+        catch (Exception e)
+        {
+            _metrics.Checkpointed(mode, started, e);
+            throw;
+        }
+        _metrics.Checkpointed(mode, started, null);
     }
 
     private (uint, uint)? ReadWalSalts()

@@ -28,6 +28,12 @@ public sealed record ReplicaOptions
     /// always bridged with a snapshot: that loses nothing.
     /// </summary>
     public bool AutoRecover { get; init; }
+
+    /// <summary>
+    /// How often a running <see cref="Store"/> validates the replica (<see cref="Replica.ValidateAsync"/>; upstream
+    /// <c>validation-interval</c>); zero (the default) never.
+    /// </summary>
+    public TimeSpan ValidationInterval { get; init; }
 }
 
 /// <summary>
@@ -85,6 +91,17 @@ public sealed class Replica
 
     /// <summary>Time of the last successful pass.</summary>
     public DateTimeOffset? LastSyncAt { get; private set; }
+
+    /// <summary>The last validation's outcome; null before the first.</summary>
+    public ValidationResult? LastValidation { get; private set; }
+
+    /// <summary>
+    /// Restores the replica at the database's current TXID into a temp file beside the meta directory and compares
+    /// it page by page with the database (after <c>integrity_check</c>); never throws for a failed validation, it
+    /// returns it (also kept in <see cref="LastValidation"/>, logged and counted). The database must be open.
+    /// </summary>
+    public async ValueTask<ValidationResult> ValidateAsync(CancellationToken cancellationToken = default)
+        => LastValidation = await ReplicaValidator.ValidateAsync(this, _logger, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Compares local and remote positions before the first sync (upstream <c>checkDatabaseBehindReplica</c>):

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Litestream.Logging;
+using Litestream.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -253,13 +254,16 @@ public sealed class Store : IAsyncDisposable
         {
             // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
             watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
+            LitestreamMetrics.Track(replica);
             await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
             watcher ??= Watch(db, changed);
             Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
+            Task validation = replica.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(replica, cancellationToken) : Task.CompletedTask;
             await MonitorLoopAsync(db, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
+            await validation.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -268,6 +272,7 @@ public sealed class Store : IAsyncDisposable
         {
             watcher?.Dispose();
             notReplicated = await ShutdownAsync(replica).ConfigureAwait(false);
+            LitestreamMetrics.Untrack(replica);
         }
         if (notReplicated is not null)
         {
@@ -381,6 +386,19 @@ public sealed class Store : IAsyncDisposable
             {
                 TimeSpan spacing = busy ? db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt) : TimeSpan.Zero;
                 await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Validates the replica every <see cref="ReplicaOptions.ValidationInterval"/> (results are logged and counted there).</summary>
+    private static async Task ValidationLoopAsync(Replica replica, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(replica.Options.ValidationInterval);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (replica.Db.IsOpen)
+            {
+                await replica.ValidateAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }

@@ -289,7 +289,7 @@ public class ControlSocketTests
                 {
                     idle.Add(Connect(sock));
                 }
-                Assert.Equal("503 Service Unavailable\n{\"error\":\"too many control connections (at most 64)\"}", StatusAndBody(Raw(sock, "GET /info HTTP/1.1\r\n\r\n")));
+                Assert.Equal("503 Service Unavailable\n{\"error\":\"too many connections (at most 64)\"}", StatusAndBody(Raw(sock, "GET /info HTTP/1.1\r\n\r\n")));
             }
             finally
             {

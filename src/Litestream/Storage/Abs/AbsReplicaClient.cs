@@ -131,19 +131,22 @@ public sealed class AbsReplicaClient : IReplicaClient
             do
             {
                 Page<BlobItem> page;
+                var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
                 try
                 {
                     IAsyncEnumerator<Page<BlobItem>> pages = _container.GetBlobsAsync(options, token).AsPages(continuation, ListPageSize).GetAsyncEnumerator(token);
                     await using (pages.ConfigureAwait(false))
                     {
-                        if (!await pages.MoveNextAsync().ConfigureAwait(false))
+                        bool any = await pages.MoveNextAsync().ConfigureAwait(false);
+                        op.Succeeded();
+                        if (!any)
                         {
                             yield break;
                         }
                         page = pages.Current;
                     }
                 }
-                catch (Exception e) when (IsStorageError(e, token))
+                catch (Exception e) when (IsStorageError(e, token) && !op.Failed(e, ErrorCode(e)))
                 {
                     throw Failure("list", prefix, e);
                 }
@@ -174,16 +177,18 @@ public sealed class AbsReplicaClient : IReplicaClient
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         string name = LtxName(level, minTxid, maxTxid);
         var options = new BlobDownloadOptions { Range = new HttpRange(offset, size > 0 ? size : null) };
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Get);
         try
         {
             Response<BlobDownloadStreamingResult> response = await _container.GetBlobClient(name).DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false);
+            op.Succeeded(response.Value.Details.ContentLength);
             return new DownloadStream(response.Value);
         }
-        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound)
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound && !op.Failed(e, ErrorCode(e)))
         {
             throw new ReplicaFileNotFoundException(Location(name));
         }
-        catch (Exception e) when (IsStorageError(e, cancellationToken))
+        catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
         {
             throw Failure("get", name, e);
         }
@@ -204,14 +209,16 @@ public sealed class AbsReplicaClient : IReplicaClient
             HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
             TransferOptions = new StorageTransferOptions { InitialTransferSize = BlockSize, MaximumTransferSize = BlockSize, MaximumConcurrency = UploadConcurrency },
         };
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
         try
         {
             await _container.GetBlobClient(name).UploadAsync(body, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (IsStorageError(e, cancellationToken))
+        catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
         {
             throw Failure("put", name, e);
         }
+        op.Succeeded(body.Count);
         return new LtxFileInfo(level, minTxid, maxTxid, body.Count, createdAt);
     }
 
@@ -258,11 +265,13 @@ public sealed class AbsReplicaClient : IReplicaClient
         var options = new ParallelOptions { MaxDegreeOfParallelism = DeleteConcurrency, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(names, options, async (name, token) =>
         {
+            var op = ReplicaOperation.Start(Type, ReplicaOperation.Delete);
             try
             {
                 await _container.GetBlobClient(name).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: token).ConfigureAwait(false);
+                op.Succeeded();
             }
-            catch (Exception e) when (IsStorageError(e, token))
+            catch (Exception e) when (IsStorageError(e, token) && !op.Failed(e, ErrorCode(e)))
             {
                 throw Failure("delete", name, e);
             }
@@ -303,6 +312,15 @@ public sealed class AbsReplicaClient : IReplicaClient
     /// Storage failures, and the pipeline's own timeouts (a cancellation the caller did not ask for). Azure.Core
     /// reports exhausted retries of transport errors as an AggregateException.
     /// </summary>
+    /// <summary>The storage's error code for the metrics: Azure's code, else the HTTP status; a timeout is "Timeout".</summary>
+    private static string? ErrorCode(Exception e) => e switch
+    {
+        RequestFailedException { ErrorCode: { Length: > 0 } code } => code,
+        RequestFailedException { Status: not 0 } failed => failed.Status.ToString(CultureInfo.InvariantCulture),
+        OperationCanceledException => "Timeout",
+        _ => null,
+    };
+
     private static bool IsStorageError(Exception e, CancellationToken cancellationToken)
         => e is RequestFailedException or AggregateException or IOException or HttpRequestException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);

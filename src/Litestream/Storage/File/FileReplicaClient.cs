@@ -62,27 +62,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
 
         async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
         {
-            string dir = LevelDirectory(level);
-            if (!Directory.Exists(dir))
-            {
-                yield break;
-            }
-            var files = new List<LtxFileInfo>();
-            foreach (string path in Directory.EnumerateFiles(dir))
-            {
-                string name = System.IO.Path.GetFileName(path);
-                if (!LtxFileName.TryParse(name, out Txid min, out Txid max) || min < seek)
-                {
-                    continue;
-                }
-                var info = new FileInfo(path);
-                if (!info.Exists)
-                {
-                    continue;
-                }
-                FileUtil.RequireRegularFile(path);
-                files.Add(new LtxFileInfo(level, min, max, info.Length, new DateTimeOffset(info.LastWriteTimeUtc)));
-            }
+            List<LtxFileInfo> files = ListLevel(level, seek);
             files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
             foreach (LtxFileInfo file in files)
             {
@@ -93,10 +73,44 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
         }
     }
 
+    private List<LtxFileInfo> ListLevel(int level, Txid seek)
+    {
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
+        var files = new List<LtxFileInfo>();
+        try
+        {
+            string dir = LevelDirectory(level);
+            if (Directory.Exists(dir))
+            {
+                foreach (string path in Directory.EnumerateFiles(dir))
+                {
+                    string name = System.IO.Path.GetFileName(path);
+                    if (!LtxFileName.TryParse(name, out Txid min, out Txid max) || min < seek)
+                    {
+                        continue;
+                    }
+                    var info = new FileInfo(path);
+                    if (info.Exists)
+                    {
+                        FileUtil.RequireRegularFile(path);
+                        files.Add(new LtxFileInfo(level, min, max, info.Length, new DateTimeOffset(info.LastWriteTimeUtc)));
+                    }
+                }
+            }
+            op.Succeeded();
+            return files;
+        }
+        catch (Exception e) when (op.Failed(e))
+        {
+            throw;
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
     {
         string path = LtxFilePath(level, minTxid, maxTxid);
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Get);
         FileStream stream;
         try
         {
@@ -105,12 +119,16 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new ReplicaFileNotFoundException(path, e);
+            var notFound = new ReplicaFileNotFoundException(path, e);
+            op.Failed(notFound);
+            throw notFound;
         }
         if (offset > 0)
         {
             stream.Position = offset;
         }
+        long remaining = Math.Max(0, stream.Length - offset);
+        op.Succeeded(size > 0 ? Math.Min(size, remaining) : remaining);
         return ValueTask.FromResult<Stream>(size > 0 ? new BoundedStream(stream, size) : stream);
     }
 
@@ -118,6 +136,7 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
     {
         string path = LtxFilePath(level, minTxid, maxTxid);
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
         string dir = System.IO.Path.GetDirectoryName(path)!;
         Directory.CreateDirectory(dir);
         string temp = path + ".tmp";
@@ -141,10 +160,12 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
             DateTime created = LtxHeader.TimestampToTime(timestamp).UtcDateTime;
             System.IO.File.SetLastWriteTimeUtc(temp, created);
             FileUtil.CommitRename(temp, path);
+            op.Succeeded(size);
             return new LtxFileInfo(level, minTxid, maxTxid, size, new DateTimeOffset(created));
         }
-        catch
+        catch (Exception e)
         {
+            op.Failed(e);
             FileUtil.TryDelete(temp);
             throw;
         }
@@ -153,9 +174,14 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
     /// <inheritdoc />
     public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
     {
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Delete);
         foreach (LtxFileInfo file in files)
         {
             FileUtil.TryDelete(LtxFilePath(file.Level, file.MinTxid, file.MaxTxid));
+        }
+        if (files.Count > 0)
+        {
+            op.Succeeded(count: files.Count);
         }
         return ValueTask.CompletedTask;
     }

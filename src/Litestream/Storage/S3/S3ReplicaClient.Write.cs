@@ -34,9 +34,19 @@ public partial class S3ReplicaClient
         }
         DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(first.AsSpan(0, read));
         string timestamp = ReplicaTimestamp.Format(createdAt);
-        long size = read < _partSize
-            ? await PutAsync(s3, key, first, read, timestamp, cancellationToken).ConfigureAwait(false)
-            : await UploadMultipartAsync(s3, key, first, data, timestamp, cancellationToken).ConfigureAwait(false);
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
+        long size;
+        try
+        {
+            size = read < _partSize
+                ? await PutAsync(s3, key, first, read, timestamp, cancellationToken).ConfigureAwait(false)
+                : await UploadMultipartAsync(s3, key, first, data, timestamp, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (op.Failed(e, ErrorCode(e.InnerException ?? e)))
+        {
+            throw;
+        }
+        op.Succeeded(size);
         return new LtxFileInfo(level, minTxid, maxTxid, size, createdAt);
     }
 

@@ -196,11 +196,13 @@ public partial class S3ReplicaClient : IReplicaClient
             do
             {
                 ListObjectsV2Response page;
+                var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
                 try
                 {
                     page = await UntilCancelledAsync(s3.ListObjectsV2Async(request, token), token).ConfigureAwait(false);
+                    op.Succeeded();
                 }
-                catch (Exception e) when (IsStorageError(e))
+                catch (Exception e) when (IsStorageError(e) && !op.Failed(e, ErrorCode(e)))
                 {
                     throw Failure("list", prefix, e);
                 }
@@ -250,9 +252,11 @@ public partial class S3ReplicaClient : IReplicaClient
             request.ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256;
             request.ServerSideEncryptionCustomerProvidedKey = _sseCustomerKey;
         }
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Get);
         try
         {
             GetObjectResponse response = await UntilCancelledAsync(s3.GetObjectAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false);
+            op.Succeeded(size > 0 ? Math.Min(size, response.ContentLength) : response.ContentLength);
             Stream body = new ResponseStream(response, $"s3: get object {Location(key)}");
             try
             {
@@ -270,11 +274,11 @@ public partial class S3ReplicaClient : IReplicaClient
                 throw;
             }
         }
-        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchKey" || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket"))
+        catch (AmazonS3Exception e) when ((e.ErrorCode == "NoSuchKey" || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")) && !op.Failed(e, ErrorCode(e)))
         {
             throw new ReplicaFileNotFoundException(Location(key));
         }
-        catch (Exception e) when (IsStorageError(e))
+        catch (Exception e) when (IsStorageError(e) && !op.Failed(e, ErrorCode(e)))
         {
             throw Failure("get object", key, e);
         }
@@ -519,6 +523,7 @@ public partial class S3ReplicaClient : IReplicaClient
                 request.Objects.Add(new KeyVersion { Key = keys[i] });
             }
             List<DeleteError>? errors;
+            var op = ReplicaOperation.Start(Type, ReplicaOperation.Delete);
             try
             {
                 errors = (await UntilCancelledAsync(s3.DeleteObjectsAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false)).DeleteErrors;
@@ -527,13 +532,22 @@ public partial class S3ReplicaClient : IReplicaClient
             {
                 errors = e.Response?.DeleteErrors;
             }
-            catch (Exception e) when (IsStorageError(e))
+            catch (Exception e) when (IsStorageError(e) && !op.Failed(e, ErrorCode(e)))
             {
                 throw Failure("delete objects", keys[start], e);
             }
-            if (errors is { Count: > 0 })
+            if (errors is not { Count: > 0 })
+            {
+                op.Succeeded(count: count);
+            }
+            else
             {
                 DeleteError first = errors[0];
+                // As upstream: one error per key that failed, with S3's code.
+                foreach (DeleteError error in errors)
+                {
+                    op.Failed(new IOException(error.Message), error.Code ?? "Error");
+                }
                 string others = errors.Count > 1 ? $" (and {errors.Count - 1} others)" : "";
                 throw new IOException(Redaction.Apply($"{Type}: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
             }
@@ -559,6 +573,14 @@ public partial class S3ReplicaClient : IReplicaClient
         string full = error.ToString();
         return Redaction.Apply(full) != full ? new IOException(message) : new IOException(message, error);
     }
+
+    /// <summary>The storage's error code for the metrics: S3's code, else the HTTP status; null for a client-side failure.</summary>
+    private static string? ErrorCode(Exception e) => e switch
+    {
+        AmazonServiceException { ErrorCode: { Length: > 0 } code } => code,
+        AmazonServiceException { StatusCode: not 0 } service => ((int)service.StatusCode).ToString(CultureInfo.InvariantCulture),
+        _ => null,
+    };
 
     private string Location(string key) => $"{Type}://{Bucket}/{key}";
 
