@@ -29,6 +29,21 @@ public sealed class Prometheus : LocalServer
             return [$"--config.file={config}", $"--storage.tsdb.path={System.IO.Path.Combine(dir, "data")}", $"--web.listen-address=127.0.0.1:{port}"];
         })
     {
+        // The port opens before the TSDB is loaded; until then every query answers 503.
+        Wait.Until(IsReady, "prometheus to answer /-/ready");
+    }
+
+    private bool IsReady()
+    {
+        try
+        {
+            using HttpResponseMessage answer = s_http.GetAsync($"http://127.0.0.1:{Port}/-/ready").GetAwaiter().GetResult();
+            return answer.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The prometheus binary; null when it is not installed.</summary>
