@@ -59,12 +59,22 @@ await using (var store = new Store([replica]))
 
 // 4. Prove it: restore a copy and compare.
 string copy = path + ".check";
-File.Delete(copy);
+DeleteDatabase(copy);
 RestoreResult check = await replica.RestoreAsync(new RestoreOptions { OutputPath = copy });
 long expected = Count(path), actual = Count(copy);
-File.Delete(copy);
+DeleteDatabase(copy);
 Console.WriteLine($"restored copy at txid {check.Txid}: {actual} rows (database: {expected})");
 return expected == actual ? 0 : 1;
+
+// The file and the -wal/-shm SQLite keeps beside it: restore refuses to write where a stale -wal would be applied.
+static void DeleteDatabase(string path)
+{
+    SqliteConnection.ClearAllPools();
+    foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+    {
+        File.Delete(file);
+    }
+}
 
 static void Exec(SqliteConnection connection, string sql)
 {
