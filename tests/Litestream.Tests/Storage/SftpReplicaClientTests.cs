@@ -73,7 +73,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         await using var client = new SftpReplicaClient(new SftpReplicaSettings
         {
-            Host = $"127.0.0.1:{port}", User = "u", Password = "p", InsecureIgnoreHostKey = true, Path = "/x",
+            Host = $"127.0.0.1:{port}", User = "u", Password = "s3cr3t-pw", InsecureIgnoreHostKey = true, Path = "/x",
             ConnectTimeout = TimeSpan.FromSeconds(1), MaxRetries = 0,
         });
         var clock = Stopwatch.StartNew();
@@ -90,7 +90,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
         int port = Litestream.Testing.LocalServer.FreePort();
         await using var client = new SftpReplicaClient(new SftpReplicaSettings
         {
-            Host = $"127.0.0.1:{port}", User = "u", Password = "p", InsecureIgnoreHostKey = true, Path = "/x", MaxRetries = 0,
+            Host = $"127.0.0.1:{port}", User = "u", Password = "s3cr3t-pw", InsecureIgnoreHostKey = true, Path = "/x", MaxRetries = 0,
         });
         ReplicaStorageException e = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.InitAsync(default));
         Assert.StartsWith($"sftp: connect sftp://u@127.0.0.1:{port}/x: ", e.Message);
@@ -98,10 +98,10 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
     }
 
     [Theory]
-    [InlineData(null, "u", "p", "sftp replica requires host")]
-    [InlineData("h", null, "p", "sftp replica requires user")]
+    [InlineData(null, "u", "s3cr3t-pw", "sftp replica requires host")]
+    [InlineData("h", null, "s3cr3t-pw", "sftp replica requires user")]
     [InlineData("h", "u", null, "sftp replica requires password or key-path")]
-    [InlineData("h:0", "u", "p", "sftp host \"h:0\" has no valid port (1-65535)")]
+    [InlineData("h:0", "u", "s3cr3t-pw", "sftp host \"h:0\" has no valid port (1-65535)")]
     public void Create_MissingOrBadSetting_Throws(string? host, string? user, string? password, string message)
     {
         ArgumentException e = Assert.Throws<ArgumentException>(() => new SftpReplicaClient(new SftpReplicaSettings { Host = host, User = user, Password = password }));
@@ -111,7 +111,7 @@ public sealed class SftpReplicaClientTests(SshdFixture sshd)
     [Fact]
     public void Create_MalformedHostKey_Throws()
     {
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new SftpReplicaClient(new SftpReplicaSettings { Host = "h", User = "u", Password = "p", HostKey = "ssh-ed25519 notbase64!" }));
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new SftpReplicaClient(new SftpReplicaSettings { Host = "h", User = "u", Password = "s3cr3t-pw", HostKey = "ssh-ed25519 notbase64!" }));
         Assert.StartsWith("sftp host-key must be a public key line", e.Message);
     }
 }
