@@ -78,6 +78,10 @@ public sealed class StallTimeoutHandlerTests
     [Fact]
     public async Task Send_SlowButSteadyResponse_IsNotAStall()
     {
+        // Silence of 3 s is a stall here; the server is silent 150 ms at a time (20x margin for a busy
+        // machine) but takes 4.5 s in all, longer than the idle limit.
+        var limits = s_limits with { Idle = TimeSpan.FromSeconds(3) };
+        const string Body = "abcdefghijklmnopqrstuvwxyz01234";
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -87,16 +91,15 @@ public sealed class StallTimeoutHandlerTests
             NetworkStream stream = connection.GetStream();
             byte[] request = new byte[4096];
             _ = await stream.ReadAsync(request);
-            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n"u8.ToArray());
-            // A byte every 400 ms: 3.2 s in all, more than the idle limit of 1 s, never 1 s of silence.
-            for (int i = 0; i < 8; i++)
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {Body.Length}\r\n\r\n"));
+            foreach (char c in Body)
             {
-                await Task.Delay(400);
-                await stream.WriteAsync(new[] { (byte)('a' + i) });
+                await Task.Delay(150);
+                await stream.WriteAsync(new[] { (byte)c });
             }
         });
-        using HttpClient client = Client();
-        Assert.Equal("abcdefgh", await client.GetStringAsync($"http://127.0.0.1:{port}/bkt/key"));
+        using HttpClient client = new S3HttpClientFactory(limits, skipVerify: false).CreateHttpClient(new AmazonS3Config());
+        Assert.Equal(Body, await client.GetStringAsync($"http://127.0.0.1:{port}/bkt/key"));
         await server;
     }
 }
