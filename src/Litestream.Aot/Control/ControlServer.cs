@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Litestream.Aot.Cli;
-using Litestream.Internal;
 using Litestream.Storage;
 using Microsoft.Extensions.Logging;
 

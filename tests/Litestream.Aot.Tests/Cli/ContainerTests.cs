@@ -29,19 +29,18 @@ public class ContainerTests
         Assert.Equal(SqliteWriter.Dump(Path.Combine(root, "data", "app.db")), SqliteWriter.Dump(Path.Combine(root, "data", "out.db")));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe, Need.Root)]
     public void Chroot_WithoutDevUrandom_S3FailureNamesIt()
     {
         // Issue 18: "Error occurred during a cryptographic operation." named nothing to fix.
-        Assert.True(Environment.UserName == "root", "chroot needs root (CI runs as root)");
-        string root = Path.Combine(Exe.TempDir(), "rootfs");
-        var (built, log) = Exe.Tool("bash", Path.Combine(Exe.RepoRoot!, "deploy", "rootfs.sh"), root, Exe.Path!);
-        Assert.True(built == 0, log);
+        string root = Path.Combine(TestRepo.TempDir(), "rootfs");
+        ProcessResult built = Processes.Run("bash", [TestRepo.Path("deploy", "rootfs.sh"), root, Exe.Path!], TimeSpan.FromMinutes(10));
+        Assert.True(built.ExitCode == 0, built.Output);
         Assert.False(File.Exists(Path.Combine(root, "dev", "urandom")));
-        var (code, output) = Exe.Tool("env", "LITESTREAM_ACCESS_KEY_ID=AKIDEXAMPLEKEY", "LITESTREAM_SECRET_ACCESS_KEY=example-secret-key",
-            "chroot", root, "/usr/local/bin/litestream", "restore", "-o", "/data/out.db", "s3://bkt/app.db?endpoint=http://127.0.0.1:9");
+        ProcessResult r = Processes.Run("chroot", [root, "/usr/local/bin/litestream", "restore", "-o", "/data/out.db", "s3://bkt/app.db?endpoint=http://127.0.0.1:9"],
+            env: new Dictionary<string, string?> { ["LITESTREAM_ACCESS_KEY_ID"] = "AKIDEXAMPLEKEY", ["LITESTREAM_SECRET_ACCESS_KEY"] = "example-secret-key" });
         Assert.Equal((1,
             "error: s3: list s3://bkt/app.db/0000/: /dev/urandom does not exist, and .NET reads random bytes from it (Error occurred during a cryptographic operation.)\n"
-            + "hint: provide /dev/urandom (mount /dev into the chroot or container, or: mknod -m 666 /dev/urandom c 1 9)\n"), (code, output));
+            + "hint: provide /dev/urandom (mount /dev into the chroot or container, or: mknod -m 666 /dev/urandom c 1 9)\n"), (r.ExitCode, r.Stderr));
     }
 }

@@ -7,7 +7,8 @@ namespace Litestream.Aot.Tests.Cli;
 /// Issue 18, "the first hour of a new user", through the published exe: the demo config from any working directory,
 /// and the exact messages, exit codes and output a new user meets.
 /// </summary>
-public partial class FirstHourTests
+[Requires(Need.Python)]
+public class FirstHourTests
 {
     /// <summary>Environment with no S3 credential anywhere the SDK looks (and no profile files).</summary>
     private static Dictionary<string, string> NoCredentials(string home) => new()
@@ -20,38 +21,38 @@ public partial class FirstHourTests
         ["AWS_EC2_METADATA_DISABLED"] = "",
     };
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void DemoConfig_FromAnotherWorkingDirectory_ReplicaLandsBesideTheDatabase()
     {
         // The repository's examples/litestream.yml, in a copy of its layout: <root>/examples/litestream.yml names
         // ../demo/app.db and ../demo/replica. The tests run in their bin directory, not <root>.
-        string root = Exe.TempDir();
+        string root = TestRepo.TempDir();
         Directory.CreateDirectory(Path.Combine(root, "examples"));
         Directory.CreateDirectory(Path.Combine(root, "demo"));
         string config = Path.Combine(root, "examples", "litestream.yml");
-        File.Copy(Path.Combine(Exe.RepoRoot!, "examples", "litestream.yml"), config);
+        File.Copy(TestRepo.Path("examples", "litestream.yml"), config);
         Assert.NotEqual(root, Environment.CurrentDirectory);
-        Exe.WriteRows(Path.Combine(root, "demo", "app.db"), 5);
+        SqliteWriter.Write(Path.Combine(root, "demo", "app.db"), 5);
 
-        Exe.Result databases = Exe.Run("databases", "-config", config);
+        ProcessResult databases = Exe.Run("databases", "-config", config);
         string db = Path.Combine(root, "demo", "app.db"), replica = Path.Combine(root, "demo", "replica");
         Assert.Equal((0, $"{"path".PadRight(db.Length + 2)}replica\n{db}  {replica}\n"), (databases.ExitCode, databases.Stdout));
 
-        Exe.Result once = Exe.Run("replicate", "-once", "-config", config);
+        ProcessResult once = Exe.Run("replicate", "-once", "-config", config);
         Assert.True(once.ExitCode == 0, once.Stderr);
         Assert.True(File.Exists(Path.Combine(replica, "ltx", "0", "0000000000000001-0000000000000001.ltx")), "the replica is not in <root>/demo/replica");
         Assert.False(Directory.Exists(Path.Combine(Environment.CurrentDirectory, "..", "demo")));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void S3WithoutCredentials_OneLineNamingTheBucketAndWhatIsMissing_MetadataProbeBounded()
     {
-        string home = Exe.TempDir();
+        string home = TestRepo.TempDir();
         using var metadata = new SilentServer();
         Dictionary<string, string> env = NoCredentials(home);
         env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = $"http://127.0.0.1:{metadata.Port}";
         var clock = Stopwatch.StartNew();
-        Exe.Result r = Exe.RunWithin(TimeSpan.FromSeconds(60), env, "restore", "-o", Path.Combine(home, "out.db"), "s3://my-bucket/app.db?endpoint=http://127.0.0.1:9&region=us-east-1");
+        ProcessResult r = Exe.RunWithin(TimeSpan.FromSeconds(60), env, "restore", "-o", Path.Combine(home, "out.db"), "s3://my-bucket/app.db?endpoint=http://127.0.0.1:9&region=us-east-1");
         clock.Stop();
         Assert.Equal(1, r.ExitCode);
         Assert.Equal(
@@ -66,29 +67,29 @@ public partial class FirstHourTests
         Assert.False(File.Exists(Path.Combine(home, "out.db")));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Replicate_PathThatIsNotSqlite_ErrorNamesIt_LeavesNoMetaDirectory()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "notes.txt");
         File.WriteAllText(path, "not a database\n");
-        Exe.Result r = Exe.Run("replicate", "-once", path, $"file://{dir}/replica");
+        ProcessResult r = Exe.Run("replicate", "-once", path, $"file://{dir}/replica");
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"error: {path}: not an SQLite database (SQLite Error 26: 'file is not a database'.)\n", r.Stderr);
         Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Replicate_FailingReplica_BackoffPrintedAsGoDurations()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.WriteRows(db, 5);
+        SqliteWriter.Write(db, 5);
         File.WriteAllText(Path.Combine(dir, "replica"), "a file where the replica directory should be\n");
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"shutdown-sync-timeout: 1s\ndbs:\n  - path: {db}\n    replica:\n      path: {dir}/replica\n      sync-interval: 500ms\n");
-        using Exe.Daemon replicate = Exe.Start("replicate", "-config", config);
-        replicate.WaitForOutput(o => o.Contains("retrying in 2s)", StringComparison.Ordinal), "three failed uploads");
+        using BackgroundProcess replicate = Exe.Start("replicate", "-config", config);
+        Wait.Until(() => replicate.Output.Contains("retrying in 2s)", StringComparison.Ordinal), "three failed uploads", replicate);
         foreach (string delay in new[] { "500ms", "1s", "2s" })
         {
             Assert.Contains($"level=ERROR msg=\"replica file://{dir}/replica for {db} failed (retrying in {delay}): ", replicate.Output);
@@ -98,12 +99,12 @@ public partial class FirstHourTests
         Assert.Contains("the final sync gave up after 1s: ", replicate.Output);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void RestoreJson_PrintsWhatWasRestored()
     {
         string dir = ReplicatedDatabase(50);
         string output = Path.Combine(dir, "out.db");
-        Exe.Result r = Exe.Run("restore", "-json", "-o", output, $"file://{dir}/replica");
+        ProcessResult r = Exe.Run("restore", "-json", "-o", output, $"file://{dir}/replica");
         Assert.True(r.ExitCode == 0, r.Stderr);
         long bytes = new FileInfo(output).Length;
         Assert.Matches(
@@ -120,28 +121,28 @@ public partial class FirstHourTests
         Assert.Equal($"restored {output} to txid 0000000000000001 from 1 file(s) ({bytes} bytes)\n", r.Stderr);
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Restore_TimestampBeforeTheReplica_SaysSoWithATimestampHint()
     {
         string dir = ReplicatedDatabase(5);
-        Exe.Result r = Exe.Run("restore", "-timestamp", "2001-01-01T00:00:00Z", "-o", Path.Combine(dir, "out.db"), $"file://{dir}/replica");
+        ProcessResult r = Exe.Run("restore", "-timestamp", "2001-01-01T00:00:00Z", "-o", Path.Combine(dir, "out.db"), $"file://{dir}/replica");
         Assert.Equal((1,
             "error: no state at or before 2001-01-01T00:00:00Z on the replica: every file it holds is newer\n"
             + $"hint: 'litestream ltx -level all file://{dir}/replica' lists each file's created time; pick a later -timestamp\n"), (r.ExitCode, r.Stderr));
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("restore", "-o", "/tmp/x.db", "ftp://host/path")]
     [InlineData("ltx", "ftp://host/path")]
     [InlineData("replicate", "/tmp/x.db", "ftp://host/path")]
     public void UnknownSchemeOnTheCommandLine_UsageErrorInEveryCommand(params string[] args)
     {
-        Exe.Result r = Exe.Run(args);
+        ProcessResult r = Exe.Run(args);
         Assert.Equal((2, "error: unknown replica url scheme \"ftp\" in \"ftp://host/path\"\n"
             + "hint: replica URLs look like file:///path or s3://bucket/path; this build has abs, file, oss, s3\n"), (r.ExitCode, r.Stderr));
     }
 
-    [ExeTheory]
+    [RequiresTheory(Need.Exe)]
     [InlineData("status", "hint: pass -config PATH or set LITESTREAM_CONFIG\n")]
     [InlineData("databases", "hint: pass -config PATH or set LITESTREAM_CONFIG\n")]
     [InlineData("restore", "hint: pass -config PATH or set LITESTREAM_CONFIG, or give the replica URL instead of the database path\n")]
@@ -149,30 +150,30 @@ public partial class FirstHourTests
     public void ConfigNotFound_HintFitsTheCommand(string command, string hint)
     {
         string[] args = command == "restore" ? [command, "-config", "/nonexistent/l.yml", "/tmp/app.db"] : [command, "-config", "/nonexistent/l.yml"];
-        Exe.Result r = Exe.Run(args);
+        ProcessResult r = Exe.Run(args);
         Assert.Equal((1, "error: config file not found: /nonexistent/l.yml\n" + hint), (r.ExitCode, r.Stderr));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void Snapshots_V03Command_AnsweredWithItsReplacement()
     {
-        Exe.Result r = Exe.Run("snapshots", "/var/lib/app.db");
+        ProcessResult r = Exe.Run("snapshots", "/var/lib/app.db");
         Assert.Equal((2, "error: \"snapshots\" was removed in Litestream v0.5: snapshots are the LTX files at level 9 of a replica\n"
             + "hint: litestream ltx -level 9 DB_PATH|REPLICA_URL\n"), (r.ExitCode, r.Stderr));
     }
 
-    [ExeFact]
+    [RequiresFact(Need.Exe)]
     public void EnforceRetention_WithOnce_Runs_WithoutOnce_UsageError()
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.WriteRows(db, 5);
+        SqliteWriter.Write(db, 5);
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"snapshot:\n  retention: 1h\ndbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n");
-        Exe.Result usage = Exe.Run("replicate", "-enforce-retention", "-config", config);
+        ProcessResult usage = Exe.Run("replicate", "-enforce-retention", "-config", config);
         Assert.Equal((2, "error: -enforce-retention requires -once\n"
             + "hint: the daemon enforces snapshot.retention after every snapshot; -once -enforce-retention does it now\n"), (usage.ExitCode, usage.Stderr));
-        Exe.Result once = Exe.Run("replicate", "-once", "-enforce-retention", "-config", config);
+        ProcessResult once = Exe.Run("replicate", "-once", "-enforce-retention", "-config", config);
         Assert.True(once.ExitCode == 0, once.Stderr);
         Assert.Contains($"level=INFO msg=\"retention {db}: deleted 0 replica files (snapshots older than 1h0m0s and the files they replace)\"", once.Stderr);
     }
@@ -180,10 +181,10 @@ public partial class FirstHourTests
     /// <summary>A directory holding app.db with <paramref name="rows"/> rows and its replica in replica/, made by replicate -once.</summary>
     private static string ReplicatedDatabase(int rows)
     {
-        string dir = Exe.TempDir();
+        string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Exe.WriteRows(db, rows);
-        Exe.Result once = Exe.Run("replicate", "-once", db, $"file://{dir}/replica");
+        SqliteWriter.Write(db, rows);
+        ProcessResult once = Exe.Run("replicate", "-once", db, $"file://{dir}/replica");
         Assert.True(once.ExitCode == 0, once.Stderr);
         return dir;
     }
