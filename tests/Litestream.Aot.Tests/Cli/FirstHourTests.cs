@@ -139,7 +139,7 @@ public class FirstHourTests
     {
         ProcessResult r = Exe.Run(args);
         Assert.Equal((2, "error: unknown replica url scheme \"ftp\" in \"ftp://host/path\"\n"
-            + "hint: replica URLs look like file:///path or s3://bucket/path; this build has abs, file, oss, s3\n"), (r.ExitCode, r.Stderr));
+            + $"hint: replica URLs look like file:///path or s3://bucket/path; this build has {string.Join(", ", Litestream.Storage.ReplicaClientFactory.Names)}\n"), (r.ExitCode, r.Stderr));
     }
 
     [RequiresTheory(Need.Exe)]

@@ -150,6 +150,15 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_DirEntryAndItsFileReplica_ResolveAgainstTheConfigsDirectory()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("dbs:\n  - dir: ../data\n    pattern: '*.db'\n    replica:\n      path: ../backups\n", Base);
+        DbConfig entry = config.Dbs[0];
+        Assert.Equal("/data", entry.Dir);
+        Assert.Equal("/backups/a.db", entry.ForDatabase("/data/a.db").ToReplicaSettings(config.ReplicaDefaults).Path);
+    }
+
+    [Fact]
     public void Parse_TopLevelFileReplicaPath_ResolvesAgainstTheConfigsDirectory()
     {
         LitestreamConfig config = ConfigLoader.Parse("type: file\npath: backups\ndbs:\n  - path: a.db\n", Base);
