@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Runtime.InteropServices;
 using Litestream.Aot.Cli;
 using Litestream.Aot.Cli.Reference;
@@ -78,8 +79,8 @@ internal static class Program
         var root = new RootCommand("litestream: continuous SQLite replication (Litestream v0.5 compatible, NativeAOT)");
         root.Subcommands.Add(ReplicateCommand.Build());
         root.Subcommands.Add(RestoreCommand.Build());
-        root.Subcommands.Add(LtxCommand.Build("ltx", "list LTX files of a database or replica"));
-        root.Subcommands.Add(LtxCommand.Build("wal", "deprecated alias of ltx"));
+        root.Subcommands.Add(LtxCommand.Build());
+        root.Subcommands.Add(LtxCommand.BuildWal());
         root.Subcommands.Add(DatabasesCommand.Build());
         root.Subcommands.Add(VersionCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
@@ -94,6 +95,8 @@ internal static class Program
         VersionOption versionOption = root.Options.OfType<VersionOption>().Single();
         versionOption.Aliases.Add("-version");
         versionOption.Action = new VersionCommand.PrintAction();
+        HelpOption help = root.Options.OfType<HelpOption>().Single();
+        help.Action = new DocumentedHelpAction((HelpAction)help.Action!);
         return root;
     }
 

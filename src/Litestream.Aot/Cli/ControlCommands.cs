@@ -17,10 +17,22 @@ internal static class ControlCommands
 {
     public const string DefaultSocket = "/var/run/litestream.sock";
 
+    private const string SocketSentence = "The daemon serves the socket when its config has socket: {enabled: true}; -socket "
+        + "names it when it is not " + DefaultSocket + ".";
+
     public static IEnumerable<Command> Build()
     {
-        yield return StartStop("start", "start replication of a database on the running daemon", "running");
-        yield return StartStop("stop", "stop replication of a database on the running daemon (waits for its final sync)", "stopped");
+        yield return StartStop(new DocumentedCommand("start", "start replication of a database on the running daemon",
+            "Asks the running replicate daemon, over its control socket, to resume replicating a database that stop paused. "
+            + SocketSentence,
+            new("resume a database", "litestream start /var/lib/app.db"),
+            new("resume it through another socket and print JSON", "litestream start -socket /run/litestream.sock -json /var/lib/app.db")), "running");
+        yield return StartStop(new DocumentedCommand("stop", "stop replication of a database on the running daemon (waits for its final sync)",
+            "Asks the running replicate daemon, over its control socket, to pause replicating a database: it makes a final "
+            + "sync first and answers when that is done, so the replica holds every commit made before the call. start "
+            + "resumes it. " + SocketSentence,
+            new("pause a database after a final sync", "litestream stop /var/lib/app.db"),
+            new("allow a slow final sync a minute", "litestream stop -timeout 60 /var/lib/app.db")), "stopped");
         yield return Sync();
         yield return Register();
         yield return Unregister();
@@ -28,9 +40,10 @@ internal static class ControlCommands
         yield return List();
     }
 
-    private static Command StartStop(string name, string description, string state)
+    private static Command StartStop(DocumentedCommand documented, string state)
     {
-        var (command, path, socket, timeout) = Create(name, description, dbPath: true, defaultTimeout: 30);
+        string name = documented.Name;
+        var (command, path, socket, timeout) = Create(documented, dbPath: true, defaultTimeout: 30);
         Option<bool> json = CommonOptions.Json();
         command.Options.Add(json);
         command.SetAction(async (result, cancellationToken) =>
@@ -49,7 +62,13 @@ internal static class ControlCommands
 
     private static Command Sync()
     {
-        var (command, path, socket, timeout) = Create("sync", "sync a database now on the running daemon", dbPath: true, defaultTimeout: 30);
+        var (command, path, socket, timeout) = Create(new DocumentedCommand("sync", "sync a database now on the running daemon",
+            "Asks the running replicate daemon, over its control socket, to capture a database's latest commits and "
+            + "upload them now instead of at its next interval, and prints the database's and the replica's TXIDs. With "
+            + "-wait it answers only when the replica holds what the database had committed at the call, and exits "
+            + "non-zero if it does not (a durability point for scripts). " + SocketSentence,
+            new("start a sync now", "litestream sync /var/lib/app.db"),
+            new("return only when the replica holds every commit made so far", "litestream sync -wait /var/lib/app.db")), dbPath: true, defaultTimeout: 30);
         Option<bool> wait = CommonOptions.Create<bool>("wait", "block until the sync reached the replica");
         command.Options.Add(wait);
         command.SetAction(async (result, cancellationToken) =>
@@ -70,7 +89,12 @@ internal static class ControlCommands
 
     private static Command Register()
     {
-        var (command, path, socket, timeout) = Create("register", "add a database to the running daemon", dbPath: true, defaultTimeout: 30);
+        var (command, path, socket, timeout) = Create(new DocumentedCommand("register", "add a database to the running daemon",
+            "Asks the running replicate daemon, over its control socket, to replicate one more database to the replica "
+            + "URL -replica names, with the config's defaults, without a restart. It lasts until the daemon stops: add the "
+            + "database to the config file to keep it. " + SocketSentence,
+            new("replicate another database to S3", "litestream register -replica s3://mybucket/new.db /var/lib/new.db"),
+            new("replicate it to a local directory", "litestream register -replica file:///var/backups/new.db /var/lib/new.db")), dbPath: true, defaultTimeout: 30);
         Option<string?> replica = CommonOptions.Create<string?>("replica", "replica URL (required), e.g. s3://bucket/prefix or file:///backup/path");
         Option<bool> json = CommonOptions.Json();
         command.Options.Add(replica);
@@ -78,6 +102,7 @@ internal static class ControlCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             string url = result.GetValue(replica) ?? throw new UsageException("-replica is required", "litestream register -replica s3://bucket/prefix /path/to/db");
+            ReplicaTarget.CheckUrlArgument(url);
             string db = Path.GetFullPath(result.GetValue(path)!);
             string socketPath = result.GetValue(socket) ?? DefaultSocket;
             RegisterResponse response = await CallAsync("register", socketPath, result.GetValue(timeout), HttpMethod.Post, "/register",
@@ -92,7 +117,12 @@ internal static class ControlCommands
 
     private static Command Unregister()
     {
-        var (command, path, socket, timeout) = Create("unregister", "remove a database from the running daemon (after its final sync)", dbPath: true, defaultTimeout: 30);
+        var (command, path, socket, timeout) = Create(new DocumentedCommand("unregister", "remove a database from the running daemon (after its final sync)",
+            "Asks the running replicate daemon, over its control socket, to stop replicating a database and forget it: "
+            + "it makes a final sync first and prints the TXID the replica ends at. A database in the config comes back "
+            + "when the daemon restarts. -dry-run prints what would be asked and sends nothing. " + SocketSentence,
+            new("remove a database after its final sync", "litestream unregister /var/lib/app.db"),
+            new("show what would be asked, send nothing", "litestream unregister -dry-run /var/lib/app.db")), dbPath: true, defaultTimeout: 30);
         Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "show what would be removed, send nothing");
         Option<bool> json = CommonOptions.Json();
         command.Options.Add(dryRun);
@@ -127,7 +157,11 @@ internal static class ControlCommands
 
     private static Command Info()
     {
-        var (command, _, socket, timeout) = Create("info", "show the running daemon's version, pid, uptime and database count", dbPath: false, defaultTimeout: 10);
+        var (command, _, socket, timeout) = Create(new DocumentedCommand("info", "show the running daemon's version, pid, uptime and database count",
+            "Asks the running replicate daemon, over its control socket, for its version, process id, uptime and number of "
+            + "databases, and prints them as JSON: a quick check that the daemon is up and which one answers. " + SocketSentence,
+            new("check the daemon", "litestream info"),
+            new("check a daemon on another socket", "litestream info -socket /run/litestream.sock")), dbPath: false, defaultTimeout: 10);
         command.SetAction(async (result, cancellationToken) =>
         {
             InfoResponse response = await CallAsync("info", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Get, "/info",
@@ -140,7 +174,11 @@ internal static class ControlCommands
 
     private static Command List()
     {
-        var (command, _, socket, timeout) = Create("list", "list the databases of the running daemon", dbPath: false, defaultTimeout: 10);
+        var (command, _, socket, timeout) = Create(new DocumentedCommand("list", "list the databases of the running daemon",
+            "Asks the running replicate daemon, over its control socket, for the databases it replicates (from the config "
+            + "and registered since), each with its state and the time of its last sync. " + SocketSentence,
+            new("list the daemon's databases", "litestream list"),
+            new("list them as JSON", "litestream list -json")), dbPath: false, defaultTimeout: 10);
         Option<bool> json = CommonOptions.Json();
         command.Options.Add(json);
         command.SetAction(async (result, cancellationToken) =>
@@ -169,9 +207,8 @@ internal static class ControlCommands
         return command;
     }
 
-    private static (Command Command, Argument<string> Path, Option<string?> Socket, Option<int> Timeout) Create(string name, string description, bool dbPath, int defaultTimeout)
+    private static (Command Command, Argument<string> Path, Option<string?> Socket, Option<int> Timeout) Create(DocumentedCommand command, bool dbPath, int defaultTimeout)
     {
-        var command = new Command(name, description);
         var path = new Argument<string>("path") { Description = "database path", HelpName = "DB_PATH" };
         if (dbPath)
         {

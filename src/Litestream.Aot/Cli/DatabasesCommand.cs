@@ -14,7 +14,15 @@ internal static class DatabasesCommand
         Option<bool> json = CommonOptions.Json();
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
-        var command = new Command("databases", "list databases in the config") { json, config, noExpandEnv };
+        var command = new DocumentedCommand("databases", "list databases in the config",
+            "Lists the databases the config file names and where each is replicated: a file replica by its absolute "
+            + "directory (relative paths in a config resolve against the config file's directory), any other replica by "
+            + "its URL. It reads only the config; use status for the state of each database.",
+            new("list the databases of /etc/litestream.yml", "litestream databases"),
+            new("list another config's databases as JSON", "litestream databases -json -config examples/litestream.yml"))
+        {
+            json, config, noExpandEnv,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
             LitestreamConfig cfg = ReplicaTarget.LoadConfig(result.GetValue(config), !result.GetValue(noExpandEnv));

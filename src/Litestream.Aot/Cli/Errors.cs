@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
@@ -12,6 +14,7 @@ internal static class Errors
     {
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerExceptions[0]),
         AggregateException a => string.Join("; ", a.InnerExceptions.Select(Describe)),
+        CryptographicException crypto => RandomSource.Describe(crypto),
         _ => e.Message,
     };
 
@@ -29,6 +32,7 @@ internal static class Errors
         ReplicaFileNotFoundException => "the replica changed during the restore; try again",
         ReplicaStorageException storage => storage.Hint,
         BackendNotInBuildException notInBuild => notInBuild.Hint,
+        CryptographicException or IOException { InnerException: CryptographicException } => RandomSource.Hint,
         UnauthorizedAccessException => "check file permissions",
         OutputExistsException exists => exists.Hint,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",

@@ -26,9 +26,21 @@ internal sealed record DbStatusRow(
     [property: JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
     [property: JsonPropertyName("lag_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? LagSeconds = null);
 
+/// <summary><c>restore -json</c>: upstream's <c>RestoreResult</c> fields, then the size and file count.</summary>
+internal sealed record RestoreSummary(
+    [property: JsonPropertyName("db_path")] string DbPath,
+    [property: JsonPropertyName("replica")] string Replica,
+    [property: JsonPropertyName("txid")] string Txid,
+    [property: JsonPropertyName("duration_ms")] long DurationMs,
+    [property: JsonPropertyName("integrity_check")] string IntegrityCheck,
+    [property: JsonPropertyName("bytes")] long Bytes,
+    [property: JsonPropertyName("files")] int Files,
+    [property: JsonPropertyName("generation"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Generation = null);
+
 /// <summary>Source-generated JSON (no reflection) for every -json output.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true)]
 [JsonSerializable(typeof(List<LtxFileRow>))]
 [JsonSerializable(typeof(List<DatabaseRow>))]
 [JsonSerializable(typeof(List<DbStatusRow>))]
+[JsonSerializable(typeof(RestoreSummary))]
 internal sealed partial class LitestreamJsonContext : JsonSerializerContext;

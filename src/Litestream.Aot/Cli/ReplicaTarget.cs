@@ -12,9 +12,10 @@ internal static class ReplicaTarget
     {
         if (ReplicaUrl.IsUrl(target))
         {
+            CheckUrlArgument(target);
             return (CreateClient(new ReplicaSettings { Url = target }, target), target, null);
         }
-        LitestreamConfig config = LoadConfig(configPath, expandEnv);
+        LitestreamConfig config = LoadConfig(configPath, expandEnv, orInstead: "give the replica URL instead of the database path");
         string full = Path.GetFullPath(target);
         DbConfig db = FindDatabase(config, full)
             ?? throw new CommandException($"database not found in config: {full}", $"add it under dbs: in {ConfigLoader.ResolvePath(configPath)}, or pass a replica URL");
@@ -45,23 +46,40 @@ internal static class ReplicaTarget
     }
 
     /// <summary>
-    /// Where a replica is, for output: its URL as written, else one built from the settings (<c>s3://bucket/path</c>
-    /// for <c>bucket: bucket, path: path</c>; a file replica's directory).
+    /// Where a replica is, for output: a file replica's directory (absolute, as resolved), else its URL as written,
+    /// else one built from the settings (<c>s3://bucket/path</c> for <c>bucket: bucket, path: path</c>).
     /// </summary>
-    public static string Describe(ReplicaSettings settings) => settings.Url ?? settings.Type switch
+    public static string Describe(ReplicaSettings settings) => settings.Type switch
     {
-        null or "file" => settings.Path ?? "",
-        string type => $"{type}://{Option(settings, "bucket") ?? Option(settings, "host")}/{settings.Path}",
+        null or "file" => settings.Path ?? settings.Url ?? "",
+        string type => settings.Url ?? $"{type}://{Option(settings, "bucket") ?? Option(settings, "host")}/{settings.Path}",
     };
 
     private static string? Option(ReplicaSettings settings, string key) => settings.Options.TryGetValue(key, out string? value) ? value : null;
 
     /// <summary>
+    /// A replica URL typed on the command line: malformed, or of a scheme upstream does not know, it is a usage error
+    /// (exit 2) in every command, as any other bad argument.
+    /// </summary>
+    public static void CheckUrlArgument(string url)
+    {
+        try
+        {
+            ReplicaUrl.Parse(url);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, $"replica URLs look like file:///path or s3://bucket/path; this build has {string.Join(", ", ReplicaClientFactory.Names)}");
+        }
+    }
+
+    /// <summary>
     /// The config named by -config (or $LITESTREAM_CONFIG, or the default); "-" reads it from standard input.
     /// Reading and parsing cannot observe cancellation (a read of a silent stdin blocks) and leave nothing
-    /// behind, so a signal meanwhile ends the process at once.
+    /// behind, so a signal meanwhile ends the process at once. <paramref name="orInstead"/>: what else the command
+    /// takes instead of a config, for the hint when there is none.
     /// </summary>
-    public static LitestreamConfig LoadConfig(string? configPath, bool expandEnv)
+    public static LitestreamConfig LoadConfig(string? configPath, bool expandEnv, string? orInstead = null)
     {
         using Interruption.Scope scope = Interruption.ExitOnSignal("reading the config");
         if (configPath == "-")
@@ -72,7 +90,7 @@ internal static class ReplicaTarget
         string path = ConfigLoader.ResolvePath(configPath);
         if (!File.Exists(path))
         {
-            throw new CommandException($"config file not found: {path}", "pass -config PATH, or give a replica URL instead of a database path");
+            throw new CommandException($"config file not found: {path}", "pass -config PATH or set LITESTREAM_CONFIG" + (orInstead is null ? "" : $", or {orInstead}"));
         }
         return ConfigLoader.Load(path, expandEnv);
     }

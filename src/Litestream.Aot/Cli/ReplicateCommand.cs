@@ -22,10 +22,19 @@ internal static class ReplicateCommand
         Option<string?> exec = CommonOptions.Create<string?>("exec", "run this command and replicate until it exits; exit with its code");
         Option<bool> once = CommonOptions.Create<bool>("once", "sync once and exit (non-zero if anything failed)");
         Option<bool> forceSnapshot = CommonOptions.Create<bool>("force-snapshot", "with -once: write a full snapshot");
-        Option<bool> enforceRetention = CommonOptions.Create<bool>("enforce-retention", "with -once: apply retention (not supported yet)");
+        Option<bool> enforceRetention = CommonOptions.Create<bool>("enforce-retention", "with -once: delete snapshots older than snapshot.retention and the files they replace");
         Option<string?> logLevel = CommonOptions.Create<string?>("log-level", "trace, debug, info, warn or error");
         Option<bool> restoreIfMissing = CommonOptions.Create<bool>("restore-if-db-not-exists", "restore each missing database from its replica before replicating");
-        var command = new Command("replicate", "replicate databases continuously")
+        var command = new DocumentedCommand("replicate", "replicate databases continuously",
+            "Replicates every database in the config file continuously: each commit is captured from the WAL into an LTX "
+            + "file and uploaded to the database's replica, and compaction, snapshots and retention run on the config's "
+            + "schedule. Given DB_PATH and REPLICA_URL instead of a config, it replicates that one database with the "
+            + "defaults. It runs until SIGINT or SIGTERM, makes a final sync, and exits 0 only when every replica holds what "
+            + "its database committed. With -once it syncs once and exits; with -exec it runs a command and stops when the "
+            + "command exits.",
+            new("replicate the databases in /etc/litestream.yml until stopped", "litestream replicate"),
+            new("replicate one database to S3 without a config file", "litestream replicate /var/lib/app.db s3://mybucket/app.db"),
+            new("sync once, delete snapshots older than snapshot.retention, and exit (cron, serverless)", "litestream replicate -once -enforce-retention -config /etc/litestream.yml"))
         {
             positional, config, noExpandEnv, exec, once, forceSnapshot, enforceRetention, logLevel, restoreIfMissing,
         };
@@ -45,39 +54,40 @@ internal static class ReplicateCommand
             {
                 throw new UsageException("cannot specify a replica URL and -config together", "use one of them");
             }
-            if ((result.GetValue(forceSnapshot) || result.GetValue(enforceRetention)) && !result.GetValue(once))
+            if (result.GetValue(forceSnapshot) && !result.GetValue(once))
             {
-                throw new UsageException("-force-snapshot and -enforce-retention require -once");
+                throw new UsageException("-force-snapshot requires -once", "the daemon writes snapshots every snapshot.interval; -once -force-snapshot writes one now");
             }
-            if (result.GetValue(enforceRetention))
+            if (result.GetValue(enforceRetention) && !result.GetValue(once))
             {
-                throw new UsageException("-enforce-retention is not supported yet", "run without it; remote retention arrives with compaction");
+                throw new UsageException("-enforce-retention requires -once", "the daemon enforces snapshot.retention after every snapshot; -once -enforce-retention does it now");
             }
-            LitestreamConfig cfg = args.Length == 2 ? AdHoc(args[0], args[1]) : ReplicaTarget.LoadConfig(configPath, !result.GetValue(noExpandEnv));
+            LitestreamConfig cfg = args.Length == 2 ? AdHoc(args[0], args[1]) : ReplicaTarget.LoadConfig(configPath, !result.GetValue(noExpandEnv), orInstead: "run 'litestream replicate DB_PATH REPLICA_URL'");
             if (cfg.Dbs.Count == 0)
             {
                 throw new CommandException("no databases specified in configuration", "add a dbs: entry, or run litestream replicate DB_PATH REPLICA_URL");
             }
+            if (result.GetValue(once) && (result.GetValue(exec) ?? cfg.Exec) is not null)
+            {
+                throw new UsageException("cannot specify -once with -exec", "-once syncs and exits; -exec replicates while the command runs");
+            }
             var logger = new ConsoleLogger(ConsoleLogger.ParseLevel(result.GetValue(logLevel) ?? Environment.GetEnvironmentVariable("LOG_LEVEL") ?? cfg.Logging.Level));
-            return await RunAsync(cfg, logger, result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(restoreIfMissing), cancellationToken).ConfigureAwait(false);
+            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing));
+            return await RunAsync(cfg, logger, run, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
     private static LitestreamConfig AdHoc(string dbPath, string url)
     {
-        try
-        {
-            ReplicaUrl.Parse(url);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message, "replica URLs look like file:///path or s3://bucket/path");
-        }
+        ReplicaTarget.CheckUrlArgument(url);
         return new LitestreamConfig { Dbs = [new DbConfig { Path = Path.GetFullPath(dbPath), Replica = new ReplicaConfig { Url = url } }] };
     }
 
-    private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, string? exec, bool once, bool forceSnapshot, bool restoreIfMissing, CancellationToken cancellationToken)
+    /// <summary>What the flags ask of this run.</summary>
+    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing);
+
+    private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, RunOptions run, CancellationToken cancellationToken)
     {
         var databases = new List<(string Path, Func<Replica> Create)>();
         var watched = new List<(DatabaseDirectory Directory, List<string> Found)>();
@@ -85,14 +95,14 @@ internal static class ReplicateCommand
         {
             if (dbConfig.Dir is null)
             {
-                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, forceSnapshot, restoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken).ConfigureAwait(false));
                 continue;
             }
             var directory = new DatabaseDirectory(dbConfig, logger);
-            List<string> found = ScanDirectory(directory, watch: dbConfig.Watch && !once);
+            List<string> found = ScanDirectory(directory, watch: dbConfig.Watch && !run.Once);
             foreach (string path in found)
             {
-                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, forceSnapshot, restore: false, cancellationToken).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken).ConfigureAwait(false));
             }
             if (dbConfig.Watch)
             {
@@ -100,11 +110,6 @@ internal static class ReplicateCommand
             }
         }
         var storeOptions = new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval };
-        if (once)
-        {
-            await new Store(databases.Select(d => d.Create()), storeOptions, logger).SyncOnceAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
-        }
         var compaction = new CompactionOptions
         {
             Levels = cfg.Levels,
@@ -115,6 +120,12 @@ internal static class ReplicateCommand
             RetentionEnabled = cfg.RetentionEnabled,
             VerifyCompaction = cfg.VerifyCompaction,
         };
+        if (run.Once)
+        {
+            var store = new Store(databases.Select(d => d.Create()), storeOptions, logger, compaction);
+            await store.SyncOnceAsync(cancellationToken, run.EnforceRetention).ConfigureAwait(false);
+            return 0;
+        }
         // `litestream register PATH -replica URL`: a database added at run time gets the defaults a dbs: entry
         // with only path and replica.url would get, plus the top-level replica keys.
         Replica Register(string path, string url)
@@ -142,7 +153,7 @@ internal static class ReplicateCommand
             : new Heartbeat(new Uri(cfg.HeartbeatUrl), cfg.HeartbeatInterval ?? Heartbeat.DefaultInterval, daemon, logger).RunAsync(stopHeartbeat.Token);
         try
         {
-            return await RunDaemonAsync(daemon, exec, cancellationToken).ConfigureAwait(false);
+            return await RunDaemonAsync(daemon, run.Exec, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 
@@ -27,6 +28,6 @@ internal static class ReplicationLag
         return Math.Round(Math.Max(0, (now - since).TotalSeconds), 1);
     }
 
-    /// <summary>The lag as the text tables show it: <c>0s</c>, <c>12.5s</c>, <c>-</c> when unknown.</summary>
-    public static string Format(double? seconds) => seconds is { } s ? $"{s.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)}s" : "-";
+    /// <summary>The lag as the text tables show it, a Go duration: <c>0s</c>, <c>12.5s</c>, <c>1m35s</c>, <c>-</c> when unknown.</summary>
+    public static string Format(double? seconds) => seconds is { } s ? GoDuration.Format(TimeSpan.FromSeconds(s)) : "-";
 }

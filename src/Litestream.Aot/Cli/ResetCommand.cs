@@ -17,7 +17,16 @@ internal static class ResetCommand
         Option<bool> dryRun = CommonOptions.Create<bool>("dry-run", "list the local files that would be removed, remove nothing");
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
-        var command = new Command("reset", "clear local replication state so the next sync writes a snapshot") { path, dryRun, config, noExpandEnv };
+        var command = new DocumentedCommand("reset", "clear local replication state so the next sync writes a snapshot",
+            "Deletes a database's local LTX files from its meta directory so the next sync starts over with a full "
+            + "snapshot that continues the replica's TXIDs. Use it when the local state is damaged (replicate says so, "
+            + "with this hint). The database file and the replica are not touched, and a database that another process "
+            + "is replicating is refused.",
+            new("clear the local state of a database", "litestream reset /var/lib/app.db"),
+            new("list what would be deleted, delete nothing", "litestream reset -dry-run /var/lib/app.db"))
+        {
+            path, dryRun, config, noExpandEnv,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
             string dbPath = Path.GetFullPath(result.GetValue(path)!);

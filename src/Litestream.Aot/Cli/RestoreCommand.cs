@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -26,7 +28,16 @@ internal static class RestoreCommand
         Option<bool> json = CommonOptions.Json();
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
-        var command = new Command("restore", "restore a database from its replica")
+        var command = new DocumentedCommand("restore", "restore a database from its replica",
+            "Rebuilds a database from its replica: a database path is looked up in the config file, or a replica URL is "
+            + "given with -o for the output. The newest state is restored unless -txid or -timestamp names an earlier "
+            + "one. The database is written to a temporary file beside the output, verified (every LTX checksum, then "
+            + "SQLite's quick_check unless -integrity-check says otherwise), fsynced and renamed into place, so a failed or "
+            + "interrupted restore leaves nothing behind. An existing output is never replaced without -force. With -f it "
+            + "keeps the restored copy current until stopped.",
+            new("restore a configured database to its own path (the file must not exist)", "litestream restore /var/lib/app.db"),
+            new("restore the state as of a point in time to another file", "litestream restore -timestamp 2026-01-01T00:00:00Z -o /tmp/app.db /var/lib/app.db"),
+            new("restore straight from an S3 replica and print the result as JSON", "litestream restore -json -o /tmp/app.db s3://mybucket/app.db"))
         {
             target, output, txid, timestamp, parallelism, ifDbNotExists, ifReplicaExists, dryRun, force, integrity, follow, followInterval, json, config, noExpandEnv,
         };
@@ -101,6 +112,7 @@ internal static class RestoreCommand
         (IReplicaClient client, string description, _) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
         await using (client.ConfigureAwait(false))
         {
+            long started = Stopwatch.GetTimestamp();
             await client.InitAsync(cancellationToken).ConfigureAwait(false);
             RestoreSource source;
             try
@@ -111,6 +123,16 @@ internal static class RestoreCommand
             {
                 Console.Error.WriteLine($"no backups found on replica, skipping: {description}");
                 return 0;
+            }
+            catch (TxNotAvailableException) when (a.Timestamp is { } timestamp)
+            {
+                throw new CommandException(
+                    $"no state at or before {timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} on the replica: every file it holds is newer",
+                    $"'litestream ltx -level all {a.Target}' lists each file's created time; pick a later -timestamp");
+            }
+            catch (TxNotAvailableException e)
+            {
+                throw new CommandException(e.Message, $"'litestream ltx -level all {a.Target}' lists the TXIDs the replica holds");
             }
             if (a.DryRun)
             {
@@ -138,6 +160,13 @@ internal static class RestoreCommand
             Console.Error.WriteLine(restored.LegacyGeneration is { } generation
                 ? $"restored {output} from v0.3 generation {generation} ({bytes} bytes)"
                 : $"restored {output} to txid {restored.Txid} from {restored.Plan.Count} file(s) ({bytes} bytes)");
+            if (a.Json)
+            {
+                // Upstream's fields (db_path … integrity_check), then what a script needs to check it: bytes and files.
+                var summary = new RestoreSummary(output, client.Type, restored.LegacyGeneration is null ? restored.Txid.ToString() : "",
+                    (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, IntegrityName(a.Integrity), bytes, restored.Plan.Count, restored.LegacyGeneration);
+                Console.WriteLine(JsonSerializer.Serialize(summary, LitestreamJsonContext.Default.RestoreSummary));
+            }
         }
         return 0;
     }
@@ -179,6 +208,13 @@ internal static class RestoreCommand
             : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset t) && text.Contains('T')
                 ? t
                 : throw new UsageException($"invalid -timestamp \"{text}\": expected RFC 3339", "e.g. -timestamp 2026-11-23T10:00:00Z");
+
+    private static string IntegrityName(IntegrityCheck check) => check switch
+    {
+        IntegrityCheck.None => "none",
+        IntegrityCheck.Full => "full",
+        _ => "quick",
+    };
 
     private static IntegrityCheck ParseIntegrity(string? text) => text switch
     {

@@ -20,7 +20,15 @@ internal static class StatusCommand
         Option<bool> json = CommonOptions.Json();
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
-        var command = new Command("status", "show the local replication state of each database") { path, json, config, noExpandEnv };
+        var command = new DocumentedCommand("status", "show the local replication state of each database",
+            "Shows each configured database's local replication state, read from its files alone (the database, its WAL "
+            + "and its meta directory), so it works beside a running replicate and without one: ok, not initialized, no "
+            + "database, or error with the reason the running replicate last recorded, plus the local TXID and the WAL size.",
+            new("show every database of /etc/litestream.yml", "litestream status"),
+            new("show one database as JSON", "litestream status -json /var/lib/app.db"))
+        {
+            path, json, config, noExpandEnv,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
             LitestreamConfig cfg = ReplicaTarget.LoadConfig(result.GetValue(config), !result.GetValue(noExpandEnv));

@@ -17,7 +17,7 @@ internal static class UsageErrors
         string hint = HelpHint(parse);
         if (FirstUnknownFlag(parse) is { } flag)
         {
-            return new UsageException($"unknown flag \"{flag}\"", hint);
+            return LegacyUsage.Flag(command.Name, flag) ?? new UsageException($"unknown flag \"{flag}\"", hint);
         }
         if (parse.Errors.Count == 0)
         {
@@ -26,7 +26,7 @@ internal static class UsageErrors
         if (command is RootCommand)
         {
             return parse.UnmatchedTokens.Count > 0
-                ? new UsageException($"unknown command \"{parse.UnmatchedTokens[0]}\"", hint)
+                ? LegacyUsage.Command(parse.UnmatchedTokens[0]) ?? new UsageException($"unknown command \"{parse.UnmatchedTokens[0]}\"", hint)
                 : new UsageException("no command given", hint);
         }
         ParseError error = parse.Errors[0];

@@ -27,7 +27,15 @@ internal static class VersionCommand
     public static Command Build()
     {
         Option<bool> verbose = CommonOptions.Create<bool>("verbose", "also print the commit, runtime, SQLite build and replica backends");
-        var command = new Command("version", "print the version") { verbose };
+        var command = new DocumentedCommand("version", "print the version",
+            "Prints the version of this build, the SQLite it links and the platform. With -verbose it adds the commit, "
+            + "the runtime, SQLite's compile options, the storage backends built in, the garbage collector's settings and "
+            + "the CRC-64 kernel in use.",
+            new("print the version", "litestream version"),
+            new("print everything a bug report needs", "litestream version -verbose"))
+        {
+            verbose,
+        };
         command.SetAction(result =>
         {
             Console.WriteLine(Line);

@@ -22,6 +22,15 @@ public sealed class ConfigContext(string baseDirectory)
                 value = value[prefix.Length..];
             }
         }
+        return ResolvePath(value);
+    }
+
+    /// <summary>
+    /// A local path from the config, absolute: <c>~/</c> expanded, a relative one taken from <see cref="BaseDirectory"/>
+    /// (database paths, meta paths, the socket, a file replica's directory).
+    /// </summary>
+    public string ResolvePath(string value)
+    {
         if (value.StartsWith("~/", StringComparison.Ordinal))
         {
             value = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), value[2..]);

@@ -61,7 +61,7 @@ public sealed partial class LitestreamConfig
 
     partial void OnBound(string path, ConfigContext context)
     {
-        ReplicaDefaults.CheckUrl(path);
+        ReplicaDefaults.Complete(path, context);
         // Upstream's checks and messages (ErrInvalidHeartbeatURL, ErrInvalidHeartbeatInterval).
         if (!string.IsNullOrEmpty(HeartbeatUrl)
             && !(Uri.TryCreate(HeartbeatUrl, UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https" && HeartbeatUrl.StartsWith(url.Scheme + "://", StringComparison.Ordinal)))

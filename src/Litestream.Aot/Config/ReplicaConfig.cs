@@ -33,19 +33,32 @@ public sealed partial class ReplicaConfig
     /// </summary>
     public Dictionary<string, string> BackendKeys { get; } = new(StringComparer.Ordinal);
 
+    // Where the section was read from: a file replica's relative path resolves against the config file's directory.
+    private ConfigContext? _context;
+
     /// <summary>
     /// The backend settings: the explicit keys, then what the URL names, then the top-level defaults for
-    /// anything still unset.
+    /// anything still unset. A file replica's directory is absolute: a relative <c>path</c>, bare <c>url</c> or
+    /// <c>file://./…</c> URL resolves against the directory of the config file (the working directory for a
+    /// config read from standard input or built in code), as the database paths do.
     /// </summary>
     public ReplicaSettings ToSettings(ReplicaConfig defaults)
     {
+        ArgumentNullException.ThrowIfNull(defaults);
         string? url = Url ?? defaults.Url;
         ReplicaSettings fromUrl = url is not null ? ReplicaUrl.Parse(url) : new ReplicaSettings();
+        string type = Type ?? fromUrl.Type ?? defaults.Type ?? "file";
+        // A bare path as url: its text, not ReplicaUrl's reading of it (that one resolves against the working directory).
+        string? path = Path ?? (url is not null && !ReplicaUrl.IsUrl(url) ? url : fromUrl.Path) ?? defaults.Path;
+        if (type == "file" && !string.IsNullOrEmpty(path))
+        {
+            path = (_context ?? defaults._context)?.ResolvePath(path) ?? System.IO.Path.GetFullPath(path);
+        }
         return new ReplicaSettings { Options = BackendKeys }.WithDefaultOptions(fromUrl.Options).WithDefaultOptions(defaults.BackendKeys) with
         {
-            Type = Type ?? fromUrl.Type ?? defaults.Type ?? "file",
+            Type = type,
             Url = url,
-            Path = Path ?? fromUrl.Path ?? defaults.Path,
+            Path = path,
         };
     }
 
@@ -91,7 +104,7 @@ public sealed partial class ReplicaConfig
     }
 
     /// <summary>A replica's url must parse, and its scheme must agree with an explicit <c>type</c>.</summary>
-    internal void CheckUrl(string path)
+    private void CheckUrl(string path)
     {
         if (Url is null)
         {
@@ -112,5 +125,12 @@ public sealed partial class ReplicaConfig
         }
     }
 
-    partial void OnBound(string path, ConfigContext context) => CheckUrl(path);
+    /// <summary>Checks the url and remembers where the section was read from (also for the inline top-level defaults).</summary>
+    internal void Complete(string path, ConfigContext context)
+    {
+        _context = context;
+        CheckUrl(path);
+    }
+
+    partial void OnBound(string path, ConfigContext context) => Complete(path, context);
 }

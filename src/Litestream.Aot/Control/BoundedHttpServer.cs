@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using Litestream.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Control;
@@ -184,7 +185,7 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
             {
-                return (_error(408, $"request not received within {s_ioTimeout.TotalSeconds:0}s"), true);
+                return (_error(408, $"request not received within {GoDuration.Format(s_ioTimeout)}"), true);
             }
         }
         return request is null ? null : (await _handle(request, _stop.Token).ConfigureAwait(false), false);

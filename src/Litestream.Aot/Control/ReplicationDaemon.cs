@@ -1,4 +1,5 @@
 using Litestream.Aot.Directories;
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Microsoft.Extensions.Logging;
@@ -355,7 +356,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             }
             retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
         }
-        string reason = $"not done within {timeout.TotalSeconds:0.###}s" + (lastError is null ? "" : $"; last error: {lastError}");
+        string reason = $"not done within {GoDuration.Format(timeout)}" + (lastError is null ? "" : $"; last error: {lastError}");
         throw new ControlException(500, replica.Behind(target, reason).Message);
     }
 
@@ -418,7 +419,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         }
         catch (TimeoutException)
         {
-            throw new ControlException(500, $"database {entry.Path} did not stop within {timeout.TotalSeconds:0}s; its final sync continues in the background");
+            throw new ControlException(500, $"database {entry.Path} did not stop within {GoDuration.Format(timeout)}; its final sync continues in the background");
         }
         catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException)
         {

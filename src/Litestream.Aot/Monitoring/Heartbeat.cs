@@ -1,4 +1,5 @@
 using Litestream.Aot.Control;
+using Litestream.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Monitoring;
@@ -87,7 +88,7 @@ internal sealed class Heartbeat(Uri url, TimeSpan interval, ReplicationDaemon da
         }
         catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            Log(LogLevel.Error, $"heartbeat ping to {target} failed: {(e is OperationCanceledException ? $"no answer within {s_timeout.TotalSeconds:0}s" : e.Message)}");
+            Log(LogLevel.Error, $"heartbeat ping to {target} failed: {(e is OperationCanceledException ? $"no answer within {GoDuration.Format(s_timeout)}" : e.Message)}");
         }
     }
 

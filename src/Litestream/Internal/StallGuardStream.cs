@@ -1,5 +1,4 @@
 using System.Buffers;
-using Litestream.Storage;
 
 namespace Litestream.Internal;
 
@@ -9,13 +8,13 @@ namespace Litestream.Internal;
 /// inner stream's <c>ReadAsync</c> under a per-read timer; a synchronous <see cref="Read(Span{byte})"/> waits
 /// for it, so a restore worker decoding with the synchronous LTX decoder on its own thread, or the SDK parsing
 /// a response, cannot hang on a stalled connection either. A stall throws what <paramref name="stalled"/> makes
-/// of the message ("no data for 60 s").
+/// of the message ("no data for 1m0s").
 /// </summary>
 internal sealed class StallGuardStream(Stream inner, TimeSpan stallTimeout, Func<string, Exception> stalled, CancellationToken cancellationToken) : ReadOnlyStream
 {
     private CancellationTokenSource? _timer;
 
-    /// <summary>A guard whose stall is an <see cref="IOException"/> "<paramref name="what"/>: no data for N s".</summary>
+    /// <summary>A guard whose stall is an <see cref="IOException"/> "<paramref name="what"/>: no data for 2s".</summary>
     public StallGuardStream(Stream inner, TimeSpan stallTimeout, string what, CancellationToken cancellationToken)
         : this(inner, stallTimeout, message => new IOException($"{what}: {message}"), cancellationToken)
     {
@@ -58,7 +57,7 @@ internal sealed class StallGuardStream(Stream inner, TimeSpan stallTimeout, Func
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !token.IsCancellationRequested)
         {
-            throw stalled($"no data for {StorageTimeouts.Format(stallTimeout)}");
+            throw stalled($"no data for {GoDuration.Format(stallTimeout)}");
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

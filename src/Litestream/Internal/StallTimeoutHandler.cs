@@ -32,7 +32,7 @@ internal sealed class StallTimeoutHandler(HttpMessageHandler inner, StorageTimeo
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsConnectTimeout(e))
         {
-            throw new StallException($"stalled: could not connect within {StorageTimeouts.Format(timeouts.Connect)}");
+            throw new StallException($"stalled: could not connect within {GoDuration.Format(timeouts.Connect)}");
         }
         watchdog.Disarm();
         response.Content = new GuardedResponseContent(response.Content, timeouts.Idle);
@@ -93,7 +93,7 @@ internal sealed class StallTimeoutHandler(HttpMessageHandler inner, StorageTimeo
         {
             lock (_lock)
             {
-                return $"stalled: {_waitingFor} for {StorageTimeouts.Format(_limit)}";
+                return $"stalled: {_waitingFor} for {GoDuration.Format(_limit)}";
             }
         }
 

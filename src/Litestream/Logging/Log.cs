@@ -36,16 +36,16 @@ internal static partial class Log
     public static partial void CheckpointRestartDeferred(ILogger logger, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "sync {Path} failed (retrying in {Delay}): {Error}")]
-    public static partial void SyncFailed(ILogger logger, string path, TimeSpan delay, string error);
+    public static partial void SyncFailed(ILogger logger, string path, string delay, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "sync {Path} waited out the busy timeout: the application holds the database (retrying in {Delay}): {Error}")]
-    public static partial void SyncBusy(ILogger logger, string path, TimeSpan delay, string error);
+    public static partial void SyncBusy(ILogger logger, string path, string delay, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "sync {Path} recovered after {Failures} failures")]
     public static partial void SyncRecovered(ILogger logger, string path, int failures);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "replica {Replica} for {Path} failed (retrying in {Delay}): {Error}")]
-    public static partial void ReplicaFailed(ILogger logger, string replica, string path, TimeSpan delay, string error);
+    public static partial void ReplicaFailed(ILogger logger, string replica, string path, string delay, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "final sync failed: {Failure}")]
     public static partial void FinalSyncFailed(ILogger logger, string failure);
@@ -67,6 +67,8 @@ internal static partial class Log
 
     [LoggerMessage(Level = LogLevel.Error, Message = "validation of {Path} against replica {Replica} failed: {Error}")]
     public static partial void ValidationFailed(ILogger logger, string path, string replica, string error);
+    [LoggerMessage(Level = LogLevel.Information, Message = "retention {Path}: deleted {Files} replica files (snapshots older than {Retention} and the files they replace)")]
+    public static partial void RetentionEnforced(ILogger logger, string path, int files, string retention);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "compacted {Path} L{Level}: {Min}-{Max}")]
     public static partial void Compacted(ILogger logger, string path, int level, string min, string max);

@@ -34,6 +34,7 @@ public sealed class Db : IAsyncDisposable
     private const int SqliteDbConfigNoCkptOnClose = 1006;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteNotADatabase = 26;
 
     private readonly ILogger _logger;
     private readonly DbMetrics _metrics;
@@ -47,6 +48,10 @@ public sealed class Db : IAsyncDisposable
     // Held from the first Open until DisposeAsync (not dropped by a failed open): one replicator per database.
     private ReplicationLock? _replicationLock;
     private bool _replicationLocked;
+    // The meta directory did not exist before this Db took the lock, and the database never opened: nothing of
+    // value is in it, so closing removes it (a path that is not an SQLite database leaves nothing behind).
+    private bool _createdMetaPath;
+    private bool _everOpened;
     private LtxHeader? _position;
     private bool _forceSnapshot;
     private string? _forceSnapshotReason;
@@ -138,8 +143,10 @@ public sealed class Db : IAsyncDisposable
     {
         if (!_replicationLocked)
         {
+            bool existed = Directory.Exists(MetaPath);
             _replicationLock = ReplicationLock.Acquire(MetaPath, Path);
             _replicationLocked = true;
+            _createdMetaPath = !existed;
         }
     }
 
@@ -170,11 +177,18 @@ public sealed class Db : IAsyncDisposable
             {
                 OpenLocked();
             }
+            catch (SqliteException e) when (e.SqliteErrorCode == SqliteNotADatabase)
+            {
+                CloseLocked();
+                // Callers prefix the path (replicate: "DB: not an SQLite database (…)").
+                throw new InvalidDataException($"not an SQLite database ({e.Message})", e);
+            }
             catch
             {
                 CloseLocked();
                 throw;
             }
+            _everOpened = true;
             Log.DbInitialized(_logger, Path);
         }
     }
@@ -401,11 +415,35 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             CloseLocked();
+            if (_createdMetaPath && !_everOpened && _replicationLock is not null)
+            {
+                RemoveUnusedMetaPath();
+            }
             _replicationLock?.Dispose();
             _replicationLock = null;
             _replicationLocked = false;
         }
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Removes the meta directory this Db created but never used (the lock file and empty directories), while still
+    /// holding the lock; anything else found in it stays, and so does the directory.
+    /// </summary>
+    private void RemoveUnusedMetaPath()
+    {
+        FileUtil.TryDelete(System.IO.Path.Combine(MetaPath, ReplicationLock.FileName));
+        foreach (string directory in new[] { L0Directory, System.IO.Path.Combine(MetaPath, "ltx"), MetaPath })
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not empty, or gone already: leave it.
+            }
+        }
     }
 
     /// <summary>Closes the connections but keeps the replication lock: the store reopens after a failure without letting another replicator in.</summary>

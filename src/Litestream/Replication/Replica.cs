@@ -134,7 +134,12 @@ public sealed class Replica
         }
         if (newest is not null && newest.MaxTxid > Db.Txid)
         {
-            await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {Db.Txid})", cancellationToken).ConfigureAwait(false);
+            // No local position at all is how every start after a restore looks (the restored file comes without a
+            // meta directory), so it is news, not a warning; a local position behind the replica is a warning.
+            string? expected = Db.Txid.IsZero
+                ? "expected for a database restored from this replica (it has no local state yet); continuing the replica's TXIDs with a snapshot"
+                : null;
+            await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {Db.Txid})", cancellationToken, expected).ConfigureAwait(false);
         }
     }
 
@@ -436,9 +441,20 @@ public sealed class Replica
         _remoteTxid = newest?.MaxTxid ?? Txid.Zero;
     }
 
-    private async ValueTask AdoptRemoteAsync(LtxFileInfo? newest, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Continues the replica's chain from <paramref name="newest"/> (null: an empty replica) with a snapshot for
+    /// <paramref name="reason"/>: a warning, or news when <paramref name="expected"/> says why it is the normal path.
+    /// </summary>
+    private async ValueTask AdoptRemoteAsync(LtxFileInfo? newest, string reason, CancellationToken cancellationToken, string? expected = null)
     {
-        Log.Warning(_logger, Db.Path, reason);
+        if (expected is not null)
+        {
+            Log.Info(_logger, Db.Path, $"{reason}: {expected}");
+        }
+        else
+        {
+            Log.Warning(_logger, Db.Path, reason);
+        }
         _chainRestarts++;
         if (newest is null)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Metrics;
 using Microsoft.Extensions.Logging;
@@ -199,8 +200,13 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens, syncs, uploads and closes every database once (replicate <c>-once</c>); throws if any failed.</summary>
-    internal async Task SyncOnceAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens, syncs, uploads and closes every database once (replicate <c>-once</c>); throws if any failed. With
+    /// <paramref name="enforceRetention"/> (<c>-enforce-retention</c>) each replica then drops the snapshots older
+    /// than <see cref="CompactionOptions.SnapshotRetention"/> and the files they made obsolete, as the daemon does
+    /// after each snapshot (nothing when <see cref="Compaction"/> is null or has retention disabled).
+    /// </summary>
+    internal async Task SyncOnceAsync(CancellationToken cancellationToken, bool enforceRetention = false)
     {
         var failures = new List<Exception>();
         foreach (Replica replica in _replicas)
@@ -210,6 +216,11 @@ public sealed class Store : IAsyncDisposable
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
                 replica.Db.Sync();
                 await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+                if (enforceRetention && Compaction is { RetentionEnabled: true } compaction)
+                {
+                    int deleted = await new Compactor(replica, compaction, _logger).EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+                    Log.RetentionEnforced(_logger, replica.Db.Path, deleted, GoDuration.Format(compaction.SnapshotRetention));
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -427,7 +438,7 @@ public sealed class Store : IAsyncDisposable
                 failures++;
                 failureDelay = failureDelay == TimeSpan.Zero ? replica.Options.SyncInterval : Backoff(failureDelay);
                 replica.InvalidateRemotePosition();
-                Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failureDelay, e.Message);
+                Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, GoDuration.Format(failureDelay), e.Message);
                 health.UploadFailed($"replica {replica.Client.ToString() ?? replica.Client.Type}: {e.Message}");
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
@@ -492,7 +503,7 @@ public sealed class Store : IAsyncDisposable
                     Interlocked.Increment(ref _errorCount);
                     replica.InvalidateRemotePosition();
                     failure = e.Message;
-                    Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, db.Path, Options.ShutdownSyncInterval, e.Message);
+                    Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, db.Path, GoDuration.Format(Options.ShutdownSyncInterval), e.Message);
                     try
                     {
                         await Task.Delay(Options.ShutdownSyncInterval, timeout.Token).ConfigureAwait(false);
@@ -510,7 +521,7 @@ public sealed class Store : IAsyncDisposable
             }
         }
         Exception? notReplicated = failure is null ? null
-            : db.IsOpen ? replica.Behind(db.Txid, $"the final sync gave up after {Options.ShutdownSyncTimeout.TotalSeconds:0.###}s: {failure}")
+            : db.IsOpen ? replica.Behind(db.Txid, $"the final sync gave up after {GoDuration.Format(Options.ShutdownSyncTimeout)}: {failure}")
             : new IOException($"{db.Path}: not replicated: {failure}", openError);
         if (notReplicated is not null)
         {
@@ -538,7 +549,7 @@ public sealed class Store : IAsyncDisposable
         catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
         {
             // No inotify (limits reached, exotic file system): the monitor interval still drives syncs.
-            Log.Warning(_logger, db.Path, $"change notifications unavailable ({e.Message}); polling every {db.Options.MonitorInterval}");
+            Log.Warning(_logger, db.Path, $"change notifications unavailable ({e.Message}); polling every {GoDuration.Format(db.Options.MonitorInterval)}");
             return null;
         }
     }
@@ -548,11 +559,11 @@ public sealed class Store : IAsyncDisposable
     {
         if (Db.IsBusy(e))
         {
-            Log.SyncBusy(_logger, path, delay, error);
+            Log.SyncBusy(_logger, path, GoDuration.Format(delay), error);
         }
         else
         {
-            Log.SyncFailed(_logger, path, delay, error);
+            Log.SyncFailed(_logger, path, GoDuration.Format(delay), error);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Litestream.Internal;
 
 namespace Litestream.Storage;
@@ -52,11 +51,6 @@ public sealed record StorageTimeouts
         Response = Read(ResponseVariable, DefaultResponse),
         Idle = Read(IdleVariable, DefaultIdle),
     };
-
-    /// <summary>A limit as error messages print it: <c>60 s</c>, <c>1.5 s</c>, <c>500 ms</c>.</summary>
-    internal static string Format(TimeSpan limit) => limit < TimeSpan.FromSeconds(1)
-        ? string.Create(CultureInfo.InvariantCulture, $"{limit.TotalMilliseconds:0} ms")
-        : string.Create(CultureInfo.InvariantCulture, $"{limit.TotalSeconds:0.###} s");
 
     private static TimeSpan Read(string variable, TimeSpan fallback)
     {

@@ -28,4 +28,19 @@ public class ContainerTests
         Assert.True(restore.ExitCode == 0, restore.Output);
         Assert.Equal(SqliteWriter.Dump(Path.Combine(root, "data", "app.db")), SqliteWriter.Dump(Path.Combine(root, "data", "out.db")));
     }
+
+    [RequiresFact(Need.Exe, Need.Root)]
+    public void Chroot_WithoutDevUrandom_S3FailureNamesIt()
+    {
+        // Issue 18: "Error occurred during a cryptographic operation." named nothing to fix.
+        string root = Path.Combine(TestRepo.TempDir(), "rootfs");
+        ProcessResult built = Processes.Run("bash", [TestRepo.Path("deploy", "rootfs.sh"), root, Exe.Path!], TimeSpan.FromMinutes(10));
+        Assert.True(built.ExitCode == 0, built.Output);
+        Assert.False(File.Exists(Path.Combine(root, "dev", "urandom")));
+        ProcessResult r = Processes.Run("chroot", [root, "/usr/local/bin/litestream", "restore", "-o", "/data/out.db", "s3://bkt/app.db?endpoint=http://127.0.0.1:9"],
+            env: new Dictionary<string, string?> { ["LITESTREAM_ACCESS_KEY_ID"] = "AKIDEXAMPLEKEY", ["LITESTREAM_SECRET_ACCESS_KEY"] = "example-secret-key" });
+        Assert.Equal((1,
+            "error: s3: list s3://bkt/app.db/0000/: /dev/urandom does not exist, and .NET reads random bytes from it (Error occurred during a cryptographic operation.)\n"
+            + "hint: provide /dev/urandom (mount /dev into the chroot or container, or: mknod -m 666 /dev/urandom c 1 9)\n"), (r.ExitCode, r.Stderr));
+    }
 }

@@ -275,7 +275,7 @@ public class MonitoringTests
         Assert.Matches("^database +status +local txid +wal size +lag$", status[0]);
         Assert.Matches($"^{Regex.Escape(db)} +ok +[0-9a-f]{{16}} +[0-9.]+ k?B +0s$", status[1]);
         string[] databases = Exe.Run("databases", "-config", config).Stdout.TrimEnd().Split('\n');
-        Assert.Equal(($"{"path".PadRight(db.Length + 2)}{"replica".PadRight($"file://{dir}/r".Length + 2)}lag", $"{db}  file://{dir}/r  0s"), (databases[0], databases[1]));
+        Assert.Equal(($"{"path".PadRight(db.Length + 2)}{"replica".PadRight($"{dir}/r".Length + 2)}lag", $"{db}  {dir}/r  0s"), (databases[0], databases[1]));
         Assert.Contains("\"lag_seconds\": 0", Exe.Run("databases", "-json", "-config", config).Stdout);
         Assert.Equal(0, daemon.Stop());
     }

@@ -44,7 +44,7 @@ public class ParseTests
         {
             ParseResult parse = s_root.Parse([command, help]);
             Assert.Null(UsageErrors.Find(parse));
-            Assert.IsType<System.CommandLine.Help.HelpAction>(parse.Action);
+            Assert.IsType<DocumentedHelpAction>(parse.Action);
         }
     }
 
@@ -77,6 +77,21 @@ public class ParseTests
     [InlineData("invalid value \"abc\" for -parallelism: expected a whole number", "hint: run 'litestream restore -h' for usage", "restore", "-parallelism", "abc", "x")]
     [InlineData("invalid value \"0\" for --parallelism: must be at least 1", "hint: run 'litestream restore -h' for usage", "restore", "--parallelism", "0", "x")]
     [InlineData("unexpected argument \"x\"", "hint: run 'litestream status -h' for usage", "status", "a", "x")]
+    // Issue 18: v0.3 command lines are answered with what replaced them.
+    [InlineData("\"snapshots\" was removed in Litestream v0.5: snapshots are the LTX files at level 9 of a replica",
+        "hint: litestream ltx -level 9 DB_PATH|REPLICA_URL", "snapshots", "/var/lib/app.db")]
+    [InlineData("\"generations\" was removed in Litestream v0.5: a replica holds one TXID sequence, not generations",
+        "hint: litestream ltx -level all DB_PATH|REPLICA_URL lists it (restore still reads the generations of a v0.3 replica)", "generations", "/var/lib/app.db")]
+    [InlineData("-generation was removed in Litestream v0.5: a replica holds one TXID sequence, not generations",
+        "hint: pick a point in it with -txid or -timestamp; 'litestream ltx -level all DB_PATH' lists the TXIDs", "restore", "-generation", "0123456789abcdef", "/var/lib/app.db")]
+    [InlineData("-generation was removed in Litestream v0.5: a replica holds one TXID sequence, not generations",
+        "hint: 'litestream ltx -level all DB_PATH' lists every file of it", "wal", "--generation=0123456789abcdef", "/var/lib/app.db")]
+    [InlineData("-replica was removed in Litestream v0.5: a database has exactly one replica",
+        "hint: to use another replica, give its URL instead of the database path", "restore", "-replica", "s3", "/var/lib/app.db")]
+    [InlineData("-index was removed in Litestream v0.5: WAL indexes became TXIDs",
+        "hint: use -txid TXID (16 hex digits) or -timestamp; 'litestream ltx -level all DB_PATH' lists the TXIDs", "restore", "-index", "3", "/var/lib/app.db")]
+    [InlineData("-v was removed in Litestream v0.5: restore always reports what it restored",
+        "hint: -dry-run prints the plan; -json prints the result as JSON", "restore", "-v", "/var/lib/app.db")]
     public void BadUsage_OneMessageAndHint(string message, string hint, params string[] args)
     {
         UsageException? e = UsageErrors.Find(s_root.Parse(args));

@@ -28,5 +28,6 @@ public class ReplicationLagTests
         Assert.Equal("-", ReplicationLag.Format(null));
         Assert.Equal("12.5s", ReplicationLag.Format(12.5));
         Assert.Equal("0s", ReplicationLag.Format(0));
+        Assert.Equal("1m35s", ReplicationLag.Format(95));
     }
 }

@@ -123,7 +123,7 @@ public class S3FaultTests
         // One limit after the first stalled request, which starts within a monitor interval of the stall.
         Assert.True(firstError < TimeSpan.FromSeconds(limit + 6), $"first error after {firstError}:\n{replicate.Output}");
         string error = replicate.Output.Split('\n').Where(l => l.Contains("level=ERROR", StringComparison.Ordinal)).Skip(errorsBefore).First();
-        Assert.Matches($@"replica s3://{S3rver.Bucket}/stall .*: s3: (put object|list) s3://{S3rver.Bucket}/stall/\S+: stalled: no response( after the request body)? for {limit} s", error);
+        Assert.Matches($@"replica s3://{S3rver.Bucket}/stall .*: s3: (put object|list) s3://{S3rver.Bucket}/stall/\S+: stalled: no response( after the request body)? for {(limit >= 60 ? $"{limit / 60}m{limit % 60}s" : $"{limit}s")}", error);
 
         proxy.Inject(null);
         Wait.Until(() => replicate.Output.Contains("recovered after", StringComparison.Ordinal), "the uploads to recover", replicate, TimeSpan.FromMinutes(6));

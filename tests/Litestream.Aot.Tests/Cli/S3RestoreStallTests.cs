@@ -60,9 +60,9 @@ public class S3RestoreStallTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"restore took {clock.Elapsed}");
         string expected = (fault, ltxOnly) switch
         {
-            (FaultProxy.Fault.StallAtConnect, false) => $@"^error: s3: list s3://{S3rver.Bucket}/db/0000/: stalled: no response for 3 s$",
-            (FaultProxy.Fault.StallInHeaders, true) => $@"^error: s3: get object s3://{S3rver.Bucket}/db/0000/0000000000000001-0000000000000001\.ltx: stalled: no response for 3 s$",
-            _ => $@"^error: s3: get object s3://{S3rver.Bucket}/db/0000/0000000000000001-0000000000000001\.ltx: stalled: response body: no data for 3 s$",
+            (FaultProxy.Fault.StallAtConnect, false) => $@"^error: s3: list s3://{S3rver.Bucket}/db/0000/: stalled: no response for 3s$",
+            (FaultProxy.Fault.StallInHeaders, true) => $@"^error: s3: get object s3://{S3rver.Bucket}/db/0000/0000000000000001-0000000000000001\.ltx: stalled: no response for 3s$",
+            _ => $@"^error: s3: get object s3://{S3rver.Bucket}/db/0000/0000000000000001-0000000000000001\.ltx: stalled: response body: no data for 3s$",
         };
         Assert.Matches(expected, restore.Output.Split('\n')[0]);
         Assert.Equal(1, proxy.Faults);

@@ -133,6 +133,45 @@ public class ConfigLoaderTests
         Assert.Equal(("file", "/backups/b"), (file.Type, file.Path));
     }
 
+    [Theory]
+    [InlineData("path: ../demo/replica", "/demo/replica")]
+    [InlineData("path: replica", "/cfg/replica")]
+    [InlineData("url: ../demo/replica", "/demo/replica")]
+    [InlineData("url: file://../demo/replica", "/demo/replica")]
+    [InlineData("url: file://./replica", "/cfg/replica")]
+    [InlineData("url: file:///abs/replica", "/abs/replica")]
+    [InlineData("path: /abs/replica", "/abs/replica")]
+    public void Parse_FileReplicaRelativePath_ResolvesAgainstTheConfigsDirectory(string key, string expected)
+    {
+        // Issue 18 item 2: the database path resolved against the config's folder, its replica against the working directory.
+        LitestreamConfig config = ConfigLoader.Parse($"dbs:\n  - path: ../demo/app.db\n    replica:\n      {key}\n", Base);
+        ReplicaSettings settings = config.Dbs[0].Replica!.ToSettings(config.ReplicaDefaults);
+        Assert.Equal(("/demo/app.db", "file", expected), (config.Dbs[0].Path, settings.Type, settings.Path));
+    }
+
+    [Fact]
+    public void Parse_DirEntryAndItsFileReplica_ResolveAgainstTheConfigsDirectory()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("dbs:\n  - dir: ../data\n    pattern: '*.db'\n    replica:\n      path: ../backups\n", Base);
+        DbConfig entry = config.Dbs[0];
+        Assert.Equal("/data", entry.Dir);
+        Assert.Equal("/backups/a.db", entry.ForDatabase("/data/a.db").ToReplicaSettings(config.ReplicaDefaults).Path);
+    }
+
+    [Fact]
+    public void Parse_TopLevelFileReplicaPath_ResolvesAgainstTheConfigsDirectory()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("type: file\npath: backups\ndbs:\n  - path: a.db\n", Base);
+        Assert.Equal("/cfg/backups", (config.Dbs[0].Replica ?? new ReplicaConfig()).ToSettings(config.ReplicaDefaults).Path);
+    }
+
+    [Fact]
+    public void Parse_ObjectStorePath_StaysAKeyPrefix()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("dbs:\n  - path: a.db\n    replica: {type: s3, bucket: b, path: app/db}\n", Base);
+        Assert.Equal("app/db", config.Dbs[0].Replica!.ToSettings(config.ReplicaDefaults).Path);
+    }
+
     [Fact]
     public void Parse_EnvExpansion_UnlessDisabled()
     {

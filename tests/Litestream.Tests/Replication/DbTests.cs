@@ -91,6 +91,34 @@ public class DbTests
     }
 
     [RequiresFact]
+    public async Task Open_NotAnSqliteDatabase_NamesItAndLeavesNoMetaDirectory()
+    {
+        // Issue 18: a path that is not SQLite left an empty ".notes.txt-litestream" behind.
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "notes.txt");
+        File.WriteAllText(path, "not a database\n");
+        var db = new Db(path);
+        InvalidDataException e = Assert.Throws<InvalidDataException>(db.Open);
+        Assert.Equal("not an SQLite database (SQLite Error 26: 'file is not a database'.)", e.Message);
+        Assert.True(Directory.Exists(db.MetaPath)); // held (locked) while the Db lives: the daemon retries the open
+        await db.DisposeAsync();
+        Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(dir).Select(Path.GetFileName));
+    }
+
+    [RequiresFact]
+    public async Task Dispose_NeverOpenedButMetaDirectoryWasThere_KeepsIt()
+    {
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "notes.txt");
+        File.WriteAllText(path, "not a database\n");
+        var db = new Db(path);
+        Directory.CreateDirectory(db.MetaPath);
+        Assert.Throws<InvalidDataException>(db.Open);
+        await db.DisposeAsync();
+        Assert.True(Directory.Exists(db.MetaPath));
+    }
+
+    [RequiresFact]
     public async Task Open_DatabaseAnotherDbReplicates_ThrowsDatabaseLockedExceptionUntilItIsDisposed()
     {
         string path = NewDatabase(5);

@@ -25,7 +25,7 @@ public sealed class ReplicationHealthTests
         string meta = TestRepo.TempDir();
         using var health = new ReplicationHealth(meta, TimeSpan.FromSeconds(2));
         health.Replicated(new Txid(0x2a));
-        health.UploadFailed("replica s3://bkt/db: s3: put object s3://bkt/db/0000/x.ltx: stalled: no response for 60 s");
+        health.UploadFailed("replica s3://bkt/db: s3: put object s3://bkt/db/0000/x.ltx: stalled: no response for 1m0s");
         health.UploadFailed("replica s3://bkt/db: second");
 
         HealthReport report = ReplicationHealth.Read(meta)!;

@@ -49,6 +49,91 @@ public class StoreTests
     }
 
     [RequiresFact]
+    public async Task SyncOnceAsync_EnforceRetention_DeletesExpiredSnapshotsAndWhatTheyReplace_KeepsTheNewest()
+    {
+        // replicate -once -enforce-retention (issue 18 item 4), as upstream's runOnce: sync, then snapshot retention.
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        await using (var db = new Db(path))
+        {
+            Write(path, 10);
+            db.Open();
+            var replica = new Replica(db, client);
+            var compactor = new Compactor(replica, new CompactionOptions());
+            for (int i = 0; i < 2; i++)
+            {
+                Write(path, 10);
+                db.Sync();
+                await replica.SyncAsync(default);
+                Assert.NotNull(await compactor.CompactAsync(1, default));
+                Assert.NotNull(await compactor.SnapshotAsync(default));
+            }
+        }
+        LtxFileInfo newest = (await ListAsync(client, LtxConstants.SnapshotLevel))[^1];
+        var expireAll = new CompactionOptions { SnapshotRetention = TimeSpan.Zero };
+
+        await new Store([new Replica(new Db(path), client)], compaction: expireAll).SyncOnceAsync(default);
+        Assert.Equal(2, (await ListAsync(client, LtxConstants.SnapshotLevel)).Count); // not asked
+        await new Store([new Replica(new Db(path), client)], compaction: expireAll with { RetentionEnabled = false }).SyncOnceAsync(default, enforceRetention: true);
+        Assert.Equal(2, (await ListAsync(client, LtxConstants.SnapshotLevel)).Count); // retention.enabled: false
+
+        int before = await CountAllAsync(client);
+        var logger = new CapturingLogger();
+        await new Store([new Replica(new Db(path), client)], logger: logger, compaction: expireAll).SyncOnceAsync(default, enforceRetention: true);
+        Assert.Equal(newest, Assert.Single(await ListAsync(client, LtxConstants.SnapshotLevel)));
+        int deleted = before - await CountAllAsync(client);
+        Assert.True(deleted > 1, $"deleted {deleted}: the old snapshot and the files below it");
+        Assert.Contains($"Information: retention {path}: deleted {deleted} replica files (snapshots older than 0s and the files they replace)", logger.Lines);
+        Assert.Equal(SqliteWriter.Dump(path), await RestoreDump(client, dir));
+    }
+
+    [RequiresFact]
+    public async Task SyncOnceAsync_DatabaseRestoredFromTheReplica_ContinuesItsTxidsWithAnInfoNotAWarning()
+    {
+        // The serverless cold start (issue 18): restore, then replicate -once. The replica is ahead of a database
+        // without local state by design; a warning on every start would train people to ignore warnings.
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        Write(path, 10);
+        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync(default);
+        foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(file);
+        }
+        Directory.Delete(Path.Combine(dir, ".app.db-litestream"), recursive: true);
+        RestoreResult restored = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = path }, default);
+
+        var logger = new CapturingLogger();
+        await new Store([new Replica(new Db(path), client, logger: logger)], logger: logger).SyncOnceAsync(default);
+        Assert.Contains($"Information: {path}: replica is ahead of local state ({restored.Txid} > 0000000000000000): expected for a database restored "
+            + "from this replica (it has no local state yet); continuing the replica's TXIDs with a snapshot", logger.Lines);
+        Assert.Empty(logger.LinesAtLeast(LogLevel.Warning));
+        Assert.Equal(new Txid(restored.Txid.Value + 1), (await ListAsync(client, 0))[^1].MaxTxid);
+    }
+
+    private static async Task<List<LtxFileInfo>> ListAsync(FileReplicaClient client, int level)
+    {
+        var files = new List<LtxFileInfo>();
+        await foreach (LtxFileInfo file in client.ListLtxFilesAsync(level, Txid.Zero, false, default))
+        {
+            files.Add(file);
+        }
+        return files;
+    }
+
+    private static async Task<int> CountAllAsync(FileReplicaClient client)
+    {
+        int count = 0;
+        for (int level = 0; level <= LtxConstants.SnapshotLevel; level++)
+        {
+            count += (await ListAsync(client, level)).Count;
+        }
+        return count;
+    }
+
+    [RequiresFact]
     public async Task RunAsync_CommitAfterQuietPeriod_IsSyncedByTheChangeNotification()
     {
         string dir = TestRepo.TempDir();

@@ -107,7 +107,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
             string output = Path.Combine(dir, "out.db");
             var clock = Stopwatch.StartNew();
             IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
-            Assert.Equal($"s3: get object s3://{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}: stalled: response body: no data for 2 s", error.Message);
+            Assert.Equal($"s3: get object s3://{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}: stalled: response body: no data for 2s", error.Message);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
             Assert.False(File.Exists(output));
             Assert.False(File.Exists(output + ".tmp"));

@@ -101,7 +101,7 @@ public sealed class SegmentedRestoreTests
         IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.RestoreAsync(client,
             new RestoreOptions { OutputPath = output, StallTimeout = TimeSpan.FromSeconds(1) }, default));
         (long offset, long size) = client.Reads.Single(r => r.Offset <= snapshot.Size / 2 && snapshot.Size / 2 < r.Offset + r.Size && r.Size > 1 << 20);
-        Assert.Equal($"ltx/0/0000000000000001-0000000000000001.ltx bytes {offset}-{offset + size - 1}: no data for 1 s", error.Message);
+        Assert.Equal($"ltx/0/0000000000000001-0000000000000001.ltx bytes {offset}-{offset + size - 1}: no data for 1s", error.Message);
         Assert.False(File.Exists(output));
         Assert.False(File.Exists(output + ".tmp"));
     }

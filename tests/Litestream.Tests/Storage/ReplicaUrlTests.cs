@@ -69,8 +69,20 @@ public class ReplicaUrlTests
 
     [Fact]
     public void Parse_FileUrlWithHost_Rejected()
-        => Assert.Equal("invalid file replica url \"file://host/path\": host must be empty (file:///absolute/path)",
+        => Assert.Equal("invalid file replica url \"file://host/path\": host must be empty (file:///absolute/path), or . or .. for a relative path (file://./path)",
             Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("file://host/path")).Message);
+
+    [Theory]
+    [InlineData("file://./replica", "./replica")]
+    [InlineData("file://../demo/replica", "../demo/replica")]
+    [InlineData("file://..", "..")]
+    public void Parse_FileUrlDotHost_IsARelativePath(string url, string path)
+    {
+        // Left relative: the working directory (command line) or the config file's directory (config) completes it.
+        ReplicaSettings s = ReplicaUrl.Parse(url);
+        Assert.Equal(("file", path), (s.Type, s.Path));
+        Assert.Equal(Path.GetFullPath(path), Assert.IsType<Litestream.Storage.File.FileReplicaClient>(ReplicaClientFactory.Create(s)).Root);
+    }
 
     [Fact]
     public void Parse_S3WithoutBucket_Rejected_WithoutPassword()

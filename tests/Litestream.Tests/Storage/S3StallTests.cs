@@ -50,12 +50,12 @@ public sealed class S3StallTests(S3rverFixture s3)
     }
 
     [RequiresTheory(Need.S3rver)]
-    [InlineData("get object", FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
-    [InlineData("get object", FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
-    [InlineData("get object", FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
-    [InlineData("list", FaultProxy.Fault.StallAtConnect, "no response for 2 s")]
-    [InlineData("list", FaultProxy.Fault.StallInHeaders, "no response for 2 s")]
-    [InlineData("list", FaultProxy.Fault.StallInBody, "response body: no data for 2 s")]
+    [InlineData("get object", FaultProxy.Fault.StallAtConnect, "no response for 2s")]
+    [InlineData("get object", FaultProxy.Fault.StallInHeaders, "no response for 2s")]
+    [InlineData("get object", FaultProxy.Fault.StallInBody, "response body: no data for 2s")]
+    [InlineData("list", FaultProxy.Fault.StallAtConnect, "no response for 2s")]
+    [InlineData("list", FaultProxy.Fault.StallInHeaders, "no response for 2s")]
+    [InlineData("list", FaultProxy.Fault.StallInBody, "response body: no data for 2s")]
     public async Task Read_ServerStalls_FailsAfterOneTimeout_NamingTheObject_NotRetried(string operation, FaultProxy.Fault fault, string stalled)
     {
         await using var proxy = new FaultProxy(s3.Server.Port);
@@ -86,7 +86,7 @@ public sealed class S3StallTests(S3rverFixture s3)
             var clock = Stopwatch.StartNew();
             IOException error = await Assert.ThrowsAsync<IOException>(async () =>
                 await client.WriteLtxFileAsync(0, new Txid(2), new Txid(2), new MemoryStream(data), default));
-            Assert.Matches($@"^s3: put object s3://{S3rver.Bucket}/{client.LtxKey(0, new Txid(2), new Txid(2))}: stalled: no response( after the request body)? for 2 s$", error.Message);
+            Assert.Matches($@"^s3: put object s3://{S3rver.Bucket}/{client.LtxKey(0, new Txid(2), new Txid(2))}: stalled: no response( after the request body)? for 2s$", error.Message);
             Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(15));
             Assert.Equal(1, proxy.Faults);
 

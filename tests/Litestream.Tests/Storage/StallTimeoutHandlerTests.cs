@@ -49,7 +49,7 @@ public sealed class StallTimeoutHandlerTests
             using HttpClient client = Client();
             var clock = Stopwatch.StartNew();
             StallException error = await Assert.ThrowsAsync<StallException>(() => client.GetAsync($"http://127.0.0.1:{port}/bkt/key"));
-            Assert.Equal("stalled: could not connect within 1 s", error.Message);
+            Assert.Equal("stalled: could not connect within 1s", error.Message);
             Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(10));
         }
         finally
@@ -70,7 +70,7 @@ public sealed class StallTimeoutHandlerTests
         var body = new ByteArrayContent(new byte[256 << 20]);
         var clock = Stopwatch.StartNew();
         StallException error = await Assert.ThrowsAsync<StallException>(() => client.PutAsync($"http://127.0.0.1:{port}/bkt/key", body));
-        Assert.Equal("stalled: request body not accepted for 1 s", error.Message);
+        Assert.Equal("stalled: request body not accepted for 1s", error.Message);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
         (await accepted).Dispose();
     }

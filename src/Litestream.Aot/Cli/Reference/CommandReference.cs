@@ -8,7 +8,7 @@ namespace Litestream.Aot.Cli.Reference;
 /// </summary>
 internal sealed record CommandReference(
     string Name, string Description, IReadOnlyList<ArgumentReference> Arguments, IReadOnlyList<OptionReference> Options,
-    IReadOnlyList<CommandReference> Subcommands)
+    IReadOnlyList<CommandReference> Subcommands, string? About = null, IReadOnlyList<Example>? Examples = null)
 {
     public static CommandReference From(Command command) => From(command, inherited: []);
 
@@ -22,7 +22,9 @@ internal sealed record CommandReference(
             command.Description ?? "",
             [.. command.Arguments.Where(a => !a.Hidden).Select(ArgumentReference.From)],
             [.. options.Select(OptionReference.From)],
-            [.. command.Subcommands.Where(c => !c.Hidden).Select(c => From(c, recursive))]);
+            [.. command.Subcommands.Where(c => !c.Hidden).Select(c => From(c, recursive))],
+            (command as DocumentedCommand)?.About,
+            (command as DocumentedCommand)?.Examples);
     }
 
     /// <summary>Whether a value or argument name (<c>PATH</c>, <c>DB_PATH|REPLICA_URL</c>) stands for a file.</summary>

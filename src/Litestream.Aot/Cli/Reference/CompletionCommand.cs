@@ -18,7 +18,16 @@ internal static class CompletionCommand
     {
         Argument<string> shell = new("shell") { Description = "bash, zsh or fish", HelpName = "SHELL" };
         shell.CompletionSources.Add(s_shells);
-        var command = new Command("completion", "print the shell completion script: source <(litestream completion bash)") { shell };
+        var command = new DocumentedCommand("completion", "print the shell completion script: source <(litestream completion bash)",
+            "Prints the completion script for bash, zsh or fish, written from the commands and flags this binary parses, "
+            + "so it completes exactly what this version accepts, in upstream's single-dash spelling. Load it in the "
+            + "shell's start-up file.",
+            new("complete in the current bash", "source <(litestream completion bash)"),
+            new("complete in fish", "litestream completion fish | source"),
+            new("install for zsh (a directory in $fpath, then compinit)", "litestream completion zsh > \"${fpath[1]}/_litestream\""))
+        {
+            shell,
+        };
         command.SetAction(result =>
         {
             CommandReference root = CommandReference.From(result.RootCommandResult.Command);

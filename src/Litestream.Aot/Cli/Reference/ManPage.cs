@@ -38,11 +38,23 @@ internal static class ManPage
         {
             string synopsis = $"litestream {command.Name}{(command.Options.Count > 0 ? " [flags]" : "")} {command.ArgumentSynopsis}".TrimEnd();
             s.Append($".SS \"{Escape(synopsis)}\"\n{Escape(Sentence(command.Description))}\n");
+            if (command.About is { } about)
+            {
+                s.Append($".PP\n{Escape(about)}\n");
+            }
             foreach (ArgumentReference argument in command.Arguments)
             {
                 s.Append($".TP\n\\fI{Escape(argument.Name)}\\fR\n{Escape(Sentence(argument.Description))}\n");
             }
             WriteOptions(s, command);
+            if (command.Examples is { Count: > 0 } examples)
+            {
+                s.Append(".PP\nExamples:\n");
+                foreach (Example example in examples)
+                {
+                    s.Append($".TP\n\\fB{Escape(example.CommandLine)}\\fR\n{Escape(Sentence(example.What))}\n");
+                }
+            }
         }
         s.Append($"""
             .SH EXIT STATUS

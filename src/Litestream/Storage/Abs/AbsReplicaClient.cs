@@ -336,7 +336,7 @@ public sealed class AbsReplicaClient : IReplicaClient
             RequestFailedException { ErrorCode: "ContainerNotFound" } r => (Detail(r),
                 $"create the container \"{Container}\" in the storage account, or fix the container in the replica URL"),
             RequestFailedException { Status: > 0 } r => (Detail(r), null),
-            OperationCanceledException => ($"no response within {(Settings.RequestTimeout ?? DefaultRequestTimeout).TotalSeconds:0} s",
+            OperationCanceledException => ($"no response within {GoDuration.Format(Settings.RequestTimeout ?? DefaultRequestTimeout)}",
                 "check that the endpoint is reachable and answering"),
             _ => (FirstLine(cause.Message) + (cause.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""),
                 "check the endpoint (account-name or endpoint) and the network"),

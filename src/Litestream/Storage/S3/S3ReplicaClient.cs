@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using Amazon;
 using Amazon.Runtime;
+using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Litestream.Internal;
@@ -44,7 +46,13 @@ public partial class S3ReplicaClient : IReplicaClient
     /// </summary>
     public const int DefaultMaxErrorRetries = 3;
 
-    private readonly AWSCredentials? _credentials;
+    /// <summary>
+    /// Longest the SDK's own credential chain (shared profile, web identity, container, EC2 instance role) may take
+    /// when no key is configured: off EC2 the instance-metadata probe could otherwise take the SDK's 35 s.
+    /// </summary>
+    internal static readonly TimeSpan CredentialProbeTimeout = TimeSpan.FromSeconds(5);
+
+    private AWSCredentials? _credentials;
     private readonly string? _endpoint;
     private readonly string? _region;
     private readonly bool _forcePathStyle;
@@ -403,10 +411,16 @@ public partial class S3ReplicaClient : IReplicaClient
         {
             if (_s3 is null)
             {
-                string region = _region ?? await FindBucketRegionAsync(cancellationToken).ConfigureAwait(false);
-                _s3 = NewClient(region);
+                AWSCredentials credentials = _credentials ??= await FindCredentialsAsync(cancellationToken).ConfigureAwait(false);
+                string region = _region ?? await FindBucketRegionAsync(credentials, cancellationToken).ConfigureAwait(false);
+                _s3 = NewClient(region, credentials);
             }
             return _s3;
+        }
+        catch (CryptographicException e)
+        {
+            // Signing and the SDK's request ids need random bytes before any request is sent.
+            throw new IOException($"{Type}: {RandomSource.Describe(e)}", e);
         }
         finally
         {
@@ -414,7 +428,7 @@ public partial class S3ReplicaClient : IReplicaClient
         }
     }
 
-    private AmazonS3Client NewClient(string region)
+    private AmazonS3Client NewClient(string region, AWSCredentials credentials)
     {
         var config = new AmazonS3Config
         {
@@ -445,7 +459,7 @@ public partial class S3ReplicaClient : IReplicaClient
         {
             DeleteContentMd5.Enable(config);
         }
-        AmazonS3Client client = _credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_credentials, config);
+        var client = new AmazonS3Client(credentials, config);
         if (Provider.ConsistentReads)
         {
             // Tigris serves reads from the nearest region unless told to follow the latest write (upstream does the same).
@@ -460,10 +474,34 @@ public partial class S3ReplicaClient : IReplicaClient
         return client;
     }
 
-    /// <summary>Upstream looks the region up when neither a region nor an endpoint is configured.</summary>
-    private async ValueTask<string> FindBucketRegionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Credentials from the SDK's default chain, when neither the settings nor the environment name a key: a shared
+    /// profile, web identity, a container or EC2 instance role (which refresh themselves). Bounded by
+    /// <see cref="CredentialProbeTimeout"/>; finding none is one message naming the bucket and every place looked.
+    /// </summary>
+    private async ValueTask<AWSCredentials> FindCredentialsAsync(CancellationToken cancellationToken)
     {
-        using AmazonS3Client probe = NewClient(DefaultRegion);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CredentialProbeTimeout);
+        try
+        {
+            // WaitAsync as well: the token bounds the wait even where a provider does not observe it.
+            return await new DefaultAWSCredentialsIdentityResolver().ResolveIdentityAsync(null, timeout.Token).WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AmazonClientException or OperationCanceledException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            string profile = NonEmpty(Environment.GetEnvironmentVariable("AWS_PROFILE")) ?? "default";
+            throw new ReplicaStorageException(
+                $"{Type}://{Bucket}: no credentials: LITESTREAM_ACCESS_KEY_ID/LITESTREAM_SECRET_ACCESS_KEY and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set, "
+                + $"the replica config has no access-key-id/secret-access-key, there is no AWS profile \"{profile}\", and no EC2 instance role answered within {GoDuration.Format(CredentialProbeTimeout)}",
+                "export LITESTREAM_ACCESS_KEY_ID and LITESTREAM_SECRET_ACCESS_KEY, or set access-key-id and secret-access-key in the replica's config, or AWS_PROFILE to a profile in ~/.aws/credentials");
+        }
+    }
+
+    /// <summary>Upstream looks the region up when neither a region nor an endpoint is configured.</summary>
+    private async ValueTask<string> FindBucketRegionAsync(AWSCredentials credentials, CancellationToken cancellationToken)
+    {
+        using AmazonS3Client probe = NewClient(DefaultRegion, credentials);
         try
         {
             GetBucketLocationResponse response = await UntilCancelledAsync(probe.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = Bucket }, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -565,6 +603,7 @@ public partial class S3ReplicaClient : IReplicaClient
             AmazonServiceException { ErrorCode: { Length: > 0 } code } service when service.StatusCode != 0
                 => $"{code} (HTTP {(int)service.StatusCode}): {service.Message}",
             AmazonServiceException service when service.StatusCode != 0 => $"HTTP {(int)service.StatusCode}: {service.Message}",
+            CryptographicException crypto => RandomSource.Describe(crypto),
             _ => error.InnerException is { } inner && error is AmazonClientException or AmazonServiceException
                 ? $"{error.Message}: {inner.Message}"
                 : error.Message,
@@ -584,7 +623,7 @@ public partial class S3ReplicaClient : IReplicaClient
 
     private string Location(string key) => $"{Type}://{Bucket}/{key}";
 
-    private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or StallException;
+    private static bool IsStorageError(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or StallException or CryptographicException;
 
     private static AWSCredentials? ResolveCredentials(S3ReplicaSettings settings)
     {

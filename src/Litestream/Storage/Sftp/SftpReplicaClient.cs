@@ -321,7 +321,7 @@ public sealed class SftpReplicaClient : IReplicaClient
             {
                 client.Dispose();
                 throw presented is not null ? HostKeyRefused(presented, e)
-                    : e is OperationCanceledException ? Failure("connect", Path, new SshOperationTimeoutException($"no answer within {(_connectTimeout + _connectTimeout).TotalSeconds:0} s"))
+                    : e is OperationCanceledException ? Failure("connect", Path, new SshOperationTimeoutException($"no answer within {GoDuration.Format(_connectTimeout + _connectTimeout)}"))
                     : Failure("connect", Path, e);
             }
             catch
@@ -430,7 +430,7 @@ public sealed class SftpReplicaClient : IReplicaClient
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new SshOperationTimeoutException($"no answer within {_requestTimeout.TotalSeconds:0} s", e);
+            throw new SshOperationTimeoutException($"no answer within {GoDuration.Format(_requestTimeout)}", e);
         }
     }
 
@@ -464,7 +464,7 @@ public sealed class SftpReplicaClient : IReplicaClient
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new SshOperationTimeoutException($"no write acknowledged for {_requestTimeout.TotalSeconds:0} s", e);
+            throw new SshOperationTimeoutException($"no write acknowledged for {GoDuration.Format(_requestTimeout)}", e);
         }
     }
 
@@ -695,7 +695,7 @@ public sealed class SftpReplicaClient : IReplicaClient
             SshAuthenticationException e => ($"login refused: {FirstLine(e.Message)}",
                 $"check user \"{User}\", password and key-path (the key's .pub must be in the server's authorized_keys)"),
             SftpPermissionDeniedException => ("permission denied", $"check that user \"{User}\" may write {path} on the server"),
-            SshOperationTimeoutException or OperationCanceledException => ($"no answer within {_requestTimeout.TotalSeconds:0} s",
+            SshOperationTimeoutException or OperationCanceledException => ($"no answer within {GoDuration.Format(_requestTimeout)}",
                 "check that the server is reachable and answering"),
             SocketException e => (FirstLine(e.Message), "check host and port (host, or the replica URL) and the network"),
             SshConnectionException e => ($"connection lost: {FirstLine(e.Message)}", "check the server's sshd log and the network"),
