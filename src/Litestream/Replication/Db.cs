@@ -276,8 +276,8 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order).</summary>
-    internal void CheckpointIfNeeded()
+    /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order); true when one ran.</summary>
+    internal bool CheckpointIfNeeded()
     {
         lock (_lock)
         {
@@ -288,17 +288,18 @@ public sealed class Db : IAsyncDisposable
             long frameSize = WalFrameHeader.Size + PageSize;
             if (Options.TruncatePageN > 0 && walSize >= WalHeader.Size + (frameSize * Options.TruncatePageN))
             {
-                CheckpointLocked(CheckpointMode.Truncate);
+                return CheckpointLocked(CheckpointMode.Truncate);
             }
             else if (Options.MinCheckpointPageCount > 0 && walSize >= WalHeader.Size + (frameSize * Options.MinCheckpointPageCount))
             {
-                CheckpointLocked(CheckpointMode.Passive);
+                return CheckpointLocked(CheckpointMode.Passive);
             }
             else if (Options.CheckpointInterval > TimeSpan.Zero && _syncedSinceCheckpoint
                 && DateTime.UtcNow - _lastCheckpointAt >= Options.CheckpointInterval && walSize > WalHeader.Size + frameSize)
             {
-                CheckpointLocked(CheckpointMode.Passive);
+                return CheckpointLocked(CheckpointMode.Passive);
             }
+            return false;
         }
     }
 
@@ -308,7 +309,7 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            CheckpointLocked(mode);
+            _ = CheckpointLocked(mode);
         }
     }
 
@@ -618,7 +619,8 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    private void CheckpointLocked(CheckpointMode mode)
+    /// <summary>Runs the checkpoint; false when it was deferred because the application holds the write lock.</summary>
+    private bool CheckpointLocked(CheckpointMode mode)
     {
         SqliteConnection writer = _writeConn!, reader = _readConn!;
         (uint Salt1, uint Salt2)? before = ReadWalSalts();
@@ -635,7 +637,7 @@ public sealed class Db : IAsyncDisposable
             {
                 // The application is writing: checkpointing can wait for the next pass.
                 Log.CheckpointDeferred(_logger, Path);
-                return;
+                return false;
             }
             try
             {
@@ -685,6 +687,7 @@ public sealed class Db : IAsyncDisposable
         // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
         _syncedSinceCheckpoint = false;
         Log.CheckpointFinished(_logger, Path);
+        return true;
     }
 
     private void RunCheckpoint(SqliteConnection connection, string mode)

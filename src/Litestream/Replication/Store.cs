@@ -26,7 +26,7 @@ public sealed record StoreOptions
 
 /// <summary>
 /// Runs replication for a set of databases (upstream <c>Store</c>): per database one monitor loop
-/// (woken by inotify on the WAL through <see cref="FileSystemWatcher"/>, with the monitor interval as
+/// (woken by a one-shot inotify watch on the WAL, <see cref="WalWatch"/>, with the monitor interval as
 /// fallback) and one upload loop. Async loops, not a thread per database. Errors are logged, counted
 /// and retried with exponential backoff; nothing stops silently.
 /// </summary>
@@ -247,17 +247,14 @@ public sealed class Store : IAsyncDisposable
         Exception? notReplicated = null;
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
-        FileSystemWatcher? watcher = null;
+        using WalWatch? watch = Watch(db, changed);
         using var health = new ReplicationHealth(db.MetaPath);
         try
         {
-            // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
-            watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
             await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
-            watcher ??= Watch(db, changed);
             Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
-            await MonitorLoopAsync(db, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await MonitorLoopAsync(db, watch, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
         }
@@ -266,7 +263,6 @@ public sealed class Store : IAsyncDisposable
         }
         finally
         {
-            watcher?.Dispose();
             notReplicated = await ShutdownAsync(replica).ConfigureAwait(false);
         }
         if (notReplicated is not null)
@@ -331,25 +327,34 @@ public sealed class Store : IAsyncDisposable
         await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MonitorLoopAsync(Db db, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    private async Task MonitorLoopAsync(Db db, WalWatch? watch, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
         long lastFileAt = 0;
-        bool wokeByChange = false;
-        bool busy = false; // the last pass was woken by a change and wrote a file: changes keep coming
+        // A change this soon after the last file means the application is writing continuously (see below).
+        TimeSpan burstGap = db.Options.MonitorInterval / 4;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                busy = false;
-                if (db.Sync())
+                // Armed before the WAL is read: a commit that lands after this point wakes the loop again, one that
+                // landed before is in this capture. The watch fires once, so a busy writer costs one event per pass.
+                watch?.Arm();
+                bool wrote = db.Sync();
+                if (db.CheckpointIfNeeded())
+                {
+                    // The checkpoint wrote our own _litestream_seq row, which fired the watch; it is captured already.
+                    // Drop that wake-up and re-arm, so the next one is the application's next commit.
+                    changed.Wait(0, CancellationToken.None);
+                    watch?.Arm();
+                    wrote |= db.Sync();
+                }
+                if (wrote)
                 {
                     lastFileAt = Stopwatch.GetTimestamp();
-                    busy = wokeByChange;
                     Release(uploadSignal);
                 }
-                db.CheckpointIfNeeded();
                 if (failures > 0)
                 {
                     Log.SyncRecovered(_logger, db.Path, failures);
@@ -368,18 +373,16 @@ public sealed class Store : IAsyncDisposable
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            // Sleep until the WAL changes or the monitor interval passes, whichever is first. The first change
-            // after a quiet interval is synced at once (after the debounce); while changes keep coming, L0
-            // files are at least one monitor interval apart, as upstream's ticker spaces them: every file is
-            // one upload (one PUT on object storage), so a busy writer must not turn into 50 requests a second.
-            // "Keep coming" means the last pass was woken by a change and wrote a file: a file from the start-up
-            // sync or a timer wake-up, or a stale notification that found nothing, must not delay the next
-            // change by a whole interval.
-            wokeByChange = await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false);
-            if (wokeByChange)
+            // Sleep until the WAL changes or the monitor interval passes, whichever is first. A change after a quiet
+            // gap is synced after the debounce, so a lone commit reaches the replica in tens of milliseconds. A change
+            // within a quarter interval of the last file means commits keep coming: the next file then waits for one
+            // monitor interval after the last, as upstream's ticker spaces them, because every file is one upload
+            // (one PUT on object storage) and a busy writer must not turn into 50 requests a second.
+            if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
-                TimeSpan spacing = busy ? db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt) : TimeSpan.Zero;
-                await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
+                TimeSpan sinceFile = lastFileAt == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(lastFileAt);
+                TimeSpan delay = sinceFile < burstGap ? db.Options.MonitorInterval - sinceFile : TimeSpan.Zero;
+                await Task.Delay(delay > Options.ChangeDebounce ? delay : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -491,27 +494,15 @@ public sealed class Store : IAsyncDisposable
         return notReplicated;
     }
 
-    private FileSystemWatcher? Watch(Db db, SemaphoreSlim changed)
+    private WalWatch? Watch(Db db, SemaphoreSlim changed)
     {
-        try
+        WalWatch? watch = WalWatch.TryCreate(db.WalPath, () => Release(changed), out string? error);
+        if (watch is null)
         {
-            var watcher = new FileSystemWatcher(Path.GetDirectoryName(db.Path)!, Path.GetFileName(db.WalPath))
-            {
-                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName,
-                IncludeSubdirectories = false,
-            };
-            FileSystemEventHandler onChange = (_, _) => Release(changed);
-            watcher.Changed += onChange;
-            watcher.Created += onChange;
-            watcher.EnableRaisingEvents = true;
-            return watcher;
+            // No inotify (another OS, limits reached): the monitor interval still drives syncs.
+            Log.Warning(_logger, db.Path, $"change notifications unavailable ({error}); polling every {db.Options.MonitorInterval}");
         }
-        catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
-        {
-            // No inotify (limits reached, exotic file system): the monitor interval still drives syncs.
-            Log.Warning(_logger, db.Path, $"change notifications unavailable ({e.Message}); polling every {db.Options.MonitorInterval}");
-            return null;
-        }
+        return watch;
     }
 
     private static void Release(SemaphoreSlim semaphore)
