@@ -18,10 +18,18 @@ public sealed record StoreOptions
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Delay after the first WAL change notification following a quiet monitor interval before syncing, so
-    /// a burst of commits becomes one file. Later changes wait for the monitor interval (see <see cref="DbOptions.MonitorInterval"/>).
+    /// Delay after a WAL change notification that follows a quiet gap (see <see cref="BurstWindow"/>) before
+    /// syncing, so the few writes of one commit become one file (20 ms).
     /// </summary>
     public TimeSpan ChangeDebounce { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// A change arriving within this time of the last L0 file means commits keep coming: the next file then
+    /// waits until one monitor interval (<see cref="DbOptions.MonitorInterval"/>) after the last, so a busy
+    /// writer ships one file per interval, as upstream does. A change after a longer gap is synced after
+    /// <see cref="ChangeDebounce"/>, so a lone commit reaches the replica in tens of milliseconds (250 ms).
+    /// </summary>
+    public TimeSpan BurstWindow { get; init; } = TimeSpan.FromMilliseconds(250);
 }
 
 /// <summary>
@@ -332,8 +340,6 @@ public sealed class Store : IAsyncDisposable
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
         long lastFileAt = 0;
-        // A change this soon after the last file means the application is writing continuously (see below).
-        TimeSpan burstGap = db.Options.MonitorInterval / 4;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -375,13 +381,13 @@ public sealed class Store : IAsyncDisposable
             }
             // Sleep until the WAL changes or the monitor interval passes, whichever is first. A change after a quiet
             // gap is synced after the debounce, so a lone commit reaches the replica in tens of milliseconds. A change
-            // within a quarter interval of the last file means commits keep coming: the next file then waits for one
+            // within the burst window of the last file means commits keep coming: the next file then waits for one
             // monitor interval after the last, as upstream's ticker spaces them, because every file is one upload
             // (one PUT on object storage) and a busy writer must not turn into 50 requests a second.
             if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
                 TimeSpan sinceFile = lastFileAt == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(lastFileAt);
-                TimeSpan delay = sinceFile < burstGap ? db.Options.MonitorInterval - sinceFile : TimeSpan.Zero;
+                TimeSpan delay = sinceFile < Options.BurstWindow ? db.Options.MonitorInterval - sinceFile : TimeSpan.Zero;
                 await Task.Delay(delay > Options.ChangeDebounce ? delay : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }

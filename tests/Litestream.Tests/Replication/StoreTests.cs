@@ -102,6 +102,41 @@ public class StoreTests
     }
 
     [Fact]
+    public async Task RunAsync_CommitAfterAGapLongerThanTheBurstWindow_IsSyncedByItsNotification()
+    {
+        // A commit shortly after a shipped one, but after the burst window, is no burst: it must not wait for the
+        // monitor interval (an hour here, so only its own change notification can ship it).
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
+        var store = new Store([new Replica(db, client, s_fastReplica)], new StoreOptions { BurstWindow = TimeSpan.FromMilliseconds(100) });
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        async Task<bool> Shipped(Txid txid)
+        {
+            string file = client.LtxFilePath(0, txid, txid);
+            for (int i = 0; i < 1200 && !File.Exists(file); i++)
+            {
+                await Task.Delay(50);
+            }
+            return File.Exists(file);
+        }
+        Assert.True(await Shipped(new Txid(1)), "the start-up snapshot was not shipped");
+        await Task.Delay(300); // a quiet gap past the burst window
+        Write(path, 1);
+        bool second = await Shipped(new Txid(2));
+        await Task.Delay(300);
+        Write(path, 1);
+        bool third = await Shipped(new Txid(3));
+        await stop.CancelAsync();
+        await run;
+        Assert.True(second && third, $"commits after quiet gaps shipped: {second}, {third} (within 60 s each; the interval is an hour)");
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
+    }
+
+    [Fact]
     public async Task RunAsync_ContinuousWrites_L0FilesAtLeastOneMonitorIntervalApart()
     {
         string dir = TestPaths.TempDir();
