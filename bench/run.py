@@ -471,13 +471,20 @@ class Bench:
 
     # 4 + 5. write load, CPU per 10k txns, lag
     def write_load(self) -> None:
-        n = 2000 if self.quick else 20000
+        reps = 2 if self.quick else 5
         for sync_mode in ("NORMAL", "FULL"):
-            for _, who, exe in self.each(1):
+            # FULL fsyncs every commit (a few hundred per second here): fewer transactions keep a sample short.
+            n = (2000 if self.quick else 20000) if sync_mode == "NORMAL" else (500 if self.quick else 5000)
+            for rep_i, who, exe in self.each(reps):
                 d = self.fresh(f"load-{who}-{sync_mode}")
                 db = d / "app.db"
                 make_db(db, 10)
-                base = write_txns(db, n, sync_mode)
+                alone = d / "alone.db"
+                make_db(alone, 10)
+                # One sample is the writer alone and the writer beside the replicator, back to back on twin databases
+                # (which goes first alternates): the ratio of two runs seconds apart suffers less from the machine's
+                # drifting load than either throughput does across samples.
+                base = write_txns(alone, n, sync_mode) if rep_i % 2 == 0 else None
                 rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
                 wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
                 time.sleep(1)
@@ -494,8 +501,11 @@ class Bench:
                 cpu1, _ = proc_stat(rep.p.pid)
                 hwm = peak_rss(rep.p.pid)
                 rep.stop()
+                if base is None:
+                    base = write_txns(alone, n, sync_mode)
                 self.record(f"writer txn/s alone ({sync_mode})", who, n / base)
                 self.record(f"writer txn/s with replicator ({sync_mode})", who, n / with_rep)
+                self.record(f"writer txn/s with/without replicator ({sync_mode})", who, base / with_rep)
                 self.record(f"replicator CPU s per 10k txns ({sync_mode})", who, (cpu1 - cpu0) * 10000 / n)
                 self.record(f"replicator peak RSS under load ({sync_mode}) (MB)", who, hwm / 1024)
 
@@ -795,6 +805,28 @@ def settle(path: Path, quiet_checks: int = 3) -> None:
 
 # ---------------------------------------------------------------- report
 
+def worse_by(metric: str, value: float, recorded: float) -> float:
+    """How much worse `value` is than `recorded` for this metric, as a fraction (negative when better): throughput
+    and the writer's with/without ratio are better higher, everything else (time, memory, CPU, size, lag,
+    requests) lower."""
+    change = (value - recorded) / recorded
+    return -change if any(k in metric for k in ("txn/s", "MB/s")) else change
+
+
+def regressions(data: dict, baseline: dict, threshold: float = 0.20) -> list[str]:
+    """A WARNING line for every row whose median for our binary is more than `threshold` worse than the recorded one."""
+    lines = []
+    for metric, by in data.items():
+        old = baseline.get(metric, {}).get("ours")
+        if "ours" not in by or not old or not old["median"]:
+            continue
+        worse = worse_by(metric, by["ours"]["median"], old["median"])
+        if worse > threshold:
+            lines.append(f"WARNING: {metric}: ours {fmt(by['ours']['median'])}, recorded {fmt(old['median'])} "
+                         f"({100 * worse:.0f} % worse than the last recorded bench/results.json)")
+    return lines
+
+
 def summarize(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
@@ -850,7 +882,11 @@ def main() -> int:
     ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
     ap.add_argument("--md")
     ap.add_argument("--json")
+    ap.add_argument("--baseline", default=str(ROOT / "bench" / "results.json"),
+                    help="results JSON a row is compared with: more than 20 %% worse prints a WARNING line")
     args = ap.parse_args()
+    # Read before this run may overwrite it (--json bench/results.json).
+    baseline = json.loads(Path(args.baseline).read_text()) if Path(args.baseline).exists() else None
 
     ours = Path(args.ours)
     if not ours.exists():
@@ -870,6 +906,14 @@ def main() -> int:
             except Exception as e:  # a failed step is reported, the rest still runs
                 b.notes.append(f"step {name} failed: {e!r}")
         md, data = report(b)
+    warnings: list[str] = []
+    if baseline is not None and baseline.get("quick") == args.quick:
+        warnings = regressions(data, baseline["results"])
+    elif baseline is not None:
+        warnings = [f"note: {args.baseline} is a {'quick' if baseline.get('quick') else 'full'} run: rows not compared"]
+    md += "".join(f"\n{w}" for w in warnings) + ("\n" if warnings else "")
+    for w in warnings:
+        print(w, file=sys.stderr)
     print(md)
     if args.md:
         Path(args.md).write_text(md)

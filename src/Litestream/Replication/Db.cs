@@ -303,6 +303,26 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Time until <see cref="CheckpointIfNeeded"/> runs a time-based checkpoint (zero when overdue); null while none
+    /// is due because nothing was synced since the last one.
+    /// </summary>
+    internal TimeSpan? CheckpointDueIn
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (Options.CheckpointInterval <= TimeSpan.Zero || !_syncedSinceCheckpoint)
+                {
+                    return null;
+                }
+                TimeSpan left = Options.CheckpointInterval - (DateTime.UtcNow - _lastCheckpointAt);
+                return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            }
+        }
+    }
+
     /// <summary>Syncs, then checkpoints in the given mode while keeping every commit captured.</summary>
     public void Checkpoint(CheckpointMode mode)
     {

@@ -46,6 +46,9 @@ public sealed record StoreOptions
 /// </remarks>
 public sealed class Store : IAsyncDisposable
 {
+    /// <summary>Monitor intervals a watched, quiet database sleeps at most (see <see cref="QuietWait"/>).</summary>
+    private const int QuietChecks = 10;
+
     private readonly ILogger _logger;
     private readonly List<Replica> _replicas;
 
@@ -262,7 +265,7 @@ public sealed class Store : IAsyncDisposable
             await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
             Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
-            await MonitorLoopAsync(db, watch, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await MonitorLoopAsync(replica, watch, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
         }
@@ -335,30 +338,35 @@ public sealed class Store : IAsyncDisposable
         await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MonitorLoopAsync(Db db, WalWatch? watch, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    private async Task MonitorLoopAsync(Replica replica, WalWatch? watch, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
+        Db db = replica.Db;
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
         long lastFileAt = 0;
+        bool armed = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 // Armed before the WAL is read: a commit that lands after this point wakes the loop again, one that
                 // landed before is in this capture. The watch fires once, so a busy writer costs one event per pass.
-                watch?.Arm();
+                armed = watch?.Arm() ?? false;
                 bool wrote = db.Sync();
                 if (db.CheckpointIfNeeded())
                 {
                     // The checkpoint wrote our own _litestream_seq row, which fired the watch; it is captured already.
                     // Drop that wake-up and re-arm, so the next one is the application's next commit.
                     changed.Wait(0, CancellationToken.None);
-                    watch?.Arm();
+                    armed = watch?.Arm() ?? false;
                     wrote |= db.Sync();
                 }
                 if (wrote)
                 {
                     lastFileAt = Stopwatch.GetTimestamp();
+                }
+                if (wrote || !(replica.RemoteTxid >= db.Txid))
+                {
                     Release(uploadSignal);
                 }
                 if (failures > 0)
@@ -379,18 +387,33 @@ public sealed class Store : IAsyncDisposable
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            // Sleep until the WAL changes or the monitor interval passes, whichever is first. A change after a quiet
+            // Sleep until the WAL changes or the monitor interval passes, whichever is first; while the WAL is watched
+            // a quiet database is not looked at every interval (the watch fires on its next write), only when a
+            // time-based checkpoint falls due and every QuietChecks intervals as a backstop. A change after a quiet
             // gap is synced after the debounce, so a lone commit reaches the replica in tens of milliseconds. A change
             // within the burst window of the last file means commits keep coming: the next file then waits for one
             // monitor interval after the last, as upstream's ticker spaces them, because every file is one upload
             // (one PUT on object storage) and a busy writer must not turn into 50 requests a second.
-            if (await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
+            if (await changed.WaitAsync(armed ? QuietWait(db) : db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
                 TimeSpan sinceFile = lastFileAt == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(lastFileAt);
                 TimeSpan delay = sinceFile < Options.BurstWindow ? db.Options.MonitorInterval - sinceFile : TimeSpan.Zero;
                 await Task.Delay(delay > Options.ChangeDebounce ? delay : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// How long a watched, quiet database sleeps: until its time-based checkpoint is due, at least one monitor
+    /// interval and at most <see cref="QuietChecks"/> of them (a backstop against a change notification lost in
+    /// a way not foreseen here). Waking every interval to find nothing cost an idle replicator a timer, a
+    /// thread-pool worker and the pool's gate thread each second.
+    /// </summary>
+    private static TimeSpan QuietWait(Db db)
+    {
+        TimeSpan interval = db.Options.MonitorInterval;
+        TimeSpan longest = interval * QuietChecks;
+        return db.CheckpointDueIn is { } due ? (due < interval ? interval : due > longest ? longest : due) : longest;
     }
 
     private async Task UploadLoopAsync(Replica replica, ReplicationHealth health, SemaphoreSlim signal, CancellationToken cancellationToken)
@@ -421,7 +444,13 @@ public sealed class Store : IAsyncDisposable
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            await signal.WaitAsync(replica.Options.SyncInterval, cancellationToken).ConfigureAwait(false);
+            if (replica.RemoteTxid < replica.Db.Txid)
+            {
+                continue; // more than one pass's worth of files (MaxSyncLtxFiles)
+            }
+            // No timer: an idle replica wakes nobody. The monitor loop signals after every pass that leaves a file
+            // unsent, whoever wrote it (its own capture, a checkpoint, a level-9 snapshot).
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

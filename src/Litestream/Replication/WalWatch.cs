@@ -36,6 +36,7 @@ internal sealed partial class WalWatch : IDisposable
     private static readonly Lock s_lock = new();
     private static readonly List<WalWatch> s_watches = [];
     private static int s_fd = -1;
+    private static bool s_readerFailed;
 
     private readonly string _walPath;
     private readonly string _directory;
@@ -99,7 +100,7 @@ internal sealed partial class WalWatch : IDisposable
     {
         lock (s_lock)
         {
-            if (_disposed)
+            if (_disposed || s_readerFailed)
             {
                 return false;
             }
@@ -162,7 +163,15 @@ internal sealed partial class WalWatch : IDisposable
                 {
                     continue;
                 }
-                return; // the descriptor is unusable: monitor loops still poll at their interval
+                lock (s_lock)
+                {
+                    s_readerFailed = true; // Arm says so from now on: monitor loops poll at their interval
+                    foreach (WalWatch watch in s_watches)
+                    {
+                        watch._changed(); // wake every loop now, so none sleeps through a change it will never hear of
+                    }
+                }
+                return;
             }
             var events = new ReadOnlySpan<byte>(buffer, (int)read);
             while (events.Length >= EventHeaderSize)

@@ -137,6 +137,37 @@ public class StoreTests
     }
 
     [Fact]
+    public async Task RunAsync_QuietWatchedDatabase_StillCheckpointsWhenTheCheckpointIntervalIsDue()
+    {
+        // A watched, quiet database is not looked at every monitor interval, but its time-based checkpoint still
+        // runs (a new WAL generation: other salts in the position).
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(300), CheckpointInterval = TimeSpan.FromSeconds(1), MinCheckpointPageCount = 1_000_000 });
+        var store = new Store([new Replica(db, client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        for (int i = 0; i < 1200 && db.Txid.IsZero; i++)
+        {
+            await Task.Delay(50);
+        }
+        (uint, uint) before = (db.Position!.Value.WalSalt1, db.Position!.Value.WalSalt2);
+        bool checkpointed = false;
+        for (int i = 0; i < 1200 && !checkpointed; i++)
+        {
+            await Task.Delay(50);
+            checkpointed = db.Position is { } p && (p.WalSalt1, p.WalSalt2) != before;
+        }
+        await stop.CancelAsync();
+        await run;
+        Assert.True(checkpointed, "no checkpoint within 60 s of a 1 s checkpoint interval");
+        Assert.Equal(0, store.ErrorCount);
+        Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
+    }
+
+    [Fact]
     public async Task RunAsync_ContinuousWrites_L0FilesAtLeastOneMonitorIntervalApart()
     {
         string dir = TestPaths.TempDir();
