@@ -444,10 +444,6 @@ public sealed class Store : IAsyncDisposable
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            if (replica.RemoteTxid < replica.Db.Txid)
-            {
-                continue; // more than one pass's worth of files (MaxSyncLtxFiles)
-            }
             // No timer: an idle replica wakes nobody. The monitor loop signals after every pass that leaves a file
             // unsent, whoever wrote it (its own capture, a checkpoint, a level-9 snapshot).
             await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
