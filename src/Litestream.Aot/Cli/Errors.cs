@@ -28,7 +28,6 @@ internal static class Errors
         LtxChecksumMismatchException or LtxFormatException => "the replica file is damaged; restore an earlier state with -txid, or from another replica",
         ReplicaFileNotFoundException => "the replica changed during the restore; try again",
         ReplicaStorageException storage => storage.Hint,
-        AggregateException { InnerExceptions.Count: 1 } a => Hint(a.InnerExceptions[0]),
         UnauthorizedAccessException => "check file permissions",
         IOException io when io.Message.StartsWith("output file already exists", StringComparison.Ordinal) => "choose another -o path, or pass -force to replace it",
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",
