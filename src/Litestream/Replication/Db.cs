@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Ltx;
@@ -31,6 +32,7 @@ public sealed class Db : IAsyncDisposable
     private const string MetaDirSuffix = "-litestream";
     private const int SqliteFcntlPersistWal = 10;
     private const int SqliteDbConfigNoCkptOnClose = 1006;
+    private const int SqliteOk = 0;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
 
@@ -645,58 +647,35 @@ public sealed class Db : IAsyncDisposable
         (uint Salt1, uint Salt2)? before = ReadWalSalts();
         // Start and finish are logged (debug) so the crash soak can tell a kill landed inside a checkpoint.
         Log.CheckpointStarting(_logger, Path, mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE");
+        TimeSpan barrier = TimeSpan.Zero;
         if (mode == CheckpointMode.Passive)
         {
-            // Copy what the WAL holds now into the database before taking the write barrier, while the application
-            // keeps committing: under the barrier only the frames of the last few milliseconds are left to capture
-            // and copy (the barrier used to cover the whole copy and its fsyncs, tens of ms of a writer's busy waits).
-            // Moving our read mark to the WAL's end first is safe: frames past our last capture stay in the WAL,
-            // which nobody can restart while we hold a read mark.
-            RenewReadLock();
-            RunCheckpoint(_writeConn!, "PASSIVE");
-        }
-        SqliteConnection writer = _writeConn!, reader = _readConn!;
-        if (mode == CheckpointMode.Passive)
-        {
-            // Write barrier: no commit can land between our last capture and the checkpoint.
-            try
+            if (!PassiveCheckpointLocked(out barrier))
             {
-                Exec(writer, "BEGIN IMMEDIATE");
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
-            {
-                // The application is writing: checkpointing can wait for the next pass.
-                Log.CheckpointDeferred(_logger, Path);
                 return false;
-            }
-            try
-            {
-                Exec(writer, "INSERT INTO _litestream_lock (id) VALUES (1)");
-                SyncLocked();
-                Exec(reader, "ROLLBACK");
-                RunCheckpoint(reader, "PASSIVE");
-                AcquireReadLock();
-            }
-            finally
-            {
-                TryExec(writer, "ROLLBACK");
             }
         }
         else
         {
+            SqliteConnection reader = _readConn!;
             SyncLocked();
             Exec(reader, "ROLLBACK");
             try
             {
-                RunCheckpoint(reader, "TRUNCATE");
+                _ = RunCheckpoint(reader, "TRUNCATE");
             }
             finally
             {
                 AcquireReadLock();
             }
         }
-        // Writing a row makes SQLite restart a fully checkpointed WAL now, while we know every commit is captured.
-        Exec(writer, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
+        // A fully checkpointed WAL restarts on its next write: the application's, when it wrote since the barrier (other
+        // salts), else our own row (also the first write after TRUNCATE, which leaves no header). Ours would wait for the
+        // application's write lock, so it is written only when needed.
+        if (ReadWalSalts() is not { } restarted || restarted == before)
+        {
+            Exec(_writeConn!, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
+        }
         RenewReadLock();
         (uint Salt1, uint Salt2)? after = ReadWalSalts();
         if (after != before)
@@ -717,19 +696,127 @@ public sealed class Db : IAsyncDisposable
         // Capturing our own _litestream_seq row is no database change: without this an idle database would
         // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
         _syncedSinceCheckpoint = false;
-        Log.CheckpointFinished(_logger, Path);
+        Log.CheckpointFinished(_logger, Path, barrier.TotalMilliseconds);
         return true;
     }
 
-    private void RunCheckpoint(SqliteConnection connection, string mode)
+    /// <summary>
+    /// A passive checkpoint that leaves no commit uncaptured: the last capture and the copy of the last frames happen
+    /// under a write barrier (our write lock), so the WAL can restart right after it. Everything that can happen
+    /// before the barrier does, while the application keeps committing: the application waits on the barrier with
+    /// SQLite's busy handler (1, 2, 5, 10 ms… sleeps), so every millisecond it lasts costs a busy writer more.
+    /// False when the application held the write lock for the whole busy timeout.
+    /// </summary>
+    private bool PassiveCheckpointLocked(out TimeSpan barrier)
+    {
+        barrier = TimeSpan.Zero;
+        // Copy what the WAL holds now into the database, twice: the second copy takes what was committed during the
+        // first, so the one under the barrier has only the last moments' frames to copy and to fsync (at
+        // synchronous=NORMAL the application never fsyncs the WAL: a checkpoint fsyncs all it copies). Moving our read
+        // mark to the WAL's end first is safe: frames past our last capture stay in the WAL, which nobody can restart
+        // while we hold a read mark. The application's autocheckpoint may win the race for the checkpoint lock and
+        // copy them itself.
+        for (int copy = 0; copy < 2; copy++)
+        {
+            RenewReadLock();
+            _ = RunCheckpoint(_writeConn!, "PASSIVE");
+        }
+        // Capture what was committed during the copy, so the barrier only has the last moments' commits to capture.
+        SyncLocked();
+        SqliteConnection writer = _writeConn!, reader = _readConn!;
+        if (!TryBeginImmediate(writer))
+        {
+            Log.CheckpointDeferred(_logger, Path);
+            return false;
+        }
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            SyncLocked();
+            Exec(reader, "ROLLBACK");
+            try
+            {
+                // The application cannot commit now, but its autocheckpoint from before the barrier may still hold the
+                // checkpoint lock (SQLite reports that as busy, never waiting for it): it ends soon, then ours copies the rest.
+                long deadline = Stopwatch.GetTimestamp() + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
+                while (RunCheckpoint(reader, "PASSIVE").Busy && Stopwatch.GetTimestamp() < deadline)
+                {
+                    Thread.Sleep(1);
+                }
+            }
+            finally
+            {
+                AcquireReadLock();
+            }
+        }
+        finally
+        {
+            TryExec(writer, "ROLLBACK");
+            barrier = Stopwatch.GetElapsedTime(start);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Takes the write lock (BEGIN IMMEDIATE) within the busy timeout by trying it over and over, first between
+    /// short yields, then every millisecond: a busy application releases it for microseconds between commits,
+    /// which SQLite's busy handler (sleeps of 1, 2, 5, 10… ms) mostly sleeps through, and every commit that lands
+    /// meanwhile is one more to capture under the barrier. False when it stayed busy.
+    /// </summary>
+    private bool TryBeginImmediate(SqliteConnection connection)
+    {
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        long start = Stopwatch.GetTimestamp();
+        long spin = Stopwatch.Frequency / 1000; // 1 ms of retries between yields before sleeping between them
+        long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
+        _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
+        try
+        {
+            while (true)
+            {
+                int rc = SQLitePCL.raw.sqlite3_exec(handle, "BEGIN IMMEDIATE");
+                if (rc == SqliteOk)
+                {
+                    return true;
+                }
+                if (rc is not (SqliteBusy or SqliteLocked))
+                {
+                    SqliteException.ThrowExceptionForRC(rc, handle);
+                }
+                long now = Stopwatch.GetTimestamp();
+                if (now >= deadline)
+                {
+                    return false;
+                }
+                if (now - start < spin)
+                {
+                    Thread.Yield();
+                }
+                else
+                {
+                    Thread.Sleep(1);
+                }
+            }
+        }
+        finally
+        {
+            _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)Options.BusyTimeout.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Runs <c>PRAGMA wal_checkpoint</c>; Busy when another connection held the checkpoint lock (nothing was copied).</summary>
+    private (bool Busy, long Frames, long Copied) RunCheckpoint(SqliteConnection connection, string mode)
     {
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = $"PRAGMA wal_checkpoint({mode})";
         using SqliteDataReader result = command.ExecuteReader();
-        if (result.Read())
+        if (!result.Read())
         {
-            Log.Checkpointed(_logger, Path, mode, result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
+            return (false, 0, 0);
         }
+        (long busy, long frames, long copied) = (result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
+        Log.Checkpointed(_logger, Path, mode, busy, frames, copied);
+        return (busy != 0 && frames < 0, frames, copied);
     }
 
     private (uint, uint)? ReadWalSalts()
