@@ -76,6 +76,32 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def thread_cpu_ns(pid: int) -> dict[int, int]:
+    """CPU nanoseconds each live thread of a process has run (/proc/PID/task/TID/schedstat)."""
+    result = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            result[int(task.name)] = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # the thread exited meanwhile
+    return result
+
+
+def cpu_seconds_over(pid: int, seconds: float) -> float:
+    """CPU seconds a process uses over the next `seconds`, to the nanosecond: /proc/PID/stat counts in 10 ms ticks,
+    too coarse for an idle process (one tick in 30 s is 0.033 % of a core). Threads are sampled every second so one
+    that exits meanwhile (an idle thread-pool worker retires after 20 s) still counts up to its last sample."""
+    first = thread_cpu_ns(pid)
+    last = dict(first)
+    end = time.perf_counter() + seconds
+    while (left := end - time.perf_counter()) > 0:
+        time.sleep(min(1.0, left))
+        for tid, ns in thread_cpu_ns(pid).items():
+            first.setdefault(tid, 0)  # born during the window: all its time is in it
+            last[tid] = ns
+    return sum(last[tid] - first[tid] for tid in last) / 1e9
+
+
 def peak_rss(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -462,12 +488,11 @@ class Bench:
                 if not rep.alive():
                     self.notes.append(f"{who}: replicate with {count} DBs exited early")
                     continue
-                cpu0, _ = proc_stat(rep.p.pid)
-                time.sleep(seconds)
-                cpu1, rss = proc_stat(rep.p.pid)
+                cpu = cpu_seconds_over(rep.p.pid, seconds)
+                _, rss = proc_stat(rep.p.pid)
                 rep.stop()
                 self.record(f"idle RSS, {count} DB (MB)", who, rss / 1024)
-                self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * (cpu1 - cpu0) / seconds)
+                self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * cpu / seconds)
 
     # 4 + 5. write load, CPU per 10k txns, lag
     def write_load(self) -> None:
