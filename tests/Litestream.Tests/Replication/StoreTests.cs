@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Replication;
@@ -134,6 +135,48 @@ public class StoreTests
         await run;
         Assert.True(second && third, $"commits after quiet gaps shipped: {second}, {third} (within 60 s each; the interval is an hour)");
         Assert.Equal(TestPaths.Python(Dump, path), await RestoreDump(client, dir));
+    }
+
+    [Fact]
+    public async Task RunAsync_QuietWatchedDatabase_IsNotOpenedEveryMonitorInterval()
+    {
+        // A quiet database whose WAL is watched sleeps until its next write (or a checkpoint falls due, or the backstop of
+        // 10 intervals): it is not opened and read every interval. Counted from outside, as the kernel sees it: each
+        // look opens the WAL. Polling every 100 ms would open it ~30 times in 3 s; a busy machine only lowers the count.
+        const string CountOpens = """
+            import ctypes, os, select, struct, sys, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK)
+            assert libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x20) >= 0  # IN_OPEN
+            end, opens = time.monotonic() + float(sys.argv[2]), 0
+            while (left := end - time.monotonic()) > 0:
+                if select.select([fd], [], [], left)[0]:
+                    events = os.read(fd, 4096)
+                    while events:
+                        opens += 1
+                        events = events[16 + struct.unpack_from("iIII", events)[3]:]
+            print(opens)
+            """;
+        string dir = TestPaths.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100) });
+        var store = new Store([new Replica(db, client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        string first = client.LtxFilePath(0, new Txid(1), new Txid(1));
+        for (int i = 0; i < 1200 && !File.Exists(first); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(File.Exists(first), "the start-up snapshot was not shipped");
+        await Task.Delay(500); // the start-up passes are over
+        int opens = int.Parse(TestPaths.Python(CountOpens, db.WalPath, "3").Trim(), CultureInfo.InvariantCulture);
+        await stop.CancelAsync();
+        await run;
+        Assert.True(opens <= 10, $"the quiet WAL was opened {opens} times in 3 s (monitor interval 100 ms)");
+        Assert.Equal(0, store.ErrorCount);
     }
 
     [Fact]
