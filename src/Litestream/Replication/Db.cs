@@ -35,6 +35,8 @@ public sealed class Db : IAsyncDisposable
     private const int SqliteOk = 0;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteCheckpointPassive = 0;
+    private const int SqliteCheckpointTruncate = 3;
 
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -662,7 +664,7 @@ public sealed class Db : IAsyncDisposable
             Exec(reader, "ROLLBACK");
             try
             {
-                _ = RunCheckpoint(reader, "TRUNCATE");
+                _ = Checkpoint(reader, CheckpointMode.Truncate);
             }
             finally
             {
@@ -716,10 +718,14 @@ public sealed class Db : IAsyncDisposable
         // mark to the WAL's end first is safe: frames past our last capture stay in the WAL, which nobody can restart
         // while we hold a read mark. The application's autocheckpoint may win the race for the checkpoint lock and
         // copy them itself.
+        // Our copy must win that race, or a busy writer pays for copying (and fsyncing) a whole second of frames itself:
+        // the mark moves and our checkpoint starts within microseconds (no managed statement in between), and a busy
+        // checkpoint lock, an application attempt that started before the mark moved and finds nothing to copy, is
+        // simply tried again.
         for (int copy = 0; copy < 2; copy++)
         {
             RenewReadLock();
-            _ = RunCheckpoint(_writeConn!, "PASSIVE");
+            _ = Checkpoint(_writeConn!, CheckpointMode.Passive);
         }
         // Capture what was committed during the copy, so the barrier only has the last moments' commits to capture.
         SyncLocked();
@@ -737,12 +743,8 @@ public sealed class Db : IAsyncDisposable
             try
             {
                 // The application cannot commit now, but its autocheckpoint from before the barrier may still hold the
-                // checkpoint lock (SQLite reports that as busy, never waiting for it): it ends soon, then ours copies the rest.
-                long deadline = Stopwatch.GetTimestamp() + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
-                while (RunCheckpoint(reader, "PASSIVE").Busy && Stopwatch.GetTimestamp() < deadline)
-                {
-                    Thread.Sleep(1);
-                }
+                // checkpoint lock: it ends soon, then ours copies the rest.
+                _ = Checkpoint(reader, CheckpointMode.Passive);
             }
             finally
             {
@@ -767,7 +769,6 @@ public sealed class Db : IAsyncDisposable
     {
         SQLitePCL.sqlite3 handle = connection.Handle!;
         long start = Stopwatch.GetTimestamp();
-        long spin = Stopwatch.Frequency / 1000; // 1 ms of retries between yields before sleeping between them
         long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
         _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
         try
@@ -783,19 +784,11 @@ public sealed class Db : IAsyncDisposable
                 {
                     SqliteException.ThrowExceptionForRC(rc, handle);
                 }
-                long now = Stopwatch.GetTimestamp();
-                if (now >= deadline)
+                if (Stopwatch.GetTimestamp() >= deadline)
                 {
                     return false;
                 }
-                if (now - start < spin)
-                {
-                    Thread.Yield();
-                }
-                else
-                {
-                    Thread.Sleep(1);
-                }
+                Pause(start);
             }
         }
         finally
@@ -804,19 +797,46 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <c>PRAGMA wal_checkpoint</c>; Busy when another connection held the checkpoint lock (nothing was copied).</summary>
-    private (bool Busy, long Frames, long Copied) RunCheckpoint(SqliteConnection connection, string mode)
+    /// <summary>
+    /// Checkpoints (<c>sqlite3_wal_checkpoint_v2</c>); returns the frames in the WAL and how many of them are copied.
+    /// SQLite never waits for the checkpoint lock, in any mode: while another connection holds it (the application's
+    /// autocheckpoint, microseconds when there is nothing it may copy) this tries again, between yields, then every
+    /// millisecond, for up to the busy timeout.
+    /// </summary>
+    private (int Frames, int Copied) Checkpoint(SqliteConnection connection, CheckpointMode mode)
     {
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA wal_checkpoint({mode})";
-        using SqliteDataReader result = command.ExecuteReader();
-        if (!result.Read())
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        int sqliteMode = mode == CheckpointMode.Passive ? SqliteCheckpointPassive : SqliteCheckpointTruncate;
+        long start = Stopwatch.GetTimestamp();
+        long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
         {
-            return (false, 0, 0);
+            int rc = SQLitePCL.raw.sqlite3_wal_checkpoint_v2(handle, "main", sqliteMode, out int frames, out int copied);
+            bool lockBusy = rc == SqliteBusy && frames < 0;
+            if (!lockBusy || Stopwatch.GetTimestamp() >= deadline)
+            {
+                if (rc is not (SqliteOk or SqliteBusy))
+                {
+                    SqliteException.ThrowExceptionForRC(rc, handle);
+                }
+                Log.Checkpointed(_logger, Path, mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE", rc == SqliteBusy ? 1 : 0, frames, copied);
+                return (frames, copied);
+            }
+            Pause(start);
         }
-        (long busy, long frames, long copied) = (result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
-        Log.Checkpointed(_logger, Path, mode, busy, frames, copied);
-        return (busy != 0 && frames < 0, frames, copied);
+    }
+
+    /// <summary>Between two tries of a lock the application holds for microseconds at a time: a yield for the first millisecond, then a millisecond's sleep.</summary>
+    private static void Pause(long since)
+    {
+        if (Stopwatch.GetElapsedTime(since) < TimeSpan.FromMilliseconds(1))
+        {
+            Thread.Yield();
+        }
+        else
+        {
+            Thread.Sleep(1);
+        }
     }
 
     private (uint, uint)? ReadWalSalts()
@@ -851,10 +871,18 @@ public sealed class Db : IAsyncDisposable
 
     private void AcquireReadLock() => BeginRead(_readConn!);
 
-    private static void BeginRead(SqliteConnection connection)
+    /// <summary>Starts a read transaction (it takes its snapshot, and its read mark, at the SELECT).</summary>
+    private static void BeginRead(SqliteConnection connection) => RawExec(connection, "BEGIN; SELECT COUNT(1) FROM _litestream_seq");
+
+    /// <summary>Runs SQL straight through SQLite (no managed statement objects): for the few steps whose timing against the application matters.</summary>
+    private static void RawExec(SqliteConnection connection, string sql)
     {
-        Exec(connection, "BEGIN");
-        ScalarLong(connection, "SELECT COUNT(1) FROM _litestream_seq");
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        int rc = SQLitePCL.raw.sqlite3_exec(handle, sql);
+        if (rc != SqliteOk)
+        {
+            SqliteException.ThrowExceptionForRC(rc, handle);
+        }
     }
 
     /// <summary>
@@ -870,7 +898,7 @@ public sealed class Db : IAsyncDisposable
     {
         SqliteConnection reader = _readConn!, other = _writeConn!;
         BeginRead(other);
-        Exec(reader, "ROLLBACK");
+        RawExec(reader, "ROLLBACK");
         (_readConn, _writeConn) = (other, reader);
     }
 
