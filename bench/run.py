@@ -497,21 +497,32 @@ class Bench:
     # 4 + 5. write load, CPU per 10k txns, lag
     def write_load(self) -> None:
         reps = 2 if self.quick else 5
-        for sync_mode in ("NORMAL", "FULL"):
+        # A fresh database's WAL file grows while it is written: at FULL every commit that extends the file makes its
+        # fsync commit the file system journal too. The writer alone restarts its WAL every 1000 pages; beside any
+        # replicator (which holds a read mark) the first generation lasts until the replicator's checkpoint, so the
+        # whole of a short sample extends the file. "warm WAL" writes one sample's worth first (the replicator running),
+        # as a database that has been in use has a WAL file that long already: that is the steady state.
+        for sync_mode, warm in (("NORMAL", False), ("FULL", False), ("FULL", True)):
             # FULL fsyncs every commit (a few hundred per second here): fewer transactions keep a sample short.
             n = (2000 if self.quick else 20000) if sync_mode == "NORMAL" else (500 if self.quick else 5000)
+            label = f"{sync_mode}, warm WAL" if warm else sync_mode
             for rep_i, who, exe in self.each(reps):
-                d = self.fresh(f"load-{who}-{sync_mode}")
+                d = self.fresh(f"load-{who}-{sync_mode}{'-warm' if warm else ''}")
                 db = d / "app.db"
                 make_db(db, 10)
                 alone = d / "alone.db"
                 make_db(alone, 10)
+                if warm:
+                    write_txns(alone, n, sync_mode)
                 # One sample is the writer alone and the writer beside the replicator, back to back on twin databases
                 # (which goes first alternates): the ratio of two runs seconds apart suffers less from the machine's
                 # drifting load than either throughput does across samples.
                 base = write_txns(alone, n, sync_mode) if rep_i % 2 == 0 else None
                 rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
                 wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
+                if warm:
+                    write_txns(db, n, sync_mode)
+                    time.sleep(1.5)  # the replicator's checkpoint restarts the WAL
                 time.sleep(1)
                 cpu0, _ = proc_stat(rep.p.pid)
                 with_rep = write_txns(db, n, sync_mode)
@@ -528,6 +539,9 @@ class Bench:
                 rep.stop()
                 if base is None:
                     base = write_txns(alone, n, sync_mode)
+                if warm:
+                    self.record(f"writer txn/s with/without replicator ({label})", who, base / with_rep)
+                    continue
                 self.record(f"writer txn/s alone ({sync_mode})", who, n / base)
                 self.record(f"writer txn/s with replicator ({sync_mode})", who, n / with_rep)
                 self.record(f"writer txn/s with/without replicator ({sync_mode})", who, base / with_rep)
