@@ -674,7 +674,8 @@ public sealed class Db : IAsyncDisposable
         // A fully checkpointed WAL restarts on its next write: the application's, when it wrote since the barrier (other
         // salts), else our own row (also the first write after TRUNCATE, which leaves no header). Ours would wait for the
         // application's write lock, so it is written only when needed.
-        if (ReadWalSalts() is not { } restarted || restarted == before)
+        bool ownRow = ReadWalSalts() is not { } restarted || restarted == before;
+        if (ownRow)
         {
             Exec(_writeConn!, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
         }
@@ -694,9 +695,15 @@ public sealed class Db : IAsyncDisposable
             }
         }
         _lastCheckpointAt = DateTime.UtcNow;
-        SyncLocked();
-        // Capturing our own _litestream_seq row is no database change: without this an idle database would
-        // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
+        if (ownRow)
+        {
+            // Capturing our own _litestream_seq row is no database change: without this an idle database would
+            // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
+            SyncLocked();
+        }
+        // Else the application's commits since the barrier are left to the next sync: a busy writer's files stay one
+        // monitor interval apart (each file is one upload and, locally and on a file replica, fsyncs that a writer
+        // at synchronous=FULL waits behind).
         _syncedSinceCheckpoint = false;
         Log.CheckpointFinished(_logger, Path, barrier.TotalMilliseconds);
         return true;
@@ -712,9 +719,10 @@ public sealed class Db : IAsyncDisposable
     private bool PassiveCheckpointLocked(out TimeSpan barrier)
     {
         barrier = TimeSpan.Zero;
-        // Copy what the WAL holds now into the database, twice: the second copy takes what was committed during the
-        // first, so the one under the barrier has only the last moments' frames to copy and to fsync (at
-        // synchronous=NORMAL the application never fsyncs the WAL: a checkpoint fsyncs all it copies). Moving our read
+        // Copy what the WAL holds now into the database, and when that took a while, once more: the second copy takes
+        // what was committed during the first, so the one under the barrier has only the last moments' frames to copy
+        // and to fsync (at synchronous=NORMAL the application never fsyncs the WAL: a checkpoint fsyncs all it copies).
+        // A quick copy is not repeated: each costs two fsyncs, which a writer at synchronous=FULL waits behind. Moving our read
         // mark to the WAL's end first is safe: frames past our last capture stay in the WAL, which nobody can restart
         // while we hold a read mark. The application's autocheckpoint may win the race for the checkpoint lock and
         // copy them itself.
@@ -724,8 +732,13 @@ public sealed class Db : IAsyncDisposable
         // simply tried again.
         for (int copy = 0; copy < 2; copy++)
         {
+            long copyStart = Stopwatch.GetTimestamp();
             RenewReadLock();
             _ = Checkpoint(_writeConn!, CheckpointMode.Passive);
+            if (Stopwatch.GetElapsedTime(copyStart) < TimeSpan.FromMilliseconds(5))
+            {
+                break;
+            }
         }
         // Capture what was committed during the copy, so the barrier only has the last moments' commits to capture.
         SyncLocked();

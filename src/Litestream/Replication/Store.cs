@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Litestream.Logging;
+using Litestream.Ltx;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -353,13 +354,15 @@ public sealed class Store : IAsyncDisposable
                 // landed before is in this capture. The watch fires once, so a busy writer costs one event per pass.
                 armed = watch?.Arm() ?? false;
                 bool wrote = db.Sync();
+                Txid synced = db.Txid;
                 if (db.CheckpointIfNeeded())
                 {
-                    // The checkpoint wrote our own _litestream_seq row, which fired the watch; it is captured already.
-                    // Drop that wake-up and re-arm, so the next one is the application's next commit.
-                    changed.Wait(0, CancellationToken.None);
+                    // The checkpoint captured up to its barrier and may have written our own row, which fired the watch.
+                    // Commits since are left to the next pass, spaced like any change: re-arm, and count them as one
+                    // (at worst a pass that finds nothing).
                     armed = watch?.Arm() ?? false;
-                    wrote |= db.Sync();
+                    wrote |= db.Txid > synced;
+                    Release(changed);
                 }
                 if (wrote)
                 {
