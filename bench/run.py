@@ -76,6 +76,32 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def thread_cpu_ns(pid: int) -> dict[int, int]:
+    """CPU nanoseconds each live thread of a process has run (/proc/PID/task/TID/schedstat)."""
+    result = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            result[int(task.name)] = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # the thread exited meanwhile
+    return result
+
+
+def cpu_seconds_over(pid: int, seconds: float) -> float:
+    """CPU seconds a process uses over the next `seconds`, to the nanosecond: /proc/PID/stat counts in 10 ms ticks,
+    too coarse for an idle process (one tick in 30 s is 0.033 % of a core). Threads are sampled every second so one
+    that exits meanwhile (an idle thread-pool worker retires after 20 s) still counts up to its last sample."""
+    first = thread_cpu_ns(pid)
+    last = dict(first)
+    end = time.perf_counter() + seconds
+    while (left := end - time.perf_counter()) > 0:
+        time.sleep(min(1.0, left))
+        for tid, ns in thread_cpu_ns(pid).items():
+            first.setdefault(tid, 0)  # born during the window: all its time is in it
+            last[tid] = ns
+    return sum(last[tid] - first[tid] for tid in last) / 1e9
+
+
 def peak_rss(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -462,24 +488,41 @@ class Bench:
                 if not rep.alive():
                     self.notes.append(f"{who}: replicate with {count} DBs exited early")
                     continue
-                cpu0, _ = proc_stat(rep.p.pid)
-                time.sleep(seconds)
-                cpu1, rss = proc_stat(rep.p.pid)
+                cpu = cpu_seconds_over(rep.p.pid, seconds)
+                _, rss = proc_stat(rep.p.pid)
                 rep.stop()
                 self.record(f"idle RSS, {count} DB (MB)", who, rss / 1024)
-                self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * (cpu1 - cpu0) / seconds)
+                self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * cpu / seconds)
 
     # 4 + 5. write load, CPU per 10k txns, lag
     def write_load(self) -> None:
-        n = 2000 if self.quick else 20000
-        for sync_mode in ("NORMAL", "FULL"):
-            for _, who, exe in self.each(1):
-                d = self.fresh(f"load-{who}-{sync_mode}")
+        reps = 2 if self.quick else 5
+        # A fresh database's WAL file grows while it is written: at FULL every commit that extends the file makes its
+        # fsync commit the file system journal too. The writer alone restarts its WAL every 1000 pages; beside any
+        # replicator (which holds a read mark) the first generation lasts until the replicator's checkpoint, so the
+        # whole of a short sample extends the file. "warm WAL" writes one sample's worth first (the replicator running),
+        # as a database that has been in use has a WAL file that long already: that is the steady state.
+        for sync_mode, warm in (("NORMAL", False), ("FULL", False), ("FULL", True)):
+            # FULL fsyncs every commit (a few hundred per second here): fewer transactions keep a sample short.
+            n = (2000 if self.quick else 20000) if sync_mode == "NORMAL" else (500 if self.quick else 5000)
+            label = f"{sync_mode}, warm WAL" if warm else sync_mode
+            for rep_i, who, exe in self.each(reps):
+                d = self.fresh(f"load-{who}-{sync_mode}{'-warm' if warm else ''}")
                 db = d / "app.db"
                 make_db(db, 10)
-                base = write_txns(db, n, sync_mode)
+                alone = d / "alone.db"
+                make_db(alone, 10)
+                if warm:
+                    write_txns(alone, n, sync_mode)
+                # One sample is the writer alone and the writer beside the replicator, back to back on twin databases
+                # (which goes first alternates): the ratio of two runs seconds apart suffers less from the machine's
+                # drifting load than either throughput does across samples.
+                base = write_txns(alone, n, sync_mode) if rep_i % 2 == 0 else None
                 rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
                 wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
+                if warm:
+                    write_txns(db, n, sync_mode)
+                    time.sleep(1.5)  # the replicator's checkpoint restarts the WAL
                 time.sleep(1)
                 cpu0, _ = proc_stat(rep.p.pid)
                 with_rep = write_txns(db, n, sync_mode)
@@ -494,8 +537,14 @@ class Bench:
                 cpu1, _ = proc_stat(rep.p.pid)
                 hwm = peak_rss(rep.p.pid)
                 rep.stop()
+                if base is None:
+                    base = write_txns(alone, n, sync_mode)
+                if warm:
+                    self.record(f"writer txn/s with/without replicator ({label})", who, base / with_rep)
+                    continue
                 self.record(f"writer txn/s alone ({sync_mode})", who, n / base)
                 self.record(f"writer txn/s with replicator ({sync_mode})", who, n / with_rep)
+                self.record(f"writer txn/s with/without replicator ({sync_mode})", who, base / with_rep)
                 self.record(f"replicator CPU s per 10k txns ({sync_mode})", who, (cpu1 - cpu0) * 10000 / n)
                 self.record(f"replicator peak RSS under load ({sync_mode}) (MB)", who, hwm / 1024)
 
@@ -795,6 +844,28 @@ def settle(path: Path, quiet_checks: int = 3) -> None:
 
 # ---------------------------------------------------------------- report
 
+def worse_by(metric: str, value: float, recorded: float) -> float:
+    """How much worse `value` is than `recorded` for this metric, as a fraction (negative when better): throughput
+    and the writer's with/without ratio are better higher, everything else (time, memory, CPU, size, lag,
+    requests) lower."""
+    change = (value - recorded) / recorded
+    return -change if any(k in metric for k in ("txn/s", "MB/s")) else change
+
+
+def regressions(data: dict, baseline: dict, threshold: float = 0.20) -> list[str]:
+    """A WARNING line for every row whose median for our binary is more than `threshold` worse than the recorded one."""
+    lines = []
+    for metric, by in data.items():
+        old = baseline.get(metric, {}).get("ours")
+        if "ours" not in by or not old or not old["median"]:
+            continue
+        worse = worse_by(metric, by["ours"]["median"], old["median"])
+        if worse > threshold:
+            lines.append(f"WARNING: {metric}: ours {fmt(by['ours']['median'])}, recorded {fmt(old['median'])} "
+                         f"({100 * worse:.0f} % worse than the last recorded bench/results.json)")
+    return lines
+
+
 def summarize(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
@@ -850,7 +921,11 @@ def main() -> int:
     ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
     ap.add_argument("--md")
     ap.add_argument("--json")
+    ap.add_argument("--baseline", default=str(ROOT / "bench" / "results.json"),
+                    help="results JSON a row is compared with: more than 20 %% worse prints a WARNING line")
     args = ap.parse_args()
+    # Read before this run may overwrite it (--json bench/results.json).
+    baseline = json.loads(Path(args.baseline).read_text()) if Path(args.baseline).exists() else None
 
     ours = Path(args.ours)
     if not ours.exists():
@@ -870,6 +945,14 @@ def main() -> int:
             except Exception as e:  # a failed step is reported, the rest still runs
                 b.notes.append(f"step {name} failed: {e!r}")
         md, data = report(b)
+    warnings: list[str] = []
+    if baseline is not None and baseline.get("quick") == args.quick:
+        warnings = regressions(data, baseline["results"])
+    elif baseline is not None:
+        warnings = [f"note: {args.baseline} is a {'quick' if baseline.get('quick') else 'full'} run: rows not compared"]
+    md += "".join(f"\n{w}" for w in warnings) + ("\n" if warnings else "")
+    for w in warnings:
+        print(w, file=sys.stderr)
     print(md)
     if args.md:
         Path(args.md).write_text(md)

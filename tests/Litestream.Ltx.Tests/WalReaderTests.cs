@@ -335,4 +335,60 @@ public class WalReaderTests
         using WalReader fresh = WalReader.Open(temp.Handle)!;
         Assert.Empty(ReadAll(fresh));
     }
+
+    [Fact]
+    public void ReadPageMap_WalLongerThanOneReadAheadRun_EveryFrameAtItsOffset()
+    {
+        // 200 frames of 4 KiB pages are 6+ read-ahead runs; runs end mid-frame, so frames straddle them.
+        var wal = new WalFileBuilder(pageSize: 4096);
+        var expected = new Dictionary<uint, long>();
+        for (int i = 0; i < 200; i++)
+        {
+            uint pgno = (uint)(i % 13) + 1;
+            wal.Frame(pgno, i % 10 == 9 ? 13u : 0u, (byte)i);
+            expected[pgno] = wal.FrameOffset(i);
+        }
+        using var temp = new TempFile(wal.ToArray());
+        using WalReader reader = WalReader.Open(temp.Handle)!;
+        WalPageMap map = reader.ReadPageMap();
+        Assert.Equal(expected, map.Pages);
+        Assert.Equal((13u, wal.FrameOffset(200)), (map.Commit, map.MaxOffset));
+        using WalReader pages = WalReader.Open(temp.Handle)!;
+        var page = new byte[4096];
+        for (int i = 0; i < 200; i++)
+        {
+            Assert.True(pages.TryReadFrame(page, out _));
+            Assert.All(page, b => Assert.Equal((byte)i, b));
+        }
+        Assert.False(pages.TryReadFrame(page, out _));
+    }
+
+    [Fact]
+    public void ReadPageMap_EndOfWalRewrittenAfterARead_NextCallReadsItFromTheFile()
+    {
+        // A frame that ended iteration (an older generation's frame, then a partly written one) is read again
+        // from the file on the next call, not from what was read ahead: SQLite writes frames while we read.
+        var wal = new WalFileBuilder(pageSize: 1024).Frame(1, 0, 1).Frame(2, 2, 2).Frame(3, 3, 3);
+        byte[] whole = wal.ToArray();
+        byte[] stale = new WalFileBuilder(pageSize: 1024, salt1: 9, salt2: 10).Frame(7, 0, 7).Frame(8, 0, 8).Frame(9, 9, 9).ToArray();
+        byte[] initial = whole.ToArray();
+        stale.AsSpan((int)wal.FrameOffset(2)).CopyTo(initial.AsSpan((int)wal.FrameOffset(2)));
+        using var temp = new TempFile(initial);
+        using WalReader reader = WalReader.Open(temp.Handle)!;
+        WalPageMap first = reader.ReadPageMap();
+        Assert.Equal((2u, wal.FrameOffset(2)), (first.Commit, first.MaxOffset));
+
+        void Rewrite(byte[] bytes)
+        {
+            using var file = new FileStream(temp.Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            file.Write(bytes);
+            file.SetLength(bytes.Length);
+        }
+        Rewrite(whole[..(int)(wal.FrameOffset(2) + 100)]);
+        Assert.Empty(reader.ReadPageMap().Pages);
+        Rewrite(whole);
+        WalPageMap second = reader.ReadPageMap();
+        Assert.Equal(new Dictionary<uint, long> { [3] = wal.FrameOffset(2) }, second.Pages);
+        Assert.Equal((3u, wal.FrameOffset(3)), (second.Commit, second.MaxOffset));
+    }
 }

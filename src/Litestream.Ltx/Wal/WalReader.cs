@@ -56,11 +56,20 @@ public sealed class WalPageMap
 /// checksum: that is the end of the valid WAL. Frames are returned whether or not their transaction
 /// committed; <see cref="ReadPageMap"/> keeps committed ones only.
 /// </summary>
+/// <remarks>
+/// Frames are read ahead in runs of about 128 KiB, one <c>pread</c> per run instead of one per frame: a busy
+/// writer's second of WAL is tens of thousands of frames, and the capture that reads them may run under the
+/// replicator's write barrier. A frame that ends iteration is read again from the file on the next call.
+/// </remarks>
 public sealed class WalReader : IDisposable
 {
+    private const int ReadAheadBytes = 128 * 1024;
+
     private readonly SafeFileHandle _handle;
     private readonly bool _ownsHandle;
-    private byte[]? _frame;
+    private byte[]? _buffer;
+    private long _bufferOffset;
+    private int _bufferLength;
     private uint _salt1;
     private uint _salt2;
     private uint _checksum1;
@@ -74,7 +83,7 @@ public sealed class WalReader : IDisposable
         _handle = handle;
         _ownsHandle = ownsHandle;
         Header = header;
-        _frame = ArrayPool<byte>.Shared.Rent(FrameSize);
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(FrameSize, ReadAheadBytes / FrameSize * FrameSize));
         _salt1 = header.Salt1;
         _salt2 = header.Salt2;
         _checksum1 = _commitChecksum1 = header.Checksum1;
@@ -145,8 +154,8 @@ public sealed class WalReader : IDisposable
             reader._salt1 = salt1;
             reader._salt2 = salt2;
             long prevOffset = offset - frameSize;
-            Span<byte> prev = reader._frame.AsSpan(0, reader.FrameSize);
-            if (RandomAccess.Read(handle, prev, prevOffset) != prev.Length)
+            ReadOnlySpan<byte> prev = reader.FrameAt(prevOffset); // reads ahead into the frames that follow
+            if (prev.IsEmpty)
             {
                 throw new WalPrevFrameMismatchException($"frame at offset {prevOffset} is incomplete");
             }
@@ -183,7 +192,7 @@ public sealed class WalReader : IDisposable
         {
             return false;
         }
-        _frame.AsSpan(WalFrameHeader.Size, (int)PageSize).CopyTo(page);
+        FrameAt(Offset)[WalFrameHeader.Size..].CopyTo(page);
         return true;
     }
 
@@ -274,10 +283,10 @@ public sealed class WalReader : IDisposable
     /// <summary>Returns the frame buffer and closes the handle if owned. Idempotent.</summary>
     public void Dispose()
     {
-        if (_frame is not null)
+        if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_frame);
-            _frame = null;
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
         }
         if (_ownsHandle)
         {
@@ -285,19 +294,19 @@ public sealed class WalReader : IDisposable
         }
     }
 
-    /// <summary>Reads and verifies the next frame into the rented buffer; advances only on success.</summary>
+    /// <summary>Reads and verifies the next frame; advances only on success.</summary>
     private bool TryReadNextFrame(out WalFrameHeader frame)
     {
         frame = default;
-        byte[] buffer = _frame ?? throw new ObjectDisposedException(nameof(WalReader));
-        Span<byte> bytes = buffer.AsSpan(0, FrameSize);
-        if (RandomAccess.Read(_handle, bytes, NextOffset) != bytes.Length)
+        ReadOnlySpan<byte> bytes = FrameAt(NextOffset);
+        if (bytes.IsEmpty)
         {
             return false;
         }
         WalFrameHeader.TryRead(bytes, out frame);
         if (frame.Salt1 != _salt1 || frame.Salt2 != _salt2)
         {
+            _bufferLength = 0; // SQLite may be writing it right now: read it afresh next time
             return false;
         }
         // SQLite file format §4.3: the frame checksum continues the chain over the first 8 bytes of the
@@ -307,12 +316,32 @@ public sealed class WalReader : IDisposable
         (s0, s1) = WalChecksum.Compute(bigEndian, s0, s1, bytes[WalFrameHeader.Size..]);
         if (s0 != frame.Checksum1 || s1 != frame.Checksum2)
         {
+            _bufferLength = 0;
             return false;
         }
         _checksum1 = s0;
         _checksum2 = s1;
         _frameIndex++;
         return true;
+    }
+
+    /// <summary>The whole frame at <paramref name="offset"/> from the read-ahead run, reading a new run from there when it is not in it; empty when the file ends first.</summary>
+    private ReadOnlySpan<byte> FrameAt(long offset)
+    {
+        byte[] buffer = _buffer ?? throw new ObjectDisposedException(nameof(WalReader));
+        long start = offset - _bufferOffset;
+        if (start < 0 || start + FrameSize > _bufferLength)
+        {
+            _bufferOffset = offset;
+            _bufferLength = RandomAccess.Read(_handle, buffer, offset);
+            start = 0;
+            if (_bufferLength < FrameSize)
+            {
+                _bufferLength = 0;
+                return default;
+            }
+        }
+        return buffer.AsSpan((int)start, FrameSize);
     }
 
     private static WalHeader? ReadHeader(SafeFileHandle handle)

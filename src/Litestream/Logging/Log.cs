@@ -20,8 +20,8 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: starting {Mode}")]
     public static partial void CheckpointStarting(ILogger logger, string path, string mode);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: finished")]
-    public static partial void CheckpointFinished(ILogger logger, string path);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path}: finished (write barrier held {BarrierMs:0.0} ms)")]
+    public static partial void CheckpointFinished(ILogger logger, string path, double barrierMs);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "compacting {Path} L{Level}: {Min}-{Max} from {Files} files")]
     public static partial void Compacting(ILogger logger, string path, int level, string min, string max, int files);

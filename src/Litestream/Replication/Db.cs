@@ -32,9 +32,12 @@ public sealed class Db : IAsyncDisposable
     private const string MetaDirSuffix = "-litestream";
     private const int SqliteFcntlPersistWal = 10;
     private const int SqliteDbConfigNoCkptOnClose = 1006;
+    private const int SqliteOk = 0;
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
     private const int SqliteNotADatabase = 26;
+    private const int SqliteCheckpointPassive = 0;
+    private const int SqliteCheckpointTruncate = 3;
 
     private readonly ILogger _logger;
     private readonly DbMetrics _metrics;
@@ -309,8 +312,8 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order).</summary>
-    internal void CheckpointIfNeeded()
+    /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order); true when one ran.</summary>
+    internal bool CheckpointIfNeeded()
     {
         lock (_lock)
         {
@@ -321,16 +324,37 @@ public sealed class Db : IAsyncDisposable
             long frameSize = WalFrameHeader.Size + PageSize;
             if (Options.TruncatePageN > 0 && walSize >= WalHeader.Size + (frameSize * Options.TruncatePageN))
             {
-                CheckpointLocked(CheckpointMode.Truncate);
+                return CheckpointLocked(CheckpointMode.Truncate);
             }
             else if (Options.MinCheckpointPageCount > 0 && walSize >= WalHeader.Size + (frameSize * Options.MinCheckpointPageCount))
             {
-                CheckpointLocked(CheckpointMode.Passive);
+                return CheckpointLocked(CheckpointMode.Passive);
             }
             else if (Options.CheckpointInterval > TimeSpan.Zero && _syncedSinceCheckpoint
                 && DateTime.UtcNow - _lastCheckpointAt >= Options.CheckpointInterval && walSize > WalHeader.Size + frameSize)
             {
-                CheckpointLocked(CheckpointMode.Passive);
+                return CheckpointLocked(CheckpointMode.Passive);
+            }
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Time until <see cref="CheckpointIfNeeded"/> runs a time-based checkpoint (zero when overdue); null while none
+    /// is due because nothing was synced since the last one.
+    /// </summary>
+    internal TimeSpan? CheckpointDueIn
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (Options.CheckpointInterval <= TimeSpan.Zero || !_syncedSinceCheckpoint)
+                {
+                    return null;
+                }
+                TimeSpan left = Options.CheckpointInterval - (DateTime.UtcNow - _lastCheckpointAt);
+                return left > TimeSpan.Zero ? left : TimeSpan.Zero;
             }
         }
     }
@@ -341,7 +365,7 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            CheckpointLocked(mode);
+            _ = CheckpointLocked(mode);
         }
     }
 
@@ -676,53 +700,40 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    private void CheckpointLocked(CheckpointMode mode)
+    /// <summary>Runs the checkpoint; false when it was deferred because the application holds the write lock.</summary>
+    private bool CheckpointLocked(CheckpointMode mode)
     {
-        SqliteConnection writer = _writeConn!, reader = _readConn!;
         (uint Salt1, uint Salt2)? before = ReadWalSalts();
         // Start and finish are logged (debug) so the crash soak can tell a kill landed inside a checkpoint.
         Log.CheckpointStarting(_logger, Path, mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE");
+        TimeSpan barrier = TimeSpan.Zero;
         if (mode == CheckpointMode.Passive)
         {
-            // Write barrier: no commit can land between our last capture and the checkpoint.
-            try
+            if (!PassiveCheckpointLocked(out barrier))
             {
-                Exec(writer, "BEGIN IMMEDIATE");
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
-            {
-                // The application is writing: checkpointing can wait for the next pass.
-                Log.CheckpointDeferred(_logger, Path);
-                return;
-            }
-            try
-            {
-                Exec(writer, "INSERT INTO _litestream_lock (id) VALUES (1)");
-                SyncLocked();
-                Exec(reader, "ROLLBACK");
-                RunCheckpoint(reader, "PASSIVE");
-                AcquireReadLock();
-            }
-            finally
-            {
-                TryExec(writer, "ROLLBACK");
+                return false;
             }
         }
         else
         {
+            SqliteConnection reader = _readConn!;
             SyncLocked();
             Exec(reader, "ROLLBACK");
             try
             {
-                RunCheckpoint(reader, "TRUNCATE");
+                _ = Checkpoint(reader, CheckpointMode.Truncate);
             }
             finally
             {
                 AcquireReadLock();
             }
         }
-        // Writing a row makes SQLite restart a fully checkpointed WAL now, while we know every commit is captured.
-        bool restartWritten = TryWriteRestartRow(writer);
+        // A fully checkpointed WAL restarts on its next write: the application's, when it wrote since the barrier (other
+        // salts), else our own row (also the first write after TRUNCATE, which leaves no header). Ours would wait for the
+        // application's write lock, so it is written only when needed.
+        bool ownRow = ReadWalSalts() is not { } restarted || restarted == before;
+        bool restartWritten = !ownRow || TryWriteRestartRow(_writeConn!);
+        RenewReadLock();
         (uint Salt1, uint Salt2)? after = ReadWalSalts();
         if (after != before || !restartWritten)
         {
@@ -741,11 +752,18 @@ public sealed class Db : IAsyncDisposable
             }
         }
         _lastCheckpointAt = DateTime.UtcNow;
-        SyncLocked();
-        // Capturing our own _litestream_seq row is no database change: without this an idle database would
-        // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
+        if (ownRow && restartWritten)
+        {
+            // Capturing our own _litestream_seq row is no database change: without this an idle database would
+            // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
+            SyncLocked();
+        }
+        // Else the application's commits since the barrier are left to the next sync: a busy writer's files stay one
+        // monitor interval apart (each file is one upload and, locally and on a file replica, fsyncs that a writer
+        // at synchronous=FULL waits behind).
         _syncedSinceCheckpoint = false;
-        Log.CheckpointFinished(_logger, Path);
+        Log.CheckpointFinished(_logger, Path, barrier.TotalMilliseconds);
+        return true;
     }
 
     /// <summary>True for SQLite's busy and locked errors: another connection held the database past the busy timeout, which passes.</summary>
@@ -770,25 +788,157 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    private void RunCheckpoint(SqliteConnection connection, string mode)
+    /// <summary>
+    /// A passive checkpoint that leaves no commit uncaptured: the last capture and the copy of the last frames happen
+    /// under a write barrier (our write lock), so the WAL can restart right after it. Everything that can happen
+    /// before the barrier does, while the application keeps committing: the application waits on the barrier with
+    /// SQLite's busy handler (1, 2, 5, 10 ms… sleeps), so every millisecond it lasts costs a busy writer more.
+    /// False when the application held the write lock for the whole busy timeout.
+    /// </summary>
+    private bool PassiveCheckpointLocked(out TimeSpan barrier)
     {
-        long started = Stopwatch.GetTimestamp();
-        try
+        barrier = TimeSpan.Zero;
+        // Copy what the WAL holds now into the database, and when that took a while, once more: the second copy takes
+        // what was committed during the first, so the one under the barrier has only the last moments' frames to copy
+        // and to fsync (at synchronous=NORMAL the application never fsyncs the WAL: a checkpoint fsyncs all it copies).
+        // A quick copy is not repeated: each costs two fsyncs, which a writer at synchronous=FULL waits behind. Moving our read
+        // mark to the WAL's end first is safe: frames past our last capture stay in the WAL, which nobody can restart
+        // while we hold a read mark. The application's autocheckpoint may win the race for the checkpoint lock and
+        // copy them itself.
+        // Our copy must win that race, or a busy writer pays for copying (and fsyncing) a whole second of frames itself:
+        // the mark moves and our checkpoint starts within microseconds (no managed statement in between), and a busy
+        // checkpoint lock, an application attempt that started before the mark moved and finds nothing to copy, is
+        // simply tried again.
+        for (int copy = 0; copy < 2; copy++)
         {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = $"PRAGMA wal_checkpoint({mode})";
-            using SqliteDataReader result = command.ExecuteReader();
-            if (result.Read())
+            long copyStart = Stopwatch.GetTimestamp();
+            RenewReadLock();
+            _ = Checkpoint(_writeConn!, CheckpointMode.Passive);
+            if (Stopwatch.GetElapsedTime(copyStart) < TimeSpan.FromMilliseconds(5))
             {
-                Log.Checkpointed(_logger, Path, mode, result.GetInt64(0), result.GetInt64(1), result.GetInt64(2));
+                break;
             }
         }
-        catch (Exception e)
+        // Capture what was committed during the copy, so the barrier only has the last moments' commits to capture.
+        SyncLocked();
+        SqliteConnection writer = _writeConn!, reader = _readConn!;
+        if (!TryBeginImmediate(writer))
         {
-            _metrics.Checkpointed(mode, started, e);
-            throw;
+            Log.CheckpointDeferred(_logger, Path);
+            return false;
         }
-        _metrics.Checkpointed(mode, started, null);
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            SyncLocked();
+            Exec(reader, "ROLLBACK");
+            try
+            {
+                // The application cannot commit now, but its autocheckpoint from before the barrier may still hold the
+                // checkpoint lock: it ends soon, then ours copies the rest.
+                _ = Checkpoint(reader, CheckpointMode.Passive);
+            }
+            finally
+            {
+                AcquireReadLock();
+            }
+        }
+        finally
+        {
+            TryExec(writer, "ROLLBACK");
+            barrier = Stopwatch.GetElapsedTime(start);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Takes the write lock (BEGIN IMMEDIATE) within the busy timeout by trying it over and over, first between
+    /// short yields, then every millisecond: a busy application releases it for microseconds between commits,
+    /// which SQLite's busy handler (sleeps of 1, 2, 5, 10… ms) mostly sleeps through, and every commit that lands
+    /// meanwhile is one more to capture under the barrier. False when it stayed busy.
+    /// </summary>
+    private bool TryBeginImmediate(SqliteConnection connection)
+    {
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        long start = Stopwatch.GetTimestamp();
+        long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
+        _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
+        try
+        {
+            while (true)
+            {
+                int rc = SQLitePCL.raw.sqlite3_exec(handle, "BEGIN IMMEDIATE");
+                if (rc == SqliteOk)
+                {
+                    return true;
+                }
+                if (rc is not (SqliteBusy or SqliteLocked))
+                {
+                    SqliteException.ThrowExceptionForRC(rc, handle);
+                }
+                if (Stopwatch.GetTimestamp() >= deadline)
+                {
+                    return false;
+                }
+                Pause(start);
+            }
+        }
+        finally
+        {
+            _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)Options.BusyTimeout.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>
+    /// Checkpoints (<c>sqlite3_wal_checkpoint_v2</c>); returns the frames in the WAL and how many of them are copied.
+    /// SQLite never waits for the checkpoint lock, in any mode: while another connection holds it (the application's
+    /// autocheckpoint, microseconds when there is nothing it may copy) this tries again, between yields, then every
+    /// millisecond, for up to the busy timeout.
+    /// </summary>
+    private (int Frames, int Copied) Checkpoint(SqliteConnection connection, CheckpointMode mode)
+    {
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        int sqliteMode = mode == CheckpointMode.Passive ? SqliteCheckpointPassive : SqliteCheckpointTruncate;
+        long start = Stopwatch.GetTimestamp();
+        long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            int rc = SQLitePCL.raw.sqlite3_wal_checkpoint_v2(handle, "main", sqliteMode, out int frames, out int copied);
+            bool lockBusy = rc == SqliteBusy && frames < 0;
+            if (!lockBusy || Stopwatch.GetTimestamp() >= deadline)
+            {
+                string name = mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE";
+                if (rc is not (SqliteOk or SqliteBusy))
+                {
+                    try
+                    {
+                        SqliteException.ThrowExceptionForRC(rc, handle);
+                    }
+                    catch (SqliteException e)
+                    {
+                        _metrics.Checkpointed(name, start, e);
+                        throw;
+                    }
+                }
+                Log.Checkpointed(_logger, Path, name, rc == SqliteBusy ? 1 : 0, frames, copied);
+                _metrics.Checkpointed(name, start, null);
+                return (frames, copied);
+            }
+            Pause(start);
+        }
+    }
+
+    /// <summary>Between two tries of a lock the application holds for microseconds at a time: a yield for the first millisecond, then a millisecond's sleep.</summary>
+    private static void Pause(long since)
+    {
+        if (Stopwatch.GetElapsedTime(since) < TimeSpan.FromMilliseconds(1))
+        {
+            Thread.Yield();
+        }
+        else
+        {
+            Thread.Sleep(1);
+        }
     }
 
     private (uint, uint)? ReadWalSalts()
@@ -821,10 +971,37 @@ public sealed class Db : IAsyncDisposable
         Exec(_writeConn!, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
     }
 
-    private void AcquireReadLock()
+    private void AcquireReadLock() => BeginRead(_readConn!);
+
+    /// <summary>Starts a read transaction (it takes its snapshot, and its read mark, at the SELECT).</summary>
+    private static void BeginRead(SqliteConnection connection) => RawExec(connection, "BEGIN; SELECT COUNT(1) FROM _litestream_seq");
+
+    /// <summary>Runs SQL straight through SQLite (no managed statement objects): for the few steps whose timing against the application matters.</summary>
+    private static void RawExec(SqliteConnection connection, string sql)
     {
-        Exec(_readConn!, "BEGIN");
-        ScalarLong(_readConn!, "SELECT COUNT(1) FROM _litestream_seq");
+        SQLitePCL.sqlite3 handle = connection.Handle!;
+        int rc = SQLitePCL.raw.sqlite3_exec(handle, sql);
+        if (rc != SqliteOk)
+        {
+            SqliteException.ThrowExceptionForRC(rc, handle);
+        }
+    }
+
+    /// <summary>
+    /// Moves the long read transaction to the WAL's current end, never letting go of it: the other connection
+    /// starts reading before this one stops, and the two swap roles. Called after our own row is written, so the
+    /// WAL holds frames no checkpoint has copied yet and SQLite gives the new reader a read mark (slots 1-4).
+    /// A reader that starts on a fully checkpointed WAL gets slot 0 instead (it reads the database file alone),
+    /// which forbids copying any frame: the application's autocheckpoint then sorts the whole WAL on every
+    /// commit and gives up, costing a writer ~4x its CPU until our next checkpoint. A read mark lets it copy
+    /// frames up to the mark, cheaply, and still keeps the WAL from being restarted under us.
+    /// </summary>
+    private void RenewReadLock()
+    {
+        SqliteConnection reader = _readConn!, other = _writeConn!;
+        BeginRead(other);
+        RawExec(reader, "ROLLBACK");
+        (_readConn, _writeConn) = (other, reader);
     }
 
     private LtxHeader? LoadPosition()

@@ -4,8 +4,10 @@ namespace Litestream.Replication;
 public sealed record DbOptions
 {
     /// <summary>
-    /// How often the WAL is checked when no change notification arrives, and the shortest spacing of two L0
-    /// files while changes keep arriving (upstream 1 s). A change after a quiet interval is synced at once.
+    /// How often the WAL is checked when it cannot be watched (no inotify), and the shortest spacing of two L0
+    /// files while changes keep arriving (upstream 1 s). A change after a quiet gap is synced at once. A watched
+    /// WAL wakes the replicator on its next write instead; a quiet database is then looked at when a time-based
+    /// checkpoint falls due, and at least every 10 intervals.
     /// </summary>
     public TimeSpan MonitorInterval { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -12,7 +12,10 @@ namespace Litestream.Replication;
 /// <summary>Per-replica settings (upstream <c>Replica</c> fields).</summary>
 public sealed record ReplicaOptions
 {
-    /// <summary>Longest time a synced L0 file waits before upload (1 s). Uploads also start right after each sync.</summary>
+    /// <summary>
+    /// First pause before retrying a failed upload (1 s; it doubles with each failure). Uploads start right after
+    /// each sync; a file written outside the monitor loop (a checkpoint, a snapshot) waits at most one monitor pass.
+    /// </summary>
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Metrics;
+using Litestream.Ltx;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,15 +21,23 @@ public sealed record StoreOptions
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Delay after the first WAL change notification following a quiet monitor interval before syncing, so
-    /// a burst of commits becomes one file. Later changes wait for the monitor interval (see <see cref="DbOptions.MonitorInterval"/>).
+    /// Delay after a WAL change notification that follows a quiet gap (see <see cref="BurstWindow"/>) before
+    /// syncing, so the few writes of one commit become one file (20 ms).
     /// </summary>
     public TimeSpan ChangeDebounce { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// A change arriving within this time of the last L0 file means commits keep coming: the next file then
+    /// waits until one monitor interval (<see cref="DbOptions.MonitorInterval"/>) after the last, so a busy
+    /// writer ships one file per interval, as upstream does. A change after a longer gap is synced after
+    /// <see cref="ChangeDebounce"/>, so a lone commit reaches the replica in tens of milliseconds (250 ms).
+    /// </summary>
+    public TimeSpan BurstWindow { get; init; } = TimeSpan.FromMilliseconds(250);
 }
 
 /// <summary>
 /// Runs replication for a set of databases (upstream <c>Store</c>): per database one monitor loop
-/// (woken by inotify on the WAL through <see cref="FileSystemWatcher"/>, with the monitor interval as
+/// (woken by a one-shot inotify watch on the WAL, <see cref="WalWatch"/>, with the monitor interval as
 /// fallback) and one upload loop. Async loops, not a thread per database. Errors are logged, counted
 /// and retried with exponential backoff; nothing stops silently.
 /// </summary>
@@ -40,6 +49,9 @@ public sealed record StoreOptions
 /// </remarks>
 public sealed class Store : IAsyncDisposable
 {
+    /// <summary>Monitor intervals a watched, quiet database sleeps at most (see <see cref="QuietWait"/>).</summary>
+    private const int QuietChecks = 10;
+
     private readonly ILogger _logger;
     private readonly List<Replica> _replicas;
 
@@ -259,19 +271,16 @@ public sealed class Store : IAsyncDisposable
         Exception? notReplicated = null;
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
-        FileSystemWatcher? watcher = null;
+        using WalWatch? watch = Watch(db, changed);
         using var health = new ReplicationHealth(db.MetaPath, replica.Options.SyncInterval);
         try
         {
-            // Watch before opening when possible: a commit made while the replica reconciles must still wake the monitor.
-            watcher = Directory.Exists(Path.GetDirectoryName(db.Path)) ? Watch(db, changed) : null;
             LitestreamMetrics.Track(replica);
             await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
-            watcher ??= Watch(db, changed);
             Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
             Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
             Task validation = replica.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(replica, cancellationToken) : Task.CompletedTask;
-            await MonitorLoopAsync(db, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await MonitorLoopAsync(replica, watch, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
             await validation.ConfigureAwait(false);
@@ -281,7 +290,6 @@ public sealed class Store : IAsyncDisposable
         }
         finally
         {
-            watcher?.Dispose();
             notReplicated = await ShutdownAsync(replica).ConfigureAwait(false);
             LitestreamMetrics.Untrack(replica);
         }
@@ -348,25 +356,39 @@ public sealed class Store : IAsyncDisposable
         await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MonitorLoopAsync(Db db, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    private async Task MonitorLoopAsync(Replica replica, WalWatch? watch, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
     {
+        Db db = replica.Db;
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
         long lastFileAt = 0;
-        bool wokeByChange = false;
-        bool busy = false; // the last pass was woken by a change and wrote a file: changes keep coming
+        bool armed = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                busy = false;
-                if (db.Sync())
+                // Armed before the WAL is read: a commit that lands after this point wakes the loop again, one that
+                // landed before is in this capture. The watch fires once, so a busy writer costs one event per pass.
+                armed = watch?.Arm() ?? false;
+                bool wrote = db.Sync();
+                Txid synced = db.Txid;
+                if (db.CheckpointIfNeeded())
+                {
+                    // The checkpoint captured up to its barrier and may have written our own row, which fired the watch.
+                    // Commits since are left to the next pass, spaced like any change: re-arm, and count them as one
+                    // (at worst a pass that finds nothing).
+                    armed = watch?.Arm() ?? false;
+                    wrote |= db.Txid > synced;
+                    Release(changed);
+                }
+                if (wrote)
                 {
                     lastFileAt = Stopwatch.GetTimestamp();
-                    busy = wokeByChange;
+                }
+                if (wrote || !(replica.RemoteTxid >= db.Txid))
+                {
                     Release(uploadSignal);
                 }
-                db.CheckpointIfNeeded();
                 if (failures > 0)
                 {
                     Log.SyncRecovered(_logger, db.Path, failures);
@@ -385,18 +407,18 @@ public sealed class Store : IAsyncDisposable
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            // Sleep until the WAL changes or the monitor interval passes, whichever is first. The first change
-            // after a quiet interval is synced at once (after the debounce); while changes keep coming, L0
-            // files are at least one monitor interval apart, as upstream's ticker spaces them: every file is
-            // one upload (one PUT on object storage), so a busy writer must not turn into 50 requests a second.
-            // "Keep coming" means the last pass was woken by a change and wrote a file: a file from the start-up
-            // sync or a timer wake-up, or a stale notification that found nothing, must not delay the next
-            // change by a whole interval.
-            wokeByChange = await changed.WaitAsync(db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false);
-            if (wokeByChange)
+            // Sleep until the WAL changes or the monitor interval passes, whichever is first; while the WAL is watched
+            // a quiet database is not looked at every interval (the watch fires on its next write), only when a
+            // time-based checkpoint falls due and every QuietChecks intervals as a backstop. A change after a quiet
+            // gap is synced after the debounce, so a lone commit reaches the replica in tens of milliseconds. A change
+            // within the burst window of the last file means commits keep coming: the next file then waits for one
+            // monitor interval after the last, as upstream's ticker spaces them, because every file is one upload
+            // (one PUT on object storage) and a busy writer must not turn into 50 requests a second.
+            if (await changed.WaitAsync(armed ? QuietWait(db) : db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false))
             {
-                TimeSpan spacing = busy ? db.Options.MonitorInterval - Stopwatch.GetElapsedTime(lastFileAt) : TimeSpan.Zero;
-                await Task.Delay(spacing > Options.ChangeDebounce ? spacing : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
+                TimeSpan sinceFile = lastFileAt == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(lastFileAt);
+                TimeSpan delay = sinceFile < Options.BurstWindow ? db.Options.MonitorInterval - sinceFile : TimeSpan.Zero;
+                await Task.Delay(delay > Options.ChangeDebounce ? delay : Options.ChangeDebounce, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -412,6 +434,19 @@ public sealed class Store : IAsyncDisposable
                 await replica.ValidateAsync(cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// How long a watched, quiet database sleeps: until its time-based checkpoint is due, at least one monitor
+    /// interval and at most <see cref="QuietChecks"/> of them (a backstop against a change notification lost in
+    /// a way not foreseen here). Waking every interval to find nothing cost an idle replicator a timer, a
+    /// thread-pool worker and the pool's gate thread each second.
+    /// </summary>
+    private static TimeSpan QuietWait(Db db)
+    {
+        TimeSpan interval = db.Options.MonitorInterval;
+        TimeSpan longest = interval * QuietChecks;
+        return db.CheckpointDueIn is { } due ? (due < interval ? interval : due > longest ? longest : due) : longest;
     }
 
     private async Task UploadLoopAsync(Replica replica, ReplicationHealth health, SemaphoreSlim signal, CancellationToken cancellationToken)
@@ -443,7 +478,9 @@ public sealed class Store : IAsyncDisposable
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            await signal.WaitAsync(replica.Options.SyncInterval, cancellationToken).ConfigureAwait(false);
+            // No timer: an idle replica wakes nobody. The monitor loop signals after every pass that leaves a file
+            // unsent, whoever wrote it (its own capture, a checkpoint, a level-9 snapshot).
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -531,27 +568,15 @@ public sealed class Store : IAsyncDisposable
         return notReplicated;
     }
 
-    private FileSystemWatcher? Watch(Db db, SemaphoreSlim changed)
+    private WalWatch? Watch(Db db, SemaphoreSlim changed)
     {
-        try
+        WalWatch? watch = WalWatch.TryCreate(db.WalPath, () => Release(changed), out string? error);
+        if (watch is null)
         {
-            var watcher = new FileSystemWatcher(Path.GetDirectoryName(db.Path)!, Path.GetFileName(db.WalPath))
-            {
-                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName,
-                IncludeSubdirectories = false,
-            };
-            FileSystemEventHandler onChange = (_, _) => Release(changed);
-            watcher.Changed += onChange;
-            watcher.Created += onChange;
-            watcher.EnableRaisingEvents = true;
-            return watcher;
+            // No inotify (another OS, limits reached): the monitor interval still drives syncs.
+            Log.Warning(_logger, db.Path, $"change notifications unavailable ({error}); polling every {GoDuration.Format(db.Options.MonitorInterval)}");
         }
-        catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
-        {
-            // No inotify (limits reached, exotic file system): the monitor interval still drives syncs.
-            Log.Warning(_logger, db.Path, $"change notifications unavailable ({e.Message}); polling every {GoDuration.Format(db.Options.MonitorInterval)}");
-            return null;
-        }
+        return watch;
     }
 
     /// <summary>A busy database is contention that passes (a warning); anything else is an error. Both are retried.</summary>

@@ -219,6 +219,30 @@ public class DbTests
         Assert.True(CountPages(db.L0FilePath(afterCheckpoint.MaxTxid)) < pages, "the post-checkpoint file is a snapshot");
     }
 
+    [Fact]
+    public async Task Checkpoint_ApplicationCheckpointsAfterwards_CopiesUpToOurReadMark()
+    {
+        // After our checkpoint the long read transaction holds a read mark on the WAL (at our own row), not SQLite's
+        // slot 0 (the database file alone): a slot-0 reader forbids copying any frame, so the application's
+        // autocheckpoint would sort the whole WAL on every commit and give up, until our next checkpoint.
+        string path = NewDatabase(10);
+        await using var db = new Db(path);
+        db.Open();
+        db.Sync();
+        Write(path, 50);
+        db.Sync();
+        db.Checkpoint(CheckpointMode.Passive);
+        Write(path, 50);
+        int[] result = [.. Python.Run("""
+            import sqlite3, sys
+            print(*sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+            """, path).Split(' ', StringSplitOptions.TrimEntries).Select(int.Parse)];
+        (int busy, int frames, int copied) = (result[0], result[1], result[2]);
+        Assert.Equal(0, busy);
+        Assert.True(copied > 0 && copied < frames, $"the application's checkpoint copied {copied} of {frames} frames (0: we hold slot 0; all: we hold nothing)");
+        Assert.True(db.Sync());
+    }
+
     private static void Exec(SqliteConnection connection, string sql)
     {
         using SqliteCommand command = connection.CreateCommand();

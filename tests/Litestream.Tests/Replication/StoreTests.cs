@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using Litestream.Ltx;
 using Litestream.Replication;
@@ -201,6 +202,114 @@ public class StoreTests
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
+    }
+
+    [RequiresFact]
+    public async Task RunAsync_CommitAfterAGapLongerThanTheBurstWindow_IsSyncedByItsNotification()
+    {
+        // A commit shortly after a shipped one, but after the burst window, is no burst: it must not wait for the
+        // monitor interval (an hour here, so only its own change notification can ship it).
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
+        var store = new Store([new Replica(db, client, s_fastReplica)], new StoreOptions { BurstWindow = TimeSpan.FromMilliseconds(100) });
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        async Task<bool> Shipped(Txid txid)
+        {
+            string file = client.LtxFilePath(0, txid, txid);
+            for (int i = 0; i < 1200 && !File.Exists(file); i++)
+            {
+                await Task.Delay(50);
+            }
+            return File.Exists(file);
+        }
+        Assert.True(await Shipped(new Txid(1)), "the start-up snapshot was not shipped");
+        await Task.Delay(300); // a quiet gap past the burst window
+        Write(path, 1);
+        bool second = await Shipped(new Txid(2));
+        await Task.Delay(300);
+        Write(path, 1);
+        bool third = await Shipped(new Txid(3));
+        await stop.CancelAsync();
+        await run;
+        Assert.True(second && third, $"commits after quiet gaps shipped: {second}, {third} (within 60 s each; the interval is an hour)");
+        Assert.Equal(SqliteWriter.Dump(path), await RestoreDump(client, dir));
+    }
+
+    [RequiresFact]
+    public async Task RunAsync_QuietWatchedDatabase_IsNotOpenedEveryMonitorInterval()
+    {
+        // A quiet database whose WAL is watched sleeps until its next write (or a checkpoint falls due, or the backstop of
+        // 10 intervals): it is not opened and read every interval. Counted from outside, as the kernel sees it: each
+        // look opens the WAL. Polling every 100 ms would open it ~30 times in 3 s; a busy machine only lowers the count.
+        const string CountOpens = """
+            import ctypes, os, select, struct, sys, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK)
+            assert libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x20) >= 0  # IN_OPEN
+            end, opens = time.monotonic() + float(sys.argv[2]), 0
+            while (left := end - time.monotonic()) > 0:
+                if select.select([fd], [], [], left)[0]:
+                    events = os.read(fd, 4096)
+                    while events:
+                        opens += 1
+                        events = events[16 + struct.unpack_from("iIII", events)[3]:]
+            print(opens)
+            """;
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100) });
+        var store = new Store([new Replica(db, client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        string first = client.LtxFilePath(0, new Txid(1), new Txid(1));
+        for (int i = 0; i < 1200 && !File.Exists(first); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(File.Exists(first), "the start-up snapshot was not shipped");
+        await Task.Delay(500); // the start-up passes are over
+        int opens = int.Parse(Python.Run(CountOpens, db.WalPath, "3").Trim(), CultureInfo.InvariantCulture);
+        await stop.CancelAsync();
+        await run;
+        Assert.True(opens <= 10, $"the quiet WAL was opened {opens} times in 3 s (monitor interval 100 ms)");
+        Assert.Equal(0, store.ErrorCount);
+    }
+
+    [RequiresFact]
+    public async Task RunAsync_QuietWatchedDatabase_StillCheckpointsWhenTheCheckpointIntervalIsDue()
+    {
+        // A watched, quiet database is not looked at every monitor interval, but its time-based checkpoint still
+        // runs (a new WAL generation: other salts in the position).
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(300), CheckpointInterval = TimeSpan.FromSeconds(1), MinCheckpointPageCount = 1_000_000 });
+        var store = new Store([new Replica(db, client, s_fastReplica)]);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        for (int i = 0; i < 1200 && db.Txid.IsZero; i++)
+        {
+            await Task.Delay(50);
+        }
+        (uint, uint) before = (db.Position!.Value.WalSalt1, db.Position!.Value.WalSalt2);
+        bool checkpointed = false;
+        for (int i = 0; i < 1200 && !checkpointed; i++)
+        {
+            await Task.Delay(50);
+            checkpointed = db.Position is { } p && (p.WalSalt1, p.WalSalt2) != before;
+        }
+        await stop.CancelAsync();
+        await run;
+        Assert.True(checkpointed, "no checkpoint within 60 s of a 1 s checkpoint interval");
+        Assert.Equal(0, store.ErrorCount);
+        Assert.Equal(SqliteWriter.Dump(path), await RestoreDump(client, dir));
     }
 
     [RequiresFact]
