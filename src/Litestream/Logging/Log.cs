@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Information, Message = "snapshot {Path}: txid {Txid}, {Pages} pages, reason: {Reason}")]
     public static partial void Snapshot(ILogger logger, string path, string txid, uint pages, string reason);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "continued {Path} across a wal restart: txid {Txid}, {Pages} pages committed before the restart read from the previous wal generation, no snapshot")]
+    public static partial void ContinuedAcrossWalRestart(ILogger logger, string path, string txid, int pages);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "sync {Path}: txid {Txid}, {Pages} pages, wal {Offset}+{Size}")]
     public static partial void Synced(ILogger logger, string path, string txid, int pages, long offset, long size);
 

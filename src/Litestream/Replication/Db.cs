@@ -528,6 +528,10 @@ public sealed class Db : IAsyncDisposable
                 throw new InvalidDataException($"wal page size {walHeader.PageSize} does not match database page size {PageSize}");
             }
 
+            if (!_walRestartExpected && !_forceSnapshot && _position is { } last && (walHeader.Salt1, walHeader.Salt2) != (last.WalSalt1, last.WalSalt2))
+            {
+                _walRestartExpected = ContinueAcrossWalRestart(last, walHeader, wal, db);
+            }
             (long offset, string? snapshotReason) = Verify(walHeader, RandomAccess.GetLength(wal));
             bool snapshot = snapshotReason is not null;
             WalReader? frames = null;
@@ -593,6 +597,89 @@ public sealed class Db : IAsyncDisposable
             {
                 frames?.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// The WAL restarted while nobody captured it (typically: we were stopped, the application kept committing,
+    /// checkpointed and started a new WAL generation). Without proof of what was committed between our position
+    /// and the restart, the next file must be a snapshot: a whole database uploaded again on every restart of the
+    /// replicator. This proves it from the WAL itself and captures those commits as an ordinary delta:
+    /// <list type="bullet">
+    /// <item>exactly one restart happened: SQLite increments salt-1 at each restart (and draws both salts at random
+    /// for a new WAL file);</item>
+    /// <item>the last frame we captured is still in the file with its salts: the new generation, written from the
+    /// start of the file, has not reached it, so every later frame of the old generation is intact too;</item>
+    /// <item>the frames after it continue its checksum chain up to a commit and stop there: the restart came after
+    /// a checkpoint that copied everything committed, and no transaction was left half written;</item>
+    /// <item>the file holds whole frames only: <c>journal_size_limit</c> truncates the WAL at a restart to a byte
+    /// count, which would cut the old generation short (no common limit is a frame boundary);</item>
+    /// <item>every page the database grew by is in those frames (the database file holds newer versions).</item>
+    /// </list>
+    /// Returns true when the old generation's tail is captured (or was empty): the new generation then continues
+    /// from its first frame.
+    /// </summary>
+    private bool ContinueAcrossWalRestart(LtxHeader last, WalHeader walHeader, SafeFileHandle wal, SafeFileHandle db)
+    {
+        long end = last.WalOffset + last.WalSize;
+        long frameSize = WalFrameHeader.Size + PageSize;
+        long fileSize = RandomAccess.GetLength(wal);
+        if (walHeader.Salt1 != unchecked(last.WalSalt1 + 1) || end <= WalHeader.Size || (fileSize - WalHeader.Size) % frameSize != 0)
+        {
+            return false;
+        }
+        WalReader? tail;
+        try
+        {
+            tail = WalReader.OpenAt(wal, end, last.WalSalt1, last.WalSalt2);
+        }
+        catch (WalPrevFrameMismatchException)
+        {
+            return false;
+        }
+        if (tail is null)
+        {
+            return false;
+        }
+        using (tail)
+        {
+            WalPageMap map = tail.ReadPageMap();
+            if (tail.Checksum != tail.CommitChecksum)
+            {
+                return false; // frames of an unfinished transaction follow: not the state the restart began from
+            }
+            if (map.Commit == 0)
+            {
+                return true; // nothing was committed between our position and the restart
+            }
+            uint lockPgno = LtxConstants.LockPgno(PageSize);
+            for (uint pgno = last.Commit + 1; pgno <= map.Commit; pgno++)
+            {
+                if (pgno != lockPgno && !map.Pages.ContainsKey(pgno))
+                {
+                    return false;
+                }
+            }
+            var header = new LtxHeader
+            {
+                Flags = LtxConstants.HeaderFlagNoChecksum,
+                PageSize = PageSize,
+                Commit = map.Commit,
+                MinTxid = new Txid(Txid.Value + 1),
+                MaxTxid = new Txid(Txid.Value + 1),
+                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                WalOffset = end,
+                WalSize = map.MaxOffset - end,
+                WalSalt1 = last.WalSalt1,
+                WalSalt2 = last.WalSalt2,
+            };
+            int pages = WriteL0(header, map, wal, db, snapshot: false);
+            _metrics.WalCaptured(header.WalSize);
+            _position = header;
+            _syncedSinceCheckpoint = true;
+            LastSyncAt = DateTimeOffset.UtcNow;
+            Log.ContinuedAcrossWalRestart(_logger, Path, header.MaxTxid.ToString(), pages);
+            return true;
         }
     }
 

@@ -1,5 +1,7 @@
 using Litestream.Ltx;
 using Litestream.Replication;
+using Litestream.Restore;
+using Litestream.Storage.File;
 using Microsoft.Data.Sqlite;
 
 namespace Litestream.Tests.Replication;
@@ -170,6 +172,118 @@ public class DbTests
             Assert.True(header.WalOffset > 32, $"wal offset {header.WalOffset}");
             Assert.True(CountPages(db.L0FilePath(header.MaxTxid)) < PageCount(path), "wrote a snapshot");
         }
+    }
+
+    /// <summary>
+    /// Stopped while the application keeps committing, checkpoints and starts a new WAL generation (a deploy, a
+    /// restart of the replicator): the commits before the restart are still in the old generation's frames past the
+    /// new one, so they are captured as a delta and the new generation continues from its first frame. No snapshot:
+    /// before, every such restart uploaded the whole database again (issue 22).
+    /// </summary>
+    [RequiresFact]
+    public async Task Sync_ApplicationRestartedTheWalWhileStopped_ContinuesWithDeltas()
+    {
+        string path = NewDatabase(200);
+        using var app = new SqliteConnection($"Data Source={path};Pooling=False");
+        app.Open();
+        LtxHeader stopped = await SyncAndStop(path, app);
+        for (int i = 0; i < 20; i++)
+        {
+            Exec(app, $"INSERT INTO t(v) VALUES ('before the restart {i}')");
+        }
+        Exec(app, "PRAGMA wal_checkpoint(PASSIVE)");
+        Exec(app, "INSERT INTO t(v) VALUES ('first of the new generation')");
+        Exec(app, "INSERT INTO t(v) VALUES ('second of the new generation')");
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            Assert.True(db.Sync());
+            string tail = db.L0FilePath(new Txid(stopped.MaxTxid.Value + 1));
+            LtxHeader tailHeader = ReadHeader(tail);
+            Assert.Equal((stopped.WalSalt1, stopped.WalSalt2), (tailHeader.WalSalt1, tailHeader.WalSalt2));
+            Assert.Equal(stopped.WalOffset + stopped.WalSize, tailHeader.WalOffset);
+            LtxHeader next = db.Position!.Value;
+            Assert.Equal(stopped.MaxTxid.Value + 2, next.MaxTxid.Value);
+            Assert.Equal(stopped.WalSalt1 + 1, next.WalSalt1);
+            Assert.Equal(32, next.WalOffset);
+            Assert.True(CountPages(tail) < PageCount(path) && CountPages(db.L0FilePath(next.MaxTxid)) < PageCount(path), "wrote a snapshot");
+            Assert.Equal(SqliteWriter.Dump(path), await RestoreLocalDump(db));
+        }
+    }
+
+    [RequiresFact]
+    public async Task Sync_ApplicationRestartedTheWalTwiceWhileStopped_WritesFullSnapshot()
+    {
+        // The first restart's generation is overwritten by the second: what it held cannot be proven captured.
+        string path = NewDatabase(200);
+        using var app = new SqliteConnection($"Data Source={path};Pooling=False");
+        app.Open();
+        LtxHeader stopped = await SyncAndStop(path, app);
+        for (int restart = 0; restart < 2; restart++)
+        {
+            Exec(app, $"INSERT INTO t(v) VALUES ('generation {restart}')");
+            Exec(app, "PRAGMA wal_checkpoint(PASSIVE)");
+        }
+        Exec(app, "INSERT INTO t(v) VALUES ('last generation')");
+        await AssertNextSyncIsSnapshot(path, stopped);
+    }
+
+    [RequiresFact]
+    public async Task Sync_WalCutByJournalSizeLimitAtTheRestart_WritesFullSnapshot()
+    {
+        // journal_size_limit truncates the WAL at a restart: the old generation's later frames are gone, so the
+        // commits between our position and the restart cannot be read. A byte limit leaves a partial frame.
+        string path = NewDatabase(200);
+        using var app = new SqliteConnection($"Data Source={path};Pooling=False");
+        app.Open();
+        LtxHeader stopped = await SyncAndStop(path, app);
+        for (int i = 0; i < 20; i++)
+        {
+            Exec(app, $"INSERT INTO t(v) VALUES ('cut off {i}')");
+        }
+        Exec(app, "PRAGMA wal_checkpoint(PASSIVE)");
+        Exec(app, $"PRAGMA journal_size_limit = {stopped.WalOffset + stopped.WalSize + 1000}");
+        Exec(app, "INSERT INTO t(v) VALUES ('after the cut')");
+        await AssertNextSyncIsSnapshot(path, stopped);
+    }
+
+    /// <summary>Replicates <paramref name="path"/> (snapshot and one delta written by <paramref name="app"/>) and stops; returns the last position.</summary>
+    private static async Task<LtxHeader> SyncAndStop(string path, SqliteConnection app)
+    {
+        await using var db = new Db(path);
+        db.Open();
+        db.Sync();
+        for (int i = 0; i < 5; i++)
+        {
+            Exec(app, $"INSERT INTO t(v) VALUES ('while running {i}')");
+        }
+        Assert.True(db.Sync());
+        return db.Position!.Value;
+    }
+
+    private static async Task AssertNextSyncIsSnapshot(string path, LtxHeader stopped)
+    {
+        await using var db = new Db(path);
+        db.Open();
+        Assert.True(db.Sync());
+        LtxHeader header = db.Position!.Value;
+        Assert.Equal(stopped.MaxTxid.Value + 1, header.MaxTxid.Value);
+        Assert.Equal((int)header.Commit, CountPages(db.L0FilePath(header.MaxTxid)));
+        Assert.Equal(SqliteWriter.Dump(path), await RestoreLocalDump(db));
+    }
+
+    /// <summary>Restores the Db's local L0 files (laid out as a file replica) and dumps the result.</summary>
+    private static async Task<string> RestoreLocalDump(Db db)
+    {
+        string output = Path.Combine(Path.GetDirectoryName(db.Path)!, $"restored-{Guid.NewGuid():N}.db");
+        await Restorer.RestoreAsync(new FileReplicaClient(db.MetaPath), new RestoreOptions { OutputPath = output }, default);
+        return SqliteWriter.Dump(output);
+    }
+
+    private static LtxHeader ReadHeader(string ltxFile)
+    {
+        using var decoder = new LtxDecoder(File.OpenRead(ltxFile));
+        return decoder.DecodeHeader();
     }
 
     [RequiresFact]
