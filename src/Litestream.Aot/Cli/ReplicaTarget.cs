@@ -67,6 +67,10 @@ internal static class ReplicaTarget
         {
             ReplicaUrl.Parse(url);
         }
+        catch (BackendNotInBuildException e)
+        {
+            throw new CommandException($"{e.Message} ({ReplicaUrl.Redact(url)})", e.Hint);
+        }
         catch (ArgumentException e)
         {
             throw new UsageException(e.Message, $"replica URLs look like file:///path or s3://bucket/path; this build has {string.Join(", ", ReplicaClientFactory.Names)}");
