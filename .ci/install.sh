@@ -57,5 +57,11 @@ store="$tools/node_modules/s3rver/lib/stores/filesystem.js"
 if grep -q '^[[:space:]]*delimiterEnc &&$' "$store"; then
   sed -i 's/^\([[:space:]]*\)delimiterEnc &&$/\1false \&\& delimiterEnc \&\&/' "$store"
 fi
+# CopyObject: AWS's SDKs percent-encode the '/' between bucket and key in x-amz-copy-source (AWS, MinIO and R2
+# accept it); s3rver decodes the header with decodeURI, which leaves %2F, and answers NoSuchBucket.
+object="$tools/node_modules/s3rver/lib/controllers/object.js"
+if grep -q "copySource = decodeURI(ctx" "$object"; then
+  sed -i "s/copySource = decodeURI(ctx/copySource = decodeURIComponent(ctx/" "$object"
+fi
 # The upstream binary for the interop test and bench/run.py: test.sh fails that test when it is missing.
 bash "$(dirname "$0")/upstream.sh" || { echo "error: could not fetch the upstream binary (.ci/upstream.sh)" >&2; exit 1; }

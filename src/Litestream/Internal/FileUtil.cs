@@ -52,6 +52,29 @@ internal static partial class FileUtil
         }
     }
 
+    /// <summary>
+    /// Links <paramref name="existing"/> under the new name <paramref name="link"/> (link(2)); false where that is
+    /// not possible (another file system, a file system without hard links, not Linux): the caller copies instead.
+    /// </summary>
+    public static bool TryHardLink(string existing, string link)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+        try
+        {
+            return Link(existing, link) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string link);
+
     [LibraryImport("libc", EntryPoint = "fallocate")]
     private static partial int Fallocate(SafeFileHandle fd, int mode, long offset, long length);
 

@@ -120,6 +120,10 @@ internal sealed class Compactor
             return null;
         }
         Log.Compacting(_logger, _replica.Db.Path, level, sources[0].MinTxid.ToString(), sources[^1].MaxTxid.ToString(), sources.Count);
+        if (sources.Count == 1 && await Client.CopyLtxFileAsync(sources[0], level, cancellationToken).ConfigureAwait(false) is { } copied)
+        {
+            return await CompactedAsync(level, copied, cancellationToken).ConfigureAwait(false);
+        }
         string temp = Path.Combine(Path.GetTempPath(), $"litestream-compact-{Guid.NewGuid():N}.ltx");
         var inputs = new List<Stream>();
         try
@@ -133,13 +137,7 @@ internal sealed class Compactor
                 LtxCompactor.Compact(output, inputs, new LtxCompactionOptions());
                 output.Position = 0;
                 LtxFileInfo written = await Client.WriteLtxFileAsync(level, sources[0].MinTxid, sources[^1].MaxTxid, output, cancellationToken).ConfigureAwait(false);
-                Listing.Added(written);
-                if (Options.VerifyCompaction)
-                {
-                    await VerifyOutputAsync(written, cancellationToken).ConfigureAwait(false);
-                }
-                Log.Compacted(_logger, _replica.Db.Path, level, written.MinTxid.ToString(), written.MaxTxid.ToString());
-                return written;
+                return await CompactedAsync(level, written, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -150,6 +148,17 @@ internal sealed class Compactor
             }
             FileUtil.TryDelete(temp);
         }
+    }
+
+    private async ValueTask<LtxFileInfo> CompactedAsync(int level, LtxFileInfo written, CancellationToken cancellationToken)
+    {
+        Listing.Added(written);
+        if (Options.VerifyCompaction)
+        {
+            await VerifyOutputAsync(written, cancellationToken).ConfigureAwait(false);
+        }
+        Log.Compacted(_logger, _replica.Db.Path, level, written.MinTxid.ToString(), written.MaxTxid.ToString());
+        return written;
     }
 
     /// <summary>

@@ -52,4 +52,12 @@ public interface IReplicaClient : IAsyncDisposable
         path = null;
         return false;
     }
+
+    /// <summary>
+    /// Capability: copies <paramref name="source"/> to <paramref name="level"/> inside the storage (a server-side
+    /// copy, a hard link), atomically as <see cref="WriteLtxFileAsync"/>, without its bytes passing through this
+    /// process. A compaction of one file is that file (issue 1407 upstream: identical bytes uploaded again at every
+    /// level). Null when the backend has no such copy: the caller downloads and uploads.
+    /// </summary>
+    ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken) => ValueTask.FromResult<LtxFileInfo?>(null);
 }

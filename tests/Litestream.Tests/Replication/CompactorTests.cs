@@ -102,6 +102,30 @@ public class CompactorTests
     }
 
     [RequiresFact]
+    public async Task Compact_OneFile_IsLinkedToTheNextLevelNotRewritten()
+    {
+        // A compaction of one file is that file (upstream issue 1407: the same bytes uploaded at every level): the file
+        // replica links it (one inode under three names), S3 copies it on the server.
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        Write(path, 0);
+        await using var db = new Db(path);
+        db.Open();
+        var replica = new Replica(db, client);
+        db.Sync();
+        await replica.SyncAsync(default);
+        var compactor = new Compactor(replica, new CompactionOptions { VerifyCompaction = true });
+        LtxFileInfo l1 = (await compactor.CompactAsync(1, default))!;
+        LtxFileInfo l2 = (await compactor.CompactAsync(2, default))!;
+        Assert.Equal((1, 2), (l1.Level, l2.Level));
+        string Inode(int level) => Processes.RunOk("stat", ["-c", "%i", client.LtxFilePath(level, new Txid(1), new Txid(1))]);
+        Assert.Equal(Inode(0), Inode(1));
+        Assert.Equal(Inode(0), Inode(2));
+        await RestoreAndCompare(client, dir, SqliteWriter.Dump(path));
+    }
+
+    [RequiresFact]
     public async Task VerifyCompaction_DamagedOutput_IsDeletedAndTheNextCompactionRewritesIt()
     {
         string dir = TestRepo.TempDir();

@@ -21,4 +21,6 @@ public sealed class FileReplicaClientConformanceTests : ReplicaClientConformance
         => ((FileReplicaClient)client).LtxFilePath(level, min, max);
 
     protected override bool ListingCarriesHeaderTimestamp => true;
+
+    protected override bool CopiesInStorage => true;
 }

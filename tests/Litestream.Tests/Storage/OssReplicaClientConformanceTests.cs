@@ -34,4 +34,6 @@ public sealed class OssReplicaClientConformanceTests(S3rverFixture s3) : Replica
         => $"oss://bkt/{((S3ReplicaClient)client).Path}/{level:x4}/{LtxFileName.Format(min, max)}";
 
     protected override bool ListingCarriesHeaderTimestamp => false;
+
+    protected override bool CopiesInStorage => true;
 }

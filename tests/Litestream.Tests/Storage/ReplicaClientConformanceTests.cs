@@ -24,6 +24,9 @@ public abstract class ReplicaClientConformanceTests
     /// <summary>True when a plain listing already carries the header timestamp (file mtime); false when it carries the storage's write time (S3 LastModified).</summary>
     protected abstract bool ListingCarriesHeaderTimestamp { get; }
 
+    /// <summary>True when the backend copies a file to another level inside the storage (<see cref="IReplicaClient.CopyLtxFileAsync"/>).</summary>
+    protected virtual bool CopiesInStorage => false;
+
     /// <summary>When the listing carries the header timestamp: to this resolution (SFTP v3 file times are whole seconds).</summary>
     protected virtual TimeSpan ListingTimestampResolution => TimeSpan.FromMilliseconds(1);
 
@@ -71,6 +74,26 @@ public abstract class ReplicaClientConformanceTests
         LtxFileInfo info = await WriteAsync(client, 0, 1, 1, T1, 300);
         Assert.Equal(new LtxFileInfo(0, new Txid(1), new Txid(1), 300, DateTimeOffset.FromUnixTimeMilliseconds(T1)), info);
         Assert.Equal(Ltx(1, 1, T1, 300), await ReadAsync(client, 0, 1, 1));
+    }
+
+    [RequiresFact]
+    public async Task Copy_ToAnotherLevel_SameBytesAndTimestamp()
+    {
+        await using IReplicaClient client = CreateClient();
+        await client.InitAsync(default);
+        LtxFileInfo source = await WriteAsync(client, 1, 5, 7, T1, 777);
+        await WriteAsync(client, 2, 5, 7, T2, 100); // an older copy at the target is replaced
+        LtxFileInfo? copied = await client.CopyLtxFileAsync(source, 2, default);
+        if (!CopiesInStorage)
+        {
+            Assert.Null(copied);
+            return;
+        }
+        Assert.Equal(source with { Level = 2 }, copied);
+        Assert.Equal(Ltx(5, 7, T1, 777), await ReadAsync(client, 2, 5, 7));
+        Assert.Equal(Ltx(5, 7, T1, 777), await ReadAsync(client, 1, 5, 7));
+        LtxFileInfo listed = Assert.Single(await ListAsync(client, 2, useMetadata: true));
+        Assert.Equal((2, 777L, DateTimeOffset.FromUnixTimeMilliseconds(T1)), (listed.Level, listed.Size, listed.CreatedAt));
     }
 
     [RequiresFact]

@@ -30,4 +30,6 @@ public sealed class S3ReplicaClientConformanceTests(S3rverFixture s3) : ReplicaC
         => $"s3://bkt/{((S3ReplicaClient)client).Path}/{level:x4}/{LtxFileName.Format(min, max)}";
 
     protected override bool ListingCarriesHeaderTimestamp => false;
+
+    protected override bool CopiesInStorage => true;
 }

@@ -171,6 +171,34 @@ public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
         }
     }
 
+    /// <summary>A hard link under a temporary name, renamed into place: no byte is read or written. Null across file systems.</summary>
+    public ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        string from = LtxFilePath(source.Level, source.MinTxid, source.MaxTxid);
+        string path = LtxFilePath(level, source.MinTxid, source.MaxTxid);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        string temp = path + ".tmp";
+        FileUtil.TryDelete(temp);
+        if (!FileUtil.TryHardLink(from, temp))
+        {
+            return ValueTask.FromResult<LtxFileInfo?>(null);
+        }
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
+        try
+        {
+            FileUtil.CommitRename(temp, path);
+        }
+        catch (Exception e)
+        {
+            op.Failed(e);
+            FileUtil.TryDelete(temp);
+            throw;
+        }
+        op.Succeeded(0);
+        return ValueTask.FromResult<LtxFileInfo?>(source with { Level = level });
+    }
+
     /// <inheritdoc />
     public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
     {

@@ -39,6 +39,9 @@ public partial class S3ReplicaClient : IReplicaClient
     public const int MetadataConcurrency = 50;
     /// <summary>User metadata key holding the LTX creation time (sent as <c>x-amz-meta-litestream-timestamp</c>).</summary>
     public const string TimestampMetadataKey = "litestream-timestamp";
+
+    /// <summary>The largest object one CopyObject request copies (S3's limit; larger ones need a multipart copy).</summary>
+    private const long MaxCopyObjectSize = 5L << 30;
     /// <summary>
     /// Default SDK retries per request after the first attempt (5xx, throttling, dropped connections): 3, about
     /// aws-sdk-go v2's default of 3 attempts upstream uses. The replicator retries failed passes on its own with
