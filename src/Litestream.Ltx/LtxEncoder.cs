@@ -17,7 +17,8 @@ public sealed class LtxEncoder : IDisposable
 
     private readonly Stream _output;
     private readonly bool _leaveOpen;
-    private readonly List<LtxPageIndexEntry> _index = [];
+    private PageIndexSpool? _index;
+    private int _pageCount;
     private State _state = State.Header;
     private LtxHeader _header;
     private byte[]? _frame;
@@ -39,7 +40,7 @@ public sealed class LtxEncoder : IDisposable
     public long BytesWritten { get; private set; }
 
     /// <summary>Number of pages encoded so far.</summary>
-    public int PageCount => _index.Count;
+    public int PageCount => _pageCount;
 
     /// <summary>Validates and writes the header; must be called first, once.</summary>
     public void EncodeHeader(in LtxHeader header)
@@ -49,6 +50,7 @@ public sealed class LtxEncoder : IDisposable
         _header = header;
         _lockPgno = LtxConstants.LockPgno(header.PageSize);
         _frame = ArrayPool<byte>.Shared.Rent(LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize + Lz4Block.MaxCompressedLength((int)header.PageSize));
+        _index = new PageIndexSpool(SpoolDirectory());
         Span<byte> bytes = stackalloc byte[LtxConstants.HeaderSize];
         header.Write(bytes);
         Write(bytes, hash: true);
@@ -84,7 +86,8 @@ public sealed class LtxEncoder : IDisposable
         int prefixed = LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize;
         int frameLength = prefixed + compressed;
 
-        _index.Add(new LtxPageIndexEntry(pgno, BytesWritten, frameLength));
+        _index!.Add(pgno, BytesWritten, frameLength);
+        _pageCount++;
         // The checksum covers the stored header and size prefix but the uncompressed page.
         _crc = Crc64Iso.Update(_crc, frame[..prefixed]);
         _crc = Crc64Iso.Update(_crc, page);
@@ -112,18 +115,12 @@ public sealed class LtxEncoder : IDisposable
         endMarker.Clear();
         Write(endMarker, hash: true);
 
-        ReadOnlySpan<LtxPageIndexEntry> entries = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_index);
-        int indexLength = LtxPageIndex.EncodedLength(entries) + LtxConstants.PageIndexSizeFieldSize;
-        byte[] indexBuffer = ArrayPool<byte>.Shared.Rent(indexLength);
-        try
-        {
-            int written = LtxPageIndex.Write(entries, indexBuffer);
-            Write(indexBuffer.AsSpan(0, written), hash: true);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(indexBuffer);
-        }
+        // The page index (LTX.md §4): the spooled varints, a 0 terminator, their length with it as a big-endian u64.
+        _index!.CopyTo(bytes => Write(bytes, hash: true));
+        Span<byte> indexEnd = stackalloc byte[1 + LtxConstants.PageIndexSizeFieldSize];
+        indexEnd[0] = 0;
+        BinaryPrimitives.WriteUInt64BigEndian(indexEnd[1..], (ulong)(_index.Length + 1));
+        Write(indexEnd, hash: true);
 
         Span<byte> trailer = stackalloc byte[LtxConstants.TrailerSize];
         BinaryPrimitives.WriteUInt64BigEndian(trailer, postApplyChecksum);
@@ -176,7 +173,13 @@ public sealed class LtxEncoder : IDisposable
             ArrayPool<byte>.Shared.Return(_frame);
             _frame = null;
         }
+        _index?.Dispose();
+        _index = null;
     }
+
+    /// <summary>The output file's folder when it has one, else the temporary folder.</summary>
+    private string SpoolDirectory()
+        => _output is FileStream { Name: { } name } && Path.IsPathFullyQualified(name) ? Path.GetDirectoryName(name)! : Path.GetTempPath();
 }
 
 /// <summary>Page ordering rules shared by the encoder and decoder (ltx <c>Encoder.EncodePage</c>).</summary>

@@ -29,6 +29,43 @@ public class LtxEncoderTests
     }
 
     [Fact]
+    public void Close_IndexLargerThanItsMemoryBuffer_SpooledBesideTheOutputAndWrittenExactly()
+    {
+        // 150 000 pages: ~1.2 MB of index varints, past the 1 MiB kept in memory, so the rest goes to a file beside
+        // the output, which is gone after Close.
+        const uint Pages = 150_000;
+        string dir = Directory.CreateTempSubdirectory("ltx-spool-").FullName;
+        string path = Path.Combine(dir, "big.ltx");
+        var expected = new List<LtxPageIndexEntry>();
+        using (var encoder = new LtxEncoder(new FileStream(path, FileMode.CreateNew)))
+        {
+            encoder.EncodeHeader(new LtxHeader { Flags = LtxConstants.HeaderFlagNoChecksum, PageSize = 512, Commit = Pages, MinTxid = new Txid(1), MaxTxid = new Txid(9), Timestamp = 1000 });
+            byte[] page = new byte[512];
+            for (uint pgno = 1; pgno <= Pages; pgno++)
+            {
+                BitConverter.TryWriteBytes(page, pgno);
+                long offset = encoder.BytesWritten;
+                encoder.EncodePage(pgno, page);
+                expected.Add(new LtxPageIndexEntry(pgno, offset, encoder.BytesWritten - offset));
+            }
+            encoder.Close(0);
+        }
+        Assert.Equal(["big.ltx"], Directory.GetFiles(dir).Select(Path.GetFileName));
+        using var decoder = new LtxDecoder(File.OpenRead(path));
+        decoder.DecodeHeader();
+        byte[] decoded = new byte[512];
+        uint count = 0;
+        while (decoder.TryDecodePage(decoded, out LtxPageHeader header))
+        {
+            Assert.Equal(++count, BitConverter.ToUInt32(decoded));
+        }
+        decoder.Close();
+        Assert.Equal(Pages, count);
+        Assert.Equal(expected, decoder.PageIndex.Entries);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
     public void Close_WrongPostApplyOnChecksummedSnapshot_DecoderDetectsMismatch()
     {
         byte[] file = LtxFileBuilder.Build(s_specHeader, [(1, LtxFileBuilder.Page(1024, (byte)'2')), (2, LtxFileBuilder.Page(1024, (byte)'3'))], 0x8000000000000001);
