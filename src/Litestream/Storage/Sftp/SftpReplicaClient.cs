@@ -136,7 +136,7 @@ public sealed class SftpReplicaClient : IReplicaClient
             files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
             if (useMetadata)
             {
-                await ReadHeaderTimesAsync(files, token).ConfigureAwait(false);
+                await LtxHeaderTimes.ApplyAsync(this, files, RequestConcurrency, token).ConfigureAwait(false);
             }
             foreach (LtxFileInfo file in files)
             {
@@ -609,33 +609,6 @@ public sealed class SftpReplicaClient : IReplicaClient
             }
             return true;
         }, token).ConfigureAwait(false)).ConfigureAwait(false);
-    }
-
-    /// <summary>Replaces each file's listing time (whole seconds) with its LTX header time, read from the file.</summary>
-    private async ValueTask ReadHeaderTimesAsync(List<LtxFileInfo> files, CancellationToken cancellationToken)
-    {
-        var options = new ParallelOptions { MaxDegreeOfParallelism = RequestConcurrency, CancellationToken = cancellationToken };
-        await Parallel.ForAsync(0, files.Count, options, async (i, token) =>
-        {
-            LtxFileInfo file = files[i];
-            byte[] header = new byte[LtxConstants.HeaderSize];
-            try
-            {
-                Stream stream = await OpenLtxFileAsync(file.Level, file.MinTxid, file.MaxTxid, 0, header.Length, token).ConfigureAwait(false);
-                await using (stream.ConfigureAwait(false))
-                {
-                    int read = await stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, token).ConfigureAwait(false);
-                    if (LtxHeader.TryRead(header.AsSpan(0, read), out LtxHeader parsed))
-                    {
-                        files[i] = file with { CreatedAt = parsed.CreatedAt };
-                    }
-                }
-            }
-            catch (ReplicaFileNotFoundException)
-            {
-                // deleted since the listing: keep the listing's time
-            }
-        }).ConfigureAwait(false);
     }
 
     private async ValueTask TryDeleteAsync(SftpClient sftp, string path)
