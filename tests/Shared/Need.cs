@@ -37,6 +37,10 @@ public enum Need
     Azurite,
     /// <summary>OpenSSH's sshd and ssh-keygen, for a local SFTP server.</summary>
     Sshd,
+    /// <summary>rclone, whose <c>serve webdav</c> is one local WebDAV server.</summary>
+    Rclone,
+    /// <summary>nginx with the dav-ext module, the other local WebDAV server.</summary>
+    NginxDav,
     /// <summary>Prometheus and promtool (Debian's package), to scrape and lint /metrics.</summary>
     Prometheus,
     /// <summary>The upstream Litestream v0.3.13 binary.</summary>

@@ -38,6 +38,8 @@ public sealed class WebDavReplicaClient : IReplicaClient
     private readonly StorageTimeouts _timeouts;
     // Collections known to exist, so most uploads skip the MKCOL round trips.
     private readonly ConcurrentDictionary<string, bool> _madeCollections = new(StringComparer.Ordinal);
+    // One MKCOL chain at a time: concurrent uploads into a new level would race to make it (rclone answers 423).
+    private readonly SemaphoreSlim _mkcolLock = new(1, 1);
     private int _initialized;
 
     /// <summary>Creates a client; nothing is sent until the first operation.</summary>
@@ -222,7 +224,19 @@ public sealed class WebDavReplicaClient : IReplicaClient
         {
             Stream source = staged ?? data;
             long length = source.Length - start;
-            await MakeCollectionsAsync(LevelDirectory(level), cancellationToken).ConfigureAwait(false);
+            string dir = LevelDirectory(level);
+            if (!_madeCollections.ContainsKey(dir))
+            {
+                await _mkcolLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await MakeCollectionsAsync(dir, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _mkcolLock.Release();
+                }
+            }
             // Beside the final name, so the MOVE stays in one collection; never an LTX name.
             string temp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid():N}.tmp";
             try
@@ -288,6 +302,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
     public ValueTask DisposeAsync()
     {
         _http.Dispose();
+        _mkcolLock.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -439,7 +454,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
     /// <summary>
     /// Sends one request (made anew for each attempt) and returns its response, whatever its status. A failure
     /// in transit or a 502/503/504 is tried again up to MaxRetries times with a growing pause when
-    /// <paramref name="retry"/>; a refused connection, an unknown host or a stall is not (each would only add
+    /// <paramref name="retry"/>, a 423 Locked always; a refused connection, an unknown host or a stall is not (each would only add
     /// its wait again). Counted in the replica metrics as <paramref name="metric"/>.
     /// </summary>
     private async Task<HttpResponseMessage> SendAsync(string operation, string path, string metric, Func<HttpRequestMessage> make,
@@ -464,7 +479,9 @@ public sealed class WebDavReplicaClient : IReplicaClient
                 continue;
             }
             int status = (int)response.StatusCode;
-            if (status is 502 or 503 or 504 && retry && attempt < _maxRetries)
+            // 423: the server holds a lock on the path for another request in flight (rclone locks each MKCOL, PUT
+            // and MOVE); nothing was done, so even a MOVE may ask again.
+            if (attempt < _maxRetries && (status == 423 || (retry && status is 502 or 503 or 504)))
             {
                 op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
                 response.Dispose();
