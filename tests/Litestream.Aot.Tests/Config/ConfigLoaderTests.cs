@@ -275,12 +275,32 @@ public class ReplicaBackendKeyTests
         Assert.DoesNotContain("sig=x", s.ToString());
     }
 
+    [Fact]
+    public void Parse_WebDavKeys_ReachTheBackend_PasswordNeverPrinted()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("""
+            dbs:
+              - path: /a.db
+                replica:
+                  type: webdav
+                  webdav-url: https://dav.example.com/remote.php/dav
+                  webdav-username: alice
+                  webdav-password: s3cret-dav-pw
+                  path: backups/app
+            """, Base);
+        ReplicaSettings s = config.Dbs[0].Replica!.ToSettings(config.ReplicaDefaults);
+        Assert.Equal(("webdav", "backups/app"), (s.Type, s.Path));
+        Assert.Equal("webdav-password=s3cret-dav-pw webdav-url=https://dav.example.com/remote.php/dav webdav-username=alice",
+            string.Join(' ', s.Options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}")));
+        Assert.DoesNotContain("s3cret-dav-pw", s.ToString());
+    }
+
     [Theory]
     [InlineData("part-size: 5x", "dbs[0].replica.part-size: invalid size \"5x\"")]
     [InlineData("concurrency: many", "dbs[0].replica.concurrency: invalid number \"many\"")]
     [InlineData("force-path-style: maybe", "dbs[0].replica.force-path-style: invalid boolean \"maybe\"")]
     [InlineData("concurrent-writes: maybe", "dbs[0].replica.concurrent-writes: invalid boolean \"maybe\"")]
-    [InlineData("webdav-url: http://x", "dbs[0].replica.webdav-url: not supported yet (webdav replicas)")]
+    [InlineData("jwt: x", "dbs[0].replica.jwt: not supported yet (nats replicas)")]
     [InlineData("bukket: x", "dbs[0].replica.bukket: unknown key (line 5)")]
     public void Parse_BadBackendKey_NamesPathAndValue(string line, string message)
     {

@@ -49,6 +49,25 @@ public class ReplicaUrlTests
         Assert.DoesNotContain("hunter2", s.ToString());
     }
 
+    [Theory]
+    [InlineData("webdav://bob:hunter2@dav.example.com:8080/backups/db", "webdav", "http://dav.example.com:8080")]
+    [InlineData("webdavs://bob:hunter2@dav.example.com/backups/db/", "webdavs", "https://dav.example.com")]
+    public void Parse_WebDav_ServerLoginAndPath_AsUpstream(string url, string type, string server)
+    {
+        ReplicaSettings s = ReplicaUrl.Parse(url);
+        Assert.Equal((type, "backups/db"), (s.Type, s.Path));
+        Assert.Equal($"webdav-password=hunter2 webdav-url={server} webdav-username=bob",
+            string.Join(' ', s.Options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}")));
+        Assert.DoesNotContain("hunter2", s.ToString());
+    }
+
+    [Fact]
+    public void Parse_WebDav_NoHost_Invalid()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("webdav:///backups"));
+        Assert.Equal("invalid webdav replica url \"webdav:///backups\": host required (webdav://[user[:password]@]host[:port]/path)", e.Message);
+    }
+
     [Fact]
     public void Split_UserInfo_CutAtTheLastAt()
     {
