@@ -132,12 +132,7 @@ public sealed class SftpReplicaClient : IReplicaClient
                 }
                 return found;
             }, token).ConfigureAwait(false);
-            // A directory listing comes in no particular order.
-            files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
-            if (useMetadata)
-            {
-                await LtxHeaderTimes.ApplyAsync(this, files, RequestConcurrency, token).ConfigureAwait(false);
-            }
+            await DirectoryListing.CompleteAsync(this, files, useMetadata, RequestConcurrency, token).ConfigureAwait(false);
             foreach (LtxFileInfo file in files)
             {
                 yield return file;

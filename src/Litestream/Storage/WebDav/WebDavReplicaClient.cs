@@ -152,12 +152,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
                     files.Add(new LtxFileInfo(level, min, max, Math.Max(entry.Length, 0), entry.LastModified ?? DateTimeOffset.UnixEpoch));
                 }
             }
-            // A PROPFIND answer comes in no particular order.
-            files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
-            if (useMetadata)
-            {
-                await LtxHeaderTimes.ApplyAsync(this, files, RequestConcurrency, token).ConfigureAwait(false);
-            }
+            await DirectoryListing.CompleteAsync(this, files, useMetadata, RequestConcurrency, token).ConfigureAwait(false);
             foreach (LtxFileInfo file in files)
             {
                 yield return file;

@@ -3,14 +3,23 @@ using Litestream.Ltx;
 namespace Litestream.Storage;
 
 /// <summary>
-/// The accurate creation times of listed files for a backend whose listing carries only a file time (SFTP's
-/// whole seconds, a WebDAV server's write time): each file's LTX header is read for its timestamp.
+/// The listing of a backend that lists a directory: its entries come in no particular order and carry only a
+/// file time (SFTP's whole seconds, a WebDAV server's write time), so the accurate creation time, when asked
+/// for, is read from each file's LTX header.
 /// </summary>
-internal static class LtxHeaderTimes
+internal static class DirectoryListing
 {
-    /// <summary>Replaces each file's time in <paramref name="files"/> with its header time, <paramref name="concurrency"/> reads at once.</summary>
-    public static async ValueTask ApplyAsync(IReplicaClient client, List<LtxFileInfo> files, int concurrency, CancellationToken cancellationToken)
+    /// <summary>
+    /// Orders <paramref name="files"/> by (MinTxid, MaxTxid) and, with <paramref name="useMetadata"/>, replaces each
+    /// file's time with its header time (<paramref name="concurrency"/> reads at once).
+    /// </summary>
+    public static async ValueTask CompleteAsync(IReplicaClient client, List<LtxFileInfo> files, bool useMetadata, int concurrency, CancellationToken cancellationToken)
     {
+        files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
+        if (!useMetadata)
+        {
+            return;
+        }
         var options = new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken };
         await Parallel.ForAsync(0, files.Count, options, async (i, token) =>
         {
