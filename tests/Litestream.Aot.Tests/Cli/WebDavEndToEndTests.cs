@@ -78,7 +78,7 @@ public class WebDavEndToEndTests
         ProcessResult r = Exe.Run("restore", "-o", Path.Combine(dir, "out.db"), $"webdav://{WebDavServer.User}:{wrong}@127.0.0.1:{server.Port}/backups/app");
         Assert.Equal(1, r.ExitCode);
         string[] lines = r.Stderr.TrimEnd().Split('\n');
-        Assert.Equal($"error: webdav: list {server.Url}/backups/app/ltx/9/: login refused (401 Unauthorized)", lines[^2]);
+        Assert.Equal($"error: webdav: connect {server.Url}/backups/app: login refused (401 Unauthorized)", lines[^2]);
         Assert.Equal($"hint: check webdav-username \"{WebDavServer.User}\" and webdav-password (or user:password@ in the replica URL)", lines[^1]);
         Assert.DoesNotContain(wrong, r.Stdout + r.Stderr);
         Assert.False(File.Exists(Path.Combine(dir, "out.db")));
@@ -95,7 +95,7 @@ public class WebDavEndToEndTests
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(60));
         Assert.Equal(1, r.ExitCode);
         string[] lines = r.Stderr.TrimEnd().Split('\n');
-        Assert.StartsWith("error: webdav: list http://192.0.2.1:8080/backups/app/ltx/9/: ", lines[^2]);
+        Assert.StartsWith("error: webdav: connect http://192.0.2.1:8080/backups/app: ", lines[^2]);
         Assert.StartsWith("hint: check ", lines[^1]);
         Assert.DoesNotContain(WebDavServer.Password, r.Stdout + r.Stderr);
     }

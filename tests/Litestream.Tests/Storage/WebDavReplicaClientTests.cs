@@ -21,7 +21,7 @@ public abstract class WebDavServerErrorTests(WebDavFixture server)
     {
         await using var client = new WebDavReplicaClient(server.Settings("wrongpw") with { WebDavPassword = WrongPassword });
         ReplicaStorageException e = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.InitAsync(default));
-        Assert.Equal($"webdav: connect {server.Server.Url}/: login refused (401 Unauthorized)", e.Message);
+        Assert.Equal($"webdav: connect {client}: login refused (401 Unauthorized)", e.Message);
         Assert.Equal($"check webdav-username \"{WebDavServer.User}\" and webdav-password (or user:password@ in the replica URL)", e.Hint);
         Assert.DoesNotContain(WrongPassword, e.ToString());
         // Every operation says the same, not "no files".
@@ -39,7 +39,7 @@ public abstract class WebDavServerErrorTests(WebDavFixture server)
     {
         await using var client = new WebDavReplicaClient(server.Settings("nologin") with { WebDavUsername = null, WebDavPassword = null });
         ReplicaStorageException e = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.InitAsync(default));
-        Assert.Equal($"webdav: connect {server.Server.Url}/: login refused (401 Unauthorized)", e.Message);
+        Assert.Equal($"webdav: connect {client}: login refused (401 Unauthorized)", e.Message);
         Assert.StartsWith("the server wants a login: set webdav-username and webdav-password", e.Hint);
     }
 
@@ -48,7 +48,7 @@ public abstract class WebDavServerErrorTests(WebDavFixture server)
     {
         await using var client = new WebDavReplicaClient(server.Settings("db") with { WebDavUrl = server.Server.Url + "/no/such/share" });
         ReplicaStorageException e = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.InitAsync(default));
-        Assert.Equal($"webdav: connect {server.Server.Url}/no/such/share/: not found (404 Not Found)", e.Message);
+        Assert.Equal($"webdav: connect {server.Server.Url}/no/such/share/{client.Path}: not found (404 Not Found)", e.Message);
         Assert.Equal("check webdav-url and path: the server has no collection there", e.Hint);
         ReplicaStorageException write = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.WriteLtxFileAsync(
             0, new Txid(1), new Txid(1), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 1, 1_700_000_000_000, 200)), default));
@@ -94,7 +94,7 @@ public sealed class WebDavReplicaClientTests
             WebDavUrl = $"http://127.0.0.1:{port}", WebDavUsername = "u", WebDavPassword = Secret, Path = "app", MaxRetries = 0,
         });
         ReplicaStorageException e = await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.InitAsync(default));
-        Assert.StartsWith($"webdav: connect http://127.0.0.1:{port}/: cannot connect: Connection refused", e.Message);
+        Assert.StartsWith($"webdav: connect http://127.0.0.1:{port}/app: cannot connect: Connection refused", e.Message);
         Assert.Equal("check the host and port in webdav-url (or the replica URL) and the network", e.Hint);
         Assert.DoesNotContain(Secret, e.ToString());
     }

@@ -126,11 +126,12 @@ public sealed class WebDavReplicaClient : IReplicaClient
         {
             return;
         }
-        using HttpResponseMessage response = await SendAsync("connect", "", ReplicaOperation.List,
+        // Errors name the replica, whose server and collection the user configured, not just the share.
+        using HttpResponseMessage response = await SendAsync("connect", Path, ReplicaOperation.List,
             () => Propfind(CollectionUri(""), depth: "0"), cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.MultiStatus)
         {
-            throw Failure("connect", "", response);
+            throw Failure("connect", Path, response);
         }
         Volatile.Write(ref _initialized, 1);
     }
