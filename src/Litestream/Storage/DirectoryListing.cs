@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Litestream.Ltx;
 
 namespace Litestream.Storage;
@@ -10,16 +11,26 @@ namespace Litestream.Storage;
 internal static class DirectoryListing
 {
     /// <summary>
-    /// Orders <paramref name="files"/> by (MinTxid, MaxTxid) and, with <paramref name="useMetadata"/>, replaces each
-    /// file's time with its header time (<paramref name="concurrency"/> reads at once).
+    /// The files <paramref name="read"/> finds, ordered by (MinTxid, MaxTxid); with <paramref name="useMetadata"/>
+    /// each file's time is replaced with its header time (<paramref name="concurrency"/> reads at once).
     /// </summary>
-    public static async ValueTask CompleteAsync(IReplicaClient client, List<LtxFileInfo> files, bool useMetadata, int concurrency, CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<LtxFileInfo> ListAsync(IReplicaClient client, Func<CancellationToken, Task<List<LtxFileInfo>>> read,
+        bool useMetadata, int concurrency, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        List<LtxFileInfo> files = await read(cancellationToken).ConfigureAwait(false);
         files.Sort(static (a, b) => a.MinTxid != b.MinTxid ? a.MinTxid.CompareTo(b.MinTxid) : a.MaxTxid.CompareTo(b.MaxTxid));
-        if (!useMetadata)
+        if (useMetadata)
         {
-            return;
+            await ReadHeaderTimesAsync(client, files, concurrency, cancellationToken).ConfigureAwait(false);
         }
+        foreach (LtxFileInfo file in files)
+        {
+            yield return file;
+        }
+    }
+
+    private static async ValueTask ReadHeaderTimesAsync(IReplicaClient client, List<LtxFileInfo> files, int concurrency, CancellationToken cancellationToken)
+    {
         var options = new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken };
         await Parallel.ForAsync(0, files.Count, options, async (i, token) =>
         {

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Renci.SshNet;
@@ -107,37 +106,27 @@ public sealed class SftpReplicaClient : IReplicaClient
     /// <inheritdoc />
     public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
     {
-        return List(cancellationToken);
-
         // The modification time is the header time to the second; with useMetadata each header is read for the exact time.
-        async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
+        string dir = LevelDirectory(level);
+        return DirectoryListing.ListAsync(this, token => RunAsync("list", dir, async (sftp, t) =>
         {
-            string dir = LevelDirectory(level);
-            List<LtxFileInfo> files = await RunAsync("list", dir, async (sftp, t) =>
+            var found = new List<LtxFileInfo>();
+            try
             {
-                var found = new List<LtxFileInfo>();
-                try
+                await foreach (ISftpFile entry in sftp.ListDirectoryAsync(dir, t).ConfigureAwait(false))
                 {
-                    await foreach (ISftpFile entry in sftp.ListDirectoryAsync(dir, t).ConfigureAwait(false))
+                    if (entry.IsRegularFile && LtxFileName.TryParse(entry.Name, out Txid min, out Txid max) && min >= seek)
                     {
-                        if (entry.IsRegularFile && LtxFileName.TryParse(entry.Name, out Txid min, out Txid max) && min >= seek)
-                        {
-                            found.Add(new LtxFileInfo(level, min, max, entry.Length, new DateTimeOffset(entry.LastWriteTimeUtc, TimeSpan.Zero)));
-                        }
+                        found.Add(new LtxFileInfo(level, min, max, entry.Length, new DateTimeOffset(entry.LastWriteTimeUtc, TimeSpan.Zero)));
                     }
                 }
-                catch (SftpPathNotFoundException)
-                {
-                    // A level never written is empty.
-                }
-                return found;
-            }, token).ConfigureAwait(false);
-            await DirectoryListing.CompleteAsync(this, files, useMetadata, RequestConcurrency, token).ConfigureAwait(false);
-            foreach (LtxFileInfo file in files)
-            {
-                yield return file;
             }
-        }
+            catch (SftpPathNotFoundException)
+            {
+                // A level never written is empty.
+            }
+            return found;
+        }, token).AsTask(), useMetadata, RequestConcurrency, cancellationToken);
     }
 
     /// <inheritdoc />

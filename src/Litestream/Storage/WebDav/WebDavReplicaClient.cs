@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Xml;
 using Litestream.Internal;
@@ -138,13 +137,9 @@ public sealed class WebDavReplicaClient : IReplicaClient
 
     /// <inheritdoc />
     public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
-    {
-        return List(cancellationToken);
-
-        async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
+        => DirectoryListing.ListAsync(this, async token =>
         {
-            string dir = LevelDirectory(level);
-            List<WebDavEntry> entries = await ReadCollectionAsync(dir, token).ConfigureAwait(false);
+            List<WebDavEntry> entries = await ReadCollectionAsync(LevelDirectory(level), token).ConfigureAwait(false);
             var files = new List<LtxFileInfo>(entries.Count);
             foreach (WebDavEntry entry in entries)
             {
@@ -153,13 +148,8 @@ public sealed class WebDavReplicaClient : IReplicaClient
                     files.Add(new LtxFileInfo(level, min, max, Math.Max(entry.Length, 0), entry.LastModified ?? DateTimeOffset.UnixEpoch));
                 }
             }
-            await DirectoryListing.CompleteAsync(this, files, useMetadata, RequestConcurrency, token).ConfigureAwait(false);
-            foreach (LtxFileInfo file in files)
-            {
-                yield return file;
-            }
-        }
-    }
+            return files;
+        }, useMetadata, RequestConcurrency, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
