@@ -34,11 +34,15 @@ internal static class WebDavListing
     /// (its name is its own last segment). Names come from the href's path, unescaped.
     /// </summary>
     /// <exception cref="XmlException">Not well-formed XML, a DTD, or larger than <see cref="MaxCharacters"/>.</exception>
-    public static async Task<List<WebDavEntry>> ReadAsync(Stream body, CancellationToken cancellationToken)
+    public static Task<List<WebDavEntry>> ReadAsync(Stream body, CancellationToken cancellationToken)
+        // XmlReader's synchronous path, on a pool thread: its async twin adds about as much code to the exe as the
+        // rest of the backend, and the body's reads are bounded by the stall guard either way.
+        => Task.Run(() => Read(body, cancellationToken), cancellationToken);
+
+    private static List<WebDavEntry> Read(Stream body, CancellationToken cancellationToken)
     {
         var settings = new XmlReaderSettings
         {
-            Async = true,
             DtdProcessing = DtdProcessing.Prohibit,
             XmlResolver = null,
             MaxCharactersInDocument = MaxCharacters,
@@ -52,7 +56,7 @@ internal static class WebDavListing
         bool collection = false;
         string? capturing = null;
         var text = new StringBuilder();
-        while (await reader.ReadAsync().ConfigureAwait(false))
+        while (reader.Read())
         {
             cancellationToken.ThrowIfCancellationRequested();
             switch (reader.NodeType)
