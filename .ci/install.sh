@@ -3,7 +3,7 @@
 # it first. Idempotent, and quick when everything is present (well under a second: it only looks): a C
 # compiler for the static SQLite archive, npm to fetch the SQLite amalgamation, the sqlite3 CLI and python3
 # for the writer processes tests start, the arm64 cross toolchain and qemu, the packaging tools (dpkg-deb
-# comes with dpkg, rpmbuild with rpm), s3rver, Azurite, the upstream binary.
+# comes with dpkg, rpmbuild with rpm), nats-server, s3rver, Azurite, the upstream binary.
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -33,6 +33,8 @@ command -v col >/dev/null || need+=(bsdextrautils)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # SFTP tests: the fixture runs its own sshd (internal-sftp) on a loopback port with a temporary host key.
 { [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null; } || need+=(openssh-server openssh-client)
+# NATS tests: the fixture runs nats-server -js on a loopback port with a temporary store.
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 # The monitoring tests: promtool checks the /metrics exposition, a real Prometheus scrapes it.
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then

@@ -37,6 +37,8 @@ public enum Need
     Azurite,
     /// <summary>OpenSSH's sshd and ssh-keygen, for a local SFTP server.</summary>
     Sshd,
+    /// <summary>nats-server (JetStream), for a local NATS object store.</summary>
+    NatsServer,
     /// <summary>Prometheus and promtool (Debian's package), to scrape and lint /metrics.</summary>
     Prometheus,
     /// <summary>The upstream Litestream v0.3.13 binary.</summary>

@@ -33,6 +33,9 @@ public sealed class NatsReplicaClient : IReplicaClient
     /// <summary>Default wait between reconnect attempts (upstream's).</summary>
     public static readonly TimeSpan DefaultReconnectWait = TimeSpan.FromSeconds(2);
 
+    // A listing ends when the bucket has nothing more (without OnNoData an empty bucket's listing waits for an object forever).
+    private static readonly NatsObjListOpts s_listOnce = new() { OnNoData = static _ => ValueTask.FromResult(true) };
+
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _requestTimeout;
@@ -227,7 +230,7 @@ public sealed class NatsReplicaClient : IReplicaClient
         => RunAsync("list", prefix, async (store, token) =>
         {
             var found = new List<ObjectMetadata>();
-            await foreach (ObjectMetadata meta in store.ListAsync(new NatsObjListOpts(), token).ConfigureAwait(false))
+            await foreach (ObjectMetadata meta in store.ListAsync(s_listOnce, token).ConfigureAwait(false))
             {
                 if (meta.Name.StartsWith(prefix, StringComparison.Ordinal) && !meta.Deleted)
                 {
