@@ -33,9 +33,6 @@ public sealed class NatsReplicaClient : IReplicaClient
     /// <summary>Default wait between reconnect attempts (upstream's).</summary>
     public static readonly TimeSpan DefaultReconnectWait = TimeSpan.FromSeconds(2);
 
-    // A listing ends when the bucket has nothing more (without OnNoData an empty bucket's listing waits for an object forever).
-    private static readonly NatsObjListOpts s_listOnce = new() { OnNoData = static _ => ValueTask.FromResult(true) };
-
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _requestTimeout;
@@ -230,7 +227,13 @@ public sealed class NatsReplicaClient : IReplicaClient
         => RunAsync("list", prefix, async (store, token) =>
         {
             var found = new List<ObjectMetadata>();
-            await foreach (ObjectMetadata meta in store.ListAsync(s_listOnce, token).ConfigureAwait(false))
+            // The client's listing of a bucket that has never held a message waits for one forever: asked first.
+            NatsObjStatus status = await store.GetStatusAsync(token).ConfigureAwait(false);
+            if (status.Info.State.Messages == 0)
+            {
+                return found;
+            }
+            await foreach (ObjectMetadata meta in store.ListAsync(new NatsObjListOpts(), token).ConfigureAwait(false))
             {
                 if (meta.Name.StartsWith(prefix, StringComparison.Ordinal) && !meta.Deleted)
                 {
