@@ -475,7 +475,9 @@ public sealed class NatsReplicaClient : IReplicaClient
                 $"check that the user may use JetStream and bucket \"{Bucket}\""),
             TimeoutException or OperationCanceledException or NatsJSApiNoResponseException => ($"no answer within {GoDuration.Format(waited ?? _requestTimeout)}",
                 "check that the server is reachable and answering, with JetStream enabled"),
-            _ when error is SocketException || all.Contains("can not connect", StringComparison.OrdinalIgnoreCase) || all.Contains("connection refused", StringComparison.OrdinalIgnoreCase)
+            _ when all.Contains("timed out", StringComparison.OrdinalIgnoreCase) => ($"no answer within {GoDuration.Format(_connectTimeout)}",
+                "check host and port (the replica URL), that it is a NATS server, and the network"),
+            _ when error is SocketException || all.Contains("connect", StringComparison.OrdinalIgnoreCase) || all.Contains("connection refused", StringComparison.OrdinalIgnoreCase)
                 => (FirstLine(all), "check host and port (the replica URL) and the network"),
             _ => (FirstLine(all), null),
         };
