@@ -1,3 +1,7 @@
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.ObjectStore;
+
 namespace Litestream.Testing;
 
 /// <summary>
@@ -31,4 +35,18 @@ public sealed class NatsServer : LocalServer
 
     /// <summary>The client URL with the user's credentials, for a connection the test itself makes.</summary>
     public string ClientUrl => $"nats://{User}:{s_password}@127.0.0.1:{Port}";
+
+    /// <summary>Makes object store bucket <paramref name="bucket"/> (file storage), as an operator would with <c>nats object add</c>.</summary>
+    public async Task CreateBucketAsync(string bucket)
+    {
+        await using var connection = new NatsConnection(NatsOpts.Default with { Url = ClientUrl });
+        await new NatsObjContext(new NatsJSContext(connection)).CreateObjectStoreAsync(new NatsObjConfig(bucket) { Storage = NatsObjStorageType.File });
+    }
+
+    /// <summary>Runs <paramref name="use"/> on bucket <paramref name="bucket"/> through a connection of the test's own.</summary>
+    public async Task WithBucketAsync(string bucket, Func<INatsObjStore, Task> use)
+    {
+        await using var connection = new NatsConnection(NatsOpts.Default with { Url = ClientUrl });
+        await use(await new NatsObjContext(new NatsJSContext(connection)).GetObjectStoreAsync(bucket));
+    }
 }

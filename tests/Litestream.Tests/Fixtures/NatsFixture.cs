@@ -1,7 +1,4 @@
 using Litestream.Storage.Nats;
-using NATS.Client.Core;
-using NATS.Client.JetStream;
-using NATS.Client.ObjectStore;
 
 namespace Litestream.Tests.Fixtures;
 
@@ -16,9 +13,7 @@ public sealed class NatsFixture : IDisposable
     public async Task<string> CreateBucketAsync(string name)
     {
         string bucket = S3rverFixture.NewPath(name);
-        await using var connection = new NatsConnection(NatsOpts.Default with { Url = Server.ClientUrl });
-        var objects = new NatsObjContext(new NatsJSContext(connection));
-        await objects.CreateObjectStoreAsync(new NatsObjConfig(bucket) { Storage = NatsObjStorageType.File });
+        await Server.CreateBucketAsync(bucket);
         return bucket;
     }
 

@@ -2,9 +2,6 @@ using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.Nats;
 using Litestream.Tests.Fixtures;
-using NATS.Client.Core;
-using NATS.Client.JetStream;
-using NATS.Client.ObjectStore;
 
 namespace Litestream.Tests.Storage;
 
@@ -19,9 +16,7 @@ public sealed class NatsReplicaClientConformanceTests(NatsFixture nats) : Replic
     protected override async Task WriteForeignFileAsync(IReplicaClient client, int level, string name)
     {
         var natsClient = (NatsReplicaClient)client;
-        await using var connection = new NatsConnection(NatsOpts.Default with { Url = nats.Server.ClientUrl });
-        INatsObjStore store = await new NatsObjContext(new NatsJSContext(connection)).GetObjectStoreAsync(natsClient.Bucket);
-        await store.PutAsync(natsClient.LevelPrefix(level) + name, "not an ltx file"u8.ToArray());
+        await nats.Server.WithBucketAsync(natsClient.Bucket, async store => await store.PutAsync(natsClient.LevelPrefix(level) + name, "not an ltx file"u8.ToArray()));
     }
 
     protected override string Location(IReplicaClient client, int level, Txid min, Txid max)

@@ -85,10 +85,9 @@ public sealed class NatsReplicaClientTests(NatsFixture nats)
         await using var client = nats.Client("layout");
         await client.WriteLtxFileAsync(0, new Txid(1), new Txid(2), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 2, 1_700_000_001_234, 200)), default);
         Assert.Equal("db/layout/ltx/0/0000000000000001-0000000000000002.ltx", client.LtxName(0, new Txid(1), new Txid(2)));
-        await using var connection = new NATS.Client.Core.NatsConnection(NATS.Client.Core.NatsOpts.Default with { Url = nats.Server.ClientUrl });
-        var store = await new NATS.Client.ObjectStore.NatsObjContext(new NATS.Client.JetStream.NatsJSContext(connection)).GetObjectStoreAsync(client.Bucket);
-        NATS.Client.ObjectStore.Models.ObjectMetadata meta = await store.GetInfoAsync("db/layout/ltx/0/0000000000000001-0000000000000002.ltx");
-        Assert.Equal(["2023-11-14T22:13:21.234Z"], meta.Headers![NatsReplicaClient.TimestampHeader]);
+        NATS.Client.ObjectStore.Models.ObjectMetadata? meta = null;
+        await nats.Server.WithBucketAsync(client.Bucket, async store => meta = await store.GetInfoAsync("db/layout/ltx/0/0000000000000001-0000000000000002.ltx"));
+        Assert.Equal(["2023-11-14T22:13:21.234Z"], meta!.Headers![NatsReplicaClient.TimestampHeader]);
         Assert.Equal(200UL, meta.Size);
     }
 
