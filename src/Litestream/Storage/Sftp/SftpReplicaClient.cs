@@ -177,12 +177,10 @@ public sealed class SftpReplicaClient : IReplicaClient
         ArgumentNullException.ThrowIfNull(data);
         string path = LtxPath(level, minTxid, maxTxid);
         string dir = LevelDirectory(level);
-        byte[] header = new byte[LtxConstants.HeaderSize];
-        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
+        (HeaderedStream body, DateTimeOffset createdAt) = await HeaderedStream.ReadLtxHeaderAsync(data, cancellationToken).ConfigureAwait(false);
         // Beside the final name, so the rename stays in one directory (and one file system); never an LTX name.
         string temp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid():N}.tmp";
-        using var body = new HeaderedStream(header.AsMemory(0, read), data);
+        using var disposeBody = body;
         await RunAsync("mkdir", dir, async (sftp, token) =>
         {
             await MakeDirectoriesAsync(sftp, dir, token).ConfigureAwait(false);
