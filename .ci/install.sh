@@ -3,7 +3,7 @@
 # it first. Idempotent, and quick when everything is present (well under a second: it only looks): a C
 # compiler for the static SQLite archive, npm to fetch the SQLite amalgamation, the sqlite3 CLI and python3
 # for the writer processes tests start, the arm64 cross toolchain and qemu, the packaging tools (dpkg-deb
-# comes with dpkg, rpmbuild with rpm), s3rver, Azurite, rclone and nginx (WebDAV), the upstream binary.
+# comes with dpkg, rpmbuild with rpm), nats-server, s3rver, Azurite, rclone and nginx (WebDAV), the upstream binary.
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -37,6 +37,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 # nginx in the foreground with the dav module and dav-ext for PROPFIND).
 command -v rclone >/dev/null || need+=(rclone)
 { [ -x /usr/sbin/nginx ] && [ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ]; } || need+=(nginx-light libnginx-mod-http-dav-ext)
+# NATS tests: the fixture runs nats-server -js on a loopback port with a temporary store.
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 # The monitoring tests: promtool checks the /metrics exposition, a real Prometheus scrapes it.
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then

@@ -126,7 +126,7 @@ public class BackendRegistryGeneratorTests
 
     [Theory]
     [InlineData("", "public sealed record S", "LSG0010", "S (the settings of backend \"x\") must be a top-level sealed partial record: the generator adds its key binding to it")]
-    [InlineData("public long PartSize { get; init; }", "public sealed partial record S", "LSG0011", "S.PartSize is a long: backend keys are string, bool?, int? or long? (null: not set, so the backend's default applies)")]
+    [InlineData("public long PartSize { get; init; }", "public sealed partial record S", "LSG0011", "S.PartSize is a long: backend keys are string, bool?, int?, long?, TimeSpan? or IReadOnlyList<string>? (null: not set, so the backend's default applies)")]
     [InlineData("[ReplicaSize] public int? PartSize { get; init; }", "public sealed partial record S", "LSG0009", "S.PartSize: [ReplicaSize] needs a long? property")]
     [InlineData("[ReplicaKey(\"Bad_Key\")] public string? A { get; init; }", "public sealed partial record S", "LSG0008", "config key \"Bad_Key\" of S must be lowercase words joined by '-'")]
     [InlineData("public string? A { get; init; } [ReplicaKey(\"a\")] public string? B { get; init; }", "public sealed partial record S", "LSG0007", "config key \"a\" of S is claimed twice")]

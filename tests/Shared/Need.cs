@@ -41,6 +41,8 @@ public enum Need
     Rclone,
     /// <summary>nginx with the dav-ext module, the other local WebDAV server.</summary>
     NginxDav,
+    /// <summary>nats-server (JetStream), for a local NATS object store.</summary>
+    NatsServer,
     /// <summary>Prometheus and promtool (Debian's package), to scrape and lint /metrics.</summary>
     Prometheus,
     /// <summary>The upstream Litestream v0.3.13 binary.</summary>

@@ -48,6 +48,7 @@ public static class Prerequisites
         Need.Sshd => new("sshd and ssh-keygen", () => Sshd.MissingReason is null, "bash .ci/install.sh installs openssh-server"),
         Need.Rclone => new("rclone", () => RcloneWebDav.ProgramPath is not null, "bash .ci/install.sh installs Debian's rclone"),
         Need.NginxDav => new("nginx and its dav-ext module", () => NginxDav.IsInstalled, "bash .ci/install.sh installs nginx-light and libnginx-mod-http-dav-ext"),
+        Need.NatsServer => new("nats-server", () => NatsServer.ProgramPath is not null, "bash .ci/install.sh installs Debian's nats-server"),
         Need.Prometheus => new("prometheus and promtool", () => Testing.Prometheus.ProgramPath is not null && Testing.Prometheus.PromtoolPath is not null, "bash .ci/install.sh installs Debian's prometheus"),
         Need.Upstream => new("the upstream v0.3.13 binary (.tools/upstream/package/litestream)", () => Upstream is not null, "bash .ci/upstream.sh (.ci/install.sh runs it)"),
         Need.Shells => new("zsh and fish", () => TestRepo.OnPath("zsh") is not null && TestRepo.OnPath("fish") is not null, "bash .ci/install.sh installs them"),

@@ -56,6 +56,9 @@ public sealed class ConfigNode
     public IReadOnlyList<KeyValuePair<ConfigNode, ConfigNode>> AsMapping(string path)
         => _kind == Kind.Mapping ? _entries : throw new ConfigException(path, $"expected a mapping (line {Line})");
 
+    /// <summary>True for a list (a key that takes one value or a list asks this first).</summary>
+    public bool IsList => _kind == Kind.List;
+
     /// <summary>The items of a list.</summary>
     public IReadOnlyList<ConfigNode> AsList(string path)
         => _kind == Kind.List ? _items : throw new ConfigException(path, $"expected a list (line {Line})");

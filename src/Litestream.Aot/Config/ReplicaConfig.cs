@@ -1,4 +1,5 @@
 using System.Globalization;
+using Litestream.Internal;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Config;
@@ -90,6 +91,8 @@ public sealed partial class ReplicaConfig
             ReplicaKeyKind.Int32 => value.AsInt32(path).ToString(CultureInfo.InvariantCulture),
             ReplicaKeyKind.Int64 => value.AsInt64(path).ToString(CultureInfo.InvariantCulture),
             ReplicaKeyKind.Size => value.AsSize(path).ToString(CultureInfo.InvariantCulture),
+            ReplicaKeyKind.Duration => GoDuration.Format(value.AsDuration(path)),
+            ReplicaKeyKind.StringList => value.IsList ? string.Join('\n', value.AsList(path).Select((item, i) => item.AsString(ConfigNode.Item(path, i)))) : value.AsString(path),
             _ => value.AsString(path),
         };
         if (text is null)

@@ -94,7 +94,7 @@ internal static class Parser
             if (kind is null)
             {
                 diagnostics.Add(DiagnosticInfo.At(property, "LSG0011",
-                    $"{settings.Name}.{property.Name} is a {property.Type.ToDisplayString()}: backend keys are string, bool?, int? or long? (null: not set, so the backend's default applies)"));
+                    $"{settings.Name}.{property.Name} is a {property.Type.ToDisplayString()}: backend keys are string, bool?, int?, long?, TimeSpan? or IReadOnlyList<string>? (null: not set, so the backend's default applies)"));
                 continue;
             }
             if (size && kind != KeyKind.Int64)
@@ -134,6 +134,11 @@ internal static class Parser
         {
             return KeyKind.String;
         }
+        if (type is INamedTypeSymbol { IsGenericType: true } list && list.OriginalDefinition.ToDisplayString() == "System.Collections.Generic.IReadOnlyList<T>"
+            && list.TypeArguments[0].SpecialType == SpecialType.System_String)
+        {
+            return KeyKind.StringList;
+        }
         if (type is not INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
         {
             return null;
@@ -143,6 +148,7 @@ internal static class Parser
             SpecialType.System_Boolean => KeyKind.Boolean,
             SpecialType.System_Int32 => KeyKind.Int32,
             SpecialType.System_Int64 => KeyKind.Int64,
+            _ when nullable.TypeArguments[0].ToDisplayString() == "System.TimeSpan" => KeyKind.Duration,
             _ => null,
         };
     }

@@ -10,6 +10,8 @@ internal enum KeyKind
     Int32,
     Int64,
     Size,
+    Duration,
+    StringList,
 }
 
 /// <summary>One key of a backend's settings record: its property, its litestream.yml spelling, its kind.</summary>

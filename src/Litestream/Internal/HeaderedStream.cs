@@ -5,6 +5,17 @@ internal sealed class HeaderedStream(ReadOnlyMemory<byte> head, Stream rest) : R
 {
     private ReadOnlyMemory<byte> _head = head;
 
+    /// <summary>
+    /// Reads the LTX header at the start of an upload's <paramref name="data"/>: the body to send (header included)
+    /// and the header's creation time, which backends store with the file (now, when the data has no LTX header).
+    /// </summary>
+    public static async ValueTask<(HeaderedStream Body, DateTimeOffset CreatedAt)> ReadLtxHeaderAsync(Stream data, CancellationToken cancellationToken)
+    {
+        byte[] header = new byte[Ltx.LtxConstants.HeaderSize];
+        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        return (new HeaderedStream(header.AsMemory(0, read), data), Storage.ReplicaTimestamp.FromHeader(header.AsSpan(0, read)));
+    }
+
     public long Count { get; private set; }
 
     public override int Read(Span<byte> buffer)

@@ -13,4 +13,8 @@ internal enum ReplicaKeyKind
     Int64,
     /// <summary>A byte count, go-humanize style ("64MiB", "10MB", "4096").</summary>
     Size,
+    /// <summary>A Go duration ("10s", "1m30s"), into a <c>TimeSpan?</c>.</summary>
+    Duration,
+    /// <summary>A list of strings (a YAML sequence, or one string), into an <c>IReadOnlyList&lt;string&gt;?</c>; one item a line as text.</summary>
+    StringList,
 }

@@ -34,6 +34,17 @@ internal static class ReplicaKeyValues
             : ByteSize.TryParse(text, out long value) ? value
             : throw Invalid(key, "size", text);
 
+    public static TimeSpan? ReadDuration(IReadOnlyDictionary<string, string> options, string key)
+        => ReadString(options, key) is not { } text ? null
+            : !text.StartsWith('-') && GoDuration.TryParse(text.Trim(), out TimeSpan value) ? value
+            : throw Invalid(key, "duration", text);
+
+    /// <summary>A list key's items: one a line (the exe joins a YAML sequence so), empty lines dropped.</summary>
+    public static IReadOnlyList<string>? ReadStringList(IReadOnlyDictionary<string, string> options, string key)
+        => ReadString(options, key) is not { } text ? null
+            : text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } items ? items
+            : null;
+
     /// <summary>Upstream's boolean spellings in YAML and in URL queries.</summary>
     public static bool TryParseBoolean(string text, out bool value)
     {
@@ -69,6 +80,14 @@ internal static class ReplicaKeyValues
         if (secret)
         {
             builder.Append(Redaction.Mask);
+        }
+        else if (value is IReadOnlyList<string> list)
+        {
+            builder.Append('[').AppendJoin(", ", list).Append(']');
+        }
+        else if (value is TimeSpan duration)
+        {
+            builder.Append(GoDuration.Format(duration));
         }
         else
         {

@@ -295,12 +295,35 @@ public class ReplicaBackendKeyTests
         Assert.DoesNotContain("s3cret-dav-pw", s.ToString());
     }
 
+    [Fact]
+    public void Parse_NatsKeys_DurationsAndRootCaList_ReachTheBackend()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("""
+            dbs:
+              - path: /a.db
+                replica:
+                  url: nats://127.0.0.1:4222/bkt/app
+                  token: s3cr3t-token
+                  tls: true
+                  root-cas: [/etc/ca1.pem, /etc/ca2.pem]
+                  max-reconnects: 5
+                  reconnect-wait: 500ms
+                  timeout: 1m30s
+            """, Base);
+        ReplicaSettings s = config.Dbs[0].Replica!.ToSettings(config.ReplicaDefaults);
+        Assert.Equal(("nats", "app"), (s.Type, s.Path));
+        Assert.Equal("bucket=bkt|host=127.0.0.1:4222|max-reconnects=5|reconnect-wait=500ms|root-cas=/etc/ca1.pem\n/etc/ca2.pem|timeout=1m30s|tls=true|token=s3cr3t-token",
+            string.Join('|', s.Options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}={o.Value}")));
+        Assert.DoesNotContain("s3cr3t-token", s.ToString());
+    }
+
     [Theory]
+    [InlineData("timeout: soon", "dbs[0].replica.timeout: invalid duration \"soon\"")]
+    [InlineData("root-cas: {a: b}", "dbs[0].replica.root-cas: expected a value, not a mapping (line 5)")]
     [InlineData("part-size: 5x", "dbs[0].replica.part-size: invalid size \"5x\"")]
     [InlineData("concurrency: many", "dbs[0].replica.concurrency: invalid number \"many\"")]
     [InlineData("force-path-style: maybe", "dbs[0].replica.force-path-style: invalid boolean \"maybe\"")]
     [InlineData("concurrent-writes: maybe", "dbs[0].replica.concurrent-writes: invalid boolean \"maybe\"")]
-    [InlineData("jwt: x", "dbs[0].replica.jwt: not supported yet (nats replicas)")]
     [InlineData("bukket: x", "dbs[0].replica.bukket: unknown key (line 5)")]
     public void Parse_BadBackendKey_NamesPathAndValue(string line, string message)
     {

@@ -34,9 +34,9 @@ public class ReplicaUrlTests
     [Fact]
     public void Parse_UpstreamSchemeThisBuildLacks_ParsesForListing_NeverEchoesPassword()
     {
-        ReplicaSettings s = ReplicaUrl.Parse("nats://bob:hunter2@example.com:2222/backups");
-        Assert.Equal(("nats", "backups"), (s.Type, s.Path));
-        Assert.Equal("ReplicaSettings { Type = nats, Url = nats://REDACTED@example.com:2222/backups, Path = backups }", s.ToString());
+        ReplicaSettings s = ReplicaUrl.Parse("gs://bob:hunter2@example.com:2222/backups");
+        Assert.Equal(("gs", "backups"), (s.Type, s.Path));
+        Assert.Equal("ReplicaSettings { Type = gs, Url = gs://REDACTED@example.com:2222/backups, Path = backups }", s.ToString());
     }
 
     [Fact]

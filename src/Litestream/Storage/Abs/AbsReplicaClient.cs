@@ -199,10 +199,8 @@ public sealed class AbsReplicaClient : IReplicaClient
     {
         ArgumentNullException.ThrowIfNull(data);
         string name = LtxName(level, minTxid, maxTxid);
-        byte[] header = new byte[LtxConstants.HeaderSize];
-        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
-        using var body = new HeaderedStream(header.AsMemory(0, read), data);
+        (HeaderedStream body, DateTimeOffset createdAt) = await HeaderedStream.ReadLtxHeaderAsync(data, cancellationToken).ConfigureAwait(false);
+        using var disposeBody = body;
         var options = new BlobUploadOptions
         {
             Metadata = new Dictionary<string, string> { [TimestampMetadataKey] = ReplicaTimestamp.Format(createdAt) },

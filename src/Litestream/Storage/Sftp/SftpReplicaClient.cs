@@ -48,7 +48,7 @@ public sealed class SftpReplicaClient : IReplicaClient
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
-        (Host, Port) = SplitHost(NonEmpty(settings.Host) ?? throw new ArgumentException("sftp replica requires host"));
+        (Host, Port) = ReplicaHost.Split(NonEmpty(settings.Host) ?? throw new ArgumentException("sftp replica requires host"), DefaultPort, "sftp");
         User = NonEmpty(settings.User) ?? throw new ArgumentException("sftp replica requires user");
         if (NonEmpty(settings.Password) is null && NonEmpty(settings.KeyPath) is null)
         {
@@ -98,7 +98,7 @@ public sealed class SftpReplicaClient : IReplicaClient
     /// <summary>Where <paramref name="path"/> is, for messages: <c>sftp://user@host:port/abs/path</c>, a relative path under <c>/~/</c>.</summary>
     public string Location(string path) => $"sftp://{User}@{HostPort}{(path.StartsWith('/') ? "" : "/~/")}{path}";
 
-    private string HostPort => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+    private string HostPort => ReplicaHost.Format(Host, Port);
 
     /// <summary>Connects and logs in (the first call; later calls do nothing while the connection lives).</summary>
     public async ValueTask InitAsync(CancellationToken cancellationToken) => await ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -161,12 +161,10 @@ public sealed class SftpReplicaClient : IReplicaClient
         ArgumentNullException.ThrowIfNull(data);
         string path = LtxPath(level, minTxid, maxTxid);
         string dir = LevelDirectory(level);
-        byte[] header = new byte[LtxConstants.HeaderSize];
-        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
+        (HeaderedStream body, DateTimeOffset createdAt) = await HeaderedStream.ReadLtxHeaderAsync(data, cancellationToken).ConfigureAwait(false);
         // Beside the final name, so the rename stays in one directory (and one file system); never an LTX name.
         string temp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid():N}.tmp";
-        using var body = new HeaderedStream(header.AsMemory(0, read), data);
+        using var disposeBody = body;
         await RunAsync("mkdir", dir, async (sftp, token) =>
         {
             await MakeDirectoriesAsync(sftp, dir, token).ConfigureAwait(false);
@@ -663,29 +661,6 @@ public sealed class SftpReplicaClient : IReplicaClient
         string full = error.ToString();
         return new ReplicaStorageException(message, hint, Redaction.Apply(full) != full ? null : error);
     }
-
-    private static (string Host, int Port) SplitHost(string host)
-    {
-        // [v6]:port, [v6], host:port, host (a bare IPv6 address has several colons and no port).
-        if (host.StartsWith('['))
-        {
-            int close = host.IndexOf(']', StringComparison.Ordinal);
-            if (close > 0)
-            {
-                string address = host[1..close];
-                return close + 1 == host.Length ? (address, DefaultPort)
-                    : host[close + 1] == ':' ? (address, ParsePort(host[(close + 2)..], host))
-                    : throw new ArgumentException($"sftp host \"{host}\" is not host[:port]");
-            }
-        }
-        int colon = host.LastIndexOf(':');
-        return colon > 0 && host.IndexOf(':') == colon ? (host[..colon], ParsePort(host[(colon + 1)..], host)) : (host, DefaultPort);
-    }
-
-    private static int ParsePort(string text, string host)
-        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and < 65536
-            ? port
-            : throw new ArgumentException($"sftp host \"{host}\" has no valid port (1-65535)");
 
     private static string Join(string root, string relative) => root.Length == 0 ? relative : root == "/" ? "/" + relative : root + "/" + relative;
 
