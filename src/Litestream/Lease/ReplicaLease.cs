@@ -80,7 +80,18 @@ public sealed class ReplicaLease
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            LeaseObject? current = await _client.ReadLeaseAsync(cancellationToken).ConfigureAwait(false);
+            LeaseObject? current;
+            try
+            {
+                current = await _client.ReadLeaseAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException and not LeaseException && Stopwatch.GetElapsedTime(started) < Options.Wait)
+            {
+                // A storage error while there is time left to wait: look again (the wait bounds the retries).
+                Log.Warning(_logger, Location, $"cannot read lease: {e.Message}; retrying");
+                await Task.Delay(Poll, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
             LeaseRecord? record = current is null ? null : Parse(current);
             if (current is not null && current.ETag != watched)
             {
@@ -105,8 +116,7 @@ public sealed class ReplicaLease
                 Log.Info(_logger, Location, $"lease held by host {record.Host} pid {record.Pid} until {Until(record, current)}; waiting up to {Internal.GoDuration.Format(Options.Wait)}");
                 waitLogged = true;
             }
-            TimeSpan poll = Clamp(Options.Ttl / 6, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
-            await Task.Delay(Min(poll, Options.Wait - waited), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(Min(Poll, Options.Wait - waited), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -248,6 +258,9 @@ public sealed class ReplicaLease
         Log.Warning(_logger, Location, $"lease was taken over by {by}; stopped uploading");
         return new LeaseException($"lease {Location} was taken over by {by}; stopped uploading", "another replicate writes to this replica now; run one replicator per replica");
     }
+
+    /// <summary>How often a waiter looks at the lease (one read each): a sixth of the TTL, within 250 ms…5 s.</summary>
+    private TimeSpan Poll => Clamp(Options.Ttl / 6, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
