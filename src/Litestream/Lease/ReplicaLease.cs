@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Litestream.Logging;
 using Litestream.Storage;
@@ -92,7 +93,18 @@ public sealed class ReplicaLease
                 await Task.Delay(Poll, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            LeaseRecord? record = current is null ? null : Parse(current);
+            LeaseRecord? record = null;
+            if (current is not null && !TryParse(current, out record))
+            {
+                // Read again before calling it foreign: a store whose overwrites are not atomic (s3rver) shows a write in progress.
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+                LeaseObject? again = await _client.ReadLeaseAsync(cancellationToken).ConfigureAwait(false);
+                if (again is null || again.ETag != current.ETag || TryParse(again, out _))
+                {
+                    continue;
+                }
+                record = Parse(again);
+            }
             if (current is not null && current.ETag != watched)
             {
                 watched = current.ETag;
@@ -217,6 +229,9 @@ public sealed class ReplicaLease
             Volatile.Write(ref _validUntil, sent + (long)((Options.Ttl - Options.Margin).TotalSeconds * Stopwatch.Frequency));
         }
     }
+
+    private static bool TryParse(LeaseObject current, [NotNullWhen(true)] out LeaseRecord? record)
+        => (record = LeaseRecord.TryParse(current.Content.Span, out _)) is not null;
 
     private LeaseRecord Parse(LeaseObject current)
         => LeaseRecord.TryParse(current.Content.Span, out string error) ?? throw new LeaseException(
