@@ -25,8 +25,8 @@ public abstract class ReplicaLeaseTests
 
     private IReplicaClient Client() => CreateClient(_path);
 
-    private static ReplicaLease Lease(IReplicaClient client, TimeSpan wait = default)
-        => new(client, new LeaseOptions { Ttl = Ttl, Wait = wait }, NullLogger.Instance);
+    private static ReplicaLease Lease(IReplicaClient client, TimeSpan wait = default, TimeSpan? ttl = null)
+        => new(client, new LeaseOptions { Ttl = ttl ?? Ttl, Wait = wait }, NullLogger.Instance);
 
     [RequiresFact]
     public async Task Acquire_FreeReplica_TakesGenerationOne_AndWritesWhoHoldsIt()
@@ -63,16 +63,19 @@ public abstract class ReplicaLeaseTests
     [RequiresFact]
     public async Task Acquire_WhileHolderRenews_WaitEndsInRefusal()
     {
+        // A longer TTL than the other tests: renewals every 2 s, so a busy machine (s3rver answering a PUT in over a
+        // second) does not make the holder miss its lease, which the waiter would then rightly take.
+        TimeSpan ttl = Ttl * 2;
         await using IReplicaClient client = Client();
-        ReplicaLease holder = Lease(client);
+        ReplicaLease holder = Lease(client, ttl: ttl);
         await holder.AcquireAsync(default);
         using var stop = new CancellationTokenSource();
         Task renewing = holder.RenewLoopAsync(stop.Token);
 
         var clock = Stopwatch.StartNew();
-        LeaseException e = await Assert.ThrowsAsync<LeaseException>(() => Lease(client, wait: Ttl * 2).AcquireAsync(default).AsTask());
-        Assert.Contains("(waited 6s)", e.Message, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed >= Ttl * 2, $"gave up after {clock.Elapsed}");
+        LeaseException e = await Assert.ThrowsAsync<LeaseException>(() => Lease(client, wait: ttl * 1.5, ttl: ttl).AcquireAsync(default).AsTask());
+        Assert.Contains("(waited 9s)", e.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed >= ttl * 1.5, $"gave up after {clock.Elapsed}");
         Assert.True(holder.IsHeld);
 
         await stop.CancelAsync();
