@@ -70,6 +70,20 @@ public sealed class FaultProxy : IAsyncDisposable
         _accepting = AcceptAsync();
     }
 
+    /// <summary>
+    /// Implements S3's conditional writes in front of a server that ignores them (s3rver): a PUT carrying
+    /// <c>If-None-Match: *</c> or <c>If-Match: &lt;etag&gt;</c> is checked against the object's ETag (a HEAD to the
+    /// server) and answered 412 PreconditionFailed when it does not hold; check and write run under one lock, so two
+    /// conditional writers through this proxy are serialised as S3 serialises them.
+    /// </summary>
+    public bool ConditionalWrites { get; init; }
+
+    /// <summary>Conditional PUTs refused with 412 so far.</summary>
+    public int PreconditionFailures => Volatile.Read(ref _preconditionFailures);
+
+    private readonly SemaphoreSlim _conditional = new(1, 1);
+    private int _preconditionFailures;
+
     public Fault Mode { get; }
     public int FailFirst { get; }
     public bool FailAlways { get; }
@@ -193,6 +207,11 @@ public sealed class FaultProxy : IAsyncDisposable
                     if (fault is Fault.SlowBody or Fault.StallInHeaders or Fault.StallInBody)
                     {
                         Interlocked.Increment(ref _faults);
+                    }
+                    if (ConditionalWrites && fault is null && request.StartsWith("PUT ", StringComparison.Ordinal) && Header(headers, "If-None-Match") is not null | Header(headers, "If-Match") is not null)
+                    {
+                        pending = await ConditionalPutAsync(stream, head, headers, pending);
+                        continue;
                     }
                     shaping.Fault = fault;
                     if (upstream is null)
@@ -365,6 +384,103 @@ public sealed class FaultProxy : IAsyncDisposable
         return multiDelete && !Array.Exists(lines, l => l.StartsWith("Content-MD5:", StringComparison.OrdinalIgnoreCase))
             ? "missing Content-MD5 on a multi-object delete"
             : null;
+    }
+
+    /// <summary>
+    /// A conditional PUT on its own connection to the server: the object's ETag is looked up (HEAD), the condition
+    /// checked, then the PUT relayed and its whole response returned to the client. Returns the bytes read past the body.
+    /// </summary>
+    private async Task<byte[]> ConditionalPutAsync(NetworkStream client, byte[] head, string headers, byte[] pending)
+    {
+        long length = ContentLength(headers) ?? 0;
+        if (Header(headers, "Expect") is { } expect && expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
+        {
+            await client.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), _stop.Token); // the body comes only after it
+        }
+        var body = new MemoryStream();
+        int now = (int)Math.Min(length, pending.Length);
+        body.Write(pending, 0, now);
+        pending = pending[now..];
+        byte[] chunk = new byte[8192];
+        while (body.Length < length)
+        {
+            int read = await client.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, length - body.Length)), _stop.Token);
+            if (read == 0)
+            {
+                throw new IOException("client closed in the middle of a request body");
+            }
+            body.Write(chunk, 0, read);
+        }
+        await _conditional.WaitAsync(_stop.Token);
+        try
+        {
+            using var server = new TcpClient();
+            await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+            NetworkStream target = server.GetStream();
+            string path = headers[4..headers.IndexOf(" HTTP/", StringComparison.Ordinal)];
+            int query = path.IndexOf('?');
+            string lookup = $"HEAD {(query < 0 ? path : path[..query])} HTTP/1.1\r\nHost: {Header(headers, "Host")}\r\nConnection: keep-alive\r\n\r\n";
+            await target.WriteAsync(Encoding.ASCII.GetBytes(lookup), _stop.Token);
+            (string headHeaders, _) = await ReadResponseAsync(target, hasBody: false);
+            string? etag = headHeaders.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) ? Header(headHeaders, "ETag") : null;
+            bool holds = Header(headers, "If-Match") is { } ifMatch ? etag == ifMatch : etag is null;
+            if (!holds)
+            {
+                Interlocked.Increment(ref _preconditionFailures);
+                byte[] error = Encoding.UTF8.GetBytes("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>");
+                await client.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 412 Precondition Failed\r\nContent-Type: application/xml\r\nContent-Length: {error.Length}\r\n\r\n"), _stop.Token);
+                await client.WriteAsync(error, _stop.Token);
+                return pending;
+            }
+            await target.WriteAsync(head, _stop.Token);
+            await target.WriteAsync(body.ToArray(), _stop.Token);
+            (string responseHeaders, byte[] responseBody) = await ReadResponseAsync(target, hasBody: true);
+            await client.WriteAsync(Encoding.ASCII.GetBytes(responseHeaders), _stop.Token);
+            await client.WriteAsync(responseBody, _stop.Token);
+            return pending;
+        }
+        finally
+        {
+            _conditional.Release();
+        }
+    }
+
+    /// <summary>One whole response (head, and its Content-Length body when it has one).</summary>
+    private async Task<(string Headers, byte[] Body)> ReadResponseAsync(NetworkStream from, bool hasBody)
+    {
+        (byte[] head, byte[] rest) = await ReadHeadAsync(from, []);
+        string headers = Encoding.ASCII.GetString(head);
+        while (headers.StartsWith("HTTP/1.1 1", StringComparison.Ordinal))
+        {
+            (head, rest) = await ReadHeadAsync(from, rest); // interim (100 Continue): the client had its own
+            headers = Encoding.ASCII.GetString(head);
+        }
+        long length = hasBody ? ContentLength(headers) ?? 0 : 0;
+        var body = new MemoryStream();
+        body.Write(rest, 0, (int)Math.Min(rest.Length, length));
+        byte[] chunk = new byte[8192];
+        while (body.Length < length)
+        {
+            int read = await from.ReadAsync(chunk, _stop.Token);
+            if (read == 0)
+            {
+                break;
+            }
+            body.Write(chunk, 0, read);
+        }
+        return (headers, body.ToArray());
+    }
+
+    private static string? Header(string headers, string name)
+    {
+        foreach (string line in headers.Split("\r\n"))
+        {
+            if (line.Length > name.Length && line[name.Length] == ':' && line.StartsWith(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return line[(name.Length + 1)..].Trim();
+            }
+        }
+        return null;
     }
 
     private static long? ContentLength(string headers)

@@ -23,6 +23,7 @@ internal static class Errors
         AggregateException { InnerExceptions.Count: > 0 } a => Hint(a.InnerExceptions[0]),
         LocalStateException local => local.Hint,
         DatabaseLockedException locked => locked.Hint,
+        Lease.LeaseException lease => lease.Hint,
         ReplicaBehindException behind => behind.Hint,
         IOException { InnerException: LocalStateException local } => local.Hint,
         NoBackupException => "check the replica URL or path; 'litestream ltx -level all URL' lists what is there",

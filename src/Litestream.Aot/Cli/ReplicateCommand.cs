@@ -4,6 +4,8 @@ using Litestream.Aot.Config;
 using Litestream.Aot.Control;
 using Litestream.Aot.Directories;
 using Litestream.Aot.Monitoring;
+using Litestream.Internal;
+using Litestream.Lease;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -25,6 +27,7 @@ internal static class ReplicateCommand
         Option<bool> enforceRetention = CommonOptions.Create<bool>("enforce-retention", "with -once: delete snapshots older than snapshot.retention and the files they replace");
         Option<string?> logLevel = CommonOptions.Create<string?>("log-level", "trace, debug, info, warn or error");
         Option<bool> restoreIfMissing = CommonOptions.Create<bool>("restore-if-db-not-exists", "restore each missing database from its replica before replicating");
+        Option<string?> leaseWait = CommonOptions.Create<string?>("lease-wait", "with lease.enabled: wait up to this long (e.g. 1m) for another holder's lease instead of exiting");
         var command = new DocumentedCommand("replicate", "replicate databases continuously",
             "Replicates every database in the config file continuously: each commit is captured from the WAL into an LTX "
             + "file and uploaded to the database's replica, and compaction, snapshots and retention run on the config's "
@@ -36,7 +39,7 @@ internal static class ReplicateCommand
             new("replicate one database to S3 without a config file", "litestream replicate /var/lib/app.db s3://mybucket/app.db"),
             new("sync once, delete snapshots older than snapshot.retention, and exit (cron, serverless)", "litestream replicate -once -enforce-retention -config /etc/litestream.yml"))
         {
-            positional, config, noExpandEnv, exec, once, forceSnapshot, enforceRetention, logLevel, restoreIfMissing,
+            positional, config, noExpandEnv, exec, once, forceSnapshot, enforceRetention, logLevel, restoreIfMissing, leaseWait,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -72,7 +75,12 @@ internal static class ReplicateCommand
                 throw new UsageException("cannot specify -once with -exec", "-once syncs and exits; -exec replicates while the command runs");
             }
             var logger = new ConsoleLogger(ConsoleLogger.ParseLevel(result.GetValue(logLevel) ?? Environment.GetEnvironmentVariable("LOG_LEVEL") ?? cfg.Logging.Level));
-            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing));
+            TimeSpan wait = TimeSpan.Zero;
+            if (result.GetValue(leaseWait) is { } waitText && (!GoDuration.TryParse(waitText, out wait) || wait < TimeSpan.Zero))
+            {
+                throw new UsageException($"invalid -lease-wait duration \"{waitText}\"", "a Go duration such as 30s, 2m or 1h30m");
+            }
+            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing), wait);
             return await RunAsync(cfg, logger, run, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -85,7 +93,7 @@ internal static class ReplicateCommand
     }
 
     /// <summary>What the flags ask of this run.</summary>
-    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing);
+    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing, TimeSpan LeaseWait);
 
     private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, RunOptions run, CancellationToken cancellationToken)
     {
@@ -95,14 +103,14 @@ internal static class ReplicateCommand
         {
             if (dbConfig.Dir is null)
             {
-                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken, run.LeaseWait).ConfigureAwait(false));
                 continue;
             }
             var directory = new DatabaseDirectory(dbConfig, logger);
             List<string> found = ScanDirectory(directory, watch: dbConfig.Watch && !run.Once);
             foreach (string path in found)
             {
-                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken, run.LeaseWait).ConfigureAwait(false));
             }
             if (dbConfig.Watch)
             {
@@ -189,7 +197,7 @@ internal static class ReplicateCommand
     }
 
     /// <summary>A database of the config: restored first when asked and missing, then how to build its replica.</summary>
-    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken)
+    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, TimeSpan leaseWait = default)
     {
         ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
         ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
@@ -198,7 +206,7 @@ internal static class ReplicateCommand
         {
             await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
         }
-        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg);
+        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait);
         DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
         bool snapshot = forceSnapshot;
         return (dbConfig.Path!, () =>
@@ -271,8 +279,9 @@ internal static class ReplicateCommand
         }
     }
 
-    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, LitestreamConfig cfg) => new()
+    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, LitestreamConfig cfg, LeaseConfig? lease = null, TimeSpan leaseWait = default) => new()
     {
+        Lease = lease is { Enabled: true } ? new LeaseOptions { Ttl = lease.Ttl, Wait = leaseWait } : null,
         SyncInterval = replica.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
         MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
         AutoRecover = replica.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,

@@ -1,3 +1,4 @@
+using Litestream.Internal;
 using Litestream.Storage;
 using YamlDotNet.Core;
 
@@ -127,6 +128,10 @@ public static class ConfigLoader
             if (!seen.Add(db.Path ?? db.Dir!))
             {
                 throw new ConfigException(db.Path is null ? $"dbs[{i}].dir" : $"dbs[{i}].path", $"duplicate database {(db.Path is null ? "dir" : "path")} \"{db.Path ?? db.Dir}\"");
+            }
+            if (db.Lease.Enabled && db.Lease.Ttl < Litestream.Lease.LeaseOptions.MinTtl)
+            {
+                throw new ConfigException($"dbs[{i}].lease.ttl", $"must be at least {GoDuration.Format(Litestream.Lease.LeaseOptions.MinTtl)}, got {GoDuration.Format(db.Lease.Ttl)}");
             }
             if (db.Replica is null && config.ReplicaDefaults.Url is null && config.ReplicaDefaults.Path is null)
             {

@@ -102,6 +102,19 @@ public sealed partial class SnapshotConfig
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
 }
 
+/// <summary>
+/// A database's <c>lease</c> section: the single-writer lease on its replica (<c>lease.json</c>). Off unless enabled,
+/// for every kind of entry: see README "Single writer".
+/// </summary>
+[ConfigSection]
+public sealed partial class LeaseConfig
+{
+    /// <summary><c>lease.enabled</c>: take the lease before uploading, renew it, refuse to replicate when another holder has it.</summary>
+    public bool Enabled { get; set; }
+    /// <summary><c>lease.ttl</c>: how long the lease lasts unrenewed (renewed every third of it; at least 3s).</summary>
+    public TimeSpan Ttl { get; set; } = TimeSpan.FromSeconds(30);
+}
+
 /// <summary>The <c>socket</c> section.</summary>
 [ConfigSection]
 public sealed partial class SocketConfig
@@ -195,6 +208,8 @@ public sealed partial class DbConfig
     public long MaxSyncWalBytes { get; set; } = 64L * 1024 * 1024;
     /// <summary><c>restore-if-db-not-exists</c>.</summary>
     public bool RestoreIfDbNotExists { get; set; }
+    /// <summary><c>lease</c>: the single-writer lease on the replica (off by default).</summary>
+    public LeaseConfig Lease { get; set; } = new();
     /// <summary><c>replica</c> (or the single element of the legacy <c>replicas</c> list).</summary>
     public ReplicaConfig? Replica { get; set; }
     /// <summary>The legacy <c>replicas</c> list; exactly one entry is supported and becomes <see cref="Replica"/>.</summary>

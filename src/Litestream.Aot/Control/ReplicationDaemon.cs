@@ -402,7 +402,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 await store.RunAsync(stop.Token).ConfigureAwait(false);
             }
-            catch (DatabaseLockedException) when (fromConfig)
+            catch (Exception e) when (fromConfig && e is DatabaseLockedException or Lease.LeaseException)
             {
                 _refused.TrySetResult();
                 throw;

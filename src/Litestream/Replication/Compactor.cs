@@ -120,6 +120,7 @@ internal sealed class Compactor
             return null;
         }
         Log.Compacting(_logger, _replica.Db.Path, level, sources[0].MinTxid.ToString(), sources[^1].MaxTxid.ToString(), sources.Count);
+        _replica.Lease?.EnsureHeld(); // a copy inside the storage writes to the replica too
         if (sources.Count == 1 && await Client.CopyLtxFileAsync(sources[0], level, cancellationToken).ConfigureAwait(false) is { } copied)
         {
             return await CompactedAsync(level, copied, cancellationToken).ConfigureAwait(false);
@@ -136,6 +137,7 @@ internal sealed class Compactor
             {
                 LtxCompactor.Compact(output, inputs, new LtxCompactionOptions());
                 output.Position = 0;
+                _replica.Lease?.EnsureHeld();
                 LtxFileInfo written = await Client.WriteLtxFileAsync(level, sources[0].MinTxid, sources[^1].MaxTxid, output, cancellationToken).ConfigureAwait(false);
                 return await CompactedAsync(level, written, cancellationToken).ConfigureAwait(false);
             }
@@ -346,6 +348,7 @@ internal sealed class Compactor
 
     private async ValueTask DeleteAsync(List<LtxFileInfo> files, CancellationToken cancellationToken)
     {
+        _replica.Lease?.EnsureHeld();
         await Client.DeleteLtxFilesAsync(files, cancellationToken).ConfigureAwait(false);
         Listing.Removed(files);
     }

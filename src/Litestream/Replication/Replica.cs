@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Litestream.Internal;
+using Litestream.Lease;
 using Litestream.Logging;
 using Litestream.Restore;
 using Litestream.Ltx;
@@ -37,6 +38,12 @@ public sealed record ReplicaOptions
     /// <c>validation-interval</c>); zero (the default) never.
     /// </summary>
     public TimeSpan ValidationInterval { get; init; }
+
+    /// <summary>
+    /// The single-writer lease on the replica (<c>lease.json</c> in its path), taken before anything is uploaded and
+    /// renewed while replicating; null (the default, as upstream) replicates without one.
+    /// </summary>
+    public LeaseOptions? Lease { get; init; }
 }
 
 /// <summary>
@@ -75,7 +82,11 @@ public sealed class Replica
         Options = options ?? new ReplicaOptions();
         _logger = logger ?? NullLogger.Instance;
         Listing = new ReplicaListing(client);
+        Lease = Options.Lease is { } lease ? new ReplicaLease(client, lease, _logger) : null;
     }
+
+    /// <summary>The single-writer lease on the replica when <see cref="ReplicaOptions.Lease"/> asks for one.</summary>
+    public ReplicaLease? Lease { get; }
 
     /// <summary>The database replicated.</summary>
     public Db Db { get; }
@@ -263,6 +274,7 @@ public sealed class Replica
     /// <summary>Uploads the local L0 file at <paramref name="path"/> (one TXID) and records it in the listing.</summary>
     private async ValueTask UploadL0Async(string path, Txid txid, CancellationToken cancellationToken)
     {
+        Lease?.EnsureHeld();
         await using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
         Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, stream, cancellationToken).ConfigureAwait(false));
     }
@@ -359,6 +371,7 @@ public sealed class Replica
                 return null;
             }
             output.Position = 0;
+            Lease?.EnsureHeld();
             Log.SnapshotUploading(_logger, Db.Path, header.MaxTxid.ToString());
             LtxFileInfo written = await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, header.MinTxid, header.MaxTxid, output, cancellationToken).ConfigureAwait(false);
             Listing.Added(written);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Litestream.Internal;
+using Litestream.Lease;
 using Litestream.Logging;
 using Litestream.Metrics;
 using Litestream.Ltx;
@@ -238,13 +239,18 @@ public sealed class Store : IAsyncDisposable
             {
                 failures.Add(e switch
                 {
-                    ReplicaBehindException or DatabaseLockedException => e, // their messages name the database
+                    ReplicaBehindException or DatabaseLockedException or LeaseException => e, // their messages name the database or replica
                     _ when replica.Db.IsOpen => replica.Behind(replica.Db.Txid, e.Message, e), // opened, captured, not uploaded
                     _ => new IOException($"{replica.Db.Path}: {e.Message}", e),
                 });
             }
             finally
             {
+                if (replica.Lease is { } lease)
+                {
+                    using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);
+                    await lease.ReleaseAsync(releasing.Token).ConfigureAwait(false);
+                }
                 await replica.Db.DisposeAsync().ConfigureAwait(false);
             }
         }
@@ -269,33 +275,65 @@ public sealed class Store : IAsyncDisposable
             throw;
         }
         Exception? notReplicated = null;
+        LeaseException? leaseFailure = null;
         using var changed = new SemaphoreSlim(0, 1);
         using var uploadSignal = new SemaphoreSlim(0, 1);
         using WalWatch? watch = Watch(db, changed);
         using var health = new ReplicationHealth(db.MetaPath, replica.Options.SyncInterval);
+        // Ends this database's loops when its lease is taken over (the caller's token ends them on shutdown).
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             LitestreamMetrics.Track(replica);
-            await WaitAndOpenAsync(replica, health, cancellationToken).ConfigureAwait(false);
-            Task upload = UploadLoopAsync(replica, health, uploadSignal, cancellationToken);
-            Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(cancellationToken);
-            Task validation = replica.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(replica, cancellationToken) : Task.CompletedTask;
-            await MonitorLoopAsync(replica, watch, health, changed, uploadSignal, cancellationToken).ConfigureAwait(false);
+            await WaitAndOpenAsync(replica, health, running.Token).ConfigureAwait(false);
+            Task lease = replica.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask;
+            Task upload = UploadLoopAsync(replica, health, uploadSignal, running.Token);
+            Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(running.Token);
+            Task validation = replica.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(replica, running.Token) : Task.CompletedTask;
+            await MonitorLoopAsync(replica, watch, health, changed, uploadSignal, running.Token).ConfigureAwait(false);
             await upload.ConfigureAwait(false);
             await compaction.ConfigureAwait(false);
             await validation.ConfigureAwait(false);
+            await lease.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (running.IsCancellationRequested)
         {
+        }
+        catch (LeaseException e)
+        {
+            leaseFailure = e;
         }
         finally
         {
-            notReplicated = await ShutdownAsync(replica).ConfigureAwait(false);
+            notReplicated = await ShutdownAsync(replica, leaseFailure).ConfigureAwait(false);
             LitestreamMetrics.Untrack(replica);
+        }
+        if (leaseFailure is not null)
+        {
+            Interlocked.Increment(ref _errorCount);
+            Log.NotReplicating(_logger, leaseFailure.Message);
+            throw leaseFailure;
         }
         if (notReplicated is not null)
         {
             throw notReplicated;
+        }
+    }
+
+    /// <summary>Renews the lease until the database stops; a takeover by another holder stops the database.</summary>
+    private static async Task RenewLeaseAsync(ReplicaLease lease, CancellationTokenSource running, Action<LeaseException> lost)
+    {
+        try
+        {
+            await lease.RenewLoopAsync(running.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (running.IsCancellationRequested)
+        {
+        }
+        catch (LeaseException e)
+        {
+            lost(e);
+            await running.CancelAsync().ConfigureAwait(false);
         }
     }
 
@@ -322,7 +360,7 @@ public sealed class Store : IAsyncDisposable
                 }
                 await Task.Delay(replica.Db.Options.MonitorInterval, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException and not LeaseException)
             {
                 Interlocked.Increment(ref _errorCount);
                 string error = e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message;
@@ -341,6 +379,10 @@ public sealed class Store : IAsyncDisposable
         if (replica.Db.IsOpen && replica.RemoteTxid is not null)
         {
             return; // opened by OpenAsync or SyncAsync before the loop started
+        }
+        if (replica.Lease is { } lease)
+        {
+            await lease.AcquireAsync(cancellationToken).ConfigureAwait(false); // before anything can be uploaded
         }
         try
         {
@@ -498,9 +540,15 @@ public sealed class Store : IAsyncDisposable
     /// Returns what did not reach the replica (logged as an error): a <see cref="ReplicaBehindException"/>, or, when
     /// the database could not even be opened, an <see cref="IOException"/> saying why; null when the replica holds everything.
     /// </summary>
-    private async Task<Exception?> ShutdownAsync(Replica replica)
+    private async Task<Exception?> ShutdownAsync(Replica replica, LeaseException? leaseFailure)
     {
         Db db = replica.Db;
+        if (leaseFailure is not null)
+        {
+            // Not this process's replica (any more): nothing may be uploaded; the local state stays for whoever needs it.
+            await db.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
         using var timeout = new CancellationTokenSource(Options.ShutdownSyncTimeout);
         string? failure = null;
         Exception? openError = null;
@@ -563,6 +611,11 @@ public sealed class Store : IAsyncDisposable
         if (notReplicated is not null)
         {
             Log.FinalSyncFailed(_logger, notReplicated.Message);
+        }
+        if (replica.Lease is { } lease)
+        {
+            using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);
+            await lease.ReleaseAsync(releasing.Token).ConfigureAwait(false);
         }
         await db.DisposeAsync().ConfigureAwait(false);
         return notReplicated;

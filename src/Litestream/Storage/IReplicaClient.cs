@@ -60,4 +60,21 @@ public interface IReplicaClient : IAsyncDisposable
     /// level). Null when the backend has no such copy: the caller downloads and uploads.
     /// </summary>
     ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken) => ValueTask.FromResult<LtxFileInfo?>(null);
+
+    /// <summary>
+    /// Capability: null when the backend can keep the lease object (<see cref="LeaseObject.Name"/> in the replica's
+    /// path) with an atomic create and compare-and-swap; else why it cannot (the lease members then throw
+    /// <see cref="NotSupportedException"/> with it).
+    /// </summary>
+    string? LeaseUnsupportedReason => $"{Type} replicas cannot hold a lease: the backend offers no atomic compare-and-swap write";
+
+    /// <summary>Reads the lease object; null when there is none. Bounded to <see cref="LeaseObject.MaxSize"/> bytes.</summary>
+    ValueTask<LeaseObject?> ReadLeaseAsync(CancellationToken cancellationToken) => throw new NotSupportedException(LeaseUnsupportedReason);
+
+    /// <summary>
+    /// Writes the lease object atomically, only if it is still the version <paramref name="ifMatch"/> (null: only if
+    /// there is none), and returns the new version tag.
+    /// </summary>
+    /// <exception cref="LeaseConflictException">The object is not (or no longer) that version.</exception>
+    ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken) => throw new NotSupportedException(LeaseUnsupportedReason);
 }

@@ -12,7 +12,7 @@ public class ParseTests
     // upstream registers them.
     public static TheoryData<string, string[]> UpstreamFlags => new()
     {
-        { "replicate", ["config", "no-expand-env", "exec", "once", "force-snapshot", "enforce-retention", "log-level", "restore-if-db-not-exists"] },
+        { "replicate", ["config", "no-expand-env", "exec", "once", "force-snapshot", "enforce-retention", "log-level", "restore-if-db-not-exists", "lease-wait"] },
         { "restore", ["config", "no-expand-env", "o", "txid", "timestamp", "parallelism", "if-db-not-exists", "if-replica-exists", "dry-run", "force", "json", "f", "follow-interval", "integrity-check"] },
         { "ltx", ["config", "no-expand-env", "level", "json"] },
         { "wal", ["config", "no-expand-env", "level", "json"] },

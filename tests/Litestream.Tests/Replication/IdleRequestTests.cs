@@ -62,15 +62,48 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 
-    /// <summary>Waits (up to a minute) until no request arrived for a whole idle window; returns the request count then.</summary>
-    private static async Task<int> SettleAsync(FaultProxy proxy)
+    /// <summary>
+    /// What the lease adds at idle: one conditional PUT of lease.json per ttl/3 and nothing else (3600 / (ttl/3) an hour:
+    /// 360 with the default 30 s), then one last PUT marking it released when the store stops.
+    /// </summary>
+    [RequiresFact(Need.S3rver)]
+    public async Task IdleDatabase_WithLease_SendsOnlyOneRenewalPerThirdOfTheTtl()
+    {
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        SqliteWriter.Write(path, 20);
+        await using var proxy = new FaultProxy(s3.Server.Port) { ConditionalWrites = true };
+        await using var client = new S3ReplicaClient(s3.Settings(S3rverFixture.NewPath("idle-lease"), proxy.Endpoint));
+        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100), CheckpointInterval = TimeSpan.FromSeconds(2) });
+        var lease = new Litestream.Lease.LeaseOptions { Ttl = TimeSpan.FromSeconds(3) };
+        var store = new Store([new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(100), Lease = lease })], compaction: s_fastCompaction);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+
+        await SettleAsync(proxy, static r => !r.Contains("/lease.json", StringComparison.Ordinal));
+        int before = proxy.Requests;
+        await Task.Delay(s_idleWindow);
+        string[] during = [.. proxy.RequestLog.Skip(before)];
+        Assert.All(during, r => Assert.StartsWith("PUT /bkt/idle-lease-", r, StringComparison.Ordinal));
+        Assert.All(during, r => Assert.EndsWith("/lease.json", r, StringComparison.Ordinal));
+        // 7 s at one renewal a second; a busy machine may stretch the gaps a little.
+        Assert.InRange(during.Length, 5, 8);
+
+        await stop.CancelAsync();
+        await run;
+        Assert.EndsWith("/lease.json", proxy.RequestLog[^1], StringComparison.Ordinal);
+        Assert.Equal(0, store.ErrorCount);
+    }
+
+    /// <summary>Waits (up to a minute) until no request (of those <paramref name="counted"/>) arrived for a whole idle window; returns the request count then.</summary>
+    private static async Task<int> SettleAsync(FaultProxy proxy, Func<string, bool>? counted = null)
     {
         var deadline = Stopwatch.StartNew();
         int last = -1;
         var quietSince = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
-            int now = proxy.Requests;
+            int now = counted is null ? proxy.Requests : proxy.RequestLog.Count(counted);
             if (now != last)
             {
                 last = now;

@@ -22,7 +22,7 @@ namespace Litestream.Storage.Abs;
 /// Every request has a bounded connect time and a bounded time per attempt, including each read of a body.
 /// </summary>
 [ReplicaBackend("abs")]
-public sealed class AbsReplicaClient : IReplicaClient
+public sealed partial class AbsReplicaClient : IReplicaClient
 {
     /// <summary>Blob metadata key of the LTX creation time (Azure metadata names cannot hold '-').</summary>
     public const string TimestampMetadataKey = "litestreamtimestamp";

@@ -13,7 +13,7 @@ namespace Litestream.Storage.File;
 /// the creation time without opening files.
 /// </summary>
 [ReplicaBackend("file")]
-public sealed class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
+public sealed partial class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
 {
     /// <summary>Creates a client rooted at <paramref name="path"/> (made absolute).</summary>
     public FileReplicaClient(string path)
