@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Litestream.Aot.Config;
 using Litestream.Aot.Control;
 using Litestream.Aot.Directories;
+using Litestream.Aot.Mcp;
 using Litestream.Aot.Monitoring;
 using Litestream.Replication;
 using Litestream.Restore;
@@ -72,7 +73,9 @@ internal static class ReplicateCommand
                 throw new UsageException("cannot specify -once with -exec", "-once syncs and exits; -exec replicates while the command runs");
             }
             var logger = new ConsoleLogger(ConsoleLogger.ParseLevel(result.GetValue(logLevel) ?? Environment.GetEnvironmentVariable("LOG_LEVEL") ?? cfg.Logging.Level));
-            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing));
+            // The MCP tools run the CLI with the config this run read (none in ad hoc mode or from stdin).
+            string? toolConfig = args.Length == 2 || configPath == "-" ? null : Path.GetFullPath(ConfigLoader.ResolvePath(configPath));
+            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing), toolConfig);
             return await RunAsync(cfg, logger, run, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -85,7 +88,7 @@ internal static class ReplicateCommand
     }
 
     /// <summary>What the flags ask of this run.</summary>
-    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing);
+    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing, string? ConfigPath);
 
     private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, RunOptions run, CancellationToken cancellationToken)
     {
@@ -141,6 +144,7 @@ internal static class ReplicateCommand
         // Metrics are collected from here on; the listener, like the socket, fails before any database is touched.
         using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
         await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);
+        await using McpServer? mcp = string.IsNullOrEmpty(cfg.McpAddr) ? null : McpServer.Start(cfg.McpAddr, run.ConfigPath, logger);
         logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<Replica> create) in databases)
         {

@@ -65,6 +65,7 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
     public static string Reason(int status) => status switch
     {
         200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
