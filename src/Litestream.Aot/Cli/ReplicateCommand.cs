@@ -94,18 +94,20 @@ internal static class ReplicateCommand
     {
         var databases = new List<(string Path, Func<Replica> Create)>();
         var watched = new List<(DatabaseDirectory Directory, List<string> Found)>();
+        // -once of a large snapshot can upload for minutes: a progress line on a terminal says how far it is.
+        using ProgressLine? progress = run.Once ? ProgressLine.Start("uploading") : null;
         foreach (DbConfig dbConfig in cfg.Dbs)
         {
             if (dbConfig.Dir is null)
             {
-                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken, progress).ConfigureAwait(false));
                 continue;
             }
             var directory = new DatabaseDirectory(dbConfig, logger);
             List<string> found = ScanDirectory(directory, watch: dbConfig.Watch && !run.Once);
             foreach (string path in found)
             {
-                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken, progress).ConfigureAwait(false));
             }
             if (dbConfig.Watch)
             {
@@ -127,6 +129,7 @@ internal static class ReplicateCommand
         {
             var store = new Store(databases.Select(d => d.Create()), storeOptions, logger, compaction);
             await store.SyncOnceAsync(cancellationToken, run.EnforceRetention).ConfigureAwait(false);
+            progress?.Dispose();
             return 0;
         }
         // `litestream register PATH -replica URL`: a database added at run time gets the defaults a dbs: entry
@@ -192,12 +195,13 @@ internal static class ReplicateCommand
         return code;
     }
 
-    /// <summary>A database of the config: restored first when asked and missing, then how to build its replica.</summary>
-    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken)
+    /// <summary>A database of the config: restored first when asked and missing, then how to build its replica (uploads counted in <paramref name="progress"/>).</summary>
+    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, ProgressLine? progress = null)
     {
         ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
         ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
         IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
+        client = progress is null ? client : new ProgressReplicaClient(client, progress);
         if (restore && !File.Exists(dbConfig.Path))
         {
             await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
