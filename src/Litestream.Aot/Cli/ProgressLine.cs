@@ -24,6 +24,7 @@ internal sealed class ProgressLine : IDisposable
     private long _totalBytes;
     private int _files;
     private int _totalFiles;
+    private long _lastDraw;
     private bool _drawn;
     private bool _disposed;
 
@@ -58,11 +59,16 @@ internal sealed class ProgressLine : IDisposable
     /// <summary>Bytes moved (downloaded or uploaded).</summary>
     public void AddBytes(long bytes) => Interlocked.Add(ref _bytes, bytes);
 
-    /// <summary>One more file begun: drawn at once, so a file that takes less than a tick still shows.</summary>
+    /// <summary>
+    /// One more file begun. The first is drawn at once, so a file that takes less than a tick still shows; later ones
+    /// at most every 50 ms (thousands of small files would otherwise flood the terminal).
+    /// </summary>
     public void AddFile()
     {
-        Interlocked.Increment(ref _files);
-        Draw();
+        if (Interlocked.Increment(ref _files) == 1 || Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastDraw)) >= TimeSpan.FromMilliseconds(50))
+        {
+            Draw();
+        }
     }
 
     /// <summary>
@@ -148,6 +154,7 @@ internal sealed class ProgressLine : IDisposable
             _terminal.Write("\r" + Render(Stopwatch.GetElapsedTime(_started)) + "\x1b[K");
             _terminal.Flush();
             _drawn = true;
+            Interlocked.Exchange(ref _lastDraw, Stopwatch.GetTimestamp());
         }
     }
 }

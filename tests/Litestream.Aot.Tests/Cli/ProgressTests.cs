@@ -5,7 +5,7 @@ namespace Litestream.Aot.Tests.Cli;
 
 /// <summary>
 /// The progress line of long work: its text, and on the published exe in a real pseudo-terminal (<c>script</c>) for
-/// <c>restore</c> and <c>replicate -once</c>, while nothing extra is written when stderr is not a terminal and
+/// <c>restore</c>, <c>replicate -once</c> and <c>reset</c>, while nothing extra is written when stderr is not a terminal and
 /// <c>-json</c>'s stdout stays one JSON document.
 /// </summary>
 public class ProgressTests
@@ -57,7 +57,7 @@ public class ProgressTests
     }
 
     [RequiresFact(Need.Exe, Need.Python)]
-    public void ReplicateOnceAndRestore_OnATerminal_DrawAProgressLine_ElsewhereNothing()
+    public void ReplicateOnceRestoreAndReset_OnATerminal_DrawAProgressLine_ElsewhereNothing()
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), config = Path.Combine(dir, "c.yml");
@@ -77,6 +77,11 @@ public class ProgressTests
         {
             Assert.Equal(1, summary.RootElement.GetProperty("files").GetInt32());
         }
+
+        // reset over the local LTX files -once left: counted file by file, erased before its report.
+        string reset = Terminal($"{Exe.Path} reset -config {config} {db}", dir);
+        Assert.Matches("\\rremoving: [0-9.]+ [KMG]?i?B / [0-9.]+ [KMG]?i?B \\([0-9]+%\\), file 1/[0-9]+, ", reset);
+        Assert.Matches("\\r\\x1b\\[KResetting local Litestream state for: ", reset);
 
         // Not a terminal: the result line only.
         ProcessResult piped = Exe.Run("restore", "-json", "-config", config, "-o", $"{dir}/piped.db", db);
