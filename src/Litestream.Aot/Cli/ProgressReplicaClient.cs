@@ -8,7 +8,8 @@ namespace Litestream.Aot.Cli;
 /// A replica client that counts what it moves into a <see cref="ProgressLine"/>: every byte read from a download
 /// (whole files and the ranged reads of a segmented restore) and from an upload's data, and each file begun. It
 /// claims no local path, so a file replica's small files are fetched like a remote's, within the restore's prefetch
-/// budget, and their bytes are counted too.
+/// budget, and their bytes are counted too. It hides what the backend's client is beyond <see cref="IReplicaClient"/>
+/// (a v0.3 replica's generations), so it wraps only what needs nothing more: a planned LTX restore, uploads.
 /// </summary>
 internal sealed class ProgressReplicaClient(IReplicaClient inner, ProgressLine progress) : IReplicaClient
 {

@@ -201,11 +201,12 @@ internal static class ReplicateCommand
         ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
         ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
         IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
-        client = progress is null ? client : new ProgressReplicaClient(client, progress);
         if (restore && !File.Exists(dbConfig.Path))
         {
+            // The backend's own client: a restore must see what it is (a v0.3 replica's generations).
             await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
         }
+        IReplicaClient uploads = progress is null ? client : new ProgressReplicaClient(client, progress);
         ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg);
         DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
         bool snapshot = forceSnapshot;
@@ -217,7 +218,7 @@ internal static class ReplicateCommand
                 db.ForceSnapshot("-force-snapshot");
                 snapshot = false;
             }
-            return new Replica(db, client, replicaOptions, logger);
+            return new Replica(db, uploads, replicaOptions, logger);
         });
     }
 
