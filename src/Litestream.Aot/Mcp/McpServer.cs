@@ -57,6 +57,17 @@ internal sealed class McpServer : IAsyncDisposable
         {
             return Error(405, null, -32600, "method not allowed: POST one JSON-RPC message; this server sends no event stream");
         }
+        // A web page must not drive the tools (reset, restore) through the user's browser: a page of another origin
+        // is refused (DNS rebinding, as the transport spec asks), and a JSON content type forces the browser's CORS
+        // preflight, which this server does not grant, where a text/plain POST would need none.
+        if (request.Origin is { } origin && !IsLoopbackOrigin(origin))
+        {
+            return Error(403, null, -32600, $"origin not allowed: {origin}");
+        }
+        if (request.ContentType?.Split(';', 2)[0].Trim().Equals(JsonType, StringComparison.OrdinalIgnoreCase) != true)
+        {
+            return Error(415, null, -32600, "Content-Type must be application/json");
+        }
         JsonDocument document;
         try
         {
@@ -113,6 +124,11 @@ internal sealed class McpServer : IAsyncDisposable
         ToolCallResult result = await _tools.CallAsync(tool, arguments, stopping).ConfigureAwait(false);
         return Result(id, result, McpJsonContext.Default.JsonRpcResultToolCallResult);
     }
+
+    /// <summary>An <c>Origin</c> on this machine: <c>http://localhost:PORT</c>, <c>http://127.0.0.1</c>, <c>http://[::1]</c>.</summary>
+    internal static bool IsLoopbackOrigin(string origin)
+        => Uri.TryCreate(origin, UriKind.Absolute, out Uri? uri)
+            && (uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (System.Net.IPAddress.TryParse(uri.Host, out System.Net.IPAddress? address) && System.Net.IPAddress.IsLoopback(address)));
 
     private static string Negotiate(JsonElement parameters)
         => parameters.ValueKind == JsonValueKind.Object && parameters.TryGetProperty("protocolVersion", out JsonElement asked)

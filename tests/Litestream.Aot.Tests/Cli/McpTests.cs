@@ -130,6 +130,11 @@ public class McpTests
             Assert.Equal("202 Accepted", StatusLine(Raw(port, Request("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"))));
             Assert.Equal("405 Method Not Allowed", StatusLine(Raw(port, "GET /mcp HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n")));
             Assert.Equal("413 Request Entity Too Large", StatusLine(Raw(port, Request("{\"x\":\"" + new string('a', 100_000) + "\"}"))));
+            // What a web page could send without a CORS preflight, and a page of another origin: refused before any tool runs.
+            const string reset = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"litestream_reset\",\"arguments\":{\"path\":\"/x.db\"}}}";
+            Assert.Equal((415, -32600), Post(port, reset, "Content-Type: text/plain\r\n"));
+            Assert.Equal((403, -32600), Post(port, reset, "Content-Type: application/json\r\nOrigin: http://evil.example\r\n"));
+            Assert.Equal((200, 0), Post(port, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", "Content-Type: application/json; charset=utf-8\r\nOrigin: http://localhost:6274\r\n"));
             string ping = Raw(port, Request("{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}"));
             Assert.Equal("200 OK", StatusLine(ping));
             Assert.EndsWith("\r\n\r\n{\"id\":\"p\",\"result\":{},\"jsonrpc\":\"2.0\"}", ping);
@@ -164,15 +169,17 @@ public class McpTests
         return (result.IsError == true, string.Concat(result.Content.OfType<TextContentBlock>().Select(c => c.Text)));
     }
 
-    private static (int Status, int Code) Post(int port, string body)
+    /// <summary>POSTs <paramref name="body"/>: the status and the JSON-RPC error code (0 for a result).</summary>
+    private static (int Status, int Code) Post(int port, string body, string headers = "Content-Type: application/json\r\n")
     {
-        string answer = Raw(port, Request(body));
-        using JsonDocument error = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
-        return (int.Parse(StatusLine(answer)[..3]), error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        string answer = Raw(port, Request(body, headers));
+        using JsonDocument message = JsonDocument.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        int code = message.RootElement.TryGetProperty("error", out JsonElement error) ? error.GetProperty("code").GetInt32() : 0;
+        return (int.Parse(StatusLine(answer)[..3]), code);
     }
 
-    private static string Request(string body)
-        => $"POST /mcp HTTP/1.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
+    private static string Request(string body, string headers = "Content-Type: application/json\r\n")
+        => $"POST /mcp HTTP/1.1\r\n{headers}Accept: application/json, text/event-stream\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
 
     /// <summary>Every file under <paramref name="dir"/> but those replication itself writes (replica, meta directory, WAL).</summary>
     private static string[] Tree(string dir)
