@@ -106,6 +106,7 @@ internal sealed class ProgressLine : IDisposable
             {
                 _terminal.Write("\r\x1b[K");
                 _terminal.Flush();
+                _drawn = false;
             }
         }
     }
