@@ -53,6 +53,7 @@ public class ProgressTests
         var line = ProgressLine.StartOn("restoring", terminal);
         Wait.Until(() => terminal.ToString().Length > 0, "the first draw");
         line.Dispose();
+        line.Dispose();
         Assert.Matches("^(\\rrestoring: 0 B, 0 file\\(s\\), 0 B/s\\x1b\\[K)+\\r\\x1b\\[K$", terminal.ToString());
     }
 
