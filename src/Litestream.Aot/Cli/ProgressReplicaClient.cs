@@ -41,6 +41,10 @@ internal sealed class ProgressReplicaClient(IReplicaClient inner, ProgressLine p
         return inner.WriteLtxFileAsync(level, minTxid, maxTxid, new CountingStream(data, progress, leaveOpen: true), cancellationToken);
     }
 
+    // A copy inside the storage moves no bytes through this process: nothing to count.
+    public ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
+        => inner.CopyLtxFileAsync(source, level, cancellationToken);
+
     public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
 
     public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
