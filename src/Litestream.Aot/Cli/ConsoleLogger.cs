@@ -30,7 +30,7 @@ internal sealed class ConsoleLogger(LogLevel minimum) : ILogger
         string line = $"time={DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} level={level} msg=\"{formatter(state, exception)}\"";
         lock (s_writeLock)
         {
-            Console.Error.WriteLine(line);
+            ProgressLine.WriteLineAbove(line);
         }
     }
 

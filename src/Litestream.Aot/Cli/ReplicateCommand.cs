@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Litestream.Aot.Config;
 using Litestream.Aot.Control;
 using Litestream.Aot.Directories;
+using Litestream.Aot.Mcp;
 using Litestream.Aot.Monitoring;
 using Litestream.Internal;
 using Litestream.Lease;
@@ -80,7 +81,9 @@ internal static class ReplicateCommand
             {
                 throw new UsageException($"invalid -lease-wait duration \"{waitText}\"", "a Go duration such as 30s, 2m or 1h30m");
             }
-            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing), wait);
+            // The MCP tools run the CLI with the config this run read (none in ad hoc mode or from stdin).
+            string? toolConfig = args.Length == 2 || configPath == "-" ? null : Path.GetFullPath(ConfigLoader.ResolvePath(configPath));
+            var run = new RunOptions(result.GetValue(exec) ?? cfg.Exec, result.GetValue(once), result.GetValue(forceSnapshot), result.GetValue(enforceRetention), result.GetValue(restoreIfMissing), wait, toolConfig);
             return await RunAsync(cfg, logger, run, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -93,24 +96,26 @@ internal static class ReplicateCommand
     }
 
     /// <summary>What the flags ask of this run.</summary>
-    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing, TimeSpan LeaseWait);
+    private sealed record RunOptions(string? Exec, bool Once, bool ForceSnapshot, bool EnforceRetention, bool RestoreIfMissing, TimeSpan LeaseWait, string? ConfigPath);
 
     private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, RunOptions run, CancellationToken cancellationToken)
     {
         var databases = new List<(string Path, Func<Replica> Create)>();
         var watched = new List<(DatabaseDirectory Directory, List<string> Found)>();
+        // -once of a large snapshot can upload for minutes: a progress line on a terminal says how far it is.
+        using ProgressLine? progress = run.Once ? ProgressLine.Start("uploading") : null;
         foreach (DbConfig dbConfig in cfg.Dbs)
         {
             if (dbConfig.Dir is null)
             {
-                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken, run.LeaseWait).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig, cfg, logger, run.ForceSnapshot, run.RestoreIfMissing || dbConfig.RestoreIfDbNotExists, cancellationToken, run.LeaseWait, progress).ConfigureAwait(false));
                 continue;
             }
             var directory = new DatabaseDirectory(dbConfig, logger);
             List<string> found = ScanDirectory(directory, watch: dbConfig.Watch && !run.Once);
             foreach (string path in found)
             {
-                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken, run.LeaseWait).ConfigureAwait(false));
+                databases.Add(await DatabaseAsync(dbConfig.ForDatabase(path), cfg, logger, run.ForceSnapshot, restore: false, cancellationToken, run.LeaseWait, progress).ConfigureAwait(false));
             }
             if (dbConfig.Watch)
             {
@@ -132,6 +137,7 @@ internal static class ReplicateCommand
         {
             var store = new Store(databases.Select(d => d.Create()), storeOptions, logger, compaction);
             await store.SyncOnceAsync(cancellationToken, run.EnforceRetention).ConfigureAwait(false);
+            progress?.Dispose();
             return 0;
         }
         // `litestream register PATH -replica URL`: a database added at run time gets the defaults a dbs: entry
@@ -149,6 +155,7 @@ internal static class ReplicateCommand
         // Metrics are collected from here on; the listener, like the socket, fails before any database is touched.
         using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
         await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);
+        await using McpServer? mcp = string.IsNullOrEmpty(cfg.McpAddr) ? null : McpServer.Start(cfg.McpAddr, run.ConfigPath, logger);
         logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<Replica> create) in databases)
         {
@@ -196,17 +203,19 @@ internal static class ReplicateCommand
         return code;
     }
 
-    /// <summary>A database of the config: restored first when asked and missing, then how to build its replica.</summary>
-    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, TimeSpan leaseWait = default)
+    /// <summary>A database of the config: restored first when asked and missing, then how to build its replica (uploads counted in <paramref name="progress"/>).</summary>
+    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, TimeSpan leaseWait = default, ProgressLine? progress = null)
     {
         ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
         ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
         IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
         if (restore && !File.Exists(dbConfig.Path))
         {
+            // The backend's own client: a restore must see what it is (a v0.3 replica's generations).
             await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
         }
         ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait);
+        IReplicaClient uploads = progress is null ? client : new ProgressReplicaClient(client, progress);
         DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
         bool snapshot = forceSnapshot;
         return (dbConfig.Path!, () =>
@@ -217,7 +226,7 @@ internal static class ReplicateCommand
                 db.ForceSnapshot("-force-snapshot");
                 snapshot = false;
             }
-            return new Replica(db, client, replicaOptions, logger);
+            return new Replica(db, uploads, replicaOptions, logger);
         });
     }
 

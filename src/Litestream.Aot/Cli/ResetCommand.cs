@@ -77,7 +77,16 @@ internal static class ResetCommand
             return 0;
         }
         // Through the Db: it refuses while a replicator holds the database (its files would vanish under it).
-        db.ResetLocalState();
+        // Many thousands of files can take a while: a progress line on a terminal.
+        string[] all = Directory.Exists(ltxDirectory) ? Directory.GetFiles(ltxDirectory, "*", SearchOption.AllDirectories) : [];
+        using (ProgressLine? progress = ProgressLine.Start("removing", all.Sum(f => new FileInfo(f).Length), all.Length))
+        {
+            db.ResetLocalState(progress is null ? null : size =>
+            {
+                progress.AddBytes(size);
+                progress.AddFile();
+            });
+        }
         Console.WriteLine($"Resetting local Litestream state for: {db.Path}");
         Console.WriteLine($"Removing: {ltxDirectory}");
         Console.WriteLine("Reset complete. Next replication sync will create a fresh snapshot.");

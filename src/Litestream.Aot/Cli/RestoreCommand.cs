@@ -155,7 +155,12 @@ internal static class RestoreCommand
                 IntegrityCheck = a.Integrity,
                 Force = a.Force,
             };
-            RestoreResult restored = await Restorer.ApplyAsync(client, source, options, cancellationToken).ConfigureAwait(false);
+            RestoreResult restored;
+            using (ProgressLine? progress = source.Legacy ? null : ProgressLine.Start("restoring", source.Plan.Sum(f => f.Size), source.Plan.Count))
+            {
+                IReplicaClient counted = progress is null ? client : new ProgressReplicaClient(client, progress);
+                restored = await Restorer.ApplyAsync(counted, source, options, cancellationToken).ConfigureAwait(false);
+            }
             long bytes = (long)restored.Commit * restored.PageSize;
             Console.Error.WriteLine(restored.LegacyGeneration is { } generation
                 ? $"restored {output} from v0.3 generation {generation} ({bytes} bytes)"

@@ -4,11 +4,12 @@ namespace Litestream.Aot.Config;
 
 /// <summary>The whole config file (upstream <c>Config</c>). Defaults as upstream v0.5.</summary>
 [ConfigSection]
-[ConfigNotSupported("mcp-addr")]
 public sealed partial class LitestreamConfig
 {
     /// <summary>Prometheus metrics address (<c>addr</c>).</summary>
     public string? Addr { get; set; }
+    /// <summary><c>mcp-addr</c>: the MCP server's address (Streamable HTTP), e.g. <c>127.0.0.1:3001</c>.</summary>
+    public string? McpAddr { get; set; }
     /// <summary><c>heartbeat-url</c>: an http(s) URL to GET while every database replicates (a dead-man's switch).</summary>
     public string? HeartbeatUrl { get; set; }
     /// <summary><c>heartbeat-interval</c>: at most one ping per interval (5 min; at least 1 min).</summary>

@@ -65,12 +65,15 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
     public static string Reason(int status) => status switch
     {
         200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         409 => "Conflict",
         413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
         423 => "Locked",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",

@@ -3,8 +3,8 @@ using System.Text;
 
 namespace Litestream.Aot.Control;
 
-/// <summary>One request read off the control socket.</summary>
-internal sealed record ControlRequest(string Method, string Target, byte[] Body);
+/// <summary>One request read off the control socket; of its headers, the two a JSON endpoint checks against browsers.</summary>
+internal sealed record ControlRequest(string Method, string Target, byte[] Body, string? ContentType = null, string? Origin = null);
 
 /// <summary>
 /// Reads one HTTP/1.1 request (request line, headers, a Content-Length or chunked body) off a control-socket
@@ -53,6 +53,7 @@ internal sealed class ControlRequestReader(Stream stream)
 
         long? contentLength = null;
         bool chunked = false;
+        string? contentType = null, origin = null;
         while (await ReadLineAsync(headLeft, head: true, cancellationToken).ConfigureAwait(false) is { Length: > 0 } header)
         {
             headLeft -= header.Length + 2;
@@ -70,6 +71,14 @@ internal sealed class ControlRequestReader(Stream stream)
                 }
                 contentLength = length;
             }
+            else if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+            {
+                contentType = value;
+            }
+            else if (name.Equals("Origin", StringComparison.OrdinalIgnoreCase))
+            {
+                origin = value;
+            }
             else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
                 chunked = value.Equals("chunked", StringComparison.OrdinalIgnoreCase)
@@ -82,7 +91,7 @@ internal sealed class ControlRequestReader(Stream stream)
         byte[] body = chunked ? await ReadChunkedAsync(cancellationToken).ConfigureAwait(false)
             : contentLength is > MaxBodyBytes ? throw BodyTooLarge()
             : await ReadBytesAsync((int)(contentLength ?? 0), cancellationToken).ConfigureAwait(false);
-        return new ControlRequest(parts[0], parts[1], body);
+        return new ControlRequest(parts[0], parts[1], body, contentType, origin);
     }
 
     private async Task<byte[]> ReadChunkedAsync(CancellationToken cancellationToken)

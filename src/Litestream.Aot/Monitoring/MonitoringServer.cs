@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -37,86 +36,19 @@ internal sealed class MonitoringServer : IAsyncDisposable
     public IPEndPoint Endpoint { get; }
 
     /// <summary>
-    /// Listens on <paramref name="addr"/> (<c>host:port</c>, <c>:port</c> for every interface, <c>[::1]:port</c>) and serves
-    /// <paramref name="exporter"/>'s metrics and <paramref name="daemon"/>'s databases.
+    /// Listens on <paramref name="addr"/> (see <see cref="TcpListen.Bind"/>) and serves <paramref name="exporter"/>'s
+    /// metrics and <paramref name="daemon"/>'s databases.
     /// </summary>
     /// <exception cref="CommandException">The address is malformed, cannot be resolved, or cannot be bound (port in use).</exception>
     public static MonitoringServer Start(string addr, PrometheusExporter exporter, ReplicationDaemon daemon, ILogger logger)
     {
-        (string host, int port) = ParseAddr(addr);
-        IPEndPoint endpoint = Resolve(host, port, addr);
-        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endpoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                listener.DualMode = true;
-            }
-            listener.Bind(endpoint);
-            listener.Listen(128);
-        }
-        catch (SocketException e)
-        {
-            listener.Dispose();
-            throw new CommandException(
-                $"cannot listen on addr {addr}: {e.Message}",
-                e.SocketErrorCode == SocketError.AddressAlreadyInUse ? "another process uses the port: stop it, or set another addr in the config" : "set addr to host:port, e.g. 127.0.0.1:9090");
-        }
+        (Socket listener, string shown) = TcpListen.Bind(addr, "addr");
         var server = new MonitoringServer(listener, exporter, daemon, logger);
-        string shown = host.Length == 0 ? $"localhost:{server.Endpoint.Port}" : $"{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{server.Endpoint.Port}";
         logger.Log(LogLevel.Information, default, $"serving metrics on http://{shown}/metrics", null, static (s, _) => s);
         return server;
     }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
-
-    /// <summary>Splits <c>host:port</c> as Go's <c>net.SplitHostPort</c> does; a missing port is upstream's error.</summary>
-    internal static (string Host, int Port) ParseAddr(string addr)
-    {
-        int colon = addr.LastIndexOf(':');
-        string host = colon < 0 ? addr : addr[..colon];
-        string portText = colon < 0 ? "" : addr[(colon + 1)..];
-        if (host.StartsWith('[') && host.EndsWith(']'))
-        {
-            host = host[1..^1];
-        }
-        else if (host.Contains(':', StringComparison.Ordinal))
-        {
-            throw new CommandException($"invalid bind address {addr}: too many colons", "write an IPv6 address in brackets: [::1]:9090");
-        }
-        if (portText.Length == 0)
-        {
-            throw new CommandException($"must specify port for bind address: \"{addr}\"", "set addr to host:port, e.g. 127.0.0.1:9090");
-        }
-        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > IPEndPoint.MaxPort)
-        {
-            throw new CommandException($"invalid port in bind address: \"{addr}\"", "the port is a number from 0 to 65535");
-        }
-        return (host, port);
-    }
-
-    private static IPEndPoint Resolve(string host, int port, string addr)
-    {
-        if (host.Length == 0)
-        {
-            return new IPEndPoint(Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any, port);
-        }
-        if (IPAddress.TryParse(host, out IPAddress? address))
-        {
-            return new IPEndPoint(address, port);
-        }
-        try
-        {
-            // Go listens on the first address a name resolves to; IPv4 first, as its resolver orders them.
-            IPAddress[] addresses = Dns.GetHostAddresses(host);
-            IPAddress first = Array.Find(addresses, a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0];
-            return new IPEndPoint(first, port);
-        }
-        catch (Exception e) when (e is SocketException or IndexOutOfRangeException)
-        {
-            throw new CommandException($"cannot resolve bind address {addr}: {e.Message}", "use an IP address, e.g. 127.0.0.1:9090");
-        }
-    }
 
     private Task<HttpAnswer> HandleAsync(ControlRequest request, CancellationToken stopping)
     {

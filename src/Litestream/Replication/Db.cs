@@ -159,7 +159,7 @@ public sealed class Db : IAsyncDisposable
     /// gets <see cref="DatabaseLockedException"/>), opens the connections, switches the database to WAL mode,
     /// creates the bookkeeping tables, starts the long read transaction and loads the local position. Throws
     /// <see cref="FileNotFoundException"/> when the database file does not exist and <see cref="LocalStateException"/>
-    /// when the newest local L0 file is unreadable (see <see cref="ResetLocalState"/>). When it throws, no
+    /// when the newest local L0 file is unreadable (see <see cref="ResetLocalState()"/>). When it throws, no
     /// connection stays open; the lock does until <see cref="DisposeAsync"/>.
     /// </summary>
     /// <exception cref="DatabaseLockedException">Another process replicates the database.</exception>
@@ -226,7 +226,14 @@ public sealed class Db : IAsyncDisposable
     /// but not while another process replicates it.
     /// </summary>
     /// <exception cref="DatabaseLockedException">Another process replicates the database.</exception>
-    public void ResetLocalState()
+    public void ResetLocalState() => ResetLocalState(null);
+
+    /// <summary>
+    /// <see cref="ResetLocalState()"/>, telling <paramref name="removed"/> about each LTX file as it is deleted
+    /// (its size; a progress line over many files).
+    /// </summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates the database.</exception>
+    public void ResetLocalState(Action<long>? removed)
     {
         lock (_lock)
         {
@@ -235,6 +242,15 @@ public sealed class Db : IAsyncDisposable
             string ltx = System.IO.Path.Combine(MetaPath, "ltx");
             if (Directory.Exists(ltx))
             {
+                if (removed is not null)
+                {
+                    foreach (FileInfo file in new DirectoryInfo(ltx).EnumerateFiles("*", SearchOption.AllDirectories))
+                    {
+                        long size = file.Length;
+                        file.Delete();
+                        removed(size);
+                    }
+                }
                 Directory.Delete(ltx, recursive: true);
             }
             if (IsOpen)

@@ -348,7 +348,7 @@ public class MonitoringTests
     }
 
     /// <summary>A GET: status and body; status 0 while nothing listens yet (the daemon is starting).</summary>
-    private static (int Status, string Body) Get(int port, string path)
+    internal static (int Status, string Body) Get(int port, string path)
     {
         string answer;
         try
@@ -364,7 +364,7 @@ public class MonitoringTests
     }
 
     /// <summary>Sends <paramref name="request"/> and reads the answer to the end (the server closes after it).</summary>
-    private static string Raw(int port, string request)
+    internal static string Raw(int port, string request)
     {
         using Socket socket = Connect(port);
         socket.Send(Encoding.ASCII.GetBytes(request));
@@ -390,9 +390,9 @@ public class MonitoringTests
         return Encoding.UTF8.GetString(answer.ToArray());
     }
 
-    private static string StatusLine(string answer) => answer.Split("\r\n", 2)[0]["HTTP/1.1 ".Length..];
+    internal static string StatusLine(string answer) => answer.Split("\r\n", 2)[0]["HTTP/1.1 ".Length..];
 
-    private static T WaitFor<T>(Func<T?> probe, string what, BackgroundProcess daemon, TimeSpan? ceiling = null) where T : class
+    internal static T WaitFor<T>(Func<T?> probe, string what, BackgroundProcess daemon, TimeSpan? ceiling = null) where T : class
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < (ceiling ?? TimeSpan.FromSeconds(90)))

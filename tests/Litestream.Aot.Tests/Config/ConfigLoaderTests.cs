@@ -33,7 +33,6 @@ public class ConfigLoaderTests
         { "socket:\n  enabled: yes please\n", "socket.enabled: invalid boolean \"yes please\"" },
         { "socket:\n  permissions: 0800\n", "socket.permissions: invalid permissions \"0800\": expected an octal mode like 0600" },
         { "socket:\n  port: 1\n", "socket.port: unknown key (line 2)" },
-        { "mcp-addr: :3001\n", "mcp-addr: not supported yet" },
         { "heartbeat-url: ftp://example.com/ping\n", "heartbeat-url: heartbeat URL must be a valid HTTP or HTTPS URL" },
         { "heartbeat-url: example.com/ping\n", "heartbeat-url: heartbeat URL must be a valid HTTP or HTTPS URL" },
         { "heartbeat-url: https://example.com/ping\nheartbeat-interval: 30s\n", "heartbeat-interval: heartbeat interval must be at least 1 minute" },

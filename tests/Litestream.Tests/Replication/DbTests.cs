@@ -93,6 +93,24 @@ public class DbTests
     }
 
     [RequiresFact]
+    public async Task ResetLocalState_WithCallback_ReportsEachLtxFileItDeletes()
+    {
+        string path = NewDatabase(20);
+        await using var db = new Db(path);
+        db.Open();
+        db.Sync();
+        Write(path, 5);
+        db.Sync();
+        FileInfo[] files = new DirectoryInfo(Path.Combine(db.MetaPath, "ltx")).GetFiles("*", SearchOption.AllDirectories);
+        Assert.True(files.Length >= 2, $"{files.Length} L0 files");
+        var removed = new List<long>();
+        db.ResetLocalState(removed.Add);
+        Assert.Equal(files.Select(f => f.Length).Order(), removed.Order());
+        Assert.Empty(Directory.GetFiles(Path.Combine(db.MetaPath, "ltx"), "*", SearchOption.AllDirectories));
+        Assert.Null(db.Position);
+    }
+
+    [RequiresFact]
     public async Task Open_NotAnSqliteDatabase_NamesItAndLeavesNoMetaDirectory()
     {
         // Issue 18: a path that is not SQLite left an empty ".notes.txt-litestream" behind.
