@@ -21,6 +21,7 @@ internal static class CommonOptions
         ["log-level"] = "LEVEL",
         ["integrity-check"] = "none|quick|full",
         ["follow-interval"] = "DURATION",
+        ["lease-wait"] = "DURATION",
         ["socket"] = "PATH",
         ["timeout"] = "SECONDS",
         ["replica"] = "URL",
