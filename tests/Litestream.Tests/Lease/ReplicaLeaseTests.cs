@@ -211,7 +211,7 @@ public sealed class UnsupportedLeaseTests
     [Fact]
     public async Task Acquire_Sftp_RefusesWithHint()
     {
-        await using var client = new SftpReplicaClient(new SftpReplicaSettings { Host = "127.0.0.1:9", User = "u", Password = "p", Path = "/replica" });
+        await using var client = new SftpReplicaClient(new SftpReplicaSettings { Host = "127.0.0.1:9", User = "u", Password = "lease-sftp-pw", Path = "/replica" });
         var lease = new ReplicaLease(client, new LeaseOptions(), NullLogger.Instance);
         LeaseException e = await Assert.ThrowsAsync<LeaseException>(() => lease.AcquireAsync(default).AsTask());
         Assert.Equal("sftp replicas cannot hold a lease: the backend offers no atomic compare-and-swap write", e.Message);
