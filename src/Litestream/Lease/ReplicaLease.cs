@@ -156,7 +156,15 @@ public sealed class ReplicaLease
             }
             catch (LeaseConflictException)
             {
-                throw await LostAsync(cancellationToken).ConfigureAwait(false);
+                LeaseObject? current = await ReadAfterConflictAsync(cancellationToken).ConfigureAwait(false);
+                if (current is null || LeaseRecord.TryParse(current.Content.Span, out _) is not { } record || !IsOurs(record))
+                {
+                    throw Lost(current);
+                }
+                // An earlier renewal timed out here but landed there: the lease is still ours under the ETag it left.
+                // Renew again soon under that ETag; the upload deadline stays that of the last renewal seen to succeed.
+                _etag = current.ETag;
+                failing = true;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
@@ -255,21 +263,28 @@ public sealed class ReplicaLease
         => new($"lease {Location} is held by host {record.Host} pid {record.Pid} until {Until(record, current)}{waited}",
             $"another replicate writes to this replica; stop it, or wait for it with -lease-wait (a holder that died frees the lease at {Until(record, current)})");
 
-    private async ValueTask<LeaseException> LostAsync(CancellationToken cancellationToken)
+    /// <summary>This holder's own unreleased record of its current generation.</summary>
+    private bool IsOurs(LeaseRecord record) => record.Holder == _holder && record.Generation == Generation && !record.Released;
+
+    /// <summary>The lease as it is after a refused renewal, or null when it cannot be read (then it counts as taken over).</summary>
+    private async ValueTask<LeaseObject?> ReadAfterConflictAsync(CancellationToken cancellationToken)
     {
-        _etag = null;
-        string by = "another holder";
         try
         {
-            if (await _client.ReadLeaseAsync(cancellationToken).ConfigureAwait(false) is { } now && LeaseRecord.TryParse(now.Content.Span, out _) is { } record)
-            {
-                by = $"host {record.Host} pid {record.Pid} (generation {record.Generation})";
-            }
+            return await _client.ReadLeaseAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The message names "another holder" then.
+            return null;
         }
+    }
+
+    private LeaseException Lost(LeaseObject? current)
+    {
+        _etag = null;
+        string by = current is not null && LeaseRecord.TryParse(current.Content.Span, out _) is { } record
+            ? $"host {record.Host} pid {record.Pid} (generation {record.Generation})"
+            : "another holder";
         Log.Warning(_logger, Location, $"lease was taken over by {by}; stopped uploading");
         return new LeaseException($"lease {Location} was taken over by {by}; stopped uploading", "another replicate writes to this replica now; run one replicator per replica");
     }

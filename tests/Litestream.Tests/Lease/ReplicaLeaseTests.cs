@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Litestream.Lease;
+using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.File;
 using Litestream.Storage.Sftp;
@@ -131,6 +132,28 @@ public abstract class ReplicaLeaseTests
     }
 
     [RequiresFact]
+    public async Task Renew_WriteLandedButResponseLost_KeepsTheLease()
+    {
+        // A renewal that timed out here (a busy machine, a dropped connection) after the backend stored it leaves the
+        // lease under an ETag this holder never saw: the next renewal's condition fails, yet the lease is still ours.
+        await using var client = new LostResponseClient(Client(), loseWrite: 2); // write 1 takes, write 2 renews
+        ReplicaLease lease = Lease(client);
+        await lease.AcquireAsync(default);
+        using var stop = new CancellationTokenSource();
+        Task renewing = lease.RenewLoopAsync(stop.Token);
+
+        await Wait.UntilAsync(() => client.Writes >= 4 || renewing.IsCompleted, "two renewals after the lost one");
+        Assert.False(renewing.IsCompleted, renewing.Exception?.InnerException?.Message);
+        Assert.True(lease.IsHeld);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => renewing);
+        await lease.ReleaseAsync(default);
+        string json = Encoding.UTF8.GetString((await client.ReadLeaseAsync(default))!.Content.Span);
+        Assert.Contains("\"generation\":1", json, StringComparison.Ordinal);
+        Assert.Contains("\"released\":true", json, StringComparison.Ordinal);
+    }
+
+    [RequiresFact]
     public async Task EnsureHeld_StopsUploadsBeforeExpiry_WithoutRenewal()
     {
         await using IReplicaClient client = Client();
@@ -198,6 +221,43 @@ public abstract class ReplicaLeaseTests
 }
 
 /// <summary>The lease on a file replica (flock around compare and rename).</summary>
+/// <summary>A backend whose response to the <c>loseWrite</c>-th lease write is lost after the write was stored.</summary>
+internal sealed class LostResponseClient(IReplicaClient inner, int loseWrite) : IReplicaClient
+{
+    private int _writes;
+
+    public int Writes => Volatile.Read(ref _writes);
+
+    public string Type => inner.Type;
+
+    public string? LeaseUnsupportedReason => inner.LeaseUnsupportedReason;
+
+    public ValueTask<LeaseObject?> ReadLeaseAsync(CancellationToken cancellationToken) => inner.ReadLeaseAsync(cancellationToken);
+
+    public async ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken)
+    {
+        string etag = await inner.WriteLeaseAsync(content, ifMatch, cancellationToken);
+        return Interlocked.Increment(ref _writes) == loseWrite ? throw new IOException("connection reset before the response") : etag;
+    }
+
+    public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
+
+    public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
+        => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
+
+    public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+        => inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
+
+    public ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+        => inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
+
+    public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
+
+    public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
+
 public sealed class FileReplicaLeaseTests : ReplicaLeaseTests
 {
     private readonly string _root = TestRepo.TempDir();

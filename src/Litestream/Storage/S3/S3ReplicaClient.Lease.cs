@@ -22,6 +22,27 @@ public partial class S3ReplicaClient
     public async ValueTask<LeaseObject?> ReadLeaseAsync(CancellationToken cancellationToken)
     {
         AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ReadLeaseOnceAsync(s3, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ArgumentOutOfRangeException e) when (e.ParamName == "hex")
+            {
+                // The SDK cannot parse the answer to a read that met an overwrite of the object (s3rver's overwrites are
+                // not atomic): the lease is tiny and rewritten every few seconds, so read it again.
+                if (attempt == 3)
+                {
+                    throw Failure("get lease", LeaseKey, new IOException("the server's answer could not be parsed three times", e));
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask<LeaseObject?> ReadLeaseOnceAsync(AmazonS3Client s3, CancellationToken cancellationToken)
+    {
         try
         {
             using GetObjectResponse response = await UntilCancelledAsync(s3.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = LeaseKey }, cancellationToken), cancellationToken).ConfigureAwait(false);
