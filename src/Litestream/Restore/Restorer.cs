@@ -115,7 +115,7 @@ internal static class Restorer
     /// <exception cref="NoBackupException">The replica holds neither.</exception>
     public static async ValueTask<RestoreSource> PlanAsync(IReplicaClient client, Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)
     {
-        DateTimeOffset? legacyNewest = client is ILegacyReplicaClient legacy && txid.IsZero
+        DateTimeOffset? legacyNewest = txid.IsZero && LegacyReplicaReader.For(client) is { } legacy
             ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
             : null;
         IReadOnlyList<LtxFileInfo> plan;
@@ -138,7 +138,7 @@ internal static class Restorer
         {
             return await ApplyAsync(client, source.Plan, options, cancellationToken).ConfigureAwait(false);
         }
-        (LegacySnapshotInfo snapshot, _) = await LegacyRestorer.RestoreAsync((ILegacyReplicaClient)client, options, cancellationToken).ConfigureAwait(false);
+        (LegacySnapshotInfo snapshot, _) = await LegacyRestorer.RestoreAsync(LegacyReplicaReader.For(client)!, options, cancellationToken).ConfigureAwait(false);
         (uint pageSize, uint commit) = ReadHeader(options.FullOutputPath);
         return new RestoreResult([], Txid.Zero, pageSize, commit) { LegacyGeneration = snapshot.Generation };
     }

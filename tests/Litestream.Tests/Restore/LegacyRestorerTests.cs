@@ -36,10 +36,12 @@ public class LegacyRestorerTests
         return root;
     }
 
+    private static ILegacyReplicaClient Legacy(string root) => LegacyReplicaReader.For(new FileReplicaClient(root))!;
+
     [RequiresFact(Need.Spec)]
     public async Task Restore_UpstreamFixtureOk_ByteIdenticalToExpected()
     {
-        var client = new FileReplicaClient(MapFixture("ok"));
+        var client = Legacy(MapFixture("ok"));
         string output = Path.Combine(TestRepo.TempDir(), "out.db");
         (LegacySnapshotInfo snapshot, int segments) = await LegacyRestorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
         Assert.Equal(("0000000000000000", 0u, 6), (snapshot.Generation, snapshot.Index, segments));
@@ -76,7 +78,7 @@ public class LegacyRestorerTests
     [RequiresFact(Need.Spec)]
     public async Task Restore_SnapshotOnly_EqualsExpected()
     {
-        var client = new FileReplicaClient(MapFixture("snapshot-only"));
+        var client = Legacy(MapFixture("snapshot-only"));
         string output = Path.Combine(TestRepo.TempDir(), "out.db");
         await LegacyRestorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
         Assert.Equal(File.ReadAllBytes(TestRepo.SpecFile("litestream-f29a6cd/testdata/restore/snapshot-only/0000000000000000.db")), File.ReadAllBytes(output));
@@ -89,7 +91,7 @@ public class LegacyRestorerTests
         File.Delete(Path.Combine(root, "generations", "0000000000000000", "wal", LegacyNames.WalSegment(0, 0x2050)));
         string output = Path.Combine(TestRepo.TempDir(), "out.db");
         var error = await Assert.ThrowsAsync<InvalidDataException>(async () =>
-            await LegacyRestorer.RestoreAsync(new FileReplicaClient(root), new RestoreOptions { OutputPath = output }, default));
+            await LegacyRestorer.RestoreAsync(Legacy(root), new RestoreOptions { OutputPath = output }, default));
         Assert.Equal("missing WAL segment in generation 0000000000000000: index 00000000 jumps from offset 8272 to 12392", error.Message);
         Assert.False(File.Exists(output));
         Assert.False(File.Exists(output + ".tmp"));

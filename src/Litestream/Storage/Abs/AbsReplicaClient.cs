@@ -126,48 +126,59 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
         {
             string prefix = LevelPrefix(level);
-            var options = new GetBlobsOptions { Traits = BlobTraits.Metadata, Prefix = prefix };
-            string? continuation = null;
-            do
+            await foreach (BlobItem item in ListBlobsAsync(prefix, BlobTraits.Metadata, token).ConfigureAwait(false))
             {
-                Page<BlobItem> page;
-                var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
-                try
+                // Names are fixed-width hex, so the listing's name order is (MinTxid, MaxTxid) order.
+                if (!LtxFileName.TryParse(item.Name.AsSpan(prefix.Length), out Txid min, out Txid max) || min < seek)
                 {
-                    IAsyncEnumerator<Page<BlobItem>> pages = _container.GetBlobsAsync(options, token).AsPages(continuation, ListPageSize).GetAsyncEnumerator(token);
-                    await using (pages.ConfigureAwait(false))
-                    {
-                        bool any = await pages.MoveNextAsync().ConfigureAwait(false);
-                        op.Succeeded();
-                        if (!any)
-                        {
-                            yield break;
-                        }
-                        page = pages.Current;
-                    }
+                    continue;
                 }
-                catch (Exception e) when (IsStorageError(e, token) && !op.Failed(e, ErrorCode(e)))
-                {
-                    throw Failure("list", prefix, e);
-                }
-                foreach (BlobItem item in page.Values)
-                {
-                    // Names are fixed-width hex, so the listing's name order is (MinTxid, MaxTxid) order.
-                    if (!item.Name.StartsWith(prefix, StringComparison.Ordinal)
-                        || !LtxFileName.TryParse(item.Name.AsSpan(prefix.Length), out Txid min, out Txid max) || min < seek)
-                    {
-                        continue;
-                    }
-                    DateTimeOffset created = item.Metadata is { } metadata && metadata.TryGetValue(TimestampMetadataKey, out string? stamp)
-                        && ReplicaTimestamp.TryParse(stamp, out DateTimeOffset parsed)
-                        ? parsed
-                        : item.Properties.CreatedOn ?? item.Properties.LastModified ?? DateTimeOffset.UnixEpoch;
-                    yield return new LtxFileInfo(level, min, max, item.Properties.ContentLength ?? 0, created);
-                }
-                continuation = string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken;
+                DateTimeOffset created = item.Metadata is { } metadata && metadata.TryGetValue(TimestampMetadataKey, out string? stamp)
+                    && ReplicaTimestamp.TryParse(stamp, out DateTimeOffset parsed)
+                    ? parsed
+                    : item.Properties.CreatedOn ?? item.Properties.LastModified ?? DateTimeOffset.UnixEpoch;
+                yield return new LtxFileInfo(level, min, max, item.Properties.ContentLength ?? 0, created);
             }
-            while (continuation is not null);
         }
+    }
+
+    /// <summary>Every blob whose name starts with <paramref name="prefix"/>, in name order, one counted LIST request a page.</summary>
+    private async IAsyncEnumerable<BlobItem> ListBlobsAsync(string prefix, BlobTraits traits, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var options = new GetBlobsOptions { Traits = traits, Prefix = prefix };
+        string? continuation = null;
+        do
+        {
+            Page<BlobItem> page;
+            var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
+            try
+            {
+                IAsyncEnumerator<Page<BlobItem>> pages = _container.GetBlobsAsync(options, cancellationToken).AsPages(continuation, ListPageSize).GetAsyncEnumerator(cancellationToken);
+                await using (pages.ConfigureAwait(false))
+                {
+                    bool any = await pages.MoveNextAsync().ConfigureAwait(false);
+                    op.Succeeded();
+                    if (!any)
+                    {
+                        yield break;
+                    }
+                    page = pages.Current;
+                }
+            }
+            catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
+            {
+                throw Failure("list", prefix, e);
+            }
+            foreach (BlobItem item in page.Values)
+            {
+                if (item.Name.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    yield return item;
+                }
+            }
+            continuation = string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken;
+        }
+        while (continuation is not null);
     }
 
     /// <inheritdoc />
@@ -175,7 +186,12 @@ public sealed partial class AbsReplicaClient : IReplicaClient
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
-        string name = LtxName(level, minTxid, maxTxid);
+        return await OpenBlobAsync(LtxName(level, minTxid, maxTxid), offset, size, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens <paramref name="size"/> bytes (0: to the end) of one blob from <paramref name="offset"/>.</summary>
+    private async ValueTask<Stream> OpenBlobAsync(string name, long offset, long size, CancellationToken cancellationToken)
+    {
         var options = new BlobDownloadOptions { Range = new HttpRange(offset, size > 0 ? size : null) };
         var op = ReplicaOperation.Start(Type, ReplicaOperation.Get);
         try
@@ -238,16 +254,9 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         // Only this replica's blobs: its path, or the ltx/ tree when it sits at the container's root.
         string prefix = Path.Length == 0 ? "ltx/" : Path + "/";
         var names = new List<string>();
-        try
+        await foreach (BlobItem item in ListBlobsAsync(prefix, BlobTraits.None, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (BlobItem item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix }, cancellationToken).ConfigureAwait(false))
-            {
-                names.Add(item.Name);
-            }
-        }
-        catch (Exception e) when (IsStorageError(e, cancellationToken))
-        {
-            throw Failure("list", prefix, e);
+            names.Add(item.Name);
         }
         await DeleteAsync(names, cancellationToken).ConfigureAwait(false);
     }

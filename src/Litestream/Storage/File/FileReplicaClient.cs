@@ -13,7 +13,7 @@ namespace Litestream.Storage.File;
 /// the creation time without opening files.
 /// </summary>
 [ReplicaBackend("file")]
-public sealed partial class FileReplicaClient : IReplicaClient, ILegacyReplicaClient
+public sealed partial class FileReplicaClient : IReplicaClient, IReplicaObjectTree
 {
     /// <summary>Creates a client rooted at <paramref name="path"/> (made absolute).</summary>
     public FileReplicaClient(string path)
@@ -228,65 +228,29 @@ public sealed partial class FileReplicaClient : IReplicaClient, ILegacyReplicaCl
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <inheritdoc />
-    async IAsyncEnumerable<string> ILegacyReplicaClient.ListGenerationsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    async IAsyncEnumerable<ReplicaObject> IReplicaObjectTree.ListObjectsAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        string dir = System.IO.Path.Combine(Root, "generations");
-        if (!Directory.Exists(dir))
+        var dir = new DirectoryInfo(System.IO.Path.Combine(Root, prefix));
+        if (!dir.Exists)
         {
             yield break;
         }
-        foreach (string path in Directory.EnumerateDirectories(dir))
+        // Links are not followed: a loop of them must not make a listing endless.
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        foreach (FileInfo file in dir.EnumerateFiles("*", options))
         {
-            string name = System.IO.Path.GetFileName(path);
-            if (LegacyNames.IsGeneration(name))
-            {
-                yield return name;
-            }
+            cancellationToken.ThrowIfCancellationRequested();
+            string relative = System.IO.Path.GetRelativePath(Root, file.FullName).Replace(System.IO.Path.DirectorySeparatorChar, '/');
+            yield return new ReplicaObject(relative, file.Length, new DateTimeOffset(file.LastWriteTimeUtc));
         }
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    async IAsyncEnumerable<LegacySnapshotInfo> ILegacyReplicaClient.ListSnapshotsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        foreach (FileInfo file in LegacyFiles(generation, "snapshots"))
-        {
-            if (LegacyNames.TryParseSnapshot(file.Name, out uint index))
-            {
-                yield return new LegacySnapshotInfo(generation, index, file.Length, new DateTimeOffset(file.LastWriteTimeUtc));
-            }
-        }
-        await Task.CompletedTask.ConfigureAwait(false);
-    }
+    ValueTask<Stream> IReplicaObjectTree.OpenObjectAsync(string name, CancellationToken cancellationToken)
+        => OpenRegularFile(System.IO.Path.Combine(Root, name));
 
-    /// <inheritdoc />
-    async IAsyncEnumerable<LegacyWalSegmentInfo> ILegacyReplicaClient.ListWalSegmentsAsync(string generation, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        foreach (FileInfo file in LegacyFiles(generation, "wal"))
-        {
-            if (LegacyNames.TryParseWalSegment(file.Name, out uint index, out long offset))
-            {
-                yield return new LegacyWalSegmentInfo(generation, index, offset, file.Length, new DateTimeOffset(file.LastWriteTimeUtc));
-            }
-        }
-        await Task.CompletedTask.ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    ValueTask<Stream> ILegacyReplicaClient.OpenSnapshotAsync(LegacySnapshotInfo snapshot, CancellationToken cancellationToken)
-        => OpenLegacy(System.IO.Path.Combine(Root, "generations", snapshot.Generation, "snapshots", LegacyNames.Snapshot(snapshot.Index)));
-
-    /// <inheritdoc />
-    ValueTask<Stream> ILegacyReplicaClient.OpenWalSegmentAsync(LegacyWalSegmentInfo segment, CancellationToken cancellationToken)
-        => OpenLegacy(System.IO.Path.Combine(Root, "generations", segment.Generation, "wal", LegacyNames.WalSegment(segment.Index, segment.Offset)));
-
-    private IEnumerable<FileInfo> LegacyFiles(string generation, string kind)
-    {
-        var dir = new DirectoryInfo(System.IO.Path.Combine(Root, "generations", generation, kind));
-        return dir.Exists ? dir.EnumerateFiles() : [];
-    }
-
-    private static ValueTask<Stream> OpenLegacy(string path)
+    private static ValueTask<Stream> OpenRegularFile(string path)
     {
         try
         {

@@ -203,20 +203,8 @@ public partial class S3ReplicaClient : IReplicaClient
                 // key "<seek>-…" sorts after "<seek>": the server skips the files below seek.
                 StartAfter = seek.IsZero ? null : prefix + seek.ToString(),
             };
-            bool more;
-            do
+            await foreach (ListObjectsV2Response page in ListPagesAsync(s3, request, token).ConfigureAwait(false))
             {
-                ListObjectsV2Response page;
-                var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
-                try
-                {
-                    page = await UntilCancelledAsync(s3.ListObjectsV2Async(request, token), token).ConfigureAwait(false);
-                    op.Succeeded();
-                }
-                catch (Exception e) when (IsStorageError(e) && !op.Failed(e, ErrorCode(e)))
-                {
-                    throw Failure("list", prefix, e);
-                }
                 var files = new List<LtxFileInfo>(page.S3Objects?.Count ?? 0);
                 foreach (S3Object item in page.S3Objects ?? [])
                 {
@@ -235,11 +223,32 @@ public partial class S3ReplicaClient : IReplicaClient
                 {
                     yield return file;
                 }
-                request.ContinuationToken = page.NextContinuationToken;
-                more = page.IsTruncated == true && !string.IsNullOrEmpty(page.NextContinuationToken);
             }
-            while (more);
         }
+    }
+
+    /// <summary>The pages of one listing, each one counted LIST request.</summary>
+    private async IAsyncEnumerable<ListObjectsV2Response> ListPagesAsync(AmazonS3Client s3, ListObjectsV2Request request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        bool more;
+        do
+        {
+            ListObjectsV2Response page;
+            var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
+            try
+            {
+                page = await UntilCancelledAsync(s3.ListObjectsV2Async(request, cancellationToken), cancellationToken).ConfigureAwait(false);
+                op.Succeeded();
+            }
+            catch (Exception e) when (IsStorageError(e) && !op.Failed(e, ErrorCode(e)))
+            {
+                throw Failure("list", request.Prefix, e);
+            }
+            yield return page;
+            request.ContinuationToken = page.NextContinuationToken;
+            more = page.IsTruncated == true && !string.IsNullOrEmpty(page.NextContinuationToken);
+        }
+        while (more);
     }
 
     /// <inheritdoc />
@@ -247,8 +256,13 @@ public partial class S3ReplicaClient : IReplicaClient
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
+        return await OpenKeyAsync(LtxKey(level, minTxid, maxTxid), offset, size, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens <paramref name="size"/> bytes (0: to the end) of one object from <paramref name="offset"/>.</summary>
+    private async ValueTask<Stream> OpenKeyAsync(string key, long offset, long size, CancellationToken cancellationToken)
+    {
         AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
-        string key = LtxKey(level, minTxid, maxTxid);
         var request = new GetObjectRequest { BucketName = Bucket, Key = key };
         if (size > 0)
         {
@@ -370,24 +384,10 @@ public partial class S3ReplicaClient : IReplicaClient
         string prefix = Path + "/";
         var keys = new List<string>();
         var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix, MaxKeys = ListPageSize };
-        ListObjectsV2Response page;
-        do
+        await foreach (ListObjectsV2Response page in ListPagesAsync(s3, request, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                page = await UntilCancelledAsync(s3.ListObjectsV2Async(request, cancellationToken), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsStorageError(e))
-            {
-                throw Failure("list", prefix, e);
-            }
-            foreach (S3Object item in page.S3Objects ?? [])
-            {
-                keys.Add(item.Key);
-            }
-            request.ContinuationToken = page.NextContinuationToken;
+            keys.AddRange((page.S3Objects ?? []).Select(static item => item.Key));
         }
-        while (page.IsTruncated == true && !string.IsNullOrEmpty(page.NextContinuationToken));
         await DeleteKeysAsync(keys, cancellationToken).ConfigureAwait(false);
     }
 

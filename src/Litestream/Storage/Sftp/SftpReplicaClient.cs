@@ -18,7 +18,7 @@ namespace Litestream.Storage.Sftp;
 /// each SFTP request, have bounded times.
 /// </summary>
 [ReplicaBackend("sftp")]
-public sealed class SftpReplicaClient : IReplicaClient
+public sealed partial class SftpReplicaClient : IReplicaClient
 {
     /// <summary>The SSH port when <c>host</c> names none.</summary>
     public const int DefaultPort = 22;
@@ -134,7 +134,12 @@ public sealed class SftpReplicaClient : IReplicaClient
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
-        string path = LtxPath(level, minTxid, maxTxid);
+        return await OpenPathAsync(LtxPath(level, minTxid, maxTxid), offset, size, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens <paramref name="size"/> bytes (0: to the end) of one file from <paramref name="offset"/>.</summary>
+    private async ValueTask<Stream> OpenPathAsync(string path, long offset, long size, CancellationToken cancellationToken)
+    {
         SftpFileStream stream = await RunAsync("get", path, async (sftp, token) =>
         {
             try
@@ -208,16 +213,8 @@ public sealed class SftpReplicaClient : IReplicaClient
     {
         // Only this replica's files: its directory, or the ltx/ tree when it is the user's home.
         string root = Path.Length == 0 ? "ltx" : Path;
-        var files = new List<string>();
-        var directories = new List<string>();
-        await RunAsync("list", root, async (sftp, token) =>
-        {
-            files.Clear();
-            directories.Clear();
-            await WalkAsync(sftp, root, files, directories, token).ConfigureAwait(false);
-            return true;
-        }, cancellationToken).ConfigureAwait(false);
-        await DeleteFilesAsync(files, cancellationToken).ConfigureAwait(false);
+        (List<WalkedFile> files, List<string> directories) = await WalkAsync(root, cancellationToken).ConfigureAwait(false);
+        await DeleteFilesAsync([.. files.Select(static f => f.Path)], cancellationToken).ConfigureAwait(false);
         _madeDirectories.Clear();
         // Deepest first: a directory goes once it is empty.
         for (int i = directories.Count - 1; i >= 0; i--)
@@ -542,8 +539,26 @@ public sealed class SftpReplicaClient : IReplicaClient
         }
     }
 
-    /// <summary>Every file and directory under <paramref name="dir"/> (directories parents first); a missing one holds nothing.</summary>
-    private static async Task WalkAsync(SftpClient sftp, string dir, List<string> files, List<string> directories, CancellationToken cancellationToken)
+    /// <summary>A regular file found by <see cref="WalkAsync(string, CancellationToken)"/>.</summary>
+    private readonly record struct WalkedFile(string Path, bool IsRegularFile, long Length, DateTime LastWriteTimeUtc);
+
+    /// <summary>Every file and directory under <paramref name="root"/> (directories parents first), in one retried request.</summary>
+    private async ValueTask<(List<WalkedFile> Files, List<string> Directories)> WalkAsync(string root, CancellationToken cancellationToken)
+    {
+        var files = new List<WalkedFile>();
+        var directories = new List<string>();
+        await RunAsync("list", root, async (sftp, token) =>
+        {
+            files.Clear();
+            directories.Clear();
+            await WalkAsync(sftp, root, files, directories, token).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return (files, directories);
+    }
+
+    /// <summary>Every file and directory under <paramref name="dir"/> (directories parents first); a missing one holds nothing. Links are not followed.</summary>
+    private static async Task WalkAsync(SftpClient sftp, string dir, List<WalkedFile> files, List<string> directories, CancellationToken cancellationToken)
     {
         var children = new List<string>();
         try
@@ -561,7 +576,7 @@ public sealed class SftpReplicaClient : IReplicaClient
                 }
                 else
                 {
-                    files.Add(path);
+                    files.Add(new WalkedFile(path, entry.IsRegularFile, entry.Length, entry.LastWriteTimeUtc));
                 }
             }
         }
