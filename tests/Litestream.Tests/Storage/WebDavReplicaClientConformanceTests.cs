@@ -23,6 +23,9 @@ public abstract class WebDavReplicaClientConformanceTests(WebDavFixture server) 
 
     // A listing carries the server's write time (getlastmodified); the header time needs metadata.
     protected override bool ListingCarriesHeaderTimestamp => false;
+
+    // Both servers offer COPY (RFC 4918 §9.8).
+    protected override bool CopiesInStorage => true;
 }
 
 /// <summary>Against rclone serve webdav.</summary>

@@ -121,6 +121,44 @@ public sealed class WebDavReplicaClientTests
     }
 
     [Fact]
+    public async Task Copy_ServerWithoutCopy_NullAndNothingMoved()
+    {
+        // A share whose server refuses COPY (405) makes compaction upload the bytes instead.
+        using var listener = new HttpListener();
+        int port = Litestream.Testing.LocalServer.FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var methods = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task serving = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                {
+                    return; // stopped
+                }
+                methods.Enqueue(context.Request.HttpMethod);
+                context.Response.StatusCode = context.Request.HttpMethod == "COPY" ? 405 : 201;
+                context.Response.Close();
+            }
+        });
+        await using (var client = new WebDavReplicaClient(new WebDavReplicaSettings { WebDavUrl = $"http://127.0.0.1:{port}", Path = "app", MaxRetries = 0 }))
+        {
+            var source = new LtxFileInfo(1, new Txid(5), new Txid(7), 777, DateTimeOffset.UnixEpoch);
+            Assert.Null(await client.CopyLtxFileAsync(source, 2, default));
+        }
+        listener.Stop();
+        await serving;
+        Assert.Equal("COPY", methods.Last());
+        Assert.DoesNotContain("MOVE", methods);
+    }
+
+    [Fact]
     public async Task UnroutableHost_FailsWithinTheConnectLimit()
     {
         // TEST-NET-1 (RFC 5737): never answers; a host without a route fails at once instead.

@@ -31,6 +31,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
     private static readonly HttpMethod s_propfind = new("PROPFIND");
     private static readonly HttpMethod s_mkcol = new("MKCOL");
     private static readonly HttpMethod s_move = new("MOVE");
+    private static readonly HttpMethod s_copy = new("COPY");
 
     private readonly HttpClient _http;
     private readonly int _maxRetries;
@@ -210,52 +211,11 @@ public sealed class WebDavReplicaClient : IReplicaClient
         {
             Stream source = staged ?? data;
             long length = source.Length - start;
-            string dir = LevelDirectory(level);
-            if (!_madeCollections.ContainsKey(dir))
+            await EnsureCollectionsAsync(LevelDirectory(level), cancellationToken).ConfigureAwait(false);
+            await PlaceAsync(path, temp => new HttpRequestMessage(HttpMethod.Put, FileUri(temp))
             {
-                await _mkcolLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    await MakeCollectionsAsync(dir, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _mkcolLock.Release();
-                }
-            }
-            // Beside the final name, so the MOVE stays in one collection; never an LTX name.
-            string temp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid():N}.tmp";
-            try
-            {
-                using (HttpResponseMessage put = await SendAsync("put", path, ReplicaOperation.Put, () => new HttpRequestMessage(HttpMethod.Put, FileUri(temp))
-                {
-                    Content = new WebDavUploadContent(source, start, length),
-                }, cancellationToken, bytes: length).ConfigureAwait(false))
-                {
-                    if (put.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.NoContent or HttpStatusCode.OK))
-                    {
-                        throw Failure("put", path, put);
-                    }
-                }
-                // Not retried: a MOVE whose answer was lost has moved the file, and a second one would fail.
-                using HttpResponseMessage move = await SendAsync("move", path, ReplicaOperation.Put, () =>
-                {
-                    var request = new HttpRequestMessage(s_move, FileUri(temp));
-                    request.Headers.Add("Destination", FileUri(path).AbsoluteUri);
-                    request.Headers.Add("Overwrite", "T");
-                    return request;
-                }, cancellationToken, retry: false).ConfigureAwait(false);
-                if (move.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.NoContent or HttpStatusCode.OK))
-                {
-                    throw Failure("move", path, move);
-                }
-            }
-            catch
-            {
-                // Also on cancellation: the delete has its own time limit.
-                await TryDeleteAsync(temp).ConfigureAwait(false);
-                throw;
-            }
+                Content = new WebDavUploadContent(source, start, length),
+            }, "put", length, cancellationToken).ConfigureAwait(false);
             return new LtxFileInfo(level, minTxid, maxTxid, length, createdAt);
         }
         finally
@@ -264,6 +224,90 @@ public sealed class WebDavReplicaClient : IReplicaClient
             {
                 await staged.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// A server-side COPY (RFC 4918 §9.8) to a temporary name, then the same MOVE into place as an upload: no byte
+    /// passes through this machine. Null when the server does not offer COPY (405, 501): the caller uploads instead.
+    /// </summary>
+    public async ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        string from = LtxPath(source.Level, source.MinTxid, source.MaxTxid);
+        string path = LtxPath(level, source.MinTxid, source.MaxTxid);
+        await EnsureCollectionsAsync(LevelDirectory(level), cancellationToken).ConfigureAwait(false);
+        bool copied = await PlaceAsync(path, temp =>
+        {
+            var request = new HttpRequestMessage(s_copy, FileUri(from));
+            request.Headers.Add("Destination", FileUri(temp).AbsoluteUri);
+            request.Headers.Add("Overwrite", "T");
+            request.Headers.Add("Depth", "0");
+            return request;
+        }, "copy", bytes: 0, cancellationToken, unsupported: static status => status is HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented).ConfigureAwait(false);
+        return copied ? source with { Level = level } : null;
+    }
+
+    /// <summary>Makes <paramref name="dir"/> and its parents once per process.</summary>
+    private async ValueTask EnsureCollectionsAsync(string dir, CancellationToken cancellationToken)
+    {
+        if (_madeCollections.ContainsKey(dir))
+        {
+            return;
+        }
+        await _mkcolLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await MakeCollectionsAsync(dir, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _mkcolLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="path"/> by a request that creates a temporary file beside it (a PUT or a COPY), then a MOVE
+    /// over the final name, so readers never see a partial file. False when <paramref name="unsupported"/> says the
+    /// server refused the first request's method.
+    /// </summary>
+    private async ValueTask<bool> PlaceAsync(string path, Func<string, HttpRequestMessage> create, string operation, long bytes, CancellationToken cancellationToken,
+        Func<HttpStatusCode, bool>? unsupported = null)
+    {
+        // Beside the final name, so the MOVE stays in one collection; never an LTX name.
+        string temp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (HttpResponseMessage created = await SendAsync(operation, path, ReplicaOperation.Put, () => create(temp), cancellationToken, bytes: bytes).ConfigureAwait(false))
+            {
+                if (unsupported?.Invoke(created.StatusCode) == true)
+                {
+                    return false;
+                }
+                if (created.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.NoContent or HttpStatusCode.OK))
+                {
+                    throw Failure(operation, path, created);
+                }
+            }
+            // Not retried: a MOVE whose answer was lost has moved the file, and a second one would fail.
+            using HttpResponseMessage move = await SendAsync("move", path, ReplicaOperation.Put, () =>
+            {
+                var request = new HttpRequestMessage(s_move, FileUri(temp));
+                request.Headers.Add("Destination", FileUri(path).AbsoluteUri);
+                request.Headers.Add("Overwrite", "T");
+                return request;
+            }, cancellationToken, retry: false).ConfigureAwait(false);
+            if (move.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.NoContent or HttpStatusCode.OK))
+            {
+                throw Failure("move", path, move);
+            }
+            return true;
+        }
+        catch
+        {
+            // Also on cancellation: the delete has its own time limit.
+            await TryDeleteAsync(temp).ConfigureAwait(false);
+            throw;
         }
     }
 
