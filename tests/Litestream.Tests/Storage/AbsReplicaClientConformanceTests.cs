@@ -20,4 +20,7 @@ public sealed class AbsReplicaClientConformanceTests(AzuriteFixture azure) : Rep
         => $"{azure.Server.Endpoint}/{AzuriteFixture.Container}/{((AbsReplicaClient)client).Path}/ltx/{level}/{LtxFileName.Format(min, max)}";
 
     protected override bool ListingCarriesHeaderTimestamp => true;
+
+    // Copy Blob within the account (Azurite implements it).
+    protected override bool CopiesInStorage => true;
 }

@@ -236,6 +236,30 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         return new LtxFileInfo(level, minTxid, maxTxid, body.Count, createdAt);
     }
 
+    /// <summary>
+    /// Azure's Copy Blob within the account (authorized by this client's own credential): no byte passes through this
+    /// machine, and the copy keeps the source's metadata, so the header timestamp comes along.
+    /// </summary>
+    public async ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        string from = LtxName(source.Level, source.MinTxid, source.MaxTxid);
+        string name = LtxName(level, source.MinTxid, source.MaxTxid);
+        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
+        try
+        {
+            CopyFromUriOperation copy = await _container.GetBlobClient(name).StartCopyFromUriAsync(_container.GetBlobClient(from).Uri, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // Within one account a copy is done at once; a pending one is polled, each poll bounded like any request.
+            await copy.WaitForCompletionAsync(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
+        {
+            throw Failure("copy", name, e);
+        }
+        op.Succeeded(0);
+        return source with { Level = level };
+    }
+
     /// <inheritdoc />
     public async ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken)
     {
