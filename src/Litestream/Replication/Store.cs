@@ -224,16 +224,25 @@ public sealed class Store : IAsyncDisposable
         var failures = new List<Exception>();
         foreach (Replica replica in _replicas)
         {
+            LeaseException? leaseFailure = null;
+            using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Task renewal = Task.CompletedTask;
             try
             {
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
+                // An upload longer than the lease's TTL must not fence itself: renew while working; a takeover ends the work.
+                renewal = replica.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask;
                 replica.Db.Sync();
-                await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+                await replica.SyncAsync(running.Token).ConfigureAwait(false);
                 if (enforceRetention && Compaction is { RetentionEnabled: true } compaction)
                 {
-                    int deleted = await new Compactor(replica, compaction, _logger).EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+                    int deleted = await new Compactor(replica, compaction, _logger).EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, running.Token).ConfigureAwait(false);
                     Log.RetentionEnforced(_logger, replica.Db.Path, deleted, GoDuration.Format(compaction.SnapshotRetention));
                 }
+            }
+            catch (OperationCanceledException) when (leaseFailure is not null && !cancellationToken.IsCancellationRequested)
+            {
+                failures.Add(leaseFailure);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -246,6 +255,8 @@ public sealed class Store : IAsyncDisposable
             }
             finally
             {
+                await running.CancelAsync().ConfigureAwait(false);
+                await renewal.ConfigureAwait(false);
                 if (replica.Lease is { } lease)
                 {
                     using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Text;
 using Litestream.Lease;
-using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.File;
 using Litestream.Storage.Sftp;
+using Litestream.Tests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Litestream.Tests.Lease;
@@ -222,40 +222,17 @@ public abstract class ReplicaLeaseTests
 
 /// <summary>The lease on a file replica (flock around compare and rename).</summary>
 /// <summary>A backend whose response to the <c>loseWrite</c>-th lease write is lost after the write was stored.</summary>
-internal sealed class LostResponseClient(IReplicaClient inner, int loseWrite) : IReplicaClient
+internal sealed class LostResponseClient(IReplicaClient inner, int loseWrite) : DelegatingReplicaClient(inner)
 {
     private int _writes;
 
     public int Writes => Volatile.Read(ref _writes);
 
-    public string Type => inner.Type;
-
-    public string? LeaseUnsupportedReason => inner.LeaseUnsupportedReason;
-
-    public ValueTask<LeaseObject?> ReadLeaseAsync(CancellationToken cancellationToken) => inner.ReadLeaseAsync(cancellationToken);
-
-    public async ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken)
+    public override async ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken)
     {
-        string etag = await inner.WriteLeaseAsync(content, ifMatch, cancellationToken);
+        string etag = await Inner.WriteLeaseAsync(content, ifMatch, cancellationToken);
         return Interlocked.Increment(ref _writes) == loseWrite ? throw new IOException("connection reset before the response") : etag;
     }
-
-    public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
-
-    public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
-        => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
-
-    public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
-        => inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
-
-    public ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
-        => inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
-
-    public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
-
-    public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
-
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
 public sealed class FileReplicaLeaseTests : ReplicaLeaseTests

@@ -3,6 +3,7 @@ using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
+using Litestream.Tests.Fixtures;
 using Microsoft.Extensions.Logging;
 
 namespace Litestream.Tests.Replication;
@@ -239,37 +240,24 @@ public class CompactorTests
     }
 
     /// <summary>The file backend, with storage that flips one byte in the middle of compacted files while <see cref="Damage"/> is set.</summary>
-    private sealed class DamagingClient(FileReplicaClient inner) : IReplicaClient
+    private sealed class DamagingClient(FileReplicaClient inner) : DelegatingReplicaClient(inner)
     {
         public bool Damage { get; set; }
 
-        public string Type => inner.Type;
+        // No copy inside the storage: every compacted file passes through WriteLtxFileAsync, where the damage is.
+        public override ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken) => ValueTask.FromResult<LtxFileInfo?>(null);
 
-        public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
-
-        public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
-            => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
-
-        public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
-            => inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
-
-        public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+        public override async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
         {
             if (!Damage || level == 0)
             {
-                return await inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
+                return await Inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
             }
             var copy = new MemoryStream();
             await data.CopyToAsync(copy, cancellationToken);
             copy.GetBuffer()[copy.Length / 2] ^= 0x5A;
             copy.Position = 0;
-            return await inner.WriteLtxFileAsync(level, minTxid, maxTxid, copy, cancellationToken);
+            return await Inner.WriteLtxFileAsync(level, minTxid, maxTxid, copy, cancellationToken);
         }
-
-        public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
-
-        public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -50,6 +50,45 @@ public class StoreTests
     }
 
     [RequiresFact]
+    public async Task SyncOnceAsync_UploadLongerThanTheLeaseTtl_RenewsWhileUploading_AndReleases()
+    {
+        // replicate -once with a lease: an upload that outlasts the TTL must not fence itself out of its own lease.
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 10);
+        var lease = new Litestream.Lease.LeaseOptions { Ttl = TimeSpan.FromSeconds(3) };
+        await using var client = new SlowUploadClient(new FileReplicaClient(Path.Combine(dir, "replica")), lease.Ttl * 1.5);
+        await new Store([new Replica(new Db(path), client, new ReplicaOptions { Lease = lease })]).SyncOnceAsync(default);
+
+        Assert.True(client.LeaseWrites >= 3, $"{client.LeaseWrites} lease writes: take, a renewal during the upload, release");
+        string json = System.Text.Encoding.UTF8.GetString((await client.ReadLeaseAsync(default))!.Content.Span);
+        Assert.Contains("\"released\":true", json, StringComparison.Ordinal);
+        Assert.Equal(SqliteWriter.Dump(path), await RestoreDump((FileReplicaClient)client.Unwrapped, dir));
+    }
+
+    /// <summary>A file replica whose every upload takes <paramref name="delay"/>, counting lease writes.</summary>
+    private sealed class SlowUploadClient(FileReplicaClient inner, TimeSpan delay) : Fixtures.DelegatingReplicaClient(inner)
+    {
+        private int _leaseWrites;
+
+        public int LeaseWrites => Volatile.Read(ref _leaseWrites);
+
+        public Litestream.Storage.IReplicaClient Unwrapped => Inner;
+
+        public override async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
+        {
+            await Task.Delay(delay, cancellationToken);
+            return await Inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
+        }
+
+        public override ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _leaseWrites);
+            return Inner.WriteLeaseAsync(content, ifMatch, cancellationToken);
+        }
+    }
+
+    [RequiresFact]
     public async Task SyncOnceAsync_EnforceRetention_DeletesExpiredSnapshotsAndWhatTheyReplace_KeepsTheNewest()
     {
         // replicate -once -enforce-retention (issue 18 item 4), as upstream's runOnce: sync, then snapshot retention.

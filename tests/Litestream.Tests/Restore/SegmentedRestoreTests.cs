@@ -1,6 +1,5 @@
 using Litestream.Ltx;
 using Litestream.Restore;
-using Litestream.Storage;
 using Litestream.Storage.File;
 using Litestream.Tests.Fixtures;
 
@@ -129,7 +128,7 @@ public sealed class SegmentedRestoreTests
     /// Records every ranged read; the read of the segment that holds <c>failAtOffset</c> fails, the one that
     /// holds <c>stallAtOffset</c> returns a body that never sends a byte.
     /// </summary>
-    private sealed class RangeClient(FileReplicaClient inner, long failAtOffset = -1, long stallAtOffset = -1) : IReplicaClient
+    private sealed class RangeClient(FileReplicaClient inner, long failAtOffset = -1, long stallAtOffset = -1) : DelegatingReplicaClient(inner)
     {
         private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -138,14 +137,7 @@ public sealed class SegmentedRestoreTests
         /// <summary>Completes when a reader is blocked on the stalling body.</summary>
         public Task Stalled => _stalled.Task;
 
-        public string Type => inner.Type;
-
-        public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
-
-        public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
-            => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
-
-        public ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
+        public override ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
         {
             Reads.Enqueue((offset, size));
             bool segment = size > SegmentedFileApply.SegmentBytes / 2;
@@ -155,17 +147,8 @@ public sealed class SegmentedRestoreTests
             }
             return segment && offset <= stallAtOffset && stallAtOffset < offset + size
                 ? ValueTask.FromResult<Stream>(new StallingStream(_stalled))
-                : inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
+                : Inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken);
         }
-
-        public ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
-            => inner.WriteLtxFileAsync(level, minTxid, maxTxid, data, cancellationToken);
-
-        public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
-
-        public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
     /// <summary>A response body whose bytes never come: reads wait until cancelled.</summary>
