@@ -67,13 +67,22 @@ public sealed class LtxPageIndex
         int pos = 0;
         foreach (LtxPageIndexEntry e in entries)
         {
-            pos += UVarint.Write(destination[pos..], e.Pgno);
-            pos += UVarint.Write(destination[pos..], (ulong)e.Offset);
-            pos += UVarint.Write(destination[pos..], (ulong)e.Size);
+            pos += WriteEntry(destination[pos..], e.Pgno, e.Offset, e.Size);
         }
         destination[pos++] = 0;
         BinaryPrimitives.WriteUInt64BigEndian(destination[pos..], (ulong)pos);
         return pos + LtxConstants.PageIndexSizeFieldSize;
+    }
+
+    /// <summary>Most bytes one entry takes.</summary>
+    internal const int MaxEntryLength = 3 * UVarint.MaxLength;
+
+    /// <summary>Writes one entry's three uvarints (pgno, offset, size); returns the bytes written.</summary>
+    internal static int WriteEntry(Span<byte> destination, uint pgno, long offset, long size)
+    {
+        int pos = UVarint.Write(destination, pgno);
+        pos += UVarint.Write(destination[pos..], (ulong)offset);
+        return pos + UVarint.Write(destination[pos..], (ulong)size);
     }
 
     /// <summary>

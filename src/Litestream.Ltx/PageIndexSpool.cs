@@ -28,15 +28,13 @@ internal sealed class PageIndexSpool : IDisposable
     /// <summary>Appends one entry.</summary>
     public void Add(uint pgno, long offset, long size)
     {
-        if (_buffered + (3 * UVarint.MaxLength) > _buffer.Length)
+        if (_buffered + LtxPageIndex.MaxEntryLength > _buffer.Length)
         {
             MakeRoom();
         }
-        int start = _buffered;
-        _buffered += UVarint.Write(_buffer.AsSpan(_buffered), pgno);
-        _buffered += UVarint.Write(_buffer.AsSpan(_buffered), (ulong)offset);
-        _buffered += UVarint.Write(_buffer.AsSpan(_buffered), (ulong)size);
-        Length += _buffered - start;
+        int written = LtxPageIndex.WriteEntry(_buffer.AsSpan(_buffered), pgno, offset, size);
+        _buffered += written;
+        Length += written;
     }
 
     /// <summary>Passes every encoded byte, in order, to <paramref name="write"/> in chunks.</summary>
