@@ -578,27 +578,10 @@ public sealed class Db : IAsyncDisposable
                 }
                 uint commit = map.Commit != 0 ? map.Commit : checked((uint)(RandomAccess.GetLength(db) / PageSize));
                 long walSize = map.MaxOffset != 0 ? map.MaxOffset - offset : 0;
-                var header = new LtxHeader
-                {
-                    Flags = LtxConstants.HeaderFlagNoChecksum,
-                    PageSize = PageSize,
-                    Commit = commit,
-                    MinTxid = new Txid(Txid.Value + 1),
-                    MaxTxid = new Txid(Txid.Value + 1),
-                    Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                    WalOffset = offset,
-                    WalSize = walSize,
-                    WalSalt1 = walHeader.Salt1,
-                    WalSalt2 = walHeader.Salt2,
-                };
-                int pages = WriteL0(header, map, wal, db, snapshot);
-                _metrics.WalCaptured(walSize);
-                _position = header;
+                (LtxHeader header, int pages) = CaptureNext(map, commit, offset, walSize, walHeader.Salt1, walHeader.Salt2, wal, db, snapshot);
                 _forceSnapshot = false;
                 _forceSnapshotReason = null;
                 _walRestartExpected = false;
-                _syncedSinceCheckpoint = true;
-                LastSyncAt = DateTimeOffset.UtcNow;
                 if (snapshot)
                 {
                     Log.Snapshot(_logger, Path, header.MaxTxid.ToString(), commit, snapshotReason!);
@@ -676,27 +659,37 @@ public sealed class Db : IAsyncDisposable
                     return false;
                 }
             }
-            var header = new LtxHeader
-            {
-                Flags = LtxConstants.HeaderFlagNoChecksum,
-                PageSize = PageSize,
-                Commit = map.Commit,
-                MinTxid = new Txid(Txid.Value + 1),
-                MaxTxid = new Txid(Txid.Value + 1),
-                Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                WalOffset = end,
-                WalSize = map.MaxOffset - end,
-                WalSalt1 = last.WalSalt1,
-                WalSalt2 = last.WalSalt2,
-            };
-            int pages = WriteL0(header, map, wal, db, snapshot: false);
-            _metrics.WalCaptured(header.WalSize);
-            _position = header;
-            _syncedSinceCheckpoint = true;
-            LastSyncAt = DateTimeOffset.UtcNow;
+            (LtxHeader header, int pages) = CaptureNext(map, map.Commit, end, map.MaxOffset - end, last.WalSalt1, last.WalSalt2, wal, db, snapshot: false);
             Log.ContinuedAcrossWalRestart(_logger, Path, header.MaxTxid.ToString(), pages);
             return true;
         }
+    }
+
+    /// <summary>
+    /// Writes the next L0 file (TXID + 1) from <paramref name="map"/>'s frames of the WAL generation with these salts,
+    /// and makes it the local position.
+    /// </summary>
+    private (LtxHeader Header, int Pages) CaptureNext(WalPageMap map, uint commit, long walOffset, long walSize, uint salt1, uint salt2, SafeFileHandle wal, SafeFileHandle db, bool snapshot)
+    {
+        var header = new LtxHeader
+        {
+            Flags = LtxConstants.HeaderFlagNoChecksum,
+            PageSize = PageSize,
+            Commit = commit,
+            MinTxid = new Txid(Txid.Value + 1),
+            MaxTxid = new Txid(Txid.Value + 1),
+            Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            WalOffset = walOffset,
+            WalSize = walSize,
+            WalSalt1 = salt1,
+            WalSalt2 = salt2,
+        };
+        int pages = WriteL0(header, map, wal, db, snapshot);
+        _metrics.WalCaptured(walSize);
+        _position = header;
+        _syncedSinceCheckpoint = true;
+        LastSyncAt = DateTimeOffset.UtcNow;
+        return (header, pages);
     }
 
     /// <summary>Decides where the next sync starts in the WAL and whether it must be a snapshot (upstream <c>verify</c>).</summary>

@@ -27,6 +27,7 @@ internal sealed partial class ReplicationLock : IDisposable
     private const int LockEx = 2;
     private const int LockNb = 4;
     private const int EWouldBlock = 11;
+    private const int SelfHeldPatienceMs = 1000;
 
     private readonly SafeFileHandle _handle;
 
@@ -53,7 +54,8 @@ internal sealed partial class ReplicationLock : IDisposable
             throw new IOException($"cannot open lock file {path}: {Marshal.GetPInvokeErrorMessage(error)}", error);
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (Flock(handle, LockEx | LockNb) != 0)
+        long started = Environment.TickCount64;
+        while (Flock(handle, LockEx | LockNb) != 0)
         {
             int error = Marshal.GetLastPInvokeError();
             if (error != EWouldBlock)
@@ -63,6 +65,13 @@ internal sealed partial class ReplicationLock : IDisposable
                 return null;
             }
             int? owner = ReadPid(handle);
+            // Held "by this process" right after it let go: a child forked by another thread (Process.Start) shares the
+            // descriptor until its exec closes it (close-on-exec), a moment later. A real holder here keeps it.
+            if (owner == Environment.ProcessId && Environment.TickCount64 - started < SelfHeldPatienceMs)
+            {
+                Thread.Sleep(20);
+                continue;
+            }
             handle.Dispose();
             throw new DatabaseLockedException(dbPath, owner);
         }
