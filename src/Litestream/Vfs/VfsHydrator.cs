@@ -32,6 +32,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
     private bool _applying;
     private long _totalBytes;
     private long _bytes;
+    private long _reads;
     private Task? _run;
 
     public VfsHydrator(VfsReplica replica, IReplicaClient client, VfsReplicaOptions options)
@@ -82,6 +83,9 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         }
     }
 
+    /// <summary>Reads served from the local copy (for tests and status).</summary>
+    public long LocalReads => Interlocked.Read(ref _reads);
+
     /// <summary>The last hydration or follow error, cleared by a successful round.</summary>
     public string? LastError { get; private set; }
 
@@ -122,6 +126,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
     public void Read(Span<byte> destination, long offset)
     {
         SafeFileHandle file = _file ?? throw new InvalidOperationException("no hydrated copy is pinned");
+        Interlocked.Increment(ref _reads);
         int done = 0;
         while (done < destination.Length)
         {
