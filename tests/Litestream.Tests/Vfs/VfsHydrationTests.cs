@@ -117,8 +117,9 @@ public class VfsHydrationTests
             reads++;
         }
         await writer;
-
         VfsHydrator hydrator = HydratorOf(name);
+        Assert.True(hydrator.LocalReads > 0, "reads switched to the copy while the writer committed");
+
         await Wait.UntilAsync(() => Progress(c) == "100.0" && hydrator.LocalTxid == source.Txid, "the local copy to catch up with the writer");
         progress.Add(100);
         Assert.Equal(progress.Order(), progress); // 0 → 100, never backwards
@@ -153,6 +154,8 @@ public class VfsHydrationTests
         Txid first = source.Txid;
         await Wait.UntilAsync(() => hydrator.LocalTxid == first, "hydration");
 
+        // A page cache far smaller than the table: every scan reads through the VFS again.
+        Exec(pinned, "PRAGMA cache_size = 5");
         Exec(pinned, "BEGIN");
         long before = hydrator.LocalReads;
         Assert.Equal(200L, Scalar(pinned, "SELECT count(*) FROM t"));
