@@ -1,3 +1,4 @@
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -24,6 +25,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
     private readonly TimeSpan _interval;
     private readonly string? _ownedDirectory;
     private readonly CancellationTokenSource _stop = new();
+    private readonly FileStream _claim;
     private readonly object _gate = new();
     private SafeFileHandle? _file;
     private uint _pageSize;
@@ -48,6 +50,17 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         else
         {
             FilePath = Path.GetFullPath(options.HydrationPath);
+            Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
+        }
+        // Two replicas hydrating to one path (in this process or another) would rename each other's temp
+        // files into place: the copy's path is claimed with an exclusive lock (flock) on <path>.lock.
+        try
+        {
+            _claim = new FileStream(FilePath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"hydration path {FilePath} is in use by another replica or process ({e.Message})", e);
         }
     }
 
@@ -348,6 +361,8 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
             }
             _file?.Dispose();
         }
+        FileUtil.TryDelete(FilePath + ".lock");
+        _claim.Dispose();
         if (_ownedDirectory is not null)
         {
             try

@@ -75,8 +75,16 @@ internal sealed class VfsReplica : IDisposable
             _pollLoop = Task.Run(() => PollLoopAsync(_stop.Token));
             if (_options.HydrationEnabled)
             {
-                Hydrator = new VfsHydrator(this, _client, _options);
-                Hydrator.Start();
+                try
+                {
+                    Hydrator = new VfsHydrator(this, _client, _options);
+                    Hydrator.Start();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Reads from the replica work without a copy: the replica opens, unhydrated, and says why.
+                    VfsLog.Write(VfsLog.Level.Error, $"hydrate {Name}: {e.Message}; reading from the replica only");
+                }
             }
             return snapshot;
         }

@@ -135,6 +135,7 @@ public class VfsHydrationTests
 
         Assert.True(LitestreamVfs.RemoveReplica(name));
         Assert.True(File.Exists(path)); // a named copy stays
+        Assert.False(File.Exists(path + ".lock"));
     }
 
     [RequiresFact]
@@ -204,6 +205,19 @@ public class VfsHydrationTests
         Assert.True(hydrator.LocalReads > 0);
         Assert.False(File.Exists(path + ".tmp"));
         await AssertEqualsRestoreAsync(client, path, dir);
+
+        // A second replica may not hydrate to the same path (their temp files would replace each other's copy):
+        // it reads from the replica, unhydrated.
+        string twin = $"twin-{Guid.NewGuid():N}.db";
+        LitestreamVfs.AddReplica(twin, client, Hydrating(path));
+        using (var t = new SqliteConnection($"Data Source=file:{twin}?vfs=litestream;Mode=ReadOnly;Pooling=False"))
+        {
+            t.Open();
+            Assert.Equal("", Scalar(t, "PRAGMA litestream_hydration_file"));
+            Assert.Equal("0.0", Progress(t));
+            Assert.Equal(150L, Scalar(t, "SELECT count(*) FROM t"));
+        }
+        Assert.True(LitestreamVfs.RemoveReplica(twin));
 
         // An abandoned hydration (the replica removed, then added again) hydrates afresh too.
         Assert.True(LitestreamVfs.RemoveReplica(name));
