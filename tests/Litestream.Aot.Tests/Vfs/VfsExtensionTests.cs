@@ -188,8 +188,6 @@ public class VfsExtensionTests
         Assert.True(previous >= Commits - 1, $"the last travel should see (nearly) the final state: {output}");
     }
 
-    /// <summary>Creates app.db in WAL mode with the schema of <paramref name="kind"/>, starts
-    /// <c>litestream replicate</c> to a file replica and waits for the first upload.</summary>
     /// <summary>Each state the VFS reported (TXID → "rows sha256" as digest() prints it) equals a restore at that TXID (at most five, spread over the run).</summary>
     private static void AssertEqualsRestoresAtTheirTxids(string dir, string url, Dictionary<string, List<string>> states)
     {
@@ -259,6 +257,8 @@ public class VfsExtensionTests
         Assert.False(File.Exists(copy + ".tmp"));
     }
 
+    /// <summary>Creates app.db in WAL mode with the schema of <paramref name="kind"/>, starts
+    /// <c>litestream replicate</c> to a file replica and waits for the first upload.</summary>
     private static (string Db, string Url, BackgroundProcess Replicate) StartReplicated(SqliteWriter.Kind kind)
     {
         string dir = TestRepo.TempDir();
