@@ -221,6 +221,7 @@ public class VfsExtensionTests
             ["LITESTREAM_HYDRATION_ENABLED"] = "true",
             ["LITESTREAM_HYDRATION_PATH"] = copy,
             ["LITESTREAM_POLL_INTERVAL"] = "100ms",
+            ["LITESTREAM_LOG_LEVEL"] = "info",
         };
         // Read transactions until the copy is complete, then 5 s more while the writer keeps committing.
         ProcessResult python = VfsHost.Run(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + SqliteWriter.ImportDigest + """
@@ -253,8 +254,57 @@ public class VfsExtensionTests
         Assert.True(states.Count >= 2, $"the reader saw one TXID only: {python.Stdout}");
         Assert.All(states.Values, seen => Assert.Single(seen));
         AssertEqualsRestoresAtTheirTxids(dir, url, states);
+        Assert.Contains($"reads switch to {copy}", python.Stderr);
         Assert.True(File.Exists(copy), "a copy at a named path is kept");
         Assert.False(File.Exists(copy + ".tmp"));
+    }
+
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
+    public void Hydration_KilledMidway_TheNextProcessHydratesAfresh_EqualToRestore()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string url = "file://" + Path.Combine(dir, "replica");
+        string copy = Path.Combine(dir, "hydrated.db");
+        SqliteWriter.Write(db, new Workload { Commits = 1, Batch = "12000", Pad = 3000 }); // ~20 MB: hydration takes a while
+        Assert.Equal(0, Exe.Run("replicate", "-once", db, url).ExitCode);
+        var env = new Dictionary<string, string?>
+        {
+            ["LITESTREAM_HYDRATION_ENABLED"] = "true",
+            ["LITESTREAM_HYDRATION_PATH"] = copy,
+            ["LITESTREAM_LOG_LEVEL"] = "info",
+        };
+
+        // kill -9 as soon as the first progress is read: mid-download, or just after it.
+        using (var first = new BackgroundProcess(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + """
+            c = open_replica(sys.argv[1])
+            while True:
+                print("progress", c.execute("PRAGMA litestream_hydration_progress").fetchone()[0], flush=True)
+                time.sleep(0.01)
+            """, url], env))
+        {
+            Wait.Until(() => first.Output.Contains("progress"), "the first process to start hydrating", first);
+            bool midway = File.Exists(copy + ".tmp");
+            first.Kill();
+            _output.WriteLine($"killed with {(midway ? "a temp file" : "no temp file")}: {first.Output}");
+        }
+
+        string second = VfsHost.Run(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + SqliteWriter.ImportDigest + """
+            c = open_replica(sys.argv[1])
+            end = time.time() + 90
+            while c.execute("PRAGMA litestream_hydration_progress").fetchone()[0] != "100.0" and time.time() < end:
+                time.sleep(0.05)
+            c.execute("BEGIN")
+            print(c.execute("PRAGMA litestream_hydration_progress").fetchone()[0], c.execute("SELECT litestream_txid()").fetchone()[0], "%d %s" % digest(c))
+            c.execute("COMMIT")
+            """, url], env).Stdout.Trim();
+        _output.WriteLine(second);
+        string[] f = second.Split(' ', 3);
+        Assert.Equal("100.0", f[0]);
+        AssertEqualsRestoresAtTheirTxids(dir, url, new Dictionary<string, List<string>> { [f[1]] = [f[2]] });
+        Assert.False(File.Exists(copy + ".tmp"));
+        string restored = Path.Combine(dir, $"restored-{f[1]}.db");
+        Assert.True(File.ReadAllBytes(restored).AsSpan().SequenceEqual(File.ReadAllBytes(copy)), "the copy equals the restore");
     }
 
     /// <summary>Creates app.db in WAL mode with the schema of <paramref name="kind"/>, starts
