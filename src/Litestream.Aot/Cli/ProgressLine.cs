@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Litestream.Internal;
+using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;
 
@@ -10,7 +11,7 @@ namespace Litestream.Aot.Cli;
 /// Only when stderr is a terminal: a log file, a pipe or an MCP tool call gets nothing extra (<see cref="Start"/>
 /// returns null), and stdout (<c>-json</c>) is never written.
 /// </summary>
-internal sealed class ProgressLine : IDisposable
+internal sealed class ProgressLine : ITransferProgress, IDisposable
 {
     private static readonly TimeSpan s_redraw = TimeSpan.FromMilliseconds(250);
     private static ProgressLine? s_current;

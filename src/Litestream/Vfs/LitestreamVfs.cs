@@ -104,7 +104,11 @@ public static class LitestreamVfs
         }
     }
 
-    /// <summary>Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration) and <c>LITESTREAM_CACHE_SIZE</c> (bytes).</summary>
+    /// <summary>
+    /// Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration),
+    /// <c>LITESTREAM_CACHE_SIZE</c> (bytes), <c>LITESTREAM_HYDRATION_ENABLED</c> (<c>true</c>, as upstream) and
+    /// <c>LITESTREAM_HYDRATION_PATH</c>.
+    /// </summary>
     private static VfsReplicaOptions OptionsFromEnvironment()
     {
         var options = new VfsReplicaOptions();
@@ -116,6 +120,14 @@ public static class LitestreamVfs
         if (long.TryParse(Environment.GetEnvironmentVariable("LITESTREAM_CACHE_SIZE"), out long size) && size >= 0)
         {
             options = options with { CacheSize = size };
+        }
+        if (string.Equals(Environment.GetEnvironmentVariable("LITESTREAM_HYDRATION_ENABLED"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            options = options with
+            {
+                HydrationEnabled = true,
+                HydrationPath = Environment.GetEnvironmentVariable("LITESTREAM_HYDRATION_PATH") is { Length: > 0 } path ? path : null,
+            };
         }
         return options;
     }

@@ -20,6 +20,7 @@ internal sealed class VfsFile
     private const int ChangeCounter = 24;
 
     private VfsSnapshot? _pinned;
+    private bool _hydrated; // the pinned read transaction reads the hydrated local copy
     private VfsSnapshot? _travel;
     private DateTimeOffset? _travelTime;
     private int _lock;
@@ -36,6 +37,7 @@ internal sealed class VfsFile
         if (_lock == SqliteCodes.LockNone && level >= SqliteCodes.LockShared)
         {
             _pinned = _travel ?? Replica.Latest;
+            _hydrated = _travel is null && _pinned is not null && Replica.Hydrator is { } hydrator && hydrator.TryPin(_pinned.Txid);
         }
         _lock = Math.Max(_lock, level);
     }
@@ -46,6 +48,11 @@ internal sealed class VfsFile
         if (level == SqliteCodes.LockNone)
         {
             _pinned = null;
+            if (_hydrated)
+            {
+                _hydrated = false;
+                Replica.Hydrator!.Unpin();
+            }
         }
     }
 
@@ -53,6 +60,10 @@ internal sealed class VfsFile
     public bool Read(Span<byte> destination, long offset)
     {
         VfsSnapshot snapshot = View;
+        if (_hydrated)
+        {
+            return ReadHydrated(destination, offset, snapshot);
+        }
         int pageSize = (int)snapshot.PageSize;
         byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
         try
@@ -82,9 +93,7 @@ internal sealed class VfsFile
                 }
                 if (pgno == 1)
                 {
-                    buffer[FormatWriteVersion] = 1;
-                    buffer[FormatReadVersion] = 1;
-                    BinaryPrimitives.WriteUInt32BigEndian(buffer[ChangeCounter..], (uint)snapshot.Txid.Value);
+                    PatchPage1(buffer, 0, snapshot.Txid);
                 }
                 if (n != pageSize)
                 {
@@ -97,6 +106,37 @@ internal sealed class VfsFile
         finally
         {
             ArrayPool<byte>.Shared.Return(page);
+        }
+    }
+
+    /// <summary>Reads the hydrated copy, which holds exactly <paramref name="snapshot"/>'s TXID while this transaction is pinned on it.</summary>
+    private bool ReadHydrated(Span<byte> destination, long offset, VfsSnapshot snapshot)
+    {
+        int n = (int)Math.Clamp(snapshot.Size - offset, 0, destination.Length);
+        Replica.Hydrator!.Read(destination[..n], offset);
+        PatchPage1(destination[..n], offset, snapshot.Txid);
+        destination[n..].Clear();
+        return n == destination.Length;
+    }
+
+    /// <summary>Writes the patched page-1 bytes (see the constants) that fall in <paramref name="data"/>, which holds the file from <paramref name="offset"/>.</summary>
+    private static void PatchPage1(Span<byte> data, long offset, Txid txid)
+    {
+        if (offset >= ChangeCounter + 4)
+        {
+            return;
+        }
+        Span<byte> header = stackalloc byte[ChangeCounter + 4];
+        header[FormatWriteVersion] = 1;
+        header[FormatReadVersion] = 1;
+        BinaryPrimitives.WriteUInt32BigEndian(header[ChangeCounter..], (uint)txid.Value);
+        ReadOnlySpan<int> patched = [FormatWriteVersion, FormatReadVersion, ChangeCounter, ChangeCounter + 1, ChangeCounter + 2, ChangeCounter + 3];
+        foreach (int at in patched)
+        {
+            if (at >= offset && at - offset < data.Length)
+            {
+                data[(int)(at - offset)] = header[at];
+            }
         }
     }
 
@@ -124,6 +164,22 @@ internal sealed class VfsFile
                     return SqliteCodes.Error;
                 }
                 result = Replica.LagSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return SqliteCodes.Ok;
+            case "litestream_hydration_progress":
+                if (value is not null)
+                {
+                    result = "litestream_hydration_progress is read-only";
+                    return SqliteCodes.Error;
+                }
+                result = (Replica.Hydrator?.Progress ?? 0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
+                return SqliteCodes.Ok;
+            case "litestream_hydration_file":
+                if (value is not null)
+                {
+                    result = "litestream_hydration_file is read-only";
+                    return SqliteCodes.Error;
+                }
+                result = Replica.Hydrator?.FilePath ?? "";
                 return SqliteCodes.Ok;
             case "litestream_time":
                 return value is null ? GetTime(out result) : SetTime(value, out result);

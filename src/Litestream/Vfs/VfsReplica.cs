@@ -35,6 +35,9 @@ internal sealed class VfsReplica : IDisposable
     /// <summary>The name (or URL) the replica was opened under, for messages.</summary>
     public string Name { get; }
 
+    /// <summary>Background hydration to a local copy, when <see cref="VfsReplicaOptions.HydrationEnabled"/>; null before the first open.</summary>
+    public VfsHydrator? Hydrator { get; private set; }
+
     /// <summary>The newest snapshot, or null before the first successful open.</summary>
     public VfsSnapshot? Latest => Volatile.Read(ref _latest);
 
@@ -70,6 +73,19 @@ internal sealed class VfsReplica : IDisposable
             Volatile.Write(ref _latest, snapshot);
             Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
             _pollLoop = Task.Run(() => PollLoopAsync(_stop.Token));
+            if (_options.HydrationEnabled)
+            {
+                try
+                {
+                    Hydrator = new VfsHydrator(this, _client, _options);
+                    Hydrator.Start();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Reads from the replica work without a copy: the replica opens, unhydrated, and says why.
+                    VfsLog.Write(VfsLog.Level.Error, $"hydrate {Name}: {e.Message}; reading from the replica only");
+                }
+            }
             return snapshot;
         }
         finally
@@ -383,6 +399,7 @@ internal sealed class VfsReplica : IDisposable
         catch (AggregateException)
         {
         }
+        Hydrator?.Dispose();
         _stop.Dispose();
     }
 }

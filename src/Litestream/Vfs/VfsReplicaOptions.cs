@@ -18,4 +18,17 @@ public sealed record VfsReplicaOptions
 
     /// <summary>Bytes of decoded pages kept in the LRU page cache (page 1 is kept besides, never evicted).</summary>
     public long CacheSize { get; init; } = DefaultCacheSize;
+
+    /// <summary>
+    /// Downloads the whole database in the background to <see cref="HydrationPath"/> (the segmented parallel
+    /// restore) while reads are served from the replica, then serves reads from that local copy, which keeps
+    /// following new LTX files (upstream <c>LITESTREAM_HYDRATION_ENABLED</c>).
+    /// </summary>
+    public bool HydrationEnabled { get; init; }
+
+    /// <summary>
+    /// Where hydration writes the local copy (upstream <c>LITESTREAM_HYDRATION_PATH</c>); it is replaced by a
+    /// fresh download on every start and kept at close. Null: a file in a new temp directory, deleted at close.
+    /// </summary>
+    public string? HydrationPath { get; init; }
 }

@@ -67,17 +67,7 @@ public class VfsExtensionTests
         Assert.True(states.Count >= 2, $"the reader saw one TXID only (polling did not move it): {python}");
         Assert.All(states.Values, seen => Assert.Single(seen));
 
-        // Each state the VFS reported equals a restore at that TXID (at most five, spread over the run).
-        string[] txids = [.. states.Keys.Order(StringComparer.Ordinal)];
-        foreach (string txid in txids.Where((_, i) => i % Math.Max(1, txids.Length / 5) == 0))
-        {
-            string restored = Path.Combine(dir, $"restored-{txid}.db");
-            ProcessResult r = Exe.Run("restore", "-txid", txid, "-o", restored, url);
-            Assert.True(r.ExitCode == 0, r.Stderr);
-            string[] dump = SqliteWriter.Dump(restored).Trim().Split(' ', 2); // integrity, then "rows sha256" as digest() prints it
-            Assert.Equal("ok", dump[0]);
-            Assert.Equal(dump[1], states[txid][0]);
-        }
+        AssertEqualsRestoresAtTheirTxids(dir, url, states);
 
         Assert.Equal(0, cli.ExitCode);
         string[] cliLines = cli.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -196,6 +186,125 @@ public class VfsExtensionTests
             Assert.Equal($"{k}", VfsHost.Run("sqlite3", [Path.Combine(dir, $"at-{i}.db"), "SELECT k FROM s"]).Stdout.Trim());
         }
         Assert.True(previous >= Commits - 1, $"the last travel should see (nearly) the final state: {output}");
+    }
+
+    /// <summary>Each state the VFS reported (TXID → "rows sha256" as digest() prints it) equals a restore at that TXID (at most five, spread over the run).</summary>
+    private static void AssertEqualsRestoresAtTheirTxids(string dir, string url, Dictionary<string, List<string>> states)
+    {
+        string[] txids = [.. states.Keys.Order(StringComparer.Ordinal)];
+        foreach (string txid in txids.Where((_, i) => i % Math.Max(1, txids.Length / 5) == 0))
+        {
+            string restored = Path.Combine(dir, $"restored-{txid}.db");
+            ProcessResult r = Exe.Run("restore", "-txid", txid, "-o", restored, url);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            string[] dump = SqliteWriter.Dump(restored).Trim().Split(' ', 2); // integrity, then "rows sha256"
+            Assert.Equal("ok", dump[0]);
+            Assert.Equal(dump[1], states[txid][0]);
+        }
+    }
+
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
+    public void Hydration_FromTheEnvironment_SwitchesToTheLocalCopy_WhileReplicateUploads_StatesEqualRestores()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string rep = Path.Combine(dir, "replica");
+        string url = "file://" + rep;
+        string copy = Path.Combine(dir, "hydrated", "app.db");
+        using BackgroundProcess writer = SqliteWriter.Start(db, new Workload { Seconds = 15, Batch = "1,5", Sizes = "10,300,3000,9000", Seed = 11, Pause = 0.01, BusyTimeoutMs = 10_000 });
+        Wait.Until(() => File.Exists(db), "the writer to create the database");
+        using BackgroundProcess replicate = Exe.Start("replicate", db, url);
+        Wait.Until(() => FileReplica.NewestL0Txid(rep) >= 2, "replicate to upload two transactions");
+
+        var env = new Dictionary<string, string?>
+        {
+            ["LITESTREAM_HYDRATION_ENABLED"] = "true",
+            ["LITESTREAM_HYDRATION_PATH"] = copy,
+            ["LITESTREAM_POLL_INTERVAL"] = "100ms",
+            ["LITESTREAM_LOG_LEVEL"] = "info",
+        };
+        // Read transactions until the copy is complete, then 5 s more while the writer keeps committing.
+        ProcessResult python = VfsHost.Run(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + SqliteWriter.ImportDigest + """
+            c = open_replica(sys.argv[1])
+            print("file", c.execute("PRAGMA litestream_hydration_file").fetchone()[0])
+            progress, done, end = [], None, time.time() + 90
+            while time.time() < end and (done is None or time.time() < done + 5):
+                p = float(c.execute("PRAGMA litestream_hydration_progress").fetchone()[0])
+                progress.append(p)
+                if p == 100.0 and done is None:
+                    done = time.time()
+                c.execute("BEGIN")
+                d = "%d %s" % digest(c)
+                print("state", c.execute("SELECT litestream_txid()").fetchone()[0], d)
+                c.execute("COMMIT")
+                time.sleep(0.2)
+            print("progress", "monotonic" if progress == sorted(progress) else progress, progress[-1])
+            print("integrity", c.execute("PRAGMA integrity_check").fetchone()[0])
+            """, url], env);
+        writer.WaitForSuccess(TimeSpan.FromMinutes(2));
+        Assert.Equal(0, replicate.Stop());
+        _output.WriteLine(python.Stdout + python.Stderr);
+
+        Assert.Equal(0, python.ExitCode);
+        string[] lines = python.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"file {copy}", lines[0]);
+        Assert.Equal("progress monotonic 100.0", lines[^2]);
+        Assert.Equal("integrity ok", lines[^1]);
+        var states = lines[1..^2].Select(l => l.Split(' ', 3)).GroupBy(p => p[1]).ToDictionary(g => g.Key, g => g.Select(p => p[2]).Distinct().ToList());
+        Assert.True(states.Count >= 2, $"the reader saw one TXID only: {python.Stdout}");
+        Assert.All(states.Values, seen => Assert.Single(seen));
+        AssertEqualsRestoresAtTheirTxids(dir, url, states);
+        Assert.Contains($"reads switch to {copy}", python.Stderr);
+        Assert.True(File.Exists(copy), "a copy at a named path is kept");
+        Assert.False(File.Exists(copy + ".tmp"));
+    }
+
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
+    public void Hydration_KilledMidway_TheNextProcessHydratesAfresh_EqualToRestore()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string url = "file://" + Path.Combine(dir, "replica");
+        string copy = Path.Combine(dir, "hydrated.db");
+        SqliteWriter.Write(db, new Workload { Commits = 1, Batch = "12000", Pad = 3000 }); // ~20 MB: hydration takes a while
+        Assert.Equal(0, Exe.Run("replicate", "-once", db, url).ExitCode);
+        var env = new Dictionary<string, string?>
+        {
+            ["LITESTREAM_HYDRATION_ENABLED"] = "true",
+            ["LITESTREAM_HYDRATION_PATH"] = copy,
+            ["LITESTREAM_LOG_LEVEL"] = "info",
+        };
+
+        // kill -9 as soon as the first progress is read: mid-download, or just after it.
+        using (var first = new BackgroundProcess(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + """
+            c = open_replica(sys.argv[1])
+            while True:
+                print("progress", c.execute("PRAGMA litestream_hydration_progress").fetchone()[0], flush=True)
+                time.sleep(0.01)
+            """, url], env))
+        {
+            Wait.Until(() => first.Output.Contains("progress"), "the first process to start hydrating", first);
+            bool midway = File.Exists(copy + ".tmp");
+            first.Kill();
+            _output.WriteLine($"killed with {(midway ? "a temp file" : "no temp file")}: {first.Output}");
+        }
+
+        string second = VfsHost.Run(Prerequisites.ExtensionPython!, ["-c", VfsHost.PythonPrelude + SqliteWriter.ImportDigest + """
+            c = open_replica(sys.argv[1])
+            end = time.time() + 90
+            while c.execute("PRAGMA litestream_hydration_progress").fetchone()[0] != "100.0" and time.time() < end:
+                time.sleep(0.05)
+            c.execute("BEGIN")
+            print(c.execute("PRAGMA litestream_hydration_progress").fetchone()[0], c.execute("SELECT litestream_txid()").fetchone()[0], "%d %s" % digest(c))
+            c.execute("COMMIT")
+            """, url], env).Stdout.Trim();
+        _output.WriteLine(second);
+        string[] f = second.Split(' ', 3);
+        Assert.Equal("100.0", f[0]);
+        AssertEqualsRestoresAtTheirTxids(dir, url, new Dictionary<string, List<string>> { [f[1]] = [f[2]] });
+        Assert.False(File.Exists(copy + ".tmp"));
+        string restored = Path.Combine(dir, $"restored-{f[1]}.db");
+        Assert.True(File.ReadAllBytes(restored).AsSpan().SequenceEqual(File.ReadAllBytes(copy)), "the copy equals the restore");
     }
 
     /// <summary>Creates app.db in WAL mode with the schema of <paramref name="kind"/>, starts

@@ -15,14 +15,14 @@ namespace Litestream.Tests.Vfs;
 [Requires(Need.Python)]
 public class LitestreamVfsTests
 {
-    private const int Pad = 1400; // rows of ~700 bytes: a few hundred fill more pages than the 64 KiB cache holds
+    internal const int Pad = 1400; // rows of ~700 bytes: a few hundred fill more pages than the 64 KiB cache holds
 
     /// <summary>The writer process commits <paramref name="rows"/> text rows in one transaction (row i's value: <see cref="SqliteWriter.TextValue"/>).</summary>
-    private static void Write(string db, int rows)
+    internal static void Write(string db, int rows)
         => SqliteWriter.Write(db, new Workload { Commits = 1, Batch = rows.ToString(System.Globalization.CultureInfo.InvariantCulture), Pad = Pad });
 
     /// <summary>Lets the writer process commit <paramref name="newRows"/> more rows (if any), then captures and uploads everything.</summary>
-    private static async Task ShipAsync(Db source, Replica replica, int newRows = 0)
+    internal static async Task ShipAsync(Db source, Replica replica, int newRows = 0)
     {
         if (newRows > 0)
         {
@@ -179,14 +179,14 @@ public class LitestreamVfsTests
         }
     }
 
-    private static object Scalar(SqliteConnection c, string sql)
+    internal static object Scalar(SqliteConnection c, string sql)
     {
         using SqliteCommand cmd = c.CreateCommand();
         cmd.CommandText = sql;
         return cmd.ExecuteScalar()!;
     }
 
-    private static void Exec(SqliteConnection c, string sql)
+    internal static void Exec(SqliteConnection c, string sql)
     {
         using SqliteCommand cmd = c.CreateCommand();
         cmd.CommandText = sql;

@@ -231,6 +231,8 @@ internal static unsafe class NativeVfs
     {
         if (file->Handle != IntPtr.Zero)
         {
+            // SQLite unlocks before closing; unlocking again releases a hydrated copy's pin all the same.
+            File(file).Unlock(SqliteCodes.LockNone);
             GCHandle.FromIntPtr(file->Handle).Free();
             file->Handle = IntPtr.Zero;
         }

@@ -1,17 +1,16 @@
 using System.Diagnostics.CodeAnalysis;
 using Litestream.Ltx;
-using Litestream.Storage;
 
-namespace Litestream.Aot.Cli;
+namespace Litestream.Storage;
 
 /// <summary>
-/// A replica client that counts what it moves into a <see cref="ProgressLine"/>: every byte read from a download
+/// A replica client that counts what it moves into an <see cref="ITransferProgress"/> (the CLI's progress line, the VFS's hydration progress): every byte read from a download
 /// (whole files and the ranged reads of a segmented restore) and from an upload's data, and each file begun. It
 /// claims no local path, so a file replica's small files are fetched like a remote's, within the restore's prefetch
 /// budget, and their bytes are counted too. It hides what the backend's client is beyond <see cref="IReplicaClient"/>
 /// (a v0.3 replica's generations), so it wraps only what needs nothing more: a planned LTX restore, uploads.
 /// </summary>
-internal sealed class ProgressReplicaClient(IReplicaClient inner, ProgressLine progress) : IReplicaClient
+internal sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgress progress) : IReplicaClient
 {
     private readonly HashSet<(int, Txid, Txid)> _opened = [];
 
@@ -64,7 +63,7 @@ internal sealed class ProgressReplicaClient(IReplicaClient inner, ProgressLine p
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
     /// <summary>A read-through stream that adds every byte read to the progress line.</summary>
-    private sealed class CountingStream(Stream inner, ProgressLine progress, bool leaveOpen = false) : Stream
+    private sealed class CountingStream(Stream inner, ITransferProgress progress, bool leaveOpen = false) : Stream
     {
         public override bool CanRead => inner.CanRead;
         public override bool CanSeek => inner.CanSeek;
