@@ -182,7 +182,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
                     if (response.StatusCode == HttpStatusCode.OK && offset > 0)
                     {
                         // The server ignored the range: skip to the offset.
-                        await SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
+                        await StreamSkip.SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
                     }
                     return size > 0 ? new BoundedStream(body, size) : body;
                 default:
@@ -206,7 +206,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
         int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
         // A body of unknown length is staged in a temporary file first: a PUT needs its Content-Length.
-        FileStream? staged = data.CanSeek ? null : await StageAsync(header.AsMemory(0, read), data, cancellationToken).ConfigureAwait(false);
+        FileStream? staged = data.CanSeek ? null : await UploadStaging.StageAsync("webdav", header.AsMemory(0, read), data, cancellationToken).ConfigureAwait(false);
         try
         {
             Stream source = staged ?? data;
@@ -214,7 +214,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
             await EnsureCollectionsAsync(LevelDirectory(level), cancellationToken).ConfigureAwait(false);
             await PlaceAsync(path, temp => new HttpRequestMessage(HttpMethod.Put, FileUri(temp))
             {
-                Content = new WebDavUploadContent(source, start, length),
+                Content = new StreamRangeContent(source, start, length),
             }, "put", length, cancellationToken).ConfigureAwait(false);
             return new LtxFileInfo(level, minTxid, maxTxid, length, createdAt);
         }
@@ -446,38 +446,6 @@ public sealed class WebDavReplicaClient : IReplicaClient
         catch (Exception e) when (IsTransportError(e, CancellationToken.None))
         {
             // best effort: a stray .tmp is never listed
-        }
-    }
-
-    /// <summary>Copies the header already read and the rest of <paramref name="rest"/> into a temporary file deleted on close.</summary>
-    private static async Task<FileStream> StageAsync(ReadOnlyMemory<byte> header, Stream rest, CancellationToken cancellationToken)
-    {
-        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"litestream-webdav-{Guid.NewGuid():N}.ltx");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        try
-        {
-            await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-            await rest.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
-            return file;
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    private static async Task SkipAsync(Stream body, long count, CancellationToken cancellationToken)
-    {
-        byte[] buffer = new byte[Math.Min(count, 64 * 1024)];
-        while (count > 0)
-        {
-            int n = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                return;
-            }
-            count -= n;
         }
     }
 
