@@ -228,7 +228,10 @@ public sealed partial class GsReplicaClient : IReplicaClient
         }
     }
 
-    /// <summary>A server-side rewrite of the object to the other level's name (its metadata, so its timestamp, comes along).</summary>
+    /// <summary>
+    /// A server-side rewrite of the object to the other level's name (its metadata, so its timestamp, comes along);
+    /// null from a server that has no rewrite (501).
+    /// </summary>
     public async ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -243,6 +246,11 @@ public sealed partial class GsReplicaClient : IReplicaClient
             if (response.StatusCode == HttpStatusCode.NotFound && !await IsMissingBucketAsync(response, cancellationToken).ConfigureAwait(false))
             {
                 throw new ReplicaFileNotFoundException(Location(from));
+            }
+            if (response.StatusCode == HttpStatusCode.NotImplemented)
+            {
+                // An emulator without rewrite (firebase-tools'): the caller downloads and uploads.
+                return null;
             }
             GsRewrite rewrite = await ReadJsonAsync("copy", to, response, GsJsonContext.Default.GsRewrite, cancellationToken).ConfigureAwait(false);
             if (rewrite.Done)
