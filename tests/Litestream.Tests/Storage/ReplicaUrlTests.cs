@@ -37,7 +37,7 @@ public class ReplicaUrlTests
         ReplicaSettings s = ReplicaUrl.Parse("gs://bob:hunter2@my-bucket/backups/db/");
         Assert.Equal(("gs", "backups/db"), (s.Type, s.Path));
         Assert.Equal("bucket=my-bucket", string.Join(' ', s.Options.Select(o => $"{o.Key}={o.Value}")));
-        Assert.Equal("ReplicaSettings { Type = gs, Url = gs://REDACTED@my-bucket/backups/db/, Path = backups/db }", s.ToString());
+        Assert.Equal("ReplicaSettings { Type = gs, Url = gs://REDACTED@my-bucket/backups/db/, Path = backups/db, bucket = my-bucket }", s.ToString());
         Assert.Equal("invalid gs replica url \"gs:///db\": bucket required (gs://bucket/path)", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("gs:///db")).Message);
     }
 

@@ -204,7 +204,8 @@ internal sealed class GsCredentials
                 string reason = token?.Error is { Length: > 0 } error ? $"{error}{(token.ErrorDescription is { Length: > 0 } d ? ": " + d : "")}" : "no access token in the answer";
                 throw TokenFailure(where, $"HTTP {(int)response.StatusCode}: {reason}", null);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or StallException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (Exception e) when (e is HttpRequestException or StallException || (e is IOException && e is not ReplicaStorageException)
+                || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 throw TokenFailure(where, e is OperationCanceledException ? $"no answer within {GoDuration.Format(MetadataTimeout)}" : FirstLine(e.Message), e);
             }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text.Json;
 
 namespace Litestream.Storage.Gs;
@@ -65,7 +66,8 @@ public sealed partial class GsReplicaClient
         }
         byte[] metadata = JsonSerializer.SerializeToUtf8Bytes(new GsUploadMetadata { Name = LeaseName, ContentType = "application/json" }, GsJsonContext.Default.GsUploadMetadata);
         using HttpResponseMessage response = await SendAsync("put lease", LeaseName, ReplicaOperation.Put,
-            () => Upload(LeaseName, metadata, new ReadOnlyMemoryContent(content), ifMatch ?? "0"), cancellationToken).ConfigureAwait(false);
+            () => Upload(LeaseName, metadata, new ReadOnlyMemoryContent(content) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } }, ifMatch ?? "0"),
+            cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
         {
             throw new LeaseConflictException(Location(LeaseName));

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -366,7 +365,7 @@ public sealed partial class GsReplicaClient : IReplicaClient
         {
             throw new ReplicaStorageException($"gs: {operation} {Location(name)}: unreadable answer from {Endpoint}: {e.Message}", "check that the endpoint is Google Cloud Storage (or STORAGE_EMULATOR_HOST a GCS emulator)");
         }
-        catch (Exception e) when (IsTransportError(e, cancellationToken))
+        catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken))
         {
             throw Failure(operation, name, e);
         }
@@ -391,13 +390,13 @@ public sealed partial class GsReplicaClient : IReplicaClient
             {
                 response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsTransportError(e, cancellationToken) && !op.Failed(e))
+            catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) && !op.Failed(e))
             {
-                if (attempt >= _maxRetries || !IsTransient(e))
+                if (attempt >= _maxRetries || !HttpStorageRetry.IsTransient(e))
                 {
                     throw Failure(operation, name, e);
                 }
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 continue;
             }
             int status = (int)response.StatusCode;
@@ -412,7 +411,7 @@ public sealed partial class GsReplicaClient : IReplicaClient
                 }
                 else
                 {
-                    await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 }
                 continue;
             }
@@ -428,21 +427,9 @@ public sealed partial class GsReplicaClient : IReplicaClient
         }
     }
 
-    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(200 * (1 << Math.Min(attempt, 5)));
-
-    /// <summary>A failure of the network or the server (a stall included), not the caller's cancellation.</summary>
-    private static bool IsTransportError(Exception e, CancellationToken cancellationToken)
-        => e is HttpRequestException or StallException or IOException or SocketException
-            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    /// <summary>A failure another attempt may not meet: a connection lost mid-request, not one that could not be made.</summary>
-    private static bool IsTransient(Exception e)
-        => e is HttpRequestException { HttpRequestError: not (HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError) }
-            || (e is IOException && e is not ReplicaStorageException);
-
     /// <summary>A 404 about the bucket rather than the object (GCS says "The specified bucket does not exist.").</summary>
     private static async ValueTask<bool> IsMissingBucketAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-        => (await ErrorMessageAsync(response, cancellationToken).ConfigureAwait(false))?.Contains("bucket", StringComparison.OrdinalIgnoreCase) == true;
+        => (await ErrorMessageAsync(response, cancellationToken).ConfigureAwait(false))?.Contains("bucket does not exist", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>The JSON API's error message, read once (at most 8 KiB) and kept on the response.</summary>
     private static async ValueTask<string?> ErrorMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)

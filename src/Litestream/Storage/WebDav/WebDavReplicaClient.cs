@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Xml;
 using Litestream.Internal;
@@ -360,7 +359,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
                 return await WebDavListing.ReadAsync(body, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (IsTransportError(e, cancellationToken) || e is XmlException)
+        catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) || e is XmlException)
         {
             throw Failure("list", dir + "/", e is XmlException ? new InvalidDataException($"unreadable PROPFIND answer: {e.Message}", e) : e);
         }
@@ -443,7 +442,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
             using var request = new HttpRequestMessage(HttpMethod.Delete, FileUri(path));
             using HttpResponseMessage response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (IsTransportError(e, CancellationToken.None))
+        catch (Exception e) when (HttpStorageRetry.IsTransportError(e, CancellationToken.None))
         {
             // best effort: a stray .tmp is never listed
         }
@@ -467,13 +466,13 @@ public sealed class WebDavReplicaClient : IReplicaClient
             {
                 response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsTransportError(e, cancellationToken) && !op.Failed(e))
+            catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) && !op.Failed(e))
             {
-                if (!retry || attempt >= _maxRetries || !IsTransient(e))
+                if (!retry || attempt >= _maxRetries || !HttpStorageRetry.IsTransient(e))
                 {
                     throw Failure(operation, path, e);
                 }
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 continue;
             }
             int status = (int)response.StatusCode;
@@ -483,7 +482,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
             {
                 op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
                 response.Dispose();
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 continue;
             }
             if (status < 400 || status == 404)
@@ -497,18 +496,6 @@ public sealed class WebDavReplicaClient : IReplicaClient
             return response;
         }
     }
-
-    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(200 * (1 << Math.Min(attempt, 5)));
-
-    /// <summary>A failure of the network or the server (a stall included), not the caller's cancellation.</summary>
-    private static bool IsTransportError(Exception e, CancellationToken cancellationToken)
-        => e is HttpRequestException or StallException or IOException or SocketException
-            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    /// <summary>A failure another attempt may not meet: a connection lost mid-request, not one that could not be made.</summary>
-    private static bool IsTransient(Exception e)
-        => e is HttpRequestException { HttpRequestError: not (HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError) }
-            || (e is IOException && e is not ReplicaStorageException);
 
     /// <summary>One line naming the operation, the URL and the server's answer, with a hint; no credential.</summary>
     private ReplicaStorageException Failure(string operation, string path, HttpResponseMessage response)
