@@ -3,7 +3,7 @@
 # it first. Idempotent, and quick when everything is present (well under a second: it only looks): a C
 # compiler for the static SQLite archive, npm to fetch the SQLite amalgamation, the sqlite3 CLI and python3
 # for the writer processes tests start, the arm64 cross toolchain and qemu, the packaging tools (dpkg-deb
-# comes with dpkg, rpmbuild with rpm), nats-server, s3rver, Azurite, rclone and nginx (WebDAV), the upstream binary.
+# comes with dpkg, rpmbuild with rpm), nats-server, s3rver, Azurite, rclone and nginx (WebDAV), firebase-tools (the GCS emulator), the upstream binary.
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -57,6 +57,15 @@ fi
 if [ ! -e "$tools/node_modules/azurite/package.json" ]; then
   echo "installing: azurite@3.37.0 (npm, into .tools/)"
   npm install --prefix "$tools" --no-audit --no-fund --save-exact azurite@3.37.0 >/dev/null
+fi
+# firebase-tools (gs tests): its Cloud Storage emulator is the local GCS JSON API (tests/Shared/gcs_emulator.js serves
+# it on a loopback port). fake-gcs-server ships only through PyPI and Go, which this machine cannot reach.
+# A prefix of its own (its ~700 packages never touch s3rver's tree); no install scripts: they only build re2 (C++,
+# many minutes) and check esbuild, which the storage emulator needs neither of.
+if [ ! -e "$tools/firebase/node_modules/firebase-tools/package.json" ]; then
+  echo "installing: firebase-tools@15.37.0 (npm, into .tools/firebase/; large, a few minutes)"
+  mkdir -p "$tools/firebase"
+  npm install --prefix "$tools/firebase" --no-audit --no-fund --ignore-scripts --save-exact firebase-tools@15.37.0 >/dev/null
 fi
 # After every npm install (one may have re-extracted s3rver), patched only when the patch is missing.
 store="$tools/node_modules/s3rver/lib/stores/filesystem.js"

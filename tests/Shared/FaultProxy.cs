@@ -74,7 +74,9 @@ public sealed class FaultProxy : IAsyncDisposable
     /// Implements S3's conditional writes in front of a server that ignores them (s3rver): a PUT carrying
     /// <c>If-None-Match: *</c> or <c>If-Match: &lt;etag&gt;</c> is checked against the object's ETag (a HEAD to the
     /// server) and answered 412 PreconditionFailed when it does not hold; check and write run under one lock, so two
-    /// conditional writers through this proxy are serialised as S3 serialises them.
+    /// conditional writers through this proxy are serialised as S3 serialises them. The same for GCS's multipart
+    /// uploads with <c>ifGenerationMatch=</c> (firebase-tools' emulator ignores it): checked against the object's
+    /// generation (0: none), read from the JSON API.
     /// </summary>
     public bool ConditionalWrites { get; init; }
 
@@ -208,9 +210,10 @@ public sealed class FaultProxy : IAsyncDisposable
                     {
                         Interlocked.Increment(ref _faults);
                     }
-                    if (ConditionalWrites && fault is null && request.StartsWith("PUT ", StringComparison.Ordinal) && Header(headers, "If-None-Match") is not null | Header(headers, "If-Match") is not null)
+                    bool gcs = request.StartsWith("POST ", StringComparison.Ordinal) && request.Contains("ifGenerationMatch=", StringComparison.Ordinal);
+                    if (ConditionalWrites && fault is null && (gcs || (request.StartsWith("PUT ", StringComparison.Ordinal) && Header(headers, "If-None-Match") is not null | Header(headers, "If-Match") is not null)))
                     {
-                        pending = await ConditionalPutAsync(stream, head, headers, pending);
+                        pending = await ConditionalPutAsync(stream, head, headers, pending, gcs);
                         continue;
                     }
                     shaping.Fault = fault;
@@ -390,7 +393,7 @@ public sealed class FaultProxy : IAsyncDisposable
     /// A conditional PUT on its own connection to the server: the object's ETag is looked up (HEAD), the condition
     /// checked, then the PUT relayed and its whole response returned to the client. Returns the bytes read past the body.
     /// </summary>
-    private async Task<byte[]> ConditionalPutAsync(NetworkStream client, byte[] head, string headers, byte[] pending)
+    private async Task<byte[]> ConditionalPutAsync(NetworkStream client, byte[] head, string headers, byte[] pending, bool gcs)
     {
         long length = ContentLength(headers) ?? 0;
         if (Header(headers, "Expect") is { } expect && expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
@@ -417,18 +420,15 @@ public sealed class FaultProxy : IAsyncDisposable
             using var server = new TcpClient();
             await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
             NetworkStream target = server.GetStream();
-            string path = headers[4..headers.IndexOf(" HTTP/", StringComparison.Ordinal)];
+            string path = headers[(headers.IndexOf(' ') + 1)..headers.IndexOf(" HTTP/", StringComparison.Ordinal)];
             int query = path.IndexOf('?');
-            string lookup = $"HEAD {(query < 0 ? path : path[..query])} HTTP/1.1\r\nHost: {Header(headers, "Host")}\r\nConnection: keep-alive\r\n\r\n";
-            await target.WriteAsync(Encoding.ASCII.GetBytes(lookup), _stop.Token);
-            (string headHeaders, _) = await ReadResponseAsync(target, hasBody: false);
-            string? etag = headHeaders.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) ? Header(headHeaders, "ETag") : null;
-            bool holds = Header(headers, "If-Match") is { } ifMatch ? etag == ifMatch : etag is null;
+            bool holds = gcs ? await GenerationHoldsAsync(target, headers, path, body.ToArray()) : await EtagHoldsAsync(target, headers, query < 0 ? path : path[..query]);
             if (!holds)
             {
                 Interlocked.Increment(ref _preconditionFailures);
-                byte[] error = Encoding.UTF8.GetBytes("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>");
-                await client.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 412 Precondition Failed\r\nContent-Type: application/xml\r\nContent-Length: {error.Length}\r\n\r\n"), _stop.Token);
+                byte[] error = Encoding.UTF8.GetBytes(gcs ? """{"error":{"code":412,"message":"conditionNotMet"}}"""
+                    : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>");
+                await client.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 412 Precondition Failed\r\nContent-Type: application/{(gcs ? "json" : "xml")}\r\nContent-Length: {error.Length}\r\n\r\n"), _stop.Token);
                 await client.WriteAsync(error, _stop.Token);
                 return pending;
             }
@@ -443,6 +443,31 @@ public sealed class FaultProxy : IAsyncDisposable
         {
             _conditional.Release();
         }
+    }
+
+    /// <summary>S3: the object's ETag (a HEAD) against <c>If-Match</c>, or its absence for <c>If-None-Match: *</c>.</summary>
+    private async Task<bool> EtagHoldsAsync(NetworkStream target, string headers, string path)
+    {
+        string lookup = $"HEAD {path} HTTP/1.1\r\nHost: {Header(headers, "Host")}\r\nConnection: keep-alive\r\n\r\n";
+        await target.WriteAsync(Encoding.ASCII.GetBytes(lookup), _stop.Token);
+        (string headHeaders, _) = await ReadResponseAsync(target, hasBody: false);
+        string? etag = headHeaders.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) ? Header(headHeaders, "ETag") : null;
+        return Header(headers, "If-Match") is { } ifMatch ? etag == ifMatch : etag is null;
+    }
+
+    /// <summary>GCS: the object's generation (the JSON API's resource; 0 when there is none) against <c>ifGenerationMatch</c>.</summary>
+    private async Task<bool> GenerationHoldsAsync(NetworkStream target, string headers, string path, byte[] body)
+    {
+        // /upload/storage/v1/b/<bucket>/o?…&ifGenerationMatch=<g>; the name is in the first (JSON) part of the body.
+        string bucket = path.Split('/')[5];
+        string expected = path[(path.IndexOf("ifGenerationMatch=", StringComparison.Ordinal) + "ifGenerationMatch=".Length)..].Split('&')[0];
+        string name = System.Text.RegularExpressions.Regex.Match(Encoding.UTF8.GetString(body), "\"name\"\\s*:\\s*\"([^\"]*)\"").Groups[1].Value;
+        string lookup = $"GET /storage/v1/b/{bucket}/o/{Uri.EscapeDataString(name)} HTTP/1.1\r\nHost: {Header(headers, "Host")}\r\nConnection: keep-alive\r\n\r\n";
+        await target.WriteAsync(Encoding.ASCII.GetBytes(lookup), _stop.Token);
+        (string answer, byte[] resource) = await ReadResponseAsync(target, hasBody: true);
+        string generation = answer.StartsWith("HTTP/1.1 200", StringComparison.Ordinal)
+            ? System.Text.Json.JsonDocument.Parse(resource).RootElement.GetProperty("generation").GetString() ?? "" : "0";
+        return generation == expected;
     }
 
     /// <summary>One whole response (head, and its Content-Length body when it has one).</summary>

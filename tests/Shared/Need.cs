@@ -43,6 +43,8 @@ public enum Need
     NginxDav,
     /// <summary>nats-server (JetStream), for a local NATS object store.</summary>
     NatsServer,
+    /// <summary>node and firebase-tools, whose Cloud Storage emulator is a local GCS JSON API.</summary>
+    GcsEmulator,
     /// <summary>Prometheus and promtool (Debian's package), to scrape and lint /metrics.</summary>
     Prometheus,
     /// <summary>The upstream Litestream v0.3.13 binary.</summary>

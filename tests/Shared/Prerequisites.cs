@@ -49,6 +49,7 @@ public static class Prerequisites
         Need.Rclone => new("rclone", () => RcloneWebDav.ProgramPath is not null, "bash .ci/install.sh installs Debian's rclone"),
         Need.NginxDav => new("nginx and its dav-ext module", () => NginxDav.IsInstalled, "bash .ci/install.sh installs nginx-light and libnginx-mod-http-dav-ext"),
         Need.NatsServer => new("nats-server", () => NatsServer.ProgramPath is not null, "bash .ci/install.sh installs Debian's nats-server"),
+        Need.GcsEmulator => new("firebase-tools' Cloud Storage emulator", () => GcsEmulator.FirebaseTools is not null && TestRepo.OnPath("node") is not null, "bash .ci/install.sh puts firebase-tools in .tools/firebase/, or set FIREBASE_TOOLS to its package directory"),
         Need.Prometheus => new("prometheus and promtool", () => Testing.Prometheus.ProgramPath is not null && Testing.Prometheus.PromtoolPath is not null, "bash .ci/install.sh installs Debian's prometheus"),
         Need.Upstream => new("the upstream v0.3.13 binary (.tools/upstream/package/litestream)", () => Upstream is not null, "bash .ci/upstream.sh (.ci/install.sh runs it)"),
         Need.Shells => new("zsh and fish", () => TestRepo.OnPath("zsh") is not null && TestRepo.OnPath("fish") is not null, "bash .ci/install.sh installs them"),

@@ -76,6 +76,6 @@ public class AbsEndToEndTests
     {
         ProcessResult r = Exe.Run("version", "-verbose");
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("backends: abs, file, nats, oss, s3, sftp, webdav, webdavs\n", r.Stdout);
+        Assert.Contains("backends: abs, file, gs, nats, oss, s3, sftp, webdav, webdavs\n", r.Stdout);
     }
 }

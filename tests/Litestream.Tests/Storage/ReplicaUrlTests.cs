@@ -32,11 +32,13 @@ public class ReplicaUrlTests
     }
 
     [Fact]
-    public void Parse_UpstreamSchemeThisBuildLacks_ParsesForListing_NeverEchoesPassword()
+    public void Parse_Gs_HostIsBucket_PathIsPrefix_NeverEchoesPassword()
     {
-        ReplicaSettings s = ReplicaUrl.Parse("gs://bob:hunter2@example.com:2222/backups");
-        Assert.Equal(("gs", "backups"), (s.Type, s.Path));
-        Assert.Equal("ReplicaSettings { Type = gs, Url = gs://REDACTED@example.com:2222/backups, Path = backups }", s.ToString());
+        ReplicaSettings s = ReplicaUrl.Parse("gs://bob:hunter2@my-bucket/backups/db/");
+        Assert.Equal(("gs", "backups/db"), (s.Type, s.Path));
+        Assert.Equal("bucket=my-bucket", string.Join(' ', s.Options.Select(o => $"{o.Key}={o.Value}")));
+        Assert.Equal("ReplicaSettings { Type = gs, Url = gs://REDACTED@my-bucket/backups/db/, Path = backups/db, bucket = my-bucket }", s.ToString());
+        Assert.Equal("invalid gs replica url \"gs:///db\": bucket required (gs://bucket/path)", Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("gs:///db")).Message);
     }
 
     [Fact]

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Xml;
 using Litestream.Internal;
@@ -182,7 +181,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
                     if (response.StatusCode == HttpStatusCode.OK && offset > 0)
                     {
                         // The server ignored the range: skip to the offset.
-                        await SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
+                        await StreamSkip.SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
                     }
                     return size > 0 ? new BoundedStream(body, size) : body;
                 default:
@@ -206,7 +205,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
         int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
         // A body of unknown length is staged in a temporary file first: a PUT needs its Content-Length.
-        FileStream? staged = data.CanSeek ? null : await StageAsync(header.AsMemory(0, read), data, cancellationToken).ConfigureAwait(false);
+        FileStream? staged = data.CanSeek ? null : await UploadStaging.StageAsync("webdav", header.AsMemory(0, read), data, cancellationToken).ConfigureAwait(false);
         try
         {
             Stream source = staged ?? data;
@@ -214,7 +213,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
             await EnsureCollectionsAsync(LevelDirectory(level), cancellationToken).ConfigureAwait(false);
             await PlaceAsync(path, temp => new HttpRequestMessage(HttpMethod.Put, FileUri(temp))
             {
-                Content = new WebDavUploadContent(source, start, length),
+                Content = new StreamRangeContent(source, start, length),
             }, "put", length, cancellationToken).ConfigureAwait(false);
             return new LtxFileInfo(level, minTxid, maxTxid, length, createdAt);
         }
@@ -360,7 +359,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
                 return await WebDavListing.ReadAsync(body, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (IsTransportError(e, cancellationToken) || e is XmlException)
+        catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) || e is XmlException)
         {
             throw Failure("list", dir + "/", e is XmlException ? new InvalidDataException($"unreadable PROPFIND answer: {e.Message}", e) : e);
         }
@@ -443,41 +442,9 @@ public sealed class WebDavReplicaClient : IReplicaClient
             using var request = new HttpRequestMessage(HttpMethod.Delete, FileUri(path));
             using HttpResponseMessage response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (IsTransportError(e, CancellationToken.None))
+        catch (Exception e) when (HttpStorageRetry.IsTransportError(e, CancellationToken.None))
         {
             // best effort: a stray .tmp is never listed
-        }
-    }
-
-    /// <summary>Copies the header already read and the rest of <paramref name="rest"/> into a temporary file deleted on close.</summary>
-    private static async Task<FileStream> StageAsync(ReadOnlyMemory<byte> header, Stream rest, CancellationToken cancellationToken)
-    {
-        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"litestream-webdav-{Guid.NewGuid():N}.ltx");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        try
-        {
-            await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-            await rest.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
-            return file;
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    private static async Task SkipAsync(Stream body, long count, CancellationToken cancellationToken)
-    {
-        byte[] buffer = new byte[Math.Min(count, 64 * 1024)];
-        while (count > 0)
-        {
-            int n = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                return;
-            }
-            count -= n;
         }
     }
 
@@ -499,13 +466,13 @@ public sealed class WebDavReplicaClient : IReplicaClient
             {
                 response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsTransportError(e, cancellationToken) && !op.Failed(e))
+            catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) && !op.Failed(e))
             {
-                if (!retry || attempt >= _maxRetries || !IsTransient(e))
+                if (!retry || attempt >= _maxRetries || !HttpStorageRetry.IsTransient(e))
                 {
                     throw Failure(operation, path, e);
                 }
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 continue;
             }
             int status = (int)response.StatusCode;
@@ -515,7 +482,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
             {
                 op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
                 response.Dispose();
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                 continue;
             }
             if (status < 400 || status == 404)
@@ -529,18 +496,6 @@ public sealed class WebDavReplicaClient : IReplicaClient
             return response;
         }
     }
-
-    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(200 * (1 << Math.Min(attempt, 5)));
-
-    /// <summary>A failure of the network or the server (a stall included), not the caller's cancellation.</summary>
-    private static bool IsTransportError(Exception e, CancellationToken cancellationToken)
-        => e is HttpRequestException or StallException or IOException or SocketException
-            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    /// <summary>A failure another attempt may not meet: a connection lost mid-request, not one that could not be made.</summary>
-    private static bool IsTransient(Exception e)
-        => e is HttpRequestException { HttpRequestError: not (HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError) }
-            || (e is IOException && e is not ReplicaStorageException);
 
     /// <summary>One line naming the operation, the URL and the server's answer, with a hint; no credential.</summary>
     private ReplicaStorageException Failure(string operation, string path, HttpResponseMessage response)

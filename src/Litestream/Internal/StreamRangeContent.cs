@@ -1,22 +1,22 @@
 using System.Buffers;
 using System.Net;
 
-namespace Litestream.Storage.WebDav;
+namespace Litestream.Internal;
 
 /// <summary>
-/// A PUT body: a range of a seekable stream, with a
+/// An upload body (a WebDAV PUT, a part of a GCS multipart upload): a range of a seekable stream, with a
 /// Content-Length (servers such as nginx behind FastCGI or lighttpd mishandle chunked uploads; upstream stages to
 /// a file for the same reason). It can be sent again (an authentication challenge, a retry) because every send
 /// seeks back to the range's start. The stream stays the caller's: disposing the content leaves it open.
 /// </summary>
-internal sealed class WebDavUploadContent : HttpContent
+internal sealed class StreamRangeContent : HttpContent
 {
     private const int BufferSize = 64 * 1024;
     private readonly Stream _source;
     private readonly long _start;
     private readonly long _length;
 
-    public WebDavUploadContent(Stream source, long start, long length)
+    public StreamRangeContent(Stream source, long start, long length)
     {
         (_source, _start, _length) = (source, start, length);
         Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
