@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -13,12 +12,14 @@ namespace Litestream.Storage.Nats;
 /// <c>$O.&lt;bucket&gt;.M.&lt;base64url(name)&gt;</c> published with <c>Nats-Rollup: sub</c>; digest
 /// <c>SHA-256=&lt;base64url&gt;</c>. A put publishes every chunk under a fresh nuid before the metadata, then purges
 /// the old chunks: readers see the old object or the new one. Reads and listings use the stream's message-get API
-/// (<c>next_by_subj</c>), one request per chunk or object, each under the request timeout.
+/// (<c>next_by_subj</c>, one request per chunk; a listing reads the stream's subject list first), each under the request timeout.
 /// </summary>
 internal sealed class NatsObjectBucket
 {
     /// <summary>nats.go's default chunk size.</summary>
     public const int ChunkSize = 128 * 1024;
+    /// <summary>Metadata requests of one listing in flight at once.</summary>
+    public const int ListConcurrency = 16;
 
     private static readonly byte[] s_rollupHeaders = "NATS/1.0\r\nNats-Rollup: sub\r\n\r\n"u8.ToArray();
     private readonly NatsWire _wire;
@@ -69,19 +70,47 @@ internal sealed class NatsObjectBucket
         return info is { Deleted: false } ? info : throw new NatsObjectNotFoundException(name);
     }
 
-    /// <summary>Every object's metadata (delete markers included), in the order they were last written.</summary>
-    public async IAsyncEnumerable<NatsObjectInfo> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// The live objects whose names start with <paramref name="prefix"/>. The stream's subject list names every
+    /// object (its metadata subject is the base64 of the name), so only the matching objects' metadata is fetched,
+    /// <see cref="ListConcurrency"/> requests at a time: a listing costs a few round trips, not one per object.
+    /// </summary>
+    public async Task<List<NatsObjectInfo>> ListAsync(string prefix, CancellationToken cancellationToken)
     {
-        string subject = $"$O.{Name}.M.>";
-        for (long sequence = 1; ;)
+        string metaPrefix = $"$O.{Name}.M.";
+        var subjects = new List<string>();
+        for (long offset = 0; ;)
         {
-            if (await NextMessageAsync(subject, sequence, cancellationToken).ConfigureAwait(false) is not { } found)
+            byte[] request = Json(json =>
             {
-                yield break;
+                json.WriteString("subjects_filter", metaPrefix + ">");
+                json.WriteNumber("offset", offset);
+            });
+            using JsonDocument info = await ApiAsync("$JS.API.STREAM.INFO." + _stream, request, cancellationToken).ConfigureAwait(false);
+            JsonElement root = info.RootElement;
+            int page = 0;
+            if (root.TryGetProperty("state", out JsonElement state) && state.TryGetProperty("subjects", out JsonElement found) && found.ValueKind == JsonValueKind.Object)
+            {
+                foreach (JsonProperty subject in found.EnumerateObject())
+                {
+                    page++;
+                    if (NameOf(subject.Name.AsSpan(metaPrefix.Length)) is { } name && name.StartsWith(prefix, StringComparison.Ordinal))
+                    {
+                        subjects.Add(subject.Name);
+                    }
+                }
             }
-            sequence = found.Sequence + 1;
-            yield return NatsObjectInfo.Parse(found.Data, found.Time);
+            // A server with more subjects than one answer holds pages them (total, offset); older ones send all at once.
+            offset += page;
+            if (page == 0 || !root.TryGetProperty("total", out JsonElement total) || !total.TryGetInt64(out long all) || offset >= all)
+            {
+                break;
+            }
         }
+        var objects = new NatsObjectInfo?[subjects.Count];
+        await Parallel.ForAsync(0, subjects.Count, new ParallelOptions { MaxDegreeOfParallelism = ListConcurrency, CancellationToken = cancellationToken }, async (i, token) =>
+            objects[i] = await LastInfoAsync(subjects[i], token).ConfigureAwait(false)).ConfigureAwait(false);
+        return [.. objects.OfType<NatsObjectInfo>().Where(o => !o.Deleted)];
     }
 
     /// <summary>Stores <paramref name="data"/> as object <paramref name="name"/>, replacing any; returns its size.</summary>
@@ -151,9 +180,12 @@ internal sealed class NatsObjectBucket
     /// <summary>The digest string of some bytes' SHA-256, as the metadata holds it.</summary>
     public static string DigestOf(byte[] sha256) => "SHA-256=" + Base64Url(sha256);
 
-    private async Task<NatsObjectInfo?> TryGetInfoAsync(string name, CancellationToken cancellationToken)
+    private Task<NatsObjectInfo?> TryGetInfoAsync(string name, CancellationToken cancellationToken)
+        => LastInfoAsync(MetaSubject(name), cancellationToken);
+
+    private async Task<NatsObjectInfo?> LastInfoAsync(string metaSubject, CancellationToken cancellationToken)
     {
-        byte[] request = Json(json => json.WriteString("last_by_subj", MetaSubject(name)));
+        byte[] request = Json(json => json.WriteString("last_by_subj", metaSubject));
         try
         {
             using JsonDocument answer = await ApiAsync("$JS.API.STREAM.MSG.GET." + _stream, request, cancellationToken).ConfigureAwait(false);
@@ -251,6 +283,19 @@ internal sealed class NatsObjectBucket
     private string ChunkSubject(string nuid) => $"$O.{Name}.C.{nuid}";
 
     private string MetaSubject(string name) => $"$O.{Name}.M.{Base64Url(Encoding.UTF8.GetBytes(name))}";
+
+    /// <summary>The object name a metadata subject's last token encodes; null for a subject no object store wrote.</summary>
+    private static string? NameOf(ReadOnlySpan<char> encoded)
+    {
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(encoded.ToString().Replace('-', '+').Replace('_', '/')));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Go's base64.URLEncoding: the URL alphabet, with padding.</summary>
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '_');

@@ -222,18 +222,7 @@ public sealed class NatsReplicaClient : IReplicaClient
 
     /// <summary>The live objects whose names start with <paramref name="prefix"/>; each object must arrive within the request timeout.</summary>
     private Task<List<NatsObjectInfo>> ListAsync(string prefix, CancellationToken cancellationToken)
-        => RunAsync("list", prefix, async (store, token) =>
-        {
-            var found = new List<NatsObjectInfo>();
-            await foreach (NatsObjectInfo meta in store.ListAsync(token).ConfigureAwait(false))
-            {
-                if (meta.Name.StartsWith(prefix, StringComparison.Ordinal) && !meta.Deleted)
-                {
-                    found.Add(meta);
-                }
-            }
-            return found;
-        }, cancellationToken, perItem: true);
+        => RunAsync("list", prefix, (store, token) => store.ListAsync(prefix, token), cancellationToken, perItem: true);
 
     private async Task DeleteAsync(IEnumerable<string> names, CancellationToken cancellationToken)
     {

@@ -138,7 +138,6 @@ internal sealed class NatsWire : IAsyncDisposable
         {
             // The loop ends with the socket; its error is already every pending request's.
         }
-        _closing.Dispose();
     }
 
     private async Task LogInAsync(NatsLogin login, string? nonce, bool tls, CancellationToken cancellationToken)
