@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using NATS.NKeys;
 
 namespace Litestream.Storage.Nats;
 
@@ -41,17 +40,24 @@ internal sealed record NatsLogin
         }
         if (seed is not null)
         {
-            using KeyPair pair = KeyPair.FromSeed(seed);
+            NatsUserSeed pair;
+            try
+            {
+                pair = NatsUserSeed.Parse(seed);
+            }
+            catch (FormatException e)
+            {
+                throw new NatsException($"the user seed is not valid: {e.Message}");
+            }
             if (jwt is not null)
             {
                 json.WriteString("jwt", jwt);
             }
             else
             {
-                json.WriteString("nkey", pair.GetPublicKey());
+                json.WriteString("nkey", pair.PublicKey());
             }
-            byte[] signature = new byte[64];
-            pair.Sign(Encoding.UTF8.GetBytes(nonce ?? throw new NatsException("the server sent no nonce to sign (is nkey or JWT login enabled on it?)")), signature);
+            byte[] signature = pair.Sign(Encoding.UTF8.GetBytes(nonce ?? throw new NatsException("the server sent no nonce to sign (is nkey or JWT login enabled on it?)")));
             json.WriteString("sig", Convert.ToBase64String(signature).TrimEnd('=').Replace('+', '-').Replace('/', '_'));
         }
         else if (User is not null)

@@ -6,7 +6,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Litestream.Internal;
 using Litestream.Ltx;
-using NATS.NKeys;
 
 namespace Litestream.Storage.Nats;
 
@@ -362,9 +361,9 @@ public sealed class NatsReplicaClient : IReplicaClient
             }
             try
             {
-                using KeyPair pair = KeyPair.FromSeed(nkey);
+                NatsUserSeed.Parse(nkey);
             }
-            catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or NATS.NKeys.NKeysException)
+            catch (FormatException)
             {
                 throw new ReplicaStorageException($"nats: connect {Location(Path)}: nkey is not a valid user seed", "nkey takes a user seed (SU…) or the path of a file holding one (nsc or nk -gen user prints one)");
             }
