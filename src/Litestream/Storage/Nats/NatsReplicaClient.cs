@@ -1,13 +1,11 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Litestream.Internal;
 using Litestream.Ltx;
-using NATS.Client.Core;
-using NATS.Client.JetStream;
-using NATS.Client.ObjectStore;
-using NATS.Client.ObjectStore.Models;
-using NATS.NKeys;
 
 namespace Litestream.Storage.Nats;
 
@@ -16,8 +14,10 @@ namespace Litestream.Storage.Nats;
 /// <c>[&lt;path&gt;/]ltx/&lt;level&gt;/&lt;min&gt;-&lt;max&gt;.ltx</c>, each with the LTX header time in its
 /// <c>Litestream-Timestamp</c> header, so a listing carries exact times. A put publishes the chunks under a fresh
 /// id and then the object's metadata: readers see the old object or the whole new one, never a part. The bucket
-/// must exist (as upstream: its replicas, storage and limits are the operator's choice). One connection serves
-/// every request and reconnects by itself; connect, every request, and each chunk of a transfer have bounded times.
+/// must exist (as upstream: its replicas, storage and limits are the operator's choice). One connection
+/// (<see cref="NatsWire"/>, our own protocol client: NATS.Client cost 4 MB of the binary) serves every request; a
+/// connection that fails is replaced at the next request, no sooner than reconnect-wait after the failure. Connect,
+/// every request, and each chunk of a transfer have bounded times.
 /// </summary>
 [ReplicaBackend("nats")]
 public sealed class NatsReplicaClient : IReplicaClient
@@ -37,8 +37,9 @@ public sealed class NatsReplicaClient : IReplicaClient
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _requestTimeout;
     private readonly TimeSpan _idleTimeout;
-    private NatsConnection? _connection;
-    private INatsObjStore? _store;
+    private NatsWire? _connection;
+    private NatsObjectBucket? _store;
+    private long _droppedAt;
     private bool _disposed;
 
     /// <summary>Creates a client; nothing is sent until the first operation.</summary>
@@ -107,11 +108,11 @@ public sealed class NatsReplicaClient : IReplicaClient
         {
             string prefix = LevelPrefix(level);
             var files = new List<LtxFileInfo>();
-            foreach (ObjectMetadata meta in await ListAsync(prefix, token).ConfigureAwait(false))
+            foreach (NatsObjectInfo meta in await ListAsync(prefix, token).ConfigureAwait(false))
             {
                 if (LtxFileName.TryParse(meta.Name.AsSpan(prefix.Length), out Txid min, out Txid max) && min >= seek)
                 {
-                    files.Add(new LtxFileInfo(level, min, max, (long)meta.Size, CreatedAt(meta)));
+                    files.Add(new LtxFileInfo(level, min, max, meta.Size, CreatedAt(meta)));
                 }
             }
             // The store lists in the order objects were last written.
@@ -130,21 +131,22 @@ public sealed class NatsReplicaClient : IReplicaClient
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         string name = LtxName(level, minTxid, maxTxid);
         // Asked first, so a missing file is ReplicaFileNotFoundException here rather than an error mid-read.
-        INatsObjStore store = await RunAsync("get", name, async (s, token) =>
+        (NatsObjectBucket store, NatsObjectInfo info) = await RunAsync("get", name, async (s, token) =>
         {
             try
             {
-                await s.GetInfoAsync(name, showDeleted: false, token).ConfigureAwait(false);
-                return s;
+                return (s, await s.GetInfoAsync(name, token).ConfigureAwait(false));
             }
-            catch (NatsObjNotFoundException e)
+            catch (NatsObjectNotFoundException e)
             {
                 throw new ReplicaFileNotFoundException(Location(name), e);
             }
         }, cancellationToken).ConfigureAwait(false);
-        var download = new NatsObjectReadStream(store, name, e => e is NatsObjNotFoundException
-            ? new ReplicaFileNotFoundException(Location(name), e)
-            : Failure("get", name, e));
+        var download = new NatsObjectReadStream(store, info, e =>
+        {
+            DropIfClosed();
+            return Failure("get", name, e);
+        });
         // The object store has no ranged read: the bytes before offset are read and dropped (as upstream).
         var guarded = new StallGuardStream(download, _idleTimeout, $"nats: get {Location(name)}", CancellationToken.None);
         try
@@ -166,20 +168,17 @@ public sealed class NatsReplicaClient : IReplicaClient
         string name = LtxName(level, minTxid, maxTxid);
         (HeaderedStream body, DateTimeOffset createdAt) = await HeaderedStream.ReadLtxHeaderAsync(data, cancellationToken).ConfigureAwait(false);
         using var disposeBody = body;
-        INatsObjStore store = await StoreAsync(cancellationToken).ConfigureAwait(false);
-        var meta = new ObjectMetadata
-        {
-            Name = name,
-            Headers = new Dictionary<string, string[]> { [TimestampHeader] = [ReplicaTimestamp.Format(createdAt)] },
-        };
+        NatsObjectBucket store = await StoreAsync(cancellationToken).ConfigureAwait(false);
+        var headers = new Dictionary<string, string[]> { [TimestampHeader] = [ReplicaTimestamp.Format(createdAt)] };
         // Not retried here: the source cannot be read twice. The caller retries the whole file.
         using var upload = new NatsUploadDeadline(body, _requestTimeout, cancellationToken);
         try
         {
-            await store.PutAsync(meta, upload, leaveOpen: true, upload.Token).ConfigureAwait(false);
+            await store.PutAsync(name, headers, upload, upload.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (IsNatsError(e, cancellationToken) || upload.Stalled(cancellationToken))
         {
+            DropIfClosed();
             throw Failure("put", name, upload.Stalled(cancellationToken) ? new TimeoutException() : e);
         }
         return new LtxFileInfo(level, minTxid, maxTxid, body.Count, createdAt);
@@ -196,7 +195,7 @@ public sealed class NatsReplicaClient : IReplicaClient
     /// <remarks>Everything under <see cref="Path"/>; with no path, every object of the bucket (as upstream).</remarks>
     public async ValueTask DeleteAllAsync(CancellationToken cancellationToken)
     {
-        List<ObjectMetadata> objects = await ListAsync(Path.Length == 0 ? "" : Path + "/", cancellationToken).ConfigureAwait(false);
+        List<NatsObjectInfo> objects = await ListAsync(Path.Length == 0 ? "" : Path + "/", cancellationToken).ConfigureAwait(false);
         await DeleteAsync(objects.Select(o => o.Name), cancellationToken).ConfigureAwait(false);
     }
 
@@ -221,25 +220,8 @@ public sealed class NatsReplicaClient : IReplicaClient
     }
 
     /// <summary>The live objects whose names start with <paramref name="prefix"/>; each object must arrive within the request timeout.</summary>
-    private Task<List<ObjectMetadata>> ListAsync(string prefix, CancellationToken cancellationToken)
-        => RunAsync("list", prefix, async (store, token) =>
-        {
-            var found = new List<ObjectMetadata>();
-            // The client's listing of a bucket that has never held a message waits for one forever: asked first.
-            NatsObjStatus status = await store.GetStatusAsync(token).ConfigureAwait(false);
-            if (status.Info.State.Messages == 0)
-            {
-                return found;
-            }
-            await foreach (ObjectMetadata meta in store.ListAsync(new NatsObjListOpts(), token).ConfigureAwait(false))
-            {
-                if (meta.Name.StartsWith(prefix, StringComparison.Ordinal) && !meta.Deleted)
-                {
-                    found.Add(meta);
-                }
-            }
-            return found;
-        }, cancellationToken, perItem: true);
+    private Task<List<NatsObjectInfo>> ListAsync(string prefix, CancellationToken cancellationToken)
+        => RunAsync("list", prefix, (store, token) => store.ListAsync(prefix, token), cancellationToken, perItem: true);
 
     private async Task DeleteAsync(IEnumerable<string> names, CancellationToken cancellationToken)
     {
@@ -250,7 +232,7 @@ public sealed class NatsReplicaClient : IReplicaClient
                 {
                     await store.DeleteAsync(name, t).ConfigureAwait(false);
                 }
-                catch (NatsObjNotFoundException)
+                catch (NatsObjectNotFoundException)
                 {
                     // Already gone.
                 }
@@ -263,9 +245,9 @@ public sealed class NatsReplicaClient : IReplicaClient
     /// idle limit: it may hold thousands of objects); failures become <see cref="ReplicaStorageException"/>.
     /// A connection the client gave up on is dropped, so the next request connects afresh.
     /// </summary>
-    private async Task<T> RunAsync<T>(string operation, string name, Func<INatsObjStore, CancellationToken, Task<T>> request, CancellationToken cancellationToken, bool perItem = false)
+    private async Task<T> RunAsync<T>(string operation, string name, Func<NatsObjectBucket, CancellationToken, Task<T>> request, CancellationToken cancellationToken, bool perItem = false)
     {
-        INatsObjStore store = await StoreAsync(cancellationToken).ConfigureAwait(false);
+        NatsObjectBucket store = await StoreAsync(cancellationToken).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(perItem ? _idleTimeout : _requestTimeout);
         try
@@ -280,7 +262,7 @@ public sealed class NatsReplicaClient : IReplicaClient
     }
 
     /// <summary>The bucket, connecting and opening it first when needed (bounded by connect + request timeouts).</summary>
-    private async ValueTask<INatsObjStore> StoreAsync(CancellationToken cancellationToken)
+    private async ValueTask<NatsObjectBucket> StoreAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _store) is { } ready)
         {
@@ -294,23 +276,25 @@ public sealed class NatsReplicaClient : IReplicaClient
             {
                 return store;
             }
-            var connection = new NatsConnection(Options());
+            await ReconnectPauseAsync(cancellationToken).ConfigureAwait(false);
+            NatsWireOptions options = Options();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_connectTimeout + _requestTimeout);
+            NatsWire? connection = null;
             try
             {
-                await connection.ConnectAsync().AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
-                var objects = new NatsObjContext(new NatsJSContext(connection));
-                store = await objects.GetObjectStoreAsync(Bucket, timeout.Token).ConfigureAwait(false);
+                connection = await NatsWire.ConnectAsync(options, timeout.Token).ConfigureAwait(false);
+                store = await NatsObjectBucket.OpenAsync(connection, Bucket, _requestTimeout, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (IsNatsError(e, cancellationToken))
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
+                await DisposeQuietly(connection).ConfigureAwait(false);
+                Volatile.Write(ref _droppedAt, Environment.TickCount64);
                 throw Failure("connect", Path, e is OperationCanceledException ? new TimeoutException() : e, _connectTimeout + _requestTimeout);
             }
             catch
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
+                await DisposeQuietly(connection).ConfigureAwait(false);
                 throw;
             }
             _connection = connection;
@@ -323,92 +307,97 @@ public sealed class NatsReplicaClient : IReplicaClient
         }
     }
 
-    /// <summary>The connection options: server, limits, credentials (upstream's order), TLS.</summary>
-    private NatsOpts Options()
+    /// <summary>The connection options: server, credentials (upstream's order), TLS.</summary>
+    private NatsWireOptions Options()
     {
         NatsReplicaSettings s = Settings;
-        TimeSpan reconnectWait = s.ReconnectWait ?? DefaultReconnectWait;
-        bool tls = s.Tls ?? false;
-        return NatsOpts.Default with
+        X509Certificate2? certificate = null;
+        if (NonEmpty(s.ClientCert) is { } cert && NonEmpty(s.ClientKey) is { } key)
         {
-            Url = $"{(tls ? "tls" : "nats")}://{ReplicaHost.Format(Host, Port)}",
-            Name = "litestream",
-            ConnectTimeout = _connectTimeout,
-            RequestTimeout = _requestTimeout,
-            CommandTimeout = _requestTimeout,
-            MaxReconnectRetry = s.MaxReconnects ?? -1,
-            ReconnectWaitMin = reconnectWait,
-            ReconnectWaitMax = reconnectWait,
-            AuthOpts = Credentials(),
-            TlsOpts = new NatsTlsOpts
+            try
             {
-                Mode = tls ? TlsMode.Require : TlsMode.Auto,
-                CaFile = s.RootCas is { Count: > 0 } roots ? ReadRootCas(roots) : null,
-                CertFile = NonEmpty(s.ClientCert),
-                KeyFile = NonEmpty(s.ClientKey),
-            },
-        };
+                certificate = X509Certificate2.CreateFromPemFile(cert, key);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                throw new ReplicaStorageException($"nats: client-cert {cert}: cannot load it with client-key {key}: {FirstLine(e.Message)}", "client-cert and client-key are PEM files of the client's certificate and its private key");
+            }
+        }
+        return new NatsWireOptions(Host, Port, s.Tls ?? false, s.RootCas is { Count: > 0 } roots ? ReadRootCas(roots) : null, certificate, Credentials(), _connectTimeout);
+    }
+
+    /// <summary>After a failed connection, waits until reconnect-wait has passed since the failure (upstream's pace).</summary>
+    private async Task ReconnectPauseAsync(CancellationToken cancellationToken)
+    {
+        long droppedAt = Volatile.Read(ref _droppedAt);
+        if (droppedAt == 0)
+        {
+            return;
+        }
+        TimeSpan wait = (Settings.ReconnectWait ?? DefaultReconnectWait) - TimeSpan.FromMilliseconds(Environment.TickCount64 - droppedAt);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The first credential set, in upstream's order: jwt + seed, creds, nkey, username + password, token.</summary>
-    private NatsAuthOpts Credentials()
+    private NatsLogin Credentials()
     {
         NatsReplicaSettings s = Settings;
         if (NonEmpty(s.Jwt) is { } jwt && NonEmpty(s.Seed) is { } seed)
         {
-            return new NatsAuthOpts { Jwt = jwt, Seed = seed };
+            return new NatsLogin { Jwt = jwt, Seed = seed };
         }
         if (NonEmpty(s.Creds) is { } creds)
         {
-            return new NatsAuthOpts { CredsFile = creds };
+            return new NatsLogin { CredsFile = creds };
         }
         if (NonEmpty(s.Nkey) is { } nkey)
         {
             if (!nkey.StartsWith("SU", StringComparison.Ordinal))
             {
-                return new NatsAuthOpts { NKeyFile = nkey };
+                return new NatsLogin { NkeyFile = nkey };
             }
-            string publicKey;
             try
             {
-                using KeyPair pair = KeyPair.FromSeed(nkey);
-                publicKey = pair.GetPublicKey();
+                NatsUserSeed.Parse(nkey);
             }
-            catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or NatsException)
+            catch (FormatException)
             {
                 throw new ReplicaStorageException($"nats: connect {Location(Path)}: nkey is not a valid user seed", "nkey takes a user seed (SU…) or the path of a file holding one (nsc or nk -gen user prints one)");
             }
-            return new NatsAuthOpts { NKey = publicKey, Seed = nkey };
+            return new NatsLogin { Seed = nkey };
         }
         if (NonEmpty(s.Username) is { } user && NonEmpty(s.Password) is { } password)
         {
-            return new NatsAuthOpts { Username = user, Password = password };
+            return new NatsLogin { User = user, Password = password };
         }
-        return NonEmpty(s.Token) is { } token ? new NatsAuthOpts { Token = token } : NatsAuthOpts.Default;
+        return NonEmpty(s.Token) is { } token ? new NatsLogin { Token = token } : NatsLogin.None;
     }
 
-    /// <summary>The root-cas files as one PEM bundle (the client takes one CA string).</summary>
-    private string ReadRootCas(IReadOnlyList<string> files)
+    /// <summary>The certificates of the root-cas PEM files.</summary>
+    private static X509Certificate2Collection ReadRootCas(IReadOnlyList<string> files)
     {
-        var bundle = new System.Text.StringBuilder();
+        var bundle = new X509Certificate2Collection();
         foreach (string file in files)
         {
             try
             {
-                bundle.Append(System.IO.File.ReadAllText(file)).Append('\n');
+                bundle.ImportFromPemFile(file);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
             {
                 throw new ReplicaStorageException($"nats: root-cas {file}: cannot read it: {FirstLine(e.Message)}", "root-cas lists PEM files of the certificate authorities that sign the server's certificate");
             }
         }
-        return bundle.ToString();
+        return bundle;
     }
 
-    /// <summary>Forgets a connection that gave up (max-reconnects reached), so the next request connects again.</summary>
+    /// <summary>Forgets a connection that failed, so the next request connects again.</summary>
     private void DropIfClosed()
     {
-        if (_connection is { ConnectionState: NatsConnectionState.Closed } connection && _connectLock.Wait(0))
+        if (_connection is { IsClosed: true } connection && _connectLock.Wait(0))
         {
             try
             {
@@ -416,6 +405,7 @@ public sealed class NatsReplicaClient : IReplicaClient
                 {
                     _connection = null;
                     Volatile.Write(ref _store, null);
+                    Volatile.Write(ref _droppedAt, Environment.TickCount64);
                     _ = connection.DisposeAsync().AsTask();
                 }
             }
@@ -426,11 +416,19 @@ public sealed class NatsReplicaClient : IReplicaClient
         }
     }
 
-    private static DateTimeOffset CreatedAt(ObjectMetadata meta)
+    private static DateTimeOffset CreatedAt(NatsObjectInfo meta)
         => meta.Headers is { } headers && headers.TryGetValue(TimestampHeader, out string[]? values) && values.Length > 0
             && ReplicaTimestamp.TryParse(values[0], out DateTimeOffset time)
             ? time
-            : meta.MTime;
+            : meta.Modified;
+
+    private static async ValueTask DisposeQuietly(NatsWire? connection)
+    {
+        if (connection is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     private static async Task SkipAsync(Stream stream, long count, CancellationToken cancellationToken)
     {
@@ -452,7 +450,7 @@ public sealed class NatsReplicaClient : IReplicaClient
 
     /// <summary>NATS and socket failures, and a timeout (a cancellation the caller did not ask for).</summary>
     private static bool IsNatsError(Exception e, CancellationToken cancellationToken)
-        => e is NatsException or SocketException or IOException or TimeoutException or ObjectDisposedException
+        => e is NatsException or SocketException or IOException or TimeoutException or ObjectDisposedException or AuthenticationException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     /// <summary>One line naming the operation, the server, bucket and object, and the cause, with a hint; no credential.</summary>
@@ -462,7 +460,7 @@ public sealed class NatsReplicaClient : IReplicaClient
         (string detail, string? hint) = error switch
         {
             ReplicaStorageException r => (r.Message, r.Hint),
-            NatsJSApiException { Error.ErrCode: 10059 } => ($"bucket \"{Bucket}\" not found",
+            NatsApiException { ErrorCode: NatsApiException.StreamNotFound } => ($"bucket \"{Bucket}\" not found",
                 $"create it first (nats object add {Bucket}); litestream does not create buckets, as upstream"),
             NatsNoRespondersException => ("no JetStream on the server (no responders)", "start nats-server with -js, or enable JetStream for this account"),
             _ when all.Contains("authorization violation", StringComparison.OrdinalIgnoreCase)
@@ -471,7 +469,7 @@ public sealed class NatsReplicaClient : IReplicaClient
                 "check username and password, token, nkey, creds or jwt and seed"),
             _ when all.Contains("permissions violation", StringComparison.OrdinalIgnoreCase) => ("permission denied",
                 $"check that the user may use JetStream and bucket \"{Bucket}\""),
-            TimeoutException or OperationCanceledException or NatsJSApiNoResponseException => ($"no answer within {GoDuration.Format(waited ?? _requestTimeout)}",
+            TimeoutException or OperationCanceledException => ($"no answer within {GoDuration.Format(waited ?? _requestTimeout)}",
                 "check that the server is reachable and answering, with JetStream enabled"),
             _ when all.Contains("timed out", StringComparison.OrdinalIgnoreCase) => ($"no answer within {GoDuration.Format(_connectTimeout)}",
                 "check host and port (the replica URL), that it is a NATS server, and the network"),
