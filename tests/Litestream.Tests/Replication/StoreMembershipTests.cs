@@ -1,6 +1,5 @@
 using Litestream.Ltx;
 using Litestream.Replication;
-using Litestream.Restore;
 using Litestream.Storage.File;
 
 namespace Litestream.Tests.Replication;
@@ -9,34 +8,28 @@ namespace Litestream.Tests.Replication;
 [Requires(Need.Python)]
 public class StoreMembershipTests
 {
-    private static readonly DbOptions s_fastDb = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), MinCheckpointPageCount = 100 };
+    private static readonly DbOptions s_fastDb = StoreTests.s_fastDb;
 
-    private static readonly ReplicaOptions s_fastReplica = new() { SyncInterval = TimeSpan.FromMilliseconds(100) };
+    private static readonly ReplicaOptions s_fastReplica = StoreTests.s_fastReplica;
 
-    private static void Write(string db, int rows) => SqliteWriter.Write(db, new Workload { Commits = rows, Pad = 100 });
+    private static Task<string> RestoreDump(FileReplicaClient client, string dir) => StoreTests.RestoreDump(client, dir);
 
-    private static (string Path, FileReplicaClient Client, Replica Replica) Database(string dir, string name)
+    private static (string Path, FileReplicaClient Client, Replica Replica) Database(string dir, string name, int rows)
     {
         string path = Path.Combine(dir, name);
+        SqliteWriter.Write(path, new Workload { Commits = rows, Pad = 100 });
         var client = new FileReplicaClient(Path.Combine(dir, "replica", name));
         return (path, client, new Replica(new Db(path, s_fastDb), client, s_fastReplica));
     }
 
-    private static async Task<string> RestoreDump(FileReplicaClient client, string dir)
-    {
-        string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
-        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
-        return SqliteWriter.Dump(output);
-    }
+    private static void Write(string db, int rows) => SqliteWriter.Write(db, new Workload { Commits = rows, Pad = 100 });
 
     [RequiresFact]
     public async Task RegisterAsync_WhileRunning_ReplicatesIt_UnregisterAsync_ShipsTheRestAndTheOthersRunOn()
     {
         string dir = TestRepo.TempDir();
-        var a = Database(dir, "a.db");
-        var b = Database(dir, "b.db");
-        Write(a.Path, 5);
-        Write(b.Path, 7);
+        var a = Database(dir, "a.db", rows: 5);
+        var b = Database(dir, "b.db", rows: 7);
         var store = new Store([a.Replica]);
         using var stop = new CancellationTokenSource();
         Task run = store.RunAsync(stop.Token);
@@ -68,10 +61,8 @@ public class StoreMembershipTests
     public async Task RegisterAsync_DatabaseAnotherStoreReplicates_ThrowsLocked_IsNotAdded_OthersRunOn()
     {
         string dir = TestRepo.TempDir();
-        var a = Database(dir, "a.db");
-        var b = Database(dir, "b.db");
-        Write(a.Path, 3);
-        Write(b.Path, 3);
+        var a = Database(dir, "a.db", rows: 3);
+        var b = Database(dir, "b.db", rows: 3);
         var owner = new Store([new Replica(new Db(b.Path, s_fastDb), new FileReplicaClient(Path.Combine(dir, "other")), s_fastReplica)]);
         using var stopOwner = new CancellationTokenSource();
         Task ownerRun = owner.RunAsync(stopOwner.Token);
@@ -107,8 +98,7 @@ public class StoreMembershipTests
     public async Task RegisterAsync_BeforeTheStoreRuns_StartsWithIt()
     {
         string dir = TestRepo.TempDir();
-        var a = Database(dir, "a.db");
-        Write(a.Path, 4);
+        var a = Database(dir, "a.db", rows: 4);
         var store = new Store([]);
         Assert.True(await store.RegisterAsync(a.Replica));
         using var stop = new CancellationTokenSource();
