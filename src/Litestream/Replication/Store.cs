@@ -65,9 +65,11 @@ public sealed class Store : IAsyncDisposable
     private readonly List<Exception> _stoppedOnTheirOwn = [];
 
     /// <summary>One running database: what stops it, its loops, and whether it is leaving the store.</summary>
-    private sealed class Member(CancellationTokenSource stop)
+    private sealed class Member(CancellationTokenSource stop, bool registering)
     {
         public CancellationTokenSource Stop { get; } = stop;
+        // Started by RegisterAsync, which throws a refusal (DatabaseLockedException) to its caller: not reported again.
+        public bool Registering { get; } = registering;
         public Task Run { get; set; } = Task.CompletedTask;
         public bool Leaving { get; set; }
     }
@@ -237,7 +239,7 @@ public sealed class Store : IAsyncDisposable
             _runToken = cancellationToken;
             foreach (Replica replica in _replicas)
             {
-                Start(replica, cancellationToken);
+                Start(replica, cancellationToken, registering: false);
             }
         }
         try
@@ -279,7 +281,8 @@ public sealed class Store : IAsyncDisposable
     /// this returns when it holds its replication lock (its file need not exist yet: it is opened when it appears);
     /// otherwise it starts with the store. False when a database at the same path is in the store already.
     /// </summary>
-    /// <exception cref="DatabaseLockedException">Another process replicates it (it is not added).</exception>
+    /// <exception cref="DatabaseLockedException">Another process replicates it: it is not added, and neither
+    /// <see cref="DatabaseStopped"/> nor <see cref="RunAsync"/> reports it again.</exception>
     public async Task<bool> RegisterAsync(Replica replica, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(replica);
@@ -293,7 +296,7 @@ public sealed class Store : IAsyncDisposable
             _replicas.Add(replica);
             if (_runToken is { } running)
             {
-                member = Start(replica, running);
+                member = Start(replica, running, registering: true);
             }
         }
         // The lock is the first thing a database's loops take, before waiting for its file: this takes milliseconds.
@@ -355,9 +358,9 @@ public sealed class Store : IAsyncDisposable
     }
 
     /// <summary>Starts one database's loops under <paramref name="running"/>; called under the lock.</summary>
-    private Member Start(Replica replica, CancellationToken running)
+    private Member Start(Replica replica, CancellationToken running, bool registering)
     {
-        var member = new Member(CancellationTokenSource.CreateLinkedTokenSource(running));
+        var member = new Member(CancellationTokenSource.CreateLinkedTokenSource(running), registering);
         _running[replica] = member;
         // On the pool: its first steps (the lock, the first open) must not run under the store's lock.
         member.Run = Task.Run(() => RunMemberAsync(replica, member), CancellationToken.None);
@@ -379,6 +382,7 @@ public sealed class Store : IAsyncDisposable
         finally
         {
             bool onItsOwn = !member.Stop.IsCancellationRequested;
+            bool refused = member.Registering && failure is DatabaseLockedException;
             lock (_lock)
             {
                 if (member.Leaving || onItsOwn)
@@ -386,13 +390,13 @@ public sealed class Store : IAsyncDisposable
                     _replicas.Remove(replica);
                     _running.Remove(replica);
                 }
-                if (onItsOwn && failure is not null)
+                if (onItsOwn && failure is not null && !refused)
                 {
                     _stoppedOnTheirOwn.Add(failure);
                 }
             }
             member.Stop.Dispose();
-            if (onItsOwn)
+            if (onItsOwn && !refused)
             {
                 DatabaseStopped?.Invoke(this, new DatabaseStoppedEventArgs(replica, failure));
             }

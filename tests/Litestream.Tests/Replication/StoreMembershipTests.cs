@@ -58,7 +58,7 @@ public class StoreMembershipTests
     }
 
     [RequiresFact]
-    public async Task RegisterAsync_DatabaseAnotherStoreReplicates_ThrowsLocked_IsNotAdded_OthersRunOn()
+    public async Task DatabaseAnotherStoreReplicates_StopsOnItsOwnReported_RegisterAsyncOfItThrowsLocked_OthersRunOn()
     {
         string dir = TestRepo.TempDir();
         var a = Database(dir, "a.db", rows: 3);
@@ -68,7 +68,8 @@ public class StoreMembershipTests
         Task ownerRun = owner.RunAsync(stopOwner.Token);
         await Wait.UntilAsync(() => File.Exists(Path.Combine(dir, "other", "ltx", "0", "0000000000000001-0000000000000001.ltx")), "the owning store to replicate b.db");
 
-        var store = new Store([a.Replica]);
+        // In the store from the start: it stops on its own, leaves the store and is reported once.
+        var store = new Store([a.Replica, b.Replica]);
         var stopped = new List<DatabaseStoppedEventArgs>();
         store.DatabaseStopped += (_, e) =>
         {
@@ -79,11 +80,16 @@ public class StoreMembershipTests
         };
         using var stop = new CancellationTokenSource();
         Task run = store.RunAsync(stop.Token);
-        await Assert.ThrowsAsync<DatabaseLockedException>(() => store.RegisterAsync(b.Replica));
+        await Wait.UntilAsync(() => store.Replicas.Count == 1, "b.db to leave the store");
         Assert.Equal([a.Path], store.Replicas.Select(r => r.Db.Path));
         DatabaseStoppedEventArgs only = Assert.Single(stopped);
         Assert.Same(b.Replica, only.Replica);
         Assert.IsType<DatabaseLockedException>(only.Reason);
+
+        // Registered while running: refused to the caller, not added, not reported again.
+        await Assert.ThrowsAsync<DatabaseLockedException>(() => store.RegisterAsync(new Replica(new Db(b.Path, s_fastDb), b.Client, s_fastReplica)));
+        Assert.Equal([a.Path], store.Replicas.Select(r => r.Db.Path));
+        Assert.Single(stopped);
 
         Write(a.Path, 4);
         await stop.CancelAsync();
