@@ -38,6 +38,8 @@ internal sealed class ReplicationDaemon : IDisposable
     private readonly CancellationTokenSource _stopStore = new();
     private readonly Task _storeRun;
     private readonly Lock _lock = new();
+    // A config database another process replicates (found when it was added): RunAsync ends and throws it.
+    private DatabaseLockedException? _refusal;
     private readonly List<Entry> _entries = [];
     // A database of the config that another process replicates ends the daemon, as it would have at start-up.
     private readonly TaskCompletionSource _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -93,9 +95,12 @@ internal sealed class ReplicationDaemon : IDisposable
             // Not cancellable: the lock takes milliseconds, and a registered database must reach RunAsync's final sync.
             await LaunchAsync(entry, fromConfig: true, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (DatabaseLockedException)
+        catch (DatabaseLockedException e)
         {
-            // Logged by the store; the daemon ends on it (OnDatabaseStopped).
+            // Logged by the store; the daemon ends on it, and RunAsync throws it.
+            entry.Failure = e;
+            _refusal = e;
+            _refused.TrySetResult();
         }
     }
 
@@ -188,9 +193,17 @@ internal sealed class ReplicationDaemon : IDisposable
             await _stopStore.CancelAsync().ConfigureAwait(false);
             await _storeRun.ConfigureAwait(false);
         }
+        catch (Exception e) when (_refusal is not null)
+        {
+            throw new AggregateException(_refusal, e);
+        }
         finally
         {
             _gate.Release();
+        }
+        if (_refusal is not null)
+        {
+            throw _refusal;
         }
     }
 
