@@ -115,16 +115,26 @@ internal static class Restorer
     /// <exception cref="NoBackupException">The replica holds neither.</exception>
     public static async ValueTask<RestoreSource> PlanAsync(IReplicaClient client, Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)
     {
-        DateTimeOffset? legacyNewest = txid.IsZero && LegacyReplicaReader.For(client) is { } legacy
-            ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
-            : null;
-        IReadOnlyList<LtxFileInfo> plan;
+        // LTX first: its listing is the one whose errors (a missing bucket, a refused key) name the replica's layout.
+        IReadOnlyList<LtxFileInfo>? plan = null;
+        NoBackupException? noLtx = null;
         try
         {
             plan = await RestorePlanner.PlanAsync(client, txid, timestamp, cancellationToken).ConfigureAwait(false);
         }
-        catch (NoBackupException) when (legacyNewest is not null)
+        catch (NoBackupException e) when (txid.IsZero)
         {
+            noLtx = e;
+        }
+        DateTimeOffset? legacyNewest = txid.IsZero && LegacyReplicaReader.For(client) is { } legacy
+            ? await LegacyRestorer.NewestAsync(legacy, cancellationToken).ConfigureAwait(false)
+            : null;
+        if (plan is null)
+        {
+            if (legacyNewest is null)
+            {
+                throw noLtx!;
+            }
             plan = [];
         }
         bool useLegacy = legacyNewest is not null && (plan.Count == 0 || legacyNewest > plan.Max(f => f.CreatedAt));

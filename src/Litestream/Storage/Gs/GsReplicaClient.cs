@@ -154,33 +154,20 @@ public sealed partial class GsReplicaClient : IReplicaClient
         HttpResponseMessage response = await SendAsync("get", name, ReplicaOperation.Get, () =>
         {
             var request = new HttpRequestMessage(HttpMethod.Get, ObjectUri(name) + "?alt=media");
-            if (offset > 0 || size > 0)
-            {
-                request.Headers.Range = new RangeHeaderValue(offset, size > 0 ? offset + size - 1 : null);
-            }
+            HttpRangedRead.SetRange(request, offset, size);
             return request;
         }, cancellationToken).ConfigureAwait(false);
         try
         {
-            switch (response.StatusCode)
+            if (HttpRangedRead.IsRangeAnswer(response.StatusCode))
             {
-                case HttpStatusCode.NotFound when !await IsMissingBucketAsync(response, cancellationToken).ConfigureAwait(false):
-                    throw new ReplicaFileNotFoundException(Location(name));
-                case HttpStatusCode.RequestedRangeNotSatisfiable:
-                    // The offset is at or past the end: nothing to read, as upstream answers.
-                    response.Dispose();
-                    return Stream.Null;
-                case HttpStatusCode.PartialContent or HttpStatusCode.OK:
-                    Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                    if (response.StatusCode == HttpStatusCode.OK && offset > 0)
-                    {
-                        // The server ignored the range (an emulator): skip to the offset.
-                        await StreamSkip.SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
-                    }
-                    return size > 0 ? new BoundedStream(body, size) : body;
-                default:
-                    throw await FailureAsync("get", name, response, cancellationToken).ConfigureAwait(false);
+                return await HttpRangedRead.BodyAsync(response, offset, size, cancellationToken).ConfigureAwait(false);
             }
+            if (response.StatusCode == HttpStatusCode.NotFound && !await IsMissingBucketAsync(response, cancellationToken).ConfigureAwait(false))
+            {
+                throw new ReplicaFileNotFoundException(Location(name));
+            }
+            throw await FailureAsync("get", name, response, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -192,38 +179,24 @@ public sealed partial class GsReplicaClient : IReplicaClient
     /// <inheritdoc />
     public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(data);
         string name = LtxName(level, minTxid, maxTxid);
-        long start = data.CanSeek ? data.Position : 0;
-        byte[] header = new byte[LtxConstants.HeaderSize];
-        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
-        // A body of unknown length is staged in a temporary file first, so a retry can send it again.
-        FileStream? staged = data.CanSeek ? null : await UploadStaging.StageAsync("gs", header.AsMemory(0, read), data, cancellationToken).ConfigureAwait(false);
-        try
+        // Staged first when it cannot seek, so a retry can send it again.
+        SizedLtxUpload upload = await SizedLtxUpload.PrepareAsync("gs", data, cancellationToken).ConfigureAwait(false);
+        await using (upload.ConfigureAwait(false))
         {
-            Stream source = staged ?? data;
-            long length = source.Length - start;
             byte[] metadata = JsonSerializer.SerializeToUtf8Bytes(new GsUploadMetadata
             {
                 Name = name,
                 ContentType = "application/octet-stream",
-                Metadata = new Dictionary<string, string> { [TimestampMetadataKey] = ReplicaTimestamp.Format(createdAt) },
+                Metadata = new Dictionary<string, string> { [TimestampMetadataKey] = ReplicaTimestamp.Format(upload.CreatedAt) },
             }, GsJsonContext.Default.GsUploadMetadata);
             using HttpResponseMessage response = await SendAsync("put", name, ReplicaOperation.Put,
-                () => Upload(name, metadata, new StreamRangeContent(source, start, length), ifGenerationMatch: null), cancellationToken, bytes: length).ConfigureAwait(false);
+                () => Upload(name, metadata, upload.Content(), ifGenerationMatch: null), cancellationToken, bytes: upload.Length).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 throw await FailureAsync("put", name, response, cancellationToken).ConfigureAwait(false);
             }
-            return new LtxFileInfo(level, minTxid, maxTxid, length, createdAt);
-        }
-        finally
-        {
-            if (staged is not null)
-            {
-                await staged.DisposeAsync().ConfigureAwait(false);
-            }
+            return new LtxFileInfo(level, minTxid, maxTxid, upload.Length, upload.CreatedAt);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
@@ -289,7 +288,7 @@ public partial class S3ReplicaClient : IReplicaClient
                 // "bytes=0-0" with everything: skip and bound here so callers always get exactly the range.
                 if (request.ByteRange is not null && response.HttpStatusCode != HttpStatusCode.PartialContent && offset > 0)
                 {
-                    await SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
+                    await StreamSkip.SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
                 }
                 return size > 0 ? new BoundedStream(body, size) : body;
             }
@@ -335,27 +334,6 @@ public partial class S3ReplicaClient : IReplicaClient
                 }
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw;
-        }
-    }
-
-    private static async ValueTask SkipAsync(Stream stream, long count, CancellationToken cancellationToken)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            while (count > 0)
-            {
-                int read = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-                count -= read;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Xml;
 using Litestream.Internal;
@@ -160,33 +159,16 @@ public sealed class WebDavReplicaClient : IReplicaClient
         HttpResponseMessage response = await SendAsync("get", path, ReplicaOperation.Get, () =>
         {
             var request = new HttpRequestMessage(HttpMethod.Get, FileUri(path));
-            if (offset > 0 || size > 0)
-            {
-                request.Headers.Range = new RangeHeaderValue(offset, size > 0 ? offset + size - 1 : null);
-            }
+            HttpRangedRead.SetRange(request, offset, size);
             return request;
         }, cancellationToken).ConfigureAwait(false);
         try
         {
-            switch (response.StatusCode)
+            if (HttpRangedRead.IsRangeAnswer(response.StatusCode))
             {
-                case HttpStatusCode.NotFound:
-                    throw new ReplicaFileNotFoundException(Location(path));
-                case HttpStatusCode.RequestedRangeNotSatisfiable:
-                    // The offset is at or past the end: nothing to read, as upstream answers.
-                    response.Dispose();
-                    return Stream.Null;
-                case HttpStatusCode.PartialContent or HttpStatusCode.OK:
-                    Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                    if (response.StatusCode == HttpStatusCode.OK && offset > 0)
-                    {
-                        // The server ignored the range: skip to the offset.
-                        await StreamSkip.SkipAsync(body, offset, cancellationToken).ConfigureAwait(false);
-                    }
-                    return size > 0 ? new BoundedStream(body, size) : body;
-                default:
-                    throw Failure("get", path, response);
+                return await HttpRangedRead.BodyAsync(response, offset, size, cancellationToken).ConfigureAwait(false);
             }
+            throw response.StatusCode == HttpStatusCode.NotFound ? new ReplicaFileNotFoundException(Location(path)) : Failure("get", path, response);
         }
         catch
         {
@@ -198,31 +180,14 @@ public sealed class WebDavReplicaClient : IReplicaClient
     /// <inheritdoc />
     public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(data);
         string path = LtxPath(level, minTxid, maxTxid);
-        long start = data.CanSeek ? data.Position : 0;
-        byte[] header = new byte[LtxConstants.HeaderSize];
-        int read = await data.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(header.AsSpan(0, read));
-        // A body of unknown length is staged in a temporary file first: a PUT needs its Content-Length.
-        FileStream? staged = data.CanSeek ? null : await UploadStaging.StageAsync("webdav", header.AsMemory(0, read), data, cancellationToken).ConfigureAwait(false);
-        try
+        // A PUT needs its Content-Length: a body of unknown length is staged first.
+        SizedLtxUpload upload = await SizedLtxUpload.PrepareAsync("webdav", data, cancellationToken).ConfigureAwait(false);
+        await using (upload.ConfigureAwait(false))
         {
-            Stream source = staged ?? data;
-            long length = source.Length - start;
             await EnsureCollectionsAsync(LevelDirectory(level), cancellationToken).ConfigureAwait(false);
-            await PlaceAsync(path, temp => new HttpRequestMessage(HttpMethod.Put, FileUri(temp))
-            {
-                Content = new StreamRangeContent(source, start, length),
-            }, "put", length, cancellationToken).ConfigureAwait(false);
-            return new LtxFileInfo(level, minTxid, maxTxid, length, createdAt);
-        }
-        finally
-        {
-            if (staged is not null)
-            {
-                await staged.DisposeAsync().ConfigureAwait(false);
-            }
+            await PlaceAsync(path, temp => new HttpRequestMessage(HttpMethod.Put, FileUri(temp)) { Content = upload.Content() }, "put", upload.Length, cancellationToken).ConfigureAwait(false);
+            return new LtxFileInfo(level, minTxid, maxTxid, upload.Length, upload.CreatedAt);
         }
     }
 
