@@ -58,6 +58,7 @@ public static class LtxCompactor
                 MaxTxid = last.MaxTxid,
                 Timestamp = options.Timestamp ?? last.Timestamp,
                 PreApplyChecksum = noChecksum ? 0 : first.PreApplyChecksum,
+                NodeId = NewestLeaseNodeId(decoders),
             };
             using var encoder = new LtxEncoder(output, leaveOpen: true);
             encoder.EncodeHeader(outHeader);
@@ -128,7 +129,8 @@ public static class LtxCompactor
 
     /// <summary>
     /// File B may follow file A when B.Min = A.Max + 1; with overlap allowed, when
-    /// B.Min ≤ A.Max + 1 and B.Max &gt; A.Max (upstream <c>IsContiguous</c>).
+    /// B.Min ≤ A.Max + 1 and B.Max &gt; A.Max (upstream <c>IsContiguous</c>). When both carry a lease generation
+    /// (<see cref="LtxNodeId"/>), B's may not be lower: B was then uploaded by a replicator that had lost the lease.
     /// </summary>
     public static void CheckSequence(LtxHeader previous, LtxHeader next, bool allowOverlap)
     {
@@ -145,6 +147,25 @@ public static class LtxCompactor
         {
             throw new LtxFormatException($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
         }
+        long before = LtxNodeId.LeaseGeneration(previous.NodeId), after = LtxNodeId.LeaseGeneration(next.NodeId);
+        if (after != 0 && after < before)
+        {
+            throw new LtxFormatException($"{next.MinTxid}-{next.MaxTxid} was written under lease generation {after} after {previous.MinTxid}-{previous.MaxTxid} under generation {before}: a replicator that had lost the lease uploaded it");
+        }
+    }
+
+    /// <summary>The output's NodeID: the newest lease generation among the inputs (0 when none carries one), so the merge sits in the generation order its inputs had.</summary>
+    private static ulong NewestLeaseNodeId(LtxDecoder[] decoders)
+    {
+        ulong newest = 0;
+        foreach (LtxDecoder decoder in decoders)
+        {
+            if (LtxNodeId.LeaseGeneration(decoder.Header.NodeId) > LtxNodeId.LeaseGeneration(newest))
+            {
+                newest = decoder.Header.NodeId;
+            }
+        }
+        return newest;
     }
 
     private static LtxPageHeader? Next(LtxDecoder decoder, byte[] buffer, int pageSize)

@@ -114,6 +114,19 @@ public sealed class Db : IAsyncDisposable
     internal string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
 
     /// <summary>Path of a local L0 file.</summary>
+    /// <summary>
+    /// The NodeID written into new L0 files and snapshots: the replica lease's generation (<see cref="LtxNodeId"/>)
+    /// once the replica holds the lease, else 0. Set by the replica, read by capture; a file captured under another
+    /// generation is restamped when it is uploaded.
+    /// </summary>
+    internal ulong NodeId
+    {
+        get => Volatile.Read(ref _nodeId);
+        set => Volatile.Write(ref _nodeId, value);
+    }
+
+    private ulong _nodeId;
+
     internal string L0FilePath(Txid txid) => System.IO.Path.Combine(L0Directory, LtxFileName.Format(txid, txid));
 
     /// <summary>
@@ -423,6 +436,7 @@ public sealed class Db : IAsyncDisposable
                 MinTxid = new Txid(1),
                 MaxTxid = pos.MaxTxid,
                 Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                NodeId = NodeId,
             };
             byte[] page = ArrayPool<byte>.Shared.Rent((int)PageSize);
             try
@@ -683,6 +697,7 @@ public sealed class Db : IAsyncDisposable
             WalSize = walSize,
             WalSalt1 = salt1,
             WalSalt2 = salt2,
+            NodeId = NodeId,
         };
         int pages = WriteL0(header, map, wal, db, snapshot);
         _metrics.WalCaptured(walSize);

@@ -271,12 +271,50 @@ public sealed class Replica
         await UploadL0Async(local.FullName, newest.MaxTxid, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Uploads the local L0 file at <paramref name="path"/> (one TXID) and records it in the listing.</summary>
+    /// <summary>
+    /// Uploads the local L0 file at <paramref name="path"/> (one TXID) and records it in the listing. Under a lease
+    /// the uploaded file carries the lease generation in its NodeID; a file captured before the lease was taken (or
+    /// under an earlier generation) goes up as a restamped copy.
+    /// </summary>
     private async ValueTask UploadL0Async(string path, Txid txid, CancellationToken cancellationToken)
     {
         Lease?.EnsureHeld();
+        ulong stamp = LeaseNodeId();
         await using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
-        Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, stream, cancellationToken).ConfigureAwait(false));
+        if (stamp == 0 || StampOf(stream) == stamp)
+        {
+            Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, stream, cancellationToken).ConfigureAwait(false));
+            return;
+        }
+        string temp = Path.Combine(Path.GetTempPath(), $"litestream-restamp-{Guid.NewGuid():N}.ltx");
+        try
+        {
+            await using var restamped = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 64 * 1024);
+            LtxRestamp.Copy(stream, restamped, stamp);
+            restamped.Position = 0;
+            Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, restamped, cancellationToken).ConfigureAwait(false));
+        }
+        finally
+        {
+            FileUtil.TryDelete(temp);
+        }
+    }
+
+    /// <summary>The NodeID files uploaded now carry: the lease generation while a lease is held, else 0. New captures get it too.</summary>
+    private ulong LeaseNodeId()
+    {
+        ulong stamp = Lease is { Generation: > 0 } lease ? LtxNodeId.FromLeaseGeneration(lease.Generation) : 0;
+        Db.NodeId = stamp;
+        return stamp;
+    }
+
+    /// <summary>The NodeID in the header of the LTX file <paramref name="stream"/> is at the start of; the stream is left there.</summary>
+    private static ulong StampOf(FileStream stream)
+    {
+        Span<byte> header = stackalloc byte[LtxConstants.HeaderSize];
+        stream.ReadExactly(header);
+        stream.Position = 0;
+        return LtxHeader.Read(header).NodeId;
     }
 
     /// <summary>
@@ -361,6 +399,7 @@ public sealed class Replica
         try
         {
             await using var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite);
+            LeaseNodeId(); // the snapshot carries the generation of the lease it is uploaded under
             if (Db.WriteSnapshot(output) is not { } header)
             {
                 return null;
