@@ -325,7 +325,9 @@ internal sealed class Compactor
 
     private async ValueTask<Stream> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)
     {
-        if (info.Level == 0 && info.MinTxid == info.MaxTxid)
+        // The local copy is the uploaded file only without a lease: with one the upload may have been a restamped
+        // copy, and the output must carry the NodeID the replica's files carry (lease fencing compares them).
+        if (info.Level == 0 && info.MinTxid == info.MaxTxid && _replica.Lease is null)
         {
             string local = _replica.Db.L0FilePath(info.MaxTxid);
             try
