@@ -136,16 +136,16 @@ public static class LtxCompactor
     {
         if (next.PageSize != previous.PageSize)
         {
-            throw new LtxFormatException($"page size mismatch: {previous.PageSize} then {next.PageSize}");
+            LtxThrow.Format($"page size mismatch: {previous.PageSize} then {next.PageSize}");
         }
         ulong expected = previous.MaxTxid.Value + 1;
         if (next.MinTxid.Value > expected)
         {
-            throw new LtxFormatException($"transaction id gap between files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+            LtxThrow.Format($"transaction id gap between files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
         }
         if (allowOverlap ? next.MaxTxid <= previous.MaxTxid : next.MinTxid.Value != expected)
         {
-            throw new LtxFormatException($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+            LtxThrow.Format($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
         }
         long before = LtxNodeId.LeaseGeneration(previous.NodeId), after = LtxNodeId.LeaseGeneration(next.NodeId);
         if (after != 0 && after < before)
