@@ -75,7 +75,7 @@ public sealed class LtxFrameSegments
     public static async ValueTask<LtxFrameSegments> ReadAsync(LtxRangeOpener open, long fileSize, long segmentBytes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(open);
-        if (fileSize < LtxConstants.HeaderSize + LtxConstants.PageHeaderSize + LtxPageIndexReader.FixedTailSize)
+        if (fileSize < LtxPageIndexReader.MinFileSize)
         {
             LtxThrow.Format($"file of {fileSize} bytes is too short to be an ltx file");
         }
