@@ -150,7 +150,7 @@ public static class LtxCompactor
         long before = LtxNodeId.LeaseGeneration(previous.NodeId), after = LtxNodeId.LeaseGeneration(next.NodeId);
         if (after != 0 && after < before)
         {
-            throw new LtxFormatException($"{next.MinTxid}-{next.MaxTxid} was written under lease generation {after} after {previous.MinTxid}-{previous.MaxTxid} under generation {before}: a replicator that had lost the lease uploaded it");
+            LtxThrow.Format($"{next.MinTxid}-{next.MaxTxid} was written under lease generation {after} after {previous.MinTxid}-{previous.MaxTxid} under generation {before}: a replicator that had lost the lease uploaded it");
         }
     }
 
