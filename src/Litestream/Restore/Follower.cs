@@ -171,7 +171,7 @@ internal sealed class Follower : IAsyncDisposable
             if (!pages.Exists(p => p.Pgno == 1))
             {
                 Span<byte> counter = stackalloc byte[sizeof(uint)];
-                BinaryPrimitives.WriteUInt32BigEndian(counter, RandomChangeCounter());
+                Page1Patch.Apply(counter, Page1Patch.ChangeCounterOffset, RandomChangeCounter());
                 RandomAccess.Write(_file.SafeFileHandle, counter, Page1Patch.ChangeCounterOffset);
             }
             _file.SetLength((long)header.Commit * header.PageSize);
