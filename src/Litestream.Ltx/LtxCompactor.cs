@@ -136,21 +136,21 @@ public static class LtxCompactor
     {
         if (next.PageSize != previous.PageSize)
         {
-            throw new LtxFormatException($"page size mismatch: {previous.PageSize} then {next.PageSize}");
+            LtxThrow.Format($"page size mismatch: {previous.PageSize} then {next.PageSize}");
         }
         ulong expected = previous.MaxTxid.Value + 1;
         if (next.MinTxid.Value > expected)
         {
-            throw new LtxFormatException($"transaction id gap between files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+            LtxThrow.Format($"transaction id gap between files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
         }
         if (allowOverlap ? next.MaxTxid <= previous.MaxTxid : next.MinTxid.Value != expected)
         {
-            throw new LtxFormatException($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+            LtxThrow.Format($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
         }
         long before = LtxNodeId.LeaseGeneration(previous.NodeId), after = LtxNodeId.LeaseGeneration(next.NodeId);
         if (after != 0 && after < before)
         {
-            throw new LtxFormatException($"{next.MinTxid}-{next.MaxTxid} was written under lease generation {after} after {previous.MinTxid}-{previous.MaxTxid} under generation {before}: a replicator that had lost the lease uploaded it");
+            LtxThrow.Format($"{next.MinTxid}-{next.MaxTxid} was written under lease generation {after} after {previous.MinTxid}-{previous.MaxTxid} under generation {before}: a replicator that had lost the lease uploaded it");
         }
     }
 

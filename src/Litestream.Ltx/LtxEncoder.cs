@@ -67,15 +67,15 @@ public sealed class LtxEncoder : IDisposable
         new LtxPageHeader(pgno, LtxConstants.PageHeaderFlagSize).Validate();
         if (page.Length != _header.PageSize)
         {
-            throw new LtxFormatException($"invalid page buffer size: {page.Length}, expecting {_header.PageSize}");
+            LtxThrow.Format($"invalid page buffer size: {page.Length}, expecting {_header.PageSize}");
         }
         if (pgno == _lockPgno)
         {
-            throw new LtxFormatException($"cannot encode lock page: pgno={pgno}");
+            LtxThrow.Format($"cannot encode lock page: pgno={pgno}");
         }
         if (pgno > _header.Commit)
         {
-            throw new LtxFormatException($"page number {pgno} out-of-bounds for commit size {_header.Commit}");
+            LtxThrow.Format($"page number {pgno} out-of-bounds for commit size {_header.Commit}");
         }
         LtxPageRules.CheckOrder(_header.IsSnapshot, _prevPgno, pgno, _lockPgno);
 
@@ -108,7 +108,7 @@ public sealed class LtxEncoder : IDisposable
         }
         if (!_header.NoChecksum && _header.Commit == 0 && postApplyChecksum != LtxConstants.ChecksumFlag)
         {
-            throw new LtxFormatException("post-apply checksum must be empty for zero-length database");
+            LtxThrow.Format("post-apply checksum must be empty for zero-length database");
         }
 
         Span<byte> endMarker = stackalloc byte[LtxConstants.PageHeaderSize];
@@ -180,70 +180,4 @@ public sealed class LtxEncoder : IDisposable
     /// <summary>The output file's folder when it has one, else the temporary folder.</summary>
     private string SpoolDirectory()
         => _output is FileStream { Name: { } name } && Path.IsPathFullyQualified(name) ? Path.GetDirectoryName(name)! : Path.GetTempPath();
-}
-
-/// <summary>Page ordering rules shared by the encoder and decoder (ltx <c>Encoder.EncodePage</c>).</summary>
-internal static class LtxPageRules
-{
-    /// <summary>
-    /// Where a page may stand in a file with <paramref name="header"/> after <paramref name="prevPgno"/>: never
-    /// the lock page, not past the commit size, and in order (<see cref="CheckOrder"/>). Frames and index
-    /// entries are held to the same rules.
-    /// </summary>
-    public static void CheckPlacement(LtxHeader header, uint lockPgno, uint prevPgno, ulong pgno)
-    {
-        if (pgno == lockPgno)
-        {
-            throw new LtxFormatException($"cannot decode lock page: pgno={pgno}");
-        }
-        if (pgno > header.Commit)
-        {
-            throw new LtxFormatException($"page number {pgno} out-of-bounds for commit size {header.Commit}");
-        }
-        CheckOrder(header.IsSnapshot, prevPgno, (uint)pgno, lockPgno);
-    }
-
-    /// <summary>
-    /// A snapshot holds every page from 1 to Commit but the lock page (LTX.md §3): with its pages in sequence
-    /// (<see cref="CheckOrder"/>), it is whole when its last page is Commit, or the page before the lock page
-    /// when Commit is the lock page. A Commit past the last page would have a reader zero-fill (or, at
-    /// Commit 2^32-1, allocate terabytes for) pages the file does not hold.
-    /// </summary>
-    public static void CheckSnapshotEnd(LtxHeader header, uint lockPgno, uint lastPgno)
-    {
-        uint expected = header.Commit == lockPgno ? header.Commit - 1 : header.Commit;
-        if (lastPgno != expected)
-        {
-            throw new LtxFormatException($"snapshot transaction file is missing pages: last page {lastPgno}, commit {header.Commit}");
-        }
-    }
-
-    public static void CheckOrder(bool snapshot, uint prevPgno, uint pgno, uint lockPgno)
-    {
-        if (snapshot)
-        {
-            if (prevPgno == 0)
-            {
-                if (pgno != 1)
-                {
-                    throw new LtxFormatException("snapshot transaction file must start with page number 1");
-                }
-            }
-            else if (prevPgno == lockPgno - 1)
-            {
-                if (pgno != prevPgno + 2)
-                {
-                    throw new LtxFormatException($"nonsequential page numbers in snapshot transaction (skip lock page): {prevPgno},{pgno}");
-                }
-            }
-            else if (pgno != prevPgno + 1)
-            {
-                throw new LtxFormatException($"nonsequential page numbers in snapshot transaction: {prevPgno},{pgno}");
-            }
-        }
-        else if (prevPgno >= pgno)
-        {
-            throw new LtxFormatException($"out-of-order page numbers: {prevPgno},{pgno}");
-        }
-    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Litestream.Ltx.Buffers;
 using Litestream.Ltx.Checksums;
 
@@ -6,7 +5,7 @@ namespace Litestream.Ltx;
 
 /// <summary>
 /// A run of consecutive page frames of one LTX file, cut at frame boundaries taken from the page index, that
-/// can be fetched and decoded on its own (<see cref="LtxDecoder.ForSegment"/>).
+/// can be fetched and decoded on its own (<see cref="LtxSegmentDecoder"/>).
 /// </summary>
 /// <param name="Offset">File offset of the first frame (or of the end marker in an empty last segment).</param>
 /// <param name="End">File offset just past the segment: the next segment's offset, or the index's for the last one.</param>
@@ -15,6 +14,9 @@ namespace Litestream.Ltx;
 /// <param name="FrameHash">CRC-64 over the segment's index entries (pgno, offset, size), checked against the frames.</param>
 /// <param name="IsLast">The segment ends with the end marker.</param>
 public readonly record struct LtxFrameSegment(long Offset, long End, uint PreviousPgno, int PageCount, ulong FrameHash, bool IsLast);
+
+/// <summary>Opens a stream of <paramref name="length"/> bytes of an LTX file from <paramref name="offset"/> (a ranged GET).</summary>
+public delegate ValueTask<Stream> LtxRangeOpener(long offset, long length, CancellationToken cancellationToken);
 
 /// <summary>What decoding one segment computed, for <see cref="LtxFrameSegments.Verify"/>.</summary>
 /// <param name="Crc">CRC-64 of the bytes the file checksum covers in this segment (LTX.md §5.3), from the empty state.</param>
@@ -48,8 +50,8 @@ public sealed class LtxFrameSegments
         _tailLength = tailLength;
     }
 
-    /// <summary>Bytes at the end of a file that hold the index size field and the trailer.</summary>
-    public const int FixedTailSize = LtxConstants.PageIndexSizeFieldSize + LtxConstants.TrailerSize;
+    /// <summary>The tail read first holds the index of most files: ~0.4 % of a file's size, 32 KiB to 1 MiB.</summary>
+    private const int MinTailRead = 32 * 1024, MaxTailRead = 1024 * 1024;
 
     /// <summary>The validated header.</summary>
     public LtxHeader Header { get; }
@@ -64,28 +66,49 @@ public sealed class LtxFrameSegments
     public LtxTrailer Trailer { get; }
 
     /// <summary>
-    /// Where the page index starts in a file of <paramref name="fileSize"/> bytes, from the last
-    /// <see cref="FixedTailSize"/> bytes (the index size field and the trailer).
+    /// Fetches the header and the page index of a file of <paramref name="fileSize"/> bytes (concurrently) and
+    /// plans its segments (<see cref="Read"/>): one ranged read of the header and one of a tail that holds the
+    /// index of most files; a larger index (~10 bytes a page: 1 MiB covers ~400 MB of pages) streams through
+    /// its own ranged read, never held.
     /// </summary>
-    /// <exception cref="LtxFormatException">The size field cannot describe an index in a file this size.</exception>
-    public static long IndexOffset(ReadOnlySpan<byte> fixedTail, long fileSize)
+    /// <exception cref="LtxFormatException">The file is shorter than <paramref name="fileSize"/>, or its header or index is malformed.</exception>
+    public static async ValueTask<LtxFrameSegments> ReadAsync(LtxRangeOpener open, long fileSize, long segmentBytes, CancellationToken cancellationToken = default)
     {
-        if (fixedTail.Length != FixedTailSize)
+        ArgumentNullException.ThrowIfNull(open);
+        if (fileSize < LtxPageIndexReader.MinFileSize)
         {
-            throw new ArgumentException($"expected the last {FixedTailSize} bytes, got {fixedTail.Length}", nameof(fixedTail));
+            LtxThrow.Format($"file of {fileSize} bytes is too short to be an ltx file");
         }
-        ulong size = BinaryPrimitives.ReadUInt64BigEndian(fixedTail);
-        long room = fileSize - FixedTailSize - LtxConstants.HeaderSize - LtxConstants.PageHeaderSize;
-        if (size == 0 || room < 1 || size > (ulong)room)
+        int tailLength = (int)Math.Min(fileSize - LtxConstants.HeaderSize, Math.Clamp(fileSize / 256, MinTailRead, MaxTailRead));
+        Task<byte[]> header = ReadRangeAsync(open, fileSize, 0, LtxConstants.HeaderSize, cancellationToken);
+        byte[] tail = await ReadRangeAsync(open, fileSize, fileSize - tailLength, tailLength, cancellationToken).ConfigureAwait(false);
+        byte[] headerBytes = await header.ConfigureAwait(false);
+        long indexOffset = LtxPageIndexReader.IndexOffset(tail.AsSpan(tailLength - LtxPageIndexReader.FixedTailSize), fileSize);
+        long tailStart = fileSize - tailLength;
+        if (indexOffset >= tailStart)
         {
-            throw new LtxFormatException($"invalid page index size {size} in an ltx file of {fileSize} bytes");
+            return Read(headerBytes, new MemoryStream(tail, (int)(indexOffset - tailStart), (int)(fileSize - indexOffset), writable: false), fileSize, segmentBytes);
         }
-        return fileSize - FixedTailSize - (long)size;
+        await using Stream index = await open(indexOffset, fileSize - indexOffset, cancellationToken).ConfigureAwait(false);
+        return Read(headerBytes, index, fileSize, segmentBytes);
+    }
+
+    /// <summary>One ranged read read completely; a shorter body means the file is shorter than its listing says.</summary>
+    private static async Task<byte[]> ReadRangeAsync(LtxRangeOpener open, long fileSize, long offset, int length, CancellationToken cancellationToken)
+    {
+        byte[] bytes = new byte[length];
+        await using Stream body = await open(offset, length, cancellationToken).ConfigureAwait(false);
+        int filled = await body.ReadAtLeastAsync(bytes, length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        if (filled < length)
+        {
+            LtxThrow.Format($"file is shorter than its listed size {fileSize} (ended at {offset + filled})");
+        }
+        return bytes;
     }
 
     /// <summary>
     /// Plans the segments of a file of <paramref name="fileSize"/> bytes from its 100 header bytes and
-    /// <paramref name="tail"/>, a stream of the file from <see cref="IndexOffset"/> to its end (read once,
+    /// <paramref name="tail"/>, a stream of the file from the page index (<see cref="LtxPageIndexReader.IndexOffset"/>) to its end (read once,
     /// forward). Segments are cut at the first frame boundary at least <paramref name="segmentBytes"/> past
     /// the segment's start.
     /// </summary>
@@ -100,10 +123,10 @@ public sealed class LtxFrameSegments
         }
         LtxHeader header = LtxDecoder.ParseHeader(headerBytes);
         using var source = new StreamSource(tail);
-        var reader = new LtxIndexReader(source, 0);
+        var reader = new LtxPageIndexReader(source, 0);
         var segments = new List<LtxFrameSegment>();
         uint lockPgno = LtxConstants.LockPgno(header.PageSize);
-        long maxFrame = LtxDecoder.MaxFrameLength((int)header.PageSize);
+        long maxFrame = LtxFrameReader.MaxFrameLength((int)header.PageSize);
         long expectedOffset = LtxConstants.HeaderSize;
         long segmentStart = expectedOffset;
         uint segmentPrevious = 0, prev = 0;
@@ -115,7 +138,7 @@ public sealed class LtxFrameSegments
             LtxPageRules.CheckPlacement(header, lockPgno, prev, pgno);
             if (offset != (ulong)expectedOffset || size < LtxConstants.PageHeaderSize || size > (ulong)maxFrame)
             {
-                throw new LtxFormatException($"page index entry for page {pgno} does not follow the previous frame: offset {offset}, size {size}, expected offset {expectedOffset}");
+                LtxThrow.Format($"page index entry for page {pgno} does not follow the previous frame: offset {offset}, size {size}, expected offset {expectedOffset}");
             }
             if (segmentPages > 0 && expectedOffset - segmentStart >= segmentBytes)
             {
@@ -125,16 +148,16 @@ public sealed class LtxFrameSegments
                 segmentPages = 0;
                 segmentHash = 0;
             }
-            segmentHash = LtxDecoder.HashEntry(segmentHash, pgno, offset, size);
+            segmentHash = LtxPageIndexReader.HashEntry(segmentHash, pgno, offset, size);
             segmentPages++;
             expectedOffset += (long)size;
             prev = (uint)pgno;
         }
         long indexLength = reader.Consumed;
-        long indexOffset = fileSize - FixedTailSize - indexLength;
+        long indexOffset = fileSize - LtxPageIndexReader.FixedTailSize - indexLength;
         if (expectedOffset + LtxConstants.PageHeaderSize != indexOffset)
         {
-            throw new LtxFormatException($"page index does not describe the file: frames end at {expectedOffset}, the index starts at {indexOffset}");
+            LtxThrow.Format($"page index does not describe the file: frames end at {expectedOffset}, the index starts at {indexOffset}");
         }
         if (header.IsSnapshot)
         {
@@ -142,10 +165,10 @@ public sealed class LtxFrameSegments
         }
         segments.Add(new LtxFrameSegment(segmentStart, indexOffset, segmentPrevious, segmentPages, segmentHash, IsLast: true));
 
-        Span<byte> fixedTail = stackalloc byte[FixedTailSize];
+        Span<byte> fixedTail = stackalloc byte[LtxPageIndexReader.FixedTailSize];
         if (!source.TryReadExactly(fixedTail) || source.ReadByte() >= 0)
         {
-            throw new LtxFormatException($"page index and trailer do not end the file at {fileSize} bytes");
+            LtxThrow.Format($"page index and trailer do not end the file at {fileSize} bytes");
         }
         reader.CheckSizeField(fixedTail[..LtxConstants.PageIndexSizeFieldSize]);
         LtxTrailer trailer = LtxTrailer.Read(fixedTail[LtxConstants.PageIndexSizeFieldSize..]);
@@ -156,7 +179,7 @@ public sealed class LtxFrameSegments
 
     /// <summary>
     /// Checks the file checksum (and, for a checksummed snapshot, the post-apply checksum) from every
-    /// segment's <see cref="LtxDecoder.FinishSegment"/> result, in segment order.
+    /// segment's <see cref="LtxSegmentDecoder.Finish"/> result, in segment order.
     /// </summary>
     /// <exception cref="LtxChecksumMismatchException">The file was not what its trailer says.</exception>
     public LtxTrailer Verify(IReadOnlyList<LtxSegmentChecksum> parts)
@@ -184,52 +207,5 @@ public sealed class LtxFrameSegments
             throw new LtxChecksumMismatchException("post-apply", Trailer.PostApplyChecksum, database.Value);
         }
         return Trailer;
-    }
-}
-
-/// <summary>Reads a page index's varints one by one, continuing a CRC over them and counting their bytes.</summary>
-internal sealed class LtxIndexReader(StreamSource source, ulong crc)
-{
-    private readonly byte[] _varint = new byte[UVarint.MaxLength];
-
-    public ulong Crc { get; private set; } = crc;
-
-    /// <summary>Bytes of varints read.</summary>
-    public long Consumed { get; private set; }
-
-    public ulong Next()
-    {
-        for (int i = 0; i < UVarint.MaxLength; i++)
-        {
-            int b = source.ReadByte();
-            if (b < 0)
-            {
-                throw new LtxFormatException($"unexpected end of file in page index at offset {source.Position}");
-            }
-            _varint[i] = (byte)b;
-            if (b < 0x80)
-            {
-                ReadOnlySpan<byte> bytes = _varint.AsSpan(0, i + 1);
-                Crc = Crc64Iso.Update(Crc, bytes);
-                Consumed += bytes.Length;
-                if (!UVarint.TryRead(bytes, out ulong value, out _))
-                {
-                    break;
-                }
-                return value;
-            }
-        }
-        throw new LtxFormatException($"invalid varint in page index at offset {source.Position}");
-    }
-
-    /// <summary>Checks the 8-byte size field that follows the varints against the bytes read, and folds it into <see cref="Crc"/>.</summary>
-    public void CheckSizeField(ReadOnlySpan<byte> sizeField)
-    {
-        ulong stored = BinaryPrimitives.ReadUInt64BigEndian(sizeField);
-        if (stored != (ulong)Consumed)
-        {
-            throw new LtxFormatException($"page index size mismatch: stored {stored}, actual {Consumed}");
-        }
-        Crc = Crc64Iso.Update(Crc, sizeField);
     }
 }

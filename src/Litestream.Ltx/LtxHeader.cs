@@ -80,9 +80,9 @@ public readonly record struct LtxHeader
     {
         if (source.Length < Size)
         {
-            throw new LtxFormatException($"short ltx header: {source.Length} bytes, need {Size}");
+            LtxThrow.Format($"short ltx header: {source.Length} bytes, need {Size}");
         }
-        return TryRead(source, out LtxHeader header) ? header : throw new LtxFormatException("invalid ltx file: bad magic");
+        return TryRead(source, out LtxHeader header) ? header : LtxThrow.Format<LtxHeader>("invalid ltx file: bad magic");
     }
 
     /// <summary>Writes the 100 header bytes (reserved bytes zeroed).</summary>
@@ -114,63 +114,63 @@ public readonly record struct LtxHeader
         if ((Flags & ~LtxConstants.HeaderFlagMask) != 0)
         {
             // Bit 0 was ltx v0.3's CompressLZ4 flag: name the real cause for such a file.
-            throw new LtxFormatException((Flags & LtxConstants.LegacyHeaderFlagCompressLz4) != 0
+            LtxThrow.Format((Flags & LtxConstants.LegacyHeaderFlagCompressLz4) != 0
                 ? $"invalid flags: 0x{Flags:x8} (0x1 is the ltx v1 compression flag; ltx v1 files are not supported)"
                 : $"invalid flags: 0x{Flags:x8}");
         }
         if (!LtxConstants.IsValidPageSize(PageSize))
         {
-            throw new LtxFormatException($"invalid page size: {PageSize}");
+            LtxThrow.Format($"invalid page size: {PageSize}");
         }
         if (MinTxid.IsZero)
         {
-            throw new LtxFormatException("minimum transaction id required");
+            LtxThrow.Format("minimum transaction id required");
         }
         if (MaxTxid.IsZero)
         {
-            throw new LtxFormatException("maximum transaction id required");
+            LtxThrow.Format("maximum transaction id required");
         }
         if (MinTxid > MaxTxid)
         {
-            throw new LtxFormatException($"transaction ids out of order: ({MinTxid.Value},{MaxTxid.Value})");
+            LtxThrow.Format($"transaction ids out of order: ({MinTxid.Value},{MaxTxid.Value})");
         }
         if (WalOffset < 0)
         {
-            throw new LtxFormatException($"wal offset cannot be negative: {WalOffset}");
+            LtxThrow.Format($"wal offset cannot be negative: {WalOffset}");
         }
         if (WalSize < 0)
         {
-            throw new LtxFormatException($"wal size cannot be negative: {WalSize}");
+            LtxThrow.Format($"wal size cannot be negative: {WalSize}");
         }
         if ((WalSalt1 != 0 || WalSalt2 != 0) && WalOffset == 0)
         {
-            throw new LtxFormatException("wal offset required if salt exists");
+            LtxThrow.Format("wal offset required if salt exists");
         }
         if (WalOffset == 0 && WalSize != 0)
         {
-            throw new LtxFormatException("wal offset required if wal size exists");
+            LtxThrow.Format("wal offset required if wal size exists");
         }
         if (IsSnapshot)
         {
             if (PreApplyChecksum != 0)
             {
-                throw new LtxFormatException("pre-apply checksum must be zero on snapshots");
+                LtxThrow.Format("pre-apply checksum must be zero on snapshots");
             }
         }
         else if (NoChecksum)
         {
             if (PreApplyChecksum != 0)
             {
-                throw new LtxFormatException("pre-apply checksum not allowed");
+                LtxThrow.Format("pre-apply checksum not allowed");
             }
         }
         else if (PreApplyChecksum == 0)
         {
-            throw new LtxFormatException("pre-apply checksum required on non-snapshot files");
+            LtxThrow.Format("pre-apply checksum required on non-snapshot files");
         }
         else if ((PreApplyChecksum & LtxConstants.ChecksumFlag) == 0)
         {
-            throw new LtxFormatException("invalid pre-apply checksum format");
+            LtxThrow.Format("invalid pre-apply checksum format");
         }
     }
 }

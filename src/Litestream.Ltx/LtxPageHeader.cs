@@ -43,7 +43,7 @@ public readonly record struct LtxPageHeader
 
     /// <summary>Reads 6 bytes or throws <see cref="LtxFormatException"/>.</summary>
     public static LtxPageHeader Read(ReadOnlySpan<byte> source)
-        => TryRead(source, out LtxPageHeader header) ? header : throw new LtxFormatException($"short page header: {source.Length} bytes");
+        => TryRead(source, out LtxPageHeader header) ? header : LtxThrow.Format<LtxPageHeader>($"short page header: {source.Length} bytes");
 
     /// <summary>Writes the 6 bytes.</summary>
     public void Write(Span<byte> destination)
@@ -57,11 +57,11 @@ public readonly record struct LtxPageHeader
     {
         if (Pgno == 0)
         {
-            throw new LtxFormatException("page number required");
+            LtxThrow.Format("page number required");
         }
         if ((Flags & ~LtxConstants.PageHeaderFlagMask) != 0)
         {
-            throw new LtxFormatException($"invalid page header flags: 0x{Flags:x4}");
+            LtxThrow.Format($"invalid page header flags: 0x{Flags:x4}");
         }
     }
 }

@@ -111,47 +111,7 @@ public sealed class LtxPageIndex
     /// Returns InvalidData for malformed varints, unsorted pages or offsets outside <paramref name="dataEnd"/>.
     /// </summary>
     public static OperationStatus TryParse(ReadOnlySpan<byte> varints, long dataEnd, out LtxPageIndex? index)
-    {
-        index = null;
-        var entries = new List<LtxPageIndexEntry>();
-        int pos = 0;
-        uint prev = 0;
-        while (true)
-        {
-            if (!UVarint.TryRead(varints[pos..], out ulong pgno, out int n))
-            {
-                return OperationStatus.InvalidData;
-            }
-            pos += n;
-            if (pgno == 0)
-            {
-                break;
-            }
-            if (!UVarint.TryRead(varints[pos..], out ulong offset, out n))
-            {
-                return OperationStatus.InvalidData;
-            }
-            pos += n;
-            if (!UVarint.TryRead(varints[pos..], out ulong size, out n))
-            {
-                return OperationStatus.InvalidData;
-            }
-            pos += n;
-            if (pgno > uint.MaxValue || pgno <= prev || offset < LtxConstants.HeaderSize
-                || size < LtxConstants.PageHeaderSize || offset > (ulong)dataEnd || size > (ulong)dataEnd - offset)
-            {
-                return OperationStatus.InvalidData;
-            }
-            prev = (uint)pgno;
-            entries.Add(new LtxPageIndexEntry((uint)pgno, (long)offset, (long)size));
-        }
-        if (pos != varints.Length)
-        {
-            return OperationStatus.InvalidData;
-        }
-        index = new LtxPageIndex(entries.ToArray());
-        return OperationStatus.Done;
-    }
+        => LtxPageIndexReader.TryParse(varints, dataEnd, out index);
 
     /// <summary>
     /// Random access: parses the index from the last bytes of a file of <paramref name="fileSize"/> bytes.
@@ -159,85 +119,5 @@ public sealed class LtxPageIndex
     /// read <paramref name="tailBytesNeeded"/> tail bytes and call again.
     /// </summary>
     public static OperationStatus TryReadFromTail(ReadOnlySpan<byte> tail, long fileSize, out LtxPageIndex? index, out int tailBytesNeeded)
-    {
-        index = null;
-        tailBytesNeeded = 0;
-        const int fixedTail = LtxConstants.TrailerSize + LtxConstants.PageIndexSizeFieldSize;
-        if (fileSize < LtxConstants.HeaderSize + LtxConstants.PageHeaderSize + 1 + fixedTail || tail.Length > fileSize)
-        {
-            return OperationStatus.InvalidData;
-        }
-        if (tail.Length < fixedTail)
-        {
-            tailBytesNeeded = fixedTail;
-            return OperationStatus.NeedMoreData;
-        }
-        ulong size = BinaryPrimitives.ReadUInt64BigEndian(tail[^fixedTail..]);
-        long dataEnd = fileSize - fixedTail;
-        if (size == 0 || size > (ulong)(dataEnd - LtxConstants.HeaderSize - LtxConstants.PageHeaderSize))
-        {
-            return OperationStatus.InvalidData;
-        }
-        long needed = (long)size + fixedTail;
-        if (tail.Length < needed)
-        {
-            tailBytesNeeded = checked((int)needed);
-            return OperationStatus.NeedMoreData;
-        }
-        ReadOnlySpan<byte> varints = tail.Slice(tail.Length - (int)needed, (int)size);
-        // Frames end where the index starts, minus the end marker.
-        return TryParse(varints, dataEnd - (long)size - LtxConstants.PageHeaderSize, out index);
-    }
-}
-
-/// <summary>Go <c>binary.AppendUvarint</c>/<c>Uvarint</c>: 7 bits per byte, low group first.</summary>
-internal static class UVarint
-{
-    public const int MaxLength = 10;
-
-    public static int Length(ulong value)
-    {
-        int n = 1;
-        while (value >= 0x80)
-        {
-            value >>= 7;
-            n++;
-        }
-        return n;
-    }
-
-    public static int Write(Span<byte> destination, ulong value)
-    {
-        int i = 0;
-        while (value >= 0x80)
-        {
-            destination[i++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        destination[i++] = (byte)value;
-        return i;
-    }
-
-    public static bool TryRead(ReadOnlySpan<byte> source, out ulong value, out int bytesRead)
-    {
-        value = 0;
-        int shift = 0;
-        for (int i = 0; i < source.Length && i < MaxLength; i++)
-        {
-            byte b = source[i];
-            if (i == MaxLength - 1 && b > 1)
-            {
-                break; // overflows 64 bits
-            }
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                bytesRead = i + 1;
-                return true;
-            }
-            shift += 7;
-        }
-        bytesRead = 0;
-        return false;
-    }
+        => LtxPageIndexReader.TryReadFromTail(tail, fileSize, out index, out tailBytesNeeded);
 }

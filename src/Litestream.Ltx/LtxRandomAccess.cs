@@ -114,9 +114,9 @@ public static class LtxRandomAccess
     {
         if (read != tail.Length)
         {
-            throw new LtxFormatException($"short read of ltx file tail: {read} of {tail.Length} bytes at offset {fileSize - tail.Length}");
+            LtxThrow.Format($"short read of ltx file tail: {read} of {tail.Length} bytes at offset {fileSize - tail.Length}");
         }
-        switch (LtxPageIndex.TryReadFromTail(tail, fileSize, out LtxPageIndex? index, out int needed))
+        switch (LtxPageIndexReader.TryReadFromTail(tail, fileSize, out LtxPageIndex? index, out int needed))
         {
             case OperationStatus.Done:
                 return index!;
@@ -124,7 +124,7 @@ public static class LtxRandomAccess
                 length = needed;
                 return null;
             default:
-                throw new LtxFormatException($"invalid page index in ltx file of {fileSize} bytes");
+                return LtxThrow.Format<LtxPageIndex>($"invalid page index in ltx file of {fileSize} bytes");
         }
     }
 
@@ -135,10 +135,10 @@ public static class LtxRandomAccess
             throw new ArgumentException($"page buffer is {pageSize} bytes, not a page size", nameof(entry));
         }
         // Bound the read before renting for it: an index entry is untrusted input.
-        long max = LtxDecoder.MaxFrameLength(pageSize);
+        long max = LtxFrameReader.MaxFrameLength(pageSize);
         if (entry.Offset < LtxConstants.HeaderSize || entry.Size < LtxConstants.PageHeaderSize || entry.Size > max)
         {
-            throw new LtxFormatException($"invalid page index entry for page {entry.Pgno}: offset {entry.Offset}, size {entry.Size}");
+            LtxThrow.Format($"invalid page index entry for page {entry.Pgno}: offset {entry.Offset}, size {entry.Size}");
         }
         return (int)entry.Size;
     }
@@ -147,12 +147,12 @@ public static class LtxRandomAccess
     {
         if (read != frame.Length)
         {
-            throw new LtxFormatException($"short read of page {entry.Pgno}: {read} of {frame.Length} bytes at offset {entry.Offset}");
+            LtxThrow.Format($"short read of page {entry.Pgno}: {read} of {frame.Length} bytes at offset {entry.Offset}");
         }
         LtxPageHeader header = LtxDecoder.DecodePageData(frame, page);
         if (header.Pgno != entry.Pgno)
         {
-            throw new LtxFormatException($"page index entry for page {entry.Pgno} points at page {header.Pgno} (offset {entry.Offset})");
+            LtxThrow.Format($"page index entry for page {entry.Pgno} points at page {header.Pgno} (offset {entry.Offset})");
         }
         return header;
     }

@@ -26,7 +26,7 @@ public readonly record struct LtxTrailer
     {
         if (source.Length < Size)
         {
-            throw new LtxFormatException($"short ltx trailer: {source.Length} bytes, need {Size}");
+            LtxThrow.Format($"short ltx trailer: {source.Length} bytes, need {Size}");
         }
         return new LtxTrailer(
             BinaryPrimitives.ReadUInt64BigEndian(source[LtxLayout.PostApplyChecksum..]),
@@ -47,24 +47,24 @@ public readonly record struct LtxTrailer
         {
             if (PostApplyChecksum != 0)
             {
-                throw new LtxFormatException("post-apply checksum not allowed");
+                LtxThrow.Format("post-apply checksum not allowed");
             }
         }
         else if (PostApplyChecksum == 0)
         {
-            throw new LtxFormatException("post-apply checksum required");
+            LtxThrow.Format("post-apply checksum required");
         }
         else if ((PostApplyChecksum & LtxConstants.ChecksumFlag) == 0)
         {
-            throw new LtxFormatException("invalid post-apply checksum format");
+            LtxThrow.Format("invalid post-apply checksum format");
         }
         if (FileChecksum == 0)
         {
-            throw new LtxFormatException("file checksum required");
+            LtxThrow.Format("file checksum required");
         }
         if ((FileChecksum & LtxConstants.ChecksumFlag) == 0)
         {
-            throw new LtxFormatException("invalid file checksum format");
+            LtxThrow.Format("invalid file checksum format");
         }
     }
 }

@@ -9,21 +9,21 @@ public class LtxFrameSegmentsTests
     /// <summary>Plans the segments from header and tail, decodes each from its own byte range (last first, to prove independence), verifies.</summary>
     private static Decoded DecodeBySegments(byte[] file, long segmentBytes)
     {
-        long indexOffset = LtxFrameSegments.IndexOffset(file.AsSpan(file.Length - LtxFrameSegments.FixedTailSize), file.Length);
+        long indexOffset = LtxPageIndexReader.IndexOffset(file.AsSpan(file.Length - LtxPageIndexReader.FixedTailSize), file.Length);
         LtxFrameSegments plan = LtxFrameSegments.Read(file.AsSpan(0, LtxConstants.HeaderSize), new MemoryStream(file[(int)indexOffset..]), file.Length, segmentBytes);
         var parts = new LtxSegmentChecksum[plan.Segments.Count];
         var pagesBySegment = new List<(uint, byte[])>[parts.Length];
         for (int i = parts.Length - 1; i >= 0; i--)
         {
             LtxFrameSegment segment = plan.Segments[i];
-            using var decoder = LtxDecoder.ForSegment(new MemoryStream(file[(int)segment.Offset..(int)segment.End]), plan.Header, segment);
+            using var decoder = new LtxSegmentDecoder(new MemoryStream(file[(int)segment.Offset..(int)segment.End]), plan.Header, segment);
             var buffer = new byte[plan.Header.PageSize];
             pagesBySegment[i] = [];
             while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
             {
                 pagesBySegment[i].Add((ph.Pgno, buffer.ToArray()));
             }
-            parts[i] = decoder.FinishSegment();
+            parts[i] = decoder.Finish();
         }
         LtxTrailer trailer = plan.Verify(parts);
         return new Decoded(plan, pagesBySegment.SelectMany(p => p).ToList(), trailer);
@@ -143,11 +143,11 @@ public class LtxFrameSegmentsTests
         for (int i = 0; i < 2; i++)
         {
             LtxFrameSegment segment = plan.Segments[i];
-            using var decoder = LtxDecoder.ForSegment(new MemoryStream(file[(int)segment.Offset..(int)segment.End]), plan.Header, segment);
+            using var decoder = new LtxSegmentDecoder(new MemoryStream(file[(int)segment.Offset..(int)segment.End]), plan.Header, segment);
             while (decoder.TryDecodePage(new byte[plan.Header.PageSize], out _))
             {
             }
-            onlyFirstPage[i] = decoder.FinishSegment();
+            onlyFirstPage[i] = decoder.Finish();
         }
         onlyFirstPage[1] = onlyFirstPage[1] with { DatabaseChecksum = default };
         var e = Assert.Throws<LtxChecksumMismatchException>(() => plan.Verify(onlyFirstPage));
@@ -193,29 +193,29 @@ public class LtxFrameSegmentsTests
     public void IndexNotDescribingTheFrames_RejectedWhenPlanned()
     {
         byte[] file = Snapshot(5, 1024);
-        long indexOffset = LtxFrameSegments.IndexOffset(file.AsSpan(file.Length - 24), file.Length);
+        long indexOffset = LtxPageIndexReader.IndexOffset(file.AsSpan(file.Length - 24), file.Length);
         byte[] tail = file[(int)indexOffset..];
         tail[1] ^= 0x01; // the first entry's offset (100 is one varint byte) no longer points at the first frame
         var e = Assert.Throws<LtxFormatException>(() => LtxFrameSegments.Read(file.AsSpan(0, 100), new MemoryStream(tail), file.Length, 1));
         Assert.Contains("does not follow the previous frame", e.Message, StringComparison.Ordinal);
 
         Assert.Throws<LtxFormatException>(() => LtxFrameSegments.Read(file.AsSpan(0, 100), new MemoryStream(file[(int)indexOffset..^1]), file.Length, 1));
-        Assert.Throws<LtxFormatException>(() => LtxFrameSegments.IndexOffset(new byte[24], file.Length));
+        Assert.Throws<LtxFormatException>(() => LtxPageIndexReader.IndexOffset(new byte[24], file.Length));
     }
 
     [Fact]
     public void SegmentInputLongerThanTheSegment_Rejected()
     {
         byte[] file = Snapshot(6, 1024);
-        long indexOffset = LtxFrameSegments.IndexOffset(file.AsSpan(file.Length - 24), file.Length);
+        long indexOffset = LtxPageIndexReader.IndexOffset(file.AsSpan(file.Length - 24), file.Length);
         LtxFrameSegments plan = LtxFrameSegments.Read(file.AsSpan(0, 100), new MemoryStream(file[(int)indexOffset..]), file.Length, 2000);
         LtxFrameSegment first = plan.Segments[0];
-        using var decoder = LtxDecoder.ForSegment(new MemoryStream(file[(int)first.Offset..(int)(first.End + 1)]), plan.Header, first);
+        using var decoder = new LtxSegmentDecoder(new MemoryStream(file[(int)first.Offset..(int)(first.End + 1)]), plan.Header, first);
         var page = new byte[1024];
         while (decoder.TryDecodePage(page, out _))
         {
         }
-        var e = Assert.Throws<LtxFormatException>(() => decoder.FinishSegment());
+        var e = Assert.Throws<LtxFormatException>(() => decoder.Finish());
         Assert.Contains("does not end where its frames end", e.Message, StringComparison.Ordinal);
     }
 }

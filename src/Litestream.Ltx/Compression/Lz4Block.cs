@@ -32,7 +32,7 @@ internal static class Lz4Block
         int n = LZ4Codec.Decode(block, page);
         if (n != page.Length)
         {
-            throw new LtxFormatException(n < 0
+            LtxThrow.Format(n < 0
                 ? $"corrupt lz4 block for page {pgno}"
                 : $"lz4 block for page {pgno} decodes to {n} bytes, expected {page.Length}");
         }
@@ -46,12 +46,12 @@ internal static class Lz4Block
     {
         if (BinaryPrimitives.ReadUInt32LittleEndian(start) != FrameMagic)
         {
-            throw new LtxFormatException($"invalid lz4 frame magic for page {pgno}: 0x{BinaryPrimitives.ReadUInt32LittleEndian(start):x8}");
+            LtxThrow.Format($"invalid lz4 frame magic for page {pgno}: 0x{BinaryPrimitives.ReadUInt32LittleEndian(start):x8}");
         }
         byte flg = start[4];
         if ((flg >> 6) != 1)
         {
-            throw new LtxFormatException($"unsupported lz4 frame version for page {pgno}: flg 0x{flg:x2}");
+            LtxThrow.Format($"unsupported lz4 frame version for page {pgno}: flg 0x{flg:x2}");
         }
         return 7 + ((flg & 0x08) != 0 ? 8 : 0) + ((flg & 0x01) != 0 ? 4 : 0);
     }
@@ -72,7 +72,7 @@ internal static class Lz4Block
     {
         if (frame.Length < 7)
         {
-            throw new LtxFormatException($"truncated lz4 frame for page {pgno}");
+            LtxThrow.Format($"truncated lz4 frame for page {pgno}");
         }
         int pos = FrameHeaderLength(frame, pgno);
         byte flg = frame[4];
@@ -81,7 +81,7 @@ internal static class Lz4Block
         {
             if (frame.Length - pos < 4)
             {
-                throw new LtxFormatException($"truncated lz4 frame for page {pgno}");
+                LtxThrow.Format($"truncated lz4 frame for page {pgno}");
             }
             uint raw = BinaryPrimitives.ReadUInt32LittleEndian(frame[pos..]);
             pos += 4;
@@ -92,14 +92,14 @@ internal static class Lz4Block
             int size = (int)(raw & 0x7FFFFFFF);
             if (size > frame.Length - pos)
             {
-                throw new LtxFormatException($"truncated lz4 frame block for page {pgno}: {size} bytes");
+                LtxThrow.Format($"truncated lz4 frame block for page {pgno}: {size} bytes");
             }
             ReadOnlySpan<byte> block = frame.Slice(pos, size);
             if ((raw & 0x80000000) != 0)
             {
                 if (size > page.Length - written)
                 {
-                    throw new LtxFormatException($"lz4 frame for page {pgno} decodes past the page size {page.Length}");
+                    LtxThrow.Format($"lz4 frame for page {pgno} decodes past the page size {page.Length}");
                 }
                 block.CopyTo(page[written..]);
                 written += size;
@@ -109,7 +109,7 @@ internal static class Lz4Block
                 int n = LZ4Codec.Decode(block, page[written..], page[..written]);
                 if (n < 0)
                 {
-                    throw new LtxFormatException($"corrupt lz4 frame block for page {pgno}");
+                    LtxThrow.Format($"corrupt lz4 frame block for page {pgno}");
                 }
                 written += n;
             }
@@ -118,11 +118,11 @@ internal static class Lz4Block
         pos += HasContentChecksum(flg) ? 4 : 0;
         if (pos > frame.Length)
         {
-            throw new LtxFormatException($"truncated lz4 frame for page {pgno}");
+            LtxThrow.Format($"truncated lz4 frame for page {pgno}");
         }
         if (written != page.Length)
         {
-            throw new LtxFormatException($"lz4 frame for page {pgno} decodes to {written} bytes, expected {page.Length}");
+            LtxThrow.Format($"lz4 frame for page {pgno} decodes to {written} bytes, expected {page.Length}");
         }
         return pos;
     }

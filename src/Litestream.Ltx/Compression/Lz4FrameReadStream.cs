@@ -72,12 +72,12 @@ public sealed class Lz4FrameReadStream : Stream
         ReadExactly(head[..6], "lz4 frame header");
         if (BinaryPrimitives.ReadUInt32LittleEndian(head) != Lz4Block.FrameMagic)
         {
-            throw new LtxFormatException($"invalid lz4 frame magic: 0x{BinaryPrimitives.ReadUInt32LittleEndian(head):x8}");
+            LtxThrow.Format($"invalid lz4 frame magic: 0x{BinaryPrimitives.ReadUInt32LittleEndian(head):x8}");
         }
         byte flg = head[4], bd = head[5];
         if ((flg >> 6) != 1)
         {
-            throw new LtxFormatException($"unsupported lz4 frame version: flg 0x{flg:x2}");
+            LtxThrow.Format($"unsupported lz4 frame version: flg 0x{flg:x2}");
         }
         int rest = 1 + ((flg & 0x08) != 0 ? 8 : 0) + ((flg & 0x01) != 0 ? 4 : 0);
         ReadExactly(head.Slice(6, rest), "lz4 frame header");
@@ -90,7 +90,7 @@ public sealed class Lz4FrameReadStream : Stream
             5 => 256 * 1024,
             6 => 1024 * 1024,
             7 => 4 * 1024 * 1024,
-            int id => throw new LtxFormatException($"invalid lz4 block size id {id}"),
+            int id => LtxThrow.Format<int>($"invalid lz4 block size id {id}"),
         };
         _output = ArrayPool<byte>.Shared.Rent(DictionarySize + maxBlock);
         _input = ArrayPool<byte>.Shared.Rent(maxBlock);
@@ -117,7 +117,7 @@ public sealed class Lz4FrameReadStream : Stream
         int maxBlock = output.Length - DictionarySize;
         if (size > Math.Min(input.Length, maxBlock))
         {
-            throw new LtxFormatException($"lz4 block of {size} bytes exceeds the frame's block size {maxBlock}");
+            LtxThrow.Format($"lz4 block of {size} bytes exceeds the frame's block size {maxBlock}");
         }
         // Keep the last 64 KiB of output in front of the new block: linked blocks reference it.
         int keep = Math.Min(DictionarySize, _outputEnd);
@@ -135,7 +135,7 @@ public sealed class Lz4FrameReadStream : Stream
             written = LZ4Codec.Decode(input.AsSpan(0, size), output.AsSpan(DictionarySize, maxBlock), dictionary);
             if (written < 0)
             {
-                throw new LtxFormatException("corrupt lz4 block");
+                LtxThrow.Format("corrupt lz4 block");
             }
         }
         if (_blockChecksums)
@@ -151,7 +151,7 @@ public sealed class Lz4FrameReadStream : Stream
     {
         if (_inner.ReadAtLeast(destination, destination.Length, throwOnEndOfStream: false) != destination.Length)
         {
-            throw new LtxFormatException($"unexpected end of lz4 frame reading {what}");
+            LtxThrow.Format($"unexpected end of lz4 frame reading {what}");
         }
     }
 

@@ -1,3 +1,4 @@
+using Litestream.Internal;
 using Litestream.Ltx;
 
 namespace Litestream.Restore;
@@ -18,7 +19,7 @@ internal static class DatabaseGrowth
         uint lockPgno = LtxConstants.LockPgno(header.PageSize);
         if (header.Commit > previousCommit && header.Commit > lastPgno && !(header.Commit == lockPgno && lastPgno == lockPgno - 1))
         {
-            throw new LtxFormatException(
+            LtxThrow.Format(
                 $"commit {header.Commit} grows the database from {previousCommit} pages past the file's last page {lastPgno} (page size {header.PageSize})");
         }
     }

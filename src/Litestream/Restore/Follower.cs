@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Litestream.Internal;
 using Litestream.Logging;
@@ -12,8 +13,8 @@ namespace Litestream.Restore;
 /// <summary>
 /// Follow mode (<c>restore -f</c>, REPLICA-LAYOUT.md §5.3): keeps a restored database current by polling
 /// the replica and applying each new LTX file in place under SQLite's exclusive lock, so readers of the
-/// file always see a whole transaction. Page 1 is patched to rollback-journal mode (bytes 18–19 = 1, no
-/// WAL for readers to look for) with a fresh change counter (bytes 24–27) so readers drop their caches.
+/// file always see a whole transaction. Page 1 is patched (<see cref="Page1Patch"/>) to rollback-journal mode
+/// (no WAL for readers to look for) with a fresh change counter so readers drop their caches.
 /// The applied TXID is kept in <c>&lt;output&gt;-txid</c> (temp, fsync, rename) for resuming after a restart.
 /// </summary>
 internal sealed class Follower : IAsyncDisposable
@@ -150,7 +151,7 @@ internal sealed class Follower : IAsyncDisposable
         }
         catch (LtxFormatException e)
         {
-            throw new LtxFormatException($"{Restorer.FileName(info)}: {e.Message}", e);
+            LtxThrow.InFile(Restorer.FileName(info), e);
         }
         using (SqliteCommand begin = _locker.CreateCommand())
         {
@@ -163,14 +164,15 @@ internal sealed class Follower : IAsyncDisposable
             {
                 if (pgno == 1)
                 {
-                    PatchPage1(data);
+                    Page1Patch.Apply(data, 0, RandomChangeCounter());
                 }
                 RandomAccess.Write(_file.SafeFileHandle, data, (long)(pgno - 1) * header.PageSize);
             }
             if (!pages.Exists(p => p.Pgno == 1))
             {
-                byte[] counter = RandomNumberGenerator.GetBytes(4);
-                RandomAccess.Write(_file.SafeFileHandle, counter, 24);
+                Span<byte> counter = stackalloc byte[sizeof(uint)];
+                Page1Patch.Apply(counter, Page1Patch.ChangeCounterOffset, RandomChangeCounter());
+                RandomAccess.Write(_file.SafeFileHandle, counter, Page1Patch.ChangeCounterOffset);
             }
             _file.SetLength((long)header.Commit * header.PageSize);
             _file.Flush(flushToDisk: true);
@@ -189,21 +191,16 @@ internal sealed class Follower : IAsyncDisposable
     private static void PatchHeader(string output)
     {
         using var file = new FileStream(output, FileMode.Open, FileAccess.ReadWrite);
-        byte[] page1 = new byte[100];
+        Span<byte> page1 = stackalloc byte[Page1Patch.Length];
         file.ReadExactly(page1);
-        PatchPage1(page1);
+        Page1Patch.Apply(page1, 0, RandomChangeCounter());
         file.Position = 0;
         file.Write(page1);
         file.Flush(flushToDisk: true);
     }
 
-    /// <summary>Rollback-journal mode for readers (bytes 18–19) and a new change counter (bytes 24–27).</summary>
-    private static void PatchPage1(Span<byte> page1)
-    {
-        page1[18] = 1;
-        page1[19] = 1;
-        RandomNumberGenerator.Fill(page1.Slice(24, 4));
-    }
+    /// <summary>A new change counter for page 1 (<see cref="Page1Patch"/>): readers' pagers see the content changed.</summary>
+    private static uint RandomChangeCounter() => BinaryPrimitives.ReadUInt32BigEndian(RandomNumberGenerator.GetBytes(sizeof(uint)));
 
     private static void WriteTxidFile(string output, Txid txid)
     {

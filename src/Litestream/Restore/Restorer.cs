@@ -274,7 +274,7 @@ internal static class Restorer
                 }
                 catch (LtxFormatException e)
                 {
-                    throw new LtxFormatException($"{name}: {e.Message}", e);
+                    LtxThrow.InFile(name, e);
                 }
                 catch (Exception e) when (FileUtil.IsFileTooLarge(e) && applying is { } header)
                 {
@@ -351,15 +351,15 @@ internal static class Restorer
     {
         if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
         {
-            throw new LtxFormatException($"header says {header.MinTxid}-{header.MaxTxid}");
+            LtxThrow.Format($"header says {header.MinTxid}-{header.MaxTxid}");
         }
         if (info.Level == LtxConstants.SnapshotLevel && !header.IsSnapshot)
         {
-            throw new LtxFormatException($"level {LtxConstants.SnapshotLevel} holds snapshots only, this file starts at txid {header.MinTxid}");
+            LtxThrow.Format($"level {LtxConstants.SnapshotLevel} holds snapshots only, this file starts at txid {header.MinTxid}");
         }
         if (first && !header.IsSnapshot)
         {
-            throw new LtxFormatException("the first file of a restore must be a snapshot (min txid 1)");
+            LtxThrow.Format("the first file of a restore must be a snapshot (min txid 1)");
         }
     }
 

@@ -25,31 +25,12 @@ internal static class SegmentedFileApply
     /// <summary>Bytes each worker gathers per write (256 KiB: 4 000 writes a GB, a quarter of the memory of 1 MiB runs).</summary>
     private const int RunBytes = 256 * 1024;
 
-    /// <summary>The tail read first holds the index of most files: ~0.4 % of a file's size, 32 KiB to 1 MiB.</summary>
-    private const int MinTailRead = 32 * 1024, MaxTailRead = 1024 * 1024;
-
     /// <summary>Fetches the header and the page index (concurrently) and plans the segments.</summary>
     /// <exception cref="LtxFormatException">The file is shorter than listed, or its header or index is malformed.</exception>
-    public static async ValueTask<LtxFrameSegments> PlanAsync(IReplicaClient client, LtxFileInfo info, CancellationToken cancellationToken)
-    {
-        if (info.Size < LtxConstants.HeaderSize + LtxConstants.PageHeaderSize + LtxFrameSegments.FixedTailSize)
-        {
-            throw new LtxFormatException($"file of {info.Size} bytes is too short to be an ltx file");
-        }
-        int tailLength = (int)Math.Min(info.Size - LtxConstants.HeaderSize, Math.Clamp(info.Size / 256, MinTailRead, MaxTailRead));
-        Task<byte[]> header = ReadRangeAsync(client, info, 0, LtxConstants.HeaderSize, cancellationToken);
-        byte[] tail = await ReadRangeAsync(client, info, info.Size - tailLength, tailLength, cancellationToken).ConfigureAwait(false);
-        byte[] headerBytes = await header.ConfigureAwait(false);
-        long indexOffset = LtxFrameSegments.IndexOffset(tail.AsSpan(tailLength - LtxFrameSegments.FixedTailSize), info.Size);
-        long tailStart = info.Size - tailLength;
-        if (indexOffset >= tailStart)
-        {
-            return LtxFrameSegments.Read(headerBytes, new MemoryStream(tail, (int)(indexOffset - tailStart), (int)(info.Size - indexOffset), writable: false), info.Size, SegmentBytes);
-        }
-        // A larger index (~10 bytes a page: 1 MiB covers ~400 MB of pages) streams through its own GET, never held.
-        await using Stream index = await client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, indexOffset, info.Size - indexOffset, cancellationToken).ConfigureAwait(false);
-        return LtxFrameSegments.Read(headerBytes, index, info.Size, SegmentBytes);
-    }
+    public static ValueTask<LtxFrameSegments> PlanAsync(IReplicaClient client, LtxFileInfo info, CancellationToken cancellationToken)
+        => LtxFrameSegments.ReadAsync(
+            (offset, length, token) => client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, offset, length, token),
+            info.Size, SegmentBytes, cancellationToken);
 
     /// <summary>
     /// Writes every page of the planned file into <paramref name="database"/> at its offset, then verifies the
@@ -79,14 +60,14 @@ internal static class SegmentedFileApply
                     using var body = new StallGuardStream(
                         client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult(),
                         stallTimeout, $"{Restorer.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
-                    using var decoder = LtxDecoder.ForSegment(body, plan.Header, segment, leaveOpen: true);
+                    using var decoder = new LtxSegmentDecoder(body, plan.Header, segment, leaveOpen: true);
                     while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {
                         run.Commit(header.Pgno);
                     }
                     run.Flush();
                     FileUtil.StartWriteback(database);
-                    parts[i] = decoder.FinishSegment();
+                    parts[i] = decoder.Finish();
                 }
             }
             catch
@@ -111,18 +92,5 @@ internal static class SegmentedFileApply
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
         }
         plan.Verify(parts);
-    }
-
-    /// <summary>One ranged GET read completely; a shorter body means the file is shorter than its listing says.</summary>
-    private static async Task<byte[]> ReadRangeAsync(IReplicaClient client, LtxFileInfo info, long offset, int length, CancellationToken cancellationToken)
-    {
-        byte[] bytes = new byte[length];
-        await using Stream body = await client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, offset, length, cancellationToken).ConfigureAwait(false);
-        int filled = await body.ReadAtLeastAsync(bytes, length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (filled < length)
-        {
-            throw new LtxFormatException($"file is shorter than its listed size {info.Size} (ended at {offset + filled})");
-        }
-        return bytes;
     }
 }

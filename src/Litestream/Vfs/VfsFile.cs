@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Vfs.Native;
@@ -12,13 +11,6 @@ namespace Litestream.Vfs;
 /// </summary>
 internal sealed class VfsFile
 {
-    // Page 1 as SQLite must see a WAL-less read-only file: file format write/read versions (bytes 18, 19)
-    // = 1 (rollback journal, so SQLite never looks for a WAL) and the change counter (bytes 24..27) = the
-    // TXID, so every connection's pager drops its cache when the TXID it reads changes.
-    private const int FormatWriteVersion = 18;
-    private const int FormatReadVersion = 19;
-    private const int ChangeCounter = 24;
-
     private VfsSnapshot? _pinned;
     private bool _hydrated; // the pinned read transaction reads the hydrated local copy
     private VfsSnapshot? _travel;
@@ -93,7 +85,7 @@ internal sealed class VfsFile
                 }
                 if (pgno == 1)
                 {
-                    PatchPage1(buffer, 0, snapshot.Txid);
+                    Page1Patch.Apply(buffer, 0, (uint)snapshot.Txid.Value);
                 }
                 if (n != pageSize)
                 {
@@ -114,30 +106,9 @@ internal sealed class VfsFile
     {
         int n = (int)Math.Clamp(snapshot.Size - offset, 0, destination.Length);
         Replica.Hydrator!.Read(destination[..n], offset);
-        PatchPage1(destination[..n], offset, snapshot.Txid);
+        Page1Patch.Apply(destination[..n], offset, (uint)snapshot.Txid.Value);
         destination[n..].Clear();
         return n == destination.Length;
-    }
-
-    /// <summary>Writes the patched page-1 bytes (see the constants) that fall in <paramref name="data"/>, which holds the file from <paramref name="offset"/>.</summary>
-    private static void PatchPage1(Span<byte> data, long offset, Txid txid)
-    {
-        if (offset >= ChangeCounter + 4)
-        {
-            return;
-        }
-        Span<byte> header = stackalloc byte[ChangeCounter + 4];
-        header[FormatWriteVersion] = 1;
-        header[FormatReadVersion] = 1;
-        BinaryPrimitives.WriteUInt32BigEndian(header[ChangeCounter..], (uint)txid.Value);
-        ReadOnlySpan<int> patched = [FormatWriteVersion, FormatReadVersion, ChangeCounter, ChangeCounter + 1, ChangeCounter + 2, ChangeCounter + 3];
-        foreach (int at in patched)
-        {
-            if (at >= offset && at - offset < data.Length)
-            {
-                data[(int)(at - offset)] = header[at];
-            }
-        }
     }
 
     /// <summary>

@@ -292,7 +292,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
                 Restorer.CheckPlanFile(info, header, first: false);
                 if (header.PageSize != _pageSize)
                 {
-                    throw new LtxFormatException($"page size changed from {_pageSize} to {header.PageSize}");
+                    LtxThrow.Format($"page size changed from {_pageSize} to {header.PageSize}");
                 }
                 byte[] page = new byte[_pageSize];
                 uint lastPgno = 0;
@@ -308,7 +308,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
             }
             catch (LtxFormatException e)
             {
-                throw new LtxFormatException($"{Restorer.FileName(info)}: {e.Message}", e);
+                LtxThrow.InFile(Restorer.FileName(info), e);
             }
         }
     }

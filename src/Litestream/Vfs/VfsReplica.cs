@@ -168,7 +168,7 @@ internal sealed class VfsReplica : IDisposable
                 page.Clear();
                 return;
             }
-            throw new LtxFormatException($"page {pgno} is in no ltx file of txid {snapshot.Txid}");
+            LtxThrow.Format($"page {pgno} is in no ltx file of txid {snapshot.Txid}");
         }
         VfsPageCache cache = _cache!;
         if (cache.TryGet(pgno, source, page))
@@ -295,7 +295,7 @@ internal sealed class VfsReplica : IDisposable
                 int n = await read(0, header, cancellationToken).ConfigureAwait(false);
                 if (n != header.Length)
                 {
-                    throw new LtxFormatException($"short ltx header in {LtxFileName.Format(info.MinTxid, info.MaxTxid)} (level {info.Level})");
+                    LtxThrow.Format($"short ltx header in {LtxFileName.Format(info.MinTxid, info.MaxTxid)} (level {info.Level})");
                 }
                 fetched[i] = (LtxHeader.Read(header), await LtxRandomAccess.ReadPageIndexAsync(read, info.Size, cancellationToken).ConfigureAwait(false));
             }
@@ -319,7 +319,7 @@ internal sealed class VfsReplica : IDisposable
             }
             catch (LtxFormatException e)
             {
-                throw new LtxFormatException($"{Restorer.FileName(files[i])}: {e.Message}", e);
+                LtxThrow.InFile(Restorer.FileName(files[i]), e);
             }
             pageSize = header.PageSize;
             if (!copied || pages.Length != header.Commit)
@@ -355,13 +355,13 @@ internal sealed class VfsReplica : IDisposable
         Restorer.CheckPlanFile(info, header, first);
         if (pageSize != 0 && header.PageSize != pageSize)
         {
-            throw new LtxFormatException($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");
+            LtxThrow.Format($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");
         }
         index.Validate(header);
         DatabaseGrowth.Check(header, previousCommit, index.Entries.Count == 0 ? 0 : index.Entries[^1].Pgno);
         if (header.Commit > Array.MaxLength)
         {
-            throw new LtxFormatException($"a database of {header.Commit} pages is more than the VFS can map (at most {Array.MaxLength})");
+            LtxThrow.Format($"a database of {header.Commit} pages is more than the VFS can map (at most {Array.MaxLength})");
         }
     }
 
