@@ -1,3 +1,4 @@
+using Azure.Core.Pipeline;
 using Azure.Storage;
 using Azure.Storage.Blobs;
 
@@ -68,6 +69,72 @@ public class AbsEndToEndTests
         Assert.Contains("(HTTP 403)", lines[^2]);
         Assert.StartsWith("hint: check account-name and account-key or sas-token", lines[^1]);
         Assert.DoesNotContain(wrongKey, r.Stdout + r.Stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "out.db")));
+    }
+
+    /// <summary>
+    /// No key, no SAS: the exe gets a managed identity's token from IMDS (a loopback stand-in named by
+    /// AZURE_POD_IDENTITY_AUTHORITY_HOST) and Azurite (TLS, --oauth basic, its certificate trusted through
+    /// SSL_CERT_FILE) accepts it for every request of a replicate and a restore.
+    /// </summary>
+    [RequiresFact(Need.Exe, Need.Azurite)]
+    public void Replicate_ToAzuriteWithManagedIdentityToken_ThenRestore_SameContent()
+    {
+        using var tokens = new EntraTokenEndpoint();
+        using var azure = Azurite.WithOAuth();
+        var handler = new SocketsHttpHandler();
+        azure.Trust(handler);
+        new BlobContainerClient(new Uri($"{azure.Endpoint}/backups"), new StorageSharedKeyCredential(Azurite.Account, Azurite.Key),
+            new BlobClientOptions { Transport = new HttpClientTransport(new HttpClient(handler)) }).CreateIfNotExists();
+        var env = new Dictionary<string, string>
+        {
+            ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = tokens.Url,
+            ["SSL_CERT_FILE"] = azure.CertificatePath!,
+        };
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        Write(db, 0, 20);
+
+        using (var daemon = new Replicator(db, $"""
+            type: abs
+            account-name: {Azurite.Account}
+            bucket: backups
+            path: app
+            endpoint: {azure.Endpoint}
+            sync-interval: 100ms
+            """, env))
+        {
+            Write(db, 20, 80);
+            daemon.CaughtUp();
+            Assert.Equal(0, daemon.Stop());
+            Assert.DoesNotContain("level=ERROR", daemon.Output);
+        }
+        string expected = SqliteWriter.Dump(db);
+        string restored = Path.Combine(dir, "restored.db");
+        ProcessResult r = Exe.Run(env, "restore", "-integrity-check", "full", "-o", restored, azure.Url("backups", "app"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(expected, SqliteWriter.Dump(restored));
+        Assert.All(tokens.Requests, request => Assert.Equal(("GET", "/metadata/identity/oauth2/token", "true"), (request.Method, request.Path, request.Headers["Metadata"])));
+        // A token per client (the daemon's, the restore's), kept for its hour: not one per request (there were hundreds).
+        Assert.InRange(tokens.Issued, 2, 4);
+    }
+
+    [RequiresFact(Need.Exe)]
+    public void Restore_NoKeyNoSas_NoManagedIdentity_OneErrorLineAndHint_WithinSeconds()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var env = new Dictionary<string, string> { ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}" };
+        string dir = TestRepo.TempDir();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        ProcessResult r = Exe.Run(env, "restore", "-o", Path.Combine(dir, "out.db"), "abs://acct@backups/app");
+        Assert.Equal(1, r.ExitCode);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(30));
+        string[] lines = r.Stderr.TrimEnd().Split('\n');
+        Assert.StartsWith("error: abs: list https://acct.blob.core.windows.net/backups/app/ltx/", lines[^2]);
+        Assert.EndsWith("get a token for the managed identity at IMDS (no account-key, sas-token or AZURE_CLIENT_SECRET) from "
+            + $"{env["AZURE_POD_IDENTITY_AUTHORITY_HOST"]}/metadata/identity/oauth2/token: no answer within 3s", lines[^2]);
+        Assert.StartsWith("hint: off Azure, set account-key or sas-token", lines[^1]);
         Assert.False(File.Exists(Path.Combine(dir, "out.db")));
     }
 
