@@ -42,9 +42,8 @@ internal sealed class AbsTokenCredential : TokenCredential
     private readonly string? _tokenFile;
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _lock = new(1, 1);
-    private AccessToken? _token;
-    private string? _tokenScope;
-    private DateTimeOffset _renewAt;
+    // One reference, swapped whole: readers outside the lock never see a token with another one's expiry.
+    private volatile CachedToken? _cached;
 
     private AbsTokenCredential(Source source, string description, string endpoint, string? clientId, string? secret, string? tokenFile, TimeSpan connectTimeout)
     {
@@ -116,9 +115,7 @@ internal sealed class AbsTokenCredential : TokenCredential
             AccessToken token = await RequestAsync(scope, cancellationToken).ConfigureAwait(false);
             TimeSpan life = token.ExpiresOn - DateTimeOffset.UtcNow;
             // A short-lived token is renewed at half its life, not after it has expired.
-            _renewAt = token.ExpiresOn - (life < 2 * RefreshBefore ? life / 2 : RefreshBefore);
-            _tokenScope = scope;
-            _token = token;
+            _cached = new CachedToken(token, scope, token.ExpiresOn - (life < 2 * RefreshBefore ? life / 2 : RefreshBefore));
             return token;
         }
         finally
@@ -128,7 +125,7 @@ internal sealed class AbsTokenCredential : TokenCredential
     }
 
     private AccessToken? Cached(string scope)
-        => _token is { } token && _tokenScope == scope && DateTimeOffset.UtcNow < _renewAt ? token : null;
+        => _cached is { } cached && cached.Scope == scope && DateTimeOffset.UtcNow < cached.RenewAt ? cached.Token : null;
 
     private async Task<AccessToken> RequestAsync(string scope, CancellationToken cancellationToken)
     {
@@ -288,6 +285,9 @@ internal sealed class AbsTokenCredential : TokenCredential
         }
         return url;
     }
+
+    /// <summary>A token, the scope it was asked for, and when to ask for the next one.</summary>
+    private sealed record CachedToken(AccessToken Token, string Scope, DateTimeOffset RenewAt);
 
     private static string OneLine(Exception e) => OneLine(e.InnerException is { } inner ? $"{e.Message}: {inner.Message}" : e.Message);
 
