@@ -41,12 +41,34 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
 
     [Theory]
     [InlineData(null, "k", "abs replica requires a container (bucket)")]
-    [InlineData("box", null, "abs replica requires credentials: account-key (or LITESTREAM_AZURE_ACCOUNT_KEY) or sas-token (or LITESTREAM_AZURE_SAS_TOKEN); managed identity is not supported by this build")]
     [InlineData("box", "not base64!", "abs account-key is not valid base64")]
     public void Create_BadSettings_SpecificError_NoSecret(string? container, string? key, string message)
     {
         var error = Assert.Throws<ArgumentException>(() => new AbsReplicaClient(new AbsReplicaSettings { Bucket = container, AccountName = "acct", AccountKey = key }));
         Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void Create_NoKeyNoSas_OverHttp_RefusedBeforeAnyTokenIsSent()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new AbsReplicaClient(new AbsReplicaSettings { Bucket = "box", Endpoint = "http://127.0.0.1:9/acct" },
+            _ => null, configureHandler: null));
+        Assert.Equal("abs: without account-key or sas-token the endpoint must be https (Entra ID tokens are not sent in clear), got \"http://127.0.0.1:9/acct\"", error.Message);
+    }
+
+    [Theory]
+    [InlineData("", "the managed identity at IMDS (no account-key, sas-token or AZURE_CLIENT_SECRET)")]
+    [InlineData("AZURE_CLIENT_ID=c1", "the managed identity c1 at IMDS (no account-key, sas-token or AZURE_CLIENT_SECRET)")]
+    [InlineData("AZURE_CLIENT_ID=c1 AZURE_TENANT_ID=t1 AZURE_CLIENT_SECRET=s1", "service principal c1 (AZURE_CLIENT_SECRET)")]
+    [InlineData("AZURE_CLIENT_ID=c1 AZURE_TENANT_ID=t1 AZURE_FEDERATED_TOKEN_FILE=/var/run/token", "workload identity c1 (AZURE_FEDERATED_TOKEN_FILE /var/run/token)")]
+    [InlineData("IDENTITY_ENDPOINT=http://169.254.129.3:8081/msi/token IDENTITY_HEADER=h1", "the App Service managed identity (IDENTITY_ENDPOINT)")]
+    [InlineData("LITESTREAM_AZURE_ACCOUNT_KEY=" + WrongKey + " AZURE_CLIENT_ID=c1 AZURE_TENANT_ID=t1 AZURE_CLIENT_SECRET=s1", null)]
+    [InlineData("AZURE_STORAGE_SAS_TOKEN=sv=1 IDENTITY_ENDPOINT=http://127.0.0.1:1/ IDENTITY_HEADER=h1", null)]
+    public async Task Create_NoKeyNoSas_EntraIdTokens_FromTheEnvironment_AsUpstreamsDefaultChain(string environment, string? source)
+    {
+        Dictionary<string, string> variables = environment.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v[1]);
+        await using var client = new AbsReplicaClient(new AbsReplicaSettings { Bucket = "box", AccountName = "acct" }, variables.GetValueOrDefault, configureHandler: null);
+        Assert.Equal(source, client.TokenSource);
     }
 
     [Fact]

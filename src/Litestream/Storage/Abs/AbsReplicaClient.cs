@@ -18,7 +18,8 @@ namespace Litestream.Storage.Abs;
 /// blocks committed by one Put Block List: readers never see a partial file. Credentials: a SAS token, else
 /// the account key (settings first, then <c>LITESTREAM_AZURE_SAS_TOKEN</c>/<c>AZURE_STORAGE_SAS_TOKEN</c> and
 /// <c>LITESTREAM_AZURE_ACCOUNT_KEY</c>/<c>AZURE_STORAGE_KEY</c>); the account name from the settings or
-/// <c>AZURE_STORAGE_ACCOUNT</c>. Managed identity is not supported (it would need Azure.Identity and MSAL).
+/// <c>AZURE_STORAGE_ACCOUNT</c>. With neither, Entra ID tokens as upstream's default credential chain finds them
+/// (a service principal, workload identity, managed identity: <see cref="AbsTokenCredential"/>), over https only.
 /// Every request has a bounded connect time and a bounded time per attempt, including each read of a body.
 /// </summary>
 [ReplicaBackend("abs")]
@@ -41,19 +42,30 @@ public sealed partial class AbsReplicaClient : IReplicaClient
 
     private readonly BlobContainerClient _container;
     private readonly string _endpoint;
+    /// <summary>Entra ID tokens when neither an account key nor a SAS token is configured; null otherwise.</summary>
+    private readonly AbsTokenCredential? _token;
 
     /// <summary>Creates a client; nothing is sent until the first operation.</summary>
     /// <exception cref="ArgumentException">No container, no endpoint or account, no credentials, or a malformed key or endpoint.</exception>
     public AbsReplicaClient(AbsReplicaSettings settings)
+        : this(settings, Environment.GetEnvironmentVariable, configureHandler: null)
+    {
+    }
+
+    /// <summary>
+    /// Creates a client that reads credentials from <paramref name="environment"/> and whose HTTP handler
+    /// <paramref name="configureHandler"/> adjusts (tests: Azurite over TLS with a self-signed certificate).
+    /// </summary>
+    internal AbsReplicaClient(AbsReplicaSettings settings, Func<string, string?> environment, Action<SocketsHttpHandler>? configureHandler)
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
         Container = NonEmpty(settings.Bucket) ?? throw new ArgumentException("abs replica requires a container (bucket)");
         string? path = settings.Path?.Trim('/');
         Path = path is null or "." ? "" : path;
-        string? account = NonEmpty(settings.AccountName) ?? NonEmpty(Environment.GetEnvironmentVariable("AZURE_STORAGE_ACCOUNT"));
-        string? sas = NonEmpty(settings.SasToken) ?? Env("LITESTREAM_AZURE_SAS_TOKEN") ?? Env("AZURE_STORAGE_SAS_TOKEN");
-        string? key = NonEmpty(settings.AccountKey) ?? Env("LITESTREAM_AZURE_ACCOUNT_KEY") ?? Env("AZURE_STORAGE_KEY");
+        string? account = NonEmpty(settings.AccountName) ?? NonEmpty(environment("AZURE_STORAGE_ACCOUNT"));
+        string? sas = NonEmpty(settings.SasToken) ?? NonEmpty(environment("LITESTREAM_AZURE_SAS_TOKEN")) ?? NonEmpty(environment("AZURE_STORAGE_SAS_TOKEN"));
+        string? key = NonEmpty(settings.AccountKey) ?? NonEmpty(environment("LITESTREAM_AZURE_ACCOUNT_KEY")) ?? NonEmpty(environment("AZURE_STORAGE_KEY"));
         _endpoint = (NonEmpty(settings.Endpoint) ?? (account is not null ? $"https://{account}.blob.core.windows.net"
             : throw new ArgumentException("abs replica requires account-name (or AZURE_STORAGE_ACCOUNT) or endpoint"))).TrimEnd('/');
         if (!Uri.TryCreate($"{_endpoint}/{Container}", UriKind.Absolute, out Uri? containerUri) || containerUri.Scheme is not ("http" or "https"))
@@ -62,7 +74,7 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         }
         Redaction.Register(sas?.TrimStart('?'));
         Redaction.Register(key);
-        BlobClientOptions options = NewOptions(settings);
+        BlobClientOptions options = NewOptions(settings, configureHandler);
         if (sas is not null)
         {
             _container = new BlobContainerClient(new Uri($"{containerUri}?{sas.TrimStart('?')}"), options);
@@ -86,7 +98,13 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         }
         else
         {
-            throw new ArgumentException("abs replica requires credentials: account-key (or LITESTREAM_AZURE_ACCOUNT_KEY) or sas-token (or LITESTREAM_AZURE_SAS_TOKEN); managed identity is not supported by this build");
+            // Bearer tokens go only over TLS (Azure.Core refuses them on http at the first request: say so now).
+            if (containerUri.Scheme != "https")
+            {
+                throw new ArgumentException($"abs: without account-key or sas-token the endpoint must be https (Entra ID tokens are not sent in clear), got \"{ReplicaUrl.Redact(_endpoint)}\"");
+            }
+            _token = AbsTokenCredential.Find(environment, settings.ConnectTimeout ?? DefaultConnectTimeout);
+            _container = new BlobContainerClient(containerUri, _token, options);
         }
     }
 
@@ -104,6 +122,9 @@ public sealed partial class AbsReplicaClient : IReplicaClient
 
     /// <summary>The blob name prefix every file of this replica lives under ("" for the container's root).</summary>
     public string Path { get; }
+
+    /// <summary>Where Entra ID tokens come from (never a secret); null when an account key or SAS token authorizes requests.</summary>
+    internal string? TokenSource => _token?.Description;
 
     /// <summary>Blobs per LIST page; lowered only by tests that prove paging cheaply.</summary>
     internal int ListPageSize { get; set; } = 5000;
@@ -309,8 +330,14 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         }).ConfigureAwait(false);
     }
 
-    private static BlobClientOptions NewOptions(AbsReplicaSettings settings)
+    private static BlobClientOptions NewOptions(AbsReplicaSettings settings, Action<SocketsHttpHandler>? configureHandler)
     {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = settings.ConnectTimeout ?? DefaultConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+        };
+        configureHandler?.Invoke(handler);
         var options = new BlobClientOptions
         {
             // The pipeline's own per-attempt timeout bounds the wait for headers and wraps every body read.
@@ -322,11 +349,7 @@ public sealed partial class AbsReplicaClient : IReplicaClient
                 MaxDelay = TimeSpan.FromSeconds(10),
                 NetworkTimeout = settings.RequestTimeout ?? DefaultRequestTimeout,
             },
-            Transport = new HttpClientTransport(new HttpClient(new SocketsHttpHandler
-            {
-                ConnectTimeout = settings.ConnectTimeout ?? DefaultConnectTimeout,
-                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            })
+            Transport = new HttpClientTransport(new HttpClient(handler)
             {
                 Timeout = Timeout.InfiniteTimeSpan,
             }),
@@ -339,10 +362,6 @@ public sealed partial class AbsReplicaClient : IReplicaClient
 
     private string Location(string name) => $"{_endpoint}/{Container}/{name}";
 
-    /// <summary>
-    /// Storage failures, and the pipeline's own timeouts (a cancellation the caller did not ask for). Azure.Core
-    /// reports exhausted retries of transport errors as an AggregateException.
-    /// </summary>
     /// <summary>The storage's error code for the metrics: Azure's code, else the HTTP status; a timeout is "Timeout".</summary>
     private static string? ErrorCode(Exception e) => e switch
     {
@@ -352,8 +371,12 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         _ => null,
     };
 
+    /// <summary>
+    /// Storage failures, and the pipeline's own timeouts (a cancellation the caller did not ask for). Azure.Core
+    /// reports exhausted retries of transport errors as an AggregateException; no token is an AbsTokenException.
+    /// </summary>
     private static bool IsStorageError(Exception e, CancellationToken cancellationToken)
-        => e is RequestFailedException or AggregateException or IOException or HttpRequestException
+        => e is RequestFailedException or AggregateException or IOException or HttpRequestException or AbsTokenException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     /// <summary>One line naming the operation, the blob's URL (host, container, name) and the cause, with a hint; no credential.</summary>
@@ -362,6 +385,9 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         Exception cause = error is AggregateException { InnerExceptions.Count: > 0 } all ? all.InnerExceptions[^1] : error;
         (string detail, string? hint) = cause switch
         {
+            AbsTokenException t => (t.Message, t.Hint),
+            RequestFailedException { Status: (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.Unauthorized } r when _token is not null => (Detail(r),
+                $"give {_token.Description} a data role on the container (Storage Blob Data Contributor): Azure refused its token"),
             RequestFailedException { Status: (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.Unauthorized } r => (Detail(r),
                 "check account-name and account-key or sas-token (LITESTREAM_AZURE_ACCOUNT_KEY, LITESTREAM_AZURE_SAS_TOKEN): Azure refused them"),
             RequestFailedException { ErrorCode: "ContainerNotFound" } r => (Detail(r),
@@ -385,8 +411,6 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         int end = text.IndexOfAny(['\r', '\n']);
         return (end < 0 ? text : text[..end]).Trim();
     }
-
-    private static string? Env(string name) => NonEmpty(Environment.GetEnvironmentVariable(name));
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 

@@ -31,9 +31,7 @@ public sealed partial class GsReplicaClient : IReplicaClient
     /// <summary>The public endpoint.</summary>
     public const string DefaultEndpoint = "https://storage.googleapis.com";
 
-    private readonly HttpClient _http;
-    private readonly int _maxRetries;
-    private readonly StorageTimeouts _timeouts;
+    private readonly HttpStorageTransport _transport;
     private readonly GsCredentials _credentials;
 
     /// <summary>Creates a client; nothing is sent until the first operation.</summary>
@@ -69,22 +67,7 @@ public sealed partial class GsReplicaClient : IReplicaClient
             Endpoint = DefaultEndpoint;
             _credentials = credentials ?? GsCredentials.Find(Environment.GetEnvironmentVariable);
         }
-        _maxRetries = settings.MaxRetries ?? DefaultMaxRetries;
-        StorageTimeouts timeouts = StorageTimeouts.FromEnvironment();
-        _timeouts = timeouts with
-        {
-            Connect = settings.ConnectTimeout ?? timeouts.Connect,
-            Response = settings.RequestTimeout ?? timeouts.Response,
-        };
-        var sockets = new SocketsHttpHandler
-        {
-            ConnectTimeout = _timeouts.Connect,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            MaxConnectionsPerServer = 32,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-        };
-        _http = new HttpClient(new StallTimeoutHandler(sockets, _timeouts)) { Timeout = Timeout.InfiniteTimeSpan };
+        _transport = new HttpStorageTransport("gs", settings.ConnectTimeout, settings.RequestTimeout, settings.MaxRetries ?? DefaultMaxRetries, maxConnectionsPerServer: 32);
     }
 
     /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
@@ -259,7 +242,7 @@ public sealed partial class GsReplicaClient : IReplicaClient
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
-        _http.Dispose();
+        _transport.Http.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -349,55 +332,23 @@ public sealed partial class GsReplicaClient : IReplicaClient
     /// transit or a 429/5xx is tried again up to MaxRetries times with a growing pause; a 401 once with a new token;
     /// a refused connection, an unknown host or a stall is not (each would only add its wait again).
     /// </summary>
-    private async Task<HttpResponseMessage> SendAsync(string operation, string name, string metric, Func<HttpRequestMessage> make,
+    private Task<HttpResponseMessage> SendAsync(string operation, string name, string metric, Func<HttpRequestMessage> make,
         CancellationToken cancellationToken, long bytes = 0)
     {
         bool reauthorized = false;
-        for (int attempt = 0; ; attempt++)
+        return _transport.SendAsync(metric, make, e => Failure(operation, name, e), (status, attempt) =>
         {
-            var op = ReplicaOperation.Start(Type, metric);
-            using HttpRequestMessage request = make();
-            request.Headers.Authorization = await _credentials.GetAuthorizationAsync(_http, cancellationToken).ConfigureAwait(false);
-            HttpResponseMessage response;
-            try
+            if (status == 401 && !reauthorized && !_credentials.IsNone)
             {
-                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                reauthorized = true;
+                _credentials.Invalidate();
+                return HttpStorageTransport.StatusAction.RetryNow;
             }
-            catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) && !op.Failed(e))
-            {
-                if (attempt >= _maxRetries || !HttpStorageRetry.IsTransient(e))
-                {
-                    throw Failure(operation, name, e);
-                }
-                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            int status = (int)response.StatusCode;
-            if ((status == 401 && !reauthorized && !_credentials.IsNone) || (attempt < _maxRetries && (status is 408 or 429 || status >= 500)))
-            {
-                op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
-                response.Dispose();
-                if (status == 401)
-                {
-                    reauthorized = true;
-                    _credentials.Invalidate();
-                }
-                else
-                {
-                    await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                }
-                continue;
-            }
-            if (status < 400 || status == 404)
-            {
-                op.Succeeded(bytes);
-            }
-            else
-            {
-                op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
-            }
-            return response;
-        }
+            return attempt < _transport.MaxRetries && (status is 408 or 429 || status >= 500)
+                ? HttpStorageTransport.StatusAction.RetryAfterPause
+                : HttpStorageTransport.StatusAction.Return;
+        }, cancellationToken, bytes: bytes, authorize: async (request, token) =>
+            request.Headers.Authorization = await _credentials.GetAuthorizationAsync(_transport.Http, token).ConfigureAwait(false));
     }
 
     /// <summary>A 404 about the bucket rather than the object (GCS says "The specified bucket does not exist.").</summary>
@@ -467,7 +418,7 @@ public sealed partial class GsReplicaClient : IReplicaClient
             HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError } => ($"unknown host ({Endpoint})", "check the network's DNS (or STORAGE_EMULATOR_HOST)"),
             HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } e => ($"cannot connect to {Endpoint}: {FirstLine(e.InnerException?.Message ?? e.Message)}",
                 "check the network (or STORAGE_EMULATOR_HOST)"),
-            OperationCanceledException => ($"no answer within {GoDuration.Format(_timeouts.Response)}", "check that the endpoint is reachable and answering"),
+            OperationCanceledException => ($"no answer within {GoDuration.Format(_transport.Timeouts.Response)}", "check that the endpoint is reachable and answering"),
             _ => (FirstLine(error.Message) + (error.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""), "check the network"),
         };
         string text = Redaction.Apply($"gs: {operation} {Location(name)}: {detail}");

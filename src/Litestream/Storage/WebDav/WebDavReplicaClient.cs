@@ -31,9 +31,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
     private static readonly HttpMethod s_move = new("MOVE");
     private static readonly HttpMethod s_copy = new("COPY");
 
-    private readonly HttpClient _http;
-    private readonly int _maxRetries;
-    private readonly StorageTimeouts _timeouts;
+    private readonly HttpStorageTransport _transport;
     // Collections known to exist, so most uploads skip the MKCOL round trips.
     private readonly ConcurrentDictionary<string, bool> _madeCollections = new(StringComparer.Ordinal);
     // One MKCOL chain at a time: concurrent uploads into a new level would race to make it (rclone answers 423).
@@ -64,30 +62,16 @@ public sealed class WebDavReplicaClient : IReplicaClient
         User = user;
         Server = $"{server.Scheme}://{server.Authority}{server.AbsolutePath.TrimEnd('/')}";
         Path = (settings.Path ?? "").Trim('/');
-        _maxRetries = settings.MaxRetries ?? DefaultMaxRetries;
-        // The environment (or the defaults) bound every stall; explicit replica limits win.
-        StorageTimeouts timeouts = StorageTimeouts.FromEnvironment();
-        _timeouts = timeouts with
-        {
-            Connect = settings.ConnectTimeout ?? timeouts.Connect,
-            Response = settings.RequestTimeout ?? timeouts.Response,
-        };
-        var sockets = new SocketsHttpHandler
-        {
-            ConnectTimeout = _timeouts.Connect,
-            // A redirect of a MOVE or a PUT is no answer to trust; collections are always asked for with their '/'.
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            MaxConnectionsPerServer = 16,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-        };
-        if (user is not null)
-        {
-            // Basic or Digest, as the server's challenge asks; Basic is then sent up front.
-            sockets.Credentials = new NetworkCredential(user, password ?? "");
-            sockets.PreAuthenticate = true;
-        }
-        _http = new HttpClient(new StallTimeoutHandler(sockets, _timeouts)) { Timeout = Timeout.InfiniteTimeSpan };
+        _transport = new HttpStorageTransport("webdav", settings.ConnectTimeout, settings.RequestTimeout, settings.MaxRetries ?? DefaultMaxRetries, maxConnectionsPerServer: 16,
+            sockets =>
+            {
+                if (user is not null)
+                {
+                    // Basic or Digest, as the server's challenge asks; Basic is then sent up front.
+                    sockets.Credentials = new NetworkCredential(user, password ?? "");
+                    sockets.PreAuthenticate = true;
+                }
+            });
     }
 
     /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
@@ -295,7 +279,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
-        _http.Dispose();
+        _transport.Http.Dispose();
         _mkcolLock.Dispose();
         return ValueTask.CompletedTask;
     }
@@ -401,11 +385,11 @@ public sealed class WebDavReplicaClient : IReplicaClient
 
     private async ValueTask TryDeleteAsync(string path)
     {
-        using var timeout = new CancellationTokenSource(_timeouts.Response);
+        using var timeout = new CancellationTokenSource(_transport.Timeouts.Response);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Delete, FileUri(path));
-            using HttpResponseMessage response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
+            using HttpResponseMessage response = await _transport.Http.SendAsync(request, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (HttpStorageRetry.IsTransportError(e, CancellationToken.None))
         {
@@ -419,48 +403,15 @@ public sealed class WebDavReplicaClient : IReplicaClient
     /// <paramref name="retry"/>, a 423 Locked always; a refused connection, an unknown host or a stall is not (each would only add
     /// its wait again). Counted in the replica metrics as <paramref name="metric"/>.
     /// </summary>
-    private async Task<HttpResponseMessage> SendAsync(string operation, string path, string metric, Func<HttpRequestMessage> make,
+    private Task<HttpResponseMessage> SendAsync(string operation, string path, string metric, Func<HttpRequestMessage> make,
         CancellationToken cancellationToken, bool retry = true, long bytes = 0)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            var op = ReplicaOperation.Start(Type, metric);
-            using HttpRequestMessage request = make();
-            HttpResponseMessage response;
-            try
-            {
-                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken) && !op.Failed(e))
-            {
-                if (!retry || attempt >= _maxRetries || !HttpStorageRetry.IsTransient(e))
-                {
-                    throw Failure(operation, path, e);
-                }
-                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            int status = (int)response.StatusCode;
-            // 423: the server holds a lock on the path for another request in flight (rclone locks each MKCOL, PUT
-            // and MOVE); nothing was done, so even a MOVE may ask again.
-            if (attempt < _maxRetries && (status == 423 || (retry && status is 502 or 503 or 504)))
-            {
-                op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
-                response.Dispose();
-                await Task.Delay(HttpStorageRetry.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            if (status < 400 || status == 404)
-            {
-                op.Succeeded(bytes);
-            }
-            else
-            {
-                op.Failed(new HttpRequestException(response.ReasonPhrase), status.ToString(CultureInfo.InvariantCulture));
-            }
-            return response;
-        }
-    }
+        // 423: the server holds a lock on the path for another request in flight (rclone locks each MKCOL, PUT and
+        // MOVE); nothing was done, so even a MOVE may ask again.
+        => _transport.SendAsync(metric, make, e => Failure(operation, path, e), (status, attempt)
+            => attempt < _transport.MaxRetries && (status == 423 || (retry && status is 502 or 503 or 504))
+                ? HttpStorageTransport.StatusAction.RetryAfterPause
+                : HttpStorageTransport.StatusAction.Return,
+            cancellationToken, retryTransport: retry, bytes: bytes);
 
     /// <summary>One line naming the operation, the URL and the server's answer, with a hint; no credential.</summary>
     private ReplicaStorageException Failure(string operation, string path, HttpResponseMessage response)
@@ -499,7 +450,7 @@ public sealed class WebDavReplicaClient : IReplicaClient
                 "check the host and port in webdav-url (or the replica URL) and the network"),
             HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } e => ($"TLS failed: {FirstLine(e.InnerException?.Message ?? e.Message)}",
                 "check that the server speaks https (webdavs://) with a certificate this machine trusts, or use webdav:// for plain http"),
-            OperationCanceledException => ($"no answer within {GoDuration.Format(_timeouts.Response)}", "check that the server is reachable and answering"),
+            OperationCanceledException => ($"no answer within {GoDuration.Format(_transport.Timeouts.Response)}", "check that the server is reachable and answering"),
             _ => (FirstLine(error.Message) + (error.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""), "check the server and the network"),
         };
         string message = Redaction.Apply($"webdav: {operation} {Location(path)}: {detail}");
