@@ -36,6 +36,7 @@ internal static class Errors
         CryptographicException or IOException { InnerException: CryptographicException } => RandomSource.Hint,
         UnauthorizedAccessException => "check file permissions",
         OutputExistsException exists => exists.Hint,
+        AgeDecryptionException age => age.Hint,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",
         _ => null,
     };

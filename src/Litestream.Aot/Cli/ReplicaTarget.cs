@@ -7,8 +7,11 @@ namespace Litestream.Aot.Cli;
 /// <summary>Resolves "DB_PATH or REPLICA_URL" arguments the way upstream's commands do.</summary>
 internal static class ReplicaTarget
 {
-    /// <summary>A replica client from a URL, or from the config entry of a database path.</summary>
-    public static (IReplicaClient Client, string Description, DbConfig? Db) Resolve(string target, string? configPath, bool expandEnv)
+    /// <summary>
+    /// A replica client from a URL, or from the config entry of a database path; with it that entry's replica section
+    /// and the top-level replica defaults it inherits from (null for a URL).
+    /// </summary>
+    public static (IReplicaClient Client, string Description, (ReplicaConfig Replica, ReplicaConfig Defaults)? Config) Resolve(string target, string? configPath, bool expandEnv)
     {
         if (ReplicaUrl.IsUrl(target))
         {
@@ -20,7 +23,7 @@ internal static class ReplicaTarget
         DbConfig db = FindDatabase(config, full)
             ?? throw new CommandException($"database not found in config: {full}", $"add it under dbs: in {ConfigLoader.ResolvePath(configPath)}, or pass a replica URL");
         ReplicaSettings settings = db.ToReplicaSettings(config.ReplicaDefaults);
-        return (CreateClient(settings, Describe(settings)), Describe(settings), db);
+        return (CreateClient(settings, Describe(settings)), Describe(settings), (db.Replica ?? new ReplicaConfig(), config.ReplicaDefaults));
     }
 
     /// <summary>

@@ -71,6 +71,10 @@ internal static class ReplicateCommand
             {
                 throw new CommandException("no databases specified in configuration", "add a dbs: entry, or run litestream replicate DB_PATH REPLICA_URL");
             }
+            foreach (DbConfig db in cfg.Dbs)
+            {
+                (db.Replica ?? new ReplicaConfig()).RejectAgeForReplication(cfg.ReplicaDefaults);
+            }
             if (result.GetValue(once) && (result.GetValue(exec) ?? cfg.Exec) is not null)
             {
                 throw new UsageException("cannot specify -once with -exec", "-once syncs and exits; -exec replicates while the command runs");

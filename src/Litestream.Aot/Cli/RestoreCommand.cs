@@ -109,7 +109,9 @@ internal static class RestoreCommand
             Console.Error.WriteLine($"database already exists, skipping: {output}");
             return 0;
         }
-        (IReplicaClient client, string description, _) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        (IReplicaClient client, string description, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        // v0.3 generations written with age: recipients decrypt with the replica's age: identities.
+        IReadOnlyList<string> ageIdentities = config is { } c ? c.Replica.AgeIdentities(c.Defaults) : [];
         await using (client.ConfigureAwait(false))
         {
             long started = Stopwatch.GetTimestamp();
@@ -154,6 +156,7 @@ internal static class RestoreCommand
                 Parallelism = a.Parallelism,
                 IntegrityCheck = a.Integrity,
                 Force = a.Force,
+                AgeIdentities = ageIdentities,
             };
             RestoreResult restored;
             using (ProgressLine? progress = source.Legacy ? null : ProgressLine.Start("restoring", source.Plan.Sum(f => f.Size), source.Plan.Count))

@@ -7,7 +7,6 @@ namespace Litestream.Aot.Config;
 /// <summary>One replica section (or the top-level defaults): every per-replica key upstream v0.5 accepts, the backends' through <see cref="BackendKeys"/>.</summary>
 [ConfigSection]
 [ConfigOtherKeys(nameof(TryBindBackendKey))]
-[ConfigNotSupported("age", Message = "age encryption is not currently supported")]
 public sealed partial class ReplicaConfig
 {
     /// <summary><c>url</c>.</summary>
@@ -25,6 +24,8 @@ public sealed partial class ReplicaConfig
     public bool? AutoRecover { get; set; }
     /// <summary><c>validation-interval</c>: restore the replica and compare it with the database this often.</summary>
     public TimeSpan? ValidationInterval { get; set; }
+    /// <summary><c>age</c>: v0.3's encryption keys; only restore of v0.3 generations uses them.</summary>
+    public AgeConfig Age { get; set; } = new();
 
     /// <summary>
     /// The backend keys as written (<c>bucket</c>, <c>part-size</c>, <c>account-name</c>, …): every key some
@@ -36,6 +37,41 @@ public sealed partial class ReplicaConfig
 
     // Where the section was read from: a file replica's relative path resolves against the config file's directory.
     private ConfigContext? _context;
+    private string _path = "";
+
+    /// <summary>
+    /// The age identities restore decrypts v0.3 objects with: this section's, else the top-level defaults' (upstream
+    /// v0.5 <c>SetDefaults</c> merges <c>identities</c> and <c>recipients</c> separately).
+    /// </summary>
+    /// <exception cref="Cli.CommandException">Only recipients are configured: they encrypt, and cannot decrypt.</exception>
+    public IReadOnlyList<string> AgeIdentities(ReplicaConfig defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        ReplicaConfig owner = Age.Identities.Count > 0 || defaults.Age.Identities.Count == 0 ? this : defaults;
+        if (owner.Age.Identities.Count == 0 && (Age.Recipients.Count > 0 || defaults.Age.Recipients.Count > 0))
+        {
+            ReplicaConfig withRecipients = Age.Recipients.Count > 0 ? this : defaults;
+            throw new Cli.CommandException($"{ConfigNode.Child(ConfigNode.Child(withRecipients._path, "age"), "recipients")}: age recipients encrypt, restore needs the identities",
+                "add the matching private keys under age: identities: [AGE-SECRET-KEY-1…] (age-keygen wrote them beside each age1… recipient)");
+        }
+        return owner.Age.Identities;
+    }
+
+    /// <summary>
+    /// Refuses <c>age:</c> for replication with upstream v0.5's error: this build writes LTX files, which are never
+    /// age-encrypted, and writing plaintext where the config asks for encryption would be a lie.
+    /// </summary>
+    /// <exception cref="Cli.CommandException">This section (or the defaults) sets age keys.</exception>
+    public void RejectAgeForReplication(ReplicaConfig defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        if ((Age.IsSet ? this : defaults.Age.IsSet ? defaults : null) is { } owner)
+        {
+            throw new Cli.CommandException(
+                $"{ConfigNode.Child(owner._path, "age")}: age encryption is not currently supported, if you need encryption please revert back to Litestream v0.3.x",
+                "this build writes LTX files, which age never encrypted; age: identities are read only by 'litestream restore', to decrypt v0.3 generations");
+        }
+    }
 
     /// <summary>
     /// The backend settings: the explicit keys, then what the URL names, then the top-level defaults for
@@ -132,6 +168,7 @@ public sealed partial class ReplicaConfig
     internal void Complete(string path, ConfigContext context)
     {
         _context = context;
+        _path = path;
         CheckUrl(path);
     }
 

@@ -73,7 +73,7 @@ internal static class Emitter
                                     var items = new global::System.Collections.Generic.List<{{p.ElementType}}>();
                                     foreach ({{Node}} item in value.AsList(path))
                                     {
-                                        items.Add({{Read(p, "item", $"{Node}.Item(path, items.Count)")}});
+                                        items.Add({{ReadItem(p)}});
                                     }
                                     target.{{p.Name}} = items;
                                     return true;
@@ -112,6 +112,13 @@ internal static class Emitter
                 partial void OnBound(string path, {{Context}} context);
             }
             """);
+    }
+
+    // A list element: a YAML null (`- ~`, a bare `-`) in a list of strings is an error, not a null entry.
+    private static string ReadItem(ConfigPropertySpec p)
+    {
+        string read = Read(p, "item", $"{Node}.Item(path, items.Count)");
+        return p.Kind == ValueKind.String ? $"{read} ?? throw new {Exception}({Node}.Item(path, items.Count), \"empty value\")" : read;
     }
 
     private static string Read(ConfigPropertySpec p, string node, string path) => p.Kind switch

@@ -1,4 +1,6 @@
+using Litestream.Internal;
 using Litestream.Ltx.Compression;
+using Litestream.Restore.Age;
 using Litestream.Storage;
 using Microsoft.Data.Sqlite;
 
@@ -8,7 +10,8 @@ namespace Litestream.Restore;
 /// Restores a Litestream v0.3 replica (V03-FORMAT.md §3, upstream <c>Replica.RestoreV3</c>): the newest
 /// snapshot (or the newest at or before a time), then for each shadow-WAL index in order the
 /// concatenation of its segments written as <c>&lt;out&gt;.tmp-wal</c> and checkpointed by SQLite, which
-/// validates salts and frame checksums itself. Same temp → verify → fsync → rename discipline as
+/// validates salts and frame checksums itself. Objects v0.3 encrypted with age (its <c>age: recipients</c>) are
+/// decrypted with <see cref="RestoreOptions.AgeIdentities"/> as they stream (<see cref="AgeDecryptStream"/>). Same temp → verify → fsync → rename discipline as
 /// <see cref="Restorer"/>.
 /// </summary>
 internal static class LegacyRestorer
@@ -35,6 +38,7 @@ internal static class LegacyRestorer
     public static async ValueTask<(LegacySnapshotInfo Snapshot, int Segments)> RestoreAsync(
         ILegacyReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
     {
+        List<AgeIdentity> identities = ParseIdentities(options.AgeIdentities);
         var snapshots = new List<LegacySnapshotInfo>();
         await foreach (string generation in client.ListGenerationsAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -65,7 +69,8 @@ internal static class LegacyRestorer
         try
         {
             await using (Stream source = await client.OpenSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false))
-            await using (var frame = new Lz4FrameReadStream(source))
+            await using (Stream plain = await OpenPlainAsync(source, snapshot.Path, identities, cancellationToken).ConfigureAwait(false))
+            await using (var frame = new Lz4FrameReadStream(plain))
             await using (var db = new FileStream(temp, FileMode.Create, FileAccess.Write))
             {
                 await frame.CopyToAsync(db, cancellationToken).ConfigureAwait(false);
@@ -90,7 +95,8 @@ internal static class LegacyRestorer
                             throw new InvalidDataException($"missing WAL segment in generation {snapshot.Generation}: index {index:x8} jumps from offset {length} to {segments[i].Offset}");
                         }
                         await using Stream source = await client.OpenWalSegmentAsync(segments[i], cancellationToken).ConfigureAwait(false);
-                        await using var frame = new Lz4FrameReadStream(source);
+                        await using Stream plain = await OpenPlainAsync(source, segments[i].Path, identities, cancellationToken).ConfigureAwait(false);
+                        await using var frame = new Lz4FrameReadStream(plain);
                         await frame.CopyToAsync(wal, cancellationToken).ConfigureAwait(false);
                         length = wal.Length;
                     }
@@ -116,6 +122,45 @@ internal static class LegacyRestorer
             RestoreOutput.DeleteTemp(temp);
             throw;
         }
+    }
+
+    /// <summary>The identities of <see cref="RestoreOptions.AgeIdentities"/>, each string read as an age identity file.</summary>
+    internal static List<AgeIdentity> ParseIdentities(IReadOnlyList<string> texts)
+    {
+        var identities = new List<AgeIdentity>();
+        foreach (string text in texts)
+        {
+            try
+            {
+                identities.AddRange(AgeIdentity.ParseAll(text));
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException(e.Message, nameof(texts), e);
+            }
+        }
+        return identities;
+    }
+
+    /// <summary>
+    /// The LZ4 frame of a v0.3 object: the object itself, or its decryption when it is an age file (as v0.3 wrote
+    /// every object of a replica with <c>age: recipients</c>). An age file without identities fails here, naming it.
+    /// </summary>
+    private static async ValueTask<Stream> OpenPlainAsync(Stream source, string name, List<AgeIdentity> identities, CancellationToken cancellationToken)
+    {
+        byte[] prefix = new byte[AgeDecryptStream.MagicLength];
+        int n = await source.ReadAtLeastAsync(prefix, prefix.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var whole = new HeaderedStream(prefix.AsMemory(0, n), source);
+        if (!AgeDecryptStream.IsEncrypted(prefix.AsSpan(0, n)))
+        {
+            return whole;
+        }
+        if (identities.Count == 0)
+        {
+            throw new AgeDecryptionException($"v0.3 replica file {name} is encrypted with age, and no age identity is configured",
+                "add the replica's age identities to its config, as for litestream v0.3: age: {identities: [AGE-SECRET-KEY-1…]}");
+        }
+        return await AgeDecryptStream.OpenAsync(whole, identities, name, cancellationToken).ConfigureAwait(false);
     }
 
     private static void Checkpoint(string path)

@@ -36,3 +36,16 @@ internal sealed class OutputExistsException(string message, string hint) : IOExc
     /// <summary>What the user can do about it.</summary>
     public string Hint { get; } = hint;
 }
+
+/// <summary>
+/// A Litestream v0.3 replica file encrypted with age could not be decrypted: no identity was configured, none
+/// matches, or the file fails authentication. The message names the file; nothing of it was written out.
+/// </summary>
+public sealed class AgeDecryptionException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public AgeDecryptionException(string message, string hint) : base(message) => Hint = hint;
+
+    /// <summary>What the user can do about it.</summary>
+    public string Hint { get; }
+}

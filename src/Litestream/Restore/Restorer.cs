@@ -46,6 +46,12 @@ public sealed record RestoreOptions
     /// <summary>Replace an existing output database (and its -wal/-shm/-journal).</summary>
     public bool Force { get; init; }
 
+    /// <summary>
+    /// Age identities (<c>AGE-SECRET-KEY-1…</c>; each string may hold several lines, as an age identity file) that
+    /// decrypt a Litestream v0.3 replica written with <c>age: recipients</c>. LTX files are never age-encrypted.
+    /// </summary>
+    public IReadOnlyList<string> AgeIdentities { get; init; } = [];
+
     /// <summary>How long a download may send nothing before the restore fails (60 s; shorter in tests).</summary>
     internal TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -5,7 +5,11 @@ namespace Litestream.Storage;
 /// <param name="Index">Shadow-WAL index at snapshot time.</param>
 /// <param name="Size">Compressed size in bytes.</param>
 /// <param name="CreatedAt">Object modification time.</param>
-internal sealed record LegacySnapshotInfo(string Generation, uint Index, long Size, DateTimeOffset CreatedAt);
+internal sealed record LegacySnapshotInfo(string Generation, uint Index, long Size, DateTimeOffset CreatedAt)
+{
+    /// <summary>The object's path under the replica root.</summary>
+    public string Path => $"generations/{Generation}/snapshots/{LegacyNames.Snapshot(Index)}";
+}
 
 /// <summary>A Litestream v0.3 WAL segment: <c>generations/&lt;gen&gt;/wal/&lt;index %08x&gt;_&lt;offset %08x&gt;.wal.lz4</c>.</summary>
 /// <param name="Generation">16 lowercase hex characters.</param>
@@ -13,11 +17,16 @@ internal sealed record LegacySnapshotInfo(string Generation, uint Index, long Si
 /// <param name="Offset">Byte offset of the segment in that shadow WAL.</param>
 /// <param name="Size">Compressed size in bytes.</param>
 /// <param name="CreatedAt">Object modification time.</param>
-internal sealed record LegacyWalSegmentInfo(string Generation, uint Index, long Offset, long Size, DateTimeOffset CreatedAt);
+internal sealed record LegacyWalSegmentInfo(string Generation, uint Index, long Offset, long Size, DateTimeOffset CreatedAt)
+{
+    /// <summary>The object's path under the replica root.</summary>
+    public string Path => $"generations/{Generation}/wal/{LegacyNames.WalSegment(Index, Offset)}";
+}
 
 /// <summary>
 /// Read access to a Litestream v0.3 replica (upstream <c>ReplicaClientV3</c>, V03-FORMAT.md), so
-/// replicas written by v0.3 can be restored. Every object is one LZ4 frame.
+/// replicas written by v0.3 can be restored. Every object is one LZ4 frame, age-encrypted when the replica had
+/// <c>age: recipients</c>.
 /// </summary>
 internal interface ILegacyReplicaClient
 {

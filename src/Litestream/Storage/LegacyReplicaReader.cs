@@ -54,11 +54,11 @@ internal sealed class LegacyReplicaReader : ILegacyReplicaClient
 
     /// <inheritdoc />
     public ValueTask<Stream> OpenSnapshotAsync(LegacySnapshotInfo snapshot, CancellationToken cancellationToken)
-        => _tree.OpenObjectAsync($"{Root}{snapshot.Generation}/snapshots/{LegacyNames.Snapshot(snapshot.Index)}", cancellationToken);
+        => _tree.OpenObjectAsync(snapshot.Path, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask<Stream> OpenWalSegmentAsync(LegacyWalSegmentInfo segment, CancellationToken cancellationToken)
-        => _tree.OpenObjectAsync($"{Root}{segment.Generation}/wal/{LegacyNames.WalSegment(segment.Index, segment.Offset)}", cancellationToken);
+        => _tree.OpenObjectAsync(segment.Path, cancellationToken);
 
     private async ValueTask LoadAsync(CancellationToken cancellationToken)
     {

@@ -11,7 +11,9 @@ public class ConfigLoaderTests
     {
         { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      sync-intervall: 1s\n", "dbs[0].replica.sync-intervall: unknown key (line 5)" },
         { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      sync-interval: 5x\n", "dbs[0].replica.sync-interval: invalid duration \"5x\"" },
-        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      age:\n        identities: [x]\n", "dbs[0].replica.age: age encryption is not currently supported" },
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      age:\n        identities: [x]\n", "dbs[0].replica.age.identities[0]: age identity on line 1 is not a valid AGE-SECRET-KEY-1… string" },
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      age:\n        identities: [\"\"]\n", "dbs[0].replica.age.identities[0]: no age identity found (expected AGE-SECRET-KEY-1…)" },
+        { "dbs:\n  - path: /a.db\n    replica:\n      url: file:///r\n      age:\n        keys: [x]\n", "dbs[0].replica.age.keys: unknown key (line 6)" },
         { "dbs:\n  - replica:\n      url: file:///r\n", "dbs[0]: must specify either 'path' or 'dir'" },
         { "dbs:\n  - path: /a.db\n", "dbs[0]: replica required" },
         { "dbs:\n  - path: /a.db\n    replica:\n      url: ftp://x/y\n", "dbs[0].replica.url: unknown replica url scheme \"ftp\" in \"ftp://x/y\"" },
