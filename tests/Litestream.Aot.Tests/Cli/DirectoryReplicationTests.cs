@@ -38,6 +38,8 @@ public class DirectoryReplicationTests
         Python.Run(Write, c, "4");
         File.WriteAllText(notSqlite, "not a database\n");
         File.WriteAllText(Path.Combine(root, "readme.txt"), "ignored: does not match the pattern\n");
+        // A symbolic link back to the top: recursive scans and the watch must not follow it (no loop, no second copy).
+        File.CreateSymbolicLink(Path.Combine(root, "eu", "loop"), root);
         string config = Path.Combine(Path.GetDirectoryName(root)!, "c.yml");
         File.WriteAllText(config, $"dbs:\n  - dir: {root}\n    pattern: \"*.db\"\n    recursive: true\n    watch: true\n    replica:\n      url: file://{replica}\n");
 

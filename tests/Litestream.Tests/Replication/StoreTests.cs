@@ -13,13 +13,13 @@ namespace Litestream.Tests.Replication;
 [Requires(Need.Python)]
 public class StoreTests
 {
-    private static readonly DbOptions s_fastDb = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), MinCheckpointPageCount = 100 };
+    internal static readonly DbOptions s_fastDb = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), MinCheckpointPageCount = 100 };
 
-    private static readonly ReplicaOptions s_fastReplica = new() { SyncInterval = TimeSpan.FromMilliseconds(100) };
+    internal static readonly ReplicaOptions s_fastReplica = new() { SyncInterval = TimeSpan.FromMilliseconds(100) };
 
     private static void Write(string db, int rows) => SqliteWriter.Write(db, new Workload { Commits = rows, Pad = 700 });
 
-    private static async Task<string> RestoreDump(FileReplicaClient client, string dir)
+    internal static async Task<string> RestoreDump(FileReplicaClient client, string dir)
     {
         string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
