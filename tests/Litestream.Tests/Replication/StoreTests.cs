@@ -50,6 +50,36 @@ public class StoreTests
     }
 
     [RequiresFact]
+    public async Task RunAsync_DatabaseFileOpenedAndClosedElsewhereInTheProcess_LastCommitsOfAnotherProcessStillShipped()
+    {
+        // Closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's SHARED lock of
+        // the replicator's connections included. Another process's last connection then closes with the EXCLUSIVE
+        // lock: it checkpoints the whole WAL past our read mark and deletes it, so its last commits never pass
+        // through a WAL we read. The directory watcher's header probe did exactly that (issue 21).
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 5);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var logs = new CapturingLogger();
+        // No pass between the first and the final sync: the other process's commits reach the final sync alone.
+        var db = new Db(path, s_fastDb with { MonitorInterval = TimeSpan.FromMinutes(10) }, logs);
+        var store = new Store([new Replica(db, client, s_fastReplica, logs)], new StoreOptions { ChangeDebounce = TimeSpan.FromMinutes(10) }, logs);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        await Wait.UntilAsync(() => File.Exists(client.LtxFilePath(0, new Txid(1), new Txid(1))), "the first sync to reach the replica");
+
+        File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete).Dispose();
+        Write(path, 2);
+        await stop.CancelAsync();
+        await run;
+
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith("ok 7 ", expected);
+        string restored = await RestoreDump(client, dir);
+        Assert.True(expected == restored, restored + "\n" + string.Join("\n", logs.Lines));
+    }
+
+    [RequiresFact]
     public async Task SyncOnceAsync_UploadLongerThanTheLeaseTtl_RenewsWhileUploading_AndReleases()
     {
         // replicate -once with a lease: an upload that outlasts the TTL must not fence itself out of its own lease.
