@@ -61,7 +61,7 @@ public class StoreTests
         Write(path, 5);
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
         var logs = new CapturingLogger();
-        // No pass between the first and the final sync: the other process's commits reach the final sync alone.
+        // No pass between the first and the final sync: the other process's commits are the final sync's alone.
         var db = new Db(path, s_fastDb with { MonitorInterval = TimeSpan.FromMinutes(10) }, logs);
         var store = new Store([new Replica(db, client, s_fastReplica, logs)], new StoreOptions { ChangeDebounce = TimeSpan.FromMinutes(10) }, logs);
         using var stop = new CancellationTokenSource();
@@ -70,13 +70,16 @@ public class StoreTests
 
         File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete).Dispose();
         Write(path, 2);
+        Assert.False(File.Exists(path + "-wal")); // the writer's close took the EXCLUSIVE lock and deleted the WAL
         await stop.CancelAsync();
         await run;
 
         string expected = SqliteWriter.Dump(path);
         Assert.StartsWith("ok 7 ", expected);
-        string restored = await RestoreDump(client, dir);
-        Assert.True(expected == restored, restored + "\n" + string.Join("\n", logs.Lines));
+        Assert.Equal(expected, await RestoreDump(client, dir));
+        Assert.Contains(logs.Lines, l => l.Contains("the WAL was deleted or replaced by another process under this process's connections", StringComparison.Ordinal)
+            && l.Contains(path, StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("txid 0000000000000002", StringComparison.Ordinal) && l.Contains("reason: wal replaced under our connections", StringComparison.Ordinal));
     }
 
     [RequiresFact]
