@@ -537,9 +537,9 @@ public sealed class Db : IAsyncDisposable
     /// </summary>
     private void ReopenIfWalReplaced()
     {
-        if (_walId is not { } opened || FileUtil.FileId(WalPath) == opened)
+        if (_walId is not { } opened || FileUtil.FileId(WalPath) == opened || !File.Exists(Path))
         {
-            return;
+            return; // a database deleted with its WAL has nothing more to capture: its replica keeps what it holds
         }
         Log.Warning(_logger, Path, "the WAL was deleted or replaced by another process under this process's connections (their lock on the database file was lost); reopening them and taking a snapshot");
         CloseLocked();

@@ -77,7 +77,7 @@ public class DirectoryReplicationTests
         Assert.Equal(0, daemon.Stop());
         string output = daemon.Output;
         Assert.Single(Regex.Matches(output, Regex.Escape($"{notSqlite}: matches pattern \"*.db\" but is not a SQLite database")));
-        Assert.DoesNotContain("ERROR", output);
+        Assert.True(!output.Contains("ERROR", StringComparison.Ordinal), output);
         // The watch read no replicated database's header: that drops this process's SQLite locks on it (see DatabaseDirectoryTests).
         Assert.DoesNotContain("WAL was deleted or replaced", output);
         Assert.Contains($"{root}: 3 database(s) matching \"*.db\" (recursive), watching for more", output);
