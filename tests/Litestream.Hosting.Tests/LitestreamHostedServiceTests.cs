@@ -145,6 +145,38 @@ public sealed class LitestreamHostedServiceTests
         }
     }
 
+    [Fact]
+    public async Task Store_RegisterAndUnregisterAtRuntime_TenantDatabaseReplicatedAndFlushedWhileTheHostRuns()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("app.db");
+        AppDatabase.CreateSchema(path);
+        using IHost host = BuildHost(new CapturingLogger(), o => o.AddDatabase(path, "file://" + dir.File("replica")));
+        await host.StartAsync();
+        Store store = host.Services.GetRequiredService<LitestreamHostedService>().Store!;
+
+        // A tenant's database added while the application runs, with a replica client the application owns.
+        string tenant = dir.File("tenant.db");
+        AppDatabase.CreateSchema(tenant);
+        AppDatabase.Write(tenant, seed: 3, transactions: 4, rowsPerTransaction: 5);
+        await using var tenantClient = new FileReplicaClient(dir.File("tenant-replica"));
+        var tenantReplica = new Replica(new Db(tenant, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(50) }), tenantClient);
+        Assert.True(await store.RegisterAsync(tenantReplica));
+        Assert.Equal([path, tenant], store.Replicas.Select(r => r.Db.Path));
+        AppDatabase.Write(tenant, seed: 4, transactions: 2, rowsPerTransaction: 5);
+
+        // Removed while the host keeps running: its last commits reach its replica, the app database replicates on.
+        Assert.True(await store.UnregisterAsync(tenant));
+        Assert.Equal([path], store.Replicas.Select(r => r.Db.Path));
+        string restored = dir.File("tenant-restored.db");
+        await new Replica(new Db(restored), tenantClient).RestoreAsync(new RestoreOptions());
+        Assert.Equal(AppDatabase.ReadAll(tenant), AppDatabase.ReadAll(restored));
+
+        AppDatabase.Write(path, seed: 9, transactions: 3, rowsPerTransaction: 2);
+        await host.StopAsync();
+        Assert.Equal(AppDatabase.ReadAll(path), await RestoreCopyAsync(dir, "check.db"));
+    }
+
     private static IHost BuildHost(CapturingLogger logs, Action<LitestreamOptions> configure)
     {
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -153,7 +153,7 @@ internal static class ReplicateCommand
             IReplicaClient client = ReplicaTarget.CreateClient(settings, url);
             return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg), logger);
         }
-        var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
+        using var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
         // The socket first: a second daemon on the same config must fail before it touches any database.
         await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
         // Metrics are collected from here on; the listener, like the socket, fails before any database is touched.
@@ -163,7 +163,7 @@ internal static class ReplicateCommand
         logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<Replica> create) in databases)
         {
-            daemon.Add(path, create);
+            await daemon.AddAsync(path, create).ConfigureAwait(false);
         }
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task watching = Task.WhenAll(watched.Select(w => WatchAsync(w.Directory, w.Found, daemon, cfg, logger, stopWatching.Token)));

@@ -13,24 +13,33 @@ internal sealed class ControlException(int status, string message) : Exception(m
 }
 
 /// <summary>
-/// The databases <c>replicate</c> runs, each in its own <see cref="Store"/> so one can be stopped, started,
-/// added or removed while the others keep replicating (upstream <c>Store.EnableDB/DisableDB/RegisterDB/
-/// UnregisterDB</c>). Stopping a database cancels its loops, which run the final sync and upload and close it;
-/// starting it again opens a fresh <see cref="Db"/> on the same path and replica client.
+/// The databases <c>replicate</c> runs, over one <see cref="Store"/> that owns their lifecycle: the daemon keeps the
+/// list the control socket shows (stopped ones included) and maps upstream's <c>Store.EnableDB/DisableDB/RegisterDB/
+/// UnregisterDB</c> onto <see cref="Store.RegisterAsync"/> and <see cref="Store.UnregisterAsync"/>. Stopping a database
+/// unregisters it (final sync and upload, then closed); starting it again registers a fresh <see cref="Db"/> on the
+/// same path and replica client.
 /// </summary>
-internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOptions compaction, ILogger logger, Func<string, string, Replica> register)
+internal sealed class ReplicationDaemon : IDisposable
 {
     private sealed class Entry(string path, Func<Replica> create)
     {
         public string Path { get; } = path;
         public Func<Replica> Create { get; } = create;
         public Replica? Replica { get; set; }
-        public Task? Run { get; set; }
-        public CancellationTokenSource? Stop { get; set; }
-        public bool Running => Run is { IsCompleted: false };
+        // The replica of a config database's first run: another process replicating it ends the daemon.
+        public Replica? EndsDaemon { get; set; }
+        // Why its replication stopped on its own (another process replicates it, its lease was taken over).
+        public Exception? Failure { get; set; }
     }
 
+    private readonly ILogger _logger;
+    private readonly Func<string, string, Replica> _register;
+    private readonly Store _store;
+    private readonly CancellationTokenSource _stopStore = new();
+    private readonly Task _storeRun;
     private readonly Lock _lock = new();
+    // A config database another process replicates (found when it was added): RunAsync ends and throws it.
+    private DatabaseLockedException? _refusal;
     private readonly List<Entry> _entries = [];
     // A database of the config that another process replicates ends the daemon, as it would have at start-up.
     private readonly TaskCompletionSource _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -38,6 +47,22 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Set under the gate once shutdown began: a database discovered afterwards is not started.
     private bool _stopping;
+
+    public ReplicationDaemon(StoreOptions storeOptions, CompactionOptions compaction, ILogger logger, Func<string, string, Replica> register)
+    {
+        _logger = logger;
+        _register = register;
+        _store = new Store([], storeOptions, logger, compaction);
+        _store.DatabaseStopped += OnDatabaseStopped;
+        _storeRun = _store.RunAsync(_stopStore.Token);
+    }
+
+    /// <summary>Ends the store's run if <see cref="RunAsync"/> never did (the daemon failed to start serving).</summary>
+    public void Dispose()
+    {
+        _stopStore.Cancel();
+        _stopStore.Dispose();
+    }
 
     /// <summary>When the daemon started serving (for /info).</summary>
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
@@ -54,15 +79,29 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         }
     }
 
-    /// <summary>Adds a database from the config and starts replicating it.</summary>
-    public void Add(string path, Func<Replica> create)
+    /// <summary>
+    /// Adds a database from the config and starts replicating it; returns once it holds its replication lock. One
+    /// that another process replicates ends the daemon (see <see cref="RunAsync"/>), as it would have at start-up.
+    /// </summary>
+    public async Task AddAsync(string path, Func<Replica> create)
     {
         var entry = new Entry(path, create);
         lock (_lock)
         {
             _entries.Add(entry);
         }
-        Launch(entry, fromConfig: true);
+        try
+        {
+            // Not cancellable: the lock takes milliseconds, and a registered database must reach RunAsync's final sync.
+            await LaunchAsync(entry, fromConfig: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DatabaseLockedException e)
+        {
+            // Logged by the store; the daemon ends on it, and RunAsync throws it.
+            entry.Failure = e;
+            _refusal = e;
+            _refused.TrySetResult();
+        }
     }
 
     /// <summary>
@@ -84,7 +123,14 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 _entries.Add(entry);
             }
-            Launch(entry, fromConfig: false);
+            try
+            {
+                await LaunchAsync(entry, fromConfig: false, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DatabaseLockedException)
+            {
+                // Logged by the store; the entry stays (stopped) so the next event for it does not retry in a loop.
+            }
             return true;
         }
         finally
@@ -107,7 +153,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 return;
             }
-            if (entry.Running)
+            if (IsRunning(entry))
             {
                 try
                 {
@@ -115,7 +161,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
                 }
                 catch (ControlException e)
                 {
-                    logger.Log(LogLevel.Error, default, $"{path}: removed from replication, but {e.Message}", null, static (s, _) => s);
+                    _logger.Log(LogLevel.Error, default, $"{path}: removed from replication, but {e.Message}", null, static (s, _) => s);
                 }
             }
             lock (_lock)
@@ -142,44 +188,33 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), _refused.Task).ConfigureAwait(false);
         await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping = true;
-        Task all;
         try
         {
-            Entry[] entries;
-            lock (_lock)
-            {
-                entries = [.. _entries];
-            }
-            foreach (Entry entry in entries)
-            {
-                entry.Stop?.Cancel();
-            }
-            all = Task.WhenAll(entries.Select(e => e.Run ?? Task.CompletedTask));
-            try
-            {
-                await all.ConfigureAwait(false);
-            }
-            catch (Exception) when (all.Exception is not null)
-            {
-            }
+            await _stopStore.CancelAsync().ConfigureAwait(false);
+            await _storeRun.ConfigureAwait(false);
+        }
+        catch (Exception e) when (_refusal is not null)
+        {
+            throw new AggregateException(_refusal, e);
         }
         finally
         {
             _gate.Release();
         }
-        if (all.Exception is { } failed)
+        if (_refusal is not null)
         {
-            throw failed.InnerExceptions.Count == 1 ? failed.InnerExceptions[0] : failed.Flatten();
+            throw _refusal;
         }
     }
 
     public IReadOnlyList<DatabaseSummary> List()
     {
+        HashSet<Replica> running = Running();
         lock (_lock)
         {
             return [.. _entries.Select(e => new DatabaseSummary(
                 e.Path,
-                e.Running ? "replicating" : "stopped",
+                e.Replica is { } r && running.Contains(r) ? "replicating" : "stopped",
                 e.Replica?.LastSyncAt is { } at ? ControlJsonContext.FormatTime(at) : null))];
         }
     }
@@ -187,11 +222,16 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     /// <summary>Every registered database: its path, whether it runs, and its replica (null before its first start).</summary>
     public IReadOnlyList<(string Path, bool Running, Replica? Replica)> Databases()
     {
+        HashSet<Replica> running = Running();
         lock (_lock)
         {
-            return [.. _entries.Select(e => (e.Path, e.Running, e.Replica))];
+            return [.. _entries.Select(e => (e.Path, e.Replica is { } r && running.Contains(r), e.Replica))];
         }
     }
+
+    private HashSet<Replica> Running() => new(_store.Replicas, ReferenceEqualityComparer.Instance);
+
+    private bool IsRunning(Entry entry) => entry.Replica is { } replica && _store.Replicas.Contains(replica);
 
     public ulong Txid(string path) => Find(path) is { } entry ? TxidOf(entry) : throw NotFound(path);
 
@@ -209,13 +249,13 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
         try
         {
             Entry entry = Find(path) ?? throw NotFound(path);
-            if (entry.Running == run)
+            if (IsRunning(entry) == run)
             {
                 return new StartStopResponse(run ? "already_running" : "already_stopped", path, TxidOf(entry));
             }
             if (run)
             {
-                Launch(entry, fromConfig: false);
+                await LaunchForRequestAsync(entry, cancellationToken).ConfigureAwait(false);
                 await WaitOpenAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -240,12 +280,12 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
                 return new RegisterResponse("already_registered", path);
             }
             RequireSqliteOrMissing(path);
-            Replica first = register(path, replicaUrl);
+            Replica first = _register(path, replicaUrl);
             Replica? pending = first;
             var entry = new Entry(path, () =>
             {
                 // The first run uses the replica built (and validated) above; restarts build a fresh one.
-                Replica replica = pending ?? register(path, replicaUrl);
+                Replica replica = pending ?? _register(path, replicaUrl);
                 pending = null;
                 return replica;
             });
@@ -255,10 +295,9 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             }
             // Like upstream, registering does not wait for the database to open: it may not exist yet, and the
             // daemon opens it when it appears. It waits for the replication lock, which comes first.
-            Launch(entry, fromConfig: false);
             try
             {
-                await WaitLockedAsync(entry, cancellationToken).ConfigureAwait(false);
+                await LaunchForRequestAsync(entry, cancellationToken).ConfigureAwait(false);
             }
             catch (ControlException)
             {
@@ -285,7 +324,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
             {
                 return new UnregisterResponse("already_unregistered", path, 0);
             }
-            if (entry.Running)
+            if (IsRunning(entry))
             {
                 await HaltAsync(entry, timeout, cancellationToken).ConfigureAwait(false);
             }
@@ -310,7 +349,7 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     {
         Entry entry = Find(path) ?? throw NotFound(path);
         Replica? replica = entry.Replica;
-        if (!entry.Running || replica is null || !replica.Db.IsOpen)
+        if (!IsRunning(entry) || replica is null || !replica.Db.IsOpen)
         {
             throw new ControlException(409, $"database not open: {path}");
         }
@@ -389,67 +428,74 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
 
     private static ControlException NotFound(string path) => new(404, $"database not found: {path}");
 
-    private void Launch(Entry entry, bool fromConfig)
+    /// <summary>Registers a fresh replica of <paramref name="entry"/> with the store; returns once it holds its replication lock.</summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates it.</exception>
+    private async Task LaunchAsync(Entry entry, bool fromConfig, CancellationToken cancellationToken)
     {
         Replica replica = entry.Create();
-        var stop = new CancellationTokenSource();
-        var store = new Store([replica], storeOptions, logger, compaction);
         entry.Replica = replica;
-        entry.Stop = stop;
-        entry.Run = Task.Run(async () =>
+        entry.Failure = null;
+        entry.EndsDaemon = fromConfig ? replica : null;
+        if (!await _store.RegisterAsync(replica, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                await store.RunAsync(stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (fromConfig && e is DatabaseLockedException or Lease.LeaseException)
-            {
-                _refused.TrySetResult();
-                throw;
-            }
-        }, CancellationToken.None);
+            throw new ControlException(409, $"database {entry.Path} is still stopping (its final sync continues); try again");
+        }
     }
 
-    private static async Task HaltAsync(Entry entry, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary><see cref="LaunchAsync"/> for a control request: a database another process replicates is the request's failure.</summary>
+    private async Task LaunchForRequestAsync(Entry entry, CancellationToken cancellationToken)
     {
-        await entry.Stop!.CancelAsync().ConfigureAwait(false);
         try
         {
-            await entry.Run!.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await LaunchAsync(entry, fromConfig: false, cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (DatabaseLockedException e)
+        {
+            throw new ControlException(423, e.Message);
+        }
+    }
+
+    /// <summary>A database whose replication stopped on its own: remembered for the control socket; a config database's ends the daemon.</summary>
+    private void OnDatabaseStopped(object? sender, DatabaseStoppedEventArgs e)
+    {
+        Entry? entry;
+        lock (_lock)
+        {
+            entry = _entries.Find(x => ReferenceEquals(x.Replica, e.Replica));
+        }
+        if (entry is null)
+        {
+            return;
+        }
+        entry.Failure = e.Reason;
+        if (ReferenceEquals(entry.EndsDaemon, e.Replica) && e.Reason is DatabaseLockedException or Lease.LeaseException)
+        {
+            _refused.TrySetResult();
+        }
+    }
+
+    private async Task HaltAsync(Entry entry, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await _store.UnregisterAsync(entry.Path, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ControlException(500, $"database {entry.Path} did not stop within {GoDuration.Format(timeout)}; its final sync continues in the background");
         }
-        catch (Exception e) when (e is ReplicaBehindException or DatabaseLockedException)
+        catch (Exception e) when (e is ReplicaBehindException or IOException)
         {
-            // Stopped, but its replica lacks transactions (or it never ran): the caller must not read this as success.
+            // Stopped, but its replica lacks transactions (or it could not be opened): the caller must not read this as success.
             throw new ControlException(500, e.Message);
         }
-        finally
-        {
-            if (entry.Run!.IsCompleted)
-            {
-                entry.Stop.Dispose();
-                entry.Stop = null;
-            }
-        }
-    }
-
-    /// <summary>Waits until the database holds its replication lock; a database another process replicates fails the request.</summary>
-    private static async Task WaitLockedAsync(Entry entry, CancellationToken cancellationToken)
-    {
-        // The lock is taken first thing, without waiting for the database file: this takes milliseconds.
-        while (entry.Replica is { Db.IsLocked: false } && entry.Running)
-        {
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
-        ThrowIfRefused(entry);
     }
 
     private static void ThrowIfRefused(Entry entry)
     {
-        if (entry.Run is { IsFaulted: true } run && run.Exception!.InnerException is DatabaseLockedException locked)
+        if (entry.Failure is DatabaseLockedException locked)
         {
             throw new ControlException(423, locked.Message);
         }
@@ -459,11 +505,11 @@ internal sealed class ReplicationDaemon(StoreOptions storeOptions, CompactionOpt
     /// Waits until the database is open (its position loaded), so the reply can carry its TXID; returns at once
     /// when the file does not exist (the daemon waits for it, as at start-up).
     /// </summary>
-    private static async Task WaitOpenAsync(Entry entry, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task WaitOpenAsync(Entry entry, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
-        while (entry.Replica is { Db.IsOpen: false } && entry.Running && File.Exists(entry.Path))
+        while (entry.Replica is { Db.IsOpen: false } && IsRunning(entry) && File.Exists(entry.Path))
         {
             try
             {

@@ -62,9 +62,14 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
 
     /// <summary>Every database in the tree now, sorted.</summary>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
-    public List<string> Scan() => Scan(_root);
+    public List<string> Scan() => Scan(_root, new HashSet<string>());
 
-    private List<string> Scan(string top)
+    /// <summary>
+    /// The databases under <paramref name="top"/>; those in <paramref name="replicated"/> are listed without reading
+    /// their header: opening and closing a database file this process replicates drops every POSIX lock the process
+    /// holds on it, SQLite's SHARED lock included, and another process's last connection may then delete its WAL.
+    /// </summary>
+    private List<string> Scan(string top, IReadOnlySet<string> replicated)
     {
         if (!Directory.Exists(top))
         {
@@ -89,7 +94,7 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
                             folders.Push(sub.FullName);
                         }
                     }
-                    else if (Consider(child.FullName) == SqliteFileKind.Database)
+                    else if (replicated.Contains(child.FullName) || Consider(child.FullName) == SqliteFileKind.Database)
                     {
                         found.Add(child.FullName);
                     }
@@ -202,7 +207,7 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
                         if (entry.Recursive && new DirectoryInfo(change.Path).LinkTarget is null)
                         {
                             // Files created before the new directory was watched raised no event.
-                            foreach (string path in SafeScan(change.Path))
+                            foreach (string path in SafeScan(change.Path, databases))
                             {
                                 await AddAsync(databases, path, added).ConfigureAwait(false);
                             }
@@ -247,11 +252,11 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
         return false;
     }
 
-    private List<string> SafeScan(string top)
+    private List<string> SafeScan(string top, IReadOnlySet<string> replicated)
     {
         try
         {
-            return Scan(top);
+            return Scan(top, replicated);
         }
         catch (DirectoryNotFoundException)
         {
@@ -262,7 +267,7 @@ internal sealed class DatabaseDirectory(DbConfig entry, ILogger logger)
     /// <summary>Adds what a full scan finds and removes what it no longer finds.</summary>
     private async Task ReconcileAsync(HashSet<string> databases, Func<string, Task> added, Func<string, Task> removed)
     {
-        List<string> now = SafeScan(_root);
+        List<string> now = SafeScan(_root, databases);
         foreach (string path in now)
         {
             await AddAsync(databases, path, added).ConfigureAwait(false);

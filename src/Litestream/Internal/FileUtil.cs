@@ -119,6 +119,34 @@ internal static partial class FileUtil
         };
     }
 
+    /// <summary>
+    /// The identity (device and inode) of the file at <paramref name="path"/> now, following symbolic links; null when it
+    /// does not exist, and also where statx is unavailable (then every file looks the same: callers treat null as unknown
+    /// only together with <see cref="File.Exists(string)"/>).
+    /// </summary>
+    public static unsafe (ulong Device, ulong Inode)? FileId(string path)
+    {
+        if (s_statxUnavailable || !OperatingSystem.IsLinux())
+        {
+            return File.Exists(path) ? (0, 0) : null;
+        }
+        byte* statx = stackalloc byte[StatxSize];
+        try
+        {
+            if (Statx(AtFdCwd, path, 0, StatxIno, statx) != 0)
+            {
+                return null;
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_statxUnavailable = true;
+            return File.Exists(path) ? (0, 0) : null;
+        }
+        ulong device = ((ulong)*(uint*)(statx + StatxDevMajorOffset) << 32) | *(uint*)(statx + StatxDevMinorOffset);
+        return (device, *(ulong*)(statx + StatxInoOffset));
+    }
+
     /// <summary>Throws when <paramref name="path"/> exists and is not a regular file (see <see cref="NonRegularKind"/>).</summary>
     /// <exception cref="IOException">It is a FIFO, socket, device or directory.</exception>
     public static void RequireRegularFile(string path)
@@ -135,6 +163,11 @@ internal static partial class FileUtil
     private const int StatxSize = 256;
     private const int StatxModeOffset = 28;
     private const uint StatxType = 0x1;
+    private const uint StatxIno = 0x100;
+    // stx_ino is a u64 at byte 32; stx_dev_major and stx_dev_minor are u32s at bytes 136 and 140.
+    private const int StatxInoOffset = 32;
+    private const int StatxDevMajorOffset = 136;
+    private const int StatxDevMinorOffset = 140;
     private const int AtFdCwd = -100;
     private const int FileTypeMask = 0xF000;
 

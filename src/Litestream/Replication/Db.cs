@@ -56,6 +56,8 @@ public sealed class Db : IAsyncDisposable
     private bool _createdMetaPath;
     private bool _everOpened;
     private LtxHeader? _position;
+    // The WAL file our connections opened (device, inode): see ReopenIfWalReplaced.
+    private (ulong Device, ulong Inode)? _walId;
     private bool _forceSnapshot;
     private string? _forceSnapshotReason;
     private bool _walRestartExpected;
@@ -230,6 +232,7 @@ public sealed class Db : IAsyncDisposable
         _dbHandle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         _position = LoadPosition();
         EnsureWalExists();
+        _walId = FileUtil.FileId(WalPath);
     }
 
     /// <summary>
@@ -521,10 +524,33 @@ public sealed class Db : IAsyncDisposable
         _writeConn = null;
         _dbHandle?.Dispose();
         _dbHandle = null;
+        _walId = null;
+    }
+
+    /// <summary>
+    /// Only a connection holding the EXCLUSIVE lock on the database file deletes or recreates its WAL, and the SHARED
+    /// lock our connections hold forbids that, unless it was lost: closing any descriptor of the database file in this
+    /// process (a header probe, a copy) drops every POSIX lock the process holds on it. Another process's last
+    /// connection then closes with the EXCLUSIVE lock, checkpoints the whole WAL past our read mark and deletes it, so
+    /// its last commits are in the database file only, and our connections still use the deleted WAL and shared
+    /// memory. Reopening them takes the lock again; the snapshot captures what no WAL showed us.
+    /// </summary>
+    private void ReopenIfWalReplaced()
+    {
+        if (_walId is not { } opened || FileUtil.FileId(WalPath) == opened || !File.Exists(Path))
+        {
+            return; // a database deleted with its WAL has nothing more to capture: its replica keeps what it holds
+        }
+        Log.Warning(_logger, Path, "the WAL was deleted or replaced by another process under this process's connections (their lock on the database file was lost); reopening them and taking a snapshot");
+        CloseLocked();
+        OpenLocked();
+        _forceSnapshot = true;
+        _forceSnapshotReason = "wal replaced under our connections";
     }
 
     private bool SyncLocked()
     {
+        ReopenIfWalReplaced();
         EnsureWalExists();
         SafeFileHandle wal;
         try

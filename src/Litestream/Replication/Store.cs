@@ -47,6 +47,8 @@ public sealed record StoreOptions
 /// in the background while the application works (upstream <c>Store.Open</c>/<c>Close</c>), and
 /// <see cref="RunAsync"/> replicates until its token is cancelled. Either way the end is one last bounded
 /// sync and upload, then every <see cref="Db"/> is closed. The store does not own the replica clients.
+/// Databases join and leave while it runs (upstream <c>RegisterDB</c>/<c>UnregisterDB</c>): <see cref="RegisterAsync"/>
+/// starts one, <see cref="UnregisterAsync"/> gives one its final sync and closes it while the others replicate on.
 /// </remarks>
 public sealed class Store : IAsyncDisposable
 {
@@ -54,7 +56,23 @@ public sealed class Store : IAsyncDisposable
     private const int QuietChecks = 10;
 
     private readonly ILogger _logger;
+    private readonly Lock _lock = new();
     private readonly List<Replica> _replicas;
+    // While RunAsync runs: its token, and the loops of every database started under it.
+    private CancellationToken? _runToken;
+    private readonly Dictionary<Replica, Member> _running = new(ReferenceEqualityComparer.Instance);
+    // Databases that stopped on their own (another process replicates them, their lease was taken over), for RunAsync to throw.
+    private readonly List<Exception> _stoppedOnTheirOwn = [];
+
+    /// <summary>One running database: what stops it, its loops, and whether it is leaving the store.</summary>
+    private sealed class Member(CancellationTokenSource stop, bool registering)
+    {
+        public CancellationTokenSource Stop { get; } = stop;
+        // Started by RegisterAsync, which throws a refusal (DatabaseLockedException) to its caller: not reported again.
+        public bool Registering { get; } = registering;
+        public Task Run { get; set; } = Task.CompletedTask;
+        public bool Leaving { get; set; }
+    }
 
     /// <summary>Creates a store over one replica per database; <paramref name="compaction"/> null disables compaction.</summary>
     public Store(IEnumerable<Replica> replicas, StoreOptions? options = null, ILogger? logger = null, CompactionOptions? compaction = null)
@@ -71,8 +89,23 @@ public sealed class Store : IAsyncDisposable
     /// <summary>The settings.</summary>
     public StoreOptions Options { get; }
 
-    /// <summary>The replicas (one per database).</summary>
-    public IReadOnlyList<Replica> Replicas => _replicas;
+    /// <summary>The replicas (one per database) now: a copy, as databases may be registered and unregistered meanwhile.</summary>
+    public IReadOnlyList<Replica> Replicas
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _replicas];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Raised (on a pool thread) when a database stops replicating on its own while the store runs: another process
+    /// replicates it (<see cref="DatabaseLockedException"/>) or took over its lease. It has left the store by then.
+    /// </summary>
+    public event EventHandler<DatabaseStoppedEventArgs>? DatabaseStopped;
 
     /// <summary>Number of sync or upload failures since start (for status and metrics).</summary>
     public long ErrorCount => Interlocked.Read(ref _errorCount);
@@ -97,7 +130,7 @@ public sealed class Store : IAsyncDisposable
         }
         try
         {
-            foreach (Replica replica in _replicas)
+            foreach (Replica replica in Replicas)
             {
                 if (File.Exists(replica.Db.Path))
                 {
@@ -107,7 +140,7 @@ public sealed class Store : IAsyncDisposable
         }
         catch
         {
-            foreach (Replica replica in _replicas)
+            foreach (Replica replica in Replicas)
             {
                 await replica.Db.DisposeAsync().ConfigureAwait(false);
             }
@@ -175,7 +208,7 @@ public sealed class Store : IAsyncDisposable
     /// <exception cref="DatabaseLockedException">Another process replicates a database the store had not opened yet.</exception>
     public async Task SyncAsync(CancellationToken cancellationToken = default)
     {
-        foreach (Replica replica in _replicas)
+        foreach (Replica replica in Replicas)
         {
             if (!replica.Db.IsOpen)
             {
@@ -197,19 +230,176 @@ public sealed class Store : IAsyncDisposable
     /// <exception cref="AggregateException">Several of these, one per database.</exception>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var tasks = new List<Task>(_replicas.Count);
-        foreach (Replica replica in _replicas)
+        lock (_lock)
         {
-            tasks.Add(RunDatabaseAsync(replica, cancellationToken));
+            if (_runToken is not null)
+            {
+                throw new InvalidOperationException("store is already running");
+            }
+            _runToken = cancellationToken;
+            foreach (Replica replica in _replicas)
+            {
+                Start(replica, cancellationToken, registering: false);
+            }
         }
-        Task all = Task.WhenAll(tasks);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        Task[] runs;
+        lock (_lock)
+        {
+            _runToken = null;
+            runs = [.. _running.Values.Select(m => m.Run)];
+        }
+        Task all = Task.WhenAll(runs);
         try
         {
             await all.ConfigureAwait(false);
         }
-        catch (Exception) when (all.Exception is { InnerExceptions.Count: > 1 } failures)
+        catch (Exception) when (all.Exception is not null)
         {
-            throw failures;
+        }
+        List<Exception> failures;
+        lock (_lock)
+        {
+            failures = [.. _stoppedOnTheirOwn, .. all.Exception?.InnerExceptions ?? []];
+            _stoppedOnTheirOwn.Clear();
+            _running.Clear();
+        }
+        if (failures.Count > 0)
+        {
+            throw failures.Count == 1 ? failures[0] : new AggregateException(failures);
+        }
+    }
+
+    /// <summary>
+    /// Adds a database (upstream <c>Store.RegisterDB</c>). While the store runs it starts replicating at once, and
+    /// this returns when it holds its replication lock (its file need not exist yet: it is opened when it appears);
+    /// otherwise it starts with the store. False when a database at the same path is in the store already.
+    /// </summary>
+    /// <exception cref="DatabaseLockedException">Another process replicates it: it is not added, and neither
+    /// <see cref="DatabaseStopped"/> nor <see cref="RunAsync"/> reports it again.</exception>
+    public async Task<bool> RegisterAsync(Replica replica, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(replica);
+        Member? member = null;
+        lock (_lock)
+        {
+            if (_replicas.Exists(r => string.Equals(r.Db.Path, replica.Db.Path, StringComparison.Ordinal)))
+            {
+                return false;
+            }
+            _replicas.Add(replica);
+            if (_runToken is { } running)
+            {
+                member = Start(replica, running, registering: true);
+            }
+        }
+        // The lock is the first thing a database's loops take, before waiting for its file: this takes milliseconds.
+        while (member is not null && !replica.Db.IsLocked && !member.Run.IsCompleted)
+        {
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+        if (member is { Run.IsFaulted: true } && !replica.Db.IsLocked)
+        {
+            await member.Run.ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Removes a database (upstream <c>Store.UnregisterDB</c>): its loops stop, the final sync ships what it committed
+    /// (bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>), it is closed and leaves the store; its replica is
+    /// kept. The others replicate on. False when no database at <paramref name="path"/> is in the store. Cancelling
+    /// <paramref name="cancellationToken"/> stops waiting, not the final sync (the database leaves when it ends).
+    /// </summary>
+    /// <exception cref="ReplicaBehindException">The final sync left its replica behind (it left the store all the same).</exception>
+    /// <exception cref="IOException">It could not be opened for its final sync (it left the store all the same).</exception>
+    public async Task<bool> UnregisterAsync(string path, CancellationToken cancellationToken = default)
+    {
+        Replica? replica;
+        Member? member;
+        lock (_lock)
+        {
+            replica = _replicas.Find(r => string.Equals(r.Db.Path, path, StringComparison.Ordinal));
+            if (replica is null)
+            {
+                return false;
+            }
+            if (_running.TryGetValue(replica, out member))
+            {
+                member.Leaving = true;
+            }
+            else
+            {
+                _replicas.Remove(replica);
+            }
+        }
+        if (member is null)
+        {
+            // Never started here (or already stopped by RunAsync): nothing to flush, but it may have been opened by SyncAsync.
+            await replica.Db.DisposeAsync().ConfigureAwait(false);
+            return true;
+        }
+        try
+        {
+            await member.Stop.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Its loops ended meanwhile (and it left the store).
+        }
+        await member.Run.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Starts one database's loops under <paramref name="running"/>; called under the lock.</summary>
+    private Member Start(Replica replica, CancellationToken running, bool registering)
+    {
+        var member = new Member(CancellationTokenSource.CreateLinkedTokenSource(running), registering);
+        _running[replica] = member;
+        // On the pool: its first steps (the lock, the first open) must not run under the store's lock.
+        member.Run = Task.Run(() => RunMemberAsync(replica, member), CancellationToken.None);
+        return member;
+    }
+
+    private async Task RunMemberAsync(Replica replica, Member member)
+    {
+        Exception? failure = null;
+        try
+        {
+            await RunDatabaseAsync(replica, member.Stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            throw;
+        }
+        finally
+        {
+            bool onItsOwn = !member.Stop.IsCancellationRequested;
+            bool refused = member.Registering && failure is DatabaseLockedException;
+            lock (_lock)
+            {
+                if (member.Leaving || onItsOwn)
+                {
+                    _replicas.Remove(replica);
+                    _running.Remove(replica);
+                }
+                if (onItsOwn && failure is not null && !refused)
+                {
+                    _stoppedOnTheirOwn.Add(failure);
+                }
+            }
+            member.Stop.Dispose();
+            if (onItsOwn && !refused)
+            {
+                DatabaseStopped?.Invoke(this, new DatabaseStoppedEventArgs(replica, failure));
+            }
         }
     }
 
@@ -222,7 +412,7 @@ public sealed class Store : IAsyncDisposable
     internal async Task SyncOnceAsync(CancellationToken cancellationToken, bool enforceRetention = false)
     {
         var failures = new List<Exception>();
-        foreach (Replica replica in _replicas)
+        foreach (Replica replica in Replicas)
         {
             LeaseException? leaseFailure = null;
             using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

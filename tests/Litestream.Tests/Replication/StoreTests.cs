@@ -13,13 +13,13 @@ namespace Litestream.Tests.Replication;
 [Requires(Need.Python)]
 public class StoreTests
 {
-    private static readonly DbOptions s_fastDb = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), MinCheckpointPageCount = 100 };
+    internal static readonly DbOptions s_fastDb = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), MinCheckpointPageCount = 100 };
 
-    private static readonly ReplicaOptions s_fastReplica = new() { SyncInterval = TimeSpan.FromMilliseconds(100) };
+    internal static readonly ReplicaOptions s_fastReplica = new() { SyncInterval = TimeSpan.FromMilliseconds(100) };
 
     private static void Write(string db, int rows) => SqliteWriter.Write(db, new Workload { Commits = rows, Pad = 700 });
 
-    private static async Task<string> RestoreDump(FileReplicaClient client, string dir)
+    internal static async Task<string> RestoreDump(FileReplicaClient client, string dir)
     {
         string output = Path.Combine(dir, $"restored-{Guid.NewGuid():N}.db");
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
@@ -47,6 +47,39 @@ public class StoreTests
         string expected = SqliteWriter.Dump(path);
         Assert.StartsWith("ok 3010 ", expected);
         Assert.Equal(expected, await RestoreDump(client, dir));
+    }
+
+    [RequiresFact]
+    public async Task RunAsync_DatabaseFileOpenedAndClosedElsewhereInTheProcess_LastCommitsOfAnotherProcessStillShipped()
+    {
+        // Closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's SHARED lock of
+        // the replicator's connections included. Another process's last connection then closes with the EXCLUSIVE
+        // lock: it checkpoints the whole WAL past our read mark and deletes it, so its last commits never pass
+        // through a WAL we read. The directory watcher's header probe did exactly that (issue 21).
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 5);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        var logs = new CapturingLogger();
+        // No pass between the first and the final sync: the other process's commits are the final sync's alone.
+        var db = new Db(path, s_fastDb with { MonitorInterval = TimeSpan.FromMinutes(10) }, logs);
+        var store = new Store([new Replica(db, client, s_fastReplica, logs)], new StoreOptions { ChangeDebounce = TimeSpan.FromMinutes(10) }, logs);
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        await Wait.UntilAsync(() => File.Exists(client.LtxFilePath(0, new Txid(1), new Txid(1))), "the first sync to reach the replica");
+
+        File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete).Dispose();
+        Write(path, 2);
+        Assert.False(File.Exists(path + "-wal")); // the writer's close took the EXCLUSIVE lock and deleted the WAL
+        await stop.CancelAsync();
+        await run;
+
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith("ok 7 ", expected);
+        Assert.Equal(expected, await RestoreDump(client, dir));
+        Assert.Contains(logs.Lines, l => l.Contains("the WAL was deleted or replaced by another process under this process's connections", StringComparison.Ordinal)
+            && l.Contains(path, StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("txid 0000000000000002", StringComparison.Ordinal) && l.Contains("reason: wal replaced under our connections", StringComparison.Ordinal));
     }
 
     [RequiresFact]
