@@ -64,10 +64,14 @@ public sealed class LtxKeyMissingException : LtxFormatException
             : $"encrypted with key id {LtxPageCipher.FormatKeyId(keyId)}, configured keys: {string.Join(", ", keys.KeyIds.Select(LtxPageCipher.FormatKeyId))}")
     {
         KeyId = keyId;
+        KeysConfigured = keys is not null;
     }
 
     /// <summary>The key id the file's header names.</summary>
     public uint KeyId { get; }
+
+    /// <summary>Whether any key was at hand (then none had this id).</summary>
+    public bool KeysConfigured { get; }
 }
 
 /// <summary>An encrypted page did not authenticate: the key is wrong, or the page, its place or its file's header was changed.</summary>
