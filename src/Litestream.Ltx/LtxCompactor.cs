@@ -16,6 +16,9 @@ public sealed record LtxCompactionOptions
 
     /// <summary>Output timestamp (Unix ms); the last input's timestamp when null.</summary>
     public long? Timestamp { get; init; }
+
+    /// <summary>Keys for encrypted inputs; the output is encrypted under <see cref="LtxKeyRing.Current"/> when set.</summary>
+    public LtxKeyRing? Keys { get; init; }
 }
 
 /// <summary>
@@ -40,7 +43,7 @@ public static class LtxCompactor
         {
             for (int i = 0; i < inputs.Count; i++)
             {
-                decoders[i] = new LtxDecoder(inputs[i], leaveOpen: true) { KeepPageIndex = false };
+                decoders[i] = new LtxDecoder(inputs[i], leaveOpen: true) { KeepPageIndex = false, Keys = options.Keys };
                 LtxHeader header = decoders[i].DecodeHeader();
                 if (i > 0)
                 {
@@ -60,7 +63,7 @@ public static class LtxCompactor
                 PreApplyChecksum = noChecksum ? 0 : first.PreApplyChecksum,
                 NodeId = NewestLeaseNodeId(decoders),
             };
-            using var encoder = new LtxEncoder(output, leaveOpen: true);
+            using var encoder = new LtxEncoder(output, leaveOpen: true) { Cipher = options.Keys?.Current };
             encoder.EncodeHeader(outHeader);
 
             int pageSize = (int)first.PageSize;
@@ -146,6 +149,10 @@ public static class LtxCompactor
         if (allowOverlap ? next.MaxTxid <= previous.MaxTxid : next.MinTxid.Value != expected)
         {
             LtxThrow.Format($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
+        }
+        if (previous.IsEncrypted && !next.IsEncrypted)
+        {
+            LtxThrow.Format($"{next.MinTxid}-{next.MaxTxid} is not encrypted but follows encrypted {previous.MinTxid}-{previous.MaxTxid}: written by a replicator without the encryption key");
         }
         long before = LtxNodeId.LeaseGeneration(previous.NodeId), after = LtxNodeId.LeaseGeneration(next.NodeId);
         if (after != 0 && after < before)

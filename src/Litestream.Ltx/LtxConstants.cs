@@ -24,8 +24,17 @@ public static class LtxConstants
     /// <summary>ltx v0.3 (format v1) header flag "the page block is one LZ4 frame"; invalid in v3.</summary>
     public const uint LegacyHeaderFlagCompressLz4 = 0x1;
 
+    /// <summary>
+    /// Header flag of this project's extension: page payloads are sealed with AES-256-GCM (docs/ENCRYPTION.md).
+    /// Upstream readers accept only <see cref="HeaderFlagNoChecksum"/>, so they refuse such a file cleanly.
+    /// </summary>
+    public const uint HeaderFlagEncrypted = 0x4;
+
     /// <summary>All header flags a v3 file may carry.</summary>
-    public const uint HeaderFlagMask = HeaderFlagNoChecksum;
+    public const uint HeaderFlagMask = HeaderFlagNoChecksum | HeaderFlagEncrypted;
+
+    /// <summary>Bytes an encrypted page payload adds: the AEAD tag.</summary>
+    public const int PageTagSize = 16;
 
     /// <summary>Page header flag: payload is a 4-byte BE length and one LZ4 block (ltx ≥ v0.5.2).</summary>
     public const ushort PageHeaderFlagSize = 0x1;

@@ -60,6 +60,9 @@ public sealed class LtxDecoder : IDisposable
     /// <summary>Bytes read from the input so far.</summary>
     public long BytesRead => _source.Position;
 
+    /// <summary>The keys for encrypted files (docs/ENCRYPTION.md); an encrypted file without its key is refused.</summary>
+    public LtxKeyRing? Keys { get; init; }
+
     /// <summary>Reads and validates the header.</summary>
     public LtxHeader DecodeHeader()
     {
@@ -71,7 +74,7 @@ public sealed class LtxDecoder : IDisposable
         }
         LtxHeader header = ParseHeader(bytes);
         _header = header;
-        _frames = new LtxFrameReader(_source, header, Crc64Iso.Update(0, bytes), previousPgno: 0);
+        _frames = new LtxFrameReader(_source, header, Crc64Iso.Update(0, bytes), previousPgno: 0, Keys);
         _state = State.Pages;
         return header;
     }
@@ -223,7 +226,14 @@ public sealed class LtxDecoder : IDisposable
     /// </summary>
     /// <exception cref="LtxFormatException">The frame is malformed, has bytes past its payload, or does not decode to exactly one page.</exception>
     public static LtxPageHeader DecodePageData(ReadOnlySpan<byte> frame, Span<byte> page)
-        => LtxFrameReader.DecodeFrame(frame, page);
+        => LtxFrameReader.DecodeFrame(frame, page, cipher: null);
+
+    /// <summary>
+    /// <see cref="DecodePageData(ReadOnlySpan{byte}, Span{byte})"/> for a frame of an encrypted file, opened with its
+    /// <paramref name="cipher"/> (<see cref="LtxPageCipher.ForFile"/>); null for a plain file.
+    /// </summary>
+    public static LtxPageHeader DecodePageData(ReadOnlySpan<byte> frame, Span<byte> page, LtxFileCipher? cipher)
+        => LtxFrameReader.DecodeFrame(frame, page, cipher);
 
     /// <summary>Returns rented buffers (and disposes the stream unless leaveOpen). Idempotent.</summary>
     public void Dispose()

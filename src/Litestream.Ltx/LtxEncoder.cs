@@ -22,6 +22,8 @@ public sealed class LtxEncoder : IDisposable
     private State _state = State.Header;
     private LtxHeader _header;
     private byte[]? _frame;
+    private byte[]? _compressed;
+    private LtxFileCipher? _cipher;
     private ulong _crc;
     private uint _prevPgno;
     private uint _lockPgno;
@@ -32,6 +34,12 @@ public sealed class LtxEncoder : IDisposable
         _output = output ?? throw new ArgumentNullException(nameof(output));
         _leaveOpen = leaveOpen;
     }
+
+    /// <summary>
+    /// Encrypt the page payloads with this key (docs/ENCRYPTION.md): the header gets the encrypted flag, a fresh
+    /// random salt and the key id, whatever the header passed to <see cref="EncodeHeader"/> said.
+    /// </summary>
+    public LtxPageCipher? Cipher { get; init; }
 
     /// <summary>The header written by <see cref="EncodeHeader"/>.</summary>
     public LtxHeader Header => _header;
@@ -46,13 +54,22 @@ public sealed class LtxEncoder : IDisposable
     public void EncodeHeader(in LtxHeader header)
     {
         RequireState(State.Header, "encode header");
-        header.Validate();
-        _header = header;
-        _lockPgno = LtxConstants.LockPgno(header.PageSize);
-        _frame = ArrayPool<byte>.Shared.Rent(LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize + Lz4Block.MaxCompressedLength((int)header.PageSize));
+        LtxHeader written = Cipher is { } key
+            ? header with { Flags = header.Flags | LtxConstants.HeaderFlagEncrypted, Salt = LtxPageCipher.NewSalt(), KeyId = key.KeyId }
+            : header with { Flags = header.Flags & ~LtxConstants.HeaderFlagEncrypted, Salt = 0, KeyId = 0 };
+        written.Validate();
+        _header = written;
+        _lockPgno = LtxConstants.LockPgno(written.PageSize);
+        int maxPayload = Lz4Block.MaxCompressedLength((int)written.PageSize);
+        _frame = ArrayPool<byte>.Shared.Rent(LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize + maxPayload + LtxConstants.PageTagSize);
+        if (Cipher is not null)
+        {
+            _cipher = Cipher.ForFile(written);
+            _compressed = ArrayPool<byte>.Shared.Rent(maxPayload);
+        }
         _index = new PageIndexSpool(SpoolDirectory());
         Span<byte> bytes = stackalloc byte[LtxConstants.HeaderSize];
-        header.Write(bytes);
+        written.Write(bytes);
         Write(bytes, hash: true);
         _state = State.Pages;
     }
@@ -81,16 +98,30 @@ public sealed class LtxEncoder : IDisposable
 
         Span<byte> frame = _frame;
         new LtxPageHeader(pgno, LtxConstants.PageHeaderFlagSize).Write(frame);
-        int compressed = Lz4Block.Compress(page, frame[(LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize)..]);
-        BinaryPrimitives.WriteUInt32BigEndian(frame[LtxConstants.PageHeaderSize..], (uint)compressed);
         int prefixed = LtxConstants.PageHeaderSize + LtxConstants.PageSizePrefixSize;
-        int frameLength = prefixed + compressed;
+        int payload;
+        if (_cipher is { } cipher)
+        {
+            int compressed = Lz4Block.Compress(page, _compressed!);
+            cipher.Seal(pgno, _compressed!.AsSpan(0, compressed), frame[prefixed..]);
+            payload = compressed + LtxConstants.PageTagSize;
+        }
+        else
+        {
+            payload = Lz4Block.Compress(page, frame[prefixed..]);
+        }
+        BinaryPrimitives.WriteUInt32BigEndian(frame[LtxConstants.PageHeaderSize..], (uint)payload);
+        int frameLength = prefixed + payload;
 
         _index!.Add(pgno, BytesWritten, frameLength);
         _pageCount++;
-        // The checksum covers the stored header and size prefix but the uncompressed page.
-        _crc = Crc64Iso.Update(_crc, frame[..prefixed]);
-        _crc = Crc64Iso.Update(_crc, page);
+        // A plain file's checksum covers the stored header and size prefix but the uncompressed page; an
+        // encrypted file's covers the frame as stored, so transport damage shows without the key.
+        _crc = Crc64Iso.Update(_crc, frame[..(_cipher is null ? prefixed : frameLength)]);
+        if (_cipher is null)
+        {
+            _crc = Crc64Iso.Update(_crc, page);
+        }
         Write(frame[..frameLength], hash: false);
         _prevPgno = pgno;
     }
@@ -173,6 +204,13 @@ public sealed class LtxEncoder : IDisposable
             ArrayPool<byte>.Shared.Return(_frame);
             _frame = null;
         }
+        if (_compressed is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_compressed);
+            _compressed = null;
+        }
+        _cipher?.Dispose();
+        _cipher = null;
         _index?.Dispose();
         _index = null;
     }

@@ -53,3 +53,37 @@ public sealed class LtxPositionMismatchException : LtxFormatException
     /// <summary>The position the file starts from.</summary>
     public LtxPosition Actual { get; }
 }
+
+/// <summary>An encrypted file names a key that is not configured (or no key is configured at all).</summary>
+public sealed class LtxKeyMissingException : LtxFormatException
+{
+    /// <summary>Creates the exception for the file's key id and the keys at hand (null: none).</summary>
+    public LtxKeyMissingException(uint keyId, LtxKeyRing? keys)
+        : base(keys is null
+            ? $"encrypted with key id {LtxPageCipher.FormatKeyId(keyId)} and no encryption key is configured"
+            : $"encrypted with key id {LtxPageCipher.FormatKeyId(keyId)}, configured keys: {string.Join(", ", keys.KeyIds.Select(LtxPageCipher.FormatKeyId))}")
+    {
+        KeyId = keyId;
+        KeysConfigured = keys is not null;
+    }
+
+    /// <summary>The key id the file's header names.</summary>
+    public uint KeyId { get; }
+
+    /// <summary>Whether any key was at hand (then none had this id).</summary>
+    public bool KeysConfigured { get; }
+}
+
+/// <summary>An encrypted page did not authenticate: the key is wrong, or the page, its place or its file's header was changed.</summary>
+public sealed class LtxAuthenticationException : LtxFormatException
+{
+    /// <summary>Creates the exception for page <paramref name="pgno"/>.</summary>
+    public LtxAuthenticationException(uint pgno)
+        : base($"page {pgno} failed authentication (wrong key or modified file)")
+    {
+        Pgno = pgno;
+    }
+
+    /// <summary>The page that failed.</summary>
+    public uint Pgno { get; }
+}

@@ -12,7 +12,8 @@ namespace Litestream.Ltx;
 /// file's checks need: the CRC of the bytes the file checksum covers, a checksummed snapshot's post-apply
 /// checksum, and a hash of the frames' index entries with their count, so memory stays constant whatever the
 /// file's size. <see cref="LtxDecoder"/> reads a whole file's frames with it, <see cref="LtxSegmentDecoder"/>
-/// one segment's. Rents one scratch buffer.
+/// one segment's. An encrypted file's payloads are opened with its key (docs/ENCRYPTION.md). Rents one scratch
+/// buffer (two for an encrypted file).
 /// </summary>
 internal sealed class LtxFrameReader : IDisposable
 {
@@ -23,14 +24,22 @@ internal sealed class LtxFrameReader : IDisposable
     private readonly LtxHeader _header;
     private readonly bool _trackDatabaseChecksum;
     private byte[]? _scratch;
+    private byte[]? _opened;
+    private LtxFileCipher? _cipher;
     private DatabaseChecksum _databaseChecksum;
 
     /// <param name="source">Positioned at the first frame to read.</param>
     /// <param name="header">The file's validated header.</param>
     /// <param name="crc">The file CRC so far (the header's for a whole file; the empty state for a segment).</param>
     /// <param name="previousPgno">Page number of the frame before the first one read; 0 at the file's first frame.</param>
-    public LtxFrameReader(StreamSource source, LtxHeader header, ulong crc, uint previousPgno)
+    /// <param name="keys">Keys for an encrypted file; such a file without its key is refused here.</param>
+    public LtxFrameReader(StreamSource source, LtxHeader header, ulong crc, uint previousPgno, LtxKeyRing? keys)
     {
+        if (header.IsEncrypted)
+        {
+            _cipher = (keys ?? throw new LtxKeyMissingException(header.KeyId, null)).Find(header.KeyId).ForFile(header);
+            _opened = ArrayPool<byte>.Shared.Rent(Lz4Block.MaxCompressedLength((int)header.PageSize));
+        }
         _source = source;
         _header = header;
         LockPgno = LtxConstants.LockPgno(header.PageSize);
@@ -86,17 +95,34 @@ internal sealed class LtxFrameReader : IDisposable
 
         byte[] scratch = _scratch ?? throw new ObjectDisposedException(nameof(LtxFrameReader));
         int hashed = LtxConstants.PageHeaderSize;
+        // A plain file hashes the uncompressed page, an encrypted one the payload as stored (docs/ENCRYPTION.md).
+        ReadOnlySpan<byte> hashedPayload = page;
         if (pageHeader.HasSizePrefix)
         {
             ReadExactly(head[LtxConstants.PageHeaderSize..], "page size");
             uint size = BinaryPrimitives.ReadUInt32BigEndian(head[LtxConstants.PageHeaderSize..]);
-            if (size == 0 || size > (uint)Lz4Block.MaxCompressedLength((int)_header.PageSize))
+            uint tag = _cipher is null ? 0u : LtxConstants.PageTagSize;
+            if (size <= tag || size > (uint)Lz4Block.MaxCompressedLength((int)_header.PageSize) + tag)
             {
                 LtxThrow.Format($"invalid compressed size {size} for page {pageHeader.Pgno} at offset {offset}");
             }
-            ReadExactly(scratch.AsSpan(0, (int)size), "page data");
-            Lz4Block.DecompressPage(scratch.AsSpan(0, (int)size), page, pageHeader.Pgno);
+            Span<byte> payload = scratch.AsSpan(0, (int)size);
+            ReadExactly(payload, "page data");
+            if (_cipher is { } cipher)
+            {
+                int opened = cipher.Open(pageHeader.Pgno, payload, _opened);
+                Lz4Block.DecompressPage(_opened.AsSpan(0, opened), page, pageHeader.Pgno);
+                hashedPayload = payload;
+            }
+            else
+            {
+                Lz4Block.DecompressPage(payload, page, pageHeader.Pgno);
+            }
             hashed += LtxConstants.PageSizePrefixSize;
+        }
+        else if (_cipher is not null)
+        {
+            LtxThrow.Format($"page {pageHeader.Pgno} of an encrypted file is not size-prefixed");
         }
         else
         {
@@ -104,8 +130,8 @@ internal sealed class LtxFrameReader : IDisposable
             Lz4Block.DecodeFrame(scratch.AsSpan(0, frameLength), page, pageHeader.Pgno);
         }
         Crc = Crc64Iso.Update(Crc, head[..hashed]);
-        Crc = Crc64Iso.Update(Crc, page);
-        HashedLength += hashed + page.Length;
+        Crc = Crc64Iso.Update(Crc, hashedPayload);
+        HashedLength += hashed + hashedPayload.Length;
         if (_trackDatabaseChecksum)
         {
             _databaseChecksum.Add(PageChecksum.Compute(pageHeader.Pgno, page));
@@ -119,9 +145,10 @@ internal sealed class LtxFrameReader : IDisposable
 
     /// <summary>
     /// Decodes one frame held whole in <paramref name="frame"/> (an index entry's offset and size, fetched by a
-    /// ranged read) into <paramref name="page"/>; see <see cref="LtxDecoder.DecodePageData"/>.
+    /// ranged read) into <paramref name="page"/>, opened with <paramref name="cipher"/> for an encrypted file; see
+    /// <see cref="LtxDecoder.DecodePageData(ReadOnlySpan{byte}, Span{byte}, LtxFileCipher?)"/>.
     /// </summary>
-    public static LtxPageHeader DecodeFrame(ReadOnlySpan<byte> frame, Span<byte> page)
+    public static LtxPageHeader DecodeFrame(ReadOnlySpan<byte> frame, Span<byte> page, LtxFileCipher? cipher)
     {
         if (frame.Length < LtxConstants.PageHeaderSize)
         {
@@ -129,6 +156,10 @@ internal sealed class LtxFrameReader : IDisposable
         }
         LtxPageHeader header = LtxPageHeader.Read(frame);
         header.Validate();
+        if (!header.HasSizePrefix && cipher is not null)
+        {
+            LtxThrow.Format($"page {header.Pgno} of an encrypted file is not size-prefixed");
+        }
         ReadOnlySpan<byte> payload = frame[LtxConstants.PageHeaderSize..];
         int consumed;
         if (header.HasSizePrefix)
@@ -142,7 +173,24 @@ internal sealed class LtxFrameReader : IDisposable
             {
                 LtxThrow.Format($"truncated page frame for page {header.Pgno}: {size} bytes announced, {payload.Length - LtxConstants.PageSizePrefixSize} present");
             }
-            Lz4Block.DecompressPage(payload.Slice(LtxConstants.PageSizePrefixSize, (int)size), page, header.Pgno);
+            ReadOnlySpan<byte> stored = payload.Slice(LtxConstants.PageSizePrefixSize, (int)size);
+            if (cipher is null)
+            {
+                Lz4Block.DecompressPage(stored, page, header.Pgno);
+            }
+            else
+            {
+                byte[] opened = ArrayPool<byte>.Shared.Rent(stored.Length);
+                try
+                {
+                    int length = cipher.Open(header.Pgno, stored, opened);
+                    Lz4Block.DecompressPage(opened.AsSpan(0, length), page, header.Pgno);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(opened);
+                }
+            }
             consumed = LtxConstants.PageSizePrefixSize + (int)size;
         }
         else
@@ -173,6 +221,13 @@ internal sealed class LtxFrameReader : IDisposable
             ArrayPool<byte>.Shared.Return(_scratch);
             _scratch = null;
         }
+        if (_opened is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_opened);
+            _opened = null;
+        }
+        _cipher?.Dispose();
+        _cipher = null;
     }
 
     private void ValidatePageHeader(LtxPageHeader header)

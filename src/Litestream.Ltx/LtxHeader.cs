@@ -30,11 +30,18 @@ public readonly record struct LtxHeader
     public uint WalSalt1 { get; init; }
     /// <summary>Salt-2 of the source WAL header.</summary>
     public uint WalSalt2 { get; init; }
-    /// <summary>Creator node id; Litestream never sets it.</summary>
+    /// <summary>Creator node id: the replica lease's generation for Litestream.Aot (<see cref="LtxNodeId"/>), else 0.</summary>
     public ulong NodeId { get; init; }
+    /// <summary>An encrypted file's random salt, from which its page key is derived (docs/ENCRYPTION.md); 0 in plain files.</summary>
+    public UInt128 Salt { get; init; }
+    /// <summary>An encrypted file's key id (<see cref="LtxPageCipher.KeyId"/>); 0 in plain files.</summary>
+    public uint KeyId { get; init; }
 
     /// <summary>A snapshot covers the database from its first transaction (MinTxid 1) and holds every page.</summary>
     public bool IsSnapshot => MinTxid.Value == 1;
+
+    /// <summary>True when the page payloads are encrypted (<see cref="LtxConstants.HeaderFlagEncrypted"/>).</summary>
+    public bool IsEncrypted => (Flags & LtxConstants.HeaderFlagEncrypted) != 0;
 
     /// <summary>True when the NoChecksum flag is set.</summary>
     public bool NoChecksum => (Flags & LtxConstants.HeaderFlagNoChecksum) != 0;
@@ -71,6 +78,8 @@ public readonly record struct LtxHeader
             WalSalt1 = BinaryPrimitives.ReadUInt32BigEndian(source[LtxLayout.WalSalt1..]),
             WalSalt2 = BinaryPrimitives.ReadUInt32BigEndian(source[LtxLayout.WalSalt2..]),
             NodeId = BinaryPrimitives.ReadUInt64BigEndian(source[LtxLayout.NodeId..]),
+            Salt = BinaryPrimitives.ReadUInt128BigEndian(source[LtxLayout.Salt..]),
+            KeyId = BinaryPrimitives.ReadUInt32BigEndian(source[LtxLayout.KeyId..]),
         };
         return true;
     }
@@ -85,7 +94,7 @@ public readonly record struct LtxHeader
         return TryRead(source, out LtxHeader header) ? header : LtxThrow.Format<LtxHeader>("invalid ltx file: bad magic");
     }
 
-    /// <summary>Writes the 100 header bytes (reserved bytes zeroed).</summary>
+    /// <summary>Writes the 100 header bytes (the reserved bytes hold salt and key id: zeros in a plain file).</summary>
     public void Write(Span<byte> destination)
     {
         if (destination.Length < Size)
@@ -105,7 +114,8 @@ public readonly record struct LtxHeader
         BinaryPrimitives.WriteUInt32BigEndian(destination[LtxLayout.WalSalt1..], WalSalt1);
         BinaryPrimitives.WriteUInt32BigEndian(destination[LtxLayout.WalSalt2..], WalSalt2);
         BinaryPrimitives.WriteUInt64BigEndian(destination[LtxLayout.NodeId..], NodeId);
-        destination[LtxLayout.Reserved..Size].Clear();
+        BinaryPrimitives.WriteUInt128BigEndian(destination[LtxLayout.Salt..], Salt);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[LtxLayout.KeyId..], KeyId);
     }
 
     /// <summary>Checks the header rules in upstream's order (ltx <c>Header.Validate</c>); throws <see cref="LtxFormatException"/>.</summary>
@@ -117,6 +127,10 @@ public readonly record struct LtxHeader
             LtxThrow.Format((Flags & LtxConstants.LegacyHeaderFlagCompressLz4) != 0
                 ? $"invalid flags: 0x{Flags:x8} (0x1 is the ltx v1 compression flag; ltx v1 files are not supported)"
                 : $"invalid flags: 0x{Flags:x8}");
+        }
+        if (IsEncrypted && (Salt == 0 || KeyId == 0))
+        {
+            LtxThrow.Format("encrypted file without salt or key id");
         }
         if (!LtxConstants.IsValidPageSize(PageSize))
         {

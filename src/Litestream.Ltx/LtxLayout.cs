@@ -18,6 +18,9 @@ internal static class LtxLayout
     public const int WalSalt2 = WalSalt1 + 4;
     public const int NodeId = WalSalt2 + 4;
     public const int Reserved = NodeId + 8;
+    // The reserved bytes of an encrypted file (HeaderFlagEncrypted): its salt and its key id.
+    public const int Salt = Reserved;
+    public const int KeyId = Salt + 16;
 
     // Page header (6 bytes).
     public const int PagePgno = 0;

@@ -20,15 +20,15 @@ public sealed class LtxSegmentDecoder : IDisposable
     private bool _atEnd;
     private bool _finished;
 
-    /// <summary>Creates a decoder for <paramref name="segment"/> of a file with <paramref name="header"/>.</summary>
-    public LtxSegmentDecoder(Stream input, LtxHeader header, LtxFrameSegment segment, bool leaveOpen = false)
+    /// <summary>Creates a decoder for <paramref name="segment"/> of a file with <paramref name="header"/> (an encrypted one opened with <paramref name="keys"/>).</summary>
+    public LtxSegmentDecoder(Stream input, LtxHeader header, LtxFrameSegment segment, bool leaveOpen = false, LtxKeyRing? keys = null)
     {
         _input = input ?? throw new ArgumentNullException(nameof(input));
         _leaveOpen = leaveOpen;
         _header = header;
         _segment = segment;
         _source = new StreamSource(input, segment.Offset);
-        _frames = new LtxFrameReader(_source, header, crc: 0, segment.PreviousPgno);
+        _frames = new LtxFrameReader(_source, header, crc: 0, segment.PreviousPgno, keys);
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ public class LtxNodeIdTests
         LtxHeader header = LtxFileBuilder.Header(2, 2, 3, 512) with { WalOffset = 32, WalSize = 4128, WalSalt1 = 11, WalSalt2 = 12 };
         byte[] original = LtxFileBuilder.Build(header, [(1, LtxFileBuilder.Page(512, 1)), (3, LtxFileBuilder.Page(512, 3))]);
         var output = new MemoryStream();
-        LtxHeader stamped = LtxRestamp.Copy(new MemoryStream(original), output, s_gen2);
+        LtxHeader stamped = LtxRewrite.Copy(new MemoryStream(original), output, s_gen2);
         byte[] copy = output.ToArray();
 
         Assert.Equal(header with { NodeId = s_gen2 }, stamped);
@@ -84,6 +84,6 @@ public class LtxNodeIdTests
     {
         byte[] original = LtxFileBuilder.Build(Header(1, 1, 0), [(1, LtxFileBuilder.Page(512, 1))]);
         original[^1] ^= 0xFF; // the file checksum
-        Assert.Throws<LtxChecksumMismatchException>(() => LtxRestamp.Copy(new MemoryStream(original), new MemoryStream(), s_gen1));
+        Assert.Throws<LtxChecksumMismatchException>(() => LtxRewrite.Copy(new MemoryStream(original), new MemoryStream(), s_gen1));
     }
 }

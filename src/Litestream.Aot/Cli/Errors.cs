@@ -15,6 +15,7 @@ internal static class Errors
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerExceptions[0]),
         AggregateException a => string.Join("; ", a.InnerExceptions.Select(Describe)),
         CryptographicException crypto => RandomSource.Describe(crypto),
+        LtxKeyMissingException missing => $"replica is {missing.Message}",
         _ => e.Message,
     };
 
@@ -29,6 +30,9 @@ internal static class Errors
         NoBackupException => "check the replica URL or path; 'litestream ltx -level all URL' lists what is there",
         TxNotAvailableException => "'litestream ltx -level all URL' lists the TXIDs the replica holds",
         NonContiguousReplicaException => "the replica is missing files; restore an earlier state with -txid or -timestamp",
+        LtxKeyMissingException missing => missing.KeysConfigured
+            ? "add the key with that id to the replica's encryption.previous-key-paths"
+            : "set encryption.key-path in the replica's config section and restore by database path with -config",
         LtxChecksumMismatchException or LtxFormatException => "the replica file is damaged; restore an earlier state with -txid, or from another replica",
         ReplicaFileNotFoundException => "the replica changed during the restore; try again",
         ReplicaStorageException storage => storage.Hint,

@@ -7,6 +7,7 @@ using Litestream.Aot.Mcp;
 using Litestream.Aot.Monitoring;
 using Litestream.Internal;
 using Litestream.Lease;
+using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -213,12 +214,16 @@ internal static class ReplicateCommand
         ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
         ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
         IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
+        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait);
+        foreach (string warning in (replicaConfig.Encryption ?? cfg.ReplicaDefaults.Encryption)?.Warnings ?? [])
+        {
+            logger.Log(LogLevel.Warning, default, $"{dbConfig.Path}: {warning}", null, static (s, _) => s);
+        }
         if (restore && !File.Exists(dbConfig.Path))
         {
             // The backend's own client: a restore must see what it is (a v0.3 replica's generations).
-            await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
+            await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, replicaOptions.Encryption, logger, cancellationToken).ConfigureAwait(false);
         }
-        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait);
         IReplicaClient uploads = progress is null ? client : new ProgressReplicaClient(client, progress);
         DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
         bool snapshot = forceSnapshot;
@@ -295,15 +300,16 @@ internal static class ReplicateCommand
     private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, LitestreamConfig cfg, LeaseConfig? lease = null, TimeSpan leaseWait = default) => new()
     {
         Lease = lease is { Enabled: true } ? new LeaseOptions { Ttl = lease.Ttl, Wait = leaseWait } : null,
+        Encryption = (replica.Encryption ?? cfg.ReplicaDefaults.Encryption)?.Keys,
         SyncInterval = replica.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
         MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
         AutoRecover = replica.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,
         ValidationInterval = replica.ValidationInterval ?? cfg.ReplicaDefaults.ValidationInterval ?? cfg.Validation.Interval ?? TimeSpan.Zero,
     };
 
-    private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, ConsoleLogger logger, CancellationToken cancellationToken)
+    private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, LtxKeyRing? keys, ConsoleLogger logger, CancellationToken cancellationToken)
     {
-        RestoreResult? restored = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = path }, cancellationToken).ConfigureAwait(false);
+        RestoreResult? restored = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = path, Encryption = keys }, cancellationToken).ConfigureAwait(false);
         string message = restored is null ? $"no backup of {path} on the replica; starting fresh" : $"restored {path} {Describe(restored)}";
         logger.Log(LogLevel.Information, default, message, null, static (s, _) => s);
     }

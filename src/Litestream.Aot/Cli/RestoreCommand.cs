@@ -112,6 +112,7 @@ internal static class RestoreCommand
         (IReplicaClient client, string description, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
         // v0.3 generations written with age: recipients decrypt with the replica's age: identities.
         IReadOnlyList<string> ageIdentities = config is { } c ? c.Replica.AgeIdentities(c.Defaults) : [];
+        LtxKeyRing? keys = config is { } section ? section.Replica.EncryptionKeys(section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {
             long started = Stopwatch.GetTimestamp();
@@ -157,6 +158,7 @@ internal static class RestoreCommand
                 IntegrityCheck = a.Integrity,
                 Force = a.Force,
                 AgeIdentities = ageIdentities,
+                Encryption = keys,
             };
             RestoreResult restored;
             using (ProgressLine? progress = source.Legacy ? null : ProgressLine.Start("restoring", source.Plan.Sum(f => f.Size), source.Plan.Count))
@@ -181,11 +183,12 @@ internal static class RestoreCommand
 
     private static async Task<int> FollowAsync(Arguments a, string output, CancellationToken cancellationToken)
     {
-        (IReplicaClient client, _, _) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        (IReplicaClient client, _, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        LtxKeyRing? keys = config is { } section ? section.Replica.EncryptionKeys(section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {
             var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
-            var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity };
+            var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity, Encryption = keys };
             // A signal during the first restore interrupts it (the caller reports it); once following, a
             // signal is the normal way to stop (upstream: "follow mode stopped"), exit 0.
             await using Follower follower = await Follower.StartAsync(client, options, logger, cancellationToken).ConfigureAwait(false);

@@ -26,6 +26,11 @@ public sealed partial class ReplicaConfig
     public TimeSpan? ValidationInterval { get; set; }
     /// <summary><c>age</c>: v0.3's encryption keys; only restore of v0.3 generations uses them.</summary>
     public AgeConfig Age { get; set; } = new();
+    /// <summary><c>encryption</c>: client-side encryption of every file this replica holds (docs/ENCRYPTION.md).</summary>
+    public EncryptionConfig? Encryption { get; set; }
+
+    /// <summary>The encryption keys of this replica: its own <c>encryption</c> section, else the top-level one; null for a plain replica.</summary>
+    public Litestream.Ltx.LtxKeyRing? EncryptionKeys(ReplicaConfig defaults) => (Encryption ?? defaults.Encryption)?.Keys;
 
     /// <summary>
     /// The backend keys as written (<c>bucket</c>, <c>part-size</c>, <c>account-name</c>, …): every key some

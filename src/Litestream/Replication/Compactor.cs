@@ -135,7 +135,7 @@ internal sealed class Compactor
             }
             await using (var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite))
             {
-                LtxCompactor.Compact(output, inputs, new LtxCompactionOptions());
+                LtxCompactor.Compact(output, inputs, new LtxCompactionOptions { Keys = _replica.Options.Encryption });
                 output.Position = 0;
                 _replica.Lease?.EnsureHeld();
                 LtxFileInfo written = await Client.WriteLtxFileAsync(level, sources[0].MinTxid, sources[^1].MaxTxid, output, cancellationToken).ConfigureAwait(false);
@@ -194,7 +194,7 @@ internal sealed class Compactor
         try
         {
             await using Stream stream = await Client.OpenLtxFileAsync(written.Level, written.MinTxid, written.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
-            using var decoder = new LtxDecoder(stream, leaveOpen: false) { KeepPageIndex = false };
+            using var decoder = new LtxDecoder(stream, leaveOpen: false) { KeepPageIndex = false, Keys = _replica.Options.Encryption };
             LtxHeader header = decoder.DecodeHeader();
             if (header.MinTxid != written.MinTxid || header.MaxTxid != written.MaxTxid)
             {
@@ -325,9 +325,9 @@ internal sealed class Compactor
 
     private async ValueTask<Stream> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)
     {
-        // The local copy is the uploaded file only without a lease: with one the upload may have been a restamped
-        // copy, and the output must carry the NodeID the replica's files carry (lease fencing compares them).
-        if (info.Level == 0 && info.MinTxid == info.MaxTxid && _replica.Lease is null)
+        // The local copy is the uploaded file only without lease and encryption: with them the upload was a restamped
+        // or encrypted copy, and the output must carry the NodeID the replica's files carry (lease fencing).
+        if (info.Level == 0 && info.MinTxid == info.MaxTxid && _replica.Lease is null && _replica.Options.Encryption is null)
         {
             string local = _replica.Db.L0FilePath(info.MaxTxid);
             try

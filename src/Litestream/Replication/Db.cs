@@ -408,7 +408,7 @@ public sealed class Db : IAsyncDisposable
     /// position (upstream <c>DB.Snapshot</c>). Syncs first so the snapshot is current. Returns its header,
     /// or null before the first sync.
     /// </summary>
-    internal LtxHeader? WriteSnapshot(Stream output)
+    internal LtxHeader? WriteSnapshot(Stream output, LtxPageCipher? cipher = null)
     {
         lock (_lock)
         {
@@ -444,7 +444,7 @@ public sealed class Db : IAsyncDisposable
             byte[] page = ArrayPool<byte>.Shared.Rent((int)PageSize);
             try
             {
-                using var encoder = new LtxEncoder(output, leaveOpen: true);
+                using var encoder = new LtxEncoder(output, leaveOpen: true) { Cipher = cipher };
                 encoder.EncodeHeader(header);
                 Span<byte> buffer = page.AsSpan(0, (int)PageSize);
                 uint lockPgno = LtxConstants.LockPgno(PageSize);
@@ -457,12 +457,12 @@ public sealed class Db : IAsyncDisposable
                     }
                 }
                 encoder.Close(0);
+                return encoder.Header;
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(page);
             }
-            return header;
         }
     }
 

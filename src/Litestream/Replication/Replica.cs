@@ -44,6 +44,12 @@ public sealed record ReplicaOptions
     /// renewed while replicating; null (the default, as upstream) replicates without one.
     /// </summary>
     public LeaseOptions? Lease { get; init; }
+
+    /// <summary>
+    /// Client-side encryption (docs/ENCRYPTION.md): every file uploaded is encrypted under the ring's current key,
+    /// compaction and restore read files of any of its keys. Null (the default) uploads plain files.
+    /// </summary>
+    public LtxKeyRing? Encryption { get; init; }
 }
 
 /// <summary>
@@ -263,7 +269,11 @@ public sealed class Replica
     private async ValueTask RepairTornNewestAsync(LtxFileInfo newest, CancellationToken cancellationToken)
     {
         var local = new FileInfo(Db.L0FilePath(newest.MaxTxid));
-        if (newest.MinTxid != newest.MaxTxid || !local.Exists || local.Length == newest.Size)
+        if (newest.MinTxid != newest.MaxTxid || !local.Exists)
+        {
+            return;
+        }
+        if (Options.Encryption is null ? local.Length == newest.Size : await UploadLengthAsync(local.FullName, cancellationToken).ConfigureAwait(false) == newest.Size)
         {
             return;
         }
@@ -273,30 +283,73 @@ public sealed class Replica
 
     /// <summary>
     /// Uploads the local L0 file at <paramref name="path"/> (one TXID) and records it in the listing. Under a lease
-    /// the uploaded file carries the lease generation in its NodeID; a file captured before the lease was taken (or
-    /// under an earlier generation) goes up as a restamped copy.
+    /// the uploaded file carries the lease generation in its NodeID; with encryption it is sealed. Either way a
+    /// local file not already in that form goes up as a rewritten copy (<see cref="UploadFormAsync"/>).
     /// </summary>
     private async ValueTask UploadL0Async(string path, Txid txid, CancellationToken cancellationToken)
     {
         Lease?.EnsureHeld();
+        await using UploadForm form = await UploadFormAsync(path, cancellationToken).ConfigureAwait(false);
+        Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, form.Stream, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>How many bytes the local L0 file at <paramref name="path"/> is uploaded as (an encrypted copy is longer by a tag per page and its index).</summary>
+    private async ValueTask<long> UploadLengthAsync(string path, CancellationToken cancellationToken)
+    {
+        await using UploadForm form = await UploadFormAsync(path, cancellationToken).ConfigureAwait(false);
+        return form.Stream.Length;
+    }
+
+    /// <summary>
+    /// The bytes the local L0 file at <paramref name="path"/> is uploaded as: the file itself when it already carries
+    /// the lease's NodeID and no encryption is configured, else a temp copy restamped and encrypted (local L0 files
+    /// stay plain: capture and restart read them).
+    /// </summary>
+    private async ValueTask<UploadForm> UploadFormAsync(string path, CancellationToken cancellationToken)
+    {
         ulong stamp = LeaseNodeId();
-        await using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
-        if (stamp == 0 || StampOf(stream) == stamp)
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+        if (Options.Encryption is null && (stamp == 0 || StampOf(stream) == stamp))
         {
-            Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, stream, cancellationToken).ConfigureAwait(false));
-            return;
+            return new UploadForm(stream, null);
         }
-        string temp = Path.Combine(Path.GetTempPath(), $"litestream-restamp-{Guid.NewGuid():N}.ltx");
+        string temp = Path.Combine(Path.GetTempPath(), $"litestream-upload-{Guid.NewGuid():N}.ltx");
         try
         {
-            await using var restamped = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 64 * 1024);
-            LtxRestamp.Copy(stream, restamped, stamp);
-            restamped.Position = 0;
-            Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, restamped, cancellationToken).ConfigureAwait(false));
+            await using (stream.ConfigureAwait(false))
+            {
+                var rewritten = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 64 * 1024);
+                try
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    LtxRewrite.Copy(stream, rewritten, stamp == 0 ? null : stamp, cipher: Options.Encryption?.Current);
+                    rewritten.Position = 0;
+                    return new UploadForm(rewritten, temp);
+                }
+                catch
+                {
+                    await rewritten.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }
         }
-        finally
+        catch
         {
             FileUtil.TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>What an upload reads: the local file, or a rewritten temp copy that goes when this is disposed.</summary>
+    private sealed record UploadForm(FileStream Stream, string? Temp) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Stream.DisposeAsync().ConfigureAwait(false);
+            if (Temp is not null)
+            {
+                FileUtil.TryDelete(Temp);
+            }
         }
     }
 
@@ -400,7 +453,7 @@ public sealed class Replica
         {
             await using var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite);
             LeaseNodeId(); // the snapshot carries the generation of the lease it is uploaded under
-            if (Db.WriteSnapshot(output) is not { } header)
+            if (Db.WriteSnapshot(output, Options.Encryption?.Current) is not { } header)
             {
                 return null;
             }
@@ -474,6 +527,7 @@ public sealed class Replica
         {
             throw new InvalidOperationException($"cannot restore over open database {Db.Path}");
         }
+        options = options.Encryption is null && Options.Encryption is { } keys ? options with { Encryption = keys } : options;
         return options.OutputPath is null ? options with { OutputPath = Db.Path } : options;
     }
 
@@ -524,6 +578,18 @@ public sealed class Replica
         {
             await source.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
             output.Flush(flushToDisk: true);
+        }
+        if (Options.Encryption is { } keys)
+        {
+            // Local L0 files are plain: capture and restart read them without a key.
+            string plain = temp + ".plain";
+            using (FileStream sealedFile = File.OpenRead(temp))
+            using (var output = new FileStream(plain, FileMode.Create, FileAccess.Write))
+            {
+                LtxRewrite.Copy(sealedFile, output, nodeId: null, keys);
+                output.Flush(flushToDisk: true);
+            }
+            FileUtil.CommitRename(plain, temp);
         }
         FileUtil.CommitRename(temp, local);
         LtxHeader header;

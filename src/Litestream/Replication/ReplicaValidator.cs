@@ -36,7 +36,7 @@ internal static class ReplicaValidator
             txid = header.MaxTxid;
             await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
             FileUtil.TryDelete(restored);
-            await Restorer.RestoreAsync(replica.Client, new RestoreOptions { OutputPath = restored, Txid = txid, IntegrityCheck = IntegrityCheck.Full }, cancellationToken).ConfigureAwait(false);
+            await Restorer.RestoreAsync(replica.Client, new RestoreOptions { OutputPath = restored, Txid = txid, IntegrityCheck = IntegrityCheck.Full, Encryption = replica.Options.Encryption }, cancellationToken).ConfigureAwait(false);
             string? difference = Compare(snapshot, restored);
             result = new ValidationResult(DateTimeOffset.UtcNow, txid, difference is null, difference is null ? null : $"replica restored at txid {txid} differs from the database: {difference}");
         }

@@ -24,10 +24,12 @@ internal sealed class Follower : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SqliteConnection _locker;
     private readonly FileStream _file;
+    private readonly LtxKeyRing? _keys;
 
-    private Follower(IReplicaClient client, string output, Txid txid, ILogger logger)
+    private Follower(IReplicaClient client, string output, Txid txid, LtxKeyRing? keys, ILogger logger)
     {
         _client = client;
+        _keys = keys;
         _output = output;
         _logger = logger;
         Txid = txid;
@@ -69,7 +71,7 @@ internal sealed class Follower : IAsyncDisposable
             txid = restored.Txid;
             WriteTxidFile(output, txid);
         }
-        return new Follower(client, output, txid, logger ?? NullLogger.Instance);
+        return new Follower(client, output, txid, options.Encryption, logger ?? NullLogger.Instance);
     }
 
     /// <summary>Polls every <paramref name="interval"/> and applies new files until cancelled.</summary>
@@ -135,7 +137,7 @@ internal sealed class Follower : IAsyncDisposable
         // Decode into memory first: a damaged file must not leave a half-applied database.
         var pages = new List<(uint Pgno, byte[] Data)>();
         LtxHeader header;
-        using (var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false })
+        using (var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false, Keys = _keys })
         {
             header = decoder.DecodeHeader();
             byte[] buffer = new byte[header.PageSize];

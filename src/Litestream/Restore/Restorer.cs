@@ -52,6 +52,9 @@ public sealed record RestoreOptions
     /// </summary>
     public IReadOnlyList<string> AgeIdentities { get; init; } = [];
 
+    /// <summary>Keys for an encrypted replica (docs/ENCRYPTION.md); an encrypted file without its key fails the restore.</summary>
+    public LtxKeyRing? Encryption { get; init; }
+
     /// <summary>How long a download may send nothing before the restore fails (60 s; shorter in tests).</summary>
     internal TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
@@ -252,14 +255,14 @@ internal static class Restorer
                         LtxFrameSegments segments = await SegmentedFileApply.PlanAsync(client, info, cancellationToken).ConfigureAwait(false);
                         CheckHeader(segments.Header);
                         DatabaseGrowth.Check(segments.Header, commit, segments.LastPgno);
-                        await SegmentedFileApply.ApplyAsync(client, info, segments, db.SafeFileHandle, parallelism, options.StallTimeout, cancellationToken).ConfigureAwait(false);
+                        await SegmentedFileApply.ApplyAsync(client, info, segments, db.SafeFileHandle, parallelism, options.StallTimeout, options.Encryption, cancellationToken).ConfigureAwait(false);
                         previous = segments.Header;
                     }
                     else
                     {
                         await using Stream stream = await fetch.ConfigureAwait(false);
                         Refill();
-                        using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
+                        using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false, Keys = options.Encryption };
                         CheckHeader(decoder.DecodeHeader());
                         run ??= new PageRunWriter(db.SafeFileHandle, pageSize);
                         uint lastPgno = 0;
@@ -278,7 +281,7 @@ internal static class Restorer
                     db.SetLength((long)commit * pageSize);
                     txid = header.MaxTxid;
                 }
-                catch (LtxFormatException e)
+                catch (LtxFormatException e) when (e is not LtxKeyMissingException) // a missing key is the replica's, not this file's
                 {
                     LtxThrow.InFile(name, e);
                 }

@@ -38,7 +38,7 @@ internal static class SegmentedFileApply
     /// sends nothing for <paramref name="stallTimeout"/> fails the restore: a stalled connection must not hang
     /// it (the S3 SDK's own timeout ends with the response headers).
     /// </summary>
-    public static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    public static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, TimeSpan stallTimeout, LtxKeyRing? keys, CancellationToken cancellationToken)
     {
         IReadOnlyList<LtxFrameSegment> segments = plan.Segments;
         if (plan.Header.IsSnapshot)
@@ -60,7 +60,7 @@ internal static class SegmentedFileApply
                     using var body = new StallGuardStream(
                         client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult(),
                         stallTimeout, $"{Restorer.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
-                    using var decoder = new LtxSegmentDecoder(body, plan.Header, segment, leaveOpen: true);
+                    using var decoder = new LtxSegmentDecoder(body, plan.Header, segment, leaveOpen: true, keys);
                     while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {
                         run.Commit(header.Pgno);

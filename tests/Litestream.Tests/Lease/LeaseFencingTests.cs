@@ -50,7 +50,7 @@ public class LeaseFencingTests
         using (var source = new MemoryStream(File.ReadAllBytes(l0)))
         using (var output = new MemoryStream())
         {
-            LtxRestamp.Copy(source, output, LtxNodeId.FromLeaseGeneration(1));
+            LtxRewrite.Copy(source, output, LtxNodeId.FromLeaseGeneration(1));
             stale = output.ToArray();
         }
         Assert.Equal(3, Generation(client, (await ListAsync(client)).Single(f => f.MinTxid == third)));

@@ -1,0 +1,88 @@
+using Litestream.Ltx;
+
+namespace Litestream.Aot.Config;
+
+/// <summary>
+/// A replica's <c>encryption</c> section (docs/ENCRYPTION.md): the current key, from a file or inline (use
+/// <c>${ENV}</c>), and previous keys that are still read. Keys are read when the config loads, so a bad key fails
+/// there with its path; the key itself is never printed.
+/// </summary>
+[ConfigSection]
+public sealed partial class EncryptionConfig
+{
+    /// <summary><c>encryption.key-path</c>: a file holding the key as 64 hex digits or base64 of 32 bytes.</summary>
+    [ConfigKey("key-path")]
+    public string? KeyPath { get; set; }
+    /// <summary><c>encryption.key</c>: the key itself, in the same encodings.</summary>
+    public string? Key { get; set; }
+    /// <summary><c>encryption.previous-key-paths</c>: rotated-out keys, read and never written.</summary>
+    [ConfigKey("previous-key-paths")]
+    public List<string>? PreviousKeyPaths { get; set; }
+
+    private LtxKeyRing? _keys;
+    private readonly List<string> _warnings = [];
+
+    /// <summary>The key ring, read when the section was bound.</summary>
+    public LtxKeyRing? Keys => _keys;
+
+    /// <summary>Warnings found reading the keys (a key file others may read), for the command to log.</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    partial void OnBound(string path, ConfigContext context)
+    {
+        if ((KeyPath is null) == (Key is null))
+        {
+            throw new ConfigException(path, KeyPath is null ? "key-path or key required" : "give key-path or key, not both");
+        }
+        LtxPageCipher current = KeyPath is not null
+            ? ReadKeyFile(context.ResolvePath(KeyPath), ConfigNode.Child(path, "key-path"))
+            : Parse(Key!, ConfigNode.Child(path, "key"), "the key");
+        var previous = new List<LtxPageCipher>();
+        for (int i = 0; i < (PreviousKeyPaths?.Count ?? 0); i++)
+        {
+            string itemPath = $"{ConfigNode.Child(path, "previous-key-paths")}[{i}]";
+            previous.Add(ReadKeyFile(context.ResolvePath(PreviousKeyPaths![i]), itemPath));
+        }
+        _keys = new LtxKeyRing(current, previous);
+    }
+
+    private LtxPageCipher ReadKeyFile(string file, string path)
+    {
+        var info = new FileInfo(file);
+        if (!info.Exists)
+        {
+            throw new ConfigException(path, $"key file {file} does not exist");
+        }
+        if (info.Length > 1024)
+        {
+            throw new ConfigException(path, $"key file {file} is {info.Length} bytes; a key is 64 hex digits or 44 base64 characters");
+        }
+        if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+        {
+            _warnings.Add($"key file {file} is readable by group or others (chmod 600 it)");
+        }
+        return Parse(File.ReadAllText(file), path, $"key file {file}");
+    }
+
+    /// <summary>32 bytes from 64 hex digits or base64; the error never repeats the text.</summary>
+    private static LtxPageCipher Parse(string text, string path, string what)
+    {
+        string trimmed = text.Trim();
+        byte[]? key = null;
+        if (trimmed.Length == 2 * LtxPageCipher.KeySize && trimmed.All(Uri.IsHexDigit))
+        {
+            key = Convert.FromHexString(trimmed);
+        }
+        else
+        {
+            var buffer = new byte[LtxPageCipher.KeySize + 3];
+            if (Convert.TryFromBase64String(trimmed, buffer, out int written) && written == LtxPageCipher.KeySize)
+            {
+                key = buffer[..written];
+            }
+        }
+        return key is not null
+            ? new LtxPageCipher(key)
+            : throw new ConfigException(path, $"{what} is not an encryption key: need 32 bytes as 64 hex digits or base64 (e.g. openssl rand -hex 32)");
+    }
+}

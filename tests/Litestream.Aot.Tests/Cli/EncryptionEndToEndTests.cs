@@ -1,0 +1,95 @@
+using System.Text.RegularExpressions;
+using Litestream.Ltx;
+
+namespace Litestream.Aot.Tests.Cli;
+
+/// <summary>
+/// Client-side encryption through the published exe (docs/ENCRYPTION.md): a live writer replicated under a key,
+/// every replica file sealed, the restore by database path (its config has the key) equal to the database, and a
+/// restore without the key refused with one error line, a hint and no output.
+/// </summary>
+[Requires(Need.Python)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed partial class EncryptionEndToEndTests
+{
+    private static string KeyFile(string dir, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
+    {
+        string path = Path.Combine(dir, "litestream.key");
+        File.WriteAllText(path, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant() + "\n");
+        File.SetUnixFileMode(path, mode);
+        return path;
+    }
+
+    [RequiresFact(Need.Exe)]
+    public void LiveWriter_EncryptedReplica_RestoresWithTheKey_RefusedWithoutIt()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string replica = Path.Combine(dir, "replica");
+        string key = KeyFile(dir);
+        SqliteWriter.Write(db, new Workload { Commits = 20, Pad = 300 });
+        using (var replicator = new Replicator(db, $"url: file://{replica}\nencryption: {{key-path: {key}}}"))
+        {
+            using (BackgroundProcess writer = SqliteWriter.Start(db, new Workload { Commits = 400, Start = 20, Pad = 300, Pause = 0.005 }))
+            {
+                Assert.Equal(0, writer.WaitForExit(TimeSpan.FromMinutes(5)));
+            }
+            replicator.CaughtUp();
+            Assert.Equal(0, replicator.Stop());
+            Assert.DoesNotContain(" level=ERROR", replicator.Output, StringComparison.Ordinal);
+        }
+
+        string[] files = Directory.GetFiles(replica, "*.ltx", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        byte[] rowText = "row123-xxxxxxxx"u8.ToArray();
+        foreach (string file in files)
+        {
+            byte[] bytes = File.ReadAllBytes(file);
+            Assert.True(LtxHeader.Read(bytes).IsEncrypted, $"{file} is not encrypted");
+            Assert.True(bytes.AsSpan().IndexOf(rowText) < 0, $"{file} holds row text");
+        }
+
+        string config = Directory.GetFiles(dir, "litestream-*.yml").Single();
+        string restored = Path.Combine(dir, "restored.db");
+        ProcessResult ok = Exe.Run("restore", "-config", config, "-o", restored, db);
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        Assert.StartsWith($"restored {restored} to txid ", ok.Stderr, StringComparison.Ordinal);
+        Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(restored));
+
+        string refused = Path.Combine(dir, "refused.db");
+        ProcessResult noKey = Exe.Run("restore", "-o", refused, $"file://{replica}");
+        Assert.Equal(1, noKey.ExitCode);
+        Assert.Matches(NoKeyError(), noKey.Stderr);
+        Assert.Empty(Directory.GetFiles(dir, "refused.db*"));
+    }
+
+    [RequiresFact(Need.Exe)]
+    public void BadKey_OneErrorLineNamingTheKey_NeverPrintingIt()
+    {
+        string dir = TestRepo.TempDir();
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"dbs:\n  - path: {dir}/app.db\n    replica:\n      url: file://{dir}/replica\n      encryption:\n        key: secret-but-not-a-key+/=\n");
+        ProcessResult r = Exe.Run("replicate", "-config", config);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("dbs[0].replica.encryption.key: the key is not an encryption key: need 32 bytes as 64 hex digits or base64 (e.g. openssl rand -hex 32)", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-but-not-a-key", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [RequiresFact(Need.Exe)]
+    public void KeyFileReadableByOthers_Warns_AndStillReplicates()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string key = KeyFile(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        SqliteWriter.Write(db, 5);
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n      encryption: {{key-path: {key}}}\n");
+        ProcessResult r = Exe.Run("replicate", "-once", "-config", config);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"{db}: key file {key} is readable by group or others (chmod 600 it)", r.Stderr + r.Stdout, StringComparison.Ordinal);
+        Assert.True(LtxHeader.Read(File.ReadAllBytes(Directory.GetFiles(Path.Combine(dir, "replica"), "*.ltx", SearchOption.AllDirectories)[0])).IsEncrypted);
+    }
+
+    [GeneratedRegex(@"^error: replica is encrypted with key id [0-9a-f]{8} and no encryption key is configured\nhint: set encryption.key-path in the replica's config section and restore by database path with -config\n$")]
+    private static partial Regex NoKeyError();
+}
