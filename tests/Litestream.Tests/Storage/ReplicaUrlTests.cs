@@ -108,7 +108,7 @@ public class ReplicaUrlTests
     [Fact]
     public void Parse_S3WithoutBucket_Rejected_WithoutPassword()
         => Assert.Equal("invalid s3 replica url \"s3://REDACTED@/db\": bucket required",
-            Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("s3://id:secret@/db")).Message);
+            Assert.Throws<ArgumentException>(() => ReplicaUrl.Parse("s3://id:Pw-7f3kQz9@/db")).Message);
 
     [Fact]
     public void Settings_ToString_SecretKeysRedacted()
