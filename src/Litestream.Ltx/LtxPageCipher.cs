@@ -29,6 +29,25 @@ public sealed class LtxPageCipher
     /// <summary>The key's id: the first 4 bytes of SHA-256("litestream key id v1" ‖ key), never 0 (0 marks a plain file).</summary>
     public uint KeyId { get; }
 
+    /// <summary>
+    /// A key written as text: 64 hex digits or base64 of 32 bytes, surrounding whitespace ignored (a key file, an
+    /// environment variable). The message of a refusal never repeats the text.
+    /// </summary>
+    /// <exception cref="FormatException">The text is not 32 bytes in either encoding.</exception>
+    public static LtxPageCipher Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string trimmed = text.Trim();
+        if (trimmed.Length == 2 * KeySize && trimmed.All(Uri.IsHexDigit))
+        {
+            return new LtxPageCipher(Convert.FromHexString(trimmed));
+        }
+        var buffer = new byte[KeySize + 3];
+        return Convert.TryFromBase64String(trimmed, buffer, out int written) && written == KeySize
+            ? new LtxPageCipher(buffer.AsSpan(0, written))
+            : throw new FormatException("not an encryption key: need 32 bytes as 64 hex digits or base64 (e.g. openssl rand -hex 32)");
+    }
+
     /// <summary>The id as headers, logs and errors show it: 8 hex digits.</summary>
     public static string FormatKeyId(uint keyId) => keyId.ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -79,6 +98,7 @@ public sealed class LtxPageCipher
 /// <summary>
 /// Seals and opens the page payloads of one encrypted file: AES-256-GCM under the file's derived key, the page
 /// number as nonce (a page occurs once per file, and every file has its own key), the header as associated data.
+/// Safe to share between threads (the VFS reads pages of one file on several SQLite connections at once).
 /// </summary>
 public sealed class LtxFileCipher : IDisposable
 {
@@ -97,7 +117,10 @@ public sealed class LtxFileCipher : IDisposable
     {
         Span<byte> nonce = stackalloc byte[12];
         Nonce(pgno, nonce);
-        _aes.Encrypt(nonce, plaintext, destination[..plaintext.Length], destination.Slice(plaintext.Length, LtxConstants.PageTagSize), _associated);
+        lock (_aes)
+        {
+            _aes.Encrypt(nonce, plaintext, destination[..plaintext.Length], destination.Slice(plaintext.Length, LtxConstants.PageTagSize), _associated);
+        }
     }
 
     /// <summary>Opens a sealed payload (ciphertext then tag) into <paramref name="destination"/>; returns the plaintext's length.</summary>
@@ -113,7 +136,10 @@ public sealed class LtxFileCipher : IDisposable
         Nonce(pgno, nonce);
         try
         {
-            _aes.Decrypt(nonce, sealedPayload[..length], sealedPayload[length..], destination[..length], _associated);
+            lock (_aes)
+            {
+                _aes.Decrypt(nonce, sealedPayload[..length], sealedPayload[length..], destination[..length], _associated);
+            }
         }
         catch (AuthenticationTagMismatchException)
         {

@@ -76,7 +76,17 @@ public static class LtxRandomAccess
     /// with one ranged read of <paramref name="entry"/>'s frame.
     /// </summary>
     /// <exception cref="LtxFormatException">The frame is short, is another page, or does not decode to exactly one page.</exception>
-    public static async ValueTask<LtxPageHeader> ReadPageAsync(LtxRangeReader read, LtxPageIndexEntry entry, Memory<byte> page, CancellationToken cancellationToken = default)
+    public static ValueTask<LtxPageHeader> ReadPageAsync(LtxRangeReader read, LtxPageIndexEntry entry, Memory<byte> page, CancellationToken cancellationToken)
+        => ReadPageAsync(read, entry, page, cipher: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ReadPageAsync(LtxRangeReader, LtxPageIndexEntry, Memory{byte}, CancellationToken)"/> for a page of
+    /// an encrypted file, opened with the file's <paramref name="cipher"/> (<see cref="LtxPageCipher.ForFile"/>); null
+    /// for a plain file.
+    /// </summary>
+    /// <exception cref="LtxFormatException">The frame is short, is another page, or does not decode to exactly one page.</exception>
+    /// <exception cref="LtxAuthenticationException">The sealed page does not authenticate under <paramref name="cipher"/>.</exception>
+    public static async ValueTask<LtxPageHeader> ReadPageAsync(LtxRangeReader read, LtxPageIndexEntry entry, Memory<byte> page, LtxFileCipher? cipher = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(read);
         int size = CheckFrameSize(entry, page.Length);
@@ -84,7 +94,7 @@ public static class LtxRandomAccess
         try
         {
             int n = await read(entry.Offset, frame.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
-            return DecodeFrame(frame.AsSpan(0, size), n, entry, page.Span);
+            return DecodeFrame(frame.AsSpan(0, size), n, entry, page.Span, cipher);
         }
         finally
         {
@@ -95,13 +105,19 @@ public static class LtxRandomAccess
     /// <summary>Fetches and decodes one page of a local file with one positional read.</summary>
     /// <exception cref="LtxFormatException">The frame is short, is another page, or does not decode to exactly one page.</exception>
     public static LtxPageHeader ReadPage(SafeFileHandle handle, LtxPageIndexEntry entry, Span<byte> page)
+        => ReadPage(handle, entry, page, cipher: null);
+
+    /// <summary><see cref="ReadPage(SafeFileHandle, LtxPageIndexEntry, Span{byte})"/> for a page of an encrypted file (null <paramref name="cipher"/>: a plain file).</summary>
+    /// <exception cref="LtxFormatException">The frame is short, is another page, or does not decode to exactly one page.</exception>
+    /// <exception cref="LtxAuthenticationException">The sealed page does not authenticate under <paramref name="cipher"/>.</exception>
+    public static LtxPageHeader ReadPage(SafeFileHandle handle, LtxPageIndexEntry entry, Span<byte> page, LtxFileCipher? cipher)
     {
         int size = CheckFrameSize(entry, page.Length);
         byte[] frame = ArrayPool<byte>.Shared.Rent(size);
         try
         {
             int n = RandomAccess.Read(handle, frame.AsSpan(0, size), entry.Offset);
-            return DecodeFrame(frame.AsSpan(0, size), n, entry, page);
+            return DecodeFrame(frame.AsSpan(0, size), n, entry, page, cipher);
         }
         finally
         {
@@ -143,13 +159,13 @@ public static class LtxRandomAccess
         return (int)entry.Size;
     }
 
-    private static LtxPageHeader DecodeFrame(ReadOnlySpan<byte> frame, int read, LtxPageIndexEntry entry, Span<byte> page)
+    private static LtxPageHeader DecodeFrame(ReadOnlySpan<byte> frame, int read, LtxPageIndexEntry entry, Span<byte> page, LtxFileCipher? cipher)
     {
         if (read != frame.Length)
         {
             LtxThrow.Format($"short read of page {entry.Pgno}: {read} of {frame.Length} bytes at offset {entry.Offset}");
         }
-        LtxPageHeader header = LtxDecoder.DecodePageData(frame, page);
+        LtxPageHeader header = LtxDecoder.DecodePageData(frame, page, cipher);
         if (header.Pgno != entry.Pgno)
         {
             LtxThrow.Format($"page index entry for page {entry.Pgno} points at page {header.Pgno} (offset {entry.Offset})");

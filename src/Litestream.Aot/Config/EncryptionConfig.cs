@@ -67,22 +67,13 @@ public sealed partial class EncryptionConfig
     /// <summary>32 bytes from 64 hex digits or base64; the error never repeats the text.</summary>
     private static LtxPageCipher Parse(string text, string path, string what)
     {
-        string trimmed = text.Trim();
-        byte[]? key = null;
-        if (trimmed.Length == 2 * LtxPageCipher.KeySize && trimmed.All(Uri.IsHexDigit))
+        try
         {
-            key = Convert.FromHexString(trimmed);
+            return LtxPageCipher.Parse(text);
         }
-        else
+        catch (FormatException e)
         {
-            var buffer = new byte[LtxPageCipher.KeySize + 3];
-            if (Convert.TryFromBase64String(trimmed, buffer, out int written) && written == LtxPageCipher.KeySize)
-            {
-                key = buffer[..written];
-            }
+            throw new ConfigException(path, $"{what} is {e.Message}");
         }
-        return key is not null
-            ? new LtxPageCipher(key)
-            : throw new ConfigException(path, $"{what} is not an encryption key: need 32 bytes as 64 hex digits or base64 (e.g. openssl rand -hex 32)");
     }
 }

@@ -1,3 +1,4 @@
+using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Vfs.Native;
 
@@ -67,6 +68,8 @@ public static class LitestreamVfs
         return old is not null;
     }
 
+    private const int MaxKeyFileSize = 1024;
+
     /// <summary>
     /// Finds the replica for a database SQLite opens: a name registered with <see cref="AddReplica"/> (the
     /// path as given, or its file name), else the URI's <c>replica=</c> URL, else <c>LITESTREAM_REPLICA_URL</c>.
@@ -90,6 +93,7 @@ public static class LitestreamVfs
         {
             if (!s_byUrl.TryGetValue(url, out VfsReplica? replica))
             {
+                VfsReplicaOptions options = OptionsFromEnvironment();
                 IReplicaClient client = ReplicaClientFactory.Create(new ReplicaSettings
                 {
                     Url = url,
@@ -97,7 +101,7 @@ public static class LitestreamVfs
                     ConnectTimeout = s_urlClientConnectTimeout,
                     RequestTimeout = s_urlClientRequestTimeout,
                 });
-                replica = new VfsReplica(ReplicaUrl.Redact(url), client, OptionsFromEnvironment());
+                replica = new VfsReplica(ReplicaUrl.Redact(url), client, options);
                 s_byUrl[url] = replica;
             }
             return replica;
@@ -106,9 +110,13 @@ public static class LitestreamVfs
 
     /// <summary>
     /// Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration),
-    /// <c>LITESTREAM_CACHE_SIZE</c> (bytes), <c>LITESTREAM_HYDRATION_ENABLED</c> (<c>true</c>, as upstream) and
-    /// <c>LITESTREAM_HYDRATION_PATH</c>.
+    /// <c>LITESTREAM_CACHE_SIZE</c> (bytes), <c>LITESTREAM_HYDRATION_ENABLED</c> (<c>true</c>, as upstream),
+    /// <c>LITESTREAM_HYDRATION_PATH</c>, and the keys of an encrypted replica (ours; upstream has no encryption):
+    /// <c>LITESTREAM_ENCRYPTION_KEY</c> (64 hex digits or base64) or <c>LITESTREAM_ENCRYPTION_KEY_PATH</c> (a file
+    /// holding it), and <c>LITESTREAM_ENCRYPTION_PREVIOUS_KEY_PATHS</c> (rotated-out keys, separated by ':').
     /// </summary>
+    /// <exception cref="FormatException">A key is not 32 bytes as hex or base64, or both key variables are set.</exception>
+    /// <exception cref="IOException">A key file cannot be read.</exception>
     private static VfsReplicaOptions OptionsFromEnvironment()
     {
         var options = new VfsReplicaOptions();
@@ -129,6 +137,50 @@ public static class LitestreamVfs
                 HydrationPath = Environment.GetEnvironmentVariable("LITESTREAM_HYDRATION_PATH") is { Length: > 0 } path ? path : null,
             };
         }
-        return options;
+        return options with { Encryption = KeysFromEnvironment() };
+    }
+
+    private static LtxKeyRing? KeysFromEnvironment()
+    {
+        string? key = Environment.GetEnvironmentVariable("LITESTREAM_ENCRYPTION_KEY") is { Length: > 0 } k ? k : null;
+        string? keyPath = Environment.GetEnvironmentVariable("LITESTREAM_ENCRYPTION_KEY_PATH") is { Length: > 0 } p ? p : null;
+        if (key is not null && keyPath is not null)
+        {
+            throw new FormatException("set LITESTREAM_ENCRYPTION_KEY or LITESTREAM_ENCRYPTION_KEY_PATH, not both");
+        }
+        if (key is null && keyPath is null)
+        {
+            return null;
+        }
+        LtxPageCipher current = key is not null ? ParseKey(key, "LITESTREAM_ENCRYPTION_KEY") : ReadKeyFile(keyPath!);
+        string[] previous = (Environment.GetEnvironmentVariable("LITESTREAM_ENCRYPTION_PREVIOUS_KEY_PATHS") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return new LtxKeyRing(current, previous.Select(ReadKeyFile));
+    }
+
+    private static LtxPageCipher ReadKeyFile(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length > MaxKeyFileSize)
+        {
+            throw new FormatException($"key file {path} is {info.Length} bytes; a key is 64 hex digits or 44 base64 characters");
+        }
+        if (!OperatingSystem.IsWindows() && info.Exists && (info.UnixFileMode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+        {
+            VfsLog.Write(VfsLog.Level.Warn, $"key file {path} is readable by group or others (chmod 600 it)");
+        }
+        return ParseKey(File.ReadAllText(path), $"key file {path}");
+    }
+
+    private static LtxPageCipher ParseKey(string text, string what)
+    {
+        try
+        {
+            return LtxPageCipher.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"{what} is {e.Message}", e);
+        }
     }
 }

@@ -23,6 +23,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
     private readonly VfsReplica _replica;
     private readonly IReplicaClient _client;
     private readonly TimeSpan _interval;
+    private readonly LtxKeyRing? _keys;
     private readonly string? _ownedDirectory;
     private readonly CancellationTokenSource _stop = new();
     private readonly FileStream _claim;
@@ -42,6 +43,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         _replica = replica;
         _client = client;
         _interval = options.PollInterval;
+        _keys = options.Encryption;
         if (string.IsNullOrEmpty(options.HydrationPath))
         {
             _ownedDirectory = Directory.CreateTempSubdirectory("litestream-hydration-").FullName;
@@ -214,6 +216,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
             // The LTX checksums are verified as the files apply; SQLite's check would read the whole copy again.
             IntegrityCheck = IntegrityCheck.None,
             Parallelism = RestoreParallelism,
+            Encryption = _keys,
         }, cancellationToken).ConfigureAwait(false);
         SafeFileHandle file = File.OpenHandle(FilePath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
         try
@@ -285,7 +288,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         Stream stream = await _client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false };
+            using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false, Keys = _keys };
             try
             {
                 LtxHeader header = decoder.DecodeHeader();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Restore;
@@ -18,6 +19,9 @@ internal sealed class VfsReplica : IDisposable
     private static readonly TimeSpan s_missingFileBackoff = TimeSpan.FromMilliseconds(15);
     private readonly IReplicaClient _client;
     private readonly VfsReplicaOptions _options;
+    // The page cipher of each encrypted file the snapshots map pages to, made once when its header is read.
+    private readonly ConditionalWeakTable<LtxFileInfo, LtxFileCipher> _ciphers = new();
+    private int _plainWarned;
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private VfsPageCache? _cache;
@@ -211,11 +215,11 @@ internal sealed class VfsReplica : IDisposable
             }
             using (handle)
             {
-                LtxRandomAccess.ReadPage(handle, entry, page);
+                LtxRandomAccess.ReadPage(handle, entry, page, CipherOf(info));
             }
             return;
         }
-        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(info), entry, page, CancellationToken.None));
+        Sync(LtxRandomAccess.ReadPageAsync(RangeReader(info), entry, page, CipherOf(info), CancellationToken.None));
     }
 
     /// <summary>Lists L0 for files after the latest TXID and applies them; rebuilds from a plan when L0 does not continue the chain.</summary>
@@ -310,17 +314,24 @@ internal sealed class VfsReplica : IDisposable
         Txid txid = baseline?.Txid ?? Txid.Zero;
         DateTimeOffset createdAt = baseline?.CreatedAt ?? default;
         bool copied = false;
+        LtxHeader? previous = baseline?.Last;
         for (int i = 0; i < files.Count; i++)
         {
             (LtxHeader header, LtxPageIndex index) = fetched[i];
             try
             {
                 CheckFile(files[i], header, index, first: baseline is null && i == 0, pageSize, (uint)pages.Length);
+                if (previous is { } before)
+                {
+                    LtxCompactor.CheckSequence(before, header, allowOverlap: true);
+                }
             }
             catch (LtxFormatException e)
             {
                 LtxThrow.InFile(Restorer.FileName(files[i]), e);
             }
+            KeepCipher(files[i], header);
+            previous = header;
             pageSize = header.PageSize;
             if (!copied || pages.Length != header.Commit)
             {
@@ -339,8 +350,29 @@ internal sealed class VfsReplica : IDisposable
             txid = header.MaxTxid;
             createdAt = header.CreatedAt;
         }
-        return new VfsSnapshot(txid, pageSize, pages, createdAt);
+        return new VfsSnapshot(txid, pageSize, pages, createdAt, previous);
     }
+
+    /// <summary>
+    /// Makes the page cipher of an encrypted file (its key found by the header's key id; a missing key fails the
+    /// open or poll, naming the key id, before any page is served). A plain file read with keys configured is
+    /// served, with one WARN, as restore does.
+    /// </summary>
+    /// <exception cref="LtxKeyMissingException">No configured key has the file's key id.</exception>
+    private void KeepCipher(LtxFileInfo info, in LtxHeader header)
+    {
+        if (header.IsEncrypted)
+        {
+            LtxKeyRing keys = _options.Encryption ?? throw new LtxKeyMissingException(header.KeyId, null);
+            _ciphers.AddOrUpdate(info, keys.Find(header.KeyId).ForFile(header));
+        }
+        else if (_options.Encryption is not null && Interlocked.Exchange(ref _plainWarned, 1) == 0)
+        {
+            VfsLog.Write(VfsLog.Level.Warn, $"open {Name}: {Restorer.FileName(info)} is not encrypted although an encryption key is configured");
+        }
+    }
+
+    private LtxFileCipher? CipherOf(LtxFileInfo info) => _ciphers.TryGetValue(info, out LtxFileCipher? cipher) ? cipher : null;
 
     /// <summary>
     /// What a restore checks before applying a file, on its header and page index (the VFS maps pages without

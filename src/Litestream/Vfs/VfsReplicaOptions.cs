@@ -1,3 +1,5 @@
+using Litestream.Ltx;
+
 namespace Litestream.Vfs;
 
 /// <summary>
@@ -31,4 +33,10 @@ public sealed record VfsReplicaOptions
     /// fresh download on every start and kept at close. Null: a file in a new temp directory, deleted at close.
     /// </summary>
     public string? HydrationPath { get; init; }
+
+    /// <summary>
+    /// Keys of an encrypted replica (docs/ENCRYPTION.md): pages are opened one at a time as they are read, files under
+    /// any key of the ring are read. Null: a replica with encrypted files fails to open, naming the key id.
+    /// </summary>
+    public LtxKeyRing? Encryption { get; init; }
 }

@@ -11,8 +11,9 @@ internal readonly record struct PageRef(LtxFileInfo? File, long Offset, int Size
 /// </summary>
 internal sealed class VfsSnapshot
 {
-    public VfsSnapshot(Txid txid, uint pageSize, PageRef[] pages, DateTimeOffset createdAt)
+    public VfsSnapshot(Txid txid, uint pageSize, PageRef[] pages, DateTimeOffset createdAt, LtxHeader? last)
     {
+        Last = last;
         Txid = txid;
         PageSize = pageSize;
         Pages = pages;
@@ -21,6 +22,9 @@ internal sealed class VfsSnapshot
 
     /// <summary>The TXID the pages reflect.</summary>
     public Txid Txid { get; }
+
+    /// <summary>The header of the newest file applied, which the next file applied must follow (TXIDs, encryption, lease generation).</summary>
+    public LtxHeader? Last { get; }
 
     /// <summary>Database page size.</summary>
     public uint PageSize { get; }

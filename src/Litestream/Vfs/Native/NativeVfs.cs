@@ -131,6 +131,11 @@ internal static unsafe class NativeVfs
                 return SqliteCodes.Ok;
             }
         }
+        catch (Exception e) when (e is LtxKeyMissingException or FormatException)
+        {
+            // An encrypted replica without its key, or a key variable that is no key: not a damaged database.
+            return Fail(e, $"open {name}", SqliteCodes.CantOpen);
+        }
         catch (Exception e) when (e is LtxFormatException or InvalidDataException)
         {
             // The replica's files are damaged or hostile (a snapshot missing pages, a file whose name and
