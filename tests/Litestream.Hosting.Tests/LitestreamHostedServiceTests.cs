@@ -1,4 +1,5 @@
 using Litestream.Hosting.Tests.Fixtures;
+using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -95,6 +96,47 @@ public sealed class LitestreamHostedServiceTests
         List<AppDatabase.Row> after = AppDatabase.ReadAll(path);
         Assert.Contains(after, r => r.Name == "seed7-t3-r5" || r.Name == "seed7-t3-r5-updated");
         Assert.Equal(after, await RestoreCopyAsync(dir, "check.db"));
+    }
+
+    /// <summary>An encrypted replica (docs/ENCRYPTION.md) from the options: sealed uploads, restore-on-start with the key, a refused start without it.</summary>
+    [Fact]
+    public async Task Encryption_ReplicatesSealed_RestoresOnStartWithTheKey_AndRefusesToStartWithoutIt()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("app.db");
+        string replicaUrl = "file://" + dir.File("replica");
+        var keys = new LtxKeyRing(LtxPageCipher.Parse(Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))));
+        void Sealed(LitestreamOptions o) => o.AddDatabase(path, replicaUrl).ReplicaOptions = new ReplicaOptions { Encryption = keys };
+
+        AppDatabase.CreateSchema(path);
+        AppDatabase.Write(path, seed: 11, transactions: 6, rowsPerTransaction: 9);
+        using (IHost first = BuildHost(new CapturingLogger(), Sealed))
+        {
+            await first.StartAsync();
+            await first.StopAsync();
+        }
+        string[] files = Directory.GetFiles(dir.File("replica"), "*.ltx", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        Assert.All(files, f => Assert.True(LtxHeader.Read(File.ReadAllBytes(f)).IsEncrypted, $"{f} is not sealed"));
+        List<AppDatabase.Row> before = AppDatabase.ReadAll(path);
+        foreach (string suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(path + suffix);
+        }
+        Directory.Delete(dir.File(".app.db-litestream"), recursive: true);
+
+        using (IHost plain = BuildHost(new CapturingLogger(), o => o.AddDatabase(path, replicaUrl)))
+        {
+            var refused = await Assert.ThrowsAsync<LtxKeyMissingException>(() => plain.StartAsync());
+            Assert.Equal(keys.Current.KeyId, refused.KeyId);
+            Assert.False(File.Exists(path));
+        }
+        using (IHost second = BuildHost(new CapturingLogger(), Sealed))
+        {
+            await second.StartAsync();
+            Assert.Equal(before, AppDatabase.ReadAll(path));
+            await second.StopAsync();
+        }
     }
 
     [Fact]

@@ -4,7 +4,9 @@ using System.Globalization;
 using System.Text.Json;
 using Litestream.Ltx;
 using Litestream.Restore;
+using Litestream.Aot.Config;
 using Litestream.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Cli;
 
@@ -112,7 +114,7 @@ internal static class RestoreCommand
         (IReplicaClient client, string description, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
         // v0.3 generations written with age: recipients decrypt with the replica's age: identities.
         IReadOnlyList<string> ageIdentities = config is { } c ? c.Replica.AgeIdentities(c.Defaults) : [];
-        LtxKeyRing? keys = config is { } section ? section.Replica.EncryptionKeys(section.Defaults) : null;
+        LtxKeyRing? keys = config is { } section ? EncryptionKeys(section.Replica, section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {
             long started = Stopwatch.GetTimestamp();
@@ -170,6 +172,10 @@ internal static class RestoreCommand
             Console.Error.WriteLine(restored.LegacyGeneration is { } generation
                 ? $"restored {output} from v0.3 generation {generation} ({bytes} bytes)"
                 : $"restored {output} to txid {restored.Txid} from {restored.Plan.Count} file(s) ({bytes} bytes)");
+            if (restored.UnencryptedFiles > 0)
+            {
+                Warn($"{restored.UnencryptedFiles} of {restored.Plan.Count} restored file(s) were not encrypted although an encryption key is configured (written before encryption was switched on, or by a replicator without the key)");
+            }
             if (a.Json)
             {
                 // Upstream's fields (db_path … integrity_check), then what a script needs to check it: bytes and files.
@@ -181,13 +187,26 @@ internal static class RestoreCommand
         return 0;
     }
 
+    /// <summary>The replica's encryption keys (null: a plain replica), after warning about what reading them found (a key file others may read).</summary>
+    private static LtxKeyRing? EncryptionKeys(ReplicaConfig replica, ReplicaConfig defaults)
+    {
+        foreach (string warning in (replica.Encryption ?? defaults.Encryption)?.Warnings ?? [])
+        {
+            Warn(warning);
+        }
+        return replica.EncryptionKeys(defaults);
+    }
+
+    private static void Warn(string message)
+        => new ConsoleLogger(LogLevel.Warning).Log(LogLevel.Warning, default, message, null, static (s, _) => s);
+
     private static async Task<int> FollowAsync(Arguments a, string output, CancellationToken cancellationToken)
     {
         (IReplicaClient client, _, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
-        LtxKeyRing? keys = config is { } section ? section.Replica.EncryptionKeys(section.Defaults) : null;
+        LtxKeyRing? keys = config is { } section ? EncryptionKeys(section.Replica, section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {
-            var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
+            var logger = new ConsoleLogger(LogLevel.Information);
             var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity, Encryption = keys };
             // A signal during the first restore interrupts it (the caller reports it); once following, a
             // signal is the normal way to stop (upstream: "follow mode stopped"), exit 0.

@@ -71,6 +71,13 @@ public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, u
     /// (a replica upgraded from v0.3 in place); <see cref="Plan"/> is then empty and <see cref="Txid"/> zero.
     /// </summary>
     public string? LegacyGeneration { get; init; }
+
+    /// <summary>
+    /// Files of <see cref="Plan"/> that were not encrypted although <see cref="RestoreOptions.Encryption"/> gave keys:
+    /// written before encryption was switched on (the next snapshot seals the chain), or by a replicator without
+    /// the key. They restore as they are; the caller warns.
+    /// </summary>
+    public int UnencryptedFiles { get; init; }
 }
 
 /// <summary>
@@ -188,7 +195,7 @@ internal static class Restorer
         RestoreOutput.DeleteTemp(temp);
         try
         {
-            (uint pageSize, uint commit, Txid txid) = await WriteDatabaseAsync(client, plan, temp, options, cancellationToken).ConfigureAwait(false);
+            (uint pageSize, uint commit, Txid txid, int unencrypted) = await WriteDatabaseAsync(client, plan, temp, options, cancellationToken).ConfigureAwait(false);
             if (options.IntegrityCheck != IntegrityCheck.None)
             {
                 CheckIntegrity(temp, options.IntegrityCheck, cancellationToken);
@@ -196,7 +203,7 @@ internal static class Restorer
             // A signal that arrived during the last step still means "not restored".
             cancellationToken.ThrowIfCancellationRequested();
             RestoreOutput.Commit(temp, output, options.Force);
-            return new RestoreResult(plan, txid, pageSize, commit);
+            return new RestoreResult(plan, txid, pageSize, commit) { UnencryptedFiles = unencrypted };
         }
         catch
         {
@@ -205,7 +212,7 @@ internal static class Restorer
         }
     }
 
-    private static async ValueTask<(uint PageSize, uint Commit, Txid Txid)> WriteDatabaseAsync(
+    private static async ValueTask<(uint PageSize, uint Commit, Txid Txid, int Unencrypted)> WriteDatabaseAsync(
         IReplicaClient client, IReadOnlyList<LtxFileInfo> plan, string temp, RestoreOptions options, CancellationToken cancellationToken)
     {
         int parallelism = Math.Max(1, options.Parallelism);
@@ -233,6 +240,7 @@ internal static class Restorer
         }
 
         uint pageSize = 0, commit = 0;
+        int unencrypted = 0;
         Txid txid = Txid.Zero;
         LtxHeader? previous = null, applying = null;
         PageRunWriter? run = null;
@@ -294,6 +302,10 @@ internal static class Restorer
                 {
                     applying = header;
                     CheckPlanFile(info, header, first: previous is null);
+                    if (options.Encryption is not null && !header.IsEncrypted)
+                    {
+                        unencrypted++;
+                    }
                     if (previous is null)
                     {
                         pageSize = header.PageSize;
@@ -324,7 +336,7 @@ internal static class Restorer
                 }
             }
         }
-        return (pageSize, commit, txid);
+        return (pageSize, commit, txid, unencrypted);
     }
 
     private static async Task<Stream> FetchAsync(IReplicaClient client, LtxFileInfo info, CancellationToken cancellationToken)

@@ -90,6 +90,26 @@ public sealed partial class EncryptionEndToEndTests
         Assert.True(LtxHeader.Read(File.ReadAllBytes(Directory.GetFiles(Path.Combine(dir, "replica"), "*.ltx", SearchOption.AllDirectories)[0])).IsEncrypted);
     }
 
+    [RequiresFact(Need.Exe)]
+    public void PlainReplica_RestoredWithAKeyConfigured_Restores_WarningOnceForThePlainFilesAndTheLooseKeyFile()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        SqliteWriter.Write(db, 5);
+        Assert.Equal(0, Exe.Run("replicate", "-once", db, $"file://{dir}/replica").ExitCode);
+        string key = KeyFile(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n      encryption: {{key-path: {key}}}\n");
+        string restored = Path.Combine(dir, "restored.db");
+        ProcessResult r = Exe.Run("restore", "-config", config, "-o", restored, db);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(restored));
+        string[] warnings = r.Stderr.Split('\n').Where(l => l.Contains("level=WARN", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, warnings.Length);
+        Assert.EndsWith($"msg=\"key file {key} is readable by group or others (chmod 600 it)\"", warnings[0], StringComparison.Ordinal);
+        Assert.EndsWith("msg=\"1 of 1 restored file(s) were not encrypted although an encryption key is configured (written before encryption was switched on, or by a replicator without the key)\"", warnings[1], StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"^error: replica is encrypted with key id [0-9a-f]{8} and no encryption key is configured\nhint: set encryption.key-path in the replica's config section and restore by database path with -config\n$")]
     private static partial Regex NoKeyError();
 }

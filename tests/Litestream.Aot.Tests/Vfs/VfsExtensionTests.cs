@@ -320,6 +320,42 @@ public class VfsExtensionTests
         return (db, "file://" + rep, replicate);
     }
 
+    /// <summary>An encrypted replica (docs/ENCRYPTION.md) read by the sqlite3 CLI with the key from the environment.</summary>
+    [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void EncryptedReplica_KeyFromTheEnvironment_ReadsEqualToTheSource_NoKeyOrABadKeyCantOpen()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string rep = Path.Combine(dir, "replica");
+        string key = Path.Combine(dir, "key");
+        File.WriteAllText(key, "5c" + new string('a', 62) + "\n");
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string config = Path.Combine(dir, "litestream.yml");
+        File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{rep}\n      encryption: {{key-path: {key}}}\n");
+        SqliteWriter.Write(db, new Workload { Commits = 50, Sizes = "1000", Seed = 9 });
+        Assert.Equal(0, Exe.Run("replicate", "-once", "-config", config).ExitCode);
+        string query = "SELECT count(*), sum(length(v)) FROM t;";
+        string expected = Processes.RunOk("sqlite3", [db, query]).Trim();
+        string uri = $"file:app.db?vfs=litestream&replica=file://{rep}";
+
+        ProcessResult read = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", $".open {uri}", query, "PRAGMA integrity_check;"],
+            new Dictionary<string, string?> { ["LITESTREAM_ENCRYPTION_KEY_PATH"] = key });
+        _output.WriteLine(read.Stdout + read.Stderr);
+        Assert.Equal($"{expected}\nok", read.Stdout.Trim());
+
+        ProcessResult noKey = VfsHost.Sqlite3(uri, query);
+        Assert.Contains("unable to open database", noKey.Stderr);
+        Assert.Matches(@"litestream-vfs: open app\.db: .*encrypted with key id [0-9a-f]{8} and no encryption key is configured", noKey.Stderr);
+        Assert.DoesNotContain(expected, noKey.Stdout);
+
+        ProcessResult badKey = VfsHost.Run("sqlite3", [":memory:", $".load {VfsHost.SoPath}", $".open {uri}", query],
+            new Dictionary<string, string?> { ["LITESTREAM_ENCRYPTION_KEY"] = "not+a/key" });
+        Assert.Contains("unable to open database", badKey.Stderr);
+        Assert.Contains("LITESTREAM_ENCRYPTION_KEY is not an encryption key: need 32 bytes as 64 hex digits or base64", badKey.Stderr);
+        Assert.DoesNotContain("not+a/key", badKey.Stderr);
+    }
+
     [RequiresFact(Need.Exe, Need.VfsExtension, Need.ExtensionPython)]
     public void Errors_MissingReplica_CorruptFile_NotOurDatabase_AreSqliteErrorsNotCrashes()
     {
