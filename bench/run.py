@@ -776,6 +776,67 @@ class Bench:
             self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", cp_fsync(db, d / "cp.db"))
 
 
+class EncryptionBench:
+    """Client-side encryption (docs/ENCRYPTION.md), ours only (upstream has none): the replicator's CPU under the
+    write load and restore MB/s of a large database, sealed vs plain, alternating in one run."""
+
+    def __init__(self, b: Bench):
+        self.b, self.exe = b, b.bins["ours"]
+        self.key = b.work / "bench.key"
+        self.key.write_text(os.urandom(32).hex() + "\n")
+        self.key.chmod(0o600)
+
+    def config(self, d: Path, db: Path, sealed: bool) -> Path:
+        path = d / f"{db.stem}.yml"
+        enc = f"\n      encryption: {{key-path: {self.key}}}" if sealed else ""
+        path.write_text(f"dbs:\n  - path: {db}\n    replica:\n      url: file://{d}/replica-{db.stem}{enc}\n")
+        return path
+
+    def run(self) -> None:
+        b = self.b
+        n = 2000 if b.quick else 20000
+        mb = 20 if b.quick else 1024
+        src = b.work / "random.db"
+        if not src.exists():
+            make_big_db(src, mb, False)
+        cpu, speed = {}, {}
+        for rep_i in range(1 if b.quick else 3):
+            for sealed in ((False, True) if rep_i % 2 == 0 else (True, False)):
+                label = "encrypted" if sealed else "plain"
+                d = b.fresh(f"enc-{label}")
+                db = d / "app.db"
+                make_db(db, 10)
+                rep = Daemon([str(self.exe), "replicate", "-config", str(self.config(d, db, sealed))], d / "rep.log")
+                wait_for(lambda: newest_replica_files(d / "replica-app") > 0, 20)
+                time.sleep(1)
+                cpu0, _ = proc_stat(rep.p.pid)
+                write_txns(db, n, "NORMAL")
+                settle(d / "replica-app")
+                cpu1, _ = proc_stat(rep.p.pid)
+                rep.stop()
+                cpu.setdefault(label, []).append((cpu1 - cpu0) * 10000 / n)
+                b.record(f"replicator CPU s per 10k txns (NORMAL), {label}", "ours", cpu[label][-1])
+
+                big = d / "big.db"
+                shutil.copyfile(src, big)
+                cfg = self.config(d, big, sealed)
+                once = run([str(self.exe), "replicate", "-once", "-config", str(cfg)], timeout=1800)
+                if once.code != 0:
+                    b.notes.append(f"encryption: replicate -once ({label}) failed: {once.out.strip()[-200:]}")
+                    continue
+                out = d / "out.db"
+                r = run([str(self.exe), "restore", "-config", str(cfg), "-o", str(out), str(big)], timeout=1800)
+                if r.code != 0:
+                    b.notes.append(f"encryption: restore ({label}) failed: {r.out.strip()[-200:]}")
+                    continue
+                speed.setdefault(label, []).append(big.stat().st_size / 1e6 / r.wall)
+                b.record(f"restore random {mb} MB (MB/s), {label}", "ours", speed[label][-1])
+                shutil.rmtree(d, ignore_errors=True)
+        for metric, by in (("replicator CPU per 10k txns", cpu), (f"restore {mb} MB MB/s", speed)):
+            if by.get("plain") and by.get("encrypted"):
+                b.record(f"{metric}: encrypted / plain", "ours", statistics.median(by["encrypted"]) / statistics.median(by["plain"]))
+
+
 def table_digest(db: Path, table: str = "big") -> tuple[int, str]:
     """Row count and SHA-256 of every (id, value) of a table in id order: the content a restore must bring back."""
     import hashlib
@@ -917,7 +978,7 @@ def main() -> int:
     ap.add_argument("--ours", default=str(ROOT / "bin/linux-x64/litestream"))
     ap.add_argument("--upstream")
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
-    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore,lifecycle")
+    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore,lifecycle,encryption")
     ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
     ap.add_argument("--md")
     ap.add_argument("--json")
@@ -936,7 +997,8 @@ def main() -> int:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
         b.idle_window = args.idle_window
         steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
-                 "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle}
+                 "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle,
+                 "encryption": EncryptionBench(b).run}
         chosen = args.only.split(",") if args.only else list(steps)
         for name in chosen:
             print(f"bench: {name} …", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Ltx.Benchmarks;
 
-/// <summary>Format-library micro-benchmarks: CRC-64 scalar vs SIMD, LTX encode/decode, WAL scan.</summary>
+/// <summary>Format-library micro-benchmarks: CRC-64 scalar vs SIMD, LTX encode/decode plain and encrypted, page seal/open, WAL scan.</summary>
 public static class Program
 {
     public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
@@ -64,6 +64,10 @@ public class LtxBenchmarks
     [Params(false, true)]
     public bool TextLike { get; set; }
 
+    /// <summary>Pages sealed with AES-256-GCM (docs/ENCRYPTION.md) vs plain.</summary>
+    [Params(false, true)]
+    public bool Encrypted { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -77,7 +81,7 @@ public class LtxBenchmarks
     {
         _output.Position = 0;
         _output.SetLength(0);
-        using var encoder = new LtxEncoder(_output, leaveOpen: true);
+        using var encoder = new LtxEncoder(_output, leaveOpen: true) { Cipher = Encrypted ? PageCipherBenchmarks.Key : null };
         encoder.EncodeHeader(new LtxHeader { Flags = LtxConstants.HeaderFlagNoChecksum, PageSize = 4096, Commit = PageCount, MinTxid = new Txid(1), MaxTxid = new Txid(1), Timestamp = 1 });
         for (int i = 0; i < PageCount; i++)
         {
@@ -90,7 +94,7 @@ public class LtxBenchmarks
     [Benchmark]
     public int Decode()
     {
-        using var decoder = new LtxDecoder(new MemoryStream(_file, writable: false));
+        using var decoder = new LtxDecoder(new MemoryStream(_file, writable: false)) { Keys = PageCipherBenchmarks.Keys };
         decoder.DecodeHeader();
         int pages = 0;
         while (decoder.TryDecodePage(_page, out _))
@@ -100,6 +104,35 @@ public class LtxBenchmarks
         decoder.Close();
         return pages;
     }
+}
+
+/// <summary>AES-256-GCM on one 4 KiB page, as the encoder seals and a VFS read opens it: bytes per second per core.</summary>
+[MemoryDiagnoser]
+public class PageCipherBenchmarks
+{
+    internal static readonly LtxPageCipher Key = new(Enumerable.Range(0, LtxPageCipher.KeySize).Select(i => (byte)i).ToArray());
+    internal static readonly LtxKeyRing Keys = new(Key);
+    private readonly byte[] _page = Program.Pages(1, true);
+    private readonly byte[] _sealed = new byte[4096 + LtxConstants.PageTagSize];
+    private readonly byte[] _opened = new byte[4096];
+    private LtxFileCipher? _file;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var header = new LtxHeader { Flags = LtxConstants.HeaderFlagNoChecksum | LtxConstants.HeaderFlagEncrypted, PageSize = 4096, Commit = 1, MinTxid = new Txid(1), MaxTxid = new Txid(1), Timestamp = 1, Salt = 7, KeyId = Key.KeyId };
+        _file = Key.ForFile(header);
+        _file.Seal(1, _page, _sealed);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _file?.Dispose();
+
+    [Benchmark]
+    public void Seal() => _file!.Seal(1, _page, _sealed);
+
+    [Benchmark]
+    public int Open() => _file!.Open(1, _sealed, _opened);
 }
 
 public class WalScanBenchmarks

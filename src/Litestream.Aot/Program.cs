@@ -85,6 +85,7 @@ internal static class Program
         root.Subcommands.Add(VersionCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(ResetCommand.Build());
+        root.Subcommands.Add(ReencryptCommand.Build());
         foreach (Command control in ControlCommands.Build())
         {
             root.Subcommands.Add(control);

@@ -12,9 +12,9 @@ namespace Litestream.Aot.Tests.Cli;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed partial class EncryptionEndToEndTests
 {
-    private static string KeyFile(string dir, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
+    private static string KeyFile(string dir, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite, string name = "litestream.key")
     {
-        string path = Path.Combine(dir, "litestream.key");
+        string path = Path.Combine(dir, name);
         File.WriteAllText(path, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant() + "\n");
         File.SetUnixFileMode(path, mode);
         return path;
@@ -108,6 +108,53 @@ public sealed partial class EncryptionEndToEndTests
         Assert.Equal(2, warnings.Length);
         Assert.EndsWith($"msg=\"key file {key} is readable by group or others (chmod 600 it)\"", warnings[0], StringComparison.Ordinal);
         Assert.EndsWith("msg=\"1 of 1 restored file(s) were not encrypted although an encryption key is configured (written before encryption was switched on, or by a replicator without the key)\"", warnings[1], StringComparison.Ordinal);
+    }
+
+    [RequiresFact(Need.Exe)]
+    public void Reencrypt_DryRunListsOldKeyFiles_ThenRewritesThem_AndTheOldKeyIsNoLongerNeeded()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        string oldKey = KeyFile(dir, name: "old.key");
+        string newKey = KeyFile(dir, name: "new.key");
+        string Config(string name, string encryption)
+        {
+            string config = Path.Combine(dir, name);
+            File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n      encryption: {encryption}\n");
+            return config;
+        }
+        string before = Config("before.yml", $"{{key-path: {oldKey}}}");
+        string rotating = Config("rotating.yml", $"{{key-path: {newKey}, previous-key-paths: [{oldKey}]}}");
+        string after = Config("after.yml", $"{{key-path: {newKey}}}");
+        SqliteWriter.Write(db, 5);
+        Assert.Equal(0, Exe.Run("replicate", "-once", "-config", before).ExitCode);
+        SqliteWriter.Write(db, new Workload { Commits = 5, Start = 5 });
+        Assert.Equal(0, Exe.Run("replicate", "-once", "-config", before).ExitCode);
+        int files = Directory.GetFiles(Path.Combine(dir, "replica"), "*.ltx", SearchOption.AllDirectories).Length;
+        string oldId = LtxPageCipher.FormatKeyId(LtxPageCipher.Parse(File.ReadAllText(oldKey)).KeyId);
+        string newId = LtxPageCipher.FormatKeyId(LtxPageCipher.Parse(File.ReadAllText(newKey)).KeyId);
+
+        ProcessResult dry = Exe.Run("reencrypt", "-dry-run", "-config", rotating, db);
+        Assert.True(dry.ExitCode == 0, dry.Stderr);
+        string[] lines = dry.Stdout.TrimEnd().Split('\n');
+        Assert.Equal(files, lines.Length - 1);
+        Assert.All(lines[..^1], l => Assert.Matches($@"^would reencrypt ltx/\d/[0-9a-f]{{16}}-[0-9a-f]{{16}}\.ltx \(key {oldId} -> key {newId}\)$", l));
+        Assert.Equal($"{dir}/replica: {files} file(s) would be rewritten under key {newId}, 0 already under it; nothing was written", lines[^1]);
+
+        ProcessResult run = Exe.Run("reencrypt", "-config", rotating, db);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.EndsWith($"{dir}/replica: {files} file(s) rewritten under key {newId}, 0 already under it\n", run.Stdout, StringComparison.Ordinal);
+        ProcessResult again = Exe.Run("reencrypt", "-config", rotating, db);
+        Assert.Equal($"{dir}/replica: 0 file(s) rewritten under key {newId}, {files} already under it\n", again.Stdout);
+
+        string restored = Path.Combine(dir, "restored.db");
+        ProcessResult restore = Exe.Run("restore", "-config", after, "-o", restored, db);
+        Assert.True(restore.ExitCode == 0, restore.Stderr);
+        Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(restored));
+
+        ProcessResult url = Exe.Run("reencrypt", $"file://{dir}/replica");
+        Assert.Equal(2, url.ExitCode);
+        Assert.StartsWith("error: reencrypt takes a database path, not a replica URL\n", url.Stderr, StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"^error: replica is encrypted with key id [0-9a-f]{8} and no encryption key is configured\nhint: set encryption.key-path in the replica's config section and restore by database path with -config\n$")]

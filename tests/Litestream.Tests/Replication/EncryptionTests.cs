@@ -109,4 +109,69 @@ public class EncryptionTests
         await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Encryption = new LtxKeyRing(s_key, s_other) }, default);
         Assert.Equal(SqliteWriter.Dump(path), SqliteWriter.Dump(output));
     }
+
+    [RequiresFact]
+    public async Task Reencryption_PlainAndOldKeyFiles_RewrittenUnderTheCurrentKey_EveryTxidStillRestores_DryRunWritesNothing()
+    {
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        string replicaPath = Path.Combine(dir, "replica");
+        var client = new FileReplicaClient(replicaPath);
+        var states = new Dictionary<ulong, string>();
+        Write(path, 0);
+        await using (var db = new Db(path))
+        {
+            db.Open();
+            // Plain files, then files under the old key, those compacted into L1 under the old key.
+            var replicas = new[] { new Replica(db, client), new Replica(db, client, new ReplicaOptions { Encryption = new LtxKeyRing(s_other) }) };
+            for (int batch = 1; batch <= 4; batch++)
+            {
+                Replica replica = replicas[(batch - 1) / 2];
+                db.Sync();
+                await replica.SyncAsync(default);
+                states[db.Txid.Value] = SqliteWriter.Dump(path);
+                if (batch == 4)
+                {
+                    Assert.NotNull(await new Compactor(replica).CompactAsync(1, default));
+                }
+                Write(path, batch);
+            }
+        }
+        string[] Files() => Directory.GetFiles(replicaPath, "*.ltx", SearchOption.AllDirectories);
+        Dictionary<string, byte[]> before = Files().ToDictionary(f => f, File.ReadAllBytes);
+        var ring = new LtxKeyRing(s_key, s_other);
+
+        List<ReencryptedFile> dry = await ReplicaReencryption.RunAsync(client, ring, dryRun: true).ToListAsync();
+        Assert.Equal(before.Count, dry.Count);
+        Assert.All(dry, f => Assert.False(f.Rewritten));
+        int plain = before.Values.Count(b => !LtxHeader.Read(b).IsEncrypted);
+        Assert.InRange(plain, 1, before.Count - 2);
+        Assert.Equal(plain, dry.Count(f => f.KeyId == 0));
+        Assert.Equal(before.Count - plain, dry.Count(f => f.KeyId == s_other.KeyId));
+        Assert.All(Files(), f => Assert.Equal(before[f], File.ReadAllBytes(f)));
+
+        // A ring without the old key refuses before rewriting anything of that key.
+        await Assert.ThrowsAsync<LtxKeyMissingException>(async () => await ReplicaReencryption.RunAsync(client, new LtxKeyRing(s_key), dryRun: false).ToListAsync());
+
+        List<ReencryptedFile> done = await ReplicaReencryption.RunAsync(client, ring, dryRun: false).ToListAsync();
+        // The refused pass had rewritten the plain L0 files (no key needed to read them) before it met the old key.
+        Assert.Equal(plain, done.Count(f => f.KeyId == s_key.KeyId && !f.Rewritten));
+        Assert.All(done.Where(f => f.KeyId == s_other.KeyId), f => Assert.True(f.Rewritten));
+        Assert.Equal(before.Count - plain, done.Count(f => f.KeyId == s_other.KeyId));
+        foreach (string file in Files())
+        {
+            LtxHeader header = LtxHeader.Read(File.ReadAllBytes(file));
+            Assert.True(header.IsEncrypted && header.KeyId == s_key.KeyId, $"{file} is not under the current key");
+            Assert.Equal(LtxHeader.Read(before[file]).Timestamp, header.Timestamp);
+        }
+        Assert.All(await ReplicaReencryption.RunAsync(client, ring, dryRun: false).ToListAsync(), f => Assert.False(f.Rewritten));
+
+        // The old key is no longer needed for any TXID.
+        foreach ((ulong txid, string state) in states)
+        {
+            string output = Path.Combine(dir, $"r-{txid}.db");
+            await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, Txid = new Txid(txid), Encryption = new LtxKeyRing(s_key) }, default);
+            Assert.Equal(state, SqliteWriter.Dump(output));
+        }
+    }
 }
