@@ -3,9 +3,9 @@
 #
 # No Grafana server here (AGPL, not packaged), so Prometheus's own graph page stands in: the published exe replicates a
 # database that a SQLite writer in another process commits to (bursts and pauses, so lag and upload rate move), a real
-# Prometheus scrapes its `addr:` every 2 s, and headless Chromium screenshots one graph per panel, laid out as the
-# dashboard's grid. A 12 s replica outage a third of the way in gives the errors and the lag something to show. The queries are read from litestream.json (each panel's first target, as Grafana substitutes its
-# variables), so the picture cannot drift from the dashboard.
+# Prometheus scrapes its `addr:` every 2 s, and headless Chromium screenshots the graph of each panel, laid out two a
+# row. A 12 s replica outage a third of the way in gives the errors and the lag something to show. The queries are
+# read from litestream.json (as Grafana substitutes its variables), so the picture cannot drift from the dashboard.
 #
 #   deploy/grafana/render.sh [seconds of writing, default 100]
 # Needs: bin/linux-x64/litestream (./publish.sh), prometheus, python3, chromium-headless-shell (or chromium).
@@ -109,30 +109,41 @@ sleep 6 # the last uploads, and two more scrapes
 
 # The panels the dashboard is about (lag, upload rate, errors, WAL size, validation), each query exactly as
 # litestream.json has it (Grafana's variables substituted as Grafana does: every database, a rate window of four scrape
-# intervals). Prometheus draws one query per graph, so a panel with several targets gives the ones named here; each graph
-# page sits in a frame clipped to its graph and legend, two frames a row, on one page Chromium screenshots.
+# intervals). Prometheus draws one query per graph page, so a panel with several targets gives the ones named here.
+# Chromium screenshots each graph page on its own (frames of another origin in one page are not reliably drawn), then
+# a page that lays the screenshots out two a row, each cut to its graph and legend.
+curl -fsG "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=litestream_txid' | grep -q '"value"' ||
+    { echo "error: prometheus scraped no litestream_txid from the exe; its log:" >&2; cat "$work/litestream.log" >&2; exit 1; }
 range=$((seconds + 20))s
-python3 - "$here/litestream.json" "$prom_port" "$range" "$work/grid.html" <<'PY'
+python3 - "$here/litestream.json" "$prom_port" "$range" "$work" <<'PY'
 import html, json, sys, urllib.parse
-dashboard, port, rng, page = sys.argv[1:5]
+dashboard, port, rng, work = sys.argv[1:5]
 cells = [("Seconds since last upload (alert on this)", 0), ("Upload rate", 0),
-         ("Errors", 0), ("Errors", 1),
+         ("Transactions waiting for upload", 0), ("Errors", 1),
          ("WAL and database size", 0), ("Last validation", 0)]
 panels = {p["title"]: p for p in json.load(open(dashboard))["panels"]}
-figures = []
-for title, target in cells:
+figures, urls = [], []
+for i, (title, target) in enumerate(cells):
     expr = panels[title]["targets"][target]["expr"].replace("$db", ".*").replace("$__rate_interval", "8s")
     query = urllib.parse.urlencode({"g0.expr": expr, "g0.tab": "0", "g0.stacked": "0", "g0.range_input": rng})
+    urls.append(f"http://127.0.0.1:{port}/graph?{query}\n")
     figures.append(f'<figure><figcaption>{html.escape(title)}<code>{html.escape(expr)}</code></figcaption>'
-                   f'<div><iframe src="http://127.0.0.1:{port}/graph?{html.escape(query)}"></iframe></div></figure>')
-open(page, "w").write("""<!doctype html><meta charset="utf-8"><style>
+                   f'<div><img src="cell-{i}.png"></div></figure>')
+open(f"{work}/cells.txt", "w").write("".join(urls))
+open(f"{work}/grid.html", "w").write("""<!doctype html><meta charset="utf-8"><style>
 body{margin:6px;font:600 14px sans-serif;background:#fff;display:grid;grid-template-columns:repeat(2,600px);gap:6px}
 figure{margin:0;border:1px solid #ccc}figcaption{padding:4px 8px;background:#f2f2f2;height:38px;overflow:hidden}
 code{display:block;font:11px monospace;color:#555;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-div{height:420px;overflow:hidden}iframe{width:600px;height:1000px;border:0;margin-top:-435px}</style>
+div{height:470px;overflow:hidden}img{display:block;margin-top:-440px}</style>
 """ + "".join(figures))
 PY
-"$chrome" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1220,1420 \
-    --virtual-time-budget=15000 --screenshot="$work/shot.png" "file://$work/grid.html" >/dev/null 2>&1
+shot() { "$chrome" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="$1" \
+    --virtual-time-budget=20000 --screenshot="$2" "$3" >/dev/null 2>&1; }
+i=0
+while read -r url; do
+    shot 600,1000 "$work/cell-$i.png" "$url"
+    i=$((i + 1))
+done <"$work/cells.txt"
+shot 1220,1600 "$work/shot.png" "file://$work/grid.html"
 cp "$work/shot.png" "$out"
 echo "$out: $(stat -c %s "$out") bytes" >&2

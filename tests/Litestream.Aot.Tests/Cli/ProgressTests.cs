@@ -23,6 +23,12 @@ public class ProgressTests
         c.execute("COMMIT")
         """;
 
+    private const string Inspect = """
+        import sqlite3, sys
+        c = sqlite3.connect(sys.argv[1])
+        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*) FROM t").fetchone()[0])
+        """;
+
     [Fact]
     public void Render_BytesFilesRateAndEta()
     {
@@ -134,7 +140,7 @@ public class ProgressTests
             Python.Run(CreateLarge, Path.Combine(root, name), "1500");
         }
         File.WriteAllText(config, $"dbs:\n  - dir: {root}\n    pattern: \"*.db\"\n    recursive: true\n    replica:\n      url: file://{replica}\n");
-        Processes.RunOk(Exe.Path, ["replicate", "-once", "-config", config]);
+        ReplicateOnce(config);
         // One file per database after -once: the line's totals are their sizes summed, known before any restore starts.
         string[] files = Directory.GetFiles(replica, "*.ltx", SearchOption.AllDirectories);
         Assert.Equal(3, files.Length);
@@ -150,7 +156,7 @@ public class ProgressTests
         Assert.All(expected, e => Assert.Single(screen, l => l.StartsWith(e, StringComparison.Ordinal)));
         foreach (string name in names)
         {
-            Assert.Equal(File.ReadAllBytes(Path.Combine(root, name)).Length, new FileInfo(Path.Combine(tty, name)).Length);
+            Assert.Equal("ok 1500\n", Python.Run(Inspect, Path.Combine(tty, name)));
         }
 
         ProcessResult piped = Exe.Run("restore", "-config", config, "-o", Path.Combine(dir, "piped"), root);
@@ -168,7 +174,7 @@ public class ProgressTests
         string db = Path.Combine(dir, "app.db"), config = Path.Combine(dir, "c.yml");
         Python.Run(CreateLarge, db, "2000");
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n");
-        Processes.RunOk(Exe.Path, ["replicate", "-once", "-config", config]);
+        ReplicateOnce(config);
 
         // The shell's pid becomes the exe's (exec), so the test can stop it with SIGINT as Ctrl-C would.
         string output = Path.Combine(dir, "followed.db"), log = Path.Combine(dir, "follow.log"), pid = Path.Combine(dir, "follow.pid");
@@ -181,7 +187,7 @@ public class ProgressTests
             for (int txid = 2; txid <= 3; txid++)
             {
                 Python.Run(CreateLarge, db, "3");
-                Processes.RunOk(Exe.Path, ["replicate", "-once", "-config", config]);
+                ReplicateOnce(config);
                 string applied = $"\rfollowing: txid {txid:x16}, {txid - 1} file(s) applied (";
                 Wait.Until(() => Shown(log).Contains(applied, StringComparison.Ordinal), $"the line to show txid {txid}", follow);
             }
@@ -202,7 +208,7 @@ public class ProgressTests
         {
             Wait.Until(() => quiet.Output.Contains($"following {piped} from txid 0000000000000003", StringComparison.Ordinal), "follow mode to start", quiet);
             Python.Run(CreateLarge, db, "3");
-            Processes.RunOk(Exe.Path, ["replicate", "-once", "-config", config]);
+            ReplicateOnce(config);
             Wait.Until(() => quiet.Output.Contains("now at txid 0000000000000004", StringComparison.Ordinal), "the new file to be applied", quiet);
             Assert.Equal(0, quiet.Stop());
             Assert.DoesNotContain("\r", quiet.Output);
@@ -211,15 +217,21 @@ public class ProgressTests
         }
     }
 
+    private static void ReplicateOnce(string config)
+    {
+        ProcessResult once = Exe.Run("replicate", "-once", "-config", config);
+        Assert.True(once.ExitCode == 0, once.Output);
+    }
+
     /// <summary>What a terminal shows of <paramref name="raw"/>: per line, the text after its last carriage return, without erase codes.</summary>
     private static string[] Visible(string raw)
         => [.. raw.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')
             .Select(l => l[(l.LastIndexOf('\r') + 1)..].Replace("\x1b[K", "", StringComparison.Ordinal))
             .Where(l => l.Length > 0)];
 
-    /// <summary>What <c>script</c> has logged so far, without its own header and footer lines.</summary>
+    /// <summary>What <c>script</c> has logged so far (the terminal's CR LF as LF), without its own header and footer lines.</summary>
     private static string Shown(string log)
-        => File.Exists(log) ? string.Join('\n', File.ReadAllText(log).Split('\n').Where(l => !l.StartsWith("Script ", StringComparison.Ordinal))) : "";
+        => File.Exists(log) ? string.Join('\n', File.ReadAllText(log).Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Where(l => !l.StartsWith("Script ", StringComparison.Ordinal))) : "";
 
     /// <summary>Runs <paramref name="command"/> under <c>script</c>: stdin, stdout and stderr are a pseudo-terminal; returns what it showed.</summary>
     private static string Terminal(string command, string dir)

@@ -99,7 +99,7 @@ public class GrafanaDashboardTests
         // The picture: a PNG, small enough for a README, the one README.md shows.
         string picture = Path.Combine(TestRepo.Root!, "deploy", "grafana", "litestream.png");
         byte[] png = File.ReadAllBytes(picture);
-        Assert.Equal("\x89PNG\r\n\x1a\n"u8.ToArray(), png[..8]);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a }, png[..8]);
         Assert.InRange(png.Length, 10_000, 300_000);
         Assert.Contains("](deploy/grafana/litestream.png)", File.ReadAllText(Path.Combine(TestRepo.Root!, "README.md")));
 
