@@ -199,7 +199,7 @@ internal static class RestoreCommand
             // A signal during the first restore interrupts it (the caller reports it); once following, a
             // signal is the normal way to stop (upstream: "follow mode stopped"), exit 0.
             Follower follower;
-            using (ProgressLine? restoring = ProgressLine.Start("restoring"))
+            using (ProgressLine? restoring = Follower.Resumes(output) ? null : ProgressLine.Start("restoring"))
             {
                 follower = await Follower.StartAsync(client, options, logger, cancellationToken, restoring).ConfigureAwait(false);
             }

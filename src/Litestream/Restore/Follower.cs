@@ -51,6 +51,9 @@ internal sealed class Follower : IAsyncDisposable
     /// <summary>Bytes of the LTX files counted by <see cref="FilesApplied"/>.</summary>
     public long BytesApplied => Interlocked.Read(ref _bytesApplied);
 
+    /// <summary>Whether following <paramref name="output"/> resumes from its TXID file rather than restoring it first.</summary>
+    public static bool Resumes(string output) => File.Exists(output) && new FileInfo(output).Length > 0;
+
     /// <summary>Path of the TXID file beside the output.</summary>
     public static string TxidPath(string output) => output + "-txid";
 
@@ -63,7 +66,7 @@ internal sealed class Follower : IAsyncDisposable
     {
         string output = options.FullOutputPath;
         Txid txid;
-        if (File.Exists(output) && new FileInfo(output).Length > 0)
+        if (Resumes(output))
         {
             string txidFile = TxidPath(output);
             if (!File.Exists(txidFile) || !Txid.TryParse((await File.ReadAllTextAsync(txidFile, cancellationToken).ConfigureAwait(false)).Trim(), out txid))
