@@ -1,4 +1,5 @@
 using Litestream.Aot.Config;
+using Litestream.Restore;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;
@@ -42,30 +43,68 @@ internal static class DirectoryRestore
         int atOnce = Math.Min(MaxDatabasesAtOnce, a.Parallelism);
         int each = Math.Max(1, a.Parallelism / atOnce);
         var failures = new List<string>();
-        await Parallel.ForEachAsync(databases, new ParallelOptions { MaxDegreeOfParallelism = atOnce, CancellationToken = cancellationToken }, async (relative, token) =>
+        // One line for all of them (each restore counts into it), so parallel restores do not draw over each other.
+        using (ProgressLine? progress = a.DryRun ? null : ProgressLine.Start("restoring"))
         {
-            string source = Path.Join(dirEntry.Dir, relative);
-            string destination = Path.Join(output, relative);
-            try
+            if (progress is not null)
             {
-                await RestoreCommand.RunAsync(a with { Target = source, Output = destination, Parallelism = each }, token).ConfigureAwait(false);
+                progress.CountDatabases(databases.Count);
+                await AddPlannedTotalsAsync(a, dirEntry, databases, progress, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException && !token.IsCancellationRequested)
+            await Parallel.ForEachAsync(databases, new ParallelOptions { MaxDegreeOfParallelism = atOnce, CancellationToken = cancellationToken }, async (relative, token) =>
             {
-                string line = $"{destination}: not restored: {e.Message}";
-                lock (failures)
+                string source = Path.Join(dirEntry.Dir, relative);
+                string destination = Path.Join(output, relative);
+                try
                 {
-                    failures.Add(line);
+                    await RestoreCommand.RunAsync(a with { Target = source, Output = destination, Parallelism = each }, progress, token).ConfigureAwait(false);
                 }
-                Console.Error.WriteLine($"error: {line}");
-            }
-        }).ConfigureAwait(false);
+                catch (Exception e) when (e is not OperationCanceledException && !token.IsCancellationRequested)
+                {
+                    string line = $"{destination}: not restored: {e.Message}";
+                    lock (failures)
+                    {
+                        failures.Add(line);
+                    }
+                    ProgressLine.WriteLineAbove($"error: {line}");
+                }
+                finally
+                {
+                    progress?.DatabaseDone();
+                }
+            }).ConfigureAwait(false);
+        }
         if (failures.Count > 0)
         {
             throw new CommandException($"restored {databases.Count - failures.Count} of {databases.Count} database(s) into {output}; {failures.Count} failed (listed above)", "fix the cause and run the restore again with -if-db-not-exists to restore only what is missing");
         }
         Console.Error.WriteLine($"restored {databases.Count} database(s) into {output}");
         return 0;
+    }
+
+    /// <summary>
+    /// Adds every database's restore plan (bytes and files) to the line's totals before any starts, so the percentage and
+    /// ETA cover the whole directory. A database whose plan fails here adds nothing: its restore reports why.
+    /// </summary>
+    private static async Task AddPlannedTotalsAsync(RestoreCommand.Arguments a, DbConfig dirEntry, List<string> databases, ProgressLine progress, CancellationToken cancellationToken)
+    {
+        foreach (string relative in databases)
+        {
+            try
+            {
+                (IReplicaClient client, _, _) = ReplicaTarget.Resolve(Path.Join(dirEntry.Dir, relative), a.ConfigPath, a.ExpandEnv);
+                await using (client.ConfigureAwait(false))
+                {
+                    await client.InitAsync(cancellationToken).ConfigureAwait(false);
+                    RestoreSource source = await Restorer.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
+                    progress.AddTotal(source.Plan.Sum(f => f.Size), source.Plan.Count);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Counted as nothing: the restore itself plans again and reports the failure with its hint.
+            }
+        }
     }
 
     /// <summary>

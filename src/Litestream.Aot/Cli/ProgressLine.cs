@@ -7,7 +7,8 @@ namespace Litestream.Aot.Cli;
 
 /// <summary>
 /// A progress line on stderr for long work (restore, <c>replicate -once</c>): bytes done of the total, files, rate
-/// and ETA, redrawn in place four times a second and erased at the end, so the command's own lines stand alone.
+/// and ETA (and databases done of several restored at once), redrawn in place four times a second and erased at the
+/// end, so the command's own lines stand alone. Follow mode draws a status of its own through the same line.
 /// Only when stderr is a terminal: a log file, a pipe or an MCP tool call gets nothing extra (<see cref="Start"/>
 /// returns null), and stdout (<c>-json</c>) is never written.
 /// </summary>
@@ -21,17 +22,21 @@ internal sealed class ProgressLine : ITransferProgress, IDisposable
     private readonly long _started = Stopwatch.GetTimestamp();
     private readonly Timer _timer;
     private readonly Lock _lock = new();
+    private readonly Func<string>? _status;
     private long _bytes;
     private long _totalBytes;
     private int _files;
     private int _totalFiles;
+    private int _databases;
+    private int _totalDatabases;
     private long _lastDraw;
     private bool _drawn;
     private bool _disposed;
 
-    private ProgressLine(string verb, TextWriter terminal, long totalBytes, int totalFiles)
+    private ProgressLine(string verb, TextWriter terminal, long totalBytes, int totalFiles, Func<string>? status = null)
     {
         _verb = verb;
+        _status = status;
         _terminal = terminal;
         _totalBytes = totalBytes;
         _totalFiles = totalFiles;
@@ -47,8 +52,21 @@ internal sealed class ProgressLine : ITransferProgress, IDisposable
     public static ProgressLine? Start(string verb, long totalBytes = 0, int totalFiles = 0)
         => Console.IsErrorRedirected ? null : new ProgressLine(verb, Console.Error, totalBytes, totalFiles);
 
+    /// <summary>
+    /// A line that shows <paramref name="verb"/> and what <paramref name="status"/> says at each redraw (follow mode's
+    /// TXID and files applied) instead of a transfer; null when stderr is not a terminal.
+    /// </summary>
+    public static ProgressLine? StartStatus(string verb, Func<string> status)
+        => Console.IsErrorRedirected ? null : new ProgressLine(verb, Console.Error, 0, 0, status);
+
     /// <summary>For tests: a progress line drawn to <paramref name="terminal"/>.</summary>
-    internal static ProgressLine StartOn(string verb, TextWriter terminal) => new(verb, terminal, 0, 0);
+    internal static ProgressLine StartOn(string verb, TextWriter terminal, Func<string>? status = null) => new(verb, terminal, 0, 0, status);
+
+    /// <summary>Several databases restored at once (<c>restore DIR</c>): the line counts them done of <paramref name="total"/>.</summary>
+    public void CountDatabases(int total) => Interlocked.Add(ref _totalDatabases, total);
+
+    /// <summary>One of the databases counted by <see cref="CountDatabases"/> is done (restored or failed).</summary>
+    public void DatabaseDone() => Interlocked.Increment(ref _databases);
 
     /// <summary>Adds to the known total: bytes and files still to come.</summary>
     public void AddTotal(long bytes, int files)
@@ -115,6 +133,10 @@ internal sealed class ProgressLine : ITransferProgress, IDisposable
     /// <summary>The text of the line (without the carriage return and erase that draw it).</summary>
     internal string Render(TimeSpan elapsed)
     {
+        if (_status is not null)
+        {
+            return $"{_verb}: {_status()}";
+        }
         long bytes = Interlocked.Read(ref _bytes), total = Interlocked.Read(ref _totalBytes);
         int files = Volatile.Read(ref _files), totalFiles = Volatile.Read(ref _totalFiles);
         bytes = total > 0 ? Math.Min(bytes, total) : bytes;
@@ -124,7 +146,9 @@ internal sealed class ProgressLine : ITransferProgress, IDisposable
             : Size(bytes);
         string fileCount = totalFiles > 0 ? $"file {Math.Min(files, totalFiles)}/{totalFiles}" : $"{files} file(s)";
         string eta = total > 0 && rate > 0 && bytes < total ? $", ETA {GoDuration.Format(TimeSpan.FromSeconds(Math.Ceiling((total - bytes) / rate)))}" : "";
-        return $"{_verb}: {done}, {fileCount}, {Size((long)rate)}/s{eta}";
+        int totalDatabases = Volatile.Read(ref _totalDatabases);
+        string databases = totalDatabases > 0 ? $"{Math.Min(Volatile.Read(ref _databases), totalDatabases)}/{totalDatabases} databases, " : "";
+        return $"{_verb}: {databases}{done}, {fileCount}, {Size((long)rate)}/s{eta}";
     }
 
     /// <summary>Bytes in binary units, one decimal: 512 B, 1.5 KiB, 12.3 MiB.</summary>

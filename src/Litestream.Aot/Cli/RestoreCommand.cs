@@ -60,7 +60,13 @@ internal static class RestoreCommand
         bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv,
         bool Follow = false, TimeSpan FollowInterval = default);
 
-    internal static async Task<int> RunAsync(Arguments a, CancellationToken cancellationToken)
+    internal static Task<int> RunAsync(Arguments a, CancellationToken cancellationToken) => RunAsync(a, null, cancellationToken);
+
+    /// <summary>
+    /// The restore <paramref name="a"/> asks for; its bytes and files counted into <paramref name="shared"/> when several
+    /// databases share one progress line (<see cref="DirectoryRestore"/>), else into a line of its own on a terminal.
+    /// </summary>
+    internal static async Task<int> RunAsync(Arguments a, ProgressLine? shared, CancellationToken cancellationToken)
     {
         if (!a.Txid.IsZero && a.Timestamp is not null)
         {
@@ -94,7 +100,7 @@ internal static class RestoreCommand
         {
             return a.Follow
                 ? await FollowAsync(a, output, cancellationToken).ConfigureAwait(false)
-                : await RestoreAsync(a, output, cancellationToken).ConfigureAwait(false);
+                : await RestoreAsync(a, output, shared, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not CommandInterruptedException)
         {
@@ -104,11 +110,11 @@ internal static class RestoreCommand
         }
     }
 
-    private static async Task<int> RestoreAsync(Arguments a, string output, CancellationToken cancellationToken)
+    private static async Task<int> RestoreAsync(Arguments a, string output, ProgressLine? shared, CancellationToken cancellationToken)
     {
         if (a.IfDbNotExists && File.Exists(output))
         {
-            Console.Error.WriteLine($"database already exists, skipping: {output}");
+            ProgressLine.WriteLineAbove($"database already exists, skipping: {output}");
             return 0;
         }
         (IReplicaClient client, string description, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
@@ -126,7 +132,7 @@ internal static class RestoreCommand
             }
             catch (NoBackupException) when (a.IfReplicaExists)
             {
-                Console.Error.WriteLine($"no backups found on replica, skipping: {description}");
+                ProgressLine.WriteLineAbove($"no backups found on replica, skipping: {description}");
                 return 0;
             }
             catch (TxNotAvailableException) when (a.Timestamp is { } timestamp)
@@ -163,13 +169,14 @@ internal static class RestoreCommand
                 Encryption = keys,
             };
             RestoreResult restored;
-            using (ProgressLine? progress = source.Legacy ? null : ProgressLine.Start("restoring", source.Plan.Sum(f => f.Size), source.Plan.Count))
+            using (ProgressLine? own = source.Legacy || shared is not null ? null : ProgressLine.Start("restoring", source.Plan.Sum(f => f.Size), source.Plan.Count))
             {
+                ProgressLine? progress = source.Legacy ? null : shared ?? own;
                 IReplicaClient counted = progress is null ? client : new ProgressReplicaClient(client, progress);
                 restored = await Restorer.ApplyAsync(counted, source, options, cancellationToken).ConfigureAwait(false);
             }
             long bytes = (long)restored.Commit * restored.PageSize;
-            Console.Error.WriteLine(restored.LegacyGeneration is { } generation
+            ProgressLine.WriteLineAbove(restored.LegacyGeneration is { } generation
                 ? $"restored {output} from v0.3 generation {generation} ({bytes} bytes)"
                 : $"restored {output} to txid {restored.Txid} from {restored.Plan.Count} file(s) ({bytes} bytes)");
             if (restored.UnencryptedFiles > 0)
@@ -210,14 +217,24 @@ internal static class RestoreCommand
             var options = new RestoreOptions { OutputPath = output, Parallelism = a.Parallelism, IntegrityCheck = a.Integrity, Encryption = keys };
             // A signal during the first restore interrupts it (the caller reports it); once following, a
             // signal is the normal way to stop (upstream: "follow mode stopped"), exit 0.
-            await using Follower follower = await Follower.StartAsync(client, options, logger, cancellationToken).ConfigureAwait(false);
-            Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
-            try
+            Follower follower;
+            using (ProgressLine? restoring = Follower.Resumes(output) ? null : ProgressLine.Start("restoring"))
             {
-                await follower.RunAsync(a.FollowInterval, cancellationToken).ConfigureAwait(false);
+                follower = await Follower.StartAsync(client, options, logger, cancellationToken, restoring).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            await using (follower.ConfigureAwait(false))
             {
+                Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
+                // On a terminal, one line that keeps the position in view between the log lines of each file applied.
+                using ProgressLine? following = ProgressLine.StartStatus("following", () =>
+                    $"txid {follower.Txid}, {follower.FilesApplied} file(s) applied ({ProgressLine.Size(follower.BytesApplied)})");
+                try
+                {
+                    await follower.RunAsync(a.FollowInterval, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                }
             }
         }
         return 0;

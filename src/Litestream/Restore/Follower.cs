@@ -25,6 +25,8 @@ internal sealed class Follower : IAsyncDisposable
     private readonly SqliteConnection _locker;
     private readonly FileStream _file;
     private readonly LtxKeyRing? _keys;
+    private int _filesApplied;
+    private long _bytesApplied;
 
     private Follower(IReplicaClient client, string output, Txid txid, LtxKeyRing? keys, ILogger logger)
     {
@@ -43,18 +45,28 @@ internal sealed class Follower : IAsyncDisposable
     /// <summary>The TXID the output database is at.</summary>
     public Txid Txid { get; private set; }
 
+    /// <summary>LTX files applied since following started (not counting the first restore).</summary>
+    public int FilesApplied => Volatile.Read(ref _filesApplied);
+
+    /// <summary>Bytes of the LTX files counted by <see cref="FilesApplied"/>.</summary>
+    public long BytesApplied => Interlocked.Read(ref _bytesApplied);
+
+    /// <summary>Whether following <paramref name="output"/> resumes from its TXID file rather than restoring it first.</summary>
+    public static bool Resumes(string output) => File.Exists(output) && new FileInfo(output).Length > 0;
+
     /// <summary>Path of the TXID file beside the output.</summary>
     public static string TxidPath(string output) => output + "-txid";
 
     /// <summary>
     /// Starts following: restores first when the output does not exist, otherwise resumes from its TXID
-    /// file (a database without one was not made by follow mode and is refused).
+    /// file (a database without one was not made by follow mode and is refused). The first restore's bytes and files
+    /// are counted into <paramref name="progress"/> when given.
     /// </summary>
-    public static async ValueTask<Follower> StartAsync(IReplicaClient client, RestoreOptions options, ILogger? logger, CancellationToken cancellationToken)
+    public static async ValueTask<Follower> StartAsync(IReplicaClient client, RestoreOptions options, ILogger? logger, CancellationToken cancellationToken, ITransferProgress? progress = null)
     {
         string output = options.FullOutputPath;
         Txid txid;
-        if (File.Exists(output) && new FileInfo(output).Length > 0)
+        if (Resumes(output))
         {
             string txidFile = TxidPath(output);
             if (!File.Exists(txidFile) || !Txid.TryParse((await File.ReadAllTextAsync(txidFile, cancellationToken).ConfigureAwait(false)).Trim(), out txid))
@@ -67,7 +79,14 @@ internal sealed class Follower : IAsyncDisposable
         }
         else
         {
-            RestoreResult restored = await Restorer.RestoreAsync(client, options with { OutputPath = output }, cancellationToken).ConfigureAwait(false);
+            RestoreSource source = await Restorer.PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
+            IReplicaClient counted = client;
+            if (progress is not null && !source.Legacy)
+            {
+                progress.AddTotal(source.Plan.Sum(f => f.Size), source.Plan.Count);
+                counted = new ProgressReplicaClient(client, progress);
+            }
+            RestoreResult restored = await Restorer.ApplyAsync(counted, source, options with { OutputPath = output }, cancellationToken).ConfigureAwait(false);
             txid = restored.Txid;
             WriteTxidFile(output, txid);
         }
@@ -187,6 +206,8 @@ internal sealed class Follower : IAsyncDisposable
         }
         Txid = info.MaxTxid;
         WriteTxidFile(_output, Txid);
+        Interlocked.Increment(ref _filesApplied);
+        Interlocked.Add(ref _bytesApplied, info.Size);
         Log.Info(_logger, _output, $"applied {LtxFileName.Format(info.MinTxid, info.MaxTxid)} (level {info.Level}), now at txid {Txid}");
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -90,6 +91,35 @@ public class GrafanaDashboardTests
         (int code, string output, string stderr) = Processes.Run(Prometheus.PromtoolPath!, ["check", "rules", rules]);
         output += stderr;
         Assert.True(code == 0, output);
+    }
+
+    [Fact]
+    public void Readme_ShowsThePictureRenderShDraws_FromTheDashboardsOwnPanels()
+    {
+        // The picture: a PNG, small enough for a README, the one README.md shows.
+        string picture = Path.Combine(TestRepo.Root!, "deploy", "grafana", "litestream.png");
+        byte[] png = File.ReadAllBytes(picture);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a }, png[..8]);
+        Assert.InRange(png.Length, 10_000, 300_000);
+        Assert.Contains("](deploy/grafana/litestream.png)", File.ReadAllText(Path.Combine(TestRepo.Root!, "README.md")));
+
+        // render.sh draws panels by title and target index from litestream.json: each must exist, and together they
+        // cover what the issue asks the dashboard to show (lag, upload rate, errors, WAL size, validation).
+        string script = File.ReadAllText(Path.Combine(TestRepo.Root!, "deploy", "grafana", "render.sh"));
+        string list = Regex.Match(script, "cells = \\[(.*?)\\]\n", RegexOptions.Singleline).Groups[1].Value;
+        (string Title, int Target)[] cells = [.. Regex.Matches(list, "\\(\"([^\"]+)\", ([0-9]+)\\)").Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))];
+        Assert.Equal(6, cells.Length);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(s_path));
+        Dictionary<string, JsonElement> panels = doc.RootElement.GetProperty("panels").EnumerateArray().ToDictionary(p => p.GetProperty("title").GetString()!);
+        string[] drawn = [.. cells.Select(c =>
+        {
+            Assert.True(panels.TryGetValue(c.Title, out JsonElement panel), $"render.sh draws \"{c.Title}\", which litestream.json has no panel for");
+            return panel.GetProperty("targets")[c.Target].GetProperty("expr").GetString()!;
+        })];
+        foreach (string metric in new[] { "litestream_replica_sync_age_seconds", "litestream_replica_operation_bytes", "litestream_replica_operation_errors_total", "litestream_wal_size", "litestream_validation_ok" })
+        {
+            Assert.Contains(drawn, e => e.Contains(metric, StringComparison.Ordinal));
+        }
     }
 
     private static IEnumerable<string> Queries()
