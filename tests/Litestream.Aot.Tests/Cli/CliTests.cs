@@ -20,6 +20,7 @@ public class CliTests
     [InlineData("version")]
     [InlineData("status")]
     [InlineData("reset")]
+    [InlineData("reencrypt")]
     [InlineData("start")]
     [InlineData("stop")]
     [InlineData("sync")]

@@ -19,6 +19,7 @@ public class ParseTests
         { "databases", ["config", "no-expand-env", "json"] },
         { "status", ["config", "no-expand-env", "json"] },
         { "reset", ["config", "no-expand-env", "dry-run"] },
+        { "reencrypt", ["config", "no-expand-env", "dry-run"] },
         { "version", ["verbose"] },
         { "start", ["socket", "timeout", "json"] },
         { "stop", ["socket", "timeout", "json"] },
