@@ -102,7 +102,7 @@ public sealed class LtxEncoder : IDisposable
         int payload;
         if (_cipher is { } cipher)
         {
-            int compressed = Lz4Block.Compress(page, _compressed!);
+            int compressed = Cipher!.CompressPages ? Lz4Block.Compress(page, _compressed!) : Lz4Block.StoreLiterals(page, _compressed!);
             cipher.Seal(pgno, _compressed!.AsSpan(0, compressed), frame[prefixed..]);
             payload = compressed + LtxConstants.PageTagSize;
         }

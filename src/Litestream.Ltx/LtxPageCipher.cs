@@ -26,6 +26,23 @@ public sealed class LtxPageCipher
         KeyId = IdOf(key);
     }
 
+    private LtxPageCipher(LtxPageCipher other, bool compressPages)
+    {
+        _key = other._key;
+        KeyId = other.KeyId;
+        CompressPages = compressPages;
+    }
+
+    /// <summary>
+    /// Whether files sealed under this key store pages LZ4-compressed (true, the default) or as fixed-length LZ4
+    /// literal blocks, so that sealed lengths reveal nothing about the content (docs/ENCRYPTION.md). Readers need
+    /// not know: both are LZ4.
+    /// </summary>
+    public bool CompressPages { get; } = true;
+
+    /// <summary>The same key, writing pages uncompressed (<see cref="CompressPages"/> false).</summary>
+    public LtxPageCipher WithoutCompression() => new(this, compressPages: false);
+
     /// <summary>The key's id: the first 4 bytes of SHA-256("litestream key id v1" ‖ key), never 0 (0 marks a plain file).</summary>
     public uint KeyId { get; }
 

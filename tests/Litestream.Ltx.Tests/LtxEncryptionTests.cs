@@ -208,6 +208,23 @@ public class LtxEncryptionTests
     }
 
     [Fact]
+    public void WithoutCompression_EveryFrameTheSameLength_TextAndRandomPagesAlike_AndTheyDecode()
+    {
+        List<(uint Pgno, byte[] Page)> pages = Pages(20); // odd pages random, even pages text that compresses well
+        byte[] compressed = Snapshot(s_key);
+        byte[] stored = Snapshot(s_key.WithoutCompression());
+
+        Assert.True(s_key.CompressPages);
+        Assert.False(s_key.WithoutCompression().CompressPages);
+        Assert.Equal(s_key.KeyId, s_key.WithoutCompression().KeyId);
+        Assert.True(PageIndex(compressed).Select(e => e.Size).Distinct().Count() > 1);
+        // 6-byte page header, 4-byte size, 1 token + 17 length bytes (16 × 255 + 1 = 4096 - 15) + 4096 literals, 16-byte tag.
+        Assert.All(PageIndex(stored), e => Assert.Equal(6 + 4 + 1 + 17 + 4096 + 16, e.Size));
+        (_, List<(uint Pgno, byte[] Page)> decoded) = Decode(stored, s_ring);
+        Assert.All(pages.Zip(decoded), pair => Assert.Equal(pair.First.Page, pair.Second.Page));
+    }
+
+    [Fact]
     public void Key_WrongLength_Refused()
     {
         var error = Assert.Throws<ArgumentException>(() => new LtxPageCipher(new byte[16]));

@@ -18,6 +18,11 @@ public sealed partial class EncryptionConfig
     /// <summary><c>encryption.previous-key-paths</c>: rotated-out keys, read and never written.</summary>
     [ConfigKey("previous-key-paths")]
     public List<string>? PreviousKeyPaths { get; set; }
+    /// <summary>
+    /// <c>encryption.compress</c>: false stores pages uncompressed (fixed-length LZ4 literal blocks), so that sealed
+    /// sizes reveal nothing about the rows; true (the default) compresses, which costs that side channel.
+    /// </summary>
+    public bool Compress { get; set; } = true;
 
     private LtxKeyRing? _keys;
     private readonly List<string> _warnings = [];
@@ -43,7 +48,7 @@ public sealed partial class EncryptionConfig
             string itemPath = $"{ConfigNode.Child(path, "previous-key-paths")}[{i}]";
             previous.Add(ReadKeyFile(context.ResolvePath(PreviousKeyPaths![i]), itemPath));
         }
-        _keys = new LtxKeyRing(current, previous);
+        _keys = new LtxKeyRing(Compress ? current : current.WithoutCompression(), previous);
     }
 
     private LtxPageCipher ReadKeyFile(string file, string path)

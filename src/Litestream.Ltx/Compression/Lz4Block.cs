@@ -26,6 +26,25 @@ internal static class Lz4Block
         return n;
     }
 
+    /// <summary>
+    /// Stores a page as one LZ4 block of literals only (a token of literal length 15, the length's extension bytes,
+    /// the page): valid LZ4 that every reader decodes, no smaller than the page, and of the same length for every page
+    /// of a size, so the stored length says nothing about the content (<c>encryption.compress: false</c>).
+    /// </summary>
+    public static int StoreLiterals(ReadOnlySpan<byte> page, Span<byte> destination)
+    {
+        int rest = page.Length - 15;
+        int n = 0;
+        destination[n++] = 0xF0;
+        for (; rest >= 255; rest -= 255)
+        {
+            destination[n++] = 255;
+        }
+        destination[n++] = (byte)rest;
+        page.CopyTo(destination[n..]);
+        return n + page.Length;
+    }
+
     /// <summary>Decodes one LZ4 block that must expand to exactly <paramref name="page"/>.Length bytes.</summary>
     public static void DecompressPage(ReadOnlySpan<byte> block, Span<byte> page, uint pgno)
     {

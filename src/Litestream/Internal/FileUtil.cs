@@ -90,21 +90,9 @@ internal static partial class FileUtil
     /// </summary>
     public static unsafe string? NonRegularKind(string path)
     {
-        if (s_statxUnavailable || !OperatingSystem.IsLinux())
-        {
-            return null;
-        }
         byte* statx = stackalloc byte[StatxSize];
-        try
+        if (TryStatx(path, StatxType, statx) != true)
         {
-            if (Statx(AtFdCwd, path, 0, StatxType, statx) != 0)
-            {
-                return null;
-            }
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            s_statxUnavailable = true;
             return null;
         }
         return (*(ushort*)(statx + StatxModeOffset) & FileTypeMask) switch
@@ -126,22 +114,13 @@ internal static partial class FileUtil
     /// </summary>
     public static unsafe (ulong Device, ulong Inode)? FileId(string path)
     {
-        if (s_statxUnavailable || !OperatingSystem.IsLinux())
-        {
-            return File.Exists(path) ? (0, 0) : null;
-        }
         byte* statx = stackalloc byte[StatxSize];
-        try
+        switch (TryStatx(path, StatxIno, statx))
         {
-            if (Statx(AtFdCwd, path, 0, StatxIno, statx) != 0)
-            {
+            case null:
+                return File.Exists(path) ? (0, 0) : null;
+            case false:
                 return null;
-            }
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            s_statxUnavailable = true;
-            return File.Exists(path) ? (0, 0) : null;
         }
         ulong device = ((ulong)*(uint*)(statx + StatxDevMajorOffset) << 32) | *(uint*)(statx + StatxDevMinorOffset);
         return (device, *(ulong*)(statx + StatxInoOffset));
@@ -154,6 +133,24 @@ internal static partial class FileUtil
         if (NonRegularKind(path) is { } kind)
         {
             throw new IOException($"{path} is a {kind}, not a regular file: refusing to read it");
+        }
+    }
+
+    /// <summary>statx(2) of <paramref name="path"/> into <paramref name="buffer"/>: true when it succeeded, false when it failed (no such file), null where statx is unavailable.</summary>
+    private static unsafe bool? TryStatx(string path, uint mask, byte* buffer)
+    {
+        if (s_statxUnavailable || !OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        try
+        {
+            return Statx(AtFdCwd, path, 0, mask, buffer) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_statxUnavailable = true;
+            return null;
         }
     }
 
