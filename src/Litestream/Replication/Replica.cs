@@ -416,7 +416,7 @@ public sealed class Replica
             string path = Db.L0FilePath(next);
             if (!File.Exists(path))
             {
-                if (Db.Backlog.Shared && !remote.IsZero || IsBehind)
+                if (Db.Backlog.Shared || IsBehind)
                 {
                     // The other replicas own the database's position: this one catches up with a snapshot.
                     await ResyncLockedAsync(cancellationToken).ConfigureAwait(false);

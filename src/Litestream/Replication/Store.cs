@@ -227,7 +227,23 @@ public sealed class Store : IAsyncDisposable
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
             }
             replica.Db.Sync();
-            await EachReplicaAsync(replica, r => r.SyncAsync(cancellationToken).AsTask()).ConfigureAwait(false);
+            await EachReplicaAsync(replica, r => SyncNamingAsync(r, cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Replica.SyncAsync"/>; a storage error of a database with several replicas becomes a
+    /// <see cref="ReplicaBehindException"/> naming the replica that did not get the transactions.
+    /// </summary>
+    private static async Task SyncNamingAsync(Replica replica, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not ReplicaBehindException and not LeaseException && replica.Db.IsOpen && replica.Db.Replicas.Count > 1)
+        {
+            throw replica.Behind(replica.Db.Txid, e.Message, e);
         }
     }
 
@@ -473,14 +489,7 @@ public sealed class Store : IAsyncDisposable
                 replica.Db.Sync();
                 await EachReplicaAsync(replica, async r =>
                 {
-                    try
-                    {
-                        await r.SyncAsync(running.Token).ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException and not ReplicaBehindException and not LeaseException && r.Db.IsOpen)
-                    {
-                        throw r.Behind(r.Db.Txid, e.Message, e); // names the replica that did not get it
-                    }
+                    await SyncNamingAsync(r, running.Token).ConfigureAwait(false);
                     if (enforceRetention && (r.Options.Compaction ?? Compaction) is { RetentionEnabled: true } compaction)
                     {
                         int deleted = await new Compactor(r, compaction, _logger).EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, running.Token).ConfigureAwait(false);
