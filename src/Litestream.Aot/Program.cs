@@ -60,7 +60,7 @@ internal static class Program
         }
         catch (ConfigException e)
         {
-            return Fail($"error: {e.Message}", "hint: fix the config file; see https://litestream.io/reference/config/", ExitError);
+            return Fail($"error: {e.Message}", $"hint: {e.Hint ?? "fix the config file; see https://litestream.io/reference/config/"}", ExitError);
         }
         catch (OperationCanceledException e) when (shutdown.IsCancellationRequested)
         {

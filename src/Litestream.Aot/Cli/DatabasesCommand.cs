@@ -30,9 +30,13 @@ internal static class DatabasesCommand
             // A dir: entry lists the databases it holds now, each with its own replica (upstream lays them out the same way).
             foreach (DbConfig db in DatabaseDirectory.Expand(cfg.Dbs, new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Warning)))
             {
-                ReplicaSettings s = db.ToReplicaSettings(cfg.ReplicaDefaults);
                 DbStatusRow status = await StatusCommand.GetStatusAsync(db).ConfigureAwait(false);
-                rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s), status.LagSeconds, status.Status == "behind"));
+                // A replicas: list: one row per replica, with its name.
+                foreach (ReplicaConfig section in db.ReplicaSections())
+                {
+                    ReplicaSettings s = db.ToReplicaSettings(cfg.ReplicaDefaults, section);
+                    rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s), status.LagSeconds, status.Status == "behind", db.Replicas is null ? null : section.DisplayName(cfg.ReplicaDefaults)));
+                }
             }
             if (result.GetValue(json))
             {
@@ -40,17 +44,19 @@ internal static class DatabasesCommand
                 return 0;
             }
             // Upstream's two columns; the lag only while a replicate process reports it.
+            // A database with several replicas names each ("name: replica").
             bool lag = rows.Exists(r => r.LagSeconds is not null);
             var table = lag ? new TextTable("path", "replica", "lag") : new TextTable("path", "replica");
             foreach (DatabaseRow row in rows)
             {
+                string replica = row.Name is null ? row.Replica : $"{row.Name}: {row.Replica}";
                 if (lag)
                 {
-                    table.Add(row.Path, row.Replica, row.Behind ? $"behind ({ReplicationLag.Format(row.LagSeconds)})" : ReplicationLag.Format(row.LagSeconds));
+                    table.Add(row.Path, replica, row.Behind ? $"behind ({ReplicationLag.Format(row.LagSeconds)})" : ReplicationLag.Format(row.LagSeconds));
                 }
                 else
                 {
-                    table.Add(row.Path, row.Replica);
+                    table.Add(row.Path, replica);
                 }
             }
             table.WriteTo(Console.Out);

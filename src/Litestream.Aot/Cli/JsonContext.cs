@@ -15,7 +15,8 @@ internal sealed record DatabaseRow(
     [property: JsonPropertyName("path")] string Path,
     [property: JsonPropertyName("replica")] string Replica,
     [property: JsonPropertyName("lag_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? LagSeconds = null,
-    [property: JsonPropertyName("behind"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Behind = false);
+    [property: JsonPropertyName("behind"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Behind = false,
+    [property: JsonPropertyName("name"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null);
 
 /// <summary>One row of <c>status -json</c> (upstream's field names).</summary>
 internal sealed record DbStatusRow(

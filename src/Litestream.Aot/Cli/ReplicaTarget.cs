@@ -27,6 +27,30 @@ internal static class ReplicaTarget
     }
 
     /// <summary>
+    /// <see cref="Resolve"/> for a restore: a database of the config with several replicas (a <c>replicas:</c> list)
+    /// gives every one of them, with its name; a URL or a database with one replica gives one.
+    /// </summary>
+    public static List<(string Name, IReplicaClient Client, string Description, (ReplicaConfig Replica, ReplicaConfig Defaults)? Config)> ResolveAll(string target, string? configPath, bool expandEnv)
+    {
+        if (ReplicaUrl.IsUrl(target))
+        {
+            (IReplicaClient client, string description, var config) = Resolve(target, configPath, expandEnv);
+            return [(client.Type, client, description, config)];
+        }
+        LitestreamConfig loaded = LoadConfig(configPath, expandEnv, orInstead: "give the replica URL instead of the database path");
+        string full = Path.GetFullPath(target);
+        DbConfig db = FindDatabase(loaded, full)
+            ?? throw new CommandException($"database not found in config: {full}", $"add it under dbs: in {ConfigLoader.ResolvePath(configPath)}, or pass a replica URL");
+        var all = new List<(string, IReplicaClient, string, (ReplicaConfig, ReplicaConfig)?)>();
+        foreach (ReplicaConfig section in db.ReplicaSections())
+        {
+            ReplicaSettings settings = db.ToReplicaSettings(loaded.ReplicaDefaults, section);
+            all.Add((section.DisplayName(loaded.ReplicaDefaults), CreateClient(settings, Describe(settings)), Describe(settings), (section, loaded.ReplicaDefaults)));
+        }
+        return all;
+    }
+
+    /// <summary>
     /// The config entry of the database at <paramref name="fullPath"/>: a <c>path:</c> entry, or a database under a
     /// <c>dir:</c> entry (it need not exist: restore brings back a deleted one).
     /// </summary>

@@ -74,7 +74,10 @@ internal static class ReplicateCommand
             }
             foreach (DbConfig db in cfg.Dbs)
             {
-                (db.Replica ?? new ReplicaConfig()).RejectAgeForReplication(cfg.ReplicaDefaults);
+                foreach (ReplicaConfig section in db.ReplicaSections())
+                {
+                    section.RejectAgeForReplication(cfg.ReplicaDefaults);
+                }
             }
             if (result.GetValue(once) && (result.GetValue(exec) ?? cfg.Exec) is not null)
             {
@@ -211,20 +214,24 @@ internal static class ReplicateCommand
     /// <summary>A database of the config: restored first when asked and missing, then how to build its replica (uploads counted in <paramref name="progress"/>).</summary>
     private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, TimeSpan leaseWait = default, ProgressLine? progress = null)
     {
-        ReplicaConfig replicaConfig = dbConfig.Replica ?? new ReplicaConfig();
-        ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults);
-        IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
-        ReplicaOptions replicaOptions = ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait);
-        foreach (string warning in (replicaConfig.Encryption ?? cfg.ReplicaDefaults.Encryption)?.Warnings ?? [])
+        // Every replica of the database (a replicas: list has several), each with its own client and settings.
+        var targets = new List<(string Name, IReplicaClient Client, ReplicaOptions Options)>();
+        foreach (ReplicaConfig replicaConfig in dbConfig.ReplicaSections())
         {
-            logger.Log(LogLevel.Warning, default, $"{dbConfig.Path}: {warning}", null, static (s, _) => s);
+            ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults, replicaConfig);
+            IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
+            string name = replicaConfig.DisplayName(cfg.ReplicaDefaults);
+            targets.Add((name, client, ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait) with { Name = name }));
+            foreach (string warning in (replicaConfig.Encryption ?? cfg.ReplicaDefaults.Encryption)?.Warnings ?? [])
+            {
+                logger.Log(LogLevel.Warning, default, $"{dbConfig.Path}: {warning}", null, static (s, _) => s);
+            }
         }
         if (restore && !File.Exists(dbConfig.Path))
         {
-            // The backend's own client: a restore must see what it is (a v0.3 replica's generations).
-            await RestoreIfReplicaExistsAsync(client, dbConfig.Path!, replicaOptions.Encryption, logger, cancellationToken).ConfigureAwait(false);
+            // The backends' own clients: a restore must see what they are (a v0.3 replica's generations).
+            await RestoreIfReplicaExistsAsync(targets, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
         }
-        IReplicaClient uploads = progress is null ? client : new ProgressReplicaClient(client, progress);
         DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
         bool snapshot = forceSnapshot;
         return (dbConfig.Path!, () =>
@@ -235,7 +242,12 @@ internal static class ReplicateCommand
                 db.ForceSnapshot("-force-snapshot");
                 snapshot = false;
             }
-            return new Replica(db, uploads, replicaOptions, logger);
+            Replica[] replicas = [.. targets.Select(t => new Replica(db, progress is null ? t.Client : new ProgressReplicaClient(t.Client, progress), t.Options, logger))];
+            foreach (Replica replica in replicas)
+            {
+                db.Backlog.Join(replica); // the first is the one the store lists; the others replicate beside it
+            }
+            return replicas[0];
         });
     }
 
@@ -307,9 +319,28 @@ internal static class ReplicateCommand
         ValidationInterval = replica.ValidationInterval ?? cfg.ReplicaDefaults.ValidationInterval ?? cfg.Validation.Interval ?? TimeSpan.Zero,
     };
 
-    private static async Task RestoreIfReplicaExistsAsync(IReplicaClient client, string path, LtxKeyRing? keys, ConsoleLogger logger, CancellationToken cancellationToken)
+    private static async Task RestoreIfReplicaExistsAsync(List<(string Name, IReplicaClient Client, ReplicaOptions Options)> targets, string path, ConsoleLogger logger, CancellationToken cancellationToken)
     {
-        RestoreResult? restored = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = path, Encryption = keys }, cancellationToken).ConfigureAwait(false);
+        // Several replicas: the reachable one with the newest TXID, as restore without -replica picks.
+        (string Name, IReplicaClient Client, ReplicaOptions Options) target = targets[0];
+        if (targets.Count > 1)
+        {
+            ReplicaChoice.Candidate newest;
+            try
+            {
+                newest = await ReplicaChoice.NewestAsync(
+                    [.. targets.Select(t => new ReplicaChoice.Candidate(t.Name, t.Client, t.Client.ToString() ?? t.Client.Type))], Txid.Zero, null,
+                    warning => logger.Log(LogLevel.Warning, default, $"{path}: {warning}", null, static (s, _) => s), cancellationToken).ConfigureAwait(false);
+            }
+            catch (NoBackupException)
+            {
+                logger.Log(LogLevel.Information, default, $"no backup of {path} on any replica; starting fresh", null, static (s, _) => s);
+                return;
+            }
+            target = targets.Find(t => t.Name == newest.Name);
+            logger.Log(LogLevel.Information, default, $"{path}: restoring from replica {newest.Name}, the newest reachable (txid {newest.Txid})", null, static (s, _) => s);
+        }
+        RestoreResult? restored = await Restorer.TryRestoreAsync(target.Client, new RestoreOptions { OutputPath = path, Encryption = target.Options.Encryption }, cancellationToken).ConfigureAwait(false);
         string message = restored is null ? $"no backup of {path} on the replica; starting fresh" : $"restored {path} {Describe(restored)}";
         logger.Log(LogLevel.Information, default, message, null, static (s, _) => s);
     }

@@ -28,6 +28,7 @@ internal static class RestoreCommand
         Option<bool> follow = CommonOptions.Create<bool>("f", "follow: keep the restored database current (Ctrl-C to stop)");
         Option<string?> followInterval = CommonOptions.Create<string?>("follow-interval", "poll interval in follow mode (1s)");
         Option<bool> json = CommonOptions.Json();
+        Option<string?> replica = CommonOptions.Create<string?>("replica", "restore from the replica of this name (a database with a replicas: list; default: the reachable one with the newest TXID)");
         Option<string?> config = CommonOptions.Config();
         Option<bool> noExpandEnv = CommonOptions.NoExpandEnv();
         var command = new DocumentedCommand("restore", "restore a database from its replica",
@@ -41,7 +42,7 @@ internal static class RestoreCommand
             new("restore the state as of a point in time to another file", "litestream restore -timestamp 2026-01-01T00:00:00Z -o /tmp/app.db /var/lib/app.db"),
             new("restore straight from an S3 replica and print the result as JSON", "litestream restore -json -o /tmp/app.db s3://mybucket/app.db"))
         {
-            target, output, txid, timestamp, parallelism, ifDbNotExists, ifReplicaExists, dryRun, force, integrity, follow, followInterval, json, config, noExpandEnv,
+            target, output, txid, timestamp, parallelism, ifDbNotExists, ifReplicaExists, dryRun, force, integrity, follow, followInterval, json, replica, config, noExpandEnv,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -49,7 +50,7 @@ internal static class RestoreCommand
                 result.GetValue(target)!, result.GetValue(output), ParseTxid(result.GetValue(txid)), ParseTimestamp(result.GetValue(timestamp)),
                 result.GetValue(parallelism), result.GetValue(ifDbNotExists), result.GetValue(ifReplicaExists), result.GetValue(dryRun),
                 result.GetValue(force), ParseIntegrity(result.GetValue(integrity)), result.GetValue(json), result.GetValue(config), !result.GetValue(noExpandEnv),
-                result.GetValue(follow), ParseInterval(result.GetValue(followInterval)));
+                result.GetValue(follow), ParseInterval(result.GetValue(followInterval)), result.GetValue(replica));
             return await RunAsync(options, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -58,7 +59,7 @@ internal static class RestoreCommand
     internal sealed record Arguments(
         string Target, string? Output, Txid Txid, DateTimeOffset? Timestamp, int Parallelism, bool IfDbNotExists, bool IfReplicaExists,
         bool DryRun, bool Force, IntegrityCheck Integrity, bool Json, string? ConfigPath, bool ExpandEnv,
-        bool Follow = false, TimeSpan FollowInterval = default);
+        bool Follow = false, TimeSpan FollowInterval = default, string? Replica = null);
 
     internal static Task<int> RunAsync(Arguments a, CancellationToken cancellationToken) => RunAsync(a, null, cancellationToken);
 
@@ -77,6 +78,10 @@ internal static class RestoreCommand
             throw new UsageException($"-parallelism must be at least 1, got {a.Parallelism}");
         }
         bool isUrl = ReplicaUrl.IsUrl(a.Target);
+        if (isUrl && a.Replica is not null)
+        {
+            throw new UsageException("-replica names a replica of a database in the config, not of a replica URL", "pass the database path with -config, or drop -replica");
+        }
         if (!isUrl && !a.Follow && DirectoryRestore.Find(a.Target, a.ConfigPath, a.ExpandEnv) is { } dirEntry)
         {
             // A dir: entry: every database in its replica, into -o DIR (default: the directory itself).
@@ -117,18 +122,21 @@ internal static class RestoreCommand
             ProgressLine.WriteLineAbove($"database already exists, skipping: {output}");
             return 0;
         }
-        (IReplicaClient client, string description, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        (IReplicaClient client, string description, var config, RestoreSource? chosen) = await ChooseReplicaAsync(a, cancellationToken).ConfigureAwait(false);
         // v0.3 generations written with age: recipients decrypt with the replica's age: identities.
         IReadOnlyList<string> ageIdentities = config is { } c ? c.Replica.AgeIdentities(c.Defaults) : [];
         LtxKeyRing? keys = config is { } section ? EncryptionKeys(section.Replica, section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {
             long started = Stopwatch.GetTimestamp();
-            await client.InitAsync(cancellationToken).ConfigureAwait(false);
             RestoreSource source;
             try
             {
-                source = await Restorer.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
+                if (chosen is null)
+                {
+                    await client.InitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                source = chosen ?? await Restorer.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
             }
             catch (NoBackupException) when (a.IfReplicaExists)
             {
@@ -207,9 +215,55 @@ internal static class RestoreCommand
     private static void Warn(string message)
         => new ConsoleLogger(LogLevel.Warning).Log(LogLevel.Warning, default, message, null, static (s, _) => s);
 
+    /// <summary>
+    /// The replica to restore from: the one named by <c>-replica</c>, the only one, or (several, none named) the
+    /// reachable one with the newest TXID, said on stderr; with that choice comes its plan. The others' clients are disposed.
+    /// </summary>
+    private static async Task<(IReplicaClient Client, string Description, (Config.ReplicaConfig Replica, Config.ReplicaConfig Defaults)? Config, RestoreSource? Source)> ChooseReplicaAsync(
+        Arguments a, CancellationToken cancellationToken)
+    {
+        var all = ReplicaTarget.ResolveAll(a.Target, a.ConfigPath, a.ExpandEnv);
+        var keep = all[0];
+        RestoreSource? source = null;
+        bool chosen = false;
+        try
+        {
+            if (a.Replica is { } name)
+            {
+                keep = all.Find(r => r.Name == name);
+                if (keep.Client is null)
+                {
+                    throw new CommandException($"no replica named \"{name}\" for {Path.GetFullPath(a.Target)}", $"its replicas: {string.Join(", ", all.Select(r => r.Name))}");
+                }
+            }
+            else if (all.Count > 1)
+            {
+                var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
+                ReplicaChoice.Candidate newest = await ReplicaChoice.NewestAsync(
+                    [.. all.Select(r => new ReplicaChoice.Candidate(r.Name, r.Client, r.Description))], a.Txid, a.Timestamp,
+                    warning => Log(logger, Microsoft.Extensions.Logging.LogLevel.Warning, warning), cancellationToken).ConfigureAwait(false);
+                keep = all.Find(r => r.Name == newest.Name);
+                source = newest.Source;
+                Log(logger, Microsoft.Extensions.Logging.LogLevel.Information, $"restoring from replica {newest.Name} ({newest.Description}): the newest reachable, at txid {newest.Txid}");
+            }
+            chosen = true;
+        }
+        finally
+        {
+            foreach (var other in all.Where(r => !chosen || r.Client != keep.Client))
+            {
+                await other.Client.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        return (keep.Client, keep.Description, keep.Config, source);
+    }
+
+    private static void Log(ConsoleLogger logger, Microsoft.Extensions.Logging.LogLevel level, string message)
+        => logger.Log(level, default, message, null, static (m, _) => m);
+
     private static async Task<int> FollowAsync(Arguments a, string output, CancellationToken cancellationToken)
     {
-        (IReplicaClient client, _, var config) = ReplicaTarget.Resolve(a.Target, a.ConfigPath, a.ExpandEnv);
+        (IReplicaClient client, _, var config, _) = await ChooseReplicaAsync(a, cancellationToken).ConfigureAwait(false);
         LtxKeyRing? keys = config is { } section ? EncryptionKeys(section.Replica, section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {

@@ -137,19 +137,24 @@ public static class ConfigLoader
             {
                 throw new ConfigException($"dbs[{i}]", "replica required");
             }
-            string replicaPath = $"dbs[{i}].replica";
-            ReplicaSettings settings;
-            try
+            db.CheckReplicaNames($"dbs[{i}]", config.ReplicaDefaults);
+            IReadOnlyList<ReplicaConfig> sections = db.ReplicaSections();
+            for (int r = 0; r < sections.Count; r++)
             {
-                settings = (db.Replica ?? new ReplicaConfig()).ToSettings(config.ReplicaDefaults);
-            }
-            catch (ArgumentException e)
-            {
-                throw new ConfigException($"{replicaPath}.url", e.Message);
-            }
-            if (settings.Type == "file" && string.IsNullOrEmpty(settings.Path))
-            {
-                throw new ConfigException(replicaPath, "file replica requires a path or url");
+                string replicaPath = db.Replicas is null ? $"dbs[{i}].replica" : $"dbs[{i}].replicas[{r}]";
+                ReplicaSettings settings;
+                try
+                {
+                    settings = sections[r].ToSettings(config.ReplicaDefaults);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new ConfigException($"{replicaPath}.url", e.Message);
+                }
+                if (settings.Type == "file" && string.IsNullOrEmpty(settings.Path))
+                {
+                    throw new ConfigException(replicaPath, "file replica requires a path or url");
+                }
             }
         }
     }

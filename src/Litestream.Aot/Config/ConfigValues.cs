@@ -4,10 +4,13 @@ using System.Text;
 namespace Litestream.Aot.Config;
 
 /// <summary>A config file problem, named by its YAML path: <c>dbs[0].replica.sync-interval: invalid duration "5x"</c>.</summary>
-public sealed class ConfigException(string path, string message) : Exception(path.Length == 0 ? message : $"{path}: {message}")
+public sealed class ConfigException(string path, string message, string? hint = null) : Exception(path.Length == 0 ? message : $"{path}: {message}")
 {
     /// <summary>The YAML key path, e.g. <c>dbs[0].replica.sync-interval</c>.</summary>
     public string KeyPath { get; } = path;
+
+    /// <summary>What to change, when more specific than "fix the config file".</summary>
+    public string? Hint { get; } = hint;
 }
 
 /// <summary>Parsers for the scalar syntaxes upstream's config accepts (Go durations, go-humanize sizes, os.Expand).</summary>

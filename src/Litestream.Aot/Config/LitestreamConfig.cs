@@ -211,10 +211,16 @@ public sealed partial class DbConfig
     public bool RestoreIfDbNotExists { get; set; }
     /// <summary><c>lease</c>: the single-writer lease on the replica (off by default).</summary>
     public LeaseConfig Lease { get; set; } = new();
-    /// <summary><c>replica</c> (or the single element of the legacy <c>replicas</c> list).</summary>
+    /// <summary><c>replica</c> (or the first element of the <c>replicas</c> list).</summary>
     public ReplicaConfig? Replica { get; set; }
-    /// <summary>The legacy <c>replicas</c> list; exactly one entry is supported and becomes <see cref="Replica"/>.</summary>
+    /// <summary>
+    /// The <c>replicas</c> list (v0.3's, accepted again: several replicas per database, each with a unique
+    /// <c>name</c>); its first element is also <see cref="Replica"/>.
+    /// </summary>
     public List<ReplicaConfig>? Replicas { get; set; }
+
+    /// <summary>Every replica section of this database: the <c>replicas</c> list, else the one <c>replica</c> (or none: the top-level defaults alone).</summary>
+    public IReadOnlyList<ReplicaConfig> ReplicaSections() => Replicas ?? [Replica ?? new ReplicaConfig()];
 
     private string? _relativePath;
 
@@ -230,9 +236,13 @@ public sealed partial class DbConfig
     /// The settings of this database's replica: the replica section over the top-level defaults, and for a database
     /// found under a <c>dir</c> entry the replica path (and URL) extended by its relative path, as upstream lays it out.
     /// </summary>
-    public ReplicaSettings ToReplicaSettings(ReplicaConfig defaults)
+    public ReplicaSettings ToReplicaSettings(ReplicaConfig defaults) => ToReplicaSettings(defaults, Replica ?? new ReplicaConfig());
+
+    /// <summary><see cref="ToReplicaSettings(ReplicaConfig)"/> for one of the database's replica sections (<see cref="ReplicaSections"/>).</summary>
+    public ReplicaSettings ToReplicaSettings(ReplicaConfig defaults, ReplicaConfig replica)
     {
-        ReplicaSettings settings = (Replica ?? new ReplicaConfig()).ToSettings(defaults);
+        ArgumentNullException.ThrowIfNull(replica);
+        ReplicaSettings settings = replica.ToSettings(defaults);
         if (_relativePath is not { } relative)
         {
             return settings;
@@ -309,9 +319,41 @@ public sealed partial class DbConfig
         }
         if (Replicas is not null)
         {
-            Replica = Replicas.Count == 1
-                ? Replicas[0]
-                : throw new ConfigException(ConfigNode.Child(path, "replicas"), $"exactly one replica is supported, got {Replicas.Count}");
+            if (Replica is not null)
+            {
+                throw new ConfigException(path, "cannot specify both 'replica' and 'replicas'", "move the replica: section into the replicas: list, each with its own name:");
+            }
+            if (Replicas.Count == 0)
+            {
+                throw new ConfigException(ConfigNode.Child(path, "replicas"), "empty list", "list at least one replica, or use replica:");
+            }
+            Replica = Replicas[0];
+        }
+    }
+
+    /// <summary>
+    /// Refuses two replicas of this database with one name (the default name is the type: two replicas of one type
+    /// need names), as v0.3 did; <c>restore -replica NAME</c>, status and metrics tell them apart by it.
+    /// </summary>
+    internal void CheckReplicaNames(string path, ReplicaConfig defaults)
+    {
+        if (Replicas is null)
+        {
+            return;
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < Replicas.Count; i++)
+        {
+            string name = Replicas[i].DisplayName(defaults);
+            if (name.Length == 0)
+            {
+                throw new ConfigException(ConfigNode.Child(ConfigNode.Item(ConfigNode.Child(path, "replicas"), i), "name"), "empty name", "give each replica a non-empty name:");
+            }
+            if (!seen.Add(name))
+            {
+                throw new ConfigException(ConfigNode.Child(ConfigNode.Item(ConfigNode.Child(path, "replicas"), i), "name"),
+                    $"duplicate replica name \"{name}\"", "give each replica a unique name:; a replica without one is named by its type");
+            }
         }
     }
 }

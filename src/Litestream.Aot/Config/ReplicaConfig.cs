@@ -11,6 +11,8 @@ public sealed partial class ReplicaConfig
 {
     /// <summary><c>url</c>.</summary>
     public string? Url { get; set; }
+    /// <summary><c>name</c>: the replica's name among its database's <c>replicas:</c> (v0.3); default its type.</summary>
+    public string? Name { get; set; }
     /// <summary><c>type</c>.</summary>
     [ConfigOneOf("file", "s3", "abs", "sftp", "webdav", "gs", "nats", "oss", Error = "unknown replica type \"{0}\"")]
     public string? Type { get; set; }
@@ -145,6 +147,18 @@ public sealed partial class ReplicaConfig
             target.BackendKeys[key] = text;
         }
         return true;
+    }
+
+    /// <summary>The name the replica goes by: <c>name:</c>, else its type (<c>type:</c>, the url's scheme, else file), as v0.3 named them.</summary>
+    public string DisplayName(ReplicaConfig defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        if (Name is { } name)
+        {
+            return name;
+        }
+        string? url = Url ?? defaults.Url;
+        return Type ?? (url is not null && ReplicaUrl.IsUrl(url) ? ReplicaUrl.Parse(url).Type : null) ?? defaults.Type ?? "file";
     }
 
     /// <summary>A replica's url must parse, and its scheme must agree with an explicit <c>type</c>.</summary>

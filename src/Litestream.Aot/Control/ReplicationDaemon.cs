@@ -358,8 +358,19 @@ internal sealed class ReplicationDaemon : IDisposable
         {
             return new SyncResponse(changed ? "synced_local" : "no_change", path, replica.Db.Txid.Value, replica.RemoteTxid?.Value ?? 0);
         }
-        Txid target = await UploadAsync(replica, timeout, cancellationToken).ConfigureAwait(false);
-        return new SyncResponse(changed ? "synced" : "no_change", path, target.Value, replica.RemoteTxid?.Value ?? 0);
+        // Every replica of the database must hold it: each uploads at once; one that does not is named in the failure.
+        IReadOnlyList<Replica> all = replica.Db.Replicas.Count > 0 ? replica.Db.Replicas : [replica];
+        Task<Txid>[] uploads = [.. all.Select(r => UploadAsync(r, timeout, cancellationToken))];
+        try
+        {
+            await Task.WhenAll(uploads).ConfigureAwait(false);
+        }
+        catch (ControlException) when (uploads.Count(u => u.IsFaulted) > 1)
+        {
+            throw new ControlException(500, string.Join("; ", uploads.Where(u => u.IsFaulted).Select(u => u.Exception!.InnerException!.Message)));
+        }
+        Txid target = uploads.Min(u => u.Result);
+        return new SyncResponse(changed ? "synced" : "no_change", path, target.Value, all.Min(r => r.RemoteTxid?.Value ?? 0));
     }
 
     /// <summary>Uploads until the replica holds what the database captured, retrying failures until <paramref name="timeout"/>.</summary>

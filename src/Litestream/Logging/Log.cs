@@ -75,4 +75,10 @@ internal static partial class Log
 
     [LoggerMessage(Level = LogLevel.Information, Message = "compacted {Path} L{Level}: {Min}-{Max}")]
     public static partial void Compacted(ILogger logger, string path, int level, string min, string max);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "replica {Replica} for {Path} is behind by {Bytes} bytes of local L0 files (bound {Limit}): released them; it is resynced with a snapshot when it recovers")]
+    public static partial void ReplicaBacklogExceeded(ILogger logger, string replica, string path, long bytes, long limit);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replica {Replica} for {Path} resynced with a snapshot at txid {Txid}")]
+    public static partial void ReplicaResynced(ILogger logger, string replica, string path, string txid);
 }

@@ -65,6 +65,10 @@ public static class LitestreamMetrics
             "Unix time of the last validation");
     }
 
+    /// <summary>Tags of a replica's series: its database, and its name when the database has several replicas.</summary>
+    private static KeyValuePair<string, object?>[] ReplicaTags(Replica replica)
+        => replica.Db.Replicas.Count > 1 ? [DbTag(replica.Db.Path), new("replica", replica.Name)] : [DbTag(replica.Db.Path)];
+
     /// <summary>Tags of a database's series.</summary>
     internal static KeyValuePair<string, object?> DbTag(string path) => new("db", path);
 
@@ -100,7 +104,7 @@ public static class LitestreamMetrics
         {
             if (value(replica) is { } v)
             {
-                yield return new Measurement<long>(v, DbTag(replica.Db.Path));
+                yield return new Measurement<long>(v, ReplicaTags(replica));
             }
         }
     }
@@ -111,7 +115,7 @@ public static class LitestreamMetrics
         foreach ((Replica replica, DateTimeOffset since) in Running())
         {
             DateTimeOffset last = replica.LastSyncAt is { } at && at > since ? at : since;
-            yield return new Measurement<double>(Math.Max(0, (now - last).TotalSeconds), DbTag(replica.Db.Path));
+            yield return new Measurement<double>(Math.Max(0, (now - last).TotalSeconds), ReplicaTags(replica));
         }
     }
 }

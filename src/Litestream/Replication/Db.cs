@@ -71,10 +71,17 @@ public sealed class Db : IAsyncDisposable
         Options = options ?? new DbOptions();
         _logger = logger ?? NullLogger.Instance;
         _metrics = new DbMetrics(Path);
+        Backlog = new LocalBacklog(this);
         MetaPath = Options.MetaPath is { } meta
             ? System.IO.Path.GetFullPath(meta)
             : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "." + System.IO.Path.GetFileName(Path) + MetaDirSuffix);
     }
+
+    /// <summary>The replicas a <see cref="Store"/> runs for this database (several since issue 26), in configuration order.</summary>
+    public IReadOnlyList<Replica> Replicas => Backlog.Members;
+
+    /// <summary>The replicas and how far back local L0 files are kept for them.</summary>
+    internal LocalBacklog Backlog { get; }
 
     /// <summary>Absolute database path.</summary>
     public string Path { get; }

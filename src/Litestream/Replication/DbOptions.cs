@@ -26,6 +26,14 @@ public sealed record DbOptions
     /// <summary>Upper bound of WAL bytes turned into one L0 file (64 MiB), cut at a commit boundary.</summary>
     public long MaxSyncWalBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// With several replicas: the most bytes of local L0 files kept for a replica that lags behind another (1 GiB).
+    /// Past it the lagging replica is released (an ERROR line; <see cref="Replica.IsBehind"/>): its files go as the
+    /// others upload, and when it recovers it is resynced with a level-9 snapshot. The replica furthest ahead is never
+    /// released, so a lone replica keeps everything it needs, as before.
+    /// </summary>
+    public long ReplicaBacklogLimit { get; init; } = 1L << 30;
+
     /// <summary>Directory for local state; default <c>&lt;dir&gt;/.&lt;file&gt;-litestream</c>.</summary>
     public string? MetaPath { get; init; }
 }

@@ -50,6 +50,18 @@ public sealed record ReplicaOptions
     /// compaction and restore read files of any of its keys. Null (the default) uploads plain files.
     /// </summary>
     public LtxKeyRing? Encryption { get; init; }
+
+    /// <summary>
+    /// The replica's name among its database's replicas (the <c>replicas:</c> list's <c>name:</c>); null names it by
+    /// its client's type, as v0.3 did.
+    /// </summary>
+    public string? Name { get; init; }
+
+    /// <summary>
+    /// This replica's own compaction, snapshot and retention settings (v0.3 had them per replica); null uses the
+    /// <see cref="Store"/>'s.
+    /// </summary>
+    public CompactionOptions? Compaction { get; init; }
 }
 
 /// <summary>
@@ -102,6 +114,21 @@ public sealed class Replica
 
     /// <summary>The settings.</summary>
     public ReplicaOptions Options { get; }
+
+    /// <summary>The name among its database's replicas: <see cref="ReplicaOptions.Name"/>, else the client's type.</summary>
+    public string Name => Options.Name ?? Client.Type;
+
+    /// <summary>
+    /// True while the replica lags past <see cref="DbOptions.ReplicaBacklogLimit"/>: the local files it needed were
+    /// released for the other replicas, and its next upload resyncs it with a snapshot (<see cref="LocalBacklog"/>).
+    /// </summary>
+    public bool IsBehind
+    {
+        get => Volatile.Read(ref _isBehind);
+        internal set => Volatile.Write(ref _isBehind, value);
+    }
+
+    private bool _isBehind;
 
     /// <summary>The replica's files per level as this process knows them (listed once, then kept by its own writes and deletes).</summary>
     internal ReplicaListing Listing { get; }
@@ -226,7 +253,10 @@ public sealed class Replica
 
     /// <summary>The replica lacks transactions up to <paramref name="target"/>, for <paramref name="reason"/>.</summary>
     internal ReplicaBehindException Behind(Txid target, string reason, Exception? innerException = null)
-        => new(Db.Path, Client.ToString() ?? Client.Type, target, _remoteTxid, reason, innerException);
+        => new(Db.Path, Label, target, _remoteTxid, reason, innerException);
+
+    /// <summary>How messages name the replica: its client, and its name when its database has several replicas.</summary>
+    internal string Label => Db.Replicas.Count > 1 ? $"{Name} ({Client.ToString() ?? Client.Type})" : Client.ToString() ?? Client.Type;
 
     /// <summary>
     /// One batch: at most <see cref="ReplicaOptions.MaxSyncLtxFiles"/> uploads, then the snapshot a replica that lost
@@ -386,6 +416,14 @@ public sealed class Replica
             string path = Db.L0FilePath(next);
             if (!File.Exists(path))
             {
+                if (Db.Backlog.Shared || IsBehind)
+                {
+                    // The other replicas own the database's position: this one catches up with a snapshot.
+                    await ResyncLockedAsync(cancellationToken).ConfigureAwait(false);
+                    remote = _remoteTxid!.Value;
+                    local = Db.Txid;
+                    continue;
+                }
                 await RestartChainAsync(remote, next, cancellationToken).ConfigureAwait(false);
                 return false;
             }
@@ -400,7 +438,7 @@ public sealed class Replica
         }
         if (uploaded > 0)
         {
-            PruneLocal(remote);
+            Db.Backlog.Prune(this, remote, _logger);
         }
         return true;
     }
@@ -469,6 +507,54 @@ public sealed class Replica
             Listing.Added(written);
             Log.Compacted(_logger, Db.Path, LtxConstants.SnapshotLevel, written.MinTxid.ToString(), written.MaxTxid.ToString());
             return written;
+        }
+        finally
+        {
+            FileUtil.TryDelete(temp);
+        }
+    }
+
+    /// <summary>
+    /// Catches a replica up whose next local L0 file is gone while other replicas share the database (it was
+    /// released past the backlog bound, or the meta directory lost files): a level-9 snapshot of the database now,
+    /// then the local L0 file at its TXID when still there, so the replica's newest L0 file marks its position again.
+    /// The TXIDs between stay missing on this replica (point-in-time restores into them are refused, never wrong).
+    /// </summary>
+    private async ValueTask ResyncLockedAsync(CancellationToken cancellationToken)
+    {
+        if (!Db.IsOpen)
+        {
+            throw Behind(Db.Txid, "its next local L0 file is gone and the database is not open for the snapshot that resyncs it");
+        }
+        string temp = Path.Combine(Path.GetTempPath(), $"litestream-resync-{Guid.NewGuid():N}.ltx");
+        try
+        {
+            await using var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite);
+            LeaseNodeId();
+            if (Db.WriteSnapshot(output, Options.Encryption?.Current) is not { } header)
+            {
+                throw Behind(Db.Txid, "its next local L0 file is gone and the database has nothing to snapshot");
+            }
+            output.Position = 0;
+            Lease?.EnsureHeld();
+            Log.SnapshotUploading(_logger, Db.Path, header.MaxTxid.ToString());
+            Listing.Added(await Client.WriteLtxFileAsync(LtxConstants.SnapshotLevel, header.MinTxid, header.MaxTxid, output, cancellationToken).ConfigureAwait(false));
+            string local = Db.L0FilePath(header.MaxTxid);
+            if (File.Exists(local))
+            {
+                try
+                {
+                    await UploadL0Async(local, header.MaxTxid, cancellationToken).ConfigureAwait(false);
+                }
+                catch (FileNotFoundException)
+                {
+                    // pruned meanwhile: the snapshot holds it
+                }
+            }
+            _remoteTxid = _remoteChecked = header.MaxTxid;
+            _remoteLost = false;
+            IsBehind = false;
+            Log.ReplicaResynced(_logger, Label, Db.Path, header.MaxTxid.ToString());
         }
         finally
         {
@@ -602,17 +688,4 @@ public sealed class Replica
     }
 
     private ValueTask<LtxFileInfo?> NewestL0Async(CancellationToken cancellationToken) => Listing.NewestAsync(0, cancellationToken);
-
-    /// <summary>Local L0 files the replica has are no longer needed, except the newest (it anchors the position).</summary>
-    private void PruneLocal(Txid uploadedThrough)
-    {
-        Txid newestLocal = Db.Txid;
-        foreach (string file in Directory.EnumerateFiles(Db.L0Directory, "*.ltx"))
-        {
-            if (LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid max) && max <= uploadedThrough && max < newestLocal)
-            {
-                FileUtil.TryDelete(file);
-            }
-        }
-    }
 }

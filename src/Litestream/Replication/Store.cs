@@ -74,10 +74,22 @@ public sealed class Store : IAsyncDisposable
         public bool Leaving { get; set; }
     }
 
-    /// <summary>Creates a store over one replica per database; <paramref name="compaction"/> null disables compaction.</summary>
+    /// <summary>
+    /// Creates a store over the replicas of its databases; <paramref name="compaction"/> null disables compaction.
+    /// Replicas of the same <see cref="Db"/> instance replicate that database to several places, each at its own
+    /// pace (<see cref="Db.Replicas"/>); the first of them is the one <see cref="Replicas"/> lists.
+    /// </summary>
     public Store(IEnumerable<Replica> replicas, StoreOptions? options = null, ILogger? logger = null, CompactionOptions? compaction = null)
     {
-        _replicas = [.. replicas];
+        _replicas = [];
+        foreach (Replica replica in replicas)
+        {
+            replica.Db.Backlog.Join(replica);
+            if (!_replicas.Exists(r => r.Db == replica.Db))
+            {
+                _replicas.Add(replica);
+            }
+        }
         Options = options ?? new StoreOptions();
         _logger = logger ?? NullLogger.Instance;
         Compaction = compaction;
@@ -89,7 +101,7 @@ public sealed class Store : IAsyncDisposable
     /// <summary>The settings.</summary>
     public StoreOptions Options { get; }
 
-    /// <summary>The replicas (one per database) now: a copy, as databases may be registered and unregistered meanwhile.</summary>
+    /// <summary>The first replica of each database (<see cref="Db.Replicas"/> lists them all) now: a copy, as databases may be registered and unregistered meanwhile.</summary>
     public IReadOnlyList<Replica> Replicas
     {
         get
@@ -215,7 +227,58 @@ public sealed class Store : IAsyncDisposable
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
             }
             replica.Db.Sync();
+            await EachReplicaAsync(replica, r => SyncNamingAsync(r, cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Replica.SyncAsync"/>; a storage error of a database with several replicas becomes a
+    /// <see cref="ReplicaBehindException"/> naming the replica that did not get the transactions.
+    /// </summary>
+    private static async Task SyncNamingAsync(Replica replica, CancellationToken cancellationToken)
+    {
+        try
+        {
             await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not ReplicaBehindException and not LeaseException && replica.Db.IsOpen && replica.Db.Replicas.Count > 1)
+        {
+            throw replica.Behind(replica.Db.Txid, e.Message, e);
+        }
+    }
+
+    /// <summary>Every replica of <paramref name="primary"/>'s database (itself alone when it was never grouped).</summary>
+    private static IReadOnlyList<Replica> ReplicasOf(Replica primary) => primary.Db.Replicas is { Count: > 0 } all ? all : [primary];
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on every replica of the database at once, so a slow one delays nobody; throws
+    /// what failed (one exception, or an <see cref="AggregateException"/> of them, each naming its replica).
+    /// </summary>
+    private static async Task EachReplicaAsync(Replica primary, Func<Replica, Task> action)
+    {
+        IReadOnlyList<Replica> all = ReplicasOf(primary);
+        if (all.Count == 1)
+        {
+            await action(all[0]).ConfigureAwait(false);
+            return;
+        }
+        Task[] tasks = [.. all.Select(action)];
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch
+        {
+            Exception[] failures = [.. tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions)];
+            if (failures.Length == 1)
+            {
+                throw failures[0];
+            }
+            if (failures.Length == 0)
+            {
+                throw; // cancelled
+            }
+            throw new AggregateException(failures);
         }
     }
 
@@ -294,6 +357,7 @@ public sealed class Store : IAsyncDisposable
                 return false;
             }
             _replicas.Add(replica);
+            replica.Db.Backlog.Join(replica);
             if (_runToken is { } running)
             {
                 member = Start(replica, running, registering: true);
@@ -421,14 +485,17 @@ public sealed class Store : IAsyncDisposable
             {
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
                 // An upload longer than the lease's TTL must not fence itself: renew while working; a takeover ends the work.
-                renewal = replica.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask;
+                renewal = Task.WhenAll(ReplicasOf(replica).Select(r => r.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask));
                 replica.Db.Sync();
-                await replica.SyncAsync(running.Token).ConfigureAwait(false);
-                if (enforceRetention && Compaction is { RetentionEnabled: true } compaction)
+                await EachReplicaAsync(replica, async r =>
                 {
-                    int deleted = await new Compactor(replica, compaction, _logger).EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, running.Token).ConfigureAwait(false);
-                    Log.RetentionEnforced(_logger, replica.Db.Path, deleted, GoDuration.Format(compaction.SnapshotRetention));
-                }
+                    await SyncNamingAsync(r, running.Token).ConfigureAwait(false);
+                    if (enforceRetention && (r.Options.Compaction ?? Compaction) is { RetentionEnabled: true } compaction)
+                    {
+                        int deleted = await new Compactor(r, compaction, _logger).EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, running.Token).ConfigureAwait(false);
+                        Log.RetentionEnforced(_logger, r.Db.Path, deleted, GoDuration.Format(compaction.SnapshotRetention));
+                    }
+                }).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (leaseFailure is not null && !cancellationToken.IsCancellationRequested)
             {
@@ -438,7 +505,7 @@ public sealed class Store : IAsyncDisposable
             {
                 failures.Add(e switch
                 {
-                    ReplicaBehindException or DatabaseLockedException or LeaseException => e, // their messages name the database or replica
+                    ReplicaBehindException or DatabaseLockedException or LeaseException or AggregateException => e, // their messages name the database or replica
                     _ when replica.Db.IsOpen => replica.Behind(replica.Db.Txid, e.Message, e), // opened, captured, not uploaded
                     _ => new IOException($"{replica.Db.Path}: {e.Message}", e),
                 });
@@ -447,11 +514,7 @@ public sealed class Store : IAsyncDisposable
             {
                 await running.CancelAsync().ConfigureAwait(false);
                 await renewal.ConfigureAwait(false);
-                if (replica.Lease is { } lease)
-                {
-                    using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);
-                    await lease.ReleaseAsync(releasing.Token).ConfigureAwait(false);
-                }
+                await ReleaseLeasesAsync(replica).ConfigureAwait(false);
                 await replica.Db.DisposeAsync().ConfigureAwait(false);
             }
         }
@@ -478,24 +541,32 @@ public sealed class Store : IAsyncDisposable
         Exception? notReplicated = null;
         LeaseException? leaseFailure = null;
         using var changed = new SemaphoreSlim(0, 1);
-        using var uploadSignal = new SemaphoreSlim(0, 1);
+        // One upload loop per replica, each with its own wake-up, position and backoff: a slow one delays nobody.
+        Uploader[] uploaders = [.. ReplicasOf(replica).Select(r => new Uploader(r))];
         using WalWatch? watch = Watch(db, changed);
         using var health = new ReplicationHealth(db.MetaPath, replica.Options.SyncInterval);
         // Ends this database's loops when its lease is taken over (the caller's token ends them on shutdown).
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            LitestreamMetrics.Track(replica);
+            foreach (Uploader uploader in uploaders)
+            {
+                LitestreamMetrics.Track(uploader.Replica);
+            }
             await WaitAndOpenAsync(replica, health, running.Token).ConfigureAwait(false);
-            Task lease = replica.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask;
-            Task upload = UploadLoopAsync(replica, health, uploadSignal, running.Token);
-            Task compaction = Compaction is null ? Task.CompletedTask : new Compactor(replica, Compaction, _logger).RunAsync(running.Token);
-            Task validation = replica.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(replica, running.Token) : Task.CompletedTask;
-            await MonitorLoopAsync(replica, watch, health, changed, uploadSignal, running.Token).ConfigureAwait(false);
-            await upload.ConfigureAwait(false);
-            await compaction.ConfigureAwait(false);
-            await validation.ConfigureAwait(false);
-            await lease.ConfigureAwait(false);
+            var loops = new List<Task>();
+            foreach (Replica r in ReplicasOf(replica))
+            {
+                loops.Add(r.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask);
+                loops.Add((r.Options.Compaction ?? Compaction) is { } compaction ? new Compactor(r, compaction, _logger).RunAsync(running.Token) : Task.CompletedTask);
+                loops.Add(r.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(r, running.Token) : Task.CompletedTask);
+            }
+            loops.AddRange(uploaders.Select(u => UploadLoopAsync(u, uploaders, health, running.Token)));
+            await MonitorLoopAsync(db, uploaders, watch, health, changed, running.Token).ConfigureAwait(false);
+            foreach (Task loop in loops)
+            {
+                await loop.ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (running.IsCancellationRequested)
         {
@@ -507,7 +578,11 @@ public sealed class Store : IAsyncDisposable
         finally
         {
             notReplicated = await ShutdownAsync(replica, leaseFailure).ConfigureAwait(false);
-            LitestreamMetrics.Untrack(replica);
+            foreach (Uploader uploader in uploaders)
+            {
+                LitestreamMetrics.Untrack(uploader.Replica);
+                uploader.Dispose();
+            }
         }
         if (leaseFailure is not null)
         {
@@ -549,7 +624,7 @@ public sealed class Store : IAsyncDisposable
             {
                 await OpenReplicaAsync(replica, cancellationToken).ConfigureAwait(false);
                 health.SyncSucceeded();
-                ReportPosition(replica, health);
+                ReportPosition(replica.Db, health);
                 return;
             }
             catch (FileNotFoundException) when (!File.Exists(replica.Db.Path))
@@ -577,13 +652,17 @@ public sealed class Store : IAsyncDisposable
     /// <summary>Opens the database (resetting damaged local state when the replica auto-recovers) and reconciles with the replica.</summary>
     private async Task OpenReplicaAsync(Replica replica, CancellationToken cancellationToken)
     {
-        if (replica.Db.IsOpen && replica.RemoteTxid is not null)
+        IReadOnlyList<Replica> all = ReplicasOf(replica);
+        if (replica.Db.IsOpen && all.Any(r => r.RemoteTxid is not null))
         {
             return; // opened by OpenAsync or SyncAsync before the loop started
         }
-        if (replica.Lease is { } lease)
+        foreach (Replica r in all)
         {
-            await lease.AcquireAsync(cancellationToken).ConfigureAwait(false); // before anything can be uploaded
+            if (r.Lease is { } lease)
+            {
+                await lease.AcquireAsync(cancellationToken).ConfigureAwait(false); // before anything can be uploaded
+            }
         }
         try
         {
@@ -596,12 +675,36 @@ public sealed class Store : IAsyncDisposable
             replica.Db.ResetLocalState();
             replica.Db.Open();
         }
-        await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+        if (all.Count == 1)
+        {
+            await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // Several replicas: one that cannot be reached now is left to its upload loop (it reconciles before its first
+        // upload); the database opens as long as one answers.
+        Exception? firstFailure = null;
+        foreach (Replica r in all)
+        {
+            try
+            {
+                await r.ReconcileAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException and not LeaseException)
+            {
+                Interlocked.Increment(ref _errorCount);
+                firstFailure ??= e;
+                r.InvalidateRemotePosition();
+                Log.ReplicaFailed(_logger, r.Name, r.Db.Path, "its upload loop", e.Message);
+            }
+        }
+        if (all.All(r => r.RemoteTxid is null) && firstFailure is not null)
+        {
+            throw firstFailure;
+        }
     }
 
-    private async Task MonitorLoopAsync(Replica replica, WalWatch? watch, ReplicationHealth health, SemaphoreSlim changed, SemaphoreSlim uploadSignal, CancellationToken cancellationToken)
+    private async Task MonitorLoopAsync(Db db, Uploader[] uploaders, WalWatch? watch, ReplicationHealth health, SemaphoreSlim changed, CancellationToken cancellationToken)
     {
-        Db db = replica.Db;
         TimeSpan failureDelay = TimeSpan.Zero;
         int failures = 0;
         long lastFileAt = 0;
@@ -628,9 +731,12 @@ public sealed class Store : IAsyncDisposable
                 {
                     lastFileAt = Stopwatch.GetTimestamp();
                 }
-                if (wrote || !(replica.RemoteTxid >= db.Txid))
+                foreach (Uploader uploader in uploaders)
                 {
-                    Release(uploadSignal);
+                    if (wrote || !(uploader.Replica.RemoteTxid >= db.Txid))
+                    {
+                        Release(uploader.Signal);
+                    }
                 }
                 if (failures > 0)
                 {
@@ -692,47 +798,73 @@ public sealed class Store : IAsyncDisposable
         return db.CheckpointDueIn is { } due ? (due < interval ? interval : due > longest ? longest : due) : longest;
     }
 
-    private async Task UploadLoopAsync(Replica replica, ReplicationHealth health, SemaphoreSlim signal, CancellationToken cancellationToken)
+    private async Task UploadLoopAsync(Uploader uploader, Uploader[] all, ReplicationHealth health, CancellationToken cancellationToken)
     {
+        Replica replica = uploader.Replica;
         TimeSpan failureDelay = TimeSpan.Zero;
-        int failures = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
-                ReportPosition(replica, health);
-                if (failures > 0)
+                ReportPosition(replica.Db, health);
+                if (uploader.Failures > 0)
                 {
-                    Log.ReplicaRecovered(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, failures);
-                    health.UploadSucceeded();
+                    Log.ReplicaRecovered(_logger, ReplicaLabel(replica), replica.Db.Path, uploader.Failures);
+                    uploader.Failures = 0;
+                    if (all.All(u => u.Failures == 0))
+                    {
+                        health.UploadSucceeded();
+                    }
                 }
-                failures = 0;
                 failureDelay = TimeSpan.Zero;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Interlocked.Increment(ref _errorCount);
-                failures++;
+                uploader.Failures++;
                 failureDelay = failureDelay == TimeSpan.Zero ? replica.Options.SyncInterval : Backoff(failureDelay);
                 replica.InvalidateRemotePosition();
-                Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, replica.Db.Path, GoDuration.Format(failureDelay), e.Message);
-                health.UploadFailed($"replica {replica.Client.ToString() ?? replica.Client.Type}: {e.Message}");
+                Log.ReplicaFailed(_logger, ReplicaLabel(replica), replica.Db.Path, GoDuration.Format(failureDelay), e.Message);
+                health.UploadFailed($"replica {ReplicaLabel(replica)}: {e.Message}");
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
             // No timer: an idle replica wakes nobody. The monitor loop signals after every pass that leaves a file
             // unsent, whoever wrote it (its own capture, a checkpoint, a level-9 snapshot).
-            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await uploader.Signal.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Tells <c>status</c> what the replica now holds, so it can tell a replica that keeps up from one that does not.</summary>
-    private static void ReportPosition(Replica replica, ReplicationHealth health)
+    private static string ReplicaLabel(Replica replica) => replica.Label;
+
+    /// <summary>One replica's upload loop state: its wake-up and its failures in a row.</summary>
+    private sealed class Uploader(Replica replica) : IDisposable
     {
-        if (replica.RemoteTxid is { } txid)
+        public Replica Replica { get; } = replica;
+        public SemaphoreSlim Signal { get; } = new(0, 1);
+        public int Failures { get; set; }
+        public void Dispose() => Signal.Dispose();
+    }
+
+    /// <summary>
+    /// Tells <c>status</c> what the replicas now hold (the slowest of them), so it can tell replication that keeps up
+    /// from one that does not.
+    /// </summary>
+    private static void ReportPosition(Db db, ReplicationHealth health)
+    {
+        Txid? slowest = null;
+        foreach (Replica replica in db.Replicas)
         {
-            health.Replicated(txid);
+            if (replica.RemoteTxid is not { } txid)
+            {
+                return;
+            }
+            slowest = slowest is { } s && s < txid ? s : txid;
+        }
+        if (slowest is { } position)
+        {
+            health.Replicated(position);
         }
     }
 
@@ -773,53 +905,75 @@ public sealed class Store : IAsyncDisposable
                 failure = "opening the database for the final sync timed out";
             }
         }
+        var behind = new List<Exception>();
         if (db.IsOpen)
         {
-            while (true)
+            // Every replica at once, each with its own retries, within the one shutdown timeout.
+            string?[] failures = await Task.WhenAll(ReplicasOf(replica).Select(r => FinalSyncAsync(r, timeout.Token))).ConfigureAwait(false);
+            foreach ((Replica r, string? f) in ReplicasOf(replica).Zip(failures))
             {
-                try
+                if (f is not null)
                 {
-                    db.Sync();
-                    await replica.SyncAsync(timeout.Token).ConfigureAwait(false);
-                    failure = null;
-                    break;
-                }
-                catch (Exception e) when (!timeout.IsCancellationRequested)
-                {
-                    Interlocked.Increment(ref _errorCount);
-                    replica.InvalidateRemotePosition();
-                    failure = e.Message;
-                    Log.ReplicaFailed(_logger, replica.Client.ToString() ?? replica.Client.Type, db.Path, GoDuration.Format(Options.ShutdownSyncInterval), e.Message);
-                    try
-                    {
-                        await Task.Delay(Options.ShutdownSyncInterval, timeout.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    failure = failure is null ? "timed out" : $"timed out; last error: {failure}";
-                    break;
+                    behind.Add(r.Behind(db.Txid, $"the final sync gave up after {GoDuration.Format(Options.ShutdownSyncTimeout)}: {f}"));
                 }
             }
         }
-        Exception? notReplicated = failure is null ? null
-            : db.IsOpen ? replica.Behind(db.Txid, $"the final sync gave up after {GoDuration.Format(Options.ShutdownSyncTimeout)}: {failure}")
+        Exception? notReplicated = behind.Count > 0 ? (behind.Count == 1 ? behind[0] : new AggregateException(behind))
+            : failure is null || db.IsOpen ? null
             : new IOException($"{db.Path}: not replicated: {failure}", openError);
-        if (notReplicated is not null)
+        foreach (Exception e in behind.Count > 0 ? behind : notReplicated is null ? [] : [notReplicated])
         {
-            Log.FinalSyncFailed(_logger, notReplicated.Message);
+            Log.FinalSyncFailed(_logger, e.Message);
         }
-        if (replica.Lease is { } lease)
-        {
-            using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);
-            await lease.ReleaseAsync(releasing.Token).ConfigureAwait(false);
-        }
+        await ReleaseLeasesAsync(replica).ConfigureAwait(false);
         await db.DisposeAsync().ConfigureAwait(false);
         return notReplicated;
+    }
+
+    /// <summary>One replica's part of the final sync: retried until it holds everything or the timeout; null on success, else why not.</summary>
+    private async Task<string?> FinalSyncAsync(Replica replica, CancellationToken timeout)
+    {
+        string? failure = null;
+        while (true)
+        {
+            try
+            {
+                replica.Db.Sync();
+                await replica.SyncAsync(timeout).ConfigureAwait(false);
+                return null;
+            }
+            catch (Exception e) when (!timeout.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _errorCount);
+                replica.InvalidateRemotePosition();
+                failure = e.Message;
+                Log.ReplicaFailed(_logger, ReplicaLabel(replica), replica.Db.Path, GoDuration.Format(Options.ShutdownSyncInterval), e.Message);
+                try
+                {
+                    await Task.Delay(Options.ShutdownSyncInterval, timeout).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return failure;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return failure is null ? "timed out" : $"timed out; last error: {failure}";
+            }
+        }
+    }
+
+    private static async Task ReleaseLeasesAsync(Replica primary)
+    {
+        foreach (Replica replica in ReplicasOf(primary))
+        {
+            if (replica.Lease is { } lease)
+            {
+                using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);
+                await lease.ReleaseAsync(releasing.Token).ConfigureAwait(false);
+            }
+        }
     }
 
     private WalWatch? Watch(Db db, SemaphoreSlim changed)

@@ -9,11 +9,11 @@ public class ParseTests
     private static readonly RootCommand s_root = Program.BuildRoot();
 
     // Spec REPLICA-LAYOUT.md §8: every upstream flag of every command, plus -config/-no-expand-env where
-    // upstream registers them.
+    // upstream registers them; restore -replica is v0.3's, back for a replicas: list.
     public static TheoryData<string, string[]> UpstreamFlags => new()
     {
         { "replicate", ["config", "no-expand-env", "exec", "once", "force-snapshot", "enforce-retention", "log-level", "restore-if-db-not-exists", "lease-wait"] },
-        { "restore", ["config", "no-expand-env", "o", "txid", "timestamp", "parallelism", "if-db-not-exists", "if-replica-exists", "dry-run", "force", "json", "f", "follow-interval", "integrity-check"] },
+        { "restore", ["config", "no-expand-env", "o", "txid", "timestamp", "parallelism", "if-db-not-exists", "if-replica-exists", "dry-run", "force", "json", "f", "follow-interval", "integrity-check", "replica"] },
         { "ltx", ["config", "no-expand-env", "level", "json"] },
         { "wal", ["config", "no-expand-env", "level", "json"] },
         { "databases", ["config", "no-expand-env", "json"] },
@@ -87,8 +87,8 @@ public class ParseTests
         "hint: pick a point in it with -txid or -timestamp; 'litestream ltx -level all DB_PATH' lists the TXIDs", "restore", "-generation", "0123456789abcdef", "/var/lib/app.db")]
     [InlineData("-generation was removed in Litestream v0.5: a replica holds one TXID sequence, not generations",
         "hint: 'litestream ltx -level all DB_PATH' lists every file of it", "wal", "--generation=0123456789abcdef", "/var/lib/app.db")]
-    [InlineData("-replica was removed in Litestream v0.5: a database has exactly one replica",
-        "hint: to use another replica, give its URL instead of the database path", "restore", "-replica", "s3", "/var/lib/app.db")]
+    [InlineData("-replica was removed from ltx and wal in Litestream v0.5 (restore has it again, for a replicas: list)",
+        "hint: to read another replica, give its URL instead of the database path", "ltx", "-replica", "s3", "/var/lib/app.db")]
     [InlineData("-index was removed in Litestream v0.5: WAL indexes became TXIDs",
         "hint: use -txid TXID (16 hex digits) or -timestamp; 'litestream ltx -level all DB_PATH' lists the TXIDs", "restore", "-index", "3", "/var/lib/app.db")]
     [InlineData("-v was removed in Litestream v0.5: restore always reports what it restored",

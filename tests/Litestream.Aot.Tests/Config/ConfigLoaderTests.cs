@@ -17,7 +17,12 @@ public class ConfigLoaderTests
         { "dbs:\n  - replica:\n      url: file:///r\n", "dbs[0]: must specify either 'path' or 'dir'" },
         { "dbs:\n  - path: /a.db\n", "dbs[0]: replica required" },
         { "dbs:\n  - path: /a.db\n    replica:\n      url: ftp://x/y\n", "dbs[0].replica.url: unknown replica url scheme \"ftp\" in \"ftp://x/y\"" },
-        { "dbs:\n  - path: /a.db\n    replicas:\n      - url: file:///r\n      - url: file:///s\n", "dbs[0].replicas: exactly one replica is supported, got 2" },
+        { "dbs:\n  - path: /a.db\n    replicas:\n      - url: file:///r\n      - url: file:///s\n", "dbs[0].replicas[1].name: duplicate replica name \"file\"" },
+        { "dbs:\n  - path: /a.db\n    replicas:\n      - {name: x, url: file:///r}\n      - {name: x, url: s3://b/p}\n", "dbs[0].replicas[1].name: duplicate replica name \"x\"" },
+        { "dbs:\n  - path: /a.db\n    replicas:\n      - {name: \"\", url: file:///r}\n", "dbs[0].replicas[0].name: empty name" },
+        { "dbs:\n  - path: /a.db\n    replicas: []\n", "dbs[0].replicas: empty list" },
+        { "dbs:\n  - path: /a.db\n    replica: {url: file:///q}\n    replicas:\n      - url: file:///r\n", "dbs[0]: cannot specify both 'replica' and 'replicas'" },
+        { "dbs:\n  - path: /a.db\n    replicas:\n      - {name: a, url: file:///r}\n      - {name: b, type: file}\n", "dbs[0].replicas[1]: file replica requires a path or url" },
         { "dbs:\n  - path: /a.db\n    monitor-interval: often\n    replica: {url: file:///r}\n", "dbs[0].monitor-interval: invalid duration \"often\"" },
         { "dbs:\n  - path: /a.db\n    max-sync-wal-bytes: lots\n    replica: {url: file:///r}\n", "dbs[0].max-sync-wal-bytes: invalid size \"lots\"" },
         { "dbs:\n  - path: /a.db\n    min-checkpoint-page-count: -5\n    replica: {url: file:///r}\n", "dbs[0].min-checkpoint-page-count: invalid number \"-5\"" },
@@ -132,6 +137,33 @@ public class ConfigLoaderTests
         Assert.Equal("/abs/b.db", config.Dbs[1].Path);
         ReplicaSettings file = config.Dbs[1].Replica!.ToSettings(config.ReplicaDefaults);
         Assert.Equal(("file", "/backups/b"), (file.Type, file.Path));
+    }
+
+    [Fact]
+    public void Parse_ReplicasList_EveryReplicaWithItsNameDefaultingToTheType_FirstIsTheReplica()
+    {
+        LitestreamConfig config = ConfigLoader.Parse("""
+            dbs:
+              - path: /a.db
+                replicas:
+                  - url: file:///backups/a
+                  - {name: east, url: "s3://bkt/a?endpoint=http://127.0.0.1:9000", sync-interval: 5s}
+                  - {type: sftp, host: "127.0.0.1:22", user: u, path: /a}
+            """, Base);
+        DbConfig db = config.Dbs[0];
+        IReadOnlyList<ReplicaConfig> sections = db.ReplicaSections();
+        Assert.Equal(["file", "east", "sftp"], sections.Select(r => r.DisplayName(config.ReplicaDefaults)));
+        Assert.Same(sections[0], db.Replica);
+        Assert.Equal(TimeSpan.FromSeconds(5), sections[1].SyncInterval);
+        Assert.Equal(["file", "s3", "sftp"], sections.Select(r => db.ToReplicaSettings(config.ReplicaDefaults, r).Type));
+        Assert.Equal("/backups/a", db.ToReplicaSettings(config.ReplicaDefaults, sections[0]).Path);
+    }
+
+    [Fact]
+    public void Parse_BothReplicaAndReplicas_HintSaysWhatToChange()
+    {
+        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("dbs:\n  - path: /a.db\n    replica: {url: file:///q}\n    replicas: [{url: file:///r}]\n", Base));
+        Assert.Equal("move the replica: section into the replicas: list, each with its own name:", e.Hint);
     }
 
     [Theory]
