@@ -93,6 +93,9 @@ public sealed class NatsReplicaClient : IReplicaClient
     /// <summary>The prefix of the replica's object names inside the bucket ("" for none).</summary>
     public string Path { get; }
 
+    /// <summary>True while a connection is open and not known to be closed (tests wait on it).</summary>
+    internal bool IsConnected => _connection is { IsClosed: false };
+
     /// <summary>Name prefix of one level's objects, e.g. <c>db/ltx/9/</c>.</summary>
     public string LevelPrefix(int level) => Join($"ltx/{level.ToString(CultureInfo.InvariantCulture)}/");
 
