@@ -123,7 +123,10 @@ public sealed partial class GsReplicaClient
         {
             response = await _transport.SendAsync(ReplicaOperation.Put, make, e => Failure(operation, name, e),
                 (status, attempt) => HttpStorageTransport.StatusAction.Return, cancellationToken, retryTransport: false, bytes: bytes,
-                authorize: async (request, token) => request.Headers.Authorization = await _credentials.GetAuthorizationAsync(_transport.Http, token).ConfigureAwait(false))
+                // The session URI is its own authorization (GCS's); the token goes only to the endpoint's own host.
+                authorize: SameAuthority(session, Endpoint)
+                    ? async (request, token) => request.Headers.Authorization = await _credentials.GetAuthorizationAsync(_transport.Http, token).ConfigureAwait(false)
+                    : null)
                 .ConfigureAwait(false);
         }
         catch (ReplicaStorageException e) when (!cancellationToken.IsCancellationRequested)
@@ -158,6 +161,10 @@ public sealed partial class GsReplicaClient
             throw failure;
         }
     }
+
+    private static bool SameAuthority(string a, string b)
+        => Uri.TryCreate(a, UriKind.Absolute, out Uri? x) && Uri.TryCreate(b, UriKind.Absolute, out Uri? y)
+            && string.Equals(x.Scheme, y.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(x.Authority, y.Authority, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The offset after the last byte a 308 says is persisted (<c>Range: bytes=0-N</c> → N+1; none → 0).</summary>
     private static long PersistedEnd(HttpResponseMessage response)
