@@ -303,6 +303,7 @@ def main() -> int:
             except FileNotFoundError as e:
                 rows.append(f"| {label} | not installed: {e} | |")
             except Exception as e:  # one backend failing must not hide the others' figures
+                print(f"{k}: {e}", file=sys.stderr)
                 rows.append(f"| {label} | failed: {str(e).splitlines()[0][:120]} | |")
             print(rows[-1], file=sys.stderr)
     table = "\n".join([f"{args.mb} MB database ({size / 1e6:.1f} MB), {datetime.date.today().isoformat()}, exe {exe.stat().st_size:,} bytes", "",
