@@ -21,8 +21,6 @@ internal sealed class NatsObjectReadStream(NatsObjectBucket bucket, NatsObjectIn
     private readonly IncrementalHash _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     /// <summary>Requests in flight by the sequence they ask from.</summary>
     private readonly Dictionary<long, Task<(byte[] Data, long Sequence)?>> _ahead = [];
-    /// <summary>Cancels the requests ahead when the stream is dropped.</summary>
-    private readonly CancellationTokenSource _stop = new();
     private byte[] _chunk = [];
     private int _offset;
     private int _chunksRead;
@@ -97,7 +95,9 @@ internal sealed class NatsObjectReadStream(NatsObjectBucket bucket, NatsObjectIn
         {
             if (!_ahead.ContainsKey(start))
             {
-                _ahead[start] = bucket.ReadChunkAsync(info.Nuid, start, _stop.Token);
+                // Never cancelled: a request cut off mid-write would close the connection every reader shares. Each
+                // is bounded by the request timeout; one the reader no longer wants finishes and is dropped.
+                _ahead[start] = bucket.ReadChunkAsync(info.Nuid, start, CancellationToken.None);
             }
         }
     }
@@ -123,13 +123,11 @@ internal sealed class NatsObjectReadStream(NatsObjectBucket bucket, NatsObjectIn
     {
         if (disposing)
         {
-            _stop.Cancel();
             foreach (Task pending in _ahead.Values)
             {
                 Forget(pending);
             }
             _ahead.Clear();
-            _stop.Dispose();
             _digest.Dispose();
         }
         base.Dispose(disposing);
