@@ -79,7 +79,6 @@ public sealed class GsHmacReplicaClientTests(S3rverFixture s3)
             Endpoint = proxy.Endpoint,
             AccessKeyId = S3rver.Credential,
             SecretAccessKey = S3rver.Credential,
-            MaxRetries = 0,
         });
         var files = new List<LtxFileInfo>();
         for (ulong i = 1; i <= 3; i++)
