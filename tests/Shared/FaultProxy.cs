@@ -29,6 +29,11 @@ public sealed class FaultProxy : IAsyncDisposable
         SlowDown,
         /// <summary>The connection is reset without any response.</summary>
         Drop,
+        /// <summary>
+        /// The request head and the first half of its body reach the server, then both connections are reset: an
+        /// upload cut off mid-way (the server sees a request that ends early, the client no answer).
+        /// </summary>
+        CutRequestBody,
         /// <summary>The request is relayed; the response comes back at about 20 KB/s.</summary>
         SlowBody,
         /// <summary>
@@ -229,6 +234,15 @@ public sealed class FaultProxy : IAsyncDisposable
                     int now = (int)Math.Min(body, pending.Length);
                     await target.WriteAsync(pending.AsMemory(0, now), _stop.Token);
                     pending = pending[now..];
+                    if (fault is Fault.CutRequestBody)
+                    {
+                        Interlocked.Increment(ref _faults);
+                        await CopyExactlyAsync(stream, target, Math.Max(0, body / 2 - now));
+                        await Task.Delay(200, _stop.Token); // let the server read what it got before the reset
+                        upstream.Client.LingerState = new LingerOption(true, 0);
+                        client.Client.LingerState = new LingerOption(true, 0);
+                        return;
+                    }
                     await CopyExactlyAsync(stream, target, body - now);
                 }
             }

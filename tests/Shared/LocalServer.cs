@@ -10,39 +10,68 @@ namespace Litestream.Testing;
 /// </summary>
 public abstract class LocalServer : IDisposable
 {
-    private readonly Process _process;
+    private readonly string _name;
+    private readonly ProcessStartInfo _start;
+    private Process _process;
 
     /// <summary>Starts <paramref name="program"/> with the arguments <paramref name="arguments"/> makes of (data directory, port), and waits until the port accepts connections.</summary>
     protected LocalServer(string name, string program, Func<string, int, IEnumerable<string>> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
+        _name = name;
         Directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"litestream-{name}", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
         Port = FreePort();
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        _start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in arguments(Directory, Port))
         {
-            psi.ArgumentList.Add(arg);
+            _start.ArgumentList.Add(arg);
         }
         foreach (KeyValuePair<string, string> variable in environment ?? new Dictionary<string, string>())
         {
-            psi.Environment[variable.Key] = variable.Value;
+            _start.Environment[variable.Key] = variable.Value;
         }
-        _process = Process.Start(psi)!;
-        _process.OutputDataReceived += static (_, _) => { };
-        _process.ErrorDataReceived += static (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = Launch();
+    }
+
+    /// <summary>Kills the server process as a crash would; its data directory stays for <see cref="Start"/>.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    /// <summary>Starts the server again after <see cref="Kill"/>: the same port, the same data.</summary>
+    public void Start()
+    {
+        Kill();
+        _process.Dispose();
+        _process = Launch();
+    }
+
+    /// <summary>Starts the process and waits until its port accepts connections.</summary>
+    private Process Launch()
+    {
+        Process process = Process.Start(_start)!;
+        process.OutputDataReceived += static (_, _) => { };
+        process.ErrorDataReceived += static (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         var deadline = Stopwatch.StartNew();
         // A loaded machine (several builds at once) has taken Azurite over 30 s to start.
         while (!CanConnect(Port))
         {
-            if (_process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(120))
+            if (process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(120))
             {
+                _process = process;
                 Dispose();
-                throw new InvalidOperationException($"{name} did not start on port {Port}");
+                throw new InvalidOperationException($"{_name} did not start on port {Port}");
             }
             Thread.Sleep(50);
         }
+        return process;
     }
 
     /// <summary>The loopback port the server listens on.</summary>

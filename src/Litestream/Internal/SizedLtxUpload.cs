@@ -6,7 +6,7 @@ namespace Litestream.Internal;
 /// <summary>
 /// An LTX file about to go up in a request that needs its length first or may be sent again (a retry, an
 /// authentication challenge): its header time is read, and a source that cannot seek is staged in a temporary file
-/// (deleted on dispose); <see cref="Content"/> sends the range again on every attempt.
+/// (deleted on dispose); <see cref="Content()"/> sends the range again on every attempt.
 /// </summary>
 internal sealed class SizedLtxUpload : IAsyncDisposable
 {
@@ -43,6 +43,9 @@ internal sealed class SizedLtxUpload : IAsyncDisposable
 
     /// <summary>A request body of the whole file (each one reads from the start again).</summary>
     public HttpContent Content() => new StreamRangeContent(_source, _start, Length);
+
+    /// <summary>A request body of <paramref name="length"/> bytes of the file from <paramref name="offset"/> (a chunk of a resumable upload).</summary>
+    public HttpContent Content(long offset, long length) => new StreamRangeContent(_source, _start + offset, length);
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _staged?.DisposeAsync() ?? ValueTask.CompletedTask;

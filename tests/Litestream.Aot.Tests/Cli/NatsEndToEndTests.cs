@@ -52,6 +52,55 @@ public class NatsEndToEndTests
     }
 
     [RequiresFact(Need.Exe, Need.NatsServer)]
+    public async Task Replicate_ServerRestartsMidway_WithinMaxReconnects_RestoreHasEveryCommit()
+    {
+        using var nats = new NatsServer();
+        await nats.CreateBucketAsync("backups");
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        Write(db, 0, 50);
+        string replica = ReplicaYaml(nats, "backups", nats.Password) + "\nmax-reconnects: 100\nreconnect-wait: 250ms";
+
+        using (var daemon = new Replicator(db, replica))
+        {
+            Write(db, 50, 100);
+            daemon.CaughtUp();
+            nats.Kill();
+            Write(db, 150, 100); // committed while the server is down
+            nats.Start();
+            Write(db, 250, 50);
+            daemon.CaughtUp();
+            Assert.Equal(0, daemon.Stop());
+            Assert.DoesNotContain(nats.Password, daemon.Output);
+            Assert.DoesNotContain("reconnect attempts", daemon.Output);
+        }
+        string expected = SqliteWriter.Dump(db);
+        Assert.StartsWith("ok 1500 ", expected);
+        string restored = Path.Combine(dir, "restored.db");
+        ProcessResult r = Exe.Run("restore", "-config", WriteConfig(nats, dir, db, "backups", nats.Password), "-integrity-check", "full", "-o", restored, db);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(expected, SqliteWriter.Dump(restored));
+    }
+
+    [RequiresFact(Need.Exe, Need.NatsServer)]
+    public async Task Replicate_ServerGone_MaxReconnectsZero_OneErrorNamingServerAndBucket()
+    {
+        using var nats = new NatsServer();
+        await nats.CreateBucketAsync("backups");
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        Write(db, 0, 20);
+
+        using var daemon = new Replicator(db, ReplicaYaml(nats, "backups", nats.Password) + "\nmax-reconnects: 0");
+        daemon.CaughtUp();
+        nats.Kill();
+        Write(db, 20, 20);
+        string expected = $"nats: connect nats://{nats.HostPort}/backups/dbs/app: the connection was lost and not restored after 0 reconnect attempts (max-reconnects 0)";
+        Wait.Until(() => daemon.Output.Contains(expected, StringComparison.Ordinal), "replicate to log that it gave up reconnecting");
+        Assert.DoesNotContain(nats.Password, daemon.Output);
+    }
+
+    [RequiresFact(Need.Exe, Need.NatsServer)]
     public async Task Restore_WrongPassword_OneErrorLine_NoSecret()
     {
         using var nats = new NatsServer();

@@ -12,7 +12,7 @@ namespace Litestream.Tests.Storage;
 /// exchanges for an access token, kept until near its expiry; the metadata server otherwise. The token endpoint here
 /// is a loopback listener that verifies the signature with the key's public half, as Google's does.
 /// </summary>
-public sealed class GsCredentialsTests : IDisposable
+public sealed partial class GsCredentialsTests : IDisposable
 {
     private const string Email = "replicator@example-project.iam.gserviceaccount.com";
     private readonly string _dir = Directory.CreateTempSubdirectory("litestream-gs-cred-").FullName;
@@ -133,8 +133,8 @@ public sealed class GsCredentialsTests : IDisposable
         string path = Path.Combine(_dir, "bad.json");
         File.WriteAllText(path, "{\"private_key\": \"-----BEGIN PRIVATE KEY-----secret");
         Assert.Equal($"gs: GOOGLE_APPLICATION_CREDENTIALS {path}: not valid JSON", Assert.Throws<ArgumentException>(() => GsCredentials.FromFile(path, "GOOGLE_APPLICATION_CREDENTIALS")).Message);
-        File.WriteAllText(path, """{"type":"external_account","audience":"x"}""");
-        Assert.Equal($"gs: GOOGLE_APPLICATION_CREDENTIALS {path}: not a service account key (\"type\": \"service_account\" with client_email and private_key) or authorized_user credentials",
+        File.WriteAllText(path, """{"type":"impersonated_service_account","audience":"x"}""");
+        Assert.Equal($"gs: GOOGLE_APPLICATION_CREDENTIALS {path}: not a service account key (\"type\": \"service_account\" with client_email and private_key), authorized_user or external_account credentials",
             Assert.Throws<ArgumentException>(() => GsCredentials.FromFile(path, "GOOGLE_APPLICATION_CREDENTIALS")).Message);
         File.WriteAllText(path, $$"""{"type":"service_account","client_email":"{{Email}}","private_key":"not a pem secret"}""");
         var error = Assert.Throws<ArgumentException>(() => GsCredentials.FromFile(path, "GOOGLE_APPLICATION_CREDENTIALS"));

@@ -11,7 +11,8 @@ namespace Litestream.Storage.Gs;
 /// <c>GOOGLE_APPLICATION_CREDENTIALS</c> names (a service account key: a JWT signed RS256 with its private key,
 /// exchanged at its <c>token_uri</c>; or a gcloud user's refresh token), else gcloud's
 /// <c>~/.config/gcloud/application_default_credentials.json</c>, else the metadata server of the Google Cloud
-/// machine this runs on (<c>GCE_METADATA_HOST</c>, default 169.254.169.254). A token is kept until a minute
+/// machine this runs on (<c>GCE_METADATA_HOST</c>, default 169.254.169.254). The file may also be
+/// <c>external_account</c> credentials (workload identity federation, <see cref="GsExternalAccount"/>). A token is kept until a minute
 /// before it expires. With <c>STORAGE_EMULATOR_HOST</c> set no credentials are used, as the SDKs do. No key,
 /// secret or token ever reaches a message (each is registered with <see cref="Redaction"/>).
 /// </summary>
@@ -21,12 +22,15 @@ internal sealed class GsCredentials
     public const string Scope = "https://www.googleapis.com/auth/devstorage.read_write";
     /// <summary>Longest wait for the metadata server, which is absent off Google Cloud.</summary>
     public static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>Longest the three steps of workload identity federation may take together.</summary>
+    public static readonly TimeSpan ExternalAccountTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_refreshBefore = TimeSpan.FromMinutes(1);
 
     private readonly GsCredentialsFile? _file;
     private readonly RSA? _key;
     private readonly string? _metadataHost;
     private readonly SemaphoreSlim _lock = new(1, 1);
+    private GsExternalAccount? _external;
     private string? _token;
     private DateTimeOffset _expires;
 
@@ -71,9 +75,10 @@ internal sealed class GsCredentials
     public static GsCredentials FromFile(string path, string source)
     {
         GsCredentialsFile? file;
+        byte[] bytes;
         try
         {
-            byte[] bytes = System.IO.File.ReadAllBytes(path);
+            bytes = System.IO.File.ReadAllBytes(path);
             if (bytes.Length > 64 * 1024)
             {
                 throw new ArgumentException($"gs: {source} {path}: larger than 64 KiB, not a credentials file");
@@ -91,6 +96,9 @@ internal sealed class GsCredentials
         }
         switch (file?.Type)
         {
+            case "external_account":
+                GsExternalAccount account = GsExternalAccount.Parse(bytes, $"{source} {path}");
+                return new GsCredentials($"{account.Description} ({source} {path})", null, null, null) { _external = account };
             case "service_account" when file is { ClientEmail.Length: > 0, PrivateKey.Length: > 0 }:
                 Redaction.Register(file.PrivateKey);
                 var key = RSA.Create();
@@ -111,7 +119,7 @@ internal sealed class GsCredentials
                 file.TokenUri ??= "https://oauth2.googleapis.com/token";
                 return new GsCredentials($"user credentials ({source} {path})", file, null, null);
             default:
-                throw new ArgumentException($"gs: {source} {path}: not a service account key (\"type\": \"service_account\" with client_email and private_key) or authorized_user credentials");
+                throw new ArgumentException($"gs: {source} {path}: not a service account key (\"type\": \"service_account\" with client_email and private_key), authorized_user or external_account credentials");
         }
     }
 
@@ -154,6 +162,10 @@ internal sealed class GsCredentials
 
     private async Task<GsToken> RequestTokenAsync(HttpClient http, CancellationToken cancellationToken)
     {
+        if (_external is not null)
+        {
+            return await ExternalAccountTokenAsync(_external, http, cancellationToken).ConfigureAwait(false);
+        }
         string where;
         HttpRequestMessage request;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -184,31 +196,69 @@ internal sealed class GsCredentials
         }
         using (request)
         {
+            return await SendTokenRequestAsync(http, request, where, static body => JsonSerializer.Deserialize(body, GsJsonContext.Default.GsToken), MetadataTimeout, timeout.Token, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Workload identity federation: the subject token, STS, then (when configured) impersonation.</summary>
+    private async Task<GsToken> ExternalAccountTokenAsync(GsExternalAccount account, HttpClient http, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ExternalAccountTimeout);
+        string subject;
+        try
+        {
+            subject = await account.SubjectTokenAsync(http, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or StallException or IOException or UnauthorizedAccessException
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw TokenFailure(account.SubjectSource, "cannot read the subject token: " + (e is OperationCanceledException ? "no answer in time" : FirstLine(e.Message)), null);
+        }
+        GsToken sts;
+        using (HttpRequestMessage request = account.StsRequest(subject, Scope))
+        {
+            sts = await SendTokenRequestAsync(http, request, account.TokenUrl, static body => JsonSerializer.Deserialize(body, GsJsonContext.Default.GsToken), ExternalAccountTimeout, timeout.Token, cancellationToken).ConfigureAwait(false);
+        }
+        if (account.ImpersonationUrl is not { } impersonation)
+        {
+            return sts;
+        }
+        Redaction.Register(sts.AccessToken);
+        using (HttpRequestMessage request = account.ImpersonationRequest(sts.AccessToken!, Scope))
+        {
+            return await SendTokenRequestAsync(http, request, impersonation, GsExternalAccount.ParseImpersonation, ExternalAccountTimeout, timeout.Token, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends one token request and returns the token the answer holds, or the failure naming <paramref name="where"/>.</summary>
+    private async Task<GsToken> SendTokenRequestAsync(HttpClient http, HttpRequestMessage request, string where, Func<byte[], GsToken?> parse,
+        TimeSpan limit, CancellationToken timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using HttpResponseMessage response = await http.SendAsync(request, timeout).ConfigureAwait(false);
+            byte[] body = await response.Content.ReadAsByteArrayAsync(timeout).ConfigureAwait(false);
+            GsToken? token = null;
             try
             {
-                using HttpResponseMessage response = await http.SendAsync(request, timeout.Token).ConfigureAwait(false);
-                byte[] body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-                GsToken? token = null;
-                try
-                {
-                    token = JsonSerializer.Deserialize(body, GsJsonContext.Default.GsToken);
-                }
-                catch (JsonException)
-                {
-                    // reported below as no token
-                }
-                if (response.IsSuccessStatusCode && token is { AccessToken.Length: > 0 })
-                {
-                    return token;
-                }
-                string reason = token?.Error is { Length: > 0 } error ? $"{error}{(token.ErrorDescription is { Length: > 0 } d ? ": " + d : "")}" : "no access token in the answer";
-                throw TokenFailure(where, $"HTTP {(int)response.StatusCode}: {reason}", null);
+                token = parse(body);
             }
-            catch (Exception e) when (e is HttpRequestException or StallException || (e is IOException && e is not ReplicaStorageException)
-                || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (JsonException)
             {
-                throw TokenFailure(where, e is OperationCanceledException ? $"no answer within {GoDuration.Format(MetadataTimeout)}" : FirstLine(e.Message), e);
+                // reported below as no token
             }
+            if (response.IsSuccessStatusCode && token is { AccessToken.Length: > 0 })
+            {
+                return token;
+            }
+            string reason = token?.Error is { Length: > 0 } error ? $"{error}{(token.ErrorDescription is { Length: > 0 } d ? ": " + d : "")}" : "no access token in the answer";
+            throw TokenFailure(where, $"HTTP {(int)response.StatusCode}: {reason}", null);
+        }
+        catch (Exception e) when (e is HttpRequestException or StallException || (e is IOException && e is not ReplicaStorageException)
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw TokenFailure(where, e is OperationCanceledException ? $"no answer within {GoDuration.Format(limit)}" : FirstLine(e.Message), e);
         }
     }
 
@@ -216,6 +266,8 @@ internal sealed class GsCredentials
     {
         string hint = _metadataHost is not null
             ? "set GOOGLE_APPLICATION_CREDENTIALS to a service account's JSON key file, or run on Google Cloud with a service account attached"
+            : _external is not null
+            ? "check the workload identity pool's provider (audience, attribute conditions) and that the federated identity may impersonate the service account (roles/iam.workloadIdentityUser)"
             : "check the credentials file: the key may be revoked or the account deleted (make a new key in the Cloud console)";
         return new ReplicaStorageException(Redaction.Apply($"gs: get an access token from {where} for {Description}: {detail}"), hint, cause is null ? null : new IOException(Redaction.Apply(FirstLine(cause.Message))));
     }

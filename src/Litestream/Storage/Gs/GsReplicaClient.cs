@@ -14,7 +14,7 @@ namespace Litestream.Storage.Gs;
 /// the GCS JSON API (no Google SDK: it would bring Newtonsoft and reflection into the trimmed exe). Objects at
 /// <c>&lt;path&gt;/ltx/&lt;level&gt;/&lt;min&gt;-&lt;max&gt;.ltx</c> carry the LTX header time as metadata
 /// <c>litestream-timestamp</c> (upstream's), which listings return at no extra cost. An upload is one multipart
-/// request (metadata and bytes; GCS writes objects atomically); a read is a ranged <c>alt=media</c> GET; a copy to
+/// request (metadata and bytes; GCS writes objects atomically), or above 16 MiB a resumable upload in chunks; a read is a ranged <c>alt=media</c> GET; a copy to
 /// another level is a server-side rewrite. Credentials: <see cref="GsCredentials"/>; <c>STORAGE_EMULATOR_HOST</c>
 /// points every request at an emulator without credentials, as Google's SDKs do. Every request is bounded by the
 /// connect, response and idle limits (<see cref="StallTimeoutHandler"/>).
@@ -64,14 +64,16 @@ public sealed partial class GsReplicaClient : IReplicaClient
         }
         else
         {
-            Endpoint = DefaultEndpoint;
+            Endpoint = string.IsNullOrEmpty(settings.Endpoint) ? DefaultEndpoint : settings.Endpoint.TrimEnd('/');
             _credentials = credentials ?? GsCredentials.Find(Environment.GetEnvironmentVariable);
         }
         _transport = new HttpStorageTransport("gs", settings.ConnectTimeout, settings.RequestTimeout, settings.MaxRetries ?? DefaultMaxRetries, maxConnectionsPerServer: 32);
     }
 
     /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
-    public static IReplicaClient Create(GsReplicaSettings settings) => new GsReplicaClient(settings);
+    /// <remarks>With HMAC keys in the settings, a <see cref="GsHmacReplicaClient"/> (the XML API).</remarks>
+    public static IReplicaClient Create(GsReplicaSettings settings)
+        => GsHmacReplicaClient.UsesHmac(settings) ? new GsHmacReplicaClient(settings) : new GsReplicaClient(settings);
 
     /// <summary>The settings this client was made with.</summary>
     public GsReplicaSettings Settings { get; }
@@ -173,6 +175,11 @@ public sealed partial class GsReplicaClient : IReplicaClient
                 ContentType = "application/octet-stream",
                 Metadata = new Dictionary<string, string> { [TimestampMetadataKey] = ReplicaTimestamp.Format(upload.CreatedAt) },
             }, GsJsonContext.Default.GsUploadMetadata);
+            if (upload.Length > ResumableChunkSize)
+            {
+                await UploadResumableAsync(name, metadata, upload, cancellationToken).ConfigureAwait(false);
+                return new LtxFileInfo(level, minTxid, maxTxid, upload.Length, upload.CreatedAt);
+            }
             using HttpResponseMessage response = await SendAsync("put", name, ReplicaOperation.Put,
                 () => Upload(name, metadata, upload.Content(), ifGenerationMatch: null), cancellationToken, bytes: upload.Length).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)

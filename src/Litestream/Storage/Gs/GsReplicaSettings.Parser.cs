@@ -10,6 +10,7 @@ public sealed partial record GsReplicaSettings
             throw url.Invalid("bucket required (gs://bucket/path)");
         }
         var options = new Dictionary<string, string>(StringComparer.Ordinal) { [Key.Bucket] = url.Host };
+        url.CopyQuery(options, Key.Endpoint, Key.Endpoint);
         return new ReplicaSettings { Path = url.Path.Trim('/'), Options = options };
     }
 }

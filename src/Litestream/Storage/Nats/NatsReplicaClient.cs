@@ -16,7 +16,8 @@ namespace Litestream.Storage.Nats;
 /// id and then the object's metadata: readers see the old object or the whole new one, never a part. The bucket
 /// must exist (as upstream: its replicas, storage and limits are the operator's choice). One connection
 /// (<see cref="NatsWire"/>, our own protocol client: NATS.Client cost 4 MB of the binary) serves every request; a
-/// connection that fails is replaced at the next request, no sooner than reconnect-wait after the failure. Connect,
+/// connection that fails is replaced at the next request, reconnect-wait apart and at most max-reconnects times
+/// in a row, as nats.go reconnects (see <see cref="StoreAsync"/>). Connect,
 /// every request, and each chunk of a transfer have bounded times.
 /// </summary>
 [ReplicaBackend("nats")]
@@ -41,6 +42,12 @@ public sealed class NatsReplicaClient : IReplicaClient
     private NatsObjectBucket? _store;
     private long _droppedAt;
     private bool _disposed;
+    /// <summary>A connection was made once: a later one is a reconnect, counted against max-reconnects.</summary>
+    private bool _everConnected;
+    /// <summary>Reconnect attempts since the connection was lost.</summary>
+    private int _reconnects;
+    /// <summary>Set when max-reconnects is spent: the client is closed for good, as nats.go's connection.</summary>
+    private ReplicaStorageException? _gaveUp;
 
     /// <summary>Creates a client; nothing is sent until the first operation.</summary>
     /// <exception cref="ArgumentException">No bucket, a bad port, or only one of client-cert and client-key.</exception>
@@ -85,6 +92,9 @@ public sealed class NatsReplicaClient : IReplicaClient
 
     /// <summary>The prefix of the replica's object names inside the bucket ("" for none).</summary>
     public string Path { get; }
+
+    /// <summary>True while a connection is open and not known to be closed (tests wait on it).</summary>
+    internal bool IsConnected => _connection is { IsClosed: false };
 
     /// <summary>Name prefix of one level's objects, e.g. <c>db/ltx/9/</c>.</summary>
     public string LevelPrefix(int level) => Join($"ltx/{level.ToString(CultureInfo.InvariantCulture)}/");
@@ -261,10 +271,17 @@ public sealed class NatsReplicaClient : IReplicaClient
         }
     }
 
-    /// <summary>The bucket, connecting and opening it first when needed (bounded by connect + request timeouts).</summary>
+    /// <summary>
+    /// The bucket, connecting and opening it first when needed. The first connection is one attempt (bounded by the
+    /// connect + request timeouts), as nats.go's <c>Connect</c>. A connection that was lost is restored as nats.go
+    /// reconnects: attempts reconnect-wait apart, counted against max-reconnects (-1: no limit; the count starts again
+    /// once connected), for at most the connect + request timeouts within one call (the count goes on in the next);
+    /// when the count is spent the client gives up for good, as nats.go closes the connection: every later call fails
+    /// with the same error naming server, bucket and the limit.
+    /// </summary>
     private async ValueTask<NatsObjectBucket> StoreAsync(CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _store) is { } ready)
+        if (Volatile.Read(ref _store) is { } ready && _connection is not { IsClosed: true })
         {
             return ready;
         }
@@ -272,39 +289,84 @@ public sealed class NatsReplicaClient : IReplicaClient
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_store is { } store)
+            if (_store is { } store && _connection is not { IsClosed: true })
             {
                 return store;
             }
-            await ReconnectPauseAsync(cancellationToken).ConfigureAwait(false);
-            NatsWireOptions options = Options();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_connectTimeout + _requestTimeout);
-            NatsWire? connection = null;
-            try
+            if (_connection is { } lost)
             {
-                connection = await NatsWire.ConnectAsync(options, timeout.Token).ConfigureAwait(false);
-                store = await NatsObjectBucket.OpenAsync(connection, Bucket, _requestTimeout, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsNatsError(e, cancellationToken))
-            {
-                await DisposeQuietly(connection).ConfigureAwait(false);
+                // Closed under us (the server went away): gone, and the reconnect count starts from here.
+                _connection = null;
+                Volatile.Write(ref _store, null);
                 Volatile.Write(ref _droppedAt, Environment.TickCount64);
-                throw Failure("connect", Path, e is OperationCanceledException ? new TimeoutException() : e, _connectTimeout + _requestTimeout);
+                await DisposeQuietly(lost).ConfigureAwait(false);
             }
-            catch
+            long deadline = Environment.TickCount64 + (long)(_connectTimeout + _requestTimeout).TotalMilliseconds;
+            while (true)
             {
-                await DisposeQuietly(connection).ConfigureAwait(false);
-                throw;
+                if (_gaveUp is { } gaveUp)
+                {
+                    throw gaveUp;
+                }
+                int max = Settings.MaxReconnects ?? -1;
+                if (_everConnected && max >= 0 && _reconnects >= max)
+                {
+                    _gaveUp = new ReplicaStorageException(
+                        $"nats: connect {Location(Path)}: the connection was lost and not restored after {_reconnects.ToString(CultureInfo.InvariantCulture)} reconnect attempts (max-reconnects {max.ToString(CultureInfo.InvariantCulture)})",
+                        $"restart litestream once nats://{ReplicaHost.Format(Host, Port)} is reachable again, or raise max-reconnects (-1: no limit)");
+                    throw _gaveUp;
+                }
+                await ReconnectPauseAsync(cancellationToken).ConfigureAwait(false);
+                if (_everConnected)
+                {
+                    _reconnects++;
+                }
+                try
+                {
+                    store = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+                    _everConnected = true;
+                    _reconnects = 0;
+                    return store;
+                }
+                catch (ReplicaStorageException) when (_everConnected && Environment.TickCount64 < deadline)
+                {
+                    // Lost before: try again reconnect-wait later, within this call's budget.
+                }
             }
-            _connection = connection;
-            Volatile.Write(ref _store, store);
-            return store;
         }
         finally
         {
             _connectLock.Release();
         }
+    }
+
+    /// <summary>One attempt: connect, log in, open the bucket (bounded by the connect + request timeouts).</summary>
+    private async Task<NatsObjectBucket> ConnectAsync(CancellationToken cancellationToken)
+    {
+        NatsWireOptions options = Options();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_connectTimeout + _requestTimeout);
+        NatsWire? connection = null;
+        NatsObjectBucket store;
+        try
+        {
+            connection = await NatsWire.ConnectAsync(options, timeout.Token).ConfigureAwait(false);
+            store = await NatsObjectBucket.OpenAsync(connection, Bucket, _requestTimeout, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsNatsError(e, cancellationToken))
+        {
+            await DisposeQuietly(connection).ConfigureAwait(false);
+            Volatile.Write(ref _droppedAt, Environment.TickCount64);
+            throw Failure("connect", Path, e is OperationCanceledException ? new TimeoutException() : e, _connectTimeout + _requestTimeout);
+        }
+        catch
+        {
+            await DisposeQuietly(connection).ConfigureAwait(false);
+            throw;
+        }
+        _connection = connection;
+        Volatile.Write(ref _store, store);
+        return store;
     }
 
     /// <summary>The connection options: server, credentials (upstream's order), TLS.</summary>

@@ -11,8 +11,16 @@ namespace Litestream.Storage.S3;
 /// <param name="RequireContentMd5">Content-MD5 on multi-object deletes; Tigris takes none.</param>
 /// <param name="Concurrency">Parts uploaded at once (R2 limits concurrent multipart uploads).</param>
 /// <param name="ConsistentReads">Send <c>X-Tigris-Consistent: true</c> so reads follow writes globally.</param>
-internal sealed record S3Provider(string Name, bool? ForcePathStyle = null, bool? RequireContentMd5 = null, int? Concurrency = null, bool ConsistentReads = false)
+/// <param name="SingleObjectDeletes">Delete one object a request: the store has no multi-object delete (GCS's XML API).</param>
+internal sealed record S3Provider(string Name, bool? ForcePathStyle = null, bool? RequireContentMd5 = null, int? Concurrency = null, bool ConsistentReads = false,
+    bool SingleObjectDeletes = false)
 {
+    /// <summary>
+    /// Google Cloud Storage's S3-interoperable XML API (HMAC keys): no multi-object delete (<c>POST ?delete</c> is
+    /// not implemented there), path-style requests, no flexible checksums (as every custom endpoint).
+    /// </summary>
+    public static readonly S3Provider Gcs = new("gcs", ForcePathStyle: true, SingleObjectDeletes: true);
+
     /// <summary>Upstream's <c>DefaultR2Concurrency</c>.</summary>
     public const int R2Concurrency = 2;
 
@@ -37,6 +45,7 @@ internal sealed record S3Provider(string Name, bool? ForcePathStyle = null, bool
             _ when name.EndsWith(".your-objectstorage.com", StringComparison.Ordinal) => new S3Provider("hetzner"),
             _ when name.EndsWith(".aliyuncs.com", StringComparison.Ordinal) => new S3Provider("oss", ForcePathStyle: false),
             _ when name.EndsWith(".amazonaws.com", StringComparison.Ordinal) => new S3Provider("aws"),
+            _ when IsGoogleCloudStorage(name) => Gcs,
             // upstream IsMinIOEndpoint: a host:port that is no known cloud
             _ when host.Contains(':', StringComparison.Ordinal) => new S3Provider("minio", ForcePathStyle: true),
             _ => new S3Provider("other"),
@@ -57,6 +66,25 @@ internal sealed record S3Provider(string Name, bool? ForcePathStyle = null, bool
         bool local = name is "localhost" or "127.0.0.1" || name.StartsWith("192.168.", StringComparison.Ordinal) || name.StartsWith("10.", StringComparison.Ordinal)
             || IsPrivate172(name) || name.EndsWith(".local", StringComparison.Ordinal) || name.EndsWith(".localhost", StringComparison.Ordinal);
         return (local ? "http://" : "https://") + endpoint;
+    }
+
+    /// <summary>
+    /// Upstream's <c>IsGoogleCloudStorageEndpoint</c>: a *.googleapis.com host whose first label has a "storage"
+    /// segment (storage., us-central1-storage., storage-upload.), or a regional <c>storage.REGION.rep.googleapis.com</c>;
+    /// never a bucket-style or look-alike host (bucket.storage.googleapis.com, storage.googleapis.com.evil.com).
+    /// </summary>
+    internal static bool IsGoogleCloudStorage(string name)
+    {
+        string[] labels = name.TrimEnd('.').Split('.');
+        if (labels.Length < 3 || labels[^2] != "googleapis" || labels[^1] != "com" || labels.Any(l => l.Length == 0))
+        {
+            return false;
+        }
+        if (labels.Length > 3 && labels[1].Split('-').Contains("storage"))
+        {
+            return false;
+        }
+        return labels[0].Split('-').Contains("storage");
     }
 
     private static bool IsPrivate172(string name)

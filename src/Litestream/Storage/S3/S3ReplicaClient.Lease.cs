@@ -13,7 +13,7 @@ namespace Litestream.Storage.S3;
 /// </summary>
 public partial class S3ReplicaClient
 {
-    private string LeaseKey => $"{Path}/{LeaseObject.Name}";
+    private string LeaseKey => _gsLayout && Path.Length == 0 ? LeaseObject.Name : $"{Path}/{LeaseObject.Name}";
 
     /// <inheritdoc />
     public string? LeaseUnsupportedReason => null;

@@ -55,6 +55,8 @@ public partial class S3ReplicaClient : IReplicaClient
     internal static readonly TimeSpan CredentialProbeTimeout = TimeSpan.FromSeconds(5);
 
     private AWSCredentials? _credentials;
+    /// <summary>The gs backend's object names (<c>ltx/&lt;level&gt;/</c>) rather than S3's (<c>&lt;level as %04x&gt;/</c>).</summary>
+    private readonly bool _gsLayout;
     private readonly string? _endpoint;
     private readonly string? _region;
     private readonly bool _forcePathStyle;
@@ -82,9 +84,15 @@ public partial class S3ReplicaClient : IReplicaClient
     {
     }
 
-    /// <summary>A client that names itself <paramref name="type"/> (a backend reached through the S3 API, e.g. "oss").</summary>
-    private protected S3ReplicaClient(S3ReplicaSettings settings, string type)
+    /// <summary>
+    /// A client that names itself <paramref name="type"/> (a backend reached through the S3 API, e.g. "oss"), with
+    /// <paramref name="provider"/>'s rules whatever the endpoint (null: detected from it); with
+    /// <paramref name="gsLayout"/>, objects are named as the gs backend names them (<c>&lt;path&gt;/ltx/&lt;level&gt;/</c>),
+    /// so a bucket reached with HMAC keys holds the same replica as through the JSON API.
+    /// </summary>
+    private protected S3ReplicaClient(S3ReplicaSettings settings, string type, S3Provider? provider = null, bool gsLayout = false)
     {
+        _gsLayout = gsLayout;
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
         Type = type;
@@ -93,7 +101,7 @@ public partial class S3ReplicaClient : IReplicaClient
 
         string? endpoint = NonEmpty(settings.Endpoint) ?? NonEmpty(Environment.GetEnvironmentVariable("LITESTREAM_S3_ENDPOINT"));
         _endpoint = endpoint is null ? null : S3Provider.WithScheme(endpoint);
-        Provider = S3Provider.Detect(_endpoint);
+        Provider = provider ?? S3Provider.Detect(_endpoint);
         _region = NonEmpty(settings.Region) ?? (_endpoint is not null ? DefaultRegion : null);
         // Path style whenever an endpoint is set (as upstream's config does), unless the provider or the user says otherwise.
         _forcePathStyle = settings.ForcePathStyle ?? Provider.ForcePathStyle ?? _endpoint is not null;
@@ -175,7 +183,9 @@ public partial class S3ReplicaClient : IReplicaClient
     internal int ListPageSize { get; set; } = MaxKeys;
 
     /// <summary>Key prefix of one level, e.g. <c>db/0009/</c>.</summary>
-    public string LevelPrefix(int level) => $"{Path}/{level.ToString("x4", CultureInfo.InvariantCulture)}/";
+    public string LevelPrefix(int level) => _gsLayout
+        ? $"{(Path.Length == 0 ? "" : Path + "/")}ltx/{level.ToString(CultureInfo.InvariantCulture)}/"
+        : $"{Path}/{level.ToString("x4", CultureInfo.InvariantCulture)}/";
 
     /// <summary>Object key of one LTX file, e.g. <c>db/0000/0000000000000005-0000000000000005.ltx</c>.</summary>
     public string LtxKey(int level, Txid minTxid, Txid maxTxid) => LevelPrefix(level) + LtxFileName.Format(minTxid, maxTxid);
@@ -359,7 +369,7 @@ public partial class S3ReplicaClient : IReplicaClient
         AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
         // Upstream lists the bare path as prefix, which would also take "db2/…" with "db"; the slash keeps
         // the deletion inside this replica.
-        string prefix = Path + "/";
+        string prefix = _gsLayout && Path.Length == 0 ? "ltx/" : Path + "/";
         var keys = new List<string>();
         var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix, MaxKeys = ListPageSize };
         await foreach (ListObjectsV2Response page in ListPagesAsync(s3, request, cancellationToken).ConfigureAwait(false))
@@ -533,6 +543,11 @@ public partial class S3ReplicaClient : IReplicaClient
     private async ValueTask DeleteKeysAsync(List<string> keys, CancellationToken cancellationToken)
     {
         AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+        if (Provider.SingleObjectDeletes)
+        {
+            await DeleteKeysOneByOneAsync(s3, keys, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         for (int start = 0; start < keys.Count; start += MaxKeys)
         {
             int count = Math.Min(MaxKeys, keys.Count - start);
@@ -571,6 +586,29 @@ public partial class S3ReplicaClient : IReplicaClient
                 throw new IOException(Redaction.Apply($"{Type}: delete object {Location(first.Key)}: {first.Code}: {first.Message}{others}"));
             }
         }
+    }
+
+    /// <summary>One DELETE a key, <see cref="_concurrency"/> at once (a store without multi-object delete); a key already gone is fine.</summary>
+    private async ValueTask DeleteKeysOneByOneAsync(AmazonS3Client s3, List<string> keys, CancellationToken cancellationToken)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _concurrency, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(keys, options, async (key, token) =>
+        {
+            var op = ReplicaOperation.Start(Type, ReplicaOperation.Delete);
+            try
+            {
+                await UntilCancelledAsync(s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Bucket, Key = key }, token), token).ConfigureAwait(false);
+                op.Succeeded(count: 1);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+            {
+                op.Succeeded(count: 1);
+            }
+            catch (Exception e) when (IsStorageError(e) && !op.Failed(e, ErrorCode(e)))
+            {
+                throw Failure("delete object", key, e);
+            }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>
