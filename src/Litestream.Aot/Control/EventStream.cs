@@ -121,14 +121,44 @@ internal sealed class EventStream(ReplicationDaemon daemon)
                 await WriteAsync(stream, Line(ToLine(e)), cancellationToken).ConfigureAwait(false);
             }
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The daemon is stopping (or the client went away): what was published before (a lost lease that ends
+            // the daemon) still goes out, briefly.
+            await DrainAsync(subscription, db, stream).ConfigureAwait(false);
+        }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
-            // The client went away, did not take a line in time, or the daemon is stopping.
+            // The client went away or did not take a line in time.
         }
         finally
         {
             subscription.Dispose();
             Interlocked.Decrement(ref _subscribers);
+        }
+    }
+
+    private static async Task DrainAsync(ReplicationEventSubscription subscription, string? db, Stream stream)
+    {
+        var left = new StringBuilder();
+        while (subscription.TryRead(out ReplicationEvent? e))
+        {
+            if (db is null || e.Db.Length == 0 || e.Db == db)
+            {
+                left.Append(Line(ToLine(e)));
+            }
+        }
+        if (left.Length == 0)
+        {
+            return;
+        }
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(left.ToString()), deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 
 namespace Litestream.Events;
@@ -50,6 +51,9 @@ public sealed class ReplicationEventSubscription : IDisposable
         }
         return null;
     }
+
+    /// <summary>The next event already buffered, without waiting (to drain what is left when the reader must stop).</summary>
+    public bool TryRead([NotNullWhen(true)] out ReplicationEvent? next) => _channel.Reader.TryRead(out next);
 
     /// <summary>Unsubscribes; a pending <see cref="ReadAsync"/> returns what was buffered, then null.</summary>
     public void Dispose()
