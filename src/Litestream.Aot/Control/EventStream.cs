@@ -176,6 +176,15 @@ internal sealed class EventStream(ReplicationDaemon daemon)
         });
     }
 
+    /// <summary>
+    /// <paramref name="e"/> as one line of the stream (with its newline), for other printers of engine events
+    /// (<c>restore -f -json</c>): one format for every event a user reads.
+    /// </summary>
+    internal static string Format(ReplicationEvent e) => Line(ToLine(e));
+
+    /// <summary>The <c>init</c> line of a follower copy: the TXID it holds; it is never a primary.</summary>
+    internal static string FollowerInit(string path, Txid txid) => Line(new EventLine("init", path, new EventData { TxId = txid.ToString(), IsPrimary = false }));
+
     private static EventLine ToLine(ReplicationEvent e) => e.Kind switch
     {
         ReplicationEventKind.Tx => new EventLine("tx", e.Db, new EventData { TxId = e.Txid.ToString(), Timestamp = ControlJsonContext.FormatTime(e.Timestamp), Size = e.Size }),
