@@ -50,8 +50,8 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
         Assert.Equal($"init {db} txid={new Txid(start)} primary=true", texts[0]);
         for (ulong txid = start + 1; txid <= end; txid++)
         {
-            string file = Path.Combine(replica, "ltx", "0", $"{new Txid(txid)}-{new Txid(txid)}.ltx");
-            string at = FormatTime(LtxHeader.Read(File.ReadAllBytes(file).AsSpan(0, LtxHeader.Size)).CreatedAt);
+            string file = L0File(replica, txid);
+            string at = FormatTime(CapturedAt(replica, txid));
             long size = new FileInfo(file).Length;
             int k = (int)(txid - start);
             Assert.Equal($"{{\"type\":\"tx\",\"db\":\"{db}\",\"data\":{{\"txID\":\"{new Txid(txid)}\",\"timestamp\":\"{at}\",\"size\":{size}}}}}", lines[k]);
@@ -210,11 +210,17 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
         Assert.Equal($"path: {copy}\nreplica: {url}\napplied_txid: {new Txid(applied)}\nhead_txid: {new Txid(head)}\nbehind_txids: {head - applied}\nlag_seconds: {seconds}\n",
             Exe.Run("lag", "-o", copy, url).Stdout);
 
-        using (BackgroundProcess follower = Exe.Start("restore", "-f", "-follow-interval", "100ms", "-o", copy, url))
+        // Following again with -json: the daemon's event lines for what the follower applies.
+        using (BackgroundProcess follower = Exe.Start("restore", "-f", "-json", "-follow-interval", "100ms", "-o", copy, url))
         {
             ProcessResult caughtUp = Wait.For(() => Exe.Run("lag", "-json", "-o", copy, url) is { ExitCode: 0 } r && r.Stdout.Contains("\"behind_txids\": 0,", StringComparison.Ordinal) ? r : null, "the follower to catch up", follower);
             Assert.Contains($"  \"applied_txid\": \"{new Txid(head)}\",\n  \"head_txid\": \"{new Txid(head)}\",\n  \"behind_txids\": 0,\n  \"lag_seconds\": 0,\n", caughtUp.Stdout, StringComparison.Ordinal);
             Assert.Equal(0, follower.Stop());
+            string[] expected = [
+                $"{{\"type\":\"init\",\"db\":\"{copy}\",\"data\":{{\"txID\":\"{new Txid(applied)}\",\"isPrimary\":false}}}}",
+                .. Enumerable.Range(1, (int)(head - applied)).Select(k => applied + (ulong)k).Select(t =>
+                    $"{{\"type\":\"tx\",\"db\":\"{copy}\",\"data\":{{\"txID\":\"{new Txid(t)}\",\"timestamp\":\"{FormatTime(CapturedAt(replica, t))}\",\"size\":{new FileInfo(L0File(replica, t)).Length}}}}}")];
+            Assert.Equal(expected, Lines(follower));
         }
         Assert.Equal(SqliteWriter.Dump(db), SqliteWriter.Dump(copy));
 
@@ -231,10 +237,9 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
         => [.. events.Output.Split('\n').Where(l => l.StartsWith('{'))];
 
     private static DateTimeOffset CapturedAt(string replica, ulong txid)
-    {
-        string file = Path.Combine(replica, "ltx", "0", $"{new Txid(txid)}-{new Txid(txid)}.ltx");
-        return LtxHeader.Read(File.ReadAllBytes(file).AsSpan(0, LtxHeader.Size)).CreatedAt;
-    }
+        => LtxHeader.Read(File.ReadAllBytes(L0File(replica, txid)).AsSpan(0, LtxHeader.Size)).CreatedAt;
+
+    private static string L0File(string replica, ulong txid) => Path.Combine(replica, "ltx", "0", $"{new Txid(txid)}-{new Txid(txid)}.ltx");
 
     /// <summary>Go's RFC 3339 with trailing fractional zeros trimmed, as the daemon writes times.</summary>
     private static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
