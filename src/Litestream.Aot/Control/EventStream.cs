@@ -97,6 +97,8 @@ internal sealed class EventStream(ReplicationDaemon daemon)
 
     private async Task StreamAsync(ReplicationEventSubscription subscription, string? db, Stream stream, CancellationToken cancellationToken)
     {
+        // The line being written: a stop that cancels its write must not lose it (the drain sends it first).
+        string? pending = null;
         try
         {
             var known = new Dictionary<string, Txid>(StringComparer.Ordinal);
@@ -118,14 +120,16 @@ internal sealed class EventStream(ReplicationDaemon daemon)
                 {
                     continue;
                 }
-                await WriteAsync(stream, Line(ToLine(e)), cancellationToken).ConfigureAwait(false);
+                pending = Line(ToLine(e));
+                await WriteAsync(stream, pending, cancellationToken).ConfigureAwait(false);
+                pending = null;
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The daemon is stopping (or the client went away): what was published before (a lost lease that ends
             // the daemon) still goes out, briefly.
-            await DrainAsync(subscription, db, stream).ConfigureAwait(false);
+            await DrainAsync(subscription, db, pending, stream).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
@@ -138,9 +142,9 @@ internal sealed class EventStream(ReplicationDaemon daemon)
         }
     }
 
-    private static async Task DrainAsync(ReplicationEventSubscription subscription, string? db, Stream stream)
+    private static async Task DrainAsync(ReplicationEventSubscription subscription, string? db, string? pending, Stream stream)
     {
-        var left = new StringBuilder();
+        var left = new StringBuilder(pending);
         while (subscription.TryRead(out ReplicationEvent? e))
         {
             if (db is null || e.Db.Length == 0 || e.Db == db)

@@ -122,7 +122,9 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
         // The thawed holder's next renewal fails: it says so on its stream, then the daemon ends (a config database lost).
         Assert.NotEqual(0, first.WaitForExit(TimeSpan.FromMinutes(1)) ?? 0);
         Assert.Equal(1, eventsA.WaitForExit(TimeSpan.FromSeconds(30)));
-        string lost = Lines(eventsA).Single(l => l.Contains("\"primaryChange\"", StringComparison.Ordinal));
+        string[] changes = [.. Lines(eventsA).Where(l => l.Contains("\"primaryChange\"", StringComparison.Ordinal))];
+        Assert.True(changes.Length == 1, $"events:\n{eventsA.Output}\nholder:\n{first.Output}");
+        string lost = changes[0];
         Match m = LostLine().Match(lost);
         Assert.True(m.Success, lost);
         Assert.Equal((dbA, Environment.MachineName, first.Pid.ToString(CultureInfo.InvariantCulture), "1"), (m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value, m.Groups[4].Value));
