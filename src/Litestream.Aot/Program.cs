@@ -90,6 +90,8 @@ internal static class Program
         {
             root.Subcommands.Add(control);
         }
+        root.Subcommands.Add(EventsCommand.Build());
+        root.Subcommands.Add(LagCommand.Build());
         root.Subcommands.Add(CompletionCommand.Build());
         root.Subcommands.Add(ManCommand.Build());
         // `litestream --version` (and -version) print what `litestream version` prints, not the assembly version.

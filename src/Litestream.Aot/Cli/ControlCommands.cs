@@ -228,7 +228,41 @@ internal static class ControlCommands
     private static async Task<TResponse> CallAsync<TRequest, TResponse>(string command, string socketPath, int timeoutSeconds, HttpMethod method, string route,
         TRequest? request, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
     {
-        using var handler = new SocketsHttpHandler
+        using HttpClient client = SocketClient(socketPath, TimeSpan.FromSeconds(timeoutSeconds));
+        using var message = new HttpRequestMessage(method, "http://localhost" + route);
+        if (request is not null)
+        {
+            message.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(request, requestType));
+            message.Content.Headers.ContentType = new("application/json");
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException socketError)
+        {
+            throw ConnectFailed(socketPath, socketError);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CommandException($"{command} failed: no answer from {socketPath} within {timeoutSeconds}s", "raise -timeout, or check the daemon's log");
+        }
+        using (response)
+        {
+            byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                throw Refused(command, response.StatusCode, body);
+            }
+            return TryParse(body, responseType) ?? throw new CommandException($"{command} failed: unexpected reply from {socketPath}: {Encoding.UTF8.GetString(body).Trim()}");
+        }
+    }
+
+    /// <summary>An HTTP client whose every connection goes to the Unix socket <paramref name="socketPath"/> (disposing it closes them).</summary>
+    internal static HttpClient SocketClient(string socketPath, TimeSpan timeout)
+    {
+        var handler = new SocketsHttpHandler
         {
             ConnectCallback = async (_, token) =>
             {
@@ -246,37 +280,19 @@ internal static class ControlCommands
             },
             UseProxy = false,
         };
-        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(timeoutSeconds) };
-        using var message = new HttpRequestMessage(method, "http://localhost" + route);
-        if (request is not null)
-        {
-            message.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(request, requestType));
-            message.Content.Headers.ContentType = new("application/json");
-        }
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.SendAsync(message, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e) when (e.InnerException is SocketException socketError)
-        {
-            throw new CommandException($"failed to connect to control socket {socketPath}: {Describe(socketError)}",
-                "is 'litestream replicate' running with socket: {enabled: true, path: " + socketPath + "} in its config? pass -socket PATH for another socket");
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new CommandException($"{command} failed: no answer from {socketPath} within {timeoutSeconds}s", "raise -timeout, or check the daemon's log");
-        }
-        using (response)
-        {
-            byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                string error = TryParse(body, ControlJsonContext.Wire.ErrorResponse)?.Error is { Length: > 0 } text ? text : Encoding.UTF8.GetString(body).Trim();
-                throw new CommandException($"{command} failed: {error}", Hint(response.StatusCode));
-            }
-            return TryParse(body, responseType) ?? throw new CommandException($"{command} failed: unexpected reply from {socketPath}: {Encoding.UTF8.GetString(body).Trim()}");
-        }
+        return new HttpClient(handler, disposeHandler: true) { Timeout = timeout };
+    }
+
+    /// <summary>The daemon is not there: one line naming the socket and why, and a hint.</summary>
+    internal static CommandException ConnectFailed(string socketPath, SocketException e)
+        => new($"failed to connect to control socket {socketPath}: {Describe(e)}",
+            "is 'litestream replicate' running with socket: {enabled: true, path: " + socketPath + "} in its config? pass -socket PATH for another socket");
+
+    /// <summary>The daemon refused the request: its error message and a hint for the status.</summary>
+    internal static CommandException Refused(string command, HttpStatusCode status, byte[] body)
+    {
+        string error = TryParse(body, ControlJsonContext.Wire.ErrorResponse)?.Error is { Length: > 0 } text ? text : Encoding.UTF8.GetString(body).Trim();
+        return new CommandException($"{command} failed: {error}", Hint(status));
     }
 
     private static string? Hint(HttpStatusCode status) => status switch

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Litestream.Aot.Control;
 using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Aot.Config;
@@ -37,7 +38,8 @@ internal static class RestoreCommand
             + "one. The database is written to a temporary file beside the output, verified (every LTX checksum, then "
             + "SQLite's quick_check unless -integrity-check says otherwise), fsynced and renamed into place, so a failed or "
             + "interrupted restore leaves nothing behind. An existing output is never replaced without -force. With -f it "
-            + "keeps the restored copy current until stopped.",
+            + "keeps the restored copy current until stopped; -json then prints what the daemon's event stream "
+            + "does ('litestream events -json'): an init line with the TXID restored, then a tx line for each transaction applied.",
             new("restore a configured database to its own path (the file must not exist)", "litestream restore /var/lib/app.db"),
             new("restore the state as of a point in time to another file", "litestream restore -timestamp 2026-01-01T00:00:00Z -o /tmp/app.db /var/lib/app.db"),
             new("restore straight from an S3 replica and print the result as JSON", "litestream restore -json -o /tmp/app.db s3://mybucket/app.db"))
@@ -279,6 +281,17 @@ internal static class RestoreCommand
             await using (follower.ConfigureAwait(false))
             {
                 Console.Error.WriteLine($"following {output} from txid {follower.Txid}");
+                if (a.Json)
+                {
+                    // The daemon's /events lines: init with the TXID restored, then tx for each transaction applied.
+                    Console.Out.Write(EventStream.FollowerInit(output, follower.Txid));
+                    Console.Out.Flush();
+                    follower.Applied = e =>
+                    {
+                        Console.Out.Write(EventStream.Format(e));
+                        Console.Out.Flush();
+                    };
+                }
                 // On a terminal, one line that keeps the position in view between the log lines of each file applied.
                 using ProgressLine? following = ProgressLine.StartStatus("following", () =>
                     $"txid {follower.Txid}, {follower.FilesApplied} file(s) applied ({ProgressLine.Size(follower.BytesApplied)})");

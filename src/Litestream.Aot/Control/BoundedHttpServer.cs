@@ -7,8 +7,12 @@ using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Control;
 
-/// <summary>An answer to one request: status, body and its media type.</summary>
-internal readonly record struct HttpAnswer(int Status, byte[] Body, string ContentType);
+/// <summary>
+/// An answer to one request: status, body and its media type; or, with <see cref="Stream"/>, a body written as it
+/// comes (no length, it ends when the connection closes), by a function given the connection and a token cancelled
+/// when the server stops or the client goes away.
+/// </summary>
+internal readonly record struct HttpAnswer(int Status, byte[] Body, string ContentType, Func<Stream, CancellationToken, Task>? Stream = null);
 
 /// <summary>
 /// HTTP/1.1 on a bound, listening socket (the control socket's Unix socket, the <c>addr</c> TCP port), one request
@@ -22,8 +26,8 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
     /// <summary>Connections served at once; past it a client is answered 503 at once.</summary>
     internal const int MaxConnections = 64;
 
-    // A request must arrive whole within this (slowloris, idle connections), an answer be taken within this.
-    private static readonly TimeSpan s_ioTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>A request must arrive whole within this (slowloris, idle connections), each write of an answer be taken within this.</summary>
+    internal static readonly TimeSpan IoTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_maxAcceptBackoff = TimeSpan.FromSeconds(1);
 
     private readonly Socket _listener;
@@ -177,7 +181,7 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
         ControlRequest? request;
         using (var reading = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
         {
-            reading.CancelAfter(s_ioTimeout);
+            reading.CancelAfter(IoTimeout);
             try
             {
                 request = await new ControlRequestReader(stream).ReadAsync(reading.Token).ConfigureAwait(false);
@@ -188,10 +192,59 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
             {
-                return (_error(408, $"request not received within {GoDuration.Format(s_ioTimeout)}"), true);
+                return (_error(408, $"request not received within {GoDuration.Format(IoTimeout)}"), true);
             }
         }
         return request is null ? null : (await _handle(request, _stop.Token).ConfigureAwait(false), false);
+    }
+
+    /// <summary>
+    /// A streamed answer: the head without a length, then <paramref name="streamer"/> writes until it returns, the
+    /// server stops, or the client closes its end (a read of 0 bytes: the request was read whole, so the client
+    /// sends nothing more) or resets.
+    /// </summary>
+    private async Task StreamAsync(NetworkStream stream, HttpAnswer answer, Func<Stream, CancellationToken, Task> streamer)
+    {
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+        {
+            deadline.CancelAfter(IoTimeout);
+            string head = $"HTTP/1.1 {answer.Status.ToString(CultureInfo.InvariantCulture)} {Reason(answer.Status)}\r\nContent-Type: {answer.ContentType}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(head), deadline.Token).ConfigureAwait(false);
+        }
+        Task gone = WatchClosedAsync(stream, streaming);
+        try
+        {
+            await streamer(stream, streaming.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await streaming.CancelAsync().ConfigureAwait(false);
+            await gone.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Cancels <paramref name="streaming"/> when the client closes or resets the connection.</summary>
+    private static async Task WatchClosedAsync(NetworkStream stream, CancellationTokenSource streaming)
+    {
+        byte[] sink = new byte[256];
+        try
+        {
+            while (await stream.ReadAsync(sink, streaming.Token).ConfigureAwait(false) > 0)
+            {
+                // A client has nothing to send after its request; whatever it sends is dropped.
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        try
+        {
+            await streaming.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>
@@ -201,8 +254,13 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
     /// </summary>
     private async Task RespondAsync(Socket client, NetworkStream stream, HttpAnswer answer, bool unread)
     {
+        if (answer.Stream is { } streamer)
+        {
+            await StreamAsync(stream, answer, streamer).ConfigureAwait(false);
+            return;
+        }
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        deadline.CancelAfter(s_ioTimeout);
+        deadline.CancelAfter(IoTimeout);
         string head = $"HTTP/1.1 {answer.Status.ToString(CultureInfo.InvariantCulture)} {Reason(answer.Status)}\r\nContent-Type: {answer.ContentType}\r\nContent-Length: {answer.Body.Length.ToString(CultureInfo.InvariantCulture)}\r\nConnection: close\r\n\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head), deadline.Token).ConfigureAwait(false);
         await stream.WriteAsync(answer.Body, deadline.Token).ConfigureAwait(false);

@@ -110,6 +110,7 @@ internal sealed record UnregisterResult(
 [JsonSerializable(typeof(StartStopResult))]
 [JsonSerializable(typeof(RegisterResult))]
 [JsonSerializable(typeof(UnregisterResult))]
+[JsonSerializable(typeof(EventLine))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext
 {
     /// <summary>Compact, for the wire (Go's encoder: no escaping of '+' or non-ASCII).</summary>

@@ -20,11 +20,13 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private readonly ReplicationDaemon _daemon;
     private readonly BoundedHttpServer _server;
+    private readonly EventStream _events;
 
     private ControlServer(string path, Socket listener, ReplicationDaemon daemon, ILogger logger)
     {
         SocketPath = path;
         _daemon = daemon;
+        _events = new EventStream(daemon);
         _server = new BoundedHttpServer(listener, "control socket", HandleAsync, static (status, message) => ToAnswer(Error(status, message)), logger);
     }
 
@@ -91,7 +93,38 @@ internal sealed class ControlServer : IAsyncDisposable
     }
 
     private async Task<HttpAnswer> HandleAsync(ControlRequest request, CancellationToken stopping)
-        => ToAnswer(await HandleAsync(request).ConfigureAwait(false));
+    {
+        if (request.Method == "GET" && request.Target.Split('?', 2)[0] == "/events")
+        {
+            try
+            {
+                return _events.Answer(EventsFilter(request.Target));
+            }
+            catch (ControlException e)
+            {
+                return ToAnswer(Error(e.Status, e.Message));
+            }
+        }
+        return ToAnswer(await HandleAsync(request).ConfigureAwait(false));
+    }
+
+    /// <summary>The database <c>/events?db=PATH</c> names (null: every one); any other parameter is a malformed request.</summary>
+    private static string? EventsFilter(string target)
+    {
+        int q = target.IndexOf('?', StringComparison.Ordinal);
+        if (q < 0 || q == target.Length - 1)
+        {
+            return null;
+        }
+        foreach (string pair in target[(q + 1)..].Split('&'))
+        {
+            if (!pair.StartsWith("db=", StringComparison.Ordinal))
+            {
+                throw new ControlException(400, $"unknown parameter in /events: only db=PATH is accepted");
+            }
+        }
+        return RequirePath(Query(target, "db"));
+    }
 
     private static HttpAnswer ToAnswer((int Status, byte[] Body) answer) => new(answer.Status, answer.Body, "application/json");
 
@@ -110,7 +143,7 @@ internal sealed class ControlServer : IAsyncDisposable
                 ("POST", "/sync") => await SyncAsync(r.Body).ConfigureAwait(false),
                 ("POST", "/register") => await RegisterAsync(r.Body).ConfigureAwait(false),
                 ("POST", "/unregister") => await UnregisterAsync(r.Body).ConfigureAwait(false),
-                (_, "/info" or "/list" or "/txid" or "/start" or "/stop" or "/sync" or "/register" or "/unregister") => Error(405, "method not allowed"),
+                (_, "/info" or "/list" or "/txid" or "/events" or "/start" or "/stop" or "/sync" or "/register" or "/unregister") => Error(405, "method not allowed"),
                 _ => Error(404, "not found"),
             };
         }

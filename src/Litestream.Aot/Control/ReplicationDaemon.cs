@@ -229,6 +229,9 @@ internal sealed class ReplicationDaemon : IDisposable
         }
     }
 
+    /// <summary>The store's events (see <see cref="Store.SubscribeEvents"/>), for <c>GET /events</c>.</summary>
+    public Events.ReplicationEventSubscription SubscribeEvents(int capacity) => _store.SubscribeEvents(capacity);
+
     private HashSet<Replica> Running() => new(_store.Replicas, ReferenceEqualityComparer.Instance);
 
     private bool IsRunning(Entry entry) => entry.Replica is { } replica && _store.Replicas.Contains(replica);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Litestream.Events;
 using Litestream.Internal;
 using Litestream.Lease;
 using Litestream.Logging;
@@ -132,6 +133,9 @@ public sealed class Replica
 
     /// <summary>The replica's files per level as this process knows them (listed once, then kept by its own writes and deletes).</summary>
     internal ReplicaListing Listing { get; }
+
+    /// <summary>Where this replica's confirmed uploads are announced (set by the <see cref="Store"/> that runs it).</summary>
+    internal ReplicationEvents? Events { get; set; }
 
     /// <summary>Newest TXID known to be on the replica (null until first contact).</summary>
     public Txid? RemoteTxid => _remoteTxid;
@@ -316,11 +320,38 @@ public sealed class Replica
     /// the uploaded file carries the lease generation in its NodeID; with encryption it is sealed. Either way a
     /// local file not already in that form goes up as a rewritten copy (<see cref="UploadFormAsync"/>).
     /// </summary>
-    private async ValueTask UploadL0Async(string path, Txid txid, CancellationToken cancellationToken)
+    private async ValueTask<LtxFileInfo> UploadL0Async(string path, Txid txid, CancellationToken cancellationToken)
     {
         Lease?.EnsureHeld();
         await using UploadForm form = await UploadFormAsync(path, cancellationToken).ConfigureAwait(false);
-        Listing.Added(await Client.WriteLtxFileAsync(0, txid, txid, form.Stream, cancellationToken).ConfigureAwait(false));
+        LtxFileInfo written = await Client.WriteLtxFileAsync(0, txid, txid, form.Stream, cancellationToken).ConfigureAwait(false);
+        Listing.Added(written);
+        return written;
+    }
+
+    /// <summary>
+    /// Announces a transaction the replica now holds (its upload was confirmed): its TXID, the time its local L0 file
+    /// says it was captured, and the bytes that file holds on the replica. Only read when someone subscribed.
+    /// </summary>
+    private void PublishUploaded(string path, LtxFileInfo uploaded)
+    {
+        if (Events is not { HasSubscribers: true } events)
+        {
+            return;
+        }
+        DateTimeOffset captured = uploaded.CreatedAt;
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
+            Span<byte> header = stackalloc byte[LtxConstants.HeaderSize];
+            file.ReadExactly(header);
+            captured = LtxHeader.Read(header).CreatedAt;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Pruned meanwhile: the replica's time of the file stands in.
+        }
+        events.Publish(new ReplicationEvent(ReplicationEventKind.Tx, Db.Path) { Txid = uploaded.MaxTxid, Timestamp = captured, Size = uploaded.Size });
     }
 
     /// <summary>How many bytes the local L0 file at <paramref name="path"/> is uploaded as (an encrypted copy is longer by a tag per page and its index).</summary>
@@ -427,9 +458,10 @@ public sealed class Replica
                 await RestartChainAsync(remote, next, cancellationToken).ConfigureAwait(false);
                 return false;
             }
-            await UploadL0Async(path, next, cancellationToken).ConfigureAwait(false);
+            LtxFileInfo written = await UploadL0Async(path, next, cancellationToken).ConfigureAwait(false);
             Log.Uploaded(_logger, Db.Path, next.ToString(), Client.ToString() ?? Client.Type);
             _remoteTxid = remote = next;
+            PublishUploaded(path, written);
             if (_remoteChecked.IsZero)
             {
                 _remoteChecked = next; // the first TXID this process put on an empty replica

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Litestream.Events;
 using Litestream.Internal;
 using Litestream.Lease;
 using Litestream.Logging;
@@ -63,6 +64,7 @@ public sealed class Store : IAsyncDisposable
     private readonly Dictionary<Replica, Member> _running = new(ReferenceEqualityComparer.Instance);
     // Databases that stopped on their own (another process replicates them, their lease was taken over), for RunAsync to throw.
     private readonly List<Exception> _stoppedOnTheirOwn = [];
+    private readonly ReplicationEvents _events = new();
 
     /// <summary>One running database: what stops it, its loops, and whether it is leaving the store.</summary>
     private sealed class Member(CancellationTokenSource stop, bool registering)
@@ -118,6 +120,15 @@ public sealed class Store : IAsyncDisposable
     /// replicates it (<see cref="DatabaseLockedException"/>) or took over its lease. It has left the store by then.
     /// </summary>
     public event EventHandler<DatabaseStoppedEventArgs>? DatabaseStopped;
+
+    /// <summary>
+    /// Subscribes to the databases' events while the store runs (LiteFS's event stream): a
+    /// <see cref="ReplicationEventKind.Tx"/> for every transaction once the replica confirmed its upload (never before),
+    /// a <see cref="ReplicationEventKind.PrimaryChange"/> when a lease is taken, lost or released, and an
+    /// <see cref="ReplicationEventKind.Error"/> for each failed sync or upload (retried). Replication never waits for a
+    /// subscriber: one that falls <paramref name="capacity"/> events behind is dropped (it reads an error, then the end).
+    /// </summary>
+    public ReplicationEventSubscription SubscribeEvents(int capacity = 256) => _events.Subscribe(capacity);
 
     /// <summary>Number of sync or upload failures since start (for status and metrics).</summary>
     public long ErrorCount => Interlocked.Read(ref _errorCount);
@@ -540,6 +551,7 @@ public sealed class Store : IAsyncDisposable
         }
         Exception? notReplicated = null;
         LeaseException? leaseFailure = null;
+        replica.Events = _events;
         using var changed = new SemaphoreSlim(0, 1);
         // One upload loop per replica, each with its own wake-up, position and backoff: a slow one delays nobody.
         Uploader[] uploaders = [.. ReplicasOf(replica).Select(r => new Uploader(r))];
@@ -587,6 +599,7 @@ public sealed class Store : IAsyncDisposable
         if (leaseFailure is not null)
         {
             Interlocked.Increment(ref _errorCount);
+            PublishLease(replica, isPrimary: false, leaseFailure.Message);
             Log.NotReplicating(_logger, leaseFailure.Message);
             throw leaseFailure;
         }
@@ -642,6 +655,7 @@ public sealed class Store : IAsyncDisposable
                 string error = e is LocalStateException local ? $"{e.Message} (hint: {local.Hint})" : e.Message;
                 LogSyncFailure(replica.Db.Path, delay, e, error);
                 health.SyncFailed(error);
+                PublishError(replica.Db.Path, error);
                 replica.Db.Close(); // keeps the replication lock for the retry
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Backoff(delay);
@@ -661,7 +675,12 @@ public sealed class Store : IAsyncDisposable
         {
             if (r.Lease is { } lease)
             {
+                long generation = lease.Generation;
                 await lease.AcquireAsync(cancellationToken).ConfigureAwait(false); // before anything can be uploaded
+                if (lease.Generation != generation)
+                {
+                    PublishLease(r, isPrimary: true, null);
+                }
             }
         }
         try
@@ -753,6 +772,7 @@ public sealed class Store : IAsyncDisposable
                 failureDelay = failureDelay == TimeSpan.Zero ? db.Options.MonitorInterval : Backoff(failureDelay);
                 LogSyncFailure(db.Path, failureDelay, e, e.Message);
                 health.SyncFailed(e.Message);
+                PublishError(db.Path, e.Message);
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -827,6 +847,7 @@ public sealed class Store : IAsyncDisposable
                 replica.InvalidateRemotePosition();
                 Log.ReplicaFailed(_logger, ReplicaLabel(replica), replica.Db.Path, GoDuration.Format(failureDelay), e.Message);
                 health.UploadFailed($"replica {ReplicaLabel(replica)}: {e.Message}");
+                PublishError(replica.Db.Path, $"replica {ReplicaLabel(replica)}: {e.Message}");
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -964,7 +985,7 @@ public sealed class Store : IAsyncDisposable
         }
     }
 
-    private static async Task ReleaseLeasesAsync(Replica primary)
+    private async Task ReleaseLeasesAsync(Replica primary)
     {
         foreach (Replica replica in ReplicasOf(primary))
         {
@@ -972,9 +993,24 @@ public sealed class Store : IAsyncDisposable
             {
                 using var releasing = new CancellationTokenSource(lease.Options.RenewInterval);
                 await lease.ReleaseAsync(releasing.Token).ConfigureAwait(false);
+                PublishLease(replica, isPrimary: false, "released: replication of the database stopped");
             }
         }
     }
+
+    /// <summary>This process took (<paramref name="isPrimary"/>) or lost/released the database's lease.</summary>
+    private void PublishLease(Replica replica, bool isPrimary, string? reason)
+        => _events.Publish(new ReplicationEvent(ReplicationEventKind.PrimaryChange, replica.Db.Path)
+        {
+            IsPrimary = isPrimary,
+            Host = Environment.MachineName,
+            Pid = Environment.ProcessId,
+            Generation = replica.Lease?.Generation ?? 0,
+            Message = reason,
+        });
+
+    private void PublishError(string db, string message)
+        => _events.Publish(new ReplicationEvent(ReplicationEventKind.Error, db) { Message = message });
 
     private WalWatch? Watch(Db db, SemaphoreSlim changed)
     {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Litestream.Events;
 using Litestream.Internal;
 using Litestream.Logging;
 using Litestream.Ltx;
@@ -53,6 +54,12 @@ internal sealed class Follower : IAsyncDisposable
 
     /// <summary>Whether following <paramref name="output"/> resumes from its TXID file rather than restoring it first.</summary>
     public static bool Resumes(string output) => File.Exists(output) && new FileInfo(output).Length > 0;
+
+    /// <summary>
+    /// Told of every file applied, once it is durable in the copy and its <c>-txid</c> file: a
+    /// <see cref="ReplicationEventKind.Tx"/> for the copy's path (TXID, the primary's capture time, the bytes downloaded).
+    /// </summary>
+    public Action<ReplicationEvent>? Applied { get; set; }
 
     /// <summary>Path of the TXID file beside the output.</summary>
     public static string TxidPath(string output) => output + "-txid";
@@ -209,6 +216,7 @@ internal sealed class Follower : IAsyncDisposable
         Interlocked.Increment(ref _filesApplied);
         Interlocked.Add(ref _bytesApplied, info.Size);
         Log.Info(_logger, _output, $"applied {LtxFileName.Format(info.MinTxid, info.MaxTxid)} (level {info.Level}), now at txid {Txid}");
+        Applied?.Invoke(new ReplicationEvent(ReplicationEventKind.Tx, _output) { Txid = Txid, Timestamp = header.CreatedAt, Size = info.Size });
     }
 
     private static void PatchHeader(string output)

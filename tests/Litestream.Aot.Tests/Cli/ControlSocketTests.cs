@@ -438,7 +438,7 @@ public class ControlSocketTests
         return (local, onReplica);
     }
 
-    private static ulong ReplicaMaxTxid(string replica)
+    internal static ulong ReplicaMaxTxid(string replica)
     {
         ProcessResult r = Exe.Run("ltx", "-json", "-level", "0", "file://" + replica);
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -447,7 +447,7 @@ public class ControlSocketTests
     }
 
     /// <summary>curl over the Unix socket: the body of the reply, without its trailing newline.</summary>
-    private static string Curl(string sock, string method, string path, string? body)
+    internal static string Curl(string sock, string method, string path, string? body)
     {
         var psi = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in (string[])["-sS", "--unix-socket", sock, "-X", method, "http://localhost" + path, .. body is null ? Array.Empty<string>() : ["-H", "Content-Type: application/json", "-d", body]])
