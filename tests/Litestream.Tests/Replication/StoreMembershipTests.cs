@@ -80,7 +80,14 @@ public class StoreMembershipTests
         };
         using var stop = new CancellationTokenSource();
         Task run = store.RunAsync(stop.Token);
-        await Wait.UntilAsync(() => store.Replicas.Count == 1, "b.db to leave the store");
+        // The store drops b.db from Replicas, then raises DatabaseStopped: wait for both.
+        await Wait.UntilAsync(() =>
+        {
+            lock (stopped)
+            {
+                return store.Replicas.Count == 1 && stopped.Count == 1;
+            }
+        }, "b.db to leave the store and be reported");
         Assert.Equal([a.Path], store.Replicas.Select(r => r.Db.Path));
         DatabaseStoppedEventArgs only = Assert.Single(stopped);
         Assert.Same(b.Replica, only.Replica);
