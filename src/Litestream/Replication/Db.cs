@@ -21,33 +21,23 @@ public enum CheckpointMode
 }
 
 /// <summary>
-/// One SQLite database being replicated (upstream <c>DB</c>). Holds two connections: one keeps a read
-/// transaction open so no other process can checkpoint past what has been captured or reset the WAL,
-/// the other writes the replicator's bookkeeping rows and takes the write barrier around checkpoints.
-/// Each <see cref="Sync"/> turns the newly committed WAL frames into one L0 LTX file in the meta
-/// directory (temp file, fsync, rename, directory fsync), TXID = previous + 1.
+/// One SQLite database being replicated (upstream <c>DB</c>): its lifecycle (replication lock, open, close, local
+/// state) and the lock every step runs under. The parts: <see cref="DbConnections"/> (the two connections and the
+/// long read transaction), <see cref="WalCapture"/> (each <see cref="Sync"/> turns the newly committed WAL frames into
+/// one L0 LTX file, TXID = previous + 1), <see cref="CheckpointProtocol"/> (checkpoints that lose no commit) and
+/// <see cref="WalPageSource"/> (the pages as of the position, for snapshots).
 /// </summary>
 public sealed class Db : IAsyncDisposable
 {
     private const string MetaDirSuffix = "-litestream";
-    private const int SqliteFcntlPersistWal = 10;
-    private const int SqliteDbConfigNoCkptOnClose = 1006;
-    private const int SqliteOk = 0;
-    private const int SqliteBusy = 5;
-    private const int SqliteLocked = 6;
     private const int SqliteNotADatabase = 26;
-    private const int SqliteCheckpointPassive = 0;
-    private const int SqliteCheckpointTruncate = 3;
 
     private readonly ILogger _logger;
     private readonly DbMetrics _metrics;
     private readonly Lock _lock = new();
-    private SqliteConnection? _writeConn;
-    private SqliteConnection? _readConn;
-    // Kept open for the Db's lifetime: closing any descriptor of the database file drops every POSIX lock
-    // this process holds on it, including SQLite's own, and another process could then take the exclusive
-    // lock and delete or reset the WAL under our connections.
-    private SafeFileHandle? _dbHandle;
+    private readonly WalCapture _capture;
+    private readonly CheckpointProtocol _checkpoints;
+    private DbConnections? _connections;
     // Held from the first Open until DisposeAsync (not dropped by a failed open): one replicator per database.
     private ReplicationLock? _replicationLock;
     private bool _replicationLocked;
@@ -55,14 +45,8 @@ public sealed class Db : IAsyncDisposable
     // value is in it, so closing removes it (a path that is not an SQLite database leaves nothing behind).
     private bool _createdMetaPath;
     private bool _everOpened;
-    private LtxHeader? _position;
     // The WAL file our connections opened (device, inode): see ReopenIfWalReplaced.
     private (ulong Device, ulong Inode)? _walId;
-    private bool _forceSnapshot;
-    private string? _forceSnapshotReason;
-    private bool _walRestartExpected;
-    private DateTime _lastCheckpointAt = DateTime.UtcNow;
-    private bool _syncedSinceCheckpoint;
 
     /// <summary>Creates the database handle; nothing is opened until <see cref="Open"/>.</summary>
     public Db(string path, DbOptions? options = null, ILogger? logger = null)
@@ -72,6 +56,8 @@ public sealed class Db : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _metrics = new DbMetrics(Path);
         Backlog = new LocalBacklog(this);
+        _capture = new WalCapture(this, _metrics, _logger);
+        _checkpoints = new CheckpointProtocol(this, _capture, _metrics, _logger);
         MetaPath = Options.MetaPath is { } meta
             ? System.IO.Path.GetFullPath(meta)
             : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, "." + System.IO.Path.GetFileName(Path) + MetaDirSuffix);
@@ -99,7 +85,7 @@ public sealed class Db : IAsyncDisposable
     public uint PageSize { get; private set; }
 
     /// <summary>True once <see cref="Open"/> succeeded.</summary>
-    public bool IsOpen => _readConn is not null;
+    public bool IsOpen => _connections is not null;
 
     /// <summary>Header of the newest local L0 file: the local replication position; null before the first sync.</summary>
     public LtxHeader? Position
@@ -108,7 +94,7 @@ public sealed class Db : IAsyncDisposable
         {
             lock (_lock)
             {
-                return _position;
+                return _capture.Position;
             }
         }
     }
@@ -117,7 +103,7 @@ public sealed class Db : IAsyncDisposable
     public Txid Txid => Position?.MaxTxid ?? Txid.Zero;
 
     /// <summary>Time of the last successful sync that wrote a file.</summary>
-    public DateTimeOffset? LastSyncAt { get; private set; }
+    public DateTimeOffset? LastSyncAt => _capture.LastSyncAt;
 
     /// <summary>Directory of the local L0 files.</summary>
     internal string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
@@ -189,7 +175,7 @@ public sealed class Db : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_readConn is not null)
+            if (_connections is not null)
             {
                 return;
             }
@@ -225,19 +211,9 @@ public sealed class Db : IAsyncDisposable
         {
             FileUtil.TryDelete(temp);
         }
-        _writeConn = OpenConnection();
-        string mode = ScalarString(_writeConn, "PRAGMA journal_mode = wal");
-        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InvalidOperationException($"could not enable wal mode on {Path}: journal_mode is {mode}");
-        }
-        Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)");
-        Exec(_writeConn, "CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)");
-        PageSize = checked((uint)ScalarLong(_writeConn, "PRAGMA page_size"));
-        _readConn = OpenConnection();
-        AcquireReadLock();
-        _dbHandle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        _position = LoadPosition();
+        _connections = DbConnections.Open(Path, Options.BusyTimeout);
+        PageSize = _connections.PageSize;
+        _capture.Load(LoadPosition());
         EnsureWalExists();
         _walId = FileUtil.FileId(WalPath);
     }
@@ -280,9 +256,7 @@ public sealed class Db : IAsyncDisposable
             {
                 Directory.CreateDirectory(L0Directory);
             }
-            _position = null;
-            _forceSnapshot = true;
-            _forceSnapshotReason = "local state reset";
+            _capture.Reset(null, "local state reset");
         }
     }
 
@@ -311,7 +285,7 @@ public sealed class Db : IAsyncDisposable
                 throw;
             }
             _metrics.Synced(started, null);
-            if (_position is { } pos)
+            if (_capture.Position is { } pos)
             {
                 _metrics.Position(pos.MaxTxid, pos.WalOffset + pos.WalSize);
             }
@@ -324,8 +298,7 @@ public sealed class Db : IAsyncDisposable
     {
         lock (_lock)
         {
-            _forceSnapshot = true;
-            _forceSnapshotReason = reason;
+            _capture.ForceSnapshot(reason);
         }
     }
 
@@ -345,9 +318,7 @@ public sealed class Db : IAsyncDisposable
                     FileUtil.TryDelete(file);
                 }
             }
-            _position = header;
-            _forceSnapshot = true;
-            _forceSnapshotReason = reason;
+            _capture.Reset(header, reason);
         }
     }
 
@@ -357,24 +328,7 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            // The captured extent of the current WAL generation, not the file length: after a restart
-            // SQLite reuses the file from the start, so its length no longer says how much is pending.
-            long walSize = _position is { } pos ? pos.WalOffset + pos.WalSize : 0;
-            long frameSize = WalFrameHeader.Size + PageSize;
-            if (Options.TruncatePageN > 0 && walSize >= WalHeader.Size + (frameSize * Options.TruncatePageN))
-            {
-                return CheckpointLocked(CheckpointMode.Truncate);
-            }
-            else if (Options.MinCheckpointPageCount > 0 && walSize >= WalHeader.Size + (frameSize * Options.MinCheckpointPageCount))
-            {
-                return CheckpointLocked(CheckpointMode.Passive);
-            }
-            else if (Options.CheckpointInterval > TimeSpan.Zero && _syncedSinceCheckpoint
-                && DateTime.UtcNow - _lastCheckpointAt >= Options.CheckpointInterval && walSize > WalHeader.Size + frameSize)
-            {
-                return CheckpointLocked(CheckpointMode.Passive);
-            }
-            return false;
+            return _checkpoints.RunIfNeeded();
         }
     }
 
@@ -388,12 +342,7 @@ public sealed class Db : IAsyncDisposable
         {
             lock (_lock)
             {
-                if (Options.CheckpointInterval <= TimeSpan.Zero || !_syncedSinceCheckpoint)
-                {
-                    return null;
-                }
-                TimeSpan left = Options.CheckpointInterval - (DateTime.UtcNow - _lastCheckpointAt);
-                return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+                return _checkpoints.DueIn;
             }
         }
     }
@@ -404,7 +353,7 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            _ = CheckpointLocked(mode);
+            _ = _checkpoints.Run(mode);
         }
     }
 
@@ -421,7 +370,7 @@ public sealed class Db : IAsyncDisposable
         {
             RequireOpen();
             SyncLocked();
-            if (_position is not { } pos)
+            if (_capture.Position is not { } pos)
             {
                 return null;
             }
@@ -453,16 +402,7 @@ public sealed class Db : IAsyncDisposable
             {
                 using var encoder = new LtxEncoder(output, leaveOpen: true) { Cipher = cipher };
                 encoder.EncodeHeader(header);
-                Span<byte> buffer = page.AsSpan(0, (int)PageSize);
-                uint lockPgno = LtxConstants.LockPgno(PageSize);
-                for (uint pgno = 1; pgno <= header.Commit; pgno++)
-                {
-                    if (pgno != lockPgno)
-                    {
-                        ReadPage(pgno, map, wal, _dbHandle!, buffer);
-                        encoder.EncodePage(pgno, buffer);
-                    }
-                }
+                _ = new WalPageSource(map, wal, _connections!.Database, PageSize).EncodeAll(encoder, header.Commit, page.AsSpan(0, (int)PageSize));
                 encoder.Close(0);
                 return encoder.Header;
             }
@@ -521,16 +461,8 @@ public sealed class Db : IAsyncDisposable
 
     private void CloseLocked()
     {
-        if (_readConn is not null)
-        {
-            TryExec(_readConn, "ROLLBACK");
-            _readConn.Dispose();
-            _readConn = null;
-        }
-        _writeConn?.Dispose();
-        _writeConn = null;
-        _dbHandle?.Dispose();
-        _dbHandle = null;
+        _connections?.Dispose();
+        _connections = null;
         _walId = null;
     }
 
@@ -551,552 +483,18 @@ public sealed class Db : IAsyncDisposable
         Log.Warning(_logger, Path, "the WAL was deleted or replaced by another process under this process's connections (their lock on the database file was lost); reopening them and taking a snapshot");
         CloseLocked();
         OpenLocked();
-        _forceSnapshot = true;
-        _forceSnapshotReason = "wal replaced under our connections";
+        _capture.ForceSnapshot("wal replaced under our connections");
     }
 
-    private bool SyncLocked()
+    /// <summary>The connections (while open): for the checkpoint protocol.</summary>
+    internal DbConnections Connections => _connections ?? throw new InvalidOperationException($"database not open: {Path}");
+
+    /// <summary>Captures what was committed since the position; true when a file was written. Callers hold the lock.</summary>
+    internal bool SyncLocked()
     {
         ReopenIfWalReplaced();
         EnsureWalExists();
-        SafeFileHandle wal;
-        try
-        {
-            wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (FileNotFoundException)
-        {
-            return false;
-        }
-        SafeFileHandle db = _dbHandle!;
-        using (wal)
-        {
-            WalReader? reader;
-            try
-            {
-                reader = WalReader.Open(wal);
-            }
-            catch (InvalidDataException) when (RandomAccess.GetLength(wal) == 0)
-            {
-                reader = null;
-            }
-            if (reader is null)
-            {
-                return false; // no valid WAL header yet (just truncated): nothing committed to capture
-            }
-            WalHeader walHeader = reader.Header;
-            reader.Dispose();
-            if (walHeader.PageSize != PageSize)
-            {
-                throw new InvalidDataException($"wal page size {walHeader.PageSize} does not match database page size {PageSize}");
-            }
-
-            if (!_walRestartExpected && !_forceSnapshot && _position is { } last && (walHeader.Salt1, walHeader.Salt2) != (last.WalSalt1, last.WalSalt2))
-            {
-                _walRestartExpected = ContinueAcrossWalRestart(last, walHeader, wal, db);
-            }
-            (long offset, string? snapshotReason) = Verify(walHeader, RandomAccess.GetLength(wal));
-            bool snapshot = snapshotReason is not null;
-            WalReader? frames = null;
-            try
-            {
-                if (offset > WalHeader.Size)
-                {
-                    try
-                    {
-                        frames = WalReader.OpenAt(wal, offset, walHeader.Salt1, walHeader.Salt2);
-                    }
-                    catch (WalPrevFrameMismatchException)
-                    {
-                        offset = WalHeader.Size;
-                        snapshot = true;
-                        snapshotReason = "wal overwritten by another process";
-                    }
-                }
-                frames ??= WalReader.Open(wal);
-                if (frames is null)
-                {
-                    return false;
-                }
-                WalPageMap map = frames.ReadPageMap(snapshot ? long.MaxValue : Options.MaxSyncWalBytes);
-                if (!snapshot && map.Commit == 0)
-                {
-                    return false;
-                }
-                uint commit = map.Commit != 0 ? map.Commit : checked((uint)(RandomAccess.GetLength(db) / PageSize));
-                long walSize = map.MaxOffset != 0 ? map.MaxOffset - offset : 0;
-                (LtxHeader header, int pages) = CaptureNext(map, commit, offset, walSize, walHeader.Salt1, walHeader.Salt2, wal, db, snapshot);
-                _forceSnapshot = false;
-                _forceSnapshotReason = null;
-                _walRestartExpected = false;
-                if (snapshot)
-                {
-                    Log.Snapshot(_logger, Path, header.MaxTxid.ToString(), commit, snapshotReason!);
-                }
-                else
-                {
-                    Log.Synced(_logger, Path, header.MaxTxid.ToString(), pages, offset, walSize);
-                }
-                return true;
-            }
-            finally
-            {
-                frames?.Dispose();
-            }
-        }
-    }
-
-    /// <summary>
-    /// The WAL restarted while nobody captured it (typically: we were stopped, the application kept committing,
-    /// checkpointed and started a new WAL generation). Without proof of what was committed between our position
-    /// and the restart, the next file must be a snapshot: a whole database uploaded again on every restart of the
-    /// replicator. This proves it from the WAL itself and captures those commits as an ordinary delta:
-    /// <list type="bullet">
-    /// <item>exactly one restart happened: SQLite increments salt-1 at each restart (and draws both salts at random
-    /// for a new WAL file);</item>
-    /// <item>the last frame we captured is still in the file with its salts: the new generation, written from the
-    /// start of the file, has not reached it, so every later frame of the old generation is intact too;</item>
-    /// <item>the frames after it continue its checksum chain up to a commit and stop there: the restart came after
-    /// a checkpoint that copied everything committed, and no transaction was left half written;</item>
-    /// <item>the file holds whole frames only: <c>journal_size_limit</c> truncates the WAL at a restart to a byte
-    /// count, which would cut the old generation short (no common limit is a frame boundary);</item>
-    /// <item>every page the database grew by is in those frames (the database file holds newer versions).</item>
-    /// </list>
-    /// Returns true when the old generation's tail is captured (or was empty): the new generation then continues
-    /// from its first frame.
-    /// </summary>
-    private bool ContinueAcrossWalRestart(LtxHeader last, WalHeader walHeader, SafeFileHandle wal, SafeFileHandle db)
-    {
-        long end = last.WalOffset + last.WalSize;
-        long frameSize = WalFrameHeader.Size + PageSize;
-        long fileSize = RandomAccess.GetLength(wal);
-        if (walHeader.Salt1 != unchecked(last.WalSalt1 + 1) || end <= WalHeader.Size || (fileSize - WalHeader.Size) % frameSize != 0)
-        {
-            return false;
-        }
-        WalReader? tail;
-        try
-        {
-            tail = WalReader.OpenAt(wal, end, last.WalSalt1, last.WalSalt2);
-        }
-        catch (WalPrevFrameMismatchException)
-        {
-            return false;
-        }
-        if (tail is null)
-        {
-            return false;
-        }
-        using (tail)
-        {
-            WalPageMap map = tail.ReadPageMap();
-            if (tail.Checksum != tail.CommitChecksum)
-            {
-                return false; // frames of an unfinished transaction follow: not the state the restart began from
-            }
-            if (map.Commit == 0)
-            {
-                return true; // nothing was committed between our position and the restart
-            }
-            uint lockPgno = LtxConstants.LockPgno(PageSize);
-            for (uint pgno = last.Commit + 1; pgno <= map.Commit; pgno++)
-            {
-                if (pgno != lockPgno && !map.Pages.ContainsKey(pgno))
-                {
-                    return false;
-                }
-            }
-            (LtxHeader header, int pages) = CaptureNext(map, map.Commit, end, map.MaxOffset - end, last.WalSalt1, last.WalSalt2, wal, db, snapshot: false);
-            Log.ContinuedAcrossWalRestart(_logger, Path, header.MaxTxid.ToString(), pages);
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// Writes the next L0 file (TXID + 1) from <paramref name="map"/>'s frames of the WAL generation with these salts,
-    /// and makes it the local position.
-    /// </summary>
-    private (LtxHeader Header, int Pages) CaptureNext(WalPageMap map, uint commit, long walOffset, long walSize, uint salt1, uint salt2, SafeFileHandle wal, SafeFileHandle db, bool snapshot)
-    {
-        var header = new LtxHeader
-        {
-            Flags = LtxConstants.HeaderFlagNoChecksum,
-            PageSize = PageSize,
-            Commit = commit,
-            MinTxid = new Txid(Txid.Value + 1),
-            MaxTxid = new Txid(Txid.Value + 1),
-            Timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-            WalOffset = walOffset,
-            WalSize = walSize,
-            WalSalt1 = salt1,
-            WalSalt2 = salt2,
-            NodeId = NodeId,
-        };
-        int pages = WriteL0(header, map, wal, db, snapshot);
-        _metrics.WalCaptured(walSize);
-        _position = header;
-        _syncedSinceCheckpoint = true;
-        LastSyncAt = DateTimeOffset.UtcNow;
-        return (header, pages);
-    }
-
-    /// <summary>Decides where the next sync starts in the WAL and whether it must be a snapshot (upstream <c>verify</c>).</summary>
-    private (long Offset, string? SnapshotReason) Verify(WalHeader walHeader, long walFileSize)
-    {
-        if (_position is not { } pos)
-        {
-            return (WalHeader.Size, "no local position");
-        }
-        if (_forceSnapshot)
-        {
-            return (WalHeader.Size, _forceSnapshotReason ?? "requested");
-        }
-        if (walHeader.Salt1 != pos.WalSalt1 || walHeader.Salt2 != pos.WalSalt2)
-        {
-            // The WAL restarted. After our own checkpoint (every commit captured under the write barrier)
-            // the new generation simply continues from its first frame; otherwise frames may be lost.
-            return _walRestartExpected ? (WalHeader.Size, null) : (WalHeader.Size, "wal header salt reset");
-        }
-        long offset = pos.WalOffset + pos.WalSize;
-        if (offset > walFileSize)
-        {
-            return (WalHeader.Size, "wal truncated by another process");
-        }
-        return (offset, null);
-    }
-
-    private int WriteL0(LtxHeader header, WalPageMap map, SafeFileHandle wal, SafeFileHandle db, bool snapshot)
-    {
-        string final = L0FilePath(header.MaxTxid);
-        string temp = final + ".tmp";
-        byte[] page = ArrayPool<byte>.Shared.Rent((int)PageSize);
-        int count = 0;
-        try
-        {
-            using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
-            using (var encoder = new LtxEncoder(output, leaveOpen: true))
-            {
-                encoder.EncodeHeader(header);
-                Span<byte> buffer = page.AsSpan(0, (int)PageSize);
-                uint lockPgno = LtxConstants.LockPgno(PageSize);
-                if (snapshot)
-                {
-                    for (uint pgno = 1; pgno <= header.Commit; pgno++)
-                    {
-                        if (pgno != lockPgno)
-                        {
-                            ReadPage(pgno, map, wal, db, buffer);
-                            encoder.EncodePage(pgno, buffer);
-                            count++;
-                        }
-                    }
-                }
-                else
-                {
-                    uint prevCommit = _position?.Commit ?? 0;
-                    var pgnos = new List<uint>(map.Pages.Count);
-                    foreach (uint pgno in map.Pages.Keys)
-                    {
-                        pgnos.Add(pgno);
-                    }
-                    // Pages the database grew by that this WAL range did not write come from the database file.
-                    for (uint pgno = prevCommit + 1; pgno <= header.Commit; pgno++)
-                    {
-                        if (pgno != lockPgno && !map.Pages.ContainsKey(pgno))
-                        {
-                            pgnos.Add(pgno);
-                        }
-                    }
-                    pgnos.Sort();
-                    foreach (uint pgno in pgnos)
-                    {
-                        ReadPage(pgno, map, wal, db, buffer);
-                        encoder.EncodePage(pgno, buffer);
-                        count++;
-                    }
-                }
-                encoder.Close(0);
-                output.Flush(flushToDisk: true);
-            }
-            FileUtil.CommitRename(temp, final);
-            return count;
-        }
-        catch
-        {
-            FileUtil.TryDelete(temp);
-            throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(page);
-        }
-    }
-
-    private void ReadPage(uint pgno, WalPageMap map, SafeFileHandle wal, SafeFileHandle db, Span<byte> buffer)
-    {
-        int read = map.Pages.TryGetValue(pgno, out long frameOffset)
-            ? RandomAccess.Read(wal, buffer, frameOffset + WalFrameHeader.Size)
-            : RandomAccess.Read(db, buffer, (long)(pgno - 1) * PageSize);
-        if (read != buffer.Length)
-        {
-            // A page past the end of the database file that the WAL does not hold reads as zeros, as SQLite would.
-            buffer[Math.Max(read, 0)..].Clear();
-        }
-    }
-
-    /// <summary>Runs the checkpoint; false when it was deferred because the application holds the write lock.</summary>
-    private bool CheckpointLocked(CheckpointMode mode)
-    {
-        (uint Salt1, uint Salt2)? before = ReadWalSalts();
-        // Start and finish are logged (debug) so the crash soak can tell a kill landed inside a checkpoint.
-        Log.CheckpointStarting(_logger, Path, mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE");
-        TimeSpan barrier = TimeSpan.Zero;
-        if (mode == CheckpointMode.Passive)
-        {
-            if (!PassiveCheckpointLocked(out barrier))
-            {
-                return false;
-            }
-        }
-        else
-        {
-            SqliteConnection reader = _readConn!;
-            SyncLocked();
-            Exec(reader, "ROLLBACK");
-            try
-            {
-                _ = Checkpoint(reader, CheckpointMode.Truncate);
-            }
-            finally
-            {
-                AcquireReadLock();
-            }
-        }
-        // A fully checkpointed WAL restarts on its next write: the application's, when it wrote since the barrier (other
-        // salts), else our own row (also the first write after TRUNCATE, which leaves no header). Ours would wait for the
-        // application's write lock, so it is written only when needed.
-        bool ownRow = ReadWalSalts() is not { } restarted || restarted == before;
-        bool restartWritten = !ownRow || TryWriteRestartRow(_writeConn!);
-        RenewReadLock();
-        (uint Salt1, uint Salt2)? after = ReadWalSalts();
-        if (after != before || !restartWritten)
-        {
-            if (mode == CheckpointMode.Passive)
-            {
-                // Busy: the application's write holds the lock and restarts the WAL itself. Either way the only restart
-                // possible is the first write after this checkpoint (our read transaction pins the WAL otherwise),
-                // and everything before it was captured under the write barrier.
-                _walRestartExpected = true;
-            }
-            else
-            {
-                // Commits between the last capture and the truncate cannot be proven captured.
-                _forceSnapshot = true;
-                _forceSnapshotReason = "checkpoint boundary snapshot";
-            }
-        }
-        _lastCheckpointAt = DateTime.UtcNow;
-        if (ownRow && restartWritten)
-        {
-            // Capturing our own _litestream_seq row is no database change: without this an idle database would
-            // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
-            SyncLocked();
-        }
-        // Else the application's commits since the barrier are left to the next sync: a busy writer's files stay one
-        // monitor interval apart (each file is one upload and, locally and on a file replica, fsyncs that a writer
-        // at synchronous=FULL waits behind).
-        _syncedSinceCheckpoint = false;
-        Log.CheckpointFinished(_logger, Path, barrier.TotalMilliseconds);
-        return true;
-    }
-
-    /// <summary>True for SQLite's busy and locked errors: another connection held the database past the busy timeout, which passes.</summary>
-    internal static bool IsBusy(Exception e) => e is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked };
-
-    /// <summary>
-    /// Bumps the bookkeeping row after a checkpoint; false when the application held the write lock past the busy
-    /// timeout (a busy machine: a writer descheduled mid-commit). The checkpoint itself is done, so that is no sync
-    /// failure (upstream skips a busy checkpoint the same way); the caller accounts for the restart it did not cause.
-    /// </summary>
-    private bool TryWriteRestartRow(SqliteConnection writer)
-    {
-        try
-        {
-            Exec(writer, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
-            return true;
-        }
-        catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
-        {
-            Log.CheckpointRestartDeferred(_logger, Path);
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// A passive checkpoint that leaves no commit uncaptured: the last capture and the copy of the last frames happen
-    /// under a write barrier (our write lock), so the WAL can restart right after it. Everything that can happen
-    /// before the barrier does, while the application keeps committing: the application waits on the barrier with
-    /// SQLite's busy handler (1, 2, 5, 10 ms… sleeps), so every millisecond it lasts costs a busy writer more.
-    /// False when the application held the write lock for the whole busy timeout.
-    /// </summary>
-    private bool PassiveCheckpointLocked(out TimeSpan barrier)
-    {
-        barrier = TimeSpan.Zero;
-        // Copy what the WAL holds now into the database, and when that took a while, once more: the second copy takes
-        // what was committed during the first, so the one under the barrier has only the last moments' frames to copy
-        // and to fsync (at synchronous=NORMAL the application never fsyncs the WAL: a checkpoint fsyncs all it copies).
-        // A quick copy is not repeated: each costs two fsyncs, which a writer at synchronous=FULL waits behind. Moving our read
-        // mark to the WAL's end first is safe: frames past our last capture stay in the WAL, which nobody can restart
-        // while we hold a read mark. The application's autocheckpoint may win the race for the checkpoint lock and
-        // copy them itself.
-        // Our copy must win that race, or a busy writer pays for copying (and fsyncing) a whole second of frames itself:
-        // the mark moves and our checkpoint starts within microseconds (no managed statement in between), and a busy
-        // checkpoint lock, an application attempt that started before the mark moved and finds nothing to copy, is
-        // simply tried again.
-        for (int copy = 0; copy < 2; copy++)
-        {
-            long copyStart = Stopwatch.GetTimestamp();
-            RenewReadLock();
-            _ = Checkpoint(_writeConn!, CheckpointMode.Passive);
-            if (Stopwatch.GetElapsedTime(copyStart) < TimeSpan.FromMilliseconds(5))
-            {
-                break;
-            }
-        }
-        // Capture what was committed during the copy, so the barrier only has the last moments' commits to capture.
-        SyncLocked();
-        SqliteConnection writer = _writeConn!, reader = _readConn!;
-        if (!TryBeginImmediate(writer))
-        {
-            Log.CheckpointDeferred(_logger, Path);
-            return false;
-        }
-        long start = Stopwatch.GetTimestamp();
-        try
-        {
-            SyncLocked();
-            Exec(reader, "ROLLBACK");
-            try
-            {
-                // The application cannot commit now, but its autocheckpoint from before the barrier may still hold the
-                // checkpoint lock: it ends soon, then ours copies the rest.
-                _ = Checkpoint(reader, CheckpointMode.Passive);
-            }
-            finally
-            {
-                AcquireReadLock();
-            }
-        }
-        finally
-        {
-            TryExec(writer, "ROLLBACK");
-            barrier = Stopwatch.GetElapsedTime(start);
-        }
-        return true;
-    }
-
-    /// <summary>
-    /// Takes the write lock (BEGIN IMMEDIATE) within the busy timeout by trying it over and over, first between
-    /// short yields, then every millisecond: a busy application releases it for microseconds between commits,
-    /// which SQLite's busy handler (sleeps of 1, 2, 5, 10… ms) mostly sleeps through, and every commit that lands
-    /// meanwhile is one more to capture under the barrier. False when it stayed busy.
-    /// </summary>
-    private bool TryBeginImmediate(SqliteConnection connection)
-    {
-        SQLitePCL.sqlite3 handle = connection.Handle!;
-        long start = Stopwatch.GetTimestamp();
-        long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
-        _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
-        try
-        {
-            while (true)
-            {
-                int rc = SQLitePCL.raw.sqlite3_exec(handle, "BEGIN IMMEDIATE");
-                if (rc == SqliteOk)
-                {
-                    return true;
-                }
-                if (rc is not (SqliteBusy or SqliteLocked))
-                {
-                    SqliteException.ThrowExceptionForRC(rc, handle);
-                }
-                if (Stopwatch.GetTimestamp() >= deadline)
-                {
-                    return false;
-                }
-                Pause(start);
-            }
-        }
-        finally
-        {
-            _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)Options.BusyTimeout.TotalMilliseconds);
-        }
-    }
-
-    /// <summary>
-    /// Checkpoints (<c>sqlite3_wal_checkpoint_v2</c>); returns the frames in the WAL and how many of them are copied.
-    /// SQLite never waits for the checkpoint lock, in any mode: while another connection holds it (the application's
-    /// autocheckpoint, microseconds when there is nothing it may copy) this tries again, between yields, then every
-    /// millisecond, for up to the busy timeout.
-    /// </summary>
-    private (int Frames, int Copied) Checkpoint(SqliteConnection connection, CheckpointMode mode)
-    {
-        SQLitePCL.sqlite3 handle = connection.Handle!;
-        int sqliteMode = mode == CheckpointMode.Passive ? SqliteCheckpointPassive : SqliteCheckpointTruncate;
-        long start = Stopwatch.GetTimestamp();
-        long deadline = start + (long)(Options.BusyTimeout.TotalSeconds * Stopwatch.Frequency);
-        while (true)
-        {
-            int rc = SQLitePCL.raw.sqlite3_wal_checkpoint_v2(handle, "main", sqliteMode, out int frames, out int copied);
-            bool lockBusy = rc == SqliteBusy && frames < 0;
-            if (!lockBusy || Stopwatch.GetTimestamp() >= deadline)
-            {
-                string name = mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE";
-                if (rc is not (SqliteOk or SqliteBusy))
-                {
-                    try
-                    {
-                        SqliteException.ThrowExceptionForRC(rc, handle);
-                    }
-                    catch (SqliteException e)
-                    {
-                        _metrics.Checkpointed(name, start, e);
-                        throw;
-                    }
-                }
-                Log.Checkpointed(_logger, Path, name, rc == SqliteBusy ? 1 : 0, frames, copied);
-                _metrics.Checkpointed(name, start, null);
-                return (frames, copied);
-            }
-            Pause(start);
-        }
-    }
-
-    /// <summary>Between two tries of a lock the application holds for microseconds at a time: a yield for the first millisecond, then a millisecond's sleep.</summary>
-    private static void Pause(long since)
-    {
-        if (Stopwatch.GetElapsedTime(since) < TimeSpan.FromMilliseconds(1))
-        {
-            Thread.Yield();
-        }
-        else
-        {
-            Thread.Sleep(1);
-        }
-    }
-
-    private (uint, uint)? ReadWalSalts()
-    {
-        try
-        {
-            using SafeFileHandle wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            Span<byte> header = stackalloc byte[WalHeader.Size];
-            return RandomAccess.Read(wal, header, 0) == header.Length && WalHeader.TryRead(header, out WalHeader h) ? (h.Salt1, h.Salt2) : null;
-        }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
+        return _capture.Capture(_connections!.Database);
     }
 
     private long WalFileSize()
@@ -1112,40 +510,7 @@ public sealed class Db : IAsyncDisposable
         {
             return;
         }
-        Exec(_writeConn!, "INSERT INTO _litestream_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1");
-    }
-
-    private void AcquireReadLock() => BeginRead(_readConn!);
-
-    /// <summary>Starts a read transaction (it takes its snapshot, and its read mark, at the SELECT).</summary>
-    private static void BeginRead(SqliteConnection connection) => RawExec(connection, "BEGIN; SELECT COUNT(1) FROM _litestream_seq");
-
-    /// <summary>Runs SQL straight through SQLite (no managed statement objects): for the few steps whose timing against the application matters.</summary>
-    private static void RawExec(SqliteConnection connection, string sql)
-    {
-        SQLitePCL.sqlite3 handle = connection.Handle!;
-        int rc = SQLitePCL.raw.sqlite3_exec(handle, sql);
-        if (rc != SqliteOk)
-        {
-            SqliteException.ThrowExceptionForRC(rc, handle);
-        }
-    }
-
-    /// <summary>
-    /// Moves the long read transaction to the WAL's current end, never letting go of it: the other connection
-    /// starts reading before this one stops, and the two swap roles. Called after our own row is written, so the
-    /// WAL holds frames no checkpoint has copied yet and SQLite gives the new reader a read mark (slots 1-4).
-    /// A reader that starts on a fully checkpointed WAL gets slot 0 instead (it reads the database file alone),
-    /// which forbids copying any frame: the application's autocheckpoint then sorts the whole WAL on every
-    /// commit and gives up, costing a writer ~4x its CPU until our next checkpoint. A read mark lets it copy
-    /// frames up to the mark, cheaply, and still keeps the WAL from being restarted under us.
-    /// </summary>
-    private void RenewReadLock()
-    {
-        SqliteConnection reader = _readConn!, other = _writeConn!;
-        BeginRead(other);
-        RawExec(reader, "ROLLBACK");
-        (_readConn, _writeConn) = (other, reader);
+        _connections!.WriteSeqRow();
     }
 
     private LtxHeader? LoadPosition()
@@ -1179,65 +544,11 @@ public sealed class Db : IAsyncDisposable
         }
     }
 
-    private SqliteConnection OpenConnection()
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = Path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = Math.Max(1, (int)Options.BusyTimeout.TotalSeconds),
-        }.ToString());
-        connection.Open();
-        Exec(connection, $"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds}");
-        Exec(connection, "PRAGMA wal_autocheckpoint = 0");
-        SQLitePCL.sqlite3 handle = connection.Handle!;
-        // Keep the WAL file and its content when our connections close: a restart then continues
-        // incrementally instead of snapshotting.
-        SQLitePCL.raw.sqlite3_db_config(handle, SqliteDbConfigNoCkptOnClose, 1, out _);
-        int persist = 1;
-        SqliteNative.FileControl(handle.DangerousGetHandle(), "main", SqliteFcntlPersistWal, ref persist);
-        return connection;
-    }
-
     private void RequireOpen()
     {
-        if (_readConn is null)
+        if (_connections is null)
         {
             throw new InvalidOperationException($"database not open: {Path}");
         }
-    }
-
-    private static void Exec(SqliteConnection connection, string sql)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static void TryExec(SqliteConnection connection, string sql)
-    {
-        try
-        {
-            Exec(connection, sql);
-        }
-        catch (SqliteException)
-        {
-            // Rolling back a transaction that is not open is harmless.
-        }
-    }
-
-    private static long ScalarLong(SqliteConnection connection, string sql)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static string ScalarString(SqliteConnection connection, string sql)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
     }
 }

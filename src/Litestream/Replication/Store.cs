@@ -1026,7 +1026,7 @@ public sealed class Store : IAsyncDisposable
     /// <summary>A busy database is contention that passes (a warning); anything else is an error. Both are retried.</summary>
     private void LogSyncFailure(string path, TimeSpan delay, Exception e, string error)
     {
-        if (Db.IsBusy(e))
+        if (DbConnections.IsBusy(e))
         {
             Log.SyncBusy(_logger, path, GoDuration.Format(delay), error);
         }
