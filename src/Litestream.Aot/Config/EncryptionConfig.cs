@@ -53,20 +53,19 @@ public sealed partial class EncryptionConfig
 
     private LtxPageCipher ReadKeyFile(string file, string path)
     {
-        var info = new FileInfo(file);
-        if (!info.Exists)
+        try
         {
-            throw new ConfigException(path, $"key file {file} does not exist");
+            LtxPageCipher key = LtxKeyFile.Read(file, out string? warning);
+            if (warning is not null)
+            {
+                _warnings.Add(warning);
+            }
+            return key;
         }
-        if (info.Length > 1024)
+        catch (FormatException e)
         {
-            throw new ConfigException(path, $"key file {file} is {info.Length} bytes; a key is 64 hex digits or 44 base64 characters");
+            throw new ConfigException(path, e.Message);
         }
-        if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
-        {
-            _warnings.Add($"key file {file} is readable by group or others (chmod 600 it)");
-        }
-        return Parse(File.ReadAllText(file), path, $"key file {file}");
     }
 
     /// <summary>32 bytes from 64 hex digits or base64; the error never repeats the text.</summary>
@@ -74,11 +73,11 @@ public sealed partial class EncryptionConfig
     {
         try
         {
-            return LtxPageCipher.Parse(text);
+            return LtxKeyFile.Parse(text, what);
         }
         catch (FormatException e)
         {
-            throw new ConfigException(path, $"{what} is {e.Message}");
+            throw new ConfigException(path, e.Message);
         }
     }
 }

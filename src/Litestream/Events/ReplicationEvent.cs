@@ -24,7 +24,7 @@ public enum ReplicationEventKind
 /// <see cref="Pid"/> and <see cref="Generation"/> and, when lost, a <see cref="Message"/>; an
 /// <see cref="ReplicationEventKind.Error"/> has <see cref="Message"/> (never a secret: it is redacted).
 /// </summary>
-public sealed class ReplicationEvent
+public sealed record class ReplicationEvent
 {
     internal ReplicationEvent(ReplicationEventKind kind, string db)
     {

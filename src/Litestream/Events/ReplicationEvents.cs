@@ -37,7 +37,7 @@ internal sealed class ReplicationEvents
         }
         if (e.Message is { } message)
         {
-            e = Redacted(e, Redaction.Apply(message));
+            e = e with { Message = Redaction.Apply(message) };
         }
         foreach (ReplicationEventSubscription subscriber in subscribers)
         {
@@ -70,16 +70,4 @@ internal sealed class ReplicationEvents
             _subscribers = [.. _subscribers.Where(s => !ReferenceEquals(s, subscription))];
         }
     }
-
-    private static ReplicationEvent Redacted(ReplicationEvent e, string message) => new(e.Kind, e.Db)
-    {
-        Txid = e.Txid,
-        Timestamp = e.Timestamp,
-        Size = e.Size,
-        IsPrimary = e.IsPrimary,
-        Host = e.Host,
-        Pid = e.Pid,
-        Generation = e.Generation,
-        Message = message,
-    };
 }

@@ -34,7 +34,7 @@ public static class ReplicaReencryption
             }
             foreach (LtxFileInfo info in files)
             {
-                if (await TryReadHeaderAsync(client, info, cancellationToken).ConfigureAwait(false) is not { } header)
+                if (await ReplicaFileHeader.TryReadAsync(client, info, cancellationToken).ConfigureAwait(false) is not { } header)
                 {
                     continue; // compaction or retention removed it since the listing
                 }
@@ -59,25 +59,6 @@ public static class ReplicaReencryption
                 }
                 yield return new ReencryptedFile(info, keyId, Rewritten: true);
             }
-        }
-    }
-
-    private static async Task<LtxHeader?> TryReadHeaderAsync(IReplicaClient client, LtxFileInfo info, CancellationToken cancellationToken)
-    {
-        Stream stream;
-        try
-        {
-            stream = await client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, LtxHeader.Size, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ReplicaFileNotFoundException)
-        {
-            return null;
-        }
-        await using (stream.ConfigureAwait(false))
-        {
-            byte[] bytes = new byte[LtxHeader.Size];
-            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return LtxHeader.Read(bytes);
         }
     }
 

@@ -95,17 +95,5 @@ public sealed class FollowerLag
 
     /// <summary>The LTX header's timestamp of <paramref name="file"/> (one ranged read); null when it went meanwhile (compaction).</summary>
     private static async ValueTask<DateTimeOffset?> CapturedAtAsync(IReplicaClient client, LtxFileInfo file, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using Stream stream = await client.OpenLtxFileAsync(file.Level, file.MinTxid, file.MaxTxid, 0, LtxHeader.Size, cancellationToken).ConfigureAwait(false);
-            byte[] header = new byte[LtxHeader.Size];
-            await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
-            return LtxHeader.Read(header).CreatedAt;
-        }
-        catch (ReplicaFileNotFoundException)
-        {
-            return null;
-        }
-    }
+        => (await ReplicaFileHeader.TryReadAsync(client, file, cancellationToken).ConfigureAwait(false))?.CreatedAt;
 }

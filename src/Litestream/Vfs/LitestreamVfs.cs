@@ -68,7 +68,6 @@ public static class LitestreamVfs
         return old is not null;
     }
 
-    private const int MaxKeyFileSize = 1024;
 
     /// <summary>
     /// Finds the replica for a database SQLite opens: a name registered with <see cref="AddReplica"/> (the
@@ -152,7 +151,7 @@ public static class LitestreamVfs
         {
             return null;
         }
-        LtxPageCipher current = key is not null ? ParseKey(key, "LITESTREAM_ENCRYPTION_KEY") : ReadKeyFile(keyPath!);
+        LtxPageCipher current = key is not null ? LtxKeyFile.Parse(key, "LITESTREAM_ENCRYPTION_KEY") : ReadKeyFile(keyPath!);
         string[] previous = (Environment.GetEnvironmentVariable("LITESTREAM_ENCRYPTION_PREVIOUS_KEY_PATHS") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return new LtxKeyRing(current, previous.Select(ReadKeyFile));
@@ -160,27 +159,11 @@ public static class LitestreamVfs
 
     private static LtxPageCipher ReadKeyFile(string path)
     {
-        var info = new FileInfo(path);
-        if (info.Exists && info.Length > MaxKeyFileSize)
+        LtxPageCipher key = LtxKeyFile.Read(path, out string? warning);
+        if (warning is not null)
         {
-            throw new FormatException($"key file {path} is {info.Length} bytes; a key is 64 hex digits or 44 base64 characters");
+            VfsLog.Write(VfsLog.Level.Warn, warning);
         }
-        if (!OperatingSystem.IsWindows() && info.Exists && (info.UnixFileMode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
-        {
-            VfsLog.Write(VfsLog.Level.Warn, $"key file {path} is readable by group or others (chmod 600 it)");
-        }
-        return ParseKey(File.ReadAllText(path), $"key file {path}");
-    }
-
-    private static LtxPageCipher ParseKey(string text, string what)
-    {
-        try
-        {
-            return LtxPageCipher.Parse(text);
-        }
-        catch (FormatException e)
-        {
-            throw new FormatException($"{what} is {e.Message}", e);
-        }
+        return key;
     }
 }
