@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Litestream.Internal;
 using Litestream.Ltx;
@@ -7,78 +6,6 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Restore;
-
-/// <summary>How much SQLite checking a restore does before the result is renamed into place.</summary>
-public enum IntegrityCheck
-{
-    /// <summary>Only the LTX checksums.</summary>
-    None,
-    /// <summary><c>PRAGMA quick_check</c>.</summary>
-    Quick,
-    /// <summary><c>PRAGMA integrity_check</c>.</summary>
-    Full,
-}
-
-/// <summary>What to restore and how (upstream <c>RestoreOptions</c>).</summary>
-public sealed record RestoreOptions
-{
-    /// <summary>
-    /// The output database path. It must not exist (an empty file is tolerated) unless <see cref="Force"/>.
-    /// Null restores to the replica's own database path (<see cref="Replication.Replica.RestoreAsync"/>).
-    /// </summary>
-    public string? OutputPath { get; init; }
-
-    /// <summary>The absolute output path; throws when none was given.</summary>
-    internal string FullOutputPath => Path.GetFullPath(OutputPath ?? throw new ArgumentException("restore output path required"));
-
-    /// <summary>Restore up to this TXID; zero = latest.</summary>
-    public Txid Txid { get; init; }
-
-    /// <summary>Restore the state as of this time (files created strictly before it); null = latest.</summary>
-    public DateTimeOffset? Timestamp { get; init; }
-
-    /// <summary>How many downloads run at once (8): plan files fetched ahead, or the parts of a large file fetched and applied in parallel.</summary>
-    public int Parallelism { get; init; } = 8;
-
-    /// <summary>SQLite check before the rename (quick).</summary>
-    public IntegrityCheck IntegrityCheck { get; init; } = IntegrityCheck.Quick;
-
-    /// <summary>Replace an existing output database (and its -wal/-shm/-journal).</summary>
-    public bool Force { get; init; }
-
-    /// <summary>
-    /// Age identities (<c>AGE-SECRET-KEY-1…</c>; each string may hold several lines, as an age identity file) that
-    /// decrypt a Litestream v0.3 replica written with <c>age: recipients</c>. LTX files are never age-encrypted.
-    /// </summary>
-    public IReadOnlyList<string> AgeIdentities { get; init; } = [];
-
-    /// <summary>Keys for an encrypted replica (docs/ENCRYPTION.md); an encrypted file without its key fails the restore.</summary>
-    public LtxKeyRing? Encryption { get; init; }
-
-    /// <summary>How long a download may send nothing before the restore fails (60 s; shorter in tests).</summary>
-    internal TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
-}
-
-/// <summary>The outcome of a restore.</summary>
-/// <param name="Plan">Files applied, in order.</param>
-/// <param name="Txid">TXID of the restored state.</param>
-/// <param name="PageSize">Page size of the database.</param>
-/// <param name="Commit">Size of the database in pages.</param>
-public sealed record RestoreResult(IReadOnlyList<LtxFileInfo> Plan, Txid Txid, uint PageSize, uint Commit)
-{
-    /// <summary>
-    /// The Litestream v0.3 generation restored, when the replica's newest backup was a v0.3 generation
-    /// (a replica upgraded from v0.3 in place); <see cref="Plan"/> is then empty and <see cref="Txid"/> zero.
-    /// </summary>
-    public string? LegacyGeneration { get; init; }
-
-    /// <summary>
-    /// Files of <see cref="Plan"/> that were not encrypted although <see cref="RestoreOptions.Encryption"/> gave keys:
-    /// written before encryption was switched on (the next snapshot seals the chain), or by a replicator without
-    /// the key. They restore as they are; the caller warns.
-    /// </summary>
-    public int UnencryptedFiles { get; init; }
-}
 
 /// <summary>
 /// What a restore will read: the LTX files of <see cref="Plan"/>, or — when <see cref="Legacy"/> — the v0.3
@@ -419,68 +346,5 @@ internal static class Restorer
         using SqliteCommand checkpoint = connection.CreateCommand();
         checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
         checkpoint.ExecuteNonQuery();
-    }
-}
-
-/// <summary>
-/// Coalesces pages with consecutive numbers into one positional write of up to <paramref name="runBytes"/>
-/// (1 MiB by default): a snapshot restores with a few hundred large writes instead of one syscall per page.
-/// </summary>
-internal sealed class PageRunWriter(Microsoft.Win32.SafeHandles.SafeFileHandle file, uint pageSize, int runBytes = 1 << 20) : IDisposable
-{
-    private readonly int _runBytes = Math.Max(runBytes, (int)pageSize);
-    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(runBytes, (int)pageSize));
-    private uint _firstPgno;
-    private int _length;
-
-    /// <summary>
-    /// Where the next page is to be decoded: the run's next free slot (written out first when full), so a
-    /// decoder writes each page straight into the run instead of a page buffer that is then copied.
-    /// </summary>
-    public Span<byte> NextSlot
-    {
-        get
-        {
-            if (_length + (int)pageSize > _runBytes)
-            {
-                Flush();
-            }
-            return _buffer.AsSpan(_length, (int)pageSize);
-        }
-    }
-
-    /// <summary>Takes the page just decoded into <see cref="NextSlot"/> as page <paramref name="pgno"/>.</summary>
-    public void Commit(uint pgno)
-    {
-        if (_length > 0 && pgno != _firstPgno + (uint)(_length / pageSize))
-        {
-            // Not the next page of the run: write the run out and start a new one with this page.
-            int slot = _length;
-            Flush();
-            _buffer.AsSpan(slot, (int)pageSize).CopyTo(_buffer);
-        }
-        if (_length == 0)
-        {
-            _firstPgno = pgno;
-        }
-        _length += (int)pageSize;
-    }
-
-    public void Flush()
-    {
-        if (_length > 0)
-        {
-            RandomAccess.Write(file, _buffer.AsSpan(0, _length), (long)(_firstPgno - 1) * pageSize);
-            _length = 0;
-        }
-    }
-
-    public void Dispose()
-    {
-        if (_buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-        }
     }
 }
