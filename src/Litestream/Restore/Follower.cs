@@ -86,14 +86,14 @@ internal sealed class Follower : IAsyncDisposable
         }
         else
         {
-            RestoreSource source = await Restorer.PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
+            RestorePlan source = await RestorePlan.CreateAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
             IReplicaClient counted = client;
             if (progress is not null && !source.Legacy)
             {
-                progress.AddTotal(source.Plan.Sum(f => f.Size), source.Plan.Count);
+                progress.AddTotal(source.Files.Sum(f => f.Size), source.Files.Count);
                 counted = new ProgressReplicaClient(client, progress);
             }
-            RestoreResult restored = await Restorer.ApplyAsync(counted, source, options with { OutputPath = output }, cancellationToken).ConfigureAwait(false);
+            RestoreResult restored = await Restorer.RestoreAsync(counted, source, options with { OutputPath = output }, cancellationToken).ConfigureAwait(false);
             txid = restored.Txid;
             WriteTxidFile(output, txid);
         }
@@ -179,7 +179,7 @@ internal sealed class Follower : IAsyncDisposable
         }
         catch (LtxFormatException e)
         {
-            LtxThrow.InFile(Restorer.FileName(info), e);
+            LtxThrow.InFile(RestorePlan.FileName(info), e);
         }
         using (SqliteCommand begin = _locker.CreateCommand())
         {

@@ -209,7 +209,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         Interlocked.Exchange(ref _bytes, 0);
         Interlocked.Exchange(ref _totalBytes, plan.Sum(f => f.Size));
         VfsLog.Write(VfsLog.Level.Info, $"hydrate {_replica.Name}: downloading txid {target} ({plan.Count} files) to {FilePath}");
-        RestoreResult restored = await Restorer.ApplyAsync(new ProgressReplicaClient(_client, this), plan, new RestoreOptions
+        RestoreResult restored = await Restorer.RestoreAsync(new ProgressReplicaClient(_client, this), RestorePlan.Of(plan), new RestoreOptions
         {
             OutputPath = FilePath,
             Force = true,
@@ -292,7 +292,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
             try
             {
                 LtxHeader header = decoder.DecodeHeader();
-                Restorer.CheckPlanFile(info, header, first: false);
+                RestorePlan.CheckFile(info, header, first: false);
                 if (header.PageSize != _pageSize)
                 {
                     LtxThrow.Format($"page size changed from {_pageSize} to {header.PageSize}");
@@ -311,7 +311,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
             }
             catch (LtxFormatException e)
             {
-                LtxThrow.InFile(Restorer.FileName(info), e);
+                LtxThrow.InFile(RestorePlan.FileName(info), e);
             }
         }
     }
