@@ -30,8 +30,17 @@ public sealed class LtxTxidChain
     public Txid Position { get; private set; }
 
     /// <summary>Takes <paramref name="next"/> as the chain's next file.</summary>
-    /// <exception cref="LtxFormatException">It does not follow the chain (see <see cref="Check"/>).</exception>
+    /// <exception cref="LtxFormatException">It does not follow the chain (see <see cref="CheckNext"/>).</exception>
     public void Append(LtxHeader next)
+    {
+        CheckNext(next);
+        Last = next;
+        Position = next.MaxTxid;
+    }
+
+    /// <summary>Checks that <paramref name="next"/> may follow the chain, without taking it (see <see cref="Check"/>).</summary>
+    /// <exception cref="LtxFormatException">It may not.</exception>
+    public void CheckNext(LtxHeader next)
     {
         if (Last is { } previous)
         {
@@ -48,8 +57,6 @@ public sealed class LtxTxidChain
                 LtxThrow.Format($"overlapping transaction files: the chain is at {Position}, then {next.MinTxid}-{next.MaxTxid}");
             }
         }
-        Last = next;
-        Position = next.MaxTxid;
     }
 
     /// <summary>

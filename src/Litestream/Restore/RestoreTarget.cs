@@ -12,6 +12,7 @@ namespace Litestream.Restore;
 internal sealed class RestoreTarget : IDisposable
 {
     private readonly bool _force;
+    private readonly bool _inPlace;
     private FileStream? _file;
     private PageRunWriter? _pages;
     private bool _synced;
@@ -22,6 +23,13 @@ internal sealed class RestoreTarget : IDisposable
         OutputPath = output;
         TempPath = output + ".tmp";
         _force = force;
+    }
+
+    private RestoreTarget(FileStream live)
+    {
+        OutputPath = TempPath = live.Name;
+        _file = live;
+        _inPlace = true;
     }
 
     /// <summary>The absolute output path.</summary>
@@ -48,6 +56,12 @@ internal sealed class RestoreTarget : IDisposable
         return target;
     }
 
+    /// <summary>
+    /// Follow mode's target: the live copy itself, written in place under SQLite's exclusive lock (<see cref="Follower"/>
+    /// holds it). No temp file and no rename; <see cref="Commit"/> only fsyncs, and disposing leaves the file open.
+    /// </summary>
+    public static RestoreTarget InPlace(FileStream live) => new(live);
+
     /// <summary>The temp file, created on first use, for positional writes.</summary>
     public SafeFileHandle Handle => Temp.SafeFileHandle;
 
@@ -65,6 +79,12 @@ internal sealed class RestoreTarget : IDisposable
     /// </summary>
     public void Commit(IntegrityCheck check, CancellationToken cancellationToken)
     {
+        if (_inPlace)
+        {
+            _pages?.Flush();
+            _file!.Flush(flushToDisk: true);
+            return;
+        }
         Sync();
         if (check != IntegrityCheck.None)
         {
@@ -101,6 +121,10 @@ internal sealed class RestoreTarget : IDisposable
     {
         _pages?.Dispose();
         _pages = null;
+        if (_inPlace)
+        {
+            return;
+        }
         _file?.Dispose();
         _file = null;
         if (!_committed)

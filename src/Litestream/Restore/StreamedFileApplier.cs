@@ -1,3 +1,4 @@
+using System.Buffers;
 using Litestream.Ltx;
 using Litestream.Storage;
 
@@ -5,8 +6,9 @@ namespace Litestream.Restore;
 
 /// <summary>
 /// Applies an LTX file that streams through one decoder: a local file read from disk, or a small remote one
-/// whose body was fetched ahead into memory (<see cref="Restorer.InMemoryFetchLimit"/>). Pages decode straight
-/// into the target's page runs (<see cref="PageRunWriter"/>).
+/// whose body was fetched ahead into memory (<see cref="Restorer.InMemoryFetchLimit"/>); in follow mode any file
+/// (<see cref="Follower"/>), checked whole by <see cref="Verify"/> before it is applied. Pages decode straight into
+/// the target's page runs (<see cref="PageRunWriter"/>).
 /// </summary>
 internal sealed class StreamedFileApplier(Task<Stream> fetch, LtxKeyRing? keys) : IFileApplier
 {
@@ -42,6 +44,36 @@ internal sealed class StreamedFileApplier(Task<Stream> fetch, LtxKeyRing? keys) 
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Decodes the whole file without writing a page (its checksum and growth checked), then rewinds it for
+    /// <see cref="ApplyAsync"/>: follow mode checks a file before it touches the live copy, one page buffer at a time.
+    /// </summary>
+    /// <exception cref="LtxFormatException">The file is damaged.</exception>
+    public void Verify(uint previousCommit)
+    {
+        LtxDecoder decoder = _decoder ?? throw new InvalidOperationException("OpenAsync first");
+        int pageSize = (int)decoder.Header.PageSize;
+        byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
+        try
+        {
+            uint lastPgno = 0;
+            while (decoder.TryDecodePage(page.AsSpan(0, pageSize), out LtxPageHeader ph))
+            {
+                lastPgno = ph.Pgno;
+            }
+            decoder.Close();
+            DatabaseGrowth.Check(decoder.Header, previousCommit, lastPgno);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(page);
+        }
+        decoder.Dispose();
+        _stream!.Position = 0;
+        _decoder = new LtxDecoder(_stream, leaveOpen: true) { KeepPageIndex = false, Keys = keys };
+        _decoder.DecodeHeader();
+    }
+
     public async ValueTask DisposeAsync()
     {
         _decoder?.Dispose();
@@ -68,12 +100,23 @@ internal sealed class StreamedFileApplier(Task<Stream> fetch, LtxKeyRing? keys) 
         {
             return stream; // local files stream straight from disk
         }
-        // Remote bodies are buffered while earlier files apply, so downloads overlap; only files of at most
-        // InMemoryFetchLimit come here (larger ones go through SegmentedFileApplier).
-        var buffer = new MemoryStream((int)Math.Max(info.Size, 0));
-        await using (stream.ConfigureAwait(false))
+        // Remote bodies are buffered while earlier files apply, so downloads overlap; a restore sends only files of
+        // at most InMemoryFetchLimit here (larger ones go through SegmentedFileApplier). Follow mode streams every
+        // file: a larger one is spooled to a temp file that deletes itself, so memory stays bounded.
+        Stream buffer = info.Size > Restorer.InMemoryFetchLimit
+            ? new FileStream(Path.Combine(Path.GetTempPath(), $"litestream-{Guid.NewGuid():N}.ltx"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose)
+            : new MemoryStream((int)Math.Max(info.Size, 0));
+        try
         {
-            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await buffer.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
         buffer.Position = 0;
         return buffer;
