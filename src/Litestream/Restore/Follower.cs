@@ -206,7 +206,7 @@ internal sealed class Follower : IAsyncDisposable
         }
         try
         {
-            using var target = RestoreTarget.InPlace(_file);
+            using var target = RestoreTarget.InPlace(_file.SafeFileHandle);
             await applier.ApplyAsync(target, commit, cancellationToken).ConfigureAwait(false);
             // Page 1 as readers of the copy must see it, whether or not the file carried page 1.
             Span<byte> page1 = stackalloc byte[Page1Patch.Length];
@@ -215,6 +215,7 @@ internal sealed class Follower : IAsyncDisposable
             RandomAccess.Write(_file.SafeFileHandle, page1, 0);
             target.Resize((long)header.Commit * header.PageSize);
             target.Commit(IntegrityCheck.None, cancellationToken);
+            _file.Flush(flushToDisk: true);
         }
         finally
         {

@@ -14,6 +14,7 @@ internal sealed class RestoreTarget : IDisposable
     private readonly bool _force;
     private readonly bool _inPlace;
     private FileStream? _file;
+    private SafeFileHandle? _live;
     private PageRunWriter? _pages;
     private bool _synced;
     private bool _committed;
@@ -25,10 +26,10 @@ internal sealed class RestoreTarget : IDisposable
         _force = force;
     }
 
-    private RestoreTarget(FileStream live)
+    private RestoreTarget(SafeFileHandle live)
     {
-        OutputPath = TempPath = live.Name;
-        _file = live;
+        OutputPath = TempPath = "";
+        _live = live;
         _inPlace = true;
     }
 
@@ -57,13 +58,14 @@ internal sealed class RestoreTarget : IDisposable
     }
 
     /// <summary>
-    /// Follow mode's target: the live copy itself, written in place under SQLite's exclusive lock (<see cref="Follower"/>
-    /// holds it). No temp file and no rename; <see cref="Commit"/> only fsyncs, and disposing leaves the file open.
+    /// A copy that is kept current in place: follow mode's database under SQLite's exclusive lock (<see cref="Follower"/>),
+    /// the VFS's hydrated file while no read is pinned. No temp file and no rename; <see cref="Commit"/> only writes out
+    /// the page runs, and the caller, who owns the file, fsyncs and closes it.
     /// </summary>
-    public static RestoreTarget InPlace(FileStream live) => new(live);
+    public static RestoreTarget InPlace(SafeFileHandle live) => new(live);
 
     /// <summary>The temp file, created on first use, for positional writes.</summary>
-    public SafeFileHandle Handle => Temp.SafeFileHandle;
+    public SafeFileHandle Handle => _live ?? Temp.SafeFileHandle;
 
     private FileStream Temp => _file ??= new FileStream(TempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
 
@@ -71,7 +73,15 @@ internal sealed class RestoreTarget : IDisposable
     public PageRunWriter Pages(uint pageSize) => _pages ??= new PageRunWriter(Handle, pageSize);
 
     /// <summary>Sizes the database to <paramref name="bytes"/> (a file's Commit × page size).</summary>
-    public void Resize(long bytes) => Temp.SetLength(bytes);
+    public void Resize(long bytes)
+    {
+        if (_live is not null)
+        {
+            RandomAccess.SetLength(_live, bytes);
+            return;
+        }
+        Temp.SetLength(bytes);
+    }
 
     /// <summary>
     /// fsyncs what the appliers wrote, runs SQLite's <paramref name="check"/>, fsyncs a file SQLite wrote itself
@@ -82,7 +92,6 @@ internal sealed class RestoreTarget : IDisposable
         if (_inPlace)
         {
             _pages?.Flush();
-            _file!.Flush(flushToDisk: true);
             return;
         }
         Sync();

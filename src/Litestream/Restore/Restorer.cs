@@ -67,7 +67,7 @@ internal static class Restorer
             while (next < plan.Count && ahead.Count < parallelism)
             {
                 LtxFileInfo info = plan[next];
-                bool segmented = info.Size > InMemoryFetchLimit;
+                bool segmented = info.Size > StreamedFileApplier.InMemoryFetchLimit;
                 long bytes = segmented || client.TryGetLocalPath(info.Level, info.MinTxid, info.MaxTxid, out _) ? 0 : info.Size;
                 if (ahead.Count > 0 && prefetched + bytes > PrefetchBudget)
                 {
@@ -136,9 +136,6 @@ internal static class Restorer
         }
         return (pageSize, commit, chain.Position, unencrypted);
     }
-
-    /// <summary>Remote files up to this size are fetched whole, ahead of their turn; larger ones by segments.</summary>
-    internal const long InMemoryFetchLimit = 2L * 1024 * 1024;
 
     /// <summary>Bytes of small files buffered ahead at most (beyond the one being applied).</summary>
     private const long PrefetchBudget = 16L * 1024 * 1024;

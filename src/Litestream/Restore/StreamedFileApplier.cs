@@ -6,12 +6,15 @@ namespace Litestream.Restore;
 
 /// <summary>
 /// Applies an LTX file that streams through one decoder: a local file read from disk, or a small remote one
-/// whose body was fetched ahead into memory (<see cref="Restorer.InMemoryFetchLimit"/>); in follow mode any file
+/// whose body was fetched ahead into memory (<see cref="InMemoryFetchLimit"/>); in follow mode any file
 /// (<see cref="Follower"/>), checked whole by <see cref="Verify"/> before it is applied. Pages decode straight into
 /// the target's page runs (<see cref="PageRunWriter"/>).
 /// </summary>
 internal sealed class StreamedFileApplier(Task<Stream> fetch, LtxKeyRing? keys) : IFileApplier
 {
+    /// <summary>Remote files up to this size are fetched whole, ahead of their turn; a restore reads larger ones by segments.</summary>
+    internal const long InMemoryFetchLimit = 2L * 1024 * 1024;
+
     private Stream? _stream;
     private LtxDecoder? _decoder;
 
@@ -103,7 +106,7 @@ internal sealed class StreamedFileApplier(Task<Stream> fetch, LtxKeyRing? keys) 
         // Remote bodies are buffered while earlier files apply, so downloads overlap; a restore sends only files of
         // at most InMemoryFetchLimit here (larger ones go through SegmentedFileApplier). Follow mode streams every
         // file: a larger one is spooled to a temp file that deletes itself, so memory stays bounded.
-        Stream buffer = info.Size > Restorer.InMemoryFetchLimit
+        Stream buffer = info.Size > InMemoryFetchLimit
             ? new FileStream(Path.Combine(Path.GetTempPath(), $"litestream-{Guid.NewGuid():N}.ltx"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose)
             : new MemoryStream((int)Math.Max(info.Size, 0));
         try

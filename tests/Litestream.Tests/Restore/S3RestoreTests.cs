@@ -91,7 +91,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         {
             snapshot = await RandomBlobDatabase.ReplicateOnceAsync(path, direct);
         }
-        Assert.True(snapshot.Size < Restorer.InMemoryFetchLimit, $"snapshot too large for the small-file path: {snapshot.Size}");
+        Assert.True(snapshot.Size < StreamedFileApplier.InMemoryFetchLimit, $"snapshot too large for the small-file path: {snapshot.Size}");
         return (new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint)) { Timeouts = timeouts }, snapshot, dir);
     }
 

@@ -6,7 +6,7 @@ using Litestream.Tests.Fixtures;
 namespace Litestream.Tests.Restore;
 
 /// <summary>
-/// Files larger than <see cref="Restorer.InMemoryFetchLimit"/> restore by segments (SegmentedFileApplier): the
+/// Files larger than <see cref="StreamedFileApplier.InMemoryFetchLimit"/> restore by segments (SegmentedFileApplier): the
 /// page index cuts the frames into ~8 MiB ranges that parallel workers fetch, decode and write on their own,
 /// and the file checksum is recombined from theirs. A damaged segment fails the whole restore with the file's
 /// name; a worker's failure stops the others and is the error reported; nothing is left behind.
