@@ -41,14 +41,11 @@ public static class LtxCompactor
         var pending = new LtxPageHeader?[inputs.Count];
         try
         {
+            var chain = new LtxTxidChain(options.AllowOverlap);
             for (int i = 0; i < inputs.Count; i++)
             {
                 decoders[i] = new LtxDecoder(inputs[i], leaveOpen: true) { KeepPageIndex = false, Keys = options.Keys };
-                LtxHeader header = decoders[i].DecodeHeader();
-                if (i > 0)
-                {
-                    CheckSequence(decoders[i - 1].Header, header, options.AllowOverlap);
-                }
+                chain.Append(decoders[i].DecodeHeader());
             }
             LtxHeader first = decoders[0].Header, last = decoders[^1].Header;
             bool noChecksum = (options.HeaderFlags & LtxConstants.HeaderFlagNoChecksum) != 0;
@@ -130,36 +127,10 @@ public static class LtxCompactor
         }
     }
 
-    /// <summary>
-    /// File B may follow file A when B.Min = A.Max + 1; with overlap allowed, when
-    /// B.Min ≤ A.Max + 1 and B.Max &gt; A.Max (upstream <c>IsContiguous</c>). When both carry a lease generation
-    /// (<see cref="LtxNodeId"/>), B's may not be lower: B was then uploaded by a replicator that had lost the lease.
-    /// </summary>
-    public static void CheckSequence(LtxHeader previous, LtxHeader next, bool allowOverlap)
-    {
-        if (next.PageSize != previous.PageSize)
-        {
-            LtxThrow.Format($"page size mismatch: {previous.PageSize} then {next.PageSize}");
-        }
-        ulong expected = previous.MaxTxid.Value + 1;
-        if (next.MinTxid.Value > expected)
-        {
-            LtxThrow.Format($"transaction id gap between files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
-        }
-        if (allowOverlap ? next.MaxTxid <= previous.MaxTxid : next.MinTxid.Value != expected)
-        {
-            LtxThrow.Format($"overlapping transaction files: {previous.MinTxid}-{previous.MaxTxid} then {next.MinTxid}-{next.MaxTxid}");
-        }
-        if (previous.IsEncrypted && !next.IsEncrypted)
-        {
-            LtxThrow.Format($"{next.MinTxid}-{next.MaxTxid} is not encrypted but follows encrypted {previous.MinTxid}-{previous.MaxTxid}: written by a replicator without the encryption key");
-        }
-        long before = LtxNodeId.LeaseGeneration(previous.NodeId), after = LtxNodeId.LeaseGeneration(next.NodeId);
-        if (after != 0 && after < before)
-        {
-            LtxThrow.Format($"{next.MinTxid}-{next.MaxTxid} was written under lease generation {after} after {previous.MinTxid}-{previous.MaxTxid} under generation {before}: a replicator that had lost the lease uploaded it");
-        }
-    }
+    /// <summary>The chain check, now <see cref="LtxTxidChain.Check"/> (its one owner).</summary>
+    [Obsolete("Use LtxTxidChain.Check.")]
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
+    public static void CheckSequence(LtxHeader previous, LtxHeader next, bool allowOverlap) => LtxTxidChain.Check(previous, next, allowOverlap);
 
     /// <summary>The output's NodeID: the newest lease generation among the inputs (0 when none carries one), so the merge sits in the generation order its inputs had.</summary>
     private static ulong NewestLeaseNodeId(LtxDecoder[] decoders)

@@ -23,7 +23,7 @@ public class LtxNodeIdTests
     [Fact]
     public void CheckSequence_OlderGenerationAfterNewer_Refused()
     {
-        var error = Assert.Throws<LtxFormatException>(() => LtxCompactor.CheckSequence(Header(1, 4, s_gen2), Header(5, 5, s_gen1), allowOverlap: false));
+        var error = Assert.Throws<LtxFormatException>(() => LtxTxidChain.Check(Header(1, 4, s_gen2), Header(5, 5, s_gen1), allowOverlap: false));
         Assert.Equal("0000000000000005-0000000000000005 was written under lease generation 1 after 0000000000000001-0000000000000004 under generation 2: a replicator that had lost the lease uploaded it", error.Message);
     }
 
@@ -36,7 +36,7 @@ public class LtxNodeIdTests
     public void CheckSequence_SameOrNewerGeneration_OrNoneOnEitherSide_Accepted(ulong before, ulong after)
     {
         ulong Stamp(ulong value) => value is 1 or 2 ? LtxNodeId.FromLeaseGeneration((long)value) : value;
-        LtxCompactor.CheckSequence(Header(1, 4, Stamp(before)), Header(5, 5, Stamp(after)), allowOverlap: false);
+        LtxTxidChain.Check(Header(1, 4, Stamp(before)), Header(5, 5, Stamp(after)), allowOverlap: false);
     }
 
     [Fact]

@@ -96,8 +96,8 @@ internal static class DirectoryRestore
                 await using (client.ConfigureAwait(false))
                 {
                     await client.InitAsync(cancellationToken).ConfigureAwait(false);
-                    RestoreSource source = await Restorer.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
-                    progress.AddTotal(source.Plan.Sum(f => f.Size), source.Plan.Count);
+                    RestorePlan source = await RestorePlan.CreateAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
+                    progress.AddTotal(source.Files.Sum(f => f.Size), source.Files.Count);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -15,7 +15,7 @@ internal static class ReplicaChoice
     {
         public Txid Txid { get; init; }
 
-        public RestoreSource? Source { get; init; }
+        public RestorePlan? Source { get; init; }
     }
 
     /// <summary>
@@ -27,7 +27,7 @@ internal static class ReplicaChoice
     /// <exception cref="TxNotAvailableException">No replica holds the TXID or time asked for.</exception>
     public static async Task<Candidate> NewestAsync(IReadOnlyList<Candidate> candidates, Txid txid, DateTimeOffset? timestamp, Action<string> warn, CancellationToken cancellationToken)
     {
-        Task<RestoreSource>[] plans = [.. candidates.Select(c => PlanAsync(c.Client, txid, timestamp, cancellationToken))];
+        Task<RestorePlan>[] plans = [.. candidates.Select(c => PlanAsync(c.Client, txid, timestamp, cancellationToken))];
         try
         {
             await Task.WhenAll(plans).ConfigureAwait(false);
@@ -42,11 +42,11 @@ internal static class ReplicaChoice
         Exception? notAvailable = null;
         for (int i = 0; i < candidates.Count; i++)
         {
-            Task<RestoreSource> plan = plans[i];
+            Task<RestorePlan> plan = plans[i];
             if (plan.IsCompletedSuccessfully)
             {
-                RestoreSource source = plan.Result;
-                Txid reaches = source.Plan.Count > 0 ? source.Plan[^1].MaxTxid : Txid.Zero;
+                RestorePlan source = plan.Result;
+                Txid reaches = source.Files.Count > 0 ? source.Files[^1].MaxTxid : Txid.Zero;
                 if (newest is null || reaches > newest.Txid)
                 {
                     newest = candidates[i] with { Txid = reaches, Source = source };
@@ -70,9 +70,9 @@ internal static class ReplicaChoice
         return newest ?? throw (unreachable ?? notAvailable ?? new NoBackupException("no backups found on any replica"));
     }
 
-    private static async Task<RestoreSource> PlanAsync(IReplicaClient client, Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)
+    private static async Task<RestorePlan> PlanAsync(IReplicaClient client, Txid txid, DateTimeOffset? timestamp, CancellationToken cancellationToken)
     {
         await client.InitAsync(cancellationToken).ConfigureAwait(false);
-        return await Restorer.PlanAsync(client, txid, timestamp, cancellationToken).ConfigureAwait(false);
+        return await RestorePlan.CreateAsync(client, txid, timestamp, cancellationToken).ConfigureAwait(false);
     }
 }

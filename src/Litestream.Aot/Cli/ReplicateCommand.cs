@@ -340,7 +340,9 @@ internal static class ReplicateCommand
             target = targets.Find(t => t.Name == newest.Name);
             logger.Log(LogLevel.Information, default, $"{path}: restoring from replica {newest.Name}, the newest reachable (txid {newest.Txid})", null, static (s, _) => s);
         }
-        RestoreResult? restored = await Restorer.TryRestoreAsync(target.Client, new RestoreOptions { OutputPath = path, Encryption = target.Options.Encryption }, cancellationToken).ConfigureAwait(false);
+        RestoreResult? restored = await RestorePlan.TryCreateAsync(target.Client, Txid.Zero, null, cancellationToken).ConfigureAwait(false) is { } plan
+            ? await Restorer.RestoreAsync(target.Client, plan, new RestoreOptions { OutputPath = path, Encryption = target.Options.Encryption }, cancellationToken).ConfigureAwait(false)
+            : null;
         string message = restored is null ? $"no backup of {path} on the replica; starting fresh" : $"restored {path} {Describe(restored)}";
         logger.Log(LogLevel.Information, default, message, null, static (s, _) => s);
     }

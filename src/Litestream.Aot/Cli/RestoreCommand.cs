@@ -124,21 +124,21 @@ internal static class RestoreCommand
             ProgressLine.WriteLineAbove($"database already exists, skipping: {output}");
             return 0;
         }
-        (IReplicaClient client, string description, var config, RestoreSource? chosen) = await ChooseReplicaAsync(a, cancellationToken).ConfigureAwait(false);
+        (IReplicaClient client, string description, var config, RestorePlan? chosen) = await ChooseReplicaAsync(a, cancellationToken).ConfigureAwait(false);
         // v0.3 generations written with age: recipients decrypt with the replica's age: identities.
         IReadOnlyList<string> ageIdentities = config is { } c ? c.Replica.AgeIdentities(c.Defaults) : [];
         LtxKeyRing? keys = config is { } section ? EncryptionKeys(section.Replica, section.Defaults) : null;
         await using (client.ConfigureAwait(false))
         {
             long started = Stopwatch.GetTimestamp();
-            RestoreSource source;
+            RestorePlan source;
             try
             {
                 if (chosen is null)
                 {
                     await client.InitAsync(cancellationToken).ConfigureAwait(false);
                 }
-                source = chosen ?? await Restorer.PlanAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
+                source = chosen ?? await RestorePlan.CreateAsync(client, a.Txid, a.Timestamp, cancellationToken).ConfigureAwait(false);
             }
             catch (NoBackupException) when (a.IfReplicaExists)
             {
@@ -163,7 +163,7 @@ internal static class RestoreCommand
                 }
                 else
                 {
-                    LtxCommand.Print([.. source.Plan.Select(LtxCommand.ToRow)], a.Json);
+                    LtxCommand.Print([.. source.Files.Select(LtxCommand.ToRow)], a.Json);
                 }
                 return 0;
             }
@@ -179,11 +179,11 @@ internal static class RestoreCommand
                 Encryption = keys,
             };
             RestoreResult restored;
-            using (ProgressLine? own = source.Legacy || shared is not null ? null : ProgressLine.Start("restoring", source.Plan.Sum(f => f.Size), source.Plan.Count))
+            using (ProgressLine? own = source.Legacy || shared is not null ? null : ProgressLine.Start("restoring", source.Files.Sum(f => f.Size), source.Files.Count))
             {
                 ProgressLine? progress = source.Legacy ? null : shared ?? own;
                 IReplicaClient counted = progress is null ? client : new ProgressReplicaClient(client, progress);
-                restored = await Restorer.ApplyAsync(counted, source, options, cancellationToken).ConfigureAwait(false);
+                restored = await Restorer.RestoreAsync(counted, source, options, cancellationToken).ConfigureAwait(false);
             }
             long bytes = (long)restored.Commit * restored.PageSize;
             ProgressLine.WriteLineAbove(restored.LegacyGeneration is { } generation
@@ -221,12 +221,12 @@ internal static class RestoreCommand
     /// The replica to restore from: the one named by <c>-replica</c>, the only one, or (several, none named) the
     /// reachable one with the newest TXID, said on stderr; with that choice comes its plan. The others' clients are disposed.
     /// </summary>
-    private static async Task<(IReplicaClient Client, string Description, (Config.ReplicaConfig Replica, Config.ReplicaConfig Defaults)? Config, RestoreSource? Source)> ChooseReplicaAsync(
+    private static async Task<(IReplicaClient Client, string Description, (Config.ReplicaConfig Replica, Config.ReplicaConfig Defaults)? Config, RestorePlan? Source)> ChooseReplicaAsync(
         Arguments a, CancellationToken cancellationToken)
     {
         var all = ReplicaTarget.ResolveAll(a.Target, a.ConfigPath, a.ExpandEnv);
         var keep = all[0];
-        RestoreSource? source = null;
+        RestorePlan? source = null;
         bool chosen = false;
         try
         {

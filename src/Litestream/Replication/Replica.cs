@@ -634,8 +634,13 @@ public sealed class Replica
     /// <exception cref="TxNotAvailableException">The requested TXID or time is not covered by the replica.</exception>
     /// <exception cref="InvalidOperationException">The output is the path of <see cref="Db"/> and it is open.</exception>
     /// <exception cref="IOException">The output exists and <see cref="RestoreOptions.Force"/> is not set.</exception>
-    public ValueTask<RestoreResult?> TryRestoreAsync(RestoreOptions options, CancellationToken cancellationToken = default)
-        => Restorer.TryRestoreAsync(Client, ToOutput(options), cancellationToken);
+    public async ValueTask<RestoreResult?> TryRestoreAsync(RestoreOptions options, CancellationToken cancellationToken = default)
+    {
+        RestoreOptions output = ToOutput(options);
+        return await RestorePlan.TryCreateAsync(Client, output.Txid, output.Timestamp, cancellationToken).ConfigureAwait(false) is { } plan
+            ? await Restorer.RestoreAsync(Client, plan, output, cancellationToken).ConfigureAwait(false)
+            : null;
+    }
 
     /// <summary>The options with the output defaulted to <see cref="Db"/>'s path, which must not be open.</summary>
     private RestoreOptions ToOutput(RestoreOptions options)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Litestream.Events;
 using Litestream.Internal;
@@ -26,6 +27,8 @@ internal sealed class Follower : IAsyncDisposable
     private readonly SqliteConnection _locker;
     private readonly FileStream _file;
     private readonly LtxKeyRing? _keys;
+    private readonly LtxTxidChain _chain;
+    private long _lastFullListing;
     private int _filesApplied;
     private long _bytesApplied;
 
@@ -36,6 +39,7 @@ internal sealed class Follower : IAsyncDisposable
         _output = output;
         _logger = logger;
         Txid = txid;
+        _chain = new LtxTxidChain(txid, allowOverlap: true);
         PatchHeader(output);
         // Opened once and kept: closing a descriptor of the database would drop the lock connection's locks.
         _file = new FileStream(output, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1);
@@ -86,14 +90,14 @@ internal sealed class Follower : IAsyncDisposable
         }
         else
         {
-            RestoreSource source = await Restorer.PlanAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
+            RestorePlan source = await RestorePlan.CreateAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
             IReplicaClient counted = client;
             if (progress is not null && !source.Legacy)
             {
-                progress.AddTotal(source.Plan.Sum(f => f.Size), source.Plan.Count);
+                progress.AddTotal(source.Files.Sum(f => f.Size), source.Files.Count);
                 counted = new ProgressReplicaClient(client, progress);
             }
-            RestoreResult restored = await Restorer.ApplyAsync(counted, source, options with { OutputPath = output }, cancellationToken).ConfigureAwait(false);
+            RestoreResult restored = await Restorer.RestoreAsync(counted, source, options with { OutputPath = output }, cancellationToken).ConfigureAwait(false);
             txid = restored.Txid;
             WriteTxidFile(output, txid);
         }
@@ -120,13 +124,12 @@ internal sealed class Follower : IAsyncDisposable
     /// <summary>Applies every file that continues from the current TXID; returns how many were applied.</summary>
     public async ValueTask<int> PollAsync(CancellationToken cancellationToken)
     {
-        int applied = 0;
-        while (await NextAsync(cancellationToken).ConfigureAwait(false) is { } next)
+        IReadOnlyList<LtxFileInfo> plan = await PlanAsync(cancellationToken).ConfigureAwait(false);
+        foreach (LtxFileInfo info in plan)
         {
-            await ApplyAsync(next, cancellationToken).ConfigureAwait(false);
-            applied++;
+            await ApplyAsync(info, cancellationToken).ConfigureAwait(false);
         }
-        return applied;
+        return plan.Count;
     }
 
     /// <summary>Closes the lock connection and the file.</summary>
@@ -136,50 +139,65 @@ internal sealed class Follower : IAsyncDisposable
         await _file.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>L0 first; when L0 has a gap (retention), a compacted file from levels 1..8 bridges it.</summary>
-    private async ValueTask<LtxFileInfo?> NextAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The files that continue the copy, by the restore planner's rules (<see cref="RestorePlanner.PlanFrom"/>). While
+    /// the copy keeps up, a poll lists only L0 from the next TXID; every level is listed when L0 does not continue the
+    /// copy (a gap that retention made after compaction) and at least every <see cref="FullListingInterval"/>, well
+    /// within L0's retention, so a file that reached only the upper levels is not missed.
+    /// </summary>
+    /// <exception cref="NonContiguousReplicaException">No level bridges a gap after the copy's TXID.</exception>
+    private async ValueTask<IReadOnlyList<LtxFileInfo>> PlanAsync(CancellationToken cancellationToken)
     {
-        for (int level = 0; level < LtxConstants.SnapshotLevel; level++)
+        var next = new Txid(Txid.Value + 1);
+        if (_lastFullListing != 0 && Stopwatch.GetElapsedTime(_lastFullListing) < FullListingInterval)
         {
-            LtxFileInfo? best = null;
-            await foreach (LtxFileInfo info in _client.ListLtxFilesAsync(level, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
+            IReadOnlyList<IReadOnlyList<LtxFileInfo>> tip = await RestorePlanner.ListAsync(_client, 0, next, false, cancellationToken).ConfigureAwait(false);
+            if (tip[0].Count == 0)
             {
-                if (info.MinTxid.Value <= Txid.Value + 1 && info.MaxTxid > Txid && (best is null || info.MaxTxid > best.MaxTxid))
+                return [];
+            }
+            if (tip[0][0].MinTxid == next)
+            {
+                try
                 {
-                    best = info;
+                    return RestorePlanner.PlanFrom(tip, Txid);
+                }
+                catch (NonContiguousReplicaException)
+                {
+                    // A gap further on in L0: the upper levels may bridge it.
                 }
             }
-            if (best is not null)
-            {
-                return best;
-            }
         }
-        return null;
+        IReadOnlyList<IReadOnlyList<LtxFileInfo>> levels = await RestorePlanner.ListAsync(_client, LtxConstants.SnapshotLevel - 1, Txid.Zero, false, cancellationToken).ConfigureAwait(false);
+        _lastFullListing = Stopwatch.GetTimestamp();
+        return RestorePlanner.PlanFrom(levels, Txid);
     }
 
+    /// <summary>How often a poll lists every level, not just L0's tip.</summary>
+    private static readonly TimeSpan FullListingInterval = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Applies one file with the restore's streamed applier: checked whole first (header, TXID chain, checksum,
+    /// growth) so a damaged file never leaves a half-applied copy, then written in place under the exclusive lock.
+    /// </summary>
     private async ValueTask ApplyAsync(LtxFileInfo info, CancellationToken cancellationToken)
     {
-        await using Stream stream = await _client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
-        // Decode into memory first: a damaged file must not leave a half-applied database.
-        var pages = new List<(uint Pgno, byte[] Data)>();
+        string name = RestorePlan.FileName(info);
+        uint commit = 0;
+        await using StreamedFileApplier applier = StreamedFileApplier.Start(_client, info, _keys, cancellationToken);
         LtxHeader header;
-        using (var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false, Keys = _keys })
-        {
-            header = decoder.DecodeHeader();
-            byte[] buffer = new byte[header.PageSize];
-            while (decoder.TryDecodePage(buffer, out LtxPageHeader ph))
-            {
-                pages.Add((ph.Pgno, buffer.ToArray()));
-            }
-            decoder.Close();
-        }
         try
         {
-            DatabaseGrowth.Check(header, (uint)(_file.Length / header.PageSize), pages.Count == 0 ? 0 : pages[^1].Pgno);
+            header = await applier.OpenAsync(cancellationToken).ConfigureAwait(false);
+            RestorePlan.CheckFile(info, header, first: false);
+            _chain.CheckNext(header);
+            commit = (uint)(_file.Length / header.PageSize);
+            applier.Verify(commit);
         }
-        catch (LtxFormatException e)
+        catch (LtxFormatException e) when (e is not LtxKeyMissingException) // a missing key is the replica's, not this file's
         {
-            LtxThrow.InFile(Restorer.FileName(info), e);
+            LtxThrow.InFile(name, e);
+            throw; // not reached
         }
         using (SqliteCommand begin = _locker.CreateCommand())
         {
@@ -188,21 +206,15 @@ internal sealed class Follower : IAsyncDisposable
         }
         try
         {
-            foreach ((uint pgno, byte[] data) in pages)
-            {
-                if (pgno == 1)
-                {
-                    Page1Patch.Apply(data, 0, RandomChangeCounter());
-                }
-                RandomAccess.Write(_file.SafeFileHandle, data, (long)(pgno - 1) * header.PageSize);
-            }
-            if (!pages.Exists(p => p.Pgno == 1))
-            {
-                Span<byte> counter = stackalloc byte[sizeof(uint)];
-                Page1Patch.Apply(counter, Page1Patch.ChangeCounterOffset, RandomChangeCounter());
-                RandomAccess.Write(_file.SafeFileHandle, counter, Page1Patch.ChangeCounterOffset);
-            }
-            _file.SetLength((long)header.Commit * header.PageSize);
+            using var target = RestoreTarget.InPlace(_file.SafeFileHandle);
+            await applier.ApplyAsync(target, commit, cancellationToken).ConfigureAwait(false);
+            // Page 1 as readers of the copy must see it, whether or not the file carried page 1.
+            Span<byte> page1 = stackalloc byte[Page1Patch.Length];
+            RandomAccess.Read(_file.SafeFileHandle, page1, 0);
+            Page1Patch.Apply(page1, 0, RandomChangeCounter());
+            RandomAccess.Write(_file.SafeFileHandle, page1, 0);
+            target.Resize((long)header.Commit * header.PageSize);
+            target.Commit(IntegrityCheck.None, cancellationToken);
             _file.Flush(flushToDisk: true);
         }
         finally
@@ -211,6 +223,7 @@ internal sealed class Follower : IAsyncDisposable
             end.CommandText = "ROLLBACK";
             end.ExecuteNonQuery();
         }
+        _chain.Append(header);
         Txid = info.MaxTxid;
         WriteTxidFile(_output, Txid);
         Interlocked.Increment(ref _filesApplied);

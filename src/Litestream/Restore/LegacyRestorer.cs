@@ -11,8 +11,8 @@ namespace Litestream.Restore;
 /// snapshot (or the newest at or before a time), then for each shadow-WAL index in order the
 /// concatenation of its segments written as <c>&lt;out&gt;.tmp-wal</c> and checkpointed by SQLite, which
 /// validates salts and frame checksums itself. Objects v0.3 encrypted with age (its <c>age: recipients</c>) are
-/// decrypted with <see cref="RestoreOptions.AgeIdentities"/> as they stream (<see cref="AgeDecryptStream"/>). Same temp → verify → fsync → rename discipline as
-/// <see cref="Restorer"/>.
+/// decrypted with <see cref="RestoreOptions.AgeIdentities"/> as they stream (<see cref="AgeDecryptStream"/>). The
+/// result is built and committed by a <see cref="RestoreTarget"/>, as an LTX restore's (temp → check → fsync → rename).
 /// </summary>
 internal static class LegacyRestorer
 {
@@ -62,66 +62,47 @@ internal static class LegacyRestorer
         }
         segments.Sort((a, b) => a.Index != b.Index ? a.Index.CompareTo(b.Index) : a.Offset.CompareTo(b.Offset));
 
-        string output = options.FullOutputPath;
-        RestoreOutput.Check(output, options.Force);
-        string temp = output + ".tmp";
-        RestoreOutput.DeleteTemp(temp);
-        try
+        using var target = RestoreTarget.Create(options.FullOutputPath, options.Force);
+        string temp = target.TempPath;
+        await using (Stream source = await client.OpenSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false))
+        await using (Stream plain = await OpenPlainAsync(source, snapshot.Path, identities, cancellationToken).ConfigureAwait(false))
+        await using (var frame = new Lz4FrameReadStream(plain))
+        await using (var db = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {
-            await using (Stream source = await client.OpenSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false))
-            await using (Stream plain = await OpenPlainAsync(source, snapshot.Path, identities, cancellationToken).ConfigureAwait(false))
-            await using (var frame = new Lz4FrameReadStream(plain))
-            await using (var db = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            await frame.CopyToAsync(db, cancellationToken).ConfigureAwait(false);
+            db.Flush(flushToDisk: true);
+        }
+        uint expectedIndex = snapshot.Index;
+        int i = 0;
+        while (i < segments.Count)
+        {
+            uint index = segments[i].Index;
+            if (index != expectedIndex || segments[i].Offset != 0)
             {
-                await frame.CopyToAsync(db, cancellationToken).ConfigureAwait(false);
-                db.Flush(flushToDisk: true);
+                throw new InvalidDataException($"missing WAL index {expectedIndex:x8} in generation {snapshot.Generation}");
             }
-            uint expectedIndex = snapshot.Index;
-            int i = 0;
-            while (i < segments.Count)
+            long length = 0;
+            await using (var wal = new FileStream(temp + "-wal", FileMode.Create, FileAccess.Write))
             {
-                uint index = segments[i].Index;
-                if (index != expectedIndex || segments[i].Offset != 0)
+                for (; i < segments.Count && segments[i].Index == index; i++)
                 {
-                    throw new InvalidDataException($"missing WAL index {expectedIndex:x8} in generation {snapshot.Generation}");
-                }
-                long length = 0;
-                await using (var wal = new FileStream(temp + "-wal", FileMode.Create, FileAccess.Write))
-                {
-                    for (; i < segments.Count && segments[i].Index == index; i++)
+                    if (segments[i].Offset != length)
                     {
-                        if (segments[i].Offset != length)
-                        {
-                            throw new InvalidDataException($"missing WAL segment in generation {snapshot.Generation}: index {index:x8} jumps from offset {length} to {segments[i].Offset}");
-                        }
-                        await using Stream source = await client.OpenWalSegmentAsync(segments[i], cancellationToken).ConfigureAwait(false);
-                        await using Stream plain = await OpenPlainAsync(source, segments[i].Path, identities, cancellationToken).ConfigureAwait(false);
-                        await using var frame = new Lz4FrameReadStream(plain);
-                        await frame.CopyToAsync(wal, cancellationToken).ConfigureAwait(false);
-                        length = wal.Length;
+                        throw new InvalidDataException($"missing WAL segment in generation {snapshot.Generation}: index {index:x8} jumps from offset {length} to {segments[i].Offset}");
                     }
-                    wal.Flush(flushToDisk: true);
+                    await using Stream source = await client.OpenWalSegmentAsync(segments[i], cancellationToken).ConfigureAwait(false);
+                    await using Stream plain = await OpenPlainAsync(source, segments[i].Path, identities, cancellationToken).ConfigureAwait(false);
+                    await using var frame = new Lz4FrameReadStream(plain);
+                    await frame.CopyToAsync(wal, cancellationToken).ConfigureAwait(false);
+                    length = wal.Length;
                 }
-                Checkpoint(temp);
-                expectedIndex = index + 1;
+                wal.Flush(flushToDisk: true);
             }
-            if (options.IntegrityCheck != IntegrityCheck.None)
-            {
-                Restorer.CheckIntegrity(temp, options.IntegrityCheck, cancellationToken);
-            }
-            using (var db = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite))
-            {
-                db.Flush(flushToDisk: true);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            RestoreOutput.Commit(temp, output, options.Force);
-            return (snapshot, segments.Count);
+            Checkpoint(temp);
+            expectedIndex = index + 1;
         }
-        catch
-        {
-            RestoreOutput.DeleteTemp(temp);
-            throw;
-        }
+        target.Commit(options.IntegrityCheck, cancellationToken);
+        return (snapshot, segments.Count);
     }
 
     /// <summary>The identities of <see cref="RestoreOptions.AgeIdentities"/>, each string read as an age identity file.</summary>

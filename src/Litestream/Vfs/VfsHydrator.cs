@@ -209,7 +209,7 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         Interlocked.Exchange(ref _bytes, 0);
         Interlocked.Exchange(ref _totalBytes, plan.Sum(f => f.Size));
         VfsLog.Write(VfsLog.Level.Info, $"hydrate {_replica.Name}: downloading txid {target} ({plan.Count} files) to {FilePath}");
-        RestoreResult restored = await Restorer.ApplyAsync(new ProgressReplicaClient(_client, this), plan, new RestoreOptions
+        RestoreResult restored = await Restorer.RestoreAsync(new ProgressReplicaClient(_client, this), RestorePlan.Of(plan), new RestoreOptions
         {
             OutputPath = FilePath,
             Force = true,
@@ -281,38 +281,30 @@ internal sealed class VfsHydrator : ITransferProgress, IDisposable
         }
     }
 
-    /// <summary>Streams one LTX file's pages into the copy (one page buffer) and cuts it to the file's commit size.</summary>
+    /// <summary>
+    /// Applies one LTX file to the copy in place with the restore's streamed applier (page runs) and cuts it to the
+    /// file's commit size.
+    /// </summary>
     private async Task ApplyFileAsync(LtxFileInfo info, CancellationToken cancellationToken)
     {
         SafeFileHandle file = _file!;
-        Stream stream = await _client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
-        await using (stream.ConfigureAwait(false))
+        await using StreamedFileApplier applier = StreamedFileApplier.Start(_client, info, _keys, cancellationToken);
+        try
         {
-            using var decoder = new LtxDecoder(stream, leaveOpen: true) { KeepPageIndex = false, Keys = _keys };
-            try
+            LtxHeader header = await applier.OpenAsync(cancellationToken).ConfigureAwait(false);
+            RestorePlan.CheckFile(info, header, first: false);
+            if (header.PageSize != _pageSize)
             {
-                LtxHeader header = decoder.DecodeHeader();
-                Restorer.CheckPlanFile(info, header, first: false);
-                if (header.PageSize != _pageSize)
-                {
-                    LtxThrow.Format($"page size changed from {_pageSize} to {header.PageSize}");
-                }
-                byte[] page = new byte[_pageSize];
-                uint lastPgno = 0;
-                uint previousCommit = (uint)(RandomAccess.GetLength(file) / _pageSize);
-                while (decoder.TryDecodePage(page, out LtxPageHeader ph))
-                {
-                    RandomAccess.Write(file, page, (long)(ph.Pgno - 1) * _pageSize);
-                    lastPgno = ph.Pgno;
-                }
-                decoder.Close();
-                DatabaseGrowth.Check(header, previousCommit, lastPgno);
-                RandomAccess.SetLength(file, (long)header.Commit * _pageSize);
+                LtxThrow.Format($"page size changed from {_pageSize} to {header.PageSize}");
             }
-            catch (LtxFormatException e)
-            {
-                LtxThrow.InFile(Restorer.FileName(info), e);
-            }
+            using var target = RestoreTarget.InPlace(file);
+            await applier.ApplyAsync(target, (uint)(RandomAccess.GetLength(file) / _pageSize), cancellationToken).ConfigureAwait(false);
+            target.Commit(IntegrityCheck.None, cancellationToken);
+            target.Resize((long)header.Commit * _pageSize);
+        }
+        catch (LtxFormatException e)
+        {
+            LtxThrow.InFile(RestorePlan.FileName(info), e);
         }
     }
 

@@ -323,12 +323,12 @@ internal sealed class VfsReplica : IDisposable
                 CheckFile(files[i], header, index, first: baseline is null && i == 0, pageSize, (uint)pages.Length);
                 if (previous is { } before)
                 {
-                    LtxCompactor.CheckSequence(before, header, allowOverlap: true);
+                    LtxTxidChain.Check(before, header, allowOverlap: true);
                 }
             }
             catch (LtxFormatException e)
             {
-                LtxThrow.InFile(Restorer.FileName(files[i]), e);
+                LtxThrow.InFile(RestorePlan.FileName(files[i]), e);
             }
             KeepCipher(files[i], header);
             previous = header;
@@ -368,7 +368,7 @@ internal sealed class VfsReplica : IDisposable
         }
         else if (_options.Encryption is not null && Interlocked.Exchange(ref _plainWarned, 1) == 0)
         {
-            VfsLog.Write(VfsLog.Level.Warn, $"open {Name}: {Restorer.FileName(info)} is not encrypted although an encryption key is configured");
+            VfsLog.Write(VfsLog.Level.Warn, $"open {Name}: {RestorePlan.FileName(info)} is not encrypted although an encryption key is configured");
         }
     }
 
@@ -384,7 +384,7 @@ internal sealed class VfsReplica : IDisposable
     private static void CheckFile(LtxFileInfo info, LtxHeader header, LtxPageIndex index, bool first, uint pageSize, uint previousCommit)
     {
         header.Validate();
-        Restorer.CheckPlanFile(info, header, first);
+        RestorePlan.CheckFile(info, header, first);
         if (pageSize != 0 && header.PageSize != pageSize)
         {
             LtxThrow.Format($"page size changed from {pageSize} to {header.PageSize} at txid {header.MinTxid}");

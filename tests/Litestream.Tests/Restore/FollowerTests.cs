@@ -106,6 +106,26 @@ public class FollowerTests
     }
 
     [RequiresFact]
+    public async Task Follow_GapInTheReplica_RefusedNamingWhereTheChainBreaks_NothingApplied()
+    {
+        await using Shipped shipped = await Shipped.StartAsync(100);
+        await using Follower follower = await Follower.StartAsync(shipped.Client, new RestoreOptions { OutputPath = shipped.Output }, null, default);
+        byte[] before = File.ReadAllBytes(shipped.Output);
+        for (int i = 0; i < 3; i++)
+        {
+            Write(shipped.Source.Path, 10);
+            await shipped.ShipAsync();
+        }
+        File.Delete(shipped.Client.LtxFilePath(0, new Txid(3), new Txid(3)));
+
+        var error = await Assert.ThrowsAsync<NonContiguousReplicaException>(async () => await follower.PollAsync(default));
+        Assert.Equal("non-contiguous ltx files: level 0 continues at 0000000000000004 but the chain ends at 0000000000000002", error.Message);
+        Assert.Equal(new Txid(1), follower.Txid);
+        Assert.Equal("0000000000000001\n", File.ReadAllText(shipped.Output + "-txid"));
+        Assert.Equal(before, File.ReadAllBytes(shipped.Output));
+    }
+
+    [RequiresFact]
     public async Task Follow_ExistingDatabaseWithoutTxidFile_Refused()
     {
         string dir = TestRepo.TempDir();

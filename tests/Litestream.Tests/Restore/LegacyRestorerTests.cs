@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Litestream.Ltx;
 using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Storage.File;
@@ -50,14 +51,13 @@ public class LegacyRestorerTests
     }
 
     [RequiresFact(Need.Spec)]
-    public async Task RestorerTryRestore_ReplicaWithOnlyV03Generations_RestoresTheNewestGeneration()
+    public async Task Restore_ReplicaWithOnlyV03Generations_RestoresTheNewestGeneration()
     {
         var client = new FileReplicaClient(MapFixture("ok"));
         string output = Path.Combine(TestRepo.TempDir(), "out.db");
 
-        RestoreResult? result = await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
+        RestoreResult result = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output }, default);
 
-        Assert.NotNull(result);
         Assert.Equal("0000000000000000", result.LegacyGeneration);
         Assert.Empty(result.Plan);
         Assert.Equal((long)result.Commit * result.PageSize, new FileInfo(output).Length);
@@ -65,13 +65,13 @@ public class LegacyRestorerTests
     }
 
     [Fact]
-    public async Task RestorerTryRestore_EmptyReplica_NullAndNoOutput()
+    public async Task TryCreatePlan_EmptyReplica_NullAndNoOutput()
     {
         string root = TestRepo.TempDir();
         var client = new FileReplicaClient(Path.Combine(root, "replica"));
         string output = Path.Combine(root, "out.db");
 
-        Assert.Null(await Restorer.TryRestoreAsync(client, new RestoreOptions { OutputPath = output }, default));
+        Assert.Null(await RestorePlan.TryCreateAsync(client, Txid.Zero, null, default));
         Assert.False(File.Exists(output));
     }
 

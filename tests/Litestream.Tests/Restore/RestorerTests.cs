@@ -133,12 +133,12 @@ public class RestorerTests
         string output = Path.Combine(dir, "out.db");
         File.WriteAllText(output, "old database");
         var client = new FileReplicaClient(TestRepo.SpecFile("synthetic/replica-file"));
-        RestoreSource source = await Restorer.PlanAsync(client, Txid.Zero, null, default);
+        RestorePlan source = await RestorePlan.CreateAsync(client, Txid.Zero, null, default);
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
         // A signal after planning: local files need no cancellable I/O, so the restore itself must look.
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
-            await Restorer.ApplyAsync(client, source, new RestoreOptions { OutputPath = output, Force = true }, cancelled.Token));
+            await Restorer.RestoreAsync(client, source, new RestoreOptions { OutputPath = output, Force = true }, cancelled.Token));
         Assert.Equal("old database", File.ReadAllText(output));
         Assert.Equal([output], Directory.GetFiles(dir));
     }

@@ -33,7 +33,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
     {
         string dir = TestRepo.TempDir();
         (string prefix, string db, LtxFileInfo snapshot) = await ReplicateAsync(dir);
-        Assert.True(snapshot.Size > 2 * SegmentedFileApply.SegmentBytes, $"snapshot too small to need ranges: {snapshot.Size}");
+        Assert.True(snapshot.Size > 2 * SegmentedFileApplier.SegmentBytes, $"snapshot too small to need ranges: {snapshot.Size}");
 
         await using var proxy = new FaultProxy(s3.Server.Port);
         await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
@@ -45,7 +45,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         string key = $"/{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}";
         // One GET for the header, one for the tail holding the page index, one per segment: segments end at the
         // first frame boundary 8 MiB past their start, so a ~20 MiB file has three.
-        long segments = (snapshot.Size + SegmentedFileApply.SegmentBytes - 1) / SegmentedFileApply.SegmentBytes;
+        long segments = (snapshot.Size + SegmentedFileApplier.SegmentBytes - 1) / SegmentedFileApplier.SegmentBytes;
         Assert.Equal(3, segments);
         Assert.Equal(2 + segments, proxy.RequestLog.Count(r => r.StartsWith($"GET {key}", StringComparison.Ordinal)));
     }
@@ -60,7 +60,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         IReadOnlyList<LtxFileInfo> plan = await RestorePlanner.PlanAsync(client, Txid.Zero, null, default);
         proxy.Inject(FaultProxy.Fault.InternalError);
         string output = Path.Combine(dir, "out.db");
-        IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
+        IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.RestoreAsync(client, RestorePlan.Of(plan), new RestoreOptions { OutputPath = output }, default));
         Assert.StartsWith($"s3: get object s3://{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}: InternalError (HTTP 500)", error.Message);
         Assert.False(File.Exists(output));
         Assert.False(File.Exists(output + ".tmp"));
@@ -74,7 +74,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         await using S3ReplicaClient client = s3.Client(prefix);
         LtxFileInfo[] plan = [snapshot with { Size = snapshot.Size + 100 }]; // the last range ends past the object
         string output = Path.Combine(dir, "out.db");
-        LtxFormatException error = await Assert.ThrowsAsync<LtxFormatException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
+        LtxFormatException error = await Assert.ThrowsAsync<LtxFormatException>(async () => await Restorer.RestoreAsync(client, RestorePlan.Of(plan), new RestoreOptions { OutputPath = output }, default));
         Assert.Equal($"ltx/0/0000000000000001-0000000000000001.ltx: file is shorter than its listed size {snapshot.Size + 100} (ended at {snapshot.Size})", error.Message);
         Assert.False(File.Exists(output));
     }
@@ -91,7 +91,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
         {
             snapshot = await RandomBlobDatabase.ReplicateOnceAsync(path, direct);
         }
-        Assert.True(snapshot.Size < Restorer.InMemoryFetchLimit, $"snapshot too large for the small-file path: {snapshot.Size}");
+        Assert.True(snapshot.Size < StreamedFileApplier.InMemoryFetchLimit, $"snapshot too large for the small-file path: {snapshot.Size}");
         return (new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint)) { Timeouts = timeouts }, snapshot, dir);
     }
 
@@ -106,7 +106,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
             proxy.Inject(FaultProxy.Fault.StallInBody);
             string output = Path.Combine(dir, "out.db");
             var clock = Stopwatch.StartNew();
-            IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.ApplyAsync(client, plan, new RestoreOptions { OutputPath = output }, default));
+            IOException error = await Assert.ThrowsAsync<IOException>(async () => await Restorer.RestoreAsync(client, RestorePlan.Of(plan), new RestoreOptions { OutputPath = output }, default));
             Assert.Equal($"s3: get object s3://{S3rver.Bucket}/{client.LtxKey(0, snapshot.MinTxid, snapshot.MaxTxid)}: stalled: response body: no data for 2s", error.Message);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
             Assert.False(File.Exists(output));
@@ -138,7 +138,7 @@ public sealed class S3RestoreTests(S3rverFixture s3)
             var options = new RestoreOptions { OutputPath = output };
             Task restore = plan is null
                 ? Restorer.RestoreAsync(client, options, cancel.Token).AsTask()
-                : Restorer.ApplyAsync(client, plan, options, cancel.Token).AsTask();
+                : Restorer.RestoreAsync(client, RestorePlan.Of(plan), options, cancel.Token).AsTask();
             await proxy.WaitForStallAsync(restore, TimeSpan.FromSeconds(30));
             var clock = Stopwatch.StartNew();
             cancel.Cancel();

@@ -6,7 +6,7 @@ using Litestream.Tests.Fixtures;
 namespace Litestream.Tests.Restore;
 
 /// <summary>
-/// Files larger than <see cref="Restorer.InMemoryFetchLimit"/> restore by segments (SegmentedFileApply): the
+/// Files larger than <see cref="StreamedFileApplier.InMemoryFetchLimit"/> restore by segments (SegmentedFileApplier): the
 /// page index cuts the frames into ~8 MiB ranges that parallel workers fetch, decode and write on their own,
 /// and the file checksum is recombined from theirs. A damaged segment fails the whole restore with the file's
 /// name; a worker's failure stops the others and is the error reported; nothing is left behind.
@@ -29,7 +29,7 @@ public sealed class SegmentedRestoreTests
     {
         (string replica, string db, LtxFileInfo snapshot) = await ReplicateAsync();
         var client = new FileReplicaClient(replica);
-        LtxFrameSegments plan = await SegmentedFileApply.PlanAsync(client, snapshot, default);
+        LtxFrameSegments plan = await SegmentedFileApplier.PlanAsync(client, snapshot, default);
         Assert.Equal(3, plan.Segments.Count);
         Assert.Equal(snapshot.MaxTxid, plan.Header.MaxTxid);
 
@@ -140,7 +140,7 @@ public sealed class SegmentedRestoreTests
         public override ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
         {
             Reads.Enqueue((offset, size));
-            bool segment = size > SegmentedFileApply.SegmentBytes / 2;
+            bool segment = size > SegmentedFileApplier.SegmentBytes / 2;
             if (segment && offset <= failAtOffset && failAtOffset < offset + size)
             {
                 throw new IOException("connection reset while reading the second segment");

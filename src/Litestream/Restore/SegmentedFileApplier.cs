@@ -17,13 +17,36 @@ namespace Litestream.Restore;
 /// (the earlier design held <c>parallelism + 1</c> whole 8 MiB chunks, 72 MB by default), and the decoding,
 /// checksumming and page-cache copies run on every core instead of one.
 /// </summary>
-internal static class SegmentedFileApply
+internal sealed class SegmentedFileApplier(IReplicaClient client, LtxFileInfo info, int parallelism, TimeSpan stallTimeout, LtxKeyRing? keys) : IFileApplier
 {
     /// <summary>Bytes of frames per ranged GET (8 MiB: request overhead stays small, every worker starts fast).</summary>
     public const long SegmentBytes = 8L * 1024 * 1024;
 
     /// <summary>Bytes each worker gathers per write (256 KiB: 4 000 writes a GB, a quarter of the memory of 1 MiB runs).</summary>
     private const int RunBytes = 256 * 1024;
+
+    private LtxFrameSegments? _segments;
+
+    /// <summary>Nothing is fetched ahead: the segments are fetched when the file's turn comes.</summary>
+    public Task Fetched => Task.CompletedTask;
+
+    /// <summary>Fetches the header and the page index and plans the segments (<see cref="PlanAsync"/>).</summary>
+    public async ValueTask<LtxHeader> OpenAsync(CancellationToken cancellationToken)
+    {
+        _segments = await PlanAsync(client, info, cancellationToken).ConfigureAwait(false);
+        return _segments.Header;
+    }
+
+    /// <summary>Checks the growth against the index's last page before anything is written, then applies the segments.</summary>
+    public async ValueTask ApplyAsync(RestoreTarget target, uint previousCommit, CancellationToken cancellationToken)
+    {
+        LtxFrameSegments segments = _segments ?? throw new InvalidOperationException("OpenAsync first");
+        DatabaseGrowth.Check(segments.Header, previousCommit, segments.LastPgno);
+        await ApplyAsync(client, info, segments, target.Handle, parallelism, stallTimeout, keys, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Nothing to release: each worker closes its own range.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <summary>Fetches the header and the page index (concurrently) and plans the segments.</summary>
     /// <exception cref="LtxFormatException">The file is shorter than listed, or its header or index is malformed.</exception>
@@ -38,7 +61,7 @@ internal static class SegmentedFileApply
     /// sends nothing for <paramref name="stallTimeout"/> fails the restore: a stalled connection must not hang
     /// it (the S3 SDK's own timeout ends with the response headers).
     /// </summary>
-    public static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, TimeSpan stallTimeout, LtxKeyRing? keys, CancellationToken cancellationToken)
+    private static async ValueTask ApplyAsync(IReplicaClient client, LtxFileInfo info, LtxFrameSegments plan, SafeFileHandle database, int parallelism, TimeSpan stallTimeout, LtxKeyRing? keys, CancellationToken cancellationToken)
     {
         IReadOnlyList<LtxFrameSegment> segments = plan.Segments;
         if (plan.Header.IsSnapshot)
@@ -59,7 +82,7 @@ internal static class SegmentedFileApply
                     LtxFrameSegment segment = segments[i];
                     using var body = new StallGuardStream(
                         client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult(),
-                        stallTimeout, $"{Restorer.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
+                        stallTimeout, $"{RestorePlan.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
                     using var decoder = new LtxSegmentDecoder(body, plan.Header, segment, leaveOpen: true, keys);
                     while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {
