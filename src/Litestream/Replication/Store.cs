@@ -5,6 +5,7 @@ using Litestream.Lease;
 using Litestream.Logging;
 using Litestream.Metrics;
 using Litestream.Ltx;
+using Litestream.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -563,6 +564,9 @@ public sealed class Store : IAsyncDisposable
         {
             foreach (Uploader uploader in uploaders)
             {
+                uploader.Replica.StartedAt = DateTimeOffset.UtcNow;
+                uploader.Replica.LastError = null;
+                health.Track(uploader.Replica.Name, uploader.Replica.Client.Type);
                 LitestreamMetrics.Track(uploader.Replica);
             }
             await WaitAndOpenAsync(replica, health, running.Token).ConfigureAwait(false);
@@ -827,6 +831,8 @@ public sealed class Store : IAsyncDisposable
             try
             {
                 await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+                replica.LastError = null;
+                health.ReplicaSucceeded(replica.Name, replica.Client.Type);
                 ReportPosition(replica.Db, health);
                 if (uploader.Failures > 0)
                 {
@@ -847,6 +853,8 @@ public sealed class Store : IAsyncDisposable
                 replica.InvalidateRemotePosition();
                 Log.ReplicaFailed(_logger, ReplicaLabel(replica), replica.Db.Path, GoDuration.Format(failureDelay), e.Message);
                 health.UploadFailed($"replica {ReplicaLabel(replica)}: {e.Message}");
+                replica.LastError = Redaction.Apply(e.Message);
+                health.ReplicaFailed(replica.Name, replica.Client.Type, e.Message);
                 PublishError(replica.Db.Path, $"replica {ReplicaLabel(replica)}: {e.Message}");
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
@@ -875,13 +883,20 @@ public sealed class Store : IAsyncDisposable
     private static void ReportPosition(Db db, ReplicationHealth health)
     {
         Txid? slowest = null;
+        bool all = true;
         foreach (Replica replica in db.Replicas)
         {
             if (replica.RemoteTxid is not { } txid)
             {
-                return;
+                all = false;
+                continue;
             }
+            health.ReplicaReplicated(replica.Name, replica.Client.Type, txid);
             slowest = slowest is { } s && s < txid ? s : txid;
+        }
+        if (!all)
+        {
+            return;
         }
         if (slowest is { } position)
         {
