@@ -388,6 +388,26 @@ public sealed class Store : IAsyncDisposable
     }
 
     /// <summary>
+    /// Adds a database replicated to several places: <paramref name="replicas"/> all replicate one <see cref="Db"/>,
+    /// each at its own pace, as the constructor takes them; otherwise as <see cref="RegisterAsync(Replica, CancellationToken)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">No replica, or replicas of different databases.</exception>
+    /// <exception cref="DatabaseLockedException">Another process replicates it.</exception>
+    public Task<bool> RegisterReplicasAsync(IReadOnlyList<Replica> replicas, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(replicas);
+        if (replicas.Count == 0 || replicas.Any(r => r.Db != replicas[0].Db))
+        {
+            throw new ArgumentException("replicas of exactly one database are needed", nameof(replicas));
+        }
+        foreach (Replica replica in replicas)
+        {
+            replicas[0].Db.Backlog.Join(replica); // in order: the first is the database's primary
+        }
+        return RegisterAsync(replicas[0], cancellationToken);
+    }
+
+    /// <summary>
     /// Removes a database (upstream <c>Store.UnregisterDB</c>): its loops stop, the final sync ships what it committed
     /// (bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>), it is closed and leaves the store; its replica is
     /// kept. The others replicate on. False when no database at <paramref name="path"/> is in the store. Cancelling
