@@ -10,8 +10,9 @@ namespace Litestream.Hosting;
 /// <summary>
 /// Restores missing databases before the application starts and replicates them until it stops (registered by
 /// <see cref="LitestreamServiceCollectionExtensions.AddLitestream"/>). Start: for each database, create its
-/// replica client, restore it when its file is missing and the replica has a backup, then open a
-/// <see cref="Replication.Store"/> over all of them. Stop: close the store, which syncs and uploads what was
+/// replica clients, restore it when its file is missing and a replica has a backup, then open a
+/// <see cref="Replication.Store"/> over all of them. While it runs, <see cref="RegisterAsync"/> and
+/// <see cref="UnregisterAsync"/> add and remove databases. Stop: close the store, which syncs and uploads what was
 /// committed so far (bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>), then dispose the clients.
 /// </summary>
 public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisposable
@@ -20,7 +21,9 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
     private readonly IServiceProvider _services;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly List<IReplicaClient> _clients = [];
+    private readonly Lock _lock = new();
+    // The clients this service created, by database path: disposed when the database leaves or the service stops.
+    private readonly Dictionary<string, List<IReplicaClient>> _clients = new(StringComparer.Ordinal);
 
     internal LitestreamHostedService(LitestreamOptions options, IServiceProvider services, ILoggerFactory? loggerFactory)
     {
@@ -30,7 +33,7 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
         _logger = _loggerFactory.CreateLogger("Litestream.Hosting");
     }
 
-    /// <summary>The running store (one replica per database); null before <see cref="StartAsync"/> and after <see cref="StopAsync"/>.</summary>
+    /// <summary>The running store (<see cref="Db.Replicas"/> lists each database's replicas); null before <see cref="StartAsync"/> and after <see cref="StopAsync"/>.</summary>
     public Store? Store { get; private set; }
 
     /// <summary>
@@ -49,15 +52,7 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
         {
             foreach (LitestreamDatabaseOptions database in _options.Databases)
             {
-                IReplicaClient client = CreateClient(database);
-                _clients.Add(client);
-                var db = new Db(database.Path, database.Db, _loggerFactory.CreateLogger("Litestream.Db"));
-                var replica = new Replica(db, client, database.ReplicaOptions, _loggerFactory.CreateLogger("Litestream.Replica"));
-                replicas.Add(replica);
-                if (database.RestoreIfMissing && !File.Exists(db.Path))
-                {
-                    await RestoreAsync(replica, cancellationToken).ConfigureAwait(false);
-                }
+                replicas.AddRange(await PrepareAsync(database, cancellationToken).ConfigureAwait(false));
             }
             var store = new Store(replicas, _options.Store, _loggerFactory.CreateLogger("Litestream.Store"), _options.Compaction);
             await store.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -96,6 +91,64 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
     public Task SyncAsync(CancellationToken cancellationToken = default)
         => (Store ?? throw new InvalidOperationException("litestream is not running")).SyncAsync(cancellationToken);
 
+    /// <summary>
+    /// Adds a database while the service runs (restored first when its file is missing, as at start), replicating at
+    /// once to each of its replicas (<see cref="Replication.Store.RegisterReplicasAsync"/>).
+    /// False when a database at the same path is replicated already.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The service is not running, or the database has no replica.</exception>
+    /// <exception cref="DatabaseLockedException">Another process replicates it.</exception>
+    public async Task<bool> RegisterAsync(LitestreamDatabaseOptions database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        Store store = Store ?? throw new InvalidOperationException("litestream is not running");
+        string path = Path.GetFullPath(database.Path);
+        if (store.Replicas.Any(r => r.Db.Path == path))
+        {
+            return false;
+        }
+        IReadOnlyList<Replica> replicas = await PrepareAsync(database, cancellationToken).ConfigureAwait(false);
+        bool added;
+        try
+        {
+            added = await store.RegisterReplicasAsync(replicas, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeClientsAsync(path).ConfigureAwait(false);
+            throw;
+        }
+        if (!added)
+        {
+            await DisposeClientsAsync(path).ConfigureAwait(false);
+        }
+        return added;
+    }
+
+    /// <summary>
+    /// Removes a database while the service runs: its final sync ships what it committed, its replicas are kept and
+    /// their clients disposed (<see cref="Replication.Store.UnregisterAsync"/>). False when it is not replicated here.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The service is not running.</exception>
+    /// <exception cref="ReplicaBehindException">The final sync left a replica behind (the database left all the same).</exception>
+    public async Task<bool> UnregisterAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Store store = Store ?? throw new InvalidOperationException("litestream is not running");
+        string full = Path.GetFullPath(path);
+        try
+        {
+            return await store.UnregisterAsync(full, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!store.Replicas.Any(r => r.Db.Path == full))
+            {
+                await DisposeClientsAsync(full).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Stops replication if it is still running (see <see cref="StopAsync"/>); a replica left behind is logged, not thrown.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -109,42 +162,97 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
         }
     }
 
-    private IReplicaClient CreateClient(LitestreamDatabaseOptions database)
+    /// <summary>Creates a database's replicas (their clients kept for disposal) and restores it when its file is missing.</summary>
+    private async Task<IReadOnlyList<Replica>> PrepareAsync(LitestreamDatabaseOptions database, CancellationToken cancellationToken)
     {
-        if (database.ReplicaClient is { } factory)
+        var db = new Db(database.Path, database.Db, _loggerFactory.CreateLogger("Litestream.Db"));
+        ILogger logger = _loggerFactory.CreateLogger("Litestream.Replica");
+        var replicas = new List<Replica>(1 + database.Replicas.Count);
+        foreach ((Func<IServiceProvider, IReplicaClient>? factory, ReplicaSettings? settings, ReplicaOptions options) in
+            database.Replicas.Select(r => (r.ReplicaClient, r.Replica, r.Options)).Prepend((database.ReplicaClient, database.Replica, database.ReplicaOptions)))
         {
-            return factory(_services);
+            IReplicaClient client = factory is not null ? factory(_services)
+                : settings is not null ? ReplicaClientFactory.Create(settings)
+                : throw new InvalidOperationException($"AddLitestream: database {database.Path} has no replica");
+            lock (_lock)
+            {
+                (_clients.TryGetValue(db.Path, out List<IReplicaClient>? list) ? list : _clients[db.Path] = []).Add(client);
+            }
+            replicas.Add(new Replica(db, client, options, logger));
         }
-        return database.Replica is { } settings
-            ? ReplicaClientFactory.Create(settings)
-            : throw new InvalidOperationException($"AddLitestream: database {database.Path} has no replica");
+        string[] names = [.. replicas.Select(r => r.Name)];
+        if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
+        {
+            throw new InvalidOperationException($"AddLitestream: database {database.Path} has two replicas named alike ({string.Join(", ", names)}); set ReplicaOptions.Name");
+        }
+        if (database.RestoreIfMissing && !File.Exists(db.Path))
+        {
+            await RestoreAsync(replicas, cancellationToken).ConfigureAwait(false);
+        }
+        return replicas;
     }
 
-    private async Task RestoreAsync(Replica replica, CancellationToken cancellationToken)
+    /// <summary>
+    /// Restores from the first replica, in order, that holds a backup; one that cannot be read is a warning while
+    /// another has a backup, and its error is thrown when none has (it may hold one: never start empty over it).
+    /// </summary>
+    private async Task RestoreAsync(IReadOnlyList<Replica> replicas, CancellationToken cancellationToken)
     {
-        RestoreResult? result = await replica.TryRestoreAsync(new RestoreOptions { OutputPath = replica.Db.Path }, cancellationToken).ConfigureAwait(false);
-        string source = replica.Client.ToString() ?? replica.Client.Type;
-        if (result is null)
+        Exception? unreadable = null;
+        foreach (Replica replica in replicas)
         {
-            LogNoBackup(_logger, replica.Db.Path, source);
+            string source = replica.Client.ToString() ?? replica.Client.Type;
+            RestoreResult? result;
+            try
+            {
+                result = await replica.TryRestoreAsync(new RestoreOptions { OutputPath = replica.Db.Path }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (replicas.Count > 1 && e is not OperationCanceledException)
+            {
+                unreadable ??= e;
+                LogUnreadable(_logger, replica.Name, source, e.Message);
+                continue;
+            }
+            if (result is null)
+            {
+                continue;
+            }
+            if (result.LegacyGeneration is { } generation)
+            {
+                LogRestoredLegacy(_logger, replica.Db.Path, generation, source);
+            }
+            else
+            {
+                LogRestored(_logger, replica.Db.Path, result.Txid.ToString(), source);
+            }
+            return;
         }
-        else if (result.LegacyGeneration is { } generation)
+        if (unreadable is not null)
         {
-            LogRestoredLegacy(_logger, replica.Db.Path, generation, source);
+            throw unreadable;
         }
-        else
-        {
-            LogRestored(_logger, replica.Db.Path, result.Txid.ToString(), source);
-        }
+        LogNoBackup(_logger, replicas[0].Db.Path, string.Join(", ", replicas.Select(r => r.Client.ToString() ?? r.Client.Type)));
     }
 
-    private async Task DisposeClientsAsync()
+    private async Task DisposeClientsAsync(string? path = null)
     {
-        foreach (IReplicaClient client in _clients)
+        List<IReplicaClient> clients;
+        lock (_lock)
+        {
+            clients = path is null ? [.. _clients.Values.SelectMany(c => c)] : _clients.GetValueOrDefault(path) ?? [];
+            if (path is null)
+            {
+                _clients.Clear();
+            }
+            else
+            {
+                _clients.Remove(path);
+            }
+        }
+        foreach (IReplicaClient client in clients)
         {
             await client.DisposeAsync().ConfigureAwait(false);
         }
-        _clients.Clear();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "restored {Path} to txid {Txid} from {Replica}")]
@@ -152,6 +260,9 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
 
     [LoggerMessage(Level = LogLevel.Information, Message = "restored {Path} from v0.3 generation {Generation} on {Replica}")]
     private static partial void LogRestoredLegacy(ILogger logger, string path, string generation, string replica);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "replica {Name} ({Replica}) could not be read: {Error}; trying the next")]
+    private static partial void LogUnreadable(ILogger logger, string name, string replica, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Path} does not exist and {Replica} holds no backup; starting with a new database")]
     private static partial void LogNoBackup(ILogger logger, string path, string replica);

@@ -5,7 +5,8 @@ namespace Litestream.Hosting;
 
 /// <summary>
 /// What <see cref="LitestreamServiceCollectionExtensions.AddLitestream"/> replicates: one or more databases,
-/// each with one replica, plus the settings shared by all of them.
+/// each with one replica or several (<see cref="LitestreamDatabaseOptions.AddReplica"/>), plus the settings shared by
+/// all of them.
 /// </summary>
 public sealed class LitestreamOptions
 {
@@ -32,7 +33,11 @@ public sealed class LitestreamOptions
     }
 }
 
-/// <summary>One replicated database: where it is, where its replica is, and how it is replicated.</summary>
+/// <summary>
+/// One replicated database: where it is, where its replicas are, and how it is replicated. Its first replica is
+/// <see cref="Replica"/> (or <see cref="ReplicaClient"/>) with <see cref="ReplicaOptions"/>; <see cref="Replicas"/> adds
+/// more, each at its own pace (a failing one blocks none of the others).
+/// </summary>
 public sealed class LitestreamDatabaseOptions
 {
     /// <summary>The SQLite database path (the file the application opens).</summary>
@@ -56,6 +61,34 @@ public sealed class LitestreamDatabaseOptions
     /// <summary>Monitor, checkpoint and busy-timeout settings of the database.</summary>
     public DbOptions Db { get; set; } = new();
 
-    /// <summary>Upload settings of the replica.</summary>
+    /// <summary>Upload settings of the replica (its <see cref="ReplicaOptions.Name"/> names it among several; default: its type).</summary>
     public ReplicaOptions ReplicaOptions { get; set; } = new();
+
+    /// <summary>Further replicas of the database, after the first.</summary>
+    public IList<LitestreamReplicaOptions> Replicas { get; } = new List<LitestreamReplicaOptions>();
+
+    /// <summary>
+    /// Adds a further replica named <paramref name="name"/> at <paramref name="replicaUrl"/> and returns this database;
+    /// <paramref name="options"/> are its upload settings (its name is set from <paramref name="name"/>).
+    /// </summary>
+    public LitestreamDatabaseOptions AddReplica(string name, string replicaUrl, ReplicaOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(replicaUrl);
+        Replicas.Add(new LitestreamReplicaOptions { Replica = new ReplicaSettings { Url = replicaUrl }, Options = (options ?? new ReplicaOptions()) with { Name = name } });
+        return this;
+    }
+}
+
+/// <summary>A further replica of a database (<see cref="LitestreamDatabaseOptions.Replicas"/>).</summary>
+public sealed class LitestreamReplicaOptions
+{
+    /// <summary>Where the replica is; ignored when <see cref="ReplicaClient"/> is set.</summary>
+    public ReplicaSettings? Replica { get; set; }
+
+    /// <summary>Creates the replica client from the service provider instead of <see cref="Replica"/>. The hosted service disposes it.</summary>
+    public Func<IServiceProvider, IReplicaClient>? ReplicaClient { get; set; }
+
+    /// <summary>Upload settings; <see cref="ReplicaOptions.Name"/> names it (names must differ among a database's replicas).</summary>
+    public ReplicaOptions Options { get; set; } = new();
 }

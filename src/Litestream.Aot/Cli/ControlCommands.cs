@@ -200,6 +200,11 @@ internal static class ControlCommands
                     // Upstream formats the time as RFC 3339 to the second.
                     string lastSync = db.LastSyncAt is { } at ? DateTimeOffset.Parse(at, System.Globalization.CultureInfo.InvariantCulture).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "never";
                     Console.WriteLine($"{db.Path} [{db.Status}] (last sync: {lastSync})");
+                    // Several replicas (ours): one indented line each, so the failing one is named.
+                    foreach (ReplicaSummary r in db.Replicas is { Count: > 1 } replicas ? replicas : [])
+                    {
+                        Console.WriteLine($"  replica {r.Name} ({r.Type}) [{r.State}] txid {new Ltx.Txid(r.Txid)}, {r.TxidsBehind} behind{(r.LastError is { } e ? ": " + e : "")}");
+                    }
                 }
             }
             return Program.ExitOk;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Litestream.Aot.Config;
 using Litestream.Aot.Directories;
+using Litestream.Replication;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;
@@ -30,12 +31,19 @@ internal static class DatabasesCommand
             // A dir: entry lists the databases it holds now, each with its own replica (upstream lays them out the same way).
             foreach (DbConfig db in DatabaseDirectory.Expand(cfg.Dbs, new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Warning)))
             {
-                DbStatusRow status = await StatusCommand.GetStatusAsync(db).ConfigureAwait(false);
-                // A replicas: list: one row per replica, with its name.
-                foreach (ReplicaConfig section in db.ReplicaSections())
+                DbStatusRow status = await StatusCommand.GetStatusAsync(db, cfg.ReplicaDefaults).ConfigureAwait(false);
+                // Several replicas: one row per replica, with its name, type, TXID, state and error.
+                IReadOnlyList<ReplicaConfig> sections = db.ReplicaSections();
+                for (int i = 0; i < sections.Count; i++)
                 {
-                    ReplicaSettings s = db.ToReplicaSettings(cfg.ReplicaDefaults, section);
-                    rows.Add(new DatabaseRow(db.Path!, ReplicaTarget.Describe(s), status.LagSeconds, status.Status == "behind", db.Replicas is null ? null : section.DisplayName(cfg.ReplicaDefaults)));
+                    ReplicaSettings s = db.ToReplicaSettings(cfg.ReplicaDefaults, sections[i]);
+                    string? name = db.Replicas is null ? null : sections[i].DisplayName(cfg.ReplicaDefaults);
+                    rows.Add(status.Replicas?[i] is { } r
+                        ? new DatabaseRow(db.Path!, ReplicaTarget.Describe(s), r.LagSeconds ?? status.LagSeconds, r.State == ReplicaStatus.Behind, name)
+                        {
+                            Type = r.Type, ReplicaTxid = r.ReplicaTxid, State = r.State, Error = r.Error,
+                        }
+                        : new DatabaseRow(db.Path!, ReplicaTarget.Describe(s), status.LagSeconds, status.Status == "behind", name));
                 }
             }
             if (result.GetValue(json))
@@ -43,23 +51,41 @@ internal static class DatabasesCommand
                 Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDatabaseRow));
                 return 0;
             }
-            // Upstream's two columns; the lag only while a replicate process reports it.
-            // A database with several replicas names each ("name: replica").
+            // Upstream's two columns; the lag only while a replicate process reports it. A database with several
+            // replicas names each ("name: replica"), and its rows add the type, the TXID it holds and its state.
             bool lag = rows.Exists(r => r.LagSeconds is not null);
-            var table = lag ? new TextTable("path", "replica", "lag") : new TextTable("path", "replica");
+            bool several = rows.Exists(r => r.Type is not null);
+            List<string> header = ["path", "replica"];
+            if (lag)
+            {
+                header.Add("lag");
+            }
+            if (several)
+            {
+                header.AddRange(["type", "replica txid", "state"]);
+            }
+            var table = new TextTable([.. header]);
             foreach (DatabaseRow row in rows)
             {
-                string replica = row.Name is null ? row.Replica : $"{row.Name}: {row.Replica}";
+                List<string> cells = [row.Path, row.Name is null ? row.Replica : $"{row.Name}: {row.Replica}"];
                 if (lag)
                 {
-                    table.Add(row.Path, replica, row.Behind ? $"behind ({ReplicationLag.Format(row.LagSeconds)})" : ReplicationLag.Format(row.LagSeconds));
+                    cells.Add(row.Behind ? $"behind ({ReplicationLag.Format(row.LagSeconds)})" : ReplicationLag.Format(row.LagSeconds));
                 }
-                else
+                if (several)
                 {
-                    table.Add(row.Path, replica);
+                    cells.AddRange([row.Type ?? "-", row.ReplicaTxid ?? "-", row.State ?? "-"]);
                 }
+                table.Add([.. cells]);
             }
             table.WriteTo(Console.Out);
+            foreach (DatabaseRow row in rows)
+            {
+                if (row.Error is not null)
+                {
+                    Console.WriteLine($"{row.Path} (replica {row.Name}): {row.Error}");
+                }
+            }
             return 0;
         });
         return command;

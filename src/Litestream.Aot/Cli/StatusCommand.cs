@@ -38,7 +38,7 @@ internal static class StatusCommand
             {
                 if (filter is null || string.Equals(dbConfig.Path, filter, StringComparison.Ordinal))
                 {
-                    rows.Add(await GetStatusAsync(dbConfig).ConfigureAwait(false));
+                    rows.Add(await GetStatusAsync(dbConfig, cfg.ReplicaDefaults).ConfigureAwait(false));
                 }
             }
             if (filter is not null && rows.Count == 0)
@@ -50,31 +50,66 @@ internal static class StatusCommand
                 Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDbStatusRow));
                 return 0;
             }
-            // Upstream's four columns; the lag only while a replicate process reports it.
-            bool lag = rows.Exists(r => r.LagSeconds is not null);
-            var table = lag ? new TextTable("database", "status", "local txid", "wal size", "lag") : new TextTable("database", "status", "local txid", "wal size");
-            foreach (DbStatusRow row in rows)
-            {
-                if (lag)
-                {
-                    table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize, ReplicationLag.Format(row.LagSeconds));
-                }
-                else
-                {
-                    table.Add(row.Database, row.Status, row.LocalTxid, row.WalSize);
-                }
-            }
-            table.WriteTo(Console.Out);
-            foreach (DbStatusRow row in rows)
-            {
-                if (row.Error is not null)
-                {
-                    Console.WriteLine($"{row.Database}: {row.Error}");
-                }
-            }
+            WriteTable(rows);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Upstream's four columns, the lag only while a replicate process reports it. When a database has several
+    /// replicas, three columns follow (replica, type, replica txid) and each of its replicas has a row whose status is
+    /// that replica's; the other databases' rows are unchanged with <c>-</c> there. Errors follow the table, a failing
+    /// replica's as <c>DB (replica NAME): …</c>.
+    /// </summary>
+    private static void WriteTable(List<DbStatusRow> rows)
+    {
+        bool lag = rows.Exists(r => r.LagSeconds is not null);
+        bool several = rows.Exists(r => r.Replicas is not null);
+        List<string> header = ["database", "status", "local txid", "wal size"];
+        if (lag)
+        {
+            header.Add("lag");
+        }
+        if (several)
+        {
+            header.AddRange(["replica", "type", "replica txid"]);
+        }
+        var table = new TextTable([.. header]);
+        foreach (DbStatusRow row in rows)
+        {
+            IEnumerable<(string Status, double? Lag, string[] Replica)> lines = row.Replicas is { } replicas
+                ? replicas.Select(r => (r.State ?? row.Status, r.LagSeconds ?? row.LagSeconds, new[] { r.Name, r.Type, r.ReplicaTxid }))
+                : [(row.Status, row.LagSeconds, ["-", "-", "-"])];
+            foreach ((string status, double? rowLag, string[] replica) in lines)
+            {
+                List<string> cells = [row.Database, status, row.LocalTxid, row.WalSize];
+                if (lag)
+                {
+                    cells.Add(ReplicationLag.Format(rowLag));
+                }
+                if (several)
+                {
+                    cells.AddRange(replica);
+                }
+                table.Add([.. cells]);
+            }
+        }
+        table.WriteTo(Console.Out);
+        foreach (DbStatusRow row in rows)
+        {
+            if (row.Error is not null)
+            {
+                Console.WriteLine($"{row.Database}: {row.Error}");
+            }
+            foreach (ReplicaStatusRow replica in row.Replicas ?? [])
+            {
+                if (replica.Error is not null)
+                {
+                    Console.WriteLine($"{row.Database} (replica {replica.Name}): {replica.Error}");
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -84,7 +119,7 @@ internal static class StatusCommand
     /// full local disk are reported the same way), or behind (the replica has not received a local L0 file for
     /// longer than the sync interval allows: an upload stuck on a stalled connection, before its timeout).
     /// </summary>
-    internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig)
+    internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig, ReplicaConfig defaults)
     {
         var db = new Db(dbConfig.Path!, ReplicaTarget.ToDbOptions(dbConfig));
         await using (db.ConfigureAwait(false))
@@ -97,26 +132,30 @@ internal static class StatusCommand
             try
             {
                 HealthReport? health = ReplicationHealth.Read(db.MetaPath);
-                Txid max = Txid.Zero;
-                DateTimeOffset? pendingSince = null; // oldest local L0 file the replica does not hold
+                var files = new List<(Txid Max, DateTimeOffset Written)>();
                 if (Directory.Exists(db.L0Directory))
                 {
                     foreach (string file in Directory.EnumerateFiles(db.L0Directory, "*.ltx"))
                     {
-                        if (!LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid fileMax))
+                        if (LtxFileName.TryParse(Path.GetFileName(file), out _, out Txid fileMax))
                         {
-                            continue;
-                        }
-                        max = fileMax > max ? fileMax : max;
-                        if (health?.ReplicaTxid is { } replica && fileMax > replica)
-                        {
-                            DateTimeOffset written = File.GetLastWriteTimeUtc(file);
-                            pendingSince = pendingSince is null || written < pendingSince ? written : pendingSince;
+                            files.Add((fileMax, File.GetLastWriteTimeUtc(file)));
                         }
                     }
                 }
+                Txid max = files.Count == 0 ? Txid.Zero : files.Max(f => f.Max);
+                // When the oldest local L0 file a replica holding `held` lacks was written.
+                DateTimeOffset? OldestMissing(Txid? held) => held is { } h && files.Where(f => f.Max > h).Select(f => f.Written).DefaultIfEmpty().Min() is { } m && m != default ? m : null;
+                DateTimeOffset now = DateTimeOffset.UtcNow;
                 string localTxid = max.IsZero ? "-" : max.ToString();
-                double? lag = ReplicationLag.Of(health, max, pendingSince, DateTimeOffset.UtcNow);
+                double? lag = ReplicationLag.Of(health, max, OldestMissing(health?.ReplicaTxid), now);
+                IReadOnlyList<ReplicaConfig> sections = dbConfig.ReplicaSections();
+                if (sections.Count > 1)
+                {
+                    return SeveralReplicas(db.Path, localTxid, walSize, lag, health, [.. sections.Select(r => (r.DisplayName(defaults), r.TypeName(defaults)))],
+                        name => health?.StatusOf(name, max, OldestMissing(health.Replicas.FirstOrDefault(r => r.Name == name)?.Txid), now));
+                }
+                DateTimeOffset? pendingSince = OldestMissing(health?.ReplicaTxid);
                 if (health?.Describe() is { } failing)
                 {
                     return new DbStatusRow(db.Path, "error", localTxid, walSize, failing, lag);
@@ -132,6 +171,24 @@ internal static class StatusCommand
                 return new DbStatusRow(db.Path, "error", "-", walSize);
             }
         }
+    }
+
+    /// <summary>
+    /// A database with several replicas: a row per replica (its own state, TXID, lag and error) under the database's
+    /// status, which is error while syncs fail (the local side: its error is the database's), else the worst replica's.
+    /// </summary>
+    private static DbStatusRow SeveralReplicas(string path, string localTxid, string walSize, double? lag, HealthReport? health,
+        List<(string Name, string Type)> replicas, Func<string, ReplicaStatus?> statusOf)
+    {
+        List<ReplicaStatusRow> rows = [.. replicas.Select(r => statusOf(r.Name) is { } s
+            ? new ReplicaStatusRow(r.Name, r.Type, s.Txid is { } t ? t.ToString() : "-", s.State, s.TxidsBehind, s.LagSeconds, s.LastError)
+            : new ReplicaStatusRow(r.Name, r.Type, "-"))];
+        string? syncError = health is { Sync: not null } ? (health with { Upload = null }).Describe() : null;
+        string status = syncError is not null ? "error"
+            : rows.Exists(r => r.State == ReplicaStatus.Error) ? "error"
+            : rows.Exists(r => r.State == ReplicaStatus.Behind) ? "behind"
+            : localTxid == "-" ? "not initialized" : "ok";
+        return new DbStatusRow(path, status, localTxid, walSize, syncError, lag) { Replicas = rows };
     }
 
     /// <summary>Sizes in SI units with one decimal below 10 (go-humanize's Bytes, which upstream prints): 0 B, 999 B, 4.1 kB, 12 MB.</summary>

@@ -153,10 +153,13 @@ public sealed partial class ReplicaConfig
     public string DisplayName(ReplicaConfig defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
-        if (Name is { } name)
-        {
-            return name;
-        }
+        return Name ?? TypeName(defaults);
+    }
+
+    /// <summary>The backend type: <c>type:</c>, the url's scheme, else file.</summary>
+    public string TypeName(ReplicaConfig defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
         string? url = Url ?? defaults.Url;
         return Type ?? (url is not null && ReplicaUrl.IsUrl(url) ? ReplicaUrl.Parse(url).Type : null) ?? defaults.Type ?? "file";
     }

@@ -52,11 +52,33 @@ internal sealed record UnregisterResponse(
 /// <summary>Reply of GET /txid.</summary>
 internal sealed record TxidResponse([property: JsonPropertyName("txid")] ulong Txid);
 
-/// <summary>One database in GET /list: status replicating|stopped.</summary>
+/// <summary>One database in GET /list: status replicating|stopped; beyond upstream, each of its replicas.</summary>
 internal sealed record DatabaseSummary(
     [property: JsonPropertyName("path")] string Path,
     [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("last_sync_at"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LastSyncAt);
+    [property: JsonPropertyName("last_sync_at"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LastSyncAt,
+    [property: JsonPropertyName("replicas"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<ReplicaSummary>? Replicas);
+
+/// <summary>
+/// One replica of a database in GET /list and /info (ours; upstream has one replica and no such array): its name,
+/// type, the TXID it holds (0 before first contact), state ok|behind|error, TXIDs behind, and its last upload error.
+/// </summary>
+internal sealed record ReplicaSummary(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("txids_behind")] ulong TxidsBehind,
+    [property: JsonPropertyName("last_error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LastError)
+{
+    public static ReplicaSummary Of(Litestream.Replication.ReplicaStatus status)
+        => new(status.Name, status.Type, status.Txid?.Value ?? 0, status.State, status.TxidsBehind, status.LastError);
+}
+
+/// <summary>A database and its replicas in GET /info.</summary>
+internal sealed record DatabaseReplicas(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("replicas")] List<ReplicaSummary> Replicas);
 
 /// <summary>Reply of GET /list.</summary>
 internal sealed record ListResponse([property: JsonPropertyName("databases")] List<DatabaseSummary> Databases);
@@ -67,7 +89,8 @@ internal sealed record InfoResponse(
     [property: JsonPropertyName("pid")] int Pid,
     [property: JsonPropertyName("uptime_seconds")] long UptimeSeconds,
     [property: JsonPropertyName("started_at")] string StartedAt,
-    [property: JsonPropertyName("database_count")] int DatabaseCount);
+    [property: JsonPropertyName("database_count")] int DatabaseCount,
+    [property: JsonPropertyName("databases"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<DatabaseReplicas>? Databases);
 
 /// <summary>Any non-200 reply.</summary>
 internal sealed record ErrorResponse(

@@ -215,9 +215,23 @@ internal sealed class ReplicationDaemon : IDisposable
             return [.. _entries.Select(e => new DatabaseSummary(
                 e.Path,
                 e.Replica is { } r && running.Contains(r) ? "replicating" : "stopped",
-                e.Replica?.LastSyncAt is { } at ? ControlJsonContext.FormatTime(at) : null))];
+                e.Replica?.LastSyncAt is { } at ? ControlJsonContext.FormatTime(at) : null,
+                ReplicasOf(e.Replica)))];
         }
     }
+
+    /// <summary>Every registered database and the state of each of its replicas, for GET /info.</summary>
+    public IReadOnlyList<DatabaseReplicas> Replicas()
+    {
+        lock (_lock)
+        {
+            return [.. _entries.Select(e => new DatabaseReplicas(e.Path, ReplicasOf(e.Replica)))];
+        }
+    }
+
+    /// <summary>Each replica of the database <paramref name="primary"/> belongs to (none before its first start).</summary>
+    private static List<ReplicaSummary> ReplicasOf(Replica? primary)
+        => primary is null ? [] : [.. (primary.Db.Replicas is { Count: > 0 } all ? all : [primary]).Select(r => ReplicaSummary.Of(r.GetStatus()))];
 
     /// <summary>Every registered database: its path, whether it runs, and its replica (null before its first start).</summary>
     public IReadOnlyList<(string Path, bool Running, Replica? Replica)> Databases()

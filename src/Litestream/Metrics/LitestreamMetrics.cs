@@ -50,23 +50,26 @@ public static class LitestreamMetrics
     internal static readonly Counter<long> ValidationTotal = Meter.CreateCounter<long>("litestream_validation_total", null, "Validations of the replica against the database, by result");
 
     private static readonly Lock s_lock = new();
-    // The replicas a store runs, and since when (the age before a first successful upload counts from there).
-    private static readonly List<(Replica Replica, DateTimeOffset Since)> s_running = [];
+    // The replicas a store runs.
+    private static readonly List<Replica> s_running = [];
 
     static LitestreamMetrics()
     {
         Meter.CreateObservableGauge("litestream_replica_txid", () => Observe(r => r.RemoteTxid is { } txid ? (long)txid.Value : null), null,
             "Newest transaction ID the replica is known to hold (compare with litestream_txid)");
         Meter.CreateObservableGauge("litestream_replica_sync_age_seconds", () => ObserveAge(), null,
-            "Seconds since the last successful upload pass to the replica (since replication started when there was none): alert on this");
+            "Seconds the replica has not been confirmed in sync: 0 while it holds the newest local transaction, else since the oldest one it lacks was captured (since replication started when it was never reached): alert on this");
+        Meter.CreateObservableGauge("litestream_replica_behind", () => ObserveBehind(), null,
+            "Transactions the replica is behind the local database (litestream_txid minus what the replica holds)");
+        // No series before the first validation ran: 0 would read as a failed one, 1 as a passed one.
         Meter.CreateObservableGauge("litestream_validation_ok", () => Observe(r => r.LastValidation is { } v ? (v.Ok ? 1 : 0) : null), null,
-            "Whether the last validation restored the replica to exactly the database (1) or not (0)");
+            "Whether the last validation restored the replica to exactly the database (1) or not (0); absent before the first validation");
         Meter.CreateObservableGauge("litestream_validation_timestamp_seconds", () => Observe(r => r.LastValidation?.At.ToUnixTimeSeconds()), null,
             "Unix time of the last validation");
     }
 
-    /// <summary>Tags of a replica's series: its database, and its name when the database has several replicas.</summary>
-    private static KeyValuePair<string, object?>[] ReplicaTags(Replica replica)
+    /// <summary>Tags of a replica's series: its database, and its name when the database has several replicas (upstream's series keep their labels).</summary>
+    internal static KeyValuePair<string, object?>[] ReplicaTags(Replica replica)
         => replica.Db.Replicas.Count > 1 ? [DbTag(replica.Db.Path), new("replica", replica.Name)] : [DbTag(replica.Db.Path)];
 
     /// <summary>Tags of a database's series.</summary>
@@ -77,7 +80,7 @@ public static class LitestreamMetrics
     {
         lock (s_lock)
         {
-            s_running.Add((replica, DateTimeOffset.UtcNow));
+            s_running.Add(replica);
         }
     }
 
@@ -86,11 +89,11 @@ public static class LitestreamMetrics
     {
         lock (s_lock)
         {
-            s_running.RemoveAll(r => r.Replica == replica);
+            s_running.RemoveAll(r => r == replica);
         }
     }
 
-    private static (Replica Replica, DateTimeOffset Since)[] Running()
+    private static Replica[] Running()
     {
         lock (s_lock)
         {
@@ -100,7 +103,7 @@ public static class LitestreamMetrics
 
     private static IEnumerable<Measurement<long>> Observe(Func<Replica, long?> value)
     {
-        foreach ((Replica replica, _) in Running())
+        foreach (Replica replica in Running())
         {
             if (value(replica) is { } v)
             {
@@ -111,11 +114,18 @@ public static class LitestreamMetrics
 
     private static IEnumerable<Measurement<double>> ObserveAge()
     {
-        DateTimeOffset now = DateTimeOffset.UtcNow;
-        foreach ((Replica replica, DateTimeOffset since) in Running())
+        foreach (Replica replica in Running())
         {
-            DateTimeOffset last = replica.LastSyncAt is { } at && at > since ? at : since;
-            yield return new Measurement<double>(Math.Max(0, (now - last).TotalSeconds), ReplicaTags(replica));
+            yield return new Measurement<double>(replica.GetStatus().LagSeconds, ReplicaTags(replica));
+        }
+    }
+
+    /// <summary>Always labelled by db and replica (a series of ours, no upstream dashboard to keep working).</summary>
+    private static IEnumerable<Measurement<long>> ObserveBehind()
+    {
+        foreach (Replica replica in Running())
+        {
+            yield return new Measurement<long>(checked((long)replica.GetStatus().TxidsBehind), [DbTag(replica.Db.Path), new("replica", replica.Name)]);
         }
     }
 }

@@ -69,6 +69,9 @@ public sealed class Db : IAsyncDisposable
     /// <summary>The replicas and how far back local L0 files are kept for them.</summary>
     internal LocalBacklog Backlog { get; }
 
+    /// <summary>When recent TXIDs were captured: since when a replica that lacks them has not been in sync.</summary>
+    internal CaptureTimes Captures { get; } = new();
+
     /// <summary>Absolute database path.</summary>
     public string Path { get; }
 

@@ -143,6 +143,30 @@ public sealed class Replica
     /// <summary>Time of the last successful pass.</summary>
     public DateTimeOffset? LastSyncAt { get; private set; }
 
+    /// <summary>The last upload error (redacted) while uploads to this replica fail in a running <see cref="Store"/>; null once one succeeds.</summary>
+    public string? LastError
+    {
+        get => Volatile.Read(ref _lastError);
+        internal set => Volatile.Write(ref _lastError, value);
+    }
+
+    private string? _lastError;
+
+    /// <summary>When a <see cref="Store"/> started replicating this replica (what its age counts from before first contact).</summary>
+    internal DateTimeOffset StartedAt { get; set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>
+    /// The replica's state now (<see cref="ReplicaStatus"/>): the TXID it holds against the local one, since when it
+    /// lacks TXIDs (the capture time of the oldest it lacks: an idle, caught-up replica is in sync however long ago
+    /// it last uploaded), and whether its uploads fail.
+    /// </summary>
+    public ReplicaStatus GetStatus()
+    {
+        Txid? held = RemoteTxid;
+        return ReplicaStatus.Create(Name, Client.Type, Db.Txid, held, held is { } h ? Db.Captures.After(h) ?? LastSyncAt : null, StartedAt,
+            LastError, IsBehind, Options.SyncInterval + ReplicationHealth.LagGrace, DateTimeOffset.UtcNow);
+    }
+
     /// <summary>The last validation's outcome; null before the first.</summary>
     public ValidationResult? LastValidation { get; private set; }
 

@@ -51,7 +51,7 @@ internal static class ReplicaValidator
             FileUtil.TryDelete(restored + "-wal");
             FileUtil.TryDelete(restored + "-shm");
         }
-        LitestreamMetrics.ValidationTotal.Add(1, LitestreamMetrics.DbTag(db.Path), new("result", result.Ok ? "ok" : "failed"));
+        LitestreamMetrics.ValidationTotal.Add(1, [.. LitestreamMetrics.ReplicaTags(replica), new("result", result.Ok ? "ok" : "failed")]);
         if (result.Ok)
         {
             Log.Info(logger, db.Path, $"validation: replica {replica.Client} restores to txid {txid} and equals the database");

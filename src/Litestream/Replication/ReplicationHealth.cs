@@ -18,7 +18,10 @@ namespace Litestream.Replication;
 public sealed class ReplicationHealth : IDisposable
 {
     /// <summary>Size of the health file; messages are cut to fit.</summary>
-    public const int FileSize = 4096;
+    public const int FileSize = 16384;
+
+    /// <summary>Characters of one replica's error kept in the file, so every replica's line fits.</summary>
+    private const int ReplicaErrorLength = 400;
 
     private const string FileName = "health";
     private readonly Lock _lock = new();
@@ -30,6 +33,8 @@ public sealed class ReplicationHealth : IDisposable
     private HealthFailure? _upload;
     private Txid? _replicaTxid;
     private DateTimeOffset _replicatedAt;
+    // Each replica's own line (several replicas per database), in the order they were tracked.
+    private readonly List<ReplicaHealth> _replicas = [];
 
     /// <summary>
     /// How long past its sync interval an upload may take before <c>status</c> calls the replica behind (5 s):
@@ -74,6 +79,46 @@ public sealed class ReplicationHealth : IDisposable
         }
     }
 
+    /// <summary>Lists the replica <paramref name="name"/> (<paramref name="type"/>) in the file before anything is known of it.</summary>
+    public void Track(string name, string type) => UpdateReplica(name, type, r => r);
+
+    /// <summary>The replica <paramref name="name"/> holds <paramref name="txid"/>.</summary>
+    public void ReplicaReplicated(string name, string type, Txid txid)
+        => UpdateReplica(name, type, r => r.Txid == txid ? r : r with { Txid = txid, ReplicatedAt = Now() });
+
+    /// <summary>An upload to the replica <paramref name="name"/> failed with <paramref name="error"/>.</summary>
+    public void ReplicaFailed(string name, string type, string error)
+        => UpdateReplica(name, type, r => r with
+        {
+            Upload = r.Upload is { } u ? u with { Count = u.Count + 1, Error = error } : new HealthFailure(Now(), 1, error),
+        });
+
+    /// <summary>An upload pass to the replica <paramref name="name"/> succeeded.</summary>
+    public void ReplicaSucceeded(string name, string type) => UpdateReplica(name, type, r => r.Upload is null ? r : r with { Upload = null });
+
+    private void UpdateReplica(string name, string type, Func<ReplicaHealth, ReplicaHealth> update)
+    {
+        lock (_lock)
+        {
+            int index = _replicas.FindIndex(r => r.Name == name);
+            ReplicaHealth current = index >= 0 ? _replicas[index] : new ReplicaHealth(name, type, null, default, null);
+            ReplicaHealth next = update(current);
+            if (index >= 0 && next == current)
+            {
+                return;
+            }
+            if (index >= 0)
+            {
+                _replicas[index] = next;
+            }
+            else
+            {
+                _replicas.Add(next);
+            }
+            Write();
+        }
+    }
+
     /// <summary>Reads the health a running <c>replicate</c> reported; null when none is running for this meta directory.</summary>
     public static HealthReport? Read(string metaPath)
     {
@@ -93,11 +138,18 @@ public sealed class ReplicationHealth : IDisposable
         TimeSpan allowance = LagGrace;
         Txid? replica = null;
         DateTimeOffset replicatedAt = default;
+        var replicas = new List<ReplicaHealth>();
         foreach (string line in text.Split('\n'))
         {
             string[] parts = line.Split(' ', 4);
             switch (parts[0])
             {
+                case "replica-of" when line.Split(' ') is { Length: 5 } r:
+                    replicas.Add(new ReplicaHealth(Uri.UnescapeDataString(r[1]), r[2], Txid.TryParse(r[3], out Txid held) ? held : null, r[4] == "-" ? default : ParseTime(r[4]), null));
+                    break;
+                case "replica-upload" when line.Split(' ', 5) is { Length: 5 } u && replicas.FindIndex(x => x.Name == Uri.UnescapeDataString(u[1])) is >= 0 and int i:
+                    replicas[i] = replicas[i] with { Upload = new HealthFailure(ParseTime(u[2]), int.Parse(u[3], CultureInfo.InvariantCulture), u[4]) };
+                    break;
                 case "pid" when parts.Length == 2:
                     _ = int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out pid);
                     break;
@@ -126,7 +178,7 @@ public sealed class ReplicationHealth : IDisposable
         }
         // A file left by a process that is gone (killed) describes nothing current.
         return pid > 0 && Directory.Exists($"/proc/{pid}")
-            ? new HealthReport(pid, sync, upload) { StartedAt = started, LagAllowance = allowance, ReplicaTxid = replica, ReplicatedAt = replicatedAt }
+            ? new HealthReport(pid, sync, upload) { StartedAt = started, LagAllowance = allowance, ReplicaTxid = replica, ReplicatedAt = replicatedAt, Replicas = replicas }
             : null;
     }
 
@@ -179,6 +231,20 @@ public sealed class ReplicationHealth : IDisposable
         if (_replicaTxid is { } replica)
         {
             text.Append(CultureInfo.InvariantCulture, $"replica {replica} {FormatTime(_replicatedAt)}\n");
+        }
+        // Positions, then failures, then the aggregate failures: a cut at the end of the file loses those first.
+        foreach (ReplicaHealth r in _replicas)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"replica-of {Uri.EscapeDataString(r.Name)} {r.Type} {(r.Txid is { } t ? t.ToString() : "-")} {(r.Txid is null ? "-" : FormatTime(r.ReplicatedAt))}\n");
+        }
+        foreach (ReplicaHealth r in _replicas)
+        {
+            if (r.Upload is { } u)
+            {
+                string error = Redaction.Apply(u.Error).ReplaceLineEndings(" ");
+                error = error.Length > ReplicaErrorLength ? error[..ReplicaErrorLength] : error;
+                text.Append(CultureInfo.InvariantCulture, $"replica-upload {Uri.EscapeDataString(r.Name)} {FormatTime(u.Since)} {u.Count} {error}\n");
+            }
         }
         Append(text, "sync", _sync);
         Append(text, "upload", _upload);
@@ -237,6 +303,24 @@ public sealed record HealthReport(int Pid, HealthFailure? Sync, HealthFailure? U
     /// <summary>When <see cref="ReplicaTxid"/> last changed: the last upload.</summary>
     public DateTimeOffset ReplicatedAt { get; init; }
 
+    /// <summary>Each replica of the database as the process reported it (several replicas per database), in configuration order.</summary>
+    public IReadOnlyList<ReplicaHealth> Replicas { get; init; } = [];
+
+    /// <summary>
+    /// The replica <paramref name="name"/>'s state (<see cref="ReplicaStatus"/>) against the local TXID
+    /// <paramref name="localTxid"/>; <paramref name="oldestMissingAt"/> is when the oldest local L0 file the replica
+    /// lacks was written. Null when the process did not report that replica.
+    /// </summary>
+    public ReplicaStatus? StatusOf(string name, Txid localTxid, DateTimeOffset? oldestMissingAt, DateTimeOffset now)
+    {
+        if (Replicas.FirstOrDefault(r => r.Name == name) is not { } r)
+        {
+            return null;
+        }
+        string? error = r.Upload is { } u ? $"upload failing since {ReplicationHealth.FormatTime(u.Since)} ({u.Count} attempts): {u.Error}" : null;
+        return ReplicaStatus.Create(r.Name, r.Type, localTxid, r.Txid, oldestMissingAt, StartedAt, error, released: false, LagAllowance, now);
+    }
+
     /// <summary>One line describing the failures, or null when neither syncs nor uploads are failing.</summary>
     public string? Describe()
     {
@@ -277,3 +361,6 @@ public sealed record HealthReport(int Pid, HealthFailure? Sync, HealthFailure? U
         return $"replica behind since {ReplicationHealth.FormatTime(since)}: it holds txid {replica} (last upload {ReplicationHealth.FormatTime(ReplicatedAt)}), local txid is {localTxid}";
     }
 }
+
+/// <summary>One replica of a database as the running process reported it: name, type, the TXID it holds and since when, its failing uploads.</summary>
+public sealed record ReplicaHealth(string Name, string Type, Txid? Txid, DateTimeOffset ReplicatedAt, HealthFailure? Upload);

@@ -5,6 +5,7 @@ using Litestream.Lease;
 using Litestream.Logging;
 using Litestream.Metrics;
 using Litestream.Ltx;
+using Litestream.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -387,6 +388,26 @@ public sealed class Store : IAsyncDisposable
     }
 
     /// <summary>
+    /// Adds a database replicated to several places: <paramref name="replicas"/> all replicate one <see cref="Db"/>,
+    /// each at its own pace, as the constructor takes them; otherwise as <see cref="RegisterAsync(Replica, CancellationToken)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">No replica, or replicas of different databases.</exception>
+    /// <exception cref="DatabaseLockedException">Another process replicates it.</exception>
+    public Task<bool> RegisterReplicasAsync(IReadOnlyList<Replica> replicas, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(replicas);
+        if (replicas.Count == 0 || replicas.Any(r => r.Db != replicas[0].Db))
+        {
+            throw new ArgumentException("replicas of exactly one database are needed", nameof(replicas));
+        }
+        foreach (Replica replica in replicas)
+        {
+            replicas[0].Db.Backlog.Join(replica); // in order: the first is the database's primary
+        }
+        return RegisterAsync(replicas[0], cancellationToken);
+    }
+
+    /// <summary>
     /// Removes a database (upstream <c>Store.UnregisterDB</c>): its loops stop, the final sync ships what it committed
     /// (bounded by <see cref="StoreOptions.ShutdownSyncTimeout"/>), it is closed and leaves the store; its replica is
     /// kept. The others replicate on. False when no database at <paramref name="path"/> is in the store. Cancelling
@@ -563,6 +584,9 @@ public sealed class Store : IAsyncDisposable
         {
             foreach (Uploader uploader in uploaders)
             {
+                uploader.Replica.StartedAt = DateTimeOffset.UtcNow;
+                uploader.Replica.LastError = null;
+                health.Track(uploader.Replica.Name, uploader.Replica.Client.Type);
                 LitestreamMetrics.Track(uploader.Replica);
             }
             await WaitAndOpenAsync(replica, health, running.Token).ConfigureAwait(false);
@@ -827,6 +851,8 @@ public sealed class Store : IAsyncDisposable
             try
             {
                 await replica.SyncAsync(cancellationToken).ConfigureAwait(false);
+                replica.LastError = null;
+                health.ReplicaSucceeded(replica.Name, replica.Client.Type);
                 ReportPosition(replica.Db, health);
                 if (uploader.Failures > 0)
                 {
@@ -847,6 +873,8 @@ public sealed class Store : IAsyncDisposable
                 replica.InvalidateRemotePosition();
                 Log.ReplicaFailed(_logger, ReplicaLabel(replica), replica.Db.Path, GoDuration.Format(failureDelay), e.Message);
                 health.UploadFailed($"replica {ReplicaLabel(replica)}: {e.Message}");
+                replica.LastError = Redaction.Apply(e.Message);
+                health.ReplicaFailed(replica.Name, replica.Client.Type, e.Message);
                 PublishError(replica.Db.Path, $"replica {ReplicaLabel(replica)}: {e.Message}");
                 await Task.Delay(failureDelay, cancellationToken).ConfigureAwait(false);
                 continue;
@@ -875,13 +903,20 @@ public sealed class Store : IAsyncDisposable
     private static void ReportPosition(Db db, ReplicationHealth health)
     {
         Txid? slowest = null;
+        bool all = true;
         foreach (Replica replica in db.Replicas)
         {
             if (replica.RemoteTxid is not { } txid)
             {
-                return;
+                all = false;
+                continue;
             }
+            health.ReplicaReplicated(replica.Name, replica.Client.Type, txid);
             slowest = slowest is { } s && s < txid ? s : txid;
+        }
+        if (!all)
+        {
+            return;
         }
         if (slowest is { } position)
         {

@@ -236,6 +236,7 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
         Position = header;
         CapturedSinceCheckpoint = true;
         LastSyncAt = DateTimeOffset.UtcNow;
+        db.Captures.Add(header.MaxTxid, LastSyncAt.Value);
         return (header, pages);
     }
 

@@ -49,7 +49,7 @@ public class ControlSocketTests
 
         // list: text and -json.
         Assert.Matches($"^{a} \\[replicating\\] \\(last sync: \\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)\n$", Exe.Run("list", "-socket", sock).Stdout);
-        Assert.Matches($"^\\{{\n  \"databases\": \\[\n    \\{{\n      \"path\": \"{a}\",\n      \"status\": \"replicating\",\n      \"last_sync_at\": \"[0-9T:.Z-]+\"\n    \\}}\n  \\]\n\\}}\n$",
+        Assert.Matches($"^\\{{\n  \"databases\": \\[\n    \\{{\n      \"path\": \"{a}\",\n      \"status\": \"replicating\",\n      \"last_sync_at\": \"[0-9T:.Z-]+\",\n      \"replicas\": \\[\n        \\{{\n          \"name\": \"file\",\n          \"type\": \"file\",\n          \"txid\": {first.Txid},\n          \"state\": \"ok\",\n          \"txids_behind\": 0\n        \\}}\n      \\]\n    \\}}\n  \\]\n\\}}\n$",
             Exe.Run("list", "-json", "-socket", sock).Stdout);
 
         // stop: the final sync ran, the position is the replica's; a second stop is "already".

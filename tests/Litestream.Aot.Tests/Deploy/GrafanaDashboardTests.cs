@@ -81,6 +81,16 @@ public class GrafanaDashboardTests
         Assert.Contains("litestream_validation_ok", used);
     }
 
+    [Fact]
+    public void Dashboard_TransactionsWaiting_PerReplica_NeverNegative()
+    {
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(s_path));
+        JsonElement panel = doc.RootElement.GetProperty("panels").EnumerateArray().Single(p => p.GetProperty("title").GetString() == "Transactions waiting for upload");
+        JsonElement target = Assert.Single(panel.GetProperty("targets").EnumerateArray());
+        Assert.Equal("clamp_min(litestream_replica_behind{db=~\"$db\"}, 0)", target.GetProperty("expr").GetString());
+        Assert.Equal("{{db}} {{replica}}", target.GetProperty("legendFormat").GetString());
+    }
+
     [RequiresFact(Need.Prometheus)]
     public void Dashboard_EveryQueryIsValidPromQL()
     {
