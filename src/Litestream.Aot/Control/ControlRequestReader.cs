@@ -3,8 +3,11 @@ using System.Text;
 
 namespace Litestream.Aot.Control;
 
-/// <summary>One request read off the control socket; of its headers, the two a JSON endpoint checks against browsers.</summary>
-internal sealed record ControlRequest(string Method, string Target, byte[] Body, string? ContentType = null, string? Origin = null);
+/// <summary>
+/// One request read off the control socket; of its headers, the two a JSON endpoint checks against browsers and the
+/// bearer token a TCP client must send.
+/// </summary>
+internal sealed record ControlRequest(string Method, string Target, byte[] Body, string? ContentType = null, string? Origin = null, string? Authorization = null);
 
 /// <summary>
 /// Reads one HTTP/1.1 request (request line, headers, a Content-Length or chunked body) off a control-socket
@@ -53,7 +56,7 @@ internal sealed class ControlRequestReader(Stream stream)
 
         long? contentLength = null;
         bool chunked = false;
-        string? contentType = null, origin = null;
+        string? contentType = null, origin = null, authorization = null;
         while (await ReadLineAsync(headLeft, head: true, cancellationToken).ConfigureAwait(false) is { Length: > 0 } header)
         {
             headLeft -= header.Length + 2;
@@ -79,6 +82,10 @@ internal sealed class ControlRequestReader(Stream stream)
             {
                 origin = value;
             }
+            else if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                authorization = value;
+            }
             else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
                 chunked = value.Equals("chunked", StringComparison.OrdinalIgnoreCase)
@@ -91,7 +98,7 @@ internal sealed class ControlRequestReader(Stream stream)
         byte[] body = chunked ? await ReadChunkedAsync(cancellationToken).ConfigureAwait(false)
             : contentLength is > MaxBodyBytes ? throw BodyTooLarge()
             : await ReadBytesAsync((int)(contentLength ?? 0), cancellationToken).ConfigureAwait(false);
-        return new ControlRequest(parts[0], parts[1], body, contentType, origin);
+        return new ControlRequest(parts[0], parts[1], body, contentType, origin, authorization);
     }
 
     private async Task<byte[]> ReadChunkedAsync(CancellationToken cancellationToken)
