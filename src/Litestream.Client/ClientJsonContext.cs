@@ -32,6 +32,17 @@ internal sealed record LagReply(
     [property: JsonPropertyName("behind_txids")] ulong BehindTxids,
     [property: JsonPropertyName("lag_seconds")] double? LagSeconds);
 
+internal sealed record ForwardPage([property: JsonPropertyName("pgno")] uint Pgno, [property: JsonPropertyName("data")] byte[] Data);
+
+internal sealed record ForwardRequest(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("commit")] uint Commit,
+    [property: JsonPropertyName("pages")] List<ForwardPage> Pages);
+
+internal sealed record ForwardReply([property: JsonPropertyName("txid")] ulong Txid);
+
 internal sealed record ErrorReply([property: JsonPropertyName("error")] string? Error);
 
 /// <summary>Source-generated JSON (no reflection: the package is trim and AOT clean).</summary>
@@ -43,5 +54,7 @@ internal sealed record ErrorReply([property: JsonPropertyName("error")] string? 
 [JsonSerializable(typeof(UnhaltReply))]
 [JsonSerializable(typeof(LagReply))]
 [JsonSerializable(typeof(ErrorReply))]
+[JsonSerializable(typeof(ForwardRequest))]
+[JsonSerializable(typeof(ForwardReply))]
 [JsonSerializable(typeof(LitestreamEvent))]
 internal sealed partial class ClientJsonContext : JsonSerializerContext;

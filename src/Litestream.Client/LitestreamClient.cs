@@ -91,40 +91,120 @@ public sealed class LitestreamClient : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="write"/> as one write transaction on the primary's database (litefs-go <c>WithHalt</c>) and
-    /// returns once every replica holds it (its TXID is returned). On the primary's machine (the Unix socket) the
-    /// transaction itself is the halt: <c>BEGIN IMMEDIATE</c> on a connection of its own, so the application's writers
-    /// wait on their busy timeout while it runs; <paramref name="write"/> throwing rolls it back and nothing is
-    /// written. <paramref name="path"/> is the database file.
+    /// Runs <paramref name="write"/> as one write transaction on the primary's database <paramref name="path"/>
+    /// (litefs-go <c>WithHalt</c>) and returns its TXID once every replica holds it; <paramref name="write"/> throwing
+    /// writes nothing.
+    /// <para>On the primary's machine the transaction itself is the halt: <c>BEGIN IMMEDIATE</c> on a connection of its
+    /// own, so the application's writers wait on their busy timeout while it runs.</para>
+    /// <para>On a replica node (<paramref name="path"/> is in <see cref="LitestreamClientOptions.FollowerCopies"/>) the
+    /// write is forwarded, as LiteFS does: the primary is halted, the follower copy brought to its TXID, the transaction
+    /// run on a private snapshot of the copy, and the pages it changed sent to the primary (<c>POST /forward</c>), which
+    /// applies them in its held write transaction, commits, replicates and unhalts; it returns once the copy holds the
+    /// result, so the caller reads its own write.</para>
     /// </summary>
-    /// <exception cref="NotSupportedException">The client talks to a daemon over TCP: forwarding a replica's writes to the primary is not implemented yet.</exception>
+    /// <exception cref="NotSupportedException">Over TCP for a path with no follower copy.</exception>
+    /// <exception cref="LitestreamClientException">The primary refused (its TXID moved: 409, the halt expired: 404, …); nothing was applied.</exception>
     public async Task<ulong> WithHaltAsync(string path, Func<SqliteConnection, Task> write, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);
+        string full = Path.GetFullPath(path);
+        if (_options.FollowerCopies.TryGetValue(path, out string? copy) || _options.FollowerCopies.TryGetValue(full, out copy))
+        {
+            return await ForwardAsync(full, Path.GetFullPath(copy), write, cancellationToken).ConfigureAwait(false);
+        }
         if (_options.Address is not null)
         {
-            throw new NotSupportedException("WithHaltAsync runs on the primary's machine (over its Unix socket): forwarding a replica's writes over TCP is not implemented yet");
+            throw new NotSupportedException($"{full} is on the daemon's machine: add this node's follower copy of it to FollowerCopies to forward the write");
         }
-        string full = Path.GetFullPath(path);
-        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = (int)_options.Timeout.TotalSeconds }.ToString()))
+        using (SqliteConnection connection = Open(full))
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            Execute(connection, $"PRAGMA busy_timeout = {(long)_options.Timeout.TotalMilliseconds}");
-            Execute(connection, "BEGIN IMMEDIATE");
-            try
-            {
-                await write(connection).ConfigureAwait(false);
-                Execute(connection, "COMMIT");
-            }
-            catch
-            {
-                Execute(connection, "ROLLBACK");
-                throw;
-            }
+            await RunAsync(connection, write).ConfigureAwait(false);
         }
         var sync = new SyncWaitRequest(full, Wait: true, Timeout: (int)_options.Timeout.TotalSeconds);
         SyncReply reply = await SendAsync(HttpMethod.Post, "/sync", Json(sync, ClientJsonContext.Default.SyncWaitRequest), ClientJsonContext.Default.SyncReply, cancellationToken).ConfigureAwait(false);
         return reply.Txid;
+    }
+
+    private async Task<ulong> ForwardAsync(string path, string copy, Func<SqliteConnection, Task> write, CancellationToken cancellationToken)
+    {
+        Halt halt = await HaltAsync(path, _options.Timeout, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WaitForCopyAsync(copy, halt.Txid, cancellationToken).ConfigureAwait(false);
+            PageSet changes = await PageSet.CaptureAsync(copy, Open, (connection, _) => RunAsync(connection, write), cancellationToken).ConfigureAwait(false);
+            if (changes.Pages.Count == 0)
+            {
+                return halt.Txid;
+            }
+            var request = new ForwardRequest(halt.Path, halt.Id, halt.Txid, changes.Commit, [.. changes.Pages.Select(p => new ForwardPage(p.Pgno, p.Data))]);
+            ForwardReply reply = await SendAsync(HttpMethod.Post, "/forward", Json(request, ClientJsonContext.Default.ForwardRequest), ClientJsonContext.Default.ForwardReply, cancellationToken).ConfigureAwait(false);
+            _halts.TryRemove(halt.Path, out _);
+            await WaitForCopyAsync(copy, reply.Txid, cancellationToken).ConfigureAwait(false);
+            return reply.Txid;
+        }
+        finally
+        {
+            if (_halts.TryGetValue(halt.Path, out Halt? held) && held.Id == halt.Id)
+            {
+                try
+                {
+                    await UnhaltAsync(halt.Path, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (LitestreamClientException e) when (e.Status == 404)
+                {
+                    // Released already: it expired, or the failed forward released it.
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until the follower copy's <c>-txid</c> file says it holds <paramref name="txid"/>.</summary>
+    private async Task WaitForCopyAsync(string copy, ulong txid, CancellationToken cancellationToken)
+    {
+        DateTime deadline = DateTime.UtcNow + _options.Timeout;
+        ulong applied = 0;
+        while ((applied = AppliedTxid(copy)) < txid)
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new LitestreamClientException(0, $"the follower copy {copy} is at txid {applied:x16}, not {txid:x16}, after {_options.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s: is 'litestream restore -f -o {copy}' running?");
+            }
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The TXID a follower copy applied last (<c>COPY-txid</c>, 16 hex digits); 0 when it has none yet.</summary>
+    private static ulong AppliedTxid(string copy)
+    {
+        try
+        {
+            return ulong.TryParse(File.ReadAllText(copy + "-txid").Trim(), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong txid) ? txid : 0;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return 0;
+        }
+    }
+
+    private SqliteConnection Open(string path)
+        => new(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = (int)_options.Timeout.TotalSeconds }.ToString());
+
+    /// <summary>One BEGIN IMMEDIATE … COMMIT around <paramref name="write"/>; rolled back when it throws.</summary>
+    private async Task RunAsync(SqliteConnection connection, Func<SqliteConnection, Task> write)
+    {
+        Execute(connection, $"PRAGMA busy_timeout = {(long)_options.Timeout.TotalMilliseconds}");
+        Execute(connection, "BEGIN IMMEDIATE");
+        try
+        {
+            await write(connection).ConfigureAwait(false);
+            Execute(connection, "COMMIT");
+        }
+        catch
+        {
+            Execute(connection, "ROLLBACK");
+            throw;
+        }
     }
 
     /// <summary>

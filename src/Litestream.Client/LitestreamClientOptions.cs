@@ -12,6 +12,13 @@ public sealed class LitestreamClientOptions
     /// <summary>The bearer token (<c>socket.token</c>) sent with every request over TCP.</summary>
     public string? Token { get; set; }
 
+    /// <summary>
+    /// On a replica node: the primary's database path → this node's follower copy of it (kept current by
+    /// <c>litestream restore -f -o COPY</c>). <see cref="LitestreamClient.WithHaltAsync"/> on such a path forwards the
+    /// write to the primary instead of writing locally.
+    /// </summary>
+    public IDictionary<string, string> FollowerCopies { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>How long one request may take (halts wait for the application's write transaction and a sync).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -16,9 +16,15 @@ public sealed class EventSubscriptionTests
         ulong start = node.ReplicaTxid();
         Assert.Equal(("init", node.Database, start, true), (init.Type, init.Db, init.Data.Txid, init.Data.IsPrimary));
 
-        SqliteWriter.Write(node.Database, 3, start: 3);
-        ReplicationLag lag = await LitestreamClientTests.WaitForAsync(() => client.LagAsync(node.Database), l => l.BehindTxids == 0 && l.Txid >= start + 3);
-        for (ulong txid = start + 1; txid <= lag.Txid; txid++)
+        ulong end = start;
+        for (int i = 0; i < 3; i++)
+        {
+            // One commit at a time: commits within one monitor interval would be one TXID.
+            SqliteWriter.Write(node.Database, 1, start: 3 + i);
+            ulong before = end;
+            end = (await LitestreamClientTests.WaitForAsync(() => client.LagAsync(node.Database), l => l.BehindTxids == 0 && l.Txid > before)).Txid;
+        }
+        for (ulong txid = start + 1; txid <= end; txid++)
         {
             LitestreamEvent tx = await events.NextAsync();
             Assert.Equal(("tx", node.Database, txid), (tx.Type, tx.Db, tx.Data.Txid));

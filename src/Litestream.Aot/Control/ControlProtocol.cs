@@ -118,6 +118,28 @@ internal sealed record UnhaltResponse(
     [property: JsonPropertyName("path")] string Path,
     [property: JsonPropertyName("txid")] ulong Txid);
 
+/// <summary>One page of a forwarded transaction: its number and its new content (base64 in the JSON).</summary>
+internal sealed record ForwardPage(
+    [property: JsonPropertyName("pgno")] uint Pgno,
+    [property: JsonPropertyName("data")] byte[]? Data);
+
+/// <summary>
+/// Body of POST /forward: the pages a replica node's transaction changed, made on a copy at <c>txid</c>, to apply
+/// inside the halt <c>id</c> holds; <c>commit</c> is the database's size in pages after it.
+/// </summary>
+internal sealed record ForwardRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("id")] string? Id,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("commit")] uint Commit,
+    [property: JsonPropertyName("pages")] List<ForwardPage>? Pages);
+
+/// <summary>Reply of POST /forward: the TXID of the applied transaction, which every replica holds.</summary>
+internal sealed record ForwardResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid);
+
 /// <summary>
 /// Reply of GET /lag?path= (beyond upstream): the newest local TXID, the newest every replica holds, the difference,
 /// and for how long the replicas have been behind (0 when caught up; null when no replica was ever reached).
@@ -150,6 +172,8 @@ internal sealed record LagResponse(
 [JsonSerializable(typeof(UnhaltRequest))]
 [JsonSerializable(typeof(UnhaltResponse))]
 [JsonSerializable(typeof(LagResponse))]
+[JsonSerializable(typeof(ForwardRequest))]
+[JsonSerializable(typeof(ForwardResponse))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext
 {
     /// <summary>Compact, for the wire (Go's encoder: no escaping of '+' or non-ASCII).</summary>

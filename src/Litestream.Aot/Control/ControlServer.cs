@@ -179,7 +179,8 @@ internal sealed class ControlServer : IAsyncDisposable
                 ("GET", "/lag") => Ok(_daemon.Lag(RequirePath(Query(r.Target, "path"))), ControlJsonContext.Wire.LagResponse),
                 ("POST", "/halt") => await HaltAsync(r.Body, stopping).ConfigureAwait(false),
                 ("POST", "/unhalt") => Unhalt(r.Body),
-                (_, "/info" or "/list" or "/txid" or "/events" or "/start" or "/stop" or "/sync" or "/register" or "/unregister" or "/lag" or "/halt" or "/unhalt") => Error(405, "method not allowed"),
+                ("POST", "/forward") => await ForwardAsync(r.Body, stopping).ConfigureAwait(false),
+                (_, "/info" or "/list" or "/txid" or "/events" or "/start" or "/stop" or "/sync" or "/register" or "/unregister" or "/lag" or "/halt" or "/unhalt" or "/forward") => Error(405, "method not allowed"),
                 _ => Error(404, "not found"),
             };
         }
@@ -208,6 +209,14 @@ internal sealed class ControlServer : IAsyncDisposable
     {
         UnhaltRequest request = Parse(body, ControlJsonContext.Wire.UnhaltRequest);
         return Ok(_halts.Unhalt(RequirePath(request.Path), request.Id), ControlJsonContext.Wire.UnhaltResponse);
+    }
+
+    private async Task<(int, byte[])> ForwardAsync(byte[] body, CancellationToken stopping)
+    {
+        ForwardRequest request = Parse(body, ControlJsonContext.Wire.ForwardRequest);
+        string path = RequirePath(request.Path);
+        ForwardResponse response = await _halts.ForwardAsync(path, request.Id, request.Txid, request.Commit, request.Pages ?? [], stopping).ConfigureAwait(false);
+        return Ok(response, ControlJsonContext.Wire.ForwardResponse);
     }
 
     private async Task<(int, byte[])> StartStopAsync(byte[] body, bool start)

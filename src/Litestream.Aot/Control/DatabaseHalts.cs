@@ -106,6 +106,99 @@ internal sealed class DatabaseHalts(ReplicationDaemon daemon, ILogger logger) : 
         return new UnhaltResponse("unhalted", path, daemon.Txid(path));
     }
 
+    /// <summary>
+    /// Applies a replica node's transaction (POST /forward) inside the halt <paramref name="id"/> holds: the pages go in
+    /// through <c>sqlite_dbpage</c> in the halt's write transaction, which then commits; the halt is released and every
+    /// replica synced. The pages were made on a copy at <paramref name="expected"/>: if the database is at another TXID
+    /// nothing is applied (409) and the halt is kept. Page 1 keeps the database's own read/write version bytes (a
+    /// follower copy may be in rollback-journal mode; the database stays in WAL mode). A failure while applying rolls
+    /// everything back and releases the halt.
+    /// </summary>
+    public async Task<ForwardResponse> ForwardAsync(string path, string? id, ulong expected, uint commit, IReadOnlyList<ForwardPage> pages, CancellationToken cancellationToken)
+    {
+        Held halt;
+        lock (_lock)
+        {
+            if (!_held.TryGetValue(path, out Held? h) || h is null)
+            {
+                throw new ControlException(404, $"database not halted: {path}");
+            }
+            if (h.Id != id)
+            {
+                throw new ControlException(409, $"database {path} is halted by another client (halt id does not match)");
+            }
+            halt = h;
+        }
+        ulong txid = daemon.Txid(path);
+        if (txid != expected)
+        {
+            throw new ControlException(409, $"page set made at txid {expected:x16} but {path} is at txid {txid:x16}: nothing applied");
+        }
+        halt = Take(path, id);
+        try
+        {
+            Apply(halt.Connection, commit, pages);
+        }
+        catch (Exception e) when (e is SqliteException or ControlException)
+        {
+            Close(halt.Connection);
+            throw e as ControlException ?? new ControlException(400, $"forwarded pages not applied (nothing was): {e.Message}");
+        }
+        halt.Connection.Dispose();
+        SyncResponse synced = await daemon.SyncAsync(path, wait: true, LockWait, cancellationToken).ConfigureAwait(false);
+        return new ForwardResponse("applied", path, synced.Txid);
+    }
+
+    private static void Apply(SqliteConnection connection, uint commit, IReadOnlyList<ForwardPage> pages)
+    {
+        using (SqliteCommand size = connection.CreateCommand())
+        {
+            size.CommandText = "PRAGMA page_count";
+            long current = (long)size.ExecuteScalar()!;
+            if (commit < current)
+            {
+                throw new ControlException(400, $"forwarded transaction shrinks the database from {current} to {commit} pages: not supported, nothing applied");
+            }
+        }
+        byte[]? header = null;
+        using SqliteCommand write = connection.CreateCommand();
+        write.CommandText = "INSERT INTO sqlite_dbpage(pgno, data) VALUES ($pgno, $data)";
+        SqliteParameter pgno = write.Parameters.Add("$pgno", SqliteType.Integer);
+        SqliteParameter data = write.Parameters.Add("$data", SqliteType.Blob);
+        foreach (ForwardPage page in pages)
+        {
+            if (page.Pgno == 0 || page.Pgno > commit || page.Data is null)
+            {
+                throw new ControlException(400, $"forwarded page {page.Pgno} is outside 1..{commit} or has no data: nothing applied");
+            }
+            byte[] content = page.Data;
+            if (page.Pgno == 1)
+            {
+                header ??= PageOne(connection);
+                if (content.Length != header.Length)
+                {
+                    throw new ControlException(400, $"forwarded page 1 is {content.Length} bytes, the database's pages {header.Length}: nothing applied");
+                }
+                // Offsets 18 and 19: file format write/read version (2 = WAL). The database keeps its journal mode.
+                content[18] = header[18];
+                content[19] = header[19];
+            }
+            pgno.Value = (long)page.Pgno;
+            data.Value = content;
+            write.ExecuteNonQuery();
+        }
+        using SqliteCommand done = connection.CreateCommand();
+        done.CommandText = "COMMIT";
+        done.ExecuteNonQuery();
+    }
+
+    private static byte[] PageOne(SqliteConnection connection)
+    {
+        using SqliteCommand read = connection.CreateCommand();
+        read.CommandText = "SELECT data FROM sqlite_dbpage WHERE pgno = 1";
+        return (byte[])read.ExecuteScalar()!;
+    }
+
     /// <summary>Releases every halt (the daemon is stopping).</summary>
     public void Dispose()
     {
