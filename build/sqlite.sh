@@ -31,11 +31,12 @@ case $rid in
 esac
 mkdir -p "$out"
 # Options: thread-safe, no memory statistics (a global mutex otherwise), the modules a user's database may
-# declare (FTS3/4/5, R*Tree, JSON, math) so integrity checks of such databases work.
+# declare (FTS3/4/5, R*Tree, JSON, math) so integrity checks of such databases work; sqlite_dbpage, through which
+# the daemon applies the pages a replica node forwards (POST /forward, Litestream.Client's WithHaltAsync).
 "$cc" -O2 -fPIC -DNDEBUG -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 \
   -DSQLITE_ENABLE_SNAPSHOT -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS \
   -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_MATH_FUNCTIONS \
-  -DSQLITE_ENABLE_DBSTAT_VTAB -DHAVE_USLEEP=1 -c "$src/sqlite3.c" -o "$out/sqlite3.o"
+  -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_ENABLE_DBPAGE_VTAB -DHAVE_USLEEP=1 -c "$src/sqlite3.c" -o "$out/sqlite3.o"
 "$ar" rcs "$out/libsqlite3.a" "$out/sqlite3.o"
 rm "$out/sqlite3.o"
 echo "built $out/libsqlite3.a ($(grep -m1 '#define SQLITE_VERSION ' "$src/sqlite3.h" | cut -d'"' -f2))"

@@ -160,6 +160,10 @@ internal static class ReplicateCommand
         using var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
         // The socket first: a second daemon on the same config must fail before it touches any database.
         await using ControlServer? server = cfg.SocketEnabled ? ControlServer.Start(cfg.SocketPath, cfg.SocketPermissions, daemon, logger) : null;
+        if (server is not null && !string.IsNullOrEmpty(cfg.Socket.Addr))
+        {
+            server.ListenTcp(cfg.Socket.Addr, cfg.Socket.Token!);
+        }
         // Metrics are collected from here on; the listener, like the socket, fails before any database is touched.
         using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
         await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);

@@ -128,6 +128,14 @@ public sealed partial class SocketConfig
     /// <summary><c>socket.permissions</c> (octal in the YAML, as Go reads <c>0600</c>).</summary>
     public UnixFileMode Permissions { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>
+    /// <c>socket.addr</c>: also serve the control API over TCP on <c>host:port</c> (for <c>Litestream.Client</c> on
+    /// another machine); every TCP request must carry <c>Authorization: Bearer</c> <see cref="Token"/>.
+    /// </summary>
+    public string? Addr { get; set; }
+    /// <summary><c>socket.token</c>: the bearer token TCP requests must carry (required with <see cref="Addr"/>).</summary>
+    public string? Token { get; set; }
+
     private string _path = "/var/run/litestream.sock";
 
     /// <summary>The socket path: <see cref="PathText"/> resolved, or upstream's default.</summary>
@@ -138,6 +146,11 @@ public sealed partial class SocketConfig
         if (PathText is not null)
         {
             _path = context.ResolveLocalPath(PathText, ConfigNode.Child(path, "path"));
+        }
+        if (!string.IsNullOrEmpty(Addr) && string.IsNullOrEmpty(Token))
+        {
+            // The control API halts and writes databases: never unauthenticated over a network.
+            throw new ConfigException(ConfigNode.Child(path, "token"), "required when socket.addr is set (TCP requests must carry it as a bearer token)");
         }
     }
 }

@@ -118,6 +118,62 @@ internal sealed record UnregisterResult(
     [property: JsonPropertyName("final_txid")] ulong FinalTxid,
     [property: JsonPropertyName("socket")] string Socket);
 
+/// <summary>Body of POST /halt (beyond upstream): the database and how long the halt may be held, in seconds (default 30, at most 600).</summary>
+internal sealed record HaltRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("timeout"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Timeout);
+
+/// <summary>Reply of POST /halt: the id that unhalts it, the TXID every replica holds, when it is released unless unhalted.</summary>
+internal sealed record HaltResponse(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("expires_at")] string ExpiresAt);
+
+/// <summary>Body of POST /unhalt.</summary>
+internal sealed record UnhaltRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("id")] string? Id);
+
+/// <summary>Reply of POST /unhalt: status unhalted.</summary>
+internal sealed record UnhaltResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid);
+
+/// <summary>One page of a forwarded transaction: its number and its new content (base64 in the JSON).</summary>
+internal sealed record ForwardPage(
+    [property: JsonPropertyName("pgno")] uint Pgno,
+    [property: JsonPropertyName("data")] byte[]? Data);
+
+/// <summary>
+/// Body of POST /forward: the pages a replica node's transaction changed, made on a copy at <c>txid</c>, to apply
+/// inside the halt <c>id</c> holds; <c>commit</c> is the database's size in pages after it.
+/// </summary>
+internal sealed record ForwardRequest(
+    [property: JsonPropertyName("path")] string? Path,
+    [property: JsonPropertyName("id")] string? Id,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("commit")] uint Commit,
+    [property: JsonPropertyName("pages")] List<ForwardPage>? Pages);
+
+/// <summary>Reply of POST /forward: the TXID of the applied transaction, which every replica holds.</summary>
+internal sealed record ForwardResponse(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid);
+
+/// <summary>
+/// Reply of GET /lag?path= (beyond upstream): the newest local TXID, the newest every replica holds, the difference,
+/// and for how long the replicas have been behind (0 when caught up; null when no replica was ever reached).
+/// </summary>
+internal sealed record LagResponse(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("txid")] ulong Txid,
+    [property: JsonPropertyName("replicated_txid")] ulong ReplicatedTxid,
+    [property: JsonPropertyName("behind_txids")] ulong BehindTxids,
+    [property: JsonPropertyName("lag_seconds")] double? LagSeconds);
+
 /// <summary>Source-generated JSON for the control protocol (no reflection).</summary>
 [JsonSerializable(typeof(PathTimeoutRequest))]
 [JsonSerializable(typeof(StartStopResponse))]
@@ -134,6 +190,13 @@ internal sealed record UnregisterResult(
 [JsonSerializable(typeof(RegisterResult))]
 [JsonSerializable(typeof(UnregisterResult))]
 [JsonSerializable(typeof(EventLine))]
+[JsonSerializable(typeof(HaltRequest))]
+[JsonSerializable(typeof(HaltResponse))]
+[JsonSerializable(typeof(UnhaltRequest))]
+[JsonSerializable(typeof(UnhaltResponse))]
+[JsonSerializable(typeof(LagResponse))]
+[JsonSerializable(typeof(ForwardRequest))]
+[JsonSerializable(typeof(ForwardResponse))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext
 {
     /// <summary>Compact, for the wire (Go's encoder: no escaping of '+' or non-ASCII).</summary>

@@ -3,8 +3,11 @@ using System.Text;
 
 namespace Litestream.Aot.Control;
 
-/// <summary>One request read off the control socket; of its headers, the two a JSON endpoint checks against browsers.</summary>
-internal sealed record ControlRequest(string Method, string Target, byte[] Body, string? ContentType = null, string? Origin = null);
+/// <summary>
+/// One request read off the control socket; of its headers, the two a JSON endpoint checks against browsers and the
+/// bearer token a TCP client must send.
+/// </summary>
+internal sealed record ControlRequest(string Method, string Target, byte[] Body, string? ContentType = null, string? Origin = null, string? Authorization = null);
 
 /// <summary>
 /// Reads one HTTP/1.1 request (request line, headers, a Content-Length or chunked body) off a control-socket
@@ -19,6 +22,11 @@ internal sealed class ControlRequestReader(Stream stream)
 
     /// <summary>Most bytes of a body: upstream's requests are a path and a URL, a few hundred bytes.</summary>
     public const int MaxBodyBytes = 64 * 1024;
+
+    /// <summary>Most bytes of a <c>POST /forward</c> body: the pages of a forwarded transaction, in base64.</summary>
+    public const int MaxForwardBodyBytes = 64 * 1024 * 1024;
+
+    private int _maxBody = MaxBodyBytes;
 
     // A chunk-size line: hex digits and an extension nobody sends.
     private const int MaxChunkLineBytes = 1024;
@@ -50,10 +58,11 @@ internal sealed class ControlRequestReader(Stream stream)
         {
             throw Malformed("malformed request line");
         }
+        _maxBody = parts[1] == "/forward" ? MaxForwardBodyBytes : MaxBodyBytes;
 
         long? contentLength = null;
         bool chunked = false;
-        string? contentType = null, origin = null;
+        string? contentType = null, origin = null, authorization = null;
         while (await ReadLineAsync(headLeft, head: true, cancellationToken).ConfigureAwait(false) is { Length: > 0 } header)
         {
             headLeft -= header.Length + 2;
@@ -79,6 +88,10 @@ internal sealed class ControlRequestReader(Stream stream)
             {
                 origin = value;
             }
+            else if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                authorization = value;
+            }
             else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
                 chunked = value.Equals("chunked", StringComparison.OrdinalIgnoreCase)
@@ -89,9 +102,9 @@ internal sealed class ControlRequestReader(Stream stream)
 
         // RFC 9112 §6.3: with a transfer coding, Content-Length is ignored.
         byte[] body = chunked ? await ReadChunkedAsync(cancellationToken).ConfigureAwait(false)
-            : contentLength is > MaxBodyBytes ? throw BodyTooLarge()
+            : contentLength > _maxBody ? throw BodyTooLarge()
             : await ReadBytesAsync((int)(contentLength ?? 0), cancellationToken).ConfigureAwait(false);
-        return new ControlRequest(parts[0], parts[1], body, contentType, origin);
+        return new ControlRequest(parts[0], parts[1], body, contentType, origin, authorization);
     }
 
     private async Task<byte[]> ReadChunkedAsync(CancellationToken cancellationToken)
@@ -106,7 +119,7 @@ internal sealed class ControlRequestReader(Stream stream)
                 // ulong parses up to 16 hex digits; longer sizes are too large, not malformed.
                 throw sizeText.Length > 16 && sizeText.All(char.IsAsciiHexDigit) ? BodyTooLarge() : Malformed("malformed chunked body");
             }
-            if (size > (ulong)(MaxBodyBytes - body.Length))
+            if (size > (ulong)(_maxBody - body.Length))
             {
                 throw BodyTooLarge();
             }
@@ -177,5 +190,5 @@ internal sealed class ControlRequestReader(Stream stream)
 
     private static ControlException HeadTooLarge() => new(431, $"request header larger than {MaxHeadBytes / 1024} KiB");
 
-    private static ControlException BodyTooLarge() => new(413, $"request body larger than {MaxBodyBytes / 1024} KiB");
+    private ControlException BodyTooLarge() => new(413, $"request body larger than {_maxBody / 1024} KiB");
 }

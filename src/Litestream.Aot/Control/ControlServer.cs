@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -12,7 +13,9 @@ namespace Litestream.Aot.Control;
 /// The daemon's control socket (upstream <c>Server</c> in server.go): HTTP/1.1 over a Unix socket served by a
 /// <see cref="BoundedHttpServer"/> (one request per connection, bounded in connections, size and time), JSON bodies
 /// from <see cref="ControlJsonContext"/>. A stale socket file left by a crashed daemon is replaced; a live one
-/// (another daemon answering) is an error.
+/// (another daemon answering) is an error. With <c>socket.addr</c> the same API is served over TCP too, where every
+/// request must carry <c>Authorization: Bearer TOKEN</c> (<c>socket.token</c>) or is refused with a 401 before it
+/// is looked at.
 /// </summary>
 internal sealed class ControlServer : IAsyncDisposable
 {
@@ -21,12 +24,17 @@ internal sealed class ControlServer : IAsyncDisposable
     private readonly ReplicationDaemon _daemon;
     private readonly BoundedHttpServer _server;
     private readonly EventStream _events;
+    private readonly DatabaseHalts _halts;
+    private readonly ILogger _logger;
+    private BoundedHttpServer? _tcp;
 
     private ControlServer(string path, Socket listener, ReplicationDaemon daemon, ILogger logger)
     {
         SocketPath = path;
         _daemon = daemon;
+        _logger = logger;
         _events = new EventStream(daemon);
+        _halts = new DatabaseHalts(daemon, logger);
         _server = new BoundedHttpServer(listener, "control socket", HandleAsync, static (status, message) => ToAnswer(Error(status, message)), logger);
     }
 
@@ -56,9 +64,34 @@ internal sealed class ControlServer : IAsyncDisposable
         return new ControlServer(path, listener, daemon, logger);
     }
 
+    /// <summary>
+    /// Serves the same API on TCP <paramref name="addr"/> (<c>socket.addr</c>) to clients that send
+    /// <paramref name="token"/> as a bearer token.
+    /// </summary>
+    /// <exception cref="CommandException">The address cannot be bound.</exception>
+    public void ListenTcp(string addr, string token)
+    {
+        (Socket listener, string shown) = TcpListen.Bind(addr, "socket.addr");
+        byte[] expected = Encoding.UTF8.GetBytes("Bearer " + token);
+        _tcp = new BoundedHttpServer(listener, "control API", (request, stopping) => Authorized(request, expected)
+            ? HandleAsync(request, stopping)
+            : Task.FromResult(ToAnswer(Error(401, "unauthorized: the control API over TCP needs Authorization: Bearer <socket.token>"))),
+            static (status, message) => ToAnswer(Error(status, message)), _logger);
+        _logger.Log(LogLevel.Information, default, $"control API listening on {shown} (bearer token required)", null, static (s, _) => s);
+    }
+
+    /// <summary>The request's <c>Authorization</c> header is the token, compared in constant time.</summary>
+    private static bool Authorized(ControlRequest request, byte[] expected)
+        => request.Authorization is { } header && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected);
+
     public async ValueTask DisposeAsync()
     {
+        if (_tcp is not null)
+        {
+            await _tcp.DisposeAsync().ConfigureAwait(false);
+        }
         await _server.DisposeAsync().ConfigureAwait(false);
+        _halts.Dispose();
         try
         {
             File.Delete(SocketPath);
@@ -105,7 +138,7 @@ internal sealed class ControlServer : IAsyncDisposable
                 return ToAnswer(Error(e.Status, e.Message));
             }
         }
-        return ToAnswer(await HandleAsync(request).ConfigureAwait(false));
+        return ToAnswer(await RouteAsync(request, stopping).ConfigureAwait(false));
     }
 
     /// <summary>The database <c>/events?db=PATH</c> names (null: every one); any other parameter is a malformed request.</summary>
@@ -128,7 +161,7 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private static HttpAnswer ToAnswer((int Status, byte[] Body) answer) => new(answer.Status, answer.Body, "application/json");
 
-    private async Task<(int Status, byte[] Body)> HandleAsync(ControlRequest r)
+    private async Task<(int Status, byte[] Body)> RouteAsync(ControlRequest r, CancellationToken stopping)
     {
         string route = r.Target.Split('?', 2)[0];
         try
@@ -143,7 +176,11 @@ internal sealed class ControlServer : IAsyncDisposable
                 ("POST", "/sync") => await SyncAsync(r.Body).ConfigureAwait(false),
                 ("POST", "/register") => await RegisterAsync(r.Body).ConfigureAwait(false),
                 ("POST", "/unregister") => await UnregisterAsync(r.Body).ConfigureAwait(false),
-                (_, "/info" or "/list" or "/txid" or "/events" or "/start" or "/stop" or "/sync" or "/register" or "/unregister") => Error(405, "method not allowed"),
+                ("GET", "/lag") => Ok(_daemon.Lag(RequirePath(Query(r.Target, "path"))), ControlJsonContext.Wire.LagResponse),
+                ("POST", "/halt") => await HaltAsync(r.Body, stopping).ConfigureAwait(false),
+                ("POST", "/unhalt") => Unhalt(r.Body),
+                ("POST", "/forward") => await ForwardAsync(r.Body, stopping).ConfigureAwait(false),
+                (_, "/info" or "/list" or "/txid" or "/events" or "/start" or "/stop" or "/sync" or "/register" or "/unregister" or "/lag" or "/halt" or "/unhalt" or "/forward") => Error(405, "method not allowed"),
                 _ => Error(404, "not found"),
             };
         }
@@ -155,10 +192,31 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             return Error(400, "invalid request body", e.Message);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !_server.Stopping.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
         {
             return Error(500, Errors.Describe(e));
         }
+    }
+
+    private async Task<(int, byte[])> HaltAsync(byte[] body, CancellationToken stopping)
+    {
+        HaltRequest request = Parse(body, ControlJsonContext.Wire.HaltRequest);
+        string path = RequirePath(request.Path);
+        return Ok(await _halts.HaltAsync(path, TimeSpan.FromSeconds(request.Timeout), stopping).ConfigureAwait(false), ControlJsonContext.Wire.HaltResponse);
+    }
+
+    private (int, byte[]) Unhalt(byte[] body)
+    {
+        UnhaltRequest request = Parse(body, ControlJsonContext.Wire.UnhaltRequest);
+        return Ok(_halts.Unhalt(RequirePath(request.Path), request.Id), ControlJsonContext.Wire.UnhaltResponse);
+    }
+
+    private async Task<(int, byte[])> ForwardAsync(byte[] body, CancellationToken stopping)
+    {
+        ForwardRequest request = Parse(body, ControlJsonContext.Wire.ForwardRequest);
+        string path = RequirePath(request.Path);
+        ForwardResponse response = await _halts.ForwardAsync(path, request.Id, request.Txid, request.Commit, request.Pages ?? [], stopping).ConfigureAwait(false);
+        return Ok(response, ControlJsonContext.Wire.ForwardResponse);
     }
 
     private async Task<(int, byte[])> StartStopAsync(byte[] body, bool start)

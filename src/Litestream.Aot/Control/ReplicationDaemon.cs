@@ -252,6 +252,27 @@ internal sealed class ReplicationDaemon : IDisposable
 
     public ulong Txid(string path) => Find(path) is { } entry ? TxidOf(entry) : throw NotFound(path);
 
+    /// <summary>
+    /// How far the replicas of <paramref name="path"/> are behind it (GET /lag): every replica must hold a TXID for it
+    /// to count as replicated; while behind, the time since the slowest replica's last successful pass (it held
+    /// everything then).
+    /// </summary>
+    public LagResponse Lag(string path)
+    {
+        Entry entry = Find(path) ?? throw NotFound(path);
+        if (entry.Replica is not { } replica || !IsRunning(entry))
+        {
+            throw new ControlException(409, $"database not open: {path}");
+        }
+        IReadOnlyList<Replica> all = replica.Db.Replicas.Count > 0 ? replica.Db.Replicas : [replica];
+        ulong local = replica.Db.Txid.Value;
+        ulong replicated = all.Min(r => r.RemoteTxid?.Value ?? 0);
+        ulong behind = local > replicated ? local - replicated : 0;
+        DateTimeOffset? since = all.Any(r => r.LastSyncAt is null) ? null : all.Min(r => r.LastSyncAt);
+        double? seconds = behind == 0 ? 0 : since is { } at ? Math.Round(Math.Max(0, (DateTimeOffset.UtcNow - at).TotalSeconds), 3) : null;
+        return new LagResponse(path, local, replicated, behind, seconds);
+    }
+
     /// <summary>Resumes replication of a stopped database (upstream <c>EnableDB</c>).</summary>
     public Task<StartStopResponse> StartAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
         => SetRunningAsync(path, run: true, timeout, cancellationToken);
