@@ -6,6 +6,13 @@
 const fs = require("fs");
 const path = require("path");
 
+// better-sqlite3 reads SQLITE_USE_URI once, when its first Database opens, and without it "file:app.db?vfs=litestream"
+// is a plain file name (it never passes SQLITE_OPEN_URI): requiring this package first turns URI names on, unless the
+// application set the variable itself.
+if (process.env.SQLITE_USE_URI === undefined) {
+  process.env.SQLITE_USE_URI = "1";
+}
+
 // process.arch -> the RID folder under lib/ (deploy/npm/build.sh copies bin/<rid>/litestream-vfs.so there).
 const RIDS = { x64: "linux-x64", arm64: "linux-arm64" };
 

@@ -14,19 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/props.sh
 source deploy/vfs-so.sh
-out=dist
-rids=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    -r|--rid) rids+=("$2"); shift 2 ;;
-    -o|--output) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "error: unknown argument $1" >&2; echo "hint: deploy/python/build.sh [-r linux-x64|linux-arm64]... [-o DIR]" >&2; exit 2 ;;
-  esac
-done
-[ ${#rids[@]} -gt 0 ] || mapfile -t rids < <(vfs_rids)
-license=/usr/share/common-licenses/Apache-2.0
-[ -f "$license" ] || { echo "error: $license is missing (Debian's base-files ships it)" >&2; exit 1; }
+vfs_args "$@"
+license=$(vfs_license)
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 export SOURCE_DATE_EPOCH
 for rid in "${rids[@]}"; do

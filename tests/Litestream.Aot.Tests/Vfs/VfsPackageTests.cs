@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -27,7 +28,10 @@ public sealed partial class VfsPackageTests
     {
         string dir = TestRepo.TempDir();
         string wheel = Build(dir, "python");
-        Assert.Equal($"litestream_vfs-{Version}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", Path.GetFileName(wheel));
+        // The platform tag is the newest glibc symbol version the library needs, as objdump lists them (at least 2.17).
+        int glibc = Math.Max(17, GlibcSymbol().Matches(Processes.RunOk("objdump", ["-T", VfsHost.SoPath])).Max(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
+        string platform = glibc == 17 ? "manylinux_2_17_x86_64.manylinux2014_x86_64" : $"manylinux_2_{glibc}_x86_64";
+        Assert.Equal($"litestream_vfs-{Version}-py3-none-{platform}.whl", Path.GetFileName(wheel));
         using (ZipArchive zip = ZipFile.OpenRead(wheel))
         {
             string info = $"litestream_vfs-{Version}.dist-info";
@@ -149,4 +153,7 @@ public sealed partial class VfsPackageTests
 
     [GeneratedRegex("<Version>([^<]+)</Version>")]
     private static partial Regex VersionElement();
+
+    [GeneratedRegex(@"\(GLIBC_2\.(\d+)\)")]
+    private static partial Regex GlibcSymbol();
 }
