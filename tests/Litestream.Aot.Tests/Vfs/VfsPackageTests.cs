@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Litestream.Aot.Tests.Cli;
@@ -27,17 +28,8 @@ public sealed partial class VfsPackageTests
     public void PythonWheel_PipInstalledIntoAVenv_LoadReadsALiveReplica_ExactRows()
     {
         string dir = TestRepo.TempDir();
-        string wheel = Build(dir, "python");
-        // The platform tag is the newest glibc symbol version the library needs, as objdump lists them (at least 2.17).
-        int glibc = Math.Max(17, GlibcSymbol().Matches(Processes.RunOk("objdump", ["-T", VfsHost.SoPath])).Max(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
-        string platform = glibc == 17 ? "manylinux_2_17_x86_64.manylinux2014_x86_64" : $"manylinux_2_{glibc}_x86_64";
-        Assert.Equal($"litestream_vfs-{Version}-py3-none-{platform}.whl", Path.GetFileName(wheel));
-        using (ZipArchive zip = ZipFile.OpenRead(wheel))
-        {
-            string info = $"litestream_vfs-{Version}.dist-info";
-            Assert.Equal(["litestream_vfs/__init__.py", "litestream_vfs/litestream-vfs.so", $"{info}/METADATA", $"{info}/WHEEL", $"{info}/licenses/LICENSE", $"{info}/RECORD"],
-                zip.Entries.Select(e => e.FullName));
-        }
+        string wheel = Build(dir, "python", "linux-x64");
+        AssertWheel(wheel, "x86_64", VfsHost.SoPath);
 
         string venv = Path.Combine(dir, "venv");
         Processes.RunOk(Prerequisites.ExtensionPython!, ["-m", "venv", venv], TimeSpan.FromMinutes(5));
@@ -72,11 +64,63 @@ public sealed partial class VfsPackageTests
         Assert.Equal(File.ReadAllBytes(VfsHost.SoPath), File.ReadAllBytes(Path.Combine(site, "litestream-vfs.so")));
     }
 
+    /// <summary>
+    /// linux-arm64 (cross-published; nothing here runs an aarch64 Python or Node): its own wheel, tagged aarch64, and
+    /// one npm package holding both libraries, the arm64 one byte for byte under lib/linux-arm64/.
+    /// </summary>
+    [RequiresFact(Need.Arm64Exe)]
+    public void Arm64_WheelTaggedAarch64_NpmPackageHoldsBothLibraries()
+    {
+        string dir = TestRepo.TempDir();
+        string arm64 = TestRepo.Path("bin", "linux-arm64", "litestream-vfs.so");
+        AssertWheel(Build(dir, "python", "linux-arm64"), "aarch64", arm64);
+
+        string tgz = Build(dir, "npm", "linux-x64", "linux-arm64");
+        string unpacked = Path.Combine(dir, "unpacked");
+        Directory.CreateDirectory(unpacked);
+        Processes.RunOk("tar", ["xzf", tgz, "-C", unpacked]);
+        string package = Path.Combine(unpacked, "package");
+        Assert.Equal(File.ReadAllBytes(arm64), File.ReadAllBytes(Path.Combine(package, "lib", "linux-arm64", "litestream-vfs.so")));
+        Assert.Equal(File.ReadAllBytes(VfsHost.SoPath), File.ReadAllBytes(Path.Combine(package, "lib", "linux-x64", "litestream-vfs.so")));
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(package, "package.json")));
+        Assert.Equal(["x64", "arm64"], json.RootElement.GetProperty("cpu").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    /// <summary>
+    /// The wheel's name carries the platform tag of the newest glibc symbol <paramref name="so"/> needs (readelf's
+    /// symbol table; at least 2.17), it holds exactly the package, the library and the .dist-info, and its RECORD
+    /// lists every other entry with its SHA-256 and size, as pip and PyPI check.
+    /// </summary>
+    private static void AssertWheel(string wheel, string arch, string so)
+    {
+        int glibc = Math.Max(17, GlibcSymbol().Matches(Processes.RunOk("readelf", ["--dyn-syms", "--wide", so])).Max(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
+        string platform = glibc == 17 ? $"manylinux_2_17_{arch}.manylinux2014_{arch}" : $"manylinux_2_{glibc}_{arch}";
+        Assert.Equal($"litestream_vfs-{Version}-py3-none-{platform}.whl", Path.GetFileName(wheel));
+        using ZipArchive zip = ZipFile.OpenRead(wheel);
+        string info = $"litestream_vfs-{Version}.dist-info";
+        Assert.Equal(["litestream_vfs/__init__.py", "litestream_vfs/litestream-vfs.so", $"{info}/METADATA", $"{info}/WHEEL", $"{info}/licenses/LICENSE", $"{info}/RECORD"],
+            zip.Entries.Select(e => e.FullName));
+        string[] expected = [.. zip.Entries.SkipLast(1).Select(e =>
+        {
+            using var content = new MemoryStream();
+            e.Open().CopyTo(content);
+            string hash = Convert.ToBase64String(SHA256.HashData(content.ToArray())).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+            return $"{e.FullName},sha256={hash},{content.Length}";
+        }), $"{info}/RECORD,,"];
+        using var record = new StreamReader(zip.GetEntry($"{info}/RECORD")!.Open());
+        Assert.Equal(expected, record.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using var tags = new StreamReader(zip.GetEntry($"{info}/WHEEL")!.Open());
+        Assert.Contains($"Tag: py3-none-manylinux_2_{glibc}_{arch}\n", tags.ReadToEnd());
+        using var library = new MemoryStream();
+        zip.GetEntry("litestream_vfs/litestream-vfs.so")!.Open().CopyTo(library);
+        Assert.Equal(File.ReadAllBytes(so), library.ToArray());
+    }
+
     [RequiresFact(Need.BetterSqlite3)]
     public void NpmPackage_InstalledOffline_LoadIntoBetterSqlite3ReadsALiveReplica_ExactRows()
     {
         string dir = TestRepo.TempDir();
-        string tgz = Build(dir, "npm");
+        string tgz = Build(dir, "npm", "linux-x64");
         Assert.Equal($"litestream-vfs-{Version}.tgz", Path.GetFileName(tgz));
 
         string project = Path.Combine(dir, "app");
@@ -138,13 +182,14 @@ public sealed partial class VfsPackageTests
         return output;
     }
 
-    /// <summary>Runs deploy/&lt;kind&gt;/build.sh for linux-x64 into <paramref name="dir"/>/dist; returns the one file it printed.</summary>
-    private string Build(string dir, string kind)
+    /// <summary>Runs deploy/&lt;kind&gt;/build.sh for <paramref name="rids"/> into <paramref name="dir"/>/dist; returns the file it printed last.</summary>
+    private string Build(string dir, string kind, params string[] rids)
     {
-        ProcessResult built = Processes.Run("bash", [TestRepo.Path("deploy", kind, "build.sh"), "-r", "linux-x64", "-o", Path.Combine(dir, "dist")], TimeSpan.FromMinutes(5));
+        ProcessResult built = Processes.Run("bash", [TestRepo.Path("deploy", kind, "build.sh"), .. rids.SelectMany(r => new[] { "-r", r }), "-o", Path.Combine(dir, "dist")],
+            TimeSpan.FromMinutes(5));
         _output.WriteLine(built.Output);
         Assert.True(built.ExitCode == 0, built.Output);
-        string file = Path.GetFullPath(built.Stdout.Trim().Split('\n')[^1], TestRepo.Path());
+        string file = built.Stdout.Trim().Split('\n')[^1];
         Assert.True(File.Exists(file), built.Output);
         return file;
     }
@@ -154,6 +199,6 @@ public sealed partial class VfsPackageTests
     [GeneratedRegex("<Version>([^<]+)</Version>")]
     private static partial Regex VersionElement();
 
-    [GeneratedRegex(@"\(GLIBC_2\.(\d+)\)")]
+    [GeneratedRegex(@"@GLIBC_2\.(\d+)")]
     private static partial Regex GlibcSymbol();
 }
