@@ -2,8 +2,9 @@
 # Installs what the build and tests need on a fresh Debian machine that has only the .NET SDK; test.sh runs
 # it first. Idempotent, and quick when everything is present (well under a second: it only looks): a C
 # compiler for the static SQLite archive, npm to fetch the SQLite amalgamation, the sqlite3 CLI and python3
-# for the writer processes tests start, the arm64 cross toolchain and qemu, the packaging tools (dpkg-deb
-# comes with dpkg, rpmbuild with rpm), nats-server, s3rver, Azurite, rclone and nginx (WebDAV), firebase-tools (the GCS emulator), the upstream binary.
+# for the writer processes tests start, python3-venv and better-sqlite3 (the VFS package tests), the arm64
+# cross toolchain and qemu, the packaging tools (dpkg-deb comes with dpkg, rpmbuild with rpm), nats-server,
+# s3rver, Azurite, rclone and nginx (WebDAV), firebase-tools (the GCS emulator), the upstream binary.
 set -euo pipefail
 need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -13,6 +14,10 @@ command -v python3 >/dev/null || need+=(python3)
 [ -x /usr/bin/python3 ] \
   || python3 -c "import sqlite3, sys; sys.exit(0 if hasattr(sqlite3.Connection, 'enable_load_extension') else 1)" 2>/dev/null \
   || need+=(python3)
+# The VFS package tests (deploy/python, deploy/npm): a venv for the wheel; make and g++ compile better-sqlite3 below.
+/usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)
+command -v make >/dev/null || need+=(make)
+command -v g++ >/dev/null || need+=(g++)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v npm >/dev/null || need+=(npm)
 command -v clang >/dev/null || command -v gcc >/dev/null || need+=(clang)
@@ -66,6 +71,21 @@ if [ ! -e "$tools/firebase/node_modules/firebase-tools/package.json" ]; then
   echo "installing: firebase-tools@15.37.0 (npm, into .tools/firebase/; large, a few minutes)"
   mkdir -p "$tools/firebase"
   npm install --prefix "$tools/firebase" --no-audit --no-fund --ignore-scripts --save-exact firebase-tools@15.37.0 >/dev/null
+fi
+# better-sqlite3 (the npm VFS package test loads the extension into it): compiled from source against the installed
+# node's headers (prebuild-install would download a prebuilt binary from outside the registries); a prefix of its own.
+# npm_config_nodedir stops node-gyp from downloading the headers. A few minutes, once.
+bs3="$tools/better-sqlite3/node_modules/better-sqlite3"
+if [ ! -e "$bs3/build/Release/better_sqlite3.node" ]; then
+  echo "installing: better-sqlite3@12.9.0 (npm, into .tools/better-sqlite3/; compiled from source, a few minutes)"
+  nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  [ -e "$nodedir/include/node/node.h" ] || { echo "error: no node headers in $nodedir/include/node (needed to compile better-sqlite3)" >&2; exit 1; }
+  mkdir -p "$tools/better-sqlite3"
+  export npm_config_nodedir="$nodedir" npm_config_build_from_source=true
+  npm install --prefix "$tools/better-sqlite3" --no-audit --no-fund --save-exact better-sqlite3@12.9.0 >/dev/null
+  # npm versions that hold back install scripts until approved leave the addon unbuilt: build it explicitly.
+  [ -e "$bs3/build/Release/better_sqlite3.node" ] || npm rebuild --prefix "$tools/better-sqlite3" better-sqlite3 >/dev/null
+  unset npm_config_nodedir npm_config_build_from_source
 fi
 # After every npm install (one may have re-extracted s3rver), patched only when the patch is missing.
 store="$tools/node_modules/s3rver/lib/stores/filesystem.js"

@@ -25,6 +25,10 @@ public enum Need
     VfsExtension,
     /// <summary>A python3 whose sqlite3 module can load extensions.</summary>
     ExtensionPython,
+    /// <summary>python3 -m venv with pip (Debian's python3-venv) for the extension-loading python3: the wheel's test installs into one.</summary>
+    Venv,
+    /// <summary>node, npm and better-sqlite3 built in .tools/better-sqlite3: the npm package's test loads the extension into it.</summary>
+    BetterSqlite3,
     /// <summary>The cross-published bin/linux-arm64/litestream.</summary>
     Arm64Exe,
     /// <summary>qemu-aarch64 (qemu-user) to run linux-arm64 programs here.</summary>

@@ -40,6 +40,10 @@ public static class Prerequisites
         Need.Exe => new("bin/linux-x64/litestream", () => TestRepo.Exe is not null, "run ./publish.sh (test.sh does)"),
         Need.VfsExtension => new("bin/linux-x64/litestream-vfs.so", () => TestRepo.ExistingFile("bin", "linux-x64", "litestream-vfs.so") is not null, "run ./publish.sh (test.sh does)"),
         Need.ExtensionPython => new("a python3 whose sqlite3 module can load extensions", () => ExtensionPython is not null, "pyenv builds often cannot; bash .ci/install.sh installs Debian's python3"),
+        Need.Venv => new("python3 -m venv with pip", () => ExtensionPython is { } python && Processes.Run(python, ["-c", "import venv, ensurepip"]).ExitCode == 0,
+            "bash .ci/install.sh installs Debian's python3-venv"),
+        Need.BetterSqlite3 => new("node, npm and better-sqlite3 (.tools/better-sqlite3)", () => BetterSqlite3 is not null && TestRepo.OnPath("npm") is not null,
+            "bash .ci/install.sh compiles it into .tools/better-sqlite3/"),
         Need.Arm64Exe => new("bin/linux-arm64/litestream", () => TestRepo.ExistingFile("bin", "linux-arm64", "litestream") is not null, "run ./publish.sh -r linux-arm64 (test.sh does when the cross toolchain is installed)"),
         Need.Qemu => new("qemu-aarch64", () => Qemu is not null, "bash .ci/install.sh installs qemu-user"),
         Need.Arm64Toolchain => new("aarch64-linux-gnu-gcc", () => TestRepo.OnPath("aarch64-linux-gnu-gcc") is not null, "bash .ci/install.sh installs the gcc cross toolchain"),
@@ -84,6 +88,11 @@ public static class Prerequisites
 
     /// <summary>qemu-aarch64 (or its static build), or null.</summary>
     public static string? Qemu { get; } = TestRepo.OnPath("/usr/bin/qemu-aarch64", "/usr/bin/qemu-aarch64-static", "qemu-aarch64");
+
+    /// <summary>The node_modules folder holding a built better-sqlite3 (.ci/install.sh compiles it there), or null.</summary>
+    public static string? BetterSqlite3 { get; } = TestRepo.ExistingFile(".tools", "better-sqlite3", "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node") is not null
+        ? TestRepo.Path(".tools", "better-sqlite3", "node_modules")
+        : null;
 
     /// <summary>The upstream v0.3.13 binary that .ci/upstream.sh fetches, or null.</summary>
     public static string? Upstream { get; } = TestRepo.ExistingFile(".tools", "upstream", "package", "litestream");
