@@ -25,7 +25,7 @@ done
 # Each step says what it starts, with its time: a NativeAOT link takes minutes on a 2-core machine.
 step() { echo "[$(date +%H:%M:%S)] $rid: $*"; }
 for rid in "${rids[@]}"; do
-  if [ -f ".build/sqlite/$rid/libsqlite3.a" ]; then
+  if [ -f ".build/sqlite/$rid/libsqlite3.a" ] && [ ".build/sqlite/$rid/libsqlite3.a" -nt build/sqlite.sh ]; then
     step "SQLite archive: .build/sqlite/$rid/libsqlite3.a (built before)"
   else
     step "SQLite archive: compiling the amalgamation (about a minute)"
