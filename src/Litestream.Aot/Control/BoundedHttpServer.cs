@@ -38,14 +38,19 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accept;
     private int _connections;
+    private readonly ControlRequestReader.Authorizer? _authorize;
 
     /// <summary>
     /// Serves <paramref name="listener"/> (owned from here on) until disposed: each request goes to
     /// <paramref name="handle"/> (its token is cancelled when the server stops); a refused request is answered with
     /// <paramref name="error"/>'s body for the status and message. <paramref name="name"/> names the server in logs.
+    /// With <paramref name="authorize"/>, a request whose <c>Authorization</c> header it refuses is answered 401
+    /// before its body is read.
     /// </summary>
-    public BoundedHttpServer(Socket listener, string name, Func<ControlRequest, CancellationToken, Task<HttpAnswer>> handle, Func<int, string, HttpAnswer> error, ILogger logger)
+    public BoundedHttpServer(Socket listener, string name, Func<ControlRequest, CancellationToken, Task<HttpAnswer>> handle, Func<int, string, HttpAnswer> error, ILogger logger,
+        ControlRequestReader.Authorizer? authorize = null)
     {
+        _authorize = authorize;
         _listener = listener;
         _name = name;
         _handle = handle;
@@ -185,7 +190,7 @@ internal sealed class BoundedHttpServer : IAsyncDisposable
             reading.CancelAfter(IoTimeout);
             try
             {
-                request = await new ControlRequestReader(stream).ReadAsync(reading.Token).ConfigureAwait(false);
+                request = await new ControlRequestReader(stream, _authorize).ReadAsync(reading.Token).ConfigureAwait(false);
             }
             catch (ControlException e)
             {

@@ -15,8 +15,15 @@ internal sealed record ControlRequest(string Method, string Target, byte[] Body,
 /// 431, a body over <see cref="MaxBodyBytes"/> 413, an unknown transfer coding 501, anything malformed 400, each
 /// thrown as a <see cref="ControlException"/> for the server to answer. The caller bounds the time.
 /// </summary>
-internal sealed class ControlRequestReader(Stream stream)
+internal sealed class ControlRequestReader(Stream stream, ControlRequestReader.Authorizer? authorize = null)
 {
+    /// <summary>
+    /// Checks a request's <c>Authorization</c> header (null when absent) once the head is read: a refused request is a
+    /// 401 with <paramref name="refusal"/>, and its body, which may be large (<see cref="MaxForwardBodyBytes"/>), is
+    /// never read.
+    /// </summary>
+    public delegate bool Authorizer(string? authorization, out string refusal);
+
     /// <summary>Most bytes of the request line and headers together.</summary>
     public const int MaxHeadBytes = 16 * 1024;
 
@@ -100,6 +107,10 @@ internal sealed class ControlRequestReader(Stream stream)
             }
         }
 
+        if (authorize is not null && !authorize(authorization, out string refusal))
+        {
+            throw new ControlException(401, refusal);
+        }
         // RFC 9112 §6.3: with a transfer coding, Content-Length is ignored.
         byte[] body = chunked ? await ReadChunkedAsync(cancellationToken).ConfigureAwait(false)
             : contentLength > _maxBody ? throw BodyTooLarge()

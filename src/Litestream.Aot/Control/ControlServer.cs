@@ -73,16 +73,18 @@ internal sealed class ControlServer : IAsyncDisposable
     {
         (Socket listener, string shown) = TcpListen.Bind(addr, "socket.addr");
         byte[] expected = Encoding.UTF8.GetBytes("Bearer " + token);
-        _tcp = new BoundedHttpServer(listener, "control API", (request, stopping) => Authorized(request, expected)
-            ? HandleAsync(request, stopping)
-            : Task.FromResult(ToAnswer(Error(401, "unauthorized: the control API over TCP needs Authorization: Bearer <socket.token>"))),
-            static (status, message) => ToAnswer(Error(status, message)), _logger);
+        _tcp = new BoundedHttpServer(listener, "control API", HandleAsync, static (status, message) => ToAnswer(Error(status, message)), _logger,
+            (string? authorization, out string refusal) =>
+            {
+                refusal = "unauthorized: the control API over TCP needs Authorization: Bearer <socket.token>";
+                return Authorized(authorization, expected);
+            });
         _logger.Log(LogLevel.Information, default, $"control API listening on {shown} (bearer token required)", null, static (s, _) => s);
     }
 
     /// <summary>The request's <c>Authorization</c> header is the token, compared in constant time.</summary>
-    private static bool Authorized(ControlRequest request, byte[] expected)
-        => request.Authorization is { } header && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected);
+    private static bool Authorized(string? authorization, byte[] expected)
+        => authorization is { } header && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected);
 
     public async ValueTask DisposeAsync()
     {
