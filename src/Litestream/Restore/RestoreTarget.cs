@@ -14,7 +14,7 @@ internal sealed class RestoreTarget : IDisposable
     private readonly bool _force;
     private readonly bool _inPlace;
     private FileStream? _file;
-    private SafeFileHandle? _live;
+    private readonly SafeFileHandle? _live;
     private PageRunWriter? _pages;
     private bool _synced;
     private bool _committed;
