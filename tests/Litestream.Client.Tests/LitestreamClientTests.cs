@@ -42,6 +42,16 @@ public sealed class LitestreamClientTests
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
             Assert.Equal($"{{\"error\":\"{Refused}\"}}\n", await response.Content.ReadAsStringAsync());
         }
+        // A large /forward body is never read from a client without the token: the 401 comes as soon as the head is in,
+        // though the 60 MB the head announces were never sent.
+        using (var raw = new System.Net.Sockets.TcpClient())
+        {
+            await raw.ConnectAsync(node.Address!.Host, node.Address.Port);
+            System.Net.Sockets.NetworkStream stream = raw.GetStream();
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("POST /forward HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000000\r\n\r\n"));
+            using var reader = new StreamReader(stream);
+            Assert.Equal("HTTP/1.1 401 Unauthorized", await reader.ReadLineAsync());
+        }
         Assert.Throws<ArgumentException>(() => new LitestreamClient(new LitestreamClientOptions { Address = node.Address }));
 
         using var right = new LitestreamClient(new LitestreamClientOptions { Address = node.Address, Token = "s3cret-token" });
