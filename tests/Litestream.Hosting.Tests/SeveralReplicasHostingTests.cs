@@ -56,6 +56,7 @@ public sealed class SeveralReplicasHostingTests
         using var dir = new TempDirectory();
         string first = dir.File("first.db");
         string tenant = dir.File("tenant.db");
+        AppDatabase.CreateSchema(first);
         using IHost host = BuildHost(o => o.AddDatabase(first, "file://" + dir.File("first-replica")).Db = s_fastDb);
         LitestreamHostedService service = host.Services.GetRequiredService<LitestreamHostedService>();
         await Assert.ThrowsAsync<InvalidOperationException>(() => service.RegisterAsync(new LitestreamDatabaseOptions { Path = tenant }));

@@ -31,7 +31,7 @@ public class ControlSocketTests
         ProcessResult info = Wait.For(() => Exe.Run("info", "-socket", sock) is { ExitCode: 0 } r && r.Stdout.Contains("\"database_count\": 1") ? r : null, "the control socket to answer with the database added", daemon);
         string version = Exe.Run("version").Stdout.Trim().Split(' ')[0];
         Assert.Matches(
-            $"^\\{{\n  \"version\": \"{version}\",\n  \"pid\": {daemon.Pid},\n  \"uptime_seconds\": \\d+,\n  \"started_at\": \"\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z\",\n  \"database_count\": 1\n\\}}\n$",
+            $"^\\{{\n  \"version\": \"{version}\",\n  \"pid\": {daemon.Pid},\n  \"uptime_seconds\": \\d+,\n  \"started_at\": \"\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z\",\n  \"database_count\": 1,\n  \"databases\": \\[\n    \\{{\n      \"path\": \"{a}\",\n      \"replicas\": \\[[\\s\\S]*\\]\n    \\}}\n  \\]\n\\}}\n$",
             info.Stdout);
         Assert.Equal("", info.Stderr);
         if (!OperatingSystem.IsWindows())

@@ -39,9 +39,11 @@ public class MultiReplicaObservabilityTests
             string stdout = Exe.Run("status", "-json", "-config", config).Stdout;
             using JsonDocument doc = JsonDocument.Parse(stdout);
             JsonElement row = doc.RootElement[0];
-            return row.TryGetProperty("replicas", out JsonElement r) && r[0].GetProperty("state").GetString() == "ok"
+            // Before the process reported a replica its state is absent.
+            static string? State(JsonElement replica) => replica.TryGetProperty("state", out JsonElement v) ? v.GetString() : null;
+            return row.TryGetProperty("replicas", out JsonElement r) && State(r[0]) == "ok"
                 && r[0].GetProperty("replica_txid").GetString() == row.GetProperty("local_txid").GetString()
-                && r[1].GetProperty("state").GetString() == "error" ? stdout : null;
+                && State(r[1]) == "error" ? stdout : null;
         }, "good to hold the newest TXID and broken to fail", replicate)!;
         using JsonDocument statusDoc = JsonDocument.Parse(statusJson);
         JsonElement status = statusDoc.RootElement[0];
