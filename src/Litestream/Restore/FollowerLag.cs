@@ -65,6 +65,16 @@ public sealed class FollowerLag
         {
             throw new InvalidDataException($"{position} does not hold a TXID (16 hex digits): \"{(text.Length > 40 ? text[..40] + "…" : text)}\"");
         }
+        return await MeasureAsync(path, applied, client, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The lag of a reader named <paramref name="path"/> that has applied through <paramref name="applied"/> (a follower
+    /// copy, a VFS replica) behind <paramref name="client"/>'s replica: lists every level once and reads the LTX headers
+    /// of the two files that end at the applied and the head TXIDs.
+    /// </summary>
+    internal static async ValueTask<FollowerLag> MeasureAsync(string path, Txid applied, IReplicaClient client, CancellationToken cancellationToken)
+    {
         await client.InitAsync(cancellationToken).ConfigureAwait(false);
         LtxFileInfo? head = null, appliedFile = null;
         for (int level = 0; level <= LtxConstants.SnapshotLevel; level++)

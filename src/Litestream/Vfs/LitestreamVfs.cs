@@ -1,4 +1,5 @@
 using Litestream.Ltx;
+using Litestream.Restore;
 using Litestream.Storage;
 using Litestream.Vfs.Native;
 
@@ -53,6 +54,25 @@ public static class LitestreamVfs
             s_named[name] = replica;
         }
         old?.Dispose();
+    }
+
+    /// <summary>
+    /// How far the replica <paramref name="name"/>'s readers are behind its replica's head (LiteFS's <c>Lag</c>): the
+    /// newest TXID polling made readable against the newest the replica holds, and the difference of their capture
+    /// times (<see cref="FollowerLag"/>, whose <see cref="FollowerLag.Path"/> is the name here).
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No replica of that name was added.</exception>
+    /// <exception cref="InvalidOperationException">It was never opened: no connection has read it yet.</exception>
+    public static async ValueTask<FollowerLag> LagAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        VfsReplica replica;
+        lock (s_named)
+        {
+            replica = s_named.TryGetValue(name, out VfsReplica? found) ? found : throw new KeyNotFoundException($"no replica named {name} was added to the litestream VFS");
+        }
+        VfsSnapshot latest = replica.Latest ?? throw new InvalidOperationException($"replica {name} has not been opened yet: no connection has read it");
+        return await FollowerLag.MeasureAsync(name, latest.Txid, replica.Client, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Forgets the replica <paramref name="name"/> and stops polling it; false when there was none.

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Litestream.Events;
 using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Restore;
@@ -38,6 +39,9 @@ internal sealed class VfsReplica : IDisposable
 
     /// <summary>The name (or URL) the replica was opened under, for messages.</summary>
     public string Name { get; }
+
+    /// <summary>The replica's storage (owned by whoever added it).</summary>
+    public IReplicaClient Client => _client;
 
     /// <summary>Background hydration to a local copy, when <see cref="VfsReplicaOptions.HydrationEnabled"/>; null before the first open.</summary>
     public VfsHydrator? Hydrator { get; private set; }
@@ -245,6 +249,12 @@ internal sealed class VfsReplica : IDisposable
         if (updated is not null && updated.Txid > current.Txid)
         {
             Volatile.Write(ref _latest, updated);
+            long size = 0;
+            foreach (LtxFileInfo file in gap ? [] : files)
+            {
+                size += file.Size;
+            }
+            _options.Applied?.Invoke(new ReplicationEvent(ReplicationEventKind.Tx, Name) { Txid = updated.Txid, Timestamp = updated.CreatedAt, Size = size });
         }
         Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
     }

@@ -1,3 +1,4 @@
+using Litestream.Events;
 using Litestream.Ltx;
 
 namespace Litestream.Vfs;
@@ -39,4 +40,13 @@ public sealed record VfsReplicaOptions
     /// any key of the ring are read. Null: a replica with encrypted files fails to open, naming the key id.
     /// </summary>
     public LtxKeyRing? Encryption { get; init; }
+
+    /// <summary>
+    /// Called on the poller's thread with a <see cref="ReplicationEventKind.Tx"/> event (LiteFS's <c>tx</c>) each time
+    /// polling applies new replica files: <see cref="ReplicationEvent.Db"/> is the replica's name,
+    /// <see cref="ReplicationEvent.Txid"/> the newest TXID now readable, <see cref="ReplicationEvent.Timestamp"/> its
+    /// capture time on the primary, <see cref="ReplicationEvent.Size"/> the bytes of the files applied (0 when a gap
+    /// made the VFS rebuild from a restore plan). Not called for the first open. It must return quickly.
+    /// </summary>
+    public Action<ReplicationEvent>? Applied { get; init; }
 }

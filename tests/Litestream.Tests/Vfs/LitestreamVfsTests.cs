@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using Litestream.Events;
 using Litestream.Ltx;
 using Litestream.Replication;
+using Litestream.Restore;
 using Litestream.Storage.File;
 using Litestream.Storage.S3;
 using Litestream.Vfs;
@@ -83,6 +86,69 @@ public class LitestreamVfsTests
         using var gone = new SqliteConnection(cs);
         var e = Assert.Throws<SqliteException>(gone.Open);
         Assert.Equal(14, e.SqliteErrorCode); // SQLITE_CANTOPEN
+    }
+
+    /// <summary>
+    /// Following, the VFS tells what it applies (a tx event per poll that made new files readable: the replica's name,
+    /// the newest TXID, its capture time on the primary, the bytes applied; none for the first open), and LagAsync says
+    /// how far its readers are behind the replica's head, in TXIDs and in the primary's capture times.
+    /// </summary>
+    [RequiresFact]
+    public async Task Following_EmitsTxEvents_AndLagAsyncReportsTheDistanceToTheHead()
+    {
+        string dir = TestRepo.TempDir();
+        string db = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        Write(db, 10);
+        await using var source = new Db(db);
+        source.Open();
+        var replica = new Replica(source, client);
+        await ShipAsync(source, replica);
+        Txid first = source.Txid;
+
+        string following = $"events-{Guid.NewGuid():N}.db", still = $"still-{Guid.NewGuid():N}.db";
+        var applied = new ConcurrentQueue<ReplicationEvent>();
+        LitestreamVfs.AddReplica(following, client, new VfsReplicaOptions { PollInterval = TimeSpan.FromMilliseconds(100), Applied = applied.Enqueue });
+        // Polls once an hour: it stays at what its first open read, so its lag can be measured behind a newer head.
+        LitestreamVfs.AddReplica(still, client, new VfsReplicaOptions { PollInterval = TimeSpan.FromHours(1) });
+        try
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => LitestreamVfs.LagAsync(following).AsTask());
+            await Assert.ThrowsAsync<KeyNotFoundException>(() => LitestreamVfs.LagAsync("nobody.db").AsTask());
+            using var c = new SqliteConnection($"Data Source=file:{following}?vfs=litestream;Mode=ReadOnly;Pooling=False");
+            c.Open();
+            using var s = new SqliteConnection($"Data Source=file:{still}?vfs=litestream;Mode=ReadOnly;Pooling=False");
+            s.Open();
+            Assert.Equal(10L, Scalar(c, "SELECT count(*) FROM t"));
+            Assert.Equal(10L, Scalar(s, "SELECT count(*) FROM t"));
+            FollowerLag caughtUp = await LitestreamVfs.LagAsync(following);
+            Assert.Equal((following, first, first, 0UL, (TimeSpan?)TimeSpan.Zero), (caughtUp.Path, caughtUp.AppliedTxid, caughtUp.HeadTxid, caughtUp.BehindTxids, caughtUp.Behind));
+            Assert.Empty(applied);
+
+            await Task.Delay(20); // the next file's capture time differs from the first's
+            await ShipAsync(source, replica, newRows: 5);
+            Txid second = source.Txid;
+            LtxFileInfo file = await client.ListLtxFilesAsync(0, second, false, default).SingleAsync(f => f.MaxTxid == second);
+            DateTimeOffset capturedAt = LtxHeader.Read(File.ReadAllBytes(Path.Combine(dir, "replica", "ltx", "0", LtxFileName.Format(second, second)))).CreatedAt;
+
+            await Wait.UntilAsync(() => !applied.IsEmpty, "the VFS to apply the new file");
+            ReplicationEvent tx = Assert.Single(applied);
+            Assert.Equal((ReplicationEventKind.Tx, following, second, capturedAt, file.Size), (tx.Kind, tx.Db, tx.Txid, tx.Timestamp, tx.Size));
+            Assert.Equal(15L, Scalar(c, "SELECT count(*) FROM t"));
+
+            FollowerLag behind = await LitestreamVfs.LagAsync(still);
+            Assert.Equal((still, first, second, 1UL), (behind.Path, behind.AppliedTxid, behind.HeadTxid, behind.BehindTxids));
+            Assert.Equal(capturedAt, behind.HeadAt);
+            Assert.NotNull(behind.AppliedAt);
+            Assert.Equal(capturedAt - behind.AppliedAt!.Value, behind.Behind);
+            Assert.True(behind.Behind > TimeSpan.Zero, $"behind {behind.Behind}");
+            Assert.Equal(0UL, (await LitestreamVfs.LagAsync(following)).BehindTxids);
+        }
+        finally
+        {
+            LitestreamVfs.RemoveReplica(following);
+            LitestreamVfs.RemoveReplica(still);
+        }
     }
 
     [RequiresFact]
