@@ -124,6 +124,26 @@ public sealed class Db : IAsyncDisposable
     }
 
     private ulong _nodeId;
+    private ulong _announcedTxid;
+
+    /// <summary>
+    /// True the first time a replica of this database confirms <paramref name="txid"/> or a later TXID: the one
+    /// <c>tx</c> event for it (with several replicas, whichever holds it first, so a failing replica silences nothing).
+    /// </summary>
+    internal bool TryAnnounce(Txid txid)
+    {
+        ulong seen = Volatile.Read(ref _announcedTxid);
+        while (txid.Value > seen)
+        {
+            ulong previous = Interlocked.CompareExchange(ref _announcedTxid, txid.Value, seen);
+            if (previous == seen)
+            {
+                return true;
+            }
+            seen = previous;
+        }
+        return false;
+    }
 
     internal string L0FilePath(Txid txid) => System.IO.Path.Combine(L0Directory, LtxFileName.Format(txid, txid));
 

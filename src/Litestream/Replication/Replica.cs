@@ -359,7 +359,7 @@ public sealed class Replica
     /// </summary>
     private void PublishUploaded(string path, LtxFileInfo uploaded)
     {
-        if (Events is not { HasSubscribers: true } events)
+        if (Events is not { HasSubscribers: true } events || !Db.TryAnnounce(uploaded.MaxTxid))
         {
             return;
         }

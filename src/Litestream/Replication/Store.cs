@@ -572,7 +572,10 @@ public sealed class Store : IAsyncDisposable
         }
         Exception? notReplicated = null;
         LeaseException? leaseFailure = null;
-        replica.Events = _events;
+        foreach (Replica r in ReplicasOf(replica))
+        {
+            r.Events = _events; // each may confirm a TXID first: Db.TryAnnounce keeps one tx event per TXID
+        }
         using var changed = new SemaphoreSlim(0, 1);
         // One upload loop per replica, each with its own wake-up, position and backoff: a slow one delays nobody.
         Uploader[] uploaders = [.. ReplicasOf(replica).Select(r => new Uploader(r))];

@@ -47,6 +47,45 @@ public class StoreEventsTests
         Assert.False(events.Overflowed);
     }
 
+    /// <summary>
+    /// Several replicas: a TXID's tx event comes once, from whichever replica holds it first, so the first replica
+    /// failing on every upload (its path under a regular file) silences nothing.
+    /// </summary>
+    [RequiresFact]
+    public async Task SubscribeEvents_SeveralReplicas_FirstFailing_OneTxPerTransaction()
+    {
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        SqliteWriter.Write(path, 3);
+        File.WriteAllText(Path.Combine(dir, "not-a-dir"), "");
+        var db = new Db(path, StoreTests.s_fastDb);
+        var broken = new Replica(db, new FileReplicaClient(Path.Combine(dir, "not-a-dir", "replica")), StoreTests.s_fastReplica with { Name = "broken" });
+        var first = new FileReplicaClient(Path.Combine(dir, "replica-a"));
+        var second = new FileReplicaClient(Path.Combine(dir, "replica-b"));
+        var store = new Store([broken, new Replica(db, first, StoreTests.s_fastReplica with { Name = "a" }), new Replica(db, second, StoreTests.s_fastReplica with { Name = "b" })],
+            new StoreOptions { MaxBackoff = TimeSpan.FromMilliseconds(200), ShutdownSyncTimeout = TimeSpan.FromSeconds(2) });
+        using ReplicationEventSubscription events = store.SubscribeEvents();
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        bool Both(int txid) => File.Exists(first.LtxFilePath(0, new Txid((ulong)txid), new Txid((ulong)txid))) && File.Exists(second.LtxFilePath(0, new Txid((ulong)txid), new Txid((ulong)txid)));
+        for (int i = 0; i < 3; i++)
+        {
+            await Wait.UntilAsync(() => Both(i + 1), $"txid {i + 1} on both good replicas");
+            SqliteWriter.Write(path, 2, start: 3 + (2 * i));
+        }
+        await Wait.UntilAsync(() => Both(4), "txid 4 on both good replicas");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => run); // the final sync leaves broken behind
+        var seen = new List<ReplicationEvent>();
+        while (events.TryRead(out ReplicationEvent? e))
+        {
+            seen.Add(e);
+        }
+        Assert.Equal([1UL, 2, 3, 4], seen.Where(e => e.Kind == ReplicationEventKind.Tx).Select(e => e.Txid.Value));
+        Assert.All(seen.Where(e => e.Kind == ReplicationEventKind.Tx), e => Assert.Equal(path, e.Db));
+        Assert.Contains(seen, e => e.Kind == ReplicationEventKind.Error);
+    }
+
     [RequiresFact]
     public async Task SubscribeEvents_SubscriberThatDoesNotRead_DroppedWithAnError_ReplicationGoesOn()
     {
