@@ -61,7 +61,7 @@ for rid in "${rids[@]}"; do
     fi
     rm -f "$log"
   done
-  rm -f "$out/Litestream.Cli" "$out/Litestream.Vfs.so"
+  rm -f "$out/Litestream.Aot" "$out/Litestream.Vfs.so"
   rm -f "$out"/*.dbg "$out"/*.pdb "$out"/*.xml
   for file in "$out/litestream" "$out/litestream-vfs.so"; do
     if [ -f "$file" ]; then echo "$file: $(stat -c %s "$file") bytes"; fi

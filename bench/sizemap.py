@@ -2,7 +2,7 @@
 """Where the exe's bytes go: sums ILC's map file by the assembly (and, for ours, the namespace) each symbol names.
 
   IlcGenerateMapFile=true dotnet publish src/Litestream.Aot/Litestream.Aot.csproj -c Release -r linux-x64 -o /tmp/out
-  python3 bench/sizemap.py src/Litestream.Aot/obj/Release/net10.0/linux-x64/native/Litestream.Cli.map.xml [ROWS]
+  python3 bench/sizemap.py src/Litestream.Aot/obj/Release/net10.0/linux-x64/native/Litestream.Aot.map.xml [ROWS]
 
 Counts method code, type data, GC info and generic dictionaries by name; blobs without an owner (metadata, frozen
 objects, dehydrated data: about a quarter of the file) are summed under their node kind.
@@ -11,7 +11,7 @@ import collections, re, sys
 
 NAMED = re.compile(r'<(MethodCode|ConstructedEEType|GCInfo|EEType|MethodGenericDictionary|TypeGenericDictionary) Name="([^"]*)" Length="(\d+)"')
 ANY = re.compile(r'<(\w+) Name="[^"]*" Length="(\d+)"')
-OURS = re.compile(r'^(Litestream(?:_Cli|_Ltx)?_Litestream(?:_Aot)?_[A-Za-z]+(?:_[A-Za-z]+)?)')
+OURS = re.compile(r'^(Litestream(?:_Aot|_Cli|_Ltx)?_Litestream(?:_Aot)?_[A-Za-z]+(?:_[A-Za-z]+)?)')
 
 
 def owner(name):

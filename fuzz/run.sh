@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 target=${1:-}
 case $target in
   ltx) assemblies=(Litestream.Ltx.dll) ;;
-  config) assemblies=(Litestream.Cli.dll YamlDotNet.dll) ;;
+  config) assemblies=(Litestream.Aot.dll YamlDotNet.dll) ;;
   *) echo "error: unknown target '$target'" >&2; echo "hint: fuzz/run.sh ltx|config [afl-fuzz options]" >&2; exit 2 ;;
 esac
 shift

@@ -9,7 +9,7 @@ namespace Litestream.Generators.Tests;
 
 public class ConfigBindingGeneratorTests
 {
-    // Every kind of property the binder reads, against the real attributes and ConfigNode of Litestream.Cli.
+    // Every kind of property the binder reads, against the real attributes and ConfigNode of Litestream.Aot.
     private const string Sections = """
         using System;
         using System.Collections.Generic;
