@@ -595,14 +595,14 @@ class Bench:
             for rep_i, who, exe in self.each(3 if not self.quick else 1):
                 d = self.work / f"restore-{label}-{who}"
                 out = d / f"out{rep_i}.db"
-                out.unlink(missing_ok=True)
+                remove_db(out)
                 r = run([str(exe), "restore", "-o", str(out), f"file://{d}/replica"], timeout=1800)
                 if r.code == 0:
                     self.record(f"restore {label} {mb} MB (MB/s)", who, db_bytes / 1e6 / r.wall)
                     self.record(f"restore {label} {mb} MB max RSS (MB)", who, r.maxrss_kib / 1024)
                 else:
                     self.notes.append(f"{who}: restore {label} failed: {r.out.strip()[-200:]}")
-                out.unlink(missing_ok=True)
+                remove_db(out)
 
 
     # 8. requests per hour an idle database costs on S3 (s3rver behind a counting proxy), default intervals
@@ -685,7 +685,7 @@ class Bench:
             for rep_i, who, exe, check, cfg in runs:
                 d = self.work / f"s3restore-{who}"
                 out = d / f"out{rep_i}.db"
-                out.unlink(missing_ok=True)
+                remove_db(out)
                 extra = ["-integrity-check", check] if check else []
                 r = run([str(exe), "restore", *extra, "-config", str(d / cfg), "-o", str(out), str(d / "app.db")],
                         timeout=1800, env=dict(os.environ, **S3_ENV))
@@ -701,7 +701,7 @@ class Bench:
                     self.record(f"S3 restore random {mb} MB{label} CPU (s)", who, r.cpu)
                 else:
                     self.notes.append(f"{who}{label}: S3 restore failed ({problem}): {r.out.strip()[-300:]}")
-                out.unlink(missing_ok=True)
+                remove_db(out)
             front.stop()
         finally:
             server.stop()
@@ -766,13 +766,13 @@ class Bench:
         for rep_i in range(1 if self.quick else 3):
             for check in ("quick", "none"):
                 out = d / "out.db"
-                out.unlink(missing_ok=True)
+                remove_db(out)
                 r = run([str(exe), "restore", "-integrity-check", check, "-o", str(out), f"file://{d}/replica"], timeout=1800)
                 if r.code == 0:
                     self.record(f"restore {mb_big} MB snapshot + L0 replay, integrity {check} (s)", "ours", r.wall)
                 else:
                     self.notes.append(f"lifecycle: restore failed: {r.out.strip()[-200:]}")
-                out.unlink(missing_ok=True)
+                remove_db(out)
             self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", cp_fsync(db, d / "cp.db"))
 
 
@@ -851,6 +851,12 @@ def table_digest(db: Path, table: str = "big") -> tuple[int, str]:
     finally:
         c.close()
     return n, h.hexdigest()
+
+
+def remove_db(db: Path) -> None:
+    """Deletes a restored database with its -wal and -shm: checking it opens it, and a restore refuses a stale -wal beside its output."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 def verify_restored(db: Path, want: tuple[int, str]) -> str | None:
