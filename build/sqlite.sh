@@ -12,7 +12,7 @@ pkg_sha=40487589df3496f2ee0079d22b73c63fccebe7db0e8ee9a2c42421861e321e0b
 src_sha=75a4760a7b9727a4c4c877aec92eacf39e52a8f2921ce00bd33be6d3a8e8e254
 out=.build/sqlite/$rid
 # Built before, and by this script as it is now (a new compile option rebuilds an existing checkout's archive).
-[ -f "$out/libsqlite3.a" ] && [ "$out/libsqlite3.a" -nt "$0" ] && exit 0
+[ -f "$out/libsqlite3.a" ] && [ "$out/libsqlite3.a" -nt build/sqlite.sh ] && exit 0
 
 src=.build/sqlite/src
 if [ ! -f "$src/sqlite3.c" ] || [ "$(sha256sum "$src/sqlite3.c" | cut -d' ' -f1)" != "$src_sha" ]; then

@@ -249,12 +249,8 @@ internal sealed class VfsReplica : IDisposable
         if (updated is not null && updated.Txid > current.Txid)
         {
             Volatile.Write(ref _latest, updated);
-            long size = 0;
-            foreach (LtxFileInfo file in gap ? [] : files)
-            {
-                size += file.Size;
-            }
-            _options.Applied?.Invoke(new ReplicationEvent(ReplicationEventKind.Tx, Name) { Txid = updated.Txid, Timestamp = updated.CreatedAt, Size = size });
+            // After a gap the list is empty (the VFS rebuilt from a restore plan): the size is 0, as documented.
+            _options.Applied?.Invoke(new ReplicationEvent(ReplicationEventKind.Tx, Name) { Txid = updated.Txid, Timestamp = updated.CreatedAt, Size = files.Sum(f => f.Size) });
         }
         Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
     }
