@@ -19,6 +19,11 @@ internal static class Program
 
     private static async Task<int> Main(string[] args)
     {
+        // Like Go's signal.Notify, which upstream calls for both: an inherited SIG_IGN would make the handlers
+        // below dead, and `nohup litestream replicate &` would ignore Ctrl-C and kill -INT. First, before the
+        // console initializes .NET's signal handling (which records the disposition once).
+        Libc.Unignore(Libc.SigInt);
+        Libc.Unignore(Libc.SigTerm);
         SQLitePCL.raw.SetProvider(new SQLitePCL.SQLite3Provider_e_sqlite3());
         Console.SetOut(RedactingWriter.Wrap(Console.Out));
         Console.SetError(RedactingWriter.Wrap(Console.Error));
