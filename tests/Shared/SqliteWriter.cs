@@ -67,6 +67,12 @@ public sealed record Workload
 
     public int CheckpointAfter { get; init; }
 
+    /// <summary>
+    /// End as a killed process would, without closing the database: no checkpoint on close (nor automatic ones
+    /// before), so the -wal keeps every frame and the -shm stays.
+    /// </summary>
+    public bool Abandon { get; init; }
+
     /// <summary>Count a commit that failed busy and go on (the summary's second field) instead of failing.</summary>
     public bool TolerateBusy { get; init; }
 
@@ -106,6 +112,10 @@ public sealed record Workload
         if (Ledger)
         {
             args.Add("--ledger");
+        }
+        if (Abandon)
+        {
+            args.Add("--abandon");
         }
         if (TolerateBusy)
         {

@@ -33,6 +33,8 @@ def connect(a):
     if a.page_size:
         c.execute("PRAGMA page_size=%d" % a.page_size)
     c.execute("PRAGMA journal_mode=WAL")
+    if a.abandon:
+        c.execute("PRAGMA wal_autocheckpoint=0")
     if a.synchronous:
         c.execute("PRAGMA synchronous=%s" % a.synchronous)
     return c
@@ -88,6 +90,9 @@ class Loop:
 
     def summary(self):
         print(self.n, self.busy, "%.3f" % self.slowest)
+        if self.a.abandon:
+            sys.stdout.flush()
+            os._exit(0)  # no close: what a killed writer leaves behind
 
 
 def write(a):
@@ -281,6 +286,7 @@ def main():
         w.add_argument("--vacuum", action="store_true", help="VACUUM after --delete")
         w.add_argument("--checkpoint", choices=["PASSIVE", "FULL", "RESTART", "TRUNCATE"], help="checkpoint once from another connection")
         w.add_argument("--checkpoint-after", type=int, default=0, help="after this many commits (0: at the end)")
+        w.add_argument("--abandon", action="store_true", help="exit without closing (and no automatic checkpoint): the -wal and -shm stay")
         w.add_argument("--tolerate-busy", action="store_true", help="count a busy commit and go on instead of failing")
     d = sub.add_parser("dump")
     d.add_argument("db")

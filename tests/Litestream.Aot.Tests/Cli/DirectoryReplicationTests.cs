@@ -10,20 +10,8 @@ namespace Litestream.Aot.Tests.Cli;
 [Requires(Need.Exe, Need.Python)]
 public class DirectoryReplicationTests
 {
-    private const string Write = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("%s %d" % (sys.argv[1], i),))
-        """;
-
-    private const string Dump = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*), group_concat(v, ',') FROM t").fetchone())
-        """;
+    // Each database's rows numbered from its own start, so a database restored from another's replica differs.
+    private static void Write(string db, int rows, int start) => SqliteWriter.Write(db, rows, start);
 
     [RequiresFact]
     public void ReplicateDir_RecursiveWatch_ReplicatesNestedNewAndDeletedDatabasesAndRestoresTheWholeDirectory()
@@ -33,9 +21,9 @@ public class DirectoryReplicationTests
         string a = Path.Combine(root, "a.db"), b = Path.Combine(root, "eu", "b.db"), c = Path.Combine(root, "eu", "fr", "c.db");
         string notSqlite = Path.Combine(root, "eu", "notes.db");
         Directory.CreateDirectory(Path.GetDirectoryName(c)!);
-        Python.Run(Write, a, "5");
-        Python.Run(Write, b, "3");
-        Python.Run(Write, c, "4");
+        Write(a, 5, start: 1000);
+        Write(b, 3, start: 2000);
+        Write(c, 4, start: 3000);
         File.WriteAllText(notSqlite, "not a database\n");
         File.WriteAllText(Path.Combine(root, "readme.txt"), "ignored: does not match the pattern\n");
         // A symbolic link back to the top: recursive scans and the watch must not follow it (no loop, no second copy).
@@ -56,11 +44,11 @@ public class DirectoryReplicationTests
         // A database created while running, in a folder created while running.
         string d = Path.Combine(root, "us", "new", "d.db");
         Directory.CreateDirectory(Path.GetDirectoryName(d)!);
-        Python.Run(Write, d, "6");
+        Write(d, 6, start: 4000);
         Wait.Until(() => HasL0(replica, "us/new/d.db"), "the new database to be replicated", daemon);
 
         // Deleted while running: its replication stops (one line), its replica stays and restores to what it held.
-        string cBefore = Python.Run(Dump, c);
+        string cBefore = SqliteWriter.Dump(c);
         foreach (string file in new[] { c, c + "-wal", c + "-shm" })
         {
             File.Delete(file);
@@ -69,7 +57,7 @@ public class DirectoryReplicationTests
         Assert.True(HasL0(replica, "eu/fr/c.db"));
 
         // More commits and more files in notes.db's folder (a new subfolder is scanned too): still one WARN for it.
-        Python.Run(Write, a, "2");
+        Write(a, 2, start: 1005);
         File.WriteAllText(Path.Combine(root, "eu", "other.txt"), "x");
         Directory.CreateDirectory(Path.Combine(root, "eu", "later"));
         File.WriteAllText(Path.Combine(root, "eu", "later", "junk.db"), "also not a database");
@@ -88,11 +76,11 @@ public class DirectoryReplicationTests
         ProcessResult restore = Exe.Run("restore", "-config", config, "-o", restored, root);
         Assert.True(restore.ExitCode == 0, restore.Stderr);
         Assert.EndsWith($"restored 4 database(s) into {restored}\n", restore.Stderr);
-        Assert.Equal(Python.Run(Dump, a), Python.Run(Dump, Path.Combine(restored, "a.db")));
-        Assert.Equal(Python.Run(Dump, b), Python.Run(Dump, Path.Combine(restored, "eu", "b.db")));
-        Assert.Equal(cBefore, Python.Run(Dump, Path.Combine(restored, "eu", "fr", "c.db")));
-        Assert.Equal(Python.Run(Dump, d), Python.Run(Dump, Path.Combine(restored, "us", "new", "d.db")));
-        Assert.StartsWith("ok (6, ", Python.Run(Dump, Path.Combine(restored, "us", "new", "d.db")));
+        Assert.Equal(SqliteWriter.Dump(a), SqliteWriter.Dump(Path.Combine(restored, "a.db")));
+        Assert.Equal(SqliteWriter.Dump(b), SqliteWriter.Dump(Path.Combine(restored, "eu", "b.db")));
+        Assert.Equal(cBefore, SqliteWriter.Dump(Path.Combine(restored, "eu", "fr", "c.db")));
+        Assert.Equal(SqliteWriter.Dump(d), SqliteWriter.Dump(Path.Combine(restored, "us", "new", "d.db")));
+        Assert.StartsWith("ok 6 ", SqliteWriter.Dump(Path.Combine(restored, "us", "new", "d.db")));
     }
 
     [RequiresFact]

@@ -22,6 +22,14 @@ internal static class Exe
     /// <summary>Starts a long-running command (replicate) with its output collected.</summary>
     public static BackgroundProcess Start(params string[] args) => Start(null, args);
 
+    /// <summary>
+    /// Starts a long-running command as a program started with <paramref name="signal"/> ignored (<c>nohup cmd &amp;</c>,
+    /// a backgrounded CI job): python3 sets SIG_IGN and execs the exe, which keeps its pid.
+    /// </summary>
+    public static BackgroundProcess StartIgnoring(string signal, params string[] args)
+        => new(Testing.Python.Executable,
+            ["-c", $"import os, signal, sys; signal.signal(signal.SIG{signal}, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])", TestRepo.Exe!, .. args]);
+
     /// <summary>Starts a long-running command with extra environment variables.</summary>
     public static BackgroundProcess Start(IDictionary<string, string>? env, params string[] args)
         => new(TestRepo.Exe!, args, env?.ToDictionary(e => e.Key, e => (string?)e.Value));

@@ -14,19 +14,6 @@ namespace Litestream.Aot.Tests.Cli;
 [Requires(Need.Exe, Need.Python)]
 public class McpTests
 {
-    private const string Create = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        c.execute("INSERT INTO t(v) VALUES ('from the replica')")
-        """;
-
-    private const string Select = """
-        import sqlite3, sys
-        print(sqlite3.connect(sys.argv[1]).execute("SELECT v FROM t").fetchone()[0])
-        """;
-
     private static readonly string[] s_tools =
         ["litestream_info", "litestream_databases", "litestream_restore", "litestream_ltx", "litestream_version", "litestream_status", "litestream_reset"];
 
@@ -67,7 +54,7 @@ public class McpTests
             (failed, string restored) = await Call(client, "litestream_restore", ("path", db), ("o", output));
             Assert.False(failed, restored);
             Assert.StartsWith($"restored {output} to txid ", restored);
-            Assert.Equal("from the replica\n", Python.Run(Select, output));
+            Assert.Equal(SqliteWriter.TextValue(0), SqliteWriter.Scalar(output, "SELECT v FROM t"));
             (failed, restored) = await Call(client, "litestream_restore", ("path", db), ("o", output), ("if_db_not_exists", true));
             Assert.Equal((false, $"database already exists, skipping: {output}\n"), (failed, restored));
 
@@ -146,13 +133,13 @@ public class McpTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         int port = LocalServer.FreePort();
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"mcp-addr: 127.0.0.1:{port}\ndbs:\n  - path: {db}\n    replica:\n      url: file://{replica}\n      sync-interval: 100ms\n");
         BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
-        WaitFor(() => Directory.Exists(replica) && Directory.GetFiles(replica, "*.ltx", SearchOption.AllDirectories).Length > 0 ? "" : null, "the first upload", daemon);
-        WaitFor(() => daemon.Output.Contains($"serving MCP (Streamable HTTP) on http://127.0.0.1:{port}/") ? "" : null, "the MCP server", daemon);
+        Wait.Until(() => Directory.Exists(replica) && Directory.GetFiles(replica, "*.ltx", SearchOption.AllDirectories).Length > 0, "the first upload", daemon);
+        Wait.Until(() => daemon.Output.Contains($"serving MCP (Streamable HTTP) on http://127.0.0.1:{port}/"), "the MCP server", daemon);
         return (dir, db, port, daemon);
     }
 

@@ -16,25 +16,6 @@ namespace Litestream.Aot.Tests.Cli;
 [Requires(Need.Exe, Need.Python)]
 public class MonitoringTests
 {
-    private const string Create = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        c.execute("INSERT INTO t(v) VALUES ('first')")
-        """;
-
-    // Commits one row every 50 ms until the file argv[2] exists (or two minutes pass).
-    private const string Writer = """
-        import os, sqlite3, sys, time
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA busy_timeout=5000")
-        end = time.time() + 120
-        while not os.path.exists(sys.argv[2]) and time.time() < end:
-            c.execute("INSERT INTO t(v) VALUES (?)", (str(time.time()),))
-            time.sleep(0.05)
-        """;
-
     // promtool's lint complaints about upstream's own metric names, which are kept exactly (dashboards and alerts
     // written for upstream query them): counters without _total, counters named _count. Anything else fails.
     private static readonly string[] s_upstreamLint =
@@ -60,22 +41,23 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), replica = Path.Combine(dir, "replica"), stop = Path.Combine(dir, "stop");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         int port = LocalServer.FreePort();
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"addr: 127.0.0.1:{port}\ndbs:\n  - path: {db}\n    monitor-interval: 100ms\n    replica:\n      url: file://{replica}\n      sync-interval: 100ms\n");
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
-        string scrape = WaitFor(() => Get(port, "/metrics") is { Status: 200 } r && r.Body.Contains($"litestream_txid{{db=\"{db}\"}}") ? r.Body : null, "the first sync in /metrics", daemon);
+        string scrape = Wait.For(() => Get(port, "/metrics") is { Status: 200 } r && r.Body.Contains($"litestream_txid{{db=\"{db}\"}}") ? r.Body : null, "the first sync in /metrics", daemon);
         Assert.Contains($"serving metrics on http://127.0.0.1:{port}/metrics", daemon.Output);
         AssertPromtoolAccepts(scrape);
 
-        using Process writer = Python.Start(Writer, db, stop);
+        // One commit every 50 ms until the stop file (at most two minutes).
+        using BackgroundProcess writer = SqliteWriter.Start(db, new Workload { StopFile = stop, Seconds = 120, Pause = 0.05 });
         try
         {
             using var prometheus = new Prometheus($"127.0.0.1:{port}");
             string selector = $"{{db=\"{db}\"}}";
             // While the writer commits, Prometheus sees the database's TXID move, scrape after scrape.
-            WaitFor(() => prometheus.Query($"changes(litestream_txid{selector}[1m])") is [{ Value: >= 3 }] ? "" : null, "Prometheus to see the TXID move 3 times", daemon);
+            Wait.Until(() => prometheus.Query($"changes(litestream_txid{selector}[1m])") is [{ Value: >= 3 }], "Prometheus to see the TXID move 3 times", daemon);
             Assert.Equal(1, prometheus.Query("up{job=\"litestream\"}").Single().Value);
             Assert.True(prometheus.Query("litestream_replica_operation_total{replica_type=\"file\",operation=\"PUT\"}").Single().Value >= 3);
             Assert.True(prometheus.Query($"litestream_sync_count{selector}").Single().Value >= 3);
@@ -84,8 +66,8 @@ public class MonitoringTests
             // Writer stopped: once everything is on the replica, the TXID Prometheus holds is the database's, and the
             // replica's TXID series says the same.
             File.WriteAllText(stop, "");
-            Assert.True(writer.WaitForExit(60_000), "the writer did not stop");
-            WaitFor(() =>
+            Assert.True(writer.WaitForExit(TimeSpan.FromMinutes(2)) == 0, $"the writer did not stop: {writer.Output}");
+            Wait.For(() =>
             {
                 using JsonDocument status = JsonDocument.Parse(Get(port, "/debug/sync-status").Body);
                 JsonElement entry = status.RootElement.GetProperty("databases")[0];
@@ -101,11 +83,7 @@ public class MonitoringTests
         }
         finally
         {
-            File.WriteAllText(stop, "");
-            if (!writer.WaitForExit(10_000))
-            {
-                writer.Kill();
-            }
+            File.WriteAllText(stop, ""); // a writer still running after a failure is killed on disposal
         }
         Assert.Equal(0, daemon.Stop());
     }
@@ -115,13 +93,13 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), missing = Path.Combine(dir, "later.db");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         int port = LocalServer.FreePort();
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"addr: ':{port}'\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r1}}\n  - path: {missing}\n    replica: {{url: file://{dir}/r2}}\n");
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
         // ":port" listens on every interface, as Go's ListenAndServe; the log names localhost.
-        string status = WaitFor(() => Get(port, "/debug/sync-status") is { Status: 200 } r && r.Body.Contains("\"in_sync\": true") ? r.Body : null, "the database to reach its replica", daemon);
+        string status = Wait.For(() => Get(port, "/debug/sync-status") is { Status: 200 } r && r.Body.Contains("\"in_sync\": true") ? r.Body : null, "the database to reach its replica", daemon);
         Assert.Contains($"serving metrics on http://localhost:{port}/metrics", daemon.Output);
         Assert.Matches(
             "^\\{\n  \"databases\": \\[\n    \\{\n" +
@@ -145,7 +123,7 @@ public class MonitoringTests
         const string secret = "s3cr3t/Key+With=Odd?Chars";
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         int port = LocalServer.FreePort(), closed = LocalServer.FreePort();
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"""
@@ -161,10 +139,10 @@ public class MonitoringTests
 
             """);
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
-        string health = WaitFor(() => Get(port, "/healthz") is { Status: 503 } r ? r.Body : null, "/healthz to report the failing upload", daemon);
+        string health = Wait.For(() => Get(port, "/healthz") is { Status: 503 } r ? r.Body : null, "/healthz to report the failing upload", daemon);
         Assert.Matches($"^\\{{\n  \"status\": \"error\",\n  \"databases\": \\[\n    \\{{\n      \"path\": \"{Regex.Escape(db)}\",\n      \"status\": \"error\",\n", health);
         Assert.Contains("failing since", health);
-        string metrics = WaitFor(() => Get(port, "/metrics").Body is var m && m.Contains("litestream_replica_operation_errors_total{") ? m : null, "an error counted in /metrics", daemon);
+        string metrics = Wait.For(() => Get(port, "/metrics").Body is var m && m.Contains("litestream_replica_operation_errors_total{") ? m : null, "an error counted in /metrics", daemon);
         Assert.Matches("litestream_replica_operation_errors_total\\{code=\"[A-Za-z]+\",operation=\"LIST\",replica_type=\"s3\"\\} [1-9]", metrics);
         foreach (string answer in (string[])[health, metrics, Get(port, "/debug/sync-status").Body])
         {
@@ -184,12 +162,12 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         int port = LocalServer.FreePort();
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"addr: 127.0.0.1:{port}\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
-        WaitFor(() => Get(port, "/healthz") is { Status: 200 } ? "" : null, "the listener", daemon);
+        Wait.Until(() => Get(port, "/healthz") is { Status: 200 }, "the listener", daemon);
 
         Task<string> slow = Task.Run(() => Raw(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n"));
         Assert.Equal("431 Request Header Fields Too Large", StatusLine(Raw(port, "GET /metrics HTTP/1.1\r\nX-Big: " + new string('a', 20_000) + "\r\n\r\n")));
@@ -229,7 +207,7 @@ public class MonitoringTests
         {
             idle.ForEach(s => s.Dispose());
         }
-        WaitFor(() => Get(port, "/healthz") is { Status: 200 } ? "" : null, "the listener to serve again", daemon);
+        Wait.Until(() => Get(port, "/healthz") is { Status: 200 }, "the listener to serve again", daemon);
         Assert.Equal("408 Request Timeout", StatusLine(slow.Result));
         Assert.Equal(0, daemon.Stop());
         Assert.DoesNotContain("level=ERROR", daemon.Output);
@@ -240,7 +218,7 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         int port = ((IPEndPoint)taken.LocalEndpoint).Port;
@@ -265,11 +243,11 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
-        string json = WaitFor(() => Exe.Run("status", "-json", "-config", config).Stdout is var s && s.Contains("\"lag_seconds\": 0\n") && s.Contains("\"status\": \"ok\"") ? s : null, "status to report no lag once the replica holds everything", daemon);
+        string json = Wait.For(() => Exe.Run("status", "-json", "-config", config).Stdout is var s && s.Contains("\"lag_seconds\": 0\n") && s.Contains("\"status\": \"ok\"") ? s : null, "status to report no lag once the replica holds everything", daemon);
         Assert.True(Regex.IsMatch(json, $"^\\[\n  {{\n    \"database\": \"{Regex.Escape(db)}\",\n    \"status\": \"ok\",\n    \"local_txid\": \"[0-9a-f]{{16}}\",\n    \"wal_size\": \"[^\"]+\",\n    \"lag_seconds\": 0\n  }}\n\\]\n$"), json); // the whole output on failure
         string[] status = Exe.Run("status", "-config", config).Stdout.TrimEnd().Split('\n');
         Assert.Matches("^database +status +local txid +wal size +lag$", status[0]);
@@ -286,12 +264,12 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db");
-        Python.Run(Create, db);
+        SqliteWriter.Write(db, 1);
         int port = LocalServer.FreePort();
         string config = Path.Combine(dir, "c.yml");
         File.WriteAllText(config, $"addr: 127.0.0.1:{port}\nvalidation:\n  interval: 1s\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
-        string metrics = WaitFor(() => Get(port, "/metrics").Body is var m && m.Contains("litestream_validation_ok{") ? m : null, "the first validation", daemon);
+        string metrics = Wait.For(() => Get(port, "/metrics").Body is var m && m.Contains("litestream_validation_ok{") ? m : null, "the first validation", daemon);
         Assert.Contains($"litestream_validation_ok{{db=\"{db}\"}} 1\n", metrics);
         Assert.Matches($"litestream_validation_total\\{{db=\"{Regex.Escape(db)}\",result=\"ok\"\\}} [1-9]", metrics);
         Assert.Matches("\"last_validation\": \"ok at [0-9T:.Z-]+ \\(txid [0-9a-f]{16}\\)\"", Get(port, "/debug/sync-status").Body);
@@ -309,21 +287,22 @@ public class MonitoringTests
     {
         string dir = TestRepo.TempDir();
         string healthy = Path.Combine(dir, "healthy.db"), other = Path.Combine(dir, "other.db");
-        Python.Run(Create, healthy);
-        Python.Run(Create, other);
+        SqliteWriter.Write(healthy, 1);
+        SqliteWriter.Write(other, 1);
         using var server = new CountingHttpServer();
         int closed = LocalServer.FreePort();
         string good = Path.Combine(dir, "good.yml"), bad = Path.Combine(dir, "bad.yml");
         File.WriteAllText(good, $"heartbeat-url: {server.Url("/ping/good-0c5d")}\nheartbeat-interval: 1m\ndbs:\n  - path: {healthy}\n    replica: {{url: file://{dir}/r1}}\n");
         File.WriteAllText(bad, $"heartbeat-url: {server.Url("/ping/bad-77f1")}\nshutdown-sync-timeout: 1s\ndbs:\n  - path: {other}\n    replica: {{url: file://{dir}/r2}}\n" +
             $"  - path: {Path.Combine(dir, "failing.db")}\n    replica: {{url: 's3://bkt/f?endpoint=http://127.0.0.1:{closed}&region=us-east-1&forcePathStyle=true'}}\n");
-        Python.Run(Create, Path.Combine(dir, "failing.db"));
+        SqliteWriter.Write(Path.Combine(dir, "failing.db"), 1);
         using BackgroundProcess replicating = Exe.Start("replicate", "-config", good);
         using BackgroundProcess failing = Exe.Start("replicate", "-config", bad);
 
         // Checks run every 15 s (upstream's); the first one after the database synced pings.
-        WaitFor(() => server.Count("/ping/good-0c5d") == 1 ? "" : null, "the first heartbeat", replicating, TimeSpan.FromSeconds(60));
-        // Two more checks: no second ping within the interval, and none at all while a replica fails.
+        Wait.Until(() => server.Count("/ping/good-0c5d") == 1, "the first heartbeat", replicating);
+        // Two more checks: no second ping within the interval, and none at all while a replica fails. A deliberate
+        // wait: it proves something does NOT happen over two check periods.
         Thread.Sleep(TimeSpan.FromSeconds(32));
         Assert.Equal((1, 0), (server.Count("/ping/good-0c5d"), server.Count("/ping/bad-77f1")));
         Assert.Equal(0, replicating.Stop());
@@ -391,24 +370,6 @@ public class MonitoringTests
     }
 
     internal static string StatusLine(string answer) => answer.Split("\r\n", 2)[0]["HTTP/1.1 ".Length..];
-
-    internal static T WaitFor<T>(Func<T?> probe, string what, BackgroundProcess daemon, TimeSpan? ceiling = null) where T : class
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < (ceiling ?? TimeSpan.FromSeconds(90)))
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-            if (daemon.HasExited)
-            {
-                Assert.Fail($"replicate exited while waiting for {what}:\n{daemon.Output}");
-            }
-            Thread.Sleep(200);
-        }
-        throw new TimeoutException($"timed out waiting for {what}:\n{daemon.Output}");
-    }
 }
 
 /// <summary>A loopback HTTP server that answers every request 200 and counts the requests per path.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Litestream.Aot.Cli;
@@ -11,23 +12,12 @@ namespace Litestream.Aot.Tests.Cli;
 /// </summary>
 public class ProgressTests
 {
-    // ~48 MiB of random (incompressible) rows unless argv[2] says how many: a snapshot that takes a moment to upload and to restore.
-    private const string CreateLarge = """
-        import os, sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)")
-        c.execute("BEGIN")
-        for i in range(int(sys.argv[2]) if len(sys.argv) > 2 else 12000):
-            c.execute("INSERT INTO t(v) VALUES (?)", (os.urandom(4000),))
-        c.execute("COMMIT")
-        """;
-
-    private const string Inspect = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1])
-        print(c.execute("PRAGMA integrity_check").fetchone()[0], c.execute("SELECT count(*) FROM t").fetchone()[0])
-        """;
+    /// <summary>
+    /// One transaction of <paramref name="rows"/> random (incompressible) 4000-byte rows: the default, ~48 MiB, is a
+    /// snapshot that takes a moment to upload and to restore.
+    /// </summary>
+    private static void CreateLarge(string db, int rows = 12000)
+        => SqliteWriter.Write(db, new Workload { Commits = 1, Batch = rows.ToString(CultureInfo.InvariantCulture), Sizes = "4000" });
 
     [Fact]
     public void Render_BytesFilesRateAndEta()
@@ -92,7 +82,7 @@ public class ProgressTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), config = Path.Combine(dir, "c.yml");
-        Python.Run(CreateLarge, db);
+        CreateLarge(db);
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n");
 
         string once = Terminal($"{Exe.Path} replicate -once -config {config}", dir);
@@ -137,7 +127,7 @@ public class ProgressTests
         Directory.CreateDirectory(Path.Combine(root, "eu"));
         foreach (string name in names)
         {
-            Python.Run(CreateLarge, Path.Combine(root, name), "1500");
+            CreateLarge(Path.Combine(root, name), 1500);
         }
         File.WriteAllText(config, $"dbs:\n  - dir: {root}\n    pattern: \"*.db\"\n    recursive: true\n    replica:\n      url: file://{replica}\n");
         ReplicateOnce(config);
@@ -156,7 +146,7 @@ public class ProgressTests
         Assert.All(expected, e => Assert.Single(screen, l => l.StartsWith(e, StringComparison.Ordinal)));
         foreach (string name in names)
         {
-            Assert.Equal("ok 1500\n", Python.Run(Inspect, Path.Combine(tty, name)));
+            Assert.Equal(SqliteWriter.Dump(Path.Combine(root, name)), SqliteWriter.Dump(Path.Combine(tty, name)));
         }
 
         ProcessResult piped = Exe.Run("restore", "-config", config, "-o", Path.Combine(dir, "piped"), root);
@@ -172,7 +162,7 @@ public class ProgressTests
     {
         string dir = TestRepo.TempDir();
         string db = Path.Combine(dir, "app.db"), config = Path.Combine(dir, "c.yml");
-        Python.Run(CreateLarge, db, "2000");
+        CreateLarge(db, 2000);
         File.WriteAllText(config, $"dbs:\n  - path: {db}\n    replica:\n      url: file://{dir}/replica\n");
         ReplicateOnce(config);
 
@@ -186,7 +176,7 @@ public class ProgressTests
             // Two more transactions, each its own L0 file: the line follows the TXID and counts the files and their bytes.
             for (int txid = 2; txid <= 3; txid++)
             {
-                Python.Run(CreateLarge, db, "3");
+                CreateLarge(db, 3);
                 ReplicateOnce(config);
                 string applied = $"\rfollowing: txid {txid:x16}, {txid - 1} file(s) applied (";
                 Wait.Until(() => Shown(log).Contains(applied, StringComparison.Ordinal), $"the line to show txid {txid}", follow);
@@ -207,7 +197,7 @@ public class ProgressTests
         using (BackgroundProcess quiet = Exe.Start("restore", "-f", "-follow-interval", "100ms", "-config", config, "-o", piped, db))
         {
             Wait.Until(() => quiet.Output.Contains($"following {piped} from txid 0000000000000003", StringComparison.Ordinal), "follow mode to start", quiet);
-            Python.Run(CreateLarge, db, "3");
+            CreateLarge(db, 3);
             ReplicateOnce(config);
             Wait.Until(() => quiet.Output.Contains("now at txid 0000000000000004", StringComparison.Ordinal), "the new file to be applied", quiet);
             Assert.Equal(0, quiet.Stop());

@@ -365,11 +365,10 @@ public class DbTests
         db.Sync();
         db.Checkpoint(CheckpointMode.Passive);
         Write(path, 50);
-        int[] result = [.. Python.Run("""
-            import sqlite3, sys
-            print(*sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
-            """, path).Split(' ', StringSplitOptions.TrimEntries).Select(int.Parse)];
-        (int busy, int frames, int copied) = (result[0], result[1], result[2]);
+        // "checkpoint PASSIVE <busy> <log frames> <checkpointed frames>", then the (empty) summary.
+        string[] result = SqliteWriter.Write(path, new Workload { Checkpoint = "PASSIVE" }).Split('\n')[0].Split(' ');
+        Assert.Equal(["checkpoint", "PASSIVE"], result[..2]);
+        (int busy, int frames, int copied) = (int.Parse(result[2]), int.Parse(result[3]), int.Parse(result[4]));
         Assert.Equal(0, busy);
         Assert.True(copied > 0 && copied < frames, $"the application's checkpoint copied {copied} of {frames} frames (0: we hold slot 0; all: we hold nothing)");
         Assert.True(db.Sync());

@@ -7,21 +7,15 @@ namespace Litestream.Tests.Replication;
 /// <summary>Replica.ValidateAsync: a faithful replica validates at the database's TXID; a damaged one fails, saying why.</summary>
 public class ReplicaValidatorTests
 {
-    private const string Writer = """
-        import sqlite3, sys
-        c = sqlite3.connect(sys.argv[1], isolation_level=None)
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(int(sys.argv[2])):
-            c.execute("INSERT INTO t(v) VALUES (?)", ("row%d-" % i + "x" * (i % 300),))
-        """;
+    /// <summary>Text rows padded up to 300 bytes: a few hundred make a database of several pages.</summary>
+    private static void Write(string db, int rows, int start = 0) => SqliteWriter.Write(db, new Workload { Commits = rows, Start = start, Pad = 300 });
 
     /// <summary>A database of <paramref name="rows"/> rows written by another process, synced and uploaded to a file replica.</summary>
     private static async Task<(Db Db, Replica Replica)> ReplicatedAsync(int rows)
     {
         string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
-        Python.Run(Writer, path, rows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Write(path, rows);
         var db = new Db(path);
         db.Open();
         var replica = new Replica(db, new FileReplicaClient(Path.Combine(dir, "replica")));
@@ -36,7 +30,7 @@ public class ReplicaValidatorTests
         (Db db, Replica replica) = await ReplicatedAsync(rows: 200);
         await using var _ = db;
         // Committed after the last upload: validation uploads it first, then compares at the new TXID.
-        Python.Run(Writer, db.Path, "30");
+        Write(db.Path, 30, start: 200);
 
         ValidationResult result = await replica.ValidateAsync();
 
