@@ -288,7 +288,7 @@ public sealed class FaultProxy : IAsyncDisposable
                 }
                 if (slow)
                 {
-                    await Task.Delay(50, _stop.Token);
+                    await Task.Delay(50, _stop.Token); // a slow link: the scenario
                 }
             }
         }

@@ -63,7 +63,7 @@ public abstract class LocalServer : IDisposable
         // A loaded machine (several builds at once) has taken Azurite over 30 s to start.
         while (!CanConnect(Port))
         {
-            if (process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(120))
+            if (process.HasExited || deadline.Elapsed > TimeSpan.FromMinutes(5))
             {
                 _process = process;
                 Dispose();

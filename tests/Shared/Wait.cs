@@ -43,12 +43,26 @@ public static class Wait
     public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? ceiling = null)
     {
         TimeSpan limit = ceiling ?? DefaultCeiling;
+        Assert.True(await WithinAsync(condition, limit), $"timed out after {limit.TotalSeconds:0} s waiting for {what}");
+    }
+
+    /// <summary>
+    /// Awaits <paramref name="condition"/> and says whether it held within the ceiling, for a test that must first
+    /// stop what it runs (a store, a server) and then assert.
+    /// </summary>
+    public static async Task<bool> WithinAsync(Func<bool> condition, TimeSpan? ceiling = null)
+    {
+        TimeSpan limit = ceiling ?? DefaultCeiling;
         var clock = Stopwatch.StartNew();
         for (int polls = 0; !condition(); polls++)
         {
-            Assert.True(clock.Elapsed <= limit, $"timed out after {limit.TotalSeconds:0} s waiting for {what}");
+            if (clock.Elapsed > limit)
+            {
+                return condition();
+            }
             await Task.Delay(Interval(polls));
         }
+        return true;
     }
 
     // Fine-grained for the first second (kills aimed at a moment, quick conditions), then gentle on a busy machine.

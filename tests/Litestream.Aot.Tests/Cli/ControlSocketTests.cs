@@ -295,7 +295,7 @@ public class ControlSocketTests
             {
                 idle.ForEach(s => s.Dispose());
             }
-            Wait.For(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to serve again", daemon, TimeSpan.FromSeconds(30));
+            Wait.For(() => Exe.Run("info", "-socket", sock, "-timeout", "30") is { ExitCode: 0 } r ? r : null, "the socket to serve again", daemon);
             Assert.Equal(0, daemon.Stop());
         }
     }
@@ -321,13 +321,13 @@ public class ControlSocketTests
                 {
                     idle.Add(Connect(sock));
                 }
-                Wait.For(() => daemon.Output.Contains("cannot accept connections", StringComparison.Ordinal) ? "" : null, "the accept failure to be logged", daemon, TimeSpan.FromSeconds(30));
+                Wait.For(() => daemon.Output.Contains("cannot accept connections", StringComparison.Ordinal) ? "" : null, "the accept failure to be logged", daemon);
             }
             finally
             {
                 idle.ForEach(s => s.Dispose());
             }
-            ProcessResult info = Wait.For(() => Exe.Run("info", "-socket", sock, "-timeout", "5") is { ExitCode: 0 } r ? r : null, "the socket to accept again", daemon, TimeSpan.FromSeconds(30));
+            ProcessResult info = Wait.For(() => Exe.Run("info", "-socket", sock, "-timeout", "30") is { ExitCode: 0 } r ? r : null, "the socket to accept again", daemon);
             Assert.Contains($"\"pid\": {daemon.Pid},", info.Stdout);
             Assert.Equal(0, daemon.Stop());
             // One line when an episode starts and one when it ends, not one per retry.

@@ -67,7 +67,7 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
 
         Assert.Equal(0, text.Stop());
         Assert.Equal(0, daemon.Stop());
-        Assert.Equal(1, json.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, json.WaitForExit(TimeSpan.FromMinutes(2)));
         Assert.EndsWith($"error: events failed: the daemon at {daemon.Socket} ended the stream (it stopped, or dropped this subscriber)\n"
             + "hint: check the daemon's log, then run 'litestream events' again\n", json.Output.Replace("\r", ""), StringComparison.Ordinal);
         Assert.Equal(1 + (int)(end - start), Lines(json).Length); // nothing but init and the tx lines
@@ -121,7 +121,7 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
 
         // The thawed holder's next renewal fails: it says so on its stream, then the daemon ends (a config database lost).
         Assert.NotEqual(0, first.WaitForExit(TimeSpan.FromMinutes(1)) ?? 0);
-        Assert.Equal(1, eventsA.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, eventsA.WaitForExit(TimeSpan.FromMinutes(2)));
         string[] changes = [.. Lines(eventsA).Where(l => l.Contains("\"primaryChange\"", StringComparison.Ordinal))];
         Assert.True(changes.Length == 1, $"events:\n{eventsA.Output}\nholder:\n{first.Output}");
         string lost = changes[0];
@@ -159,7 +159,7 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
             var timer = Stopwatch.StartNew();
             while (!writer.HasExited)
             {
-                ProcessResult sync = Exe.Run("sync", "-wait", "-timeout", "30", "-socket", daemon.Socket, db);
+                ProcessResult sync = Exe.Run("sync", "-wait", "-timeout", "120", "-socket", daemon.Socket, db);
                 Assert.True(sync.ExitCode == 0, sync.Stderr);
             }
             writer.WaitForSuccess(TimeSpan.FromMinutes(1));

@@ -32,7 +32,7 @@ public class InteropTests
             // Upstream has caught up when its replica restores to what the database holds.
             string expected = SqliteWriter.Dump(db);
             Wait.Until(() => RestoresTo(output, $"file://{dir}/replica", expected), "upstream's replica to hold every commit", upstream);
-            upstream.Stop(TimeSpan.FromSeconds(30));
+            upstream.Stop();
         }
         Assert.True(Directory.Exists(Path.Combine(dir, "replica", "generations")), "upstream wrote no v0.3 generations");
         File.Delete(output);

@@ -150,7 +150,7 @@ public class LegacyBackendInteropTests
                 : new Workload { Start = 100, Commits = 400, Pad = 700, Pause = 0.2, PauseEvery = 100 });
             expected = SqliteWriter.Dump(db);
             Wait.Until(() => RestoresTo(output, config, db, expected), "upstream's replica to hold every commit", upstream);
-            upstream.Stop(TimeSpan.FromSeconds(30));
+            upstream.Stop();
         }
         File.Delete(output);
         ProcessResult r = Exe.Run("restore", "-config", config, "-o", output, db);

@@ -231,7 +231,7 @@ public class MonitoringTests
         {
             string config = Path.Combine(dir, "c.yml");
             File.WriteAllText(config, $"addr: '{addr}'\ndbs:\n  - path: {db}\n    replica: {{url: file://{dir}/r}}\n");
-            ProcessResult result = Exe.RunWithin(TimeSpan.FromSeconds(30), null, "replicate", "-config", config);
+            ProcessResult result = Exe.RunWithin(TimeSpan.FromMinutes(2), null, "replicate", "-config", config);
             Assert.Equal((1, $"{error}\n{hint}\n"), (result.ExitCode, result.Stderr[result.Stderr.IndexOf("error:", StringComparison.Ordinal)..]));
             Assert.False(Directory.Exists(Path.Combine(dir, "r")), "a database was replicated although the listener failed");
         }

@@ -185,7 +185,7 @@ public class ProgressTests
             Assert.Contains($"\rfollowing: txid 0000000000000003, 2 file(s) applied ({ProgressLine.Size(bytes)})\x1b[K", Shown(log));
 
             Processes.RunOk("kill", ["-INT", File.ReadAllText(pid).Trim()]);
-            Assert.Equal(0, follow.WaitForExit(TimeSpan.FromMinutes(1)));
+            Assert.Equal(0, follow.WaitForExit(TimeSpan.FromMinutes(2)));
         }
         // Erased on the way out: nothing of the line stays on the screen, the log lines of each file applied do.
         string[] screen = Visible(Shown(log));

@@ -130,7 +130,7 @@ public class RestoreSafetyTests
 
         using (BackgroundProcess refused = Exe.Start(follow))
         {
-            Assert.True(refused.WaitForExit(TimeSpan.FromSeconds(60)) == 1, $"follow mode started beside a stale -wal: {refused.Output}");
+            Assert.True(refused.WaitForExit(TimeSpan.FromMinutes(2)) == 1, $"follow mode started beside a stale -wal: {refused.Output}");
             Assert.Contains($"error: {output}-wal exists beside the restore output", refused.Output);
             Assert.False(File.Exists(output));
         }
@@ -148,7 +148,7 @@ public class RestoreSafetyTests
         LeaveStaleDatabase(other);
         File.Move(other + "-wal", output + "-wal");
         using BackgroundProcess resumed = Exe.Start(follow);
-        Assert.True(resumed.WaitForExit(TimeSpan.FromSeconds(60)) == 1, $"follow mode resumed beside a stale -wal: {resumed.Output}");
+        Assert.True(resumed.WaitForExit(TimeSpan.FromMinutes(2)) == 1, $"follow mode resumed beside a stale -wal: {resumed.Output}");
         Assert.Contains($"error: {output}-wal exists beside the followed database", resumed.Output);
     }
 
@@ -247,7 +247,7 @@ public class RestoreSafetyTests
 
         string output = Path.Combine(dir, "out.db");
         using BackgroundProcess restore = Exe.Start("restore", "-o", output, "file://" + replica);
-        int? exit = restore.WaitForExit(TimeSpan.FromSeconds(30));
+        int? exit = restore.WaitForExit(TimeSpan.FromMinutes(2));
         if (exit is null)
         {
             restore.Kill();

@@ -6,7 +6,7 @@ namespace Litestream.Aot.Tests.Cli;
 /// <c>restore</c> through the fault proxy when the server stops sending and never closes: while planning (the
 /// listing gets no answer) or while fetching a file (no response, or a body that stops halfway). With short
 /// stall limits it fails within one limit with an <c>error:</c> line naming the object and exit code 1; with the
-/// default limits (a minute) a SIGINT or SIGTERM ends it within a second or two with 128 + the signal. Neither
+/// default limits (a minute) a SIGINT or SIGTERM ends it within seconds with 128 + the signal. Neither
 /// leaves an output file behind.
 /// </summary>
 [Requires(Need.Python)]
@@ -53,9 +53,9 @@ public class S3RestoreStallTests
         string output = Path.Combine(dir, "out.db");
         var clock = Stopwatch.StartNew();
         using BackgroundProcess restore = Exe.Start(env, "restore", "-o", output, ProxiedUrl(s3, proxy));
-        int? code = restore.WaitForExit(TimeSpan.FromSeconds(30));
+        int? code = restore.WaitForExit(TimeSpan.FromMinutes(2));
 
-        Assert.True(code is not null, $"restore still running 30 s into a stall with 3 s limits: {restore.Output}");
+        Assert.True(code is not null, $"restore still running 2 min into a stall with 3 s limits: {restore.Output}");
         Assert.Equal(1, code);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"restore took {clock.Elapsed}");
         string expected = (fault, ltxOnly) switch
@@ -89,9 +89,10 @@ public class S3RestoreStallTests
         await Task.Delay(300); // well into the stall: the signal must end a wait already under way, not one about to start
         var clock = Stopwatch.StartNew();
         Assert.Equal(0, Processes.Run("kill", [$"-{signal}", restore.Pid.ToString()]).ExitCode);
-        int? code = restore.WaitForExit(TimeSpan.FromSeconds(10));
-        Assert.True(code is not null, "restore still running 10 s after the signal");
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"restore took {clock.Elapsed} to stop");
+        int? code = restore.WaitForExit(TimeSpan.FromMinutes(2));
+        Assert.True(code is not null, "restore still running 2 min after the signal");
+        // Far under the minute the default limits would take (a busy machine may take seconds to schedule the exit).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"restore took {clock.Elapsed} to stop");
         Assert.Equal(exitCode, code);
         Assert.False(File.Exists(output));
         Assert.False(File.Exists(output + ".tmp"));

@@ -35,7 +35,7 @@ public class ConfigYamlReaderTests
         var clock = Stopwatch.StartNew();
         ConfigException error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(AliasBomb(9), "/cfg"));
         Assert.Equal($"invalid yaml at line 10: aliases expand the document past {ConfigYamlReader.MaxNodes} nodes", error.Message);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public class ConfigYamlReaderTests
         var clock = Stopwatch.StartNew();
         ConfigException error = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(DeepNesting(depth), "/cfg"));
         Assert.Equal($"invalid yaml at line 1: nested deeper than {ConfigYamlReader.MaxDepth} levels", error.Message);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public class ConfigYamlReaderTests
             string yaml = string.Concat(Enumerable.Repeat("# ${LS_TEST_BIG}\n", 100));
             var clock = Stopwatch.StartNew();
             Assert.Equal("the config is larger than 1024 KiB after environment expansion", Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, "/cfg")).Message);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         }
         finally
         {
@@ -110,6 +110,6 @@ public class ConfigYamlReaderTests
         string text = string.Concat(Enumerable.Repeat("${", 400_000));
         var clock = Stopwatch.StartNew();
         Assert.Equal(text, ConfigValues.ExpandEnvironment(text, _ => "v"));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }
 }

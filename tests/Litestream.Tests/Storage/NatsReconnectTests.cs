@@ -32,7 +32,7 @@ public sealed class NatsReconnectTests(NatsFixture nats)
         await Wait.UntilAsync(() => !client.IsConnected, "the client to see the connection closed");
         // The next write waits on the reconnect attempts while the server is down, then goes through.
         Task<byte[]> during = WriteAsync(client, 4, 200_000);
-        await Task.Delay(1000);
+        await Task.Delay(1000); // proves the write does NOT complete while the server is down
         Assert.False(during.IsCompleted);
         server.Start();
         written[4] = await during;

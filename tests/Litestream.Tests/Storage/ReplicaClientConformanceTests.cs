@@ -284,7 +284,7 @@ public abstract class ReplicaClientConformanceTests
                 seenMissing++;
             }
             gate.Release(); // let the writer produce one more megabyte
-            await Task.WhenAny(write, Task.Delay(20));
+            await Task.WhenAny(write, Task.Delay(20)); // paces the reader's polls, not a wait for something
         }
         gate.Release(int.MaxValue / 2);
         Assert.Equal(data.Length, (await write).Size);

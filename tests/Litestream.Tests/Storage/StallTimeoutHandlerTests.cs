@@ -94,7 +94,7 @@ public sealed class StallTimeoutHandlerTests
             await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {Body.Length}\r\n\r\n"));
             foreach (char c in Body)
             {
-                await Task.Delay(150);
+                await Task.Delay(150); // a server trickling its body: the scenario
                 await stream.WriteAsync(new[] { (byte)c });
             }
         });
