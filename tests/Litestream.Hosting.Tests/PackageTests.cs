@@ -35,7 +35,7 @@ public sealed class PackageTests
             [$"Litestream.{s_version}.snupkg", $"Litestream.Hosting.{s_version}.snupkg", $"Litestream.Ltx.{s_version}.snupkg"],
             Directory.GetFiles(dir.Path, "*.snupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["K4os.Compression.LZ4"], CheckPackage(dir, "Litestream.Ltx"));
-        Assert.Equal(["AWSSDK.S3", "Azure.Storage.Blobs", "BouncyCastle.Cryptography", "Litestream.Ltx", "Microsoft.Data.Sqlite.Core", "Microsoft.Extensions.Logging.Abstractions", "SQLitePCLRaw.provider.e_sqlite3", "SSH.NET"],
+        Assert.Equal(["AWSSDK.S3", "BouncyCastle.Cryptography", "Litestream.Ltx", "Microsoft.Data.Sqlite.Core", "Microsoft.Extensions.Logging.Abstractions", "SQLitePCLRaw.provider.e_sqlite3", "SSH.NET"],
             CheckPackage(dir, "Litestream"));
         Assert.Equal(["Litestream", "Microsoft.Extensions.DependencyInjection.Abstractions", "Microsoft.Extensions.Hosting.Abstractions", "Microsoft.Extensions.Options"],
             CheckPackage(dir, "Litestream.Hosting"));

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using Azure.Storage.Sas;
 using Litestream.Ltx;
 using Litestream.Storage;
 using Litestream.Storage.Abs;
@@ -104,6 +106,62 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
     }
 
     [RequiresFact(Need.Azurite)]
+    public async Task Write_LargerThanABlock_FromAStreamThatCannotSeek_StagedBlocksCommittedWhole()
+    {
+        string path = S3rverFixture.NewPath("blocks");
+        await using AbsReplicaClient client = azure.Client(path);
+        // Three full blocks and a short one, in a stream without a length.
+        byte[] data = ReplicaClientConformanceTests.Ltx(1, 9, T1, 3 * AbsReplicaClient.BlockSize + 12345);
+        LtxFileInfo written = await client.WriteLtxFileAsync(0, new Txid(1), new Txid(9), new OneWayStream(data), default);
+        Assert.Equal(data.Length, written.Size);
+
+        BlobProperties properties = (await azure.RawContainer().GetBlobClient(client.LtxName(0, new Txid(1), new Txid(9))).GetPropertiesAsync()).Value;
+        Assert.Equal((BlobType.Block, "application/octet-stream", (long)data.Length, "2023-11-14T22:13:21.234Z"),
+            (properties.BlobType, properties.ContentType, properties.ContentLength, properties.Metadata[AbsReplicaClient.TimestampMetadataKey]));
+        BlockList blocks = (await azure.RawContainer().GetBlockBlobClient(client.LtxName(0, new Txid(1), new Txid(9))).GetBlockListAsync()).Value;
+        Assert.Equal(new long[] { AbsReplicaClient.BlockSize, AbsReplicaClient.BlockSize, AbsReplicaClient.BlockSize, 12345 },
+            blocks.CommittedBlocks.Select(b => b.SizeLong));
+        using var read = new MemoryStream();
+        await using (Stream body = await client.OpenLtxFileAsync(0, new Txid(1), new Txid(9), 0, 0, default))
+        {
+            await body.CopyToAsync(read);
+        }
+        Assert.True(data.AsSpan().SequenceEqual(read.ToArray()));
+    }
+
+    [RequiresFact(Need.Azurite)]
+    public async Task SasToken_WriteListReadCopyDelete_NoKeyNeeded_TokenNeverPrinted()
+    {
+        string path = S3rverFixture.NewPath("sas");
+        Uri sasUri = azure.RawContainer().GenerateSasUri(BlobContainerSasPermissions.All, DateTimeOffset.UtcNow.AddHours(1));
+        string sas = sasUri.Query;
+        await using var client = new AbsReplicaClient(azure.Settings(path) with { AccountKey = null, SasToken = sas }, _ => null, configureHandler: null);
+        await client.WriteLtxFileAsync(0, new Txid(1), new Txid(2), new MemoryStream(ReplicaClientConformanceTests.Ltx(1, 2, T1, 500)), default);
+        LtxFileInfo file = Assert.Single(await client.ListLtxFilesAsync(0, Txid.Zero, false, default).ToListAsync());
+        Assert.Equal((1UL, 2UL, 500L), (file.MinTxid.Value, file.MaxTxid.Value, file.Size));
+        Assert.NotNull(await client.CopyLtxFileAsync(file, 1, default));
+        await using (Stream body = await client.OpenLtxFileAsync(1, new Txid(1), new Txid(2), 100, 50, default))
+        {
+            using var read = new MemoryStream();
+            await body.CopyToAsync(read);
+            Assert.Equal(ReplicaClientConformanceTests.Ltx(1, 2, T1, 500).AsSpan(100, 50).ToArray(), read.ToArray());
+        }
+        await client.DeleteAllAsync(default);
+        Assert.Empty(await client.ListLtxFilesAsync(1, Txid.Zero, false, default).ToListAsync());
+
+        // A SAS that does not allow writes: Azure's refusal, one line, and the signature appears nowhere.
+        Uri readOnly = azure.RawContainer().GenerateSasUri(BlobContainerSasPermissions.Read | BlobContainerSasPermissions.List, DateTimeOffset.UtcNow.AddHours(1));
+        await using var reader = new AbsReplicaClient(azure.Settings(path) with { AccountKey = null, SasToken = readOnly.Query }, _ => null, configureHandler: null);
+        ReplicaStorageException error = await Assert.ThrowsAsync<ReplicaStorageException>(async () =>
+            await reader.WriteLtxFileAsync(0, new Txid(3), new Txid(3), new MemoryStream(ReplicaClientConformanceTests.Ltx(3, 3, T1, 200)), default));
+        Assert.StartsWith($"abs: put {azure.Server.Endpoint}/{AzuriteFixture.Container}/{path}/ltx/0/0000000000000003-0000000000000003.ltx: ", error.Message);
+        Assert.Contains("(HTTP 403)", error.Message);
+        string signature = System.Web.HttpUtility.ParseQueryString(readOnly.Query)["sig"]!;
+        Assert.DoesNotContain(signature, error.ToString());
+        Assert.DoesNotContain(Uri.EscapeDataString(signature), error.ToString());
+    }
+
+    [RequiresFact(Need.Azurite)]
     public async Task List_WrongKey_OneLineNamingHostAndPath_HintsCredentials_NeverTheKey()
     {
         string path = S3rverFixture.NewPath("denied");
@@ -184,5 +242,31 @@ public sealed class AbsReplicaClientTests(AzuriteFixture azure)
         await Assert.ThrowsAsync<ReplicaStorageException>(async () => await client.OpenLtxFileAsync(0, new Txid(1), new Txid(1), 0, 0, default));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"failed after {clock.Elapsed}");
         fillers.ForEach(f => f.Dispose());
+    }
+
+    /// <summary>A source that can only be read forward, as a pipe is.</summary>
+    private sealed class OneWayStream(byte[] data) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            // Odd-sized reads: blocks must be filled across them.
+            int n = Math.Min(Math.Min(count, 100_003), data.Length - _position);
+            data.AsSpan(_position, n).CopyTo(buffer.AsSpan(offset, n));
+            _position += n;
+            return n;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

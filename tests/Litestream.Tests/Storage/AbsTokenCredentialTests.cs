@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Azure.Core;
 using Litestream.Storage.Abs;
 
 namespace Litestream.Tests.Storage;
@@ -28,7 +27,7 @@ public sealed class AbsTokenCredentialTests : IDisposable
     private static AbsTokenCredential Find(Dictionary<string, string> environment)
         => AbsTokenCredential.Find(name => environment.GetValueOrDefault(name), TimeSpan.FromSeconds(5));
 
-    private static ValueTask<AccessToken> Token(AbsTokenCredential credential) => credential.GetTokenAsync(new TokenRequestContext([Scope]), CancellationToken.None);
+    private static ValueTask<AbsTokenCredential.AccessToken> Token(AbsTokenCredential credential) => credential.GetTokenAsync(Scope, CancellationToken.None);
 
     [Fact]
     public async Task ServicePrincipal_PostsClientCredentials_ToTheTenant_AndKeepsTheToken()
@@ -40,8 +39,8 @@ public sealed class AbsTokenCredentialTests : IDisposable
             ["AZURE_CLIENT_SECRET"] = Secret,
             ["AZURE_AUTHORITY_HOST"] = _endpoint.Url,
         });
-        AccessToken first = await Token(credential);
-        AccessToken second = await Token(credential);
+        AbsTokenCredential.AccessToken first = await Token(credential);
+        AbsTokenCredential.AccessToken second = await Token(credential);
 
         EntraTokenEndpoint.Request request = Assert.Single(_endpoint.Requests);
         Assert.Equal("POST", request.Method);
@@ -104,7 +103,7 @@ public sealed class AbsTokenCredentialTests : IDisposable
             ["AZURE_CLIENT_ID"] = ClientId,
             ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = _endpoint.Url,
         });
-        AccessToken token = await Token(credential);
+        AbsTokenCredential.AccessToken token = await Token(credential);
 
         EntraTokenEndpoint.Request request = Assert.Single(_endpoint.Requests);
         Assert.Equal("GET", request.Method);

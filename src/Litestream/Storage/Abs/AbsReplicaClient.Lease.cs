@@ -1,6 +1,4 @@
 using System.Net;
-using Azure;
-using Azure.Storage.Blobs.Models;
 
 namespace Litestream.Storage.Abs;
 
@@ -20,44 +18,54 @@ public sealed partial class AbsReplicaClient
     /// <inheritdoc />
     public async ValueTask<LeaseObject?> ReadLeaseAsync(CancellationToken cancellationToken)
     {
-        try
+        using HttpResponseMessage response = await SendAsync("get lease", LeaseName, ReplicaOperation.Get, () =>
         {
-            Response<BlobDownloadResult> response = await _container.GetBlobClient(LeaseName)
-                .DownloadContentAsync(new BlobDownloadOptions { Range = new HttpRange(0, LeaseObject.MaxSize) }, cancellationToken).ConfigureAwait(false);
-            BlobDownloadDetails details = response.Value.Details;
-            DateTimeOffset? serverNow = response.GetRawResponse().Headers.Date;
-            return new LeaseObject(response.Value.Content.ToMemory(), details.ETag.ToString(), details.LastModified, serverNow);
-        }
-        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound)
+            var request = new HttpRequestMessage(HttpMethod.Get, Url(LeaseName));
+            Internal.HttpRangedRead.SetRange(request, 0, LeaseObject.MaxSize);
+            return request;
+        }, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound && ErrorCode(response) == "BlobNotFound")
         {
             return null;
         }
-        catch (Exception e) when (IsStorageError(e, cancellationToken))
+        if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.PartialContent))
+        {
+            throw await FailureAsync("get lease", LeaseName, response, cancellationToken).ConfigureAwait(false);
+        }
+        byte[] buffer = new byte[LeaseObject.MaxSize];
+        int length;
+        try
+        {
+            Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            length = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Internal.HttpStorageRetry.IsTransportError(e, cancellationToken))
         {
             throw Failure("get lease", LeaseName, e);
         }
+        string etag = response.Headers.ETag?.ToString()
+            ?? throw new ReplicaStorageException(Redaction.Apply($"abs: get lease {Location(LeaseName)}: the answer has no ETag"), null);
+        return new LeaseObject(buffer.AsMemory(0, length), etag, response.Content.Headers.LastModified ?? DateTimeOffset.UtcNow, response.Headers.Date);
     }
 
     /// <inheritdoc />
     public async ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken)
     {
-        var options = new BlobUploadOptions
+        using HttpResponseMessage response = await SendAsync("put lease", LeaseName, ReplicaOperation.Put, () =>
         {
-            HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" },
-            Conditions = ifMatch is null ? new BlobRequestConditions { IfNoneMatch = ETag.All } : new BlobRequestConditions { IfMatch = new ETag(ifMatch) },
-        };
-        try
+            HttpRequestMessage request = PutBlob(LeaseName, new ReadOnlyMemoryContent(content), "application/json");
+            request.Headers.TryAddWithoutValidation(ifMatch is null ? "If-None-Match" : "If-Match", ifMatch ?? "*");
+            return request;
+        }, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
         {
-            Response<BlobContentInfo> response = await _container.GetBlobClient(LeaseName).UploadAsync(BinaryData.FromBytes(content), options, cancellationToken).ConfigureAwait(false);
-            return response.Value.ETag.ToString();
+            throw new LeaseConflictException(Location(LeaseName));
         }
-        catch (RequestFailedException e) when (e.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
+        if (!response.IsSuccessStatusCode)
         {
-            throw new LeaseConflictException(Location(LeaseName), e);
+            throw await FailureAsync("put lease", LeaseName, response, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (IsStorageError(e, cancellationToken))
-        {
-            throw Failure("put lease", LeaseName, e);
-        }
+        return response.Headers.ETag?.ToString()
+            ?? throw new ReplicaStorageException(Redaction.Apply($"abs: put lease {Location(LeaseName)}: the answer has no ETag"), null);
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Azure.Storage.Blobs.Models;
 
 namespace Litestream.Storage.Abs;
 
@@ -13,9 +12,9 @@ public sealed partial class AbsReplicaClient : IReplicaObjectTree
     {
         string namePrefix = BlobName(prefix);
         int skip = namePrefix.Length - prefix.Length;
-        await foreach (BlobItem item in ListBlobsAsync(namePrefix, BlobTraits.None, cancellationToken).ConfigureAwait(false))
+        await foreach (AbsBlob item in ListBlobsAsync(namePrefix, metadata: false, cancellationToken).ConfigureAwait(false))
         {
-            yield return new ReplicaObject(item.Name[skip..], item.Properties.ContentLength ?? 0, item.Properties.LastModified ?? DateTimeOffset.UnixEpoch);
+            yield return new ReplicaObject(item.Name[skip..], item.Size, item.LastModified ?? DateTimeOffset.UnixEpoch);
         }
     }
 

@@ -1,11 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
-using Azure;
-using Azure.Core.Pipeline;
-using Azure.Storage;
-using Azure.Storage.Blobs;
-using Azure.Storage.Blobs.Models;
+using System.Text;
+using System.Xml;
 using Litestream.Internal;
 using Litestream.Ltx;
 
@@ -20,7 +17,10 @@ namespace Litestream.Storage.Abs;
 /// <c>LITESTREAM_AZURE_ACCOUNT_KEY</c>/<c>AZURE_STORAGE_KEY</c>); the account name from the settings or
 /// <c>AZURE_STORAGE_ACCOUNT</c>. With neither, Entra ID tokens as upstream's default credential chain finds them
 /// (a service principal, workload identity, managed identity: <see cref="AbsTokenCredential"/>), over https only.
-/// Every request has a bounded connect time and a bounded time per attempt, including each read of a body.
+/// Our own client of the Blob service REST API over <see cref="HttpClient"/> (Put Blob, Put Block, Put Block List, Get
+/// Blob, List Blobs, Copy Blob, Delete Blob; Shared Key signing in <see cref="AbsSharedKey"/>): the Azure SDK cost the
+/// exe about 1.9 MB. Every request is bounded by the connect, response and idle limits (<see cref="StallTimeoutHandler"/>)
+/// and retried as the other HTTP backends are (<see cref="HttpStorageTransport"/>).
 /// </summary>
 [ReplicaBackend("abs")]
 public sealed partial class AbsReplicaClient : IReplicaClient
@@ -31,17 +31,27 @@ public sealed partial class AbsReplicaClient : IReplicaClient
     public const int DefaultMaxRetries = 3;
     /// <summary>Default longest TCP connect and TLS handshake.</summary>
     public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
-    /// <summary>Default longest attempt: waiting for response headers, and each read of a response body.</summary>
+    /// <summary>Default longest wait for response headers.</summary>
     public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>The Blob service REST API version every request asks for.</summary>
+    internal const string ApiVersion = "2024-08-04";
+    /// <summary>The Entra ID scope of Azure Storage.</summary>
+    internal const string TokenScope = "https://storage.azure.com/.default";
     /// <summary>Uploads up to this size are one Put Blob; larger ones are staged in blocks of this size.</summary>
     public const int BlockSize = 4 * 1024 * 1024;
     /// <summary>Blocks uploaded at once.</summary>
     public const int UploadConcurrency = 4;
-    /// <summary>Deletes in flight (Azure has no multi-object delete without the batch package).</summary>
+    /// <summary>Deletes in flight (Azure's multi-object delete is a multipart batch request; one DELETE a blob is simpler).</summary>
     public const int DeleteConcurrency = 16;
 
-    private readonly BlobContainerClient _container;
+    private readonly HttpStorageTransport _transport;
     private readonly string _endpoint;
+    /// <summary>The container's URL, e.g. <c>https://acct.blob.core.windows.net/box</c>.</summary>
+    private readonly string _containerUrl;
+    /// <summary>The SAS token's query (without '?') when a SAS authorizes requests; null otherwise.</summary>
+    private readonly string? _sas;
+    /// <summary>The account key's signer when it authorizes requests; null otherwise.</summary>
+    private readonly AbsSharedKey? _sharedKey;
     /// <summary>Entra ID tokens when neither an account key nor a SAS token is configured; null otherwise.</summary>
     private readonly AbsTokenCredential? _token;
 
@@ -68,16 +78,16 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         string? key = NonEmpty(settings.AccountKey) ?? NonEmpty(environment("LITESTREAM_AZURE_ACCOUNT_KEY")) ?? NonEmpty(environment("AZURE_STORAGE_KEY"));
         _endpoint = (NonEmpty(settings.Endpoint) ?? (account is not null ? $"https://{account}.blob.core.windows.net"
             : throw new ArgumentException("abs replica requires account-name (or AZURE_STORAGE_ACCOUNT) or endpoint"))).TrimEnd('/');
-        if (!Uri.TryCreate($"{_endpoint}/{Container}", UriKind.Absolute, out Uri? containerUri) || containerUri.Scheme is not ("http" or "https"))
+        _containerUrl = $"{_endpoint}/{Uri.EscapeDataString(Container)}";
+        if (!Uri.TryCreate(_containerUrl, UriKind.Absolute, out Uri? containerUri) || containerUri.Scheme is not ("http" or "https"))
         {
             throw new ArgumentException($"abs endpoint must be an http(s) URL, got \"{ReplicaUrl.Redact(_endpoint)}\"");
         }
         Redaction.Register(sas?.TrimStart('?'));
         Redaction.Register(key);
-        BlobClientOptions options = NewOptions(settings, configureHandler);
         if (sas is not null)
         {
-            _container = new BlobContainerClient(new Uri($"{containerUri}?{sas.TrimStart('?')}"), options);
+            _sas = sas.TrimStart('?');
         }
         else if (key is not null)
         {
@@ -85,27 +95,19 @@ public sealed partial class AbsReplicaClient : IReplicaClient
             {
                 throw new ArgumentException("abs account-key needs account-name (or AZURE_STORAGE_ACCOUNT)");
             }
-            StorageSharedKeyCredential credential;
-            try
-            {
-                credential = new StorageSharedKeyCredential(account, key);
-            }
-            catch (FormatException)
-            {
-                throw new ArgumentException("abs account-key is not valid base64");
-            }
-            _container = new BlobContainerClient(containerUri, credential, options);
+            _sharedKey = new AbsSharedKey(account, key);
         }
         else
         {
-            // Bearer tokens go only over TLS (Azure.Core refuses them on http at the first request: say so now).
+            // Bearer tokens go only over TLS: say so now rather than at the first request.
             if (containerUri.Scheme != "https")
             {
                 throw new ArgumentException($"abs: without account-key or sas-token the endpoint must be https (Entra ID tokens are not sent in clear), got \"{ReplicaUrl.Redact(_endpoint)}\"");
             }
             _token = AbsTokenCredential.Find(environment, settings.ConnectTimeout ?? DefaultConnectTimeout);
-            _container = new BlobContainerClient(containerUri, _token, options);
         }
+        _transport = new HttpStorageTransport(Type, settings.ConnectTimeout, settings.RequestTimeout, settings.MaxRetries ?? DefaultMaxRetries,
+            maxConnectionsPerServer: 32, configureHandler);
     }
 
     /// <summary>Creates the client from settings (used by <see cref="ReplicaClientFactory"/>).</summary>
@@ -147,59 +149,65 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         async IAsyncEnumerable<LtxFileInfo> List([EnumeratorCancellation] CancellationToken token)
         {
             string prefix = LevelPrefix(level);
-            await foreach (BlobItem item in ListBlobsAsync(prefix, BlobTraits.Metadata, token).ConfigureAwait(false))
+            await foreach (AbsBlob item in ListBlobsAsync(prefix, metadata: true, token).ConfigureAwait(false))
             {
                 // Names are fixed-width hex, so the listing's name order is (MinTxid, MaxTxid) order.
                 if (!LtxFileName.TryParse(item.Name.AsSpan(prefix.Length), out Txid min, out Txid max) || min < seek)
                 {
                     continue;
                 }
-                DateTimeOffset created = item.Metadata is { } metadata && metadata.TryGetValue(TimestampMetadataKey, out string? stamp)
-                    && ReplicaTimestamp.TryParse(stamp, out DateTimeOffset parsed)
+                DateTimeOffset created = item.Timestamp is { } stamp && ReplicaTimestamp.TryParse(stamp, out DateTimeOffset parsed)
                     ? parsed
-                    : item.Properties.CreatedOn ?? item.Properties.LastModified ?? DateTimeOffset.UnixEpoch;
-                yield return new LtxFileInfo(level, min, max, item.Properties.ContentLength ?? 0, created);
+                    : item.CreatedOn ?? item.LastModified ?? DateTimeOffset.UnixEpoch;
+                yield return new LtxFileInfo(level, min, max, item.Size, created);
             }
         }
     }
 
     /// <summary>Every blob whose name starts with <paramref name="prefix"/>, in name order, one counted LIST request a page.</summary>
-    private async IAsyncEnumerable<BlobItem> ListBlobsAsync(string prefix, BlobTraits traits, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<AbsBlob> ListBlobsAsync(string prefix, bool metadata, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var options = new GetBlobsOptions { Traits = traits, Prefix = prefix };
-        string? continuation = null;
+        string? marker = null;
         do
         {
-            Page<BlobItem> page;
-            var op = ReplicaOperation.Start(Type, ReplicaOperation.List);
-            try
+            string query = $"restype=container&comp=list&prefix={Uri.EscapeDataString(prefix)}&maxresults={ListPageSize.ToString(CultureInfo.InvariantCulture)}"
+                + (metadata ? "&include=metadata" : "") + (marker is null ? "" : "&marker=" + Uri.EscapeDataString(marker));
+            AbsBlobList page;
+            using (HttpResponseMessage response = await SendAsync("list", prefix, ReplicaOperation.List,
+                () => new HttpRequestMessage(HttpMethod.Get, Url(null, query)), cancellationToken).ConfigureAwait(false))
             {
-                IAsyncEnumerator<Page<BlobItem>> pages = _container.GetBlobsAsync(options, cancellationToken).AsPages(continuation, ListPageSize).GetAsyncEnumerator(cancellationToken);
-                await using (pages.ConfigureAwait(false))
+                if (!response.IsSuccessStatusCode)
                 {
-                    bool any = await pages.MoveNextAsync().ConfigureAwait(false);
-                    op.Succeeded();
-                    if (!any)
+                    throw await FailureAsync("list", prefix, response, cancellationToken).ConfigureAwait(false);
+                }
+                try
+                {
+                    Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                    await using (body.ConfigureAwait(false))
                     {
-                        yield break;
+                        page = await AbsBlobList.ReadAsync(body, cancellationToken).ConfigureAwait(false);
                     }
-                    page = pages.Current;
+                }
+                catch (XmlException e)
+                {
+                    throw new ReplicaStorageException(Redaction.Apply($"abs: list {Location(prefix)}: unreadable answer: {FirstLine(e.Message)}"),
+                        "check that the endpoint is Azure Blob Storage (account-name or endpoint)");
+                }
+                catch (Exception e) when (HttpStorageRetry.IsTransportError(e, cancellationToken))
+                {
+                    throw Failure("list", prefix, e);
                 }
             }
-            catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
-            {
-                throw Failure("list", prefix, e);
-            }
-            foreach (BlobItem item in page.Values)
+            foreach (AbsBlob item in page.Blobs)
             {
                 if (item.Name.StartsWith(prefix, StringComparison.Ordinal))
                 {
                     yield return item;
                 }
             }
-            continuation = string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken;
+            marker = page.NextMarker;
         }
-        while (continuation is not null);
+        while (marker is not null);
     }
 
     /// <inheritdoc />
@@ -213,21 +221,28 @@ public sealed partial class AbsReplicaClient : IReplicaClient
     /// <summary>Opens <paramref name="size"/> bytes (0: to the end) of one blob from <paramref name="offset"/>.</summary>
     private async ValueTask<Stream> OpenBlobAsync(string name, long offset, long size, CancellationToken cancellationToken)
     {
-        var options = new BlobDownloadOptions { Range = new HttpRange(offset, size > 0 ? size : null) };
-        var op = ReplicaOperation.Start(Type, ReplicaOperation.Get);
+        HttpResponseMessage response = await SendAsync("get", name, ReplicaOperation.Get, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, Url(name));
+            HttpRangedRead.SetRange(request, offset, size);
+            return request;
+        }, cancellationToken).ConfigureAwait(false);
         try
         {
-            Response<BlobDownloadStreamingResult> response = await _container.GetBlobClient(name).DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false);
-            op.Succeeded(response.Value.Details.ContentLength);
-            return new DownloadStream(response.Value);
+            if (HttpRangedRead.IsRangeAnswer(response.StatusCode))
+            {
+                return await HttpRangedRead.BodyAsync(response, offset, size, cancellationToken).ConfigureAwait(false);
+            }
+            if (response.StatusCode == HttpStatusCode.NotFound && ErrorCode(response) != "ContainerNotFound")
+            {
+                throw new ReplicaFileNotFoundException(Location(name));
+            }
+            throw await FailureAsync("get", name, response, cancellationToken).ConfigureAwait(false);
         }
-        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound && !op.Failed(e, ErrorCode(e)))
+        catch
         {
-            throw new ReplicaFileNotFoundException(Location(name));
-        }
-        catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
-        {
-            throw Failure("get", name, e);
+            response.Dispose();
+            throw;
         }
     }
 
@@ -238,46 +253,161 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         string name = LtxName(level, minTxid, maxTxid);
         (HeaderedStream body, DateTimeOffset createdAt) = await HeaderedStream.ReadLtxHeaderAsync(data, cancellationToken).ConfigureAwait(false);
         using var disposeBody = body;
-        var options = new BlobUploadOptions
+        string stamp = ReplicaTimestamp.Format(createdAt);
+        (byte[] first, int length) = await ReadBlockAsync(body, null, cancellationToken).ConfigureAwait(false);
+        if (length < BlockSize)
         {
-            Metadata = new Dictionary<string, string> { [TimestampMetadataKey] = ReplicaTimestamp.Format(createdAt) },
-            HttpHeaders = new BlobHttpHeaders { ContentType = "application/octet-stream" },
-            TransferOptions = new StorageTransferOptions { InitialTransferSize = BlockSize, MaximumTransferSize = BlockSize, MaximumConcurrency = UploadConcurrency },
-        };
-        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
-        try
-        {
-            await _container.GetBlobClient(name).UploadAsync(body, options, cancellationToken).ConfigureAwait(false);
+            // One Put Blob: the whole file is in memory, so a retry sends it again.
+            using HttpResponseMessage response = await SendAsync("put", name, ReplicaOperation.Put, () =>
+            {
+                HttpRequestMessage request = PutBlob(name, new ReadOnlyMemoryContent(first.AsMemory(0, length)), "application/octet-stream");
+                request.Headers.Add("x-ms-meta-" + TimestampMetadataKey, stamp);
+                return request;
+            }, cancellationToken, bytes: length).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await FailureAsync("put", name, response, cancellationToken).ConfigureAwait(false);
+            }
         }
-        catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
+        else
         {
-            throw Failure("put", name, e);
+            await PutBlocksAsync(name, stamp, body, first, cancellationToken).ConfigureAwait(false);
         }
-        op.Succeeded(body.Count);
         return new LtxFileInfo(level, minTxid, maxTxid, body.Count, createdAt);
     }
 
     /// <summary>
+    /// A larger file: blocks of <see cref="BlockSize"/> read in turn, <see cref="UploadConcurrency"/> of them in flight,
+    /// then one Put Block List that makes the blob (with its content type and metadata) appear whole.
+    /// </summary>
+    private async Task PutBlocksAsync(string name, string stamp, Stream body, byte[] first, CancellationToken cancellationToken)
+    {
+        var buffers = new byte[UploadConcurrency][];
+        buffers[0] = first;
+        var ids = new List<string>();
+        bool more = true;
+        while (more)
+        {
+            var uploads = new List<Task>(UploadConcurrency);
+            for (int slot = 0; slot < UploadConcurrency && more; slot++)
+            {
+                int length;
+                if (ids.Count == 0)
+                {
+                    length = first.Length;
+                }
+                else
+                {
+                    (buffers[slot], length) = await ReadBlockAsync(body, buffers[slot], cancellationToken).ConfigureAwait(false);
+                }
+                more = length == BlockSize;
+                if (length == 0)
+                {
+                    break;
+                }
+                // Every id of a blob has the same length (Azure's rule): a fixed-width number.
+                string id = Convert.ToBase64String(Encoding.ASCII.GetBytes(ids.Count.ToString("D8", CultureInfo.InvariantCulture)));
+                ids.Add(id);
+                ReadOnlyMemory<byte> block = buffers[slot].AsMemory(0, length);
+                uploads.Add(PutBlockAsync(name, id, block, cancellationToken));
+            }
+            await Task.WhenAll(uploads).ConfigureAwait(false);
+        }
+        var list = new StringBuilder("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        foreach (string id in ids)
+        {
+            list.Append("<Latest>").Append(id).Append("</Latest>");
+        }
+        byte[] xml = Encoding.UTF8.GetBytes(list.Append("</BlockList>").ToString());
+        using HttpResponseMessage response = await SendAsync("put", name, ReplicaOperation.Put, () =>
+        {
+            var content = new ByteArrayContent(xml);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/xml");
+            var request = new HttpRequestMessage(HttpMethod.Put, Url(name, "comp=blocklist")) { Content = content };
+            request.Headers.Add("x-ms-blob-content-type", "application/octet-stream");
+            request.Headers.Add("x-ms-meta-" + TimestampMetadataKey, stamp);
+            return request;
+        }, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await FailureAsync("put", name, response, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PutBlockAsync(string name, string id, ReadOnlyMemory<byte> block, CancellationToken cancellationToken)
+    {
+        using HttpResponseMessage response = await SendAsync("put", name, ReplicaOperation.Put,
+            () => new HttpRequestMessage(HttpMethod.Put, Url(name, "comp=block&blockid=" + Uri.EscapeDataString(id))) { Content = new ReadOnlyMemoryContent(block) },
+            cancellationToken, bytes: block.Length).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await FailureAsync("put", name, response, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reads up to <see cref="BlockSize"/> bytes into <paramref name="buffer"/>, which grows as bytes come (a small file
+    /// costs its size, not a block's); returns the buffer and the bytes read (fewer: the source ended).
+    /// </summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadBlockAsync(Stream source, byte[]? buffer, CancellationToken cancellationToken)
+    {
+        buffer ??= new byte[64 * 1024];
+        int length = 0;
+        while (length < BlockSize)
+        {
+            if (length == buffer.Length)
+            {
+                Array.Resize(ref buffer, Math.Min(BlockSize, buffer.Length * 4));
+            }
+            int n = await source.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+            length += n;
+        }
+        return (buffer, length);
+    }
+
+    /// <summary>
     /// Azure's Copy Blob within the account (authorized by this client's own credential): no byte passes through this
-    /// machine, and the copy keeps the source's metadata, so the header timestamp comes along.
+    /// machine, and the copy keeps the source's metadata, so the header timestamp comes along. Within one account a
+    /// copy is done at once; a pending one is polled every 200 ms, each poll bounded like any request.
     /// </summary>
     public async ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
         string from = LtxName(source.Level, source.MinTxid, source.MaxTxid);
         string name = LtxName(level, source.MinTxid, source.MaxTxid);
-        var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
-        try
+        string? status;
+        using (HttpResponseMessage response = await SendAsync("copy", name, ReplicaOperation.Put, () =>
         {
-            CopyFromUriOperation copy = await _container.GetBlobClient(name).StartCopyFromUriAsync(_container.GetBlobClient(from).Uri, cancellationToken: cancellationToken).ConfigureAwait(false);
-            // Within one account a copy is done at once; a pending one is polled, each poll bounded like any request.
-            await copy.WaitForCompletionAsync(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsStorageError(e, cancellationToken) && !op.Failed(e, ErrorCode(e)))
+            var request = new HttpRequestMessage(HttpMethod.Put, Url(name));
+            request.Headers.Add("x-ms-copy-source", Url(from));
+            return request;
+        }, cancellationToken).ConfigureAwait(false))
         {
-            throw Failure("copy", name, e);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await FailureAsync("copy", name, response, cancellationToken).ConfigureAwait(false);
+            }
+            status = Header(response, "x-ms-copy-status");
         }
-        op.Succeeded(0);
+        while (status == "pending")
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+            using HttpResponseMessage poll = await SendAsync("copy", name, ReplicaOperation.Get,
+                () => new HttpRequestMessage(HttpMethod.Head, Url(name)), cancellationToken).ConfigureAwait(false);
+            if (!poll.IsSuccessStatusCode)
+            {
+                throw await FailureAsync("copy", name, poll, cancellationToken).ConfigureAwait(false);
+            }
+            status = Header(poll, "x-ms-copy-status");
+        }
+        if (status is not (null or "success"))
+        {
+            throw new ReplicaStorageException(Redaction.Apply($"abs: copy {Location(name)}: the copy ended {status}"), null);
+        }
         return source with { Level = level };
     }
 
@@ -299,7 +429,7 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         // Only this replica's blobs: its path, or the ltx/ tree when it sits at the container's root.
         string prefix = Path.Length == 0 ? "ltx/" : Path + "/";
         var names = new List<string>();
-        await foreach (BlobItem item in ListBlobsAsync(prefix, BlobTraits.None, cancellationToken).ConfigureAwait(false))
+        await foreach (AbsBlob item in ListBlobsAsync(prefix, metadata: false, cancellationToken).ConfigureAwait(false))
         {
             names.Add(item.Name);
         }
@@ -307,7 +437,11 @@ public sealed partial class AbsReplicaClient : IReplicaClient
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        _transport.Http.Dispose();
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>The replica as a URL, e.g. <c>abs://container/db</c> (never with credentials).</summary>
     public override string ToString() => $"abs://{Container}/{Path}";
@@ -317,94 +451,135 @@ public sealed partial class AbsReplicaClient : IReplicaClient
         var options = new ParallelOptions { MaxDegreeOfParallelism = DeleteConcurrency, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(names, options, async (name, token) =>
         {
-            var op = ReplicaOperation.Start(Type, ReplicaOperation.Delete);
-            try
+            using HttpResponseMessage response = await SendAsync("delete", name, ReplicaOperation.Delete, () =>
             {
-                await _container.GetBlobClient(name).DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: token).ConfigureAwait(false);
-                op.Succeeded();
-            }
-            catch (Exception e) when (IsStorageError(e, token) && !op.Failed(e, ErrorCode(e)))
+                var request = new HttpRequestMessage(HttpMethod.Delete, Url(name));
+                request.Headers.Add("x-ms-delete-snapshots", "include");
+                return request;
+            }, token).ConfigureAwait(false);
+            // Gone already is fine: deletes are idempotent.
+            if (!response.IsSuccessStatusCode && ErrorCode(response) != "BlobNotFound")
             {
-                throw Failure("delete", name, e);
+                throw await FailureAsync("delete", name, response, token).ConfigureAwait(false);
             }
         }).ConfigureAwait(false);
     }
 
-    private static BlobClientOptions NewOptions(AbsReplicaSettings settings, Action<SocketsHttpHandler>? configureHandler)
+    /// <summary>A Put Blob of a block blob with <paramref name="content"/>.</summary>
+    private HttpRequestMessage PutBlob(string name, HttpContent content, string contentType)
     {
-        var handler = new SocketsHttpHandler
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        var request = new HttpRequestMessage(HttpMethod.Put, Url(name)) { Content = content };
+        request.Headers.Add("x-ms-blob-type", "BlockBlob");
+        return request;
+    }
+
+    /// <summary>The URL of a blob (or, with a null name, of the container) with <paramref name="query"/> and the SAS token.</summary>
+    private string Url(string? name, string query = "")
+    {
+        string url = name is null ? _containerUrl : $"{_containerUrl}/{string.Join('/', name.Split('/').Select(Uri.EscapeDataString))}";
+        string all = _sas is null ? query : query.Length == 0 ? _sas : $"{query}&{_sas}";
+        return all.Length == 0 ? url : $"{url}?{all}";
+    }
+
+    /// <summary>
+    /// Sends one request (made anew for each attempt, dated and authorized before each) and returns its response,
+    /// whatever its status. A failure in transit or a 408/429/5xx is tried again up to MaxRetries times with a growing
+    /// pause; a refused connection, an unknown host or a stall is not. No token is an error naming the identity.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(string operation, string name, string metric, Func<HttpRequestMessage> make,
+        CancellationToken cancellationToken, long bytes = 0)
+    {
+        try
         {
-            ConnectTimeout = settings.ConnectTimeout ?? DefaultConnectTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-        };
-        configureHandler?.Invoke(handler);
-        var options = new BlobClientOptions
+            return await _transport.SendAsync(metric, make, e => Failure(operation, name, e), (status, attempt)
+                => attempt < _transport.MaxRetries && (status is 408 or 429 || status >= 500)
+                    ? HttpStorageTransport.StatusAction.RetryAfterPause
+                    : HttpStorageTransport.StatusAction.Return,
+                cancellationToken, bytes: bytes, authorize: AuthorizeAsync).ConfigureAwait(false);
+        }
+        catch (AbsTokenException e)
         {
-            // The pipeline's own per-attempt timeout bounds the wait for headers and wraps every body read.
-            Retry =
-            {
-                Mode = Azure.Core.RetryMode.Exponential,
-                MaxRetries = settings.MaxRetries ?? DefaultMaxRetries,
-                Delay = TimeSpan.FromMilliseconds(500),
-                MaxDelay = TimeSpan.FromSeconds(10),
-                NetworkTimeout = settings.RequestTimeout ?? DefaultRequestTimeout,
-            },
-            Transport = new HttpClientTransport(new HttpClient(handler)
-            {
-                Timeout = Timeout.InfiniteTimeSpan,
-            }),
-        };
-        options.Diagnostics.IsLoggingEnabled = false;
-        options.Diagnostics.IsDistributedTracingEnabled = false;
-        options.Diagnostics.ApplicationId = "litestream";
-        return options;
+            throw Failure(operation, name, e);
+        }
+    }
+
+    private async ValueTask AuthorizeAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        request.Headers.Add("x-ms-version", ApiVersion);
+        request.Headers.Add("x-ms-date", DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture));
+        if (_sharedKey is not null)
+        {
+            _sharedKey.Sign(request);
+        }
+        else if (_token is not null)
+        {
+            AbsTokenCredential.AccessToken token = await _token.GetTokenAsync(TokenScope, cancellationToken).ConfigureAwait(false);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token.Token);
+        }
     }
 
     private string Location(string name) => $"{_endpoint}/{Container}/{name}";
 
-    /// <summary>The storage's error code for the metrics: Azure's code, else the HTTP status; a timeout is "Timeout".</summary>
-    private static string? ErrorCode(Exception e) => e switch
+    private static string? Header(HttpResponseMessage response, string name)
+        => response.Headers.TryGetValues(name, out IEnumerable<string>? values) ? values.FirstOrDefault() : null;
+
+    /// <summary>Azure's error code (<c>x-ms-error-code</c>, also on answers without a body); null when absent.</summary>
+    private static string? ErrorCode(HttpResponseMessage response) => Header(response, "x-ms-error-code");
+
+    /// <summary>One line naming the operation, the blob's URL (host, container, name) and Azure's answer, with a hint; no credential.</summary>
+    private async ValueTask<ReplicaStorageException> FailureAsync(string operation, string name, HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        RequestFailedException { ErrorCode: { Length: > 0 } code } => code,
-        RequestFailedException { Status: not 0 } failed => failed.Status.ToString(CultureInfo.InvariantCulture),
-        OperationCanceledException => "Timeout",
-        _ => null,
-    };
+        int status = (int)response.StatusCode;
+        string? code = ErrorCode(response);
+        string message = await ErrorMessageAsync(response, cancellationToken).ConfigureAwait(false) ?? response.ReasonPhrase ?? "";
+        string detail = $"{code ?? "error"} (HTTP {status.ToString(CultureInfo.InvariantCulture)}): {FirstLine(message)}";
+        string? hint = status switch
+        {
+            401 or 403 when _token is not null => $"give {_token.Description} a data role on the container (Storage Blob Data Contributor): Azure refused its token",
+            401 or 403 => "check account-name and account-key or sas-token (LITESTREAM_AZURE_ACCOUNT_KEY, LITESTREAM_AZURE_SAS_TOKEN): Azure refused them",
+            _ when code == "ContainerNotFound" => $"create the container \"{Container}\" in the storage account, or fix the container in the replica URL",
+            _ => null,
+        };
+        return new ReplicaStorageException(Redaction.Apply($"abs: {operation} {Location(name)}: {detail}"), hint);
+    }
 
-    /// <summary>
-    /// Storage failures, and the pipeline's own timeouts (a cancellation the caller did not ask for). Azure.Core
-    /// reports exhausted retries of transport errors as an AggregateException; no token is an AbsTokenException.
-    /// </summary>
-    private static bool IsStorageError(Exception e, CancellationToken cancellationToken)
-        => e is RequestFailedException or AggregateException or IOException or HttpRequestException or AbsTokenException
-            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+    /// <summary>The <c>Message</c> of Azure's XML error body (its first 8 KiB); null without one.</summary>
+    private static async ValueTask<string?> ErrorMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            byte[] buffer = new byte[8 * 1024];
+            int n = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            using XmlReader reader = XmlReader.Create(new MemoryStream(buffer, 0, n), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
+            return reader.ReadToFollowing("Message") ? reader.ReadElementContentAsString() : null;
+        }
+        catch (Exception e) when (e is XmlException or HttpRequestException or IOException or StallException)
+        {
+            return null;
+        }
+    }
 
-    /// <summary>One line naming the operation, the blob's URL (host, container, name) and the cause, with a hint; no credential.</summary>
+    /// <summary>The same for a failure that got no answer: no token, unreachable, refused, stalled, cut off.</summary>
     private ReplicaStorageException Failure(string operation, string name, Exception error)
     {
-        Exception cause = error is AggregateException { InnerExceptions.Count: > 0 } all ? all.InnerExceptions[^1] : error;
-        (string detail, string? hint) = cause switch
+        if (error is ReplicaStorageException storage)
+        {
+            return storage;
+        }
+        (string detail, string hint) = error switch
         {
             AbsTokenException t => (t.Message, t.Hint),
-            RequestFailedException { Status: (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.Unauthorized } r when _token is not null => (Detail(r),
-                $"give {_token.Description} a data role on the container (Storage Blob Data Contributor): Azure refused its token"),
-            RequestFailedException { Status: (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.Unauthorized } r => (Detail(r),
-                "check account-name and account-key or sas-token (LITESTREAM_AZURE_ACCOUNT_KEY, LITESTREAM_AZURE_SAS_TOKEN): Azure refused them"),
-            RequestFailedException { ErrorCode: "ContainerNotFound" } r => (Detail(r),
-                $"create the container \"{Container}\" in the storage account, or fix the container in the replica URL"),
-            RequestFailedException { Status: > 0 } r => (Detail(r), null),
-            OperationCanceledException => ($"no response within {GoDuration.Format(Settings.RequestTimeout ?? DefaultRequestTimeout)}",
-                "check that the endpoint is reachable and answering"),
-            _ => (FirstLine(cause.Message) + (cause.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""),
+            StallException e => (e.Message, "check that the endpoint is reachable and answering (or raise LITESTREAM_STORAGE_*_TIMEOUT)"),
+            OperationCanceledException => ($"no response within {GoDuration.Format(_transport.Timeouts.Response)}", "check that the endpoint is reachable and answering"),
+            _ => (FirstLine(error.Message) + (error.InnerException is { } inner ? ": " + FirstLine(inner.Message) : ""),
                 "check the endpoint (account-name or endpoint) and the network"),
         };
         string message = Redaction.Apply($"abs: {operation} {Location(name)}: {detail}");
         string full = error.ToString();
         return new ReplicaStorageException(message, hint, Redaction.Apply(full) != full ? null : error);
     }
-
-    private static string Detail(RequestFailedException e)
-        => $"{(string.IsNullOrEmpty(e.ErrorCode) ? "error" : e.ErrorCode)} (HTTP {e.Status}): {FirstLine(e.Message)}";
 
     private static string FirstLine(string text)
     {
@@ -413,23 +588,4 @@ public sealed partial class AbsReplicaClient : IReplicaClient
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-
-    /// <summary>A blob's body; disposing it releases the response.</summary>
-    private sealed class DownloadStream(BlobDownloadStreamingResult result) : ReadOnlyStream
-    {
-        public override long Length => result.Details.ContentLength;
-
-        public override int Read(Span<byte> buffer) => result.Content.Read(buffer);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => result.Content.ReadAsync(buffer, cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                result.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
 }

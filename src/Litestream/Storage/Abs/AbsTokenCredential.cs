@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Azure.Core;
 using Litestream.Internal;
 
 namespace Litestream.Storage.Abs;
@@ -22,7 +21,7 @@ namespace Litestream.Storage.Abs;
 /// off Azure, by <see cref="ImdsTimeout"/>); a failure is one line naming the source and the endpoint, never a secret.
 /// Not covered (use a key or SAS there): certificates, the Azure CLI's login, Azure Arc.
 /// </summary>
-internal sealed class AbsTokenCredential : TokenCredential
+internal sealed class AbsTokenCredential
 {
     /// <summary>Longest wait for IMDS (connect and answer), which is absent off Azure.</summary>
     public static readonly TimeSpan ImdsTimeout = TimeSpan.FromSeconds(3);
@@ -93,14 +92,10 @@ internal sealed class AbsTokenCredential : TokenCredential
             imds, clientId, null, null, connectTimeout < ImdsTimeout ? connectTimeout : ImdsTimeout);
     }
 
-    /// <inheritdoc />
-    public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken)
-        => GetTokenAsync(requestContext, cancellationToken).AsTask().GetAwaiter().GetResult();
-
-    /// <inheritdoc />
-    public override async ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken)
+    /// <summary>An access token for <paramref name="scope"/>: the one kept while it is fresh, else a new one.</summary>
+    /// <exception cref="AbsTokenException">No token could be had (one line naming the source, with a hint).</exception>
+    public async ValueTask<AccessToken> GetTokenAsync(string scope, CancellationToken cancellationToken)
     {
-        string scope = string.Join(' ', requestContext.Scopes);
         if (Cached(scope) is { } cached)
         {
             return cached;
@@ -285,6 +280,9 @@ internal sealed class AbsTokenCredential : TokenCredential
         }
         return url;
     }
+
+    /// <summary>A bearer token and when it expires.</summary>
+    public readonly record struct AccessToken(string Token, DateTimeOffset ExpiresOn);
 
     /// <summary>A token, the scope it was asked for, and when to ask for the next one.</summary>
     private sealed record CachedToken(AccessToken Token, string Scope, DateTimeOffset RenewAt);
