@@ -105,7 +105,7 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
         Wait.Until(() => Lines(eventsB).Length >= 1, "the waiter's init", eventsB);
         Assert.Equal($"{{\"type\":\"init\",\"db\":\"{dbB}\",\"data\":{{\"txID\":\"0000000000000000\",\"isPrimary\":false}}}}", Lines(eventsB)[0]);
 
-        Signal("STOP", first.Pid);
+        FreezeOutsideLeaseWrite(first.Pid, Path.Combine(replica, "lease.json.lock"));
         var frozen = Stopwatch.StartNew();
         try
         {
@@ -252,6 +252,32 @@ public sealed partial class EventsTests(Xunit.Abstractions.ITestOutputHelper out
         string config = Path.Combine(dir, $"litestream-{name}.yml"), sock = Path.Combine(dir, $"ls-{name}.sock");
         File.WriteAllText(config, $"shutdown-sync-timeout: 10s\nsocket: {{enabled: true, path: {sock}}}\ndbs:\n  - path: {db}\n    lease:\n      enabled: true\n      ttl: {Ttl.TotalSeconds}s\n    replica:\n      url: file://{replica}\n");
         return (config, sock);
+    }
+
+    /// <summary>
+    /// SIGSTOPs the holder between renewals. Frozen inside its few-millisecond compare-and-rename it would keep the
+    /// flock on <c>lease.json.lock</c> until thawed, so no one could take over (on a busy machine that window is
+    /// wide enough to hit): thaw and try again until /proc/locks shows it froze without the lock.
+    /// </summary>
+    private static void FreezeOutsideLeaseWrite(int pid, string lockFile)
+    {
+        string inode = Processes.Run("stat", ["-c", "%i", lockFile]).Stdout.Trim();
+        for (int attempt = 1; ; attempt++)
+        {
+            Signal("STOP", pid);
+            bool holdsLock = File.ReadLines("/proc/locks").Any(line =>
+            {
+                string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return f.Length > 5 && f[1] == "FLOCK" && f[4] == pid.ToString(CultureInfo.InvariantCulture) && f[5].EndsWith(":" + inode, StringComparison.Ordinal);
+            });
+            if (!holdsLock)
+            {
+                return;
+            }
+            Assert.True(attempt < 50, "the holder was frozen holding lease.json.lock 50 times");
+            Signal("CONT", pid);
+            Thread.Sleep(TimeSpan.FromMilliseconds(50)); // let it finish its write before the next try
+        }
     }
 
     private static void Signal(string signal, int pid)
