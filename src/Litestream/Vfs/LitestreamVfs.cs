@@ -130,7 +130,8 @@ public static class LitestreamVfs
     /// <summary>
     /// Options for URL replicas: <c>LITESTREAM_POLL_INTERVAL</c> (milliseconds or a Go duration),
     /// <c>LITESTREAM_CACHE_SIZE</c> (bytes), <c>LITESTREAM_HYDRATION_ENABLED</c> (<c>true</c>, as upstream),
-    /// <c>LITESTREAM_HYDRATION_PATH</c>, and the keys of an encrypted replica (ours; upstream has no encryption):
+    /// <c>LITESTREAM_HYDRATION_PATH</c>, <c>LITESTREAM_WRITE_ENABLED</c> (<c>true</c>, as upstream) with
+    /// <c>LITESTREAM_SYNC_INTERVAL</c> (a Go duration) and <c>LITESTREAM_BUFFER_PATH</c>, and the keys of an encrypted replica (ours; upstream has no encryption):
     /// <c>LITESTREAM_ENCRYPTION_KEY</c> (64 hex digits or base64) or <c>LITESTREAM_ENCRYPTION_KEY_PATH</c> (a file
     /// holding it), and <c>LITESTREAM_ENCRYPTION_PREVIOUS_KEY_PATHS</c> (rotated-out keys, separated by ':').
     /// </summary>
@@ -155,6 +156,23 @@ public static class LitestreamVfs
                 HydrationEnabled = true,
                 HydrationPath = Environment.GetEnvironmentVariable("LITESTREAM_HYDRATION_PATH") is { Length: > 0 } path ? path : null,
             };
+        }
+        if (string.Equals(Environment.GetEnvironmentVariable("LITESTREAM_WRITE_ENABLED"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            options = options with
+            {
+                WriteEnabled = true,
+                BufferPath = Environment.GetEnvironmentVariable("LITESTREAM_BUFFER_PATH") is { Length: > 0 } buffer ? buffer : null,
+            };
+            if (Environment.GetEnvironmentVariable("LITESTREAM_SYNC_INTERVAL") is { Length: > 0 } sync)
+            {
+                options = options with
+                {
+                    SyncInterval = VfsTime.TryParseInterval(sync, out TimeSpan every) && every > TimeSpan.Zero
+                        ? every
+                        : throw new FormatException($"invalid LITESTREAM_SYNC_INTERVAL: {sync}"),
+                };
+            }
         }
         return options with { Encryption = KeysFromEnvironment() };
     }

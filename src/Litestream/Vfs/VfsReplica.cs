@@ -76,12 +76,33 @@ internal sealed class VfsReplica : IDisposable
             {
                 return again;
             }
-            VfsSnapshot snapshot = Sync(BuildAsync(Txid.Zero, null, CancellationToken.None));
-            _cache = new VfsPageCache(_options.CacheSize, snapshot.PageSize);
+            if (_options.WriteEnabled && _options.Encryption is not null)
+            {
+                throw new NotSupportedException("write mode does not encrypt the files it uploads: open an encrypted replica without write mode");
+            }
+            VfsSnapshot snapshot;
+            try
+            {
+                snapshot = Sync(BuildAsync(Txid.Zero, null, CancellationToken.None));
+            }
+            catch (NoBackupException) when (_options.WriteEnabled)
+            {
+                // Write mode creates the database: an empty one until its first upload.
+                snapshot = new VfsSnapshot(Txid.Zero, 0, [], default, null);
+            }
+            EnsureCache(snapshot);
             Volatile.Write(ref _latest, snapshot);
             Interlocked.Exchange(ref _lastPollTicks, DateTime.UtcNow.Ticks);
+            if (_options.WriteEnabled)
+            {
+                Writer = new VfsWriter(this, _client, _options, snapshot);
+            }
             _pollLoop = Task.Run(() => PollLoopAsync(_stop.Token));
-            if (_options.HydrationEnabled)
+            if (_options.HydrationEnabled && _options.WriteEnabled)
+            {
+                VfsLog.Write(VfsLog.Level.Warn, $"hydrate {Name}: not with write mode; reading from the replica only");
+            }
+            else if (_options.HydrationEnabled)
             {
                 try
                 {
@@ -100,6 +121,48 @@ internal sealed class VfsReplica : IDisposable
         {
             _startLock.Release();
         }
+    }
+
+    private int _openFiles;
+
+    /// <summary>A connection opened the database.</summary>
+    public void FileOpened() => Interlocked.Increment(ref _openFiles);
+
+    /// <summary>A connection closed it; after the last one a writer uploads what it buffered and releases its lease.</summary>
+    public void FileClosed()
+    {
+        if (Interlocked.Decrement(ref _openFiles) == 0)
+        {
+            Writer?.Idle();
+        }
+    }
+
+    /// <summary>Write mode, when <see cref="VfsReplicaOptions.WriteEnabled"/>; null before the first open.</summary>
+    public VfsWriter? Writer { get; private set; }
+
+    /// <summary>The page cache, made once the page size is known (a new database in write mode has none until its first upload).</summary>
+    private void EnsureCache(VfsSnapshot snapshot)
+    {
+        if (_cache is null && snapshot.PageSize != 0)
+        {
+            Interlocked.CompareExchange(ref _cache, new VfsPageCache(_options.CacheSize, snapshot.PageSize), null);
+        }
+    }
+
+    /// <summary>
+    /// Layers the file a VFS writer just uploaded over <paramref name="baseline"/> (its header and page index read back
+    /// from the replica, checked as any file) and publishes the result as the latest snapshot.
+    /// </summary>
+    public async Task<VfsSnapshot> AppendUploadedAsync(VfsSnapshot baseline, LtxFileInfo info, CancellationToken cancellationToken)
+    {
+        VfsSnapshot uploaded = await ApplyAsync(baseline.Txid == Txid.Zero ? null : baseline, [info], cancellationToken).ConfigureAwait(false);
+        EnsureCache(uploaded);
+        VfsSnapshot? current = Latest;
+        while ((current is null || current.Txid < uploaded.Txid) && Interlocked.CompareExchange(ref _latest, uploaded, current) != current)
+        {
+            current = Latest;
+        }
+        return uploaded;
     }
 
     /// <summary>Builds the snapshot as of <paramref name="timestamp"/> (files created before it) without publishing it.</summary>
@@ -245,7 +308,11 @@ internal sealed class VfsReplica : IDisposable
         }
         VfsSnapshot? updated = gap
             ? await BuildAsync(Txid.Zero, null, cancellationToken).ConfigureAwait(false)
-            : files.Count > 0 ? await ApplyAsync(current, files, cancellationToken).ConfigureAwait(false) : null;
+            : files.Count > 0 ? await ApplyAsync(current.Txid == Txid.Zero ? null : current, files, cancellationToken).ConfigureAwait(false) : null;
+        if (updated is not null)
+        {
+            EnsureCache(updated);
+        }
         if (updated is not null && updated.Txid > current.Txid)
         {
             Volatile.Write(ref _latest, updated);
@@ -438,6 +505,7 @@ internal sealed class VfsReplica : IDisposable
         {
         }
         Hydrator?.Dispose();
+        Writer?.Dispose();
         _stop.Dispose();
     }
 }

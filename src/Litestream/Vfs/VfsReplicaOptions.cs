@@ -1,4 +1,5 @@
 using Litestream.Events;
+using Litestream.Lease;
 using Litestream.Ltx;
 
 namespace Litestream.Vfs;
@@ -49,4 +50,30 @@ public sealed record VfsReplicaOptions
     /// made the VFS rebuild from a restore plan). Not called for the first open. It must return quickly.
     /// </summary>
     public Action<ReplicationEvent>? Applied { get; init; }
+
+    /// <summary>Default <see cref="SyncInterval"/>: one second, as upstream's <c>DefaultSyncInterval</c>.</summary>
+    public static readonly TimeSpan DefaultSyncInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Write mode (upstream <c>LITESTREAM_WRITE_ENABLED</c>): connections may write. The first write transaction takes
+    /// the replica's lease (<c>lease.json</c>, <see cref="Lease"/>); committed pages go to a local buffer file
+    /// (<see cref="BufferPath"/>, fsynced at commit) and are read back at once; every <see cref="SyncInterval"/> they
+    /// are uploaded as one L0 file at the next TXID carrying the lease generation. A write transaction gets
+    /// SQLITE_BUSY (the reason logged) while another writer holds the lease, or once the replica moved past the TXID
+    /// the buffered writes are based on (a conflict: those writes are never uploaded). An empty replica is created.
+    /// Not with <see cref="HydrationEnabled"/> (ignored) or <see cref="Encryption"/> (refused at open).
+    /// </summary>
+    public bool WriteEnabled { get; init; }
+
+    /// <summary>How often buffered commits are uploaded (upstream <c>LITESTREAM_SYNC_INTERVAL</c>).</summary>
+    public TimeSpan SyncInterval { get; init; } = DefaultSyncInterval;
+
+    /// <summary>
+    /// The write buffer file (upstream <c>LITESTREAM_BUFFER_PATH</c>); its content is discarded at open, as upstream.
+    /// Null: a file in a new temp directory, deleted at close.
+    /// </summary>
+    public string? BufferPath { get; init; }
+
+    /// <summary>The lease a writer takes (its TTL, and how long to wait for another holder: zero fails at once).</summary>
+    public LeaseOptions Lease { get; init; } = new();
 }

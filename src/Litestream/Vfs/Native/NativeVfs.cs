@@ -103,6 +103,11 @@ internal static unsafe class NativeVfs
     private static int Open(SqliteVfs* vfs, byte* zName, SqliteFile* file, int flags, int* outFlags)
     {
         file->Methods = IntPtr.Zero;
+        if ((flags & SqliteCodes.OpenMainJournal) != 0 && zName is not null)
+        {
+            // A writer's rollback journal: in a temp directory, never beside the replica's name in the working directory.
+            return ((delegate* unmanaged<SqliteVfs*, byte*, SqliteFile*, int, int*, int>)s_default->Open)(s_default, JournalPath(zName), file, flags, outFlags);
+        }
         if ((flags & SqliteCodes.OpenMainDb) == 0)
         {
             return ((delegate* unmanaged<SqliteVfs*, byte*, SqliteFile*, int, int*, int>)s_default->Open)(s_default, zName, file, flags, outFlags);
@@ -122,11 +127,12 @@ internal static unsafe class NativeVfs
                     return SqliteCodes.CantOpen;
                 }
                 replica.EnsureOpen();
+                replica.FileOpened();
                 file->Handle = GCHandle.ToIntPtr(GCHandle.Alloc(new VfsFile(replica)));
                 file->Methods = (IntPtr)s_methods;
                 if (outFlags is not null)
                 {
-                    *outFlags = (flags & ~(SqliteCodes.OpenReadWrite | SqliteCodes.OpenCreate)) | SqliteCodes.OpenReadOnly;
+                    *outFlags = replica.Writer is not null ? flags : (flags & ~(SqliteCodes.OpenReadWrite | SqliteCodes.OpenCreate)) | SqliteCodes.OpenReadOnly;
                 }
                 return SqliteCodes.Ok;
             }
@@ -156,7 +162,41 @@ internal static unsafe class NativeVfs
 
     [UnmanagedCallersOnly]
     private static int Delete(SqliteVfs* vfs, byte* zName, int syncDir)
-        => ((delegate* unmanaged<SqliteVfs*, byte*, int, int>)s_default->Delete)(s_default, zName, syncDir);
+    {
+        if (MemoryMarshal.CreateReadOnlySpanFromNullTerminated(zName).EndsWith("-journal"u8))
+        {
+            return ((delegate* unmanaged<SqliteVfs*, byte*, int, int>)s_default->Delete)(s_default, JournalPath(zName), syncDir);
+        }
+        return ((delegate* unmanaged<SqliteVfs*, byte*, int, int>)s_default->Delete)(s_default, zName, syncDir);
+    }
+
+    private static string? s_journalDir;
+    private static readonly Dictionary<string, IntPtr> s_journals = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Where the rollback journal of the database <paramref name="zName"/> (its name plus <c>-journal</c>) lives: a file
+    /// in this process's temp directory named by a hash of the name (the name is a replica key, not a local path).
+    /// A journal left by a killed process is never read back: its transaction's pages were only in the write buffer,
+    /// which a new process discards. The path is native memory kept for the process's life: the default VFS keeps
+    /// the pointer it opened a file with (to sync its directory, for one).
+    /// </summary>
+    private static byte* JournalPath(byte* zName)
+    {
+        ReadOnlySpan<byte> name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(zName);
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(name))[..32];
+        lock (s_journals)
+        {
+            if (!s_journals.TryGetValue(hash, out IntPtr path))
+            {
+                s_journalDir ??= Directory.CreateTempSubdirectory("litestream-vfs-journal-").FullName;
+                // The default VFS gives a journal the mode of its database file (the name without -journal): one must exist.
+                System.IO.File.Create(Path.Combine(s_journalDir, hash)).Dispose();
+                path = (IntPtr)Utf8(Path.Combine(s_journalDir, hash + "-journal"));
+                s_journals[hash] = path;
+            }
+            return (byte*)path;
+        }
+    }
 
     [UnmanagedCallersOnly]
     private static int Access(SqliteVfs* vfs, byte* zName, int flags, int* result)
@@ -237,9 +277,18 @@ internal static unsafe class NativeVfs
         if (file->Handle != IntPtr.Zero)
         {
             // SQLite unlocks before closing; unlocking again releases a hydrated copy's pin all the same.
-            File(file).Unlock(SqliteCodes.LockNone);
+            VfsFile closing = File(file);
+            closing.Unlock(SqliteCodes.LockNone);
             GCHandle.FromIntPtr(file->Handle).Free();
             file->Handle = IntPtr.Zero;
+            try
+            {
+                closing.Replica.FileClosed();
+            }
+            catch (Exception e)
+            {
+                return Fail(e, $"close {closing.Replica.Name}", SqliteCodes.IoErr);
+            }
         }
         return SqliteCodes.Ok;
     }
@@ -279,20 +328,61 @@ internal static unsafe class NativeVfs
     }
 
     [UnmanagedCallersOnly]
-    private static int Write(SqliteFile* file, byte* buffer, int amount, long offset) => SqliteCodes.ReadOnly;
+    private static int Write(SqliteFile* file, byte* buffer, int amount, long offset)
+    {
+        try
+        {
+            File(file).Write(new ReadOnlySpan<byte>(buffer, amount), offset);
+            return SqliteCodes.Ok;
+        }
+        catch (InvalidOperationException)
+        {
+            return SqliteCodes.ReadOnly;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"write {SafeName(file)} at offset {offset}", SqliteCodes.IoErrWrite);
+        }
+    }
 
     [UnmanagedCallersOnly]
-    private static int Truncate(SqliteFile* file, long size) => SqliteCodes.ReadOnly;
+    private static int Truncate(SqliteFile* file, long size)
+    {
+        try
+        {
+            File(file).Truncate(size);
+            return SqliteCodes.Ok;
+        }
+        catch (InvalidOperationException)
+        {
+            return SqliteCodes.ReadOnly;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"truncate {SafeName(file)}", SqliteCodes.IoErrTruncate);
+        }
+    }
 
     [UnmanagedCallersOnly]
-    private static int Sync(SqliteFile* file, int flags) => SqliteCodes.Ok;
+    private static int Sync(SqliteFile* file, int flags)
+    {
+        try
+        {
+            File(file).Sync();
+            return SqliteCodes.Ok;
+        }
+        catch (Exception e)
+        {
+            return Fail(e, $"sync {SafeName(file)}", SqliteCodes.IoErrFsync);
+        }
+    }
 
     [UnmanagedCallersOnly]
     private static int FileSize(SqliteFile* file, long* size)
     {
         try
         {
-            *size = File(file).View.Size;
+            *size = File(file).Size;
             return SqliteCodes.Ok;
         }
         catch (Exception e)
@@ -304,14 +394,19 @@ internal static unsafe class NativeVfs
     [UnmanagedCallersOnly]
     private static int Lock(SqliteFile* file, int level)
     {
-        if (level > SqliteCodes.LockShared)
-        {
-            return SqliteCodes.ReadOnly;
-        }
         try
         {
             File(file).Lock(level);
             return SqliteCodes.Ok;
+        }
+        catch (InvalidOperationException)
+        {
+            return SqliteCodes.ReadOnly;
+        }
+        catch (VfsBusyException e)
+        {
+            // Another writer holds the lease, the replica moved on, or this connection read an older state.
+            return Fail(e, "lock", SqliteCodes.Busy);
         }
         catch (Exception e)
         {
@@ -336,7 +431,7 @@ internal static unsafe class NativeVfs
     [UnmanagedCallersOnly]
     private static int CheckReservedLock(SqliteFile* file, int* result)
     {
-        *result = 0;
+        *result = File(file).Reserved ? 1 : 0;
         return SqliteCodes.Ok;
     }
 

@@ -68,14 +68,19 @@ internal static class SqliteCodes
     public const int Misuse = 21;
     public const int IoErrRead = IoErr | (1 << 8);
     public const int IoErrShortRead = IoErr | (2 << 8);
+    public const int IoErrWrite = IoErr | (3 << 8);
+    public const int IoErrFsync = IoErr | (4 << 8);
+    public const int IoErrTruncate = IoErr | (6 << 8);
 
     public const int OpenReadOnly = 0x1;
     public const int OpenReadWrite = 0x2;
     public const int OpenCreate = 0x4;
     public const int OpenMainDb = 0x100;
+    public const int OpenMainJournal = 0x800;
 
     public const int LockNone = 0;
     public const int LockShared = 1;
+    public const int LockReserved = 2;
 
     public const int FcntlPragma = 14;
 }
