@@ -327,6 +327,7 @@ public sealed class Db : IAsyncDisposable
             _activeAt = Stopwatch.GetTimestamp();
             return true;
         }
+        _capture.ForgetExpectedRestart();
         DisconnectLocked(); // the reader ends its read transaction first, the writer's close then ends the write lock
         Log.ConnectionsReleased(_logger, Path);
         return false;

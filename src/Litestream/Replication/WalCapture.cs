@@ -52,6 +52,12 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
     /// </summary>
     public void ExpectWalRestart() => _walRestartExpected = true;
 
+    /// <summary>
+    /// The connections are let go with everything captured: a restart from now on may be anyone's, so it must prove
+    /// itself (<see cref="ContinueAcrossWalRestart"/>) instead of being taken for the one our checkpoint led to.
+    /// </summary>
+    public void ForgetExpectedRestart() => _walRestartExpected = false;
+
     /// <summary>A checkpoint finished: time-based checkpoints wait for the next capture.</summary>
     public void CheckpointFinished() => CapturedSinceCheckpoint = false;
 
