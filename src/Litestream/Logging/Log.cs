@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Debug, Message = "snapshot upload {Path}: txid {Txid}")]
     public static partial void SnapshotUploading(ILogger logger, string path, string txid);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "idle {Path}: connections closed until the WAL changes")]
+    public static partial void ConnectionsReleased(ILogger logger, string path);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "checkpoint {Path} deferred: the database is busy")]
     public static partial void CheckpointDeferred(ILogger logger, string path);
 

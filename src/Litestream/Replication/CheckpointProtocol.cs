@@ -20,8 +20,11 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
 
     private DateTime _lastCheckpointAt = DateTime.UtcNow;
 
-    /// <summary>Runs a checkpoint if the WAL size or the checkpoint interval calls for one (upstream priority order); true when one ran.</summary>
-    public bool RunIfNeeded()
+    /// <summary>
+    /// The checkpoint the WAL size or the checkpoint interval calls for (upstream priority order); null when none is due.
+    /// Needs no connection, so a database whose connections were let go opens them only when one is due.
+    /// </summary>
+    public CheckpointMode? Due()
     {
         // The captured extent of the current WAL generation, not the file length: after a restart
         // SQLite reuses the file from the start, so its length no longer says how much is pending.
@@ -30,21 +33,21 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         long frameSize = WalFrameHeader.Size + db.PageSize;
         if (options.TruncatePageN > 0 && walSize >= WalHeader.Size + (frameSize * options.TruncatePageN))
         {
-            return Run(CheckpointMode.Truncate);
+            return CheckpointMode.Truncate;
         }
         else if (options.MinCheckpointPageCount > 0 && walSize >= WalHeader.Size + (frameSize * options.MinCheckpointPageCount))
         {
-            return Run(CheckpointMode.Passive);
+            return CheckpointMode.Passive;
         }
         else if (options.CheckpointInterval > TimeSpan.Zero && capture.CapturedSinceCheckpoint
             && DateTime.UtcNow - _lastCheckpointAt >= options.CheckpointInterval && walSize > WalHeader.Size + frameSize)
         {
-            return Run(CheckpointMode.Passive);
+            return CheckpointMode.Passive;
         }
-        return false;
+        return null;
     }
 
-    /// <summary>Time until <see cref="RunIfNeeded"/> runs a time-based checkpoint (zero when overdue); null while none is due.</summary>
+    /// <summary>Time until <see cref="Due"/> calls for a time-based checkpoint (zero when overdue); null while none is due.</summary>
     public TimeSpan? DueIn
     {
         get

@@ -47,11 +47,16 @@ internal sealed class Compactor
 {
     private readonly Replica _replica;
     private readonly ILogger _logger;
+    private readonly SemaphoreSlim? _gate;
 
-    /// <summary>Creates the compactor for one replica.</summary>
-    public Compactor(Replica replica, CompactionOptions? options = null, ILogger? logger = null)
+    /// <summary>
+    /// Creates the compactor for one replica; <paramref name="gate"/>, when given, bounds how many passes (compaction,
+    /// snapshot, retention) run at once across every compactor sharing it (<see cref="StoreOptions.MaxConcurrentCompactions"/>).
+    /// </summary>
+    public Compactor(Replica replica, CompactionOptions? options = null, ILogger? logger = null, SemaphoreSlim? gate = null)
     {
         _replica = replica;
+        _gate = gate;
         Options = options ?? new CompactionOptions();
         _logger = logger ?? NullLogger.Instance;
         if (Options.Levels.Count > LtxConstants.SnapshotLevel - 1)
@@ -363,6 +368,11 @@ internal sealed class Compactor
             long now = DateTime.UtcNow.Ticks;
             long next = ((now / interval.Ticks) + 1) * interval.Ticks;
             await Task.Delay(TimeSpan.FromTicks(next - now), cancellationToken).ConfigureAwait(false);
+            // Every database's ticks fall on the same wall-clock multiples: a thousand of them would all compact at once.
+            if (_gate is not null)
+            {
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
             try
             {
                 await work(cancellationToken).ConfigureAwait(false);
@@ -371,6 +381,10 @@ internal sealed class Compactor
             {
                 Listing.Invalidate(); // the replica may hold a part of what failed: list it again next time
                 Log.Warning(_logger, _replica.Db.Path, $"compaction failed (retrying next interval): {e.Message}");
+            }
+            finally
+            {
+                _gate?.Release();
             }
         }
     }

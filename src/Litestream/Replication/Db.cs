@@ -38,6 +38,12 @@ public sealed class Db : IAsyncDisposable
     private readonly WalCapture _capture;
     private readonly CheckpointProtocol _checkpoints;
     private DbConnections? _connections;
+    // The database file, open from Open to Close whether or not the connections are (see ConnectLocked).
+    private SafeFileHandle? _database;
+    private (ulong Device, ulong Inode)? _databaseId;
+    private volatile bool _opened;
+    // When the connections were opened or last captured something: the start of the quiet period (Stopwatch ticks).
+    private long _activeAt;
     // Held from the first Open until DisposeAsync (not dropped by a failed open): one replicator per database.
     private ReplicationLock? _replicationLock;
     private bool _replicationLocked;
@@ -88,7 +94,10 @@ public sealed class Db : IAsyncDisposable
     public uint PageSize { get; private set; }
 
     /// <summary>True once <see cref="Open"/> succeeded.</summary>
-    public bool IsOpen => _connections is not null;
+    public bool IsOpen => _opened;
+
+    /// <summary>SQLite connections this database holds now: 2 while capturing, 0 once they were let go for being idle.</summary>
+    internal int ConnectionCount => Volatile.Read(ref _connections) is null ? 0 : 2;
 
     /// <summary>Header of the newest local L0 file: the local replication position; null before the first sync.</summary>
     public LtxHeader? Position
@@ -198,7 +207,7 @@ public sealed class Db : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_connections is not null)
+            if (_opened)
             {
                 return;
             }
@@ -234,11 +243,100 @@ public sealed class Db : IAsyncDisposable
         {
             FileUtil.TryDelete(temp);
         }
-        _connections = DbConnections.Open(Path, Options.BusyTimeout);
-        PageSize = _connections.PageSize;
+        ConnectLocked();
         _capture.Load(LoadPosition());
+        _opened = true;
+    }
+
+    /// <summary>
+    /// Opens the connections and the long read transaction (at open, and again after <see cref="ReleaseIfQuietLocked"/>
+    /// let them go). The database file descriptor is opened once and kept until <see cref="CloseLocked"/>: closing any
+    /// descriptor of the database file drops every POSIX lock this process holds on it, SQLite's own included (an
+    /// application in this process, our own connections), and another process could then take the exclusive lock and
+    /// delete or reset the WAL under them. It is replaced only when the path now names another file.
+    /// </summary>
+    private void ConnectLocked()
+    {
+        (ulong Device, ulong Inode)? id = FileUtil.FileId(Path);
+        if (_database is null || id != _databaseId)
+        {
+            _database?.Dispose();
+            _database = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            _databaseId = id;
+            _ = SqliteSharedLock.TryHold(_database); // without it an idle database's WAL may be deleted at the application's close: a snapshot next
+        }
+        _connections = DbConnections.Open(Path, Options.BusyTimeout, _database);
+        if (PageSize != 0 && PageSize != _connections.PageSize)
+        {
+            throw new InvalidDataException($"page size changed from {PageSize} to {_connections.PageSize}");
+        }
+        PageSize = _connections.PageSize;
         EnsureWalExists();
         _walId = FileUtil.FileId(WalPath);
+        _activeAt = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Opens the connections again when they were let go for being idle.</summary>
+    private void EnsureConnectedLocked()
+    {
+        RequireOpen();
+        if (_connections is null)
+        {
+            ConnectLocked();
+        }
+    }
+
+    /// <summary>
+    /// Lets the connections go once nothing was captured for <see cref="DbOptions.IdleConnectionTimeout"/> and no
+    /// checkpoint is due: an idle database then holds no SQLite connection, only its file descriptor and its state.
+    /// Our read transaction is what keeps another process from checkpointing past frames we have not captured and
+    /// restarting the WAL over them. So, under our write lock (the application cannot commit meanwhile), everything up
+    /// to the WAL's end is captured first, and both connections close before the lock is released: nothing uncaptured is
+    /// in the WAL when the protection ends. What is committed after that is either still in the same WAL generation
+    /// right after the captured end (<see cref="WalCapture.MayHaveChanged"/> sees it and the next capture continues as
+    /// today), or another process checkpointed and restarted the WAL meanwhile: the next capture then sees other salts
+    /// and, exactly as after a replicator restart, continues across the restart only when the old generation's tail
+    /// is intact and its checksum chain proves it (<see cref="WalCapture"/>), else writes a snapshot. No commit can be
+    /// lost, at worst a snapshot is written. When the application holds the write lock it is not idle: keep them.
+    /// </summary>
+    private bool ReleaseIfQuietLocked()
+    {
+        TimeSpan timeout = Options.IdleConnectionTimeout;
+        DbConnections? connections = _connections;
+        if (connections is null || timeout <= TimeSpan.Zero || Stopwatch.GetElapsedTime(_activeAt) < timeout || _checkpoints.Due() is not null)
+        {
+            return false;
+        }
+        if (!connections.TryBeginImmediate(wait: false))
+        {
+            return false;
+        }
+        bool wrote;
+        try
+        {
+            wrote = SyncLocked();
+        }
+        catch
+        {
+            connections.EndImmediate();
+            throw;
+        }
+        if (wrote)
+        {
+            connections.EndImmediate(); // a commit landed since the capture just before: not idle after all
+            _activeAt = Stopwatch.GetTimestamp();
+            return true;
+        }
+        _capture.ForgetExpectedRestart();
+        DisconnectLocked(); // the reader ends its read transaction first, the writer's close then ends the write lock
+        Log.ConnectionsReleased(_logger, Path);
+        return false;
+    }
+
+    private void DisconnectLocked()
+    {
+        _connections?.Dispose();
+        Volatile.Write(ref _connections, null);
     }
 
     /// <summary>
@@ -300,7 +398,23 @@ public sealed class Db : IAsyncDisposable
             bool wrote;
             try
             {
-                wrote = SyncLocked();
+                if (_connections is null && !_capture.MayHaveChanged(_walId))
+                {
+                    wrote = false; // idle, connections let go, and the WAL shows nothing new
+                }
+                else
+                {
+                    EnsureConnectedLocked();
+                    wrote = SyncLocked();
+                    if (wrote)
+                    {
+                        _activeAt = Stopwatch.GetTimestamp();
+                    }
+                    else
+                    {
+                        wrote = ReleaseIfQuietLocked();
+                    }
+                }
             }
             catch (Exception e)
             {
@@ -351,7 +465,12 @@ public sealed class Db : IAsyncDisposable
         lock (_lock)
         {
             RequireOpen();
-            return _checkpoints.RunIfNeeded();
+            if (_checkpoints.Due() is not { } mode)
+            {
+                return false;
+            }
+            EnsureConnectedLocked();
+            return _checkpoints.Run(mode);
         }
     }
 
@@ -375,7 +494,7 @@ public sealed class Db : IAsyncDisposable
     {
         lock (_lock)
         {
-            RequireOpen();
+            EnsureConnectedLocked();
             _ = _checkpoints.Run(mode);
         }
     }
@@ -391,7 +510,7 @@ public sealed class Db : IAsyncDisposable
     {
         lock (_lock)
         {
-            RequireOpen();
+            EnsureConnectedLocked();
             SyncLocked();
             if (_capture.Position is not { } pos)
             {
@@ -425,7 +544,7 @@ public sealed class Db : IAsyncDisposable
             {
                 using var encoder = new LtxEncoder(output, leaveOpen: true) { Cipher = cipher };
                 encoder.EncodeHeader(header);
-                _ = new WalPageSource(map, wal, _connections!.Database, PageSize).EncodeAll(encoder, header.Commit, page.AsSpan(0, (int)PageSize));
+                _ = new WalPageSource(map, wal, _database!, PageSize).EncodeAll(encoder, header.Commit, page.AsSpan(0, (int)PageSize));
                 encoder.Close(0);
                 return encoder.Header;
             }
@@ -484,9 +603,12 @@ public sealed class Db : IAsyncDisposable
 
     private void CloseLocked()
     {
-        _connections?.Dispose();
-        _connections = null;
+        DisconnectLocked();
+        _database?.Dispose();
+        _database = null;
+        _databaseId = null;
         _walId = null;
+        _opened = false;
     }
 
     /// <summary>
@@ -504,8 +626,8 @@ public sealed class Db : IAsyncDisposable
             return; // a database deleted with its WAL has nothing more to capture: its replica keeps what it holds
         }
         Log.Warning(_logger, Path, "the WAL was deleted or replaced by another process under this process's connections (their lock on the database file was lost); reopening them and taking a snapshot");
-        CloseLocked();
-        OpenLocked();
+        DisconnectLocked();
+        ConnectLocked();
         _capture.ForceSnapshot("wal replaced under our connections");
     }
 
@@ -517,7 +639,7 @@ public sealed class Db : IAsyncDisposable
     {
         ReopenIfWalReplaced();
         EnsureWalExists();
-        return _capture.Capture(_connections!.Database);
+        return _capture.Capture(_database!);
     }
 
     private long WalFileSize()
@@ -569,7 +691,7 @@ public sealed class Db : IAsyncDisposable
 
     private void RequireOpen()
     {
-        if (_connections is null)
+        if (!_opened)
         {
             throw new InvalidOperationException($"database not open: {Path}");
         }

@@ -19,6 +19,8 @@ internal sealed class DbConnections : IDisposable
     internal const int SqliteBusy = 5;
     internal const int SqliteLocked = 6;
 
+    private static int s_openCount;
+
     private readonly TimeSpan _busyTimeout;
 
     private DbConnections(SqliteConnection writer, SqliteConnection reader, SafeFileHandle database, uint pageSize, TimeSpan busyTimeout)
@@ -36,21 +38,20 @@ internal sealed class DbConnections : IDisposable
     /// <summary>The connection holding the long read transaction.</summary>
     public SqliteConnection Reader { get; private set; }
 
-    /// <summary>
-    /// The database file, read for pages the WAL does not hold. Kept open for the connections' lifetime: closing any
-    /// descriptor of the database file drops every POSIX lock this process holds on it, including SQLite's own, and
-    /// another process could then take the exclusive lock and delete or reset the WAL under our connections.
-    /// </summary>
+    /// <summary>The database file, read for pages the WAL does not hold: <see cref="Db"/>'s, which outlives the connections (see there).</summary>
     public SafeFileHandle Database { get; }
+
+    /// <summary>Connection pairs open in this process: a cheap probe of what idle databases hold.</summary>
+    internal static int OpenCount => Volatile.Read(ref s_openCount);
 
     /// <summary>The database's page size.</summary>
     public uint PageSize { get; }
 
     /// <summary>
     /// Opens both connections, switches the database to WAL mode, creates the bookkeeping tables and starts the long
-    /// read transaction. Nothing stays open when it throws.
+    /// read transaction. Nothing stays open when it throws. <paramref name="database"/> stays the caller's.
     /// </summary>
-    public static DbConnections Open(string path, TimeSpan busyTimeout)
+    public static DbConnections Open(string path, TimeSpan busyTimeout, SafeFileHandle database)
     {
         SqliteConnection? writer = null, reader = null;
         try
@@ -66,7 +67,7 @@ internal sealed class DbConnections : IDisposable
             uint pageSize = checked((uint)ScalarLong(writer, "PRAGMA page_size"));
             reader = OpenConnection(path, busyTimeout);
             BeginRead(reader);
-            SafeFileHandle database = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Interlocked.Increment(ref s_openCount);
             return new DbConnections(writer, reader, database, pageSize, busyTimeout);
         }
         catch
@@ -111,13 +112,14 @@ internal sealed class DbConnections : IDisposable
     /// Takes the write lock (BEGIN IMMEDIATE on <see cref="Writer"/>) within the busy timeout by trying it over and
     /// over, first between short yields, then every millisecond: a busy application releases it for microseconds
     /// between commits, which SQLite's busy handler (sleeps of 1, 2, 5, 10… ms) mostly sleeps through, and every
-    /// commit that lands meanwhile is one more to capture under the barrier. False when it stayed busy.
+    /// commit that lands meanwhile is one more to capture under the barrier. False when it stayed busy. Without
+    /// <paramref name="wait"/>, one try.
     /// </summary>
-    public bool TryBeginImmediate()
+    public bool TryBeginImmediate(bool wait = true)
     {
         SQLitePCL.sqlite3 handle = Writer.Handle!;
         long start = Stopwatch.GetTimestamp();
-        long deadline = start + (long)(_busyTimeout.TotalSeconds * Stopwatch.Frequency);
+        long deadline = wait ? start + (long)(_busyTimeout.TotalSeconds * Stopwatch.Frequency) : start;
         _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
         try
         {
@@ -148,13 +150,13 @@ internal sealed class DbConnections : IDisposable
     /// <summary>Ends the write barrier <see cref="TryBeginImmediate"/> took.</summary>
     public void EndImmediate() => TryExec(Writer, "ROLLBACK");
 
-    /// <summary>Rolls back the read transaction and closes both connections (no checkpoint on close) and the file.</summary>
+    /// <summary>Rolls back the read transaction and closes both connections (no checkpoint on close); the file stays open.</summary>
     public void Dispose()
     {
         TryExec(Reader, "ROLLBACK");
         Reader.Dispose();
         Writer.Dispose();
-        Database.Dispose();
+        Interlocked.Decrement(ref s_openCount);
     }
 
     /// <summary>True for SQLite's busy and locked errors: another connection held the database past the busy timeout, which passes.</summary>

@@ -34,6 +34,14 @@ public sealed record DbOptions
     /// </summary>
     public long ReplicaBacklogLimit { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// How long a database with nothing new to capture keeps its two SQLite connections and its read transaction
+    /// (10 s; zero keeps them open). Then they are closed until the WAL changes, so an idle database costs no
+    /// connection; the WAL is checked exactly as before when they open again (a restart by another process meanwhile is
+    /// detected from its salts and checksum chain).
+    /// </summary>
+    public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Directory for local state; default <c>&lt;dir&gt;/.&lt;file&gt;-litestream</c>.</summary>
     public string? MetaPath { get; init; }
 }

@@ -36,6 +36,12 @@ public sealed record StoreOptions
     /// <see cref="ChangeDebounce"/>, so a lone commit reaches the replica in tens of milliseconds (250 ms).
     /// </summary>
     public TimeSpan BurstWindow { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// How many compaction passes (a level's merge, a level-9 snapshot, retention) run at once across every database of
+    /// the store (the processor count, at least 2): their ticks fall on the same wall-clock multiples for every database.
+    /// </summary>
+    public int MaxConcurrentCompactions { get; init; } = Math.Max(2, Environment.ProcessorCount);
 }
 
 /// <summary>
@@ -59,6 +65,8 @@ public sealed class Store : IAsyncDisposable
 
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+    // Shared by every compactor of the store (StoreOptions.MaxConcurrentCompactions); never disposed, it has no wait handle.
+    private readonly SemaphoreSlim _compactionGate;
     private readonly List<Replica> _replicas;
     // While RunAsync runs: its token, and the loops of every database started under it.
     private CancellationToken? _runToken;
@@ -96,6 +104,7 @@ public sealed class Store : IAsyncDisposable
         Options = options ?? new StoreOptions();
         _logger = logger ?? NullLogger.Instance;
         Compaction = compaction;
+        _compactionGate = new SemaphoreSlim(Math.Max(1, Options.MaxConcurrentCompactions));
     }
 
     /// <summary>Compaction, snapshot and retention settings; null when the store only ships L0 files.</summary>
@@ -597,7 +606,7 @@ public sealed class Store : IAsyncDisposable
             foreach (Replica r in ReplicasOf(replica))
             {
                 loops.Add(r.Lease is { } held ? RenewLeaseAsync(held, running, e => leaseFailure = e) : Task.CompletedTask);
-                loops.Add((r.Options.Compaction ?? Compaction) is { } compaction ? new Compactor(r, compaction, _logger).RunAsync(running.Token) : Task.CompletedTask);
+                loops.Add((r.Options.Compaction ?? Compaction) is { } compaction ? new Compactor(r, compaction, _logger, _compactionGate).RunAsync(running.Token) : Task.CompletedTask);
                 loops.Add(r.Options.ValidationInterval > TimeSpan.Zero ? ValidationLoopAsync(r, running.Token) : Task.CompletedTask);
             }
             loops.AddRange(uploaders.Select(u => UploadLoopAsync(u, uploaders, health, running.Token)));

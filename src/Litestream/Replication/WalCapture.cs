@@ -52,8 +52,56 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
     /// </summary>
     public void ExpectWalRestart() => _walRestartExpected = true;
 
+    /// <summary>
+    /// The connections are let go with everything captured: a restart from now on may be anyone's, so it must prove
+    /// itself (<see cref="ContinueAcrossWalRestart"/>) instead of being taken for the one our checkpoint led to.
+    /// </summary>
+    public void ForgetExpectedRestart() => _walRestartExpected = false;
+
     /// <summary>A checkpoint finished: time-based checkpoints wait for the next capture.</summary>
     public void CheckpointFinished() => CapturedSinceCheckpoint = false;
+
+    /// <summary>
+    /// Whether a capture could find anything, judged from the WAL file alone (no connection, no read transaction): used
+    /// while the database's connections are let go (<see cref="DbOptions.IdleConnectionTimeout"/>). Anything it cannot
+    /// rule out says yes, and the connections are opened again for a real capture, which checks salts and the checksum
+    /// chain as always: a snapshot is pending, the WAL is another file than <paramref name="walId"/> (deleted and made
+    /// again), shorter than the captured end, carries other salts (restarted), or holds a frame of the captured
+    /// generation (its salts) right after the captured end (a new commit, or one being written).
+    /// </summary>
+    public bool MayHaveChanged((ulong Device, ulong Inode)? walId)
+    {
+        if (_forceSnapshot || Position is not { } pos)
+        {
+            return true;
+        }
+        if (FileUtil.FileId(db.WalPath) is not { } id)
+        {
+            return File.Exists(db.Path); // a database deleted with its WAL has nothing more to capture
+        }
+        if (id != walId)
+        {
+            return true;
+        }
+        try
+        {
+            using SafeFileHandle wal = File.OpenHandle(db.WalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            long end = pos.WalOffset + pos.WalSize;
+            Span<byte> header = stackalloc byte[WalHeader.Size];
+            if (RandomAccess.GetLength(wal) < end || RandomAccess.Read(wal, header, 0) != header.Length
+                || !WalHeader.TryRead(header, out WalHeader walHeader) || (walHeader.Salt1, walHeader.Salt2) != (pos.WalSalt1, pos.WalSalt2))
+            {
+                return true;
+            }
+            Span<byte> frame = stackalloc byte[WalFrameHeader.Size];
+            return RandomAccess.Read(wal, frame, end) == frame.Length && WalFrameHeader.TryRead(frame, out WalFrameHeader next)
+                && (next.Salt1, next.Salt2) == (pos.WalSalt1, pos.WalSalt2);
+        }
+        catch (FileNotFoundException)
+        {
+            return File.Exists(db.Path);
+        }
+    }
 
     /// <summary>Captures what was committed since the position into the next L0 file; true when a file was written.</summary>
     public bool Capture(SafeFileHandle database)
