@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;

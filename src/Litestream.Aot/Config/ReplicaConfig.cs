@@ -1,5 +1,4 @@
 using System.Globalization;
-using Litestream.Internal;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Config;
@@ -122,7 +121,7 @@ public sealed partial class ReplicaConfig
     /// <summary>Binds a key this section does not declare when a backend declares it (see <see cref="BackendKeys"/>).</summary>
     private static bool TryBindBackendKey(ReplicaConfig target, string key, ConfigNode value, string path)
     {
-        if (ReplicaClientRegistry.KeyKind(key) is not { } kind)
+        if (ReplicaClientFactory.KeyKind(key) is not { } kind)
         {
             return s_upstreamBackendKeys.TryGetValue(key, out string? backend)
                 ? throw new ConfigException(path, $"not supported yet ({backend} replicas)")

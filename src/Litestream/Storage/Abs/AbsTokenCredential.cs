@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Azure.Core;
-using Litestream.Internal;
 
 namespace Litestream.Storage.Abs;
 
