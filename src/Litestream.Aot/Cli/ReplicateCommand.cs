@@ -167,7 +167,7 @@ internal static class ReplicateCommand
         using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
         await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);
         await using McpServer? mcp = string.IsNullOrEmpty(cfg.McpAddr) ? null : McpServer.Start(cfg.McpAddr, run.ConfigPath, logger);
-        logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
+        logger.Log(LogLevel.Information, default, $"litestream {BuildInfo.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
         foreach ((string path, Func<IReadOnlyList<Replica>> create) in databases)
         {
             await daemon.AddAsync(path, create).ConfigureAwait(false);

@@ -4,7 +4,7 @@ using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 
-namespace Litestream.Aot.Cli;
+namespace Litestream.Aot;
 
 /// <summary>Turns engine exceptions into one-line messages and hints for the user.</summary>
 internal static class Errors
