@@ -1,3 +1,4 @@
+using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
@@ -193,45 +194,42 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
     }
 
     /// <summary>
-    /// Restores from the first replica, in order, that holds a backup; one that cannot be read is a warning while
-    /// another has a backup, and its error is thrown when none has (it may hold one: never start empty over it).
+    /// Restores from the replica whose backup is the newest (<see cref="ReplicaChoice"/>, the first in order on a tie), as
+    /// the exe's restore does; one that cannot be read is a warning while another has a backup, and its error is thrown
+    /// when none has (it may hold one: never start empty over it).
     /// </summary>
     private async Task RestoreAsync(IReadOnlyList<Replica> replicas, CancellationToken cancellationToken)
     {
-        Exception? unreadable = null;
-        foreach (Replica replica in replicas)
+        ReplicaChoice.Candidate newest;
+        try
         {
-            string source = replica.Client.ToString() ?? replica.Client.Type;
-            RestoreResult? result;
-            try
-            {
-                result = await replica.TryRestoreAsync(new RestoreOptions { OutputPath = replica.Db.Path }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (replicas.Count > 1 && e is not OperationCanceledException)
-            {
-                unreadable ??= e;
-                LogUnreadable(_logger, replica.Name, source, e.Message);
-                continue;
-            }
-            if (result is null)
-            {
-                continue;
-            }
-            if (result.LegacyGeneration is { } generation)
-            {
-                LogRestoredLegacy(_logger, replica.Db.Path, generation, source);
-            }
-            else
-            {
-                LogRestored(_logger, replica.Db.Path, result.Txid.ToString(), source);
-            }
+            newest = await ReplicaChoice.NewestAsync(
+                [.. replicas.Select(r => new ReplicaChoice.Candidate(r.Name, r.Client, r.Client.ToString() ?? r.Client.Type))], Txid.Zero, null,
+                (replica, e) =>
+                {
+                    if (replicas.Count > 1)
+                    {
+                        LogUnreadable(_logger, replica.Name, replica.Description, e.Message);
+                    }
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (NoBackupException)
+        {
+            LogNoBackup(_logger, replicas[0].Db.Path, string.Join(", ", replicas.Select(r => r.Client.ToString() ?? r.Client.Type)));
             return;
         }
-        if (unreadable is not null)
+        Replica chosen = replicas.First(r => ReferenceEquals(r.Client, newest.Client));
+        var options = new RestoreOptions { OutputPath = chosen.Db.Path, Encryption = chosen.Options.Encryption };
+        RestoreResult result = await Restorer.RestoreAsync(chosen.Client, newest.Plan!, options, cancellationToken).ConfigureAwait(false);
+        if (result.LegacyGeneration is { } generation)
         {
-            throw unreadable;
+            LogRestoredLegacy(_logger, chosen.Db.Path, generation, newest.Description);
         }
-        LogNoBackup(_logger, replicas[0].Db.Path, string.Join(", ", replicas.Select(r => r.Client.ToString() ?? r.Client.Type)));
+        else
+        {
+            LogRestored(_logger, chosen.Db.Path, result.Txid.ToString(), newest.Description);
+        }
     }
 
     private async Task DisposeClientsAsync(string? path = null)
@@ -261,7 +259,7 @@ public sealed partial class LitestreamHostedService : IHostedService, IAsyncDisp
     [LoggerMessage(Level = LogLevel.Information, Message = "restored {Path} from v0.3 generation {Generation} on {Replica}")]
     private static partial void LogRestoredLegacy(ILogger logger, string path, string generation, string replica);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "replica {Name} ({Replica}) could not be read: {Error}; trying the next")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "replica {Name} ({Replica}) could not be read: {Error}")]
     private static partial void LogUnreadable(ILogger logger, string name, string replica, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Path} does not exist and {Replica} holds no backup; starting with a new database")]

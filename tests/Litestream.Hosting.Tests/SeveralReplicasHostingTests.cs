@@ -115,6 +115,40 @@ public sealed class SeveralReplicasHostingTests
         await host.StopAsync();
     }
 
+    /// <summary>Both replicas hold a backup, the second a newer one: restore-on-start takes the newest, not the first listed.</summary>
+    [Fact]
+    public async Task StartAsync_DatabaseMissing_SecondReplicaNewer_RestoresFromTheNewest()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("app.db");
+        AppDatabase.CreateSchema(path);
+        AppDatabase.Write(path, seed: 4, transactions: 4, rowsPerTransaction: 3);
+        using (IHost older = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("first"))))
+        {
+            await older.StartAsync();
+            await older.StopAsync();
+        }
+        List<AppDatabase.Row> inFirst = AppDatabase.ReadAll(path);
+        AppDatabase.Write(path, seed: 5, transactions: 3, rowsPerTransaction: 2);
+        using (IHost newer = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("second"))))
+        {
+            await newer.StartAsync();
+            await newer.StopAsync();
+        }
+        List<AppDatabase.Row> expected = AppDatabase.ReadAll(path);
+        Assert.NotEqual(inFirst, expected);
+        foreach (string suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(path + suffix);
+        }
+        Directory.Delete(dir.File(".app.db-litestream"), recursive: true);
+
+        using IHost host = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("first")).AddReplica("second", "file://" + dir.File("second")));
+        await host.StartAsync();
+        Assert.Equal(expected, AppDatabase.ReadAll(path));
+        await host.StopAsync();
+    }
+
     private static IHost BuildHost(Action<LitestreamOptions> configure)
     {
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Litestream.Aot.Control;
-using Litestream.Internal;
 
 namespace Litestream.Aot.Cli;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Litestream.Internal;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;

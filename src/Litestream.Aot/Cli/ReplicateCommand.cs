@@ -5,7 +5,6 @@ using Litestream.Aot.Control;
 using Litestream.Aot.Directories;
 using Litestream.Aot.Mcp;
 using Litestream.Aot.Monitoring;
-using Litestream.Internal;
 using Litestream.Lease;
 using Litestream.Ltx;
 using Litestream.Replication;
@@ -108,7 +107,7 @@ internal static class ReplicateCommand
 
     private static async Task<int> RunAsync(LitestreamConfig cfg, ConsoleLogger logger, RunOptions run, CancellationToken cancellationToken)
     {
-        var databases = new List<(string Path, Func<Replica> Create)>();
+        var databases = new List<(string Path, Func<IReadOnlyList<Replica>> Create)>();
         var watched = new List<(DatabaseDirectory Directory, List<string> Found)>();
         // -once of a large snapshot can upload for minutes: a progress line on a terminal says how far it is.
         using ProgressLine? progress = run.Once ? ProgressLine.Start("uploading") : null;
@@ -143,8 +142,8 @@ internal static class ReplicateCommand
         };
         if (run.Once)
         {
-            var store = new Store(databases.Select(d => d.Create()), storeOptions, logger, compaction);
-            await store.SyncOnceAsync(cancellationToken, run.EnforceRetention).ConfigureAwait(false);
+            var store = new Store(databases.SelectMany(d => d.Create()), storeOptions, logger, compaction);
+            await store.SyncOnceAsync(run.EnforceRetention, cancellationToken).ConfigureAwait(false);
             progress?.Dispose();
             return 0;
         }
@@ -168,8 +167,8 @@ internal static class ReplicateCommand
         using PrometheusExporter? exporter = string.IsNullOrEmpty(cfg.Addr) ? null : new PrometheusExporter();
         await using MonitoringServer? monitoring = exporter is null ? null : MonitoringServer.Start(cfg.Addr!, exporter, daemon, logger);
         await using McpServer? mcp = string.IsNullOrEmpty(cfg.McpAddr) ? null : McpServer.Start(cfg.McpAddr, run.ConfigPath, logger);
-        logger.Log(LogLevel.Information, default, $"litestream {VersionCommand.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
-        foreach ((string path, Func<Replica> create) in databases)
+        logger.Log(LogLevel.Information, default, $"litestream {BuildInfo.Version} replicating {databases.Count} database(s)", null, static (s, _) => s);
+        foreach ((string path, Func<IReadOnlyList<Replica>> create) in databases)
         {
             await daemon.AddAsync(path, create).ConfigureAwait(false);
         }
@@ -216,7 +215,7 @@ internal static class ReplicateCommand
     }
 
     /// <summary>A database of the config: restored first when asked and missing, then how to build its replica (uploads counted in <paramref name="progress"/>).</summary>
-    private static async Task<(string Path, Func<Replica> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, TimeSpan leaseWait = default, ProgressLine? progress = null)
+    private static async Task<(string Path, Func<IReadOnlyList<Replica>> Create)> DatabaseAsync(DbConfig dbConfig, LitestreamConfig cfg, ConsoleLogger logger, bool forceSnapshot, bool restore, CancellationToken cancellationToken, TimeSpan leaseWait = default, ProgressLine? progress = null)
     {
         // Every replica of the database (a replicas: list has several), each with its own client and settings.
         var targets = new List<(string Name, IReplicaClient Client, ReplicaOptions Options)>();
@@ -246,12 +245,8 @@ internal static class ReplicateCommand
                 db.ForceSnapshot("-force-snapshot");
                 snapshot = false;
             }
-            Replica[] replicas = [.. targets.Select(t => new Replica(db, progress is null ? t.Client : new ProgressReplicaClient(t.Client, progress), t.Options, logger))];
-            foreach (Replica replica in replicas)
-            {
-                db.Backlog.Join(replica); // the first is the one the store lists; the others replicate beside it
-            }
-            return replicas[0];
+            // The first is the one the store lists; the others replicate beside it.
+            return [.. targets.Select(t => new Replica(db, progress is null ? t.Client : new ProgressReplicaClient(t.Client, progress), t.Options, logger))];
         });
     }
 
@@ -288,7 +283,7 @@ internal static class ReplicateCommand
             {
                 try
                 {
-                    (string _, Func<Replica> create) = await DatabaseAsync(directory.Entry.ForDatabase(path), cfg, logger, forceSnapshot: false, restore: false, cancellationToken).ConfigureAwait(false);
+                    (string _, Func<IReadOnlyList<Replica>> create) = await DatabaseAsync(directory.Entry.ForDatabase(path), cfg, logger, forceSnapshot: false, restore: false, cancellationToken).ConfigureAwait(false);
                     if (await daemon.AddDiscoveredAsync(path, create, cancellationToken).ConfigureAwait(false))
                     {
                         directory.Log(LogLevel.Information, $"{path}: added to replication");
@@ -334,7 +329,7 @@ internal static class ReplicateCommand
             {
                 newest = await ReplicaChoice.NewestAsync(
                     [.. targets.Select(t => new ReplicaChoice.Candidate(t.Name, t.Client, t.Client.ToString() ?? t.Client.Type))], Txid.Zero, null,
-                    warning => logger.Log(LogLevel.Warning, default, $"{path}: {warning}", null, static (s, _) => s), cancellationToken).ConfigureAwait(false);
+                    (replica, e) => logger.Log(LogLevel.Warning, default, $"{path}: {RestoreCommand.Unreadable(replica, e)}", null, static (s, _) => s), cancellationToken).ConfigureAwait(false);
             }
             catch (NoBackupException)
             {

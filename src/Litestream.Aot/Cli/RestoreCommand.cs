@@ -214,6 +214,10 @@ internal static class RestoreCommand
         return replica.EncryptionKeys(defaults);
     }
 
+    /// <summary>The warning for a replica <see cref="ReplicaChoice"/> could not read while another had a backup.</summary>
+    internal static string Unreadable(ReplicaChoice.Candidate replica, Exception error)
+        => $"replica {replica.Name} ({replica.Description}) could not be read: {error.Message}";
+
     private static void Warn(string message)
         => new ConsoleLogger(LogLevel.Warning).Log(LogLevel.Warning, default, message, null, static (s, _) => s);
 
@@ -243,9 +247,9 @@ internal static class RestoreCommand
                 var logger = new ConsoleLogger(Microsoft.Extensions.Logging.LogLevel.Information);
                 ReplicaChoice.Candidate newest = await ReplicaChoice.NewestAsync(
                     [.. all.Select(r => new ReplicaChoice.Candidate(r.Name, r.Client, r.Description))], a.Txid, a.Timestamp,
-                    warning => Log(logger, Microsoft.Extensions.Logging.LogLevel.Warning, warning), cancellationToken).ConfigureAwait(false);
+                    (replica, e) => Log(logger, Microsoft.Extensions.Logging.LogLevel.Warning, Unreadable(replica, e)), cancellationToken).ConfigureAwait(false);
                 keep = all.Find(r => r.Name == newest.Name);
-                source = newest.Source;
+                source = newest.Plan;
                 Log(logger, Microsoft.Extensions.Logging.LogLevel.Information, $"restoring from replica {newest.Name} ({newest.Description}): the newest reachable, at txid {newest.Txid}");
             }
             chosen = true;

@@ -7,13 +7,6 @@ public sealed class UsageException(string message, string? hint = null) : Except
     public string? Hint { get; } = hint;
 }
 
-/// <summary>A runtime failure with a hint for the user: one <c>error:</c> line, one <c>hint:</c> line, exit code 1.</summary>
-public sealed class CommandException(string message, string? hint = null) : Exception(message)
-{
-    /// <summary>What to try instead.</summary>
-    public string? Hint { get; } = hint;
-}
-
 /// <summary>
 /// A command a signal interrupted, with what that left behind: Program prints
 /// <c>error: CMD interrupted by SIGNAL: MESSAGE</c> and exits 128 + the signal's number.

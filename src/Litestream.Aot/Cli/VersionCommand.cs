@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
-using System.Reflection;
 using System.Runtime.InteropServices;
 using Litestream.Storage;
 
@@ -9,21 +8,6 @@ namespace Litestream.Aot.Cli;
 /// <summary><c>litestream version [-verbose]</c>: <c>v0.5.16-aot (sqlite 3.54.1, linux-x64)</c>.</summary>
 internal static class VersionCommand
 {
-    private static readonly string s_informational =
-        typeof(VersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-
-    /// <summary>Our version in upstream's spelling plus "-aot", e.g. <c>v0.5.16-aot</c>.</summary>
-    public static string Version { get; } = "v" + s_informational.Split('+')[0] + "-aot";
-
-    /// <summary>The git commit the binary was built from (the SDK appends it to the informational version), or null.</summary>
-    public static string? Commit { get; } = s_informational.Split('+') is [_, string commit, ..] ? commit : null;
-
-    /// <summary>The RID the binary runs as (linux-x64, linux-arm64).</summary>
-    public static string Rid => "linux-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
-
-    /// <summary>The one-line answer of <c>litestream version</c>.</summary>
-    public static string Line => $"{Version} (sqlite {SQLitePCL.raw.sqlite3_libversion().utf8_to_string()}, {Rid})";
-
     public static Command Build()
     {
         Option<bool> verbose = CommonOptions.Create<bool>("verbose", "also print the commit, runtime, SQLite build and replica backends");
@@ -38,7 +22,7 @@ internal static class VersionCommand
         };
         command.SetAction(result =>
         {
-            Console.WriteLine(Line);
+            Console.WriteLine(BuildInfo.Line);
             if (result.GetValue(verbose))
             {
                 PrintDetails();
@@ -50,7 +34,7 @@ internal static class VersionCommand
 
     private static void PrintDetails()
     {
-        Console.WriteLine($"commit: {Commit ?? "unknown"}");
+        Console.WriteLine($"commit: {BuildInfo.Commit ?? "unknown"}");
         Console.WriteLine($"runtime: {RuntimeInformation.FrameworkDescription}, NativeAOT, {RuntimeInformation.OSDescription}");
         Console.WriteLine($"sqlite: {SQLitePCL.raw.sqlite3_libversion().utf8_to_string()} (linked statically, source {SQLitePCL.raw.sqlite3_sourceid().utf8_to_string()})");
         var options = new List<string>();
@@ -69,7 +53,7 @@ internal static class VersionCommand
     {
         public override int Invoke(ParseResult parseResult)
         {
-            Console.WriteLine(Line);
+            Console.WriteLine(BuildInfo.Line);
             return 0;
         }
     }

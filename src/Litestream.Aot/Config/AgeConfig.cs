@@ -27,7 +27,7 @@ public sealed partial class AgeConfig
             string item = ConfigNode.Item(ConfigNode.Child(path, "identities"), i);
             try
             {
-                AgeIdentity.ParseAll(Identities[i]);
+                AgeIdentity.Validate(Identities[i]);
             }
             catch (FormatException e)
             {

@@ -1,4 +1,3 @@
-using Litestream.Internal;
 using Litestream.Storage;
 using YamlDotNet.Core;
 

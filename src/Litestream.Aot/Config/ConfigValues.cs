@@ -79,7 +79,7 @@ public static class ConfigValues
     }
 
     /// <summary>go-humanize <c>ParseBytes</c>: "5MiB", "1 MB", "64mb", "4096" (the engine's parser, which backend keys use too).</summary>
-    public static bool TryParseSize(string text, out long bytes) => Litestream.Internal.ByteSize.TryParse(text, out bytes);
+    public static bool TryParseSize(string text, out long bytes) => ByteSize.TryParse(text, out bytes);
 
     /// <summary>
     /// Go <c>os.Expand</c> over the whole config text: <c>$VAR</c>, <c>${VAR}</c>; unset variables become empty.

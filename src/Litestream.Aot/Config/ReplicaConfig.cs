@@ -1,5 +1,4 @@
 using System.Globalization;
-using Litestream.Internal;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Config;
@@ -50,7 +49,7 @@ public sealed partial class ReplicaConfig
     /// The age identities restore decrypts v0.3 objects with: this section's, else the top-level defaults' (upstream
     /// v0.5 <c>SetDefaults</c> merges <c>identities</c> and <c>recipients</c> separately).
     /// </summary>
-    /// <exception cref="Cli.CommandException">Only recipients are configured: they encrypt, and cannot decrypt.</exception>
+    /// <exception cref="CommandException">Only recipients are configured: they encrypt, and cannot decrypt.</exception>
     public IReadOnlyList<string> AgeIdentities(ReplicaConfig defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
@@ -58,7 +57,7 @@ public sealed partial class ReplicaConfig
         if (owner.Age.Identities.Count == 0 && (Age.Recipients.Count > 0 || defaults.Age.Recipients.Count > 0))
         {
             ReplicaConfig withRecipients = Age.Recipients.Count > 0 ? this : defaults;
-            throw new Cli.CommandException($"{ConfigNode.Child(ConfigNode.Child(withRecipients._path, "age"), "recipients")}: age recipients encrypt, restore needs the identities",
+            throw new CommandException($"{ConfigNode.Child(ConfigNode.Child(withRecipients._path, "age"), "recipients")}: age recipients encrypt, restore needs the identities",
                 "add the matching private keys under age: identities: [AGE-SECRET-KEY-1…] (age-keygen wrote them beside each age1… recipient)");
         }
         return owner.Age.Identities;
@@ -68,13 +67,13 @@ public sealed partial class ReplicaConfig
     /// Refuses <c>age:</c> for replication with upstream v0.5's error: this build writes LTX files, which are never
     /// age-encrypted, and writing plaintext where the config asks for encryption would be a lie.
     /// </summary>
-    /// <exception cref="Cli.CommandException">This section (or the defaults) sets age keys.</exception>
+    /// <exception cref="CommandException">This section (or the defaults) sets age keys.</exception>
     public void RejectAgeForReplication(ReplicaConfig defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
         if ((Age.IsSet ? this : defaults.Age.IsSet ? defaults : null) is { } owner)
         {
-            throw new Cli.CommandException(
+            throw new CommandException(
                 $"{ConfigNode.Child(owner._path, "age")}: age encryption is not currently supported, if you need encryption please revert back to Litestream v0.3.x",
                 "this build writes LTX files, which age never encrypted; age: identities are read only by 'litestream restore', to decrypt v0.3 generations");
         }
@@ -122,7 +121,7 @@ public sealed partial class ReplicaConfig
     /// <summary>Binds a key this section does not declare when a backend declares it (see <see cref="BackendKeys"/>).</summary>
     private static bool TryBindBackendKey(ReplicaConfig target, string key, ConfigNode value, string path)
     {
-        if (ReplicaClientRegistry.KeyKind(key) is not { } kind)
+        if (ReplicaClientFactory.KeyKind(key) is not { } kind)
         {
             return s_upstreamBackendKeys.TryGetValue(key, out string? backend)
                 ? throw new ConfigException(path, $"not supported yet ({backend} replicas)")

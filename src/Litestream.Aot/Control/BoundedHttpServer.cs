@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
-using Litestream.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Control;

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Litestream.Aot.Cli;
 using Litestream.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -170,7 +169,7 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             return (r.Method, route) switch
             {
-                ("GET", "/info") => Ok(new InfoResponse(VersionCommand.Version, Environment.ProcessId, (long)(DateTimeOffset.UtcNow - _daemon.StartedAt).TotalSeconds, ControlJsonContext.FormatTime(_daemon.StartedAt), _daemon.Count, [.. _daemon.Replicas()]), ControlJsonContext.Wire.InfoResponse),
+                ("GET", "/info") => Ok(new InfoResponse(BuildInfo.Version, Environment.ProcessId, (long)(DateTimeOffset.UtcNow - _daemon.StartedAt).TotalSeconds, ControlJsonContext.FormatTime(_daemon.StartedAt), _daemon.Count, [.. _daemon.Replicas()]), ControlJsonContext.Wire.InfoResponse),
                 ("GET", "/list") => Ok(new ListResponse([.. _daemon.List()]), ControlJsonContext.Wire.ListResponse),
                 ("GET", "/txid") => Ok(new TxidResponse(_daemon.Txid(RequirePath(Query(r.Target, "path")))), ControlJsonContext.Wire.TxidResponse),
                 ("POST", "/start") => await StartStopAsync(r.Body, start: true).ConfigureAwait(false),

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using Litestream.Internal;
 using Litestream.Replication;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -23,10 +21,6 @@ internal sealed class DatabaseHalts(ReplicationDaemon daemon, ILogger logger) : 
 
     /// <summary>A halt's timeout when the request names none.</summary>
     internal static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-
-    // SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE: closing the halt's connection must not checkpoint under the replicator.
-    private const int SqliteDbConfigNoCkptOnClose = 1006;
-    private const int SqliteOk = 0, SqliteBusy = 5, SqliteLocked = 6;
 
     private sealed class Held(string path, string id, SqliteConnection connection, DateTimeOffset expires)
     {
@@ -68,7 +62,9 @@ internal sealed class DatabaseHalts(ReplicationDaemon daemon, ILogger logger) : 
         SqliteConnection? connection = null;
         try
         {
-            connection = await Task.Run(() => Lock(path, cancellationToken), cancellationToken).ConfigureAwait(false);
+            Db db = replica.Db;
+            connection = await Task.Run(() => db.TryLockWrites(LockWait, cancellationToken), cancellationToken).ConfigureAwait(false)
+                ?? throw new ControlException(503, $"database {path} stayed locked by another writer for {GoDuration.Format(LockWait)}; try again");
             // Everything committed before the lock is in the WAL: the replicas must hold it before the halt is answered.
             SyncResponse synced = await daemon.SyncAsync(path, wait: true, LockWait, cancellationToken).ConfigureAwait(false);
             TimeSpan held = timeout <= TimeSpan.Zero ? DefaultTimeout : timeout > MaxTimeout ? MaxTimeout : timeout;
@@ -246,53 +242,6 @@ internal sealed class DatabaseHalts(ReplicationDaemon daemon, ILogger logger) : 
         }
         Close(halt.Connection);
         logger.Log(LogLevel.Warning, default, $"{halt.Path}: halt {halt.Id} released: held past its timeout", null, static (s, _) => s);
-    }
-
-    /// <summary>
-    /// A connection holding the write lock. BEGIN IMMEDIATE is tried over and over rather than through SQLite's busy
-    /// handler, whose growing sleeps miss the moments between a busy application's commits.
-    /// </summary>
-    private static SqliteConnection Lock(string path, CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
-        try
-        {
-            connection.Open();
-            SQLitePCL.sqlite3 handle = connection.Handle!;
-            _ = SQLitePCL.raw.sqlite3_db_config(handle, SqliteDbConfigNoCkptOnClose, 1, out _);
-            _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
-            long start = Stopwatch.GetTimestamp();
-            while (true)
-            {
-                int rc = SQLitePCL.raw.sqlite3_exec(handle, "BEGIN IMMEDIATE");
-                if (rc == SqliteOk)
-                {
-                    return connection;
-                }
-                if (rc is not (SqliteBusy or SqliteLocked))
-                {
-                    SqliteException.ThrowExceptionForRC(rc, handle);
-                }
-                if (Stopwatch.GetElapsedTime(start) >= LockWait)
-                {
-                    throw new ControlException(503, $"database {path} stayed locked by another writer for {GoDuration.Format(LockWait)}; try again");
-                }
-                cancellationToken.ThrowIfCancellationRequested();
-                if (Stopwatch.GetElapsedTime(start) < TimeSpan.FromMilliseconds(5))
-                {
-                    Thread.Yield();
-                }
-                else
-                {
-                    Thread.Sleep(1);
-                }
-            }
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
     }
 
     private static void Close(SqliteConnection connection)

@@ -1,5 +1,4 @@
 using Litestream.Aot.Directories;
-using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Microsoft.Extensions.Logging;
@@ -21,10 +20,10 @@ internal sealed class ControlException(int status, string message) : Exception(m
 /// </summary>
 internal sealed class ReplicationDaemon : IDisposable
 {
-    private sealed class Entry(string path, Func<Replica> create)
+    private sealed class Entry(string path, Func<IReadOnlyList<Replica>> create)
     {
         public string Path { get; } = path;
-        public Func<Replica> Create { get; } = create;
+        public Func<IReadOnlyList<Replica>> Create { get; } = create;
         public Replica? Replica { get; set; }
         // The replica of a config database's first run: another process replicating it ends the daemon.
         public Replica? EndsDaemon { get; set; }
@@ -83,7 +82,7 @@ internal sealed class ReplicationDaemon : IDisposable
     /// Adds a database from the config and starts replicating it; returns once it holds its replication lock. One
     /// that another process replicates ends the daemon (see <see cref="RunAsync"/>), as it would have at start-up.
     /// </summary>
-    public async Task AddAsync(string path, Func<Replica> create)
+    public async Task AddAsync(string path, Func<IReadOnlyList<Replica>> create)
     {
         var entry = new Entry(path, create);
         lock (_lock)
@@ -109,7 +108,7 @@ internal sealed class ReplicationDaemon : IDisposable
     /// replicated already (by a <c>path:</c> entry, a registration) or the daemon is stopping. Unlike a database of
     /// the config, one that another process replicates is logged and left alone: it does not end the daemon.
     /// </summary>
-    public async Task<bool> AddDiscoveredAsync(string path, Func<Replica> create, CancellationToken cancellationToken)
+    public async Task<bool> AddDiscoveredAsync(string path, Func<IReadOnlyList<Replica>> create, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -325,7 +324,7 @@ internal sealed class ReplicationDaemon : IDisposable
                 // The first run uses the replica built (and validated) above; restarts build a fresh one.
                 Replica replica = pending ?? _register(path, replicaUrl);
                 pending = null;
-                return replica;
+                return [replica];
             });
             lock (_lock)
             {
@@ -481,11 +480,12 @@ internal sealed class ReplicationDaemon : IDisposable
     /// <exception cref="DatabaseLockedException">Another process replicates it.</exception>
     private async Task LaunchAsync(Entry entry, bool fromConfig, CancellationToken cancellationToken)
     {
-        Replica replica = entry.Create();
+        IReadOnlyList<Replica> replicas = entry.Create();
+        Replica replica = replicas[0];
         entry.Replica = replica;
         entry.Failure = null;
         entry.EndsDaemon = fromConfig ? replica : null;
-        if (!await _store.RegisterAsync(replica, cancellationToken).ConfigureAwait(false))
+        if (!await _store.RegisterReplicasAsync(replicas, cancellationToken).ConfigureAwait(false))
         {
             throw new ControlException(409, $"database {entry.Path} is still stopping (its final sync continues); try again");
         }

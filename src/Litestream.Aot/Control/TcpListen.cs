@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Litestream.Aot.Cli;
 
 namespace Litestream.Aot.Control;
 

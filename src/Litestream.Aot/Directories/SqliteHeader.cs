@@ -1,4 +1,3 @@
-using Litestream.Internal;
 using Microsoft.Win32.SafeHandles;
 
 namespace Litestream.Aot.Directories;
@@ -26,7 +25,7 @@ internal static class SqliteHeader
     public static SqliteFileKind Probe(string path, out string? error)
     {
         error = null;
-        if (FileUtil.NonRegularKind(path) is { } kind)
+        if (FileKind.NonRegular(path) is { } kind)
         {
             error = $"a {kind}, not a regular file";
             return SqliteFileKind.NotDatabase;

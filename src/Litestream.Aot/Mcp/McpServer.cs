@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Litestream.Aot.Cli;
 using Litestream.Aot.Control;
 using Microsoft.Extensions.Logging;
 

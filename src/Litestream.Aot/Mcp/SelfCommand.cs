@@ -49,7 +49,7 @@ internal static class SelfCommand
             // A restore killed mid-way leaves only its temp file, which the next restore deletes.
             child.Kill(entireProcessTree: true);
             await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            string why = cancellationToken.IsCancellationRequested ? "the MCP server is stopping" : $"it ran longer than {Litestream.Internal.GoDuration.Format(Timeout)}";
+            string why = cancellationToken.IsCancellationRequested ? "the MCP server is stopping" : $"it ran longer than {GoDuration.Format(Timeout)}";
             return new CommandOutput(-1, (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false)) + $"killed: {why}\n");
         }
         return new CommandOutput(child.ExitCode, (await stdout.ConfigureAwait(false)) + (await stderr.ConfigureAwait(false)));

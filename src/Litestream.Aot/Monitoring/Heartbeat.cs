@@ -1,5 +1,4 @@
 using Litestream.Aot.Control;
-using Litestream.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Litestream.Aot.Monitoring;

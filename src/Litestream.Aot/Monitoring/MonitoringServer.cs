@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Litestream.Aot.Cli;
 using Litestream.Aot.Control;
 using Microsoft.Extensions.Logging;
 

@@ -121,11 +121,11 @@ public sealed class ReplicaLease
             TimeSpan waited = Stopwatch.GetElapsedTime(started);
             if (waited >= Options.Wait)
             {
-                throw Held(record, current, Options.Wait > TimeSpan.Zero ? $" (waited {Internal.GoDuration.Format(Options.Wait)})" : "");
+                throw Held(record, current, Options.Wait > TimeSpan.Zero ? $" (waited {GoDuration.Format(Options.Wait)})" : "");
             }
             if (!waitLogged)
             {
-                Log.Info(_logger, Location, $"lease held by host {record.Host} pid {record.Pid} until {Until(record, current)}; waiting up to {Internal.GoDuration.Format(Options.Wait)}");
+                Log.Info(_logger, Location, $"lease held by host {record.Host} pid {record.Pid} until {Until(record, current)}; waiting up to {GoDuration.Format(Options.Wait)}");
                 waitLogged = true;
             }
             await Task.Delay(Min(Poll, Options.Wait - waited), cancellationToken).ConfigureAwait(false);
@@ -216,7 +216,7 @@ public sealed class ReplicaLease
         }
         Generation = generation;
         string previous = record is null ? "" : record.Released ? $", released by host {record.Host} pid {record.Pid}" : $", expired from host {record.Host} pid {record.Pid}";
-        Log.Info(_logger, Location, $"lease taken: generation {generation}, ttl {Internal.GoDuration.Format(Options.Ttl)}{previous}");
+        Log.Info(_logger, Location, $"lease taken: generation {generation}, ttl {GoDuration.Format(Options.Ttl)}{previous}");
         return true;
     }
 

@@ -117,8 +117,20 @@ public sealed class Db : IAsyncDisposable
     /// <summary>Time of the last successful sync that wrote a file.</summary>
     public DateTimeOffset? LastSyncAt => _capture.LastSyncAt;
 
-    /// <summary>Directory of the local L0 files.</summary>
-    internal string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
+    /// <summary>
+    /// A connection of its own to the database, holding its write lock (<c>BEGIN IMMEDIATE</c>): the application's
+    /// writers wait on their busy timeout until the caller commits or rolls back and disposes it (LiteFS's HALT). The
+    /// lock is tried over and over for up to <paramref name="wait"/>, as the checkpoint barrier takes it: SQLite's busy
+    /// handler sleeps through the microseconds a busy application leaves between commits. Closing the connection does
+    /// not checkpoint under the replicator. Null when another writer held the lock all that time. Blocks the caller.
+    /// </summary>
+    /// <exception cref="SqliteException">The database could not be opened, or SQLite failed other than busy.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
+    public SqliteConnection? TryLockWrites(TimeSpan wait, CancellationToken cancellationToken = default)
+        => DbConnections.TryOpenWriteLocked(Path, wait, cancellationToken);
+
+    /// <summary>Directory of the local L0 files (<c>status</c> reads them).</summary>
+    public string L0Directory => System.IO.Path.Combine(MetaPath, "ltx", "0");
 
     /// <summary>Path of a local L0 file.</summary>
     /// <summary>

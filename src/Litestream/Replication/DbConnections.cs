@@ -115,11 +115,17 @@ internal sealed class DbConnections : IDisposable
     /// commit that lands meanwhile is one more to capture under the barrier. False when it stayed busy. Without
     /// <paramref name="wait"/>, one try.
     /// </summary>
-    public bool TryBeginImmediate(bool wait = true)
+    public bool TryBeginImmediate(bool wait = true) => TryBeginImmediate(Writer, wait ? _busyTimeout : TimeSpan.Zero, _busyTimeout, CancellationToken.None);
+
+    /// <summary>
+    /// The retry loop of <see cref="TryBeginImmediate(bool)"/>, on <paramref name="connection"/> for up to <paramref name="wait"/>; its busy
+    /// timeout is 0 while it tries and <paramref name="busyAfter"/> after.
+    /// </summary>
+    private static bool TryBeginImmediate(SqliteConnection connection, TimeSpan wait, TimeSpan busyAfter, CancellationToken cancellationToken)
     {
-        SQLitePCL.sqlite3 handle = Writer.Handle!;
+        SQLitePCL.sqlite3 handle = connection.Handle!;
         long start = Stopwatch.GetTimestamp();
-        long deadline = wait ? start + (long)(_busyTimeout.TotalSeconds * Stopwatch.Frequency) : start;
+        long deadline = start + (long)(wait.TotalSeconds * Stopwatch.Frequency);
         _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, 0);
         try
         {
@@ -138,16 +144,42 @@ internal sealed class DbConnections : IDisposable
                 {
                     return false;
                 }
+                cancellationToken.ThrowIfCancellationRequested();
                 Pause(start);
             }
         }
         finally
         {
-            _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)_busyTimeout.TotalMilliseconds);
+            _ = SQLitePCL.raw.sqlite3_busy_timeout(handle, (int)busyAfter.TotalMilliseconds);
         }
     }
 
-    /// <summary>Ends the write barrier <see cref="TryBeginImmediate"/> took.</summary>
+    /// <summary>
+    /// A new connection to <paramref name="path"/> holding its write lock (see <see cref="Db.TryLockWrites"/>), or null
+    /// when the lock stayed busy for <paramref name="wait"/>. Closing it does not checkpoint.
+    /// </summary>
+    public static SqliteConnection? TryOpenWriteLocked(string path, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            _ = SQLitePCL.raw.sqlite3_db_config(connection.Handle!, SqliteDbConfigNoCkptOnClose, 1, out _);
+            if (TryBeginImmediate(connection, wait, wait, cancellationToken))
+            {
+                return connection;
+            }
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+        connection.Dispose();
+        return null;
+    }
+
+    /// <summary>Ends the write barrier <see cref="TryBeginImmediate(bool)"/> took.</summary>
     public void EndImmediate() => TryExec(Writer, "ROLLBACK");
 
     /// <summary>Rolls back the read transaction and closes both connections (no checkpoint on close); the file stays open.</summary>

@@ -231,7 +231,7 @@ public sealed class Replica
         => _ = await SyncToAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary><see cref="SyncAsync"/>, returning the TXID the replica now holds at least (the target, moved by a chain restart).</summary>
-    internal async ValueTask<Txid> SyncToAsync(CancellationToken cancellationToken)
+    public async ValueTask<Txid> SyncToAsync(CancellationToken cancellationToken = default)
     {
         Txid target = Db.Txid;
         int restarts = 0;
@@ -280,7 +280,7 @@ public sealed class Replica
     private const int MaxChainRestarts = 3;
 
     /// <summary>The replica lacks transactions up to <paramref name="target"/>, for <paramref name="reason"/>.</summary>
-    internal ReplicaBehindException Behind(Txid target, string reason, Exception? innerException = null)
+    public ReplicaBehindException Behind(Txid target, string reason, Exception? innerException = null)
         => new(Db.Path, Label, target, _remoteTxid, reason, innerException);
 
     /// <summary>How messages name the replica: its client, and its name when its database has several replicas.</summary>
@@ -682,7 +682,7 @@ public sealed class Replica
     /// Makes the next pass list the replica again instead of trusting the tracked position and the cached listing
     /// (after a storage error). <see cref="RemoteTxid"/> keeps the last position known.
     /// </summary>
-    internal void InvalidateRemotePosition()
+    public void InvalidateRemotePosition()
     {
         _relist = true;
         Listing.Invalidate();

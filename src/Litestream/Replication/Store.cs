@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Litestream.Events;
-using Litestream.Internal;
 using Litestream.Lease;
 using Litestream.Logging;
 using Litestream.Metrics;
@@ -514,7 +513,7 @@ public sealed class Store : IAsyncDisposable
     /// than <see cref="CompactionOptions.SnapshotRetention"/> and the files they made obsolete, as the daemon does
     /// after each snapshot (nothing when <see cref="Compaction"/> is null or has retention disabled).
     /// </summary>
-    internal async Task SyncOnceAsync(CancellationToken cancellationToken, bool enforceRetention = false)
+    public async Task SyncOnceAsync(bool enforceRetention = false, CancellationToken cancellationToken = default)
     {
         var failures = new List<Exception>();
         foreach (Replica replica in Replicas)

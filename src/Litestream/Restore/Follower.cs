@@ -19,7 +19,7 @@ namespace Litestream.Restore;
 /// (no WAL for readers to look for) with a fresh change counter so readers drop their caches.
 /// The applied TXID is kept in <c>&lt;output&gt;-txid</c> (temp, fsync, rename) for resuming after a restart.
 /// </summary>
-internal sealed class Follower : IAsyncDisposable
+public sealed class Follower : IAsyncDisposable
 {
     private readonly IReplicaClient _client;
     private readonly string _output;
@@ -66,7 +66,7 @@ internal sealed class Follower : IAsyncDisposable
     public Action<ReplicationEvent>? Applied { get; set; }
 
     /// <summary>Path of the TXID file beside the output.</summary>
-    public static string TxidPath(string output) => output + "-txid";
+    internal static string TxidPath(string output) => output + "-txid";
 
     /// <summary>
     /// Starts following: restores first when the output does not exist, otherwise resumes from its TXID
@@ -122,7 +122,7 @@ internal sealed class Follower : IAsyncDisposable
     }
 
     /// <summary>Applies every file that continues from the current TXID; returns how many were applied.</summary>
-    public async ValueTask<int> PollAsync(CancellationToken cancellationToken)
+    internal async ValueTask<int> PollAsync(CancellationToken cancellationToken)
     {
         IReadOnlyList<LtxFileInfo> plan = await PlanAsync(cancellationToken).ConfigureAwait(false);
         foreach (LtxFileInfo info in plan)

@@ -31,7 +31,7 @@ public sealed class NonContiguousReplicaException : InvalidOperationException
 /// The restore output, or a SQLite file beside it (<c>-wal</c>, <c>-shm</c>, <c>-journal</c>), already exists
 /// and was not to be replaced.
 /// </summary>
-internal sealed class OutputExistsException(string message, string hint) : IOException(message)
+public sealed class OutputExistsException(string message, string hint) : IOException(message)
 {
     /// <summary>What the user can do about it.</summary>
     public string Hint { get; } = hint;

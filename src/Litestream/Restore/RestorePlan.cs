@@ -10,12 +10,25 @@ namespace Litestream.Restore;
 /// <c>shouldUseV3Restore</c>). The first step of every restore (<see cref="Restorer"/>); the VFS and follow mode plan
 /// their files by the same rules.
 /// </summary>
-/// <param name="Files">LTX files to apply, in order; empty for a legacy restore.</param>
-/// <param name="Legacy">Restore from the v0.3 generations instead.</param>
-internal sealed record RestorePlan(IReadOnlyList<LtxFileInfo> Files, bool Legacy)
+public sealed class RestorePlan
 {
+    private RestorePlan(IReadOnlyList<LtxFileInfo> files, bool legacy)
+    {
+        Files = files;
+        Legacy = legacy;
+    }
+
+    /// <summary>LTX files to apply, in order; empty for a legacy restore.</summary>
+    public IReadOnlyList<LtxFileInfo> Files { get; }
+
+    /// <summary>Restore from the v0.3 generations instead of LTX files.</summary>
+    public bool Legacy { get; }
+
+    /// <summary>The TXID the restore reaches: the last file's; zero for a legacy restore, whose generations have none.</summary>
+    public Txid Txid => Files.Count > 0 ? Files[^1].MaxTxid : Txid.Zero;
+
     /// <summary>A plan of LTX files (<see cref="RestorePlanner.PlanAsync"/> made it).</summary>
-    public static RestorePlan Of(IReadOnlyList<LtxFileInfo> files) => new(files, Legacy: false);
+    internal static RestorePlan Of(IReadOnlyList<LtxFileInfo> files) => new(files, legacy: false);
 
     /// <summary>
     /// Chooses what to restore from: LTX files, or v0.3 generations when the replica has them and they are
@@ -72,7 +85,7 @@ internal sealed record RestorePlan(IReadOnlyList<LtxFileInfo> Files, bool Legacy
     /// header names the file it is in, level 9 holds only snapshots, and the plan starts with a snapshot.
     /// </summary>
     /// <exception cref="LtxFormatException">It is not.</exception>
-    public static void CheckFile(LtxFileInfo info, LtxHeader header, bool first)
+    internal static void CheckFile(LtxFileInfo info, LtxHeader header, bool first)
     {
         if (header.MinTxid != info.MinTxid || header.MaxTxid != info.MaxTxid)
         {
@@ -89,5 +102,5 @@ internal sealed record RestorePlan(IReadOnlyList<LtxFileInfo> Files, bool Legacy
     }
 
     /// <summary>How restore errors name a file: its path in the replica layout, e.g. <c>ltx/0/…-….ltx</c>.</summary>
-    public static string FileName(LtxFileInfo info) => $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
+    internal static string FileName(LtxFileInfo info) => $"ltx/{info.Level}/{LtxFileName.Format(info.MinTxid, info.MaxTxid)}";
 }

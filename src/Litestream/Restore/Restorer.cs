@@ -15,17 +15,22 @@ namespace Litestream.Restore;
 /// then SQLite's own check runs; only then is the file fsynced and renamed into place. Memory stays bounded: files
 /// stream through, a large remote file as parallel ranged GETs that decode as they stream.
 /// </summary>
-internal static class Restorer
+public static class Restorer
 {
     /// <summary>Plans (<see cref="RestorePlan.CreateAsync"/>) and restores.</summary>
     /// <exception cref="NoBackupException">The replica holds no backup.</exception>
+    /// <exception cref="TxNotAvailableException">The TXID or time is not covered by the replica.</exception>
     public static async ValueTask<RestoreResult> RestoreAsync(IReplicaClient client, RestoreOptions options, CancellationToken cancellationToken)
     {
         RestorePlan plan = await RestorePlan.CreateAsync(client, options.Txid, options.Timestamp, cancellationToken).ConfigureAwait(false);
         return await RestoreAsync(client, plan, options, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Restores a chosen plan (every restore comes here).</summary>
+    /// <summary>
+    /// Restores a chosen plan (every restore comes here) into <see cref="RestoreOptions.OutputPath"/>: the plan of a
+    /// <see cref="ReplicaChoice"/>, or one made with <see cref="RestorePlan.CreateAsync"/> to look at before restoring.
+    /// </summary>
+    /// <exception cref="IOException">The output exists and <see cref="RestoreOptions.Force"/> is not set.</exception>
     public static async ValueTask<RestoreResult> RestoreAsync(IReplicaClient client, RestorePlan plan, RestoreOptions options, CancellationToken cancellationToken)
     {
         if (plan.Legacy)

@@ -1,7 +1,7 @@
 namespace Litestream.Storage;
 
 /// <summary>Where <see cref="ProgressReplicaClient"/> counts a transfer: bytes moved, files begun, and totals learned late.</summary>
-internal interface ITransferProgress
+public interface ITransferProgress
 {
     /// <summary>Adds to the expected totals (an upload learns its size only when it starts).</summary>
     void AddTotal(long bytes, int files);

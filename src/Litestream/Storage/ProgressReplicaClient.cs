@@ -10,17 +10,21 @@ namespace Litestream.Storage;
 /// budget, and their bytes are counted too. It hides what the backend's client is beyond <see cref="IReplicaClient"/>
 /// (a v0.3 replica's generations), so it wraps only what needs nothing more: a planned LTX restore, uploads.
 /// </summary>
-internal sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgress progress) : IReplicaClient
+public sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgress progress) : IReplicaClient
 {
     private readonly HashSet<(int, Txid, Txid)> _opened = [];
 
+    /// <inheritdoc/>
     public string Type => inner.Type;
 
+    /// <inheritdoc/>
     public ValueTask InitAsync(CancellationToken cancellationToken) => inner.InitAsync(cancellationToken);
 
+    /// <inheritdoc/>
     public IAsyncEnumerable<LtxFileInfo> ListLtxFilesAsync(int level, Txid seek, bool useMetadata, CancellationToken cancellationToken)
         => inner.ListLtxFilesAsync(level, seek, useMetadata, cancellationToken);
 
+    /// <inheritdoc/>
     public async ValueTask<Stream> OpenLtxFileAsync(int level, Txid minTxid, Txid maxTxid, long offset, long size, CancellationToken cancellationToken)
     {
         lock (_opened)
@@ -33,6 +37,7 @@ internal sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgr
         return new CountingStream(await inner.OpenLtxFileAsync(level, minTxid, maxTxid, offset, size, cancellationToken).ConfigureAwait(false), progress);
     }
 
+    /// <inheritdoc/>
     public ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
     {
         progress.AddTotal(data.CanSeek ? Math.Max(0, data.Length - data.Position) : 0, 1);
@@ -41,25 +46,33 @@ internal sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgr
     }
 
     // A copy inside the storage moves no bytes through this process: nothing to count.
+    /// <inheritdoc/>
     public ValueTask<LtxFileInfo?> CopyLtxFileAsync(LtxFileInfo source, int level, CancellationToken cancellationToken)
         => inner.CopyLtxFileAsync(source, level, cancellationToken);
 
+    /// <inheritdoc/>
     public string? LeaseUnsupportedReason => inner.LeaseUnsupportedReason;
 
+    /// <inheritdoc/>
     public ValueTask<LeaseObject?> ReadLeaseAsync(CancellationToken cancellationToken) => inner.ReadLeaseAsync(cancellationToken);
 
+    /// <inheritdoc/>
     public ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken) => inner.WriteLeaseAsync(content, ifMatch, cancellationToken);
 
+    /// <inheritdoc/>
     public ValueTask DeleteLtxFilesAsync(IReadOnlyList<LtxFileInfo> files, CancellationToken cancellationToken) => inner.DeleteLtxFilesAsync(files, cancellationToken);
 
+    /// <inheritdoc/>
     public ValueTask DeleteAllAsync(CancellationToken cancellationToken) => inner.DeleteAllAsync(cancellationToken);
 
+    /// <inheritdoc/>
     public bool TryGetLocalPath(int level, Txid minTxid, Txid maxTxid, [NotNullWhen(true)] out string? path)
     {
         path = null;
         return false;
     }
 
+    /// <inheritdoc/>
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
     /// <summary>A read-through stream that adds every byte read to the progress line.</summary>

@@ -17,7 +17,7 @@ namespace Litestream.Storage;
 /// Secrets are registered where they enter (URL parsing, client creation) and the registry only grows: a secret
 /// seen once stays redacted for the life of the process.
 /// </summary>
-internal static class Redaction
+public static class Redaction
 {
     /// <summary>What a secret is replaced with.</summary>
     public const string Mask = "REDACTED";
@@ -35,10 +35,10 @@ internal static class Redaction
     /// True when <paramref name="key"/> (a query parameter, or a backend key in <see cref="ReplicaSettings.Options"/>)
     /// holds a secret: a [ReplicaSecret] key of any backend, in its litestream.yml or camelCase spelling, or a generic one.
     /// </summary>
-    public static bool IsSecretQueryKey(string key) => s_genericSecretKeys.Contains(key) || ReplicaClientRegistry.IsSecretKey(key);
+    internal static bool IsSecretQueryKey(string key) => s_genericSecretKeys.Contains(key) || ReplicaClientRegistry.IsSecretKey(key);
 
     /// <summary>Remembers <paramref name="secret"/> (null or empty: nothing) so that <see cref="Apply"/> replaces it.</summary>
-    public static void Register(string? secret)
+    internal static void Register(string? secret)
     {
         if (string.IsNullOrEmpty(secret))
         {
@@ -59,7 +59,7 @@ internal static class Redaction
     }
 
     /// <summary>Remembers every credential of <paramref name="settings"/>: the values of its secret keys.</summary>
-    public static void Register(ReplicaSettings settings)
+    internal static void Register(ReplicaSettings settings)
     {
         foreach (KeyValuePair<string, string> option in settings.Options)
         {

@@ -43,9 +43,18 @@ public static class ReplicaClientFactory
                 : new NotSupportedException($"replica type \"{type}\" is not supported by this build (supported: {string.Join(", ", Names)})"));
     }
 
-    /// <summary>The settings with what their URL names filled in under them: explicit type, path and keys win.</summary>
+    /// <summary>
+    /// How the value of backend key <paramref name="key"/> (<see cref="ReplicaSettings.Options"/>) is written, for
+    /// whichever backend of this build declares it; null when none does. A config reader binds the key's value by it.
+    /// </summary>
+    public static ReplicaKeyKind? KeyKind(string key) => ReplicaClientRegistry.KeyKind(key);
+
+    /// <summary>
+    /// The settings with what their URL names filled in under them: explicit type, path and keys win. <see cref="Create"/>
+    /// does this itself; a caller that looks at the settings before creating a client (the path of a directory replica) does it first.
+    /// </summary>
     /// <exception cref="ArgumentException">The URL is malformed.</exception>
-    internal static ReplicaSettings WithUrl(ReplicaSettings settings)
+    public static ReplicaSettings WithUrl(ReplicaSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         if (settings.Url is null)

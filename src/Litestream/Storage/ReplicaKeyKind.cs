@@ -1,7 +1,7 @@
 namespace Litestream.Storage;
 
 /// <summary>How the text of a backend key becomes its value (chosen by the settings property's type).</summary>
-internal enum ReplicaKeyKind
+public enum ReplicaKeyKind
 {
     /// <summary>Taken as written.</summary>
     String,

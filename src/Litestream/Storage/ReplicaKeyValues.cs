@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Litestream.Internal;
 
 namespace Litestream.Storage;
 

@@ -1,4 +1,3 @@
-using Litestream.Internal;
 
 namespace Litestream.Storage;
 

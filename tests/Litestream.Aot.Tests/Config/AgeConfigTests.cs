@@ -1,4 +1,3 @@
-using Litestream.Aot.Cli;
 using Litestream.Aot.Config;
 
 namespace Litestream.Aot.Tests.Config;

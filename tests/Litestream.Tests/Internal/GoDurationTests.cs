@@ -1,5 +1,3 @@
-using Litestream.Internal;
-
 namespace Litestream.Tests.Internal;
 
 public class GoDurationTests

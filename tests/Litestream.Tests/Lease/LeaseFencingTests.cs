@@ -27,7 +27,7 @@ public class LeaseFencingTests
             // replicate -once: each run takes the lease (the last one released it) under the next generation.
             SqliteWriter.Write(path, new Workload { Commits = rows, Pad = 100 });
             var db = new Db(path);
-            await new Store([new Replica(db, client, new ReplicaOptions { Lease = s_lease })]).SyncOnceAsync(default);
+            await new Store([new Replica(db, client, new ReplicaOptions { Lease = s_lease })]).SyncOnceAsync();
             return db.Txid;
         }
 

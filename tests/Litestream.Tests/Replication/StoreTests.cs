@@ -92,7 +92,7 @@ public class StoreTests
         Write(path, 10);
         var lease = new Litestream.Lease.LeaseOptions { Ttl = TimeSpan.FromSeconds(3) };
         await using var client = new SlowUploadClient(new FileReplicaClient(Path.Combine(dir, "replica")), lease.Ttl * 1.5);
-        await new Store([new Replica(new Db(path), client, new ReplicaOptions { Lease = lease })]).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), client, new ReplicaOptions { Lease = lease })]).SyncOnceAsync();
 
         Assert.True(client.LeaseWrites >= 3, $"{client.LeaseWrites} lease writes: take, a renewal during the upload, release");
         string json = System.Text.Encoding.UTF8.GetString((await client.ReadLeaseAsync(default))!.Content.Span);
@@ -147,14 +147,14 @@ public class StoreTests
         LtxFileInfo newest = (await ListAsync(client, LtxConstants.SnapshotLevel))[^1];
         var expireAll = new CompactionOptions { SnapshotRetention = TimeSpan.Zero };
 
-        await new Store([new Replica(new Db(path), client)], compaction: expireAll).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), client)], compaction: expireAll).SyncOnceAsync();
         Assert.Equal(2, (await ListAsync(client, LtxConstants.SnapshotLevel)).Count); // not asked
-        await new Store([new Replica(new Db(path), client)], compaction: expireAll with { RetentionEnabled = false }).SyncOnceAsync(default, enforceRetention: true);
+        await new Store([new Replica(new Db(path), client)], compaction: expireAll with { RetentionEnabled = false }).SyncOnceAsync(enforceRetention: true);
         Assert.Equal(2, (await ListAsync(client, LtxConstants.SnapshotLevel)).Count); // retention.enabled: false
 
         int before = await CountAllAsync(client);
         var logger = new CapturingLogger();
-        await new Store([new Replica(new Db(path), client)], logger: logger, compaction: expireAll).SyncOnceAsync(default, enforceRetention: true);
+        await new Store([new Replica(new Db(path), client)], logger: logger, compaction: expireAll).SyncOnceAsync(enforceRetention: true);
         Assert.Equal(newest, Assert.Single(await ListAsync(client, LtxConstants.SnapshotLevel)));
         int deleted = before - await CountAllAsync(client);
         Assert.True(deleted > 1, $"deleted {deleted}: the old snapshot and the files below it");
@@ -171,7 +171,7 @@ public class StoreTests
         string path = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
         Write(path, 10);
-        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync();
         foreach (string file in new[] { path, path + "-wal", path + "-shm" })
         {
             File.Delete(file);
@@ -180,7 +180,7 @@ public class StoreTests
         RestoreResult restored = await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = path }, default);
 
         var logger = new CapturingLogger();
-        await new Store([new Replica(new Db(path), client, logger: logger)], logger: logger).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), client, logger: logger)], logger: logger).SyncOnceAsync();
         Assert.Contains($"Information: {path}: replica is ahead of local state ({restored.Txid} > 0000000000000000): expected for a database restored "
             + "from this replica (it has no local state yet); continuing the replica's TXIDs with a snapshot", logger.Lines);
         Assert.Empty(logger.LinesAtLeast(LogLevel.Warning));
@@ -214,7 +214,7 @@ public class StoreTests
         string path = Path.Combine(dir, "app.db");
         Write(path, 10);
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
-        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync();
 
         // With an hour between WAL checks only the change notification can sync the commit in time.
         var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromHours(1) });
@@ -401,7 +401,7 @@ public class StoreTests
         string[] before = Directory.GetFiles(client.LevelDirectory(0));
 
         var store = new Store([new Replica(new Db(path), client, new ReplicaOptions { AutoRecover = false })]);
-        IOException e = await Assert.ThrowsAsync<IOException>(() => store.SyncOnceAsync(default));
+        IOException e = await Assert.ThrowsAsync<IOException>(() => store.SyncOnceAsync());
         Assert.IsType<LocalStateException>(e.InnerException);
         Assert.Equal(before, Directory.GetFiles(client.LevelDirectory(0)));
     }
@@ -412,7 +412,7 @@ public class StoreTests
         (string dir, string path, FileReplicaClient client) = await ReplicatedTwice();
 
         var store = new Store([new Replica(new Db(path), client, new ReplicaOptions { AutoRecover = true })]);
-        await store.SyncOnceAsync(default);
+        await store.SyncOnceAsync();
 
         // The replica had txids 1 and 2; the recovery snapshot is txid 3 and holds every page.
         string third = client.LtxFilePath(0, new Txid(3), new Txid(3));
@@ -469,15 +469,15 @@ public class StoreTests
         string path = Path.Combine(dir, "app.db");
         var a = new FileReplicaClient(Path.Combine(dir, "a"));
         Write(path, 20);
-        await new Store([new Replica(new Db(path), a)]).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), a)]).SyncOnceAsync();
         Write(path, 20);
-        await new Store([new Replica(new Db(path), a)]).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), a)]).SyncOnceAsync();
         Write(path, 5);
 
         var b = new FileReplicaClient(Path.Combine(dir, "b"));
         var db = new Db(path);
         var replica = new Replica(db, b);
-        await new Store([replica]).SyncOnceAsync(default);
+        await new Store([replica]).SyncOnceAsync();
 
         Assert.False(db.Txid.IsZero);
         Assert.Equal(db.Txid, replica.RemoteTxid);
@@ -522,10 +522,10 @@ public class StoreTests
         string path = Path.Combine(dir, "app.db");
         var client = new FileReplicaClient(Path.Combine(dir, "replica"));
         Write(path, 20);
-        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync(default);
+        await new Store([new Replica(new Db(path), client)]).SyncOnceAsync();
         Write(path, 20);
         var db = new Db(path);
-        await new Store([new Replica(db, client)]).SyncOnceAsync(default);
+        await new Store([new Replica(db, client)]).SyncOnceAsync();
         Assert.Equal(new Txid(2), db.Txid);
         Write(path, 20);
         File.WriteAllBytes(db.L0FilePath(new Txid(2)), new byte[40]);

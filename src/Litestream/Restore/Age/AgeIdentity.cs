@@ -10,7 +10,7 @@ namespace Litestream.Restore.Age;
 /// and the engine already links BouncyCastle for SSH.NET and NATS), the AEAD and HKDF from the BCL: no new package,
 /// no reflection, AOT clean.
 /// </summary>
-internal sealed class AgeIdentity
+public sealed class AgeIdentity
 {
     private const string SecretKeyHrp = "age-secret-key-";
     private static readonly byte[] s_wrapInfo = "age-encryption.org/v1/X25519"u8.ToArray();
@@ -26,11 +26,18 @@ internal sealed class AgeIdentity
     }
 
     /// <summary>
+    /// Checks that <paramref name="text"/> holds age identities as <see cref="RestoreOptions.AgeIdentities"/> takes them
+    /// (see <see cref="ParseAll"/>): config validation, before any restore needs them.
+    /// </summary>
+    /// <exception cref="FormatException">A line is not an X25519 identity, or there is none; the message names the line.</exception>
+    public static void Validate(string text) => _ = ParseAll(text);
+
+    /// <summary>
     /// The identities in <paramref name="text"/>, read as age's identity files are (upstream v0.3 passes each
     /// configured string to <c>age.ParseIdentities</c>): one identity a line, blank lines and <c>#</c> comments skipped.
     /// </summary>
     /// <exception cref="FormatException">A line is not an X25519 identity, or there is none.</exception>
-    public static List<AgeIdentity> ParseAll(string text)
+    internal static List<AgeIdentity> ParseAll(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var identities = new List<AgeIdentity>();
@@ -75,7 +82,7 @@ internal sealed class AgeIdentity
     /// is not addressed to this identity.
     /// </summary>
     /// <exception cref="InvalidDataException">The stanza is malformed.</exception>
-    public byte[]? Unwrap(AgeStanza stanza)
+    internal byte[]? Unwrap(AgeStanza stanza)
     {
         if (stanza.Args.Length != 1)
         {

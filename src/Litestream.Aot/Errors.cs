@@ -1,13 +1,15 @@
 using System.Security.Cryptography;
-using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage;
 
-namespace Litestream.Aot.Cli;
+namespace Litestream.Aot;
 
-/// <summary>Turns engine exceptions into one-line messages and hints for the user.</summary>
+/// <summary>
+/// Turns engine exceptions into one-line messages and hints for the user, chosen by the exception's type (and an
+/// error code), never by matching its message text.
+/// </summary>
 internal static class Errors
 {
     public static string Describe(Exception e) => e switch
@@ -41,7 +43,20 @@ internal static class Errors
         UnauthorizedAccessException => "check file permissions",
         OutputExistsException exists => exists.Hint,
         AgeDecryptionException age => age.Hint,
-        IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => "free disk space and try again",
+        IOException io when IsDiskFull(io) => "free disk space and try again",
         _ => null,
+    };
+
+    private const int Enospc = 28;
+
+    /// <summary>
+    /// ENOSPC, by type and code, never by message text: .NET's IOException carries the errno as its HResult, and an
+    /// exception that wraps one (naming the file or the step) holds it as an inner exception.
+    /// </summary>
+    private static bool IsDiskFull(Exception? e) => e switch
+    {
+        null => false,
+        IOException { HResult: Enospc } => true,
+        _ => IsDiskFull(e.InnerException),
     };
 }

@@ -1,13 +1,13 @@
 using System.Security.Cryptography;
 
-namespace Litestream.Internal;
+namespace Litestream;
 
 /// <summary>
 /// What a <see cref="CryptographicException"/> almost always means on Linux: .NET reads random bytes (request ids,
 /// TLS, signing) from <c>/dev/urandom</c>, and a bare chroot or a container started without <c>/dev</c> has none.
 /// The runtime's own text ("Error occurred during a cryptographic operation.") names nothing to fix.
 /// </summary>
-internal static class RandomSource
+public static class RandomSource
 {
     /// <summary>The device .NET reads random bytes from.</summary>
     public const string Device = "/dev/urandom";

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Litestream.Internal;
+namespace Litestream;
 
 /// <summary>
 /// Go's durations, the one owner of them in the engine. <see cref="TryParse"/> reads <c>time.ParseDuration</c> syntax
@@ -12,8 +12,9 @@ namespace Litestream.Internal;
 /// <c>1m42s</c>, <c>1h0m0s</c>; every duration in a log line or message goes through it, so a backoff, a timeout and a
 /// config value read the way they are written in litestream.yml.
 /// </summary>
-internal static partial class GoDuration
+public static partial class GoDuration
 {
+    /// <summary>Reads <paramref name="value"/> (Go syntax) into <paramref name="duration"/>; false when it is not a duration.</summary>
     public static bool TryParse(string value, out TimeSpan duration)
     {
         duration = default;

@@ -1,10 +1,11 @@
 using System.Globalization;
 
-namespace Litestream.Internal;
+namespace Litestream;
 
-/// <summary>go-humanize <c>ParseBytes</c>, the syntax of upstream's size settings: "5MiB", "1 MB", "64mb", "4096".</summary>
-internal static class ByteSize
+/// <summary>go-humanize <c>ParseBytes</c>, the syntax of upstream's size settings (litestream.yml, replica URL keys): "5MiB", "1 MB", "64mb", "4096".</summary>
+public static class ByteSize
 {
+    /// <summary>Reads <paramref name="text"/> into <paramref name="bytes"/>; false when it is not a size.</summary>
     public static bool TryParse(string text, out long bytes)
     {
         bytes = 0;
