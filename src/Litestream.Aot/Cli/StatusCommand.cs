@@ -47,7 +47,7 @@ internal static class StatusCommand
             }
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDbStatusRow));
+                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Indented.ListDbStatusRow));
                 return 0;
             }
             WriteTable(rows);
