@@ -51,9 +51,9 @@ internal static class ControlCommands
             string db = Path.GetFullPath(result.GetValue(path)!);
             string socketPath = result.GetValue(socket) ?? DefaultSocket;
             StartStopResponse response = await CallAsync(name, socketPath, result.GetValue(timeout), HttpMethod.Post, "/" + name,
-                new PathTimeoutRequest(db, result.GetValue(timeout)), ControlJsonContext.Wire.PathTimeoutRequest, ControlJsonContext.Wire.StartStopResponse, cancellationToken).ConfigureAwait(false);
+                new PathTimeoutRequest(db, result.GetValue(timeout)), LitestreamJsonContext.Wire.PathTimeoutRequest, LitestreamJsonContext.Wire.StartStopResponse, cancellationToken).ConfigureAwait(false);
             var printed = new StartStopResult(response.Path, state, response.Txid, socketPath);
-            Print(result.GetValue(json), printed, ControlJsonContext.Indented.StartStopResult,
+            Print(result.GetValue(json), printed, LitestreamJsonContext.WireIndented.StartStopResult,
                 $"db_path: {printed.DbPath}", $"state: {printed.State}", $"txid: {printed.Txid}", $"socket: {printed.Socket}");
             return Program.ExitOk;
         });
@@ -75,8 +75,8 @@ internal static class ControlCommands
         {
             string db = Path.GetFullPath(result.GetValue(path)!);
             SyncResponse response = await CallAsync("sync", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Post, "/sync",
-                new SyncRequest(db, result.GetValue(wait), result.GetValue(timeout)), ControlJsonContext.Wire.SyncRequest, ControlJsonContext.Wire.SyncResponse, cancellationToken).ConfigureAwait(false);
-            Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.SyncResponse));
+                new SyncRequest(db, result.GetValue(wait), result.GetValue(timeout)), LitestreamJsonContext.Wire.SyncRequest, LitestreamJsonContext.Wire.SyncResponse, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(JsonSerializer.Serialize(response, LitestreamJsonContext.WireIndented.SyncResponse));
             if (result.GetValue(wait) && response.ReplicatedTxid < response.Txid)
             {
                 // A daemon that answers -wait before the replica caught up (upstream's did) must not read as success.
@@ -106,9 +106,9 @@ internal static class ControlCommands
             string db = Path.GetFullPath(result.GetValue(path)!);
             string socketPath = result.GetValue(socket) ?? DefaultSocket;
             RegisterResponse response = await CallAsync("register", socketPath, result.GetValue(timeout), HttpMethod.Post, "/register",
-                new RegisterRequest(db, url), ControlJsonContext.Wire.RegisterRequest, ControlJsonContext.Wire.RegisterResponse, cancellationToken).ConfigureAwait(false);
+                new RegisterRequest(db, url), LitestreamJsonContext.Wire.RegisterRequest, LitestreamJsonContext.Wire.RegisterResponse, cancellationToken).ConfigureAwait(false);
             var printed = new RegisterResult(response.Status, response.Path, url, socketPath);
-            Print(result.GetValue(json), printed, ControlJsonContext.Indented.RegisterResult,
+            Print(result.GetValue(json), printed, LitestreamJsonContext.WireIndented.RegisterResult,
                 $"status: {(printed.Status == "already_registered" ? "already registered" : printed.Status)}", $"db_path: {printed.DbPath}", $"replica: {printed.Replica}", $"socket: {printed.Socket}");
             return Program.ExitOk;
         });
@@ -146,9 +146,9 @@ internal static class ControlCommands
                 return Program.ExitOk;
             }
             UnregisterResponse response = await CallAsync("unregister", socketPath, seconds, HttpMethod.Post, "/unregister",
-                new PathTimeoutRequest(db, seconds), ControlJsonContext.Wire.PathTimeoutRequest, ControlJsonContext.Wire.UnregisterResponse, cancellationToken).ConfigureAwait(false);
+                new PathTimeoutRequest(db, seconds), LitestreamJsonContext.Wire.PathTimeoutRequest, LitestreamJsonContext.Wire.UnregisterResponse, cancellationToken).ConfigureAwait(false);
             var printed = new UnregisterResult(response.Status, response.Path, response.Txid, socketPath);
-            Print(result.GetValue(json), printed, ControlJsonContext.Indented.UnregisterResult,
+            Print(result.GetValue(json), printed, LitestreamJsonContext.WireIndented.UnregisterResult,
                 $"status: {printed.Status}", $"db_path: {printed.DbPath}", $"final_txid: {printed.FinalTxid}", $"socket: {printed.Socket}");
             return Program.ExitOk;
         });
@@ -165,8 +165,8 @@ internal static class ControlCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             InfoResponse response = await CallAsync("info", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Get, "/info",
-                null, ControlJsonContext.Wire.ErrorResponse, ControlJsonContext.Wire.InfoResponse, cancellationToken).ConfigureAwait(false);
-            Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.InfoResponse));
+                null, LitestreamJsonContext.Wire.ErrorResponse, LitestreamJsonContext.Wire.InfoResponse, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(JsonSerializer.Serialize(response, LitestreamJsonContext.WireIndented.InfoResponse));
             return Program.ExitOk;
         });
         return command;
@@ -184,10 +184,10 @@ internal static class ControlCommands
         command.SetAction(async (result, cancellationToken) =>
         {
             ListResponse response = await CallAsync("list", result.GetValue(socket) ?? DefaultSocket, result.GetValue(timeout), HttpMethod.Get, "/list",
-                null, ControlJsonContext.Wire.ErrorResponse, ControlJsonContext.Wire.ListResponse, cancellationToken).ConfigureAwait(false);
+                null, LitestreamJsonContext.Wire.ErrorResponse, LitestreamJsonContext.Wire.ListResponse, cancellationToken).ConfigureAwait(false);
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(response, ControlJsonContext.Indented.ListResponse));
+                Console.WriteLine(JsonSerializer.Serialize(response, LitestreamJsonContext.WireIndented.ListResponse));
             }
             else if (response.Databases.Count == 0)
             {
@@ -296,7 +296,7 @@ internal static class ControlCommands
     /// <summary>The daemon refused the request: its error message and a hint for the status.</summary>
     internal static CommandException Refused(string command, HttpStatusCode status, byte[] body)
     {
-        string error = TryParse(body, ControlJsonContext.Wire.ErrorResponse)?.Error is { Length: > 0 } text ? text : Encoding.UTF8.GetString(body).Trim();
+        string error = TryParse(body, LitestreamJsonContext.Wire.ErrorResponse)?.Error is { Length: > 0 } text ? text : Encoding.UTF8.GetString(body).Trim();
         return new CommandException($"{command} failed: {error}", Hint(status));
     }
 

@@ -48,7 +48,7 @@ internal static class DatabasesCommand
             }
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDatabaseRow));
+                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Indented.ListDatabaseRow));
                 return 0;
             }
             // Upstream's two columns; the lag only while a replicate process reports it. A database with several

@@ -109,7 +109,7 @@ internal static class EventsCommand
         EventLine? e;
         try
         {
-            e = JsonSerializer.Deserialize(line, ControlJsonContext.Wire.EventLine);
+            e = JsonSerializer.Deserialize(line, LitestreamJsonContext.Wire.EventLine);
         }
         catch (JsonException)
         {

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Litestream.Aot.Control;
 using Litestream.Restore;
 using Litestream.Storage;
 
@@ -18,10 +17,6 @@ internal sealed record LagReport(
     [property: JsonPropertyName("lag_seconds")] double? LagSeconds,
     [property: JsonPropertyName("applied_at")] string? AppliedAt,
     [property: JsonPropertyName("head_at")] string? HeadAt);
-
-[JsonSerializable(typeof(LagReport))]
-[JsonSourceGenerationOptions(WriteIndented = true)]
-internal sealed partial class LagJsonContext : JsonSerializerContext;
 
 /// <summary>
 /// <c>litestream lag [-o PATH] [-json] DB_PATH|REPLICA_URL</c>: how far a follower copy (<c>restore -f</c>) is behind
@@ -60,8 +55,8 @@ internal static class LagCommand
                 FollowerLag lag = await FollowerLag.MeasureAsync(copy, client, cancellationToken).ConfigureAwait(false);
                 var report = new LagReport(lag.Path, description, lag.AppliedTxid.ToString(), lag.HeadTxid.ToString(), lag.BehindTxids,
                     lag.Behind is { } behind ? Math.Round(behind.TotalSeconds, 3) : null,
-                    lag.AppliedAt is { } a ? ControlJsonContext.FormatTime(a) : null, lag.HeadAt is { } h ? ControlJsonContext.FormatTime(h) : null);
-                Console.WriteLine(result.GetValue(json) ? JsonSerializer.Serialize(report, LagJsonContext.Default.LagReport) : string.Join('\n',
+                    lag.AppliedAt is { } a ? LitestreamJsonContext.FormatTime(a) : null, lag.HeadAt is { } h ? LitestreamJsonContext.FormatTime(h) : null);
+                Console.WriteLine(result.GetValue(json) ? JsonSerializer.Serialize(report, LitestreamJsonContext.Indented.LagReport) : string.Join('\n',
                     $"path: {report.Path}",
                     $"replica: {report.Replica}",
                     $"applied_txid: {report.AppliedTxid}",

@@ -75,7 +75,7 @@ internal static class LtxCommand
     {
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListLtxFileRow));
+            Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Indented.ListLtxFileRow));
             return;
         }
         var table = new TextTable("level", "min_txid", "max_txid", "size", "created");

@@ -1,5 +1,4 @@
 using Litestream.Aot.Config;
-using Litestream.Replication;
 using Litestream.Storage;
 
 namespace Litestream.Aot.Cli;
@@ -141,15 +140,4 @@ internal static class ReplicaTarget
             throw new CommandException($"{e.Message} ({description})", $"supported backends: {string.Join(", ", ReplicaClientFactory.Names)}");
         }
     }
-
-    public static DbOptions ToDbOptions(DbConfig db) => new()
-    {
-        MonitorInterval = db.MonitorInterval,
-        CheckpointInterval = db.CheckpointInterval,
-        BusyTimeout = db.BusyTimeout,
-        MinCheckpointPageCount = db.MinCheckpointPageCount,
-        TruncatePageN = db.TruncatePageN,
-        MaxSyncWalBytes = db.MaxSyncWalBytes,
-        MetaPath = db.MetaPath,
-    };
 }

@@ -5,7 +5,6 @@ using Litestream.Aot.Control;
 using Litestream.Aot.Directories;
 using Litestream.Aot.Mcp;
 using Litestream.Aot.Monitoring;
-using Litestream.Lease;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
@@ -129,17 +128,8 @@ internal static class ReplicateCommand
                 watched.Add((directory, found));
             }
         }
-        var storeOptions = new StoreOptions { ShutdownSyncTimeout = cfg.ShutdownSyncTimeout, ShutdownSyncInterval = cfg.ShutdownSyncInterval };
-        var compaction = new CompactionOptions
-        {
-            Levels = cfg.Levels,
-            SnapshotInterval = cfg.SnapshotInterval,
-            SnapshotRetention = cfg.SnapshotRetention,
-            L0Retention = cfg.L0Retention,
-            L0RetentionCheckInterval = cfg.L0RetentionCheckInterval,
-            RetentionEnabled = cfg.RetentionEnabled,
-            VerifyCompaction = cfg.VerifyCompaction,
-        };
+        StoreOptions storeOptions = cfg.ToStoreOptions();
+        CompactionOptions compaction = cfg.ToCompactionOptions();
         if (run.Once)
         {
             var store = new Store(databases.SelectMany(d => d.Create()), storeOptions, logger, compaction);
@@ -154,7 +144,7 @@ internal static class ReplicateCommand
             var replicaConfig = new ReplicaConfig { Url = url };
             ReplicaSettings settings = replicaConfig.ToSettings(cfg.ReplicaDefaults);
             IReplicaClient client = ReplicaTarget.CreateClient(settings, url);
-            return new Replica(new Db(path, ReplicaTarget.ToDbOptions(new DbConfig { Path = path }), logger), client, ToReplicaOptions(replicaConfig, cfg), logger);
+            return new Replica(new Db(path, new DbConfig { Path = path }.ToDbOptions(), logger), client, replicaConfig.ToReplicaOptions(cfg), logger);
         }
         using var daemon = new ReplicationDaemon(storeOptions, compaction, logger, Register);
         // The socket first: a second daemon on the same config must fail before it touches any database.
@@ -224,7 +214,7 @@ internal static class ReplicateCommand
             ReplicaSettings settings = dbConfig.ToReplicaSettings(cfg.ReplicaDefaults, replicaConfig);
             IReplicaClient client = ReplicaTarget.CreateClient(settings, settings.Url ?? settings.Path ?? "");
             string name = replicaConfig.DisplayName(cfg.ReplicaDefaults);
-            targets.Add((name, client, ToReplicaOptions(replicaConfig, cfg, dbConfig.Lease, leaseWait) with { Name = name }));
+            targets.Add((name, client, replicaConfig.ToReplicaOptions(cfg, dbConfig.Lease, leaseWait) with { Name = name }));
             foreach (string warning in (replicaConfig.Encryption ?? cfg.ReplicaDefaults.Encryption)?.Warnings ?? [])
             {
                 logger.Log(LogLevel.Warning, default, $"{dbConfig.Path}: {warning}", null, static (s, _) => s);
@@ -235,7 +225,7 @@ internal static class ReplicateCommand
             // The backends' own clients: a restore must see what they are (a v0.3 replica's generations).
             await RestoreIfReplicaExistsAsync(targets, dbConfig.Path!, logger, cancellationToken).ConfigureAwait(false);
         }
-        DbOptions dbOptions = ReplicaTarget.ToDbOptions(dbConfig);
+        DbOptions dbOptions = dbConfig.ToDbOptions();
         bool snapshot = forceSnapshot;
         return (dbConfig.Path!, () =>
         {
@@ -307,16 +297,6 @@ internal static class ReplicateCommand
             directory.Log(LogLevel.Error, $"{directory.Root}: directory watch stopped: {e.Message}; databases already found keep replicating");
         }
     }
-
-    private static ReplicaOptions ToReplicaOptions(ReplicaConfig replica, LitestreamConfig cfg, LeaseConfig? lease = null, TimeSpan leaseWait = default) => new()
-    {
-        Lease = lease is { Enabled: true } ? new LeaseOptions { Ttl = lease.Ttl, Wait = leaseWait } : null,
-        Encryption = (replica.Encryption ?? cfg.ReplicaDefaults.Encryption)?.Keys,
-        SyncInterval = replica.SyncInterval ?? cfg.ReplicaDefaults.SyncInterval ?? TimeSpan.FromSeconds(1),
-        MaxSyncLtxFiles = replica.MaxSyncLtxFiles ?? cfg.ReplicaDefaults.MaxSyncLtxFiles ?? 256,
-        AutoRecover = replica.AutoRecover ?? cfg.ReplicaDefaults.AutoRecover ?? false,
-        ValidationInterval = replica.ValidationInterval ?? cfg.ReplicaDefaults.ValidationInterval ?? cfg.Validation.Interval ?? TimeSpan.Zero,
-    };
 
     private static async Task RestoreIfReplicaExistsAsync(List<(string Name, IReplicaClient Client, ReplicaOptions Options)> targets, string path, ConsoleLogger logger, CancellationToken cancellationToken)
     {

@@ -39,7 +39,7 @@ internal static class ResetCommand
             {
                 throw new CommandException($"database does not exist: {dbPath}", "pass the path of an existing database file");
             }
-            var db = new Db(dbPath, dbConfig is null ? null : ReplicaTarget.ToDbOptions(dbConfig));
+            var db = new Db(dbPath, dbConfig?.ToDbOptions());
             await using (db.ConfigureAwait(false))
             {
                 return Reset(db, result.GetValue(dryRun));

@@ -198,7 +198,7 @@ internal static class RestoreCommand
                 // Upstream's fields (db_path … integrity_check), then what a script needs to check it: bytes and files.
                 var summary = new RestoreSummary(output, client.Type, restored.LegacyGeneration is null ? restored.Txid.ToString() : "",
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, IntegrityName(a.Integrity), bytes, restored.Plan.Count, restored.LegacyGeneration);
-                Console.WriteLine(JsonSerializer.Serialize(summary, LitestreamJsonContext.Default.RestoreSummary));
+                Console.WriteLine(JsonSerializer.Serialize(summary, LitestreamJsonContext.Indented.RestoreSummary));
             }
         }
         return 0;

@@ -47,7 +47,7 @@ internal static class StatusCommand
             }
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Default.ListDbStatusRow));
+                Console.WriteLine(JsonSerializer.Serialize(rows, LitestreamJsonContext.Indented.ListDbStatusRow));
                 return 0;
             }
             WriteTable(rows);
@@ -121,7 +121,7 @@ internal static class StatusCommand
     /// </summary>
     internal static async Task<DbStatusRow> GetStatusAsync(DbConfig dbConfig, ReplicaConfig defaults)
     {
-        var db = new Db(dbConfig.Path!, ReplicaTarget.ToDbOptions(dbConfig));
+        var db = new Db(dbConfig.Path!, dbConfig.ToDbOptions());
         await using (db.ConfigureAwait(false))
         {
             if (!File.Exists(db.Path))

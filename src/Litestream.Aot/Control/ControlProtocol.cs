@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Litestream.Aot.Control;
@@ -173,39 +170,3 @@ internal sealed record LagResponse(
     [property: JsonPropertyName("replicated_txid")] ulong ReplicatedTxid,
     [property: JsonPropertyName("behind_txids")] ulong BehindTxids,
     [property: JsonPropertyName("lag_seconds")] double? LagSeconds);
-
-/// <summary>Source-generated JSON for the control protocol (no reflection).</summary>
-[JsonSerializable(typeof(PathTimeoutRequest))]
-[JsonSerializable(typeof(StartStopResponse))]
-[JsonSerializable(typeof(SyncRequest))]
-[JsonSerializable(typeof(SyncResponse))]
-[JsonSerializable(typeof(RegisterRequest))]
-[JsonSerializable(typeof(RegisterResponse))]
-[JsonSerializable(typeof(UnregisterResponse))]
-[JsonSerializable(typeof(TxidResponse))]
-[JsonSerializable(typeof(ListResponse))]
-[JsonSerializable(typeof(InfoResponse))]
-[JsonSerializable(typeof(ErrorResponse))]
-[JsonSerializable(typeof(StartStopResult))]
-[JsonSerializable(typeof(RegisterResult))]
-[JsonSerializable(typeof(UnregisterResult))]
-[JsonSerializable(typeof(EventLine))]
-[JsonSerializable(typeof(HaltRequest))]
-[JsonSerializable(typeof(HaltResponse))]
-[JsonSerializable(typeof(UnhaltRequest))]
-[JsonSerializable(typeof(UnhaltResponse))]
-[JsonSerializable(typeof(LagResponse))]
-[JsonSerializable(typeof(ForwardRequest))]
-[JsonSerializable(typeof(ForwardResponse))]
-internal sealed partial class ControlJsonContext : JsonSerializerContext
-{
-    /// <summary>Compact, for the wire (Go's encoder: no escaping of '+' or non-ASCII).</summary>
-    public static ControlJsonContext Wire { get; } = new(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-
-    /// <summary>Indented by two spaces, as Go's <c>json.MarshalIndent(v, "", "  ")</c> that the CLI prints.</summary>
-    public static ControlJsonContext Indented { get; } = new(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = true });
-
-    /// <summary>A time as Go marshals <c>time.Time</c> (RFC 3339 with trailing fractional zeros trimmed), in UTC.</summary>
-    public static string FormatTime(DateTimeOffset time)
-        => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
-}

@@ -11,7 +11,7 @@ namespace Litestream.Aot.Control;
 /// <summary>
 /// The daemon's control socket (upstream <c>Server</c> in server.go): HTTP/1.1 over a Unix socket served by a
 /// <see cref="BoundedHttpServer"/> (one request per connection, bounded in connections, size and time), JSON bodies
-/// from <see cref="ControlJsonContext"/>. A stale socket file left by a crashed daemon is replaced; a live one
+/// from <see cref="LitestreamJsonContext"/>. A stale socket file left by a crashed daemon is replaced; a live one
 /// (another daemon answering) is an error. With <c>socket.addr</c> the same API is served over TCP too, where every
 /// request must carry <c>Authorization: Bearer TOKEN</c> (<c>socket.token</c>) or is refused with a 401 before it
 /// is looked at.
@@ -169,15 +169,15 @@ internal sealed class ControlServer : IAsyncDisposable
         {
             return (r.Method, route) switch
             {
-                ("GET", "/info") => Ok(new InfoResponse(BuildInfo.Version, Environment.ProcessId, (long)(DateTimeOffset.UtcNow - _daemon.StartedAt).TotalSeconds, ControlJsonContext.FormatTime(_daemon.StartedAt), _daemon.Count, [.. _daemon.Replicas()]), ControlJsonContext.Wire.InfoResponse),
-                ("GET", "/list") => Ok(new ListResponse([.. _daemon.List()]), ControlJsonContext.Wire.ListResponse),
-                ("GET", "/txid") => Ok(new TxidResponse(_daemon.Txid(RequirePath(Query(r.Target, "path")))), ControlJsonContext.Wire.TxidResponse),
+                ("GET", "/info") => Ok(new InfoResponse(BuildInfo.Version, Environment.ProcessId, (long)(DateTimeOffset.UtcNow - _daemon.StartedAt).TotalSeconds, LitestreamJsonContext.FormatTime(_daemon.StartedAt), _daemon.Count, [.. _daemon.Replicas()]), LitestreamJsonContext.Wire.InfoResponse),
+                ("GET", "/list") => Ok(new ListResponse([.. _daemon.List()]), LitestreamJsonContext.Wire.ListResponse),
+                ("GET", "/txid") => Ok(new TxidResponse(_daemon.Txid(RequirePath(Query(r.Target, "path")))), LitestreamJsonContext.Wire.TxidResponse),
                 ("POST", "/start") => await StartStopAsync(r.Body, start: true).ConfigureAwait(false),
                 ("POST", "/stop") => await StartStopAsync(r.Body, start: false).ConfigureAwait(false),
                 ("POST", "/sync") => await SyncAsync(r.Body).ConfigureAwait(false),
                 ("POST", "/register") => await RegisterAsync(r.Body).ConfigureAwait(false),
                 ("POST", "/unregister") => await UnregisterAsync(r.Body).ConfigureAwait(false),
-                ("GET", "/lag") => Ok(_daemon.Lag(RequirePath(Query(r.Target, "path"))), ControlJsonContext.Wire.LagResponse),
+                ("GET", "/lag") => Ok(_daemon.Lag(RequirePath(Query(r.Target, "path"))), LitestreamJsonContext.Wire.LagResponse),
                 ("POST", "/halt") => await HaltAsync(r.Body, stopping).ConfigureAwait(false),
                 ("POST", "/unhalt") => Unhalt(r.Body),
                 ("POST", "/forward") => await ForwardAsync(r.Body, stopping).ConfigureAwait(false),
@@ -201,48 +201,48 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private async Task<(int, byte[])> HaltAsync(byte[] body, CancellationToken stopping)
     {
-        HaltRequest request = Parse(body, ControlJsonContext.Wire.HaltRequest);
+        HaltRequest request = Parse(body, LitestreamJsonContext.Wire.HaltRequest);
         string path = RequirePath(request.Path);
-        return Ok(await _halts.HaltAsync(path, TimeSpan.FromSeconds(request.Timeout), stopping).ConfigureAwait(false), ControlJsonContext.Wire.HaltResponse);
+        return Ok(await _halts.HaltAsync(path, TimeSpan.FromSeconds(request.Timeout), stopping).ConfigureAwait(false), LitestreamJsonContext.Wire.HaltResponse);
     }
 
     private (int, byte[]) Unhalt(byte[] body)
     {
-        UnhaltRequest request = Parse(body, ControlJsonContext.Wire.UnhaltRequest);
-        return Ok(_halts.Unhalt(RequirePath(request.Path), request.Id), ControlJsonContext.Wire.UnhaltResponse);
+        UnhaltRequest request = Parse(body, LitestreamJsonContext.Wire.UnhaltRequest);
+        return Ok(_halts.Unhalt(RequirePath(request.Path), request.Id), LitestreamJsonContext.Wire.UnhaltResponse);
     }
 
     private async Task<(int, byte[])> ForwardAsync(byte[] body, CancellationToken stopping)
     {
-        ForwardRequest request = Parse(body, ControlJsonContext.Wire.ForwardRequest);
+        ForwardRequest request = Parse(body, LitestreamJsonContext.Wire.ForwardRequest);
         string path = RequirePath(request.Path);
         ForwardResponse response = await _halts.ForwardAsync(path, request.Id, request.Txid, request.Commit, request.Pages ?? [], stopping).ConfigureAwait(false);
-        return Ok(response, ControlJsonContext.Wire.ForwardResponse);
+        return Ok(response, LitestreamJsonContext.Wire.ForwardResponse);
     }
 
     private async Task<(int, byte[])> StartStopAsync(byte[] body, bool start)
     {
-        PathTimeoutRequest request = Parse(body, ControlJsonContext.Wire.PathTimeoutRequest);
+        PathTimeoutRequest request = Parse(body, LitestreamJsonContext.Wire.PathTimeoutRequest);
         string path = RequirePath(request.Path);
         TimeSpan timeout = ServerTimeout(request.Timeout);
         StartStopResponse response = start
             ? await _daemon.StartAsync(path, timeout, _server.Stopping).ConfigureAwait(false)
             : await _daemon.StopAsync(path, timeout, _server.Stopping).ConfigureAwait(false);
-        return Ok(response, ControlJsonContext.Wire.StartStopResponse);
+        return Ok(response, LitestreamJsonContext.Wire.StartStopResponse);
     }
 
     private async Task<(int, byte[])> SyncAsync(byte[] body)
     {
-        SyncRequest request = Parse(body, ControlJsonContext.Wire.SyncRequest);
+        SyncRequest request = Parse(body, LitestreamJsonContext.Wire.SyncRequest);
         string path = RequirePath(request.Path);
         // Upstream: -wait without a timeout waits at most 30 s. The daemon's own deadline ends a second before the
         // client's, so a replica that is behind is reported as such rather than as no answer.
-        return Ok(await _daemon.SyncAsync(path, request.Wait, ServerTimeout(request.Timeout), _server.Stopping).ConfigureAwait(false), ControlJsonContext.Wire.SyncResponse);
+        return Ok(await _daemon.SyncAsync(path, request.Wait, ServerTimeout(request.Timeout), _server.Stopping).ConfigureAwait(false), LitestreamJsonContext.Wire.SyncResponse);
     }
 
     private async Task<(int, byte[])> RegisterAsync(byte[] body)
     {
-        RegisterRequest request = Parse(body, ControlJsonContext.Wire.RegisterRequest);
+        RegisterRequest request = Parse(body, LitestreamJsonContext.Wire.RegisterRequest);
         string path = RequirePath(request.Path);
         if (string.IsNullOrEmpty(request.ReplicaUrl))
         {
@@ -250,7 +250,7 @@ internal sealed class ControlServer : IAsyncDisposable
         }
         try
         {
-            return Ok(await _daemon.RegisterAsync(path, request.ReplicaUrl, _server.Stopping).ConfigureAwait(false), ControlJsonContext.Wire.RegisterResponse);
+            return Ok(await _daemon.RegisterAsync(path, request.ReplicaUrl, _server.Stopping).ConfigureAwait(false), LitestreamJsonContext.Wire.RegisterResponse);
         }
         catch (Exception e) when (e is ArgumentException or CommandException)
         {
@@ -260,10 +260,10 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private async Task<(int, byte[])> UnregisterAsync(byte[] body)
     {
-        PathTimeoutRequest request = Parse(body, ControlJsonContext.Wire.PathTimeoutRequest);
+        PathTimeoutRequest request = Parse(body, LitestreamJsonContext.Wire.PathTimeoutRequest);
         string path = RequirePath(request.Path);
         TimeSpan timeout = ServerTimeout(request.Timeout);
-        return Ok(await _daemon.UnregisterAsync(path, timeout, _server.Stopping).ConfigureAwait(false), ControlJsonContext.Wire.UnregisterResponse);
+        return Ok(await _daemon.UnregisterAsync(path, timeout, _server.Stopping).ConfigureAwait(false), LitestreamJsonContext.Wire.UnregisterResponse);
     }
 
     /// <summary>
@@ -310,7 +310,7 @@ internal sealed class ControlServer : IAsyncDisposable
     private static (int, byte[]) Ok<T>(T value, JsonTypeInfo<T> type) => (200, Line(value, type));
 
     private static (int, byte[]) Error(int status, string message, string? details = null)
-        => (status, Line(new ErrorResponse(message, details), ControlJsonContext.Wire.ErrorResponse));
+        => (status, Line(new ErrorResponse(message, details), LitestreamJsonContext.Wire.ErrorResponse));
 
     /// <summary>
     /// Compact JSON and a newline, as Go's <c>json.NewEncoder(w).Encode(v)</c> writes, with no credential in it:

@@ -55,7 +55,7 @@ internal sealed class DatabaseHalts(ReplicationDaemon daemon, ILogger logger) : 
         {
             if (_held.TryGetValue(path, out Held? other))
             {
-                throw new ControlException(409, other is null ? $"database {path} is being halted by another client" : $"database {path} is halted until {ControlJsonContext.FormatTime(other.Expires)}");
+                throw new ControlException(409, other is null ? $"database {path} is being halted by another client" : $"database {path} is halted until {LitestreamJsonContext.FormatTime(other.Expires)}");
             }
             _held[path] = null;
         }
@@ -75,7 +75,7 @@ internal sealed class DatabaseHalts(ReplicationDaemon daemon, ILogger logger) : 
                 halt.Expiry = new Timer(_ => Expire(halt), null, held, Timeout.InfiniteTimeSpan);
             }
             connection = null;
-            return new HaltResponse(path, halt.Id, synced.Txid, ControlJsonContext.FormatTime(halt.Expires));
+            return new HaltResponse(path, halt.Id, synced.Txid, LitestreamJsonContext.FormatTime(halt.Expires));
         }
         finally
         {

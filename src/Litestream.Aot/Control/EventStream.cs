@@ -191,7 +191,7 @@ internal sealed class EventStream(ReplicationDaemon daemon)
 
     private static EventLine ToLine(ReplicationEvent e) => e.Kind switch
     {
-        ReplicationEventKind.Tx => new EventLine("tx", e.Db, new EventData { TxId = e.Txid.ToString(), Timestamp = ControlJsonContext.FormatTime(e.Timestamp), Size = e.Size }),
+        ReplicationEventKind.Tx => new EventLine("tx", e.Db, new EventData { TxId = e.Txid.ToString(), Timestamp = LitestreamJsonContext.FormatTime(e.Timestamp), Size = e.Size }),
         ReplicationEventKind.PrimaryChange => new EventLine("primaryChange", e.Db, new EventData
         {
             IsPrimary = e.IsPrimary,
@@ -204,7 +204,7 @@ internal sealed class EventStream(ReplicationDaemon daemon)
     };
 
     /// <summary>One JSON line, with no credential in it.</summary>
-    private static string Line(EventLine line) => Redaction.Apply(JsonSerializer.Serialize(line, ControlJsonContext.Wire.EventLine)) + "\n";
+    private static string Line(EventLine line) => Redaction.Apply(JsonSerializer.Serialize(line, LitestreamJsonContext.Wire.EventLine)) + "\n";
 
     private static async Task WriteAsync(Stream stream, string text, CancellationToken cancellationToken)
     {

@@ -214,7 +214,7 @@ internal sealed class ReplicationDaemon : IDisposable
             return [.. _entries.Select(e => new DatabaseSummary(
                 e.Path,
                 e.Replica is { } r && running.Contains(r) ? "replicating" : "stopped",
-                e.Replica?.LastSyncAt is { } at ? ControlJsonContext.FormatTime(at) : null,
+                e.Replica?.LastSyncAt is { } at ? LitestreamJsonContext.FormatTime(at) : null,
                 ReplicasOf(e.Replica)))];
         }
     }

@@ -73,11 +73,3 @@ internal sealed record TextContent([property: JsonPropertyName("text")] string T
     [JsonPropertyName("type")]
     public string Type => "text";
 }
-
-/// <summary>Source-generated JSON (no reflection) for every MCP answer.</summary>
-[JsonSerializable(typeof(JsonRpcResult<InitializeResult>))]
-[JsonSerializable(typeof(JsonRpcResult<EmptyResult>))]
-[JsonSerializable(typeof(JsonRpcResult<ToolsListResult>))]
-[JsonSerializable(typeof(JsonRpcResult<ToolCallResult>))]
-[JsonSerializable(typeof(JsonRpcErrorResponse))]
-internal sealed partial class McpJsonContext : JsonSerializerContext;

@@ -98,9 +98,9 @@ internal sealed class McpServer : IAsyncDisposable
             JsonElement parameters = message.TryGetProperty("params", out JsonElement p) ? p : default;
             return method.GetString() switch
             {
-                "initialize" => Result(id, new InitializeResult(Negotiate(parameters), new ServerCapabilities(new ToolsCapability(false)), new ServerInfo(Name, ServerVersion)), McpJsonContext.Default.JsonRpcResultInitializeResult),
-                "ping" => Result(id, new EmptyResult(), McpJsonContext.Default.JsonRpcResultEmptyResult),
-                "tools/list" => Result(id, new ToolsListResult(McpTools.Definitions), McpJsonContext.Default.JsonRpcResultToolsListResult),
+                "initialize" => Result(id, new InitializeResult(Negotiate(parameters), new ServerCapabilities(new ToolsCapability(false)), new ServerInfo(Name, ServerVersion)), LitestreamJsonContext.Default.JsonRpcResultInitializeResult),
+                "ping" => Result(id, new EmptyResult(), LitestreamJsonContext.Default.JsonRpcResultEmptyResult),
+                "tools/list" => Result(id, new ToolsListResult(McpTools.Definitions), LitestreamJsonContext.Default.JsonRpcResultToolsListResult),
                 "tools/call" => await CallAsync(id, parameters, stopping).ConfigureAwait(false),
                 var other => Error(200, id, -32601, $"method not found: {other}"),
             };
@@ -121,7 +121,7 @@ internal sealed class McpServer : IAsyncDisposable
         JsonElement arguments = parameters.TryGetProperty("arguments", out JsonElement a) ? a : default;
         _logger.Log(LogLevel.Debug, default, $"MCP: {tool}", null, static (s, _) => s);
         ToolCallResult result = await _tools.CallAsync(tool, arguments, stopping).ConfigureAwait(false);
-        return Result(id, result, McpJsonContext.Default.JsonRpcResultToolCallResult);
+        return Result(id, result, LitestreamJsonContext.Default.JsonRpcResultToolCallResult);
     }
 
     /// <summary>An <c>Origin</c> on this machine: <c>http://localhost:PORT</c>, <c>http://127.0.0.1</c>, <c>http://[::1]</c>.</summary>
@@ -139,5 +139,5 @@ internal sealed class McpServer : IAsyncDisposable
         => new(200, JsonSerializer.SerializeToUtf8Bytes(new JsonRpcResult<T>(id, result), type), JsonType);
 
     private static HttpAnswer Error(int status, JsonElement? id, int code, string message)
-        => new(status, JsonSerializer.SerializeToUtf8Bytes(new JsonRpcErrorResponse(id, new JsonRpcError(code, message)), McpJsonContext.Default.JsonRpcErrorResponse), JsonType);
+        => new(status, JsonSerializer.SerializeToUtf8Bytes(new JsonRpcErrorResponse(id, new JsonRpcError(code, message)), LitestreamJsonContext.Default.JsonRpcErrorResponse), JsonType);
 }

@@ -69,10 +69,10 @@ internal sealed class MonitoringServer : IAsyncDisposable
     }
 
     private static HttpAnswer Json(int status, SyncStatusResponse body)
-        => new(status, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, MonitoringJsonContext.Default.SyncStatusResponse) + "\n"), JsonType);
+        => new(status, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, LitestreamJsonContext.Indented.SyncStatusResponse) + "\n"), JsonType);
 
     private static HttpAnswer Json(int status, HealthResponse body)
-        => new(status, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, MonitoringJsonContext.Default.HealthResponse) + "\n"), JsonType);
+        => new(status, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, LitestreamJsonContext.Indented.HealthResponse) + "\n"), JsonType);
 
     private static HttpAnswer Text(int status, string body) => new(status, Encoding.UTF8.GetBytes(body), TextType);
 }

@@ -69,10 +69,10 @@ internal sealed record DatabaseSyncStatus(
             local.ToString("x16", CultureInfo.InvariantCulture),
             remote?.ToString("x16", CultureInfo.InvariantCulture),
             inSync,
-            lastUpload is { } t ? ControlJsonContext.FormatTime(t) : null,
+            lastUpload is { } t ? LitestreamJsonContext.FormatTime(t) : null,
             age,
             error is null ? null : Redaction.Apply(error),
-            validation is null ? null : $"{(validation.Ok ? "ok" : "failed")} at {ControlJsonContext.FormatTime(validation.At)} (txid {validation.Txid})");
+            validation is null ? null : $"{(validation.Ok ? "ok" : "failed")} at {LitestreamJsonContext.FormatTime(validation.At)} (txid {validation.Txid})");
     }
 }
 
@@ -83,9 +83,3 @@ internal sealed record SyncStatusResponse([property: JsonPropertyName("databases
 internal sealed record HealthResponse(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("databases"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<DatabaseSyncStatus>? Databases);
-
-/// <summary>Source-generated JSON for the monitoring endpoints.</summary>
-[JsonSourceGenerationOptions(WriteIndented = true)]
-[JsonSerializable(typeof(SyncStatusResponse))]
-[JsonSerializable(typeof(HealthResponse))]
-internal sealed partial class MonitoringJsonContext : JsonSerializerContext;

@@ -73,11 +73,3 @@ internal sealed record RestoreSummary(
     [property: JsonPropertyName("bytes")] long Bytes,
     [property: JsonPropertyName("files")] int Files,
     [property: JsonPropertyName("generation"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Generation = null);
-
-/// <summary>Source-generated JSON (no reflection) for every -json output.</summary>
-[JsonSourceGenerationOptions(WriteIndented = true)]
-[JsonSerializable(typeof(List<LtxFileRow>))]
-[JsonSerializable(typeof(List<DatabaseRow>))]
-[JsonSerializable(typeof(List<DbStatusRow>))]
-[JsonSerializable(typeof(RestoreSummary))]
-internal sealed partial class LitestreamJsonContext : JsonSerializerContext;
