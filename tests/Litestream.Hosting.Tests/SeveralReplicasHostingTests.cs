@@ -97,22 +97,9 @@ public sealed class SeveralReplicasHostingTests
         string path = dir.File("app.db");
         AppDatabase.CreateSchema(path);
         AppDatabase.Write(path, seed: 4, transactions: 4, rowsPerTransaction: 3);
-        using (IHost seed = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("second"))))
-        {
-            await seed.StartAsync();
-            await seed.StopAsync();
-        }
+        await ReplicateOnceAsync(path, dir.File("second"));
         List<AppDatabase.Row> expected = AppDatabase.ReadAll(path);
-        foreach (string suffix in new[] { "", "-wal", "-shm" })
-        {
-            File.Delete(path + suffix);
-        }
-        Directory.Delete(dir.File(".app.db-litestream"), recursive: true);
-
-        using IHost host = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("first")).AddReplica("second", "file://" + dir.File("second")));
-        await host.StartAsync();
-        Assert.Equal(expected, AppDatabase.ReadAll(path));
-        await host.StopAsync();
+        Assert.Equal(expected, await RestoredOnStartAsync(path, dir.File("first"), dir.File("second")));
     }
 
     /// <summary>Both replicas hold a backup, the second a newer one: restore-on-start takes the newest, not the first listed.</summary>
@@ -123,30 +110,39 @@ public sealed class SeveralReplicasHostingTests
         string path = dir.File("app.db");
         AppDatabase.CreateSchema(path);
         AppDatabase.Write(path, seed: 4, transactions: 4, rowsPerTransaction: 3);
-        using (IHost older = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("first"))))
-        {
-            await older.StartAsync();
-            await older.StopAsync();
-        }
+        await ReplicateOnceAsync(path, dir.File("first"));
         List<AppDatabase.Row> inFirst = AppDatabase.ReadAll(path);
         AppDatabase.Write(path, seed: 5, transactions: 3, rowsPerTransaction: 2);
-        using (IHost newer = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("second"))))
-        {
-            await newer.StartAsync();
-            await newer.StopAsync();
-        }
+        await ReplicateOnceAsync(path, dir.File("second"));
         List<AppDatabase.Row> expected = AppDatabase.ReadAll(path);
         Assert.NotEqual(inFirst, expected);
+        Assert.Equal(expected, await RestoredOnStartAsync(path, dir.File("first"), dir.File("second")));
+    }
+
+    /// <summary>One host start and stop replicating <paramref name="path"/> to the file replica at <paramref name="replica"/> (a stop syncs).</summary>
+    private static async Task ReplicateOnceAsync(string path, string replica)
+    {
+        using IHost host = BuildHost(o => o.AddDatabase(path, "file://" + replica));
+        await host.StartAsync();
+        await host.StopAsync();
+    }
+
+    /// <summary>
+    /// Deletes the database with its -wal, -shm and local state, starts a host with the two replicas in that order
+    /// (restore-on-start), and returns what the restored database holds.
+    /// </summary>
+    private static async Task<List<AppDatabase.Row>> RestoredOnStartAsync(string path, string first, string second)
+    {
         foreach (string suffix in new[] { "", "-wal", "-shm" })
         {
             File.Delete(path + suffix);
         }
-        Directory.Delete(dir.File(".app.db-litestream"), recursive: true);
-
-        using IHost host = BuildHost(o => o.AddDatabase(path, "file://" + dir.File("first")).AddReplica("second", "file://" + dir.File("second")));
+        Directory.Delete(Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "-litestream"), recursive: true);
+        using IHost host = BuildHost(o => o.AddDatabase(path, "file://" + first).AddReplica("second", "file://" + second));
         await host.StartAsync();
-        Assert.Equal(expected, AppDatabase.ReadAll(path));
+        List<AppDatabase.Row> restored = AppDatabase.ReadAll(path);
         await host.StopAsync();
+        return restored;
     }
 
     private static IHost BuildHost(Action<LitestreamOptions> configure)
