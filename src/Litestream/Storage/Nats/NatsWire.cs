@@ -58,8 +58,10 @@ internal sealed class NatsWire : IAsyncDisposable
     /// <exception cref="NatsException">The server refused the login (its -ERR text) or did not answer in time.</exception>
     public static async Task<NatsWire> ConnectAsync(NatsWireOptions options, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
+        // Its own timer: when the caller's deadline (a longer one) has passed too by the time a busy machine runs this
+        // catch, the connect timeout still fired first and is what the error names.
+        using var connectTimer = new CancellationTokenSource(options.ConnectTimeout);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connectTimer.Token);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Stream? stream = null;
         try
@@ -86,7 +88,7 @@ internal sealed class NatsWire : IAsyncDisposable
             wire._readLoop = Task.Run(wire.ReadLoopAsync, CancellationToken.None);
             return wire;
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (connectTimer.IsCancellationRequested)
         {
             await DisposeQuietly(stream, socket).ConfigureAwait(false);
             throw new NatsException($"connect to {ReplicaHost.Format(options.Host, options.Port)} timed out");
