@@ -84,8 +84,9 @@ internal sealed class RestoreTarget : IDisposable
     }
 
     /// <summary>
-    /// fsyncs what the appliers wrote, runs SQLite's <paramref name="check"/>, fsyncs a file SQLite wrote itself
-    /// (a v0.3 restore's checkpoints), and renames the result into place (<see cref="RestoreOutput.Commit"/>).
+    /// fsyncs what the appliers wrote while SQLite's <paramref name="check"/> reads it (the check is CPU and the
+    /// fsync the disk's, so the two overlap: both must succeed before anything else happens), fsyncs a file SQLite
+    /// wrote itself (a v0.3 restore's checkpoints), and renames the result into place (<see cref="RestoreOutput.Commit"/>).
     /// </summary>
     public void Commit(IntegrityCheck check, CancellationToken cancellationToken)
     {
@@ -94,11 +95,21 @@ internal sealed class RestoreTarget : IDisposable
             _pages?.Flush();
             return;
         }
-        Sync();
-        if (check != IntegrityCheck.None)
+        Task syncing = StartSync();
+        try
         {
-            CheckIntegrity(TempPath, check, cancellationToken);
+            if (check != IntegrityCheck.None)
+            {
+                CheckIntegrity(TempPath, check, cancellationToken);
+            }
         }
+        catch
+        {
+            // The file stays open until its fsync ends, so Dispose can delete it; the check's failure is the one told.
+            Task.WaitAny(syncing);
+            throw;
+        }
+        syncing.GetAwaiter().GetResult();
         if (!_synced)
         {
             using var file = new FileStream(TempPath, FileMode.Open, FileAccess.ReadWrite);
@@ -111,18 +122,26 @@ internal sealed class RestoreTarget : IDisposable
         _committed = true;
     }
 
-    /// <summary>Flushes and closes the temp file the appliers wrote (SQLite opens it next).</summary>
-    private void Sync()
+    /// <summary>
+    /// Writes out the page runs, then fsyncs and closes the temp file the appliers wrote on a pool thread (SQLite opens
+    /// the file meanwhile with its own descriptor and only reads). Completed at once when the appliers wrote nothing.
+    /// </summary>
+    private Task StartSync()
     {
-        if (_file is null)
+        if (_file is not { } file)
         {
-            return;
+            return Task.CompletedTask;
         }
         _pages?.Flush();
-        _file.Flush(flushToDisk: true);
-        _file.Dispose();
         _file = null;
-        _synced = true;
+        return Task.Run(() =>
+        {
+            using (file)
+            {
+                file.Flush(flushToDisk: true);
+            }
+            _synced = true;
+        }, CancellationToken.None);
     }
 
     /// <summary>Closes the temp file; deletes it unless <see cref="Commit"/> renamed it into place.</summary>
