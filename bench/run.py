@@ -87,19 +87,32 @@ def thread_cpu_ns(pid: int) -> dict[int, int]:
     return result
 
 
+class ThreadCpu:
+    """CPU seconds a live process uses from now on, to the nanosecond (/proc/PID/task/TID/schedstat): /proc/PID/stat
+    counts in 10 ms ticks, too coarse for an idle process (one tick in 30 s is 0.033 % of a core) and for a short load
+    sample (a quick run's 500 transactions at FULL cost both replicators 4 or 5 ticks). Call sample() about every second
+    so a thread that exits meanwhile (an idle thread-pool worker retires after 20 s) still counts up to its last sample."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.first = thread_cpu_ns(pid)
+        self.last = dict(self.first)
+
+    def sample(self) -> float:
+        for tid, ns in thread_cpu_ns(self.pid).items():
+            self.first.setdefault(tid, 0)  # born during the window: all its time is in it
+            self.last[tid] = ns
+        return sum(self.last[tid] - self.first[tid] for tid in self.last) / 1e9
+
+
 def cpu_seconds_over(pid: int, seconds: float) -> float:
-    """CPU seconds a process uses over the next `seconds`, to the nanosecond: /proc/PID/stat counts in 10 ms ticks,
-    too coarse for an idle process (one tick in 30 s is 0.033 % of a core). Threads are sampled every second so one
-    that exits meanwhile (an idle thread-pool worker retires after 20 s) still counts up to its last sample."""
-    first = thread_cpu_ns(pid)
-    last = dict(first)
+    """CPU seconds a process uses over the next `seconds` (ThreadCpu, sampled every second)."""
+    cpu = ThreadCpu(pid)
     end = time.perf_counter() + seconds
     while (left := end - time.perf_counter()) > 0:
         time.sleep(min(1.0, left))
-        for tid, ns in thread_cpu_ns(pid).items():
-            first.setdefault(tid, 0)  # born during the window: all its time is in it
-            last[tid] = ns
-    return sum(last[tid] - first[tid] for tid in last) / 1e9
+        cpu.sample()
+    return cpu.sample()
 
 
 def peak_rss(pid: int) -> int:
@@ -167,6 +180,15 @@ def make_big_db(path: Path, megabytes: int, text: bool) -> None:
 
 def write_txns(path: Path, n: int, synchronous: str) -> float:
     """Commits n single-row INSERT transactions; returns the seconds it took."""
+    return write_txns_waits(path, n, synchronous)[0]
+
+
+def write_txns_waits(path: Path, n: int, synchronous: str) -> tuple[float, float]:
+    """write_txns, also returning the seconds it took less the time the writer's thread sat runnable waiting for a
+    core (schedstat run delay): on a machine other processes keep busy that wait is most of the spread between two
+    samples, while waits on locks, fsyncs and the replicator's barrier stay in."""
+    stat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+    delay0 = int(stat.read_text().split()[1])
     c = sqlite3.connect(path, isolation_level=None)
     c.execute("PRAGMA busy_timeout=5000")
     c.execute(f"PRAGMA synchronous={synchronous}")
@@ -174,8 +196,9 @@ def write_txns(path: Path, n: int, synchronous: str) -> float:
     for i in range(n):
         c.execute("INSERT INTO t(v) VALUES (?)", ("row%d" % i,))
     elapsed = time.perf_counter() - start
+    delay = (int(stat.read_text().split()[1]) - delay0) / 1e9
     c.close()
-    return elapsed
+    return elapsed, elapsed - delay
 
 
 def dir_bytes(path: Path) -> int:
@@ -517,35 +540,37 @@ class Bench:
                 # One sample is the writer alone and the writer beside the replicator, back to back on twin databases
                 # (which goes first alternates): the ratio of two runs seconds apart suffers less from the machine's
                 # drifting load than either throughput does across samples.
-                base = write_txns(alone, n, sync_mode) if rep_i % 2 == 0 else None
+                base, base_x = write_txns_waits(alone, n, sync_mode) if rep_i % 2 == 0 else (None, None)
                 rep = Daemon([str(exe), "replicate", str(db), f"file://{d}/replica"], d / "rep.log")
                 wait_for(lambda: newest_replica_files(d / "replica") > 0, 20)
                 if warm:
                     write_txns(db, n, sync_mode)
                     time.sleep(1.5)  # the replicator's checkpoint restarts the WAL
                 time.sleep(1)
-                cpu0, _ = proc_stat(rep.p.pid)
-                with_rep = write_txns(db, n, sync_mode)
+                cpu = ThreadCpu(rep.p.pid)
+                with_rep, with_rep_x = write_txns_waits(db, n, sync_mode)
                 # wait until the replicator catches up: replica files stop changing
                 before = -1
                 for _ in range(100):
+                    cpu.sample()
                     now = newest_replica_files(d / "replica")
                     if now == before:
                         break
                     before = now
                     time.sleep(1.2)
-                cpu1, _ = proc_stat(rep.p.pid)
+                used = cpu.sample()
                 hwm = peak_rss(rep.p.pid)
                 rep.stop()
                 if base is None:
-                    base = write_txns(alone, n, sync_mode)
+                    base, base_x = write_txns_waits(alone, n, sync_mode)
+                self.record(f"writer txn/s with/without replicator, run-queue waits excluded ({label})", who, base_x / with_rep_x)
                 if warm:
                     self.record(f"writer txn/s with/without replicator ({label})", who, base / with_rep)
                     continue
                 self.record(f"writer txn/s alone ({sync_mode})", who, n / base)
                 self.record(f"writer txn/s with replicator ({sync_mode})", who, n / with_rep)
                 self.record(f"writer txn/s with/without replicator ({sync_mode})", who, base / with_rep)
-                self.record(f"replicator CPU s per 10k txns ({sync_mode})", who, (cpu1 - cpu0) * 10000 / n)
+                self.record(f"replicator CPU s per 10k txns ({sync_mode})", who, used * 10000 / n)
                 self.record(f"replicator peak RSS under load ({sync_mode}) (MB)", who, hwm / 1024)
 
         samples = 6 if self.quick else 20

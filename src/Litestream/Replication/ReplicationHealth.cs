@@ -27,6 +27,8 @@ public sealed class ReplicationHealth : IDisposable
     private readonly Lock _lock = new();
     private readonly string _path;
     private SafeFileHandle? _handle;
+    private byte[]? _content;
+    private int _written; // bytes of text the last write left before the newlines
     private readonly DateTimeOffset _startedAt = Now();
     private readonly TimeSpan _lagAllowance;
     private HealthFailure? _sync;
@@ -248,16 +250,23 @@ public sealed class ReplicationHealth : IDisposable
         }
         Append(text, "sync", _sync);
         Append(text, "upload", _upload);
-        byte[] content = new byte[FileSize];
-        content.AsSpan().Fill((byte)'\n');
+        // One buffer for the life of the file (this is written after every upload pass): the text, then newlines over
+        // whatever the previous, longer text left; a write covers only that much once the file has its full size.
+        byte[] content = _content ??= new byte[FileSize];
         // At most 4 UTF-8 bytes a character: a quarter of the file in characters always fits.
-        Encoding.UTF8.GetBytes(text.ToString().AsSpan(0, Math.Min(text.Length, FileSize / 4)), content);
+        int length = Encoding.UTF8.GetBytes(text.ToString().AsSpan(0, Math.Min(text.Length, FileSize / 4)), content);
+        int written = _handle is null ? FileSize : Math.Max(length, _written);
+        content.AsSpan(length, written - length).Fill((byte)'\n');
         try
         {
             // Created once at full size; later writes overwrite the same blocks and need no free space.
-            Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-            _handle ??= File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            RandomAccess.Write(_handle, content, 0);
+            if (_handle is null)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+                _handle = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            }
+            RandomAccess.Write(_handle, content.AsSpan(0, written), 0);
+            _written = length;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -45,6 +45,22 @@ public sealed class ReplicationHealthTests
     }
 
     [Fact]
+    public void Write_ShorterTextAfterLonger_FileKeepsItsSizeAndNothingOfTheOldText()
+    {
+        string meta = TestRepo.TempDir();
+        using var health = new ReplicationHealth(meta, TimeSpan.FromSeconds(1));
+        health.SyncFailed(new string('x', 3000));
+        health.SyncSucceeded(); // rewrites only as many bytes as the longer text took
+
+        byte[] file = File.ReadAllBytes(Path.Combine(meta, "health"));
+        Assert.Equal(ReplicationHealth.FileSize, file.Length);
+        string text = System.Text.Encoding.UTF8.GetString(file);
+        Assert.DoesNotContain("x", text.Replace("lag-allowance", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Equal(string.Empty, text.TrimStart().Split("\n\n", 2)[1].Trim('\n'));
+        Assert.Null(ReplicationHealth.Read(meta)!.Sync);
+    }
+
+    [Fact]
     public void Read_ProcessGone_Null()
     {
         string meta = TestRepo.TempDir();
