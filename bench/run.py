@@ -178,6 +178,22 @@ def make_big_db(path: Path, megabytes: int, text: bool) -> None:
     c.close()
 
 
+def make_sparse_db(path: Path, megabytes: int) -> None:
+    """A DB of about `megabytes` MB written fast: every page random in its first 64 bytes and zero after (each page
+    differs, the replica is ~1/40 of the DB, so 20 GB fits on the bench's disk), and the table write_txns fills."""
+    remove_db(path)
+    c = sqlite3.connect(path)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("PRAGMA synchronous=OFF")
+    c.execute("CREATE TABLE big(id INTEGER PRIMARY KEY, v)")
+    c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+    for _ in range(megabytes // 4):
+        c.executemany("INSERT INTO big(v) VALUES (randomblob(64) || zeroblob(3936))", [()] * 1000)
+        c.commit()
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+
+
 def write_txns(path: Path, n: int, synchronous: str) -> float:
     """Commits n single-row INSERT transactions; returns the seconds it took."""
     return write_txns_waits(path, n, synchronous)[0]
@@ -801,6 +817,76 @@ class Bench:
             self.record(f"cp + fsync of the same {mb_big} MB file (s)", "ours", cp_fsync(db, d / "cp.db"))
 
 
+    # 10. issue 22 goal 4: peak RSS of each command over a large database, which must not grow with its size.
+    def flat_memory(self) -> None:
+        """Peak RSS (MB) per command and database size: replicate -once (the initial snapshot), a daemon doing a
+        compaction, a level-9 snapshot and retention, restore, and `ltx`, to a file replica and to s3rver; upstream
+        v0.3.13 where it has the command: replicate (a daemon until its snapshot is up: v0.3 has no -once), restore."""
+        server = S3rver(self.work)
+        env = dict(os.environ, **S3_ENV)
+        self.notes.append("flat: `replicate, initial snapshot` is ours `replicate -once`, upstream's daemon until the replica stops growing")
+        try:
+            for mb in self.flat_sizes or ([32] if self.quick else [1024, 20480]):
+                src = self.work / f"flat-{mb}.db"
+                make_sparse_db(src, mb)
+                gb = src.stat().st_size / 2**30
+                label = f"{mb // 1024} GB" if mb >= 1024 else f"{mb} MB"
+                for kind in ("file", "s3"):
+                    for who, exe in self.bins.items():
+                        d = self.fresh(f"flat-{who}")
+                        db = d / "app.db"
+                        shutil.copyfile(src, db)
+                        url = f"file://{d}/replica"
+                        if kind == "s3":
+                            url = f"s3://bkt/flat-{who}-{mb}?endpoint=http://127.0.0.1:{server.port}&force-path-style=true"
+                        replica = d / "replica" if kind == "file" else server.dir / "bkt" / f"flat-{who}-{mb}"
+                        cfg = d / "ls.yml"
+                        cfg.write_text(f"dbs:\n  - path: {db}\n    replica: {{url: '{url}'}}\n" if who == "ours" else
+                                       s3_config(db, server.port, f"flat-{who}-{mb}") if kind == "s3" else
+                                       f"dbs:\n  - path: {db}\n    replicas: [{{url: '{url}'}}]\n")
+                        if who == "ours":
+                            r = run([str(exe), "replicate", "-once", "-config", str(cfg)], timeout=7200, env=env)
+                            self.flat_record(f"replicate, initial snapshot, {kind}", label, who, r, gb)
+                            # Compaction of the snapshot's L0 file with newer ones, then level-9 snapshots: the daemon
+                            # enforces retention after its second one (silently); -once -enforce-retention logs it.
+                            lifecycle = d / "life.yml"
+                            lifecycle.write_text("levels: [{interval: 2s}]\nsnapshot: {interval: 4s, retention: 1s}\n" + cfg.read_text())
+                            rep = Daemon([str(exe), "replicate", "-config", str(lifecycle)], d / "life.log", env=S3_ENV)
+                            def finished() -> bool:  # new transactions keep the levels and snapshots coming
+                                write_txns(db, 1, "NORMAL")
+                                log = (d / "life.log").read_text()
+                                return not rep.alive() or (" L1: " in log and log.count(" L9: ") >= 2)
+                            done = wait_for(finished, 7200, 1)
+                            self.record(f"compaction + level-9 snapshots (daemon), {kind}: peak RSS (MB), {label}", who,
+                                        peak_rss(rep.p.pid) / 1024 if done is not None and rep.alive() else None)
+                            rep.stop()
+                            r = run([str(exe), "replicate", "-once", "-enforce-retention", "-config", str(lifecycle)], timeout=7200, env=env)
+                            self.flat_record(f"replicate -once -enforce-retention, {kind}", label, who, r)
+                            r = run([str(exe), "ltx", "-level", "all", url], env=env)
+                            self.flat_record(f"ltx -level all, {kind}", label, who, r)
+                        else:
+                            rep = Daemon([str(exe), "replicate", "-config", str(cfg)], d / "rep.log", env=S3_ENV)
+                            settle(replica)
+                            self.record(f"replicate, initial snapshot, {kind}: peak RSS (MB), {label}", who, peak_rss(rep.p.pid) / 1024)
+                            rep.stop()
+                        out = d / "out.db"
+                        r = run([str(exe), "restore", "-config", str(cfg), "-o", str(out), str(db)], timeout=7200, env=env)
+                        self.flat_record(f"restore, {kind}", label, who, r, gb)
+                        shutil.rmtree(d, ignore_errors=True)
+                        shutil.rmtree(replica, ignore_errors=True)
+                src.unlink()
+        finally:
+            server.stop()
+
+    def flat_record(self, what: str, label: str, who: str, r: Run, gb: float = 0) -> None:
+        if r.code != 0:
+            self.notes.append(f"{who}: {what} of {label} failed: {r.out.strip()[-300:]}")
+            return
+        self.record(f"{what}: peak RSS (MB), {label}", who, r.maxrss_kib / 1024)
+        if gb:
+            self.record(f"{what}: MB/s, {label}", who, gb * 1024 / r.wall)
+
+
 class EncryptionBench:
     """Client-side encryption (docs/ENCRYPTION.md), ours only (upstream has none): the replicator's CPU under the
     write load and restore MB/s of a large database, sealed vs plain, alternating in one run."""
@@ -1009,8 +1095,9 @@ def main() -> int:
     ap.add_argument("--ours", default=str(ROOT / "bin/linux-x64/litestream"))
     ap.add_argument("--upstream")
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
-    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore,lifecycle,encryption")
+    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore,lifecycle,encryption,flat")
     ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
+    ap.add_argument("--flat-mb", help="comma list of database sizes in MB for `flat` (default 32 quick, 1024,20480 full)")
     ap.add_argument("--md")
     ap.add_argument("--json")
     ap.add_argument("--baseline", default=str(ROOT / "bench" / "results.json"),
@@ -1027,8 +1114,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ls-bench-") as tmp:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
         b.idle_window = args.idle_window
+        b.flat_sizes = [int(x) for x in args.flat_mb.split(",")] if args.flat_mb else None
         steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
-                 "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle,
+                 "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle, "flat": b.flat_memory,
                  "encryption": EncryptionBench(b).run}
         chosen = args.only.split(",") if args.only else list(steps)
         for name in chosen:

@@ -134,6 +134,47 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     }
 
     [RequiresFact(Need.S3rver)]
+    public async Task Write_FromFile_PartsReadInPlace_FromItsPosition_ACutPartIsResent()
+    {
+        string path = S3rverFixture.NewPath("multipart-file");
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        int cut = 0;
+        proxy.Inject(FaultProxy.Fault.CutRequestBody, r => r.Contains("partNumber=2", StringComparison.Ordinal) && Interlocked.Exchange(ref cut, 1) == 0);
+        await using S3ReplicaClient client = new(s3.Settings(path, proxy.Endpoint) with { Concurrency = 2 });
+        const int size = (11 * 1024 * 1024) + 123; // three parts: 5 MiB, 5 MiB, 1 MiB + 123
+        byte[] data = ReplicaClientConformanceTests.Ltx(1, 9, T1, size);
+        string file = Path.Combine(Path.GetTempPath(), $"s3-parts-{Guid.NewGuid():N}.ltx");
+        try
+        {
+            // The upload starts at the stream's position (a snapshot written behind a prefix), bytes still in its buffer included.
+            await using (var stream = new FileStream(file, FileMode.Create, FileAccess.ReadWrite))
+            {
+                stream.Write("prefix!"u8);
+                stream.Write(data);
+                stream.Position = 7;
+                LtxFileInfo info = await client.WriteLtxFileAsync(1, new Txid(1), new Txid(9), stream, default);
+                Assert.Equal(new LtxFileInfo(1, new Txid(1), new Txid(9), size, DateTimeOffset.FromUnixTimeMilliseconds(T1)), info);
+            }
+            Assert.Equal(1, proxy.Faults);
+            Assert.Equal(data, await ReadAsync(client, 1, 1, 9));
+
+            // Below the part size: one PutObject of the file's rest.
+            byte[] small = ReplicaClientConformanceTests.Ltx(10, 10, T1 + 1, 4000);
+            await File.WriteAllBytesAsync(file, small);
+            await using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read))
+            {
+                Assert.Equal(4000, (await client.WriteLtxFileAsync(1, new Txid(10), new Txid(10), stream, default)).Size);
+            }
+            Assert.Equal(small, await ReadAsync(client, 1, 10, 10));
+            Assert.Equal([DateTimeOffset.FromUnixTimeMilliseconds(T1), DateTimeOffset.FromUnixTimeMilliseconds(T1 + 1)], (await ListAsync(client, 1, useMetadata: true)).Select(f => f.CreatedAt));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [RequiresFact(Need.S3rver)]
     public async Task Write_ThrottledThenOk_RetriesAndSucceeds()
     {
         string path = S3rverFixture.NewPath("retry");

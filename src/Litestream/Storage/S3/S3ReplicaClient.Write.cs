@@ -1,4 +1,3 @@
-using System.Buffers;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Litestream.Ltx;
@@ -9,7 +8,8 @@ public partial class S3ReplicaClient
 {
     /// <summary>
     /// Uploads an LTX file: one PutObject when it is smaller than the part size, otherwise a multipart
-    /// upload with up to <c>concurrency</c> parts in flight (each part buffered, so retries can resend it).
+    /// upload with up to <c>concurrency</c> parts in flight (<see cref="S3UploadParts"/>: a file's parts are read
+    /// in place, any other stream's are buffered so retries can resend them).
     /// The object becomes visible only when complete, so readers never see a partial file.
     /// </summary>
     public async ValueTask<LtxFileInfo> WriteLtxFileAsync(int level, Txid minTxid, Txid maxTxid, Stream data, CancellationToken cancellationToken)
@@ -18,29 +18,26 @@ public partial class S3ReplicaClient
         AmazonS3Client s3 = await GetClientAsync(cancellationToken).ConfigureAwait(false);
         string key = LtxKey(level, minTxid, maxTxid);
 
-        // A seekable source of known length below the part size needs a buffer of exactly that size.
-        long known = data.CanSeek ? Math.Max(0, data.Length - data.Position) : -1;
-        int firstLength = known >= 0 && known < _partSize ? (int)known : (int)_partSize;
-        byte[] first = ArrayPool<byte>.Shared.Rent(Math.Max(firstLength, 1));
-        int read;
+        var source = new S3UploadParts(data, _partSize);
+        S3UploadPart first = await source.NextAsync(cancellationToken).ConfigureAwait(false);
+        DateTimeOffset createdAt;
         try
         {
-            read = await data.ReadAtLeastAsync(first.AsMemory(0, firstLength), firstLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            createdAt = S3UploadParts.CreatedAt(first);
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(first);
+            first.Release();
             throw;
         }
-        DateTimeOffset createdAt = ReplicaTimestamp.FromHeader(first.AsSpan(0, read));
         string timestamp = ReplicaTimestamp.Format(createdAt);
         var op = ReplicaOperation.Start(Type, ReplicaOperation.Put);
         long size;
         try
         {
-            size = read < _partSize
-                ? await PutAsync(s3, key, first, read, timestamp, cancellationToken).ConfigureAwait(false)
-                : await UploadMultipartAsync(s3, key, first, data, timestamp, cancellationToken).ConfigureAwait(false);
+            size = first.Length < _partSize
+                ? await PutAsync(s3, key, first, timestamp, cancellationToken).ConfigureAwait(false)
+                : await UploadMultipartAsync(s3, key, first, source, timestamp, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (op.Failed(e, ErrorCode(e.InnerException ?? e)))
         {
@@ -91,8 +88,8 @@ public partial class S3ReplicaClient
         return source with { Level = level };
     }
 
-    /// <summary>Single PutObject; returns the buffer to the pool.</summary>
-    private async ValueTask<long> PutAsync(AmazonS3Client s3, string key, byte[] buffer, int length, string timestamp, CancellationToken cancellationToken)
+    /// <summary>Single PutObject; releases the part.</summary>
+    private async ValueTask<long> PutAsync(AmazonS3Client s3, string key, S3UploadPart part, string timestamp, CancellationToken cancellationToken)
     {
         try
         {
@@ -100,7 +97,7 @@ public partial class S3ReplicaClient
             {
                 BucketName = Bucket,
                 Key = key,
-                InputStream = new MemoryStream(buffer, 0, length, writable: false),
+                InputStream = part.Body,
                 // s3rver and some compatibles store aws-chunked framing as object data (INFRA.md "S3").
                 UseChunkEncoding = false,
                 StorageClass = _storageClass,
@@ -121,7 +118,7 @@ public partial class S3ReplicaClient
                 request.ServerSideEncryptionKeyManagementServiceKeyId = _sseKmsKeyId;
             }
             await s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
-            return length;
+            return part.Length;
         }
         catch (Exception e) when (IsStorageError(e))
         {
@@ -129,16 +126,16 @@ public partial class S3ReplicaClient
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            part.Release();
         }
     }
 
     /// <summary>
-    /// Multipart upload starting with the already-read first part. A semaphore taken before each part is
-    /// read bounds memory to <c>concurrency</c> part buffers; the first failure cancels the other parts
-    /// and aborts the upload.
+    /// Multipart upload starting with the already-cut first part. A semaphore taken before each part is
+    /// cut bounds the parts in flight (and a buffered source's memory) to <c>concurrency</c>; the first
+    /// failure cancels the other parts and aborts the upload.
     /// </summary>
-    private async ValueTask<long> UploadMultipartAsync(AmazonS3Client s3, string key, byte[] first, Stream data, string timestamp, CancellationToken cancellationToken)
+    private async ValueTask<long> UploadMultipartAsync(AmazonS3Client s3, string key, S3UploadPart first, S3UploadParts source, string timestamp, CancellationToken cancellationToken)
     {
         string uploadId;
         try
@@ -159,7 +156,7 @@ public partial class S3ReplicaClient
         }
         catch (Exception e) when (IsStorageError(e))
         {
-            ArrayPool<byte>.Shared.Return(first);
+            first.Release();
             throw Failure("create multipart upload", key, e);
         }
 
@@ -169,33 +166,29 @@ public partial class S3ReplicaClient
         long total = 0;
         try
         {
-            byte[]? buffer = first;
-            int length = (int)_partSize;
+            S3UploadPart part = first;
             await slots.WaitAsync(failed.Token).ConfigureAwait(false);
             while (true)
             {
-                total += length;
-                parts.Add(UploadPartAsync(s3, key, uploadId, parts.Count + 1, buffer, length, slots, failed));
-                buffer = null;
-                if (length < _partSize)
+                total += part.Length;
+                parts.Add(UploadPartAsync(s3, key, uploadId, parts.Count + 1, part, slots, failed));
+                if (part.Length < _partSize)
                 {
                     break; // a short part is the last one
                 }
                 await slots.WaitAsync(failed.Token).ConfigureAwait(false);
-                buffer = ArrayPool<byte>.Shared.Rent((int)_partSize);
                 try
                 {
-                    length = await data.ReadAtLeastAsync(buffer.AsMemory(0, (int)_partSize), (int)_partSize, throwOnEndOfStream: false, failed.Token).ConfigureAwait(false);
+                    part = await source.NextAsync(failed.Token).ConfigureAwait(false);
                 }
                 catch
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
                     slots.Release();
                     throw;
                 }
-                if (length == 0)
+                if (part.Length == 0)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    part.Release();
                     slots.Release();
                     break;
                 }
@@ -236,7 +229,7 @@ public partial class S3ReplicaClient
         }
     }
 
-    private async Task<PartETag> UploadPartAsync(AmazonS3Client s3, string key, string uploadId, int partNumber, byte[] buffer, int length, SemaphoreSlim slots, CancellationTokenSource failed)
+    private async Task<PartETag> UploadPartAsync(AmazonS3Client s3, string key, string uploadId, int partNumber, S3UploadPart part, SemaphoreSlim slots, CancellationTokenSource failed)
     {
         try
         {
@@ -246,8 +239,8 @@ public partial class S3ReplicaClient
                 Key = key,
                 UploadId = uploadId,
                 PartNumber = partNumber,
-                PartSize = length,
-                InputStream = new MemoryStream(buffer, 0, length, writable: false),
+                PartSize = part.Length,
+                InputStream = part.Body,
                 UseChunkEncoding = false,
             };
             if (!_signPayload)
@@ -269,7 +262,7 @@ public partial class S3ReplicaClient
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            part.Release();
             slots.Release();
         }
     }
