@@ -37,15 +37,15 @@ internal static class Program
         // killing the process and leaving its temp file (Go's runtime ignores SIGXFSZ too).
         using PosixSignalRegistration sigxfsz = PosixSignalRegistration.Create((PosixSignal)Libc.SigXfsz, static context => context.Cancel = true);
 
+        RootCommand root = BuildRoot();
         var parserConfiguration = new ParserConfiguration { ResponseFileTokenReplacer = null };
         if (args.Length == 0)
         {
             // Like upstream: a bare `litestream` shows the commands, and is still a usage error.
-            await BuildRoot().Parse(["-h"], parserConfiguration).InvokeAsync(cancellationToken: shutdown.Token).ConfigureAwait(false);
+            await root.Parse(["-h"], parserConfiguration).InvokeAsync(cancellationToken: shutdown.Token).ConfigureAwait(false);
             return ExitUsage;
         }
-        args = RewriteHelpCommand(args);
-        ParseResult parse = BuildRoot(args[0]).Parse(args, parserConfiguration);
+        ParseResult parse = root.Parse(RewriteHelpCommand(args), parserConfiguration);
         if (UsageErrors.Find(parse) is { } usage)
         {
             return Fail($"error: {usage.Message}", $"hint: {usage.Hint}", ExitUsage);
@@ -79,45 +79,26 @@ internal static class Program
         }
     }
 
-    /// <summary>The top-level commands in help order, each with the names it adds and how to build them.</summary>
-    private static readonly (string[] Names, Func<IEnumerable<Command>> Build)[] s_commands =
-    [
-        (["replicate"], () => [ReplicateCommand.Build()]),
-        (["restore"], () => [RestoreCommand.Build()]),
-        (["ltx"], () => [LtxCommand.Build()]),
-        (["wal"], () => [LtxCommand.BuildWal()]),
-        (["databases"], () => [DatabasesCommand.Build()]),
-        (["version"], () => [VersionCommand.Build()]),
-        (["status"], () => [StatusCommand.Build()]),
-        (["reset"], () => [ResetCommand.Build()]),
-        (["reencrypt"], () => [ReencryptCommand.Build()]),
-        (ControlCommands.Names, ControlCommands.Build),
-        (["events"], () => [EventsCommand.Build()]),
-        (["lag"], () => [LagCommand.Build()]),
-        (["completion"], () => [CompletionCommand.Build()]),
-        (["man"], () => [ManCommand.Build()]),
-    ];
-
-    /// <summary>
-    /// The command tree. With <paramref name="invoked"/> (the first argument) naming a command, only that command is
-    /// built: building every command's options, validators and actions touched megabytes of code and data that a run
-    /// of one command never uses (issue 22, bench/RESULTS.md "Start-up and idle floor"). Help of the root, a
-    /// mistyped command, completion and man (which describe the whole tree) get every command.
-    /// </summary>
-    internal static RootCommand BuildRoot(string? invoked = null)
+    internal static RootCommand BuildRoot()
     {
         var root = new RootCommand("litestream: continuous SQLite replication (Litestream v0.5 compatible, NativeAOT)");
-        bool all = invoked is null or "completion" or "man" || !s_commands.Any(c => c.Names.Contains(invoked, StringComparer.Ordinal));
-        foreach ((string[] names, Func<IEnumerable<Command>> build) in s_commands)
+        root.Subcommands.Add(ReplicateCommand.Build());
+        root.Subcommands.Add(RestoreCommand.Build());
+        root.Subcommands.Add(LtxCommand.Build());
+        root.Subcommands.Add(LtxCommand.BuildWal());
+        root.Subcommands.Add(DatabasesCommand.Build());
+        root.Subcommands.Add(VersionCommand.Build());
+        root.Subcommands.Add(StatusCommand.Build());
+        root.Subcommands.Add(ResetCommand.Build());
+        root.Subcommands.Add(ReencryptCommand.Build());
+        foreach (Command control in ControlCommands.Build())
         {
-            if (all || names.Contains(invoked, StringComparer.Ordinal))
-            {
-                foreach (Command command in build())
-                {
-                    root.Subcommands.Add(command);
-                }
-            }
+            root.Subcommands.Add(control);
         }
+        root.Subcommands.Add(EventsCommand.Build());
+        root.Subcommands.Add(LagCommand.Build());
+        root.Subcommands.Add(CompletionCommand.Build());
+        root.Subcommands.Add(ManCommand.Build());
         // `litestream --version` (and -version) print what `litestream version` prints, not the assembly version.
         VersionOption versionOption = root.Options.OfType<VersionOption>().Single();
         versionOption.Aliases.Add("-version");

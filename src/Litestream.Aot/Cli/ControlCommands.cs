@@ -20,9 +20,6 @@ internal static class ControlCommands
     private const string SocketSentence = "The daemon serves the socket when its config has socket: {enabled: true}; -socket "
         + "names it when it is not " + DefaultSocket + ".";
 
-    /// <summary>The names Build gives its commands, in order: the start-up builds them only when the first argument is one.</summary>
-    public static readonly string[] Names = ["start", "stop", "sync", "register", "unregister", "info", "list"];
-
     public static IEnumerable<Command> Build()
     {
         yield return StartStop(new DocumentedCommand("start", "start replication of a database on the running daemon",

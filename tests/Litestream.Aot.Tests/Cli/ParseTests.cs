@@ -30,22 +30,6 @@ public class ParseTests
         { "list", ["socket", "timeout", "json"] },
     };
 
-    /// <summary>A run builds only the command its first argument names (start-up RSS, issue 22); the names it
-    /// matches on are the built commands' own.</summary>
-    [Fact]
-    public void BuildRoot_OfOneCommand_HasThatCommandOnly()
-    {
-        foreach (Command command in s_root.Subcommands)
-        {
-            string[] built = [.. Program.BuildRoot(command.Name).Subcommands.Select(c => c.Name)];
-            string[] want = ControlCommands.Names.Contains(command.Name) ? ControlCommands.Names : command.Name is "completion" or "man" ? [.. s_root.Subcommands.Select(c => c.Name)] : [command.Name];
-            Assert.Equal(want, built);
-        }
-        Assert.Equal(s_root.Subcommands.Select(c => c.Name), Program.BuildRoot("replicte").Subcommands.Select(c => c.Name));
-        Assert.Equal(s_root.Subcommands.Select(c => c.Name), Program.BuildRoot("--version").Subcommands.Select(c => c.Name));
-        Assert.Equal(ControlCommands.Names, ControlCommands.Build().Select(c => c.Name));
-    }
-
     [Theory]
     [MemberData(nameof(UpstreamFlags))]
     public void EveryUpstreamFlag_HasSingleAndDoubleDashSpelling(string command, string[] flags)
