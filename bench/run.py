@@ -43,8 +43,19 @@ class Run:
         self.wall, self.cpu, self.maxrss_kib, self.code, self.out = wall, cpu, maxrss_kib, code, out
 
 
+TIME = Path("/usr/bin/time")
+
+
 def run(cmd: list[str], timeout: float = 600, env: dict | None = None) -> Run:
-    """Runs a command to completion and reads its rusage through wait4 (no /usr/bin/time needed)."""
+    """Runs a command to completion and reads its rusage through wait4. The peak RSS comes from /usr/bin/time when
+    there is one: Python starts children with vfork, so the kernel records this Python process's own peak (~20 MB) as
+    the child's ru_maxrss when it execs, and every smaller command measured as Python's size (the `version` row read
+    20.1 MB for ours and for the hello-world floor alike). GNU time forks from a process of a megabyte or two."""
+    peak_file = None
+    if TIME.exists():
+        peak_file = tempfile.NamedTemporaryFile(prefix="ls-bench-peak-", delete=False)
+        peak_file.close()
+        cmd = [str(TIME), "-f", "%M", "-o", peak_file.name, *cmd]
     start = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     deadline = start + timeout
@@ -59,7 +70,14 @@ def run(cmd: list[str], timeout: float = 600, env: dict | None = None) -> Run:
         time.sleep(0.0005)
     wall = time.perf_counter() - start
     out = p.stdout.read().decode(errors="replace") if p.stdout else ""
-    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status), out)
+    maxrss = ru.ru_maxrss
+    if peak_file is not None:
+        # The last line: GNU time writes "Command exited with non-zero status N" before the format when it fails.
+        lines = Path(peak_file.name).read_text().split()
+        os.unlink(peak_file.name)
+        if lines and lines[-1].isdigit():
+            maxrss = int(lines[-1])
+    return Run(wall, ru.ru_utime + ru.ru_stime, maxrss, os.waitstatus_to_exitcode(status), out)
 
 
 def proc_stat(pid: int) -> tuple[float, int]:
@@ -457,6 +475,7 @@ class Bench:
         self.bins, self.quick, self.work = bins, quick, work
         self.results: dict[str, dict[str, list[float]]] = {}
         self.notes: list[str] = []
+        self.floor: Path | None = None  # a NativeAOT hello world built with our settings (build_floor)
 
     def record(self, metric: str, who: str, value: float | None) -> None:
         if value is None:
@@ -491,6 +510,11 @@ class Bench:
             if r.code == 0:
                 self.record("`version` wall (ms)", who, r.wall * 1000)
                 self.record("`version` max RSS (MB)", who, r.maxrss_kib / 1024)
+            if self.floor and who == "ours":  # the floor runs beside ours, under the same noise
+                f = run([str(self.floor)])
+                if f.code == 0:
+                    self.record("`version` wall (ms)", "floor", f.wall * 1000)
+                    self.record("`version` max RSS (MB)", "floor", f.maxrss_kib / 1024)
         # tiny restore: replicate a small DB once, then time restores of it
         for who, exe in self.bins.items():
             d = self.fresh(f"tiny-{who}")
@@ -1053,28 +1077,47 @@ def fmt(x: float) -> str:
 
 
 def report(b: Bench) -> tuple[str, dict]:
-    rows = ["| metric | ours | upstream | ours/upstream |", "|---|---|---|---|"]
+    floor = any("floor" in by for by in b.results.values())
+    whos = ("ours", "upstream", "floor") if floor else ("ours", "upstream")
+    rows = ["| metric | ours | upstream | ours/upstream |" + (" floor (hello world) |" if floor else ""),
+            "|---|---|---|---|" + ("---|" if floor else "")]
     data = {}
     for metric, by in b.results.items():
         s = {who: summarize(v) for who, v in by.items()}
         data[metric] = s
         cells = []
-        for who in ("ours", "upstream"):
+        for who in whos:
             if who in s:
                 cells.append(f"{fmt(s[who]['median'])} ({fmt(s[who]['min'])}–{fmt(s[who]['max'])})")
             elif who == "upstream" and "cp+sync" in s:
                 cells.append(f"cp+sync {fmt(s['cp+sync']['median'])}")
             else:
-                cells.append("n/a")
+                cells.append("n/a" if who != "floor" else "")
         ref = s.get("upstream") or s.get("cp+sync")
         ratio = f"{s['ours']['median'] / ref['median']:.2f}" if "ours" in s and ref and ref["median"] else "n/a"
-        rows.append(f"| {metric} | {cells[0]} | {cells[1]} | {ratio} |")
+        rows.append(f"| {metric} | {cells[0]} | {cells[1]} | {ratio} |" + (f" {cells[2]} |" if floor else ""))
     head = (f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
             f"{os.cpu_count()} cores, {platform.platform()}; {'quick' if b.quick else 'full'} mode. "
             "Median (min–max); restore rows compare against cp+sync of the same file when upstream "
             "has no figure.\n")
     notes = "".join(f"\n- {n}" for n in b.notes)
     return head + "\n" + "\n".join(rows) + ("\n\nNotes:" + notes if notes else "") + "\n", data
+
+
+def build_floor() -> Path | None:
+    """Publishes bench/floor (a hello world importing the exe's NativeAot.props) to .bench/floor/floor, again when a
+    source is newer; None, with the reason on stderr, when it cannot be built (the rows then have no floor)."""
+    exe = ROOT / ".bench" / "floor" / "floor"
+    sources = [ROOT / "bench/floor/Floor.csproj", ROOT / "bench/floor/Program.cs", ROOT / "src/Litestream.Aot/NativeAot.props"]
+    if exe.exists() and all(exe.stat().st_mtime >= src.stat().st_mtime for src in sources):
+        return exe
+    print("bench: publishing the floor (bench/floor, NativeAOT hello world, about a minute)", file=sys.stderr, flush=True)
+    r = subprocess.run(["dotnet", "publish", str(sources[0]), "-c", "Release", "-o", str(exe.parent), "-nologo"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0 or not exe.exists():
+        print(f"bench: the floor did not build: {r.stdout.strip()[-400:]}", file=sys.stderr)
+        return None
+    return exe
 
 
 def fetch_upstream(dest: Path) -> Path:
@@ -1115,10 +1158,13 @@ def main() -> int:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
         b.idle_window = args.idle_window
         b.flat_sizes = [int(x) for x in args.flat_mb.split(",")] if args.flat_mb else None
+        chosen = args.only.split(",") if args.only else None
+        if chosen is None or "cold" in chosen:
+            b.floor = build_floor()
         steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
                  "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle, "flat": b.flat_memory,
                  "encryption": EncryptionBench(b).run}
-        chosen = args.only.split(",") if args.only else list(steps)
+        chosen = chosen or list(steps)
         for name in chosen:
             print(f"bench: {name} …", file=sys.stderr, flush=True)
             try:

@@ -164,6 +164,7 @@ internal static class ReplicateCommand
         }
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task watching = Task.WhenAll(watched.Select(w => WatchAsync(w.Directory, w.Found, daemon, cfg, logger, stopWatching.Token)));
+        Task startupPages = StartupPages.ReleaseAfterSettleAsync(stopWatching.Token);
         using var stopHeartbeat = new CancellationTokenSource();
         Task heartbeat = string.IsNullOrEmpty(cfg.HeartbeatUrl) ? Task.CompletedTask
             : new Heartbeat(new Uri(cfg.HeartbeatUrl), cfg.HeartbeatInterval ?? Heartbeat.DefaultInterval, daemon, logger).RunAsync(stopHeartbeat.Token);
@@ -175,6 +176,7 @@ internal static class ReplicateCommand
         {
             await stopWatching.CancelAsync().ConfigureAwait(false);
             await watching.ConfigureAwait(false);
+            await startupPages.ConfigureAwait(false);
             await stopHeartbeat.CancelAsync().ConfigureAwait(false);
             await heartbeat.ConfigureAwait(false);
         }
