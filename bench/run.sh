@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for the side-by-side benchmark: ours vs upstream Litestream. See bench/README.md.
-#   bench/run.sh            full run (about 20-30 minutes; writes bench/RESULTS.md and bench/results.json)
+#   bench/run.sh            full run (about 40-60 minutes with the 1 000-database idle rows; writes bench/RESULTS.latest.md and bench/results.json)
 #   bench/run.sh --quick    small smoke run (CI runs this so the harness cannot rot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
