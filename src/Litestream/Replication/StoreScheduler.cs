@@ -47,7 +47,12 @@ internal sealed class StoreScheduler : IDisposable
     public void Schedule(ScheduledItem item, TimeSpan delay)
     {
         long now = Stopwatch.GetTimestamp();
-        long due = delay <= TimeSpan.Zero ? now : now + Math.Min((long)(delay.TotalSeconds * Stopwatch.Frequency), long.MaxValue / 2);
+        ScheduleAt(item, delay <= TimeSpan.Zero ? now : now + Math.Min((long)(delay.TotalSeconds * Stopwatch.Frequency), long.MaxValue / 2), now);
+    }
+
+    /// <summary>As <see cref="Schedule"/>, at the Stopwatch timestamp <paramref name="due"/>.</summary>
+    internal void ScheduleAt(ScheduledItem item, long due, long now)
+    {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -110,23 +115,27 @@ internal sealed class StoreScheduler : IDisposable
 
     private void OnTimer()
     {
-        List<ScheduledItem>? due = null;
-        lock (_lock)
-        {
-            _timerDue = long.MaxValue;
-            long now = Stopwatch.GetTimestamp();
-            while (_count > 0 && _heap[0].Due <= now)
-            {
-                ScheduledItem item = _heap[0];
-                RemoveAt(0);
-                (due ??= []).Add(item);
-            }
-            ArmLocked(now);
-        }
-        foreach (ScheduledItem item in due ?? [])
+        foreach (ScheduledItem item in TakeDue(Stopwatch.GetTimestamp()))
         {
             ThreadPool.UnsafeQueueUserWorkItem(static s => s.scheduler.Invoke(s.item), (scheduler: this, item), preferLocal: false);
         }
+    }
+
+    /// <summary>Takes off the heap, in order, every item due by <paramref name="now"/> (a Stopwatch timestamp), and sets the timer for the next.</summary>
+    internal List<ScheduledItem> TakeDue(long now)
+    {
+        var due = new List<ScheduledItem>();
+        lock (_lock)
+        {
+            _timerDue = long.MaxValue;
+            while (_count > 0 && _heap[0].Due <= now)
+            {
+                due.Add(_heap[0]);
+                RemoveAt(0);
+            }
+            ArmLocked(Stopwatch.GetTimestamp());
+        }
+        return due;
     }
 
     private void Invoke(ScheduledItem item)
@@ -156,8 +165,8 @@ internal sealed class StoreScheduler : IDisposable
         }
         _timerDue = due;
         // Rounded up: a timer that fires before the item is due would only be set again.
-        long ms = due <= now ? 0 : Math.Min((due - now + (Stopwatch.Frequency / 1000) - 1) * 1000 / Stopwatch.Frequency, int.MaxValue - 1);
-        _timer.Change(ms, Timeout.Infinite);
+        double ms = due <= now ? 0 : Math.Ceiling(Stopwatch.GetElapsedTime(now, due).TotalMilliseconds);
+        _timer.Change((long)Math.Min(ms, uint.MaxValue - 1), Timeout.Infinite);
     }
 
     private static bool Earlier(ScheduledItem a, ScheduledItem b) => a.Due < b.Due || (a.Due == b.Due && a.Sequence < b.Sequence);
