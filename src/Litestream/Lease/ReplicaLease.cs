@@ -137,12 +137,15 @@ public sealed class ReplicaLease
     /// second; uploads stop when the lease might expire, and resume when a renewal succeeds).
     /// </summary>
     /// <exception cref="LeaseException">Another holder took the lease over: this process must stop replicating.</exception>
-    public async Task RenewLoopAsync(CancellationToken cancellationToken)
+    public Task RenewLoopAsync(CancellationToken cancellationToken) => RenewLoopAsync(Task.Delay, cancellationToken);
+
+    /// <summary>As <see cref="RenewLoopAsync(CancellationToken)"/>, waiting between renewals with <paramref name="delay"/> (a store's scheduler).</summary>
+    internal async Task RenewLoopAsync(Func<TimeSpan, CancellationToken, Task> delay, CancellationToken cancellationToken)
     {
         bool failing = false;
         while (true)
         {
-            await Task.Delay(failing ? Min(TimeSpan.FromSeconds(1), Options.RenewInterval) : Options.RenewInterval, cancellationToken).ConfigureAwait(false);
+            await delay(failing ? Min(TimeSpan.FromSeconds(1), Options.RenewInterval) : Options.RenewInterval, cancellationToken).ConfigureAwait(false);
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             attempt.CancelAfter(Options.RenewInterval); // a renewal that hangs must not outlive the lease
             try

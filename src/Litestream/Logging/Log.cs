@@ -84,4 +84,7 @@ internal static partial class Log
 
     [LoggerMessage(Level = LogLevel.Information, Message = "replica {Replica} for {Path} resynced with a snapshot at txid {Txid}")]
     public static partial void ReplicaResynced(ILogger logger, string replica, string path, string txid);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "scheduled work {Work} failed: {Error}")]
+    public static partial void ScheduledWorkFailed(ILogger logger, string work, string error);
 }

@@ -70,17 +70,19 @@ internal sealed class Compactor
 
     private IReplicaClient Client => _replica.Client;
 
-    /// <summary>Runs every level's loop until cancelled.</summary>
-    public Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Puts every level's tick, the level-9 snapshot and L0 retention on <paramref name="scheduler"/>, each on wall-clock
+    /// multiples of its interval, until <paramref name="cancellationToken"/> is cancelled; the task ends when they have.
+    /// </summary>
+    public Task StartAsync(StoreScheduler scheduler, CancellationToken cancellationToken)
     {
-        var loops = new List<Task>();
+        var jobs = new List<Task>();
         for (int i = 0; i < Options.Levels.Count; i++)
         {
             int level = i + 1;
-            TimeSpan interval = Options.Levels[i];
-            loops.Add(TickAsync(interval, ct => CompactAsync(level, ct), cancellationToken));
+            jobs.Add(Start(scheduler, $"L{level}", Options.Levels[i], async ct => await CompactAsync(level, ct).ConfigureAwait(false), cancellationToken));
         }
-        loops.Add(TickAsync(Options.SnapshotInterval, async ct =>
+        jobs.Add(Start(scheduler, "snapshot", Options.SnapshotInterval, async ct =>
         {
             await SnapshotAsync(ct).ConfigureAwait(false);
             if (Options.RetentionEnabled)
@@ -90,9 +92,9 @@ internal sealed class Compactor
         }, cancellationToken));
         if (Options.RetentionEnabled && Options.L0Retention > TimeSpan.Zero)
         {
-            loops.Add(TickAsync(Options.L0RetentionCheckInterval, ct => EnforceL0RetentionAsync(DateTimeOffset.UtcNow, ct), cancellationToken));
+            jobs.Add(Start(scheduler, "L0 retention", Options.L0RetentionCheckInterval, async ct => await EnforceL0RetentionAsync(DateTimeOffset.UtcNow, ct).ConfigureAwait(false), cancellationToken));
         }
-        return Task.WhenAll(loops);
+        return Task.WhenAll(jobs);
     }
 
     /// <summary>
@@ -360,38 +362,29 @@ internal sealed class Compactor
         Listing.Removed(files);
     }
 
-    /// <summary>Runs <paramref name="work"/> at wall-clock multiples of <paramref name="interval"/> (UTC epoch aligned), logging failures.</summary>
-    private async Task TickAsync(TimeSpan interval, Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken)
+    private Task Start(StoreScheduler scheduler, string name, TimeSpan interval, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
+        => new PeriodicJob(scheduler, $"compaction {name} {_replica.Db.Path}", () => PeriodicJob.UntilNextMultiple(interval), ct => TickAsync(work, ct), cancellationToken).StartAsync();
+
+    /// <summary>One tick: waits for the store's gate, runs <paramref name="work"/>, logs a failure (retried next interval).</summary>
+    private async Task TickAsync(Func<CancellationToken, Task> work, CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        // Every database's ticks fall on the same wall-clock multiples: a thousand of them would all compact at once.
+        if (_gate is not null)
         {
-            long now = DateTime.UtcNow.Ticks;
-            long next = ((now / interval.Ticks) + 1) * interval.Ticks;
-            await Task.Delay(TimeSpan.FromTicks(next - now), cancellationToken).ConfigureAwait(false);
-            // Every database's ticks fall on the same wall-clock multiples: a thousand of them would all compact at once.
-            if (_gate is not null)
-            {
-                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            try
-            {
-                await work(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                Listing.Invalidate(); // the replica may hold a part of what failed: list it again next time
-                Log.Warning(_logger, _replica.Db.Path, $"compaction failed (retrying next interval): {e.Message}");
-            }
-            finally
-            {
-                _gate?.Release();
-            }
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            await work(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Listing.Invalidate(); // the replica may hold a part of what failed: list it again next time
+            Log.Warning(_logger, _replica.Db.Path, $"compaction failed (retrying next interval): {e.Message}");
+        }
+        finally
+        {
+            _gate?.Release();
         }
     }
-
-    private Task TickAsync(TimeSpan interval, Func<CancellationToken, ValueTask<LtxFileInfo?>> work, CancellationToken cancellationToken)
-        => TickAsync(interval, async ct => { await work(ct).ConfigureAwait(false); }, cancellationToken);
-
-    private Task TickAsync(TimeSpan interval, Func<CancellationToken, ValueTask<int>> work, CancellationToken cancellationToken)
-        => TickAsync(interval, async ct => { await work(ct).ConfigureAwait(false); }, cancellationToken);
 }
