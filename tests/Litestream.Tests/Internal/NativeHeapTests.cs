@@ -10,20 +10,22 @@ namespace Litestream.Tests.Internal;
 public class NativeHeapTests
 {
     [Fact]
-    public void Trim_FreedChunksBelowALiveOne_LeaveTheResidentSet()
+    public void Trim_FreedChunksBetweenLiveOnes_LeaveTheResidentSet()
     {
-        // 40 MB in chunks below glibc's mmap threshold come from an arena; the small chunk allocated last stays, so
-        // glibc cannot shrink the arena's top by itself and keeps the freed pages resident until the trim.
+        // 40 MB in chunks below glibc's mmap threshold come from an arena, each followed by a small chunk that stays
+        // (as SQLite's freed pages sit between what other connections still hold): glibc cannot shrink the arena's
+        // top by itself and keeps the freed pages resident until the trim.
         const int count = 400, size = 100 * 1024;
         var chunks = new nint[count];
+        var pins = new nint[count];
         byte[] ones = new byte[size];
         Array.Fill(ones, (byte)1);
         for (int i = 0; i < count; i++)
         {
             chunks[i] = Marshal.AllocHGlobal(size);
             Marshal.Copy(ones, 0, chunks[i], size); // resident, as SQLite's pages are
+            pins[i] = Marshal.AllocHGlobal(64);
         }
-        nint pin = Marshal.AllocHGlobal(64);
         try
         {
             foreach (nint chunk in chunks)
@@ -37,7 +39,10 @@ public class NativeHeapTests
         }
         finally
         {
-            Marshal.FreeHGlobal(pin);
+            foreach (nint pin in pins)
+            {
+                Marshal.FreeHGlobal(pin);
+            }
         }
     }
 
