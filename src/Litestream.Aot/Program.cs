@@ -53,6 +53,7 @@ internal static class Program
         try
         {
             MemoryBudget.Apply(Environment.GetEnvironmentVariable(MemoryBudget.Variable));
+            GcReport.Start(Environment.GetEnvironmentVariable(GcReport.Variable));
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, shutdown.Token).ConfigureAwait(false);
         }
         catch (UsageException e)

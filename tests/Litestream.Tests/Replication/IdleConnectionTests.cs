@@ -1,3 +1,4 @@
+using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
@@ -58,6 +59,22 @@ public class IdleConnectionTests
         AssertContinues(db, idleAt); // a delta continuing the position, not a snapshot
         await replica.SyncAsync(default);
         await AssertRestoresEqual(client, path, dir);
+    }
+
+    [RequiresFact]
+    public async Task Sync_QuietPeriodPassed_TheCHeapIsTrimmedAfterTheRelease()
+    {
+        // What the two connections freed would otherwise stay resident in glibc's arenas (NativeHeap).
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 0, 3);
+        await using var db = new Db(path, s_idleSoon);
+        db.Open();
+        Assert.True(db.Sync());
+        Assert.Equal(2, db.ConnectionCount);
+        int before = NativeHeap.TrimCount;
+        await IdleAsync(db);
+        await Wait.UntilAsync(() => NativeHeap.TrimCount > before, "the trim after the release");
     }
 
     /// <summary>The L0 file after <paramref name="previous"/> starts where it ended in the same WAL generation.</summary>
