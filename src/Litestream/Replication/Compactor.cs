@@ -239,7 +239,12 @@ internal sealed class Compactor
         {
             return null;
         }
-        return await _replica.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        LtxFileInfo? snapshot = await _replica.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        if (snapshot is not null)
+        {
+            HeapTrim.AfterSnapshot();
+        }
+        return snapshot;
     }
 
     /// <summary>

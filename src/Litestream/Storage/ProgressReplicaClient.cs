@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Litestream.Internal;
 using Litestream.Ltx;
 
 namespace Litestream.Storage;
@@ -75,9 +76,19 @@ public sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgres
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
-    /// <summary>A read-through stream that adds every byte read to the progress line.</summary>
-    private sealed class CountingStream(Stream inner, ITransferProgress progress, bool leaveOpen = false) : Stream
+    /// <summary>
+    /// A read-through stream that adds every byte read to the progress line; with <c>once</c>, only bytes past the
+    /// furthest position read (a window re-read from its start: a retried part, the header peeked at). Over a file it
+    /// lets an S3 upload read the file in place through counting windows (<see cref="IFileBackedStream"/>).
+    /// </summary>
+    private sealed class CountingStream(Stream inner, ITransferProgress progress, bool leaveOpen = false, bool once = false) : Stream, IFileBackedStream
     {
+        private long _furthest;
+
+        public FileStream? File => inner as FileStream;
+
+        public Stream Wrap(Stream window) => new CountingStream(window, progress, once: true);
+
         public override bool CanRead => inner.CanRead;
         public override bool CanSeek => inner.CanSeek;
         public override bool CanWrite => false;
@@ -129,7 +140,15 @@ public sealed class ProgressReplicaClient(IReplicaClient inner, ITransferProgres
 
         private int Counted(int read)
         {
-            progress.AddBytes(read);
+            if (!once)
+            {
+                progress.AddBytes(read);
+            }
+            else if (inner.Position > _furthest)
+            {
+                progress.AddBytes(inner.Position - _furthest);
+                _furthest = inner.Position;
+            }
             return read;
         }
     }

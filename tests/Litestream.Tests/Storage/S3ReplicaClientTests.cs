@@ -175,6 +175,64 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     }
 
     [RequiresFact(Need.S3rver)]
+    public async Task Write_FromFile_ThroughProgress_PartsStillReadInPlace_EachByteCountedOnce()
+    {
+        string path = S3rverFixture.NewPath("multipart-progress");
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        int cut = 0;
+        proxy.Inject(FaultProxy.Fault.CutRequestBody, r => r.Contains("partNumber=2", StringComparison.Ordinal) && Interlocked.Exchange(ref cut, 1) == 0);
+        var progress = new CountedProgress();
+        await using var client = new ProgressReplicaClient(new S3ReplicaClient(s3.Settings(path, proxy.Endpoint) with { Concurrency = 2 }), progress);
+        const int size = (11 * 1024 * 1024) + 123; // three parts: 5 MiB, 5 MiB, 1 MiB + 123
+        byte[] data = ReplicaClientConformanceTests.Ltx(1, 9, T1, size);
+        string file = Path.Combine(Path.GetTempPath(), $"s3-progress-{Guid.NewGuid():N}.ltx");
+        try
+        {
+            await File.WriteAllBytesAsync(file, [.. "prefix!"u8, .. data]);
+            await using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read))
+            {
+                stream.Position = 7;
+                LtxFileInfo info = await client.WriteLtxFileAsync(1, new Txid(1), new Txid(9), stream, default);
+                Assert.Equal(size, info.Size);
+                // Parts were windows of the file read in place: the stream itself was never read (the buffered path
+                // reads it to its end).
+                Assert.Equal(7, stream.Position);
+            }
+            Assert.Equal(1, proxy.Faults);
+            // The header peeked at, the part cut and resent: every byte counted once, and the total reached.
+            Assert.Equal((size, size, 1, 1), (progress.Bytes, progress.Total, progress.Files, progress.TotalFiles));
+            Assert.Equal(data, await ReadAsync(client, 1, 1, 9));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private sealed class CountedProgress : ITransferProgress
+    {
+        private long _bytes;
+        private long _total;
+        private int _files;
+        private int _totalFiles;
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+        public long Total => Interlocked.Read(ref _total);
+        public int Files => Volatile.Read(ref _files);
+        public int TotalFiles => Volatile.Read(ref _totalFiles);
+
+        public void AddTotal(long bytes, int files)
+        {
+            Interlocked.Add(ref _total, bytes);
+            Interlocked.Add(ref _totalFiles, files);
+        }
+
+        public void AddBytes(long bytes) => Interlocked.Add(ref _bytes, bytes);
+
+        public void AddFile() => Interlocked.Increment(ref _files);
+    }
+
+    [RequiresFact(Need.S3rver)]
     public async Task Write_ThrottledThenOk_RetriesAndSucceeds()
     {
         string path = S3rverFixture.NewPath("retry");

@@ -9,12 +9,13 @@ namespace Litestream.Storage.S3;
 /// Cuts an upload's source into request bodies of at most the part size. A file's parts are windows of it that each
 /// request reads in place (positional reads): parts in flight hold no buffer, so memory stays flat whatever the
 /// part size, the concurrency or the file. Any other stream's parts are pooled buffers filled in turn (a retry must
-/// be able to resend them).
+/// be able to resend them). A wrapper over a file (<see cref="IFileBackedStream"/>) is read in place as well.
 /// </summary>
 internal sealed class S3UploadParts
 {
     private readonly Stream _data;
     private readonly SafeFileHandle? _file;
+    private readonly Func<Stream, Stream>? _wrap;
     private readonly long _partSize;
     private readonly long _end;
     private long _offset;
@@ -23,8 +24,11 @@ internal sealed class S3UploadParts
     {
         _data = data;
         _partSize = partSize;
-        if (data is FileStream { CanSeek: true } file)
+        // A wrapper over a file (the progress counter) has the file read in place too, each window through it.
+        var backed = data as IFileBackedStream;
+        if ((data as FileStream ?? backed?.File) is { CanSeek: true } file)
         {
+            _wrap = backed is null ? null : backed.Wrap;
             file.Flush(); // a snapshot written through this stream may still sit in its buffer
             _file = file.SafeFileHandle;
         }
@@ -39,7 +43,8 @@ internal sealed class S3UploadParts
         int want = (int)(_end >= 0 ? Math.Clamp(_end - _offset, 0, _partSize) : _partSize);
         if (_file is not null)
         {
-            var window = new S3UploadPart(new FileWindowStream(_file, _offset, want), want, null);
+            Stream body = new FileWindowStream(_file, _offset, want);
+            var window = new S3UploadPart(_wrap is null ? body : _wrap(body), want, null);
             _offset += want;
             return window;
         }
