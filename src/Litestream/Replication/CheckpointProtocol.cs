@@ -195,7 +195,12 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         long start = Stopwatch.GetTimestamp();
         try
         {
-            applicationCommitted |= db.SyncLocked();
+            // Until nothing is left: one capture stops at MaxSyncWalBytes, and frames left past it would be lost to the
+            // restart. The application cannot commit meanwhile, so the last try finds nothing.
+            while (db.SyncLocked())
+            {
+                applicationCommitted = true;
+            }
             connections.EndRead();
             try
             {
