@@ -68,9 +68,10 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         // Start and finish are logged (debug) so the crash soak can tell a kill landed inside a checkpoint.
         Log.CheckpointStarting(logger, db.Path, mode == CheckpointMode.Passive ? "PASSIVE" : "TRUNCATE");
         TimeSpan barrier = TimeSpan.Zero;
+        bool applicationCommitted = false;
         if (mode == CheckpointMode.Passive)
         {
-            if (!Passive(out barrier))
+            if (!Passive(out barrier, out applicationCommitted))
             {
                 return false;
             }
@@ -112,15 +113,18 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
             }
         }
         _lastCheckpointAt = DateTime.UtcNow;
-        if (ownRow && restartWritten)
+        if (ownRow && restartWritten && !applicationCommitted)
         {
             // Capturing our own _litestream_seq row is no database change: without this an idle database would
             // checkpoint, write a row and ship a new transaction every checkpoint interval (upstream #896).
             db.SyncLocked();
         }
-        // Else the application's commits since the barrier are left to the next sync: a busy writer's files stay one
-        // monitor interval apart (each file is one upload and, locally and on a file replica, fsyncs that a writer
-        // at synchronous=FULL waits behind).
+        // Else the row and the application's commits since the barrier are left to the next sync, one file: a busy
+        // writer's files stay one monitor interval apart (each file is one upload and, locally and on a file replica,
+        // fsyncs that a writer at synchronous=FULL waits behind). The row is still written, and the read transaction
+        // moved past it: a reader that started on the fully checkpointed WAL would hold read slot 0, which makes every
+        // autocheckpoint of the application sort the WAL and give up (see DbConnections.RenewReadLock). A row left
+        // alone by a writer that went quiet is one more file, then the WAL is too short for a time-based checkpoint.
         capture.CheckpointFinished();
         Log.CheckpointFinished(logger, db.Path, barrier.TotalMilliseconds);
         return true;
@@ -150,11 +154,13 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
     /// under a write barrier (our write lock), so the WAL can restart right after it. Everything that can happen
     /// before the barrier does, while the application keeps committing: the application waits on the barrier with
     /// SQLite's busy handler (1, 2, 5, 10 ms… sleeps), so every millisecond it lasts costs a busy writer more.
-    /// False when the application held the write lock for the whole busy timeout.
+    /// False when the application held the write lock for the whole busy timeout. <paramref name="applicationCommitted"/>:
+    /// a capture here wrote a file, so the application committed since the pass's own capture (a busy writer).
     /// </summary>
-    private bool Passive(out TimeSpan barrier)
+    private bool Passive(out TimeSpan barrier, out bool applicationCommitted)
     {
         barrier = TimeSpan.Zero;
+        applicationCommitted = false;
         // Copy what the WAL holds now into the database, and when that took a while, once more: the second copy takes
         // what was committed during the first, so the one under the barrier has only the last moments' frames to copy
         // and to fsync (at synchronous=NORMAL the application never fsyncs the WAL: a checkpoint fsyncs all it copies).
@@ -166,18 +172,20 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         // the mark moves and our checkpoint starts within microseconds (no managed statement in between), and a busy
         // checkpoint lock, an application attempt that started before the mark moved and finds nothing to copy, is
         // simply tried again.
-        for (int copy = 0; copy < 2; copy++)
+        bool quick = false;
+        for (int copy = 0; copy < 2 && !quick; copy++)
         {
             long copyStart = Stopwatch.GetTimestamp();
             db.Connections.RenewReadLock();
             _ = Checkpoint(db.Connections.Writer, CheckpointMode.Passive);
-            if (Stopwatch.GetElapsedTime(copyStart) < TimeSpan.FromMilliseconds(5))
-            {
-                break;
-            }
+            quick = Stopwatch.GetElapsedTime(copyStart) < TimeSpan.FromMilliseconds(5);
         }
-        // Capture what was committed during the copy, so the barrier only has the last moments' commits to capture.
-        db.SyncLocked();
+        if (!quick)
+        {
+            // Capture what was committed during a long copy, so the barrier only has the last moments' commits to
+            // capture. After a quick one the barrier's capture takes them: one file (and its fsyncs) fewer.
+            applicationCommitted = db.SyncLocked();
+        }
         DbConnections connections = db.Connections;
         if (!connections.TryBeginImmediate())
         {
@@ -187,7 +195,12 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         long start = Stopwatch.GetTimestamp();
         try
         {
-            db.SyncLocked();
+            // Until nothing is left: one capture stops at MaxSyncWalBytes, and frames left past it would be lost to the
+            // restart. The application cannot commit meanwhile, so the last try finds nothing.
+            while (db.SyncLocked())
+            {
+                applicationCommitted = true;
+            }
             connections.EndRead();
             try
             {

@@ -75,6 +75,41 @@ public class ReplicationTests
         Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 
+    /// <summary>
+    /// One capture stops at MaxSyncWalBytes: the checkpoint's capture under the write barrier goes on until nothing is
+    /// left, or the frames past it would be lost to the WAL restart the checkpoint leads to.
+    /// </summary>
+    [RequiresFact]
+    public async Task Checkpoint_MoreUncapturedThanOneCaptureTakes_CapturesAllBeforeTheRestart()
+    {
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        Write(path, 0, 10);
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        await using (var db = new Db(path, new DbOptions { MaxSyncWalBytes = 64 * 1024 }))
+        {
+            db.Open();
+            var replica = new Replica(db, client);
+            await replica.ReconcileAsync(default);
+            await SyncAndUpload(db, replica);
+            Write(path, 10, 200); // about 800 KB of WAL
+            Txid before = db.Txid;
+            db.Checkpoint(CheckpointMode.Passive);
+            Assert.True(db.Txid.Value - before.Value >= 10, $"the checkpoint captured {db.Txid.Value - before.Value} files of at most 64 KB");
+            Write(path, 210, 20); // restarts the WAL
+            while (db.Sync())
+            {
+            }
+            await replica.SyncAsync(default);
+        }
+
+        string output = Path.Combine(dir, "restored.db");
+        await Restorer.RestoreAsync(client, new RestoreOptions { OutputPath = output, IntegrityCheck = IntegrityCheck.Full }, default);
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith("ok ", expected);
+        Assert.Equal(expected, SqliteWriter.Dump(output));
+    }
+
     [RequiresFact]
     public async Task Replicate_ExternalTruncateCheckpointWhileStopped_SnapshotKeepsChainRestorable()
     {
