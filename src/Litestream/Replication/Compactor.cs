@@ -242,7 +242,7 @@ internal sealed class Compactor
         LtxFileInfo? snapshot = await _replica.SnapshotAsync(cancellationToken).ConfigureAwait(false);
         if (snapshot is not null)
         {
-            HeapTrim.AfterSnapshot();
+            HeapTrim.TrimSoon();
         }
         return snapshot;
     }

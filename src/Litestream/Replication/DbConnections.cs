@@ -189,7 +189,7 @@ internal sealed class DbConnections : IDisposable
         Reader.Dispose();
         Writer.Dispose();
         Interlocked.Decrement(ref s_openCount);
-        NativeHeap.TrimSoon(); // what the two connections freed stays in glibc's arenas otherwise
+        HeapTrim.TrimSoon(); // what the two connections freed stays in glibc's arenas otherwise
     }
 
     /// <summary>True for SQLite's busy and locked errors: another connection held the database past the busy timeout, which passes.</summary>

@@ -64,7 +64,7 @@ public class IdleConnectionTests
     [RequiresFact]
     public async Task Sync_QuietPeriodPassed_TheCHeapIsTrimmedAfterTheRelease()
     {
-        // What the two connections freed would otherwise stay resident in glibc's arenas (NativeHeap).
+        // What the two connections freed would otherwise stay resident in glibc's arenas (HeapTrim).
         string dir = TestRepo.TempDir();
         string path = Path.Combine(dir, "app.db");
         Write(path, 0, 3);
@@ -72,9 +72,9 @@ public class IdleConnectionTests
         db.Open();
         Assert.True(db.Sync());
         Assert.Equal(2, db.ConnectionCount);
-        int before = NativeHeap.TrimCount;
+        int before = HeapTrim.TrimCount;
         await IdleAsync(db);
-        await Wait.UntilAsync(() => NativeHeap.TrimCount > before, "the trim after the release");
+        await Wait.UntilAsync(() => HeapTrim.TrimCount > before, "the trim after the release");
     }
 
     /// <summary>The L0 file after <paramref name="previous"/> starts where it ended in the same WAL generation.</summary>

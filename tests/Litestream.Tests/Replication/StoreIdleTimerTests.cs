@@ -9,7 +9,7 @@ namespace Litestream.Tests.Replication;
 /// snapshots, L0 retention) and validation, a store of many idle databases holds no more timers than a store of a few;
 /// only its scheduler's heap grows.
 /// </summary>
-[Collection(TimerCountCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public sealed class StoreIdleTimerTests
 {
     private static readonly DbOptions s_options = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), IdleConnectionTimeout = TimeSpan.FromMilliseconds(300) };

@@ -10,7 +10,7 @@ namespace Litestream.Tests.Replication;
 /// order they were scheduled), a re-schedule moves an item, a cancelled one never runs, one that throws stops nobody,
 /// and thousands of items wait on a single timer.
 /// </summary>
-[Collection(TimerCountCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public sealed class StoreSchedulerTests : IDisposable
 {
     private readonly StoreScheduler _scheduler = new(NullLogger.Instance);
@@ -175,11 +175,4 @@ public sealed class StoreSchedulerTests : IDisposable
         Assert.All(items, i => Assert.Equal(1, i.Runs));
         Assert.Equal(0, _scheduler.Pending);
     }
-}
-
-/// <summary>Tests that count the process's timers (<see cref="Timer.ActiveCount"/>) run alone, after the parallel ones.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class TimerCountCollection
-{
-    public const string Name = "timer count";
 }

@@ -7,7 +7,8 @@ namespace Litestream.Tests.Internal;
 /// The C heap's free pages go back to the kernel after databases let their SQLite connections go (issue 21: 100 idle
 /// databases kept 30 MB of freed glibc arena pages resident).
 /// </summary>
-public class NativeHeapTests
+[Collection(RunsAloneCollection.Name)]
+public class HeapTrimTests
 {
     [Fact]
     public void Trim_FreedChunksBetweenLiveOnes_LeaveTheResidentSet()
@@ -33,7 +34,7 @@ public class NativeHeapTests
                 Marshal.FreeHGlobal(chunk);
             }
             long before = RssAnonKiB();
-            NativeHeap.Trim();
+            HeapTrim.Trim();
             long after = RssAnonKiB();
             // A quarter of what was freed: glibc keeps some holes (and other tests' threads allocate meanwhile); measured 20-40 MB.
             Assert.True(before - after >= 10 * 1024, $"RssAnon {before} KiB before the trim, {after} KiB after");
