@@ -13,37 +13,40 @@ public class HeapTrimTests
     [Fact]
     public void Trim_FreedChunksBetweenLiveOnes_LeaveTheResidentSet()
     {
-        // 40 MB in chunks below glibc's mmap threshold come from an arena, each followed by a small chunk that stays
-        // (as SQLite's freed pages sit between what other connections still hold): glibc cannot shrink the arena's
-        // top by itself and keeps the freed pages resident until the trim.
-        const int count = 400, size = 100 * 1024;
+        // 80 MB in chunks below glibc's mmap threshold come from an arena; every other one is freed, so each freed
+        // chunk lies between two that stay (as SQLite's freed pages sit between what other connections still hold):
+        // glibc cannot coalesce them into the arena's top, and keeps their pages resident until the trim. (Small pins
+        // between the chunks did not hold them apart in a process where earlier tests left free small chunks.)
+        const int count = 800, size = 100 * 1024;
         var chunks = new nint[count];
-        var pins = new nint[count];
         byte[] ones = new byte[size];
         Array.Fill(ones, (byte)1);
         for (int i = 0; i < count; i++)
         {
             chunks[i] = Marshal.AllocHGlobal(size);
             Marshal.Copy(ones, 0, chunks[i], size); // resident, as SQLite's pages are
-            pins[i] = Marshal.AllocHGlobal(64);
         }
         try
         {
-            foreach (nint chunk in chunks)
+            for (int i = 0; i < count; i += 2)
             {
-                Marshal.FreeHGlobal(chunk);
+                Marshal.FreeHGlobal(chunks[i]);
+                chunks[i] = 0;
             }
             long before = RssAnonKiB();
             HeapTrim.Trim();
             long after = RssAnonKiB();
-            // A quarter of what was freed: glibc keeps some holes (and other tests' threads allocate meanwhile); measured 20-40 MB.
+            // A quarter of the 40 MB freed: glibc keeps some holes (and other threads allocate meanwhile).
             Assert.True(before - after >= 10 * 1024, $"RssAnon {before} KiB before the trim, {after} KiB after");
         }
         finally
         {
-            foreach (nint pin in pins)
+            foreach (nint chunk in chunks)
             {
-                Marshal.FreeHGlobal(pin);
+                if (chunk != 0)
+                {
+                    Marshal.FreeHGlobal(chunk);
+                }
             }
         }
     }

@@ -133,13 +133,20 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
         Assert.Equal([(long)size, boundary], listed.Select(f => f.Size));
     }
 
+    /// <summary>A proxy to s3rver that cuts the body of the first request for part 2 (the upload resends the part).</summary>
+    private FaultProxy CuttingPartTwoOnce()
+    {
+        var proxy = new FaultProxy(s3.Server.Port);
+        int cut = 0;
+        proxy.Inject(FaultProxy.Fault.CutRequestBody, r => r.Contains("partNumber=2", StringComparison.Ordinal) && Interlocked.Exchange(ref cut, 1) == 0);
+        return proxy;
+    }
+
     [RequiresFact(Need.S3rver)]
     public async Task Write_FromFile_PartsReadInPlace_FromItsPosition_ACutPartIsResent()
     {
         string path = S3rverFixture.NewPath("multipart-file");
-        await using var proxy = new FaultProxy(s3.Server.Port);
-        int cut = 0;
-        proxy.Inject(FaultProxy.Fault.CutRequestBody, r => r.Contains("partNumber=2", StringComparison.Ordinal) && Interlocked.Exchange(ref cut, 1) == 0);
+        await using FaultProxy proxy = CuttingPartTwoOnce();
         await using S3ReplicaClient client = new(s3.Settings(path, proxy.Endpoint) with { Concurrency = 2 });
         const int size = (11 * 1024 * 1024) + 123; // three parts: 5 MiB, 5 MiB, 1 MiB + 123
         byte[] data = ReplicaClientConformanceTests.Ltx(1, 9, T1, size);
@@ -178,9 +185,7 @@ public sealed class S3ReplicaClientTests(S3rverFixture s3)
     public async Task Write_FromFile_ThroughProgress_PartsStillReadInPlace_EachByteCountedOnce()
     {
         string path = S3rverFixture.NewPath("multipart-progress");
-        await using var proxy = new FaultProxy(s3.Server.Port);
-        int cut = 0;
-        proxy.Inject(FaultProxy.Fault.CutRequestBody, r => r.Contains("partNumber=2", StringComparison.Ordinal) && Interlocked.Exchange(ref cut, 1) == 0);
+        await using FaultProxy proxy = CuttingPartTwoOnce();
         var progress = new CountedProgress();
         await using var client = new ProgressReplicaClient(new S3ReplicaClient(s3.Settings(path, proxy.Endpoint) with { Concurrency = 2 }), progress);
         const int size = (11 * 1024 * 1024) + 123; // three parts: 5 MiB, 5 MiB, 1 MiB + 123
