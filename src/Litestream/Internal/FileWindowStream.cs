@@ -7,13 +7,11 @@ namespace Litestream.Internal;
 /// views of one file read at once without sharing a position or a buffer, and a retry seeks back to resend. The
 /// handle stays its owner's.
 /// </summary>
-internal sealed class FileWindowStream(SafeFileHandle file, long start, long size) : Stream
+internal sealed class FileWindowStream(SafeFileHandle file, long start, long size) : ReadOnlyStream
 {
     private long _position;
 
-    public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length => size;
 
     public override long Position
@@ -22,8 +20,6 @@ internal sealed class FileWindowStream(SafeFileHandle file, long start, long siz
         set => _position = value is >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         int want = Remaining(buffer.Length);
@@ -31,9 +27,6 @@ internal sealed class FileWindowStream(SafeFileHandle file, long start, long siz
         _position += n;
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -54,13 +47,6 @@ internal sealed class FileWindowStream(SafeFileHandle file, long start, long siz
         };
         return _position;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     private int Remaining(int wanted) => (int)Math.Clamp(size - _position, 0, wanted);
 }
