@@ -97,10 +97,11 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         await using (var life = Life.Start(s3, path, prefix, proxy, options))
         {
             await SettleAsync(proxy);
-            // A restart rebuilds the picture with one listing of each level it uses, and writes, reads and deletes nothing.
+            // A restart rebuilds the picture with one listing of each level it uses and writes, reads or deletes nothing:
             string[] restart = [.. proxy.RequestLog.Skip(before)];
-            string listing = $"^GET /bkt/?\\?list-type=2&.*prefix={prefix}%2F[0-9]{{4}}%2F";
-            Assert.True(restart.All(r => Regex.IsMatch(r, listing)) && restart.Distinct().Count() == restart.Length, string.Join("\n", restart));
+            // Levels 0 (the start's position), 1 and 2 (compaction) and 9 (snapshot), each once: ticks that coincide share a listing.
+            string[] listed = [.. restart.Select(r => Regex.Match(r, $"^GET /bkt/?\\?list-type=2&.*prefix={prefix}%2F([0-9]{{4}})%2F$").Groups[1].Value).Order(StringComparer.Ordinal)];
+            Assert.True(listed.SequenceEqual(["0000", "0001", "0002", "0009"]), string.Join("\n", restart));
             Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
 
             SqliteWriter.Write(path, 5, start: 20); // a write after idling: shipped, climbs the levels, snapshotted
