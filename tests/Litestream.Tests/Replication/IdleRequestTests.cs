@@ -37,31 +37,19 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         SqliteWriter.Write(path, 20);
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("idle");
-        await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
-        // The time-based checkpoint (its _litestream_seq row is one more transaction) happens while settling.
-        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100), CheckpointInterval = TimeSpan.FromSeconds(2) });
-        var store = new Store([new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(100) })], compaction: s_fastCompaction);
-        using var stop = new CancellationTokenSource();
-        Task run = store.RunAsync(stop.Token);
+        await using (Life.Start(s3, path, prefix, proxy, s_fastCompaction))
+        {
+            // The time-based checkpoint (its _litestream_seq row is one more transaction) happens while settling.
+            int settled = await SettleAsync(proxy);
+            Assert.True(settled > 0, "nothing was replicated");
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
 
-        int settled = await SettleAsync(proxy);
-        Assert.True(settled > 0, "nothing was replicated");
-        Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
-
-        SqliteWriter.Write(path, 5, start: 20); // activity again: shipped, compacted, snapshotted, then quiet
-        int active = await SettleAsync(proxy);
-        Assert.True(active > settled, "the new commit was not shipped");
-        Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
-
-        await stop.CancelAsync();
-        await run;
-        Assert.Equal(0, store.ErrorCount);
-        await using var direct = s3.Client(prefix);
-        string output = Path.Combine(dir, "restored.db");
-        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
-        string expected = SqliteWriter.Dump(path);
-        Assert.StartsWith("ok 25 ", expected);
-        Assert.Equal(expected, SqliteWriter.Dump(output));
+            SqliteWriter.Write(path, 5, start: 20); // activity again: shipped, compacted, snapshotted, then quiet
+            int active = await SettleAsync(proxy);
+            Assert.True(active > settled, "the new commit was not shipped");
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+        }
+        await AssertRestoresAsync(prefix, path, "ok 25 ");
     }
 
     /// <summary>
@@ -117,11 +105,7 @@ public sealed class IdleRequestTests(S3rverFixture s3)
             Assert.Equal(0, life.Store.ErrorCount);
         }
 
-        string output = Path.Combine(dir, "restored.db");
-        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
-        string expected = SqliteWriter.Dump(path);
-        Assert.StartsWith("ok 25 ", expected);
-        Assert.Equal(expected, SqliteWriter.Dump(output));
+        await AssertRestoresAsync(prefix, path, "ok 25 ");
     }
 
     /// <summary>
@@ -159,6 +143,17 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         await run;
         Assert.EndsWith("/lease.json", proxy.RequestLog[^1], StringComparison.Ordinal);
         Assert.Equal(0, store.ErrorCount);
+    }
+
+    /// <summary>The replica at <paramref name="prefix"/> restores to what <paramref name="path"/> holds, whose dump starts with <paramref name="dumpStart"/>.</summary>
+    private async Task AssertRestoresAsync(string prefix, string path, string dumpStart)
+    {
+        await using var direct = s3.Client(prefix);
+        string output = Path.Combine(Path.GetDirectoryName(path)!, "restored.db");
+        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith(dumpStart, expected);
+        Assert.Equal(expected, SqliteWriter.Dump(output));
     }
 
     /// <summary>One run of a <see cref="Store"/> replicating a database to s3rver through the proxy; disposing stops it (final sync).</summary>
