@@ -22,7 +22,8 @@ internal sealed class ReplicaListing(IReplicaClient client)
     /// <summary>
     /// The files of <paramref name="level"/> ordered by (MinTxid, MaxTxid); lists the level only when it is not known.
     /// Callers that miss at once share one listing (the L0 retention, compaction and snapshot ticks fall on the same
-    /// wall-clock instants, and after a start each would otherwise list the same level).
+    /// wall-clock instants, and after a start each would otherwise list the same level). A joiner gets the listing's
+    /// failure too, a cancellation included: the callers are one replica's loops, which stop on one token.
     /// </summary>
     public async ValueTask<List<LtxFileInfo>> GetAsync(int level, CancellationToken cancellationToken)
     {
