@@ -16,10 +16,18 @@ internal sealed class ReplicaListing(IReplicaClient client)
     private readonly List<LtxFileInfo>?[] _levels = new List<LtxFileInfo>?[LtxConstants.SnapshotLevel + 1];
     // Bumped by every change to a level; a listing that raced with a change is used once but not kept.
     private readonly long[] _versions = new long[LtxConstants.SnapshotLevel + 1];
+    // The listing under way per level, which callers missing at the same time join.
+    private readonly TaskCompletionSource<List<LtxFileInfo>>?[] _pending = new TaskCompletionSource<List<LtxFileInfo>>?[LtxConstants.SnapshotLevel + 1];
 
-    /// <summary>The files of <paramref name="level"/> ordered by (MinTxid, MaxTxid); lists the level only when it is not known.</summary>
+    /// <summary>
+    /// The files of <paramref name="level"/> ordered by (MinTxid, MaxTxid); lists the level only when it is not known.
+    /// Callers that miss at once share one listing (the L0 retention, compaction and snapshot ticks fall on the same
+    /// wall-clock instants, and after a start each would otherwise list the same level). A joiner gets the listing's
+    /// failure too, a cancellation included: the callers are one replica's loops, which stop on one token.
+    /// </summary>
     public async ValueTask<List<LtxFileInfo>> GetAsync(int level, CancellationToken cancellationToken)
     {
+        TaskCompletionSource<List<LtxFileInfo>> listing;
         long version;
         lock (_lock)
         {
@@ -27,12 +35,38 @@ internal sealed class ReplicaListing(IReplicaClient client)
             {
                 return [.. known];
             }
-            version = _versions[level];
+            if (_pending[level] is { } joined)
+            {
+                listing = joined;
+                version = -1;
+            }
+            else
+            {
+                _pending[level] = listing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                version = _versions[level];
+            }
+        }
+        if (version < 0)
+        {
+            return [.. await listing.Task.WaitAsync(cancellationToken).ConfigureAwait(false)];
         }
         var files = new List<LtxFileInfo>();
-        await foreach (LtxFileInfo info in client.ListLtxFilesAsync(level, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
+        try
         {
-            files.Add(info);
+            await foreach (LtxFileInfo info in client.ListLtxFilesAsync(level, Txid.Zero, false, cancellationToken).ConfigureAwait(false))
+            {
+                files.Add(info);
+            }
+        }
+        catch (Exception e)
+        {
+            lock (_lock)
+            {
+                Detach(level, listing);
+            }
+            listing.SetException(e);
+            _ = listing.Task.Exception; // observed: the joiners, if any, rethrow it themselves
+            throw;
         }
         lock (_lock)
         {
@@ -40,8 +74,19 @@ internal sealed class ReplicaListing(IReplicaClient client)
             {
                 _levels[level] = [.. files];
             }
+            Detach(level, listing);
         }
-        return files;
+        listing.SetResult(files);
+        return [.. files];
+    }
+
+    /// <summary>A listing that ended or started before a change is not joined any more (caller holds the lock).</summary>
+    private void Detach(int level, TaskCompletionSource<List<LtxFileInfo>>? listing = null)
+    {
+        if (listing is null || _pending[level] == listing)
+        {
+            _pending[level] = null;
+        }
     }
 
     /// <summary>The file with the highest MaxTxid in <paramref name="level"/>, or null when the level is empty.</summary>
@@ -57,6 +102,7 @@ internal sealed class ReplicaListing(IReplicaClient client)
         lock (_lock)
         {
             _versions[file.Level]++;
+            Detach(file.Level);
             if (_levels[file.Level] is not { } files)
             {
                 return;
@@ -80,6 +126,7 @@ internal sealed class ReplicaListing(IReplicaClient client)
             foreach (LtxFileInfo file in deleted)
             {
                 _versions[file.Level]++;
+                Detach(file.Level);
                 _levels[file.Level]?.RemoveAll(f => f.MinTxid == file.MinTxid && f.MaxTxid == file.MaxTxid);
             }
         }
@@ -94,6 +141,7 @@ internal sealed class ReplicaListing(IReplicaClient client)
             {
                 _levels[level] = null;
                 _versions[level]++;
+                Detach(level);
             }
         }
     }

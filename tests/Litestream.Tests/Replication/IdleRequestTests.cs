@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;
 using Litestream.Storage.S3;
@@ -35,31 +37,75 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         SqliteWriter.Write(path, 20);
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("idle");
-        await using var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
-        // The time-based checkpoint (its _litestream_seq row is one more transaction) happens while settling.
-        var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100), CheckpointInterval = TimeSpan.FromSeconds(2) });
-        var store = new Store([new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(100) })], compaction: s_fastCompaction);
-        using var stop = new CancellationTokenSource();
-        Task run = store.RunAsync(stop.Token);
+        await using (Life.Start(s3, path, prefix, proxy, s_fastCompaction))
+        {
+            // The time-based checkpoint (its _litestream_seq row is one more transaction) happens while settling.
+            int settled = await SettleAsync(proxy);
+            Assert.True(settled > 0, "nothing was replicated");
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
 
-        int settled = await SettleAsync(proxy);
-        Assert.True(settled > 0, "nothing was replicated");
-        Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+            SqliteWriter.Write(path, 5, start: 20); // activity again: shipped, compacted, snapshotted, then quiet
+            int active = await SettleAsync(proxy);
+            Assert.True(active > settled, "the new commit was not shipped");
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+        }
+        await AssertRestoresAsync(prefix, path, "ok 25 ");
+    }
 
-        SqliteWriter.Write(path, 5, start: 20); // activity again: shipped, compacted, snapshotted, then quiet
-        int active = await SettleAsync(proxy);
-        Assert.True(active > settled, "the new commit was not shipped");
-        Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
-
-        await stop.CancelAsync();
-        await run;
-        Assert.Equal(0, store.ErrorCount);
+    /// <summary>
+    /// A database's whole life at idle with every interval short (levels 1 s / 2 s, snapshots every 3 s kept 4 s, L0
+    /// kept 1 s): once the tail of its last write has run its course (climbed the levels, snapshotted, and retention
+    /// deleted what expired) nothing is sent; after a restart the only requests are one listing per level, then nothing
+    /// again; a write after idling is shipped, compacted and snapshotted as usual, and the replica restores it.
+    /// </summary>
+    [RequiresFact(Need.S3rver)]
+    public async Task IdleDatabase_WholeLifeWithShortRetention_SendsNothingOnceTheTailEnded_AcrossARestart()
+    {
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        SqliteWriter.Write(path, 20);
+        await using var proxy = new FaultProxy(s3.Server.Port);
+        string prefix = S3rverFixture.NewPath("idle-life");
         await using var direct = s3.Client(prefix);
-        string output = Path.Combine(dir, "restored.db");
-        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
-        string expected = SqliteWriter.Dump(path);
-        Assert.StartsWith("ok 25 ", expected);
-        Assert.Equal(expected, SqliteWriter.Dump(output));
+        CompactionOptions options = s_fastCompaction with { SnapshotRetention = TimeSpan.FromSeconds(4) };
+        Txid idle;
+
+        await using (var life = Life.Start(s3, path, prefix, proxy, options))
+        {
+            await SettleAsync(proxy);
+            // The tail ran its course: retention left the newest snapshot alone, and it holds the database's position.
+            LtxFileInfo snapshot = Assert.Single(await direct.ListLtxFilesAsync(LtxConstants.SnapshotLevel, Txid.Zero, false, default).ToListAsync());
+            idle = life.Db.Txid;
+            Assert.Equal(idle, snapshot.MaxTxid);
+            Assert.True(proxy.RequestLog.Any(static r => r.StartsWith("POST /bkt", StringComparison.Ordinal) && r.Contains("delete", StringComparison.Ordinal)), string.Join("\n", proxy.RequestLog));
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+        }
+
+        int before = proxy.Requests;
+        await using (var life = Life.Start(s3, path, prefix, proxy, options))
+        {
+            await SettleAsync(proxy);
+            // A restart rebuilds the picture with one listing of each level it uses and writes, reads or deletes nothing:
+            string[] restart = [.. proxy.RequestLog.Skip(before)];
+            // Levels 0 (the start's position), 1 and 2 (compaction) and 9 (snapshot), each once: ticks that coincide share a listing.
+            string[] listed = [.. restart.Select(r => Regex.Match(r, $"^GET /bkt/?\\?list-type=2&.*prefix={prefix}%2F([0-9]{{4}})%2F$").Groups[1].Value).Order(StringComparer.Ordinal)];
+            Assert.True(listed.SequenceEqual(["0000", "0001", "0002", "0009"]), string.Join("\n", restart));
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+
+            SqliteWriter.Write(path, 5, start: 20); // a write after idling: shipped, climbs the levels, snapshotted
+            await Wait.UntilAsync(() => life.Db.Txid > idle, "the new commits captured");
+            await SettleAsync(proxy);
+            Txid txid = life.Db.Txid;
+            foreach (int level in (int[])[1, 2, LtxConstants.SnapshotLevel])
+            {
+                List<LtxFileInfo> files = await direct.ListLtxFilesAsync(level, Txid.Zero, false, default).ToListAsync();
+                Assert.Equal(txid, files.Max(f => f.MaxTxid));
+            }
+            Assert.Equal(0, await RequestsDuringAsync(proxy, s_idleWindow));
+            Assert.Equal(0, life.Store.ErrorCount);
+        }
+
+        await AssertRestoresAsync(prefix, path, "ok 25 ");
     }
 
     /// <summary>
@@ -97,6 +143,54 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         await run;
         Assert.EndsWith("/lease.json", proxy.RequestLog[^1], StringComparison.Ordinal);
         Assert.Equal(0, store.ErrorCount);
+    }
+
+    /// <summary>The replica at <paramref name="prefix"/> restores to what <paramref name="path"/> holds, whose dump starts with <paramref name="dumpStart"/>.</summary>
+    private async Task AssertRestoresAsync(string prefix, string path, string dumpStart)
+    {
+        await using var direct = s3.Client(prefix);
+        string output = Path.Combine(Path.GetDirectoryName(path)!, "restored.db");
+        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
+        string expected = SqliteWriter.Dump(path);
+        Assert.StartsWith(dumpStart, expected);
+        Assert.Equal(expected, SqliteWriter.Dump(output));
+    }
+
+    /// <summary>One run of a <see cref="Store"/> replicating a database to s3rver through the proxy; disposing stops it (final sync).</summary>
+    private sealed class Life : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly S3ReplicaClient _client;
+        private readonly Task _run;
+
+        private Life(S3ReplicaClient client, Db db, Store store)
+        {
+            _client = client;
+            Db = db;
+            Store = store;
+            _run = store.RunAsync(_stop.Token);
+        }
+
+        public Db Db { get; }
+
+        public Store Store { get; }
+
+        public static Life Start(S3rverFixture s3, string path, string prefix, FaultProxy proxy, CompactionOptions compaction)
+        {
+            var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
+            var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100), CheckpointInterval = TimeSpan.FromSeconds(2) });
+            var store = new Store([new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(100) })], compaction: compaction);
+            return new Life(client, db, store);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _run;
+            Assert.Equal(0, Store.ErrorCount);
+            await _client.DisposeAsync();
+            _stop.Dispose();
+        }
     }
 
     /// <summary>Waits (up to three minutes: a loaded machine stretches the start-up work) until no request (of those <paramref name="counted"/>) arrived for a whole idle window; returns the request count then.</summary>
