@@ -1184,6 +1184,7 @@ class UploadsBench:
     def __init__(self, b: Bench):
         self.b = b
         self.mb, self.window, self.restarts, self.after = (32, 60, 2, 20) if b.quick else (1024, b.uploads_window, 3, 60)
+        self.mb = b.uploads_mb or self.mb
         self.label = f"{self.mb // 1024} GB" if self.mb >= 1024 else f"{self.mb} MB"
 
     def warm_up(self) -> float:
@@ -1474,6 +1475,7 @@ def main() -> int:
     ap.add_argument("--only", help="comma list of: size,cold,idle,new-db,load,restore,s3-idle,s3-restore,lifecycle,encryption,flat,uploads")
     ap.add_argument("--idle-window", type=int, default=300, help="seconds s3-idle counts requests in full mode")
     ap.add_argument("--uploads-window", type=int, default=300, help="seconds `uploads` counts a steady writer's uploads in full mode")
+    ap.add_argument("--uploads-mb", type=int, help="database size in MB for `uploads` (default 32 quick, 1024 full)")
     ap.add_argument("--flat-mb", help="comma list of database sizes in MB for `flat` (default 32 quick, 1024,20480 full)")
     ap.add_argument("--md")
     ap.add_argument("--json")
@@ -1494,7 +1496,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ls-bench-") as tmp:
         b = Bench({"ours": ours.resolve(), "upstream": upstream.resolve()}, args.quick, Path(tmp))
         b.idle_window = args.idle_window
-        b.uploads_window = args.uploads_window
+        b.uploads_window, b.uploads_mb = args.uploads_window, args.uploads_mb
         b.flat_sizes = [int(x) for x in args.flat_mb.split(",")] if args.flat_mb else None
         chosen = args.only.split(",") if args.only else None
         if chosen is None or "cold" in chosen:
