@@ -99,7 +99,8 @@ internal sealed class Compactor
 
     /// <summary>
     /// Merges level <paramref name="level"/>−1 files newer than this level's newest into one file at
-    /// this level. Returns the new file, or null when there was nothing new.
+    /// this level (a first file larger than the others together is copied up on its own, and the others merged after
+    /// it). Returns the newest new file, or null when there was nothing new.
     /// </summary>
     public async ValueTask<LtxFileInfo?> CompactAsync(int level, CancellationToken cancellationToken)
     {
@@ -128,6 +129,15 @@ internal sealed class Compactor
         }
         Log.Compacting(_logger, _replica.Db.Path, level, sources[0].MinTxid.ToString(), sources[^1].MaxTxid.ToString(), sources.Count);
         _replica.Lease?.EnsureHeld(); // a copy inside the storage writes to the replica too
+        // A first file larger than the rest together (each level's first pass after a snapshot: the whole database
+        // and a few seconds of changes) moves up alone, inside the storage, and the rest merge after it: merged in,
+        // the whole database would be uploaded again at every level for a few new pages.
+        if (sources.Count > 1 && sources[0].Size > sources.Skip(1).Sum(s => s.Size)
+            && await Client.CopyLtxFileAsync(sources[0], level, cancellationToken).ConfigureAwait(false) is { } head)
+        {
+            await CompactedAsync(level, head, cancellationToken).ConfigureAwait(false);
+            sources.RemoveAt(0);
+        }
         if (sources.Count == 1 && await Client.CopyLtxFileAsync(sources[0], level, cancellationToken).ConfigureAwait(false) is { } copied)
         {
             return await CompactedAsync(level, copied, cancellationToken).ConfigureAwait(false);

@@ -19,6 +19,7 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
     private bool _forceSnapshot;
     private string? _forceSnapshotReason;
     private bool _walRestartExpected;
+    private string? _notContinued; // why the last WAL restart could not be continued across (in the snapshot's reason)
 
     /// <summary>Header of the newest local L0 file; null before the first capture.</summary>
     public LtxHeader? Position { get; private set; }
@@ -139,7 +140,8 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
 
             if (!_walRestartExpected && !_forceSnapshot && Position is { } last && (walHeader.Salt1, walHeader.Salt2) != (last.WalSalt1, last.WalSalt2))
             {
-                _walRestartExpected = ContinueAcrossWalRestart(last, walHeader, wal, database);
+                _notContinued = ContinueAcrossWalRestart(last, walHeader, wal, database);
+                _walRestartExpected = _notContinued is null;
             }
             (long offset, string? snapshotReason) = Verify(walHeader, RandomAccess.GetLength(wal));
             bool snapshot = snapshotReason is not null;
@@ -175,6 +177,7 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
                 _forceSnapshot = false;
                 _forceSnapshotReason = null;
                 _walRestartExpected = false;
+                _notContinued = null;
                 if (snapshot)
                 {
                     Log.Snapshot(logger, db.Path, header.MaxTxid.ToString(), commit, snapshotReason!);
@@ -208,53 +211,61 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
     /// count, which would cut the old generation short (no common limit is a frame boundary);</item>
     /// <item>every page the database grew by is in those frames (the database file holds newer versions).</item>
     /// </list>
-    /// Returns true when the old generation's tail is captured (or was empty): the new generation then continues
-    /// from its first frame.
+    /// Returns null when the old generation's tail is captured (or was empty): the new generation then continues from
+    /// its first frame; else which of these does not hold, for the snapshot's reason.
     /// </summary>
-    private bool ContinueAcrossWalRestart(LtxHeader last, WalHeader walHeader, SafeFileHandle wal, SafeFileHandle database)
+    private string? ContinueAcrossWalRestart(LtxHeader last, WalHeader walHeader, SafeFileHandle wal, SafeFileHandle database)
     {
         long end = last.WalOffset + last.WalSize;
         long frameSize = WalFrameHeader.Size + db.PageSize;
         long fileSize = RandomAccess.GetLength(wal);
-        if (walHeader.Salt1 != unchecked(last.WalSalt1 + 1) || end <= WalHeader.Size || (fileSize - WalHeader.Size) % frameSize != 0)
+        if (walHeader.Salt1 != unchecked(last.WalSalt1 + 1))
         {
-            return false;
+            return $"salt-1 {walHeader.Salt1:x8} is not the position's {last.WalSalt1:x8} + 1 (another wal file, or more than one restart)";
+        }
+        if (end <= WalHeader.Size)
+        {
+            return "the position is at the wal's start";
+        }
+        if ((fileSize - WalHeader.Size) % frameSize != 0)
+        {
+            return $"the wal is {fileSize} bytes, not whole frames (cut at the restart)";
         }
         WalReader? tail;
         try
         {
             tail = WalReader.OpenAt(wal, end, last.WalSalt1, last.WalSalt2);
         }
-        catch (WalPrevFrameMismatchException)
+        catch (WalPrevFrameMismatchException e)
         {
-            return false;
+            return $"the position's last frame is gone: {e.Message}";
         }
         if (tail is null)
         {
-            return false;
+            return "no wal header";
         }
         using (tail)
         {
             WalPageMap map = tail.ReadPageMap();
             if (tail.Checksum != tail.CommitChecksum)
             {
-                return false; // frames of an unfinished transaction follow: not the state the restart began from
+                return "an unfinished transaction follows the position"; // not the state the restart began from
             }
             if (map.Commit == 0)
             {
-                return true; // nothing was committed between our position and the restart
+                return null; // nothing was committed between our position and the restart
             }
             uint lockPgno = LtxConstants.LockPgno(db.PageSize);
             for (uint pgno = last.Commit + 1; pgno <= map.Commit; pgno++)
             {
                 if (pgno != lockPgno && !map.Pages.ContainsKey(pgno))
                 {
-                    return false;
+                    return $"page {pgno}, which the database grew by, is not in the old generation's frames";
                 }
             }
             (LtxHeader header, int pages) = CaptureNext(map, map.Commit, end, map.MaxOffset - end, last.WalSalt1, last.WalSalt2, wal, database, snapshot: false);
             Log.ContinuedAcrossWalRestart(logger, db.Path, header.MaxTxid.ToString(), pages);
-            return true;
+            return null;
         }
     }
 
@@ -303,7 +314,8 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
         {
             // The WAL restarted. After our own checkpoint (every commit captured under the write barrier)
             // the new generation simply continues from its first frame; otherwise frames may be lost.
-            return _walRestartExpected ? (WalHeader.Size, null) : (WalHeader.Size, "wal header salt reset");
+            return _walRestartExpected ? (WalHeader.Size, null)
+                : (WalHeader.Size, _notContinued is null ? "wal header salt reset" : $"wal header salt reset (not continued: {_notContinued})");
         }
         long offset = pos.WalOffset + pos.WalSize;
         if (offset > walFileSize)

@@ -127,6 +127,47 @@ public class CompactorTests
     }
 
     [RequiresFact]
+    public async Task Compact_FirstFileLargerThanTheRest_IsLinkedAloneAndTheRestMerged()
+    {
+        // Each level's first pass after a snapshot: the whole database and a few small commits. Merged, the whole
+        // database would be uploaded again at every level (bench/run.py --only uploads: 35 MB for a 32 MB database at
+        // the first L1); the snapshot moves up inside the storage and only the commits after it are merged.
+        string dir = TestRepo.TempDir();
+        string path = Path.Combine(dir, "app.db");
+        var client = new FileReplicaClient(Path.Combine(dir, "replica"));
+        SqliteWriter.Write(path, new Workload { Commits = 1, Batch = "400", Pad = 900 });
+        await using var db = new Db(path);
+        db.Open();
+        var replica = new Replica(db, client);
+        db.Sync();
+        for (int i = 0; i < 2; i++)
+        {
+            await replica.SyncAsync(default);
+            Write(path, 1 + i);
+            db.Sync();
+        }
+        await replica.SyncAsync(default);
+        List<LtxFileInfo> l0 = await ListAsync(client, 0);
+        Assert.Equal(3, l0.Count);
+        Assert.True(l0[0].Size > l0[1].Size + l0[2].Size, $"snapshot {l0[0].Size} bytes, commits {l0[1].Size} + {l0[2].Size}");
+        var compactor = new Compactor(replica, new CompactionOptions { VerifyCompaction = true });
+        LtxFileInfo newest = (await compactor.CompactAsync(1, default))!;
+        Assert.Equal((new Txid(2), new Txid(3)), (newest.MinTxid, newest.MaxTxid));
+        Assert.Equal([(1UL, 1UL), (2UL, 3UL)], (await ListAsync(client, 1)).Select(f => (f.MinTxid.Value, f.MaxTxid.Value)));
+        string Inode(int level, ulong min, ulong max) => Processes.RunOk("stat", ["-c", "%i", client.LtxFilePath(level, new Txid(min), new Txid(max))]);
+        Assert.Equal(Inode(0, 1, 1), Inode(1, 1, 1));
+        Assert.NotEqual(Inode(0, 2, 2), Inode(1, 2, 3)); // two commits merged: a new file
+        await RestoreAndCompare(client, dir, SqliteWriter.Dump(path));
+
+        // The next level: the snapshot linked again, the one merged file after it linked too.
+        Assert.Equal(new Txid(3), (await compactor.CompactAsync(2, default))!.MaxTxid);
+        Assert.Equal([(1UL, 1UL), (2UL, 3UL)], (await ListAsync(client, 2)).Select(f => (f.MinTxid.Value, f.MaxTxid.Value)));
+        Assert.Equal(Inode(0, 1, 1), Inode(2, 1, 1));
+        Assert.Equal(Inode(1, 2, 3), Inode(2, 2, 3));
+        await RestoreAndCompare(client, dir, SqliteWriter.Dump(path));
+    }
+
+    [RequiresFact]
     public async Task VerifyCompaction_DamagedOutput_IsDeletedAndTheNextCompactionRewritesIt()
     {
         string dir = TestRepo.TempDir();

@@ -243,7 +243,27 @@ public class DbTests
             Exec(app, "PRAGMA wal_checkpoint(PASSIVE)");
         }
         Exec(app, "INSERT INTO t(v) VALUES ('last generation')");
-        await AssertNextSyncIsSnapshot(path, stopped);
+        await AssertNextSyncIsSnapshot(path, stopped, $"salt-1 {stopped.WalSalt1 + 2:x8} is not the position's {stopped.WalSalt1:x8} + 1 (another wal file, or more than one restart)");
+    }
+
+    [RequiresFact]
+    public async Task Sync_NewGenerationOverwroteThePositionsLastFrame_WritesFullSnapshot()
+    {
+        // Stopped long enough that the application's new generation, written from the start of the file, reached the
+        // frame we stopped at: the commits after it are in the database file only, and cannot be told apart.
+        string path = NewDatabase(200);
+        using var app = new SqliteConnection($"Data Source={path};Pooling=False");
+        app.Open();
+        LtxHeader stopped = await SyncAndStop(path, app);
+        Exec(app, "INSERT INTO t(v) VALUES ('before the restart')");
+        Exec(app, "PRAGMA wal_checkpoint(PASSIVE)");
+        long frames = (stopped.WalOffset + stopped.WalSize - 32) / (24 + stopped.PageSize);
+        for (int i = 0; i <= frames; i++)
+        {
+            Exec(app, $"INSERT INTO t(v) VALUES ('new generation {i}')"); // one frame each at least
+        }
+        long last = stopped.WalOffset + stopped.WalSize - (24 + stopped.PageSize);
+        await AssertNextSyncIsSnapshot(path, stopped, $"the position's last frame is gone: prev frame mismatch: frame at offset {last} has salts {stopped.WalSalt1 + 1:x8}/");
     }
 
     [RequiresFact]
@@ -262,7 +282,7 @@ public class DbTests
         Exec(app, "PRAGMA wal_checkpoint(PASSIVE)");
         Exec(app, $"PRAGMA journal_size_limit = {stopped.WalOffset + stopped.WalSize + 1000}");
         Exec(app, "INSERT INTO t(v) VALUES ('after the cut')");
-        await AssertNextSyncIsSnapshot(path, stopped);
+        await AssertNextSyncIsSnapshot(path, stopped, $"the wal is {stopped.WalOffset + stopped.WalSize + 1000} bytes, not whole frames (cut at the restart)");
     }
 
     /// <summary>Replicates <paramref name="path"/> (snapshot and one delta written by <paramref name="app"/>) and stops; returns the last position.</summary>
@@ -279,11 +299,14 @@ public class DbTests
         return db.Position!.Value;
     }
 
-    private static async Task AssertNextSyncIsSnapshot(string path, LtxHeader stopped)
+    /// <summary>The next sync writes a full snapshot, and its reason says which proof of a continuation failed (<paramref name="notContinued"/>, a prefix).</summary>
+    private static async Task AssertNextSyncIsSnapshot(string path, LtxHeader stopped, string notContinued)
     {
-        await using var db = new Db(path);
+        var log = new CapturingLogger();
+        await using var db = new Db(path, logger: log);
         db.Open();
         Assert.True(db.Sync());
+        Assert.True(log.Lines.Any(l => l.Contains($"reason: wal header salt reset (not continued: {notContinued}", StringComparison.Ordinal)), string.Join('\n', log.Lines));
         LtxHeader header = db.Position!.Value;
         Assert.Equal(stopped.MaxTxid.Value + 1, header.MaxTxid.Value);
         Assert.Equal((int)header.Commit, CountPages(db.L0FilePath(header.MaxTxid)));
