@@ -171,6 +171,11 @@ internal sealed class RestoreTarget : IDisposable
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
         using SqliteCommand command = connection.CreateCommand();
+        // The check reads every page once: mapped (SQLite caps the map at 2 GiB), the pages the appliers just wrote are
+        // read in place from the page cache instead of one pread and copy each (1 GB: 0.85 s less CPU, issue 22
+        // goal 7). The file is ours alone and not truncated while mapped.
+        command.CommandText = $"PRAGMA mmap_size = {new FileInfo(path).Length}";
+        command.ExecuteNonQuery();
         command.CommandText = check == IntegrityCheck.Full ? "PRAGMA integrity_check" : "PRAGMA quick_check";
         string result;
         using (cancellationToken.Register(() => SQLitePCL.raw.sqlite3_interrupt(connection.Handle)))

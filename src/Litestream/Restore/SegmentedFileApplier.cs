@@ -71,6 +71,7 @@ internal sealed class SegmentedFileApplier(IReplicaClient client, LtxFileInfo in
         var parts = new LtxSegmentChecksum[segments.Count];
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int next = -1;
+        bool local = client.TryGetLocalPath(info.Level, info.MinTxid, info.MaxTxid, out _);
         void Work()
         {
             using var run = new PageRunWriter(database, plan.Header.PageSize, RunBytes);
@@ -80,9 +81,11 @@ internal sealed class SegmentedFileApplier(IReplicaClient client, LtxFileInfo in
                 {
                     stop.Token.ThrowIfCancellationRequested();
                     LtxFrameSegment segment = segments[i];
-                    using var body = new StallGuardStream(
-                        client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult(),
-                        stallTimeout, $"{RestorePlan.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
+                    Stream range = client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, segment.Offset, segment.End - segment.Offset, stop.Token).AsTask().GetAwaiter().GetResult();
+                    // A local file is read synchronously where it is: the guard's async reads would hop each 64 KiB read
+                    // to the thread pool while this worker spins, and copy it once more.
+                    using Stream body = local ? range
+                        : new StallGuardStream(range, stallTimeout, $"{RestorePlan.FileName(info)} bytes {segment.Offset}-{segment.End - 1}", stop.Token);
                     using var decoder = new LtxSegmentDecoder(body, plan.Header, segment, leaveOpen: true, keys);
                     while (decoder.TryDecodePage(run.NextSlot, out LtxPageHeader header))
                     {
