@@ -14,7 +14,6 @@ namespace Litestream.Aot.Cli;
 internal static partial class StartupPages
 {
     private const int MadvDontneed = 4;
-    private const int MadvPageout = 21;
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     private static partial int Madvise(nint address, nuint length, int advice);
@@ -40,12 +39,7 @@ internal static partial class StartupPages
     /// <summary>
     /// Releases every file mapping that is not writable and holds no private (copied-on-write) page: the exe's and
     /// the shared libraries' code and read-only data. A relocated read-only region (RELRO) holds private pages and
-    /// is left alone, since dropping them would bring back the file's unrelocated bytes. A writable private file
-    /// mapping (the exe's data: in a build without dehydration (NativeAot.props) its type data, megabytes that
-    /// start-up read) gets MADV_PAGEOUT instead: the kernel reclaims its clean file pages and keeps every page the
-    /// process wrote (swapped out at worst), so unlike MADV_DONTNEED no write can be lost to a race with another
-    /// thread. The kernel does this only for a file the process owns or may write (else it is a no-op); a page it
-    /// reclaimed is read from the file again when used. Returns the bytes advised.
+    /// is left alone, since dropping them would bring back the file's unrelocated bytes. Returns the bytes advised.
     /// </summary>
     public static long Release()
     {
@@ -77,16 +71,12 @@ internal static partial class StartupPages
                 }
             }
             bool file = head.Length == 6 && head[5].StartsWith('/');
-            int advice = !file ? 0
-                : head[1].StartsWith("r-", StringComparison.Ordinal) && !privatePages ? MadvDontneed
-                : head[1] == "rw-p" ? MadvPageout
-                : 0;
-            if (advice != 0)
+            if (file && head[1].StartsWith("r-", StringComparison.Ordinal) && !privatePages)
             {
                 string[] range = head[0].Split('-');
                 long start = long.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
                 long end = long.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                if (Madvise((nint)start, (nuint)(end - start), advice) == 0)
+                if (Madvise((nint)start, (nuint)(end - start), MadvDontneed) == 0)
                 {
                     released += end - start;
                 }
