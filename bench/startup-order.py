@@ -35,7 +35,8 @@ def managed_symbols(dbg: str) -> tuple[list[int], list[str]]:
     syms = []
     for line in subprocess.run(["nm", "-n", "--defined-only", dbg], capture_output=True, text=True, check=True).stdout.splitlines():
         p = line.split()
-        if len(p) == 3 and p[1] in "tT":
+        # Section labels (__start___managedcode) share the first method's address: they name no method.
+        if len(p) == 3 and p[1] in "tT" and not p[2].startswith("__"):
             syms.append((int(p[0], 16), p[2]))
     # Every text symbol bounds the one before it; only the managed ones are kept as names.
     return [a for a, _ in syms], [n if lo <= a < hi else "" for a, n in syms]
