@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     -r|--rid) rids=("$2"); shift 2 ;;
     --backends|-backends) backends=$2; shift 2 ;;
     --mapped-types) mapped=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "error: unknown argument $1" >&2; echo "hint: ./publish.sh [-r linux-x64|linux-arm64]" >&2; exit 2 ;;
   esac
 done
