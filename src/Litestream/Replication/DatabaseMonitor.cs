@@ -74,6 +74,9 @@ internal sealed class DatabaseMonitor : ScheduledJob, IDisposable
 
     public void Dispose() => _watch?.Dispose();
 
+    /// <summary>The WAL's change notification (tests); null where inotify is unavailable.</summary>
+    internal WalWatch? Watch => _watch;
+
     public override string ToString() => $"monitor {_db.Path}";
 
     /// <summary>The WAL changed (on the watch's reader thread: only reschedules), or a pass wants another.</summary>

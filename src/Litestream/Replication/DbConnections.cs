@@ -54,6 +54,7 @@ internal sealed class DbConnections : IDisposable
     /// </summary>
     public static DbConnections Open(string path, TimeSpan busyTimeout, SafeFileHandle database)
     {
+        _ = SqliteNative.NoPageCacheBulk();
         SqliteConnection? writer = null, reader = null;
         try
         {
