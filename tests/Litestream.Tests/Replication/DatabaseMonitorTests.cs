@@ -82,9 +82,24 @@ public sealed class DatabaseMonitorTests : IAsyncDisposable
         return monitored;
     }
 
-    private static Task ReleasedAsync(Monitored m) => Wait.UntilAsync(() => m.Passes.Any(p => p.Released && p.Txid.Value > 0), "the database to let its connections go");
+    /// <summary>Starts monitoring <paramref name="path"/> and waits until a pass has let its connections go.</summary>
+    private async Task<Monitored> StartReleasedAsync(string path, TimeSpan interval)
+    {
+        Monitored m = Start(path, interval);
+        await Wait.UntilAsync(() => m.Passes.Any(p => p.Released && p.Txid.Value > 0), "the database to let its connections go");
+        return m;
+    }
 
     private static TimeSpan Gap(long from, long to) => Stopwatch.GetElapsedTime(from, to);
+
+    /// <summary>The index of the first pass past <paramref name="idle"/>, and how long after the pass before it it came.</summary>
+    private static (int Index, TimeSpan SincePrevious) Capture(Monitored m, Txid idle)
+    {
+        var passes = m.Passes.ToArray();
+        int index = Array.FindIndex(passes, p => p.Txid > idle);
+        Assert.True(index > 0, "no pass before the capture");
+        return (index, Gap(passes[index - 1].At, passes[index].At));
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -102,8 +117,7 @@ public sealed class DatabaseMonitorTests : IAsyncDisposable
     public async Task Released_Quiet_LooksOnlyEveryReleasedQuietChecksIntervals()
     {
         TimeSpan interval = TimeSpan.FromMilliseconds(50);
-        Monitored m = Start(Path.Combine(TestRepo.TempDir(), "app.db"), interval);
-        await ReleasedAsync(m);
+        Monitored m = await StartReleasedAsync(Path.Combine(TestRepo.TempDir(), "app.db"), interval);
         int released = m.Passes.Count;
         await Wait.UntilAsync(() => m.Passes.Count >= released + 2, "two backstop looks after the release");
 
@@ -122,8 +136,7 @@ public sealed class DatabaseMonitorTests : IAsyncDisposable
     public async Task Released_ChangeTheWatchMissed_TheNextBackstopLookCapturesIt()
     {
         TimeSpan interval = TimeSpan.FromMilliseconds(50);
-        Monitored m = Start(Path.Combine(TestRepo.TempDir(), "app.db"), interval);
-        await ReleasedAsync(m);
+        Monitored m = await StartReleasedAsync(Path.Combine(TestRepo.TempDir(), "app.db"), interval);
         // Right after a look (which armed the watch again), the next one is a full backstop away.
         int looked = m.Passes.Count;
         await Wait.UntilAsync(() => m.Passes.Count > looked, "a backstop look");
@@ -136,10 +149,9 @@ public sealed class DatabaseMonitorTests : IAsyncDisposable
 
         // Captured by the first look after the last one before the write, which came a full backstop after its predecessor:
         // the backstop found it, not a notification (that would have come after the debounce).
-        var passes = m.Passes.ToArray();
-        int capture = Array.FindIndex(passes, p => p.Txid > idle);
+        (int capture, TimeSpan sincePrevious) = Capture(m, idle);
         Assert.Equal(before, capture);
-        Assert.InRange(Gap(passes[capture - 1].At, passes[capture].At), interval * DatabaseMonitor.ReleasedQuietChecks, TimeSpan.MaxValue);
+        Assert.InRange(sincePrevious, interval * DatabaseMonitor.ReleasedQuietChecks, TimeSpan.MaxValue);
     }
 
     [Fact]
@@ -148,11 +160,7 @@ public sealed class DatabaseMonitorTests : IAsyncDisposable
         // 30 s released backstop: the overflow's looks come long before it.
         TimeSpan interval = TimeSpan.FromMilliseconds(500);
         string dir = TestRepo.TempDir();
-        Monitored[] all = [.. Enumerable.Range(0, 3).Select(i => Start(Path.Combine(dir, $"t{i}.db"), interval))];
-        foreach (Monitored m in all)
-        {
-            await ReleasedAsync(m);
-        }
+        Monitored[] all = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => StartReleasedAsync(Path.Combine(dir, $"t{i}.db"), interval)));
         var idle = all.Select(m => (m.Db.Txid, Passes: m.Passes.Count)).ToArray();
         foreach (Monitored m in all)
         {
@@ -165,11 +173,9 @@ public sealed class DatabaseMonitorTests : IAsyncDisposable
 
         for (int i = 0; i < all.Length; i++)
         {
-            var passes = all[i].Passes.ToArray();
-            int capture = Array.FindIndex(passes, p => p.Txid > idle[i].Txid);
+            (int capture, TimeSpan sincePrevious) = Capture(all[i], idle[i].Txid);
             Assert.Equal(idle[i].Passes, capture); // the first look after the overflow
-            Assert.True(Gap(passes[capture - 1].At, passes[capture].At) < interval * DatabaseMonitor.ReleasedQuietChecks,
-                $"database {i} was captured by its backstop, not by the overflow");
+            Assert.True(sincePrevious < interval * DatabaseMonitor.ReleasedQuietChecks, $"database {i} was captured by its backstop, not by the overflow");
         }
     }
 }
