@@ -13,7 +13,7 @@ namespace Litestream.Replication;
 /// <remarks>
 /// When a pass is due: while the WAL is watched a quiet database is not looked at every interval (the watch fires on
 /// its next write), only when a time-based checkpoint falls due and every <see cref="QuietChecks"/> intervals as a
-/// backstop. A change after a quiet gap is synced after <see cref="StoreOptions.ChangeDebounce"/>, so a lone commit
+/// backstop (<see cref="ReleasedQuietChecks"/> once it let its connections go). A change after a quiet gap is synced after <see cref="StoreOptions.ChangeDebounce"/>, so a lone commit
 /// reaches the replica in tens of milliseconds. A change within <see cref="StoreOptions.BurstWindow"/> of the last
 /// file means commits keep coming: the next file then waits for one monitor interval after the last, as upstream's
 /// ticker spaces them, because every file is one upload (one PUT on object storage) and a busy writer must not turn
@@ -21,8 +21,15 @@ namespace Litestream.Replication;
 /// </remarks>
 internal sealed class DatabaseMonitor : ScheduledJob, IDisposable
 {
-    /// <summary>Monitor intervals a watched, quiet database sleeps at most (see <see cref="QuietWait"/>).</summary>
-    private const int QuietChecks = 10;
+    /// <summary>Monitor intervals a watched, quiet database that still holds its connections sleeps at most (see <see cref="QuietWait"/>).</summary>
+    internal const int QuietChecks = 10;
+
+    /// <summary>
+    /// Monitor intervals a watched database whose connections were let go sleeps at most (see <see cref="QuietWait"/>):
+    /// with a thousand idle databases, each look (a stat, an open and two reads of its WAL, the watch set again) every
+    /// <see cref="QuietChecks"/> intervals was most of the process's idle CPU.
+    /// </summary>
+    internal const int ReleasedQuietChecks = 60;
 
     private readonly Db _db;
     private readonly StoreOptions _options;
@@ -66,6 +73,9 @@ internal sealed class DatabaseMonitor : ScheduledJob, IDisposable
     public Task RunAsync() => StartAsync(TimeSpan.Zero);
 
     public void Dispose() => _watch?.Dispose();
+
+    /// <summary>The WAL's change notification (tests); null where inotify is unavailable.</summary>
+    internal WalWatch? Watch => _watch;
 
     public override string ToString() => $"monitor {_db.Path}";
 
@@ -154,13 +164,16 @@ internal sealed class DatabaseMonitor : ScheduledJob, IDisposable
     /// <summary>
     /// How long a watched, quiet database sleeps: until its time-based checkpoint is due, at least one monitor
     /// interval and at most <see cref="QuietChecks"/> of them (a backstop against a change notification lost in
-    /// a way not foreseen here). Waking every interval to find nothing cost an idle replicator a timer, a
-    /// thread-pool worker and the pool's gate thread each second.
+    /// a way not foreseen here), <see cref="ReleasedQuietChecks"/> once its connections are let go. Waking every
+    /// interval to find nothing cost an idle replicator a timer, a thread-pool worker and the pool's gate thread each
+    /// second. The shorter bound while connected is also when the idle release is looked at; released, there is
+    /// nothing left to let go and the watch is what wakes it (a lost event, an inotify queue overflow, wakes every
+    /// database at once: <see cref="WalWatch"/>).
     /// </summary>
     private static TimeSpan QuietWait(Db db)
     {
         TimeSpan interval = db.Options.MonitorInterval;
-        TimeSpan longest = interval * QuietChecks;
+        TimeSpan longest = interval * (db.ConnectionCount == 0 ? ReleasedQuietChecks : QuietChecks);
         return db.CheckpointDueIn is { } due ? (due < interval ? interval : due > longest ? longest : due) : longest;
     }
 }

@@ -23,7 +23,7 @@ internal sealed partial class WalWatch : IDisposable
     private const uint InCreate = 0x100;
     private const uint InDeleteSelf = 0x400;
     private const uint InMoveSelf = 0x800;
-    private const uint InQueueOverflow = 0x4000;
+    internal const uint InQueueOverflow = 0x4000;
     private const uint InIgnored = 0x8000;
     private const uint InOneShot = 0x80000000;
     private const int InCloexec = 0x80000;
@@ -137,6 +137,21 @@ internal sealed partial class WalWatch : IDisposable
         }
     }
 
+    /// <summary>
+    /// Removes the kernel watch as if its event had been lost (tests): the next write wakes nobody, only the monitor's
+    /// quiet backstop or an <c>IN_Q_OVERFLOW</c> finds it.
+    /// </summary>
+    internal void DropKernelWatch()
+    {
+        lock (s_lock)
+        {
+            if (_wd >= 0)
+            {
+                _ = InotifyRmWatch(s_fd, _wd);
+            }
+        }
+    }
+
     /// <summary>Removes a kernel watch this one no longer uses, unless another database's watch shares it (same file or directory).</summary>
     private static void Forget(int wd)
     {
@@ -185,7 +200,11 @@ internal sealed partial class WalWatch : IDisposable
         }
     }
 
-    private static void Dispatch(int wd, uint mask)
+    /// <summary>
+    /// Hands one event to the watches it is for: every watch on an <c>IN_Q_OVERFLOW</c> (the kernel dropped events, so
+    /// any database may have changed unheard: each monitor looks now instead of at its quiet backstop).
+    /// </summary>
+    internal static void Dispatch(int wd, uint mask)
     {
         lock (s_lock)
         {
