@@ -812,7 +812,8 @@ class Bench:
 
     def s3_idle_window(self, server: S3rver, count: int, short: bool) -> None:
         settle, window = (15, 60) if self.quick else (60, self.idle_window)
-        quiet, ceiling = 10, 120  # steady state: the window opens after `quiet` s without a request, at most `ceiling` s
+        # steady state: the window opens after `quiet` s without a request, at most `ceiling` s (quick: CI's time)
+        quiet, ceiling = 10, 40 if self.quick else 120
         if short:
             window = 30 if self.quick else 120
         label = f"steady state, {self.S3_IDLE_SHORT}" if short else "start-up tail, default intervals"
@@ -1269,7 +1270,7 @@ class UploadsBench:
 
     def __init__(self, b: Bench):
         self.b = b
-        self.mb, self.window, self.restarts, self.after = (32, 60, 2, 20) if b.quick else (1024, b.uploads_window, 3, 60)
+        self.mb, self.window, self.restarts, self.after = (32, 30, 2, 20) if b.quick else (1024, b.uploads_window, 3, 60)
         self.mb = b.uploads_mb or self.mb
         self.label = f"{self.mb // 1024} GB" if self.mb >= 1024 else f"{self.mb} MB"
 
