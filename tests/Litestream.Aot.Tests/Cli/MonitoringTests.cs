@@ -100,7 +100,8 @@ public class MonitoringTests
         using BackgroundProcess daemon = Exe.Start("replicate", "-config", config);
         // ":port" listens on every interface, as Go's ListenAndServe; the log names localhost.
         string status = Wait.For(() => Get(port, "/debug/sync-status") is { Status: 200 } r && r.Body.Contains("\"in_sync\": true") ? r.Body : null, "the database to reach its replica", daemon);
-        Assert.Contains($"serving metrics on http://localhost:{port}/metrics", daemon.Output);
+        // The log line is read from the daemon's output by a pump of its own, which can be behind the HTTP answer.
+        Wait.For(() => daemon.Output.Contains($"serving metrics on http://localhost:{port}/metrics", StringComparison.Ordinal) ? "" : null, "the listener's log line", daemon);
         Assert.Matches(
             "^\\{\n  \"databases\": \\[\n    \\{\n" +
             $"      \"path\": \"{Regex.Escape(db)}\",\n      \"status\": \"replicating\",\n      \"local_txid\": \"(?<txid>[0-9a-f]{{16}})\",\n      \"replica_txid\": \"\\k<txid>\",\n      \"in_sync\": true,\n" +
