@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using Litestream.Ltx;
@@ -27,7 +28,6 @@ public sealed class ReplicationHealth : IDisposable
     private readonly Lock _lock = new();
     private readonly string _path;
     private SafeFileHandle? _handle;
-    private byte[]? _content;
     private int _written; // bytes of text the last write left before the newlines
     private readonly DateTimeOffset _startedAt = Now();
     private readonly TimeSpan _lagAllowance;
@@ -250,15 +250,16 @@ public sealed class ReplicationHealth : IDisposable
         }
         Append(text, "sync", _sync);
         Append(text, "upload", _upload);
-        // One buffer for the life of the file (this is written after every upload pass): the text, then newlines over
-        // whatever the previous, longer text left; a write covers only that much once the file has its full size.
-        byte[] content = _content ??= new byte[FileSize];
-        // At most 4 UTF-8 bytes a character: a quarter of the file in characters always fits.
-        int length = Encoding.UTF8.GetBytes(text.ToString().AsSpan(0, Math.Min(text.Length, FileSize / 4)), content);
-        int written = _handle is null ? FileSize : Math.Max(length, _written);
-        content.AsSpan(length, written - length).Fill((byte)'\n');
+        // A pooled buffer for each write, not one kept per database: 1,000 idle databases would hold 16 MB for files
+        // rewritten only when a sync, an upload or a failure changes them. The text, then newlines over whatever the
+        // previous, longer text left; a write covers only that much once the file has its full size.
+        byte[] content = ArrayPool<byte>.Shared.Rent(FileSize);
         try
         {
+            // At most 4 UTF-8 bytes a character: a quarter of the file in characters always fits.
+            int length = Encoding.UTF8.GetBytes(text.ToString().AsSpan(0, Math.Min(text.Length, FileSize / 4)), content);
+            int written = _handle is null ? FileSize : Math.Max(length, _written);
+            content.AsSpan(length, written - length).Fill((byte)'\n');
             // Created once at full size; later writes overwrite the same blocks and need no free space.
             if (_handle is null)
             {
@@ -273,6 +274,10 @@ public sealed class ReplicationHealth : IDisposable
             // Reporting is best effort: the log line for the same failure is always written.
             _handle?.Dispose();
             _handle = null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(content);
         }
     }
 

@@ -92,4 +92,25 @@ public sealed class ReplicationHealthTests
             starting.DescribeLag(new Txid(9), null, s_t0.AddSeconds(7)));
         Assert.Null(starting.DescribeLag(Txid.Zero, null, s_t0.AddSeconds(70)));
     }
+
+    [Fact]
+    public void New_ManyDatabases_NoFileSizedBufferIsKeptOrAllocatedForEach()
+    {
+        // One health file per database: 1,000 idle databases each holding a FileSize buffer were 16 MB of the heap.
+        // The writes borrow a pooled buffer, so after the first (which may fill the pool) none allocates one.
+        string root = TestRepo.TempDir();
+        const int Count = 200;
+        var healths = new List<ReplicationHealth>(Count);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Count; i++)
+        {
+            var health = new ReplicationHealth(Path.Combine(root, i.ToString(System.Globalization.CultureInfo.InvariantCulture)), TimeSpan.FromSeconds(1));
+            health.Replicated(new Txid(1));
+            healths.Add(health);
+        }
+        long perDatabase = (GC.GetAllocatedBytesForCurrentThread() - before) / Count;
+        Assert.Equal(ReplicationHealth.FileSize, new FileInfo(Path.Combine(root, "7", "health")).Length); // still written in full
+        healths.ForEach(h => h.Dispose());
+        Assert.InRange(perDatabase, 1, ReplicationHealth.FileSize / 2);
+    }
 }
