@@ -80,9 +80,9 @@ internal sealed class Compactor
         for (int i = 0; i < Options.Levels.Count; i++)
         {
             int level = i + 1;
-            jobs.Add(Start(scheduler, $"L{level}", Options.Levels[i], async ct => await CompactAsync(level, ct).ConfigureAwait(false), cancellationToken));
+            jobs.Add(Start(scheduler, level < s_levelJobNames.Length ? s_levelJobNames[level] : $"compaction L{level}", Options.Levels[i], async ct => await CompactAsync(level, ct).ConfigureAwait(false), cancellationToken));
         }
-        jobs.Add(Start(scheduler, "snapshot", Options.SnapshotInterval, async ct =>
+        jobs.Add(Start(scheduler, "compaction snapshot", Options.SnapshotInterval, async ct =>
         {
             await SnapshotAsync(ct).ConfigureAwait(false);
             if (Options.RetentionEnabled)
@@ -92,7 +92,7 @@ internal sealed class Compactor
         }, cancellationToken));
         if (Options.RetentionEnabled && Options.L0Retention > TimeSpan.Zero)
         {
-            jobs.Add(Start(scheduler, "L0 retention", Options.L0RetentionCheckInterval, async ct => await EnforceL0RetentionAsync(DateTimeOffset.UtcNow, ct).ConfigureAwait(false), cancellationToken));
+            jobs.Add(Start(scheduler, "compaction L0 retention", Options.L0RetentionCheckInterval, async ct => await EnforceL0RetentionAsync(DateTimeOffset.UtcNow, ct).ConfigureAwait(false), cancellationToken));
         }
         return Task.WhenAll(jobs);
     }
@@ -377,8 +377,11 @@ internal sealed class Compactor
         Listing.Removed(files);
     }
 
-    private Task Start(StoreScheduler scheduler, string name, TimeSpan interval, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
-        => new PeriodicJob(scheduler, $"compaction {name} {_replica.Db.Path}", () => PeriodicJob.UntilNextMultiple(interval), ct => TickAsync(work, ct), cancellationToken).StartAsync();
+    // The usual levels' job names, shared by every database's compactor.
+    private static readonly string[] s_levelJobNames = [.. Enumerable.Range(0, LtxConstants.SnapshotLevel).Select(l => $"compaction L{l}")];
+
+    private Task Start(StoreScheduler scheduler, string kind, TimeSpan interval, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
+        => new PeriodicJob(scheduler, kind, _replica.Db.Path, () => PeriodicJob.UntilNextMultiple(interval), ct => TickAsync(work, ct), cancellationToken).StartAsync();
 
     /// <summary>One tick: waits for the store's gate, runs <paramref name="work"/>, logs a failure (retried next interval).</summary>
     private async Task TickAsync(Func<CancellationToken, Task> work, CancellationToken cancellationToken)

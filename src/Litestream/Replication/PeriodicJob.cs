@@ -3,8 +3,10 @@ namespace Litestream.Replication;
 /// <summary>
 /// Work a database does on a clock (a compaction level, the level-9 snapshot, retention, validation) as a
 /// <see cref="ScheduledJob"/>: <c>work</c> runs, then waits <c>untilNext</c> again. The work handles its own failures.
+/// Its name (for a failure's log line) is put together only when asked for: <c>kind</c> is shared, <c>subject</c> is the
+/// database's path it already holds, so a thousand databases' five jobs each keep no name string of their own.
 /// </summary>
-internal sealed class PeriodicJob(StoreScheduler scheduler, string name, Func<TimeSpan> untilNext, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
+internal sealed class PeriodicJob(StoreScheduler scheduler, string kind, string subject, Func<TimeSpan> untilNext, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
     : ScheduledJob(scheduler, cancellationToken)
 {
     /// <summary>Starts it: the first run after one <c>untilNext</c>.</summary>
@@ -24,5 +26,5 @@ internal sealed class PeriodicJob(StoreScheduler scheduler, string name, Func<Ti
         return untilNext();
     }
 
-    public override string ToString() => name;
+    public override string ToString() => $"{kind} {subject}";
 }

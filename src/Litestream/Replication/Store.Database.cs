@@ -236,7 +236,7 @@ public sealed partial class Store
 
     /// <summary>Validates the replica every <see cref="ReplicaOptions.ValidationInterval"/> (results are logged and counted there).</summary>
     private Task StartValidation(Replica replica, CancellationToken cancellationToken)
-        => new PeriodicJob(_scheduler, $"validation {replica.Db.Path} {replica.Label}", () => replica.Options.ValidationInterval, async ct =>
+        => new PeriodicJob(_scheduler, "validation", $"{replica.Db.Path} {replica.Label}", () => replica.Options.ValidationInterval, async ct =>
         {
             if (replica.Db.IsOpen)
             {
