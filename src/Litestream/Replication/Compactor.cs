@@ -80,19 +80,12 @@ internal sealed class Compactor
         for (int i = 0; i < Options.Levels.Count; i++)
         {
             int level = i + 1;
-            jobs.Add(Start(scheduler, level < s_levelJobNames.Length ? s_levelJobNames[level] : $"compaction L{level}", Options.Levels[i], async ct => await CompactAsync(level, ct).ConfigureAwait(false), cancellationToken));
+            jobs.Add(Start(scheduler, level < s_levelJobNames.Length ? s_levelJobNames[level] : $"compaction L{level}", Options.Levels[i], level, cancellationToken));
         }
-        jobs.Add(Start(scheduler, "compaction snapshot", Options.SnapshotInterval, async ct =>
-        {
-            await SnapshotAsync(ct).ConfigureAwait(false);
-            if (Options.RetentionEnabled)
-            {
-                await EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
-            }
-        }, cancellationToken));
+        jobs.Add(Start(scheduler, "compaction snapshot", Options.SnapshotInterval, LtxConstants.SnapshotLevel, cancellationToken));
         if (Options.RetentionEnabled && Options.L0Retention > TimeSpan.Zero)
         {
-            jobs.Add(Start(scheduler, "compaction L0 retention", Options.L0RetentionCheckInterval, async ct => await EnforceL0RetentionAsync(DateTimeOffset.UtcNow, ct).ConfigureAwait(false), cancellationToken));
+            jobs.Add(Start(scheduler, "compaction L0 retention", Options.L0RetentionCheckInterval, 0, cancellationToken));
         }
         return Task.WhenAll(jobs);
     }
@@ -380,11 +373,33 @@ internal sealed class Compactor
     // The usual levels' job names, shared by every database's compactor.
     private static readonly string[] s_levelJobNames = [.. Enumerable.Range(0, LtxConstants.SnapshotLevel).Select(l => $"compaction L{l}")];
 
-    private Task Start(StoreScheduler scheduler, string kind, TimeSpan interval, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
-        => new PeriodicJob(scheduler, kind, _replica.Db.Path, () => PeriodicJob.UntilNextMultiple(interval), ct => TickAsync(work, ct), cancellationToken).StartAsync();
+    // One delegate a job (a thousand databases have five each): the level says which work a tick does.
+    private Task Start(StoreScheduler scheduler, string kind, TimeSpan interval, int level, CancellationToken cancellationToken)
+        => new PeriodicJob(scheduler, kind, _replica.Db.Path, interval, ct => TickAsync(level, ct), cancellationToken).StartAsync();
 
-    /// <summary>One tick: waits for the store's gate, runs <paramref name="work"/>, logs a failure (retried next interval).</summary>
-    private async Task TickAsync(Func<CancellationToken, Task> work, CancellationToken cancellationToken)
+    /// <summary>The work of one tick of <paramref name="level"/>: a level's compaction, the snapshot (level 9, then snapshot retention) or L0 retention (level 0).</summary>
+    private async Task TickWorkAsync(int level, CancellationToken cancellationToken)
+    {
+        if (level == 0)
+        {
+            await EnforceL0RetentionAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        }
+        else if (level == LtxConstants.SnapshotLevel)
+        {
+            await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+            if (Options.RetentionEnabled)
+            {
+                await EnforceSnapshotRetentionAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            await CompactAsync(level, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One tick: waits for the store's gate, runs <paramref name="level"/>'s work, logs a failure (retried next interval).</summary>
+    private async Task TickAsync(int level, CancellationToken cancellationToken)
     {
         // Every database's ticks fall on the same wall-clock multiples: a thousand of them would all compact at once.
         if (_gate is not null)
@@ -393,7 +408,7 @@ internal sealed class Compactor
         }
         try
         {
-            await work(cancellationToken).ConfigureAwait(false);
+            await TickWorkAsync(level, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
