@@ -11,8 +11,10 @@ namespace Litestream.Replication;
 /// that the files only it still needs exceed <see cref="DbOptions.ReplicaBacklogLimit"/> is released: it no longer
 /// holds files back, and when it next uploads it finds its next file gone and is resynced with a level-9 snapshot
 /// of the database (<see cref="Replica.IsBehind"/> says so meanwhile). The replica furthest ahead is never released,
-/// so one replica, or all of them lagging together, keeps every file it needs as before. Capture and checkpoints
-/// never wait for a replica: the backlog is only local disk.
+/// so one replica, or all of them lagging together, keeps every file it needs as before. Files every replica has stay
+/// on until each replica's level-1 compaction merged them, which reads them here instead of downloading them again
+/// (upstream v0.5 keeps them until L0 retention), within <see cref="DbOptions.L0CompactionCacheLimit"/>. Capture and
+/// checkpoints never wait for a replica: the backlog is only local disk.
 /// </summary>
 internal sealed class LocalBacklog(Db db)
 {
