@@ -1,8 +1,6 @@
 using System.Text.RegularExpressions;
 using Litestream.Ltx;
 using Litestream.Replication;
-using Litestream.Restore;
-using Litestream.Storage.S3;
 using Litestream.Tests.Fixtures;
 
 namespace Litestream.Tests.Replication;
@@ -31,10 +29,10 @@ public sealed partial class LocalL0CompactionTests(S3rverFixture s3)
         string path = NewDb();
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("l0-local");
-        await using (var life = Life.Start(s3, path, prefix, proxy, s_fastLevels))
+        await using (var life = Start(path, prefix, proxy, s_fastLevels))
         {
             await Task.Run(() => SqliteWriter.Write(path, s_steadyWriter with { Start = 20 }));
-            await life.MergedAsync();
+            await MergedAsync(life);
 
             string[] log = [.. proxy.RequestLog];
             Assert.Empty(L0Downloads(log));
@@ -53,12 +51,12 @@ public sealed partial class LocalL0CompactionTests(S3rverFixture s3)
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("l0-restart");
         Txid first, last;
-        await using (var life = Life.Start(s3, path, prefix, proxy, s_levelOneNever))
+        await using (var life = Start(path, prefix, proxy, s_levelOneNever))
         {
-            await life.UploadedAsync();
+            await UploadedAsync(life);
             first = life.Db.Txid;
             SqliteWriter.Write(path, new Workload { Commits = 10, Start = 20, Pause = 0.3 }); // an L0 file or two each
-            await life.SettledAsync();
+            await SettledAsync(life);
             last = life.Db.Txid;
             Assert.True(last.Value > first.Value + 4, $"{first} to {last}");
             // Uploaded but not merged: every file stays for level 1.
@@ -66,9 +64,9 @@ public sealed partial class LocalL0CompactionTests(S3rverFixture s3)
         }
 
         int before = proxy.Requests;
-        await using (var life = Life.Start(s3, path, prefix, proxy, s_fastLevels))
+        await using (var life = Start(path, prefix, proxy, s_fastLevels))
         {
-            await life.MergedAsync();
+            await MergedAsync(life);
             string[] restart = [.. proxy.RequestLog.Skip(before)];
             Assert.Empty(L0Downloads(restart));
             Assert.True(Merges(restart, prefix) >= 1, string.Join("\n", restart)); // the first L0 file, the whole database, merged with the rest
@@ -85,12 +83,12 @@ public sealed partial class LocalL0CompactionTests(S3rverFixture s3)
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("l0-bound");
         Txid first, last, oldestKept;
-        await using (var life = Life.Start(s3, path, prefix, proxy, s_levelOneNever, Bound))
+        await using (var life = Start(path, prefix, proxy, s_levelOneNever, Bound))
         {
-            await life.UploadedAsync();
+            await UploadedAsync(life);
             first = life.Db.Txid;
             SqliteWriter.Write(path, new Workload { Commits = 40, Start = 20, Sizes = "3000", Pause = 0.15 }); // ~160 KB in 20 L0 files or more
-            await life.SettledAsync();
+            await SettledAsync(life);
             last = life.Db.Txid;
             Assert.True(last.Value > first.Value + 10, $"{first} to {last}");
             // A contiguous run of the newest files within the bound (and the newest, the anchor, besides) stays.
@@ -103,9 +101,9 @@ public sealed partial class LocalL0CompactionTests(S3rverFixture s3)
         }
 
         int before = proxy.Requests;
-        await using (var life = Life.Start(s3, path, prefix, proxy, s_fastLevels, Bound))
+        await using (var life = Start(path, prefix, proxy, s_fastLevels, Bound))
         {
-            await life.MergedAsync();
+            await MergedAsync(life);
             // What the bound let go is read from the replica, what it kept is not.
             Txid[] downloaded = [.. L0Downloads(proxy.RequestLog.Skip(before)).Select(static r => LtxFileName.TryParse(Path.GetFileName(r), out _, out Txid max) ? max : Txid.Zero).Order()];
             Assert.Equal(Range(new Txid(1), new Txid(oldestKept.Value - 1)), downloaded);
@@ -135,74 +133,31 @@ public sealed partial class LocalL0CompactionTests(S3rverFixture s3)
 
     private static Txid[] Range(Txid from, Txid through) => [.. Enumerable.Range(0, (int)(through.Value - from.Value + 1)).Select(i => new Txid(from.Value + (ulong)i))];
 
-    private async Task AssertRestoresAsync(string prefix, string path)
+    private Task AssertRestoresAsync(string prefix, string path) => S3StoreRun.AssertRestoresAsync(s3, prefix, path);
+
+    private S3StoreRun Start(string path, string prefix, FaultProxy proxy, CompactionOptions compaction, long? cacheLimit = null)
+        => S3StoreRun.Start(s3, path, prefix, proxy, compaction, cacheLimit is { } limit ? StoreTests.s_fastDb with { L0CompactionCacheLimit = limit } : StoreTests.s_fastDb);
+
+    /// <summary>Until the replica holds every TXID captured.</summary>
+    private static Task UploadedAsync(S3StoreRun run) => Wait.UntilAsync(() => run.Db.Txid > Txid.Zero && run.Replica.RemoteTxid == run.Db.Txid, "the replica to hold every commit");
+
+    /// <summary>Until the replica holds every TXID captured and no new one came for a second (the writer's last commit captured).</summary>
+    private static async Task SettledAsync(S3StoreRun run)
     {
-        await using var direct = s3.Client(prefix);
-        string output = Path.Combine(Path.GetDirectoryName(path)!, "restored.db");
-        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
-        Assert.Equal(SqliteWriter.Dump(path), SqliteWriter.Dump(output));
+        Txid seen;
+        do
+        {
+            seen = run.Db.Txid;
+            await Task.Delay(1000); // a quiet second: the capture polls every 100 ms
+            await UploadedAsync(run);
+        }
+        while (run.Db.Txid != seen);
     }
 
-    /// <summary>One run of a <see cref="Store"/> replicating a database to s3rver through the proxy; disposing stops it (final sync).</summary>
-    private sealed class Life : IAsyncDisposable
+    /// <summary>Until level 1 holds every TXID captured.</summary>
+    private static async Task MergedAsync(S3StoreRun run)
     {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly S3ReplicaClient _client;
-        private readonly Task _run;
-
-        private Life(S3ReplicaClient client, Replica replica, Store store)
-        {
-            _client = client;
-            Replica = replica;
-            Store = store;
-            _run = store.RunAsync(_stop.Token);
-        }
-
-        public Replica Replica { get; }
-
-        public Db Db => Replica.Db;
-
-        public Store Store { get; }
-
-        public static Life Start(S3rverFixture s3, string path, string prefix, FaultProxy proxy, CompactionOptions compaction, long? cacheLimit = null)
-        {
-            var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
-            DbOptions options = StoreTests.s_fastDb;
-            var db = new Db(path, cacheLimit is { } limit ? options with { L0CompactionCacheLimit = limit } : options);
-            var replica = new Replica(db, client, StoreTests.s_fastReplica);
-            return new Life(client, replica, new Store([replica], compaction: compaction));
-        }
-
-        /// <summary>Until the replica holds every TXID captured.</summary>
-        public Task UploadedAsync() => Wait.UntilAsync(() => Db.Txid > Txid.Zero && Replica.RemoteTxid == Db.Txid, "the replica to hold every commit");
-
-        /// <summary>Until the replica holds every TXID captured and no new one came for a second (the writer's last commit captured).</summary>
-        public async Task SettledAsync()
-        {
-            Txid seen;
-            do
-            {
-                seen = Db.Txid;
-                await Task.Delay(1000); // a quiet second: the capture polls every 100 ms
-                await UploadedAsync();
-            }
-            while (Db.Txid != seen);
-        }
-
-        /// <summary>Until level 1 holds every TXID captured.</summary>
-        public async Task MergedAsync()
-        {
-            await UploadedAsync();
-            await Wait.UntilAsync(() => Replica.MergedL0Through == Db.Txid, "level 1 to hold every commit");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            await _run;
-            Assert.Equal(0, Store.ErrorCount);
-            await _client.DisposeAsync();
-            _stop.Dispose();
-        }
+        await UploadedAsync(run);
+        await Wait.UntilAsync(() => run.Replica.MergedL0Through == run.Db.Txid, "level 1 to hold every commit");
     }
 }
