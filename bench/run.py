@@ -1337,6 +1337,8 @@ class UploadsBench:
             self.b.record(f"server-side copies (CopyObject) per hour, {what}", who, copies / hours)
             kinds = {k: v - kinds0.get(k, 0) for k, v in proxy.counts.items() if v - kinds0.get(k, 0)}
             reads = {k: v - details0.get(k, 0) for k, v in proxy.details.items() if v - details0.get(k, 0) and k.startswith(("GET", "HEAD"))}
+            # Ours's level 1 merges the L0 files from the local copies: a download here is a file read back from S3.
+            self.b.record(f"GET object requests per hour, {what}", who, kinds.get("GET object", 0) / hours)
             self.b.notes.append(f"uploads: {who}: steady window {t1 - t0:.0f} s, {(n1 - n0) / (t1 - t0):.1f} txn/s "
                                 f"({writer.errors} busy errors), {up / 1e6:.2f} MB in {requests} PUT/POST ({copies} copies, "
                                 f"{big / 1e6:.1f} MB in bodies ≥ 1 MB); requests {kinds}, reads {reads}; by folder: {proxy.by_folder(t0, t1)}")

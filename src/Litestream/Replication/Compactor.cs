@@ -87,8 +87,26 @@ internal sealed class Compactor
         {
             jobs.Add(Start(scheduler, "compaction L0 retention", Options.L0RetentionCheckInterval, 0, cancellationToken));
         }
-        return Task.WhenAll(jobs);
+        return RunAsync(jobs);
     }
+
+    private async Task RunAsync(List<Task> jobs)
+    {
+        // Level 1 reads the local L0 files while they are the uploaded ones (see OpenLocalFirstAsync): the backlog keeps them for it.
+        _replica.MergesLocalL0 = Options.Levels.Count > 0 && LocalL0IsUploaded;
+        try
+        {
+            await Task.WhenAll(jobs).ConfigureAwait(false);
+        }
+        finally
+        {
+            _replica.MergesLocalL0 = false;
+        }
+    }
+
+    // Without lease and encryption: with them the upload was a restamped or encrypted copy, and the output must carry
+    // the NodeID the replica's files carry (lease fencing).
+    private bool LocalL0IsUploaded => _replica.Lease is null && _replica.Options.Encryption is null;
 
     /// <summary>
     /// Merges level <paramref name="level"/>−1 files newer than this level's newest into one file at
@@ -99,6 +117,7 @@ internal sealed class Compactor
     {
         LtxFileInfo? newest = await NewestAsync(level, cancellationToken).ConfigureAwait(false);
         Txid after = newest?.MaxTxid ?? Txid.Zero;
+        MergedL0(level, after);
         var sources = new List<LtxFileInfo>();
         // From the cached listing: an idle database sends no request here (nothing newer than this level's newest).
         foreach (LtxFileInfo info in await Listing.GetAsync(level - 1, cancellationToken).ConfigureAwait(false))
@@ -165,12 +184,23 @@ internal sealed class Compactor
     private async ValueTask<LtxFileInfo> CompactedAsync(int level, LtxFileInfo written, CancellationToken cancellationToken)
     {
         Listing.Added(written);
+        MergedL0(level, written.MaxTxid);
         if (Options.VerifyCompaction)
         {
             await VerifyOutputAsync(written, cancellationToken).ConfigureAwait(false);
         }
         Log.Compacted(_logger, _replica.Db.Path, level, written.MinTxid.ToString(), written.MaxTxid.ToString());
         return written;
+    }
+
+    /// <summary>Level 1 holds the L0 files through <paramref name="txid"/>: the local copies kept for this pass can go.</summary>
+    private void MergedL0(int level, Txid txid)
+    {
+        if (level == 1 && _replica.MergedL0Through != txid)
+        {
+            _replica.MergedL0Through = txid;
+            _replica.Db.Backlog.Merged(_replica, _logger);
+        }
     }
 
     /// <summary>
@@ -340,9 +370,7 @@ internal sealed class Compactor
 
     private async ValueTask<Stream> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)
     {
-        // The local copy is the uploaded file only without lease and encryption: with them the upload was a restamped
-        // or encrypted copy, and the output must carry the NodeID the replica's files carry (lease fencing).
-        if (info.Level == 0 && info.MinTxid == info.MaxTxid && _replica.Lease is null && _replica.Options.Encryption is null)
+        if (info.Level == 0 && info.MinTxid == info.MaxTxid && LocalL0IsUploaded)
         {
             string local = _replica.Db.L0FilePath(info.MaxTxid);
             try
@@ -351,7 +379,7 @@ internal sealed class Compactor
             }
             catch (FileNotFoundException)
             {
-                // Pruned locally after upload: read the replica's copy.
+                // Pruned locally past the backlog's cache bound (or before a restart's first pass knew level 1): read the replica's copy.
             }
         }
         return await Client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);

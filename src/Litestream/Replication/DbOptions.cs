@@ -35,6 +35,13 @@ public sealed record DbOptions
     public long ReplicaBacklogLimit { get; init; } = 1L << 30;
 
     /// <summary>
+    /// The most bytes of local L0 files kept after every replica has them, only so that each replica's level-1 compaction
+    /// reads them from disk instead of downloading them again (64 MiB; a steady writer needs one L1 interval of them).
+    /// Past it the oldest go and that compaction downloads them; each level-1 pass deletes what it merged.
+    /// </summary>
+    public long L0CompactionCacheLimit { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// How long a database with nothing new to capture keeps its two SQLite connections and its read transaction
     /// (10 s; zero keeps them open). Then they are closed until the WAL changes, so an idle database costs no
     /// connection; the WAL is checked exactly as before when they open again (a restart by another process meanwhile is

@@ -131,6 +131,31 @@ public sealed class Replica
 
     private bool _isBehind;
 
+    /// <summary>
+    /// True while a compactor merges this replica's L0 files into level 1 from the local copies (no lease, no encryption:
+    /// then the uploaded file is the local one): the <see cref="LocalBacklog"/> keeps them until it has, so the merge
+    /// downloads nothing.
+    /// </summary>
+    internal bool MergesLocalL0
+    {
+        get => Volatile.Read(ref _mergesLocalL0);
+        set => Volatile.Write(ref _mergesLocalL0, value);
+    }
+
+    private bool _mergesLocalL0;
+
+    /// <summary>
+    /// The TXID through which this replica's level 1 holds the L0 files, as its compactor's level-1 pass last saw it
+    /// (zero until then). Set by that pass only, so it follows the replica down too (a wiped replica).
+    /// </summary>
+    internal Txid MergedL0Through
+    {
+        get => new(Volatile.Read(ref _mergedL0Through));
+        set => Volatile.Write(ref _mergedL0Through, value.Value);
+    }
+
+    private ulong _mergedL0Through;
+
     /// <summary>The replica's files per level as this process knows them (listed once, then kept by its own writes and deletes).</summary>
     internal ReplicaListing Listing { get; }
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Litestream.Ltx;
 using Litestream.Replication;
-using Litestream.Restore;
 using Litestream.Storage.S3;
 using Litestream.Tests.Fixtures;
 
@@ -37,7 +36,7 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         SqliteWriter.Write(path, 20);
         await using var proxy = new FaultProxy(s3.Server.Port);
         string prefix = S3rverFixture.NewPath("idle");
-        await using (Life.Start(s3, path, prefix, proxy, s_fastCompaction))
+        await using (Start(path, prefix, proxy, s_fastCompaction))
         {
             // The time-based checkpoint (its _litestream_seq row is one more transaction) happens while settling.
             int settled = await SettleAsync(proxy);
@@ -70,7 +69,7 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         CompactionOptions options = s_fastCompaction with { SnapshotRetention = TimeSpan.FromSeconds(4) };
         Txid idle;
 
-        await using (var life = Life.Start(s3, path, prefix, proxy, options))
+        await using (var life = Start(path, prefix, proxy, options))
         {
             await SettleAsync(proxy);
             // The tail ran its course: retention left the newest snapshot alone, and it holds the database's position.
@@ -82,7 +81,7 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         }
 
         int before = proxy.Requests;
-        await using (var life = Life.Start(s3, path, prefix, proxy, options))
+        await using (var life = Start(path, prefix, proxy, options))
         {
             await SettleAsync(proxy);
             // A restart rebuilds the picture with one listing of each level it uses and writes, reads or deletes nothing:
@@ -145,53 +144,11 @@ public sealed class IdleRequestTests(S3rverFixture s3)
         Assert.Equal(0, store.ErrorCount);
     }
 
-    /// <summary>The replica at <paramref name="prefix"/> restores to what <paramref name="path"/> holds, whose dump starts with <paramref name="dumpStart"/>.</summary>
-    private async Task AssertRestoresAsync(string prefix, string path, string dumpStart)
-    {
-        await using var direct = s3.Client(prefix);
-        string output = Path.Combine(Path.GetDirectoryName(path)!, "restored.db");
-        await Restorer.RestoreAsync(direct, new RestoreOptions { OutputPath = output }, default);
-        string expected = SqliteWriter.Dump(path);
-        Assert.StartsWith(dumpStart, expected);
-        Assert.Equal(expected, SqliteWriter.Dump(output));
-    }
+    private static readonly DbOptions s_db = new() { MonitorInterval = TimeSpan.FromMilliseconds(100), CheckpointInterval = TimeSpan.FromSeconds(2) };
 
-    /// <summary>One run of a <see cref="Store"/> replicating a database to s3rver through the proxy; disposing stops it (final sync).</summary>
-    private sealed class Life : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly S3ReplicaClient _client;
-        private readonly Task _run;
+    private S3StoreRun Start(string path, string prefix, FaultProxy proxy, CompactionOptions compaction) => S3StoreRun.Start(s3, path, prefix, proxy, compaction, s_db);
 
-        private Life(S3ReplicaClient client, Db db, Store store)
-        {
-            _client = client;
-            Db = db;
-            Store = store;
-            _run = store.RunAsync(_stop.Token);
-        }
-
-        public Db Db { get; }
-
-        public Store Store { get; }
-
-        public static Life Start(S3rverFixture s3, string path, string prefix, FaultProxy proxy, CompactionOptions compaction)
-        {
-            var client = new S3ReplicaClient(s3.Settings(prefix, proxy.Endpoint));
-            var db = new Db(path, new DbOptions { MonitorInterval = TimeSpan.FromMilliseconds(100), CheckpointInterval = TimeSpan.FromSeconds(2) });
-            var store = new Store([new Replica(db, client, new ReplicaOptions { SyncInterval = TimeSpan.FromMilliseconds(100) })], compaction: compaction);
-            return new Life(client, db, store);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            await _run;
-            Assert.Equal(0, Store.ErrorCount);
-            await _client.DisposeAsync();
-            _stop.Dispose();
-        }
-    }
+    private Task AssertRestoresAsync(string prefix, string path, string dumpStart) => S3StoreRun.AssertRestoresAsync(s3, prefix, path, dumpStart);
 
     /// <summary>Waits (up to three minutes: a loaded machine stretches the start-up work) until no request (of those <paramref name="counted"/>) arrived for a whole idle window; returns the request count then.</summary>
     private static async Task<int> SettleAsync(FaultProxy proxy, Func<string, bool>? counted = null)

@@ -112,6 +112,38 @@ public class MultiReplicaTests
         await s.AssertEachRestoresTheSourceAsync();
     }
 
+    /// <summary>
+    /// With compaction, local L0 files also wait for each replica's level-1 pass (it reads them locally), but a replica
+    /// that is down and released holds nothing back: once the others' level 1 merged everything, only the newest stays.
+    /// </summary>
+    [RequiresFact]
+    public async Task RunAsync_Compacting_ReplicaDownAndReleased_LocalFilesWaitOnlyForTheOthersLevelOne()
+    {
+        Setup s = Setup.Create(StoreTests.s_fastDb with { ReplicaBacklogLimit = 16 * 1024 });
+        var store = new Store(s.Replicas, s_fastStore, s.Logs, new CompactionOptions { Levels = [TimeSpan.FromSeconds(1)] });
+        using var stop = new CancellationTokenSource();
+        Task run = store.RunAsync(stop.Token);
+        await s.AllHoldAsync("the first sync to reach every replica");
+
+        s.Flaky.Down = true;
+        for (int i = 0; i < 20 && !s.Replicas[1].IsBehind; i++)
+        {
+            Write(s.Path, 100);
+            await Wait.UntilAsync(() => s.Replicas[0].RemoteTxid == s.Db.Txid && s.Replicas[2].RemoteTxid == s.Db.Txid, "a and c to keep up");
+        }
+        Assert.True(s.Replicas[1].IsBehind, "replica b released past the bound");
+        Write(s.Path, 20);
+        await Wait.UntilAsync(() => s.Replicas[0].MergedL0Through == s.Db.Txid && s.Replicas[2].MergedL0Through == s.Db.Txid, "a's and c's level 1 to merge everything");
+        await Wait.UntilAsync(() => Directory.GetFiles(s.Db.L0Directory, "*.ltx").Length == 1 && File.Exists(s.Db.L0FilePath(s.Db.Txid)), "only the newest local file to stay");
+
+        s.Flaky.Down = false;
+        Write(s.Path, 5);
+        await s.AllHoldAsync("replica b to be resynced");
+        await stop.CancelAsync();
+        await run;
+        await s.AssertEachRestoresTheSourceAsync();
+    }
+
     [RequiresFact]
     public async Task SyncAsync_OneReplicaDown_ThrowsNamingIt_OthersHoldEverything()
     {
