@@ -64,6 +64,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private int _faults;
     private int _stalled;
     private volatile Injection? _injected;
+    private volatile RequestHold? _hold;
 
     public FaultProxy(int targetPort, Fault fault = Fault.InternalError, int failFirst = 0, bool failAlways = false)
     {
@@ -117,6 +118,48 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <paramref name="requests"/>, when given), or stops injecting with null.
     /// </summary>
     public void Inject(Fault? fault, Func<string, bool>? requests = null) => _injected = fault is null ? null : new Injection(fault.Value, requests);
+
+    /// <summary>
+    /// Holds every following request whose "METHOD target" matches <paramref name="requests"/> before it is relayed,
+    /// until <see cref="RequestHold.Release"/> (a slow store answering late): the test acts while the client waits,
+    /// with no timing involved. One hold at a time.
+    /// </summary>
+    public RequestHold Hold(Func<string, bool> requests) => _hold = new RequestHold(requests, () => _hold = null);
+
+    /// <summary>Requests held back by <see cref="Hold"/>.</summary>
+    public sealed class RequestHold : IDisposable
+    {
+        private readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Action _ended;
+
+        internal RequestHold(Func<string, bool> requests, Action ended)
+        {
+            Requests = requests;
+            _ended = ended;
+        }
+
+        internal Func<string, bool> Requests { get; }
+
+        /// <summary>Completes when the first held request has arrived (it is waiting now).</summary>
+        public Task Arrived => _arrived.Task;
+
+        /// <summary>Relays the held requests and stops holding.</summary>
+        public void Release()
+        {
+            _ended();
+            _released.TrySetResult();
+        }
+
+        /// <summary>Releases (a test that failed half-way must not leave the client hanging).</summary>
+        public void Dispose() => Release();
+
+        internal Task WaitAsync(CancellationToken cancellationToken)
+        {
+            _arrived.TrySetResult();
+            return _released.Task.WaitAsync(cancellationToken);
+        }
+    }
 
     /// <summary>
     /// Waits until the proxy has stalled a connection while <paramref name="work"/> still runs, so the work is now
@@ -186,6 +229,10 @@ public sealed class FaultProxy : IAsyncDisposable
                     int n = Interlocked.Increment(ref _requests);
                     string request = headers[..headers.IndexOf(" HTTP/", StringComparison.Ordinal)];
                     _log.Enqueue(request);
+                    if (_hold is { } hold && hold.Requests(request))
+                    {
+                        await hold.WaitAsync(_stop.Token);
+                    }
                     Fault? fault = Decide(n, request);
                     if (fault is Fault.StrictProvider)
                     {

@@ -118,6 +118,27 @@ public sealed class Db : IAsyncDisposable
     public DateTimeOffset? LastSyncAt => _capture.LastSyncAt;
 
     /// <summary>
+    /// The newest TXID of the position this opening did not capture itself: the one loaded at <see cref="Open"/> (or put
+    /// in place by a reset since). Until a replica has reconciled with this opening it cannot hold a TXID after it that
+    /// we uploaded, so one there is another writer's, whatever <see cref="SyncIfContinuing"/> captured meanwhile.
+    /// </summary>
+    internal Txid InheritedTxid
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _capture.Inherited;
+            }
+        }
+    }
+
+    /// <summary>How many times <see cref="Open"/> succeeded: a replica reconciles once per opening against <see cref="InheritedTxid"/>.</summary>
+    internal int Openings => Volatile.Read(ref _openings);
+
+    private int _openings;
+
+    /// <summary>
     /// A connection of its own to the database, holding its write lock (<c>BEGIN IMMEDIATE</c>): the application's
     /// writers wait on their busy timeout until the caller commits or rolls back and disposes it (LiteFS's HALT). The
     /// lock is tried over and over for up to <paramref name="wait"/>, as the checkpoint barrier takes it: SQLite's busy
@@ -258,6 +279,7 @@ public sealed class Db : IAsyncDisposable
         ConnectLocked();
         _capture.Load(LoadPosition());
         _opened = true;
+        _openings++;
     }
 
     /// <summary>
@@ -437,6 +459,34 @@ public sealed class Db : IAsyncDisposable
             if (_capture.Position is { } pos)
             {
                 _metrics.Position(pos.MaxTxid, pos.WalOffset + pos.WalSize);
+            }
+            return wrote;
+        }
+    }
+
+    /// <summary>
+    /// Captures, right after <see cref="Open"/> and before any replica is listed, what the application committed while
+    /// no replicator held the database, when that continues the local position (a delta, also across the one WAL
+    /// restart <see cref="WalCapture"/> can prove); a capture that would have to be a snapshot is left to the first
+    /// sync after the reconcile, which may adopt the replica's position first. Until this capture the application's
+    /// checkpoints can restart the WAL again (our read transaction, begun on a fully copied WAL, holds SQLite's read
+    /// slot 0, which lets one more restart through), and a second restart overwrites the frames the proof reads: a
+    /// listing that takes seconds made that a full snapshot. True when a file was written.
+    /// </summary>
+    internal bool SyncIfContinuing()
+    {
+        lock (_lock)
+        {
+            RequireOpen();
+            if (_capture.Position is null)
+            {
+                return false; // nothing to continue: the first capture is a snapshot, after the reconcile
+            }
+            EnsureConnectedLocked();
+            bool wrote = SyncLocked(continuingOnly: true);
+            if (wrote)
+            {
+                _activeAt = Stopwatch.GetTimestamp();
             }
             return wrote;
         }
@@ -646,12 +696,15 @@ public sealed class Db : IAsyncDisposable
     /// <summary>The connections (while open): for the checkpoint protocol.</summary>
     internal DbConnections Connections => _connections ?? throw new InvalidOperationException($"database not open: {Path}");
 
-    /// <summary>Captures what was committed since the position; true when a file was written. Callers hold the lock.</summary>
-    internal bool SyncLocked()
+    /// <summary>
+    /// Captures what was committed since the position; true when a file was written. With
+    /// <paramref name="continuingOnly"/>, not when it would be a snapshot. Callers hold the lock.
+    /// </summary>
+    internal bool SyncLocked(bool continuingOnly = false)
     {
         ReopenIfWalReplaced();
         EnsureWalExists();
-        return _capture.Capture(_database!);
+        return _capture.Capture(_database!, continuingOnly);
     }
 
     private long WalFileSize()

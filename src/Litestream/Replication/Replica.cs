@@ -228,20 +228,29 @@ public sealed class Replica
         LtxFileInfo? newest = await NewestL0Async(cancellationToken).ConfigureAwait(false);
         _remoteTxid = _remoteChecked = newest?.MaxTxid ?? Txid.Zero;
         _relist = false;
-        if (newest is not null)
+        // The first reconcile of an opening compares with the position it inherited: what Db.SyncIfContinuing captured
+        // before the listing cannot be on the replica yet, so a replica file past the inherited TXID is another
+        // writer's, even at a TXID we captured too (same number, other content: never "repaired" with ours).
+        int opening = Db.Openings;
+        Txid local = _reconciledOpening == opening ? Db.Txid : Db.InheritedTxid;
+        if (newest is not null && newest.MaxTxid <= local)
         {
             await RepairTornNewestAsync(newest, cancellationToken).ConfigureAwait(false);
         }
-        if (newest is not null && newest.MaxTxid > Db.Txid)
+        if (newest is not null && newest.MaxTxid > local)
         {
             // No local position at all is how every start after a restore looks (the restored file comes without a
             // meta directory), so it is news, not a warning; a local position behind the replica is a warning.
-            string? expected = Db.Txid.IsZero
+            string? expected = local.IsZero
                 ? "expected for a database restored from this replica (it has no local state yet); continuing the replica's TXIDs with a snapshot"
                 : null;
-            await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {Db.Txid})", cancellationToken, expected).ConfigureAwait(false);
+            await AdoptRemoteAsync(newest, $"replica is ahead of local state ({newest.MaxTxid} > {local})", cancellationToken, expected).ConfigureAwait(false);
         }
+        _reconciledOpening = opening; // only once it all went through: a retry compares with the inherited TXID again
     }
+
+    /// <summary>The <see cref="Db.Openings"/> this replica last reconciled in (-1: none yet).</summary>
+    private int _reconciledOpening = -1;
 
     /// <summary>
     /// Uploads local L0 files newer than the remote position, in TXID order, until the replica holds the TXID the

@@ -179,6 +179,9 @@ public sealed partial class Store
             replica.Db.ResetLocalState();
             replica.Db.Open();
         }
+        // Before the listing (seconds on a slow store): each of the application's checkpoints meanwhile may restart the
+        // WAL over the frames that let the capture continue the chain instead of writing a snapshot.
+        _ = replica.Db.SyncIfContinuing();
         if (all.Count == 1)
         {
             await replica.ReconcileAsync(cancellationToken).ConfigureAwait(false);

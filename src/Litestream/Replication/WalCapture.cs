@@ -37,15 +37,26 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
         _forceSnapshotReason = reason;
     }
 
+    /// <summary>
+    /// The newest TXID this opening did not capture itself: the position loaded at open, or the one a reset put in
+    /// place (see <see cref="Db.InheritedTxid"/>).
+    /// </summary>
+    public Txid Inherited { get; private set; }
+
     /// <summary>Replaces the position (null: none) and makes the next capture a snapshot at the TXID after it.</summary>
     public void Reset(LtxHeader? position, string reason)
     {
         Position = position;
+        Inherited = position?.MaxTxid ?? Txid.Zero;
         ForceSnapshot(reason);
     }
 
     /// <summary>Takes the position from the newest local L0 file (at open).</summary>
-    public void Load(LtxHeader? position) => Position = position;
+    public void Load(LtxHeader? position)
+    {
+        Position = position;
+        Inherited = position?.MaxTxid ?? Txid.Zero;
+    }
 
     /// <summary>
     /// The next WAL restart is one our own checkpoint caused, after capturing every commit under the write barrier:
@@ -104,8 +115,12 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
         }
     }
 
-    /// <summary>Captures what was committed since the position into the next L0 file; true when a file was written.</summary>
-    public bool Capture(SafeFileHandle database)
+    /// <summary>
+    /// Captures what was committed since the position into the next L0 file; true when a file was written. With
+    /// <paramref name="continuingOnly"/> nothing is written when the capture would have to be a snapshot (it is left
+    /// to the next capture).
+    /// </summary>
+    public bool Capture(SafeFileHandle database, bool continuingOnly = false)
     {
         SafeFileHandle wal;
         try
@@ -145,6 +160,10 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
             }
             (long offset, string? snapshotReason) = Verify(walHeader, RandomAccess.GetLength(wal));
             bool snapshot = snapshotReason is not null;
+            if (snapshot && continuingOnly)
+            {
+                return false;
+            }
             WalReader? frames = null;
             try
             {
@@ -156,6 +175,10 @@ internal sealed class WalCapture(Db db, DbMetrics metrics, ILogger logger)
                     }
                     catch (WalPrevFrameMismatchException)
                     {
+                        if (continuingOnly)
+                        {
+                            return false;
+                        }
                         offset = WalHeader.Size;
                         snapshot = true;
                         snapshotReason = "wal overwritten by another process";
