@@ -397,6 +397,33 @@ public class DbTests
         Assert.True(db.Sync());
     }
 
+    [Fact]
+    public async Task Open_WithoutWal_HoldsAReadMark()
+    {
+        // The application's last connection deleted the WAL at its close (a TRUNCATE checkpoint leaves none either): a
+        // read transaction started on no WAL holds SQLite's slot 0 until our first checkpoint, and the application's
+        // autocheckpoint past 1000 frames then sorts the whole WAL on every commit and gives up (~5x a commit's CPU).
+        // Our own row is written before the read transaction starts, so it holds a read mark instead.
+        string path = NewDatabase(10);
+        await using (var first = new Db(path))
+        {
+            first.Open(); // our tables: a later open writes no frame of its own for them
+            first.Sync();
+        }
+        Write(path, 1);
+        Assert.False(File.Exists(path + "-wal"), "the writer's close, the last connection's, deletes the WAL");
+        await using var db = new Db(path);
+        db.Open();
+        db.Sync();
+        Write(path, 50);
+        string[] result = SqliteWriter.Write(path, new Workload { Checkpoint = "PASSIVE" }).Split('\n')[0].Split(' ');
+        Assert.Equal(["checkpoint", "PASSIVE"], result[..2]);
+        (int busy, int frames, int copied) = (int.Parse(result[2]), int.Parse(result[3]), int.Parse(result[4]));
+        Assert.Equal(0, busy);
+        Assert.True(copied > 0 && copied < frames, $"the application's checkpoint copied {copied} of {frames} frames (0: we hold slot 0; all: we hold nothing)");
+        Assert.True(db.Sync());
+    }
+
     private static void Exec(SqliteConnection connection, string sql)
     {
         using SqliteCommand command = connection.CreateCommand();
