@@ -22,6 +22,15 @@ internal static partial class StartupPages
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     private static partial int Madvise(nint address, nuint length, int advice);
 
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "pread")]
+    private static unsafe partial nint Pread(int fd, void* buffer, nuint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+
     [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
     private static unsafe partial int DlIteratePhdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
 
@@ -45,20 +54,28 @@ internal static partial class StartupPages
 
     /// <summary>
     /// Releases the read-only and executable segments of the exe and of every shared library loaded (their program
-    /// headers, from the dynamic loader: no /proc to parse, nothing allocated). A writable segment is left alone: its
+    /// headers, from the dynamic loader: nothing to parse, nothing allocated). A writable segment is left alone: its
     /// pages, and those of its relocated read-only part (RELRO), are this process's own, and dropping them would bring
-    /// back the file's unrelocated bytes. Returns the bytes advised.
+    /// back the file's unrelocated bytes. So is a read-only segment holding such a page (code a runtime patched in
+    /// place, a debugger's breakpoint: a JIT host crashed without this check), which /proc/self/pagemap shows.
+    /// Returns the bytes advised; 0 without /proc.
     /// </summary>
     public static unsafe long Release()
     {
-        long released = 0;
-        _ = DlIteratePhdr(&ReleaseObject, (nint)(&released));
-        return released;
+        var state = new ReleaseState { Pagemap = Open("/proc/self/pagemap", 0) };
+        if (state.Pagemap < 0)
+        {
+            return 0;
+        }
+        _ = DlIteratePhdr(&ReleaseObject, (nint)(&state));
+        _ = Close(state.Pagemap);
+        return state.Released;
     }
 
     [UnmanagedCallersOnly]
-    private static unsafe int ReleaseObject(DlPhdrInfo* info, nuint size, nint released)
+    private static unsafe int ReleaseObject(DlPhdrInfo* info, nuint size, nint stateAddress)
     {
+        var state = (ReleaseState*)stateAddress;
         // The vDSO is the kernel's own page, not a file mapping.
         if (info->Name != null && MemoryMarshal.CreateReadOnlySpanFromNullTerminated(info->Name).IndexOf("vdso"u8) >= 0)
         {
@@ -74,12 +91,43 @@ internal static partial class StartupPages
             }
             long start = (long)(info->Address + header->VirtualAddress) & ~(page - 1);
             long end = ((long)(info->Address + header->VirtualAddress + header->MemorySize) + page - 1) & ~(page - 1);
-            if (Madvise((nint)start, (nuint)(end - start), MadvDontneed) == 0)
+            if (FileBackedOnly(state->Pagemap, start, end, page) && Madvise((nint)start, (nuint)(end - start), MadvDontneed) == 0)
             {
-                *(long*)released += end - start;
+                state->Released += end - start;
             }
         }
         return 0;
+    }
+
+    /// <summary>Whether every resident page of [start, end) is the file's own (pagemap: bit 63 present, bit 61 file
+    /// page), none a private copy.</summary>
+    private static unsafe bool FileBackedOnly(int pagemap, long start, long end, long page)
+    {
+        const ulong Present = 1UL << 63;
+        const ulong FilePage = 1UL << 61;
+        ulong* entries = stackalloc ulong[512];
+        for (long first = start / page; first < end / page; first += 512)
+        {
+            long count = Math.Min(512, (end / page) - first);
+            if (Pread(pagemap, entries, (nuint)(count * sizeof(ulong)), first * sizeof(ulong)) != count * sizeof(ulong))
+            {
+                return false;
+            }
+            for (long i = 0; i < count; i++)
+            {
+                if ((entries[i] & (Present | FilePage)) == Present)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private struct ReleaseState
+    {
+        public int Pagemap;
+        public long Released;
     }
 
     /// <summary>glibc's struct dl_phdr_info, as far as this reads it.</summary>
