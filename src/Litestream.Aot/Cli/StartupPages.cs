@@ -56,8 +56,7 @@ internal static partial class StartupPages
     /// Releases the read-only and executable segments of the exe and of every shared library loaded (their program
     /// headers, from the dynamic loader: nothing to parse, nothing allocated). A writable segment is left alone: its
     /// pages, and those of its relocated read-only part (RELRO), are this process's own, and dropping them would bring
-    /// back the file's unrelocated bytes. So is a read-only segment holding such a page (code a runtime patched in
-    /// place, a debugger's breakpoint: a JIT host crashed without this check), which /proc/self/pagemap shows.
+    /// back the file's unrelocated bytes; so is any page of a read-only segment the process wrote (<see cref="ReleaseFilePages"/>).
     /// Returns the bytes advised; 0 without /proc.
     /// </summary>
     public static unsafe long Release()
@@ -91,38 +90,46 @@ internal static partial class StartupPages
             }
             long start = (long)(info->Address + header->VirtualAddress) & ~(page - 1);
             long end = ((long)(info->Address + header->VirtualAddress + header->MemorySize) + page - 1) & ~(page - 1);
-            if (FileBackedOnly(state->Pagemap, start, end, page) && Madvise((nint)start, (nuint)(end - start), MadvDontneed) == 0)
-            {
-                state->Released += end - start;
-            }
+            state->Released += ReleaseFilePages(state->Pagemap, start / page, end / page, page);
         }
         return 0;
     }
 
-    /// <summary>Whether every resident page of [start, end) is the file's own (pagemap: bit 63 present, bit 61 file
-    /// page), none a private copy.</summary>
-    private static unsafe bool FileBackedOnly(int pagemap, long start, long end, long page)
+    /// <summary>
+    /// Advises pages [first, end) away in runs that skip every private copy: a page of a read-only segment that this
+    /// process wrote (the runtime's security cookie in the exe's read-only data, code a JIT host patches in place, a
+    /// debugger's breakpoint: a JIT test host crashed without this) shows in /proc/self/pagemap as present but not a
+    /// file page, and dropping it would bring back the file's bytes. Returns the bytes advised.
+    /// </summary>
+    private static unsafe long ReleaseFilePages(int pagemap, long first, long end, long page)
     {
         const ulong Present = 1UL << 63;
         const ulong FilePage = 1UL << 61;
-        ulong* entries = stackalloc ulong[512];
-        for (long first = start / page; first < end / page; first += 512)
+        const int Batch = 512;
+        ulong* entries = stackalloc ulong[Batch];
+        long released = 0;
+        long run = first;
+        for (long batch = first; batch < end; batch += Batch)
         {
-            long count = Math.Min(512, (end / page) - first);
-            if (Pread(pagemap, entries, (nuint)(count * sizeof(ulong)), first * sizeof(ulong)) != count * sizeof(ulong))
+            long count = Math.Min(Batch, end - batch);
+            if (Pread(pagemap, entries, (nuint)(count * sizeof(ulong)), batch * sizeof(ulong)) != count * sizeof(ulong))
             {
-                return false;
+                return released; // unreadable: keep the rest rather than guess
             }
             for (long i = 0; i < count; i++)
             {
                 if ((entries[i] & (Present | FilePage)) == Present)
                 {
-                    return false;
+                    released += Advise(run, batch + i, page);
+                    run = batch + i + 1;
                 }
             }
         }
-        return true;
+        return released + Advise(run, end, page);
     }
+
+    private static long Advise(long first, long end, long page) =>
+        end > first && Madvise((nint)(first * page), (nuint)((end - first) * page), MadvDontneed) == 0 ? (end - first) * page : 0;
 
     private struct ReleaseState
     {
