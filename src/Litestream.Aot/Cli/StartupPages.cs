@@ -18,6 +18,7 @@ internal static partial class StartupPages
     private const int MadvDontneed = 4;
     private const uint PtLoad = 1;
     private const uint PfWrite = 2;
+    private const int OpenReadOnlyCloseOnExec = 0x80000; // O_RDONLY | O_CLOEXEC (same value on x64 and arm64)
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     private static partial int Madvise(nint address, nuint length, int advice);
@@ -61,7 +62,7 @@ internal static partial class StartupPages
     /// </summary>
     public static unsafe long Release()
     {
-        var state = new ReleaseState { Pagemap = Open("/proc/self/pagemap", 0) };
+        var state = new ReleaseState { Pagemap = Open("/proc/self/pagemap", OpenReadOnlyCloseOnExec) };
         if (state.Pagemap < 0)
         {
             return 0;
