@@ -158,9 +158,16 @@ internal sealed class Compactor
         var inputs = new List<Stream>();
         try
         {
+            bool readLocally = false;
             foreach (LtxFileInfo source in sources)
             {
-                inputs.Add(await OpenLocalFirstAsync(source, cancellationToken).ConfigureAwait(false));
+                (Stream input, bool local) = await OpenLocalFirstAsync(source, cancellationToken).ConfigureAwait(false);
+                inputs.Add(input);
+                readLocally |= local;
+            }
+            if (readLocally)
+            {
+                await ConfirmOnReplicaAsync(sources, cancellationToken).ConfigureAwait(false);
             }
             await using (var output = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite))
             {
@@ -368,21 +375,46 @@ internal sealed class Compactor
         LitestreamMetrics.L0RetentionFiles.Record(tooRecent, db, new("status", "too_recent"));
     }
 
-    private async ValueTask<Stream> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)
+    /// <summary>Opens a source from the local copy when there is one (Local true), else from the replica.</summary>
+    private async ValueTask<(Stream Stream, bool Local)> OpenLocalFirstAsync(LtxFileInfo info, CancellationToken cancellationToken)
     {
         if (info.Level == 0 && info.MinTxid == info.MaxTxid && LocalL0IsUploaded)
         {
             string local = _replica.Db.L0FilePath(info.MaxTxid);
             try
             {
-                return new FileStream(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024);
+                return (new FileStream(local, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024), true);
             }
             catch (FileNotFoundException)
             {
                 // Pruned locally past the backlog's cache bound (or before a restart's first pass knew level 1): read the replica's copy.
             }
         }
-        return await Client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false);
+        return (await Client.OpenLtxFileAsync(info.Level, info.MinTxid, info.MaxTxid, 0, 0, cancellationToken).ConfigureAwait(false), false);
+    }
+
+    /// <summary>
+    /// Lists the replica (one request) to confirm it still holds every source read from a local copy: merged from local
+    /// copies alone, a replica someone emptied would get a level-1 file covering the TXID its check asks about, and
+    /// the loss would go unnoticed while the chain below it is gone. Throws <see cref="ReplicaFileNotFoundException"/>
+    /// as a download of the missing file would; the replica's check then finds the loss and uploads a snapshot.
+    /// </summary>
+    private async ValueTask ConfirmOnReplicaAsync(List<LtxFileInfo> sources, CancellationToken cancellationToken)
+    {
+        int next = 0;
+        await foreach (LtxFileInfo file in Client.ListLtxFilesAsync(0, sources[0].MinTxid, useMetadata: false, cancellationToken).ConfigureAwait(false))
+        {
+            if (file.MinTxid == sources[next].MinTxid && file.MaxTxid == sources[next].MaxTxid && ++next == sources.Count)
+            {
+                return;
+            }
+            if (file.MinTxid > sources[next].MinTxid)
+            {
+                break;
+            }
+        }
+        Listing.Invalidate();
+        throw new ReplicaFileNotFoundException($"level 0, txid {sources[next].MinTxid} (the replica no longer holds a file merged from its local copy)");
     }
 
     private ReplicaListing Listing => _replica.Listing;
