@@ -100,11 +100,13 @@ internal static partial class StartupPages
     /// Advises pages [first, end) away in runs that skip every private copy: a page of a read-only segment that this
     /// process wrote (the runtime's security cookie in the exe's read-only data, code a JIT host patches in place, a
     /// debugger's breakpoint: a JIT test host crashed without this) shows in /proc/self/pagemap as present but not a
-    /// file page, and dropping it would bring back the file's bytes. Returns the bytes advised.
+    /// file page, and dropping it would bring back the file's bytes; such a copy the kernel swapped out shows as
+    /// swapped, not present, and is kept too. Returns the bytes advised.
     /// </summary>
     private static unsafe long ReleaseFilePages(int pagemap, long first, long end, long page)
     {
         const ulong Present = 1UL << 63;
+        const ulong Swapped = 1UL << 62;
         const ulong FilePage = 1UL << 61;
         const int Batch = 512;
         ulong* entries = stackalloc ulong[Batch];
@@ -119,7 +121,7 @@ internal static partial class StartupPages
             }
             for (long i = 0; i < count; i++)
             {
-                if ((entries[i] & (Present | FilePage)) == Present)
+                if ((entries[i] & (Present | FilePage)) == Present || (entries[i] & Swapped) != 0)
                 {
                     released += Advise(run, batch + i, page);
                     run = batch + i + 1;
