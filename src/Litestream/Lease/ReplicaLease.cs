@@ -150,26 +150,31 @@ public sealed class ReplicaLease
             attempt.CancelAfter(Options.RenewInterval); // a renewal that hangs must not outlive the lease
             try
             {
-                await WriteAsync(_etag, Generation, released: false, attempt.Token).ConfigureAwait(false);
+                try
+                {
+                    await WriteAsync(_etag, Generation, released: false, attempt.Token).ConfigureAwait(false);
+                }
+                catch (LeaseConflictException)
+                {
+                    // An earlier renewal may have timed out here but landed there: the lease is still ours under the ETag
+                    // it left. (A read that fails too is a failed renewal, tried again, not a takeover.)
+                    LeaseObject? current = await _client.ReadLeaseAsync(attempt.Token).ConfigureAwait(false);
+                    if (current is null || LeaseRecord.TryParse(current.Content.Span, out _) is not { } record || !IsOurs(record, Generation))
+                    {
+                        throw Lost(current);
+                    }
+                    // Renew again soon under that ETag; the upload deadline stays that of the last renewal seen to succeed.
+                    _etag = current.ETag;
+                    failing = true;
+                    continue;
+                }
                 if (failing)
                 {
                     Log.Info(_logger, Location, "lease renewed again; uploads resume");
                     failing = false;
                 }
             }
-            catch (LeaseConflictException)
-            {
-                LeaseObject? current = await ReadAfterConflictAsync(cancellationToken).ConfigureAwait(false);
-                if (current is null || LeaseRecord.TryParse(current.Content.Span, out _) is not { } record || !IsOurs(record))
-                {
-                    throw Lost(current);
-                }
-                // An earlier renewal timed out here but landed there: the lease is still ours under the ETag it left.
-                // Renew again soon under that ETag; the upload deadline stays that of the last renewal seen to succeed.
-                _etag = current.ETag;
-                failing = true;
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is not LeaseException && !cancellationToken.IsCancellationRequested)
             {
                 if (!failing)
                 {
@@ -209,13 +214,25 @@ public sealed class ReplicaLease
     private async ValueTask<bool> TryTakeAsync(LeaseObject? current, LeaseRecord? record, CancellationToken cancellationToken)
     {
         long generation = (record?.Generation ?? 0) + 1;
+        long sent = Stopwatch.GetTimestamp();
         try
         {
             await WriteAsync(current?.ETag, generation, released: false, cancellationToken, taking: true).ConfigureAwait(false);
         }
-        catch (LeaseConflictException)
+        catch (IOException e) when (!cancellationToken.IsCancellationRequested)
         {
-            return false;
+            // Refused, or our own write landed and its answer was lost (a client that retries it then meets our object).
+            LeaseObject? stored = await ReadAfterTakeFailedAsync(cancellationToken).ConfigureAwait(false);
+            if (stored is null || LeaseRecord.TryParse(stored.Content.Span, out _) is not { } mine || !IsOurs(mine, generation))
+            {
+                if (e is LeaseConflictException)
+                {
+                    return false;
+                }
+                throw;
+            }
+            _etag = stored.ETag;
+            Volatile.Write(ref _validUntil, UploadDeadline(sent));
         }
         Generation = generation;
         string previous = record is null ? "" : record.Released ? $", released by host {record.Host} pid {record.Pid}" : $", expired from host {record.Host} pid {record.Pid}";
@@ -237,9 +254,12 @@ public sealed class ReplicaLease
         if (taking || _etag is not null)
         {
             _etag = etag;
-            Volatile.Write(ref _validUntil, sent + (long)((Options.Ttl - Options.Margin).TotalSeconds * Stopwatch.Frequency));
+            Volatile.Write(ref _validUntil, UploadDeadline(sent));
         }
     }
+
+    /// <summary>When uploads stop for a lease whose last successful write was sent at <paramref name="sent"/>.</summary>
+    private long UploadDeadline(long sent) => sent + (long)((Options.Ttl - Options.Margin).TotalSeconds * Stopwatch.Frequency);
 
     private static bool TryParse(LeaseObject current, [NotNullWhen(true)] out LeaseRecord? record)
         => (record = LeaseRecord.TryParse(current.Content.Span, out _)) is not null;
@@ -266,11 +286,11 @@ public sealed class ReplicaLease
         => new($"lease {Location} is held by host {record.Host} pid {record.Pid} until {Until(record, current)}{waited}",
             $"another replicate writes to this replica; stop it, or wait for it with -lease-wait (a holder that died frees the lease at {Until(record, current)})");
 
-    /// <summary>This holder's own unreleased record of its current generation.</summary>
-    private bool IsOurs(LeaseRecord record) => record.Holder == _holder && record.Generation == Generation && !record.Released;
+    /// <summary>This holder's own unreleased record of <paramref name="generation"/>.</summary>
+    private bool IsOurs(LeaseRecord record, long generation) => record.Holder == _holder && record.Generation == generation && !record.Released;
 
-    /// <summary>The lease as it is after a refused renewal, or null when it cannot be read (then it counts as taken over).</summary>
-    private async ValueTask<LeaseObject?> ReadAfterConflictAsync(CancellationToken cancellationToken)
+    /// <summary>The lease as it is after a refused or failed take, or null when it cannot be read (then the take failed).</summary>
+    private async ValueTask<LeaseObject?> ReadAfterTakeFailedAsync(CancellationToken cancellationToken)
     {
         try
         {

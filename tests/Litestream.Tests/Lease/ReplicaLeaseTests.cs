@@ -77,7 +77,10 @@ public abstract class ReplicaLeaseTests
         LeaseException e = await Assert.ThrowsAsync<LeaseException>(() => Lease(client, wait: ttl * 1.5, ttl: ttl).AcquireAsync(default).AsTask());
         Assert.Contains("(waited 9s)", e.Message, StringComparison.Ordinal);
         Assert.True(clock.Elapsed >= ttl * 1.5, $"gave up after {clock.Elapsed}");
-        Assert.True(holder.IsHeld);
+        // Still the holder's: a renewal that a slow backend answered late may have paused uploads for a moment, so wait for one.
+        await Wait.UntilAsync(() => holder.IsHeld || renewing.IsCompleted, "the holder's next renewal");
+        Assert.False(renewing.IsCompleted, renewing.Exception?.InnerException?.Message);
+        Assert.Equal(1, holder.Generation);
 
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => renewing);
@@ -88,8 +91,8 @@ public abstract class ReplicaLeaseTests
     {
         await using IReplicaClient client = Client();
         ReplicaLease holder = Lease(client);
+        var sinceTaken = Stopwatch.StartNew(); // before the write: its expiry counts from when it was sent, not answered
         await holder.AcquireAsync(default);
-        var sinceTaken = Stopwatch.StartNew();
 
         ReplicaLease waiter = Lease(client, wait: TimeSpan.FromSeconds(30));
         await waiter.AcquireAsync(default);
@@ -154,6 +157,21 @@ public abstract class ReplicaLeaseTests
     }
 
     [RequiresFact]
+    public async Task Acquire_TakeLandedButAnswerLost_HoldsTheLease()
+    {
+        // A client that retries a take whose answer was lost meets its own object and reports a conflict (S3's 412).
+        await using var client = new LostResponseClient(Client(), loseWrite: 1, asConflict: true);
+        ReplicaLease lease = Lease(client);
+        await lease.AcquireAsync(default);
+
+        Assert.True(lease.IsHeld);
+        Assert.Equal(1, lease.Generation);
+        await lease.ReleaseAsync(default); // under the ETag read back, so the release's condition holds
+        string json = Encoding.UTF8.GetString((await client.ReadLeaseAsync(default))!.Content.Span);
+        Assert.Contains("\"released\":true", json, StringComparison.Ordinal);
+    }
+
+    [RequiresFact]
     public async Task EnsureHeld_StopsUploadsBeforeExpiry_WithoutRenewal()
     {
         await using IReplicaClient client = Client();
@@ -211,18 +229,23 @@ public abstract class ReplicaLeaseTests
     public async Task Acquire_TwoAtOnce_ExactlyOneWins()
     {
         await using IReplicaClient client = Client();
-        ReplicaLease[] contenders = [Lease(client), Lease(client), Lease(client), Lease(client)];
+        // A long TTL: the winner's lease must still be fresh when the test looks, however slow the four writes were.
+        TimeSpan ttl = TimeSpan.FromSeconds(30);
+        ReplicaLease[] contenders = [Lease(client, ttl: ttl), Lease(client, ttl: ttl), Lease(client, ttl: ttl), Lease(client, ttl: ttl)];
         Task[] attempts = [.. contenders.Select(l => l.AcquireAsync(default).AsTask())];
         await Task.WhenAll(attempts).ContinueWith(static _ => { }, TaskScheduler.Default);
-        Assert.Equal(1, attempts.Count(a => a.IsCompletedSuccessfully));
+        Assert.True(attempts.Count(a => a.IsCompletedSuccessfully) == 1, string.Join("\n", attempts.Select(a => a.Exception?.InnerException?.ToString() ?? "won")));
         Assert.All(attempts.Where(a => !a.IsCompletedSuccessfully), a => Assert.IsType<LeaseException>(a.Exception!.InnerException));
         Assert.Equal(1, contenders.Count(l => l.IsHeld));
     }
 }
 
 /// <summary>The lease on a file replica (flock around compare and rename).</summary>
-/// <summary>A backend whose response to the <c>loseWrite</c>-th lease write is lost after the write was stored.</summary>
-internal sealed class LostResponseClient(IReplicaClient inner, int loseWrite) : DelegatingReplicaClient(inner)
+/// <summary>
+/// A backend whose response to the <c>loseWrite</c>-th lease write is lost after the write was stored: a reset
+/// connection, or (<c>asConflict</c>) the conflict a client's retry of the stored write then meets.
+/// </summary>
+internal sealed class LostResponseClient(IReplicaClient inner, int loseWrite, bool asConflict = false) : DelegatingReplicaClient(inner)
 {
     private int _writes;
 
@@ -231,10 +254,15 @@ internal sealed class LostResponseClient(IReplicaClient inner, int loseWrite) : 
     public override async ValueTask<string> WriteLeaseAsync(ReadOnlyMemory<byte> content, string? ifMatch, CancellationToken cancellationToken)
     {
         string etag = await Inner.WriteLeaseAsync(content, ifMatch, cancellationToken);
-        return Interlocked.Increment(ref _writes) == loseWrite ? throw new IOException("connection reset before the response") : etag;
+        if (Interlocked.Increment(ref _writes) != loseWrite)
+        {
+            return etag;
+        }
+        throw asConflict ? new LeaseConflictException("the retried write") : new IOException("connection reset before the response");
     }
 }
 
+/// <summary>The lease on a file replica (flock around compare and rename).</summary>
 public sealed class FileReplicaLeaseTests : ReplicaLeaseTests
 {
     private readonly string _root = TestRepo.TempDir();

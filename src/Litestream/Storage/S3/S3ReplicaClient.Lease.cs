@@ -28,15 +28,15 @@ public partial class S3ReplicaClient
             {
                 return await ReadLeaseOnceAsync(s3, cancellationToken).ConfigureAwait(false);
             }
+            catch (Exception e) when (attempt < 3 && (e is ArgumentOutOfRangeException { ParamName: "hex" } || e.InnerException is HttpIOException))
+            {
+                // A read that met an overwrite of the object (s3rver's overwrites are not atomic; a dropped connection
+                // does the same): the SDK cannot parse the answer or the body ends short. The lease is tiny, read it again.
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+            }
             catch (ArgumentOutOfRangeException e) when (e.ParamName == "hex")
             {
-                // The SDK cannot parse the answer to a read that met an overwrite of the object (s3rver's overwrites are
-                // not atomic): the lease is tiny and rewritten every few seconds, so read it again.
-                if (attempt == 3)
-                {
-                    throw Failure("get lease", LeaseKey, new IOException("the server's answer could not be parsed three times", e));
-                }
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+                throw Failure("get lease", LeaseKey, new IOException("the server's answer could not be parsed three times", e));
             }
         }
     }
