@@ -438,16 +438,7 @@ public sealed class Db : IAsyncDisposable
                 }
                 else
                 {
-                    EnsureConnectedLocked();
-                    wrote = SyncLocked();
-                    if (wrote)
-                    {
-                        _activeAt = Stopwatch.GetTimestamp();
-                    }
-                    else
-                    {
-                        wrote = ReleaseIfQuietLocked();
-                    }
+                    wrote = CaptureLocked(continuingOnly: false) || ReleaseIfQuietLocked();
                 }
             }
             catch (Exception e)
@@ -482,14 +473,20 @@ public sealed class Db : IAsyncDisposable
             {
                 return false; // nothing to continue: the first capture is a snapshot, after the reconcile
             }
-            EnsureConnectedLocked();
-            bool wrote = SyncLocked(continuingOnly: true);
-            if (wrote)
-            {
-                _activeAt = Stopwatch.GetTimestamp();
-            }
-            return wrote;
+            return CaptureLocked(continuingOnly: true);
         }
+    }
+
+    /// <summary>Connects when idle, captures, and marks the database active when a file was written.</summary>
+    private bool CaptureLocked(bool continuingOnly)
+    {
+        EnsureConnectedLocked();
+        bool wrote = SyncLocked(continuingOnly);
+        if (wrote)
+        {
+            _activeAt = Stopwatch.GetTimestamp();
+        }
+        return wrote;
     }
 
     /// <summary>Makes the next sync write a full snapshot (e.g. after the replica diverged).</summary>
