@@ -51,6 +51,34 @@ public class HeapTrimTests
         }
     }
 
+    [Fact]
+    public async Task TrimSoon_BurstOfReleases_RunsTheHostsReleaseStepOnce()
+    {
+        // A hundred databases letting their connections go at the end of the start-up's burst: one trim, and the
+        // host's own release (the exe's file pages) runs in it, once.
+        int calls = 0;
+        HeapTrim.HostRelease = () =>
+        {
+            Interlocked.Increment(ref calls);
+            return 0;
+        };
+        int trims = HeapTrim.TrimCount;
+        try
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                HeapTrim.TrimSoon();
+            }
+            await Wait.UntilAsync(() => Volatile.Read(ref calls) > 0, "the host's release step", TimeSpan.FromSeconds(60));
+            Assert.Equal(1, Volatile.Read(ref calls));
+            Assert.Equal(trims + 1, HeapTrim.TrimCount);
+        }
+        finally
+        {
+            HeapTrim.HostRelease = null;
+        }
+    }
+
     private static long RssAnonKiB()
     {
         string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("RssAnon:", StringComparison.Ordinal));
