@@ -40,11 +40,15 @@ internal static partial class StartupPages
     /// small database is over by then; a long initial snapshot only maps back what it still runs.</summary>
     public static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often the daemon looks whether work since the last trim left garbage behind (<see cref="HeapTrim.RecheckEvery"/>).</summary>
+    public static readonly TimeSpan Recheck = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// Makes these pages part of the engine's memory release (<see cref="HeapTrim"/>: a compacting collection and
     /// glibc's trim), and asks for one once <see cref="Settle"/> has passed, unless cancelled first. The engine trims
     /// again when databases let their connections go, which with hundreds of databases is when the start-up's burst of
-    /// syncs is really over (issue 21): the pages that burst mapped back go then too.
+    /// syncs is really over (issue 21): the pages that burst mapped back go then too. From then until cancelled, every
+    /// <see cref="Recheck"/> a trim follows work that ran a gen1 collection (<see cref="HeapTrim.RecheckEvery"/>).
     /// </summary>
     public static async Task ReleaseAfterSettleAsync(CancellationToken cancellationToken)
     {
@@ -58,6 +62,15 @@ internal static partial class StartupPages
             return;
         }
         HeapTrim.TrimSoon();
+        // Periodic work that no database release follows (compaction instants) trims too, once it ran a gen1 collection.
+        using IDisposable recheck = HeapTrim.RecheckEvery(Recheck);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>

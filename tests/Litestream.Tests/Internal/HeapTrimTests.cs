@@ -79,6 +79,16 @@ public class HeapTrimTests
         }
     }
 
+    [Fact]
+    public async Task RecheckEvery_AfterAGen1Collection_Trims()
+    {
+        // Work that no database release follows (a compaction instant) promoted garbage: the next look trims.
+        int trims = HeapTrim.TrimCount;
+        using IDisposable recheck = HeapTrim.RecheckEvery(TimeSpan.FromMilliseconds(50));
+        GC.Collect(1);
+        await Wait.UntilAsync(() => HeapTrim.TrimCount > trims, "the trim after the gen1 collection", TimeSpan.FromSeconds(60));
+    }
+
     private static long RssAnonKiB()
     {
         string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("RssAnon:", StringComparison.Ordinal));
