@@ -79,14 +79,20 @@ public class HeapTrimTests
         }
     }
 
-    [Fact]
-    public async Task RecheckEvery_AfterAGen1Collection_Trims()
+    [Theory]
+    // 100 idle databases after their gen0 collections: 3.5 MB free in a 6 MB heap.
+    [InlineData(20, 17, 6_000_000, 3_500_000, 6_000_000, true)]
+    // 1 000 idle databases after a compaction instant: 19 MB committed for a 12.6 MB heap, 0.5 MB of it free.
+    [InlineData(120, 110, 12_600_000, 500_000, 19_200_000, true)]
+    // The same heap between instants: its gen0 collections leave ~2.5 MB free of ~13 MB, under half the live data.
+    [InlineData(120, 110, 13_400_000, 2_600_000, 13_400_000, false)]
+    // No collection since the trim's own: nothing to win, however the numbers look.
+    [InlineData(17, 17, 6_000_000, 3_500_000, 6_000_000, false)]
+    // A tiny heap: under a megabyte of waste is not worth a collection.
+    [InlineData(20, 17, 1_200_000, 700_000, 1_300_000, false)]
+    public void Wasteful_TrimsOnlyWhenACollectionLeftHalfTheLiveDataAgain(long index, long indexAtTrim, long heap, long fragmented, long committed, bool expected)
     {
-        // Work that no database release follows (a compaction instant) promoted garbage: the next look trims.
-        int trims = HeapTrim.TrimCount;
-        using IDisposable recheck = HeapTrim.RecheckEvery(TimeSpan.FromMilliseconds(50));
-        GC.Collect(1);
-        await Wait.UntilAsync(() => HeapTrim.TrimCount > trims, "the trim after the gen1 collection", TimeSpan.FromSeconds(60));
+        Assert.Equal(expected, HeapTrim.Wasteful(index, indexAtTrim, heap, fragmented, committed));
     }
 
     private static long RssAnonKiB()
