@@ -48,7 +48,7 @@ internal static partial class StartupPages
     /// glibc's trim), and asks for one once <see cref="Settle"/> has passed, unless cancelled first. The engine trims
     /// again when databases let their connections go, which with hundreds of databases is when the start-up's burst of
     /// syncs is really over (issue 21): the pages that burst mapped back go then too. From then until cancelled, every
-    /// <see cref="Recheck"/> a trim follows work that ran a gen1 collection (<see cref="HeapTrim.RecheckEvery"/>).
+    /// <see cref="Recheck"/> a trim follows work that left the managed heap holding much more than it uses (<see cref="HeapTrim.RecheckEvery"/>).
     /// </summary>
     public static async Task ReleaseAfterSettleAsync(CancellationToken cancellationToken)
     {
@@ -62,7 +62,7 @@ internal static partial class StartupPages
             return;
         }
         HeapTrim.TrimSoon();
-        // Periodic work that no database release follows (compaction instants) trims too, once it ran a gen1 collection.
+        // Periodic work that no database release follows (compaction instants) trims too, when it left garbage behind.
         using IDisposable recheck = HeapTrim.RecheckEvery(Recheck);
         try
         {
