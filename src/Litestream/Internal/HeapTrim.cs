@@ -43,8 +43,8 @@ internal static partial class HeapTrim
     internal static int TrimCount => Volatile.Read(ref s_trims);
 
     /// <summary>
-    /// Looks every <paramref name="interval"/> whether the GC, since the last trim, collected and left at least half as
-    /// much again as its live data committed or free inside its regions (<see cref="Wasteful"/>), and if so schedules a
+    /// Looks every <paramref name="interval"/> whether the GC, since the last trim, collected and left at least a third
+    /// as much again as its live data committed or free inside its regions (<see cref="Wasteful"/>), and if so schedules a
     /// trim: work that no database release follows leaves that behind, which a quiet heap keeps. Measured (issue 21):
     /// 1 000 idle databases' compaction instants every 5 minutes took the heap from 13.5 to 18 MB committed for ~11 MB
     /// live; 100 idle databases' gen0 collections after the start-up's trim left 3.5 MB free in a 6 MB heap. An idle
@@ -63,13 +63,13 @@ internal static partial class HeapTrim
     /// <summary>
     /// True when a collection ran since the one the last trim made (<paramref name="gcIndex"/> past
     /// <paramref name="gcIndexAtTrim"/>) and what the GC holds beyond its live data (free space in its regions and
-    /// committed memory past the heap) is at least 1 MiB and half the live data.
+    /// committed memory past the heap) is at least 1 MiB and a third of the live data.
     /// </summary>
     internal static bool Wasteful(long gcIndex, long gcIndexAtTrim, long heapBytes, long fragmentedBytes, long committedBytes)
     {
         long live = heapBytes - fragmentedBytes;
         long waste = fragmentedBytes + Math.Max(0, committedBytes - heapBytes);
-        return gcIndex != gcIndexAtTrim && waste >= Math.Max(WasteFloor, live / 2);
+        return gcIndex != gcIndexAtTrim && waste >= Math.Max(WasteFloor, live / 3);
     }
 
     /// <summary>Schedules a trim: a second from now, or ten seconds after the last one when that is later; once while one waits.</summary>
