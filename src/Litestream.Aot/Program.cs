@@ -23,6 +23,7 @@ internal static class Program
         // start-up code: give those pages back before the command faults in its own, so they do not add up in the
         // peak RSS (issue 22: `version` 14.8 -> MEASURED MB).
         StartupPages.Release();
+        _ = Libc.LimitMallocArenas();
         // Like Go's signal.Notify, which upstream calls for both: an inherited SIG_IGN would make the handlers
         // below dead, and `nohup litestream replicate &` would ignore Ctrl-C and kill -INT. First, before the
         // console initializes .NET's signal handling (which records the disposition once).

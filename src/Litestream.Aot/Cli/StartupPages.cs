@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Litestream.Internal;
 
 namespace Litestream.Aot.Cli;
 
@@ -35,13 +36,23 @@ internal static partial class StartupPages
     [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
     private static unsafe partial int DlIteratePhdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
 
-    /// <summary>How long after the databases are added the daemon releases its start-up pages: the first sync of a
+    /// <summary>How long after the databases are added the daemon first releases its memory: the first sync of a
     /// small database is over by then; a long initial snapshot only maps back what it still runs.</summary>
     public static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
 
-    /// <summary>Releases the start-up pages once <see cref="Settle"/> has passed, unless cancelled first.</summary>
+    /// <summary>How often the daemon looks whether work since the last trim left garbage behind (<see cref="HeapTrim.RecheckEvery"/>).</summary>
+    public static readonly TimeSpan Recheck = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Makes these pages part of the engine's memory release (<see cref="HeapTrim"/>: a compacting collection and
+    /// glibc's trim), and asks for one once <see cref="Settle"/> has passed, unless cancelled first. The engine trims
+    /// again when databases let their connections go, which with hundreds of databases is when the start-up's burst of
+    /// syncs is really over (issue 21): the pages that burst mapped back go then too. From then until cancelled, every
+    /// <see cref="Recheck"/> a trim follows work that left the managed heap holding much more than it uses (<see cref="HeapTrim.RecheckEvery"/>).
+    /// </summary>
     public static async Task ReleaseAfterSettleAsync(CancellationToken cancellationToken)
     {
+        HeapTrim.HostRelease = Release;
         try
         {
             await Task.Delay(Settle, cancellationToken).ConfigureAwait(false);
@@ -50,7 +61,16 @@ internal static partial class StartupPages
         {
             return;
         }
-        Release();
+        HeapTrim.TrimSoon();
+        // Periodic work that no database release follows (compaction instants) trims too, when it left garbage behind.
+        using IDisposable recheck = HeapTrim.RecheckEvery(Recheck);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>

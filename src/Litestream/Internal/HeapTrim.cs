@@ -20,6 +20,7 @@ namespace Litestream.Internal;
 internal static partial class HeapTrim
 {
     private const long CompactBelow = 64 * 1024 * 1024;
+    private const long WasteFloor = 1024 * 1024;
 
     private static readonly TimeSpan s_delay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_spacing = TimeSpan.FromSeconds(10);
@@ -29,9 +30,47 @@ internal static partial class HeapTrim
     private static long s_trimmedAt;
     private static int s_unavailable;
     private static int s_trims;
+    private static long s_gcIndexAtTrim;
+
+    /// <summary>
+    /// The host's own release step, run at the end of every trim (the exe's: the file pages of its code and read-only
+    /// data, <c>StartupPages</c>), so the process gives its memory back at one moment, after the burst is over: with
+    /// 1 000 databases the start-up's syncs go on well past the exe's first release, and mapped the code back.
+    /// </summary>
+    internal static Func<long>? HostRelease { get; set; }
 
     /// <summary>Trims made so far (tests see the one a release leads to).</summary>
     internal static int TrimCount => Volatile.Read(ref s_trims);
+
+    /// <summary>
+    /// Looks every <paramref name="interval"/> whether the GC, since the last trim, collected and left at least a third
+    /// as much again as its live data committed or free inside its regions (<see cref="Wasteful"/>), and if so schedules a
+    /// trim: work that no database release follows leaves that behind, which a quiet heap keeps. Measured (issue 21):
+    /// 1 000 idle databases' compaction instants every 5 minutes took the heap from 13.5 to 18 MB committed for ~11 MB
+    /// live; 100 idle databases' gen0 collections after the start-up's trim left 3.5 MB free in a 6 MB heap. An idle
+    /// heap runs no collection, so a quiet process does not trim; a busy one trims at most once an interval. The host
+    /// decides (the exe does); dispose the returned timer to stop.
+    /// </summary>
+    internal static IDisposable RecheckEvery(TimeSpan interval) => new Timer(static _ =>
+    {
+        GCMemoryInfo info = GC.GetGCMemoryInfo();
+        if (Wasteful(info.Index, Volatile.Read(ref s_gcIndexAtTrim), info.HeapSizeBytes, info.FragmentedBytes, info.TotalCommittedBytes))
+        {
+            TrimSoon();
+        }
+    }, null, interval, interval);
+
+    /// <summary>
+    /// True when a collection ran since the one the last trim made (<paramref name="gcIndex"/> past
+    /// <paramref name="gcIndexAtTrim"/>) and what the GC holds beyond its live data (free space in its regions and
+    /// committed memory past the heap) is at least 1 MiB and a third of the live data.
+    /// </summary>
+    internal static bool Wasteful(long gcIndex, long gcIndexAtTrim, long heapBytes, long fragmentedBytes, long committedBytes)
+    {
+        long live = heapBytes - fragmentedBytes;
+        long waste = fragmentedBytes + Math.Max(0, committedBytes - heapBytes);
+        return gcIndex != gcIndexAtTrim && waste >= Math.Max(WasteFloor, live / 3);
+    }
 
     /// <summary>Schedules a trim: a second from now, or ten seconds after the last one when that is later; once while one waits.</summary>
     public static void TrimSoon()
@@ -71,7 +110,9 @@ internal static partial class HeapTrim
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
+        Volatile.Write(ref s_gcIndexAtTrim, GC.GetGCMemoryInfo().Index);
         Trim();
+        _ = HostRelease?.Invoke();
     }
 
     /// <summary>Returns the free pages of every glibc arena to the kernel; a no-op where there is no glibc (musl, not Linux).</summary>
