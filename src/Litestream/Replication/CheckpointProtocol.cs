@@ -218,7 +218,7 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
             {
                 // The application cannot commit now, but its autocheckpoint from before the barrier may still hold the
                 // checkpoint lock: it ends soon, then ours copies the rest.
-                CopyAll(connections.Reader);
+                _ = Checkpoint(connections.Reader, CheckpointMode.Passive);
             }
             finally
             {
@@ -231,25 +231,6 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
             barrier = Stopwatch.GetElapsedTime(start);
         }
         return true;
-    }
-
-    /// <summary>
-    /// The barrier's copy. A copy that stops short leaves the WAL unrestarted (it grows on, and the application's
-    /// autocheckpoint keeps trying on every commit): in CheckpointUnderLoadTests about one checkpoint in twenty copied
-    /// all frames but the last, a reader (the application's connection between two tries of the write lock) holding
-    /// a read slot at that instant with the mark before the last commit. Nobody can commit under the barrier, so such
-    /// a mark goes within microseconds: the copy is tried again for up to 2 ms. A reader that stays (a long query of the
-    /// application) leaves the WAL as it was, as upstream's PASSIVE checkpoint does.
-    /// </summary>
-    private void CopyAll(SqliteConnection connection)
-    {
-        (int frames, int copied) = Checkpoint(connection, CheckpointMode.Passive);
-        long start = Stopwatch.GetTimestamp();
-        while (copied < frames && Stopwatch.GetElapsedTime(start) < TimeSpan.FromMilliseconds(2))
-        {
-            DbConnections.Pause(start);
-            (frames, copied) = Checkpoint(connection, CheckpointMode.Passive);
-        }
     }
 
     /// <summary>
