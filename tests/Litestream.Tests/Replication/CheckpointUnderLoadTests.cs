@@ -51,13 +51,14 @@ public class CheckpointUnderLoadTests
                 for (ulong txid = pass.MaxTxid.Value + 1; txid <= checkpointed.Value; txid++)
                 {
                     LtxHeader file = Header(db, new Txid(txid));
-                    Assert.Equal((pass.WalSalt1, pass.WalSalt2), (file.WalSalt1, file.WalSalt2));
+                    Assert.True((pass.WalSalt1, pass.WalSalt2) == (file.WalSalt1, file.WalSalt2),
+                        $"txid {txid} of {pass.MaxTxid.Value + 1}-{checkpointed.Value}: salt {file.WalSalt1} offset {file.WalOffset}, pass {pass.WalSalt1}; {string.Join(" | ", logs.Lines.TakeLast(12))}");
                 }
                 // The next capture starts the restarted WAL at its first frame (our row, then the application's commits), as a delta.
                 await Wait.UntilAsync(db.Sync, "the commits after the checkpoint");
                 LtxHeader next = Header(db, new Txid(checkpointed.Value + 1));
-                Assert.Equal(unchecked(pass.WalSalt1 + 1), next.WalSalt1);
-                Assert.Equal(WalHeader.Size, next.WalOffset);
+                Assert.True(unchecked(pass.WalSalt1 + 1) == next.WalSalt1 && next.WalOffset == WalHeader.Size,
+                    $"not restarted once: salt {pass.WalSalt1} -> {next.WalSalt1}, offset {next.WalOffset}; {string.Join(" | ", logs.Lines.TakeLast(12))}");
                 await replica.SyncAsync(default);
             }
             File.WriteAllText(stop, "");
