@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Litestream.Internal;
 
 namespace Litestream.Aot.Cli;
 

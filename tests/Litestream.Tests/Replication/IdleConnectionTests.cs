@@ -1,4 +1,3 @@
-using Litestream.Internal;
 using Litestream.Ltx;
 using Litestream.Replication;
 using Litestream.Restore;

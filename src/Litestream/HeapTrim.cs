@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Litestream.Internal;
+namespace Litestream;
 
 /// <summary>
 /// Gives memory back to the kernel after work that leaves much of it free: databases letting their SQLite connections
@@ -17,7 +17,7 @@ namespace Litestream.Internal;
 /// compacts the managed heap once, decommitting what the start-up's or the snapshot's work left committed (an
 /// aggressive collection decommits the freed regions, which a forced compacting one does not: 34.3 MB).
 /// </summary>
-internal static partial class HeapTrim
+public static partial class HeapTrim
 {
     private const long CompactBelow = 64 * 1024 * 1024;
     private const long WasteFloor = 1024 * 1024;
@@ -37,7 +37,7 @@ internal static partial class HeapTrim
     /// data, <c>StartupPages</c>), so the process gives its memory back at one moment, after the burst is over: with
     /// 1 000 databases the start-up's syncs go on well past the exe's first release, and mapped the code back.
     /// </summary>
-    internal static Func<long>? HostRelease { get; set; }
+    public static Func<long>? HostRelease { get; set; }
 
     /// <summary>Trims made so far (tests see the one a release leads to).</summary>
     internal static int TrimCount => Volatile.Read(ref s_trims);
@@ -51,7 +51,7 @@ internal static partial class HeapTrim
     /// heap runs no collection, so a quiet process does not trim; a busy one trims at most once an interval. The host
     /// decides (the exe does); dispose the returned timer to stop.
     /// </summary>
-    internal static IDisposable RecheckEvery(TimeSpan interval) => new Timer(static _ =>
+    public static IDisposable RecheckEvery(TimeSpan interval) => new Timer(static _ =>
     {
         GCMemoryInfo info = GC.GetGCMemoryInfo();
         if (Wasteful(info.Index, Volatile.Read(ref s_gcIndexAtTrim), info.HeapSizeBytes, info.FragmentedBytes, info.TotalCommittedBytes))
