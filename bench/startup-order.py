@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Writes src/Litestream.Aot/startup.order: the managed methods `litestream version` and an idle `replicate` with one
-database run, in the order they first run, for ILC's explicit method layout (IlcOrderFile, issue 22 goals 1-2).
+"""Writes src/Litestream.Aot/startup.order: the managed methods `litestream version` and a `replicate` with one
+database run, in the order they first run, for ILC's explicit method layout (IlcOrderFile, issue 22 goals 1-3). The
+replicate starts idle and then replicates a writer's commits (captures, checkpoints, level-1 compaction), so the code
+a replicator under load runs sits right after the start-up code instead of across the text (under load the text
+pages a run touched were 5.2 of its 18 MB).
 
   bench/startup-order.py bin/linux-x64/litestream [--seconds 90] [--out src/Litestream.Aot/startup.order]
 
@@ -46,7 +49,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("exe")
     ap.add_argument("--dbg")
-    ap.add_argument("--seconds", type=float, default=90, help="how long the idle replicate runs under valgrind")
+    ap.add_argument("--seconds", type=float, default=90, help="how long the replicate runs under valgrind")
+    ap.add_argument("--load-after", type=float, default=30, help="seconds of idle before the writer starts")
     ap.add_argument("--out", default=os.path.join(ROOT, "src/Litestream.Aot/startup.order"))
     args = ap.parse_args()
     exe = os.path.abspath(args.exe)
@@ -76,11 +80,13 @@ def main() -> int:
         config = os.path.join(tmp, "litestream.yml")
         with open(config, "w") as f:
             f.write(f"dbs:\n  - path: {db}\n    replica: {{url: file://{tmp}/replica}}\n")
-        runs = [([exe, "version"], None), ([exe, "replicate", "-config", config], args.seconds)]
+        stop = threading.Event()
+        runs = [([exe, "version"], None, None),
+                ([exe, "replicate", "-config", config], args.seconds, lambda: write_load(db, args.load_after, stop))]
         seen, order = set(), []
-        for command, seconds in runs:
+        for command, seconds, during in runs:
             print(f"tracing {' '.join(command[1:2])} under valgrind", file=sys.stderr)
-            for a in trace(command, seconds):
+            for a in trace(command, seconds, during, stop):
                 i = bisect.bisect_right(addrs, a - base) - 1
                 if i >= 0 and names[i] and names[i] not in seen:
                     seen.add(names[i])
@@ -91,27 +97,47 @@ def main() -> int:
     return 0
 
 
-def trace(command: list[str], seconds: float | None) -> list[int]:
-    """Addresses of the superblocks `command` runs, each once, in the order they first run (valgrind's lackey)."""
+def write_load(db: str, after: float, stop: threading.Event) -> None:
+    """After `after` s of idle, commits until stopped: small rows, and 4 KiB ones that grow the WAL past the
+    1,000-page checkpoint threshold within a minute, so a busy database's captures, checkpoints and uploads run."""
+    if stop.wait(after):
+        return
+    c = sqlite3.connect(db, isolation_level=None)
+    c.execute("PRAGMA synchronous=NORMAL")
+    n = 0
+    while not stop.is_set():
+        c.execute("INSERT INTO t VALUES(randomblob(?))", (4096 if n % 10 == 0 else 100,))
+        n += 1
+        stop.wait(0.05)  # ~20 commits/s: what a replicator under valgrind keeps up with
+    c.close()
+
+
+def trace(command: list[str], seconds: float | None, during=None, stop: threading.Event | None = None) -> list[int]:
+    """Addresses of the superblocks `command` runs, each once, in the order they first run (valgrind's lackey),
+    with `during` running beside it until the command is stopped."""
     r, w = os.pipe()
     proc = subprocess.Popen(["valgrind", "--tool=lackey", "--trace-superblocks=yes", f"--log-fd={w}", *command],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(w,))
     os.close(w)
+    # lackey prints every superblock each time it runs: awk keeps the first of each at C speed, which a Python
+    # reader could not (valgrind then waits on the pipe, and a daemon's minutes become hours).
+    first = subprocess.Popen(["awk", "/^SB / && !seen[$2]++ { print $2 }"], stdin=r, stdout=subprocess.PIPE, text=True)
+    os.close(r)
     # A daemon is stopped after `seconds` the way an operator stops it, so its shutdown path is traced too.
     timer = threading.Timer(seconds, proc.send_signal, (signal.SIGTERM,)) if seconds else None
     if timer:
         timer.start()
-    seen, order = set(), []
-    with os.fdopen(r) as log:
-        for line in log:
-            if line.startswith("SB "):
-                a = int(line[3:], 16)
-                if a not in seen:
-                    seen.add(a)
-                    order.append(a)
+    helper = threading.Thread(target=during, daemon=True) if during else None
+    if helper:
+        helper.start()
+    order = [int(line, 16) for line in first.stdout]
+    first.wait()
     proc.wait()
     if timer:
         timer.cancel()
+    if helper:
+        stop.set()
+        helper.join()
     return order
 
 
