@@ -96,7 +96,6 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         bool ownRow = ReadWalSalts() is not { } restarted || restarted == before;
         bool restartWritten = !ownRow || TryWriteRestartRow();
         db.Connections.RenewReadLock();
-        CopyUnderReadMark();
         (uint Salt1, uint Salt2)? after = ReadWalSalts();
         if (after != before || !restartWritten)
         {
@@ -130,17 +129,6 @@ internal sealed class CheckpointProtocol(Db db, WalCapture capture, DbMetrics me
         Log.CheckpointFinished(logger, db.Path, barrier.TotalMilliseconds);
         return true;
     }
-
-    /// <summary>
-    /// Copies the frames under our new read mark into the database (our row, and whatever the application committed
-    /// since the barrier) in this process. Left to the application, its first autocheckpoint past 1,000 frames would
-    /// sort the whole new WAL, copy these few frames and fsync the WAL and the database on the writer's thread (at
-    /// synchronous=NORMAL the only fsyncs a writer makes); once they are copied every later attempt finds nothing it
-    /// may copy and ends after a few lock calls, until our next checkpoint (upstream's reader, in SQLite's read slot 0,
-    /// spares the writer the fsyncs too, but not the sort: the writer's CPU per commit rises ~1.6x beside it). This
-    /// cannot restart the WAL: our mark, on frames no checkpoint had copied, is in a read slot 1-4.
-    /// </summary>
-    private void CopyUnderReadMark() => _ = Checkpoint(db.Connections.Writer, CheckpointMode.Passive);
 
     /// <summary>
     /// Bumps the bookkeeping row after a checkpoint; false when the application held the write lock past the busy

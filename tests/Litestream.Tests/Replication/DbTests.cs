@@ -398,43 +398,6 @@ public class DbTests
     }
 
     [Fact]
-    public async Task Checkpoint_CopiesWhatIsUnderOurNewReadMark_TheApplicationsAutocheckpointHasNothingToCopy()
-    {
-        // Our checkpoint ends with the WAL restarted and our read mark on its first frames. Copied by us, they leave the
-        // application's autocheckpoint (every commit past 1000 frames) nothing it may copy: no sort of the WAL, no copy,
-        // no fsync on the writer's thread. Left uncopied, its first attempt would do all three.
-        string path = NewDatabase(10);
-        var logs = new CapturingLogger();
-        await using var db = new Db(path, logger: logs);
-        db.Open();
-        db.Sync();
-        Write(path, 50);
-        db.Sync();
-        db.Checkpoint(CheckpointMode.Passive);
-        (uint frames, uint backfilled) = WalIndex(path);
-        Assert.True(frames > 0, "the WAL restarted with our row");
-        Assert.True(frames == backfilled, $"{backfilled} of {frames} copied: {string.Join(" | ", logs.Lines)}");
-        Write(path, 50);
-        Assert.Equal(backfilled, WalIndex(path).Backfilled); // the application's commits did not copy past our mark
-        string[] result = SqliteWriter.Write(path, new Workload { Checkpoint = "PASSIVE" }).Split('\n')[0].Split(' ');
-        Assert.Equal(["checkpoint", "PASSIVE", "0"], result[..3]);
-        Assert.Equal(backfilled, uint.Parse(result[4], System.Globalization.CultureInfo.InvariantCulture)); // nothing more it may copy
-        Assert.True(db.Sync());
-    }
-
-    /// <summary>
-    /// The WAL's frame count and how many of them a checkpoint copied, read from the -shm file (SQLite's wal-index:
-    /// mxFrame at byte 16 of its header, nBackfill at byte 96, native byte order) without opening a connection. Read
-    /// by another process: closing a descriptor of the -shm here would drop every POSIX lock this process holds on it,
-    /// our read transaction's read-mark lock among them.
-    /// </summary>
-    private static (uint Frames, uint Backfilled) WalIndex(string db)
-    {
-        string[] values = Python.Run("import struct, sys; b = open(sys.argv[1], 'rb').read(100); print(*struct.unpack_from('=I', b, 16), *struct.unpack_from('=I', b, 96))", db + "-shm").Split(' ');
-        return (uint.Parse(values[0], System.Globalization.CultureInfo.InvariantCulture), uint.Parse(values[1], System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    [Fact]
     public async Task Open_WithoutWal_HoldsAReadMark()
     {
         // The application's last connection deleted the WAL at its close (a TRUNCATE checkpoint leaves none either): a
