@@ -159,7 +159,7 @@ public sealed class ReplicaLease
                     // An earlier renewal may have timed out here but landed there: the lease is still ours under the ETag
                     // it left. (A read that fails too is a failed renewal, tried again, not a takeover.)
                     LeaseObject? current = await _client.ReadLeaseAsync(attempt.Token).ConfigureAwait(false);
-                    if (current is null || LeaseRecord.TryParse(current.Content.Span, out _) is not { } record || !IsOurs(record, Generation))
+                    if (!IsOurs(current, Generation))
                     {
                         throw Lost(current);
                     }
@@ -223,7 +223,7 @@ public sealed class ReplicaLease
         {
             // Refused, or our own write landed and its answer was lost (a client that retries it then meets our object).
             LeaseObject? stored = await ReadAfterTakeFailedAsync(cancellationToken).ConfigureAwait(false);
-            if (stored is null || LeaseRecord.TryParse(stored.Content.Span, out _) is not { } mine || !IsOurs(mine, generation))
+            if (!IsOurs(stored, generation))
             {
                 if (e is LeaseConflictException)
                 {
@@ -286,8 +286,10 @@ public sealed class ReplicaLease
         => new($"lease {Location} is held by host {record.Host} pid {record.Pid} until {Until(record, current)}{waited}",
             $"another replicate writes to this replica; stop it, or wait for it with -lease-wait (a holder that died frees the lease at {Until(record, current)})");
 
-    /// <summary>This holder's own unreleased record of <paramref name="generation"/>.</summary>
-    private bool IsOurs(LeaseRecord record, long generation) => record.Holder == _holder && record.Generation == generation && !record.Released;
+    /// <summary>True when <paramref name="stored"/> is this holder's own unreleased record of <paramref name="generation"/>.</summary>
+    private bool IsOurs([NotNullWhen(true)] LeaseObject? stored, long generation)
+        => stored is not null && TryParse(stored, out LeaseRecord? record)
+            && record.Holder == _holder && record.Generation == generation && !record.Released;
 
     /// <summary>The lease as it is after a refused or failed take, or null when it cannot be read (then the take failed).</summary>
     private async ValueTask<LeaseObject?> ReadAfterTakeFailedAsync(CancellationToken cancellationToken)

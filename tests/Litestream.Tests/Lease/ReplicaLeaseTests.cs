@@ -240,7 +240,6 @@ public abstract class ReplicaLeaseTests
     }
 }
 
-/// <summary>The lease on a file replica (flock around compare and rename).</summary>
 /// <summary>
 /// A backend whose response to the <c>loseWrite</c>-th lease write is lost after the write was stored: a reset
 /// connection, or (<c>asConflict</c>) the conflict a client's retry of the stored write then meets.
